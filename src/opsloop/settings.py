@@ -1,0 +1,130 @@
+"""Typed settings, read once.
+
+Sources, highest first: explicit keyword arguments (the CLI passes its flags this way), environment
+variables prefixed ``OPSLOOP_`` (nested with ``__``, e.g. ``OPSLOOP_SERVER__PORT``; the common ones
+also have short forms listed on each field), a TOML config file (``OPSLOOP_CONFIG`` or
+``./opsloop.toml``), then defaults. Nothing else in opsloop reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+__all__ = ["IngestionSettings", "ServerSettings", "Settings", "StorageSettings", "load_settings"]
+
+
+class ServerSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Interface the HTTP server binds to.")
+    port: int = Field(5000, ge=0, le=65535, description="TCP port of the HTTP server (MLflow's default).")
+    workers: int = Field(1, ge=1, le=64, description="Server worker processes.")
+    max_body_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Largest request body accepted, except artifact uploads."
+    )
+    ui: bool = Field(True, description="Serve the web UI at /.")
+
+
+class StorageSettings(BaseModel):
+    data_dir: Path = Field(Path("opsloop-data"), description="Folder for the embedded store and artifacts.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default is SQLite in data_dir (postgresql+psycopg://… to scale out)."
+    )
+    artifact_root: str | None = Field(
+        None, description="Where artifacts live: a local folder (default data_dir/artifacts) or s3://bucket/prefix."
+    )
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, moto…).")
+    pool_size: int = Field(8, ge=1, le=256, description="Connection pool size for server databases.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'opsloop.db').resolve()}"
+
+    @property
+    def resolved_artifact_root(self) -> str:
+        if self.artifact_root:
+            return self.artifact_root
+        return str((self.data_dir / "artifacts").resolve())
+
+
+class IngestionSettings(BaseModel):
+    max_labels: int = Field(64, ge=1, description="Most labels one signal may carry.")
+    max_label_bytes: int = Field(4096, ge=16, description="Longest label value accepted.")
+    max_future_skew_s: float = Field(3600.0, ge=0, description="How far in the future a timestamp may lie.")
+    rate_limit_per_sender: float = Field(
+        50_000.0, gt=0, description="Sustained items/s one sender may push before getting 429."
+    )
+
+
+class Settings(BaseModel):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    log_level: str = Field("info", description="Log level of the server.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        self.log_level = self.log_level.lower()
+        return self
+
+
+# Short environment names that users of MLflow-like tools expect.
+_SHORT_ENV = {
+    "OPSLOOP_HOST": ("server", "host"),
+    "OPSLOOP_PORT": ("server", "port"),
+    "OPSLOOP_WORKERS": ("server", "workers"),
+    "OPSLOOP_DATA_DIR": ("storage", "data_dir"),
+    "OPSLOOP_DATABASE_URL": ("storage", "database_url"),
+    "OPSLOOP_ARTIFACT_ROOT": ("storage", "artifact_root"),
+    "OPSLOOP_S3_ENDPOINT_URL": ("storage", "s3_endpoint_url"),
+    "OPSLOOP_LOG_LEVEL": ("log_level",),
+}
+
+
+def _deep_set(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _from_env(environ: dict[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, value in environ.items():
+        if name in _SHORT_ENV:
+            _deep_set(found, _SHORT_ENV[name], value)
+        elif name.startswith("OPSLOOP_") and "__" in name:
+            path = tuple(part.lower() for part in name[len("OPSLOOP_"):].split("__"))
+            _deep_set(found, path, value)
+    return found
+
+
+def load_settings(
+    overrides: dict[str, Any] | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Build the settings once from file, environment and explicit overrides (in rising priority)."""
+    env = dict(os.environ if environ is None else environ)
+    data: dict[str, Any] = {}
+    path = config_file or (Path(env["OPSLOOP_CONFIG"]) if env.get("OPSLOOP_CONFIG") else Path("opsloop.toml"))
+    if path.is_file():
+        data = tomllib.loads(path.read_text())
+    data = _merge(data, _from_env(env))
+    data = _merge(data, overrides or {})
+    return Settings.model_validate(data)

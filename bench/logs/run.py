@@ -1,0 +1,153 @@
+"""Log template mining benchmark: opsloop's LogMiner against Drain3 on Loghub-2k.
+
+Usage:
+    python bench/logs/run.py [DATA_PATH] [--systems A,B] [--stream-lines N] [--drain-stream-lines N]
+
+DATA_PATH defaults to ../shared/datasets/loghub-2k (one folder per system holding
+``<S>_2k.log`` and ``<S>_2k.log_structured_corrected.csv``).
+
+Drain3 conflicts with mlflow over cachetools, so install it without its dependencies:
+    pip install --no-deps drain3==0.9.11 jsonpickle
+
+Both parsers get the same lines (the ``Content`` column, i.e. the message after the header)
+in the same order, one configuration for every system. Drain3 runs with its default settings
+plus the masking instructions of its README. See metrics.py for GA, PA, FGA and FTA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from metrics import evaluate  # noqa: E402
+from parsers import PARSERS  # noqa: E402
+
+DEFAULT_DATA = "../shared/datasets/loghub-2k"
+
+
+def load_system(folder: Path) -> tuple[list[str], list[str], list[str]]:
+    """Contents, true templates and raw lines of one system."""
+    name = folder.name
+    with open(folder / f"{name}_2k.log_structured_corrected.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    raw = (folder / f"{name}_2k.log").read_text(encoding="utf-8", errors="replace").splitlines()
+    return [r["Content"] for r in rows], [r["EventTemplate"] for r in rows], raw
+
+
+def run_accuracy(data: Path, systems: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for system in systems:
+        contents, truth, _raw = load_system(data / system)
+        results[system] = {}
+        for name, factory in PARSERS.items():
+            parser = factory()
+            started = time.perf_counter()
+            groups = [parser.add(line, system) for line in contents]
+            elapsed = time.perf_counter() - started
+            templates = [parser.template(g) for g in groups]
+            scores = evaluate(truth, groups, templates)
+            scores["seconds"] = elapsed
+            scores["lines"] = len(contents)
+            results[system][name] = scores
+    return results
+
+
+def print_accuracy(results: dict[str, dict[str, dict[str, float]]]) -> None:
+    names = list(PARSERS)
+    head = f"{'system':<11}" + "".join(f"| {n:<8} GA    PA    FGA   FTA  " for n in names)
+    print(head)
+    print("-" * len(head))
+    means = {n: {k: 0.0 for k in ("GA", "PA", "FGA", "FTA")} for n in names}
+    for system, per in results.items():
+        row = f"{system:<11}"
+        for n in names:
+            s = per[n]
+            row += f"| {'':<8} {s['GA']:.3f} {s['PA']:.3f} {s['FGA']:.3f} {s['FTA']:.3f} "
+            for k in means[n]:
+                means[n][k] += s[k] / len(results)
+        print(row)
+    row = f"{'mean':<11}"
+    for n in names:
+        m = means[n]
+        row += f"| {'':<8} {m['GA']:.3f} {m['PA']:.3f} {m['FGA']:.3f} {m['FTA']:.3f} "
+    print(row)
+    for n in names:
+        lines = sum(per[n]["lines"] for per in results.values())
+        secs = sum(per[n]["seconds"] for per in results.values())
+        print(f"{n}: {lines / secs:,.0f} lines/s on the 2k files ({lines} lines, {secs:.2f} s)")
+    if {"opsloop", "drain3"} <= set(names):
+        o = sum(p["opsloop"]["lines"] for p in results.values()) / sum(
+            p["opsloop"]["seconds"] for p in results.values())
+        d = sum(p["drain3"]["lines"] for p in results.values()) / sum(
+            p["drain3"]["seconds"] for p in results.values())
+        print(f"throughput ratio opsloop/drain3 on the 2k files: {o / d:.1f}x")
+
+
+def stream_worker(name: str, data: Path, systems: list[str], n: int, seed: int) -> dict[str, float]:
+    """Mine ``n`` lines resampled (uniformly, with replacement) from the systems' messages."""
+    pool = [(s, line) for s in systems for line in load_system(data / s)[0]]
+    rng = random.Random(seed)
+    parser = PARSERS[name]()
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    chunk, done, elapsed = 100_000, 0, 0.0
+    while done < n:
+        batch = rng.choices(pool, k=min(chunk, n - done))
+        started = time.perf_counter()
+        for service, line in batch:
+            parser.add(line, service)
+        elapsed += time.perf_counter() - started
+        done += len(batch)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"lines": done, "seconds": elapsed, "peak_rss_mb": peak / 1024,
+            "base_rss_mb": base_rss / 1024, "templates": parser.size()}
+
+
+def run_stream(args: argparse.Namespace, systems: list[str]) -> None:
+    out = {}
+    for name, n in (("opsloop", args.stream_lines), ("drain3", args.drain_stream_lines)):
+        if name not in PARSERS or n <= 0:
+            continue
+        cmd = [sys.executable, __file__, str(args.data), "--systems", ",".join(systems),
+               "--stream-worker", name, "--stream-lines", str(n)]
+        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out[name] = json.loads(res.stdout.strip().splitlines()[-1])
+        r = out[name]
+        print(f"{name}: stream of {r['lines']:,} lines: {r['lines'] / r['seconds']:,.0f} lines/s, "
+              f"{r['templates']} templates, peak RSS {r['peak_rss_mb']:.0f} MB "
+              f"(after loading data {r['base_rss_mb']:.0f} MB)")
+    if len(out) == 2:
+        o = out["opsloop"]["lines"] / out["opsloop"]["seconds"]
+        d = out["drain3"]["lines"] / out["drain3"]["seconds"]
+        print(f"throughput ratio opsloop/drain3 on the stream: {o / d:.1f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data", nargs="?", default=DEFAULT_DATA, type=Path)
+    ap.add_argument("--systems", default="", help="comma-separated subset (default: every folder)")
+    ap.add_argument("--stream-lines", type=int, default=10_000_000)
+    ap.add_argument("--drain-stream-lines", type=int, default=300_000,
+                    help="Drain3's stream length (its rate is steady; the full 10M would take hours)")
+    ap.add_argument("--stream-worker", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    systems = [s for s in args.systems.split(",") if s] or sorted(
+        p.name for p in args.data.iterdir() if p.is_dir())
+    if args.stream_worker:
+        print(json.dumps(stream_worker(args.stream_worker, args.data, systems, args.stream_lines, args.seed)))
+        return
+    print_accuracy(run_accuracy(args.data, systems))
+    run_stream(args, systems)
+
+
+if __name__ == "__main__":
+    main()

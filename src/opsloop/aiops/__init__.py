@@ -1,0 +1,1 @@
+"""AIOps: ingestion, log intelligence, detection, correlation, root cause, incidents, runbooks."""

@@ -1,0 +1,96 @@
+"""Token-class masking: the variable kinds every log shares, replaced by ``<*>``.
+
+Masking is part of the method, not a per-dataset setting: the same classes (URLs, paths,
+IPs, UUIDs, MACs, hex, timestamps, numbers) apply to every source. A mask never spans
+whitespace, so a masked message keeps the token count of the original, which lets the
+miner align parameters with template positions.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["WILDCARD", "Masker", "generalise_token"]
+
+WILDCARD = "<*>"
+
+# Left/right guards: a variable starts and ends where an alphanumeric run does.
+_L = r"(?<![A-Za-z0-9])"
+_R = r"(?![A-Za-z0-9])"
+
+# Order matters: the first alternative that matches at a position wins.
+_CLASSES: tuple[tuple[str, str], ...] = (
+    ("url", r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>]+"),
+    ("uuid", _L + r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}" + _R),
+    ("mac", _L + r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}" + _R),
+    ("ipv6", _L + r"(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}" + _R),
+    ("ipv4", _L + r"\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?" + _R),
+    ("path", r"(?<![\w./~-])~?(?:/[\w.$@%+~\-]+){1,}/?(?=[\s,;:)\]}'\"]|$)"),
+    ("date", _L + r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[T_-]\d{1,2}[:.]\d{2}[:.]\d{2}(?:[.,]\d+)?)?" + _R),
+    ("time", _L + r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?" + _R),
+    ("hex", _L + r"0[xX][0-9a-fA-F]+" + _R),
+    ("hexid", _L + r"(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}" + _R),
+    ("number", r"(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d+)*" + r"(?![A-Za-z0-9])"),
+)
+
+_TOKEN_DELIMITERS = set(" \t,;:=|\"'[](){}<>/@#.-+_!?$&%*")
+
+
+class Masker:
+    """Replaces variable kinds in a message with ``<*>``.
+
+    Args:
+        kinds: the token classes to mask; ``None`` means all of them (the default method).
+        extra_patterns: user regexes masked first (a variable kind specific to one source).
+    """
+
+    def __init__(self, kinds: tuple[str, ...] | None = None, extra_patterns: tuple[str, ...] = ()) -> None:
+        self.kinds = kinds
+        self.extra_patterns = tuple(extra_patterns)
+        chosen = [p for name, p in _CLASSES if kinds is None or name in kinds]
+        alternatives = [f"(?:{p})" for p in (*self.extra_patterns, *chosen)]
+        self._regex = re.compile("|".join(alternatives)) if alternatives else None
+
+    @staticmethod
+    def kind_names() -> tuple[str, ...]:
+        """The names of the built-in variable kinds, in matching order."""
+        return tuple(name for name, _ in _CLASSES)
+
+    def mask(self, message: str) -> str:
+        """The message with every recognised variable replaced by ``<*>``."""
+        if self._regex is None:
+            return message
+        return self._regex.sub(WILDCARD, message)
+
+
+def generalise_token(a: str, b: str) -> str:
+    """The most specific token covering both ``a`` and ``b``.
+
+    Keeps the common prefix and suffix that end on a delimiter (``(HWID=1)`` and
+    ``(HWID=2)`` give ``(HWID=<*>)``; ``user`` and ``root`` give ``<*>``).
+    """
+    if a == b:
+        return a
+    if a == WILDCARD or b == WILDCARD:
+        return WILDCARD
+    limit = min(len(a), len(b))
+    pre = 0
+    for i in range(limit):
+        if a[i] != b[i]:
+            break
+        if a[i] in _TOKEN_DELIMITERS:
+            pre = i + 1
+    suf = 0
+    for i in range(1, limit - pre + 1):
+        if a[-i] != b[-i]:
+            break
+        if a[-i] in _TOKEN_DELIMITERS:
+            suf = i
+    middle_a = a[pre : len(a) - suf]
+    middle_b = b[pre : len(b) - suf]
+    if not middle_a and not middle_b:
+        return a
+    out = a[:pre] + WILDCARD + (a[len(a) - suf :] if suf else "")
+    while WILDCARD + WILDCARD in out:
+        out = out.replace(WILDCARD + WILDCARD, WILDCARD)
+    return out

@@ -1,0 +1,287 @@
+"""The streaming template miner: every line gets a stable template id as it arrives."""
+
+from __future__ import annotations
+
+import re
+import time as _time
+from dataclasses import dataclass
+from typing import Any
+
+from opsloop.aiops.logs.config import MinerConfig
+from opsloop.aiops.logs.masking import WILDCARD, Masker
+from opsloop.aiops.logs.matching import ServiceIndex, generalise
+from opsloop.aiops.logs.stats import MinerStats
+from opsloop.aiops.logs.store import InMemoryTemplateStore, TemplateStore
+from opsloop.aiops.logs.templates import Template, TemplateVersion
+from opsloop.errors import InvalidInputError, NotFoundError
+
+__all__ = ["LogMiner", "Match"]
+
+BINARY_MESSAGE = "<binary>"
+_SNAPSHOT_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Where one line went.
+
+    Attributes:
+        template_id: the template's stable id.
+        change: ``"none"``, ``"created"`` (a new template) or ``"generalised"`` (a new version).
+        service: the service the line was filed under.
+    """
+
+    template_id: int
+    change: str
+    service: str
+
+
+class LogMiner:
+    """Assigns log lines to templates online; the templates live in a ``TemplateStore``.
+
+    Args:
+        config: the global configuration (defaults are the benchmarked ones).
+        store: where template births and new versions are written (in-memory by default);
+            counts reach it on ``flush()``.
+        masker: the variable masking (all built-in kinds by default).
+
+    Not thread-safe: give each ingestion worker its own miner or serialise calls.
+    """
+
+    def __init__(
+        self,
+        config: MinerConfig | None = None,
+        *,
+        store: TemplateStore | None = None,
+        masker: Masker | None = None,
+    ) -> None:
+        self.config = config or MinerConfig()
+        self.store: TemplateStore = store if store is not None else InMemoryTemplateStore()
+        self.masker = masker or Masker()
+        self.stats = MinerStats()
+        self._templates: dict[int, Template] = {}
+        self._services: dict[str, ServiceIndex] = {}
+        self._dirty: set[int] = set()
+        self._next_id = 1
+
+    # -- the hot path -------------------------------------------------------------------
+    def add(
+        self,
+        message: str | bytes,
+        *,
+        service: str = "",
+        time: float | None = None,
+        level: str | None = None,
+    ) -> Match:
+        """File one log message (the part after the header) and return its template id."""
+        self.stats.lines += 1
+        if isinstance(message, bytes):
+            message = self._decode(message)
+        index = self._services.get(service)
+        if index is None:
+            service, index = self._open_service(service)
+        tid = index.line_cache.get(message)
+        if tid is not None:
+            self.stats.line_cache_hits += 1
+            self._count(self._templates[tid], message, time, level)
+            return Match(tid, "none", service)
+        key = message
+        template, change = self._find_or_create(index, service, message, time)
+        if self.config.line_cache_size:
+            if len(index.line_cache) >= self.config.line_cache_size:
+                index.line_cache.clear()
+                self.stats.cache_resets += 1
+            index.line_cache[key] = template.id
+        self._count(template, message, time, level)
+        return Match(template.id, change, service)
+
+    def _count(self, template: Template, message: str, time: float | None, level: str | None) -> None:
+        now = _time.time() if time is None else time
+        template.count += 1
+        if not template.first_seen:
+            template.first_seen = now
+        template.last_seen = now
+        width = self.config.bucket_seconds
+        bucket = int(now // width) * width
+        buckets = template.buckets
+        buckets[bucket] = buckets.get(bucket, 0) + 1
+        if len(buckets) > self.config.max_buckets:
+            del buckets[min(buckets)]
+        if level:
+            template.levels[level] = template.levels.get(level, 0) + 1
+        if len(template.examples) < self.config.max_examples and message not in template.examples:
+            template.examples.append(message[:512])
+        self._dirty.add(template.id)
+
+    # -- the slow path ------------------------------------------------------------------
+    def _find_or_create(
+        self, index: ServiceIndex, service: str, message: str, time: float | None
+    ) -> tuple[Template, str]:
+        tokens = self._tokens(message)
+        masked = " ".join(tokens)
+        tid = index.masked_cache.get(masked)
+        if tid is not None:
+            self.stats.masked_cache_hits += 1
+            return self._templates[tid], "none"
+        template = index.best(tokens, self.config.similarity_threshold)
+        change = "none"
+        if template is None:
+            if len(self._templates) >= self.config.max_templates:
+                return self._overflow(index, service, time), "none"
+            template = self._create(index, service, tokens, time)
+            change = "created"
+        else:
+            wider = generalise(template.tokens, tokens)
+            if wider is not None:
+                self._new_version(template, wider, time)
+                change = "generalised"
+        if self.config.line_cache_size:
+            if len(index.masked_cache) >= self.config.line_cache_size:
+                index.masked_cache.clear()
+                self.stats.cache_resets += 1
+            index.masked_cache[masked] = template.id
+        return template, change
+
+    def _tokens(self, message: str) -> list[str]:
+        cfg = self.config
+        if len(message) > cfg.max_line_chars:
+            self.stats.truncated_lines += 1
+            message = message[: cfg.max_line_chars]
+        if not message.strip():
+            self.stats.empty_lines += 1
+            return []
+        if _control_share(message) > cfg.binary_ratio:
+            self.stats.binary_lines += 1
+            return [BINARY_MESSAGE]
+        tokens = self.masker.mask(message).split()
+        if len(tokens) > cfg.max_tokens:
+            tokens = tokens[: cfg.max_tokens - 1] + [WILDCARD]
+        return tokens
+
+    def _create(self, index: ServiceIndex, service: str, tokens: list[str], time: float | None) -> Template:
+        now = _time.time() if time is None else time
+        template = Template(id=self._next_id, service=service, tokens=tokens)
+        template.versions.append(TemplateVersion(1, template.text, now))
+        self._next_id += 1
+        self._templates[template.id] = template
+        index.add(template)
+        self.stats.templates_created += 1
+        self.store.save(template)
+        return template
+
+    def _new_version(self, template: Template, tokens: list[str], time: float | None) -> None:
+        now = _time.time() if time is None else time
+        template.tokens[:] = tokens
+        template.versions.append(TemplateVersion(template.version + 1, template.text, now))
+        if len(template.versions) > self.config.max_versions:
+            del template.versions[0]
+        self.stats.templates_generalised += 1
+        self.store.save(template)
+
+    def _overflow(self, index: ServiceIndex, service: str, time: float | None) -> Template:
+        self.stats.overflow_lines += 1
+        if index.overflow_id is None:
+            template = Template(id=self._next_id, service=service, tokens=[WILDCARD])
+            template.versions.append(TemplateVersion(1, WILDCARD, _time.time() if time is None else time))
+            self._next_id += 1
+            self._templates[template.id] = template
+            index.overflow_id = template.id
+            self.store.save(template)
+        return self._templates[index.overflow_id]
+
+    def _open_service(self, service: str) -> tuple[str, ServiceIndex]:
+        if len(self._services) >= self.config.max_services:
+            self.stats.overflow_services += 1
+            service = self.config.overflow_service
+            found = self._services.get(service)
+            if found is not None:
+                return service, found
+        index = self._services[service] = ServiceIndex()
+        return service, index
+
+    def _decode(self, raw: bytes) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.stats.invalid_utf8 += 1
+            return raw.decode("utf-8", errors="replace")
+
+    # -- queries ------------------------------------------------------------------------
+    def match(self, message: str, *, service: str = "") -> Template | None:
+        """The template ``message`` would join, without learning from it."""
+        index = self._services.get(service)
+        if index is None:
+            return None
+        tid = index.line_cache.get(message)
+        if tid is not None:
+            return self._templates[tid]
+        tokens = self.masker.mask(message[: self.config.max_line_chars]).split()
+        return index.best(tokens, self.config.similarity_threshold)
+
+    def template(self, template_id: int) -> Template:
+        """The template with this id; raises ``NotFoundError``."""
+        try:
+            return self._templates[template_id]
+        except KeyError:
+            raise NotFoundError(f"log template {template_id} does not exist") from None
+
+    def templates(self, service: str | None = None) -> list[Template]:
+        """Templates of one service (all when ``None``), most frequent first."""
+        if service is None:
+            found = list(self._templates.values())
+        else:
+            index = self._services.get(service)
+            found = index.templates() if index else []
+        return sorted(found, key=lambda t: (-t.count, t.id))
+
+    def services(self) -> list[str]:
+        return sorted(self._services)
+
+    def flush(self) -> int:
+        """Write templates whose counts changed since the last flush to the store."""
+        dirty, self._dirty = self._dirty, set()
+        for tid in sorted(dirty):
+            self.store.save(self._templates[tid])
+        return len(dirty)
+
+    # -- state --------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The miner's full state as JSON-ready data (caches excluded: they rebuild)."""
+        return {
+            "format": _SNAPSHOT_FORMAT,
+            "config": self.config.to_dict(),
+            "next_id": self._next_id,
+            "stats": self.stats.to_dict(),
+            "services": {s: ix.overflow_id for s, ix in self._services.items()},
+            "templates": [t.to_dict() for t in self._templates.values()],
+        }
+
+    @classmethod
+    def restore(
+        cls, data: dict[str, Any], *, store: TemplateStore | None = None, masker: Masker | None = None
+    ) -> LogMiner:
+        """A miner rebuilt from ``snapshot()``; template ids and versions are kept."""
+        if data.get("format") != _SNAPSHOT_FORMAT:
+            raise InvalidInputError("unknown log miner snapshot format", field="format")
+        miner = cls(MinerConfig.from_dict(data.get("config", {})), store=store, masker=masker)
+        miner._next_id = int(data["next_id"])
+        miner.stats = MinerStats(**data.get("stats", {}))
+        for service, overflow_id in data.get("services", {}).items():
+            miner._services[service] = ServiceIndex()
+            miner._services[service].overflow_id = overflow_id
+        for item in data.get("templates", []):
+            template = Template.from_dict(item)
+            miner._templates[template.id] = template
+            index = miner._services.setdefault(template.service, ServiceIndex())
+            if template.id != index.overflow_id:
+                index.add(template)
+        return miner
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufffd]")
+
+
+def _control_share(message: str) -> float:
+    if _CONTROL.search(message) is None:
+        return 0.0
+    return len(_CONTROL.findall(message)) / len(message)

@@ -1,0 +1,1 @@
+"""MLOps: tracking, registry, serving, monitoring, validation. Never imports opsloop.aiops."""

@@ -1,0 +1,80 @@
+"""MLflow's documented limits, enforced before anything is written."""
+
+from __future__ import annotations
+
+import re
+
+from opsloop.errors import InvalidInputError, LimitExceededError
+
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_METRICS_PER_BATCH = 1000
+MAX_ENTITIES_PER_BATCH = 1000
+MAX_PARAM_VAL_LENGTH = 6000
+MAX_TAG_VAL_LENGTH = 8000
+MAX_EXPERIMENT_NAME_LENGTH = 500
+MAX_EXPERIMENT_TAG_VAL_LENGTH = 20000
+MAX_ENTITY_KEY_LENGTH = 250
+MAX_RESULTS_SEARCH_RUNS = 50000
+MAX_RESULTS_SEARCH_EXPERIMENTS = 50000
+MAX_RESULTS_METRIC_HISTORY = 25000
+MAX_DATASET_NAME_SIZE = 500
+MAX_DATASET_DIGEST_SIZE = 36
+MAX_DATASET_SOURCE_SIZE = 65535
+MAX_DATASET_SCHEMA_SIZE = 1048575
+MAX_DATASET_PROFILE_SIZE = 16777215
+MAX_INPUT_TAG_KEY_SIZE = 255
+MAX_INPUT_TAG_VALUE_SIZE = 500
+MAX_INT64 = 2**63 - 1
+
+# MLflow's key rule: alphanumerics, underscores, dashes, periods, spaces, slashes (and colons).
+_KEY_RE = re.compile(r"^[/\w.\- :]*$", re.UNICODE)
+
+
+def check_key(key: object, kind: str) -> str:
+    if not isinstance(key, str) or key == "":
+        raise InvalidInputError(f"Missing value for required parameter 'key' of {kind}", field="key")
+    if len(key) > MAX_ENTITY_KEY_LENGTH:
+        raise LimitExceededError(
+            f"{kind.capitalize()} key '{key[:40]}...' had length {len(key)}, which exceeded length limit of "
+            f"{MAX_ENTITY_KEY_LENGTH}",
+            field="key",
+        )
+    if not _KEY_RE.match(key) or ".." in key.split("/") or key.startswith("/"):
+        raise InvalidInputError(
+            f"Invalid {kind} name: '{key}'. Names may only contain alphanumerics, underscores (_), dashes (-), "
+            "periods (.), spaces ( ), colon(:) and slashes (/).",
+            field="key",
+        )
+    return key
+
+
+def check_value(value: object, kind: str, key: str, limit: int) -> str:
+    if value is None:
+        raise InvalidInputError(f"Missing value for required parameter 'value' of {kind} '{key}'", field="value")
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{kind.capitalize()} '{key}' value must be a string", field="value")
+    if len(value) > limit:
+        raise LimitExceededError(
+            f"{kind.capitalize()} '{key}' had value length {len(value)}, which exceeded length limit of {limit}",
+            field="value",
+        )
+    return value
+
+
+def check_metric(key: object, value: object, timestamp: object, step: object) -> tuple[str, float, int, int]:
+    key = check_key(key, "metric")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInputError(
+            f"Got invalid value {value!r} for metric '{key}' (timestamp={timestamp}). Please specify value "
+            "as a valid double (64-bit floating point)",
+            field="value",
+        )
+    return key, float(value), check_int64(timestamp, "timestamp"), check_int64(step, "step")
+
+
+def check_int64(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not (-MAX_INT64 - 1 <= value <= MAX_INT64):
+        raise InvalidInputError(f"Invalid value {value!r} for parameter '{name}': expected a 64-bit integer",
+                                field=name)
+    return value
+

@@ -1,0 +1,1 @@
+"""Persistence: SQL metadata stores (SQLite embedded, PostgreSQL to scale out) and artifact stores."""

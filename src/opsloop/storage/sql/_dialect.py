@@ -1,0 +1,52 @@
+"""Dialect-neutral statements that SQLite and PostgreSQL both support with their own syntax."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+__all__ = ["chunks", "insert_ignore", "upsert"]
+
+
+def _insert(conn: Connection, table: Table):  # noqa: ANN202
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, skipping those whose primary key already exists."""
+    if rows:
+        conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows))
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    update: Sequence[str],
+    where: Any = None,
+) -> None:
+    """Insert rows or update ``update`` columns of the existing row (optionally only ``where`` holds)."""
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c: stmt.excluded[c] for c in update},
+        where=where(table, stmt.excluded) if where is not None else None,
+    )
+    conn.execute(stmt, list(rows))
+
+
+def chunks(items: Iterable[Any], size: int = 500) -> Iterable[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

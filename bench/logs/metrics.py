@@ -76,7 +76,7 @@ def evaluate(truth: list[str], groups: list[object], templates: list[str]) -> di
     exact_groups = 0
     correct_templates = 0
     ga_lines = 0
-    for g, members in pred_sets.items():
+    for members in pred_sets.values():
         first = next(iter(members))
         true_members = true_sets[truth[first]]
         if true_members == members:

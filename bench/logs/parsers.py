@@ -28,8 +28,11 @@ class OpsloopParser:
     def add(self, line: str, service: str) -> int:
         return self.miner.add(line, service=service, time=0.0).template_id
 
+    def final(self, group: int) -> int:
+        return self.miner.resolve(group)
+
     def template(self, group: int) -> str:
-        return self.miner.template(group).text
+        return self.miner.template(self.miner.resolve(group)).text
 
     def size(self) -> int:
         return len(self.miner.templates())
@@ -55,6 +58,9 @@ class DrainParser:
         if miner is None:
             miner = self.miners[service] = self._miner_class(config=self._config)
         return service, miner.add_log_message(line)["cluster_id"]
+
+    def final(self, group: tuple[str, int]) -> tuple[str, int]:
+        return group
 
     def template(self, group: tuple[str, int]) -> str:
         service, cid = group

@@ -53,6 +53,7 @@ def run_accuracy(data: Path, systems: list[str]) -> dict[str, dict[str, dict[str
             started = time.perf_counter()
             groups = [parser.add(line, system) for line in contents]
             elapsed = time.perf_counter() - started
+            groups = [parser.final(g) for g in groups]
             templates = [parser.template(g) for g in groups]
             scores = evaluate(truth, groups, templates)
             scores["seconds"] = elapsed

@@ -17,6 +17,9 @@ class MinerConfig:
     Attributes:
         similarity_threshold: share of a line's tokens that must agree with a template's
             constant tokens for the line to join it (0..1).
+        sibling_merge: templates that differ only at one word position merged into one
+            with ``<*>`` there, once there are this many of them.
+        max_sibling_tokens: longer templates are not considered for sibling merges.
         max_templates: templates kept across all services; past it, unmatched lines go to a
             per-service overflow template (counted in ``MinerStats.overflow_lines``).
         max_services: services tracked; past it, lines are filed under ``overflow_service``.
@@ -32,6 +35,8 @@ class MinerConfig:
     """
 
     similarity_threshold: float = 0.5
+    sibling_merge: int = 3
+    max_sibling_tokens: int = 64
     max_templates: int = 20_000
     max_services: int = 1_000
     max_line_chars: int = 8_192
@@ -47,7 +52,7 @@ class MinerConfig:
     def __post_init__(self) -> None:
         if not 0.0 < self.similarity_threshold <= 1.0:
             raise InvalidInputError("similarity_threshold must be in (0, 1]", field="similarity_threshold")
-        for name in ("max_templates", "max_services", "max_line_chars", "max_tokens", "bucket_seconds"):
+        for name in ("sibling_merge", "max_templates", "max_services", "max_line_chars", "max_tokens", "bucket_seconds"):
             if getattr(self, name) < 1:
                 raise InvalidInputError(f"{name} must be at least 1", field=name)
         for name in ("line_cache_size", "max_examples", "max_versions", "max_buckets"):

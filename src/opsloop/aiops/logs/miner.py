@@ -83,8 +83,11 @@ class LogMiner:
         tid = index.line_cache.get(message)
         if tid is not None:
             self.stats.line_cache_hits += 1
-            self._count(self._templates[tid], message, time, level)
-            return Match(tid, "none", service)
+            template = self._templates[tid]
+            if template.merged_into is not None:
+                template = self._live(template)
+            self._count(template, message, time, level)
+            return Match(template.id, "none", service)
         key = message
         template, change = self._find_or_create(index, service, message, time)
         if self.config.line_cache_size:
@@ -122,7 +125,7 @@ class LogMiner:
         tid = index.masked_cache.get(masked)
         if tid is not None:
             self.stats.masked_cache_hits += 1
-            return self._templates[tid], "none"
+            return self._live(self._templates[tid]), "none"
         template = index.best(tokens, self.config.similarity_threshold)
         change = "none"
         if template is None:
@@ -133,8 +136,14 @@ class LogMiner:
         else:
             wider = generalise(template.tokens, tokens)
             if wider is not None:
+                index.unregister(template)
                 self._new_version(template, wider, time)
+                index.register(template, self.config.max_sibling_tokens)
                 change = "generalised"
+        if change != "none":
+            merged = self._settle(index, template, time)
+            if merged is not template:
+                template, change = merged, "generalised"
         if self.config.line_cache_size:
             if len(index.masked_cache) >= self.config.line_cache_size:
                 index.masked_cache.clear()
@@ -164,7 +173,7 @@ class LogMiner:
         template.versions.append(TemplateVersion(1, template.text, now))
         self._next_id += 1
         self._templates[template.id] = template
-        index.add(template)
+        index.add(template, self.config.max_sibling_tokens)
         self.stats.templates_created += 1
         self.store.save(template)
         return template
@@ -177,6 +186,42 @@ class LogMiner:
             del template.versions[0]
         self.stats.templates_generalised += 1
         self.store.save(template)
+
+    def _live(self, template: Template) -> Template:
+        while template.merged_into is not None:
+            template = self._templates[template.merged_into]
+        return template
+
+    def _settle(self, index: ServiceIndex, template: Template, time: float | None) -> Template:
+        """Merge sibling groups around ``template`` until none is left; returns its survivor."""
+        while True:
+            found = index.sibling_group(template, self.config.sibling_merge)
+            if found is None:
+                return template
+            position, ids = found
+            template = self._merge(index, [self._templates[i] for i in ids], position, time)
+
+    def _merge(self, index: ServiceIndex, members: list[Template], position: int, time: float | None) -> Template:
+        survivor = members[0]
+        tokens = list(survivor.tokens)
+        tokens[position] = WILDCARD
+        for member in members[1:]:
+            tokens = generalise(tokens, member.tokens) or tokens
+        index.unregister(survivor)
+        twins = [t for t in index.by_length.get(len(tokens), ()) if t is not survivor and t.tokens == tokens]
+        for member in (*members[1:], *twins):
+            index.remove(member)
+            member.merged_into = survivor.id
+            survivor.absorb(member, self.config.max_examples)
+            self.stats.templates_merged += 1
+            self.store.save(member)
+        self._new_version(survivor, tokens, time)
+        index.register(survivor, self.config.max_sibling_tokens)
+        return survivor
+
+    def resolve(self, template_id: int) -> int:
+        """The id of the live template a (possibly merged) id now stands for."""
+        return self._live(self.template(template_id)).id
 
     def _overflow(self, index: ServiceIndex, service: str, time: float | None) -> Template:
         self.stats.overflow_lines += 1
@@ -219,7 +264,10 @@ class LogMiner:
         return index.best(tokens, self.config.similarity_threshold)
 
     def template(self, template_id: int) -> Template:
-        """The template with this id; raises ``NotFoundError``."""
+        """The template with this id (a merged id gives the old record; see ``resolve``).
+
+        Raises ``NotFoundError`` when the id was never issued.
+        """
         try:
             return self._templates[template_id]
         except KeyError:
@@ -228,7 +276,7 @@ class LogMiner:
     def templates(self, service: str | None = None) -> list[Template]:
         """Templates of one service (all when ``None``), most frequent first."""
         if service is None:
-            found = list(self._templates.values())
+            found = [t for t in self._templates.values() if t.merged_into is None]
         else:
             index = self._services.get(service)
             found = index.templates() if index else []
@@ -273,8 +321,8 @@ class LogMiner:
             template = Template.from_dict(item)
             miner._templates[template.id] = template
             index = miner._services.setdefault(template.service, ServiceIndex())
-            if template.id != index.overflow_id:
-                index.add(template)
+            if template.id != index.overflow_id and template.merged_into is None:
+                index.add(template, miner.config.max_sibling_tokens)
         return miner
 
 

@@ -16,6 +16,7 @@ class MinerStats:
         line_cache_hits: lines answered from the exact-line cache (the fast path).
         masked_cache_hits: lines answered from the masked-message cache.
         templates_created, templates_generalised: template births and new versions.
+        templates_merged: templates folded into a sibling (their ids resolve to it).
         empty_lines: empty or whitespace-only lines.
         invalid_utf8: byte lines that were not valid UTF-8 (decoded with replacement).
         binary_lines: lines dominated by control characters (filed under one ``<binary>`` template).
@@ -30,6 +31,7 @@ class MinerStats:
     masked_cache_hits: int = 0
     templates_created: int = 0
     templates_generalised: int = 0
+    templates_merged: int = 0
     empty_lines: int = 0
     invalid_utf8: int = 0
     binary_lines: int = 0

@@ -37,6 +37,8 @@ class Template:
         versions: the template's history, oldest first (bounded; the current one is last).
         buckets: line counts per time bucket start (bounded; see ``MinerConfig.bucket_seconds``).
         levels: line counts per log level (``ERROR``, ``INFO``…), when the level is known.
+        merged_into: set when the template was merged into a more general sibling; its id
+            then resolves to that one (``LogMiner.resolve``).
     """
 
     id: int
@@ -49,6 +51,7 @@ class Template:
     versions: list[TemplateVersion] = field(default_factory=list)
     buckets: dict[int, int] = field(default_factory=dict)
     levels: dict[str, int] = field(default_factory=dict)
+    merged_into: int | None = None
 
     @property
     def text(self) -> str:
@@ -91,6 +94,7 @@ class Template:
             "versions": [[v.version, v.text, v.time] for v in self.versions],
             "buckets": [[k, v] for k, v in self.buckets.items()],
             "levels": dict(self.levels),
+            "merged_into": self.merged_into,
         }
 
     @classmethod
@@ -106,7 +110,24 @@ class Template:
             versions=[TemplateVersion(int(v), str(t), float(s)) for v, t, s in data.get("versions", [])],
             buckets={int(k): int(v) for k, v in data.get("buckets", [])},
             levels={str(k): int(v) for k, v in data.get("levels", {}).items()},
+            merged_into=data.get("merged_into"),
         )
+
+    def absorb(self, other: Template, max_examples: int) -> None:
+        """Add ``other``'s counts, buckets, levels and examples to this template."""
+        self.count += other.count
+        if other.first_seen and (not self.first_seen or other.first_seen < self.first_seen):
+            self.first_seen = other.first_seen
+        self.last_seen = max(self.last_seen, other.last_seen)
+        for key, n in other.buckets.items():
+            self.buckets[key] = self.buckets.get(key, 0) + n
+        for key, n in other.levels.items():
+            self.levels[key] = self.levels.get(key, 0) + n
+        for line in other.examples:
+            if len(self.examples) >= max_examples:
+                break
+            if line not in self.examples:
+                self.examples.append(line)
 
 
 _REGEX_CACHE: dict[str, re.Pattern[str]] = {}

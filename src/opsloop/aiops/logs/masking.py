@@ -33,6 +33,8 @@ _CLASSES: tuple[tuple[str, str], ...] = (
     ("number", r"(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d+)*" + r"(?![A-Za-z0-9])"),
 )
 
+_NEEDS_MASKING = re.compile(r"[0-9/]")
+_ANYTHING = re.compile(r"")
 _TOKEN_DELIMITERS = set(" \t,;:=|\"'[](){}<>/@#.-+_!?$&%*")
 
 
@@ -44,12 +46,21 @@ class Masker:
         extra_patterns: user regexes masked first (a variable kind specific to one source).
     """
 
-    def __init__(self, kinds: tuple[str, ...] | None = None, extra_patterns: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        kinds: tuple[str, ...] | None = None,
+        extra_patterns: tuple[str, ...] = (),
+        cache_size: int = 100_000,
+    ) -> None:
         self.kinds = kinds
         self.extra_patterns = tuple(extra_patterns)
+        self.cache_size = cache_size
         chosen = [p for name, p in _CLASSES if kinds is None or name in kinds]
         alternatives = [f"(?:{p})" for p in (*self.extra_patterns, *chosen)]
         self._regex = re.compile("|".join(alternatives)) if alternatives else None
+        # Built-in kinds all need a digit or a slash; user patterns may need anything.
+        self._worth_trying = _NEEDS_MASKING.search if not self.extra_patterns else _ANYTHING.search
+        self._tokens: dict[str, str] = {}
 
     @staticmethod
     def kind_names() -> tuple[str, ...]:
@@ -61,6 +72,27 @@ class Masker:
         if self._regex is None:
             return message
         return self._regex.sub(WILDCARD, message)
+
+    def mask_tokens(self, message: str) -> list[str]:
+        """``mask(message).split()``, faster: tokens are masked one by one through a cache.
+
+        Equivalent because no mask spans whitespace; constant tokens repeat, so most of a
+        line is answered by a dict lookup.
+        """
+        regex = self._regex
+        if regex is None:
+            return message.split()
+        cache = self._tokens
+        out = []
+        for token in message.split():
+            masked = cache.get(token)
+            if masked is None:
+                masked = regex.sub(WILDCARD, token) if self._worth_trying(token) else token
+                if len(cache) >= self.cache_size:
+                    cache.clear()
+                cache[token] = masked
+            out.append(masked)
+        return out
 
 
 def generalise_token(a: str, b: str) -> str:

@@ -21,17 +21,21 @@ _NO_MATCH = -1.0
 _HOLE = "\x00"
 
 
+_WORDS: dict[str, bool] = {}
+_WORDS_LIMIT = 100_000
+
+
 def is_word(token: str) -> bool:
     """A token that reads as a constant word: has a letter, no digit, no wildcard."""
-    if WILDCARD in token:
-        return False
-    has_letter = False
-    for ch in token:
-        if ch.isdigit():
-            return False
-        if ch.isalpha():
-            has_letter = True
-    return has_letter
+    known = _WORDS.get(token)
+    if known is None:
+        known = WILDCARD not in token and not any(ch.isdigit() for ch in token) and any(
+            ch.isalpha() for ch in token
+        )
+        if len(_WORDS) >= _WORDS_LIMIT:
+            _WORDS.clear()
+        _WORDS[token] = known
+    return known
 
 
 def similarity(template: list[str], tokens: list[str]) -> float:

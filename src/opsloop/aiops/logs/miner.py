@@ -162,7 +162,7 @@ class LogMiner:
         if _control_share(message) > cfg.binary_ratio:
             self.stats.binary_lines += 1
             return [BINARY_MESSAGE]
-        tokens = self.masker.mask(message).split()
+        tokens = self.masker.mask_tokens(message)
         if len(tokens) > cfg.max_tokens:
             tokens = tokens[: cfg.max_tokens - 1] + [WILDCARD]
         return tokens
@@ -260,7 +260,7 @@ class LogMiner:
         tid = index.line_cache.get(message)
         if tid is not None:
             return self._templates[tid]
-        tokens = self.masker.mask(message[: self.config.max_line_chars]).split()
+        tokens = self.masker.mask_tokens(message[: self.config.max_line_chars])
         return index.best(tokens, self.config.similarity_threshold)
 
     def template(self, template_id: int) -> Template:

@@ -7,7 +7,6 @@ born, when it gets a new version, and on ``LogMiner.flush()`` (counts, buckets, 
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from pathlib import Path
@@ -43,29 +42,36 @@ class TemplateStore(Protocol):
 
 
 class InMemoryTemplateStore:
-    """A ``TemplateStore`` in a dict; copies on save so later miner updates need a flush."""
+    """A ``TemplateStore`` in a dict of rows (``Template.to_dict``), as a database would hold them.
+
+    Rows are copies: the miner's later count updates reach the store on ``flush()``.
+    """
 
     def __init__(self) -> None:
-        self._rows: dict[int, Template] = {}
+        self._rows: dict[int, dict[str, Any]] = {}
 
     def save(self, template: Template) -> None:
-        self._rows[template.id] = copy.deepcopy(template)
+        self._rows[template.id] = template.to_dict()
 
     def get(self, template_id: int) -> Template:
+        from opsloop.aiops.logs.templates import Template
+
         try:
-            return copy.deepcopy(self._rows[template_id])
+            return Template.from_dict(self._rows[template_id])
         except KeyError:
             raise NotFoundError(f"log template {template_id} does not exist") from None
 
     def list(self, service: str | None = None) -> list[Template]:
-        rows = [t for t in self._rows.values() if service is None or t.service == service]
-        return [copy.deepcopy(t) for t in sorted(rows, key=lambda t: t.id)]
+        from opsloop.aiops.logs.templates import Template
+
+        rows = [r for r in self._rows.values() if service is None or r["service"] == service]
+        return [Template.from_dict(r) for r in sorted(rows, key=lambda r: r["id"])]
 
     def services(self) -> list[str]:
-        return sorted({t.service for t in self._rows.values()})
+        return sorted({r["service"] for r in self._rows.values()})
 
     def delete_service(self, service: str) -> int:
-        doomed = [tid for tid, t in self._rows.items() if t.service == service]
+        doomed = [tid for tid, r in self._rows.items() if r["service"] == service]
         for tid in doomed:
             del self._rows[tid]
         return len(doomed)

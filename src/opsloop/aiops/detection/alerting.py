@@ -1,0 +1,92 @@
+"""Alert thresholds with hysteresis: one anomaly episode gives one firing and one resolved signal.
+
+An episode opens when the anomaly probability reaches ``on`` and closes only after it has stayed
+below ``off`` (< ``on``) for ``clear_after`` consecutive points, so a probability hovering around
+the threshold or a long anomaly does not flap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from opsloop.core.detectors import ExpectedBand
+from opsloop.core.signals import Severity, Signal, SignalKind
+from opsloop.errors import InvalidInputError
+
+__all__ = ["HysteresisAlerter"]
+
+
+class HysteresisAlerter:
+    """Per-series episode state machine that turns probabilities into ``metric_anomaly`` signals.
+
+    Args:
+        on: probability that opens an episode.
+        off: probability below which an episode may close.
+        clear_after: consecutive points below ``off`` that close an episode.
+        source: the ``Signal.source`` of emitted signals.
+    """
+
+    def __init__(self, on: float = 0.999, off: float = 0.95, clear_after: int = 30,
+                 source: str = "detector:ensemble") -> None:
+        if not 0.0 <= off < on <= 1.0:
+            raise InvalidInputError("need 0 <= off < on <= 1", field="on")
+        self.on = on
+        self.off = off
+        self.clear_after = clear_after
+        self.source = source
+        self.active = False
+        self.below = 0
+        self.peak = 0.0
+        self.opened_at = 0.0
+
+    def state_dict(self) -> dict:
+        return {"active": self.active, "below": self.below, "peak": self.peak, "opened_at": self.opened_at}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.active, self.below = bool(state["active"]), int(state["below"])
+        self.peak, self.opened_at = float(state["peak"]), float(state["opened_at"])
+
+    def step(self, p: float) -> str | None:
+        """Advance with one probability; returns ``"firing"``, ``"resolved"`` or ``None``."""
+        if not self.active:
+            if p >= self.on:
+                self.active, self.below, self.peak = True, 0, p
+                return "firing"
+            return None
+        self.peak = p if p > self.peak else self.peak
+        if p < self.off:
+            self.below += 1
+            if self.below >= self.clear_after:
+                self.active = False
+                return "resolved"
+        else:
+            self.below = 0
+        return None
+
+    def update(self, p: float, t: float, x: float, band: ExpectedBand | None,
+               labels: Mapping[str, str] | None = None, service: str = "",
+               extra: Mapping[str, float] | None = None) -> Signal | None:
+        """Advance the state machine; return the Signal to emit, if any."""
+        status = self.step(p)
+        if status is None:
+            return None
+        if status == "firing":
+            self.opened_at = t
+        return self.signal(status, p, t, x, band, labels or {}, service, extra or {})
+
+    def signal(self, status: str, p: float, t: float, x: float, band: ExpectedBand | None,
+               labels: Mapping[str, str], service: str, extra: Mapping[str, float]) -> Signal:
+        values = {"observed": x, "score": p, **extra}
+        name = labels.get("__name__", "metric")
+        text = f"{name} = {x:.6g} is anomalous (p={p:.4f})"
+        if band is not None:
+            values.update(expected=band[0], expected_low=band[1], expected_high=band[2])
+            text = f"{name} = {x:.6g} outside expected [{band[1]:.6g}, {band[2]:.6g}] (p={p:.4f})"
+        if status == "resolved":
+            text = f"{name} back to normal after anomaly opened at {self.opened_at:.0f}"
+        severity = Severity.ERROR if p >= 1.0 - (1.0 - self.on) / 100 else Severity.WARNING
+        return Signal(time=t, source=self.source, kind=SignalKind.METRIC_ANOMALY, service=service,
+                      labels=dict(labels), severity=severity, text=text, values=values, status=status,
+                      evidence={"expected_band": list(band) if band else None, "observed": x,
+                                "probability": p, "peak_probability": self.peak,
+                                "episode_start": self.opened_at})

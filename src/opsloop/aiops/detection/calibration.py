@@ -1,0 +1,97 @@
+"""Turn raw anomaly scores into anomaly probabilities, online and in bounded memory.
+
+A raw score (a robust z, a CUSUM statistic…) means different things on different series: a spiky
+series makes z = 6 every day. ``TailCalibrator`` keeps a log-spaced histogram of the raw scores a
+series has produced and answers with their empirical distribution; above a high quantile ``u`` it
+fits an exponential tail (peaks over threshold), so scores beyond anything seen so far still get
+distinct probabilities close to 1 instead of all saturating at ``1 - 1/n``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from opsloop.core.detectors import Estimator
+
+__all__ = ["TailCalibrator"]
+
+_BINS_PER_OCTAVE = 4
+_MIN_RAW = 2.0**-10
+_N_BINS = 40 * _BINS_PER_OCTAVE  # covers 2**-10 .. 2**30
+_MAX_RAW = 2.0**30
+
+
+class TailCalibrator(Estimator):
+    """Empirical CDF of raw scores with an exponential (POT) upper tail.
+
+    Args:
+        tail_quantile: quantile above which the exponential tail is fitted.
+        min_samples: below this many learned scores, probabilities are 0 (no evidence yet).
+        memory: counts are halved when they reach this total, so old behaviour fades.
+        refit_every: the quantile and tail are refitted after this many updates (cost control).
+    """
+
+    def __init__(self, tail_quantile: float = 0.97, min_samples: int = 50, memory: int = 4000,
+                 refit_every: int = 16) -> None:
+        self.tail_quantile = tail_quantile
+        self.min_samples = min_samples
+        self.memory = memory
+        self.refit_every = refit_every
+        self._counts = [0.0] * (_N_BINS + 1)
+        self._total = 0.0
+        self._seen = 0
+        self._since_fit = 0
+        self._cdf: list[float] = []
+        self._q = math.inf
+        self._excess = 1.0
+
+    @staticmethod
+    def _bin(raw: float) -> int:
+        if raw <= _MIN_RAW:
+            return 0
+        if raw >= _MAX_RAW:
+            return _N_BINS
+        k = int(math.log2(raw / _MIN_RAW) * _BINS_PER_OCTAVE) + 1
+        return k if k < _N_BINS else _N_BINS
+
+    @staticmethod
+    def _edge(k: int) -> float:
+        """Upper edge of bin ``k``."""
+        return _MIN_RAW * 2.0 ** (k / _BINS_PER_OCTAVE)
+
+    def learn_one(self, raw: float) -> None:
+        if raw != raw or raw < 0.0:
+            return
+        self._counts[self._bin(raw)] += 1.0
+        self._total += 1.0
+        self._seen += 1
+        if self._total >= self.memory:
+            self._counts = [c * 0.5 for c in self._counts]
+            self._total *= 0.5
+        self._since_fit += 1
+        if self._since_fit >= self.refit_every or not self._cdf:
+            self._fit()
+
+    def _fit(self) -> None:
+        self._since_fit = 0
+        total = self._total
+        cdf, acc = [], 0.0
+        for c in self._counts:
+            acc += c
+            cdf.append(acc / total)
+        self._cdf = cdf
+        k = next(i for i, v in enumerate(cdf) if v >= self.tail_quantile)
+        self._q = self._edge(k)
+        above = sum(c * (self._edge(i) * 0.92 - self._q) for i, c in enumerate(self._counts) if i > k)
+        n_above = total * (1.0 - cdf[k])
+        # a floor on the tail scale keeps one-off outliers from making the tail infinitely thin
+        self._excess = max(above / n_above if n_above > 0 else 0.0, 0.25 * self._q, 1e-3)
+
+    def probability(self, raw: float) -> float:
+        """P(score < raw) under the learned distribution; 0 until ``min_samples`` were learned."""
+        if self._seen < self.min_samples or raw != raw:
+            return 0.0
+        if raw > self._q:
+            return 1.0 - (1.0 - self.tail_quantile) * math.exp(-(raw - self._q) / self._excess)
+        k = self._bin(raw)
+        return min(self._cdf[k - 1] if k > 0 else 0.0, self.tail_quantile)

@@ -1,0 +1,105 @@
+"""Level-shift detection: a two-sided CUSUM on robustly standardised values.
+
+The CUSUM accumulates standardised deviations beyond an allowance ``drift`` in each direction;
+a sustained shift grows it linearly while noise keeps it near zero. When it passes ``confirm``
+the shift is taken as the new normal: the baseline jumps to the recent (fast) mean and the
+sums restart, so a unit change or a deploy that moves a metric gives one episode, not a storm.
+"""
+
+from __future__ import annotations
+
+import math
+
+from opsloop.aiops.detection.calibration import TailCalibrator
+from opsloop.core.detectors import AnomalyDetector, ExpectedBand
+
+__all__ = ["ChangePointDetector"]
+
+
+class ChangePointDetector(AnomalyDetector):
+    """CUSUM level-shift detector on raw values with its own robust baseline.
+
+    Args:
+        drift: allowance per sample, in scales (shifts smaller than this are ignored).
+        confirm: CUSUM value at which a shift is accepted as the new level.
+        alpha: learning rate of the slow baseline; ``fast_alpha`` of the recent mean.
+        scale_alpha: learning rate of the mean absolute deviation.
+        clip: deviations are clipped to ``clip`` scales before they update baseline and scale.
+        calibrator: ``TailCalibrator`` parameters for the CUSUM statistic.
+    """
+
+    def __init__(self, drift: float = 1.0, confirm: float = 40.0, alpha: float = 0.01,
+                 fast_alpha: float = 0.2, scale_alpha: float = 0.01, clip: float = 3.0,
+                 calibrator: dict | None = None) -> None:
+        self.drift = drift
+        self.confirm = confirm
+        self.alpha = alpha
+        self.fast_alpha = fast_alpha
+        self.scale_alpha = scale_alpha
+        self.clip = clip
+        self.calibrator = calibrator
+        self._cal = TailCalibrator(**(calibrator or {}))
+        self._pos = 0.0
+        self._neg = 0.0
+        self._base = math.nan
+        self._fast = math.nan
+        self._scale = math.nan
+        self._floor = math.inf
+        self._last_x = math.nan
+        self._last_t = -math.inf
+        self._band: ExpectedBand | None = None
+
+    def _z(self, x: float) -> float:
+        s = self._scale if self._scale > self._floor else self._floor
+        if s != s or s == math.inf:
+            return 0.0
+        return (x - self._base) / (s if s > 1e-12 else 1e-12)
+
+    def score_one(self, x: float, t: float | None = None) -> float:
+        if not math.isfinite(x) or self._base != self._base:
+            return 0.0
+        z = self._z(x)
+        p = self._pos + z - self.drift
+        n = self._neg - z - self.drift
+        s = self._scale if self._scale > self._floor else self._floor
+        if s == s and s != math.inf:
+            self._band = (self._base, self._base - 3.0 * s, self._base + 3.0 * s)
+        return self._cal.probability(p if p > n else (n if n > 0.0 else 0.0))
+
+    def expected_band(self) -> ExpectedBand | None:
+        return self._band
+
+    def learn_one(self, x: float, t: float | None = None) -> None:
+        if not math.isfinite(x):
+            return
+        if t is not None:
+            if t <= self._last_t:
+                return
+            self._last_t = t
+        if self._base != self._base:
+            self._base = self._fast = x
+            self._last_x = x
+            return
+        if x != self._last_x:
+            d = 0.5 * abs(x - self._last_x)
+            self._floor = d if d < self._floor else self._floor
+        self._last_x = x
+        self._fast += self.fast_alpha * (x - self._fast)
+        dev = x - self._base
+        if self._scale != self._scale:
+            self._scale = abs(dev)
+            return
+        z = self._z(x)
+        p = self._pos + z - self.drift
+        n = self._neg - z - self.drift
+        self._pos = p if p > 0.0 else 0.0
+        self._neg = n if n > 0.0 else 0.0
+        self._cal.learn_one(self._pos if self._pos > self._neg else self._neg)
+        if self._pos > self.confirm or self._neg > self.confirm:
+            self._pos = self._neg = 0.0
+            self._base = self._fast
+            return
+        zc = z if -self.clip <= z <= self.clip else (self.clip if z > 0 else -self.clip)
+        s = self._scale if self._scale > self._floor else self._floor
+        self._base += self.alpha * zc * s
+        self._scale += self.scale_alpha * (abs(zc) * s - self._scale)

@@ -1,0 +1,219 @@
+"""Seasonality-aware robust baseline: the expected value of a metric at this point of its cycle.
+
+``detect_period`` finds the dominant cycle of a regularly sampled window by autocorrelation.
+``SeasonalBaseline`` keeps a bounded window of recent values, (re)detects the period at doubling
+sample counts, and keeps a per-phase profile plus a level offset, both updated with clipped
+(Huber-style) exponential averages so that outliers barely move them. The anomaly score is the
+absolute residual over an exponentially averaged absolute residual, calibrated to a probability.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+
+import numpy as np
+
+from opsloop.aiops.detection.calibration import TailCalibrator
+from opsloop.core.detectors import AnomalyDetector, ExpectedBand
+
+__all__ = ["SeasonalBaseline", "detect_period"]
+
+
+def detect_period(values: np.ndarray, *, min_period: int = 4, max_period: int | None = None,
+                  min_strength: float = 0.3) -> int:
+    """Dominant period of a regularly sampled series, or 1 when it has none.
+
+    The series is detrended (least squares line), its autocorrelation computed by FFT, and the
+    first lag that is a local peak, reaches ``min_strength`` and stands out of the trough before
+    it (prominence ≥ 0.2) is taken, provided it is at least 0.8 × the strongest such peak.
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    max_period = n // 2 if max_period is None else min(max_period, n // 2)
+    if n < 3 * min_period or max_period <= min_period:
+        return 1
+    idx = np.arange(n)
+    x = x - np.polyval(np.polyfit(idx, x, 1), idx)
+    var = float(np.dot(x, x))
+    if var <= 1e-12 * max(1.0, float(np.abs(values).max()) ** 2) * n:
+        return 1
+    size = 1 << (2 * n - 1).bit_length()
+    f = np.fft.rfft(x, size)
+    acf = np.fft.irfft(f * np.conj(f), size)[: max_period + 2] / var
+    acf *= n / (n - np.arange(len(acf)))  # unbiased: long lags are not penalised
+    lags = np.arange(min_period, max_period + 1)
+    peak = (acf[lags] >= acf[lags - 1]) & (acf[lags] >= acf[lags + 1]) & (acf[lags] >= min_strength)
+    trough = np.minimum.accumulate(acf[: max_period + 2])[lags]
+    peak &= acf[lags] - trough >= 0.2
+    cand = lags[peak]
+    if len(cand) == 0:
+        return 1
+    best = float(acf[cand].max())
+    return int(next(c for c in cand if acf[c] >= 0.8 * best))
+
+
+class SeasonalBaseline(AnomalyDetector):
+    """Robust per-phase baseline with automatic period detection.
+
+    Args:
+        window: values kept for period detection (bounds memory: ``8 * window`` bytes).
+        max_period: longest period looked for (at most ``window // 2``).
+        first_detection: sample count of the first period detection; repeated at doubling counts
+            until ``window``, then every ``window`` samples.
+        alpha: per-phase profile learning rate (per cycle).
+        level_alpha: learning rate of the level offset shared by all phases (per sample).
+        scale_alpha: learning rate of the mean absolute residual.
+        clip: residuals are clipped to ``clip`` × scale before they update the model.
+        band: half-width of the expected band, in scales.
+        calibrator: ``TailCalibrator`` parameters.
+    """
+
+    def __init__(self, window: int = 2048, max_period: int = 1024, first_detection: int = 256,
+                 alpha: float = 0.1, level_alpha: float = 0.02, scale_alpha: float = 0.02,
+                 clip: float = 3.0, band: float = 4.0, calibrator: dict | None = None) -> None:
+        self.window = window
+        self.max_period = max_period
+        self.first_detection = first_detection
+        self.alpha = alpha
+        self.level_alpha = level_alpha
+        self.scale_alpha = scale_alpha
+        self.clip = clip
+        self.band = band
+        self.calibrator = calibrator
+        self._cal = TailCalibrator(**(calibrator or {}))
+        self._buf = array("d")
+        self._n = 0
+        self._next_detection = first_detection
+        self._t0: float | None = None
+        self._step = 0.0
+        self._last_t = -math.inf
+        self._last_slot = -1
+        self._period = 1
+        self._profile = [math.nan]
+        self._offset = 0.0
+        self._scale = math.nan
+        self._floor = math.inf
+        self._last_x = math.nan
+        self._band: ExpectedBand | None = None
+
+    # --- time ---------------------------------------------------------------------------------
+    def _slot(self, t: float | None) -> int:
+        if t is None:
+            return self._last_slot + 1
+        if self._t0 is None:
+            return 0
+        if self._step <= 0.0:
+            return 1 if t > self._t0 else 0
+        return int(round((t - self._t0) / self._step))
+
+    # --- scoring ------------------------------------------------------------------------------
+    def expected(self, t: float | None = None) -> float:
+        """Expected value at time ``t`` (NaN before the first point)."""
+        slot = self._slot(t)
+        return self._profile[slot % self._period] + self._offset
+
+    def residual_z(self, x: float, t: float | None = None) -> tuple[float, float]:
+        """(signed residual, residual in scales) of ``x`` at ``t``."""
+        exp = self.expected(t)
+        r = x - exp
+        scale = self._scale if self._scale > self._floor else self._floor
+        if scale != scale or scale == math.inf:
+            return r, 0.0
+        scale = scale if scale > 1e-12 else 1e-12
+        self._band = (exp, exp - self.band * scale, exp + self.band * scale)
+        return r, r / scale
+
+    def score_one(self, x: float, t: float | None = None) -> float:
+        if not math.isfinite(x) or self._n == 0:
+            return 0.0
+        _, z = self.residual_z(x, t)
+        return self._cal.probability(abs(z))
+
+    def expected_band(self) -> ExpectedBand | None:
+        return self._band
+
+    # --- learning -----------------------------------------------------------------------------
+    def learn_one(self, x: float, t: float | None = None) -> None:
+        if not math.isfinite(x):
+            return
+        if t is not None:
+            if t <= self._last_t:  # duplicates and late points do not teach the model
+                return
+            if self._t0 is None:
+                self._t0 = t
+            elif self._n < 64:
+                dt = t - self._last_t
+                self._step = dt if self._step <= 0.0 else min(self._step, dt)
+            self._last_t = t
+        slot = self._slot(t)
+        if self._last_x == self._last_x and x != self._last_x:
+            d = abs(x - self._last_x)
+            self._floor = d * 0.5 if d * 0.5 < self._floor else self._floor
+        self._remember(x, slot)
+        self._update(x, slot)
+        self._n += 1
+        self._last_x = x
+        if self._n >= self._next_detection:
+            self._redetect()
+
+    def _remember(self, x: float, slot: int) -> None:
+        gap = slot - self._last_slot - 1 if self._last_slot >= 0 else 0
+        if gap > self.window:
+            del self._buf[:]
+        elif gap > 0 and len(self._buf):
+            self._buf.extend([self._buf[-1]] * gap)
+        self._buf.append(x)
+        if len(self._buf) > self.window:
+            del self._buf[: len(self._buf) - self.window]
+        self._last_slot = slot
+
+    def _update(self, x: float, slot: int) -> None:
+        ph = slot % self._period
+        base = self._profile[ph]
+        if base != base:
+            self._profile[ph] = x - self._offset
+            return
+        r = x - base - self._offset
+        scale = self._scale
+        if scale != scale:
+            self._scale = abs(r)
+            return
+        eff = scale if scale > self._floor else self._floor
+        eff = eff if eff > 1e-12 else 1e-12
+        self._cal.learn_one(abs(r) / eff)
+        lim = self.clip * eff
+        rc = r if -lim <= r <= lim else (lim if r > 0 else -lim)
+        self._scale = scale + self.scale_alpha * ((rc if rc >= 0 else -rc) - scale)
+        self._offset += self.level_alpha * rc
+        if self._period > 1:
+            self._profile[ph] = base + self.alpha * rc
+
+    def _redetect(self) -> None:
+        n_buf = len(self._buf)
+        self._next_detection = self._n + (self._n if self._n < self.window else self.window)
+        buf = np.frombuffer(self._buf, dtype=float) if n_buf else np.zeros(0)
+        period = detect_period(buf, max_period=self.max_period)
+        if period == self._period:
+            return
+        self._period = period
+        self._cal = TailCalibrator(**(self.calibrator or {}))  # old scores came from another model
+        k = n_buf // period * period
+        recent = buf[n_buf - k:] if k else buf
+        first_slot = self._last_slot - len(recent) + 1
+        phases = (np.arange(len(recent)) + first_slot) % period
+        prof = np.full(period, float(np.median(recent)) if len(recent) else math.nan)
+        for ph in range(period):
+            vals = recent[phases == ph]
+            if len(vals):
+                prof[ph] = float(np.median(vals))
+        self._offset = 0.0
+        self._profile = prof.tolist()
+        resid = recent - prof[phases]
+        self._scale = float(np.mean(np.abs(resid))) if len(resid) else math.nan
+
+    @property
+    def period(self) -> int:
+        """Detected period in samples (1: none)."""
+        return self._period

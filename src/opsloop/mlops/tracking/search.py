@@ -45,6 +45,12 @@ EXPERIMENT_ATTRIBUTES = {
     "experiment_id": "experiment_id",
 }
 EXPERIMENT_NUMERIC_ATTRIBUTES = {"creation_time", "last_update_time"}
+LOGGED_MODEL_ATTRIBUTES = {
+    "name": "name", "model_id": "model_id", "source_run_id": "source_run_id", "status": "status",
+    "model_type": "model_type", "creation_timestamp": "creation_timestamp_ms",
+    "creation_time": "creation_timestamp_ms", "last_updated_timestamp": "last_updated_timestamp_ms",
+}
+LOGGED_MODEL_NUMERIC_ATTRIBUTES = {"creation_timestamp_ms", "last_updated_timestamp_ms"}
 _STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL"}
 _NUMERIC_OPS = {"=", "!=", ">", ">=", "<", "<="}
 

@@ -25,6 +25,8 @@ from opsloop.mlops.tracking.entities import (
     ViewType,
 )
 from opsloop.mlops.tracking.search import (
+    LOGGED_MODEL_ATTRIBUTES,
+    LOGGED_MODEL_NUMERIC_ATTRIBUTES,
     decode_page_token,
     encode_page_token,
     parse_filter,
@@ -649,7 +651,7 @@ class SqlTrackingStore:
         lm = t.logged_models.c
         query = select(lm.model_id).where(lm.experiment_id.in_([_exp_id(e) for e in experiment_ids]),
                                           lm.lifecycle_stage == "active")
-        for clause in parse_filter(filter_string) if filter_string else []:
+        for clause in parse_filter(filter_string, LOGGED_MODEL_ATTRIBUTES, LOGGED_MODEL_NUMERIC_ATTRIBUTES):
             query = _logged_model_clause(query, clause)
         columns = {"name": lm.name, "creation_timestamp": lm.creation_timestamp_ms,
                    "creation_time": lm.creation_timestamp_ms, "last_updated_timestamp": lm.last_updated_timestamp_ms,
@@ -670,13 +672,8 @@ class SqlTrackingStore:
 def _logged_model_clause(query, clause):  # noqa: ANN001, ANN202
     lm = t.logged_models.c
     if clause.entity == "attribute":
-        col = {"name": lm.name, "run_uuid": lm.source_run_id, "status": lm.status,
-               "model_type": lm.model_type}.get(clause.key)
-        if col is None and clause.key in ("model_id",):
-            col = lm.model_id
-        if col is None:
-            raise InvalidInputError(f"Unsupported logged model attribute {clause.key!r}", field="filter")
-        return query.where(compare(col, clause.op, clause.value))
+        value = int(clause.value) if isinstance(clause.value, float) else clause.value
+        return query.where(compare(lm[clause.key], clause.op, value))
     if clause.entity == "metric":
         m = t.metrics.c
         return query.where(lm.model_id.in_(select(m.model_id).where(

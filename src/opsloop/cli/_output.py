@@ -1,0 +1,54 @@
+"""Output for people (rich tables) or machines (``--json``), and errors as messages, not tracebacks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from opsloop.errors import OpsloopError
+
+__all__ = ["emit", "fail", "run_cli_errors"]
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(code)
+
+
+def run_cli_errors(call: Callable[[], Any]) -> int:
+    try:
+        result = call()
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except OpsloopError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        return 1
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except KeyboardInterrupt:
+        return 130
+    return int(result or 0) if isinstance(result, int) else 0
+
+
+def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: bool, title: str | None = None) -> None:
+    """Print rows as a table, or as JSON when ``as_json``."""
+    if as_json:
+        click.echo(json.dumps(list(rows), indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
+    Console(file=sys.stdout, width=max(100, Console().width)).print(table)

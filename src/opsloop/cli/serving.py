@@ -1,0 +1,126 @@
+"""``opsloop serve`` and ``opsloop predict``: online and batch scoring of MLflow-format models."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from opsloop.errors import OpsloopError
+
+__all__ = ["model_resolver", "predict", "serve"]
+
+
+def model_resolver(ctx: click.Context | None = None) -> Any:
+    """The resolver for ``models:/`` and ``runs:/`` URIs.
+
+    The CLI root may put one in ``ctx.obj["model_resolver"]`` (the opsloop server's); otherwise,
+    when MLFLOW_TRACKING_URI is set, the ``mlflow`` client resolves them.
+    """
+    obj = ctx.find_root().obj if ctx is not None else None
+    if isinstance(obj, dict) and obj.get("model_resolver") is not None:
+        return obj["model_resolver"]
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        from opsloop.mlops.serving.uris import MlflowClientResolver
+
+        return MlflowClientResolver()
+    return None
+
+
+def _fail(exc: OpsloopError) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    sys.exit(1)
+
+
+@click.command("serve")
+@click.argument("model_uri")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", "-p", default=5000, show_default=True, type=int)
+@click.option("--workers", "-w", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes sharing the socket.")
+@click.option("--challenger", "challenger_uri", default=None, help="A challenger model URI.")
+@click.option("--traffic", type=click.Choice(["shadow", "split"]), default="shadow", show_default=True,
+              help="shadow: the challenger scores a copy; split: it answers a share of requests.")
+@click.option("--challenger-weight", default=0.1, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of requests the challenger answers with --traffic split.")
+@click.option("--max-body-mb", default=32.0, show_default=True, type=float, help="Largest request body.")
+@click.option("--refresh-seconds", default=30.0, show_default=True, type=float,
+              help="Re-resolve models:/ aliases this often and hot-swap when they move (0: never).")
+@click.option("--monitor-store", default=None,
+              help="Monitoring store URL (sqlite:///path.db or memory://) to sample requests into.")
+@click.option("--model-name", default=None, help="Name the samples and signals are filed under.")
+@click.option("--sample-rate", default=0.1, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of requests sampled into the monitoring store.")
+@click.option("--max-samples", default=100_000, show_default=True, type=int,
+              help="Samples kept per model (oldest dropped first).")
+@click.option("--reference", "reference_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Training/reference data (parquet or CSV) for drift.")
+@click.option("--drift-interval", default=0.0, show_default=True, type=float,
+              help="Compute drift every N seconds (0: only on demand).")
+@click.option("--log-level", default="warning", show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, model_uri: str, host: str, port: int, workers: int, challenger_uri: str | None,
+          traffic: str, challenger_weight: float, max_body_mb: float, refresh_seconds: float,
+          monitor_store: str | None, model_name: str | None, sample_rate: float, max_samples: int,
+          reference_path: str | None, drift_interval: float, log_level: str) -> None:
+    """Serve MODEL_URI with MLflow's scoring protocol (POST /invocations) on HOST:PORT."""
+    from opsloop.mlops.serving.server import ServeOptions
+    from opsloop.mlops.serving.server import serve as run_server
+    from opsloop.mlops.serving.traffic import TrafficPolicy
+
+    try:
+        monitoring = None
+        if monitor_store:
+            from opsloop.mlops.monitoring.service import MonitorConfig
+
+            monitoring = MonitorConfig(store_url=monitor_store, model_name=model_name or _name_of(model_uri),
+                                       sample_rate=sample_rate, max_samples=max_samples,
+                                       reference_path=reference_path, drift_interval=drift_interval)
+        options = ServeOptions(
+            model_uri=model_uri, host=host, port=port, workers=workers, challenger_uri=challenger_uri,
+            traffic=TrafficPolicy(traffic if challenger_uri else "single", challenger_weight),
+            max_body_bytes=int(max_body_mb * 1024 * 1024), refresh_seconds=refresh_seconds,
+            monitoring=monitoring, log_level=log_level,
+        )
+        run_server(options, model_resolver(ctx),
+                   on_ready=lambda: click.echo(f"serving {model_uri} on http://{host}:{port} "
+                                               f"({workers} worker{'s' if workers > 1 else ''})", err=True))
+    except OpsloopError as exc:
+        _fail(exc)
+
+
+def _name_of(uri: str) -> str:
+    """``models:/fraud@champion`` → ``fraud``; a directory → its base name."""
+    if uri.startswith("models:/"):
+        return uri[len("models:/"):].split("@", 1)[0].split("/", 1)[0]
+    return os.path.basename(os.path.normpath(uri))
+
+
+@click.command("predict")
+@click.argument("model_uri")
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Parquet or CSV file to score.")
+@click.option("--output", "-o", "output_path", required=True, type=click.Path(dir_okay=False),
+              help="Parquet file to write.")
+@click.option("--chunk-rows", default=100_000, show_default=True, type=click.IntRange(1),
+              help="Rows scored at a time (memory is bounded by this, not by the input size).")
+@click.option("--keep", "keep_columns", multiple=True, help="Input columns copied to the output (repeatable).")
+@click.option("--prediction-column", default="prediction", show_default=True)
+@click.pass_context
+def predict(ctx: click.Context, model_uri: str, input_path: str, output_path: str, chunk_rows: int,
+            keep_columns: tuple[str, ...], prediction_column: str) -> None:
+    """Score INPUT with MODEL_URI in chunks and write predictions to OUTPUT."""
+    from opsloop.mlops.serving.batch import predict_file
+    from opsloop.mlops.serving.loading import load_model
+
+    try:
+        model = load_model(model_uri, model_resolver(ctx))
+        stats = predict_file(model, input_path, output_path, chunk_rows=chunk_rows,
+                             keep_columns=list(keep_columns), prediction_column=prediction_column)
+    except OpsloopError as exc:
+        _fail(exc)
+        return
+    click.echo(f"scored {stats.rows} rows in {stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s) "
+               f"-> {output_path}", err=True)

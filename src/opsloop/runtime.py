@@ -1,0 +1,43 @@
+"""Composition root: settings → database → stores → services. Built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from opsloop.settings import Settings
+from opsloop.storage.artifacts import ArtifactStore, open_artifact_store
+from opsloop.storage.sql import Database, open_database
+from opsloop.storage.sql.tracking import SqlTrackingStore
+
+__all__ = ["Runtime", "build_runtime"]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    artifacts: ArtifactStore
+
+    @cached_property
+    def tracking(self) -> SqlTrackingStore:
+        return SqlTrackingStore(self.db, artifact_root="mlflow-artifacts:")
+
+    @cached_property
+    def registry(self):  # noqa: ANN201 - SqlRegistryStore, imported lazily
+        from opsloop.storage.sql.registry import SqlRegistryStore
+
+        return SqlRegistryStore(self.db, self.tracking)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Open the stores the settings name, creating the embedded data folder on first start."""
+    storage = settings.storage
+    if not storage.database_url or not storage.artifact_root:
+        storage.data_dir.mkdir(parents=True, exist_ok=True)
+    db = open_database(storage.resolved_database_url, pool_size=storage.pool_size)
+    artifacts = open_artifact_store(storage.resolved_artifact_root, s3_endpoint_url=storage.s3_endpoint_url)
+    return Runtime(settings=settings, db=db, artifacts=artifacts)

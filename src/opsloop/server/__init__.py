@@ -1,0 +1,1 @@
+"""The HTTP server: MLflow-compatible API, opsloop's API and the UI."""

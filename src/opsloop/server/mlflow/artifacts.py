@@ -1,0 +1,112 @@
+"""The ``mlflow-artifacts`` proxy and the run-artifact endpoints MLflow's client and UI use."""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+from typing import Any
+
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from opsloop.errors import InvalidInputError, NotFoundError
+from opsloop.runtime import Runtime
+from opsloop.server.mlflow._endpoint import api_route
+from opsloop.server.wire import Body, json_response
+from opsloop.storage.artifacts import safe_path
+
+__all__ = ["artifact_key", "routes"]
+
+_PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+_SCHEME = "mlflow-artifacts:"
+
+
+def artifact_key(uri: str, path: str | None = None) -> str:
+    """The store key of ``path`` inside an ``mlflow-artifacts:/…`` URI."""
+    if not uri.startswith(_SCHEME):
+        raise InvalidInputError(f"Artifact URI {uri!r} is not served by this server", field="artifact_uri")
+    base = uri[len(_SCHEME):]
+    if base.startswith("//"):  # mlflow-artifacts://host:port/path
+        base = "/" + base[2:].split("/", 1)[-1] if "/" in base[2:] else ""
+    base = safe_path(base.lstrip("/"))
+    rel = safe_path(path)
+    return posixpath.join(base, rel) if rel else base
+
+
+def _file_infos(rt: Runtime, key: str, strip: str) -> list[dict[str, Any]]:
+    out = []
+    for info in rt.artifacts.list(key):
+        rel = info.path[len(strip):].lstrip("/") if strip else info.path
+        item: dict[str, Any] = {"path": rel, "is_dir": info.is_dir}
+        if not info.is_dir:
+            item["file_size"] = info.file_size
+        out.append(item)
+    return out
+
+
+async def _download(rt: Runtime, key: str, filename: str) -> Response:
+    size = await run_in_threadpool(rt.artifacts.size, key)
+    if size is None:
+        raise NotFoundError(f"No artifact at {key!r}", field="path")
+    chunks = await run_in_threadpool(rt.artifacts.open_read, key)
+    media = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    if media.startswith("text/") or media in ("application/json", "application/x-yaml"):
+        media = "text/plain; charset=utf-8" if media.startswith("text/") else media
+    headers = {"Content-Length": str(size), "Content-Disposition": f'inline; filename="{posixpath.basename(filename)}"'}
+    return StreamingResponse(iterate_in_threadpool(chunks), media_type=media, headers=headers)
+
+
+async def upload(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    key = safe_path(request.path_params["path"], allow_empty=False)
+    await rt.artifacts.write(key, request.stream())
+    return json_response({})
+
+
+async def download(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    key = safe_path(request.path_params["path"], allow_empty=False)
+    return await _download(rt, key, key)
+
+
+async def remove(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    await run_in_threadpool(rt.artifacts.delete, safe_path(request.path_params["path"], allow_empty=False))
+    return json_response({})
+
+
+async def list_proxy(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    key = safe_path(request.query_params.get("path"))
+    files = await run_in_threadpool(_file_infos, rt, key, key)
+    return json_response({"files": [{**f, "path": posixpath.basename(f["path"])} for f in files]})
+
+
+def list_run_artifacts(rt: Runtime, b: Body) -> dict[str, Any]:
+    run = rt.tracking.get_run(b.run_id())
+    rel = safe_path(b.str("path"))
+    root = artifact_key(run.info.artifact_uri)
+    files = _file_infos(rt, artifact_key(run.info.artifact_uri, rel), root)
+    return {"root_uri": run.info.artifact_uri, "files": files}
+
+
+async def get_artifact(request: Request) -> Response:
+    """``/get-artifact?run_uuid=…&path=…`` as MLflow's UI asks for run files."""
+    rt: Runtime = request.app.state.runtime
+    run_id = request.query_params.get("run_uuid") or request.query_params.get("run_id") or ""
+    path = safe_path(request.query_params.get("path"), allow_empty=False)
+    run = await run_in_threadpool(rt.tracking.get_run, run_id)
+    return await _download(rt, artifact_key(run.info.artifact_uri, path), path)
+
+
+routes = [
+    Route(_PROXY, list_proxy, methods=["GET"]),
+    Route(_PROXY + "/{path:path}", upload, methods=["PUT"]),
+    Route(_PROXY + "/{path:path}", download, methods=["GET"]),
+    Route(_PROXY + "/{path:path}", remove, methods=["DELETE"]),
+    *api_route("/artifacts/list", ["GET"], list_run_artifacts),
+    Route("/get-artifact", get_artifact, methods=["GET"]),
+    Route("/ajax-api/2.0/mlflow/get-artifact", get_artifact, methods=["GET"]),
+]

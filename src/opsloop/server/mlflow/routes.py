@@ -1,0 +1,16 @@
+"""All MLflow-compatible routes."""
+
+from starlette.routing import BaseRoute
+
+from opsloop.server.mlflow import artifacts, experiments, logged_models, runs
+
+__all__ = ["mlflow_routes"]
+
+
+def mlflow_routes() -> list[BaseRoute]:
+    routes: list[BaseRoute] = [*experiments.routes, *runs.routes, *logged_models.routes, *artifacts.routes]
+    try:
+        from opsloop.server.mlflow import registry
+    except ImportError:  # the registry routes arrive with the registry store
+        return routes
+    return routes + registry.routes

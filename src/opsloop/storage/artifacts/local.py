@@ -1,0 +1,105 @@
+"""Artifacts in a local folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+from opsloop.errors import LimitExceededError, NotFoundError
+from opsloop.storage.artifacts.base import ArtifactStore, FileInfo, safe_path
+
+__all__ = ["LocalArtifactStore"]
+
+_CHUNK = 1024 * 1024
+
+
+class LocalArtifactStore(ArtifactStore):
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _full(self, path: str) -> Path:
+        rel = safe_path(path)
+        full = (self.root / rel).resolve() if rel else self.root
+        if full != self.root and self.root not in full.parents:  # a symlink escaping the root
+            raise NotFoundError(f"No artifact at {path!r}", field="path")
+        return full
+
+    def _tmp_for(self, full: Path):  # noqa: ANN202
+        full.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=full.parent)
+        return os.fdopen(fd, "wb"), tmp
+
+    async def write(self, path: str, chunks: AsyncIterator[bytes], *, max_bytes: int | None = None) -> int:
+        full = self._full(safe_path(path, allow_empty=False))
+        fh, tmp = self._tmp_for(full)
+        size = 0
+        try:
+            with fh:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise LimitExceededError(f"artifact larger than {max_bytes} bytes", field="body")
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, full)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return size
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        full = self._full(safe_path(path, allow_empty=False))
+        fh, tmp = self._tmp_for(full)
+        try:
+            with fh:
+                fh.write(data)
+            os.replace(tmp, full)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def open_read(self, path: str) -> Iterator[bytes]:
+        full = self._full(path)
+        if not full.is_file():
+            raise NotFoundError(f"No artifact at {path!r}", field="path")
+        return self._stream(full)
+
+    @staticmethod
+    def _stream(full: Path) -> Iterator[bytes]:
+        with full.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                yield chunk
+
+    def size(self, path: str) -> int | None:
+        full = self._full(path)
+        return full.stat().st_size if full.is_file() else None
+
+    def list(self, path: str) -> list[FileInfo]:
+        rel = safe_path(path)
+        full = self._full(rel)
+        if not full.is_dir():
+            return []
+        out = []
+        for child in sorted(full.iterdir(), key=lambda p: p.name):
+            if child.name.startswith(".upload-"):
+                continue
+            child_rel = f"{rel}/{child.name}" if rel else child.name
+            if child.is_dir():
+                out.append(FileInfo(child_rel, True))
+            else:
+                out.append(FileInfo(child_rel, False, child.stat().st_size))
+        return out
+
+    def delete(self, path: str) -> None:
+        full = self._full(safe_path(path, allow_empty=False))
+        if full.is_dir():
+            shutil.rmtree(full)
+        elif full.exists():
+            full.unlink()
+        else:
+            raise NotFoundError(f"No artifact at {path!r}", field="path")

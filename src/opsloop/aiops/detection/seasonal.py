@@ -34,10 +34,14 @@ def detect_period(values: np.ndarray, *, min_period: int = 4, max_period: int | 
     max_period = n // 2 if max_period is None else min(max_period, n // 2)
     if n < 3 * min_period or max_period <= min_period:
         return 1
+    size = float(np.abs(x).max())
+    if not 0.0 < size < np.inf:
+        return 1
     idx = np.arange(n)
+    x = x / size
     x = x - np.polyval(np.polyfit(idx, x, 1), idx)
     var = float(np.dot(x, x))
-    if var <= 1e-12 * max(1.0, float(np.abs(values).max()) ** 2) * n:
+    if not var > 1e-18 * n:
         return 1
     size = 1 << (2 * n - 1).bit_length()
     f = np.fft.rfft(x, size)

@@ -1,0 +1,103 @@
+"""MetricWatch routing, signals and checkpoints; forecasts and predictive signals."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from conftest import seasonal_series
+
+from opsloop.aiops.detection import MetricWatch, SeasonalTrendForecaster, WatchRule, parse_selector
+from opsloop.core.signals import SignalKind
+from opsloop.errors import InvalidInputError
+
+T0 = 1_700_000_000.0
+
+
+def test_selector_parsing_and_matching():
+    ms = parse_selector('http_latency{service="api", path=~"/v1/.*", env!="dev"}')
+    assert [m.op for m in ms] == ["=", "=", "=~", "!="]
+    rule = WatchRule("r", 'http_latency{service="api", path=~"/v1/.*", env!="dev"}')
+    assert rule.matches({"__name__": "http_latency", "service": "api", "path": "/v1/x", "env": "prod"})
+    assert not rule.matches({"__name__": "http_latency", "service": "api", "path": "/v2/x"})
+    assert WatchRule("all", '{job=~".+"}').matches({"job": "node"})
+    with pytest.raises(InvalidInputError):
+        parse_selector('cpu{job="x"')
+
+
+def test_watch_routes_series_and_emits_one_anomaly_signal_with_evidence():
+    watch = MetricWatch([WatchRule("latency", 'latency{service="api"}')])
+    values = seasonal_series(1200, period=60, seed=2)
+    values[1000] += 15
+    signals = []
+    for i, v in enumerate(values):
+        signals += watch.observe({"__name__": "latency", "service": "api", "pod": "a"}, T0 + 60 * i, v)
+        signals += watch.observe({"__name__": "other", "service": "api"}, T0 + 60 * i, v)
+    firing = [s for s in signals if s.status == "firing"]
+    assert len(watch) == 1 and len(firing) == 1
+    sig = firing[0]
+    assert sig.kind == SignalKind.METRIC_ANOMALY and sig.time == T0 + 60 * 1000
+    assert sig.service == "api" and sig.labels["rule"] == "latency"
+    assert sig.values["observed"] == values[1000]
+    assert sig.values["expected_low"] < values[1000 - 60] < sig.values["expected_high"]
+
+
+def test_watch_bounds_series_and_ignores_unparseable_values():
+    watch = MetricWatch([WatchRule("any", '{job="x"}')], max_series=5)
+    for i in range(50):
+        watch.observe({"job": "x", "id": str(i)}, T0 + i, 1.0)
+    assert len(watch) == 5
+    assert watch.observe({"job": "x", "id": "49"}, T0 + 99, "oops") == []
+    assert watch.observe({"job": "x", "id": "49"}, T0 + 100, None) == []
+
+
+def test_watch_checkpoint_resumes_every_series():
+    rules = [WatchRule("any", '{job="x"}', predict={"threshold": 1e9, "horizon": 3600})]
+    watch = MetricWatch(rules)
+    rng = random.Random(0)
+    for i in range(400):
+        for s in "ab":
+            watch.observe({"job": "x", "s": s}, T0 + 60 * i, rng.gauss(0, 1))
+    restored = MetricWatch(rules)
+    restored.load_state_dict(json.loads(json.dumps(watch.state_dict())))
+    for i in range(400, 600):
+        v = rng.gauss(0, 1) + (9 if i == 500 else 0)
+        a = watch.observe({"job": "x", "s": "a"}, T0 + 60 * i, v)
+        b = restored.observe({"job": "x", "s": "a"}, T0 + 60 * i, v)
+        assert [x.to_dict() for x in a] == [x.to_dict() for x in b]
+
+
+def test_forecast_intervals_cover_a_seasonal_series_and_beat_naive():
+    values = seasonal_series(1400, period=48, noise=0.3, seed=4)
+    fc_model = SeasonalTrendForecaster(first_detection=128)
+    for i, v in enumerate(values[:1300]):
+        fc_model.learn_one(v, T0 + 60 * i)
+    fc = fc_model.forecast(48)
+    actual = values[1300:1348]
+    inside = sum(lo <= a <= hi for a, lo, hi in zip(actual, fc.low, fc.high, strict=True))
+    assert fc_model.period == 48 and inside >= 40
+    err = sum(abs(a - m) for a, m in zip(actual, fc.mean, strict=True))
+    naive = sum(abs(a - values[1299]) for a in actual)
+    assert err < naive / 2
+
+
+def test_disk_full_is_predicted_once_before_it_happens():
+    rule = WatchRule("disk", 'disk_used_ratio{mount="/"}', predict={"threshold": 0.95, "horizon": 6 * 3600})
+    watch = MetricWatch([rule])
+    rng = random.Random(7)
+    signals = []
+    for i in range(2000):  # fills at 0.0004 per minute: crosses 0.95 around minute 2000
+        v = 0.15 + 0.0004 * i + rng.gauss(0, 0.002)
+        signals += watch.observe({"__name__": "disk_used_ratio", "mount": "/"}, T0 + 60 * i, v)
+    preds = [s for s in signals if s.kind == SignalKind.PREDICTION]
+    assert len(preds) == 1
+    p = preds[0]
+    assert 0 < p.values["eta_seconds"] <= 6 * 3600
+    assert p.time < T0 + 60 * 2000 - 3 * 3600  # warned hours ahead
+    assert p.evidence["forecast"]["mean"] and p.evidence["horizon_seconds"] == 6 * 3600
+
+
+def test_forecast_needs_a_positive_horizon():
+    with pytest.raises(InvalidInputError):
+        SeasonalTrendForecaster().forecast(0)

@@ -76,7 +76,7 @@ class LogMiner:
         """File one log message (the part after the header) and return its template id."""
         self.stats.lines += 1
         if isinstance(message, bytes):
-            message = self._decode(message)
+            message = self.decode(message)
         index = self._services.get(service)
         if index is None:
             service, index = self._open_service(service)
@@ -244,7 +244,8 @@ class LogMiner:
         index = self._services[service] = ServiceIndex()
         return service, index
 
-    def _decode(self, raw: bytes) -> str:
+    def decode(self, raw: bytes) -> str:
+        """UTF-8 text of ``raw``; invalid bytes become U+FFFD and are counted in ``stats.invalid_utf8``."""
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:

@@ -1,0 +1,68 @@
+"""One call per raw line: header split, template mining and log anomalies together.
+
+This is what an ingestion endpoint calls; it owns no I/O. Give each service stream its
+time (event time, seconds since the epoch) when known; otherwise the arrival time is used.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, field
+
+from opsloop.aiops.logs.anomalies import LogAnomalyDetector
+from opsloop.aiops.logs.headers import HeaderParser, LogRecord
+from opsloop.aiops.logs.miner import LogMiner, Match
+from opsloop.core.signals import Signal
+
+__all__ = ["IngestedLine", "LogIngestor"]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedLine:
+    """What one raw line became: its header fields, its template and any signals it raised."""
+
+    record: LogRecord
+    match: Match
+    signals: list[Signal] = field(default_factory=list)
+
+
+class LogIngestor:
+    """Header parsing, mining and anomaly detection behind one ``ingest`` call.
+
+    Args:
+        miner: the template miner (a fresh in-memory one by default).
+        detector: the anomaly detector (default thresholds by default); ``None`` keeps the default,
+            pass ``detect=False`` to mine without detecting.
+        log_format: a user format string for ``HeaderParser`` (``<Date> <Time> <Level>: <Content>``).
+    """
+
+    def __init__(
+        self,
+        miner: LogMiner | None = None,
+        detector: LogAnomalyDetector | None = None,
+        *,
+        log_format: str | None = None,
+        detect: bool = True,
+    ) -> None:
+        self.miner = miner or LogMiner()
+        self.detector = (detector or LogAnomalyDetector()) if detect else None
+        self.headers: dict[str, HeaderParser] = {}
+        self.log_format = log_format
+
+    def ingest(self, line: str | bytes, *, service: str = "", time: float | None = None) -> IngestedLine:
+        """Split, mine and judge one raw line."""
+        if isinstance(line, bytes):
+            line = self.miner.decode(line)
+        parser = self.headers.get(service)
+        if parser is None:
+            parser = self.headers[service] = HeaderParser(self.log_format)
+        record = parser.parse(line)
+        now = _time.time() if time is None else time
+        match = self.miner.add(record.message, service=service, time=now, level=record.level or None)
+        signals: list[Signal] = []
+        if self.detector is not None:
+            text = self.miner.template(match.template_id).text if match.change != "none" else ""
+            signals = self.detector.observe(
+                match, time=now, level=record.level, template_text=text, message=record.message
+            )
+        return IngestedLine(record, match, signals)

@@ -1,0 +1,150 @@
+"""Prometheus metrics of the scoring server, shared by every worker process.
+
+Each worker owns one row of a float64 table; the table lives in a memory-mapped file when the
+server runs several workers, so ``GET /metrics`` on any worker reports the sum over all of them.
+Recording is a few array increments: no lock and no allocation on the request path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["LATENCY_BUCKETS", "PREDICTION_BUCKETS", "MetricsTable", "ServingMetrics"]
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+PREDICTION_BUCKETS = (-1.0, 0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 2.0, 5.0, 10.0, 100.0, 1000.0)
+STATUS_CLASSES = ("2xx", "4xx", "5xx")
+ERROR_KINDS = ("bad_request", "not_found", "payload_too_large", "unsupported_media_type", "internal")
+VARIANTS = ("champion", "challenger")
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Offsets of every series in one worker's row."""
+
+    latency_buckets: tuple[float, ...]
+    prediction_buckets: tuple[float, ...]
+
+    @property
+    def requests(self) -> int:
+        return 0
+
+    @property
+    def errors(self) -> int:
+        return len(STATUS_CLASSES)
+
+    @property
+    def latency(self) -> int:  # buckets..., +Inf, sum, count
+        return self.errors + len(ERROR_KINDS)
+
+    @property
+    def rows(self) -> int:  # one per variant
+        return self.latency + len(self.latency_buckets) + 3
+
+    def prediction(self, variant: int) -> int:  # buckets..., +Inf, sum, count
+        return self.rows + len(VARIANTS) + variant * (len(self.prediction_buckets) + 3)
+
+    @property
+    def width(self) -> int:
+        return self.prediction(len(VARIANTS))
+
+
+class MetricsTable:
+    """The per-worker rows, in memory (one worker) or in a shared memory-mapped file."""
+
+    def __init__(self, workers: int = 1, path: str | Path | None = None, *, width: int | None = None) -> None:
+        self.workers = workers
+        self.path = str(path) if path else None
+        self.width = width or _Layout(LATENCY_BUCKETS, PREDICTION_BUCKETS).width
+        if self.path is None:
+            self.data = np.zeros((workers, self.width))
+        else:
+            if not Path(self.path).exists() or Path(self.path).stat().st_size != workers * self.width * 8:
+                np.zeros((workers, self.width)).tofile(self.path)
+            self.data = np.memmap(self.path, dtype=np.float64, mode="r+", shape=(workers, self.width))
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"workers": self.workers, "path": self.path, "width": self.width}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(state["workers"], state["path"], width=state["width"])  # type: ignore[misc]
+
+
+class ServingMetrics:
+    """Records requests, errors, latency and prediction values; renders Prometheus text."""
+
+    def __init__(self, table: MetricsTable | None = None, worker: int = 0, *, model: str = "") -> None:
+        self.layout = _Layout(LATENCY_BUCKETS, PREDICTION_BUCKETS)
+        self.table = table or MetricsTable()
+        self.row = self.table.data[worker]
+        self._lat = np.asarray(LATENCY_BUCKETS)
+        self._pred = np.asarray(PREDICTION_BUCKETS)
+        self.model = model.replace('"', "'")
+
+    def observe_request(self, status: int, seconds: float, error: str | None = None) -> None:
+        """One finished ``/invocations`` request."""
+        row, lay = self.row, self.layout
+        row[lay.requests + min(max(status // 100 - 2, 0), 2)] += 1
+        if error is not None:
+            row[lay.errors + ERROR_KINDS.index(error)] += 1
+        nb = len(LATENCY_BUCKETS)
+        row[lay.latency + int(np.searchsorted(self._lat, seconds))] += 1
+        row[lay.latency + nb + 1] += seconds
+        row[lay.latency + nb + 2] += 1
+
+    def observe_predictions(self, preds: object, variant: str = "champion") -> None:
+        """Rows scored and the distribution of numeric predictions (first column of each row)."""
+        v = VARIANTS.index(variant)
+        arr = np.asarray(preds) if not isinstance(preds, np.ndarray) else preds
+        n = arr.shape[0] if arr.ndim else 1
+        self.row[self.layout.rows + v] += n
+        if arr.dtype.kind not in "fiub":
+            return
+        values = arr.reshape(n, -1)[:, -1].astype(np.float64, copy=False)  # last column: P(positive class)
+        base = self.layout.prediction(v)
+        nb = len(PREDICTION_BUCKETS)
+        counts = np.bincount(np.searchsorted(self._pred, values), minlength=nb + 1)
+        self.row[base:base + nb + 1] += counts
+        self.row[base + nb + 1] += float(np.nansum(values))
+        self.row[base + nb + 2] += n
+
+    def render(self) -> str:
+        """Prometheus text exposition (version 0.0.4), summed over all workers."""
+        total = self.table.data.sum(axis=0)
+        lay, lbl = self.layout, f'model="{self.model}"'
+        out = ["# HELP opsloop_serving_requests_total Scoring requests by status class.",
+               "# TYPE opsloop_serving_requests_total counter"]
+        out += [f'opsloop_serving_requests_total{{{lbl},status="{s}"}} {total[lay.requests + i]:.0f}'
+                for i, s in enumerate(STATUS_CLASSES)]
+        out += ["# HELP opsloop_serving_errors_total Failed scoring requests by kind.",
+                "# TYPE opsloop_serving_errors_total counter"]
+        out += [f'opsloop_serving_errors_total{{{lbl},kind="{k}"}} {total[lay.errors + i]:.0f}'
+                for i, k in enumerate(ERROR_KINDS)]
+        out += _histogram("opsloop_serving_request_duration_seconds", "Scoring request latency.",
+                          LATENCY_BUCKETS, total[lay.latency:lay.latency + len(LATENCY_BUCKETS) + 3], lbl)
+        out += ["# HELP opsloop_serving_rows_total Rows scored.", "# TYPE opsloop_serving_rows_total counter"]
+        out += [f'opsloop_serving_rows_total{{{lbl},variant="{v}"}} {total[lay.rows + i]:.0f}'
+                for i, v in enumerate(VARIANTS)]
+        nb = len(PREDICTION_BUCKETS)
+        for i, v in enumerate(VARIANTS):
+            base = lay.prediction(i)
+            out += _histogram("opsloop_serving_prediction_value",
+                              "Distribution of predicted values (last output column).", PREDICTION_BUCKETS,
+                              total[base:base + nb + 3], f'{lbl},variant="{v}"', header=(i == 0))
+        return "\n".join(out) + "\n"
+
+
+def _histogram(name: str, help_: str, bounds: tuple[float, ...], cells: np.ndarray, labels: str,
+               *, header: bool = True) -> list[str]:
+    nb = len(bounds)
+    lines = [f"# HELP {name} {help_}", f"# TYPE {name} histogram"] if header else []
+    cum = np.cumsum(cells[:nb + 1])
+    for b, c in zip((*bounds, float("inf")), cum, strict=True):
+        le = "+Inf" if b == float("inf") else repr(b)
+        lines.append(f'{name}_bucket{{{labels},le="{le}"}} {c:.0f}')
+    lines.append(f"{name}_sum{{{labels}}} {float(cells[nb + 1])!r}")
+    lines.append(f"{name}_count{{{labels}}} {cells[nb + 2]:.0f}")
+    return lines

@@ -76,7 +76,10 @@ class LogAnomalyDetector:
         """Account for one mined line; returns the signals it (or the bucket it closed) raised."""
         signals = self.flush(time)
         service = match.service
-        first = self._first_seen.setdefault(service, time)
+        first = self._first_seen.get(service)
+        if first is None:
+            first = self._first_seen[service] = time
+            self._ensure((service, _ERRORS))  # learn the zeros too, so a first surge stands out
         if template_text:
             self._texts[match.template_id] = template_text
         if match.change == "created" and time - first >= self.config.warmup_seconds:
@@ -102,14 +105,18 @@ class LogAnomalyDetector:
         return signals
 
     # -- internals ----------------------------------------------------------------------
-    def _bump(self, key: tuple[str, int]) -> None:
+    def _ensure(self, key: tuple[str, int]) -> bool:
         if key not in self._series:
             if len(self._series) >= self.config.max_series:
                 self.dropped_series += 1
-                return
+                return False
             cfg = self.config
             self._series[key] = SeasonalBaseline(cfg.slot_seconds, cfg.season_slots, min_history=3)
-        self._counts[key] = self._counts.get(key, 0) + 1
+        return True
+
+    def _bump(self, key: tuple[str, int]) -> None:
+        if self._ensure(key):
+            self._counts[key] = self._counts.get(key, 0) + 1
 
     def _close(self, bucket: int) -> list[Signal]:
         counts, self._counts = self._counts, {}

@@ -101,7 +101,7 @@ class LogMiner:
     def _count(self, template: Template, message: str, time: float | None, level: str | None) -> None:
         now = _time.time() if time is None else time
         template.count += 1
-        if not template.first_seen:
+        if template.count == 1:
             template.first_seen = now
         template.last_seen = now
         width = self.config.bucket_seconds

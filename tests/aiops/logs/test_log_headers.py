@@ -1,0 +1,51 @@
+"""Header fields are split from the message by recognised layouts or a user format."""
+
+from __future__ import annotations
+
+import pytest
+
+from opsloop.aiops.logs import HeaderParser, LogFormat, is_error_level
+from opsloop.errors import InvalidInputError
+
+
+@pytest.mark.parametrize(
+    ("line", "message", "level", "component"),
+    [
+        ("2024-03-01 10:00:01,120 INFO [main] com.shop.Checkout: Order 1 placed", "Order 1 placed", "INFO",
+         "com.shop.Checkout"),
+        ("Mar  1 10:00:01 host1 sshd[411]: Accepted key for bob", "Accepted key for bob", "", "sshd"),
+        ("[Fri Mar 01 10:00:01 2024] [error] child died", "child died", "ERROR", ""),
+        ("24/03/01 10:00:01 WARN mem.Pool: low memory", "low memory", "WARN", "mem.Pool"),
+        ("240301 100001 77 INFO net.Server: listening", "listening", "INFO", "net.Server"),
+        ("2024-03-01 10:00:01,5 - ERROR [Worker[id=1]/0:Sync@12] - sync lost", "sync lost", "ERROR", ""),
+        ("- 1709287201 R01-M0 RAS KERNEL FATAL cache failure", "cache failure", "FATAL", ""),
+    ],
+)
+def test_common_layouts_are_recognised(line: str, message: str, level: str, component: str) -> None:
+    record = HeaderParser().parse(line)
+    assert (record.message, record.level, record.component) == (message, level, component)
+
+
+def test_unknown_layout_keeps_the_whole_line() -> None:
+    record = HeaderParser().parse("just some words here")
+    assert record.message == "just some words here"
+    assert record.layout == "none"
+
+
+def test_user_format_string_wins_over_recognition() -> None:
+    parser = HeaderParser("<Node> <Kind> <Level>: <Content>")
+    record = parser.parse("node-7 hw error: fan 3 stopped")
+    assert record.message == "fan 3 stopped"
+    assert record.level == "ERROR"
+    assert record.fields["Node"] == "node-7"
+    assert record.layout == "user"
+
+
+def test_format_without_content_is_rejected() -> None:
+    with pytest.raises(InvalidInputError):
+        LogFormat("<Date> <Time>")
+
+
+def test_error_levels() -> None:
+    assert is_error_level("ERROR") and is_error_level("FATAL")
+    assert not is_error_level("WARN")

@@ -1,0 +1,46 @@
+"""Masking of common variable kinds, one configuration for every source."""
+
+from __future__ import annotations
+
+import pytest
+
+from opsloop.aiops.logs import Masker
+from opsloop.aiops.logs.masking import generalise_token
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("connect to 10.1.2.3:8080 failed", "connect to <*> failed"),
+        ("wrote /var/log/app/out.log ok", "wrote <*> ok"),
+        ("addr 0x7ffde2 bad", "addr <*> bad"),
+        ("took 12.5 ms", "took <*> ms"),
+        ("id 6b1f7c2e-1d2a-4c3b-9e8f-0a1b2c3d4e5f done", "id <*> done"),
+        ("GET https://example.org/a?b=1 200", "GET <*> <*>"),
+        ("at 2024-03-01T10:00:01.5 and 10:00:02", "at <*> and <*>"),
+        ("block blk_-1608999687919862906 served", "block blk_<*> served"),
+        ("state (HWID=1973)", "state (HWID=<*>)"),
+        ("mac 00:1b:44:11:3a:b7 up", "mac <*> up"),
+        ("jk2_init() found child", "jk2_init() found child"),
+    ],
+)
+def test_masker_replaces_variable_kinds(line: str, expected: str) -> None:
+    assert Masker().mask(line) == expected
+
+
+def test_token_masking_equals_whole_line_masking() -> None:
+    masker = Masker()
+    for line in ["a 1 b 10.0.0.1:22 /x/y c", "user=root uid=0 euid=0", "x  y\tz 0xff"]:
+        assert masker.mask_tokens(line) == masker.mask(line).split()
+
+
+def test_user_patterns_are_masked_first() -> None:
+    assert Masker(extra_patterns=(r"ticket-[A-Z]+",)).mask("closed ticket-ABC now") == "closed <*> now"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [("(HWID=1)", "(HWID=22)", "(HWID=<*>)"), ("alice", "bob", "<*>"), ("[a]", "[bb]", "[<*>]"), ("x", "x", "x")],
+)
+def test_generalise_token_keeps_delimited_context(a: str, b: str, expected: str) -> None:
+    assert generalise_token(a, b) == expected

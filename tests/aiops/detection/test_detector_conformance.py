@@ -6,8 +6,8 @@ import json
 import math
 
 import pytest
-from conftest import metric_points, seasonal_series
 
+from conftest import metric_points, seasonal_series
 from opsloop.aiops.detection import (
     ChangePointDetector,
     HalfSpaceTrees,
@@ -25,6 +25,8 @@ UNIVARIATE = [
     pytest.param(lambda: SeasonalBaseline(first_detection=128), id="seasonal"),
     pytest.param(lambda: ChangePointDetector(), id="changepoint"),
     pytest.param(lambda: UnivariateEnsemble(seasonal={"first_detection": 128}), id="ensemble"),
+    pytest.param(lambda: UnivariateEnsemble(seasonal={"first_detection": 128}, absorb_shifts=True),
+                 id="ensemble_absorbing_shifts"),
 ]
 ALL = [*UNIVARIATE, pytest.param(lambda: HalfSpaceTrees(window_size=50), id="half_space_trees")]
 

@@ -29,14 +29,16 @@ class TailCalibrator(Estimator):
         min_samples: below this many learned scores, probabilities are 0 (no evidence yet).
         memory: counts are halved when they reach this total, so old behaviour fades.
         refit_every: the quantile and tail are refitted after this many updates (cost control).
+        min_excess: floor of the tail's mean excess, relative to the tail quantile.
     """
 
     def __init__(self, tail_quantile: float = 0.97, min_samples: int = 50, memory: int = 4000,
-                 refit_every: int = 16) -> None:
+                 refit_every: int = 16, min_excess: float = 0.25) -> None:
         self.tail_quantile = tail_quantile
         self.min_samples = min_samples
         self.memory = memory
         self.refit_every = refit_every
+        self.min_excess = min_excess
         self._counts = [0.0] * (_N_BINS + 1)
         self._total = 0.0
         self._seen = 0
@@ -85,7 +87,7 @@ class TailCalibrator(Estimator):
         above = sum(c * (self._edge(i) * 0.92 - self._q) for i, c in enumerate(self._counts) if i > k)
         n_above = total * (1.0 - cdf[k])
         # a floor on the tail scale keeps one-off outliers from making the tail infinitely thin
-        self._excess = max(above / n_above if n_above > 0 else 0.0, 0.25 * self._q, 1e-3)
+        self._excess = max(above / n_above if n_above > 0 else 0.0, self.min_excess * self._q, 1e-3)
 
     def probability(self, raw: float) -> float:
         """P(score < raw) under the learned distribution; 0 until ``min_samples`` were learned."""

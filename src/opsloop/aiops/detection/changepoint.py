@@ -48,6 +48,7 @@ class ChangePointDetector(AnomalyDetector):
         self._last_x = math.nan
         self._last_t = -math.inf
         self._band: ExpectedBand | None = None
+        self._changes = 0
 
     def _z(self, x: float) -> float:
         s = self._scale if self._scale > self._floor else self._floor
@@ -68,6 +69,16 @@ class ChangePointDetector(AnomalyDetector):
 
     def expected_band(self) -> ExpectedBand | None:
         return self._band
+
+    @property
+    def changes(self) -> int:
+        """Level shifts confirmed so far."""
+        return self._changes
+
+    def rebase(self, offset: float) -> None:
+        """Move the learned level by ``offset`` (used when a caller absorbs a confirmed shift)."""
+        self._base -= offset
+        self._fast -= offset
 
     def learn_one(self, x: float, t: float | None = None) -> None:
         if not math.isfinite(x):
@@ -98,6 +109,7 @@ class ChangePointDetector(AnomalyDetector):
         if self._pos > self.confirm or self._neg > self.confirm:
             self._pos = self._neg = 0.0
             self._base = self._fast
+            self._changes += 1
             return
         zc = z if -self.clip <= z <= self.clip else (self.clip if z > 0 else -self.clip)
         s = self._scale if self._scale > self._floor else self._floor

@@ -22,11 +22,15 @@ class UnivariateEnsemble(AnomalyDetector):
     Args:
         seasonal: ``SeasonalBaseline`` parameters.
         shift: ``ChangePointDetector`` parameters (applied to the residual).
+        absorb_shifts: when the CUSUM confirms a level shift, move the seasonal level to it at once
+            (so a unit change or a deploy ends its episode instead of adapting slowly).
     """
 
-    def __init__(self, seasonal: dict | None = None, shift: dict | None = None) -> None:
+    def __init__(self, seasonal: dict | None = None, shift: dict | None = None,
+                 absorb_shifts: bool = False) -> None:
         self.seasonal = seasonal
         self.shift = shift
+        self.absorb_shifts = absorb_shifts
         self._seasonal = SeasonalBaseline(**(seasonal or {}))
         self._shift = ChangePointDetector(**(shift or {}))
         self._parts = (0.0, 0.0)
@@ -45,7 +49,13 @@ class UnivariateEnsemble(AnomalyDetector):
             return
         exp = self._seasonal.expected(t) if self._seasonal._n else math.nan
         if exp == exp:
+            before = self._shift.changes
             self._shift.learn_one(x - exp, t)
+            if self.absorb_shifts and self._shift.changes != before:
+                # a confirmed level shift becomes the seasonal model's new level at once
+                level = self._shift._base
+                self._seasonal.shift_level(level)
+                self._shift.rebase(level)
         self._seasonal.learn_one(x, t)
 
     def expected_band(self) -> ExpectedBand | None:

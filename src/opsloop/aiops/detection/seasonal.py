@@ -217,6 +217,10 @@ class SeasonalBaseline(AnomalyDetector):
         resid = recent - prof[phases]
         self._scale = float(np.mean(np.abs(resid))) if len(resid) else math.nan
 
+    def shift_level(self, delta: float) -> None:
+        """Move the expected level by ``delta`` (a level shift confirmed elsewhere)."""
+        self._offset += delta
+
     @property
     def period(self) -> int:
         """Detected period in samples (1: none)."""

@@ -7,7 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-from opsloop.aiops.logs import LogMiner  # noqa: E402
+from opsloop.aiops.logs import HeaderParser, LogMiner  # noqa: E402
+
+__all__ = ["PARSERS", "DrainParser", "HeaderParser", "OpsloopParser"]
 
 # The masking instructions from Drain3's README (examples/drain3.ini), unchanged.
 DRAIN3_MASKING = [

@@ -1,0 +1,174 @@
+"""Shared fixtures: real servers and real databases, started by the tests themselves.
+
+- ``opsloop_server``: a factory starting ``opsloop server`` subprocesses on free loopback ports.
+- ``postgres_url``: a private PostgreSQL cluster (Debian's server binaries) started once per session
+  when a collected test is marked ``postgres``; ``OPSLOOP_TEST_POSTGRES_URL`` points at it (or at a
+  server you already run). Under CI a missing PostgreSQL fails the run instead of skipping.
+- ``s3_endpoint``: moto's S3 server on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests._postgres import PostgresCluster
+
+OPSLOOP_BIN = str(Path(sys.executable).with_name("opsloop"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+class ServerProcess:
+    """A running ``opsloop server`` subprocess."""
+
+    def __init__(self, data_dir: Path, extra: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.extra = extra or []
+        self.env = env or {}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.log = data_dir.parent / f"server-{self.port}.log"
+
+    def start(self) -> ServerProcess:
+        env = {**os.environ, **self.env}
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [OPSLOOP_BIN, "server", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra],
+                stdout=log, stderr=subprocess.STDOUT, env=env,
+            )
+        wait_http(self.url + "/health", proc=self.proc)
+        return self
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@pytest.fixture
+def opsloop_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    started: list[ServerProcess] = []
+
+    def start(data_dir: Path | None = None, extra: list[str] | None = None,
+              env: dict[str, str] | None = None) -> ServerProcess:
+        server = ServerProcess(data_dir or tmp_path / f"data{len(started)}", extra, env).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(opsloop_server) -> ServerProcess:  # noqa: ANN001
+    """One opsloop server on a fresh embedded store."""
+    return opsloop_server()
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------------
+
+_PG: PostgresCluster | None = None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    config._opsloop_needs_pg = any(item.get_closest_marker("postgres") for item in items)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_for_session(request: pytest.FixtureRequest) -> Iterator[None]:
+    global _PG
+    if os.environ.get("OPSLOOP_TEST_POSTGRES_URL") or not getattr(request.config, "_opsloop_needs_pg", False):
+        yield
+        return
+    if not PostgresCluster.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries are missing; scripts/install-system-deps.sh installs them")
+        yield
+        return
+    import tempfile
+
+    # Not under pytest's tmp dir: that one is private to root, and PostgreSQL runs as 'postgres'.
+    _PG = PostgresCluster(Path(tempfile.mkdtemp(prefix="opsloop-pg-")), free_port())
+    _PG.start()
+    os.environ["OPSLOOP_TEST_POSTGRES_URL"] = _PG.url
+    try:
+        yield
+    finally:
+        os.environ.pop("OPSLOOP_TEST_POSTGRES_URL", None)
+        _PG.stop()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A URL of an empty database of its own for this test."""
+    base = os.environ.get("OPSLOOP_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("no PostgreSQL: install Debian's postgresql or set OPSLOOP_TEST_POSTGRES_URL")
+    return PostgresCluster.fresh_database(base)
+
+
+# -- S3 ----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    import uuid
+
+    import boto3
+
+    name = f"opsloop-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
+    return name

@@ -7,7 +7,8 @@ and the line differs from the template's constants only in *variable-looking* to
 with digits, or punctuation-only tokens). Two different plain words are never unified on one
 line's evidence: ``Failed``/``Accepted`` and ``x+``/``y+`` stay apart. A position whose words
 really vary (user names, hosts) is found by the sibling rule: once ``sibling_merge`` templates
-agree everywhere except at one word position, they are merged and that position becomes ``<*>``.
+agree everywhere except at one word position (not the first), they are merged and that
+position becomes ``<*>``.
 """
 
 from __future__ import annotations
@@ -75,10 +76,14 @@ def generalise(template: list[str], tokens: list[str]) -> list[str] | None:
 
 
 def sibling_keys(tokens: list[str]) -> list[tuple[int, str]]:
-    """One key per word position: the template with that position blanked out."""
+    """One key per word position but the first: the template with that position blanked out.
+
+    The first token is left out as in Drain: a message rarely starts with a variable, and
+    merging there would leave one-word messages (``normal``, ``warning``) a single ``<*>``.
+    """
     keys = []
     for p, token in enumerate(tokens):
-        if is_word(token):
+        if p and is_word(token):
             keys.append((p, _HOLE.join(tokens[:p]) + _HOLE + "\x01" + _HOLE + _HOLE.join(tokens[p + 1 :])))
     return keys
 

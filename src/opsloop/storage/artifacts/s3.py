@@ -42,7 +42,8 @@ class S3ArtifactStore(ArtifactStore):
                 await anyio.to_thread.run_sync(fh.write, chunk)
             await anyio.to_thread.run_sync(fh.close)
         except BaseException:
-            fh.discard() if hasattr(fh, "discard") else None
+            fh.discard()  # abort: nothing (no partial object) is left behind
+            fh.closed = True
             raise
         return size
 

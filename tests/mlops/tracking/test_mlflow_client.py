@@ -1,0 +1,105 @@
+"""The unmodified ``mlflow`` client against a real opsloop server process."""
+
+from __future__ import annotations
+
+import math
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException, RestException
+
+
+@pytest.fixture
+def client(server, monkeypatch):  # noqa: ANN001, ANN201
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    mlflow.set_tracking_uri(server.url)
+    yield MlflowClient(server.url)
+    mlflow.end_run()
+
+
+def test_fluent_run_logs_everything(client: MlflowClient, tmp_path) -> None:  # noqa: ANN001
+    mlflow.set_experiment("fluent")
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "a.csv").write_text("x,y\n1,2\n")
+    with mlflow.start_run(run_name="fluent-run") as run:
+        mlflow.log_param("lr", 0.1)
+        mlflow.log_params({"depth": 3, "model": "rf"})
+        for step in range(10):
+            mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+        mlflow.log_metrics({"acc": 0.9, "nan_metric": float("nan")})
+        mlflow.set_tag("team", "ml")
+        mlflow.log_artifact(str(tmp_path / "notes.txt"))
+        mlflow.log_artifacts(str(tmp_path / "dir"), artifact_path="data")
+        df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]})
+        mlflow.log_input(mlflow.data.from_pandas(df, source=str(tmp_path / "train.csv"), name="train"),
+                         context="training")
+    got = client.get_run(run.info.run_id)
+    assert got.info.status == "FINISHED" and got.info.run_name == "fluent-run"
+    assert got.data.params == {"lr": "0.1", "depth": "3", "model": "rf"}
+    assert got.data.metrics["acc"] == 0.9 and math.isnan(got.data.metrics["nan_metric"])
+    assert got.data.tags["team"] == "ml"
+    assert got.inputs.dataset_inputs[0].dataset.name == "train"
+    assert got.inputs.dataset_inputs[0].tags[0].value == "training"
+    history = client.get_metric_history(run.info.run_id, "loss")
+    assert [m.step for m in history] == list(range(10))
+    assert [f.path for f in client.list_artifacts(run.info.run_id)] == ["data", "notes.txt"]
+    assert [f.path for f in client.list_artifacts(run.info.run_id, "data")] == ["data/a.csv"]
+    local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="notes.txt",
+                                                dst_path=str(tmp_path / "dl"))
+    assert open(local).read() == "hello"
+
+
+def test_search_runs_and_experiments(client: MlflowClient) -> None:
+    exp = client.create_experiment("searchable", tags={"owner": "me"})
+    for i in range(6):
+        run = client.create_run(exp, run_name=f"r{i}")
+        client.log_batch(run.info.run_id, metrics=[Metric("acc", i / 10, 0, 0)],
+                         params=[Param("model", "rf" if i % 2 else "lr")], tags=[RunTag("i", str(i))])
+        client.set_terminated(run.info.run_id)
+    runs = mlflow.search_runs([exp], "metrics.acc > 0.15 and params.model = 'rf'", order_by=["metrics.acc DESC"])
+    assert list(runs["tags.mlflow.runName"]) == ["r5", "r3"]
+    page = client.search_runs([exp], max_results=4, order_by=["metrics.acc ASC"])
+    assert len(page) == 4 and page.token
+    rest = client.search_runs([exp], max_results=4, order_by=["metrics.acc ASC"], page_token=page.token)
+    assert [r.info.run_name for r in rest] == ["r4", "r5"]
+    exps = mlflow.search_experiments(filter_string="name = 'searchable'")
+    assert [e.experiment_id for e in exps] == [exp] and exps[0].tags == {"owner": "me"}
+    with pytest.raises(MlflowException, match="INVALID_PARAMETER_VALUE"):
+        client.search_runs([exp], "metrics.acc > 'high'")
+
+
+def test_sklearn_model_logs_and_loads_back(client: MlflowClient) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    mlflow.set_experiment("models")
+    x = pd.DataFrame({"a": np.arange(20, dtype=float), "b": np.arange(20, dtype=float) % 3})
+    y = (x["a"] > 9).astype(int)
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(LogisticRegression().fit(x, y), name="model", input_example=x.head(2))
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    assert list(loaded.predict(x)) == list(LogisticRegression().fit(x, y).predict(x))
+    assert client.get_logged_model(info.model_id).source_run_id == run.info.run_id
+    again = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    assert list(again.predict(x.head(3))) == list(loaded.predict(x.head(3)))
+
+
+def test_errors_have_mlflow_codes(client: MlflowClient) -> None:
+    with pytest.raises(RestException) as info:
+        client.get_run("0" * 32)
+    assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    client.create_experiment("dup")
+    with pytest.raises(RestException) as info:
+        client.create_experiment("dup")
+    assert info.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    run = client.create_run("0")
+    client.log_param(run.info.run_id, "p", "1")
+    with pytest.raises(MlflowException, match="Changing param values is not allowed") as err:
+        client.log_param(run.info.run_id, "p", "2")
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert mlflow.get_experiment_by_name("nope") is None

@@ -1,0 +1,71 @@
+"""The artifact store contract, run on a local folder and on S3 (moto's server on loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError
+from opsloop.storage.artifacts import ArtifactStore, LocalArtifactStore, safe_path
+from opsloop.storage.artifacts.s3 import S3ArtifactStore
+
+
+@pytest.fixture(params=["local", "s3"])
+def artifacts(request: pytest.FixtureRequest, tmp_path) -> ArtifactStore:  # noqa: ANN001
+    if request.param == "local":
+        return LocalArtifactStore(tmp_path / "artifacts")
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = request.getfixturevalue("s3_bucket")
+    return S3ArtifactStore(f"s3://{bucket}/root", endpoint_url=endpoint)
+
+
+async def _chunks(*parts: bytes):  # noqa: ANN202
+    for part in parts:
+        yield part
+
+
+def _read(store: ArtifactStore, path: str) -> bytes:
+    return b"".join(store.open_read(path))
+
+
+def test_write_list_read_delete(artifacts: ArtifactStore) -> None:
+    size = asyncio.run(artifacts.write("1/run/artifacts/a.txt", _chunks(b"hello ", b"world")))
+    assert size == 11
+    artifacts.write_bytes("1/run/artifacts/sub/b.bin", b"\x00\x01")
+    assert _read(artifacts, "1/run/artifacts/a.txt") == b"hello world"
+    listing = artifacts.list("1/run/artifacts")
+    assert [(f.path, f.is_dir, f.file_size) for f in listing] == [
+        ("1/run/artifacts/a.txt", False, 11), ("1/run/artifacts/sub", True, None)]
+    assert [f.path for f in artifacts.walk("1")] == ["1/run/artifacts/a.txt", "1/run/artifacts/sub/b.bin"]
+    assert artifacts.size("1/run/artifacts/sub/b.bin") == 2
+    artifacts.delete("1/run/artifacts/sub")
+    assert [f.path for f in artifacts.list("1/run/artifacts")] == ["1/run/artifacts/a.txt"]
+    with pytest.raises(NotFoundError):
+        artifacts.open_read("1/run/artifacts/sub/b.bin")
+    assert artifacts.list("does/not/exist") == []
+
+
+def test_oversized_upload_leaves_nothing(artifacts: ArtifactStore) -> None:
+    with pytest.raises(LimitExceededError):
+        asyncio.run(artifacts.write("big.bin", _chunks(b"x" * 10, b"y" * 10), max_bytes=15))
+    assert artifacts.size("big.bin") is None
+
+
+def test_overwrite_replaces_whole_file(artifacts: ArtifactStore) -> None:
+    artifacts.write_bytes("f.txt", b"first version, long")
+    artifacts.write_bytes("f.txt", b"second")
+    assert _read(artifacts, "f.txt") == b"second"
+
+
+@pytest.mark.parametrize("bad", ["../escape", "a/../../b", "/etc/passwd", "a\\b", "x\x00y", "C:/win", "s3://b/k"])
+def test_traversal_and_absolute_paths_are_rejected(artifacts: ArtifactStore, bad: str) -> None:
+    with pytest.raises(InvalidInputError):
+        artifacts.write_bytes(bad, b"x")
+    with pytest.raises(InvalidInputError):
+        safe_path(bad)
+
+
+def test_safe_path_normalises() -> None:
+    assert safe_path("a//b/./c/") == "a/b/c"
+    assert safe_path("") == ""

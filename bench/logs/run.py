@@ -2,6 +2,7 @@
 
 Usage:
     python bench/logs/run.py [DATA_PATH] [--systems A,B] [--stream-lines N] [--drain-stream-lines N]
+                             [--fresh-lines N] [--repeat R]
 
 DATA_PATH defaults to ../shared/datasets/loghub-2k (one folder per system holding
 ``<S>_2k.log`` and ``<S>_2k.log_structured_corrected.csv``).
@@ -20,6 +21,7 @@ import argparse
 import csv
 import json
 import random
+import re
 import resource
 import statistics
 import subprocess
@@ -126,15 +128,28 @@ def print_accuracy(results: dict[str, dict[str, dict[str, float]]]) -> None:
         print(f"throughput ratio opsloop/drain3 on the 2k files: {o / d:.1f}x")
 
 
-def stream_worker(name: str, data: Path, systems: list[str], n: int, seed: int) -> dict[str, float]:
-    """Mine ``n`` lines resampled (uniformly, with replacement) from the systems' messages."""
+_DIGITS = re.compile(r"\d+")
+
+
+def stream_worker(name: str, data: Path, systems: list[str], n: int, seed: int, fresh: bool) -> dict[str, float]:
+    """Mine ``n`` lines resampled (uniformly, with replacement) from the systems' messages.
+
+    With ``fresh``, every digit run of a sampled line is replaced by random digits of the same
+    length, so that most lines are new (the exact-line fast path rarely applies).
+    """
     pool = [(s, line) for s in systems for line in load_system(data / s)[0]]
     rng = random.Random(seed)
     parser = PARSERS[name]()
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def new_digits(found: re.Match[str]) -> str:
+        return "".join(rng.choice("0123456789") for _ in found.group())
+
     chunk, done, elapsed = 100_000, 0, 0.0
     while done < n:
         batch = rng.choices(pool, k=min(chunk, n - done))
+        if fresh:
+            batch = [(service, _DIGITS.sub(new_digits, line)) for service, line in batch]
         started = time.perf_counter()
         for service, line in batch:
             parser.add(line, service)
@@ -146,22 +161,29 @@ def stream_worker(name: str, data: Path, systems: list[str], n: int, seed: int) 
 
 
 def run_stream(args: argparse.Namespace, systems: list[str]) -> None:
-    out = {}
-    for name, n in (("opsloop", args.stream_lines), ("drain3", args.drain_stream_lines)):
-        if name not in PARSERS or n <= 0:
-            continue
-        cmd = [sys.executable, __file__, str(args.data), "--systems", ",".join(systems),
-               "--stream-worker", name, "--stream-lines", str(n)]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        out[name] = json.loads(res.stdout.strip().splitlines()[-1])
-        r = out[name]
-        print(f"{name}: stream of {r['lines']:,} lines: {r['lines'] / r['seconds']:,.0f} lines/s, "
-              f"{r['templates']} templates, peak RSS {r['peak_rss_mb']:.0f} MB "
-              f"(after loading data {r['base_rss_mb']:.0f} MB)")
-    if len(out) == 2:
-        o = out["opsloop"]["lines"] / out["opsloop"]["seconds"]
-        d = out["drain3"]["lines"] / out["drain3"]["seconds"]
-        print(f"throughput ratio opsloop/drain3 on the stream: {o / d:.1f}x")
+    """Each parser in its own process (so peak RSS is its own), on the same seeded stream."""
+    scenarios = (
+        ("resampled", False, args.stream_lines, args.drain_stream_lines),
+        ("resampled, fresh numbers", True, args.fresh_lines, min(args.fresh_lines, args.drain_stream_lines)),
+    )
+    for label, fresh, n_ours, n_drain in scenarios:
+        out = {}
+        for name, n in (("opsloop", n_ours), ("drain3", n_drain)):
+            if name not in PARSERS or n <= 0:
+                continue
+            cmd = [sys.executable, __file__, str(args.data), "--systems", ",".join(systems),
+                   "--stream-worker", name, "--stream-lines", str(n), "--seed", str(args.seed)]
+            if fresh:
+                cmd.append("--fresh")
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            out[name] = r = json.loads(res.stdout.strip().splitlines()[-1])
+            print(f"[{label}] {name}: {r['lines']:,} lines, {r['lines'] / r['seconds']:,.0f} lines/s, "
+                  f"{r['templates']} templates, peak RSS {r['peak_rss_mb']:.0f} MB "
+                  f"(data loaded: {r['base_rss_mb']:.0f} MB)")
+        if len(out) == 2:
+            o = out["opsloop"]["lines"] / out["opsloop"]["seconds"]
+            d = out["drain3"]["lines"] / out["drain3"]["seconds"]
+            print(f"[{label}] throughput ratio opsloop/drain3: {o / d:.1f}x")
 
 
 def main() -> None:
@@ -169,8 +191,11 @@ def main() -> None:
     ap.add_argument("data", nargs="?", default=DEFAULT_DATA, type=Path)
     ap.add_argument("--systems", default="", help="comma-separated subset (default: every folder)")
     ap.add_argument("--stream-lines", type=int, default=10_000_000)
-    ap.add_argument("--drain-stream-lines", type=int, default=300_000,
-                    help="Drain3's stream length (its rate is steady; the full 10M would take hours)")
+    ap.add_argument("--drain-stream-lines", type=int, default=1_000_000,
+                    help="Drain3's stream length (its rate is steady; 10M lines would take several minutes)")
+    ap.add_argument("--fresh-lines", type=int, default=1_000_000,
+                    help="length of the second stream, whose numbers are redrawn (0: skip it)")
+    ap.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--stream-worker", default="", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=5, help="timed runs per system and parser (median)")
@@ -178,7 +203,8 @@ def main() -> None:
     systems = [s for s in args.systems.split(",") if s] or sorted(
         p.name for p in args.data.iterdir() if p.is_dir())
     if args.stream_worker:
-        print(json.dumps(stream_worker(args.stream_worker, args.data, systems, args.stream_lines, args.seed)))
+        worker = stream_worker(args.stream_worker, args.data, systems, args.stream_lines, args.seed, args.fresh)
+        print(json.dumps(worker))
         return
     results = run_accuracy(args.data, systems, args.repeat)
     print_accuracy(results)

@@ -30,7 +30,7 @@ def test_masker_replaces_variable_kinds(line: str, expected: str) -> None:
 
 def test_token_masking_equals_whole_line_masking() -> None:
     masker = Masker()
-    for line in ["a 1 b 10.0.0.1:22 /x/y c", "user=root uid=0 euid=0", "x  y\tz 0xff"]:
+    for line in ["a 1 b 10.0.0.1:22 /x/y c", "user=root uid=0 euid=0", "x  y\tz 0xff", "sup \u00b2 42"]:
         assert masker.mask_tokens(line) == masker.mask(line).split()
 
 

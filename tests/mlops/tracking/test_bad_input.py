@@ -1,0 +1,121 @@
+"""Malformed and hostile requests get a clear 4xx naming the field, and nothing is stored half-way."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+API = "/api/2.0/mlflow"
+
+
+@pytest.fixture
+def http(server) -> httpx.Client:  # noqa: ANN001
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+def run_id(http: httpx.Client) -> str:
+    return http.post(f"{API}/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
+
+
+def _error(resp: httpx.Response, status: int, code: str) -> dict:
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert body["error_code"] == code and body["message"]
+    return body
+
+
+@pytest.mark.parametrize("payload", [b"{not json", b"[1,2,3]", b'"text"', b"\xff\xfe\x00garbage"])
+def test_malformed_json_is_a_400(http: httpx.Client, payload: bytes) -> None:
+    resp = http.post(f"{API}/runs/log-batch", content=payload, headers={"content-type": "application/json"})
+    assert _error(resp, 400, "INVALID_PARAMETER_VALUE")["field"] == "body"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"key": "m", "value": "high", "timestamp": 1, "step": 0}, "value"),
+        ({"key": "m", "value": 1.0, "timestamp": "soon", "step": 0}, "timestamp"),
+        ({"key": "m", "value": 1.0, "timestamp": 1, "step": 1.5}, "step"),
+        ({"key": "m", "value": True, "timestamp": 1, "step": 0}, "value"),
+        ({"key": 5, "value": 1.0, "timestamp": 1}, "key"),
+        ({"key": "m", "timestamp": 1}, "value"),
+        ({"key": "m", "value": 1.0, "timestamp": 2**70}, "timestamp"),
+    ],
+)
+def test_wrong_types_in_log_metric(http: httpx.Client, run_id: str, body: dict, field: str) -> None:
+    resp = http.post(f"{API}/runs/log-metric", json={"run_id": run_id, **body})
+    assert _error(resp, 400, "INVALID_PARAMETER_VALUE")["field"] == field
+    history = http.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m"}).json()
+    assert history.get("metrics", []) == []
+
+
+def test_nan_and_infinity_are_accepted_like_mlflow(http: httpx.Client, run_id: str) -> None:
+    for value in ["NaN", "Infinity", "-Infinity"]:
+        resp = http.post(f"{API}/runs/log-metric", json={"run_id": run_id, "key": f"m{value}", "value": value,
+                                                          "timestamp": 1, "step": 0})
+        assert resp.status_code == 200, resp.text
+    metrics = {m["key"]: m["value"] for m in http.get(f"{API}/runs/get", params={"run_id": run_id})
+               .json()["run"]["data"]["metrics"]}
+    assert metrics == {"mNaN": "NaN", "mInfinity": "Infinity", "m-Infinity": "-Infinity"}
+
+
+def test_batch_past_limits_stores_nothing(http: httpx.Client, run_id: str) -> None:
+    metrics = [{"key": "m", "value": float(i), "timestamp": 1, "step": i} for i in range(1001)]
+    resp = http.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": metrics})
+    assert _error(resp, 400, "INVALID_PARAMETER_VALUE")["field"] == "metrics"
+    resp = http.post(f"{API}/runs/log-batch", json={
+        "run_id": run_id, "metrics": metrics[:10], "params": [{"key": "p", "value": "x" * 6001}]})
+    assert _error(resp, 400, "INVALID_PARAMETER_VALUE")["field"] == "value"
+    run = http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]
+    assert run["data"]["metrics"] == [] and run["data"]["params"] == []
+
+
+def test_huge_body_is_refused(http: httpx.Client, run_id: str) -> None:
+    blob = b'{"run_id": "' + run_id.encode() + b'", "pad": "' + b"x" * (65 * 1024 * 1024) + b'"}'
+    resp = http.post(f"{API}/runs/log-batch", content=blob, headers={"content-type": "application/json"})
+    assert _error(resp, 400, "INVALID_PARAMETER_VALUE")["field"] == "body"
+
+
+def test_unknown_ids_are_404(http: httpx.Client) -> None:
+    _error(http.get(f"{API}/runs/get", params={"run_id": "nope"}), 404, "RESOURCE_DOES_NOT_EXIST")
+    _error(http.get(f"{API}/experiments/get", params={"experiment_id": "999"}), 404, "RESOURCE_DOES_NOT_EXIST")
+    _error(http.post(f"{API}/runs/log-metric", json={"run_id": "f" * 32, "key": "m", "value": 1, "timestamp": 1}),
+           404, "RESOURCE_DOES_NOT_EXIST")
+    _error(http.get(f"{API}/logged-models/m-unknown"), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert http.get("/api/2.0/mlflow/not-an-endpoint").status_code == 404
+
+
+def test_missing_required_field_is_named(http: httpx.Client) -> None:
+    body = _error(http.post(f"{API}/experiments/create", json={}), 400, "INVALID_PARAMETER_VALUE")
+    assert body["field"] == "name"
+    body = _error(http.post(f"{API}/runs/log-metric", json={"key": "m", "value": 1}), 400, "INVALID_PARAMETER_VALUE")
+    assert body["field"] == "run_id"
+
+
+@pytest.mark.parametrize("path", ["..%2F..%2Fetc%2Fpasswd", "a/..%2F..%2Fescape", "%2Fetc%2Fpasswd", "x%00y"])
+def test_artifact_path_traversal_is_refused(http: httpx.Client, path: str) -> None:
+    resp = http.put(f"/api/2.0/mlflow-artifacts/artifacts/{path}", content=b"pwned")
+    assert resp.status_code in (400, 404), resp.text
+    resp = http.get("/api/2.0/mlflow-artifacts/artifacts", params={"path": "../.."})
+    _error(resp, 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_artifact_round_trip_and_listing(http: httpx.Client) -> None:
+    assert http.put("/api/2.0/mlflow-artifacts/artifacts/0/x/artifacts/f.txt", content=b"data").status_code == 200
+    assert http.get("/api/2.0/mlflow-artifacts/artifacts/0/x/artifacts/f.txt").content == b"data"
+    files = http.get("/api/2.0/mlflow-artifacts/artifacts", params={"path": "0/x/artifacts"}).json()["files"]
+    assert files == [{"path": "f.txt", "is_dir": False, "file_size": 4}]
+    _error(http.get("/api/2.0/mlflow-artifacts/artifacts/0/x/artifacts/missing"), 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_bad_filter_and_view_type(http: httpx.Client) -> None:
+    body = _error(http.post(f"{API}/runs/search", json={"experiment_ids": ["0"], "filter": "metrics.a >"}),
+                  400, "INVALID_PARAMETER_VALUE")
+    assert body["field"] == "filter"
+    _error(http.post(f"{API}/runs/search", json={"experiment_ids": ["0"], "run_view_type": "SOME"}),
+           400, "INVALID_PARAMETER_VALUE")
+    _error(http.post(f"{API}/runs/search", json={"experiment_ids": "0"}), 400, "INVALID_PARAMETER_VALUE")
+    _error(http.post(f"{API}/runs/search", json={"experiment_ids": ["0"], "max_results": "many"}),
+           400, "INVALID_PARAMETER_VALUE")

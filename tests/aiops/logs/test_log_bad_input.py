@@ -57,6 +57,8 @@ def test_flood_of_unique_lines_is_bounded() -> None:
     assert len(miner.templates()) <= config.max_templates + 1
     assert miner.stats.overflow_lines > 0
     assert miner.stats.cache_resets > 0
+    overflow = [t for t in miner.templates("flood") if t.text == "<*>"]
+    assert len(overflow) == 1 and overflow[0].count == miner.stats.overflow_lines
     index = miner._services["flood"]
     assert len(index.line_cache) <= config.line_cache_size
     assert len(index.masked_cache) <= config.line_cache_size

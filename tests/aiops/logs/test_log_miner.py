@@ -86,6 +86,7 @@ def test_repeated_lines_take_the_fast_path_and_counts_are_kept() -> None:
     assert miner.stats.line_cache_hits == 9
     assert template.count == 10
     assert template.buckets == {0: 2, 60: 2, 120: 2, 180: 2, 240: 2}
+    assert template.series(since=120) == [(120, 2), (180, 2), (240, 2)]
     assert template.levels == {"INFO": 10}
     assert template.examples == ["heartbeat ok"]
     assert template.first_seen == 0.0 and template.last_seen == 270.0

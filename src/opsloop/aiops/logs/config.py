@@ -25,7 +25,9 @@ class MinerConfig:
         max_services: services tracked; past it, lines are filed under ``overflow_service``.
         max_line_chars: longer lines are truncated (counted in ``MinerStats.truncated_lines``).
         max_tokens: tokens considered per line; the rest is folded into the last one.
-        line_cache_size: exact lines remembered per service for the fast path (cleared when full).
+        line_cache_size: exact lines remembered for the fast path, shared fairly by the services
+            (each gets ``max(64, line_cache_size // services)``; a full share is cleared). The
+            masked-message cache has the same bound.
         max_examples: raw example lines kept per template.
         max_versions: template versions kept per template.
         bucket_seconds: width of the per-template count buckets.
@@ -41,7 +43,7 @@ class MinerConfig:
     max_services: int = 1_000
     max_line_chars: int = 8_192
     max_tokens: int = 256
-    line_cache_size: int = 50_000
+    line_cache_size: int = 100_000
     max_examples: int = 3
     max_versions: int = 16
     bucket_seconds: int = 300

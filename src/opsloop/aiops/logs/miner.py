@@ -91,7 +91,7 @@ class LogMiner:
         key = message
         template, change = self._find_or_create(index, service, message, time)
         if self.config.line_cache_size:
-            if len(index.line_cache) >= self.config.line_cache_size:
+            if len(index.line_cache) >= self._cache_share():
                 index.line_cache.clear()
                 self.stats.cache_resets += 1
             index.line_cache[key] = template.id
@@ -145,7 +145,7 @@ class LogMiner:
             if merged is not template:
                 template, change = merged, "generalised"
         if self.config.line_cache_size:
-            if len(index.masked_cache) >= self.config.line_cache_size:
+            if len(index.masked_cache) >= self._cache_share():
                 index.masked_cache.clear()
                 self.stats.cache_resets += 1
             index.masked_cache[masked] = template.id
@@ -186,6 +186,9 @@ class LogMiner:
             del template.versions[0]
         self.stats.templates_generalised += 1
         self.store.save(template)
+
+    def _cache_share(self) -> int:
+        return max(64, self.config.line_cache_size // len(self._services))
 
     def _live(self, template: Template) -> Template:
         while template.merged_into is not None:
@@ -276,11 +279,13 @@ class LogMiner:
 
     def templates(self, service: str | None = None) -> list[Template]:
         """Templates of one service (all when ``None``), most frequent first."""
-        if service is None:
+        if service is None:  # every live template, overflow ones included
             found = [t for t in self._templates.values() if t.merged_into is None]
         else:
             index = self._services.get(service)
             found = index.templates() if index else []
+            if index is not None and index.overflow_id is not None:
+                found.append(self._templates[index.overflow_id])
         return sorted(found, key=lambda t: (-t.count, t.id))
 
     def services(self) -> list[str]:

@@ -66,6 +66,10 @@ class Template:
     def wildcard_positions(self) -> list[int]:
         return [i for i, t in enumerate(self.tokens) if WILDCARD in t]
 
+    def series(self, since: float | None = None) -> list[tuple[int, int]]:
+        """Line counts over time: ``(bucket_start, count)`` pairs, oldest first."""
+        return sorted((k, v) for k, v in self.buckets.items() if since is None or k >= since)
+
     def parameters(self, message: str) -> list[str]:
         """The values the template's ``<*>`` stand for in ``message`` (``[]`` if it does not fit)."""
         parts = message.split()

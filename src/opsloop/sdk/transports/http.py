@@ -1,0 +1,232 @@
+"""MLflow's REST API over HTTP, with httpx: one keep-alive connection pool, retries with backoff."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from opsloop.errors import StorageError
+from opsloop.mlops.tracking.entities import DatasetInput, Experiment, Metric, Run, ViewType
+from opsloop.sdk.transports._wire import (
+    error_from_body,
+    experiment_from_json,
+    metric_from_json,
+    num,
+    run_from_json,
+)
+from opsloop.sdk.transports.base import Point, Transport, artifact_base
+from opsloop.storage.artifacts.base import FileInfo, safe_path
+
+__all__ = ["HttpTransport", "Retries"]
+
+_API = "/api/2.0/mlflow"
+_ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
+_JSON = {"Content-Type": "application/json"}
+_INF = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Retries:
+    """How a request is retried on connection errors, 5xx (except 501) and 429.
+
+    Attributes:
+        attempts: retries after the first try (0 disables retrying).
+        backoff: first delay in seconds; doubles on every retry, with jitter.
+        max_backoff: the longest single delay in seconds.
+    """
+
+    attempts: int = 5
+    backoff: float = 0.2
+    max_backoff: float = 10.0
+
+    def delay(self, attempt: int, retry_after: str | None = None) -> float:
+        wait = min(self.max_backoff, self.backoff * (2 ** attempt)) * (0.5 + random.random() / 2)
+        if retry_after:
+            try:
+                wait = max(wait, min(self.max_backoff, float(retry_after)))
+            except ValueError:
+                pass
+        return wait
+
+
+def _retryable(status: int) -> bool:
+    return status == 429 or (status >= 500 and status != 501)
+
+
+class HttpTransport(Transport):
+    """Talks to an opsloop (or MLflow) tracking server at ``url``.
+
+    Args:
+        url: the server's base URL, e.g. ``http://127.0.0.1:5000``.
+        timeout: seconds for connect/read/write.
+        retries: retry policy for transient failures.
+        headers: extra headers on every request (e.g. ``Authorization``).
+    """
+
+    def __init__(self, url: str, *, timeout: float = 60.0, retries: Retries | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.retries = retries or Retries()
+        self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                                  headers=headers, limits=httpx.Limits(max_keepalive_connections=4))
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def _send(self, make: Callable[[], httpx.Response]) -> httpx.Response:
+        """Send with retries; returns a non-retryable response (which may be a 4xx)."""
+        attempt = 0
+        while True:
+            try:
+                response = make()
+            except httpx.TransportError as exc:
+                if attempt >= self.retries.attempts:
+                    raise StorageError(f"cannot reach the tracking server at {self.url}: {exc}") from exc
+                delay = self.retries.delay(attempt)
+            else:
+                if not _retryable(response.status_code) or attempt >= self.retries.attempts:
+                    return response
+                delay = self.retries.delay(attempt, response.headers.get("Retry-After"))
+                response.close()
+            time.sleep(delay)
+            attempt += 1
+
+    @staticmethod
+    def _check(response: httpx.Response) -> None:
+        if response.status_code < 400:
+            return
+        response.read()
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            body = None
+        raise error_from_body(response.status_code, body, response.text)
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
+              params: dict[str, Any] | None = None) -> dict[str, Any]:
+        content = orjson.dumps(body) if body is not None else None
+        response = self._send(lambda: self._http.request(
+            method, _API + path, content=content, params=params, headers=_JSON if content else None))
+        self._check(response)
+        return orjson.loads(response.content) if response.content else {}
+
+    # -- experiments ------------------------------------------------------------------------------
+    def create_experiment(self, name: str, tags: dict[str, str] | None = None) -> str:
+        body = {"name": name, "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]}
+        return str(self._call("POST", "/experiments/create", body)["experiment_id"])
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        found = self._call("GET", "/experiments/get", params={"experiment_id": experiment_id})
+        return experiment_from_json(found["experiment"])
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        found = self._call("GET", "/experiments/get-by-name", params={"experiment_name": name})
+        return experiment_from_json(found["experiment"])
+
+    def search_experiments(self, *, filter_string: str | None = None, order_by: Sequence[str] = (),
+                           max_results: int = 1000, page_token: str | None = None,
+                           view_type: int = ViewType.ACTIVE_ONLY) -> tuple[list[Experiment], str | None]:
+        body = {"filter": filter_string, "order_by": list(order_by), "max_results": max_results,
+                "page_token": page_token, "view_type": view_type}
+        found = self._call("POST", "/experiments/search", {k: v for k, v in body.items() if v is not None})
+        return [experiment_from_json(e) for e in found.get("experiments", [])], found.get("next_page_token")
+
+    # -- runs -------------------------------------------------------------------------------------
+    def create_run(self, experiment_id: str, *, run_name: str | None = None, tags: dict[str, str] | None = None,
+                   start_time: int | None = None) -> Run:
+        tags = tags or {}
+        body = {"experiment_id": experiment_id, "run_name": run_name, "start_time": start_time,
+                "user_id": tags.get("mlflow.user"), "tags": [{"key": k, "value": v} for k, v in tags.items()]}
+        found = self._call("POST", "/runs/create", {k: v for k, v in body.items() if v is not None})
+        return run_from_json(found["run"])
+
+    def get_run(self, run_id: str) -> Run:
+        return run_from_json(self._call("GET", "/runs/get", params={"run_id": run_id})["run"])
+
+    def update_run(self, run_id: str, *, status: str | None = None, end_time: int | None = None) -> None:
+        body = {"run_id": run_id, "status": status, "end_time": end_time}
+        self._call("POST", "/runs/update", {k: v for k, v in body.items() if v is not None})
+
+    def log_batch(self, run_id: str, *, metrics: Sequence[Point] = (), params: dict[str, str] | None = None,
+                  tags: dict[str, str] | None = None) -> None:
+        body: dict[str, Any] = {"run_id": run_id, "metrics": [
+            {"key": k, "value": v if -_INF < v < _INF else num(v), "timestamp": ts, "step": step}
+            for k, v, ts, step in metrics
+        ]}
+        if params:
+            body["params"] = [{"key": k, "value": v} for k, v in params.items()]
+        if tags:
+            body["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+        self._call("POST", "/runs/log-batch", body)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        items = []
+        for di in datasets:
+            d = di.dataset
+            dataset = {"name": d.name, "digest": d.digest, "source_type": d.source_type, "source": d.source,
+                       "schema": d.schema, "profile": d.profile}
+            items.append({"tags": [{"key": k, "value": v} for k, v in di.tags.items()],
+                          "dataset": {k: v for k, v in dataset.items() if v is not None}})
+        self._call("POST", "/runs/log-inputs", {"run_id": run_id, "datasets": items})
+
+    def get_metric_history(self, run_id: str, key: str, *, max_results: int | None = None,
+                           page_token: str | None = None) -> tuple[list[Metric], str | None]:
+        params = {"run_id": run_id, "metric_key": key, "max_results": max_results, "page_token": page_token}
+        found = self._call("GET", "/metrics/get-history", params={k: v for k, v in params.items() if v is not None})
+        return [metric_from_json(m, run_id) for m in found.get("metrics", [])], found.get("next_page_token")
+
+    def search_runs(self, experiment_ids: Sequence[str], *, filter_string: str | None = None,
+                    order_by: Sequence[str] = (), max_results: int = 1000, page_token: str | None = None,
+                    view_type: int = ViewType.ACTIVE_ONLY) -> tuple[list[Run], str | None]:
+        body = {"experiment_ids": list(experiment_ids), "filter": filter_string, "order_by": list(order_by),
+                "max_results": max_results, "page_token": page_token, "run_view_type": view_type}
+        found = self._call("POST", "/runs/search", {k: v for k, v in body.items() if v is not None})
+        return [run_from_json(r) for r in found.get("runs", [])], found.get("next_page_token")
+
+    # -- artifacts --------------------------------------------------------------------------------
+    @staticmethod
+    def _key(artifact_uri: str, path: str) -> str:
+        base, rel = artifact_base(artifact_uri), safe_path(path)
+        return f"{base}/{rel}" if base and rel else (base or rel)
+
+    def upload_artifact(self, artifact_uri: str, path: str, local_file: Path) -> None:
+        url = f"{_ARTIFACTS}/{quote(self._key(artifact_uri, safe_path(path, allow_empty=False)))}"
+
+        def put() -> httpx.Response:
+            size = local_file.stat().st_size
+            with local_file.open("rb") as fh:  # reopened on every attempt so a retry resends from the start
+                return self._http.put(url, content=fh.read() if size < 1 << 20 else fh,
+                                      headers={"Content-Length": str(size)})
+
+        self._check(self._send(put))
+
+    def list_artifacts(self, artifact_uri: str, path: str = "") -> list[FileInfo]:
+        rel = safe_path(path)
+        response = self._send(lambda: self._http.get(_ARTIFACTS, params={"path": self._key(artifact_uri, rel)}))
+        self._check(response)
+        files = orjson.loads(response.content).get("files", [])
+        return [FileInfo(f"{rel}/{f['path']}" if rel else f["path"], bool(f.get("is_dir")),
+                         None if f.get("is_dir") else int(f.get("file_size") or 0)) for f in files]
+
+    def download_artifact(self, artifact_uri: str, path: str, dst: Path) -> None:
+        url = f"{_ARTIFACTS}/{quote(self._key(artifact_uri, safe_path(path, allow_empty=False)))}"
+        response = self._send(lambda: self._http.send(self._http.build_request("GET", url), stream=True))
+        try:
+            self._check(response)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(f".{dst.name}.part")
+            with tmp.open("wb") as fh:
+                for chunk in response.iter_bytes(1 << 20):
+                    fh.write(chunk)
+            tmp.replace(dst)
+        finally:
+            response.close()
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,96 @@
+// The one place the UI talks HTTP: MLflow's REST API (ajax-api prefix) and opsloop's own API.
+
+const MLFLOW = '/ajax-api/2.0/mlflow';
+const OPS = '/api/opsloop/v1';
+
+export class ApiError extends Error {
+  constructor(status, code, message, url) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.url = url;
+  }
+
+  /** True when the endpoint itself does not exist (the API area is not installed on this server). */
+  get missingEndpoint() {
+    return (this.status === 404 || this.status === 405) && !this.code;
+  }
+}
+
+async function request(method, url, body, signal) {
+  let resp;
+  try {
+    resp = await fetch(url, {
+      method,
+      signal,
+      headers: body !== undefined ? { 'Content-Type': 'application/json' } : {},
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiError(0, 'NETWORK', `Cannot reach the opsloop server (${err.message}). Is it running?`, url);
+  }
+  const text = await resp.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : {}; } catch { data = null; }
+  if (!resp.ok) {
+    const message = (data && (data.message || (typeof data.detail === 'string' ? data.detail : null)))
+      || `${resp.status} ${resp.statusText}`;
+    throw new ApiError(resp.status, data && data.error_code, message, url);
+  }
+  if (data === null) throw new ApiError(resp.status, 'BAD_RESPONSE', `The server sent something that is not JSON from ${url}`, url);
+  return data;
+}
+
+function qs(params) {
+  const sp = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v === undefined || v === null || v === '') continue;
+    if (Array.isArray(v)) v.forEach((x) => sp.append(k, x));
+    else sp.append(k, String(v));
+  }
+  const s = sp.toString();
+  return s ? `?${s}` : '';
+}
+
+export const get = (path, params, signal) => request('GET', path + qs(params), undefined, signal);
+export const post = (path, body, signal) => request('POST', path, body || {}, signal);
+
+/** Key/value lists ([{key, value}]) as a plain object. */
+export const kv = (list) => Object.fromEntries((list || []).map((x) => [x.key, x.value]));
+
+export const mlflow = {
+  searchExperiments: (signal) => post(`${MLFLOW}/experiments/search`, { max_results: 1000 }, signal),
+  searchRuns: (body, signal) => post(`${MLFLOW}/runs/search`, body, signal),
+  getRun: (runId, signal) => get(`${MLFLOW}/runs/get`, { run_id: runId }, signal),
+  metricHistory: (runId, key, signal) => get(`${MLFLOW}/metrics/get-history`, { run_id: runId, metric_key: key, max_results: 25000 }, signal),
+  listArtifacts: (runId, path, signal) => get(`${MLFLOW}/artifacts/list`, { run_id: runId, path }, signal),
+  artifactUrl: (runId, path) => `/get-artifact${qs({ run_uuid: runId, path })}`,
+  searchRegisteredModels: (body, signal) => get(`${MLFLOW}/registered-models/search`, body, signal),
+  getRegisteredModel: (name, signal) => get(`${MLFLOW}/registered-models/get`, { name }, signal),
+  searchModelVersions: (params, signal) => get(`${MLFLOW}/model-versions/search`, params, signal),
+};
+
+const enc = encodeURIComponent;
+
+export const ops = {
+  incidents: (params, signal) => get(`${OPS}/incidents`, params, signal),
+  incident: (id, signal) => get(`${OPS}/incidents/${enc(id)}`, undefined, signal),
+  incidentAction: (id, action, body) => post(`${OPS}/incidents/${enc(id)}/${action}`, body),
+  mergeIncidents: (targetId, sourceIds) => post(`${OPS}/incidents/merge`, { target_id: targetId, source_ids: sourceIds }),
+  splitIncident: (id, signalIds) => post(`${OPS}/incidents/${enc(id)}/split`, { signal_ids: signalIds }),
+  promotions: (name, signal) => get(`${OPS}/models/${enc(name)}/promotions`, undefined, signal),
+  promote: (name, body) => post(`${OPS}/models/${enc(name)}/promote`, body),
+  validations: (name, v, signal) => get(`${OPS}/models/${enc(name)}/versions/${enc(v)}/validations`, undefined, signal),
+  lineage: (name, v, signal) => get(`${OPS}/models/${enc(name)}/versions/${enc(v)}/lineage`, undefined, signal),
+  deployments: (signal) => get(`${OPS}/deployments`, undefined, signal),
+  deploymentMetrics: (name, params, signal) => get(`${OPS}/deployments/${enc(name)}/metrics`, params, signal),
+  deploymentDrift: (name, params, signal) => get(`${OPS}/deployments/${enc(name)}/drift`, params, signal),
+  logTemplates: (params, signal) => get(`${OPS}/logs/templates`, params, signal),
+  logServices: (signal) => get(`${OPS}/logs/services`, undefined, signal),
+};
+
+/** The actor name the UI sends with incident and promotion actions (remembered in this browser). */
+export function actor() {
+  return localStorage.getItem('opsloop.actor') || 'ui-user';
+}

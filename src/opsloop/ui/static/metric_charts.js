@@ -1,0 +1,95 @@
+// Metric history charts shared by the run and compare pages: step / wall time / relative time axis,
+// smoothing, log scale, several runs overlaid.
+import { mlflow } from './api.js';
+import { lineChart, PALETTE, smooth } from './charts.js';
+import { clear, errorBox, h } from './dom.js';
+import { setQuery } from './router.js';
+
+/** Controls bound to the URL query (x, smooth, log) so a link keeps the chart settings. */
+export function chartControls(query, onChange) {
+  const opts = { x: query.get('x') || 'step', smooth: Number(query.get('smooth') || 0), log: query.get('log') === '1' };
+  const xSel = h('select', { 'aria-label': 'X axis' },
+    [['step', 'Step'], ['time', 'Wall time'], ['relative', 'Relative time (s)']].map(([v, t]) => h('option', { value: v, text: t, selected: opts.x === v })));
+  const sm = h('input', { type: 'range', min: 0, max: 0.99, step: 0.01, value: opts.smooth, 'aria-label': 'Smoothing' });
+  const smOut = h('output', { text: opts.smooth.toFixed(2) });
+  const log = h('input', { type: 'checkbox', checked: opts.log, 'aria-label': 'Log scale' });
+  const changed = () => {
+    opts.x = xSel.value;
+    opts.smooth = Number(sm.value);
+    opts.log = log.checked;
+    smOut.textContent = opts.smooth.toFixed(2);
+    const q = Object.fromEntries(new URLSearchParams(location.hash.split('?')[1] || ''));
+    setQuery({ ...q, x: opts.x === 'step' ? '' : opts.x, smooth: opts.smooth ? opts.smooth : '', log: opts.log ? '1' : '' }, { push: false });
+    onChange(opts);
+  };
+  xSel.addEventListener('change', changed);
+  sm.addEventListener('input', changed);
+  log.addEventListener('change', changed);
+  const el = h('div', { class: 'chart-controls' },
+    h('label', { class: 'inline' }, 'X axis ', xSel),
+    h('label', { class: 'inline' }, 'Smoothing ', sm, smOut),
+    h('label', { class: 'inline' }, log, 'Log scale'));
+  return { el, opts };
+}
+
+/** Fetch the full history of ``key`` for each run: [{run, points: [metric]}]. */
+export async function histories(runs, key) {
+  return Promise.all(runs.map(async (run) => {
+    const res = await mlflow.metricHistory(run.info.run_id, key);
+    const pts = (res.metrics || []).map((m) => ({ ...m, value: Number(m.value) }));
+    pts.sort((a, b) => a.step - b.step || a.timestamp - b.timestamp);
+    return { run, points: pts };
+  }));
+}
+
+function xOf(m, mode, t0) {
+  if (mode === 'time') return Number(m.timestamp);
+  if (mode === 'relative') return (Number(m.timestamp) - t0) / 1000;
+  return Number(m.step);
+}
+
+/** One card per metric with the runs overlaid; redraws in place when the options change. */
+export function metricChart(key, data, opts) {
+  const host = h('div', { class: 'metric-chart' });
+  const card = h('section', { class: 'card', 'data-metric': key }, h('h3', { text: key }), host);
+  const draw = () => {
+    const series = data.map(({ run, points }, i) => {
+      const t0 = Number(run.info.start_time) || (points[0] ? Number(points[0].timestamp) : 0);
+      const raw = points.map((m) => [xOf(m, opts.x, t0), m.value]);
+      if (opts.x !== 'step') raw.sort((a, b) => a[0] - b[0]);
+      return { name: run.info.run_name || run.info.run_id, color: PALETTE[i % PALETTE.length], points: smooth(raw, opts.smooth) };
+    });
+    if (series.every((s) => !s.points.length)) {
+      clear(host, h('p', { class: 'muted', text: 'No points logged.' }));
+      return;
+    }
+    lineChart(host, { series, xTime: opts.x === 'time', yLog: opts.log, height: 220, label: `${key} over ${opts.x}`,
+      xLabel: { step: 'step', time: 'time', relative: 'seconds' }[opts.x] });
+  };
+  return { card, draw };
+}
+
+/** Charts for ``keys`` over ``runs`` into ``container``, with controls above them. */
+export async function renderMetricCharts(container, runs, keys, query) {
+  if (!keys.length) {
+    clear(container, h('p', { class: 'muted', text: 'No metrics logged. Log some with mlflow.log_metric(key, value, step=…).' }));
+    return;
+  }
+  const charts = [];
+  const controls = chartControls(query, () => charts.forEach((c) => c.draw()));
+  const grid = h('div', { class: 'grid2' });
+  clear(container, controls.el, grid);
+  await Promise.all(keys.map(async (key) => {
+    try {
+      const data = await histories(runs, key);
+      const chart = metricChart(key, data, controls.opts);
+      charts.push(chart);
+      grid.append(chart.card);
+      chart.draw();
+    } catch (err) {
+      grid.append(h('section', { class: 'card' }, h('h3', { text: key }), errorBox(err, `Loading ${key}`)));
+    }
+  }));
+  // Keep the charts in name order whatever order the requests finished in.
+  [...grid.children].sort((a, b) => (a.dataset.metric || '').localeCompare(b.dataset.metric || '')).forEach((c) => grid.append(c));
+}

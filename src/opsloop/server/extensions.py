@@ -17,7 +17,7 @@ __all__ = ["mount_all"]
 
 log = logging.getLogger("opsloop.server")
 
-_AREAS: list[str] = []
+_AREAS: list[str] = ["opsloop.server.ui"]
 
 
 def mount_all(app: FastAPI, settings: Settings) -> None:

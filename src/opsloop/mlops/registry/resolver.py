@@ -1,0 +1,220 @@
+"""Model resolvers: ``models:/NAME@ALIAS``, ``models:/NAME/VERSION``, ``models:/m-…``, ``runs:/RUN/PATH`` →
+a local MLflow model directory.
+
+Both match ``opsloop.mlops.serving.ModelResolver``: a picklable callable ``(uri) -> pathlib.Path`` that
+raises ``NotFoundError`` for an unknown model, version, alias or run, and returns the new version's
+directory once an alias has moved.
+
+- ``HttpModelResolver`` asks an opsloop (or MLflow) server over its REST API and downloads the files
+  through the ``mlflow-artifacts`` proxy into a cache.
+- ``LocalModelResolver`` reads the registry and the artifact store of a local ``Runtime`` directly; on a
+  local artifact folder it returns the stored directory itself, without copying.
+
+Downloads are cached per storage location (a logged model's or run's artifact folder never changes
+content once registered), so re-resolving an alias that did not move costs two small requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlparse
+
+import httpx
+
+from opsloop.errors import InvalidInputError, NotFoundError, StorageError
+from opsloop.mlops.registry.uris import parse_model_uri
+from opsloop.storage.artifacts import ArtifactStore, LocalArtifactStore, safe_path
+
+__all__ = ["HttpModelResolver", "LocalModelResolver", "artifact_store_key", "default_cache_dir"]
+
+_SCHEME = "mlflow-artifacts:"
+_API = "/api/2.0/mlflow"
+_PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+def default_cache_dir() -> Path:
+    """``$OPSLOOP_MODEL_CACHE`` or ``<tmp>/opsloop-model-cache``."""
+    return Path(os.environ.get("OPSLOOP_MODEL_CACHE") or Path(tempfile.gettempdir()) / "opsloop-model-cache")
+
+
+def artifact_store_key(uri: str) -> str:
+    """The artifact-store key of an ``mlflow-artifacts:/…`` (or ``mlflow-artifacts://host/…``) URI."""
+    if not uri.startswith(_SCHEME):
+        raise NotFoundError(f"Model files at {uri!r} are not in this server's artifact store", field="model_uri")
+    parsed = urlparse(uri)
+    return safe_path(parsed.path.lstrip("/"))
+
+
+def _cached(cache_dir: Path, artifact_uri: str, fill: Any) -> Path:
+    """The cache folder of ``artifact_uri``, filled once by ``fill(tmp_dir)`` and renamed into place."""
+    final = cache_dir / hashlib.sha256(artifact_uri.encode()).hexdigest()[:32]
+    if final.is_dir():
+        return final
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=cache_dir))
+    try:
+        fill(tmp)
+        if not any(tmp.iterdir()):
+            raise NotFoundError(f"No model files at {artifact_uri}", field="model_uri")
+        try:
+            os.rename(tmp, final)
+        except OSError:  # another process filled it first; theirs is as good as ours
+            if not final.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+class HttpModelResolver:
+    """Resolves model URIs against an opsloop server at ``tracking_uri`` (``http://host:port``).
+
+    Args:
+        tracking_uri: the server; defaults to ``MLFLOW_TRACKING_URI``.
+        cache_dir: where downloads are kept (default ``default_cache_dir()``).
+        headers: extra request headers (e.g. ``Authorization``).
+        timeout: seconds per request.
+    """
+
+    def __init__(self, tracking_uri: str | None = None, cache_dir: str | Path | None = None,
+                 headers: dict[str, str] | None = None, timeout: float = 60.0) -> None:
+        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
+        if not uri.startswith(("http://", "https://")):
+            raise InvalidInputError(f"HttpModelResolver needs an http(s) server URI, got {uri!r}",
+                                    field="tracking_uri")
+        self.tracking_uri = uri.rstrip("/")
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+
+    def __call__(self, uri: str) -> Path:
+        with httpx.Client(base_url=self.tracking_uri, headers=self.headers, timeout=self.timeout) as client:
+            artifact_uri = self.artifact_uri(client, uri)
+            key = artifact_store_key(artifact_uri)
+            return _cached(self.cache_dir, artifact_uri, lambda tmp: self._download(client, key, tmp))
+
+    def artifact_uri(self, client: httpx.Client, uri: str) -> str:
+        """Where the server keeps the files of ``uri``."""
+        parsed = parse_model_uri(uri)
+        if parsed.kind == "run":
+            root = _get(client, f"{_API}/runs/get", {"run_id": parsed.name})["run"]["info"]["artifact_uri"]
+            return posixpath.join(root, parsed.path) if parsed.path else root
+        if parsed.kind == "logged_model":
+            return _get(client, f"{_API}/logged-models/{quote(parsed.name, safe='')}")["model"]["info"]["artifact_uri"]
+        if parsed.kind == "version":
+            version = str(parsed.version)
+        elif parsed.kind == "stage":
+            found = _post(client, f"{_API}/registered-models/get-latest-versions",
+                          {"name": parsed.name, "stages": [parsed.stage]}).get("model_versions") or []
+            if not found:
+                raise NotFoundError(f"No version of {parsed.name} is in stage {parsed.stage}", field="model_uri")
+            version = max(found, key=lambda mv: int(mv["version"]))["version"]
+        else:
+            alias = parsed.alias if parsed.kind == "alias" else "latest"
+            version = _get(client, f"{_API}/registered-models/alias",
+                           {"name": parsed.name, "alias": alias})["model_version"]["version"]
+        return _get(client, f"{_API}/model-versions/get-download-uri",
+                    {"name": parsed.name, "version": version})["artifact_uri"]
+
+    def _download(self, client: httpx.Client, key: str, dest: Path) -> None:
+        listing = _get(client, _PROXY, {"path": key}).get("files") or []
+        for item in listing:
+            name = safe_path(posixpath.basename(item["path"]), allow_empty=False)
+            child = posixpath.join(key, name)
+            if item.get("is_dir"):
+                (dest / name).mkdir()
+                self._download(client, child, dest / name)
+                continue
+            with client.stream("GET", f"{_PROXY}/{quote(child)}") as response:
+                _check(response)
+                with open(dest / name, "wb") as fh:
+                    for chunk in response.iter_bytes():
+                        fh.write(chunk)
+
+
+def _check(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    response.read()
+    try:
+        message = response.json().get("message") or response.text
+    except ValueError:
+        message = response.text
+    if response.status_code == 404:
+        raise NotFoundError(message, field="model_uri")
+    if response.status_code == 400:
+        raise InvalidInputError(message, field="model_uri")
+    raise StorageError(f"{response.request.method} {response.request.url.path} failed with "
+                       f"{response.status_code}: {message}")
+
+
+def _get(client: httpx.Client, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+    try:
+        response = client.get(path, params=params)
+    except httpx.HTTPError as exc:
+        raise StorageError(f"cannot reach the model registry at {client.base_url}: {exc}") from exc
+    _check(response)
+    return response.json()
+
+
+def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        response = client.post(path, json=body)
+    except httpx.HTTPError as exc:
+        raise StorageError(f"cannot reach the model registry at {client.base_url}: {exc}") from exc
+    _check(response)
+    return response.json()
+
+
+class LocalModelResolver:
+    """Resolves model URIs with a registry store and artifact store in this process.
+
+    Build it with ``LocalModelResolver.for_runtime(runtime)``; pickling it sends the runtime's settings,
+    and the copy opens its own stores.
+    """
+
+    def __init__(self, registry: Any, artifacts: ArtifactStore, cache_dir: str | Path | None = None,
+                 settings: Any = None) -> None:
+        self.registry = registry  # a SqlRegistryStore (anything with ``artifact_uri(model_uri) -> str``)
+        self.artifacts = artifacts
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.settings = settings
+
+    @classmethod
+    def for_runtime(cls, runtime: Any, cache_dir: str | Path | None = None) -> LocalModelResolver:
+        return cls(runtime.registry, runtime.artifacts, cache_dir, settings=runtime.settings)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        if self.settings is None:
+            raise TypeError("a LocalModelResolver built without settings cannot be pickled; use for_runtime()")
+        return _rebuild_local, (self.settings, str(self.cache_dir))
+
+    def __call__(self, uri: str) -> Path:
+        artifact_uri = self.registry.artifact_uri(uri)
+        key = artifact_store_key(artifact_uri)
+        if isinstance(self.artifacts, LocalArtifactStore):
+            folder = self.artifacts.root / key
+            if not folder.is_dir():
+                raise NotFoundError(f"No model files at {artifact_uri}", field="model_uri")
+            return folder
+        return _cached(self.cache_dir, artifact_uri, lambda tmp: self._copy(key, tmp))
+
+    def _copy(self, key: str, dest: Path) -> None:
+        for info in self.artifacts.walk(key):
+            target = dest / posixpath.relpath(info.path, key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as fh:
+                for chunk in self.artifacts.open_read(info.path):
+                    fh.write(chunk)
+
+
+def _rebuild_local(settings: Any, cache_dir: str) -> LocalModelResolver:
+    from opsloop.runtime import build_runtime  # the composition root; imported only when unpickling
+
+    return LocalModelResolver.for_runtime(build_runtime(settings), cache_dir)

@@ -13,7 +13,7 @@ from opsloop.aiops.detection.ensemble import UnivariateEnsemble
 __all__ = ["DETECTOR_CONFIG", "detect_file"]
 
 # The one configuration used for every file (no per-file or per-category tuning).
-DETECTOR_CONFIG: dict = {"detector": {}, "alerter": {"on": 0.999, "off": 0.95, "clear_after": 30}}
+DETECTOR_CONFIG: dict = {"detector": {}, "alerter": {}}  # the library defaults
 
 
 def detect_file(path: Path, config: dict = DETECTOR_CONFIG) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import random
 
 import numpy as np
 import pytest
-from conftest import seasonal_series
+from tests.aiops.detection._series import seasonal_series
 
 from opsloop.aiops.detection import HysteresisAlerter, SeasonalBaseline, TailCalibrator, detect_period
 from opsloop.core.detectors import DriftDetector, from_config
@@ -51,10 +51,12 @@ def test_calibrated_tail_separates_outliers_beyond_anything_seen():
 
 
 def test_hysteresis_gives_one_signal_per_episode_with_evidence():
-    alerter = HysteresisAlerter(on=0.99, off=0.9, clear_after=3)
+    alerter = HysteresisAlerter(on=0.99, off=0.9, clear_after=3, refractory=0)
     probs = [0.1, 0.995, 0.95, 0.985, 0.999, 0.5, 0.5, 0.5, 0.2, 0.999]
     statuses = [alerter.step(p) for p in probs]
     assert statuses.count("firing") == 2 and statuses.count("resolved") == 1
+    alerter = HysteresisAlerter(on=0.99, off=0.9, clear_after=3, refractory=20)
+    assert [alerter.step(p) for p in probs].count("firing") == 1  # same incident, paged once
     alerter = HysteresisAlerter(on=0.99, off=0.9)
     sig = alerter.update(0.9999, 100.0, 42.0, (10.0, 8.0, 12.0), {"__name__": "cpu"}, "api")
     assert sig.kind == SignalKind.METRIC_ANOMALY and sig.service == "api"

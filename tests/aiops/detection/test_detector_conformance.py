@@ -6,8 +6,8 @@ import json
 import math
 
 import pytest
+from tests.aiops.detection._series import metric_points, seasonal_series
 
-from conftest import metric_points, seasonal_series
 from opsloop.aiops.detection import (
     ChangePointDetector,
     HalfSpaceTrees,

@@ -23,16 +23,20 @@ class HysteresisAlerter:
         on: probability that opens an episode.
         off: probability below which an episode may close.
         clear_after: consecutive points below ``off`` that close an episode.
+        refractory: points after a firing during which no new episode may open (it extends the
+            episode of the same incident rather than paging twice).
         source: the ``Signal.source`` of emitted signals.
     """
 
-    def __init__(self, on: float = 0.999, off: float = 0.95, clear_after: int = 30,
+    def __init__(self, on: float = 0.9995, off: float = 0.95, clear_after: int = 30, refractory: int = 100,
                  source: str = "detector:ensemble") -> None:
         if not 0.0 <= off < on <= 1.0:
             raise InvalidInputError("need 0 <= off < on <= 1", field="on")
         self.on = on
         self.off = off
         self.clear_after = clear_after
+        self.refractory = refractory
+        self.since_firing = refractory
         self.source = source
         self.active = False
         self.below = 0
@@ -40,17 +44,20 @@ class HysteresisAlerter:
         self.opened_at = 0.0
 
     def state_dict(self) -> dict:
-        return {"active": self.active, "below": self.below, "peak": self.peak, "opened_at": self.opened_at}
+        return {"active": self.active, "below": self.below, "peak": self.peak, "opened_at": self.opened_at,
+                "since_firing": self.since_firing}
 
     def load_state_dict(self, state: Mapping) -> None:
         self.active, self.below = bool(state["active"]), int(state["below"])
         self.peak, self.opened_at = float(state["peak"]), float(state["opened_at"])
+        self.since_firing = int(state.get("since_firing", self.refractory))
 
     def step(self, p: float) -> str | None:
         """Advance with one probability; returns ``"firing"``, ``"resolved"`` or ``None``."""
+        self.since_firing += 1
         if not self.active:
-            if p >= self.on:
-                self.active, self.below, self.peak = True, 0, p
+            if p >= self.on and self.since_firing > self.refractory:
+                self.active, self.below, self.peak, self.since_firing = True, 0, p, 0
                 return "firing"
             return None
         self.peak = p if p > self.peak else self.peak

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from opsloop.core.detectors import Estimator
+from opsloop.errors import InvalidInputError
 
 __all__ = ["TailCalibrator"]
 
@@ -29,16 +30,25 @@ class TailCalibrator(Estimator):
         min_samples: below this many learned scores, probabilities are 0 (no evidence yet).
         memory: counts are halved when they reach this total, so old behaviour fades.
         refit_every: the quantile and tail are refitted after this many updates (cost control).
-        min_excess: floor of the tail's mean excess, relative to the tail quantile.
+        min_excess: floor of the tail's mean excess, relative to the tail quantile (exponential
+            tail) or of the mean log excess (Pareto tail).
+        excess_floor: absolute floor of the exponential tail's mean excess (in raw-score units).
+        tail: ``"exponential"`` (light tails: Gaussian-like noise) or ``"pareto"`` (the tail index
+            is estimated by Hill's estimator, so a spiky series needs a far larger spike).
     """
 
     def __init__(self, tail_quantile: float = 0.97, min_samples: int = 50, memory: int = 4000,
-                 refit_every: int = 16, min_excess: float = 0.25) -> None:
+                 refit_every: int = 16, min_excess: float = 0.25, tail: str = "exponential",
+                 excess_floor: float = 1e-3) -> None:
+        if tail not in ("exponential", "pareto"):
+            raise InvalidInputError("tail must be 'exponential' or 'pareto'", field="tail")
         self.tail_quantile = tail_quantile
         self.min_samples = min_samples
         self.memory = memory
         self.refit_every = refit_every
         self.min_excess = min_excess
+        self.tail = tail
+        self.excess_floor = excess_floor
         self._counts = [0.0] * (_N_BINS + 1)
         self._total = 0.0
         self._seen = 0
@@ -84,16 +94,24 @@ class TailCalibrator(Estimator):
         self._cdf = cdf
         k = next(i for i, v in enumerate(cdf) if v >= self.tail_quantile)
         self._q = self._edge(k)
-        above = sum(c * (self._edge(i) * 0.92 - self._q) for i, c in enumerate(self._counts) if i > k)
         n_above = total * (1.0 - cdf[k])
+        if self.tail == "pareto":
+            # Hill's estimator from log-spaced bins: mean log excess over the tail quantile
+            centre = 0.5  # bin centres sit half a bin below their upper edge
+            logs = sum(c * (i - k - centre) for i, c in enumerate(self._counts) if i > k) * math.log(2)
+            self._excess = max(logs / _BINS_PER_OCTAVE / n_above if n_above > 0 else 0.0, self.min_excess)
+            return
+        above = sum(c * (self._edge(i) * 0.92 - self._q) for i, c in enumerate(self._counts) if i > k)
         # a floor on the tail scale keeps one-off outliers from making the tail infinitely thin
-        self._excess = max(above / n_above if n_above > 0 else 0.0, self.min_excess * self._q, 1e-3)
+        self._excess = max(above / n_above if n_above > 0 else 0.0, self.min_excess * self._q, self.excess_floor)
 
     def probability(self, raw: float) -> float:
         """P(score < raw) under the learned distribution; 0 until ``min_samples`` were learned."""
         if self._seen < self.min_samples or raw != raw:
             return 0.0
         if raw > self._q:
+            if self.tail == "pareto":
+                return 1.0 - (1.0 - self.tail_quantile) * (raw / self._q) ** (-1.0 / self._excess)
             return 1.0 - (1.0 - self.tail_quantile) * math.exp(-(raw - self._q) / self._excess)
         k = self._bin(raw)
         return min(self._cdf[k - 1] if k > 0 else 0.0, self.tail_quantile)

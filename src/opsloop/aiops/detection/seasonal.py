@@ -21,12 +21,14 @@ __all__ = ["SeasonalBaseline", "detect_period"]
 
 
 def detect_period(values: np.ndarray, *, min_period: int = 4, max_period: int | None = None,
-                  min_strength: float = 0.3) -> int:
+                  min_strength: float = 0.3, tolerance: float = 0.05) -> int:
     """Dominant period of a regularly sampled series, or 1 when it has none.
 
     The series is detrended (least squares line), its autocorrelation computed by FFT, and the
-    first lag that is a local peak, reaches ``min_strength`` and stands out of the trough before
-    it (prominence ≥ 0.2) is taken, provided it is at least 0.8 × the strongest such peak.
+    shortest lag that is a local peak, reaches ``min_strength`` and stands out of the trough before
+    it (prominence ≥ 0.2) and is within ``tolerance`` of the strongest such peak is taken: the
+    shortest of the strongest cycles (a weekly cycle wins over a daily one only when it explains
+    clearly more).
     """
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
@@ -55,7 +57,7 @@ def detect_period(values: np.ndarray, *, min_period: int = 4, max_period: int | 
     if len(cand) == 0:
         return 1
     best = float(acf[cand].max())
-    return int(next(c for c in cand if acf[c] >= 0.8 * best))
+    return int(next(c for c in cand if acf[c] >= best - tolerance))
 
 
 class SeasonalBaseline(AnomalyDetector):

@@ -1,4 +1,4 @@
-"""Fixtures for detection tests: small synthetic series generated here (never the shared datasets)."""
+"""Synthetic series for detection tests, generated here (never the shared datasets)."""
 
 from __future__ import annotations
 

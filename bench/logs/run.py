@@ -141,8 +141,8 @@ _DIGITS = re.compile(r"\d+")
 def stream_worker(name: str, data: Path, systems: list[str], n: int, seed: int, fresh: bool) -> dict[str, float]:
     """Mine ``n`` lines resampled (uniformly, with replacement) from the systems' messages.
 
-    With ``fresh``, every digit run of a sampled line is replaced by random digits of the same
-    length, so that most lines are new (the exact-line fast path rarely applies).
+    With ``fresh``, every digit run of a sampled line is replaced by random digits (its length
+    changed by -1, 0 or +1), so that most lines are new (the exact-line fast path rarely applies).
     """
     pool = [(s, line) for s in systems for line in load_system(data / s)[0]]
     rng = random.Random(seed)
@@ -150,7 +150,8 @@ def stream_worker(name: str, data: Path, systems: list[str], n: int, seed: int, 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     def new_digits(found: re.Match[str]) -> str:
-        return "".join(rng.choice("0123456789") for _ in found.group())
+        size = max(1, len(found.group()) + rng.randint(-1, 1))  # new values, lengths vary too
+        return "".join(rng.choice("0123456789") for _ in range(size))
 
     chunk, done, elapsed = 100_000, 0, 0.0
     while done < n:

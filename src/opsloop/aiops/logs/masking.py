@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["WILDCARD", "Masker", "generalise_token"]
+__all__ = ["WILDCARD", "Masker", "generalise_token", "shape_of"]
 
 WILDCARD = "<*>"
 
@@ -33,6 +33,7 @@ _CLASSES: tuple[tuple[str, str], ...] = (
     ("number", r"(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d+)*" + r"(?![A-Za-z0-9])"),
 )
 
+_ZERO_DIGITS = str.maketrans("0123456789", "0000000000")
 _NEEDS_MASKING = re.compile(r"[0-9/]")
 _ANYTHING = re.compile(r"")
 _TOKEN_DELIMITERS = set(" \t,;:=|\"'[](){}<>/@#.-+_!?$&%*")
@@ -61,6 +62,8 @@ class Masker:
         # Built-in kinds all need a digit or a slash; user patterns may need anything.
         self._worth_trying = _NEEDS_MASKING.search if not self.extra_patterns else _ANYTHING.search
         self._tokens: dict[str, str] = {}
+        # User patterns may look at digit values, so shapes are only safe for the built-ins.
+        self.shape_safe = not self.extra_patterns
 
     @staticmethod
     def kind_names() -> tuple[str, ...]:
@@ -96,6 +99,15 @@ class Masker:
                 cache[token] = masked
             out.append(masked)
         return out
+
+
+def shape_of(message: str) -> str:
+    """The message with every ASCII digit turned into ``0``.
+
+    The built-in kinds only look at *whether* a character is a digit, never at its value, so
+    two messages of the same shape mask alike: the miner caches templates by shape.
+    """
+    return message.translate(_ZERO_DIGITS)
 
 
 def generalise_token(a: str, b: str) -> str:

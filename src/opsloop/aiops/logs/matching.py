@@ -91,11 +91,12 @@ def sibling_keys(tokens: list[str]) -> list[tuple[int, str]]:
 class ServiceIndex:
     """The templates of one service, by token count, with its bounded caches."""
 
-    __slots__ = ("by_length", "line_cache", "masked_cache", "overflow_id", "siblings", "keys_of")
+    __slots__ = ("by_length", "line_cache", "shape_cache", "masked_cache", "overflow_id", "siblings", "keys_of")
 
     def __init__(self) -> None:
         self.by_length: dict[int, list[Template]] = {}
         self.line_cache: dict[str, int] = {}
+        self.shape_cache: dict[str, int] = {}
         self.masked_cache: dict[str, int] = {}
         self.overflow_id: int | None = None
         self.siblings: dict[str, set[int]] = {}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsloop.aiops.logs.config import MinerConfig
-from opsloop.aiops.logs.masking import WILDCARD, Masker
+from opsloop.aiops.logs.masking import WILDCARD, Masker, shape_of
 from opsloop.aiops.logs.matching import ServiceIndex, generalise
 from opsloop.aiops.logs.stats import MinerStats
 from opsloop.aiops.logs.store import InMemoryTemplateStore, TemplateStore
@@ -118,6 +118,23 @@ class LogMiner:
 
     # -- the slow path ------------------------------------------------------------------
     def _find_or_create(
+        self, index: ServiceIndex, service: str, message: str, time: float | None
+    ) -> tuple[Template, str]:
+        shape = shape_of(message) if self.masker.shape_safe else None
+        if shape is not None:
+            tid = index.shape_cache.get(shape)
+            if tid is not None:
+                self.stats.masked_cache_hits += 1
+                return self._live(self._templates[tid]), "none"
+        template, change = self._match_masked(index, service, message, time)
+        if shape is not None and self.config.line_cache_size:
+            if len(index.shape_cache) >= self._cache_share():
+                index.shape_cache.clear()
+                self.stats.cache_resets += 1
+            index.shape_cache[shape] = template.id
+        return template, change
+
+    def _match_masked(
         self, index: ServiceIndex, service: str, message: str, time: float | None
     ) -> tuple[Template, str]:
         tokens = self._tokens(message)

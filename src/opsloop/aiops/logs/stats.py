@@ -14,7 +14,8 @@ class MinerStats:
     Attributes:
         lines: lines seen.
         line_cache_hits: lines answered from the exact-line cache (the fast path).
-        masked_cache_hits: lines answered from the masked-message cache.
+        masked_cache_hits: lines answered from the shape cache (digits zeroed) or the
+            masked-message cache, without a template search.
         templates_created, templates_generalised: template births and new versions.
         templates_merged: templates folded into a sibling (their ids resolve to it).
         empty_lines: empty or whitespace-only lines.

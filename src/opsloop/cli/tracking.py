@@ -55,10 +55,11 @@ def _with_client(command: Callable[..., Any]) -> Callable[..., Any]:
     return _source_options(wrapper)
 
 
-def _time(ms: int | None) -> str | None:
+def _time(ms: int | None, short: bool = False) -> str | None:
+    """UTC time of a millisecond timestamp, for people."""
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S")
 
 
 def _duration(run: Run) -> str | None:
@@ -159,11 +160,11 @@ def _emit_runs(found: list[Run], as_json: bool) -> None:
     if as_json:
         emit([_run_row(r) for r in found], [], as_json=True)
         return
-    rows = [{"run_id": r.info.run_id, "name": r.info.run_name, "exp": r.info.experiment_id,
-             "status": r.info.status, "started": _time(r.info.start_time), "took": _duration(r),
+    rows = [{"run_id": r.info.run_id, "name": r.info.run_name, "status": r.info.status,
+             "started": _time(r.info.start_time, short=True),
              "metrics": _metrics_summary({m.key: m.value for m in sorted(r.metrics, key=lambda m: m.key)})}
             for r in found]
-    emit(rows, ["run_id", "name", "exp", "status", "started", "took", "metrics"], as_json=False)
+    emit(rows, ["run_id", "name", "status", "started", "metrics"], as_json=False)
 
 
 @click.group()
@@ -205,14 +206,16 @@ def runs_search(client: Client, as_json: bool, experiment: tuple[str, ...], filt
 @_with_client
 def runs_show(client: Client, as_json: bool, run_id: str) -> None:
     """Show one run: its info, params, latest metrics and tags."""
-    row = _run_row(client.get_run(run_id))
+    run = client.get_run(run_id)
+    row = _run_row(run)
     if as_json:
         emit([row], [], as_json=True)
         return
     info_keys = ["run_id", "run_name", "experiment_id", "status", "user_id", "start_time", "end_time",
                  "artifact_uri", "lifecycle_stage"]
-    emit([{"field": k, "value": _time(row[k]) if k.endswith("_time") else row[k]} for k in info_keys],
-         ["field", "value"], as_json=False, title=f"run {run_id}")
+    info = [{"field": k, "value": _time(row[k]) if k.endswith("_time") else row[k]} for k in info_keys]
+    info.insert(7, {"field": "duration", "value": _duration(run)})
+    emit(info, ["field", "value"], as_json=False, title=f"run {run_id}")
     for section in ("params", "metrics", "tags"):
         if row[section]:
             emit([{"key": k, "value": v} for k, v in row[section].items()], ["key", "value"], as_json=False,

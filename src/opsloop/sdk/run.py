@@ -38,6 +38,7 @@ __all__ = ["Run"]
 
 _BATCH = limits.MAX_PARAMS_TAGS_PER_BATCH
 _TERMINAL = ("FINISHED", "FAILED", "KILLED")
+_INT64 = 2**63
 
 
 def _now_ms() -> int:
@@ -107,7 +108,12 @@ class Run:
             number = float(value)
         except (TypeError, ValueError):
             raise InvalidInputError(f"Metric '{key}' value must be a number, got {value!r}", field="value") from None
-        return key, number, timestamp, 0 if step is None else int(step)
+        if step is None:
+            return key, number, timestamp, 0
+        step = int(step)
+        if not -_INT64 <= step < _INT64:
+            raise InvalidInputError(f"Metric '{key}' step {step} is not a 64-bit integer", field="step")
+        return key, number, timestamp, step
 
     def log_metric(self, key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
         """Queue one point; returns without waiting for the network (unless the queue is full).

@@ -69,14 +69,17 @@ class HttpTransport(Transport):
         timeout: seconds for connect/read/write.
         retries: retry policy for transient failures.
         headers: extra headers on every request (e.g. ``Authorization``).
+        http_transport: an httpx transport to send through instead of the network
+            (``httpx.MockTransport`` in tests).
     """
 
     def __init__(self, url: str, *, timeout: float = 60.0, retries: Retries | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, http_transport: httpx.BaseTransport | None = None) -> None:
         self.url = url.rstrip("/")
         self.retries = retries or Retries()
         self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-                                  headers=headers, limits=httpx.Limits(max_keepalive_connections=4))
+                                  headers=headers, limits=httpx.Limits(max_keepalive_connections=4),
+                                  transport=http_transport)
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _send(self, make: Callable[[], httpx.Response]) -> httpx.Response:

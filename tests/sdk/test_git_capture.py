@@ -1,0 +1,62 @@
+"""Git commit, branch, dirty flag and diff captured on a run; no repo or no git means nothing captured."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from opsloop.sdk import Client
+from opsloop.sdk.git import capture_git
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "trunk")
+    _git(repo, "config", "user.email", "t@example.com")
+    _git(repo, "config", "user.name", "t")
+    _git(repo, "remote", "add", "origin", "https://example.com/team/model.git")
+    (repo / "train.py").write_text("lr = 0.1\n")
+    _git(repo, "add", "train.py")
+    _git(repo, "commit", "-q", "-m", "first")
+    return repo
+
+
+def test_commit_branch_and_diff_are_captured_on_the_run(client: Client, repo: Path, tmp_path: Path) -> None:
+    (repo / "train.py").write_text("lr = 0.05\n")  # uncommitted change
+    with client.start_run(experiment="git", git_dir=repo) as run:
+        run.log_metric("loss", 1.0)
+    tags = client.get_run(run.id).tags
+    assert tags["mlflow.source.git.commit"] == _git(repo, "rev-parse", "HEAD")
+    assert tags["mlflow.source.git.branch"] == "trunk"
+    assert tags["mlflow.source.git.repoURL"] == "https://example.com/team/model.git"
+    assert tags["opsloop.source.git.dirty"] == "true"
+    diff = client.download_artifacts(run.id, "code/git.diff", tmp_path / "dl").read_text()
+    assert "-lr = 0.1" in diff and "+lr = 0.05" in diff
+
+
+def test_clean_tree_is_not_dirty_and_uploads_no_diff(repo: Path) -> None:
+    info = capture_git(repo)
+    assert info is not None and not info.dirty and info.diff == ""
+
+
+def test_outside_a_repo_nothing_is_captured(tmp_path: Path) -> None:
+    assert capture_git(tmp_path) is None
+    client = Client(data_dir=tmp_path / "store")
+    with client.start_run(git_dir=tmp_path) as run:
+        pass
+    assert not any(k.startswith("mlflow.source.git") for k in client.get_run(run.id).tags)
+    assert client.list_artifacts(run.id) == []
+    client.close()
+
+
+def test_without_a_git_executable_nothing_is_captured(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert capture_git(repo) is None

@@ -1,0 +1,71 @@
+"""HttpTransport against scripted responses (httpx.MockTransport): retries, error mapping, encoding."""
+
+from __future__ import annotations
+
+import httpx
+import orjson
+import pytest
+
+from opsloop.errors import InvalidInputError, NotFoundError, RateLimitedError, StorageError
+from opsloop.sdk import HttpTransport, Retries
+
+_NO_WAIT = Retries(attempts=3, backoff=0.0, max_backoff=0.0)
+
+
+def _transport(responses: list, seen: list[httpx.Request]) -> HttpTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        answer = responses.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return HttpTransport("http://tracking.test", retries=_NO_WAIT, http_transport=httpx.MockTransport(handler))
+
+
+def test_connection_errors_5xx_and_429_are_retried() -> None:
+    seen: list[httpx.Request] = []
+    transport = _transport([httpx.ConnectError("refused"), httpx.Response(503), httpx.Response(429),
+                            httpx.Response(200, json={})], seen)
+    transport.log_batch("r1", metrics=[("loss", 1.0, 5, 0)])
+    assert len(seen) == 4 and all(r.url.path == "/api/2.0/mlflow/runs/log-batch" for r in seen)
+
+
+def test_giving_up_names_the_server() -> None:
+    transport = _transport([httpx.ConnectError("refused")] * 4, [])
+    with pytest.raises(StorageError, match="cannot reach the tracking server at http://tracking.test"):
+        transport.get_run("r1")
+
+
+def test_persistent_429_becomes_rate_limited_error() -> None:
+    body = {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": "slow down"}
+    transport = _transport([httpx.Response(429, json=body)] * 4, [])
+    with pytest.raises(RateLimitedError, match="slow down"):
+        transport.get_run("r1")
+
+
+@pytest.mark.parametrize(("status", "code", "error"), [(404, "RESOURCE_DOES_NOT_EXIST", NotFoundError),
+                                                       (400, "INVALID_PARAMETER_VALUE", InvalidInputError)])
+def test_4xx_is_raised_at_once_with_the_servers_message_and_field(status: int, code: str, error: type) -> None:
+    seen: list[httpx.Request] = []
+    body = {"error_code": code, "message": "Run with id=r1 not found", "field": "run_id"}
+    transport = _transport([httpx.Response(status, json=body)], seen)
+    with pytest.raises(error, match="Run with id=r1 not found") as raised:
+        transport.get_run("r1")
+    assert raised.value.field == "run_id" and len(seen) == 1
+
+
+def test_a_non_json_error_body_still_gives_a_readable_error() -> None:
+    transport = _transport([httpx.Response(418, text="<html>teapot</html>")], [])
+    with pytest.raises(Exception, match="HTTP 418"):
+        transport.get_run("r1")
+
+
+def test_log_batch_encodes_non_finite_values_as_mlflow_strings() -> None:
+    seen: list[httpx.Request] = []
+    transport = _transport([httpx.Response(200, json={})], seen)
+    transport.log_batch("r1", metrics=[("a", float("nan"), 1, 0), ("a", float("inf"), 2, 1), ("a", 0.5, 3, 2)],
+                        params={"lr": "0.1"})
+    body = orjson.loads(seen[0].content)
+    assert [m["value"] for m in body["metrics"]] == ["NaN", "Infinity", 0.5]
+    assert body["params"] == [{"key": "lr", "value": "0.1"}] and "tags" not in body

@@ -1,0 +1,141 @@
+"""``opsloop experiments|runs|artifacts``: tables for people, ``--json`` for machines, errors as messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opsloop.cli import main
+from opsloop.sdk import Client
+from tests.conftest import ServerProcess
+
+OPSLOOP_BIN = str(Path(sys.executable).with_name("opsloop"))
+
+
+def _seed(client: Client, tmp: Path) -> dict[str, Any]:
+    """Two runs in experiment 'cli-exp', with params, metrics and artifacts."""
+    (tmp / "art" / "sub").mkdir(parents=True)
+    (tmp / "art" / "model.txt").write_text("weights")
+    (tmp / "art" / "sub" / "conf.yaml").write_text("lr: 0.1")
+    ids = {}
+    for name, loss in (("good", 0.1), ("bad", 0.9)):
+        with client.start_run("cli-exp", run_name=name, params={"lr": loss}, capture_git=False) as run:
+            run.log_metric("loss", loss)
+            run.log_artifacts(tmp / "art")
+        ids[name] = run.id
+    return {"exp_id": run.experiment_id, **ids}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("cli")
+    with Client(data_dir=tmp / "data") as client:
+        seeded = _seed(client, tmp)
+    return {"data_dir": str(tmp / "data"), **seeded}
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
+    code, out, err = _cli(capsys, *args, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_experiments_list_as_table_and_json(store: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(capsys, "experiments", "list", "--data-dir", store["data_dir"])
+    assert code == 0 and "cli-exp" in out and "experiment_id" in out and "Default" in out
+    rows = _json(capsys, "experiments", "list", "--data-dir", store["data_dir"])
+    assert {r["name"] for r in rows} == {"cli-exp", "Default"}
+
+
+def test_experiments_search_and_show(store: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = _json(capsys, "experiments", "search", "--filter", "name LIKE 'cli%'", "--order-by", "name ASC",
+                 "--data-dir", store["data_dir"])
+    assert [r["name"] for r in rows] == ["cli-exp"]
+    by_name = _json(capsys, "experiments", "show", "cli-exp", "--data-dir", store["data_dir"])
+    by_id = _json(capsys, "experiments", "show", store["exp_id"], "--data-dir", store["data_dir"])
+    assert by_name == by_id and by_name[0]["experiment_id"] == store["exp_id"]
+    code, out, _ = _cli(capsys, "experiments", "show", "cli-exp", "--data-dir", store["data_dir"])
+    assert code == 0 and "artifact_location" in out
+
+
+def test_runs_list_search_and_show(store: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(capsys, "runs", "list", "--experiment", "cli-exp", "--data-dir", store["data_dir"])
+    assert code == 0 and store["good"] in out and store["bad"] in out and "loss=0.1" in out
+    rows = _json(capsys, "runs", "search", "-e", "cli-exp", "--filter", "metrics.loss < 0.5",
+                 "--order-by", "metrics.loss ASC", "--max-results", "5", "--data-dir", store["data_dir"])
+    assert [r["run_id"] for r in rows] == [store["good"]]
+    assert rows[0]["metrics"] == {"loss": 0.1} and rows[0]["params"] == {"lr": "0.1"}
+    (shown,) = _json(capsys, "runs", "show", store["bad"], "--data-dir", store["data_dir"])
+    assert shown["status"] == "FINISHED" and shown["run_name"] == "bad"
+    code, out, _ = _cli(capsys, "runs", "show", store["bad"], "--data-dir", store["data_dir"])
+    assert code == 0 and "params" in out and "lr" in out and "FINISHED" in out
+
+
+def test_artifacts_list_and_download(store: dict, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = _json(capsys, "artifacts", "list", store["good"], "--data-dir", store["data_dir"])
+    assert [(r["path"], r["is_dir"]) for r in rows] == [("model.txt", False), ("sub", True)]
+    code, out, _ = _cli(capsys, "artifacts", "list", store["good"], "sub", "--data-dir", store["data_dir"])
+    assert code == 0 and "sub/conf.yaml" in out
+    code, out, _ = _cli(capsys, "artifacts", "download", store["good"], "--dst", str(tmp_path / "all"),
+                        "--data-dir", store["data_dir"])
+    assert code == 0 and (tmp_path / "all" / "sub" / "conf.yaml").read_text() == "lr: 0.1"
+    (done,) = _json(capsys, "artifacts", "download", store["good"], "model.txt", "--dst", str(tmp_path / "one"),
+                    "--data-dir", store["data_dir"])
+    assert Path(done["local_path"]).read_text() == "weights"
+
+
+@pytest.mark.parametrize("args", [
+    ["runs", "show", "0123456789abcdef0123456789abcdef"],
+    ["experiments", "show", "no-such-experiment"],
+    ["artifacts", "list", "0123456789abcdef0123456789abcdef"],
+    ["artifacts", "download", "RUN", "missing.txt"],
+    ["runs", "search", "--filter", "metrics.loss <<< 1"],
+])
+def test_errors_are_one_line_messages_with_a_nonzero_exit(store: dict, capsys: pytest.CaptureFixture[str],
+                                                          args: list[str], tmp_path: Path) -> None:
+    args = [store["good"] if a == "RUN" else a for a in args]
+    code, out, err = _cli(capsys, *args, "--data-dir", store["data_dir"])
+    assert code == 1 and out == ""
+    assert err.startswith("error: ") and "Traceback" not in err
+
+
+def test_missing_data_folder_is_reported_not_created(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = _cli(capsys, "runs", "list", "--data-dir", str(tmp_path / "nowhere"))
+    assert code == 1 and "no opsloop data folder" in err and not (tmp_path / "nowhere").exists()
+
+
+def test_commands_work_over_http_against_a_real_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server = ServerProcess(tmp_path / "data").start()
+    try:
+        with Client(server.url) as client:
+            seeded = _seed(client, tmp_path)
+        rows = _json(capsys, "runs", "list", "-e", "cli-exp", "--url", server.url)
+        assert {r["run_id"] for r in rows} == {seeded["good"], seeded["bad"]}
+        files = _json(capsys, "artifacts", "list", seeded["good"], "sub", "--url", server.url)
+        assert files == [{"path": "sub/conf.yaml", "is_dir": False, "file_size": 7}]
+        code, _, _ = _cli(capsys, "artifacts", "download", seeded["good"], "--dst", str(tmp_path / "dl"),
+                          "--url", server.url)
+        assert code == 0 and (tmp_path / "dl" / "model.txt").read_text() == "weights"
+        code, _, err = _cli(capsys, "runs", "show", "0123456789abcdef0123456789abcdef", "--url", server.url)
+        assert code == 1 and err.startswith("error: Run with id=") and "Traceback" not in err
+    finally:
+        server.stop()
+    code, _, err = _cli(capsys, "experiments", "list", "--url", server.url)
+    assert code == 1 and err.startswith("error: cannot reach the tracking server")
+
+
+def test_the_installed_command_prints_no_traceback(store: dict) -> None:
+    done = subprocess.run([OPSLOOP_BIN, "runs", "show", "nope", "--data-dir", store["data_dir"]],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr

@@ -10,6 +10,8 @@ distinct probabilities close to 1 instead of all saturating at ``1 - 1/n``.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
+from itertools import accumulate
 
 from opsloop.core.detectors import Estimator
 from opsloop.errors import InvalidInputError
@@ -20,6 +22,7 @@ _BINS_PER_OCTAVE = 4
 _MIN_RAW = 2.0**-10
 _N_BINS = 40 * _BINS_PER_OCTAVE  # covers 2**-10 .. 2**30
 _MAX_RAW = 2.0**30
+_EDGES = [_MIN_RAW * 2.0 ** (k / _BINS_PER_OCTAVE) for k in range(_N_BINS + 1)]
 
 
 class TailCalibrator(Estimator):
@@ -56,6 +59,7 @@ class TailCalibrator(Estimator):
         self._cdf: list[float] = []
         self._q = math.inf
         self._excess = 1.0
+        self._top = 0
 
     @staticmethod
     def _bin(raw: float) -> int:
@@ -74,7 +78,10 @@ class TailCalibrator(Estimator):
     def learn_one(self, raw: float) -> None:
         if raw != raw or raw < 0.0:
             return
-        self._counts[self._bin(raw)] += 1.0
+        b = self._bin(raw)
+        self._counts[b] += 1.0
+        if b > self._top:
+            self._top = b
         self._total += 1.0
         self._seen += 1
         if self._total >= self.memory:
@@ -87,23 +94,23 @@ class TailCalibrator(Estimator):
     def _fit(self) -> None:
         self._since_fit = 0
         total = self._total
-        cdf, acc = [], 0.0
-        for c in self._counts:
-            acc += c
-            cdf.append(acc / total)
+        cdf = [a / total for a in accumulate(self._counts)]
         self._cdf = cdf
-        k = next(i for i, v in enumerate(cdf) if v >= self.tail_quantile)
-        self._q = self._edge(k)
+        k = min(bisect_left(cdf, self.tail_quantile), _N_BINS)
+        self._q = _EDGES[k]
         n_above = total * (1.0 - cdf[k])
+        tail = range(k + 1, self._top + 1)  # bins above the highest score seen are empty
+        counts = self._counts
         if self.tail == "pareto":
             # Hill's estimator from log-spaced bins: mean log excess over the tail quantile
             centre = 0.5  # bin centres sit half a bin below their upper edge
-            logs = sum(c * (i - k - centre) for i, c in enumerate(self._counts) if i > k) * math.log(2)
+            logs = sum(counts[i] * (i - k - centre) for i in tail) * math.log(2)
             self._excess = max(logs / _BINS_PER_OCTAVE / n_above if n_above > 0 else 0.0, self.min_excess)
             return
-        above = sum(c * (self._edge(i) * 0.92 - self._q) for i, c in enumerate(self._counts) if i > k)
+        q = self._q
+        above = sum(counts[i] * (_EDGES[i] * 0.92 - q) for i in tail)
         # a floor on the tail scale keeps one-off outliers from making the tail infinitely thin
-        self._excess = max(above / n_above if n_above > 0 else 0.0, self.min_excess * self._q, self.excess_floor)
+        self._excess = max(above / n_above if n_above > 0 else 0.0, self.min_excess * q, self.excess_floor)
 
     def probability(self, raw: float) -> float:
         """P(score < raw) under the learned distribution; 0 until ``min_samples`` were learned."""

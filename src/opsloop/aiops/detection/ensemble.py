@@ -60,44 +60,57 @@ class UnivariateEnsemble(AnomalyDetector):
         self._sustain_cal = TailCalibrator(**(calibrator or {}))
         self._zbar = 0.0
         self._parts = (0.0, 0.0, 0.0, 0.0, 0.0)
+        self._cache: tuple[float, float | None, float, float] | None = None
 
-    def _abs_z(self, x: float, t: float | None) -> float:
-        z = abs(self._seasonal.residual_z(x, t)[1])
-        return z if z < self.sustain_clip else self.sustain_clip
+    def _residual(self, x: float, t: float | None) -> tuple[float, float]:
+        """(residual, residual z) under the seasonal model, computed once per point."""
+        c = self._cache
+        if c is not None and c[0] == x and c[1] == t:
+            return c[2], c[3]
+        r, z = self._seasonal.residual_z(x, t)
+        self._cache = (x, t, r, z)
+        return r, z
 
     def score_one(self, x: float, t: float | None = None) -> float:
-        if not math.isfinite(x) or not self._seasonal._n:
+        seasonal = self._seasonal
+        if not math.isfinite(x) or not seasonal._n:
             return 0.0
-        p1 = self._seasonal.score_one(x, t)
-        exp = self._seasonal.expected(t)
-        p2 = self._shift.score_one(x - exp, t) if exp == exp else 0.0
+        r, z = self._residual(x, t)
+        az = z if z >= 0.0 else -z
+        p1 = seasonal._cal.probability(az)
+        p2 = self._shift.score_one(r, t) if r == r else 0.0
         p3 = 0.0
         if self.sustain_alpha > 0.0:
-            zbar = self._zbar + self.sustain_alpha * (self._abs_z(x, t) - self._zbar)
-            p3 = self._sustain_cal.probability(zbar)
+            zc = az if az < self.sustain_clip else self.sustain_clip
+            p3 = self._sustain_cal.probability(self._zbar + self.sustain_alpha * (zc - self._zbar))
         p4 = self._volatility.score_one(x, t) if self._volatility is not None else 0.0
         p5 = self._novelty.score_one(x, t) if self._novelty is not None else 0.0
         self._parts = (p1, p2, p3, p4, p5)
         if self.combine == "fisher":
             return _fisher(self._parts)
-        return max(p1, p2, p3, p4, p5)
+        return max(self._parts)
 
     def learn_one(self, x: float, t: float | None = None) -> None:
         if not math.isfinite(x):
             return
-        exp = self._seasonal.expected(t) if self._seasonal._n else math.nan
-        if self.sustain_alpha > 0.0 and exp == exp and self._seasonal._scale == self._seasonal._scale:
-            self._zbar += self.sustain_alpha * (self._abs_z(x, t) - self._zbar)
-            self._sustain_cal.learn_one(self._zbar)
-        if exp == exp:
-            before = self._shift.changes
-            self._shift.learn_one(x - exp, t)
-            if self.absorb_shifts and self._shift.changes != before:
-                # a confirmed level shift becomes the seasonal model's new level at once
-                level = self._shift._base
-                self._seasonal.shift_level(level)
-                self._shift.rebase(level)
-        self._seasonal.learn_one(x, t)
+        seasonal = self._seasonal
+        if seasonal._n:
+            r, z = self._residual(x, t)
+            if self.sustain_alpha > 0.0 and r == r and seasonal._scale == seasonal._scale:
+                az = z if z >= 0.0 else -z
+                zc = az if az < self.sustain_clip else self.sustain_clip
+                self._zbar += self.sustain_alpha * (zc - self._zbar)
+                self._sustain_cal.learn_one(self._zbar)
+            if r == r:
+                before = self._shift.changes
+                self._shift.learn_one(r, t)
+                if self.absorb_shifts and self._shift.changes != before:
+                    # a confirmed level shift becomes the seasonal model's new level at once
+                    level = self._shift._base
+                    seasonal.shift_level(level)
+                    self._shift.rebase(level)
+        self._cache = None
+        seasonal.learn_one(x, t)
         if self._volatility is not None:
             self._volatility.learn_one(x, t)
         if self._novelty is not None:
@@ -115,12 +128,15 @@ class UnivariateEnsemble(AnomalyDetector):
 
 def _fisher(parts: tuple[float, ...]) -> float:
     """Fisher's method: combine tail probabilities so agreeing components reinforce each other."""
-    used = [p for p in parts if p > 0.0]
-    if not used:
+    half, k = 0.0, 0  # chi-square / 2 with 2k degrees of freedom
+    for p in parts:
+        if p > 0.0:
+            k += 1
+            half -= math.log(1.0 - p) if p < 1.0 else -690.7755278982137
+    if k == 0:
         return 0.0
-    half = -sum(math.log(max(1.0 - p, 1e-300)) for p in used)  # chi-square / 2, 2k dof
     term, total = 1.0, 1.0
-    for j in range(1, len(used)):
+    for j in range(1, k):
         term *= half / j
         total += term
     return 1.0 - math.exp(-half) * total

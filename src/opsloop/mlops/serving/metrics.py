@@ -87,7 +87,7 @@ class ServingMetrics:
     def observe_request(self, status: int, seconds: float, error: str | None = None) -> None:
         """One finished ``/invocations`` request."""
         row, lay = self.row, self.layout
-        row[lay.requests + min(max(status // 100 - 2, 0), 2)] += 1
+        row[lay.requests + (0 if status < 400 else 1 if status < 500 else 2)] += 1
         if error is not None:
             row[lay.errors + ERROR_KINDS.index(error)] += 1
         nb = len(LATENCY_BUCKETS)

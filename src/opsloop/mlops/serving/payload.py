@@ -133,6 +133,8 @@ def _split_rows(value: Any, signature: ModelSignature) -> tuple[list[Any], list[
 def _to_matrix(key: str, value: Any, signature: ModelSignature) -> np.ndarray:
     names = signature.names
     order: list[int] | None = None
+    if isinstance(value, list) and not value:
+        raise _empty()
     if key == "dataframe_split":
         rows, order = _split_rows(value, signature)
     elif isinstance(value, list) and value and isinstance(value[0], dict):
@@ -203,6 +205,8 @@ def _strict_numeric(rows: list[Any], order: list[int] | None, signature: ModelSi
 
 
 def _to_frame(key: str, value: Any, signature: ModelSignature) -> pd.DataFrame:
+    if isinstance(value, list) and not value:
+        raise _empty()
     try:
         if key == "dataframe_split":
             if not isinstance(value, dict) or "data" not in value:
@@ -247,10 +251,10 @@ def enforce_frame(frame: pd.DataFrame, signature: ModelSignature) -> pd.DataFram
 def _coerce_column(col: pd.Series, name: str, kind: str) -> pd.Series:
     if kind in _PANDAS_DTYPES:
         if col.dtype.kind not in "fiub":
-            bad = [v for v in col if v is not None and not isinstance(v, bool | int | float)]
+            bad = [(i, v) for i, v in enumerate(col.tolist())
+                   if v is not None and not isinstance(v, bool | int | float)]
             if bad:
-                row = next(i for i, v in enumerate(col) if v is bad[0])
-                raise InvalidInputError(f"column '{name}' expects {kind}; got {bad[0]!r} in row {row}",
+                raise InvalidInputError(f"column '{name}' expects {kind}; got {bad[0][1]!r} in row {bad[0][0]}",
                                         field=name)
             col = col.astype("float64")
         if kind in ("long", "integer") and col.isna().any():

@@ -1,0 +1,173 @@
+"""Drift of features and predictions against reference (training) data.
+
+Numeric columns: PSI over the reference's decile bins, plus the two-sample Kolmogorov-Smirnov
+test on a stored reference sample. Categorical columns: chi-square on category counts, plus the
+Jensen-Shannon distance (base 2, in ``[0, 1]``). A reference is kept as a small JSON profile
+(bins, proportions, a bounded value sample), never as the training data itself.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+from opsloop.errors import InvalidInputError
+from opsloop.mlops.monitoring.records import DriftReport, FeatureDrift, PredictionSample
+
+__all__ = ["PREDICTION", "DriftPolicy", "build_profile", "compute_drift", "ks_test", "psi"]
+
+PREDICTION = "__prediction__"
+_EPS = 1e-4
+_OTHER = "__other__"
+
+
+@dataclass(frozen=True, slots=True)
+class DriftPolicy:
+    """When a feature counts as drifted.
+
+    Attributes:
+        psi_threshold: numeric drift when PSI exceeds this (0.2 is the usual "significant shift").
+        ks_alpha: ... or when the KS p-value is below this and the KS statistic above ``ks_min_statistic``.
+        js_threshold: categorical drift when the Jensen-Shannon distance exceeds this.
+        chi2_alpha: ... or when the chi-square p-value is below this and JS above half the threshold.
+        min_rows: fewer current values than this: no verdict for the feature.
+        window: how many of the newest samples are compared with the reference.
+    """
+
+    psi_threshold: float = 0.2
+    ks_alpha: float = 0.01
+    ks_min_statistic: float = 0.1
+    js_threshold: float = 0.1
+    chi2_alpha: float = 0.01
+    min_rows: int = 50
+    window: int = 5000
+
+
+def psi(reference: np.ndarray, current: np.ndarray) -> float:
+    """Population stability index of two proportion vectors over the same bins."""
+    r = np.clip(reference, _EPS, None)
+    c = np.clip(current, _EPS, None)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def ks_test(reference: Sequence[float], current: Sequence[float]) -> tuple[float, float]:
+    """(statistic, p-value) of the two-sample Kolmogorov-Smirnov test."""
+    res = stats.ks_2samp(np.asarray(reference, dtype=float), np.asarray(current, dtype=float))
+    return float(res.statistic), float(res.pvalue)
+
+
+def _is_numeric(values: pd.Series) -> bool:
+    return values.dtype.kind in "fiu" and values.nunique(dropna=True) > 10
+
+
+def _numeric_profile(values: np.ndarray, rng: np.random.Generator, sample_size: int) -> dict[str, Any]:
+    values = values[np.isfinite(values)]
+    edges = np.unique(np.quantile(values, np.linspace(0, 1, 11)))
+    inner = edges[1:-1].tolist()
+    counts = np.bincount(np.searchsorted(inner, values, side="right"), minlength=len(inner) + 1)
+    sample = values if len(values) <= sample_size else rng.choice(values, sample_size, replace=False)
+    return {"kind": "numeric", "edges": inner, "proportions": (counts / max(len(values), 1)).tolist(),
+            "sample": np.round(sample, 8).tolist(), "rows": int(len(values))}
+
+
+def _categorical_profile(values: Iterable[Any], top: int = 50) -> dict[str, Any]:
+    counts = Counter(str(v) for v in values if v is not None)
+    total = sum(counts.values()) or 1
+    kept = dict(counts.most_common(top))
+    other = total - sum(kept.values())
+    props = {k: v / total for k, v in kept.items()}
+    if other:
+        props[_OTHER] = other / total
+    return {"kind": "categorical", "proportions": props, "rows": int(total)}
+
+
+def build_profile(frame: pd.DataFrame, predictions: Any = None, *, sample_size: int = 2000,
+                  seed: int = 0) -> dict[str, Any]:
+    """A reference profile of ``frame`` (and of the model's predictions on it, when given)."""
+    if frame.empty:
+        raise InvalidInputError("reference data has no rows", field="data")
+    rng = np.random.default_rng(seed)
+    features: dict[str, Any] = {}
+    for name in frame.columns:
+        col = frame[name]
+        if _is_numeric(col):
+            features[str(name)] = _numeric_profile(col.to_numpy(dtype=float), rng, sample_size)
+        else:
+            features[str(name)] = _categorical_profile(col.tolist())
+    if predictions is not None:
+        pred = pd.Series(_last_column(predictions))
+        features[PREDICTION] = (_numeric_profile(pred.to_numpy(dtype=float), rng, sample_size)
+                                if _is_numeric(pred) else _categorical_profile(pred.tolist()))
+    return {"rows": int(len(frame)), "created": time.time(), "features": features}
+
+
+def _last_column(preds: Any) -> list[Any]:
+    arr = np.asarray(preds)
+    if arr.ndim > 1:
+        arr = arr.reshape(arr.shape[0], -1)[:, -1]
+    return arr.tolist()
+
+
+def _numeric_drift(name: str, ref: dict[str, Any], values: list[Any], policy: DriftPolicy) -> FeatureDrift:
+    cur = np.asarray([v for v in values if isinstance(v, int | float) and not isinstance(v, bool)], dtype=float)
+    cur = cur[np.isfinite(cur)]
+    if len(cur) < policy.min_rows:
+        return FeatureDrift(name, "numeric", {}, False, ref["rows"], len(cur), note="not enough current values")
+    counts = np.bincount(np.searchsorted(ref["edges"], cur, side="right"), minlength=len(ref["edges"]) + 1)
+    p = psi(np.asarray(ref["proportions"]), counts / len(cur))
+    ks_stat, ks_p = ks_test(ref["sample"], cur)
+    drifted = p > policy.psi_threshold or (ks_p < policy.ks_alpha and ks_stat > policy.ks_min_statistic)
+    return FeatureDrift(name, "numeric", {"psi": p, "ks_statistic": ks_stat, "ks_pvalue": ks_p,
+                                          "current_mean": float(cur.mean())}, drifted, ref["rows"], len(cur))
+
+
+def _categorical_drift(name: str, ref: dict[str, Any], values: list[Any], policy: DriftPolicy) -> FeatureDrift:
+    cur = [str(v) for v in values if v is not None]
+    if len(cur) < policy.min_rows:
+        return FeatureDrift(name, "categorical", {}, False, ref["rows"], len(cur), note="not enough current values")
+    known = ref["proportions"]
+    counts = Counter(v if v in known else _OTHER for v in cur)
+    cats = sorted(set(known) | set(counts))
+    expected = np.asarray([known.get(c, 0.0) for c in cats]) + _EPS
+    expected = expected / expected.sum()
+    observed = np.asarray([counts.get(c, 0) for c in cats], dtype=float)
+    chi2, chi_p = stats.chisquare(observed, f_exp=expected * observed.sum())
+    js = float(jensenshannon(expected, observed / observed.sum(), base=2))
+    js = 0.0 if math.isnan(js) else js
+    drifted = js > policy.js_threshold or (chi_p < policy.chi2_alpha and js > policy.js_threshold / 2)
+    return FeatureDrift(name, "categorical", {"chi2": float(chi2), "chi2_pvalue": float(chi_p),
+                                              "jensen_shannon": js}, drifted, ref["rows"], len(cur))
+
+
+def compute_drift(model: str, profile: dict[str, Any], samples: Sequence[PredictionSample],
+                  policy: DriftPolicy | None = None) -> DriftReport:
+    """Compare the features and predictions of ``samples`` with the reference ``profile``."""
+    policy = policy or DriftPolicy()
+    samples = samples[: policy.window]
+    report = DriftReport(model=model, time=time.time(), reference_rows=int(profile.get("rows", 0)),
+                         current_rows=len(samples))
+    for name, ref in profile["features"].items():
+        if name == PREDICTION:
+            values = [_scalar(s.prediction) for s in samples]
+        else:
+            values = [s.features.get(name) for s in samples]
+        check = _numeric_drift if ref["kind"] == "numeric" else _categorical_drift
+        report.features.append(check(name, ref, values, policy))
+    return report
+
+
+def _scalar(pred: Any) -> Any:
+    while isinstance(pred, list | tuple) and pred:
+        pred = pred[-1]
+    if isinstance(pred, dict) and pred:
+        pred = list(pred.values())[-1]
+    return pred

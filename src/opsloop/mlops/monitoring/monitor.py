@@ -1,0 +1,130 @@
+"""``ModelMonitor``: drift and live performance of one served model, kept in a ``MonitoringStore``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from opsloop.core.signals import Signal, SignalKind
+from opsloop.errors import InvalidInputError, NotFoundError
+from opsloop.mlops.monitoring.drift import DriftPolicy, build_profile, compute_drift
+from opsloop.mlops.monitoring.performance import PerformancePolicy, PerformanceReport, live_performance
+from opsloop.mlops.monitoring.records import DriftReport, GroundTruth
+from opsloop.mlops.monitoring.signals import drift_signals, performance_signals
+from opsloop.mlops.monitoring.store import MonitoringStore
+
+__all__ = ["ModelMonitor"]
+
+
+class ModelMonitor:
+    """Checks one model's samples against its reference and its labels; breaches become signals.
+
+    Args:
+        store: where samples, labels, reports and signals live.
+        model: the name samples are filed under.
+        drift_policy, performance_policy: thresholds (defaults: PSI > 0.2, KS/chi-square at 1 %,
+            JS > 0.1; no performance bound).
+    """
+
+    def __init__(self, store: MonitoringStore, model: str, *, drift_policy: DriftPolicy | None = None,
+                 performance_policy: PerformancePolicy | None = None) -> None:
+        self.store = store
+        self.model = model
+        self.drift_policy = drift_policy or DriftPolicy()
+        self.performance_policy = performance_policy or PerformancePolicy()
+
+    def set_reference(self, frame: pd.DataFrame, predictions: Any = None) -> dict[str, Any]:
+        """Profile ``frame`` (training/reference data) and keep it as the drift reference."""
+        profile = build_profile(frame, predictions)
+        self.store.save_reference(self.model, profile)
+        return profile
+
+    def check_drift(self) -> tuple[DriftReport, list[Signal]]:
+        """Compare the newest champion samples with the reference; store the report and signals.
+
+        Raises:
+            NotFoundError: no reference has been set for the model.
+        """
+        profile = self.store.get_reference(self.model)
+        if profile is None:
+            raise NotFoundError(f"model {self.model!r} has no drift reference; set one first "
+                                "(opsloop models reference, or serve --reference)", field="reference")
+        samples = self.store.list_samples(self.model, variant="champion", limit=self.drift_policy.window)
+        previous = next(iter(self.store.list_drift_reports(self.model, limit=1)), None)
+        report = compute_drift(self.model, profile, samples, self.drift_policy)
+        self.store.add_drift_report(report)
+        signals = drift_signals(report, previous, self.drift_policy)
+        for s in signals:
+            self.store.add_signal(s)
+        return report, signals
+
+    def check_performance(self, *, emit: bool = True) -> tuple[PerformanceReport, list[Signal]]:
+        """Live metrics over labelled samples; breaches (and recoveries) become signals when ``emit``."""
+        samples = self.store.list_samples(self.model, variant="champion", labelled_only=True,
+                                          limit=self.performance_policy.window)
+        report = live_performance(self.model, samples, self.performance_policy)
+        if not emit:
+            return report, []
+        last = {}
+        for s in self.store.list_signals(model=self.model, kind=SignalKind.MODEL_PERFORMANCE, limit=50):
+            last.setdefault(s.labels.get("metric", ""), s.status)
+        firing = {m for m, status in last.items() if status == "firing"}
+        signals = [s for s in performance_signals(report, firing)
+                   if s.status == "firing" or s.labels["metric"] in firing]
+        for s in signals:
+            self.store.add_signal(s)
+        return report, signals
+
+    def post_labels(self, doc: Any) -> dict[str, int]:
+        """Store ground truth posted as ``{"request_id": ID, "values": [...]}`` (one per row),
+        ``{"request_id": ID, "value": V}`` (row 0) or ``{"labels": [{"request_id", "row", "value"}…]}``.
+
+        Raises:
+            InvalidInputError: the document has none of these shapes.
+        """
+        labels = parse_labels(self.model, doc)
+        return {"received": len(labels), "matched": self.store.add_labels(labels)}
+
+    def comparison(self, limit: int = 5000) -> dict[str, Any]:
+        """Champion vs challenger on the same shadowed rows: agreement and mean absolute difference."""
+        champ = {(s.request_id, s.row): s.prediction
+                 for s in self.store.list_samples(self.model, variant="champion", limit=limit)}
+        pairs = [(champ[(s.request_id, s.row)], s.prediction)
+                 for s in self.store.list_samples(self.model, variant="challenger", limit=limit)
+                 if (s.request_id, s.row) in champ]
+        if not pairs:
+            return {"model": self.model, "pairs": 0}
+        agree = sum(a == b for a, b in pairs) / len(pairs)
+        doc: dict[str, Any] = {"model": self.model, "pairs": len(pairs), "agreement": agree}
+        try:
+            diffs = [abs(float(a) - float(b)) for a, b in pairs]
+            doc["mean_abs_difference"] = sum(diffs) / len(diffs)
+        except (TypeError, ValueError):
+            pass
+        return doc
+
+
+def parse_labels(model: str, doc: Any) -> Sequence[GroundTruth]:
+    now = time.time()
+    if isinstance(doc, dict) and isinstance(doc.get("labels"), list):
+        items = doc["labels"]
+    elif isinstance(doc, dict) and "request_id" in doc and isinstance(doc.get("values"), list):
+        items = [{"request_id": doc["request_id"], "row": i, "value": v} for i, v in enumerate(doc["values"])]
+    elif isinstance(doc, dict) and "request_id" in doc and "value" in doc:
+        items = [{"request_id": doc["request_id"], "row": doc.get("row", 0), "value": doc["value"]}]
+    else:
+        raise InvalidInputError('labels must be {"request_id": ID, "values": [...]}, {"request_id": ID, '
+                                '"value": V} or {"labels": [{"request_id", "row", "value"}, ...]}', field="body")
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or "request_id" not in item or "value" not in item:
+            raise InvalidInputError(f"label {i} needs 'request_id' and 'value'", field="labels")
+        row = item.get("row", 0)
+        if not isinstance(row, int) or row < 0:
+            raise InvalidInputError(f"label {i}: 'row' must be a non-negative integer", field="row")
+        out.append(GroundTruth(model=model, request_id=str(item["request_id"]), row=row, value=item["value"],
+                               time=now))
+    return out

@@ -1,0 +1,87 @@
+"""Live model quality once ground truth arrives: accuracy/F1 or MAE/RMSE over labelled samples."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from opsloop.mlops.monitoring.records import PredictionSample
+
+__all__ = ["PerformancePolicy", "PerformanceReport", "live_performance"]
+
+
+@dataclass(frozen=True, slots=True)
+class PerformancePolicy:
+    """Bounds on live quality; ``None`` disables a bound.
+
+    Attributes:
+        min_accuracy: classification breach below this accuracy.
+        max_mae, max_rmse: regression breach above these errors.
+        min_labels: fewer labelled samples than this: no verdict.
+        window: the newest labelled samples considered.
+    """
+
+    min_accuracy: float | None = None
+    max_mae: float | None = None
+    max_rmse: float | None = None
+    min_labels: int = 30
+    window: int = 5000
+
+
+@dataclass(slots=True)
+class PerformanceReport:
+    """Live metrics of one model and the bounds they break."""
+
+    model: str
+    task: str
+    labelled: int
+    metrics: dict[str, float]
+    breaches: dict[str, dict[str, float]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "task": self.task, "labelled": self.labelled, "metrics": self.metrics,
+                "breaches": self.breaches}
+
+
+def _scalar(v: Any) -> Any:
+    while isinstance(v, list | tuple) and v:
+        v = v[0] if len(v) == 1 else v[-1]
+    return v
+
+
+def _is_classification(preds: list[Any], labels: list[Any]) -> bool:
+    values = preds + labels
+    if any(isinstance(v, str | bool) for v in values):
+        return True
+    return all(float(v).is_integer() for v in values) and len(set(values)) <= 20
+
+
+def live_performance(model: str, samples: Sequence[PredictionSample],
+                     policy: PerformancePolicy | None = None) -> PerformanceReport:
+    """Metrics over labelled ``samples`` (newest ``policy.window``) and which bounds they break."""
+    policy = policy or PerformancePolicy()
+    pairs = [(_scalar(s.prediction), _scalar(s.label)) for s in samples[: policy.window] if s.label is not None]
+    pairs = [(p, y) for p, y in pairs if p is not None and y is not None]
+    preds, labels = [p for p, _ in pairs], [y for _, y in pairs]
+    if not pairs:
+        return PerformanceReport(model, "unknown", 0, {}, {})
+    breaches: dict[str, dict[str, float]] = {}
+    if _is_classification(preds, labels):
+        p, y = [str(v) for v in preds], [str(v) for v in labels]
+        acc = float(np.mean([a == b for a, b in zip(p, y, strict=True)]))
+        metrics = {"accuracy": acc, "error_rate": 1 - acc}
+        if len(pairs) >= policy.min_labels and policy.min_accuracy is not None and acc < policy.min_accuracy:
+            breaches["accuracy"] = {"observed": acc, "bound": policy.min_accuracy}
+        return PerformanceReport(model, "classification", len(pairs), metrics, breaches)
+    err = np.asarray(preds, dtype=float) - np.asarray(labels, dtype=float)
+    mae, rmse = float(np.mean(np.abs(err))), float(math.sqrt(np.mean(err**2)))
+    metrics = {"mae": mae, "rmse": rmse}
+    if len(pairs) >= policy.min_labels:
+        for name, value, bound in (("mae", mae, policy.max_mae), ("rmse", rmse, policy.max_rmse)):
+            if bound is not None and value > bound:
+                breaches[name] = {"observed": value, "bound": bound}
+    return PerformanceReport(model, "regression", len(pairs), metrics, breaches)

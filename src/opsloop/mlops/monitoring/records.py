@@ -1,0 +1,83 @@
+"""What monitoring keeps: sampled predictions, ground-truth labels and drift reports."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["DriftReport", "FeatureDrift", "GroundTruth", "PredictionSample"]
+
+
+@dataclass(slots=True)
+class PredictionSample:
+    """One served row: its inputs and what the model answered.
+
+    Attributes:
+        model: the name samples are filed under (a registered model name).
+        request_id: the ``x-request-id`` of the scoring request; ``row`` is the row within it.
+        variant: ``champion`` or ``challenger`` (shadow/split traffic records both sides).
+        version: the model's MLmodel ``model_uuid`` (or a registry version).
+        label: the ground truth, when one was posted for this request and row.
+    """
+
+    model: str
+    request_id: str
+    row: int
+    time: float
+    features: dict[str, Any]
+    prediction: Any
+    variant: str = "champion"
+    version: str = ""
+    label: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class GroundTruth:
+    """A true outcome posted later for a served request row."""
+
+    model: str
+    request_id: str
+    row: int
+    value: Any
+    time: float = 0.0
+
+
+@dataclass(slots=True)
+class FeatureDrift:
+    """Drift of one feature (or of the prediction, ``feature == "__prediction__"``)."""
+
+    feature: str
+    kind: str  # "numeric" or "categorical"
+    statistics: dict[str, float]
+    drifted: bool
+    reference_rows: int
+    current_rows: int
+    note: str = ""
+
+
+@dataclass(slots=True)
+class DriftReport:
+    """Drift of every monitored feature and of the prediction, at one time."""
+
+    model: str
+    time: float
+    reference_rows: int
+    current_rows: int
+    features: list[FeatureDrift] = field(default_factory=list)
+
+    @property
+    def drifted(self) -> list[str]:
+        return [f.feature for f in self.features if f.drifted]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "time": self.time, "reference_rows": self.reference_rows,
+                "current_rows": self.current_rows, "drifted": self.drifted,
+                "features": [asdict(f) for f in self.features]}
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> DriftReport:
+        return cls(model=doc["model"], time=doc["time"], reference_rows=doc["reference_rows"],
+                   current_rows=doc["current_rows"], features=[FeatureDrift(**f) for f in doc["features"]])

@@ -1,0 +1,114 @@
+"""Monitoring attached to a scoring server: sampler, API, reference and the drift schedule."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from opsloop.errors import InvalidInputError, NotFoundError, OpsloopError
+from opsloop.mlops.monitoring.api import create_monitoring_app
+from opsloop.mlops.monitoring.drift import DriftPolicy
+from opsloop.mlops.monitoring.monitor import ModelMonitor
+from opsloop.mlops.monitoring.performance import PerformancePolicy
+from opsloop.mlops.monitoring.sampling import PredictionSampler
+from opsloop.mlops.monitoring.store import open_store
+
+__all__ = ["MonitorConfig", "ServingMonitor", "read_table"]
+
+log = logging.getLogger(__name__)
+
+
+def read_table(path: str | Path, max_rows: int | None = None) -> pd.DataFrame:
+    """Read a Parquet or CSV file (the first ``max_rows`` rows when given).
+
+    Raises:
+        NotFoundError: no such file.
+        InvalidInputError: the file cannot be read as a table.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise NotFoundError(f"data file {p} does not exist", field="data")
+    try:
+        if p.suffix.lower() in (".csv", ".txt"):
+            return pd.read_csv(p, nrows=max_rows)
+        frame = pd.read_parquet(p)
+    except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for unreadable files
+        raise InvalidInputError(f"cannot read {p} as Parquet or CSV: {exc}", field="data") from exc
+    return frame.head(max_rows) if max_rows else frame
+
+
+@dataclass(slots=True)
+class MonitorConfig:
+    """Monitoring of a served model; picklable, so it travels to worker processes.
+
+    Attributes:
+        store_url: ``sqlite:///monitoring.db`` (shared by all workers) or ``memory://`` (one worker).
+        model_name: the name samples and signals are filed under.
+        sample_rate: share of requests sampled; max_samples: samples kept per model.
+        reference_path: training/reference data (Parquet or CSV) to profile at startup.
+        drift_interval: seconds between scheduled drift and performance checks (0: on demand only).
+    """
+
+    store_url: str
+    model_name: str
+    sample_rate: float = 0.1
+    max_samples: int = 100_000
+    reference_path: str | None = None
+    drift_interval: float = 0.0
+    drift_policy: DriftPolicy = field(default_factory=DriftPolicy)
+    performance_policy: PerformancePolicy = field(default_factory=PerformancePolicy)
+
+    def build(self, model: Any, *, worker: int = 0) -> ServingMonitor:
+        """Open the store and wire the sampler, API and schedule for ``model`` (a ``LoadedModel``)."""
+        store = open_store(self.store_url)
+        monitor = ModelMonitor(store, self.model_name, drift_policy=self.drift_policy,
+                               performance_policy=self.performance_policy)
+        if self.reference_path and worker == 0:
+            frame = read_table(self.reference_path, max_rows=200_000)
+            names = [n for n in model.signature.names if n in frame.columns] or list(frame.columns)
+            try:
+                preds = model.predict_frame(frame[names])
+            except Exception as exc:  # noqa: BLE001 - a reference without predictions still serves features
+                log.warning("no prediction reference: %s", exc)
+                preds = None
+            monitor.set_reference(frame[names], preds)
+        sampler = PredictionSampler(store, self.model_name, rate=self.sample_rate, max_samples=self.max_samples)
+        app = create_monitoring_app(store, self.model_name, monitor_factory=lambda _n: monitor)
+        return ServingMonitor(monitor, sampler, app, self.drift_interval if worker == 0 else 0.0)
+
+
+class ServingMonitor:
+    """The running parts: ``recorder`` (for the scoring app), ``app`` (ASGI) and the schedule."""
+
+    def __init__(self, monitor: ModelMonitor, sampler: PredictionSampler, app: Any, interval: float) -> None:
+        self.monitor, self.recorder, self.app, self.interval = monitor, sampler, app, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.recorder.start()
+        if self.interval > 0:
+            self._thread = threading.Thread(target=self._run, name="opsloop-drift", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.recorder.stop()
+
+    def check_now(self) -> None:
+        """One scheduled round: drift (when a reference exists) and live performance."""
+        try:
+            if self.monitor.store.get_reference(self.monitor.model) is not None:
+                self.monitor.check_drift()
+            self.monitor.check_performance()
+        except OpsloopError as exc:
+            log.warning("monitoring check failed: %s", exc.message)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.check_now()

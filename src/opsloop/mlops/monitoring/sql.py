@@ -1,0 +1,156 @@
+"""A ``MonitoringStore`` on SQLAlchemy (SQLite by default; PostgreSQL through the same tables)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from opsloop.core.signals import Severity, Signal
+from opsloop.errors import StorageError
+from opsloop.mlops.monitoring import tables as t
+from opsloop.mlops.monitoring.records import DriftReport, GroundTruth, PredictionSample
+from opsloop.mlops.monitoring.store import MonitoringStore
+
+__all__ = ["SqlMonitoringStore"]
+
+
+def _dumps(v: Any) -> str:
+    return json.dumps(v, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+
+
+def _signal_from(doc: dict[str, Any]) -> Signal:
+    return Signal(time=doc["time"], source=doc["source"], kind=doc["kind"], service=doc["service"],
+                  labels=doc["labels"], severity=Severity.parse(doc["severity"]), text=doc["text"],
+                  values=doc["values"], status=doc["status"], evidence=doc["evidence"])
+
+
+class SqlMonitoringStore(MonitoringStore):
+    """Monitoring tables in any SQLAlchemy database; several processes may share one SQLite file."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            self.engine = sa.create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+            if url.startswith("sqlite"):
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            t.metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot open monitoring store {url}: {exc}") from exc
+
+    def _run(self, fn: Any) -> Any:
+        try:
+            with self.engine.begin() as conn:
+                return fn(conn)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"monitoring store failed: {exc}") from exc
+
+    def add_samples(self, samples: Sequence[PredictionSample], *, max_per_model: int | None = None) -> None:
+        if not samples:
+            return
+        rows = [{"model": s.model, "request_id": s.request_id, "row": s.row, "variant": s.variant,
+                 "version": s.version, "time": s.time, "features": _dumps(s.features),
+                 "prediction": _dumps(s.prediction)} for s in samples]
+
+        def write(conn: sa.Connection) -> None:
+            conn.execute(t.samples.insert().prefix_with("OR IGNORE", dialect="sqlite"), rows)
+            if max_per_model is None:
+                return
+            for model in {s.model for s in samples}:
+                cutoff = conn.execute(sa.select(t.samples.c.id).where(t.samples.c.model == model)
+                                      .order_by(t.samples.c.id.desc()).offset(max_per_model).limit(1)).scalar()
+                if cutoff is not None:
+                    conn.execute(t.samples.delete().where(t.samples.c.model == model, t.samples.c.id <= cutoff))
+
+        self._run(write)
+
+    def list_samples(self, model: str, *, variant: str | None = None, since: float | None = None,
+                     limit: int | None = None, labelled_only: bool = False) -> list[PredictionSample]:
+        s, lb = t.samples, t.labels
+        join = s.join(lb, sa.and_(lb.c.model == s.c.model, lb.c.request_id == s.c.request_id,
+                                  lb.c.row == s.c.row), isouter=not labelled_only)
+        q = sa.select(s, lb.c.value).select_from(join).where(s.c.model == model).order_by(s.c.id.desc())
+        if variant:
+            q = q.where(s.c.variant == variant)
+        if since is not None:
+            q = q.where(s.c.time >= since)
+        if limit is not None:
+            q = q.limit(limit)
+        rows = self._run(lambda conn: conn.execute(q).all())
+        return [PredictionSample(model=r.model, request_id=r.request_id, row=r.row, time=r.time,
+                                 features=json.loads(r.features), prediction=json.loads(r.prediction),
+                                 variant=r.variant, version=r.version,
+                                 label=json.loads(r.value) if r.value is not None else None) for r in rows]
+
+    def count_samples(self, model: str) -> int:
+        q = sa.select(sa.func.count()).select_from(t.samples).where(t.samples.c.model == model)
+        return int(self._run(lambda conn: conn.execute(q).scalar()))
+
+    def add_labels(self, labels: Sequence[GroundTruth]) -> int:
+        if not labels:
+            return 0
+        now = time.time()
+
+        def write(conn: sa.Connection) -> int:
+            for g in labels:
+                key = (t.labels.c.model == g.model, t.labels.c.request_id == g.request_id, t.labels.c.row == g.row)
+                conn.execute(t.labels.delete().where(*key))
+                conn.execute(t.labels.insert().values(model=g.model, request_id=g.request_id, row=g.row,
+                                                      value=_dumps(g.value), time=g.time or now))
+            matched = 0
+            for g in labels:
+                q = sa.select(sa.func.count()).select_from(t.samples).where(
+                    t.samples.c.model == g.model, t.samples.c.request_id == g.request_id, t.samples.c.row == g.row)
+                matched += bool(conn.execute(q).scalar())
+            return matched
+
+        return int(self._run(write))
+
+    def save_reference(self, model: str, profile: dict[str, Any]) -> None:
+        def write(conn: sa.Connection) -> None:
+            conn.execute(t.references.delete().where(t.references.c.model == model))
+            conn.execute(t.references.insert().values(model=model, profile=_dumps(profile), time=time.time()))
+
+        self._run(write)
+
+    def get_reference(self, model: str) -> dict[str, Any] | None:
+        q = sa.select(t.references.c.profile).where(t.references.c.model == model)
+        raw = self._run(lambda conn: conn.execute(q).scalar())
+        return json.loads(raw) if raw else None
+
+    def add_drift_report(self, report: DriftReport) -> None:
+        self._run(lambda conn: conn.execute(t.drift_reports.insert().values(
+            model=report.model, time=report.time, report=_dumps(report.to_dict()))))
+
+    def list_drift_reports(self, model: str, *, limit: int = 10) -> list[DriftReport]:
+        q = (sa.select(t.drift_reports.c.report).where(t.drift_reports.c.model == model)
+             .order_by(t.drift_reports.c.id.desc()).limit(limit))
+        return [DriftReport.from_dict(json.loads(r)) for r in self._run(lambda conn: conn.execute(q).scalars().all())]
+
+    def add_signal(self, signal: Signal) -> None:
+        doc = signal.to_dict()
+        self._run(lambda conn: conn.execute(t.signals.insert().values(
+            time=signal.time, kind=str(signal.kind), model=signal.labels.get("model", ""),
+            fingerprint=doc["fingerprint"], status=signal.status, body=_dumps(doc))))
+
+    def list_signals(self, *, model: str | None = None, kind: str | None = None, since: float | None = None,
+                     limit: int = 100) -> list[Signal]:
+        q = sa.select(t.signals.c.body).order_by(t.signals.c.id.desc()).limit(limit)
+        if model is not None:
+            q = q.where(t.signals.c.model == model)
+        if kind is not None:
+            q = q.where(t.signals.c.kind == kind)
+        if since is not None:
+            q = q.where(t.signals.c.time >= since)
+        return [_signal_from(json.loads(b)) for b in self._run(lambda conn: conn.execute(q).scalars().all())]
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+

@@ -1,0 +1,152 @@
+"""The scoring app speaks MLflow's protocol for every flavour and rejects bad input with clear 4xx."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from starlette.testclient import TestClient
+
+from opsloop.errors import InvalidInputError, MissingDependencyError, NotFoundError
+from opsloop.mlops.serving import ModelSlots, ScoringApp, load_model
+
+from .conftest import FEATURES, training_frame
+
+ROWS = [[0.5, -1.0, 0.3, 2.0], [-0.2, 0.4, -1.1, 0.0]]
+
+
+def client_for(path: Path) -> TestClient:
+    return TestClient(ScoringApp(ModelSlots(load_model(path))))
+
+
+@pytest.mark.parametrize("flavor", ["sklearn", "xgboost", "lightgbm", "pyfunc", "regressor"])
+def test_every_input_format_gives_the_same_predictions(models: dict[str, Path], flavor: str) -> None:
+    client = client_for(models[flavor])
+    records = [dict(zip(FEATURES, r, strict=True)) for r in ROWS]
+    bodies = [
+        {"dataframe_split": {"columns": FEATURES, "data": ROWS}},
+        {"dataframe_split": {"columns": FEATURES[::-1], "data": [r[::-1] for r in ROWS]}},
+        {"dataframe_records": records},
+        {"instances": records},
+        {"inputs": {f: [r[i] for r in ROWS] for i, f in enumerate(FEATURES)}},
+    ]
+    answers = []
+    for body in bodies:
+        r = client.post("/invocations", json=body)
+        assert r.status_code == 200, r.text
+        answers.append(r.json()["predictions"])
+    assert all(np.allclose(a, answers[0]) for a in answers)
+    assert len(answers[0]) == 2
+
+
+def test_native_flavours_use_the_ndarray_fast_path(models: dict[str, Path]) -> None:
+    for flavor in ("sklearn", "xgboost", "lightgbm", "regressor"):
+        assert load_model(models[flavor]).fast_path, flavor
+    assert load_model(models["pyfunc"]).flavor == "python_function"
+
+
+def test_predictions_match_the_model_itself(models: dict[str, Path]) -> None:
+    model = load_model(models["sklearn"])
+    x, _ = training_frame(50, seed=3)
+    r = client_for(models["sklearn"]).post(
+        "/invocations", json={"dataframe_split": {"columns": FEATURES, "data": x.to_numpy().tolist()}})
+    assert r.json()["predictions"] == model.native.predict(x).tolist()
+
+
+def test_csv_body_is_scored(models: dict[str, Path]) -> None:
+    csv = "age,income,score,tenure\n0.5,-1.0,0.3,2.0\n"
+    r = client_for(models["sklearn"]).post("/invocations", content=csv, headers={"content-type": "text/csv"})
+    assert r.status_code == 200 and len(r.json()["predictions"]) == 1
+
+
+@pytest.mark.parametrize("flavor", ["sklearn", "pyfunc"])
+@pytest.mark.parametrize(("body", "needle", "field"), [
+    ({"dataframe_split": {"columns": FEATURES[:3], "data": [[1, 2, 3]]}}, "tenure", "tenure"),
+    ({"dataframe_records": [{"age": 1, "income": 2, "score": 3}]}, "tenure", "tenure"),
+    ({"dataframe_split": {"columns": FEATURES, "data": [[1, "abc", 3, 4]]}}, "income", "income"),
+    ({"dataframe_records": [{"age": 1, "income": 2, "score": "x", "tenure": 1}]}, "score", "score"),
+    ({"dataframe_split": {"columns": FEATURES, "data": []}}, "empty batch", "body"),
+    ({"dataframe_records": []}, "empty batch", "body"),
+    ({"columns": FEATURES, "data": [[1, 2, 3, 4]]}, "exactly one of", "body"),
+    ({"instances": [[1, 2, 3, 4]], "inputs": [[1, 2, 3, 4]]}, "exactly one of", "body"),
+])
+def test_bad_payloads_get_a_400_naming_the_problem(models: dict[str, Path], flavor: str, body: dict,
+                                                   needle: str, field: str) -> None:
+    r = client_for(models[flavor]).post("/invocations", json=body)
+    assert r.status_code == 400, r.text
+    doc = r.json()
+    assert doc["error_code"] == "BAD_REQUEST"
+    assert needle in doc["message"]
+    assert doc["field"] == field
+
+
+def test_malformed_json_wrong_type_method_and_route(models: dict[str, Path]) -> None:
+    client = client_for(models["sklearn"])
+    r = client.post("/invocations", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "not valid JSON" in r.json()["message"]
+    r = client.post("/invocations", content=b"", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    r = client.post("/invocations", content=b"x", headers={"content-type": "application/xml"})
+    assert r.status_code == 415
+    assert client.get("/invocations").status_code == 405
+    assert client.get("/nowhere").status_code == 404
+
+
+def test_ping_health_version_and_metrics(models: dict[str, Path]) -> None:
+    client = client_for(models["sklearn"])
+    assert client.get("/ping").text == "\n"
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["model"]["flavor"] == "sklearn"
+    assert client.get("/version").status_code == 200
+    client.post("/invocations", json={"dataframe_split": {"columns": FEATURES, "data": ROWS}})
+    client.post("/invocations", json={"dataframe_split": {"columns": FEATURES, "data": []}})
+    text = client.get("/metrics").text
+    assert 'opsloop_serving_requests_total{model="' in text
+    assert 'status="2xx"} 1' in text and 'status="4xx"} 1' in text
+    assert 'kind="bad_request"} 1' in text
+    assert "opsloop_serving_request_duration_seconds_bucket" in text
+    assert 'opsloop_serving_rows_total{model="' in text and 'variant="champion"} 2' in text
+    assert 'opsloop_serving_prediction_value_count{' in text
+
+
+def test_request_id_is_echoed_or_made(models: dict[str, Path]) -> None:
+    client = client_for(models["sklearn"])
+    body = {"dataframe_split": {"columns": FEATURES, "data": ROWS}}
+    assert client.post("/invocations", json=body, headers={"x-request-id": "abc"}).headers["x-request-id"] == "abc"
+    assert client.post("/invocations", json=body).headers["x-request-id"]
+
+
+def test_unknown_directory_and_broken_model_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="does not exist"):
+        load_model(tmp_path / "nope")
+    (tmp_path / "MLmodel").write_text("flavors:\n  sklearn:\n    pickled_model: model.pkl\n")
+    with pytest.raises(InvalidInputError, match="failed to load"):
+        load_model(tmp_path)
+    (tmp_path / "MLmodel").write_text("just text")
+    with pytest.raises(InvalidInputError, match="flavors"):
+        load_model(tmp_path)
+
+
+def test_registry_uri_without_a_resolver_is_a_clear_error() -> None:
+    with pytest.raises(InvalidInputError, match="no model resolver"):
+        load_model("models:/fraud@champion")
+
+
+def test_custom_pyfunc_without_mlflow_names_the_missing_package(models: dict[str, Path],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m == "mlflow" or m.startswith("mlflow.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    with pytest.raises(MissingDependencyError, match="mlflow"):
+        load_model(models["pyfunc"])
+    assert load_model(models["sklearn"]).flavor == "sklearn"  # native flavours need no mlflow
+
+
+def test_predictions_body_is_mlflow_shaped(models: dict[str, Path]) -> None:
+    r = client_for(models["regressor"]).post(
+        "/invocations", json={"dataframe_split": {"columns": FEATURES, "data": ROWS}})
+    assert set(json.loads(r.content)) == {"predictions"}
+    assert r.json()["predictions"] == pytest.approx([1.0, -0.4])

@@ -108,5 +108,8 @@ def forecast_accuracy(root: Path, names: list[str], horizon: int = 12, every: in
     print(f"  horizon {horizon} steps, {len(rows)} series, origins every {every} points in the second half")
     print(f"  MASE   opsloop Holt-Winters: mean {arr[:, 0].mean():.3f} median {np.median(arr[:, 0]):.3f} | "
           f"seasonal naive: mean {arr[:, 1].mean():.3f} median {np.median(arr[:, 1]):.3f}")
-    print(f"  sMAPE% opsloop Holt-Winters: mean {arr[:, 2].mean():.2f} | seasonal naive: mean {arr[:, 3].mean():.2f}")
+    print(f"  sMAPE% opsloop Holt-Winters: mean {arr[:, 2].mean():.2f} median {np.median(arr[:, 2]):.2f} | "
+          f"seasonal naive: mean {arr[:, 3].mean():.2f} median {np.median(arr[:, 3]):.2f}")
+    print(f"  opsloop better than seasonal naive (sMAPE) on {int((arr[:, 2] < arr[:, 3]).sum())}/{len(rows)} series "
+          "(sMAPE punishes any non-zero forecast of an exact zero with 200 %: intermittent series)")
     print(f"  opsloop better than seasonal naive (MASE) on {better}/{len(rows)} series")

@@ -68,6 +68,7 @@ class SeasonalTrendForecaster(Estimator):
         self._var = math.nan
         self._last_t = math.nan
         self._step = 0.0
+        self._min_seen = math.inf
 
     def learn_one(self, x: float, t: float | None = None) -> None:
         """Learn one point (non-finite values and late or duplicate timestamps are skipped)."""
@@ -80,6 +81,8 @@ class SeasonalTrendForecaster(Estimator):
             self._step = dt if self._step <= 0.0 or self._n < 64 and dt < self._step else self._step
         if t is not None:
             self._last_t = t
+        if x < self._min_seen:
+            self._min_seen = x
         self._buf.append(x)
         if len(self._buf) > self.window:
             del self._buf[0]
@@ -141,6 +144,7 @@ class SeasonalTrendForecaster(Estimator):
         times, mean, low, high = [], [], [], []
         damp_sum, d, widen = 0.0, 1.0, 0.0
         step = self._step if self._step > 0 else 1.0
+        floor = 0.0 if self._min_seen >= 0.0 else None  # a metric never seen negative stays >= 0
         base_t = self._last_t if self._last_t == self._last_t else float(self._n - 1)
         for h in range(1, steps + 1):
             d *= self.damping
@@ -149,8 +153,10 @@ class SeasonalTrendForecaster(Estimator):
             widen += (self.alpha * (1 + self.beta * h)) ** 2 if h > 1 else 0.0
             half = self.z * sd * math.sqrt(1.0 + widen)
             times.append(base_t + h * step)
+            if floor is not None and m < floor:
+                m = floor
             mean.append(m)
-            low.append(m - half)
+            low.append(m - half if floor is None or m - half > floor else floor)
             high.append(m + half)
         return Forecast(times, mean, low, high)
 

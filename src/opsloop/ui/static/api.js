@@ -13,7 +13,7 @@ export class ApiError extends Error {
 
   /** True when the endpoint itself does not exist (the API area is not installed on this server). */
   get missingEndpoint() {
-    return (this.status === 404 || this.status === 405) && !this.code;
+    return (this.status === 404 && (!this.code || this.code === 'ENDPOINT_NOT_FOUND')) || this.status === 405;
   }
 }
 

@@ -38,11 +38,12 @@ export function fmtTime(ms) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-export const fmtEpoch = (s) => (s ? fmtTime(Number(s) * 1000) : '');
+/** Epoch seconds (or milliseconds, recognised by size) as local time. */
+export const fmtEpoch = (s) => (s ? fmtTime(Number(s) < 1e11 ? Number(s) * 1000 : Number(s)) : '');
 
 export function fmtAgo(seconds) {
   if (!seconds) return '';
-  const d = Date.now() / 1000 - Number(seconds);
+  const d = Date.now() / 1000 - (Number(seconds) < 1e11 ? Number(seconds) : Number(seconds) / 1000);
   if (d < 60) return `${Math.max(0, Math.round(d))}s ago`;
   if (d < 3600) return `${Math.round(d / 60)}m ago`;
   if (d < 86400) return `${Math.round(d / 3600)}h ago`;

@@ -1,0 +1,202 @@
+// Incident detail: state and actions (ack, resolve, reopen, comment, split, merge), the timeline, the
+// grouped signals with why they were grouped, charts of anomalous metrics with the expected band,
+// log templates involved, and similar past incidents.
+import { actor, ApiError, ops } from '../api.js';
+import { lineChart } from '../charts.js';
+import { badge, clear, emptyState, errorBox, fmtEpoch, fmtNum, h, kvTable, section, setTitle } from '../dom.js';
+import { href } from '../router.js';
+
+const POLL_MS = 3000;
+
+export async function render(root, ctx) {
+  const id = ctx.params.id;
+  setTitle(`Incident ${id}`);
+  let timer = null;
+  let lastStamp = null;
+  const msg = h('div', { 'aria-live': 'polite' });
+  ctx.onCleanup(() => clearTimeout(timer));
+
+  async function load() {
+    clearTimeout(timer);
+    let inc;
+    try {
+      inc = await ops.incident(id);
+    } catch (err) {
+      if (!ctx.alive()) return;
+      if (err instanceof ApiError && err.missingEndpoint) {
+        clear(root, emptyState('Incidents are not available on this server', 'This server does not serve /api/opsloop/v1/incidents yet.'));
+      } else if (err instanceof ApiError && err.status === 404) {
+        clear(root, emptyState('Incident not found', `No incident ${id}. It may have been merged into another one; go back to the incidents list.`));
+      } else clear(root, errorBox(err, 'Loading the incident'));
+      return;
+    }
+    if (!ctx.alive()) return;
+    const stamp = `${inc.updated_at}|${inc.state}|${(inc.timeline || []).length}|${(inc.signals || []).length}`;
+    // Redraw only on change, and never under a user who is typing a comment.
+    const typing = root.contains(document.activeElement) && document.activeElement.tagName === 'TEXTAREA' && document.activeElement.value;
+    if (stamp !== lastStamp && !typing) {
+      lastStamp = stamp;
+      draw(inc);
+    }
+    timer = setTimeout(load, POLL_MS);
+  }
+
+  async function act(action, body, done) {
+    try {
+      if (action === 'split') await ops.splitIncident(id, body.signal_ids);
+      else if (action === 'merge') await ops.mergeIncidents(id, body.source_ids);
+      else await ops.incidentAction(id, action, { actor: actor(), ...body });
+      clear(msg, h('p', { class: 'notice', role: 'status', text: done }));
+      lastStamp = null;
+      await load();
+    } catch (err) {
+      clear(msg, errorBox(err, `${action[0].toUpperCase()}${action.slice(1)}`));
+    }
+  }
+
+  function draw(inc) {
+    setTitle(inc.title || `Incident ${id}`);
+    const signals = inc.signals || [];
+    const metricSignals = signals.filter((s) => seriesOf(s).length);
+    const logSignals = signals.filter((s) => /log/.test(`${s.kind} ${s.source}`));
+    clear(root,
+      h('nav', { class: 'breadcrumb' }, h('a', { href: href('/incidents'), text: 'Incidents' }), ' / '),
+      h('h1', {}, inc.title || id, badge(inc.state), badge(inc.severity)),
+      h('p', { class: 'subtitle', text: `Incident ${inc.id} · ${(inc.services && inc.services.length ? inc.services : [inc.service]).filter(Boolean).join(', ') || 'no service'}` }),
+      msg,
+      section('Actions', actions(inc, act)),
+      h('div', { class: 'grid2' },
+        section('Details', details(inc)),
+        section('Why these signals are grouped', reasons(inc))),
+      section('Anomalous metrics', metricSignals.length ? h('div', { class: 'grid2' }, metricSignals.map((s) => metricCard(s, inc))) : h('p', { class: 'muted', text: 'No metric anomaly in this incident (alerts and log signals carry no series).' })),
+      section(`Signals (${signals.length})`, signalsTable(signals, act)),
+      h('div', { class: 'grid2' },
+        section('Timeline', timeline(inc.timeline || [])),
+        section('Log templates involved', logTemplates(logSignals))),
+      section('Similar past incidents', similar(inc.similar || [])));
+  }
+
+  clear(root, h('p', { class: 'loading', text: 'Loading incident…' }));
+  await load();
+}
+
+function actions(inc, act) {
+  const who = h('input', { value: actor(), 'aria-label': 'Acting as', size: 12 });
+  who.addEventListener('change', () => localStorage.setItem('opsloop.actor', who.value.trim() || 'ui-user'));
+  const note = h('textarea', { id: 'comment-text', 'aria-label': 'Comment or reason', placeholder: 'Comment, or the reason for this action' });
+  const btn = (label, action, enabled, cls, done) => h('button', {
+    type: 'button', class: cls, disabled: !enabled, 'data-action': action,
+    onclick: () => act(action, { text: note.value.trim() }, done),
+  }, label);
+  const mergeIds = h('input', { placeholder: 'incident ids, comma-separated', 'aria-label': 'Incidents to merge into this one' });
+  return h('div', { class: 'stack' },
+    h('div', { class: 'actions' },
+      btn('Acknowledge', 'ack', inc.state === 'triggered', 'primary', 'Acknowledged.'),
+      btn('Resolve', 'resolve', inc.state !== 'resolved', '', 'Resolved.'),
+      btn('Reopen', 'reopen', inc.state === 'resolved', '', 'Reopened.'),
+      h('label', { class: 'inline' }, 'Acting as ', who)),
+    note,
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', 'data-action': 'comment', onclick: () => { if (note.value.trim()) act('comment', { text: note.value.trim() }, 'Comment added.'); } }, 'Add comment'),
+      h('span', { class: 'muted', text: 'Merge into this incident:' }), mergeIds,
+      h('button', { type: 'button', onclick: () => { const ids = mergeIds.value.split(',').map((s) => s.trim()).filter(Boolean); if (ids.length) act('merge', { source_ids: ids }, `Merged ${ids.length} incident(s) into this one.`); } }, 'Merge')));
+}
+
+function details(inc) {
+  return kvTable([
+    ['State', badge(inc.state)], ['Severity', badge(inc.severity)],
+    ['Assignee', inc.assignee || '—'],
+    ['Opened', fmtEpoch(inc.created_at)], ['Acknowledged', fmtEpoch(inc.acknowledged_at) || '—'],
+    ['Resolved', fmtEpoch(inc.resolved_at) || '—'], ['Updated', fmtEpoch(inc.updated_at)],
+    ['Labels', Object.entries(inc.labels || {}).map(([k, v]) => `${k}=${v}`).join(', ') || '—'],
+  ]);
+}
+
+function reasons(inc) {
+  const rs = inc.grouping_reasons || [];
+  if (!rs.length) return h('p', { class: 'muted', text: 'One signal, or no grouping reason recorded.' });
+  return h('ul', {}, rs.map((r) => h('li', { text: typeof r === 'string' ? r : (r.text || r.reason || JSON.stringify(r)) })));
+}
+
+function timeline(items) {
+  if (!items.length) return h('p', { class: 'muted', text: 'Nothing has happened yet.' });
+  return h('ol', { class: 'timeline', id: 'timeline' }, [...items].sort((a, b) => a.time - b.time).map((t) => h('li', { 'data-kind': t.kind },
+    h('div', { class: 'when', text: `${fmtEpoch(t.time)} · ${t.kind}${t.actor ? ` · ${t.actor}` : ''}` }),
+    h('div', { text: t.text || '' }))));
+}
+
+function signalsTable(signals, act) {
+  if (!signals.length) return h('p', { class: 'muted', text: 'No signals.' });
+  const chosen = new Set();
+  const splitBtn = h('button', { type: 'button', disabled: true, text: 'Split selected into a new incident' });
+  splitBtn.addEventListener('click', () => act('split', { signal_ids: [...chosen] }, `Split ${chosen.size} signal(s) into a new incident.`));
+  const rows = [...signals].sort((a, b) => a.time - b.time).map((s) => {
+    const box = h('input', { type: 'checkbox', 'aria-label': `Select signal ${s.text || s.id}` });
+    box.addEventListener('change', () => {
+      if (box.checked) chosen.add(s.id); else chosen.delete(s.id);
+      splitBtn.disabled = !chosen.size || chosen.size === signals.length;
+    });
+    return h('tr', {}, h('td', {}, box), h('td', { text: fmtEpoch(s.time) }), h('td', {}, badge(s.severity)),
+      h('td', { text: `${s.source} · ${s.kind}` }), h('td', { text: s.service || '' }),
+      h('td', { class: 'wrap', text: s.text || '' }), h('td', {}, badge(s.status || '')),
+      h('td', { class: 'wrap hide-narrow', text: Object.entries(s.labels || {}).map(([k, v]) => `${k}=${v}`).join(' ') }));
+  });
+  return h('div', { class: 'stack' },
+    h('div', { class: 'table-wrap' }, h('table', { id: 'signals-table' },
+      h('thead', {}, h('tr', {}, ['', 'Time', 'Severity', 'Source · kind', 'Service', 'Text', 'Status', 'Labels'].map((t, i) => h('th', { scope: 'col', class: i === 7 ? 'hide-narrow' : '', text: t })))),
+      h('tbody', {}, rows))),
+    h('div', { class: 'actions' }, splitBtn));
+}
+
+const num = (o, ...keys) => { for (const k of keys) if (o && o[k] !== undefined && o[k] !== null && Number.isFinite(Number(o[k]))) return Number(o[k]); return undefined; };
+
+/** Series points of a metric signal's evidence: [[t, v, lo?, hi?]] (several shapes accepted). */
+export function seriesOf(signal) {
+  const ev = signal.evidence;
+  if (!ev || typeof ev !== 'object') return [];
+  const arr = Array.isArray(ev) ? ev : (ev.points || ev.series || ev.window || ev.values || []);
+  if (!Array.isArray(arr)) return [];
+  return arr.map((p) => (Array.isArray(p)
+    ? [Number(p[0]), Number(p[1]), p.length > 3 ? Number(p[2]) : undefined, p.length > 3 ? Number(p[3]) : undefined]
+    : [num(p, 'time', 't', 'timestamp', 'x'), num(p, 'value', 'v', 'y'), num(p, 'expected_low', 'lo', 'lower'), num(p, 'expected_high', 'hi', 'upper')]))
+    .filter(([t, v]) => Number.isFinite(t) && Number.isFinite(v))
+    .sort((a, b) => a[0] - b[0]);
+}
+
+function metricCard(s, inc) {
+  const pts = seriesOf(s);
+  const ms = (t) => (t < 1e11 ? t * 1000 : t);
+  const lo = num(s.values, 'expected_low');
+  const hi = num(s.values, 'expected_high');
+  let band = pts.filter((p) => Number.isFinite(p[2]) && Number.isFinite(p[3])).map((p) => [ms(p[0]), p[2], p[3]]);
+  if (!band.length && lo !== undefined && hi !== undefined) band = pts.map((p) => [ms(p[0]), lo, hi]);
+  const anomalies = pts.filter((p) => band.length && (() => { const b = band.find((x) => x[0] === ms(p[0])); return b && (p[1] < b[1] || p[1] > b[2]); })()).map((p) => [ms(p[0]), p[1]]);
+  const name = s.labels && (s.labels.metric || s.labels.__name__) ? (s.labels.metric || s.labels.__name__) : s.text || s.kind;
+  const host = h('div', {});
+  const card = h('section', { class: 'card metric-anomaly' }, h('h3', { text: `${name}${s.service ? ` · ${s.service}` : ''}` }),
+    h('p', { class: 'muted', text: `value ${fmtNum(num(s.values, 'value', 'observed'))}${lo !== undefined ? `, expected ${fmtNum(lo)} – ${fmtNum(hi)}` : ''}` }), host);
+  queueMicrotask(() => lineChart(host, {
+    series: [{ name, points: pts.map((p) => [ms(p[0]), p[1]]), anomalies }], band, xTime: true, height: 200,
+    markers: [{ x: ms(s.time), label: 'signal' }, ...(inc.created_at ? [{ x: ms(inc.created_at), label: '' }] : [])],
+    label: `${name} around the incident with its expected band`,
+  }));
+  return card;
+}
+
+function logTemplates(signals) {
+  if (!signals.length) return h('p', { class: 'muted', text: 'No log signal in this incident.' });
+  return h('ul', { class: 'stack' }, signals.map((s) => {
+    const tpl = (s.labels && s.labels.template) || (s.evidence && (s.evidence.template || s.evidence.pattern)) || s.text;
+    const count = num(s.values, 'count', 'observed', 'value');
+    return h('li', {}, h('code', { text: tpl || '' }), count !== undefined ? h('span', { class: 'muted', text: ` × ${fmtNum(count)}` }) : null,
+      s.service ? h('span', { class: 'muted', text: ` (${s.service})` }) : null);
+  }));
+}
+
+function similar(items) {
+  if (!items.length) return h('p', { class: 'muted', text: 'No similar past incident found.' });
+  return h('ul', {}, items.map((x) => h('li', {},
+    h('a', { href: href(`/incidents/${x.id}`), text: x.title || x.id }),
+    h('span', { class: 'muted', text: ` · similarity ${fmtNum(x.score)}` }),
+    x.resolution ? h('div', { class: 'muted', text: `Resolution: ${x.resolution}` }) : null)));
+}

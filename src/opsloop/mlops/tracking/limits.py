@@ -25,6 +25,7 @@ MAX_DATASET_PROFILE_SIZE = 16777215
 MAX_INPUT_TAG_KEY_SIZE = 255
 MAX_INPUT_TAG_VALUE_SIZE = 500
 MAX_INT64 = 2**63 - 1
+_I64 = 2**63
 
 # MLflow's key rule: alphanumerics, underscores, dashes, periods, spaces, slashes (and colons).
 _KEY_RE = re.compile(r"^[/\w.\- :]*$", re.UNICODE)
@@ -62,7 +63,13 @@ def check_value(value: object, kind: str, key: str, limit: int) -> str:
 
 
 def check_metric(key: object, value: object, timestamp: object, step: object) -> tuple[str, float, int, int]:
-    key = check_key(key, "metric")
+    return check_metric_numbers(check_key(key, "metric"), value, timestamp, step)
+
+
+def check_metric_numbers(key: str, value: object, timestamp: object, step: object) -> tuple[str, float, int, int]:
+    if type(value) is float and type(timestamp) is int and type(step) is int and -_I64 <= timestamp < _I64 \
+            and -_I64 <= step < _I64:
+        return key, value, timestamp, step  # the common case, checked cheaply
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInputError(
             f"Got invalid value {value!r} for metric '{key}' (timestamp={timestamp}). Please specify value "

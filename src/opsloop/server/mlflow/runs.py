@@ -46,6 +46,10 @@ def restore(rt: Runtime, b: Body) -> dict[str, Any]:
 
 
 def _metric(item: Any, name: str) -> Metric:
+    if type(item) is dict and len(item) <= 4:  # fast path: {key, value, timestamp, step} with plain types
+        key, value, ts, step = item.get("key"), item.get("value"), item.get("timestamp"), item.get("step", 0)
+        if type(key) is str and type(value) in (float, int) and type(ts) is int and type(step) is int:
+            return Metric(key, float(value), ts, step)
     d = to_dict(item, name)
     key = d.get("key")
     if not isinstance(key, str):

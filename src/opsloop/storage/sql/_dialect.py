@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-__all__ = ["chunks", "insert_ignore", "upsert"]
+__all__ = ["chunks", "insert_ignore", "insert_ignore_many", "upsert"]
 
 
 def _insert(conn: Connection, table: Table):  # noqa: ANN202
@@ -19,6 +19,24 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
     """Insert rows, skipping those whose primary key already exists."""
     if rows:
         conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows))
+
+
+def insert_ignore_many(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """``insert_ignore`` for large batches of positional rows, straight to the driver's executemany.
+
+    SQLAlchemy builds a parameter dict per row; for thousands of metric points that costs more than
+    the database work, so the hot path writes the statement once and hands tuples to the driver.
+    """
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cols = ", ".join(columns)
+    marks = ", ".join([mark] * len(columns))
+    if conn.dialect.name == "sqlite":
+        sql = f"INSERT OR IGNORE INTO {table.name} ({cols}) VALUES ({marks})"
+    else:
+        sql = f"INSERT INTO {table.name} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    conn.exec_driver_sql(sql, list(rows))
 
 
 def upsert(

@@ -33,7 +33,7 @@ from opsloop.mlops.tracking.search import (
     parse_order_by,
 )
 from opsloop.storage.sql import schema as t
-from opsloop.storage.sql._dialect import chunks, insert_ignore, upsert
+from opsloop.storage.sql._dialect import chunks, insert_ignore, insert_ignore_many, upsert
 from opsloop.storage.sql._run_query import build_experiment_query, build_run_query, compare
 from opsloop.storage.sql.engine import Database
 
@@ -41,6 +41,8 @@ __all__ = ["SqlTrackingStore"]
 
 DEFAULT_EXPERIMENT_ID = "0"
 RUN_NAME_TAG = "mlflow.runName"
+_METRIC_COLUMNS = ("run_uuid", "key", "step", "timestamp", "value", "is_nan", "model_id", "dataset_name",
+                   "dataset_digest")
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 
 
@@ -327,8 +329,12 @@ class SqlTrackingStore:
             raise limits.LimitExceededError(
                 f"A batch logging request can contain at most {limits.MAX_ENTITIES_PER_BATCH} metrics, params "
                 "and tags in total.", field="metrics")
+        checked: set[str] = set()
         for m in metrics:
-            limits.check_metric(m.key, m.value, m.timestamp, m.step)
+            if m.key not in checked:  # key rules once per distinct key: batches repeat a few keys
+                limits.check_key(m.key, "metric")
+                checked.add(m.key)
+            limits.check_metric_numbers(m.key, m.value, m.timestamp, m.step)
         for key, value in pairs:
             limits.check_key(key, "param")
             limits.check_value(value, "param", key, limits.MAX_PARAM_VAL_LENGTH)
@@ -370,20 +376,19 @@ class SqlTrackingStore:
     @staticmethod
     def _write_metrics(conn: Connection, run_id: str, metrics: Sequence[Metric]) -> None:
         rows = []
-        latest: dict[str, dict] = {}
+        latest: dict[str, tuple] = {}
         for m in metrics:
-            nan = math.isnan(m.value)
-            row = {"run_uuid": run_id, "key": m.key, "step": m.step, "timestamp": m.timestamp,
-                   "value": 0.0 if nan else m.value, "is_nan": nan, "model_id": m.model_id or "",
-                   "dataset_name": m.dataset_name or "", "dataset_digest": m.dataset_digest or ""}
-            rows.append(row)
+            nan = m.value != m.value
+            value = 0.0 if nan else m.value
+            rows.append((run_id, m.key, m.step, m.timestamp, value, nan, m.model_id or "", m.dataset_name or "",
+                         m.dataset_digest or ""))
             cur = latest.get(m.key)
-            if cur is None or (m.step, m.timestamp, row["value"]) > (cur["step"], cur["timestamp"], cur["value"]):
-                latest[m.key] = row
-        insert_ignore(conn, t.metrics, rows)
+            if cur is None or (m.step, m.timestamp, value) > (cur[0], cur[1], cur[2]):
+                latest[m.key] = (m.step, m.timestamp, value, nan)
+        insert_ignore_many(conn, t.metrics, _METRIC_COLUMNS, rows)
         upsert(conn, t.latest_metrics,
-               [{k: r[k] for k in ("run_uuid", "key", "step", "timestamp", "value", "is_nan")}
-                for r in latest.values()],
+               [{"run_uuid": run_id, "key": k, "step": v[0], "timestamp": v[1], "value": v[2], "is_nan": v[3]}
+                for k, v in latest.items()],
                ["run_uuid", "key"], ["step", "timestamp", "value", "is_nan"], where=_newer)
 
     def log_metric(self, run_id: str, metric: Metric) -> None:

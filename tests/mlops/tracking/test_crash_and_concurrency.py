@@ -19,6 +19,20 @@ def _history(url: str, run_id: str, key: str) -> list[dict]:
     return resp.json().get("metrics", [])
 
 
+def _writer(url: str, path: str, body, acked: list[int], stop: threading.Event) -> None:  # noqa: ANN001
+    """Post ``body(i)`` for i = 0, 1, … until stopped; record each i the server acknowledged."""
+    with httpx.Client(base_url=url, timeout=5) as c:
+        i = 0
+        while not stop.is_set():
+            try:
+                r = c.post(path, json=body(i))
+            except httpx.HTTPError:
+                return
+            if r.status_code == 200:
+                acked.append(i)
+            i += 1
+
+
 def test_sigkill_mid_logging_keeps_every_acknowledged_point(opsloop_server, tmp_path) -> None:  # noqa: ANN001
     data_dir = tmp_path / "data"
     server = opsloop_server(data_dir)
@@ -27,33 +41,18 @@ def test_sigkill_mid_logging_keeps_every_acknowledged_point(opsloop_server, tmp_
     acked_batches: list[int] = []
     stop = threading.Event()
 
-    def single() -> None:
-        with httpx.Client(base_url=server.url, timeout=5) as c:
-            step = 0
-            while not stop.is_set():
-                try:
-                    r = c.post(f"{API}/runs/log-metric",
-                               json={"run_id": run_id, "key": "single", "value": step, "timestamp": step, "step": step})
-                except httpx.HTTPError:
-                    return
-                if r.status_code == 200:
-                    acked_single.append(step)
-                step += 1
+    def single_body(step: int) -> dict:
+        return {"run_id": run_id, "key": "single", "value": step, "timestamp": step, "step": step}
 
-    def batches() -> None:
-        with httpx.Client(base_url=server.url, timeout=5) as c:
-            batch = 0
-            while not stop.is_set():
-                metrics = [{"key": "batch", "value": i, "timestamp": batch, "step": batch * 500 + i} for i in range(500)]
-                try:
-                    r = c.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": metrics})
-                except httpx.HTTPError:
-                    return
-                if r.status_code == 200:
-                    acked_batches.append(batch)
-                batch += 1
+    def batch_body(batch: int) -> dict:
+        return {"run_id": run_id, "metrics": [
+            {"key": "batch", "value": i, "timestamp": batch, "step": batch * 500 + i} for i in range(500)]}
 
-    threads = [threading.Thread(target=single), threading.Thread(target=batches)]
+    single = threading.Thread(target=_writer, args=(server.url, f"{API}/runs/log-metric", single_body, acked_single,
+                                                    stop))
+    batches = threading.Thread(target=_writer, args=(server.url, f"{API}/runs/log-batch", batch_body, acked_batches,
+                                                     stop))
+    threads = [single, batches]
     for th in threads:
         th.start()
     deadline = time.monotonic() + 30

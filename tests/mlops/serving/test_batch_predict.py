@@ -1,0 +1,61 @@
+"""`opsloop predict`: chunked batch scoring of Parquet and CSV files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from opsloop.errors import InvalidInputError
+from opsloop.mlops.serving import load_model
+from opsloop.mlops.serving.batch import predict_file
+
+from .conftest import FEATURES, training_frame
+
+
+@pytest.mark.parametrize("flavor", ["sklearn", "lightgbm", "pyfunc"])
+def test_chunked_scoring_matches_scoring_all_at_once(models: dict[str, Path], tmp_path: Path, flavor: str) -> None:
+    x, _ = training_frame(2500, seed=7)
+    x["customer"] = [f"c{i}" for i in range(len(x))]
+    src, dst = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    x.to_parquet(src, row_group_size=1000)
+    model = load_model(models[flavor])
+    stats = predict_file(model, src, dst, chunk_rows=300, keep_columns=["customer"])
+    out = pd.read_parquet(dst)
+    assert stats.rows == 2500 and stats.chunks >= 9
+    assert list(out.columns) == ["customer", "prediction"]
+    assert (out["customer"] == x["customer"]).all()
+    assert np.allclose(out["prediction"], np.asarray(model.predict_frame(x[FEATURES])))
+    assert pq.ParquetFile(dst).metadata.num_row_groups == stats.chunks
+
+
+def test_csv_input_and_the_cli(models: dict[str, Path], tmp_path: Path) -> None:
+    x, _ = training_frame(500, seed=8)
+    src, dst = tmp_path / "in.csv", tmp_path / "out.parquet"
+    x.to_csv(src, index=False)
+    proc = subprocess.run([sys.executable, "-c", "from opsloop.cli.serving import predict; predict()",
+                           str(models["sklearn"]), "--input", str(src), "--output", str(dst), "--chunk-rows", "100"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "scored 500 rows" in proc.stderr
+    assert len(pd.read_parquet(dst)) == 500
+
+
+def test_missing_or_non_numeric_columns_are_clear_errors(models: dict[str, Path], tmp_path: Path) -> None:
+    x, _ = training_frame(50)
+    model = load_model(models["sklearn"])
+    x.drop(columns=["tenure"]).to_parquet(tmp_path / "a.parquet")
+    with pytest.raises(InvalidInputError, match="tenure"):
+        predict_file(model, tmp_path / "a.parquet", tmp_path / "o.parquet")
+    x.assign(score="high").to_parquet(tmp_path / "b.parquet")
+    with pytest.raises(InvalidInputError, match="score"):
+        predict_file(model, tmp_path / "b.parquet", tmp_path / "o.parquet")
+    proc = subprocess.run([sys.executable, "-c", "from opsloop.cli.serving import predict; predict()",
+                           str(models["sklearn"]), "--input", str(tmp_path / "a.parquet"), "--output",
+                           str(tmp_path / "o.parquet")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: ") and "tenure" in proc.stderr

@@ -154,3 +154,18 @@ def test_config_is_validated() -> None:
         MinerConfig(similarity_threshold=0.0)
     with pytest.raises(InvalidInputError):
         MinerConfig(max_templates=0)
+
+
+def test_digits_left_unmasked_still_generalise_lines_of_the_same_shape() -> None:
+    miner = LogMiner()
+    miner.add("Expiring session 0x24ede63a01b003b, timeout of 10000ms exceeded", time=1.0)
+    tid = miner.add("Expiring session 0x24ede63a01b003c, timeout of 40000ms exceeded", time=2.0).template_id
+    assert miner.template(tid).text == "Expiring session <*>, timeout of <*> exceeded"
+
+
+def test_lines_of_the_same_shape_skip_the_search() -> None:
+    miner = LogMiner()
+    miner.add("served 12 requests in 30 ms", service="api")
+    miner.add("served 47 requests in 85 ms", service="api")
+    assert miner.stats.masked_cache_hits == 1
+    assert miner.stats.templates_created == 1

@@ -126,8 +126,10 @@ class LogMiner:
             if tid is not None:
                 self.stats.masked_cache_hits += 1
                 return self._live(self._templates[tid]), "none"
-        template, change = self._match_masked(index, service, message, time)
-        if shape is not None and self.config.line_cache_size:
+        template, change, masked = self._match_masked(index, service, message, time)
+        # Only a line whose digits were all masked away is decided by its shape alone:
+        # an unmasked ``10000ms`` must still be compared with ``40000ms``.
+        if shape is not None and self.config.line_cache_size and _DIGIT.search(masked) is None:
             if len(index.shape_cache) >= self._cache_share():
                 index.shape_cache.clear()
                 self.stats.cache_resets += 1
@@ -136,18 +138,18 @@ class LogMiner:
 
     def _match_masked(
         self, index: ServiceIndex, service: str, message: str, time: float | None
-    ) -> tuple[Template, str]:
+    ) -> tuple[Template, str, str]:
         tokens = self._tokens(message)
         masked = " ".join(tokens)
         tid = index.masked_cache.get(masked)
         if tid is not None:
             self.stats.masked_cache_hits += 1
-            return self._live(self._templates[tid]), "none"
+            return self._live(self._templates[tid]), "none", masked
         template = index.best(tokens, self.config.similarity_threshold)
         change = "none"
         if template is None:
             if len(self._templates) >= self.config.max_templates:
-                return self._overflow(index, service, time), "none"
+                return self._overflow(index, service, time), "none", masked
             template = self._create(index, service, tokens, time)
             change = "created"
         else:
@@ -166,7 +168,7 @@ class LogMiner:
                 index.masked_cache.clear()
                 self.stats.cache_resets += 1
             index.masked_cache[masked] = template.id
-        return template, change
+        return template, change, masked
 
     def _tokens(self, message: str) -> list[str]:
         cfg = self.config
@@ -349,6 +351,7 @@ class LogMiner:
         return miner
 
 
+_DIGIT = re.compile("[0-9]")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufffd]")
 
 

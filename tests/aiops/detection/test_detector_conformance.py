@@ -12,8 +12,10 @@ from opsloop.aiops.detection import (
     ChangePointDetector,
     HalfSpaceTrees,
     HysteresisAlerter,
+    RangeNoveltyDetector,
     SeasonalBaseline,
     UnivariateEnsemble,
+    VolatilityDetector,
 )
 from opsloop.core.detectors import AnomalyDetector, from_config
 from opsloop.errors import InvalidInputError
@@ -27,8 +29,14 @@ UNIVARIATE = [
     pytest.param(lambda: UnivariateEnsemble(seasonal={"first_detection": 128}), id="ensemble"),
     pytest.param(lambda: UnivariateEnsemble(seasonal={"first_detection": 128}, absorb_shifts=True),
                  id="ensemble_absorbing_shifts"),
+    pytest.param(lambda: UnivariateEnsemble(seasonal={"first_detection": 128}, combine="max", volatility=True),
+                 id="ensemble_max_with_volatility"),
 ]
-ALL = [*UNIVARIATE, pytest.param(lambda: HalfSpaceTrees(window_size=50), id="half_space_trees")]
+SINGLE_PURPOSE = [
+    pytest.param(lambda: VolatilityDetector(), id="volatility"),
+    pytest.param(lambda: RangeNoveltyDetector(warmup=50), id="range_novelty"),
+]
+ALL = [*UNIVARIATE, *SINGLE_PURPOSE, pytest.param(lambda: HalfSpaceTrees(window_size=50), id="half_space_trees")]
 
 
 def _as_input(det: AnomalyDetector, v: float):
@@ -126,7 +134,7 @@ def test_constant_series_raises_no_alert(make):
     assert _alerts(make(), [42.0] * 1500) == 0
 
 
-@pytest.mark.parametrize("make", UNIVARIATE)
+@pytest.mark.parametrize("make", UNIVARIATE + SINGLE_PURPOSE)
 def test_unit_change_gives_one_episode_not_a_storm(make):
     values = seasonal_series(3000, seed=3)
     values = values[:1500] + [v * 1000 for v in values[1500:]]

@@ -2,8 +2,8 @@
 
 Half-space trees (Tan, Ting & Liu, 2011) split a bounded feature space at random dimensions and
 halve it at each level; a point that falls in sparsely populated cells of the last reference
-window is anomalous. Each metric is first squashed to ``(0, 1)`` by a robust running z and a
-logistic, so the trees never need the metrics' ranges. Memory and time per point are fixed by
+window is anomalous. Each metric is first mapped by a robust running z so that ±4 scales span
+``[0, 1]`` (clipped to ``[-1, 2]``), so the trees never need the metrics' ranges. Memory and time per point are fixed by
 ``n_trees`` and ``height``.
 """
 
@@ -92,9 +92,8 @@ class HalfSpaceTrees(AnomalyDetector):
                 out.append(0.5)  # a missing or broken metric carries no evidence
                 continue
             s = self._scale[i] if self._scale[i] > 1e-12 else 1e-12
-            z = (v - self._loc[i]) / s
-            z = 30.0 if z > 30.0 else (-30.0 if z < -30.0 else z)
-            out.append(1.0 / (1.0 + math.exp(-0.5 * z)))
+            u = 0.5 + (v - self._loc[i]) / (8.0 * s)  # ±4 scales span the unit interval
+            out.append(2.0 if u > 2.0 else (-1.0 if u < -1.0 else u))
         return out
 
     def _mass_score(self, u: list[float]) -> float:

@@ -69,3 +69,35 @@ def test_log_batch_encodes_non_finite_values_as_mlflow_strings() -> None:
     body = orjson.loads(seen[0].content)
     assert [m["value"] for m in body["metrics"]] == ["NaN", "Infinity", 0.5]
     assert body["params"] == [{"key": "lr", "value": "0.1"}] and "tags" not in body
+
+
+def test_log_metric_returns_while_the_http_request_is_stuck() -> None:
+    import threading
+
+    from opsloop.sdk import Client
+
+    entered, release = threading.Event(), threading.Event()
+    batches: list[int] = []
+    run_json = {"info": {"run_id": "r1", "experiment_id": "0", "run_name": "n", "status": "RUNNING",
+                         "start_time": 1, "artifact_uri": "mlflow-artifacts:/0/r1/artifacts",
+                         "lifecycle_stage": "active"}, "data": {}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/runs/create"):
+            return httpx.Response(200, json={"run": run_json})
+        if request.url.path.endswith("/runs/log-batch"):
+            entered.set()
+            release.wait(30)
+            batches.append(len(orjson.loads(request.content)["metrics"]))
+        return httpx.Response(200, json={})
+
+    client = Client(transport=HttpTransport("http://tracking.test", http_transport=httpx.MockTransport(handler)))
+    run = client.start_run(capture_git=False, batch_size=1000)
+    for i in range(1000):
+        run.log_metric("loss", i, step=i)
+    assert entered.wait(30)  # the first batch's request is in flight and cannot finish
+    for i in range(1000, 3500):
+        run.log_metric("loss", i, step=i)  # still returns at once
+    release.set()
+    run.end()
+    assert sum(batches) == 3500 and max(batches) == 1000

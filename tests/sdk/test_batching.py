@@ -94,3 +94,21 @@ def test_add_after_close_is_refused() -> None:
     batcher.close()
     with pytest.raises(InvalidStateError, match="ended"):
         batcher.add(_point(0))
+
+
+def test_points_queued_in_a_forked_child_are_reported_not_lost() -> None:
+    import os
+
+    batcher = MetricBatcher(lambda batch: None)
+    pid = os.fork()
+    if pid == 0:  # child: the sender thread did not survive the fork
+        code = 1
+        try:
+            batcher.add(_point(0))
+            batcher.flush()
+        except StorageError as exc:
+            code = 0 if "forked" in str(exc) else 2
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    batcher.close()

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from opsloop.errors import InvalidStateError
+from opsloop.errors import InvalidStateError, StorageError
 from opsloop.sdk.transports.base import Point
 
 __all__ = ["MetricBatcher"]
@@ -81,6 +81,7 @@ class MetricBatcher:
                     self._cond.wait(0.5)
             finally:
                 self._flush_waiters -= 1
+            self._check_sender_alive()
             if self._error is not None:
                 self._raise_error_or_closed()
 
@@ -92,6 +93,7 @@ class MetricBatcher:
         if self._thread is not threading.current_thread():
             self._thread.join()
         with self._cond:
+            self._check_sender_alive()
             if self._error is not None:
                 self._raise_error_or_closed()
 
@@ -104,6 +106,15 @@ class MetricBatcher:
         """Points queued or being sent."""
         with self._cond:
             return len(self._pending) + self._in_flight
+
+    def _check_sender_alive(self) -> None:
+        """Points queued with no sender thread (e.g. in a forked child process) are an error, not a loss."""
+        stuck = len(self._pending) + self._in_flight
+        if stuck and not self._thread.is_alive() and self._error is None:
+            self._pending, self._in_flight = [], 0
+            self._error, self._lost = StorageError(
+                "metric points were queued but the background sender is not running "
+                "(a forked child process cannot use its parent's run)"), stuck
 
     def _wait_for_room(self) -> None:
         self._cond.notify_all()

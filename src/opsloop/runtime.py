@@ -29,6 +29,12 @@ class Runtime:
 
         return SqlRegistryStore(self.db, self.tracking)
 
+    @cached_property
+    def aiops(self):  # noqa: ANN201 - AiopsStores (signals, incidents, ops), imported lazily
+        from opsloop.storage.sql.incidents import AiopsStores
+
+        return AiopsStores(self.db)
+
     def close(self) -> None:
         self.db.dispose()
 

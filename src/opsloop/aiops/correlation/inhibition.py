@@ -1,0 +1,142 @@
+"""Inhibition: a firing root alert mutes the alerts it explains.
+
+Two kinds, both checked for each new firing signal:
+
+* Alertmanager-style rules: while a firing signal matches ``source`` matchers, signals matching
+  ``target`` matchers with the same values of the ``equal`` labels are inhibited.
+* Topology: while a service has a firing signal at least ``min_severity``, signals of the services
+  that depend on it (up to ``max_hops``) are inhibited: they are the symptoms, it is the cause.
+
+An inhibited signal is still stored and still joins an open incident as evidence, but it opens no
+incident of its own and so pages nobody.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opsloop.aiops.correlation.silences import Matcher, matches_all, parse_matchers
+from opsloop.aiops.correlation.topology import Topology
+from opsloop.core.signals import Severity, Signal
+from opsloop.errors import InvalidInputError
+
+__all__ = ["InhibitRule", "Inhibitor"]
+
+
+@dataclass
+class InhibitRule:
+    source: list[Matcher]
+    target: list[Matcher]
+    equal: list[str] = field(default_factory=list)
+    name: str = ""
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> InhibitRule:
+        if not isinstance(doc, Mapping):
+            raise InvalidInputError("an inhibit rule must be an object", field="inhibit_rules")
+        src = doc.get("source_matchers", doc.get("source"))
+        tgt = doc.get("target_matchers", doc.get("target"))
+        if src is None or tgt is None:
+            raise InvalidInputError("an inhibit rule needs source_matchers and target_matchers",
+                                    field="inhibit_rules")
+        equal = doc.get("equal") or []
+        if not isinstance(equal, list) or not all(isinstance(e, str) for e in equal):
+            raise InvalidInputError("'equal' must be a list of label names", field="inhibit_rules")
+        return cls(parse_matchers(src), parse_matchers(tgt), list(equal), str(doc.get("name", "")))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "source_matchers": [str(m) for m in self.source],
+                "target_matchers": [str(m) for m in self.target], "equal": self.equal}
+
+
+def _view(sig: Signal) -> dict[str, str]:
+    view = dict(sig.labels)
+    view.setdefault("service", sig.service)
+    return view
+
+
+class Inhibitor:
+    """Tracks firing signals that can inhibit, and judges new ones."""
+
+    def __init__(
+        self,
+        rules: Iterable[InhibitRule] = (),
+        topology: Topology | None = None,
+        *,
+        use_topology: bool = True,
+        max_hops: int = 2,
+        min_severity: Severity = Severity.ERROR,
+    ) -> None:
+        self.rules = list(rules)
+        self.topology = topology
+        self.use_topology = use_topology
+        self.max_hops = max_hops
+        self.min_severity = min_severity
+        self._rule_sources: list[dict[tuple[str, ...], set[str]]] = [defaultdict(set) for _ in self.rules]
+        self._firing_services: dict[str, dict[str, str]] = defaultdict(dict)  # service -> fp -> text
+        self._fp_keys: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+        self._fp_service: dict[str, str] = {}
+
+    def set_rules(self, rules: Iterable[InhibitRule]) -> None:
+        self.rules = list(rules)
+        self._rule_sources = [defaultdict(set) for _ in self.rules]
+        self._fp_keys.clear()
+
+    def firing(self, sig: Signal, fp: str) -> None:
+        """A signal started firing: it may now inhibit others."""
+        view = _view(sig)
+        keys = []
+        for i, rule in enumerate(self.rules):
+            if matches_all(rule.source, view):
+                key = tuple(view.get(name, "") for name in rule.equal)
+                self._rule_sources[i][key].add(fp)
+                keys.append((i, key))
+        if keys:
+            self._fp_keys[fp] = keys
+        if sig.service and sig.severity >= self.min_severity:
+            self._firing_services[sig.service][fp] = sig.labels.get("alertname") or sig.text[:80]
+            self._fp_service[fp] = sig.service
+
+    def resolved(self, fp: str) -> None:
+        for i, key in self._fp_keys.pop(fp, []):
+            if i < len(self._rule_sources):
+                self._rule_sources[i][key].discard(fp)
+        svc = self._fp_service.pop(fp, None)
+        if svc is not None:
+            self._firing_services[svc].pop(fp, None)
+            if not self._firing_services[svc]:
+                del self._firing_services[svc]
+
+    def check(self, sig: Signal, fp: str) -> str | None:
+        """Why this signal is inhibited, or ``None``."""
+        view = _view(sig)
+        for i, rule in enumerate(self.rules):
+            if matches_all(rule.target, view):
+                key = tuple(view.get(name, "") for name in rule.equal)
+                sources = self._rule_sources[i].get(key)
+                if sources and (sources - {fp}):
+                    return f"inhibited by rule {rule.name or i}"
+        if self.use_topology and self.topology is not None and sig.service and self._firing_services:
+            for dep, hops in self._dependencies(sig.service).items():
+                firing = self._firing_services.get(dep)
+                if firing:
+                    what = next(iter(firing.values()))
+                    return f"inhibited: {sig.service} depends on {dep} ({hops} hop{'s' if hops > 1 else ''}), " \
+                           f"which is firing {what}"
+        return None
+
+    def _dependencies(self, service: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        frontier = [service]
+        for hop in range(1, self.max_hops + 1):
+            nxt = []
+            for node in frontier:
+                for dep in self.topology.dependencies(node):
+                    if dep not in out and dep != service:
+                        out[dep] = hop
+                        nxt.append(dep)
+            frontier = nxt
+        return out

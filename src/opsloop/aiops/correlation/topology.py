@@ -1,0 +1,212 @@
+"""The service dependency graph: declared (a file or the API) and learned from co-occurrence.
+
+An edge ``a -> b`` means *a depends on b* (a calls b), so a fault in ``b`` shows up in ``a``.
+Declared edges are trusted; learned edges come from services whose alert episodes keep starting close
+together in time, and count once their support and strength pass thresholds.
+
+Declared topology file (YAML or JSON)::
+
+    services:
+      checkout: [payments, cart]      # checkout depends on payments and cart
+      payments: [postgres]
+    # or
+    edges:
+      - {source: checkout, target: payments}
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from opsloop.errors import InvalidInputError
+
+__all__ = ["LearnedEdge", "Topology", "parse_topology"]
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedEdge:
+    a: str
+    b: str
+    support: int
+    strength: float
+
+
+def parse_topology(doc: Any) -> list[tuple[str, str]]:
+    """Edges from a topology document (``services`` mapping and/or ``edges`` list)."""
+    if not isinstance(doc, dict):
+        raise InvalidInputError("a topology document must be an object", field="topology")
+    edges: list[tuple[str, str]] = []
+    services = doc.get("services") or {}
+    if not isinstance(services, dict):
+        raise InvalidInputError("'services' must map a service to the list it depends on", field="services")
+    for source, targets in services.items():
+        if isinstance(targets, str):
+            targets = [targets]
+        if not isinstance(targets, list) or not all(isinstance(t, str) and t for t in targets):
+            raise InvalidInputError(f"services.{source}: expected a list of service names", field="services")
+        edges.extend((str(source), t) for t in targets)
+    for i, edge in enumerate(doc.get("edges") or []):
+        if not isinstance(edge, dict) or not isinstance(edge.get("source"), str) or not isinstance(
+                edge.get("target"), str) or not edge["source"] or not edge["target"]:
+            raise InvalidInputError(f"edges[{i}]: expected {{source, target}}", field="edges")
+        edges.append((edge["source"], edge["target"]))
+    return [(a, b) for a, b in edges if a != b]
+
+
+def load_topology_file(path: str | Path) -> list[tuple[str, str]]:
+    import yaml
+
+    return parse_topology(yaml.safe_load(Path(path).read_text()) or {})
+
+
+class Topology:
+    """Declared and learned dependencies, with the hop distance between two services.
+
+    Args:
+        episode_gap_s: a service's alerts more than this apart start a new episode.
+        co_window_s: two episodes starting at most this far apart co-occur.
+        min_support: co-occurrences a learned edge needs.
+        min_strength: co-occurrences over the rarer service's episodes a learned edge needs.
+    """
+
+    def __init__(
+        self,
+        declared: Iterable[tuple[str, str]] = (),
+        *,
+        episode_gap_s: float = 600.0,
+        co_window_s: float = 120.0,
+        min_support: int = 3,
+        min_strength: float = 0.5,
+    ) -> None:
+        self.episode_gap_s = episode_gap_s
+        self.co_window_s = co_window_s
+        self.min_support = min_support
+        self.min_strength = min_strength
+        self._declared: set[tuple[str, str]] = set()
+        self._adj: dict[str, set[str]] = defaultdict(set)
+        self._dist_cache: dict[str, dict[str, int]] = {}
+        self._episodes: dict[str, int] = defaultdict(int)
+        self._last_seen: dict[str, float] = {}
+        self._episode_start: dict[str, float] = {}
+        self._co: dict[tuple[str, str], int] = defaultdict(int)
+        self.set_declared(declared)
+
+    # --- declared -----------------------------------------------------------------------------
+    def set_declared(self, edges: Iterable[tuple[str, str]]) -> None:
+        self._declared = {(a, b) for a, b in edges if a and b and a != b}
+        self._adj = defaultdict(set)
+        for a, b in self._declared:
+            self._adj[a].add(b)
+            self._adj[b].add(a)
+        self._dist_cache.clear()
+
+    def add_declared(self, edges: Iterable[tuple[str, str]]) -> None:
+        self.set_declared(self._declared | set(edges))
+
+    def declared(self) -> list[tuple[str, str]]:
+        return sorted(self._declared)
+
+    def depends_on(self, a: str, b: str) -> bool:
+        return (a, b) in self._declared
+
+    def dependencies(self, service: str) -> set[str]:
+        return {b for a, b in self._declared if a == service}
+
+    def dependents(self, service: str, max_hops: int = 3) -> dict[str, int]:
+        """Services that (transitively) depend on ``service``, with their hop count."""
+        rev: dict[str, set[str]] = defaultdict(set)
+        for a, b in self._declared:
+            rev[b].add(a)
+        out: dict[str, int] = {}
+        queue = deque([(service, 0)])
+        while queue:
+            node, d = queue.popleft()
+            if d >= max_hops:
+                continue
+            for nxt in rev.get(node, ()):
+                if nxt not in out and nxt != service:
+                    out[nxt] = d + 1
+                    queue.append((nxt, d + 1))
+        return out
+
+    def distance(self, a: str, b: str, max_hops: int = 3) -> int | None:
+        """Hops between two services over declared edges (either direction), or ``None``."""
+        if a == b:
+            return 0
+        if not a or not b or a not in self._adj:
+            return None
+        dists = self._dist_cache.get(a)
+        if dists is None:
+            dists = {a: 0}
+            queue = deque([a])
+            while queue:
+                node = queue.popleft()
+                if dists[node] >= max_hops:
+                    continue
+                for nxt in self._adj[node]:
+                    if nxt not in dists:
+                        dists[nxt] = dists[node] + 1
+                        queue.append(nxt)
+            self._dist_cache[a] = dists
+        d = dists.get(b)
+        return d if d is not None and d <= max_hops else None
+
+    # --- learned ------------------------------------------------------------------------------
+    def observe(self, service: str, t: float) -> None:
+        """Account for one signal of ``service`` at ``t`` (event time) for co-occurrence learning."""
+        if not service:
+            return
+        last = self._last_seen.get(service)
+        self._last_seen[service] = t if last is None else max(last, t)
+        if last is not None and t - last <= self.episode_gap_s:
+            return
+        self._episodes[service] += 1
+        self._episode_start[service] = t
+        for other, start in self._episode_start.items():
+            if other != service and abs(t - start) <= self.co_window_s:
+                self._co[_pair(service, other)] += 1
+        if len(self._episode_start) > 4096:
+            cutoff = t - 2 * self.co_window_s
+            self._episode_start = {s: v for s, v in self._episode_start.items() if v >= cutoff}
+
+    def learned_strength(self, a: str, b: str) -> float:
+        """Strength in [0, 1] of the learned link between two services (0 when below thresholds)."""
+        n = self._co.get(_pair(a, b), 0)
+        if n < self.min_support:
+            return 0.0
+        strength = n / max(1, min(self._episodes.get(a, 0), self._episodes.get(b, 0)))
+        return min(1.0, strength) if strength >= self.min_strength else 0.0
+
+    def learned(self) -> list[LearnedEdge]:
+        out = []
+        for (a, b), n in self._co.items():
+            s = self.learned_strength(a, b)
+            if s > 0:
+                out.append(LearnedEdge(a, b, n, s))
+        return sorted(out, key=lambda e: (-e.strength, e.a, e.b))
+
+    def load_learned(self, edges: Iterable[tuple[str, str, int, int, int]]) -> None:
+        """Restore learned counts: ``(a, b, co_occurrences, episodes_a, episodes_b)``."""
+        for a, b, n, ea, eb in edges:
+            self._co[_pair(a, b)] = max(self._co.get(_pair(a, b), 0), n)
+            self._episodes[a] = max(self._episodes.get(a, 0), ea)
+            self._episodes[b] = max(self._episodes.get(b, 0), eb)
+
+    def learned_counts(self) -> list[tuple[str, str, int, int, int]]:
+        return [(a, b, n, self._episodes.get(a, 0), self._episodes.get(b, 0)) for (a, b), n in self._co.items()
+                if n >= self.min_support]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "declared": [{"source": a, "target": b} for a, b in self.declared()],
+            "learned": [{"a": e.a, "b": e.b, "support": e.support, "strength": round(e.strength, 3)}
+                        for e in self.learned()],
+        }
+
+
+def _pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a < b else (b, a)

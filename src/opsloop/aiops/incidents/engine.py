@@ -1,0 +1,392 @@
+"""Signals in, incidents out: the one place a batch of normalised signals is stored and correlated.
+
+For each batch, in one database transaction:
+
+1. stateless signals (logs, events) are stored, exact duplicates folded;
+2. stateful signals (alerts, anomalies…) fold into their open occurrence, resolve it, or start a new
+   one, in event-time order;
+3. a new occurrence is checked against silences and maintenance windows, then the correlator decides
+   whether it joins an open incident (with the reasons) or opens one; inhibition keeps a dependent's
+   alert from opening an incident of its own;
+4. the incidents touched are updated once each, state changes go through ``lifecycle.transition``
+   (auto-resolve when every signal resolved, auto-reopen when a resolved incident gets a new one), the
+   timeline and the audit trail record them, and notifications are queued in the outbox.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from opsloop.aiops.correlation import Correlator, FlapDetector, GroupingConfig, Inhibitor, Topology
+from opsloop.aiops.correlation.silences import Silences
+from opsloop.aiops.incidents.lifecycle import RESOLVED, TIME_FIELD, TRIGGERED, transition
+from opsloop.aiops.incidents.notifications import Router
+from opsloop.core.signals import Severity, Signal
+from opsloop.storage.sql.incidents import AiopsStores
+from opsloop.storage.sql.signals import STATELESS_KINDS, row_for, row_to_signal
+
+__all__ = ["EngineConfig", "IncidentEngine", "IngestReport"]
+
+SYSTEM = "opsloop"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    grouping: GroupingConfig = field(default_factory=GroupingConfig)
+    flap_window_s: float = 600.0
+    flap_threshold: int = 4
+    max_reasons: int = 200
+    reopen_window_s: float = 900.0
+
+
+@dataclass
+class IngestReport:
+    """What one batch did."""
+
+    received: int = 0
+    stored: int = 0
+    folded: int = 0
+    resolved: int = 0
+    suppressed: int = 0
+    opened: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"received": self.received, "stored": self.stored, "folded": self.folded,
+                "resolved": self.resolved, "suppressed": self.suppressed,
+                "incidents_opened": self.opened, "incidents_updated": self.updated}
+
+
+@dataclass
+class _Delta:
+    """What a batch does to one incident."""
+
+    new: bool = False
+    added: int = 0
+    open_delta: int = 0
+    services: dict[str, None] = field(default_factory=dict)
+    severity: int = 0
+    labels: dict[str, str] | None = None
+    first: float = float("inf")
+    last: float = float("-inf")
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    reopen_by: str = ""
+    flapping: bool = False
+
+    def add(self, sig: Signal, opens: bool) -> None:
+        self.added += 1
+        self.open_delta += 1 if opens else 0
+        if sig.service:
+            self.services[sig.service] = None
+        self.severity = max(self.severity, int(sig.severity))
+        self.labels = dict(sig.labels) if self.labels is None else _common(self.labels, sig.labels)
+        self.first = min(self.first, sig.time)
+        self.last = max(self.last, sig.time)
+
+
+def _common(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in a.items() if b.get(k) == v}
+
+
+def _title(sig: Signal) -> str:
+    name = sig.labels.get("alertname") or sig.labels.get("rule") or ""
+    text = sig.text or name or str(sig.kind)
+    if name and name not in text:
+        text = f"{name}: {text}"
+    return f"{text} [{sig.service}]" if sig.service else text
+
+
+class IncidentEngine:
+    """Stores and correlates signals; holds the correlation state (rebuilt from the store by ``load``)."""
+
+    def __init__(
+        self,
+        stores: AiopsStores,
+        *,
+        config: EngineConfig | None = None,
+        topology: Topology | None = None,
+        router: Router | None = None,
+        clock: Callable[[], float] = _time.time,
+    ) -> None:
+        self.stores = stores
+        self.config = config or EngineConfig()
+        self.topology = topology or Topology()
+        self.correlator = Correlator(self.topology, self.config.grouping)
+        self.silences = Silences()
+        self.inhibitor = Inhibitor([], self.topology)
+        self.flaps = FlapDetector(self.config.flap_window_s, self.config.flap_threshold)
+        self.router = router or Router()
+        self.clock = clock
+
+    # --- startup ----------------------------------------------------------------------------------
+    def load(self) -> None:
+        """Rebuild the in-memory correlation state from the store."""
+        db = self.stores.db
+        with db.read() as conn:
+            since = self.clock() - self.config.reopen_window_s
+            for inc in self.stores.incidents.open_ids(conn, since=since):
+                pairs = []
+                for row in self.stores.signals.for_incident(inc["id"], conn=conn, limit=5000):
+                    sig = row_to_signal(row)
+                    pairs.append((sig, row.fingerprint))
+                    if row.status == "firing" and not row.suppressed:
+                        self.inhibitor.firing(sig, row.fingerprint)
+                    self.correlator.observe(sig)
+                if pairs:
+                    self.correlator.rebuild(inc["id"], pairs, resolved=inc["state"] == RESOLVED)
+
+    # --- ingestion --------------------------------------------------------------------------------
+    def ingest(self, signals: Sequence[Signal], *, now: float | None = None) -> IngestReport:
+        now = self.clock() if now is None else now
+        report = IngestReport(received=len(signals))
+        if not signals:
+            return report
+        with self.stores.db.write() as conn:
+            deltas: dict[int, _Delta] = {}
+            self._stateless(conn, [s for s in signals if s.kind in STATELESS_KINDS], now, deltas, report)
+            stateful = sorted((s for s in signals if s.kind not in STATELESS_KINDS), key=lambda s: s.time)
+            if stateful:
+                self._stateful(conn, stateful, now, deltas, report)
+            if deltas:
+                self._apply(conn, deltas, now, report)
+        return report
+
+    def _stateless(self, conn: Connection, signals: list[Signal], now: float, deltas: dict[int, _Delta],
+                   report: IngestReport) -> None:
+        if not signals:
+            return
+        rows: dict[str, dict[str, Any]] = {}
+        for sig in signals:
+            fp = sig.fingerprint()
+            row = row_for(sig, fp, now)
+            prev = rows.get(row["dedup_key"])
+            if prev is not None:
+                prev["count"] += 1
+                report.folded += 1
+                continue
+            if sig.kind == "event":
+                decision = self.correlator.decide(sig, fp)
+                if decision.group_id is not None and not self.correlator.groups[decision.group_id].resolved:
+                    row["incident_id"] = decision.group_id
+                    d = deltas.setdefault(decision.group_id, _Delta())
+                    d.added += 1
+                    d.reasons.append({"time": sig.time, "service": sig.service, "text": sig.text[:200],
+                                      "reasons": decision.reasons, "kind": "context"})
+            rows[row["dedup_key"]] = row
+        existing = self.stores.signals.rows_by_key(conn, rows) if len(rows) < 5000 else {}
+        report.folded += len(existing)
+        report.stored += len(rows) - len(existing)
+        self.stores.signals.upsert(conn, list(rows.values()))
+
+    def _stateful(self, conn: Connection, signals: list[Signal], now: float, deltas: dict[int, _Delta],
+                  report: IngestReport) -> None:
+        fps = [s.fingerprint() for s in signals]
+        open_rows = self.stores.signals.open_rows(conn, fps)
+        pending: dict[str, dict[str, Any]] = {}  # fingerprint -> new row (inserted at the end)
+        folds: dict[int, dict[str, Any]] = {}
+        inserts: list[dict[str, Any]] = []
+        for sig, fp in zip(signals, fps, strict=True):
+            cur = pending.get(fp) or open_rows.get(fp)
+            if sig.status == "resolved":
+                end = sig.evidence.get("endsAt")
+                end = float(end) if isinstance(end, (int, float)) else now
+                self.flaps.record(fp, "resolved", end)
+                if cur is None:
+                    inserts.append(row_for(sig, fp, now))
+                    report.stored += 1
+                    continue
+                self._fold(cur, sig, folds, status="resolved", resolved_at=end)
+                open_rows.pop(fp, None)
+                pending.pop(fp, None)
+                report.resolved += 1
+                self.inhibitor.resolved(fp)
+                if cur.get("incident_id") is not None:
+                    d = deltas.setdefault(cur["incident_id"], _Delta())
+                    d.open_delta -= 1
+                    d.last = max(d.last, end)
+                    if self.flaps.is_flapping(fp, end):
+                        d.flapping = True
+                continue
+            flapping = self.flaps.record(fp, "firing", sig.time)
+            if cur is not None:
+                self._fold(cur, sig, folds, status="firing", resolved_at=None)
+                report.folded += 1
+                continue
+            row = row_for(sig, fp, now)
+            self._correlate(conn, sig, fp, row, now, deltas, report, flapping)
+            pending[fp] = row
+            inserts.append(row)
+            report.stored += 1
+        self.stores.signals.upsert(conn, inserts)
+        self.stores.signals.fold(conn, list(folds.values()))
+
+    @staticmethod
+    def _fold(cur: dict[str, Any], sig: Signal, folds: dict[int, dict[str, Any]], *, status: str,
+              resolved_at: float | None) -> None:
+        from opsloop.storage.sql.signals import _dumps
+
+        if "dedup_key" in cur and "id" not in cur:  # a row of this batch, not yet inserted
+            cur["count"] += 1
+            cur["last_time"] = max(cur["last_time"], sig.time)
+            cur["status"] = status
+            cur["resolved_at"] = resolved_at
+            if status == "firing":
+                cur["text"] = sig.text
+            return
+        u = folds.get(cur["id"])
+        if u is None:
+            u = folds[cur["id"]] = {"id": cur["id"], "n": 0, "last_time": cur["last_time"], "status": status,
+                                    "resolved_at": None, "text": None, "values": None}
+        u["n"] += 1
+        u["last_time"] = max(u["last_time"], sig.time)
+        u["status"] = status
+        u["resolved_at"] = resolved_at
+        if u["text"] is None or status == "firing":
+            u["text"] = sig.text
+            u["values"] = _dumps(sig.values)
+
+    def _correlate(self, conn: Connection, sig: Signal, fp: str, row: dict[str, Any], now: float,
+                   deltas: dict[int, _Delta], report: IngestReport, flapping: bool) -> None:
+        silence = self.silences.match(sig.labels, sig.service, now)
+        if silence is not None:
+            row["suppressed"] = f"{silence.kind}:{silence.id}"
+            report.suppressed += 1
+            return
+        self.correlator.observe(sig)
+        decision = self.correlator.decide(sig, fp)
+        inhibited = self.inhibitor.check(sig, fp)
+        self.inhibitor.firing(sig, fp)
+        if decision.group_id is None:
+            if inhibited:
+                row["suppressed"] = inhibited[:200]
+                report.suppressed += 1
+                return
+            incident_id = self._open(conn, sig, now)
+            d = deltas[incident_id] = _Delta(new=True)
+            d.reasons.append({"time": sig.time, "service": sig.service, "text": sig.text[:200],
+                              "reasons": ["opened the incident"], "fingerprint": fp})
+            report.opened.append(incident_id)
+        else:
+            incident_id = decision.group_id
+            d = deltas.setdefault(incident_id, _Delta())
+            why = list(decision.reasons) + ([inhibited] if inhibited else [])
+            d.reasons.append({"time": sig.time, "service": sig.service, "text": sig.text[:200], "reasons": why,
+                              "score": round(decision.score, 2), "fingerprint": fp})
+            if decision.reopen and not d.reopen_by:
+                d.reopen_by = sig.text[:200] or fp
+        d.add(sig, opens=True)
+        if flapping:
+            d.flapping = True
+        row["incident_id"] = incident_id
+        self.correlator.add(incident_id, sig, fp)
+
+    def _open(self, conn: Connection, sig: Signal, now: float) -> int:
+        return self.stores.incidents.create(conn, {
+            "title": _title(sig)[:500], "state": TRIGGERED, "severity": int(sig.severity), "service": sig.service,
+            "services": [sig.service] if sig.service else [], "labels": dict(sig.labels), "assignee": "",
+            "signal_count": 0, "open_signals": 0, "created_at": now, "updated_at": now,
+            "first_signal_at": sig.time, "last_signal_at": sig.time, "resolution": "", "reasons": [], "flags": [],
+        })
+
+    def _apply(self, conn: Connection, deltas: dict[int, _Delta], now: float, report: IngestReport) -> None:
+        inc = self.stores.incidents
+        rows = inc.rows(conn, deltas)
+        timeline: list[dict[str, Any]] = []
+        for incident_id, d in deltas.items():
+            row = rows.get(incident_id)
+            if row is None:
+                continue
+            if row["merged_into"] is not None:
+                continue
+            fields: dict[str, Any] = {"updated_at": now}
+            if d.added:
+                services = list(dict.fromkeys(row["services"] + list(d.services)))
+                fields.update(
+                    signal_count=row["signal_count"] + d.added,
+                    services=services,
+                    severity=max(row["severity"], d.severity),
+                    first_signal_at=min(row["first_signal_at"], d.first),
+                    last_signal_at=max(row["last_signal_at"], d.last),
+                )
+                if d.labels is not None and not d.new:
+                    fields["labels"] = _common(row["labels"], d.labels)
+            open_signals = max(0, row["open_signals"] + d.open_delta)
+            fields["open_signals"] = open_signals
+            if d.reasons:
+                reasons = (row["reasons"] + d.reasons)
+                if len(reasons) > self.config.max_reasons:
+                    reasons = reasons[:20] + reasons[-(self.config.max_reasons - 20):]
+                fields["reasons"] = reasons
+            flags = list(row["flags"])
+            if d.flapping and "flapping" not in flags:
+                flags.append("flapping")
+                fields["flags"] = flags
+                timeline.append({"incident_id": incident_id, "time": now, "kind": "flapping", "actor": SYSTEM,
+                                 "text": "an alert of this incident is flapping; auto-resolve held"})
+            state = row["state"]
+            if d.new:
+                timeline.append({"incident_id": incident_id, "time": now, "kind": "opened", "actor": SYSTEM,
+                                 "text": f"incident opened: {row['title']}"})
+                self.router.queue(conn, self.stores.ops, "opened", {**row, **fields}, now)
+            elif d.reopen_by and state == RESOLVED:
+                self._transition(conn, row, fields, "auto_reopen", SYSTEM, f"new signal: {d.reopen_by}", now,
+                                 timeline)
+                state = TRIGGERED
+            if (state != RESOLVED and open_signals == 0 and d.open_delta < 0 and not d.flapping
+                    and "flapping" not in flags):
+                self._transition(conn, row, fields, "auto_resolve", SYSTEM, "every signal resolved", now, timeline)
+                self.correlator.mark_resolved(incident_id, d.last if d.last > float("-inf") else None)
+            inc.update(conn, incident_id, fields)
+            if not d.new:
+                report.updated.append(incident_id)
+        inc.add_timeline(conn, timeline)
+
+    def _transition(self, conn: Connection, row: dict[str, Any], fields: dict[str, Any], action: str, actor: str,
+                    text: str, now: float, timeline: list[dict[str, Any]]) -> None:
+        tr = transition(row["state"], action)
+        fields["state"] = tr.after
+        fields["updated_at"] = now
+        stamp = TIME_FIELD.get(tr.after)
+        if stamp:
+            fields[stamp] = now
+        if tr.after == TRIGGERED:
+            fields["resolved_at"] = None
+            fields["acknowledged_at"] = None
+        timeline.append({"incident_id": row["id"], "time": now, "kind": "state", "actor": actor,
+                         "text": f"{tr.describe()}" + (f": {text}" if text else ""),
+                         "data": {"from": tr.before, "to": tr.after, "action": action}})
+        self.stores.incidents.audit(conn, actor, action, "incident", row["id"],
+                                    {"from": tr.before, "to": tr.after, "text": text}, at=now)
+        if tr.event:
+            self.router.queue(conn, self.stores.ops, tr.event, {**row, **fields}, now)
+        row.update(fields)
+
+    # --- periodic -----------------------------------------------------------------------------------
+    def tick(self, now: float | None = None) -> None:
+        """Release flapping holds whose alerts stayed quiet, and forget groups nothing can join."""
+        now = self.clock() if now is None else now
+        self.correlator.expire()
+        held = [gid for gid in list(self.correlator.groups)]
+        if not held:
+            return
+        with self.stores.db.write() as conn:
+            rows = self.stores.incidents.rows(conn, held)
+            timeline: list[dict[str, Any]] = []
+            for incident_id, row in rows.items():
+                if ("flapping" in row["flags"] and row["state"] != RESOLVED and row["open_signals"] == 0
+                        and now - row["last_signal_at"] > self.flaps.window_s):
+                    fields = {"flags": [f for f in row["flags"] if f != "flapping"]}
+                    self._transition(conn, row, fields, "auto_resolve", SYSTEM,
+                                     "flapping alerts stayed resolved", now, timeline)
+                    self.stores.incidents.update(conn, incident_id, fields)
+                    self.correlator.mark_resolved(incident_id)
+            self.stores.incidents.add_timeline(conn, timeline)
+
+
+def severity_name(value: int) -> str:
+    return Severity(value).name.lower()

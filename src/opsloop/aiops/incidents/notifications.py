@@ -1,0 +1,219 @@
+"""Outgoing notifications: routing by labels and severity, an outbox, retries with backoff, dead letters.
+
+Targets are documents (stored under the ``notification_targets`` config key)::
+
+    {"name": "oncall", "url": "https://hooks.example/…", "format": "json" | "slack",
+     "matchers": ["service=~\\"checkout|payments\\""], "min_severity": "error",
+     "events": ["opened", "acknowledged", "resolved", "reopened"], "headers": {"Authorization": "…"}}
+
+When an incident changes, ``Router.queue`` writes one outbox row per matching target *in the same
+transaction as the change*, so a notification exists as soon as the change does. ``Dispatcher``
+delivers due rows; a failed delivery is retried with exponential backoff (``base_delay_s`` doubling up
+to ``max_delay_s``) and after ``max_attempts`` the row becomes a dead letter, which an operator can
+replay. A target that is down therefore loses nothing: rows wait in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time as _time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from opsloop.aiops.correlation.silences import Matcher, matches_all, parse_matchers
+from opsloop.core.signals import Severity
+from opsloop.errors import InvalidInputError
+
+__all__ = ["Dispatcher", "Router", "Target", "incident_payload", "slack_body"]
+
+log = logging.getLogger("opsloop.aiops.notifications")
+
+EVENTS = ("opened", "acknowledged", "resolved", "reopened", "merged")
+_COLORS = {1: "#439FE0", 2: "warning", 3: "#E8590C", 4: "danger"}
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    format: str = "json"
+    matchers: list[Matcher] = field(default_factory=list)
+    min_severity: Severity = Severity.INFO
+    events: tuple[str, ...] = EVENTS
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Target:
+        if not isinstance(doc, Mapping):
+            raise InvalidInputError("a notification target must be an object", field="targets")
+        name, url = doc.get("name"), doc.get("url")
+        if not isinstance(name, str) or not name or len(name) > 200:
+            raise InvalidInputError("a target needs a 'name'", field="name")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise InvalidInputError(f"target {name!r}: 'url' must be an http(s) URL", field="url")
+        fmt = doc.get("format", "json")
+        if fmt not in ("json", "slack"):
+            raise InvalidInputError(f"target {name!r}: format must be 'json' or 'slack'", field="format")
+        events = doc.get("events") or list(EVENTS)
+        if not isinstance(events, list) or any(e not in EVENTS for e in events):
+            raise InvalidInputError(f"target {name!r}: events must be among {', '.join(EVENTS)}", field="events")
+        headers = doc.get("headers") or {}
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise InvalidInputError(f"target {name!r}: headers must map names to strings", field="headers")
+        return cls(name, url, fmt, parse_matchers(doc.get("matchers") or []),
+                   Severity.parse(doc.get("min_severity", "info")), tuple(events), dict(headers))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url, "format": self.format,
+                "matchers": [str(m) for m in self.matchers], "min_severity": self.min_severity.name.lower(),
+                "events": list(self.events), "headers": {k: "***" for k in self.headers}}
+
+    def wants(self, event: str, incident: Mapping[str, Any]) -> bool:
+        if event not in self.events or int(incident.get("severity", 2)) < int(self.min_severity):
+            return False
+        view = dict(incident.get("labels") or {})
+        view.setdefault("service", incident.get("service", ""))
+        view.setdefault("severity", Severity(int(incident.get("severity", 2))).name.lower())
+        return matches_all(self.matchers, view)
+
+
+def incident_payload(event: str, incident: Mapping[str, Any], now: float) -> dict[str, Any]:
+    sev = int(incident.get("severity", 2))
+    return {
+        "version": "1",
+        "event": event,
+        "time": now,
+        "incident": {
+            "id": incident["id"], "title": incident["title"], "state": incident["state"],
+            "severity": Severity(sev).name.lower(), "service": incident.get("service", ""),
+            "services": list(incident.get("services") or []), "labels": dict(incident.get("labels") or {}),
+            "assignee": incident.get("assignee", ""), "signal_count": incident.get("signal_count", 0),
+            "created_at": incident.get("created_at"), "resolved_at": incident.get("resolved_at"),
+        },
+    }
+
+
+def slack_body(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A Slack incoming-webhook body (``text`` plus one attachment) for a generic payload."""
+    inc = payload["incident"]
+    sev = int(Severity.parse(inc["severity"]))
+    color = "good" if payload["event"] == "resolved" else _COLORS.get(sev, "warning")
+    text = f"[{payload['event'].upper()}] Incident #{inc['id']}: {inc['title']}"
+    fields = [{"title": "Severity", "value": inc["severity"], "short": True},
+              {"title": "State", "value": inc["state"], "short": True}]
+    if inc["services"]:
+        fields.append({"title": "Services", "value": ", ".join(inc["services"][:10]), "short": False})
+    if inc.get("assignee"):
+        fields.append({"title": "Assignee", "value": inc["assignee"], "short": True})
+    return {"text": text, "attachments": [{"color": color, "title": inc["title"], "fields": fields,
+                                           "footer": f"opsloop · {inc['signal_count']} signals",
+                                           "ts": int(payload["time"])}]}
+
+
+class Router:
+    """Which targets an incident change goes to; writes their outbox rows."""
+
+    def __init__(self, targets: Iterable[Target] = ()) -> None:
+        self.targets = list(targets)
+
+    def set_targets(self, targets: Iterable[Target]) -> None:
+        self.targets = list(targets)
+
+    def queue(self, conn: Any, ops: Any, event: str, incident: Mapping[str, Any], now: float) -> int:
+        items = []
+        for target in self.targets:
+            if target.wants(event, incident):
+                payload = incident_payload(event, incident, now)
+                items.append({"target": target.name, "incident_id": incident["id"], "event": event,
+                              "payload": payload, "created_at": now})
+        if items:
+            ops.enqueue(conn, items)
+        return len(items)
+
+
+class Dispatcher:
+    """Delivers due outbox rows; retries with exponential backoff; dead-letters after ``max_attempts``."""
+
+    def __init__(self, ops: Any, router: Router, *, max_attempts: int = 8, base_delay_s: float = 1.0,
+                 max_delay_s: float = 300.0, timeout_s: float = 5.0, clock: Any = _time.time,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.ops = ops
+        self.router = router
+        self.max_attempts = max_attempts
+        self.base_delay_s = base_delay_s
+        self.max_delay_s = max_delay_s
+        self.timeout_s = timeout_s
+        self.clock = clock
+        self.transport = transport
+        self.wake = asyncio.Event()
+
+    def backoff(self, attempts: int) -> float:
+        delay = min(self.max_delay_s, self.base_delay_s * (2 ** max(0, attempts - 1)))
+        return delay * (1.0 + 0.2 * random.random())
+
+    async def run_once(self) -> int:
+        """Try every due row once; returns how many were delivered."""
+        now = self.clock()
+        due = await asyncio.to_thread(self.ops.due, now)
+        if not due:
+            return 0
+        targets = {t.name: t for t in self.router.targets}
+        delivered = 0
+        async with httpx.AsyncClient(timeout=self.timeout_s, transport=self.transport) as client:
+            for row in due:
+                delivered += await self._deliver(client, row, targets.get(row["target"]))
+        return delivered
+
+    async def _deliver(self, client: httpx.AsyncClient, row: dict[str, Any], target: Target | None) -> int:
+        error = ""
+        if target is None:
+            error = f"target {row['target']!r} is not configured"
+        else:
+            body = slack_body(row["payload"]) if target.format == "slack" else row["payload"]
+            try:
+                resp = await client.post(target.url, json=body, headers=target.headers)
+                if 200 <= resp.status_code < 300:
+                    await asyncio.to_thread(self.ops.mark, row["id"], {
+                        "state": "delivered", "attempts": row["attempts"] + 1, "delivered_at": self.clock(),
+                        "last_error": ""})
+                    return 1
+                error = f"HTTP {resp.status_code}: {resp.text[:200]}"
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"[:500]
+        attempts = row["attempts"] + 1
+        if attempts >= self.max_attempts:
+            fields = {"state": "dead", "attempts": attempts, "last_error": error}
+            log.warning("notification %s to %s is a dead letter after %d attempts: %s", row["id"], row["target"],
+                        attempts, error)
+        else:
+            fields = {"attempts": attempts, "last_error": error,
+                      "next_attempt_at": self.clock() + self.backoff(attempts)}
+        await asyncio.to_thread(self.ops.mark, row["id"], fields)
+        return 0
+
+    async def run(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
+        """Deliver until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except Exception:  # noqa: BLE001 - a bad row or a DB hiccup must not stop delivery
+                log.exception("notification dispatch failed")
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(_first(stop, self.wake), timeout=idle_s)
+            except TimeoutError:
+                pass
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

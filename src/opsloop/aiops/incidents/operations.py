@@ -1,0 +1,214 @@
+"""What operators do to incidents: acknowledge, resolve, reopen, comment, assign, merge and split.
+
+Each operation is one transaction that changes the incident, writes its timeline entry and an audit
+record, queues notifications, and keeps the correlator's view in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+from opsloop.aiops.incidents.engine import IncidentEngine
+from opsloop.aiops.incidents.lifecycle import RESOLVED, TRIGGERED
+from opsloop.errors import InvalidInputError, InvalidStateError
+from opsloop.storage.sql.signals import row_to_signal
+
+__all__ = ["Operations"]
+
+
+def _actor(actor: str | None) -> str:
+    actor = (actor or "").strip()
+    return actor[:200] if actor else "anonymous"
+
+
+class Operations:
+    def __init__(self, engine: IncidentEngine) -> None:
+        self.engine = engine
+        self.stores = engine.stores
+
+    def _now(self) -> float:
+        return self.engine.clock()
+
+    def act(self, incident_id: int, action: str, actor: str | None = None, text: str = "") -> dict[str, Any]:
+        """A lifecycle action (``ack``, ``unack``, ``resolve``, ``reopen``) by an operator."""
+        if action not in ("ack", "unack", "resolve", "reopen"):
+            raise InvalidInputError(f"unknown action {action!r}", field="action")
+        actor, now = _actor(actor), self._now()
+        with self.stores.db.write() as conn:
+            row = self.stores.incidents.row(conn, incident_id, lock=True)
+            if row["merged_into"] is not None:
+                raise InvalidStateError(f"incident {incident_id} was merged into {row['merged_into']}")
+            fields: dict[str, Any] = {}
+            timeline: list[dict[str, Any]] = []
+            self.engine._transition(conn, row, fields, action, actor, text, now, timeline)
+            if action == "resolve" and text:
+                fields["resolution"] = text
+            self.stores.incidents.update(conn, incident_id, fields)
+            self.stores.incidents.add_timeline(conn, timeline)
+        if action == "resolve":
+            self.engine.correlator.mark_resolved(incident_id)
+        elif action == "reopen":
+            self._refresh(incident_id)
+        return self.stores.incidents.get(incident_id)
+
+    def comment(self, incident_id: int, actor: str | None, text: str) -> dict[str, Any]:
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError("a comment needs 'text'", field="text")
+        actor, now = _actor(actor), self._now()
+        with self.stores.db.write() as conn:
+            row = self.stores.incidents.row(conn, incident_id)
+            fields: dict[str, Any] = {"updated_at": now}
+            if row["state"] == RESOLVED and not row["resolution"]:
+                fields["resolution"] = text[:10000]
+            self.stores.incidents.update(conn, incident_id, fields)
+            self.stores.incidents.add_timeline(conn, [{"incident_id": incident_id, "time": now, "kind": "comment",
+                                                       "actor": actor, "text": text[:10000]}])
+            self.stores.incidents.audit(conn, actor, "comment", "incident", incident_id, {"text": text[:500]}, at=now)
+        return self.stores.incidents.get(incident_id)
+
+    def assign(self, incident_id: int, assignee: str, actor: str | None = None) -> dict[str, Any]:
+        if not isinstance(assignee, str) or len(assignee) > 200:
+            raise InvalidInputError("'assignee' must be a string of at most 200 characters", field="assignee")
+        actor, now = _actor(actor), self._now()
+        with self.stores.db.write() as conn:
+            row = self.stores.incidents.row(conn, incident_id)
+            self.stores.incidents.update(conn, incident_id, {"assignee": assignee, "updated_at": now})
+            text = f"assigned to {assignee}" if assignee else "unassigned"
+            self.stores.incidents.add_timeline(conn, [{"incident_id": incident_id, "time": now, "kind": "assign",
+                                                       "actor": actor, "text": text,
+                                                       "data": {"from": row["assignee"], "to": assignee}}])
+            self.stores.incidents.audit(conn, actor, "assign", "incident", incident_id,
+                                        {"from": row["assignee"], "to": assignee}, at=now)
+        return self.stores.incidents.get(incident_id)
+
+    # --- merge and split ----------------------------------------------------------------------------
+    def merge(self, target_id: int, source_ids: Sequence[int], actor: str | None = None) -> dict[str, Any]:
+        sources = [int(s) for s in source_ids if int(s) != int(target_id)]
+        if not sources:
+            raise InvalidInputError("merge needs at least one source incident other than the target",
+                                    field="source_ids")
+        actor, now = _actor(actor), self._now()
+        with self.stores.db.write() as conn:
+            target = self.stores.incidents.row(conn, target_id, lock=True)
+            if target["merged_into"] is not None:
+                raise InvalidStateError(f"incident {target_id} was itself merged into {target['merged_into']}")
+            timeline: list[dict[str, Any]] = []
+            for sid in sources:
+                src = self.stores.incidents.row(conn, sid, lock=True)
+                if src["merged_into"] is not None:
+                    raise InvalidStateError(f"incident {sid} was already merged into {src['merged_into']}")
+                fields: dict[str, Any] = {"merged_into": target_id, "open_signals": 0, "signal_count": 0}
+                self.engine._transition(conn, src, fields, "merge", actor, f"merged into #{target_id}", now,
+                                        timeline)
+                self.stores.signals.move_incident(conn, sid, target_id)
+                self.stores.incidents.update(conn, sid, fields)
+                timeline.append({"incident_id": target_id, "time": now, "kind": "merge", "actor": actor,
+                                 "text": f"incident #{sid} ({src['title']}) merged in", "data": {"source": sid}})
+                reasons = target["reasons"] + [{"time": now, "service": "", "text": f"#{sid}: {src['title']}",
+                                                "reasons": [f"merged in by {actor}"]}] + src["reasons"][:50]
+                target["reasons"] = reasons
+            fields = self._aggregate(conn, target_id)
+            fields.update(reasons=target["reasons"][-self.engine.config.max_reasons:], updated_at=now)
+            if target["state"] == RESOLVED and fields["open_signals"] > 0:
+                self.engine._transition(conn, target, fields, "reopen", actor, "merged incidents still firing", now,
+                                        timeline)
+            self.stores.incidents.update(conn, target_id, fields)
+            self.stores.incidents.add_timeline(conn, timeline)
+            self.stores.incidents.audit(conn, actor, "merge", "incident", target_id, {"sources": sources}, at=now)
+        for sid in sources:
+            self.engine.correlator.remove(sid)
+        self._refresh(target_id)
+        return self.stores.incidents.get(target_id)
+
+    def split(self, incident_id: int, signal_ids: Sequence[int], actor: str | None = None) -> dict[str, Any]:
+        """Move the given signals out into a new incident; returns the new incident."""
+        ids = sorted({int(s) for s in signal_ids})
+        if not ids:
+            raise InvalidInputError("split needs 'signal_ids'", field="signal_ids")
+        actor, now = _actor(actor), self._now()
+        with self.stores.db.write() as conn:
+            row = self.stores.incidents.row(conn, incident_id, lock=True)
+            found = self.stores.signals.get_many(ids, conn)
+            foreign = sorted(set(ids) - {r.id for r in found if r.incident_id == incident_id})
+            if foreign:
+                raise InvalidInputError(f"signals {foreign[:10]} are not in incident {incident_id}", field="signal_ids")
+            if len(found) >= row["signal_count"]:
+                raise InvalidInputError("a split must leave at least one signal in the incident", field="signal_ids")
+            first = min(found, key=lambda r: (r.time, r.id))
+            sig = row_to_signal(first)
+            from opsloop.aiops.incidents.engine import _title
+
+            new_id = self.stores.incidents.create(conn, {
+                "title": _title(sig)[:500], "state": TRIGGERED, "severity": first.severity,
+                "service": first.service, "services": [], "labels": {}, "assignee": row["assignee"],
+                "signal_count": 0, "open_signals": 0, "created_at": now, "updated_at": now,
+                "first_signal_at": first.time, "last_signal_at": first.time, "resolution": "",
+                "reasons": [{"time": now, "service": "", "text": f"split from #{incident_id}",
+                             "reasons": [f"split by {actor}"]}], "flags": [],
+            })
+            self.stores.signals.set_incident(conn, ids, new_id)
+            for iid in (incident_id, new_id):
+                fields = self._aggregate(conn, iid)
+                fields["updated_at"] = now
+                current = self.stores.incidents.row(conn, iid)
+                timeline: list[dict[str, Any]] = []
+                if current["state"] != RESOLVED and fields["open_signals"] == 0 and current["signal_count"] >= 0 \
+                        and iid == new_id and all(r.status == "resolved" for r in found):
+                    self.engine._transition(conn, current, fields, "auto_resolve", actor, "split signals resolved",
+                                            now, timeline)
+                self.stores.incidents.update(conn, iid, fields)
+                self.stores.incidents.add_timeline(conn, timeline)
+            self.stores.incidents.add_timeline(conn, [
+                {"incident_id": incident_id, "time": now, "kind": "split", "actor": actor,
+                 "text": f"{len(ids)} signals split out into #{new_id}", "data": {"new": new_id, "signals": ids}},
+                {"incident_id": new_id, "time": now, "kind": "split", "actor": actor,
+                 "text": f"split from #{incident_id}", "data": {"from": incident_id, "signals": ids}},
+            ])
+            self.stores.incidents.audit(conn, actor, "split", "incident", incident_id,
+                                        {"new": new_id, "signals": ids}, at=now)
+            new_row = self.stores.incidents.row(conn, new_id)
+            self.engine.router.queue(conn, self.stores.ops, "opened", new_row, now)
+        self._refresh(incident_id)
+        self._refresh(new_id)
+        return self.stores.incidents.get(new_id)
+
+    def _aggregate(self, conn: Connection, incident_id: int) -> dict[str, Any]:
+        rows = self.stores.signals.for_incident(incident_id, conn=conn)
+        if not rows:
+            return {"signal_count": 0, "open_signals": 0}
+        services = list(dict.fromkeys(r.service for r in rows if r.service))
+        labels: dict[str, str] | None = None
+        for r in rows:
+            sig_labels = row_to_signal(r).labels
+            labels = dict(sig_labels) if labels is None else {k: v for k, v in labels.items()
+                                                               if sig_labels.get(k) == v}
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r.service] = counts.get(r.service, 0) + 1
+        first = min(rows, key=lambda r: r.time)
+        return {
+            "signal_count": len(rows),
+            "open_signals": sum(1 for r in rows if r.status == "firing" and r.kind not in ("log", "event")),
+            "services": services,
+            "service": first.service or (services[0] if services else ""),
+            "labels": labels or {},
+            "severity": max(r.severity for r in rows),
+            "first_signal_at": first.time,
+            "last_signal_at": max(r.last_time for r in rows),
+        }
+
+    def _refresh(self, incident_id: int) -> None:
+        """Rebuild the correlator's view of one incident from the store."""
+        with self.stores.db.read() as conn:
+            row = self.stores.incidents.row(conn, incident_id)
+            pairs = [(row_to_signal(r), r.fingerprint) for r in self.stores.signals.for_incident(
+                incident_id, conn=conn, limit=5000)]
+        if pairs:
+            self.engine.correlator.rebuild(incident_id, pairs, resolved=row["state"] == RESOLVED)
+        else:
+            self.engine.correlator.remove(incident_id)
+
+

@@ -1,0 +1,84 @@
+"""Prometheus Alertmanager webhook receiver (payload version 4, firing and resolved alerts).
+
+Alertmanager posts a group of alerts; each alert becomes one ``alert`` signal whose time is its
+``startsAt`` (so a re-sent alert has the same identity and folds into the stored one) and whose status
+follows the alert's. Annotations become the text (``summary``, then ``description``, then ``message``)
+and the evidence; the alert's labels are the signal's labels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from opsloop.aiops.ingestion.normalise import Decoded, Limits, parse_time
+from opsloop.core.signals import SignalKind
+from opsloop.errors import InvalidInputError
+
+__all__ = ["decode_alertmanager"]
+
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def decode_alertmanager(body: bytes, limits: Limits, now: float) -> Decoded:
+    """Decode one webhook body; malformed envelopes raise ``InvalidInputError``, bad alerts are rejected."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(f"malformed JSON: {exc}", field="body") from None
+    if not isinstance(payload, dict):
+        raise InvalidInputError("the webhook body must be a JSON object", field="body")
+    version = payload.get("version", "4")
+    if str(version) != "4":
+        raise InvalidInputError(f"unsupported Alertmanager webhook version {version!r} (expected \"4\")",
+                                field="version")
+    alerts = payload.get("alerts")
+    if not isinstance(alerts, list):
+        raise InvalidInputError("'alerts' must be a list", field="alerts")
+    out = Decoded(items=len(alerts))
+    receiver = payload.get("receiver") if isinstance(payload.get("receiver"), str) else ""
+    for i, alert in enumerate(alerts):
+        try:
+            out.signals.append(_alert(alert, limits, now, receiver, i))
+        except InvalidInputError as exc:
+            out.reject(i, exc.message)
+    return out
+
+
+def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int) -> Any:
+    if not isinstance(alert, dict):
+        raise InvalidInputError(f"alerts[{i}] must be an object", field="alerts")
+    labels = limits.labels(alert.get("labels"), "labels")
+    if not labels:
+        raise InvalidInputError("an alert needs labels", field="labels")
+    annotations = limits.labels(alert.get("annotations"), "annotations")
+    status = alert.get("status", "firing")
+    if status not in ("firing", "resolved"):
+        raise InvalidInputError(f"status must be 'firing' or 'resolved', not {status!r}", field="status")
+    starts = alert.get("startsAt")
+    start = parse_time(starts, "startsAt") if starts not in (None, "", _ZERO_TIME) else now
+    ends = alert.get("endsAt")
+    end = parse_time(ends, "endsAt") if ends not in (None, "", _ZERO_TIME) else None
+    text = (annotations.get("summary") or annotations.get("description") or annotations.get("message")
+            or labels.get("alertname", ""))
+    evidence: dict[str, Any] = {"annotations": annotations}
+    for key in ("generatorURL", "fingerprint"):
+        if isinstance(alert.get(key), str) and alert[key]:
+            evidence[key] = alert[key]
+    if receiver:
+        evidence["receiver"] = receiver
+    if status == "resolved":
+        evidence["endsAt"] = end if end is not None else now
+    values: dict[str, float] = {}
+    raw_value = annotations.get("value")
+    if raw_value:
+        try:
+            values["value"] = float(raw_value)
+        except ValueError:
+            pass
+    sig = limits.signal(
+        time=start, now=now, source="alertmanager", kind=SignalKind.ALERT, labels=labels,
+        severity=labels.get("severity"), text=text, values=values, status=status, evidence=evidence,
+    )
+    return sig

@@ -1,0 +1,143 @@
+"""Loki push API receiver (``POST /loki/api/v1/push``): JSON, and snappy-compressed protobuf.
+
+JSON::
+
+    {"streams": [{"stream": {"job": "api", "level": "error"},
+                  "values": [["1700000000000000000", "line", {"trace_id": "…"}]]}]}
+
+Protobuf: ``logproto.PushRequest`` (``streams``: ``labels`` as label-set text ``{job="api"}``,
+``entries`` with a ``Timestamp`` and a ``line``, optional structured metadata), snappy block
+compressed, as Promtail, Grafana Alloy and the Loki clients send it. Each entry becomes a ``log``
+signal: the stream labels are its labels, the line its text; ``level``/``severity``/``detected_level``
+labels give its severity.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from opsloop.aiops.ingestion.normalise import Decoded, Limits, parse_time
+from opsloop.aiops.ingestion.protowire import fields, signed64, text
+from opsloop.aiops.ingestion.remote_write import decompress
+from opsloop.core.signals import SignalKind
+from opsloop.errors import InvalidInputError
+
+__all__ = ["decode_loki_json", "decode_loki_proto", "parse_label_set"]
+
+_PAIR = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
+_LEVEL_KEYS = ("level", "severity", "detected_level", "lvl")
+
+
+def parse_label_set(spec: str) -> dict[str, str]:
+    s = spec.strip()
+    if not (s.startswith("{") and s.endswith("}")):
+        raise InvalidInputError(f"stream labels must look like {{name=\"value\"}}, got {spec[:80]!r}", field="labels")
+    body, pos, out = s[1:-1].strip(), 0, {}
+    while pos < len(body):
+        m = _PAIR.match(body, pos)
+        if not m:
+            raise InvalidInputError(f"cannot parse stream labels at {body[pos:pos + 40]!r}", field="labels")
+        out[m.group(1)] = bytes(m.group(2), "utf-8").decode("unicode_escape") if "\\" in m.group(2) else m.group(2)
+        pos = m.end()
+    return out
+
+
+def _entry(out: Decoded, limits: Limits, labels: dict[str, str], t: float, line: str, meta: dict[str, str] | None,
+           now: float, severity: str | None) -> None:
+    out.signals.append(limits.signal(
+        time=t, now=now, source="loki", kind=SignalKind.LOG, labels=labels, severity=severity or "info",
+        text=line, evidence={"metadata": meta} if meta else None,
+    ))
+
+
+def decode_loki_json(body: bytes, limits: Limits, now: float) -> Decoded:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(f"malformed JSON: {exc}", field="body") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("streams"), list):
+        raise InvalidInputError("expected an object with a 'streams' list", field="streams")
+    out = Decoded()
+    index = 0
+    for stream in payload["streams"]:
+        if not isinstance(stream, dict) or not isinstance(stream.get("values"), list):
+            raise InvalidInputError("each stream needs 'stream' labels and a 'values' list", field="streams")
+        try:
+            labels = limits.labels(stream.get("stream") or {}, "stream")
+            severity = next((labels[k] for k in _LEVEL_KEYS if labels.get(k)), None)
+            bad = None
+        except InvalidInputError as exc:
+            bad, labels, severity = exc.message, {}, None
+        for value in stream["values"]:
+            out.items += 1
+            try:
+                if bad:
+                    raise InvalidInputError(bad)
+                if not isinstance(value, list) or len(value) not in (2, 3) or not isinstance(value[1], str):
+                    raise InvalidInputError("each value must be [\"<ns timestamp>\", \"<line>\"(, {metadata})]")
+                if not isinstance(value[0], str | int):
+                    raise InvalidInputError("timestamp must be a string of nanoseconds")
+                t = parse_time(int(value[0]) / 1e9 if str(value[0]).isdigit() else value[0], "timestamp")
+                meta = limits.labels(value[2], "metadata") if len(value) == 3 else None
+                _entry(out, limits, labels, t, value[1], meta, now, severity)
+            except (InvalidInputError, ValueError) as exc:
+                out.reject(index, getattr(exc, "message", str(exc)))
+            index += 1
+    return out
+
+
+def decode_loki_proto(body: bytes, limits: Limits, now: float, max_bytes: int = 64 << 20) -> Decoded:
+    raw = decompress(body, max_bytes)
+    out = Decoded()
+    index = 0
+    for num, wt, stream in fields(raw):
+        if num != 1 or wt != 2:
+            continue
+        label_text = ""
+        entries: list[Any] = []
+        for n2, w2, v2 in fields(stream):
+            if n2 == 1 and w2 == 2:
+                label_text = text(v2, "stream labels")
+            elif n2 == 2 and w2 == 2:
+                entries.append(v2)
+        try:
+            labels = limits.labels(parse_label_set(label_text), "stream")
+            severity = next((labels[k] for k in _LEVEL_KEYS if labels.get(k)), None)
+            bad = None
+        except InvalidInputError as exc:
+            bad, labels, severity = exc.message, {}, None
+        for entry in entries:
+            out.items += 1
+            try:
+                if bad:
+                    raise InvalidInputError(bad)
+                seconds = nanos = 0
+                line = ""
+                meta: dict[str, str] = {}
+                for n3, w3, v3 in fields(entry):
+                    if n3 == 1 and w3 == 2:
+                        for n4, _w4, v4 in fields(v3):
+                            if n4 == 1:
+                                seconds = signed64(v4)
+                            elif n4 == 2:
+                                nanos = v4
+                    elif n3 == 2 and w3 == 2:
+                        line = text(v3, "line")
+                    elif n3 == 3 and w3 == 2:
+                        k = v = ""
+                        for n4, _w4, v4 in fields(v3):
+                            if n4 == 1:
+                                k = text(v4, "metadata name")
+                            elif n4 == 2:
+                                v = text(v4, "metadata value")
+                        if k:
+                            meta[k] = v
+                meta = limits.labels(meta, "metadata") if meta else {}
+                _entry(out, limits, labels, seconds + nanos / 1e9, line, meta or None, now, severity)
+            except InvalidInputError as exc:
+                out.reject(index, exc.message)
+            index += 1
+    return out

@@ -1,0 +1,391 @@
+"""OpenTelemetry OTLP/HTTP receiver for logs (``/v1/logs``) and metrics (``/v1/metrics``), in JSON
+(``application/json``) and protobuf (``application/x-protobuf``).
+
+Logs: each ``LogRecord`` becomes a ``log`` signal: resource and record attributes are its labels
+(nested values flattened to JSON text), the body its text, ``severityNumber`` (or ``severityText``) its
+severity, the trace and span ids its evidence. Metrics: gauge and sum points become ``MetricPoint``s
+named by the metric (``__name__``); histograms and summaries give ``_count`` and ``_sum`` series
+(summaries also their quantiles). Records that fail validation are rejected one by one and the
+response reports them as the spec's *partial success*; a body that cannot be decoded is a 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from typing import Any
+
+import orjson
+
+from opsloop.aiops.ingestion.normalise import Decoded, Limits, MetricPoint
+from opsloop.core.signals import Severity, SignalKind
+from opsloop.errors import InvalidInputError
+
+__all__ = ["decode_logs", "decode_metrics", "error_body", "success_body"]
+
+JSON, PROTOBUF = "application/json", "application/x-protobuf"
+
+
+def content_kind(content_type: str) -> str:
+    ct = (content_type or "").split(";")[0].strip().lower()
+    if ct in ("application/x-protobuf", "application/protobuf"):
+        return PROTOBUF
+    if ct in ("application/json", ""):
+        return JSON
+    raise InvalidInputError(f"unsupported Content-Type {content_type!r}: use application/json or "
+                            "application/x-protobuf", field="content-type")
+
+
+def _severity(number: int, text: str) -> Severity:
+    if number:
+        return Severity.INFO if number <= 12 else Severity.WARNING if number <= 16 else (
+            Severity.ERROR if number <= 20 else Severity.CRITICAL)
+    return Severity.parse(text) if text else Severity.INFO
+
+
+# --- JSON ---------------------------------------------------------------------------------------------
+def _any_json(v: Any) -> Any:
+    if not isinstance(v, dict):
+        return v
+    for key in ("stringValue", "string_value"):
+        if key in v:
+            return v[key]
+    if "boolValue" in v or "bool_value" in v:
+        return bool(v.get("boolValue", v.get("bool_value")))
+    if "intValue" in v or "int_value" in v:
+        return int(v.get("intValue", v.get("int_value")))
+    if "doubleValue" in v or "double_value" in v:
+        return float(v.get("doubleValue", v.get("double_value")))
+    if "arrayValue" in v or "array_value" in v:
+        return [_any_json(x) for x in (v.get("arrayValue") or v.get("array_value") or {}).get("values", [])]
+    if "kvlistValue" in v or "kvlist_value" in v:
+        kv = (v.get("kvlistValue") or v.get("kvlist_value") or {}).get("values", [])
+        return {x.get("key", ""): _any_json(x.get("value")) for x in kv if isinstance(x, dict)}
+    if "bytesValue" in v or "bytes_value" in v:
+        return v.get("bytesValue", v.get("bytes_value"))
+    return None
+
+
+def _flat(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value).decode()
+
+
+def _attrs_json(items: Any, name: str) -> dict[str, str]:
+    if items is None:
+        return {}
+    if not isinstance(items, list):
+        raise InvalidInputError(f"'{name}' must be a list of key/value pairs", field=name)
+    out = {}
+    for kv in items:
+        if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
+            raise InvalidInputError(f"'{name}' entries need a string 'key'", field=name)
+        try:
+            value = _flat(_any_json(kv.get("value")))
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"'{name}.{kv['key']}': bad value", field=name) from None
+        if value is not None:
+            out[kv["key"]] = value
+    return out
+
+
+def _list(doc: Any, *names: str) -> list[Any]:
+    if not isinstance(doc, dict):
+        raise InvalidInputError(f"expected an object holding '{names[0]}'", field=names[0])
+    for name in names:
+        if name in doc:
+            value = doc[name]
+            if value is None:
+                return []
+            if not isinstance(value, list):
+                raise InvalidInputError(f"'{name}' must be a list", field=name)
+            return value
+    return []
+
+
+def _nanos(doc: dict[str, Any], *names: str) -> int:
+    for name in names:
+        value = doc.get(name)
+        if value not in (None, "", 0, "0"):
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"'{name}' must be an integer of nanoseconds", field=name) from None
+    return 0
+
+
+def _resource_json(doc: dict[str, Any], limits: Limits) -> dict[str, str]:
+    res = doc.get("resource") or {}
+    if not isinstance(res, dict):
+        raise InvalidInputError("'resource' must be an object", field="resource")
+    return _attrs_json(res.get("attributes"), "resource.attributes")
+
+
+def _logs_json(body: bytes, limits: Limits, now: float) -> Decoded:
+    payload = _load(body)
+    out = Decoded()
+    index = 0
+    for rl in _list(payload, "resourceLogs", "resource_logs"):
+        resource = _resource_json(rl, limits)
+        for sl in _list(rl, "scopeLogs", "scope_logs"):
+            for rec in _list(sl, "logRecords", "log_records"):
+                out.items += 1
+                try:
+                    if not isinstance(rec, dict):
+                        raise InvalidInputError("a log record must be an object")
+                    attrs = _attrs_json(rec.get("attributes"), "attributes")
+                    t = _nanos(rec, "timeUnixNano", "time_unix_nano", "observedTimeUnixNano",
+                               "observed_time_unix_nano")
+                    body_value = _flat(_any_json(rec.get("body"))) or ""
+                    sev = _severity(int(rec.get("severityNumber", rec.get("severity_number", 0)) or 0),
+                                    rec.get("severityText", rec.get("severity_text", "")) or "")
+                    ev = {}
+                    for key in ("traceId", "spanId", "trace_id", "span_id"):
+                        if rec.get(key):
+                            ev[key.replace("_id", "Id").replace("trace_Id", "traceId")] = rec[key]
+                    _log(out, limits, resource, attrs, t, body_value, sev, ev, now)
+                except (InvalidInputError, TypeError, ValueError) as exc:
+                    out.reject(index, getattr(exc, "message", str(exc)))
+                index += 1
+    return out
+
+
+def _log(out: Decoded, limits: Limits, resource: dict[str, str], attrs: dict[str, str], t_ns: int, text: str,
+         sev: Severity, evidence: dict[str, Any], now: float) -> None:
+    labels = {**resource, **attrs} if attrs else dict(resource)
+    labels = limits.labels(labels)
+    t = t_ns / 1e9 if t_ns else now
+    out.signals.append(limits.signal(time=t, now=now, source="otlp", kind=SignalKind.LOG, labels=labels,
+                                     severity=sev, text=text, evidence=evidence or None))
+
+
+def _load(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(f"malformed JSON: {exc}", field="body") from None
+
+
+def _metrics_json(body: bytes, limits: Limits, now: float) -> Decoded:
+    payload = _load(body)
+    out = Decoded()
+    index = 0
+    for rm in _list(payload, "resourceMetrics", "resource_metrics"):
+        resource = _resource_json(rm, limits)
+        for sm in _list(rm, "scopeMetrics", "scope_metrics"):
+            for metric in _list(sm, "metrics"):
+                if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
+                    out.items += 1
+                    out.reject(index, "a metric needs a 'name'")
+                    index += 1
+                    continue
+                name = metric["name"]
+                for kind in ("gauge", "sum", "histogram", "summary", "exponentialHistogram",
+                             "exponential_histogram"):
+                    data = metric.get(kind)
+                    if not isinstance(data, dict):
+                        continue
+                    for dp in _list(data, "dataPoints", "data_points"):
+                        out.items += 1
+                        try:
+                            if not isinstance(dp, dict):
+                                raise InvalidInputError("a data point must be an object")
+                            attrs = _attrs_json(dp.get("attributes"), "attributes")
+                            t = _nanos(dp, "timeUnixNano", "time_unix_nano")
+                            for suffix, value in _values_json(kind, dp):
+                                _point(out, limits, resource, attrs, name + suffix, t, value, now)
+                        except (InvalidInputError, TypeError, ValueError) as exc:
+                            out.reject(index, getattr(exc, "message", str(exc)))
+                        index += 1
+    return out
+
+
+def _values_json(kind: str, dp: dict[str, Any]) -> list[tuple[str, float]]:
+    if kind in ("gauge", "sum"):
+        if "asDouble" in dp or "as_double" in dp:
+            return [("", float(dp.get("asDouble", dp.get("as_double"))))]
+        if "asInt" in dp or "as_int" in dp:
+            return [("", float(int(dp.get("asInt", dp.get("as_int")))))]
+        raise InvalidInputError("a number data point needs asDouble or asInt")
+    out = [("_count", float(int(dp.get("count", 0))))]
+    if dp.get("sum") is not None:
+        out.append(("_sum", float(dp["sum"])))
+    if kind == "summary":
+        for q in dp.get("quantileValues", dp.get("quantile_values")) or []:
+            out.append((f"{{quantile={q.get('quantile', 0)}}}", float(q.get("value", 0))))
+    return out
+
+
+def _point(out: Decoded, limits: Limits, resource: dict[str, str], attrs: dict[str, str], name: str, t_ns: int,
+           value: float, now: float) -> None:
+    if "{quantile=" in name:
+        name, q = name.split("{quantile=")
+        attrs = {**attrs, "quantile": q.rstrip("}")}
+    labels = limits.labels({**resource, **attrs, "__name__": name})
+    t = limits.time(t_ns / 1e9 if t_ns else now, now)
+    if not math.isnan(value):
+        out.points.append(MetricPoint(labels, t, value))
+
+
+# --- protobuf -------------------------------------------------------------------------------------------
+def _any_pb(v: Any) -> Any:
+    which = v.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "array_value":
+        return [_any_pb(x) for x in v.array_value.values]
+    if which == "kvlist_value":
+        return {x.key: _any_pb(x.value) for x in v.kvlist_value.values}
+    if which == "bytes_value":
+        return base64.b64encode(v.bytes_value).decode()
+    return getattr(v, which)
+
+
+def _attrs_pb(items: Any) -> dict[str, str]:
+    out = {}
+    for kv in items:
+        value = _flat(_any_pb(kv.value))
+        if value is not None:
+            out[kv.key] = value
+    return out
+
+
+def _parse_pb(message_cls: Any, body: bytes) -> Any:
+    from google.protobuf.message import DecodeError
+
+    msg = message_cls()
+    try:
+        msg.ParseFromString(body)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        raise InvalidInputError(f"malformed protobuf: {exc}", field="body") from None
+    return msg
+
+
+def _logs_pb(body: bytes, limits: Limits, now: float) -> Decoded:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    req = _parse_pb(ExportLogsServiceRequest, body)
+    out = Decoded()
+    index = 0
+    for rl in req.resource_logs:
+        resource = _attrs_pb(rl.resource.attributes)
+        for sl in rl.scope_logs:
+            for rec in sl.log_records:
+                out.items += 1
+                try:
+                    attrs = _attrs_pb(rec.attributes) if len(rec.attributes) else {}
+                    t = rec.time_unix_nano or rec.observed_time_unix_nano
+                    text = _flat(_any_pb(rec.body)) if rec.HasField("body") else ""
+                    ev = {}
+                    if rec.trace_id:
+                        ev["traceId"] = rec.trace_id.hex()
+                    if rec.span_id:
+                        ev["spanId"] = rec.span_id.hex()
+                    _log(out, limits, resource, attrs, t, text or "", _severity(rec.severity_number,
+                                                                                rec.severity_text), ev, now)
+                except InvalidInputError as exc:
+                    out.reject(index, exc.message)
+                index += 1
+    return out
+
+
+def _metrics_pb(body: bytes, limits: Limits, now: float) -> Decoded:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    req = _parse_pb(ExportMetricsServiceRequest, body)
+    out = Decoded()
+    index = 0
+    for rm in req.resource_metrics:
+        resource = _attrs_pb(rm.resource.attributes)
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                kind = metric.WhichOneof("data")
+                if kind is None:
+                    continue
+                for dp in getattr(metric, kind).data_points:
+                    out.items += 1
+                    try:
+                        attrs = _attrs_pb(dp.attributes)
+                        for suffix, value in _values_pb(kind, dp):
+                            _point(out, limits, resource, attrs, metric.name + suffix, dp.time_unix_nano, value, now)
+                    except InvalidInputError as exc:
+                        out.reject(index, exc.message)
+                    index += 1
+    return out
+
+
+def _values_pb(kind: str, dp: Any) -> list[tuple[str, float]]:
+    if kind in ("gauge", "sum"):
+        which = dp.WhichOneof("value")
+        if which is None:
+            raise InvalidInputError("a number data point needs as_double or as_int")
+        return [("", float(getattr(dp, which)))]
+    out = [("_count", float(dp.count))]
+    if kind == "summary" or dp.HasField("sum"):
+        out.append(("_sum", float(dp.sum)))
+    if kind == "summary":
+        for q in dp.quantile_values:
+            out.append((f"{{quantile={q.quantile}}}", float(q.value)))
+    return out
+
+
+# --- entry points and responses ---------------------------------------------------------------------------
+def decode_logs(body: bytes, content_type: str, limits: Limits, now: float) -> Decoded:
+    return _logs_pb(body, limits, now) if content_kind(content_type) == PROTOBUF else _logs_json(body, limits, now)
+
+
+def decode_metrics(body: bytes, content_type: str, limits: Limits, now: float) -> Decoded:
+    if content_kind(content_type) == PROTOBUF:
+        return _metrics_pb(body, limits, now)
+    return _metrics_json(body, limits, now)
+
+
+def success_body(signal: str, decoded: Decoded, kind: str) -> bytes:
+    """``Export*ServiceResponse``, with ``partial_success`` when records were rejected."""
+    rejected = len(decoded.rejected)
+    message = decoded.summary() if rejected else ""
+    if kind == PROTOBUF:
+        if signal == "logs":
+            from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse as R
+        else:
+            from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+                ExportMetricsServiceResponse as R,
+            )
+        resp = R()
+        if rejected:
+            resp.partial_success.error_message = message
+            if signal == "logs":
+                resp.partial_success.rejected_log_records = rejected
+            else:
+                resp.partial_success.rejected_data_points = rejected
+        return resp.SerializeToString()
+    if not rejected:
+        return b"{}"
+    field = "rejectedLogRecords" if signal == "logs" else "rejectedDataPoints"
+    return orjson.dumps({"partialSuccess": {field: str(rejected), "errorMessage": message}})
+
+
+def error_body(code: int, message: str, kind: str) -> bytes:
+    """A ``google.rpc.Status`` (code, message), in the request's encoding."""
+    if kind == PROTOBUF:
+        msg = message.encode()
+        out = bytearray([0x08]) + _vint(code) + bytearray([0x12]) + _vint(len(msg)) + msg
+        return bytes(out)
+    return orjson.dumps({"code": code, "message": message})
+
+
+def _vint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | 0x80 if n else b)
+        if not n:
+            return bytes(out)

@@ -1,0 +1,146 @@
+"""Prometheus as a metrics source: ``query_range`` for configured PromQL queries, on a schedule.
+
+Queries are documents stored under the ``prometheus_queries`` config key::
+
+    {"name": "node_load", "url": "http://127.0.0.1:9090", "query": "node_load1",
+     "interval_s": 30, "step_s": 15, "lookback_s": 300}
+
+Every ``interval_s`` the scheduler asks ``/api/v1/query_range`` for the points since the last pull
+(``lookback_s`` on the first), turns the matrix into ``MetricPoint``s (a series without ``__name__``
+gets the query's name) and hands them to the pipeline: the series are stored (latest value per
+series) and fed to the metric detectors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time as _time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from opsloop.aiops.ingestion.normalise import Decoded, MetricPoint
+from opsloop.errors import InvalidInputError
+
+__all__ = ["PullQuery", "PullScheduler", "decode_matrix", "pull_once"]
+
+log = logging.getLogger("opsloop.aiops.prometheus")
+
+
+@dataclass(frozen=True)
+class PullQuery:
+    name: str
+    url: str
+    query: str
+    interval_s: float = 30.0
+    step_s: float = 15.0
+    lookback_s: float = 300.0
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> PullQuery:
+        if not isinstance(doc, dict):
+            raise InvalidInputError("a Prometheus query must be an object", field="prometheus_queries")
+        for key in ("name", "url", "query"):
+            if not isinstance(doc.get(key), str) or not doc[key]:
+                raise InvalidInputError(f"a Prometheus query needs '{key}'", field=key)
+        if not doc["url"].startswith(("http://", "https://")):
+            raise InvalidInputError("'url' must be an http(s) URL of a Prometheus server", field="url")
+        try:
+            q = cls(doc["name"], doc["url"].rstrip("/"), doc["query"], float(doc.get("interval_s", 30)),
+                    float(doc.get("step_s", 15)), float(doc.get("lookback_s", 300)))
+        except (TypeError, ValueError):
+            raise InvalidInputError("interval_s, step_s and lookback_s must be numbers", field="interval_s") from None
+        if q.interval_s < 1 or q.step_s < 0.001 or q.lookback_s < q.step_s:
+            raise InvalidInputError("need interval_s >= 1, step_s > 0 and lookback_s >= step_s", field="interval_s")
+        return q
+
+
+def decode_matrix(payload: Any, default_name: str) -> list[MetricPoint]:
+    """``MetricPoint``s from a ``query_range`` answer (``resultType`` matrix or vector)."""
+    if not isinstance(payload, dict) or payload.get("status") != "success":
+        err = payload.get("error") if isinstance(payload, dict) else None
+        raise InvalidInputError(f"Prometheus answered an error: {err or payload!r}"[:300], field="query")
+    data = payload.get("data") or {}
+    out: list[MetricPoint] = []
+    for series in data.get("result") or []:
+        labels = {str(k): str(v) for k, v in (series.get("metric") or {}).items()}
+        labels.setdefault("__name__", default_name)
+        values = series.get("values") or ([series["value"]] if series.get("value") else [])
+        for t, v in values:
+            value = float(v)
+            if not math.isnan(value):
+                out.append(MetricPoint(labels, float(t), value))
+    return out
+
+
+async def pull_once(client: httpx.AsyncClient, q: PullQuery, start: float, end: float) -> list[MetricPoint]:
+    resp = await client.get(f"{q.url}/api/v1/query_range",
+                            params={"query": q.query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": q.step_s})
+    try:
+        payload = resp.json()
+    except ValueError:
+        raise InvalidInputError(f"Prometheus answered HTTP {resp.status_code} without JSON", field="url") from None
+    return decode_matrix(payload, q.name)
+
+
+class PullScheduler:
+    """Runs the configured queries on their intervals until stopped; re-reads the config each round."""
+
+    def __init__(self, pipeline: Any, *, clock: Any = _time.time, poll_s: float = 1.0) -> None:
+        self.pipeline = pipeline
+        self.clock = clock
+        self.poll_s = poll_s
+        self.last_end: dict[str, float] = {}
+        self.next_run: dict[str, float] = {}
+        self.errors: dict[str, str] = {}
+        self.pulled: dict[str, int] = {}
+
+    def queries(self) -> list[PullQuery]:
+        docs = self.pipeline.stores.ops.get_config("prometheus_queries", []) or []
+        out = []
+        for doc in docs:
+            try:
+                out.append(PullQuery.from_dict(doc))
+            except InvalidInputError as exc:
+                self.errors[str(doc.get("name") if isinstance(doc, dict) else doc)] = exc.message
+        return out
+
+    async def run_once(self, client: httpx.AsyncClient) -> int:
+        now = self.clock()
+        total = 0
+        for q in await asyncio.to_thread(self.queries):
+            if self.next_run.get(q.name, 0.0) > now:
+                continue
+            self.next_run[q.name] = now + q.interval_s
+            start = self.last_end.get(q.name, now - q.lookback_s)
+            if self.last_end.get(q.name) is not None:
+                start += q.step_s / 1000.0
+            try:
+                points = await pull_once(client, q, start, now)
+            except (httpx.HTTPError, InvalidInputError) as exc:
+                self.errors[q.name] = str(getattr(exc, "message", exc))
+                log.warning("pull %s from %s failed: %s", q.name, q.url, self.errors[q.name])
+                continue
+            self.errors.pop(q.name, None)
+            if points:
+                self.last_end[q.name] = max(p.time for p in points)
+                await asyncio.to_thread(self.pipeline.ingest, Decoded(points=points, items=len(points),
+                                                                      source="prometheus"))
+            self.pulled[q.name] = self.pulled.get(q.name, 0) + len(points)
+            total += len(points)
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            while not stop.is_set():
+                try:
+                    await self.run_once(client)
+                except Exception:  # noqa: BLE001 - keep pulling
+                    log.exception("prometheus pull failed")
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self.poll_s)
+                except TimeoutError:
+                    pass

@@ -1,0 +1,275 @@
+"""The AIOps pipeline: decoded payloads in, stored signals and incidents out, with the log miner and
+the metric detectors wired in.
+
+``Pipeline`` owns one ``IncidentEngine`` (storage and correlation), the operator ``Operations``, the
+notification ``Dispatcher``, the per-sender ``RateLimiter``, and, when their packages are present, a
+``LogIngestor`` (log records → templates → ``log_anomaly`` signals) and a ``MetricWatch`` (metric
+points → ``metric_anomaly``/``prediction`` signals). Everything CPU-bound runs under one lock, so the
+in-memory correlation state sees signals one batch at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time as _time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from opsloop.aiops.correlation.inhibition import InhibitRule
+from opsloop.aiops.correlation.silences import Silence, parse_matchers
+from opsloop.aiops.incidents.engine import EngineConfig, IncidentEngine, IngestReport
+from opsloop.aiops.incidents.notifications import Dispatcher, Router, Target
+from opsloop.aiops.incidents.operations import Operations
+from opsloop.aiops.incidents.similar import IncidentProfile, rank_similar
+from opsloop.aiops.ingestion.normalise import Decoded, Limits, MetricPoint, service_of
+from opsloop.aiops.ingestion.ratelimit import RateLimiter
+from opsloop.core.signals import Severity, Signal, SignalKind
+from opsloop.errors import InvalidInputError, NotFoundError
+from opsloop.storage.sql.incidents import AiopsStores
+
+__all__ = ["Pipeline"]
+
+log = logging.getLogger("opsloop.aiops")
+
+CONFIG_KEYS = ("inhibit_rules", "notification_targets", "watch_rules", "prometheus_queries", "log_mining")
+
+
+class Pipeline:
+    def __init__(
+        self,
+        stores: AiopsStores,
+        *,
+        limits: Limits | None = None,
+        rate_per_sender: float = 50_000.0,
+        config: EngineConfig | None = None,
+        clock: Callable[[], float] = _time.time,
+        mine_logs: bool = True,
+    ) -> None:
+        self.stores = stores
+        self.limits = limits or Limits()
+        self.clock = clock
+        self.router = Router()
+        self.engine = IncidentEngine(stores, config=config, router=self.router, clock=clock)
+        self.ops = Operations(self.engine)
+        self.dispatcher = Dispatcher(stores.ops, self.router, clock=clock)
+        self.limiter = RateLimiter(rate_per_sender)
+        self.lock = threading.RLock()
+        self.log_ingestor = None
+        self.metric_watch = None
+        self._mine_logs = mine_logs
+        self._loaded = False
+
+    @classmethod
+    def from_settings(cls, stores: AiopsStores, settings: Any) -> Pipeline:
+        ing = settings.ingestion
+        return cls(stores, limits=Limits.from_settings(ing), rate_per_sender=ing.rate_limit_per_sender)
+
+    # --- state ----------------------------------------------------------------------------------------
+    def load(self) -> None:
+        """Restore configuration and correlation state from the store (idempotent)."""
+        with self.lock:
+            if self._loaded:
+                return
+            ops = self.stores.ops
+            edges = ops.topology_edges()
+            self.engine.topology.set_declared((e["source"], e["target"]) for e in edges if e["origin"] == "declared")
+            learned = ops.get_config("learned_topology", []) or []
+            self.engine.topology.load_learned(tuple(x) for x in learned)
+            now = self.clock()
+            for s in ops.silences(active_after=now):
+                self.engine.silences.put(_silence(s))
+            self.engine.inhibitor.set_rules(InhibitRule.from_dict(r) for r in ops.get_config("inhibit_rules", []))
+            self.router.set_targets(Target.from_dict(t) for t in ops.get_config("notification_targets", []))
+            self._build_watch(ops.get_config("watch_rules", []))
+            self.engine.load()
+            self._loaded = True
+
+    def _build_watch(self, rules: list[dict[str, Any]]) -> None:
+        if not rules:
+            self.metric_watch = None
+            return
+        from opsloop.aiops.detection import MetricWatch, WatchRule
+
+        self.metric_watch = MetricWatch([WatchRule(**r) for r in rules])
+
+    def _logs(self) -> Any:
+        if self.log_ingestor is None and self._mine_logs:
+            try:
+                from opsloop.aiops.logs import LogIngestor
+            except ImportError:  # the log intelligence package is optional
+                self._mine_logs = False
+                return None
+            self.log_ingestor = LogIngestor()
+        return self.log_ingestor
+
+    # --- ingestion --------------------------------------------------------------------------------------
+    def admit(self, sender: str, items: int) -> None:
+        """Charge a sender for ``items`` (raises ``RateLimitedError`` when over its allowance)."""
+        self.limiter.charge(sender, items)
+
+    def ingest(self, decoded: Decoded | Sequence[Signal], *, now: float | None = None) -> IngestReport:
+        """Store and correlate a decoded batch; log records and metric points feed the miners/detectors."""
+        if not isinstance(decoded, Decoded):
+            decoded = Decoded(signals=list(decoded), items=len(decoded))
+        self.load()
+        with self.lock:
+            signals = list(decoded.signals) + _series(decoded.points, decoded.source or "metrics")
+            derived = self._derive(signals, decoded.points)
+            report = self.engine.ingest(signals + derived, now=now)
+        return report
+
+    def _derive(self, signals: list[Signal], points: list[MetricPoint]) -> list[Signal]:
+        out: list[Signal] = []
+        miner = self._logs() if any(s.kind == SignalKind.LOG for s in signals) else None
+        if miner is not None:
+            for s in signals:
+                if s.kind == SignalKind.LOG and s.text:
+                    try:
+                        out.extend(miner.ingest(s.text, service=s.service, time=s.time).signals)
+                    except Exception:  # noqa: BLE001 - mining is best effort; the record is stored anyway
+                        log.exception("log mining failed")
+                        break
+        if points and self.metric_watch is not None:
+            for p in points:
+                out.extend(self.metric_watch.observe(p.labels, p.time, p.value))
+        return out
+
+    # --- incidents --------------------------------------------------------------------------------------
+    def incident_detail(self, incident_id: int, *, signal_limit: int = 1000) -> dict[str, Any]:
+        inc = self.stores.incidents
+        incident = inc.get(incident_id)
+        signals = self.stores.signals.list(incident_id=incident_id, limit=signal_limit, ascending=True)
+        timeline = inc.timeline(incident_id)
+        for s in signals:
+            timeline.append({"time": s["time"], "kind": "signal", "actor": s["source"],
+                             "text": f"[{s['severity']}] {s['service'] or '-'}: {s['text']}",
+                             "data": {"signal_id": s["id"], "fingerprint": s["fingerprint"], "status": s["status"],
+                                      "count": s["count"], "kind": s["kind"]}})
+            if s["status"] == "resolved" and s["resolved_at"] is not None:
+                timeline.append({"time": s["resolved_at"], "kind": "signal_resolved", "actor": s["source"],
+                                 "text": f"resolved: {s['service'] or '-'}: {s['text']}",
+                                 "data": {"signal_id": s["id"], "fingerprint": s["fingerprint"]}})
+        timeline.sort(key=lambda e: e["time"])
+        incident["timeline"] = timeline
+        incident["signals"] = signals
+        incident["grouping_reasons"] = inc.reasons(incident_id)
+        incident["similar"] = self.similar(incident, signals)
+        return incident
+
+    def similar(self, incident: dict[str, Any], signals: list[dict[str, Any]] | None = None,
+                k: int = 5) -> list[dict[str, Any]]:
+        texts = [s["text"] for s in (signals or [])[:200]]
+        target = IncidentProfile.of(incident, texts)
+        candidates = [IncidentProfile.of(c) for c in self.stores.incidents.resolved_candidates(exclude=incident["id"])]
+        return rank_similar(target, candidates, k=k)
+
+    def act(self, incident_id: int, action: str, actor: str | None, text: str = "") -> dict[str, Any]:
+        self.load()
+        with self.lock:
+            out = self.ops.act(incident_id, action, actor, text)
+        self.dispatcher.wake.set()
+        return out
+
+    # --- configuration ------------------------------------------------------------------------------------
+    def set_config(self, key: str, value: Any, actor: str = "") -> Any:
+        if key not in CONFIG_KEYS:
+            raise NotFoundError(f"unknown configuration key {key!r}", field="key")
+        if not isinstance(value, list):
+            raise InvalidInputError(f"'{key}' must be a list", field=key)
+        with self.lock:
+            if key == "inhibit_rules":
+                self.engine.inhibitor.set_rules([InhibitRule.from_dict(r) for r in value])
+            elif key == "notification_targets":
+                targets = [Target.from_dict(t) for t in value]
+                if len({t.name for t in targets}) != len(targets):
+                    raise InvalidInputError("target names must be unique", field="name")
+                self.router.set_targets(targets)
+            elif key == "watch_rules":
+                try:
+                    self._build_watch(value)
+                except TypeError as exc:
+                    raise InvalidInputError(f"bad watch rule: {exc}", field="watch_rules") from None
+            elif key == "prometheus_queries":
+                from opsloop.aiops.ingestion.prometheus_pull import PullQuery
+
+                [PullQuery.from_dict(q) for q in value]
+            with self.stores.db.write() as conn:
+                self.stores.ops.set_config(key, value, conn=conn)
+                self.stores.incidents.audit(conn, actor, "configure", "config", key, {"items": len(value)})
+        return value
+
+    def set_topology(self, edges: list[tuple[str, str]], actor: str = "", replace: bool = True) -> None:
+        with self.lock:
+            if replace:
+                self.engine.topology.set_declared(edges)
+            else:
+                self.engine.topology.add_declared(edges)
+            with self.stores.db.write() as conn:
+                self.stores.ops.replace_edges(conn, "declared", [(a, b, 1.0) for a, b in
+                                                                  self.engine.topology.declared()])
+                self.stores.incidents.audit(conn, actor, "set_topology", "topology", "declared",
+                                            {"edges": len(edges), "replace": replace})
+
+    def add_silence(self, doc: dict[str, Any], actor: str = "") -> dict[str, Any]:
+        now = self.clock()
+        kind = doc.get("kind", "silence")
+        if kind not in ("silence", "maintenance"):
+            raise InvalidInputError("kind must be 'silence' or 'maintenance'", field="kind")
+        matchers = parse_matchers(doc.get("matchers"))
+        if not matchers:
+            raise InvalidInputError("a silence needs at least one matcher", field="matchers")
+        from opsloop.aiops.ingestion.normalise import parse_time
+
+        starts = parse_time(doc["starts_at"], "starts_at") if doc.get("starts_at") is not None else now
+        if doc.get("ends_at") is not None:
+            ends = parse_time(doc["ends_at"], "ends_at")
+        elif doc.get("duration_s") is not None:
+            ends = starts + float(doc["duration_s"])
+        else:
+            raise InvalidInputError("give 'ends_at' or 'duration_s'", field="ends_at")
+        if ends <= starts:
+            raise InvalidInputError("ends_at must be after starts_at", field="ends_at")
+        fields = {"kind": kind, "matchers": [str(m) for m in matchers], "starts_at": starts, "ends_at": ends,
+                  "created_by": (actor or doc.get("created_by") or "")[:200], "comment": str(doc.get("comment", "")),
+                  "created_at": now}
+        with self.lock, self.stores.db.write() as conn:
+            sid = self.stores.ops.add_silence(conn, fields)
+            self.stores.incidents.audit(conn, actor or fields["created_by"], "create", kind, sid,
+                                        {"matchers": fields["matchers"], "ends_at": ends})
+            silence = Silence(sid, matchers, starts, ends, kind, fields["created_by"], fields["comment"], now)
+            self.engine.silences.put(silence)
+        return silence.to_dict(now)
+
+    def expire_silence(self, silence_id: int, actor: str = "") -> None:
+        now = self.clock()
+        with self.lock, self.stores.db.write() as conn:
+            self.stores.ops.expire_silence(conn, silence_id, now)
+            self.stores.incidents.audit(conn, actor, "expire", "silence", silence_id, {})
+            self.engine.silences.remove(silence_id)
+
+    def tick(self) -> None:
+        """Periodic work: flapping holds, group expiry, persisting learned topology."""
+        with self.lock:
+            self.engine.tick()
+            learned = self.engine.topology.learned_counts()
+            if learned:
+                self.stores.ops.set_config("learned_topology", [list(x) for x in learned])
+
+
+def _series(points: list[MetricPoint], source: str) -> list[Signal]:
+    """One ``metric`` signal per series: its latest sample (the store keeps one row per series)."""
+    latest: dict[tuple[tuple[str, str], ...], MetricPoint] = {}
+    for p in points:
+        key = tuple(sorted(p.labels.items()))
+        cur = latest.get(key)
+        if cur is None or p.time >= cur.time:
+            latest[key] = p
+    return [Signal(time=p.time, source=source, kind="metric", service=service_of(p.labels), labels=p.labels,
+                   severity=Severity.INFO, text=p.labels.get("__name__", ""), values={"value": p.value})
+            for p in latest.values()]
+
+
+def _silence(doc: dict[str, Any]) -> Silence:
+    return Silence(doc["id"], parse_matchers(doc["matchers"]), doc["starts_at"], doc["ends_at"], doc["kind"],
+                   doc["created_by"], doc["comment"], doc["created_at"])

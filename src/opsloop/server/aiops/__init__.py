@@ -1,0 +1,81 @@
+"""opsloop's AIOps HTTP API: ingestion endpoints, incidents, signals, topology, silences, notifications.
+
+``register`` includes one FastAPI router per resource (so each endpoint is in the OpenAPI docs at
+``/docs``) and wraps the app's lifespan to build the ``Pipeline`` on the runtime's stores and run the
+background work: notification delivery, Prometheus pulls and the correlation tick. All of it stops
+when the app stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import FastAPI
+
+from opsloop.settings import Settings
+
+__all__ = ["register"]
+
+log = logging.getLogger("opsloop.aiops")
+
+TICK_S = 5.0
+
+
+def register(app: FastAPI, settings: Settings) -> None:
+    from opsloop.server.aiops import incidents, ingest, notifications, signals, silences, topology
+
+    for module in (ingest, incidents, signals, topology, silences, notifications):
+        app.include_router(module.router)
+    original = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI):  # noqa: ANN202
+        async with original(a) as state:
+            pipeline = await _start(a, settings)
+            stop = asyncio.Event()
+            tasks = [asyncio.create_task(pipeline.dispatcher.run(stop), name="aiops-notifications"),
+                     asyncio.create_task(_ticker(pipeline, stop), name="aiops-tick"),
+                     asyncio.create_task(_puller(a, stop), name="aiops-prometheus-pull")]
+            try:
+                yield state
+            finally:
+                stop.set()
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with suppress(asyncio.CancelledError, Exception):
+                        await task
+                with suppress(Exception):
+                    await asyncio.to_thread(pipeline.tick)
+
+    app.router.lifespan_context = lifespan
+
+
+async def _start(app: FastAPI, settings: Settings):  # noqa: ANN202
+    from opsloop.aiops.pipeline import Pipeline
+
+    pipeline = Pipeline.from_settings(app.state.runtime.aiops, settings)
+    await asyncio.to_thread(pipeline.load)
+    app.state.aiops = pipeline
+    return pipeline
+
+
+async def _ticker(pipeline, stop: asyncio.Event) -> None:  # noqa: ANN001
+    while not stop.is_set():
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=TICK_S)
+        if stop.is_set():
+            return
+        try:
+            await asyncio.to_thread(pipeline.tick)
+        except Exception:  # noqa: BLE001 - keep ticking
+            log.exception("aiops tick failed")
+
+
+async def _puller(app: FastAPI, stop: asyncio.Event) -> None:
+    from opsloop.aiops.ingestion.prometheus_pull import PullScheduler
+
+    scheduler = PullScheduler(app.state.aiops)
+    await scheduler.run(stop)

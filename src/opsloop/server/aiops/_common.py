@@ -1,0 +1,57 @@
+"""Helpers shared by the AIOps routes: the pipeline, the sender's name, bounded raw bodies."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from typing import Any
+
+from starlette.requests import Request
+
+from opsloop.errors import InvalidInputError, LimitExceededError
+from opsloop.server.wire import _bounded
+
+__all__ = ["actor_of", "pipeline", "raw_body", "sender_of"]
+
+
+def pipeline(request: Request) -> Any:
+    p = getattr(request.app.state, "aiops", None)
+    if p is None:
+        raise RuntimeError("the AIOps pipeline is not running (the app's lifespan has not started)")
+    return p
+
+
+def sender_of(request: Request) -> str:
+    for header in ("x-opsloop-sender", "x-scope-orgid"):
+        value = request.headers.get(header)
+        if value:
+            return value[:200]
+    return request.client.host if request.client else "unknown"
+
+
+def actor_of(request: Request, body_actor: Any = None) -> str:
+    if isinstance(body_actor, str) and body_actor.strip():
+        return body_actor.strip()[:200]
+    return request.headers.get("x-opsloop-user", "")[:200] or "anonymous"
+
+
+async def raw_body(request: Request) -> bytes:
+    """The request body within the configured limit, gzip/deflate Content-Encoding undone."""
+    max_bytes = request.app.state.runtime.settings.server.max_body_bytes
+    raw = await _bounded(request, max_bytes)
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    try:
+        if encoding == "gzip":
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            d = zlib.decompressobj()
+        else:
+            raise InvalidInputError(f"unsupported Content-Encoding {encoding!r}", field="content-encoding")
+        out = d.decompress(raw, max_bytes)
+        if d.unconsumed_tail:
+            raise LimitExceededError(f"decompressed body exceeds {max_bytes} bytes", field="body")
+        return out
+    except (zlib.error, gzip.BadGzipFile) as exc:
+        raise InvalidInputError(f"body is not valid {encoding}: {exc}", field="body") from None

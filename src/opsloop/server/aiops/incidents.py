@@ -1,0 +1,144 @@
+"""Incident API: list, show (timeline, signals, similar past incidents, grouping reasons), lifecycle
+actions, comments, assignment, merge and split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from opsloop.server.aiops._common import actor_of, pipeline
+from opsloop.server.wire import json_response
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/opsloop/v1/incidents", tags=["incidents"])
+
+_LIST_FIELDS = ("id", "title", "state", "severity", "service", "services", "labels", "assignee", "signal_count",
+                "created_at", "updated_at", "acknowledged_at", "resolved_at")
+
+
+class ActionBody(BaseModel):
+    actor: str | None = Field(None, description="Who does it (default: X-Opsloop-User header, else anonymous).")
+    text: str = Field("", max_length=10000, description="Comment; for resolve, the resolution note.")
+
+
+class AssignBody(BaseModel):
+    assignee: str = Field(..., max_length=200)
+    actor: str | None = None
+
+
+class MergeBody(BaseModel):
+    target_id: int
+    source_ids: list[int] = Field(..., min_length=1, max_length=1000)
+    actor: str | None = None
+
+
+class SplitBody(BaseModel):
+    signal_ids: list[int] = Field(..., min_length=1, max_length=10000)
+    actor: str | None = None
+
+
+@router.get("", summary="List incidents, newest activity first")
+async def list_incidents(
+    request: Request,
+    state: str | None = Query(None, description="triggered, acknowledged, resolved (comma-separated for several)"),
+    severity: str | None = Query(None, description="info, warning, error, critical (comma-separated)"),
+    service: str | None = Query(None, description="incidents involving this service"),
+    q: str | None = Query(None, description="text in the title, labels or resolution"),
+    assignee: str | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> Response:
+    rows, total = await run_in_threadpool(pipeline(request).stores.incidents.list, state=state, severity=severity,
+                                          service=service, q=q, assignee=assignee, limit=limit, offset=offset)
+    return json_response({"incidents": [{k: r[k] for k in _LIST_FIELDS} | {"flags": r["flags"]} for r in rows],
+                          "total": total})
+
+
+@router.get("/{incident_id}", summary="One incident with its timeline, signals, similar incidents and reasons")
+async def get_incident(request: Request, incident_id: int, signal_limit: int = Query(1000, ge=1, le=10000)
+                       ) -> Response:
+    return json_response(await run_in_threadpool(pipeline(request).incident_detail, incident_id,
+                                                 signal_limit=signal_limit))
+
+
+async def _act(request: Request, incident_id: int, action: str, body: ActionBody | None) -> Response:
+    body = body or ActionBody()
+    out = await run_in_threadpool(pipeline(request).act, incident_id, action, actor_of(request, body.actor),
+                                  body.text)
+    return json_response(out)
+
+
+@router.post("/{incident_id}/ack", summary="Acknowledge (triggered → acknowledged)")
+async def ack(request: Request, incident_id: int, body: ActionBody | None = None) -> Response:
+    return await _act(request, incident_id, "ack", body)
+
+
+@router.post("/{incident_id}/unack", summary="Take back an acknowledgement (acknowledged → triggered)")
+async def unack(request: Request, incident_id: int, body: ActionBody | None = None) -> Response:
+    return await _act(request, incident_id, "unack", body)
+
+
+@router.post("/{incident_id}/resolve", summary="Resolve; `text` is kept as the resolution note")
+async def resolve(request: Request, incident_id: int, body: ActionBody | None = None) -> Response:
+    return await _act(request, incident_id, "resolve", body)
+
+
+@router.post("/{incident_id}/reopen", summary="Reopen a resolved incident (resolved → triggered)")
+async def reopen(request: Request, incident_id: int, body: ActionBody | None = None) -> Response:
+    return await _act(request, incident_id, "reopen", body)
+
+
+@router.post("/{incident_id}/comment", summary="Add a comment to the timeline")
+async def comment(request: Request, incident_id: int, body: ActionBody) -> Response:
+    p = pipeline(request)
+
+    def run() -> dict[str, Any]:
+        with p.lock:
+            return p.ops.comment(incident_id, actor_of(request, body.actor), body.text)
+
+    return json_response(await run_in_threadpool(run))
+
+
+@router.post("/{incident_id}/assign", summary="Assign (empty assignee unassigns)")
+async def assign(request: Request, incident_id: int, body: AssignBody) -> Response:
+    p = pipeline(request)
+
+    def run() -> dict[str, Any]:
+        with p.lock:
+            return p.ops.assign(incident_id, body.assignee, actor_of(request, body.actor))
+
+    return json_response(await run_in_threadpool(run))
+
+
+@router.post("/merge", summary="Merge source incidents into the target")
+async def merge(request: Request, body: MergeBody) -> Response:
+    p = pipeline(request)
+
+    def run() -> dict[str, Any]:
+        with p.lock:
+            return p.ops.merge(body.target_id, body.source_ids, actor_of(request, body.actor))
+
+    return json_response(await run_in_threadpool(run))
+
+
+@router.post("/{incident_id}/split", summary="Move signals out into a new incident (returns the new one)")
+async def split(request: Request, incident_id: int, body: SplitBody) -> Response:
+    p = pipeline(request)
+
+    def run() -> dict[str, Any]:
+        with p.lock:
+            return p.ops.split(incident_id, body.signal_ids, actor_of(request, body.actor))
+
+    return json_response(await run_in_threadpool(run))
+
+
+@router.get("/{incident_id}/audit", summary="Audit trail of one incident")
+async def audit(request: Request, incident_id: int, limit: int = Query(200, ge=1, le=1000)) -> Response:
+    rows = await run_in_threadpool(pipeline(request).stores.incidents.audit_trail, "incident", incident_id, limit)
+    return json_response({"audit": rows})

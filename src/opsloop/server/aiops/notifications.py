@@ -1,0 +1,70 @@
+"""Notification targets, the outbox, dead letters and their replay; plus the other pipeline settings
+(metric watch rules, Prometheus pull queries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from opsloop.server.aiops._common import actor_of, pipeline
+from opsloop.server.wire import json_response
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/opsloop/v1", tags=["notifications"])
+
+
+class ReplayBody(BaseModel):
+    ids: list[int] | None = None
+    actor: str | None = None
+
+
+@router.get("/notifications/targets", summary="Notification targets")
+async def get_targets(request: Request) -> Response:
+    return json_response({"targets": [t.to_dict() for t in pipeline(request).router.targets]})
+
+
+@router.put("/notifications/targets", summary="Replace the notification targets",
+            description='[{"name": "oncall", "url": "https://…", "format": "json|slack", '
+                        '"matchers": [\'service="checkout"\'], "min_severity": "error", "events": ["opened", "resolved"]}]')
+async def put_targets(request: Request, targets: list[dict[str, Any]]) -> Response:
+    p = pipeline(request)
+    await run_in_threadpool(p.set_config, "notification_targets", targets, actor_of(request))
+    return json_response({"targets": [t.to_dict() for t in p.router.targets]})
+
+
+@router.get("/notifications", summary="The outbox: pending, delivered and dead notifications")
+async def list_notifications(request: Request, state: str | None = Query(None, description="pending, delivered, dead"),
+                             incident_id: int | None = None, limit: int = Query(200, ge=1, le=1000)) -> Response:
+    rows = await run_in_threadpool(pipeline(request).stores.ops.notifications, state, limit, incident_id)
+    return json_response({"notifications": rows})
+
+
+@router.post("/notifications/replay", summary="Re-queue dead letters (all, or the given ids)")
+async def replay(request: Request, body: ReplayBody | None = None) -> Response:
+    p = pipeline(request)
+    body = body or ReplayBody()
+    count = await run_in_threadpool(p.stores.ops.replay, body.ids, p.clock())
+    with p.stores.db.write() as conn:
+        p.stores.incidents.audit(conn, actor_of(request, body.actor), "replay", "notifications",
+                                 ",".join(map(str, body.ids or []))[:64] or "all", {"count": count})
+    p.dispatcher.wake.set()
+    return json_response({"replayed": count})
+
+
+@router.get("/aiops/config/{key}", summary="A pipeline setting: watch_rules, prometheus_queries, …")
+async def get_config(request: Request, key: str) -> Response:
+    return json_response({key: await run_in_threadpool(pipeline(request).stores.ops.get_config, key, [])})
+
+
+@router.put("/aiops/config/{key}", summary="Replace a pipeline setting",
+            description="Keys: `watch_rules` (metric detectors per series selector), `prometheus_queries` "
+                        "(query_range pulls), `inhibit_rules`, `notification_targets`.")
+async def put_config(request: Request, key: str, value: list[dict[str, Any]]) -> Response:
+    out = await run_in_threadpool(pipeline(request).set_config, key, value, actor_of(request))
+    return json_response({key: out})

@@ -1,0 +1,231 @@
+"""The SQL signal store: every normalised signal, duplicates folded.
+
+A row is one *occurrence* of a condition. Stateful signals (alerts, anomalies, predictions, model
+signals) are identified by fingerprint and start time: a re-sent alert folds into its row (``count``
+and ``last_time`` grow) and a resolved one closes it. Stateless signals (logs, events) are identified by
+fingerprint, time and text, so only an exact re-send folds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from opsloop.core.signals import Severity, Signal
+from opsloop.storage.sql._dialect import chunks
+from opsloop.storage.sql.engine import Database
+from opsloop.storage.sql.schema_aiops import aiops_signals as T
+
+__all__ = ["STATELESS_KINDS", "SqlSignalStore", "dedup_key", "row_for", "row_to_dict", "row_to_signal"]
+
+STATELESS_KINDS = frozenset({"log", "event", "metric"})
+METRIC_KIND = "metric"  # one row per series: the latest sample, ``count`` samples seen
+_SEVERITY_NAMES = {s.value: s.name.lower() for s in Severity}
+
+
+def dedup_key(sig: Signal, fp: str) -> str:
+    if sig.kind == METRIC_KIND:
+        raw = fp
+    elif sig.kind in STATELESS_KINDS:
+        raw = f"{fp}|{sig.time!r}|{sig.text}"
+    else:
+        raw = f"{fp}|{round(sig.time, 3)!r}"
+    return hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode() if value else "{}"
+
+
+def row_for(sig: Signal, fp: str, received: float, *, incident_id: int | None = None, suppressed: str = "",
+            count: int = 1) -> dict[str, Any]:
+    """The row a new signal becomes."""
+    resolved = sig.status == "resolved"
+    end = sig.evidence.get("endsAt") if resolved else None
+    return {
+        "dedup_key": dedup_key(sig, fp),
+        "fingerprint": fp,
+        "time": sig.time,
+        "last_time": sig.time,
+        "received": received,
+        "count": count,
+        "source": sig.source[:200],
+        "kind": str(sig.kind)[:32],
+        "service": sig.service[:200],
+        "severity": int(sig.severity),
+        "status": sig.status,
+        "resolved_at": (float(end) if isinstance(end, (int, float)) else received) if resolved else None,
+        "text": sig.text,
+        "labels": _dumps(sig.labels),
+        "values": _dumps(sig.values),
+        "evidence": _dumps(sig.evidence),
+        "suppressed": suppressed[:200],
+        "incident_id": incident_id,
+    }
+
+
+def row_to_dict(row: Any) -> dict[str, Any]:
+    """A stored row as the API shows it: ``Signal.to_dict()`` plus id, count, times and incident."""
+    m = row._mapping if hasattr(row, "_mapping") else row
+    return {
+        "id": m["id"],
+        "time": m["time"],
+        "source": m["source"],
+        "kind": m["kind"],
+        "service": m["service"],
+        "labels": orjson.loads(m["labels"]),
+        "severity": _SEVERITY_NAMES.get(m["severity"], "warning"),
+        "text": m["text"],
+        "values": orjson.loads(m["values"]),
+        "status": m["status"],
+        "evidence": orjson.loads(m["evidence"]),
+        "fingerprint": m["fingerprint"],
+        "count": m["count"],
+        "last_time": m["last_time"],
+        "received": m["received"],
+        "resolved_at": m["resolved_at"],
+        "suppressed": m["suppressed"],
+        "incident_id": m["incident_id"],
+    }
+
+
+def row_to_signal(row: Any) -> Signal:
+    m = row._mapping if hasattr(row, "_mapping") else row
+    return Signal(
+        time=m["time"], source=m["source"], kind=m["kind"], service=m["service"],
+        labels=orjson.loads(m["labels"]), severity=Severity(m["severity"]), text=m["text"],
+        values=orjson.loads(m["values"]), status=m["status"], evidence=orjson.loads(m["evidence"]),
+    )
+
+
+class SqlSignalStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _insert(self, conn: Connection):  # noqa: ANN202
+        return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(T)
+
+    # --- writes (inside the caller's transaction) -----------------------------------------------
+    def open_rows(self, conn: Connection, fingerprints: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The latest still-firing stateful row of each fingerprint."""
+        out: dict[str, dict[str, Any]] = {}
+        cols = [T.c.id, T.c.fingerprint, T.c.incident_id, T.c.time, T.c.last_time, T.c.dedup_key, T.c.suppressed,
+                T.c.severity]
+        for batch in chunks(set(fingerprints), 500):
+            stmt = select(*cols).where(T.c.fingerprint.in_(batch), T.c.status == "firing",
+                                       T.c.kind.not_in(STATELESS_KINDS)).order_by(T.c.time)
+            for r in conn.execute(stmt):
+                out[r.fingerprint] = dict(r._mapping)
+        return out
+
+    def rows_by_key(self, conn: Connection, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for batch in chunks(set(keys), 500):
+            for r in conn.execute(select(T.c.id, T.c.dedup_key, T.c.status, T.c.incident_id).where(
+                    T.c.dedup_key.in_(batch))):
+                out[r.dedup_key] = dict(r._mapping)
+        return out
+
+    def upsert(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert new rows; a row whose dedup key exists folds into it instead."""
+        if not rows:
+            return
+        stmt = self._insert(conn)
+        ex = stmt.excluded
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["dedup_key"],
+            set_={"count": T.c.count + ex.count, "last_time": ex.last_time, "status": ex.status,
+                  "values": ex["values"], "text": ex.text,
+                  "resolved_at": func.coalesce(ex.resolved_at, T.c.resolved_at)},
+        )
+        for batch in chunks(rows, 2000):
+            conn.execute(stmt, batch)
+
+    def fold(self, conn: Connection, updates: Sequence[dict[str, Any]]) -> None:
+        """Update existing rows: ``id``, ``n`` (occurrences to add), ``last_time``, ``status``,
+        ``resolved_at``, ``text``, ``values``."""
+        if not updates:
+            return
+        from sqlalchemy import bindparam
+
+        stmt = (update(T).where(T.c.id == bindparam("_id")).values(
+            count=T.c.count + bindparam("_n"), last_time=bindparam("_last"), status=bindparam("_status"),
+            resolved_at=bindparam("_resolved"), text=bindparam("_text"), values=bindparam("_values")))
+        conn.execute(stmt, [{"_id": u["id"], "_n": u["n"], "_last": u["last_time"], "_status": u["status"],
+                             "_resolved": u["resolved_at"], "_text": u["text"], "_values": u["values"]}
+                            for u in updates])
+
+    def set_incident(self, conn: Connection, ids: Iterable[int], incident_id: int | None) -> None:
+        for batch in chunks(list(ids), 500):
+            conn.execute(update(T).where(T.c.id.in_(batch)).values(incident_id=incident_id))
+
+    def move_incident(self, conn: Connection, source_id: int, target_id: int) -> None:
+        conn.execute(update(T).where(T.c.incident_id == source_id).values(incident_id=target_id))
+
+    # --- reads ------------------------------------------------------------------------------------
+    def list(
+        self,
+        *,
+        service: str | None = None,
+        kind: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        incident_id: int | None = None,
+        status: str | None = None,
+        fingerprint: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        ascending: bool = False,
+        conn: Connection | None = None,
+    ) -> list[dict[str, Any]]:
+        stmt = select(T)
+        if service:
+            stmt = stmt.where(T.c.service == service)
+        if kind:
+            stmt = stmt.where(T.c.kind == kind)
+        if since is not None:
+            stmt = stmt.where(T.c.time >= since)
+        if until is not None:
+            stmt = stmt.where(T.c.time < until)
+        if incident_id is not None:
+            stmt = stmt.where(T.c.incident_id == incident_id)
+        if status:
+            stmt = stmt.where(T.c.status == status)
+        if fingerprint:
+            stmt = stmt.where(T.c.fingerprint == fingerprint)
+        order = (T.c.time.asc(), T.c.id.asc()) if ascending else (T.c.time.desc(), T.c.id.desc())
+        stmt = stmt.order_by(*order).limit(limit).offset(offset)
+        if conn is not None:
+            return [row_to_dict(r) for r in conn.execute(stmt)]
+        with self.db.read() as c:
+            return [row_to_dict(r) for r in c.execute(stmt)]
+
+    def for_incident(self, incident_id: int, conn: Connection | None = None, limit: int = 100_000) -> list[Any]:
+        stmt = select(T).where(T.c.incident_id == incident_id).order_by(T.c.time, T.c.id).limit(limit)
+        if conn is not None:
+            return list(conn.execute(stmt))
+        with self.db.read() as c:
+            return list(c.execute(stmt))
+
+    def get_many(self, ids: Sequence[int], conn: Connection) -> list[Any]:
+        out = []
+        for batch in chunks(list(ids), 500):
+            out.extend(conn.execute(select(T).where(T.c.id.in_(batch))))
+        return out
+
+    def count(self, **filters: Any) -> int:
+        stmt = select(func.count()).select_from(T)
+        for name, value in filters.items():
+            if value is not None:
+                stmt = stmt.where(T.c[name] == value)
+        with self.db.read() as c:
+            return int(c.execute(stmt).scalar_one())
+
+    def total_occurrences(self) -> int:
+        with self.db.read() as c:
+            return int(c.execute(select(func.coalesce(func.sum(T.c.count), 0))).scalar_one())

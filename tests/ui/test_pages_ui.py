@@ -1,0 +1,59 @@
+"""Models page after registering a model with the mlflow client; empty states of the other pages."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.ui._seed import make_runs
+from tests.ui.conftest import shot
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def model(ui_server) -> str:  # noqa: ANN001
+    from mlflow import MlflowClient
+
+    if httpx.get(f"{ui_server.url}/api/2.0/mlflow/registered-models/search").status_code == 404:
+        pytest.skip("this server has no model registry API yet")
+    ids = make_runs(ui_server.url, experiment="ui-models")
+    client = MlflowClient(ui_server.url)
+    client.create_registered_model("churn-model", description="Predicts churn from usage")
+    for name in ("baseline", "deeper"):
+        run = client.get_run(ids[name])
+        client.create_model_version("churn-model", f"{run.info.artifact_uri}/model", run_id=ids[name])
+    client.set_registered_model_alias("churn-model", "champion", "1")
+    return "churn-model"
+
+
+def test_models_page_lists_registered_model_and_promotes_with_reason(page, model) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    page.goto("/#/models")
+    link = page.locator("#models-table .model-link", has_text=model)
+    expect(link).to_be_visible()
+    expect(page.locator("#models-table")).to_contain_text("@champion → v1")
+    shot(page, "models")
+    link.click()
+    expect(page.locator("#versions-table tbody tr")).to_have_count(2)
+    expect(page.locator(".lineage")).to_contain_text("train-set")  # lineage to data
+    page.select_option("#promote-version", "2")
+    page.fill("#promote-reason", "better holdout accuracy")
+    page.get_by_role("button", name="Promote", exact=True).click()
+    expect(page.locator(".notice")).to_contain_text("@champion now points at v2")
+    expect(page.get_by_text("better holdout accuracy")).to_be_visible()
+    shot(page, "model")
+    assert not page.js_errors
+
+
+@pytest.mark.parametrize(("route", "name"), [("/#/deployments", "deployments"), ("/#/logs", "logs")])
+def test_pages_without_data_explain_what_to_do(page, route: str, name: str) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    page.goto(route)
+    state = page.locator(".empty-state")
+    expect(state).to_be_visible()
+    assert len(state.inner_text()) > 80
+    shot(page, name)
+    assert not page.js_errors

@@ -1,0 +1,179 @@
+"""Runs, run detail and compare pages in Chromium, on runs made by the real ``mlflow`` client."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.ui._seed import make_runs
+from tests.ui.conftest import shot
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def runs(ui_server) -> dict[str, str]:  # noqa: ANN001
+    return make_runs(ui_server.url)
+
+
+def _open_runs(page, query: str = "") -> None:  # noqa: ANN001
+    page.goto(f"/#/runs{query}")
+    page.wait_for_selector("#runs-table tbody tr")
+
+
+def _names(page) -> list[str]:  # noqa: ANN001
+    return page.locator("#runs-table .run-link").all_inner_texts()
+
+
+def test_runs_logged_with_mlflow_appear_in_the_table(page, runs) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    _open_runs(page)
+    expect(page.locator("#runs-table tbody tr")).to_have_count(3)
+    assert sorted(_names(page)) == ["baseline", "deeper", "wider"]
+    headers = page.locator("#runs-table thead").inner_text()
+    assert "accuracy" in headers and "loss" in headers and "lr" in headers
+    shot(page, "runs")
+    assert not page.js_errors
+
+
+def test_filter_uses_mlflow_grammar_and_lives_in_the_url(page, runs) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    _open_runs(page)
+    page.fill("#run-filter", "params.model = 'mlp' and metrics.loss < 1")
+    page.press("#run-filter", "Enter")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(2)
+    assert sorted(_names(page)) == ["deeper", "wider"]
+    assert "filter=" in page.url
+    shot(page, "runs-filtered")
+    # The link reproduces the view in a fresh page.
+    shared = page.url
+    page.goto("about:blank")
+    page.goto(shared)
+    expect(page.locator("#runs-table tbody tr")).to_have_count(2)
+    assert page.input_value("#run-filter") == "params.model = 'mlp' and metrics.loss < 1"
+    # A bad filter shows the server's 400 message.
+    page.fill("#run-filter", "metrics.loss >>> 1")
+    page.press("#run-filter", "Enter")
+    error = page.locator(".error-box")
+    expect(error).to_be_visible()
+    assert "INVALID_PARAMETER_VALUE" in error.inner_text()
+    shot(page, "runs-bad-filter")
+    assert not page.js_errors
+
+
+def test_sorting_by_a_metric_column_and_choosing_columns(page, runs) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    _open_runs(page)
+    loss_sort = page.locator("#runs-table thead button.sort", has_text="loss")
+    loss_sort.click()  # highest loss first
+    expect(page.locator("#runs-table .run-link").first).to_have_text("baseline")
+    assert "order=metrics" in page.url
+    page.locator("#runs-table thead button.sort", has_text="loss").click()  # then lowest first
+    expect(page.locator("#runs-table .run-link").first).to_have_text("deeper")
+    page.get_by_role("button", name="Columns").click()
+    page.locator("#columns-panel label", has_text="epochs").locator("input").uncheck()
+    expect(page.locator("#runs-table thead")).not_to_contain_text("epochs")
+    page.locator("#columns-panel label", has_text="team").locator("input").check()
+    expect(page.locator("#runs-table thead")).to_contain_text("team")
+    assert "cols=" in page.url
+    shot(page, "runs-columns")
+    assert not page.js_errors
+
+
+def test_run_detail_shows_params_metrics_chart_inputs_and_artifacts(page, runs) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    _open_runs(page)
+    page.locator("#runs-table .run-link", has_text="baseline").click()
+    expect(page.locator("h1")).to_contain_text("baseline")
+    assert runs["baseline"] in page.url
+    expect(page.locator("table.kv", has_text="lr")).to_contain_text("0.1")
+    expect(page.locator("#metrics-table")).to_contain_text("loss")
+    expect(page.locator("[data-metric='loss'] svg polyline")).to_have_count(1)
+    expect(page.get_by_text("3f2a9c1dbase")).to_be_visible()  # code version
+    expect(page.get_by_text("train-set")).to_be_visible()  # dataset input
+    page.get_by_role("button", name="notes.txt").click()
+    expect(page.locator("pre.preview")).to_contain_text("learning rate 0.1")
+    page.get_by_role("button", name="predictions.csv").click()
+    expect(page.locator("table.csv-preview")).to_contain_text("cat, big")
+    page.get_by_role("button", name="model/").click()
+    expect(page.get_by_role("button", name="model.txt")).to_be_visible()
+    page.get_by_role("button", name="curve.png").click()
+    img = page.locator("img.preview")
+    expect(img).to_be_visible()
+    page.wait_for_function("document.querySelector('img.preview').naturalWidth > 0")
+    # Chart options: log scale and smoothing redraw in place and are kept in the URL.
+    page.get_by_label("Log scale").check()
+    page.get_by_label("X axis").select_option("relative")
+    expect(page.locator("[data-metric='loss'] svg polyline")).to_have_count(1)
+    assert "log=1" in page.url and "x=relative" in page.url
+    shot(page, "run")
+    assert not page.js_errors
+
+
+def test_compare_two_runs_side_by_side(page, runs) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    _open_runs(page)
+    for name in ("baseline", "wider"):
+        page.locator("#runs-table tr", has_text=name).locator("input[type=checkbox]").check()
+    compare = page.locator("#compare-btn")
+    expect(compare).to_be_enabled()
+    compare.click()
+    expect(page.locator("h1")).to_have_text("Compare 2 runs")
+    diff_row = page.locator("#params-diff tr.diff", has_text="lr")
+    expect(diff_row).to_contain_text("0.1")
+    expect(diff_row).to_contain_text("0.2")
+    expect(page.locator("#metrics-compare")).to_contain_text("accuracy")
+    expect(page.locator("#parallel-coords svg polyline")).to_have_count(2)
+    expect(page.locator("[data-metric='loss'] svg polyline")).to_have_count(2)
+    page.get_by_label("Show only parameters that differ").check()
+    expect(page.locator("#params-diff")).not_to_contain_text("epochs")
+    shot(page, "compare")
+    assert not page.js_errors
+
+
+def test_keyboard_reaches_the_table_and_enter_opens_a_run(page, runs) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    _open_runs(page)
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('run-link')"):
+            break
+    else:
+        pytest.fail("Tab never reached a run link in the table")
+    name = page.evaluate("document.activeElement.textContent")
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_contain_text(name)
+    assert re.search(r"#/runs/[0-9a-f]{32}", page.url)
+    assert not page.js_errors
+
+
+def test_narrow_window_has_no_page_wide_horizontal_scroll(page, runs) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 400, "height": 800})
+    _open_runs(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 401
+    shot(page, "runs-narrow")
+    page.locator("#runs-table .run-link", has_text="deeper").click()
+    expect(page.locator("[data-metric='loss'] svg")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 401
+    shot(page, "run-narrow")
+    assert not page.js_errors
+
+
+def test_unknown_run_and_unknown_page_say_what_is_wrong(page, runs) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    page.goto("/#/runs/0123456789abcdef0123456789abcdef")
+    expect(page.locator(".empty-state h2")).to_have_text("Run not found")
+    page.goto("/#/nowhere")
+    expect(page.locator(".empty-state h2")).to_have_text("No such page")
+    page.goto("/#/compare?runs=onlyone")
+    expect(page.locator(".empty-state h2")).to_have_text("Pick 2 to 10 runs")

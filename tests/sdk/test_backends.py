@@ -84,13 +84,16 @@ def test_artifacts_round_trip(client: Client, tmp_path: Path) -> None:
     (src / "nested" / "b.bin").write_bytes(bytes(range(256)) * 10)
     single = tmp_path / "model.pkl"
     single.write_bytes(b"\x00weights\xff")
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * 6000)  # 1.5 MiB: streamed from the file, not read whole
     with client.start_run(capture_git=False) as run:
         run.log_artifact(single)
         run.log_artifact(single, artifact_path="copies/v1")
         run.log_artifacts(src, artifact_path="data")
         run.log_text("hello", "notes/readme.md")
+        run.log_artifact(big, "blobs")
     root = {f.path: f for f in client.list_artifacts(run.id)}
-    assert set(root) == {"copies", "data", "model.pkl", "notes"}
+    assert set(root) == {"blobs", "copies", "data", "model.pkl", "notes"}
     assert root["model.pkl"].file_size == single.stat().st_size and root["data"].is_dir
     assert [f.path for f in client.list_artifacts(run.id, "data")] == ["data/a.txt", "data/nested"]
 
@@ -98,6 +101,7 @@ def test_artifacts_round_trip(client: Client, tmp_path: Path) -> None:
     assert (everything / "data" / "nested" / "b.bin").read_bytes() == (src / "nested" / "b.bin").read_bytes()
     assert (everything / "copies" / "v1" / "model.pkl").read_bytes() == single.read_bytes()
     assert (everything / "notes" / "readme.md").read_text() == "hello"
+    assert (everything / "blobs" / "big.bin").read_bytes() == big.read_bytes()
     folder = client.download_artifacts(run.id, "data", tmp_path / "one")
     assert folder == tmp_path / "one" / "data" and (folder / "a.txt").read_text() == "alpha"
     file = client.download_artifacts(run.id, "notes/readme.md", tmp_path / "file")
@@ -143,3 +147,15 @@ def test_system_metrics_are_sampled_when_enabled(client: Client) -> None:
     assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes",
             "system/system_memory_usage_percentage"} <= keys
     assert client.get_metric_history(run.id, "system/system_memory_usage_megabytes")[0].value > 0
+
+
+def test_large_files_are_streamed_into_the_embedded_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from opsloop.sdk.transports import local
+
+    monkeypatch.setattr(local, "_WHOLE_FILE_BYTES", 10)
+    data = tmp_path / "weights.bin"
+    data.write_bytes(b"w" * 3_000_000)
+    with Client(data_dir=tmp_path / "store") as client:
+        with client.start_run(capture_git=False) as run:
+            run.log_artifact(data)
+        assert client.download_artifacts(run.id, "weights.bin", tmp_path / "out").read_bytes() == data.read_bytes()

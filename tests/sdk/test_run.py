@@ -123,3 +123,21 @@ def test_runs_left_open_are_flushed_and_ended_at_interpreter_exit(tmp_path: Path
     with Client(data_dir=tmp_path / "store") as client:
         assert client.get_run(run_id).info.status == status
         assert len(client.get_metric_history(run_id, "loss")) == 3000
+
+
+def test_a_send_error_seen_by_the_system_metrics_thread_still_reaches_the_caller() -> None:
+    from opsloop.errors import StorageError
+
+    failing = threading.Event()
+
+    def handler(operation: str, arguments: dict) -> None:
+        if operation == "log_batch" and arguments["metrics"] and failing.is_set():
+            raise StorageError("store is read-only")
+
+    client = Client(transport=MockTransport(handler))
+    run = client.start_run(capture_git=False, system_metrics=True, system_metrics_interval=3600)
+    failing.set()
+    run.log_metric("loss", 1.0)
+    with pytest.raises(StorageError, match="read-only"):
+        run.end()
+    assert _status(client, run.id) == "FINISHED"

@@ -49,6 +49,7 @@ class SystemMetricsSampler:
         self._interval = interval
         self._stop = threading.Event()
         self._step = 0
+        self.error: Exception | None = None
         self._lock = threading.Lock()
         psutil.cpu_percent(interval=None)  # primes the CPU counter: the first real reading covers the interval
         self._net_base = psutil.net_io_counters()
@@ -69,7 +70,8 @@ class SystemMetricsSampler:
         while not self._stop.wait(self._interval):
             try:
                 self.sample()
-            except Exception:  # noqa: BLE001 - the run has ended or logging failed; the run reports that itself
+            except Exception as exc:  # noqa: BLE001 - kept and raised by stop(), so the run reports it
+                self.error = exc
                 return
 
     def stop(self) -> None:
@@ -79,6 +81,8 @@ class SystemMetricsSampler:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+        if self.error is not None:
+            raise self.error
         self.sample()
 
 

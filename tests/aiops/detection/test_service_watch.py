@@ -54,6 +54,6 @@ def test_public_names_are_pinned():
     assert sorted(detection.__all__) == [
         "ChangePointDetector", "Forecast", "HalfSpaceTrees", "HysteresisAlerter", "LabelMatcher",
         "MetricWatch", "RangeNoveltyDetector", "SeasonalBaseline", "SeasonalTrendForecaster",
-        "ServiceRule", "ServiceWatch", "TailCalibrator", "ThresholdPredictor", "UnivariateEnsemble",
+        "SequenceNoveltyDetector", "ServiceRule", "ServiceWatch", "TailCalibrator", "ThresholdPredictor", "UnivariateEnsemble",
         "VolatilityDetector", "WatchRule", "detect_period", "parse_selector",
     ]

@@ -14,6 +14,7 @@ from opsloop.aiops.detection.forecast import Forecast, SeasonalTrendForecaster, 
 from opsloop.aiops.detection.multivariate import HalfSpaceTrees
 from opsloop.aiops.detection.novelty import RangeNoveltyDetector
 from opsloop.aiops.detection.seasonal import SeasonalBaseline, detect_period
+from opsloop.aiops.detection.sequence import SequenceNoveltyDetector
 from opsloop.aiops.detection.service_watch import ServiceRule, ServiceWatch
 from opsloop.aiops.detection.volatility import VolatilityDetector
 from opsloop.aiops.detection.watch import LabelMatcher, MetricWatch, WatchRule, parse_selector
@@ -28,6 +29,7 @@ __all__ = [
     "RangeNoveltyDetector",
     "SeasonalBaseline",
     "SeasonalTrendForecaster",
+    "SequenceNoveltyDetector",
     "ServiceRule",
     "ServiceWatch",
     "TailCalibrator",

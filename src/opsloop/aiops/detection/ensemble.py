@@ -13,6 +13,7 @@ from opsloop.aiops.detection.calibration import TailCalibrator
 from opsloop.aiops.detection.changepoint import ChangePointDetector
 from opsloop.aiops.detection.novelty import RangeNoveltyDetector
 from opsloop.aiops.detection.seasonal import SeasonalBaseline
+from opsloop.aiops.detection.sequence import SequenceNoveltyDetector
 from opsloop.aiops.detection.volatility import VolatilityDetector
 from opsloop.core.detectors import AnomalyDetector, ExpectedBand
 from opsloop.errors import InvalidInputError
@@ -32,6 +33,7 @@ class UnivariateEnsemble(AnomalyDetector):
         calibrator: ``TailCalibrator`` parameters of that component.
         volatility: ``VolatilityDetector`` parameters, True for its defaults, False to leave it out.
         novelty: ``RangeNoveltyDetector`` parameters, True for its defaults, False to leave it out.
+        sequence: ``SequenceNoveltyDetector`` parameters, True for its defaults, False to leave it out.
         combine: ``"fisher"`` (Fisher's method over the components' tail probabilities: agreeing
             evidence reinforces) or ``"max"``.
         absorb_shifts: when the CUSUM confirms a level shift, move the seasonal level to it at once
@@ -41,7 +43,7 @@ class UnivariateEnsemble(AnomalyDetector):
     def __init__(self, seasonal: dict | None = None, shift: dict | None = None,
                  absorb_shifts: bool = False, sustain_alpha: float = 0.1, sustain_clip: float = 10.0,
                  calibrator: dict | None = None, volatility: dict | bool = False,
-                 novelty: dict | bool = True, combine: str = "fisher") -> None:
+                 novelty: dict | bool = True, sequence: dict | bool = False, combine: str = "fisher") -> None:
         if combine not in ("fisher", "max"):
             raise InvalidInputError("combine must be 'fisher' or 'max'", field="combine")
         self.seasonal = seasonal
@@ -55,11 +57,13 @@ class UnivariateEnsemble(AnomalyDetector):
         self.novelty = novelty
         self.combine = combine
         self._novelty = _component(RangeNoveltyDetector, novelty)
+        self.sequence = sequence
+        self._sequence = _component(SequenceNoveltyDetector, sequence)
         self._seasonal = SeasonalBaseline(**(seasonal or {}))
         self._shift = ChangePointDetector(**(shift or {}))
         self._sustain_cal = TailCalibrator(**(calibrator or {}))
         self._zbar = 0.0
-        self._parts = (0.0, 0.0, 0.0, 0.0, 0.0)
+        self._parts = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         self._cache: tuple[float, float | None, float, float] | None = None
 
     def _residual(self, x: float, t: float | None) -> tuple[float, float]:
@@ -85,7 +89,8 @@ class UnivariateEnsemble(AnomalyDetector):
             p3 = self._sustain_cal.probability(self._zbar + self.sustain_alpha * (zc - self._zbar))
         p4 = self._volatility.score_one(x, t) if self._volatility is not None else 0.0
         p5 = self._novelty.score_one(x, t) if self._novelty is not None else 0.0
-        self._parts = (p1, p2, p3, p4, p5)
+        p6 = self._sequence.score_one(x, t) if self._sequence is not None else 0.0
+        self._parts = (p1, p2, p3, p4, p5, p6)
         if self.combine == "fisher":
             return _fisher(self._parts)
         return max(self._parts)
@@ -115,6 +120,8 @@ class UnivariateEnsemble(AnomalyDetector):
             self._volatility.learn_one(x, t)
         if self._novelty is not None:
             self._novelty.learn_one(x, t)
+        if self._sequence is not None:
+            self._sequence.learn_one(x, t)
 
     def expected_band(self) -> ExpectedBand | None:
         return self._seasonal.expected_band()
@@ -123,7 +130,7 @@ class UnivariateEnsemble(AnomalyDetector):
     def parts(self) -> dict[str, float]:
         """Probabilities of the last scored point per component (for evidence)."""
         return {"seasonal": self._parts[0], "level_shift": self._parts[1], "sustained": self._parts[2],
-                "volatility": self._parts[3], "novelty": self._parts[4]}
+                "volatility": self._parts[3], "novelty": self._parts[4], "sequence": self._parts[5]}
 
 
 def _fisher(parts: tuple[float, ...]) -> float:

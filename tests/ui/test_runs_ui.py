@@ -94,7 +94,7 @@ def test_run_detail_shows_params_metrics_chart_inputs_and_artifacts(page, runs) 
     expect(page.locator("table.kv", has_text="lr")).to_contain_text("0.1")
     expect(page.locator("#metrics-table")).to_contain_text("loss")
     expect(page.locator("[data-metric='loss'] svg polyline")).to_have_count(1)
-    expect(page.get_by_text("3f2a9c1dbase")).to_be_visible()  # code version
+    expect(page.locator("table.kv tr", has_text="Code version")).to_contain_text("3f2a9c1dbase")
     expect(page.get_by_text("train-set")).to_be_visible()  # dataset input
     page.get_by_role("button", name="notes.txt").click()
     expect(page.locator("pre.preview")).to_contain_text("learning rate 0.1")

@@ -193,7 +193,7 @@ export async function render(root, ctx) {
     const box = h('input', { type: 'checkbox', 'aria-label': `Select ${info.run_name || info.run_id} for comparison`, checked: selected.has(info.run_id) });
     const tr = h('tr', { 'data-run-id': info.run_id, class: selected.has(info.run_id) ? 'selected' : '' },
       h('td', {}, box),
-      h('td', { class: 'wrap' }, h('a', { href: href(`/runs/${info.run_id}`), class: 'run-link' }, info.run_name || info.run_id)),
+      h('td', { class: 'run-name' }, h('a', { href: href(`/runs/${info.run_id}`), class: 'run-link' }, info.run_name || info.run_id)),
       h('td', { class: 'hide-narrow' }, badge(info.status)),
       h('td', {}, fmtTime(info.start_time)),
       h('td', { class: 'hide-narrow' }, fmtDuration(info.start_time, info.end_time)),

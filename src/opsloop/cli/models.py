@@ -1,0 +1,221 @@
+"""``opsloop models``: validation gates and production monitoring of registered models.
+
+Exit codes of ``models validate``: 0 passed, 1 failed the gate, 2 could not validate (bad input,
+unknown model…). Other commands exit 1 on error. Errors print one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from opsloop.errors import InvalidInputError, OpsloopError
+
+__all__ = ["models"]
+
+
+def _registry(ctx: click.Context) -> Any:
+    """The registry for ``validate``: ``ctx.obj["validation_registry"]`` (set by the CLI root for the
+    opsloop server), else the ``mlflow`` client when MLFLOW_TRACKING_URI is set, else ``None``."""
+    obj = ctx.find_root().obj
+    if isinstance(obj, dict) and obj.get("validation_registry") is not None:
+        return obj["validation_registry"]
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        from opsloop.mlops.validation.registry import MlflowValidationRegistry
+
+        return MlflowValidationRegistry()
+    return None
+
+
+def _fail(exc: OpsloopError, code: int = 1) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    sys.exit(code)
+
+
+@click.group("models")
+def models() -> None:
+    """Validate model versions and watch served models."""
+
+
+def _champion_uri(registry: Any, name: str, candidate: str, alias: str, champion_uri: str | None
+                  ) -> tuple[str | None, str | None]:
+    if champion_uri:
+        return champion_uri, champion_uri
+    if registry is None:
+        return None, None
+    version = registry.alias_version(name, alias)
+    if version is None or str(version) == str(candidate):
+        return None, None
+    return registry.version_uri(name, version), f"{version} (@{alias})"
+
+
+@models.command("validate")
+@click.argument("name")
+@click.option("--candidate", required=True, help="Candidate version (or a label when --candidate-uri is given).")
+@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
+              help="Labelled evaluation data (Parquet or CSV).")
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False), help="Policy file (YAML).")
+@click.option("--target", default=None, help="Label column (overrides the policy).")
+@click.option("--sensitive", multiple=True, help="Sensitive column for the fairness check (repeatable).")
+@click.option("--alias", default="champion", show_default=True, help="Alias of the current champion.")
+@click.option("--candidate-uri", default=None, help="Load the candidate from this URI or directory instead.")
+@click.option("--champion-uri", default=None, help="Load the champion from this URI or directory instead.")
+@click.option("--report-dir", type=click.Path(file_okay=False), help="Also write validation.json/.md here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the text one.")
+@click.option("--promote", is_flag=True, help="On pass, point --alias at the candidate.")
+@click.pass_context
+def validate(ctx: click.Context, name: str, candidate: str, data_path: str, policy_path: str | None,
+             target: str | None, sensitive: tuple[str, ...], alias: str, candidate_uri: str | None,
+             champion_uri: str | None, report_dir: str | None, as_json: bool, promote: bool) -> None:
+    """Evaluate version CANDIDATE of NAME against the champion on DATA; exit 1 when it fails the gate."""
+    from opsloop.mlops.monitoring.service import read_table
+    from opsloop.mlops.serving.loading import load_model
+    from opsloop.mlops.validation import ValidationPolicy, load_policy, validate_models
+
+    try:
+        registry = _registry(ctx)
+        if registry is None and not candidate_uri:
+            raise InvalidInputError("no model registry configured: set MLFLOW_TRACKING_URI, run through the "
+                                    "opsloop server, or give --candidate-uri", field="candidate")
+        policy = load_policy(policy_path) if policy_path else ValidationPolicy()
+        if target:
+            policy.target = target
+        if sensitive:
+            policy.sensitive = list(sensitive)
+        resolver = registry.resolve if registry is not None else None
+        cand_uri = candidate_uri or registry.version_uri(name, candidate)
+        champ_uri, champ_label = _champion_uri(registry, name, candidate, alias, champion_uri)
+        cand_model = load_model(cand_uri, resolver)
+        champ_model = load_model(champ_uri, resolver) if champ_uri else None
+        report = validate_models(name, cand_model, champ_model, read_table(data_path), policy,
+                                 candidate_label=candidate, champion_label=champ_label)
+        if report_dir:
+            report.write(report_dir)
+        if registry is not None and not candidate_uri:
+            registry.store_report(name, candidate, report)
+        if promote and report.passed:
+            if registry is None or candidate_uri:
+                raise InvalidInputError("--promote needs a registry version, not --candidate-uri", field="promote")
+            registry.promote(name, candidate, alias)
+    except OpsloopError as exc:
+        _fail(exc, 2)
+        return
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.to_text())
+    if promote and report.passed:
+        click.echo(f"promoted {name} version {candidate} to @{alias}", err=True)
+    if not report.passed:
+        click.echo(f"validation failed: {name} version {candidate} did not pass the gate", err=True)
+        sys.exit(1)
+
+
+_STORE = click.option("--store", "store_url", envvar="OPSLOOP_MONITORING_STORE", required=True,
+                      help="Monitoring store URL (sqlite:///monitoring.db); env OPSLOOP_MONITORING_STORE.")
+
+
+@models.command("reference")
+@click.argument("name")
+@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
+              help="Training/reference data (Parquet or CSV).")
+@click.option("--model-uri", default=None, help="Model to profile predictions with (for prediction drift).")
+@_STORE
+@click.pass_context
+def reference(ctx: click.Context, name: str, data_path: str, model_uri: str | None, store_url: str) -> None:
+    """Set the drift reference of NAME from DATA."""
+    from opsloop.cli.serving import model_resolver
+    from opsloop.mlops.monitoring import ModelMonitor, open_store, read_table
+    from opsloop.mlops.serving.loading import load_model
+
+    try:
+        frame = read_table(data_path, max_rows=200_000)
+        preds = None
+        if model_uri:
+            model = load_model(model_uri, model_resolver(ctx))
+            names = model.signature.names or list(frame.columns)
+            frame = frame[[n for n in names if n in frame.columns]]
+            preds = model.predict_frame(frame)
+        profile = ModelMonitor(open_store(store_url), name).set_reference(frame, preds)
+    except OpsloopError as exc:
+        _fail(exc)
+        return
+    click.echo(f"reference for {name}: {profile['rows']} rows, {len(profile['features'])} columns profiled")
+
+
+@models.command("drift")
+@click.argument("name")
+@_STORE
+@click.option("--json", "as_json", is_flag=True)
+def drift(name: str, store_url: str, as_json: bool) -> None:
+    """Compute drift of NAME's served traffic now; drifted features become model_drift signals."""
+    from opsloop.mlops.monitoring import ModelMonitor, open_store
+
+    try:
+        report, signals = ModelMonitor(open_store(store_url), name).check_drift()
+    except OpsloopError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps({"report": report.to_dict(), "signals": [s.to_dict() for s in signals]}, indent=2))
+        return
+    click.echo(f"drift of {name}: {report.current_rows} recent rows vs {report.reference_rows} reference rows")
+    for f in report.features:
+        stats = ", ".join(f"{k}={v:.4g}" for k, v in f.statistics.items()) or f.note
+        click.echo(f"  {'DRIFT' if f.drifted else 'ok   '} {f.feature:24} {stats}")
+    click.echo(f"{len(signals)} signal(s) emitted")
+
+
+@models.command("performance")
+@click.argument("name")
+@_STORE
+@click.option("--min-accuracy", type=float, default=None, help="Breach below this live accuracy.")
+@click.option("--max-rmse", type=float, default=None, help="Breach above this live RMSE.")
+@click.option("--json", "as_json", is_flag=True)
+def performance(name: str, store_url: str, min_accuracy: float | None, max_rmse: float | None,
+                as_json: bool) -> None:
+    """Live metrics of NAME from posted labels; breaches become model_performance signals."""
+    from opsloop.mlops.monitoring import ModelMonitor, PerformancePolicy, open_store
+
+    try:
+        monitor = ModelMonitor(open_store(store_url), name,
+                               performance_policy=PerformancePolicy(min_accuracy=min_accuracy, max_rmse=max_rmse))
+        report, signals = monitor.check_performance()
+    except OpsloopError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps({"report": report.to_dict(), "signals": [s.to_dict() for s in signals]}, indent=2))
+        return
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in report.metrics.items()) or "no labelled samples yet"
+    click.echo(f"{name} ({report.task}, {report.labelled} labelled): {metrics}")
+    for s in signals:
+        click.echo(f"  {s.status.upper()}: {s.text}")
+
+
+@models.command("signals")
+@click.option("--model", "name", default=None, help="Only this model's signals.")
+@click.option("--kind", type=click.Choice(["model_drift", "model_performance"]), default=None)
+@click.option("--limit", default=50, show_default=True, type=int)
+@_STORE
+@click.option("--json", "as_json", is_flag=True, help="One Signal JSON document per line.")
+def signals(name: str | None, kind: str | None, limit: int, store_url: str, as_json: bool) -> None:
+    """List drift and performance signals, newest first."""
+    import datetime as dt
+
+    from opsloop.mlops.monitoring import open_store
+
+    try:
+        found = open_store(store_url).list_signals(model=name, kind=kind, limit=limit)
+    except OpsloopError as exc:
+        _fail(exc)
+        return
+    for s in found:
+        if as_json:
+            click.echo(json.dumps(s.to_dict()))
+        else:
+            when = dt.datetime.fromtimestamp(s.time, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            click.echo(f"{when}  {s.status:8} {s.severity.name.lower():8} {s.kind:17} {s.text}")
+    if not found and not as_json:
+        click.echo("no signals")

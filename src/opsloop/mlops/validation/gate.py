@@ -1,0 +1,117 @@
+"""The validation gate: score candidate and champion on the same data and apply the policy's rules."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from opsloop.errors import InvalidInputError
+from opsloop.mlops.serving.loading import LoadedModel
+from opsloop.mlops.validation.fairness import group_gap
+from opsloop.mlops.validation.metrics import infer_task, score_metrics
+from opsloop.mlops.validation.policy import Rule, ValidationPolicy
+from opsloop.mlops.validation.report import RuleResult, ValidationReport
+
+__all__ = ["model_outputs", "validate_models"]
+
+
+def _features(model: LoadedModel, frame: pd.DataFrame) -> pd.DataFrame:
+    names = model.signature.names
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"the data lacks model inputs {missing}", field=missing[0])
+    return frame[names] if names else frame
+
+
+def model_outputs(model: LoadedModel, frame: pd.DataFrame, task: str, positive: Any) -> tuple[np.ndarray, Any]:
+    """(predictions, scores or ``None``): scores are P(positive) from ``predict_proba`` when the model has it."""
+    x = _features(model, frame)
+    pred = np.asarray(model.predict_frame(x))
+    if pred.ndim > 1:
+        pred = pred.reshape(len(pred), -1)[:, -1]
+    if task != "classification":
+        return pred, None
+    proba_fn = getattr(model.native, "predict_proba", None)
+    if callable(proba_fn):
+        proba = np.asarray(proba_fn(x.to_numpy(dtype=float) if model.fast_path else x))
+        classes = list(getattr(model.native, "classes_", range(proba.shape[1])))
+        if proba.shape[1] == 2:
+            idx = classes.index(positive) if positive in classes else 1
+            return pred, proba[:, idx]
+        return pred, proba
+    if pred.dtype.kind == "f" and pred.size and 0 <= pred.min() and pred.max() <= 1 and \
+            not np.all(np.mod(pred, 1) == 0):
+        return (pred >= 0.5).astype(int), pred  # a model that outputs probabilities
+    return pred, None
+
+
+def _side(model: LoadedModel, frame: pd.DataFrame, y: np.ndarray, task: str, policy: ValidationPolicy,
+          gap_rules: list[Rule]) -> tuple[dict[str, float], dict[tuple[str, str], Any]]:
+    pred, scores = model_outputs(model, frame, task, policy.positive_label)
+    metrics = score_metrics(task, y, pred, scores, positive=policy.positive_label)
+    gaps = {}
+    for rule in gap_rules:
+        for col in [rule.gap_column] if rule.gap_column else policy.sensitive:
+            gaps[(rule.metric, col)] = group_gap(task, rule.metric, col, frame, y, pred, scores,
+                                                 positive=policy.positive_label,
+                                                 min_group_size=policy.min_group_size)
+    return metrics, gaps
+
+
+def _observed(rule: Rule, metrics: dict[str, float], gaps: dict[tuple[str, str], Any]) -> float | None:
+    if not rule.gap:
+        return metrics.get(rule.metric)
+    found = [g.gap for (m, _c), g in gaps.items() if m == rule.metric and (rule.gap_column in (None, _c))]
+    return max(found) if found else None
+
+
+def _judge(rule: Rule, cand: float | None, champ: float | None, has_champion: bool) -> RuleResult:
+    if cand is None or np.isnan(cand):
+        return RuleResult(rule.text, "error", None, champ, None, note=f"metric {rule.metric!r} is not available")
+    if rule.relative_to_champion and not has_champion:
+        return RuleResult(rule.text, "skipped", cand, None, None, note="no champion to compare with")
+    bound = rule.bound(champ)
+    if bound is None or np.isnan(bound):
+        return RuleResult(rule.text, "error", cand, champ, None, note="champion value is not available")
+    return RuleResult(rule.text, "passed" if rule.holds(cand, bound) else "failed", cand, champ, bound)
+
+
+def validate_models(name: str, candidate: LoadedModel, champion: LoadedModel | None, data: pd.DataFrame,
+                    policy: ValidationPolicy, *, candidate_label: str = "", champion_label: str | None = None
+                    ) -> ValidationReport:
+    """Evaluate ``candidate`` (and ``champion`` when there is one) on ``data`` against ``policy``.
+
+    Raises:
+        InvalidInputError: the data lacks the target, a model input or a sensitive column, or is empty.
+    """
+    if policy.target not in data.columns:
+        raise InvalidInputError(f"target column {policy.target!r} is not in the data", field=policy.target)
+    data = data[data[policy.target].notna()]
+    if data.empty:
+        raise InvalidInputError("the validation data has no labelled rows", field="data")
+    y = data[policy.target].to_numpy()
+    task = policy.task or infer_task(y)
+    probe = model_outputs(candidate, data.head(50), task, policy.positive_label)[1] is not None
+    policy = policy.with_defaults(task, probe)
+    gap_rules = [r for r in policy.rules if r.gap]
+    if any(r.gap and not r.gap_column for r in gap_rules) and not policy.sensitive:
+        raise InvalidInputError("a gap() rule needs a column, in the rule or as 'sensitive'", field="sensitive")
+    cand_metrics, cand_gaps = _side(candidate, data, y, task, policy, gap_rules)
+    report = ValidationReport(model=name, candidate=candidate_label or candidate.uri,
+                              champion=(champion_label or champion.uri) if champion else None, task=task,
+                              rows=len(data), time=time.time(), metrics={"candidate": cand_metrics})
+    report.fairness["candidate"] = [g.to_dict() for g in cand_gaps.values()]
+    champ_metrics: dict[str, float] = {}
+    champ_gaps: dict[tuple[str, str], Any] = {}
+    if champion is not None:
+        champ_metrics, champ_gaps = _side(champion, data, y, task, policy, gap_rules)
+        report.metrics["champion"] = champ_metrics
+        report.fairness["champion"] = [g.to_dict() for g in champ_gaps.values()]
+    for rule in policy.rules:
+        cand = _observed(rule, cand_metrics, cand_gaps)
+        champ = _observed(rule, champ_metrics, champ_gaps) if champion is not None else None
+        report.rules.append(_judge(rule, cand, champ, champion is not None))
+    return report

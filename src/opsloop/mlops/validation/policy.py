@@ -1,0 +1,150 @@
+"""The validation policy file: which data column is the truth, and the rules a candidate must pass.
+
+Example (YAML)::
+
+    target: churned              # the label column of the data file
+    task: classification         # or regression; inferred from the target when omitted
+    positive_label: 1
+    sensitive: gender            # or a list; the columns of the fairness check
+    min_group_size: 30
+    rules:
+      - auc >= champion - 0.01   # not lower than the champion minus 0.01
+      - accuracy >= 0.8
+      - gap(accuracy, gender) <= 0.05
+      - rmse <= champion * 1.05
+
+A rule is ``LEFT OP RIGHT``: ``LEFT`` is a metric name or ``gap(METRIC[, COLUMN])``; ``OP`` is one
+of ``>= <= > <``; ``RIGHT`` is a number, ``champion`` or ``champion [+-*] NUMBER``. Rules against
+the champion are skipped (and pass) when there is no champion yet.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from opsloop.errors import InvalidInputError, NotFoundError
+
+__all__ = ["Rule", "ValidationPolicy", "load_policy", "parse_rule"]
+
+_OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le, ">": operator.gt,
+                                                   "<": operator.lt}
+_RULE = re.compile(
+    r"^\s*(?:gap\(\s*(?P<gmetric>\w+)\s*(?:,\s*(?P<gcol>[^)\s]+)\s*)?\)|(?P<metric>\w+))\s*"
+    r"(?P<op>>=|<=|>|<)\s*"
+    r"(?:(?P<champ>champion)\s*(?:(?P<aop>[-+*])\s*(?P<anum>[-+]?\d*\.?\d+(?:e[-+]?\d+)?))?"
+    r"|(?P<num>[-+]?\d*\.?\d+(?:e[-+]?\d+)?))\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One gate: ``metric`` (or its group gap over ``gap_column``) compared with a bound."""
+
+    text: str
+    metric: str
+    op: str
+    value: float = 0.0
+    relative_to_champion: bool = False
+    champion_op: str = "+"
+    gap: bool = False
+    gap_column: str | None = None
+
+    def bound(self, champion_value: float | None) -> float | None:
+        """The threshold; ``None`` when it depends on a champion there is not."""
+        if not self.relative_to_champion:
+            return self.value
+        if champion_value is None:
+            return None
+        return champion_value * self.value if self.champion_op == "*" else champion_value + self.value
+
+    def holds(self, observed: float, bound: float) -> bool:
+        return _OPS[self.op](observed, bound)
+
+
+def parse_rule(text: str) -> Rule:
+    """Parse one rule string (see the module docstring).
+
+    Raises:
+        InvalidInputError: the text is not a rule.
+    """
+    m = _RULE.match(str(text))
+    if m is None:
+        raise InvalidInputError(
+            f"cannot read rule {text!r}; write e.g. 'auc >= champion - 0.01', 'accuracy >= 0.8' or "
+            "'gap(accuracy, gender) <= 0.05'", field="rules")
+    gap = m.group("gmetric") is not None
+    metric = (m.group("gmetric") or m.group("metric")).lower()
+    if m.group("champ"):
+        aop = m.group("aop") or "+"
+        num = float(m.group("anum") or (1.0 if aop == "*" else 0.0))
+        return Rule(str(text).strip(), metric, m.group("op"), -num if aop == "-" else num, True,
+                    "*" if aop == "*" else "+", gap, m.group("gcol"))
+    return Rule(str(text).strip(), metric, m.group("op"), float(m.group("num")), False, "+", gap, m.group("gcol"))
+
+
+@dataclass(slots=True)
+class ValidationPolicy:
+    """What ``opsloop models validate`` checks; see the module docstring for the file format."""
+
+    target: str = "label"
+    task: str | None = None
+    positive_label: Any = 1
+    sensitive: list[str] = field(default_factory=list)
+    min_group_size: int = 30
+    rules: list[Rule] = field(default_factory=list)
+
+    def with_defaults(self, task: str, has_scores: bool) -> ValidationPolicy:
+        """This policy, or sensible default rules when it lists none."""
+        if self.rules:
+            return self
+        texts = ["accuracy >= champion - 0.01"] if task == "classification" else ["rmse <= champion * 1.01"]
+        if task == "classification" and has_scores:
+            texts.append("auc >= champion - 0.01")
+        if task == "classification":
+            texts += [f"gap(accuracy, {c}) <= 0.05" for c in self.sensitive]
+        return ValidationPolicy(self.target, self.task, self.positive_label, self.sensitive, self.min_group_size,
+                                [parse_rule(t) for t in texts])
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> ValidationPolicy:
+        if not isinstance(doc, dict):
+            raise InvalidInputError("a policy file must be a mapping (target, rules, …)", field="policy")
+        unknown = set(doc) - {"target", "task", "positive_label", "sensitive", "min_group_size", "rules"}
+        if unknown:
+            raise InvalidInputError(f"unknown policy keys {sorted(unknown)}", field=sorted(unknown)[0])
+        task = doc.get("task")
+        if task not in (None, "classification", "regression"):
+            raise InvalidInputError("task must be 'classification' or 'regression'", field="task")
+        sensitive = doc.get("sensitive") or []
+        rules = doc.get("rules") or []
+        if not isinstance(rules, list):
+            raise InvalidInputError("rules must be a list of strings", field="rules")
+        return cls(target=str(doc.get("target", "label")), task=task,
+                   positive_label=doc.get("positive_label", 1),
+                   sensitive=[sensitive] if isinstance(sensitive, str) else [str(s) for s in sensitive],
+                   min_group_size=int(doc.get("min_group_size", 30)), rules=[parse_rule(r) for r in rules])
+
+
+def load_policy(path: str | Path) -> ValidationPolicy:
+    """Read a YAML (or JSON) policy file.
+
+    Raises:
+        NotFoundError: no such file.
+        InvalidInputError: the file is not a valid policy.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise NotFoundError(f"policy file {p} does not exist", field="policy")
+    try:
+        doc = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(f"policy file {p} is not valid YAML: {exc}", field="policy") from exc
+    return ValidationPolicy.from_dict(doc or {})

@@ -1,0 +1,98 @@
+"""`opsloop models validate`: candidate vs champion, fairness, exit codes, registry and promotion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from opsloop.cli.models import models
+
+POLICY = "target: label\nsensitive: group\nrules:\n  - accuracy >= champion - 0.01\n  - auc >= 0.7\n" \
+         "  - gap(accuracy) <= 0.05\n"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(models, list(args), env=env or {"MLFLOW_TRACKING_URI": ""}, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture()
+def policy(tmp_path: Path) -> Path:
+    p = tmp_path / "policy.yaml"
+    p.write_text(POLICY)
+    return p
+
+
+def test_fair_candidate_beats_biased_champion(classifiers: dict[str, Path], data_file: Path, policy: Path,
+                                              tmp_path: Path) -> None:
+    code, out, err = run("validate", "credit", "--candidate", "2", "--candidate-uri", str(classifiers["fair"]),
+                         "--champion-uri", str(classifiers["biased"]), "--data", str(data_file), "--policy",
+                         str(policy), "--report-dir", str(tmp_path / "report"))
+    assert code == 0, out + err
+    assert "PASSED" in out and "gap(accuracy) <= 0.05" in out
+    doc = json.loads((tmp_path / "report" / "validation.json").read_text())
+    assert doc["passed"] and doc["metrics"]["champion"]["accuracy"] < doc["metrics"]["candidate"]["accuracy"]
+    gap = doc["fairness"]["champion"][0]
+    assert gap["column"] == "group" and gap["gap"] > 0.1
+    assert (tmp_path / "report" / "validation.md").read_text().startswith("# Validation of credit")
+
+
+def test_biased_candidate_fails_the_gate_with_exit_code_1(classifiers: dict[str, Path], data_file: Path,
+                                                           policy: Path) -> None:
+    code, out, err = run("validate", "credit", "--candidate", "3", "--candidate-uri", str(classifiers["biased"]),
+                         "--champion-uri", str(classifiers["fair"]), "--data", str(data_file), "--policy",
+                         str(policy), "--json")
+    assert code == 1
+    doc = json.loads(out)
+    verdicts = {r["rule"]: r["status"] for r in doc["rules"]}
+    assert verdicts["gap(accuracy) <= 0.05"] == "failed"
+    assert verdicts["accuracy >= champion - 0.01"] == "failed"
+    assert "did not pass" in err
+
+
+def test_first_model_passes_champion_rules_as_skipped(classifiers: dict[str, Path], data_file: Path) -> None:
+    code, out, _ = run("validate", "credit", "--candidate", "1", "--candidate-uri", str(classifiers["fair"]),
+                       "--data", str(data_file), "--target", "label", "--json")
+    assert code == 0
+    assert {r["status"] for r in json.loads(out)["rules"]} == {"skipped"}
+
+
+def test_bad_inputs_exit_2_with_a_message(classifiers: dict[str, Path], data_file: Path, tmp_path: Path) -> None:
+    code, _, err = run("validate", "credit", "--candidate", "1", "--candidate-uri", str(classifiers["fair"]),
+                       "--data", str(data_file), "--target", "nope")
+    assert code == 2 and "target column 'nope'" in err and "Traceback" not in err
+    code, _, err = run("validate", "credit", "--candidate", "1", "--data", str(data_file))
+    assert code == 2 and "no model registry" in err
+    code, _, err = run("validate", "credit", "--candidate", "1", "--candidate-uri", str(tmp_path / "none"),
+                       "--data", str(data_file))
+    assert code == 2 and "does not exist" in err
+
+
+def test_registry_versions_are_validated_stored_and_promoted(classifiers: dict[str, Path], data_file: Path,
+                                                             policy: Path, tmp_path: Path) -> None:
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri, uri)
+    for source in ("biased", "fair"):
+        with mlflow.start_run():
+            model = mlflow.sklearn.load_model(str(classifiers[source]))
+            mlflow.sklearn.log_model(model, name="model", registered_model_name="credit", serialization_format="cloudpickle",
+                                     signature=mlflow.models.Model.load(str(classifiers[source])).signature)
+    client.set_registered_model_alias("credit", "champion", "1")
+    env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true"}
+    code, out, err = run("validate", "credit", "--candidate", "2", "--data", str(data_file), "--policy",
+                         str(policy), "--promote", env=env)
+    assert code == 0, out + err
+    assert "1 (@champion)" in out
+    assert str(client.get_model_version_by_alias("credit", "champion").version) == "2"
+    tags = client.get_model_version("credit", "2").tags
+    assert tags["opsloop.validation.passed"] == "true"
+    code, _, err = run("validate", "nosuch", "--candidate", "1", "--data", str(data_file), env=env)
+    assert code == 2 and "nosuch" in err

@@ -64,3 +64,34 @@ def test_fired_alert_appears_live_and_is_acknowledged_then_resolved(page, incide
     time.sleep(0.2)
     shot(page, "incident")
     assert not page.js_errors
+
+
+def test_incident_page_charts_the_anomalous_metric_with_its_expected_band(page, incidents_api: str) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    now = time.time()
+    points = [{"time": now - 600 + 30 * i, "value": 120.0 + (i % 3) + (300.0 if i >= 17 else 0.0),
+               "expected_low": 100.0, "expected_high": 140.0} for i in range(20)]
+    events = {"events": [
+        {"time": now, "kind": "metric_anomaly", "source": "detector:seasonal", "service": "payments",
+         "labels": {"__name__": "http_latency_ms", "service": "payments"}, "severity": "error",
+         "text": "http_latency_ms = 421 outside expected [100, 140]",
+         "values": {"observed": 421.0, "expected_low": 100.0, "expected_high": 140.0}, "evidence": {"points": points}},
+        {"time": now, "kind": "log_anomaly", "source": "logs", "service": "payments",
+         "labels": {"service": "payments"}, "severity": "warning", "text": "template burst",
+         "values": {"observed": 57.0}, "evidence": {"template": "timeout calling <*> after <NUM> ms"}},
+    ]}
+    resp = httpx.post(f"{incidents_api}/api/opsloop/v1/events", json=events)
+    assert resp.status_code < 300, resp.text
+    found = httpx.get(f"{incidents_api}/api/opsloop/v1/incidents", params={"service": "payments"}).json()["incidents"]
+    assert found, "the metric anomaly opened no incident"
+    incident = httpx.get(f"{incidents_api}/api/opsloop/v1/incidents/{found[0]['id']}").json()
+    page.goto(f"/#/incidents/{found[0]['id']}")
+    card = page.locator(".metric-anomaly", has_text="http_latency_ms")
+    expect(card.locator("svg polygon.band")).to_have_count(1)
+    expect(card.locator("svg polyline")).to_have_count(1)
+    expect(card.locator("svg circle.anomaly").first).to_be_visible()
+    if any((s.get("evidence") or {}).get("template") for s in incident["signals"]):
+        expect(page.get_by_text("timeout calling <*> after <NUM> ms")).to_be_visible()
+    shot(page, "incident-metric")
+    assert not page.js_errors

@@ -109,7 +109,8 @@ function drawLineChart(container, opts) {
   }
   for (const mk of opts.markers || []) {
     root.append(svg('line', { x1: X(mk.x), x2: X(mk.x), y1: m.t, y2: height - m.b, class: 'marker' }));
-    if (mk.label) root.append(svg('text', { x: X(mk.x) + 3, y: m.t + 10, class: 'marker-label' }, mk.label));
+    const nearRight = X(mk.x) > width - m.r - 60;
+    if (mk.label) root.append(svg('text', { x: X(mk.x) + (nearRight ? -3 : 3), y: m.t + 10, 'text-anchor': nearRight ? 'end' : 'start', class: 'marker-label' }, mk.label));
   }
   series.forEach((s, i) => {
     const color = s.color || PALETTE[i % PALETTE.length];

@@ -57,8 +57,8 @@ export async function render(root, ctx) {
   function draw(inc) {
     setTitle(inc.title || `Incident ${id}`);
     const signals = inc.signals || [];
-    const metricSignals = signals.filter((s) => seriesOf(s).length);
-    const logSignals = signals.filter((s) => /log/.test(`${s.kind} ${s.source}`));
+    const metrics = metricGroups(signals);
+    const logSignals = signals.filter((s) => /log/.test(`${s.kind} ${s.source}`) || (s.evidence && s.evidence.template));
     clear(root,
       h('nav', { class: 'breadcrumb' }, h('a', { href: href('/incidents'), text: 'Incidents' }), ' / '),
       h('h1', {}, inc.title || id, badge(inc.state), badge(inc.severity)),
@@ -68,7 +68,7 @@ export async function render(root, ctx) {
       h('div', { class: 'grid2' },
         section('Details', details(inc)),
         section('Why these signals are grouped', reasons(inc))),
-      section('Anomalous metrics', metricSignals.length ? h('div', { class: 'grid2' }, metricSignals.map((s) => metricCard(s, inc))) : h('p', { class: 'muted', text: 'No metric anomaly in this incident (alerts and log signals carry no series).' })),
+      section('Anomalous metrics', metrics.length ? h('div', { class: 'grid2' }, metrics.map(([title, sigs]) => metricCard(title, sigs, inc))) : h('p', { class: 'muted', text: 'No metric anomaly in this incident (alerts and log signals carry no series).' })),
       section(`Signals (${signals.length})`, signalsTable(signals, act)),
       h('div', { class: 'grid2' },
         section('Timeline', timeline(inc.timeline || [])),
@@ -163,22 +163,60 @@ export function seriesOf(signal) {
     .sort((a, b) => a[0] - b[0]);
 }
 
-function metricCard(s, inc) {
-  const pts = seriesOf(s);
-  const ms = (t) => (t < 1e11 ? t * 1000 : t);
+const metricName = (s) => (s.labels && (s.labels.__name__ || s.labels.metric)) || s.source || s.kind;
+const ms = (t) => (t < 1e11 ? t * 1000 : t);
+
+/** Metric-anomaly signals grouped per metric and service: [[title, signals]]. */
+function metricGroups(signals) {
+  const groups = new Map();
+  for (const s of signals) {
+    if (s.kind !== 'metric_anomaly' && !seriesOf(s).length) continue;
+    const key = `${metricName(s)}${s.service ? ` · ${s.service}` : ''}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(s);
+  }
+  return [...groups.entries()];
+}
+
+function bandOf(s) {
   const lo = num(s.values, 'expected_low');
   const hi = num(s.values, 'expected_high');
-  let band = pts.filter((p) => Number.isFinite(p[2]) && Number.isFinite(p[3])).map((p) => [ms(p[0]), p[2], p[3]]);
-  if (!band.length && lo !== undefined && hi !== undefined) band = pts.map((p) => [ms(p[0]), lo, hi]);
-  const anomalies = pts.filter((p) => band.length && (() => { const b = band.find((x) => x[0] === ms(p[0])); return b && (p[1] < b[1] || p[1] > b[2]); })()).map((p) => [ms(p[0]), p[1]]);
-  const name = s.labels && (s.labels.metric || s.labels.__name__) ? (s.labels.metric || s.labels.__name__) : s.text || s.kind;
+  if (lo !== undefined && hi !== undefined) return [lo, hi];
+  const b = s.evidence && s.evidence.expected_band;
+  return Array.isArray(b) && b.length >= 3 ? [Number(b[1]), Number(b[2])] : null;
+}
+
+function metricCard(title, sigs, inc) {
+  const points = [];
+  const band = [];
+  const anomalies = [];
+  for (const s of sigs) {
+    const series = seriesOf(s);
+    const b = bandOf(s);
+    for (const p of series) {
+      points.push([ms(p[0]), p[1]]);
+      if (Number.isFinite(p[2]) && Number.isFinite(p[3])) band.push([ms(p[0]), p[2], p[3]]);
+      else if (b) band.push([ms(p[0]), b[0], b[1]]);
+    }
+    const observed = num(s.values, 'observed', 'value');
+    if (observed !== undefined) {
+      if (!series.length) points.push([ms(s.time), observed]);
+      if (!series.length && b) band.push([ms(s.time), b[0], b[1]]);
+      if (s.status !== 'resolved') anomalies.push([ms(s.time), observed]);
+    }
+  }
+  points.sort((a, b) => a[0] - b[0]);
+  band.sort((a, b) => a[0] - b[0]);
+  if (band.length === 1) band.splice(0, 1, [band[0][0] - 60e3, band[0][1], band[0][2]], [band[0][0] + 60e3, band[0][1], band[0][2]]);
+  const last = sigs[sigs.length - 1];
+  const b = bandOf(last);
   const host = h('div', {});
-  const card = h('section', { class: 'card metric-anomaly' }, h('h3', { text: `${name}${s.service ? ` · ${s.service}` : ''}` }),
-    h('p', { class: 'muted', text: `value ${fmtNum(num(s.values, 'value', 'observed'))}${lo !== undefined ? `, expected ${fmtNum(lo)} – ${fmtNum(hi)}` : ''}` }), host);
+  const card = h('section', { class: 'card metric-anomaly', 'data-metric': title }, h('h3', { text: title }),
+    h('p', { class: 'muted', text: `${sigs.length} signal(s); last value ${fmtNum(num(last.values, 'observed', 'value'))}${b ? `, expected ${fmtNum(b[0])} – ${fmtNum(b[1])}` : ''}` }), host);
   queueMicrotask(() => lineChart(host, {
-    series: [{ name, points: pts.map((p) => [ms(p[0]), p[1]]), anomalies }], band, xTime: true, height: 200,
-    markers: [{ x: ms(s.time), label: 'signal' }, ...(inc.created_at ? [{ x: ms(inc.created_at), label: '' }] : [])],
-    label: `${name} around the incident with its expected band`,
+    series: [{ name: title, points, anomalies }], band, xTime: true, height: 200,
+    markers: inc.created_at ? [{ x: ms(inc.created_at), label: 'opened' }] : [],
+    label: `${title} around the incident with its expected band`,
   }));
   return card;
 }

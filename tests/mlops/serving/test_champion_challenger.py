@@ -87,3 +87,19 @@ def test_alias_move_hot_swaps_and_deleted_alias_keeps_serving(models: dict[str, 
 def test_unknown_alias_at_startup_is_a_not_found_error(models: dict[str, Path]) -> None:
     with pytest.raises(NotFoundError):
         load_model("models:/churn@nobody", FakeRegistry({}))
+
+
+def test_registry_app_serves_any_alias_and_404s_unknown_or_deleted(models: dict[str, Path]) -> None:
+    from opsloop.mlops.serving import RegistryScoringApp
+
+    registry = FakeRegistry({"models:/churn@champion": models["sklearn"], "models:/churn/2": models["regressor"]})
+    client = TestClient(RegistryScoringApp(registry, refresh_seconds=0))
+    assert len(client.post("/churn/champion/invocations", json=BODY).json()["predictions"]) == 2
+    assert isinstance(client.post("/churn/2/invocations", json=BODY).json()["predictions"][0], float)
+    r = client.post("/churn/challenger/invocations", json=BODY)
+    assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    del registry.aliases["models:/churn@champion"]  # deleted mid-traffic
+    assert client.post("/churn/champion/invocations", json=BODY).status_code == 404
+    assert client.post("/churn/2/invocations", json=BODY).status_code == 200
+    assert client.get("/churn/2/health").json()["model"]["uri"] == "models:/churn/2"
+    assert client.get("/nope").status_code == 404

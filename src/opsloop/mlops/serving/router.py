@@ -1,0 +1,125 @@
+"""Serving every registered model from one app (mounted in the opsloop server).
+
+Routes, relative to where the app is mounted::
+
+    POST /{name}/{version or alias}/invocations     MLflow's scoring protocol
+    GET  /{name}/{version or alias}/health | ping | metrics
+
+A numeric second segment is a version (``models:/NAME/3``), anything else an alias
+(``models:/NAME@champion``). Models load on first use and are re-resolved every
+``refresh_seconds``: an alias that moved serves the new version, an alias or model that no
+longer exists answers 404 (and is dropped), never a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import unquote
+
+from opsloop.errors import NotFoundError, OpsloopError
+from opsloop.mlops.serving.app import DEFAULT_MAX_BODY_BYTES, ScoringApp, error_body
+from opsloop.mlops.serving.loading import load_model
+from opsloop.mlops.serving.mlmodel import read_mlmodel
+from opsloop.mlops.serving.traffic import ModelSlots
+from opsloop.mlops.serving.uris import ModelResolver, resolve_model_uri
+
+__all__ = ["RegistryScoringApp", "model_uri_for"]
+
+_JSON = [(b"content-type", b"application/json")]
+
+
+def model_uri_for(name: str, ref: str) -> str:
+    """``models:/NAME/VERSION`` for a numeric ``ref``, else ``models:/NAME@ALIAS``."""
+    ref = ref.lstrip("@")
+    return f"models:/{name}/{ref}" if ref.isdigit() else f"models:/{name}@{ref}"
+
+
+class _Entry:
+    __slots__ = ("app", "checked")
+
+    def __init__(self, app: ScoringApp) -> None:
+        self.app = app
+        self.checked = time.monotonic()
+
+
+class RegistryScoringApp:
+    """ASGI app scoring any ``NAME/REF`` the resolver knows (see the module docstring).
+
+    Args:
+        resolver: turns ``models:/`` URIs into local directories; raises ``NotFoundError`` for unknown ones.
+        refresh_seconds: how long a resolution is trusted before the registry is asked again.
+        max_models: loaded models kept (least recently used dropped first).
+    """
+
+    def __init__(self, resolver: ModelResolver, *, refresh_seconds: float = 30.0, max_models: int = 16,
+                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self.resolver = resolver
+        self.refresh_seconds = refresh_seconds
+        self.max_models = max_models
+        self.max_body_bytes = max_body_bytes
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if len(parts) != 3 or parts[2] not in ("invocations", "ping", "health", "metrics"):
+            await _send(send, 404, error_body("ENDPOINT_NOT_FOUND", f"no route {scope['method']} {path}; use "
+                                              "/{name}/{version or alias}/invocations"))
+            return
+        uri = model_uri_for(parts[0], parts[1])
+        try:
+            app = await self._app_for(uri)
+        except OpsloopError as exc:
+            status = 404 if isinstance(exc, NotFoundError) else 500
+            code = "RESOURCE_DOES_NOT_EXIST" if status == 404 else "INTERNAL_ERROR"
+            await _send(send, status, error_body(code, exc.message))
+            return
+        await app(dict(scope, path="/" + parts[2]), receive, send)
+
+    async def _app_for(self, uri: str) -> ScoringApp:
+        entry = self._entries.get(uri)
+        if entry is not None and time.monotonic() - entry.checked < self.refresh_seconds:
+            self._entries.move_to_end(uri)
+            return entry.app
+        lock = self._locks.setdefault(uri, asyncio.Lock())
+        async with lock:
+            entry = self._entries.get(uri)
+            if entry is not None and time.monotonic() - entry.checked < self.refresh_seconds:
+                return entry.app
+            try:
+                app = await asyncio.to_thread(self._load, uri, entry)
+            except NotFoundError:
+                self._entries.pop(uri, None)
+                raise
+            self._entries[uri] = _Entry(app)
+            self._entries.move_to_end(uri)
+            while len(self._entries) > self.max_models:
+                self._entries.popitem(last=False)
+            return app
+
+    def _load(self, uri: str, entry: _Entry | None) -> ScoringApp:
+        path = resolve_model_uri(uri, self.resolver)
+        if entry is not None and read_mlmodel(path).model_uuid == entry.app.slots.champion.model_uuid:
+            return entry.app
+        model = load_model(path)
+        model.uri = uri
+        return ScoringApp(ModelSlots(model), max_body_bytes=self.max_body_bytes)
+
+    def loaded(self) -> list[str]:
+        """URIs currently loaded, least recently used first."""
+        return list(self._entries)
+
+
+async def _send(send: Any, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*_JSON, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

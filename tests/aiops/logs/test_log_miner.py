@@ -76,6 +76,7 @@ def test_parameters_are_extracted_from_a_line() -> None:
     template = miner.template(tid)
     assert template.parameters("Retry 2 of 5 contacting gateway 10.0.3.18:8443") == ["2", "5", "10.0.3.18:8443"]
     assert template.parameters("too short") == []
+    assert template.parameter_examples() == [["1", "3", "10.0.3.17:8443"]]
 
 
 def test_repeated_lines_take_the_fast_path_and_counts_are_kept() -> None:

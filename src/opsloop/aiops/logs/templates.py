@@ -84,6 +84,11 @@ class Template:
                 values.extend(found.groups() if found else (part,))
         return values
 
+    def parameter_examples(self) -> list[list[str]]:
+        """The parameters of each kept example line (lines that no longer fit are skipped)."""
+        found = (self.parameters(line) for line in self.examples)
+        return [values for values in found if values]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,

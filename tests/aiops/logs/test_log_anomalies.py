@@ -89,3 +89,10 @@ def test_seasonal_baseline_learns_per_slot() -> None:
 def test_config_is_validated() -> None:
     with pytest.raises(InvalidInputError):
         LogAnomalyConfig(bucket_seconds=0)
+
+
+def test_a_level_given_by_the_transport_counts_for_error_surges() -> None:
+    ingestor = _ingestor()
+    done = ingestor.ingest("request 7 failed", service="api", time=1.0, level="error")
+    assert done.record.level == "ERROR"
+    assert ingestor.miner.template(done.match.template_id).levels == {"ERROR": 1}

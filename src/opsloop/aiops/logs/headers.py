@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from opsloop.errors import InvalidInputError
 
-__all__ = ["HeaderParser", "LogFormat", "LogRecord", "is_error_level"]
+__all__ = ["HeaderParser", "LogFormat", "LogRecord", "is_error_level", "normal_level"]
 
 _LEVEL_WORDS = "TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|SEVERE|FATAL|CRITICAL|CRIT|ALERT|EMERG|PANIC"
 _LEVEL_ALIASES = {"WARNING": "WARN", "ERR": "ERROR", "CRIT": "CRITICAL", "EMERG": "EMERGENCY"}
@@ -54,7 +54,8 @@ def is_error_level(level: str) -> bool:
     return level in _ERROR_LEVELS
 
 
-def _normal_level(level: str | None) -> str:
+def normal_level(level: str | None) -> str:
+    """Upper-case level with aliases folded (``warning`` → ``WARN``, ``err`` → ``ERROR``)."""
     if not level:
         return ""
     up = level.upper()
@@ -119,7 +120,7 @@ class LogFormat:
         return LogRecord(
             message=message,
             time=time,
-            level=_normal_level(values.get("Level")),
+            level=normal_level(values.get("Level")),
             component=values.get("Component", ""),
             fields=values,
             layout="user",
@@ -167,7 +168,7 @@ def _apply(name: str, regex: re.Pattern[str], line: str) -> LogRecord | None:
     return LogRecord(
         message=message,
         time=groups.get("time", ""),
-        level=_normal_level(groups.get("level")),
+        level=normal_level(groups.get("level")),
         component=groups.get("component", ""),
         fields=groups,
         layout=name,

@@ -7,10 +7,10 @@ time (event time, seconds since the epoch) when known; otherwise the arrival tim
 from __future__ import annotations
 
 import time as _time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from opsloop.aiops.logs.anomalies import LogAnomalyDetector
-from opsloop.aiops.logs.headers import HeaderParser, LogRecord
+from opsloop.aiops.logs.headers import HeaderParser, LogRecord, normal_level
 from opsloop.aiops.logs.miner import LogMiner, Match
 from opsloop.core.signals import Signal
 
@@ -49,14 +49,26 @@ class LogIngestor:
         self.headers: dict[str, HeaderParser] = {}
         self.log_format = log_format
 
-    def ingest(self, line: str | bytes, *, service: str = "", time: float | None = None) -> IngestedLine:
-        """Split, mine and judge one raw line."""
+    def ingest(
+        self, line: str | bytes, *, service: str = "", time: float | None = None, level: str | None = None
+    ) -> IngestedLine:
+        """Split, mine and judge one raw line.
+
+        Args:
+            line: the raw line (header and message) or just a message.
+            service: the emitting service; templates and baselines are kept per service.
+            time: event time in seconds since the epoch (arrival time when ``None``).
+            level: the line's level when the transport carries it (an OTLP severity text,
+                ``"error"``, ``"WARN"``…); it wins over a level found in the header.
+        """
         if isinstance(line, bytes):
             line = self.miner.decode(line)
         parser = self.headers.get(service)
         if parser is None:
             parser = self.headers[service] = HeaderParser(self.log_format)
         record = parser.parse(line)
+        if level:
+            record = replace(record, level=normal_level(level))
         now = _time.time() if time is None else time
         match = self.miner.add(record.message, service=service, time=now, level=record.level or None)
         signals: list[Signal] = []

@@ -78,3 +78,15 @@ def test_ingestor_survives_every_bad_input_kind() -> None:
         ingestor.ingest(line, service="s", time=1.0)
     stats = ingestor.miner.stats
     assert (stats.binary_lines, stats.invalid_utf8, stats.empty_lines, stats.truncated_lines) == (1, 1, 1, 1)
+
+
+def test_ingestor_state_stays_bounded_under_a_flood_of_services() -> None:
+    from opsloop.aiops.logs import LogAnomalyConfig, LogAnomalyDetector
+
+    ingestor = LogIngestor(LogMiner(MinerConfig(max_services=10)), LogAnomalyDetector(LogAnomalyConfig(max_series=20)))
+    for i in range(500):
+        ingestor.ingest(f"hello from {i}", service=f"svc-{i}", time=float(i))
+    assert len(ingestor.headers) <= 11
+    assert len(ingestor.detector._series) <= 20
+    assert len(ingestor.detector._first_seen) <= 20
+    assert ingestor.detector.dropped_series > 0

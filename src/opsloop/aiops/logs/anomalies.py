@@ -78,8 +78,9 @@ class LogAnomalyDetector:
         service = match.service
         first = self._first_seen.get(service)
         if first is None:
-            first = self._first_seen[service] = time
-            self._ensure((service, _ERRORS))  # learn the zeros too, so a first surge stands out
+            first = time
+            if self._ensure((service, _ERRORS)):  # learn the zeros too, so a first surge stands out
+                self._first_seen[service] = time
         if template_text:
             self._texts[match.template_id] = template_text
         if match.change == "created" and time - first >= self.config.warmup_seconds:

@@ -65,7 +65,8 @@ class LogIngestor:
             line = self.miner.decode(line)
         parser = self.headers.get(service)
         if parser is None:
-            parser = self.headers[service] = HeaderParser(self.log_format)
+            key = service if len(self.headers) < self.miner.config.max_services else ""
+            parser = self.headers.get(key) or self.headers.setdefault(key, HeaderParser(self.log_format))
         record = parser.parse(line)
         if level:
             record = replace(record, level=normal_level(level))

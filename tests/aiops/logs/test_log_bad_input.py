@@ -32,6 +32,9 @@ def test_a_one_megabyte_line_is_truncated() -> None:
     template = miner.template(match.template_id)
     assert len(template.text) <= miner.config.max_line_chars
     assert all(len(e) <= 512 for e in template.examples)
+    index = miner._services["s"]
+    assert not index.line_cache and not index.shape_cache  # huge lines are never cached
+    assert miner.add(line, service="s").template_id == match.template_id
 
 
 def test_a_line_with_very_many_tokens_is_capped() -> None:

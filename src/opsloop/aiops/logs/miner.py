@@ -18,6 +18,8 @@ from opsloop.errors import InvalidInputError, NotFoundError
 __all__ = ["LogMiner", "Match"]
 
 BINARY_MESSAGE = "<binary>"
+# Longer lines are mined but never cached, so the caches' memory stays bounded by their counts.
+_CACHEABLE_CHARS = 2048
 _SNAPSHOT_FORMAT = 1
 
 
@@ -88,13 +90,12 @@ class LogMiner:
                 template = self._live(template)
             self._count(template, message, time, level)
             return Match(template.id, "none", service)
-        key = message
         template, change = self._find_or_create(index, service, message, time)
-        if self.config.line_cache_size:
+        if self.config.line_cache_size and len(message) <= _CACHEABLE_CHARS:
             if len(index.line_cache) >= self._cache_share():
                 index.line_cache.clear()
                 self.stats.cache_resets += 1
-            index.line_cache[key] = template.id
+            index.line_cache[message] = template.id
         self._count(template, message, time, level)
         return Match(template.id, change, service)
 
@@ -120,7 +121,7 @@ class LogMiner:
     def _find_or_create(
         self, index: ServiceIndex, service: str, message: str, time: float | None
     ) -> tuple[Template, str]:
-        shape = shape_of(message) if self.masker.shape_safe else None
+        shape = shape_of(message) if self.masker.shape_safe and len(message) <= _CACHEABLE_CHARS else None
         if shape is not None:
             tid = index.shape_cache.get(shape)
             if tid is not None:
@@ -163,7 +164,7 @@ class LogMiner:
             merged = self._settle(index, template, time)
             if merged is not template:
                 template, change = merged, "generalised"
-        if self.config.line_cache_size:
+        if self.config.line_cache_size and len(masked) <= _CACHEABLE_CHARS:
             if len(index.masked_cache) >= self._cache_share():
                 index.masked_cache.clear()
                 self.stats.cache_resets += 1

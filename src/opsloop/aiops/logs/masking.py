@@ -33,6 +33,7 @@ _CLASSES: tuple[tuple[str, str], ...] = (
     ("number", r"(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d+)*" + r"(?![A-Za-z0-9])"),
 )
 
+_CACHEABLE_TOKEN = 128
 _ZERO_DIGITS = str.maketrans("0123456789", "0000000000")
 _NEEDS_MASKING = re.compile(r"[0-9/]")
 _ANYTHING = re.compile(r"")
@@ -94,9 +95,10 @@ class Masker:
             masked = cache.get(token)
             if masked is None:
                 masked = regex.sub(WILDCARD, token) if self._worth_trying(token) else token
-                if len(cache) >= self.cache_size:
-                    cache.clear()
-                cache[token] = masked
+                if len(token) <= _CACHEABLE_TOKEN:  # the cache's memory is bounded by its count
+                    if len(cache) >= self.cache_size:
+                        cache.clear()
+                    cache[token] = masked
             out.append(masked)
         return out
 

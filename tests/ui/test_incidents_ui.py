@@ -95,3 +95,28 @@ def test_incident_page_charts_the_anomalous_metric_with_its_expected_band(page, 
         expect(page.get_by_text("timeout calling <*> after <NUM> ms")).to_be_visible()
     shot(page, "incident-metric")
     assert not page.js_errors
+
+
+def test_merge_from_the_list_and_split_from_the_incident(page, incidents_api: str) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    for name, service in [("DiskFull", "storage-a"), ("DiskFull", "storage-b")]:
+        httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=_alert(name, service)).raise_for_status()
+    page.goto("/#/incidents?q=DiskFull")
+    rows = page.locator("#incidents-table tbody tr")
+    expect(rows).to_have_count(2)
+    for i in range(2):
+        rows.nth(i).locator("input[type=checkbox]").check()
+    page.get_by_role("button", name="Merge selected").click()
+    expect(page.locator(".notice")).to_contain_text("Merged 1 incident(s)")
+    merged = httpx.get(f"{incidents_api}/api/opsloop/v1/incidents", params={"q": "DiskFull"}).json()["incidents"]
+    target = max(merged, key=lambda inc: inc["signal_count"])
+    assert target["signal_count"] == 2
+    page.goto(f"/#/incidents/{target['id']}")
+    signals = page.locator("#signals-table tbody tr")
+    expect(signals).to_have_count(2)
+    signals.filter(has_text="storage-b").locator("input[type=checkbox]").check()
+    page.get_by_role("button", name="Split selected into a new incident").click()
+    expect(page.locator(".notice")).to_contain_text("Split 1 signal(s)")
+    expect(signals).to_have_count(1)
+    assert not page.js_errors

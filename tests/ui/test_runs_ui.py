@@ -177,3 +177,13 @@ def test_unknown_run_and_unknown_page_say_what_is_wrong(page, runs) -> None:  # 
     expect(page.locator(".empty-state h2")).to_have_text("No such page")
     page.goto("/#/compare?runs=onlyone")
     expect(page.locator(".empty-state h2")).to_have_text("Pick 2 to 10 runs")
+
+
+def test_links_in_mlflow_ui_format_open_the_same_views(page, runs) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    page.goto(f"/#/experiments/1/runs/{runs['wider']}")  # what `mlflow` prints after a run
+    expect(page.locator("h1")).to_contain_text("wider")
+    page.goto("/#/experiments/1")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(3)
+    assert "exp=1" in page.url

@@ -72,13 +72,15 @@ export const mlflow = {
 };
 
 const enc = encodeURIComponent;
+/** Ids travel as numbers when they are numeric (the incidents API numbers them), else as given. */
+const asId = (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v);
 
 export const ops = {
   incidents: (params, signal) => get(`${OPS}/incidents`, params, signal),
   incident: (id, signal) => get(`${OPS}/incidents/${enc(id)}`, undefined, signal),
   incidentAction: (id, action, body) => post(`${OPS}/incidents/${enc(id)}/${action}`, body),
-  mergeIncidents: (targetId, sourceIds) => post(`${OPS}/incidents/merge`, { target_id: targetId, source_ids: sourceIds }),
-  splitIncident: (id, signalIds) => post(`${OPS}/incidents/${enc(id)}/split`, { signal_ids: signalIds }),
+  mergeIncidents: (targetId, sourceIds) => post(`${OPS}/incidents/merge`, { target_id: asId(targetId), source_ids: sourceIds.map(asId) }),
+  splitIncident: (id, signalIds) => post(`${OPS}/incidents/${enc(id)}/split`, { signal_ids: signalIds.map(asId) }),
   promotions: (name, signal) => get(`${OPS}/models/${enc(name)}/promotions`, undefined, signal),
   promote: (name, body) => post(`${OPS}/models/${enc(name)}/promote`, body),
   validations: (name, v, signal) => get(`${OPS}/models/${enc(name)}/versions/${enc(v)}/validations`, undefined, signal),

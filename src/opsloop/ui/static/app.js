@@ -3,8 +3,15 @@ import { clear, emptyState, errorBox, h, loading, setTitle } from './dom.js';
 import { start } from './router.js';
 import * as runsPage from './pages/runs.js';
 
+// Links in MLflow's UI format (the mlflow client prints them) lead to the same views here.
+const redirect = (to) => async () => ({ render: (_root, ctx) => { location.replace(to(ctx.params)); } });
+const enc = encodeURIComponent;
+
 const routes = [
   ['/runs', async () => runsPage],
+  ['/experiments/:exp', redirect((p) => `#/runs?exp=${enc(p.exp)}`)],
+  ['/experiments/:exp/runs/:id', redirect((p) => `#/runs/${enc(p.id)}`)],
+  ['/models/:name/versions/:v', redirect((p) => `#/models/${enc(p.name)}?v=${enc(p.v)}`)],
   ['/runs/:id', () => import('./pages/run.js')],
   ['/compare', () => import('./pages/compare.js')],
   ['/models', () => import('./pages/models.js')],

@@ -98,11 +98,12 @@ export async function render(root, ctx) {
       return;
     }
     const rows = list.map((inc) => {
-      const isNew = !first && !seen.has(inc.id);
-      seen.add(inc.id);
-      const box = h('input', { type: 'checkbox', 'aria-label': `Select incident ${inc.title}`, checked: selected.has(inc.id) });
+      const incId = String(inc.id);
+      const isNew = !first && !seen.has(incId);
+      seen.add(incId);
+      const box = h('input', { type: 'checkbox', 'aria-label': `Select incident ${inc.title}`, checked: selected.has(incId) });
       box.addEventListener('change', () => {
-        if (box.checked) selected.add(inc.id); else selected.delete(inc.id);
+        if (box.checked) selected.add(incId); else selected.delete(incId);
         mergeBtn.disabled = selected.size < 2;
       });
       return h('tr', { 'data-id': inc.id, 'data-created': inc.created_at, class: isNew ? 'new-row' : '' },
@@ -118,7 +119,7 @@ export async function render(root, ctx) {
     first = false;
     clear(host,
       h('div', { class: 'table-wrap' }, h('table', { id: 'incidents-table', 'aria-label': 'Incidents' },
-        h('thead', {}, h('tr', {}, ['', 'Title', 'State', 'Severity', 'Service', 'Signals', 'Opened', 'Updated'].map((t, i) => h('th', { scope: 'col', class: i === 5 || i === 7 ? 'hide-narrow' : '', text: t })))),
+        h('thead', {}, h('tr', {}, ['', 'Title', 'State', 'Severity', 'Service', 'Signals', 'Opened', 'Updated'].map((t, i) => h('th', { scope: 'col', class: i === 5 ? 'num hide-narrow' : i === 7 ? 'hide-narrow' : '', text: t })))),
         h('tbody', {}, rows))),
       total > list.length ? h('p', { class: 'muted', text: `Showing the ${list.length} most recent of ${total}; narrow the filters to see others.` }) : null);
     mergeBtn.disabled = [...selected].filter((id) => seen.has(id)).length < 2;

@@ -1,0 +1,166 @@
+"""Fixtures of the registry tests: one real ``opsloop server`` for the folder, sklearn models logged to it
+with the real ``mlflow`` client, and registry stores on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from opsloop.storage.sql import open_database
+from opsloop.storage.sql.registry import SqlRegistryStore
+from opsloop.storage.sql.tracking import SqlTrackingStore
+
+OPSLOOP = [sys.executable, "-m", "opsloop.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    proc: subprocess.Popen
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"opsloop server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url + "/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"opsloop server at {url} did not become healthy:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """An ``opsloop server`` subprocess on a free loopback port and a temporary data folder."""
+    root = tmp_path_factory.mktemp("registry-server")
+    port = _free_port()
+    log = root / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([*OPSLOOP, "server", "--port", str(port), "--data-dir", str(root / "data")],
+                                stdout=out, stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", root / "data", proc)
+    try:
+        _wait_healthy(server.url, proc, log)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def mlflow_at(registry_server: Server) -> Iterator[str]:
+    """The real mlflow client pointed at the opsloop server (tracking and registry)."""
+    import mlflow
+
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_DISABLE_TELEMETRY")}
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    mlflow.set_tracking_uri(registry_server.url)
+    mlflow.set_registry_uri(registry_server.url)
+    yield registry_server.url
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@dataclass
+class LoggedSklearn:
+    run_id: str
+    model_uri: str  # models:/m-…
+    model_id: str
+    X: np.ndarray
+    expected: np.ndarray
+
+
+def _log_sklearn(flip: bool) -> LoggedSklearn:
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    if flip:
+        y = 1 - y
+    with mlflow.start_run() as run:
+        model = LogisticRegression().fit(X, y)
+        mlflow.log_param("flip", str(flip))
+        mlflow.log_metric("accuracy", float((model.predict(X) == y).mean()))
+        mlflow.log_input(mlflow.data.from_numpy(X, targets=y, name="train-set"), context="training")
+        info = mlflow.sklearn.log_model(model, name="model", input_example=X[:1])
+    return LoggedSklearn(run.info.run_id, info.model_uri, info.model_id, X, model.predict(X))
+
+
+@pytest.fixture(scope="session")
+def sklearn_models(mlflow_at: str) -> tuple[LoggedSklearn, LoggedSklearn]:
+    """Two sklearn models logged with the real mlflow client (the second predicts the opposite classes)."""
+    return _log_sklearn(False), _log_sklearn(True)
+
+
+def unique(prefix: str = "model") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# -- stores on SQLite and PostgreSQL ------------------------------------------------------------------------
+
+def _fresh_postgres_database(base_url: str) -> str:
+    import psycopg
+
+    name = f"registry_{uuid.uuid4().hex[:12]}"
+    plain = base_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    base = os.environ.get("OPSLOOP_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("PostgreSQL registry tests need OPSLOOP_TEST_POSTGRES_URL (a server URL such as "
+                    "postgresql+psycopg://postgres@127.0.0.1:5432/postgres); it is not set")
+    return _fresh_postgres_database(base)
+
+
+@dataclass
+class Stores:
+    tracking: SqlTrackingStore
+    registry: SqlRegistryStore
+
+
+@pytest.fixture
+def stores(database_url: str) -> Iterator[Stores]:
+    db = open_database(database_url, pool_size=2)
+    tracking = SqlTrackingStore(db)
+    try:
+        yield Stores(tracking, SqlRegistryStore(db, tracking))
+    finally:
+        db.dispose()

@@ -10,6 +10,7 @@ distinct probabilities close to 1 instead of all saturating at ``1 - 1/n``.
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_left
 from itertools import accumulate
 
@@ -52,11 +53,11 @@ class TailCalibrator(Estimator):
         self.min_excess = min_excess
         self.tail = tail
         self.excess_floor = excess_floor
-        self._counts = [0.0] * (_N_BINS + 1)
+        self._counts = array("d", bytes(8 * (_N_BINS + 1)))  # compact: 8 bytes a bin
         self._total = 0.0
         self._seen = 0
         self._since_fit = 0
-        self._cdf: list[float] = []
+        self._cdf = array("d")
         self._q = math.inf
         self._excess = 1.0
         self._top = 0
@@ -85,16 +86,16 @@ class TailCalibrator(Estimator):
         self._total += 1.0
         self._seen += 1
         if self._total >= self.memory:
-            self._counts = [c * 0.5 for c in self._counts]
+            self._counts = array("d", [c * 0.5 for c in self._counts])
             self._total *= 0.5
         self._since_fit += 1
-        if self._since_fit >= self.refit_every or not self._cdf:
+        if self._since_fit >= self.refit_every or not len(self._cdf):
             self._fit()
 
     def _fit(self) -> None:
         self._since_fit = 0
         total = self._total
-        cdf = [a / total for a in accumulate(self._counts)]
+        cdf = array("d", [a / total for a in accumulate(self._counts)])
         self._cdf = cdf
         k = min(bisect_left(cdf, self.tail_quantile), _N_BINS)
         self._q = _EDGES[k]

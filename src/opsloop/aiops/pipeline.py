@@ -22,6 +22,7 @@ from opsloop.aiops.incidents.engine import EngineConfig, IncidentEngine, IngestR
 from opsloop.aiops.incidents.notifications import Dispatcher, Router, Target
 from opsloop.aiops.incidents.operations import Operations
 from opsloop.aiops.incidents.similar import IncidentProfile, rank_similar
+from opsloop.aiops.ingestion.metric_rules import ThresholdRule, ThresholdWatch
 from opsloop.aiops.ingestion.normalise import Decoded, Limits, MetricPoint, service_of
 from opsloop.aiops.ingestion.ratelimit import RateLimiter
 from opsloop.core.signals import Severity, Signal, SignalKind
@@ -32,7 +33,7 @@ __all__ = ["Pipeline"]
 
 log = logging.getLogger("opsloop.aiops")
 
-CONFIG_KEYS = ("inhibit_rules", "notification_targets", "watch_rules", "prometheus_queries", "log_mining")
+CONFIG_KEYS = ("inhibit_rules", "notification_targets", "watch_rules", "metric_rules", "prometheus_queries")
 
 
 class Pipeline:
@@ -57,6 +58,7 @@ class Pipeline:
         self.lock = threading.RLock()
         self.log_ingestor = None
         self.metric_watch = None
+        self.thresholds: ThresholdWatch | None = None
         self._mine_logs = mine_logs
         self._loaded = False
 
@@ -82,6 +84,7 @@ class Pipeline:
             self.engine.inhibitor.set_rules(InhibitRule.from_dict(r) for r in ops.get_config("inhibit_rules", []))
             self.router.set_targets(Target.from_dict(t) for t in ops.get_config("notification_targets", []))
             self._build_watch(ops.get_config("watch_rules", []))
+            self._build_thresholds(ops.get_config("metric_rules", []))
             self.engine.load()
             self._loaded = True
 
@@ -92,6 +95,9 @@ class Pipeline:
         from opsloop.aiops.detection import MetricWatch, WatchRule
 
         self.metric_watch = MetricWatch([WatchRule(**r) for r in rules])
+
+    def _build_thresholds(self, rules: list[dict[str, Any]]) -> None:
+        self.thresholds = ThresholdWatch([ThresholdRule.from_dict(r) for r in rules]) if rules else None
 
     def _logs(self) -> Any:
         if self.log_ingestor is None and self._mine_logs:
@@ -130,6 +136,9 @@ class Pipeline:
                     except Exception:  # noqa: BLE001 - mining is best effort; the record is stored anyway
                         log.exception("log mining failed")
                         break
+        if points and self.thresholds is not None:
+            for p in points:
+                out.extend(self.thresholds.observe(p.labels, p.time, p.value))
         if points and self.metric_watch is not None:
             for p in points:
                 out.extend(self.metric_watch.observe(p.labels, p.time, p.value))
@@ -190,6 +199,8 @@ class Pipeline:
                     self._build_watch(value)
                 except TypeError as exc:
                     raise InvalidInputError(f"bad watch rule: {exc}", field="watch_rules") from None
+            elif key == "metric_rules":
+                self._build_thresholds(value)
             elif key == "prometheus_queries":
                 from opsloop.aiops.ingestion.prometheus_pull import PullQuery
 

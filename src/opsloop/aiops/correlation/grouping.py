@@ -7,7 +7,7 @@ neighbouring service, a shared informative label) and joins the best one scoring
 reason, and fades with the time gap:
 
 * the same alert (fingerprint) again: +4
-* the same service: +3
+* the same service, or the same monitored instance (``instance``, ``host``, ``pod``… label): +3
 * a declared dependency ``d`` hops away: +2.5/d; a learned co-occurrence link: +2.5 × strength
 * shared labels, each weighted by how rare it is among recent signals (``cluster=prod`` on every
   alert weighs nothing; ``instance=db-3`` weighs a lot): up to +2
@@ -30,6 +30,10 @@ __all__ = ["Correlator", "Decision", "Group", "GroupingConfig"]
 # Labels that describe the alert's plumbing, not the thing at fault.
 _IGNORED_LABELS = frozenset({"severity", "service", "service_name", "job", "prometheus", "receiver", "monitor",
                              "alertstate", "priority", "team", "env", "environment", "region", "cluster"})
+
+
+# Labels naming one monitored thing: sharing one is as strong as sharing the service.
+IDENTITY_LABELS = ("instance", "host", "hostname", "host.name", "pod", "k8s.pod.name", "node", "container_id")
 
 
 @dataclass(frozen=True)
@@ -112,10 +116,8 @@ class Correlator:
 
     def _weight(self, kv: tuple[str, str]) -> float:
         """Rarity in [0, 1]: 1 for a label seen on one signal, 0 for one seen on all."""
-        n = self._n
-        if n < 2:
-            return 0.5
-        return max(0.0, math.log((n + 1) / (self._df.get(kv, 0) + 1)) / math.log(n + 1))
+        n = self._n + 10  # ten pseudo-signals without the label: few signals prove little
+        return max(0.0, math.log(n / (self._df.get(kv, 0) + 1)) / math.log(n))
 
     # --- deciding ----------------------------------------------------------------------------
     def _candidates(self, sig: Signal, fp: str) -> set[int]:
@@ -130,7 +132,7 @@ class Correlator:
         if self.config.use_labels:
             for kv in sig.labels.items():
                 ids = self._by_label.get(kv)
-                if ids and len(ids) < 50 and self._weight(kv) > 0.3:
+                if ids and len(ids) < 50 and (kv[0] in IDENTITY_LABELS or self._weight(kv) > 0.3):
                     out |= ids
         return out
 
@@ -160,6 +162,10 @@ class Correlator:
         if svc and svc in g.services:
             score += 3.0
             reasons.append(f"same service {svc}")
+        elif (same := next(((k, v) for k in IDENTITY_LABELS if (v := sig.labels.get(k))
+                             and (k, v) in g.labels), None)) is not None:
+            score += 3.0
+            reasons.append(f"same {same[0]} {same[1]}")
         elif svc:
             best, why = 0.0, ""
             for other in g.services:
@@ -170,7 +176,8 @@ class Correlator:
                 score += best
                 reasons.append(why)
         if cfg.use_labels:
-            shared = [(kv, self._weight(kv)) for kv in sig.labels.items() if kv in g.labels]
+            shared = [(kv, self._weight(kv)) for kv in sig.labels.items()
+                      if kv in g.labels and kv[0] not in IDENTITY_LABELS]
             shared = [(kv, w) for kv, w in shared if w > 0.05]
             if shared:
                 w = min(cfg.label_cap, sum(w for _, w in shared))

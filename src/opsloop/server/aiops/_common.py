@@ -40,8 +40,8 @@ async def raw_body(request: Request) -> bytes:
     max_bytes = request.app.state.runtime.settings.server.max_body_bytes
     raw = await _bounded(request, max_bytes)
     encoding = request.headers.get("content-encoding", "").strip().lower()
-    if encoding in ("", "identity"):
-        return raw
+    if encoding in ("", "identity", "snappy"):
+        return raw  # snappy bodies (remote_write, Loki protobuf) are decoded by their decoders
     try:
         if encoding == "gzip":
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)

@@ -1,0 +1,134 @@
+"""Static threshold rules on ingested metric points (remote_write, OTLP, Prometheus pull).
+
+The learned detectors (``aiops.detection``) find what is unusual; these rules say what is plainly
+wrong, like a Prometheus alerting rule evaluated on the points opsloop receives::
+
+    {"name": "NodeExporterDown", "selector": "up{job=\\"node\\"}", "below": 1, "for_s": 0,
+     "severity": "critical", "text": "{instance} is down"}
+
+A series that breaches (``value > above`` or ``value < below``) for ``for_s`` seconds fires one
+``metric_anomaly`` signal (source ``rule:<name>``); the first point back within bounds resolves it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opsloop.aiops.correlation.silences import Matcher, matches_all
+from opsloop.aiops.ingestion.normalise import service_of
+from opsloop.core.signals import Severity, Signal, SignalKind
+from opsloop.errors import InvalidInputError
+
+__all__ = ["ThresholdRule", "ThresholdWatch", "parse_selector"]
+
+_SEL = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:.]*)?\s*(\{.*\})?\s*$", re.S)
+
+
+def parse_selector(selector: str) -> list[Matcher]:
+    from opsloop.aiops.correlation.silences import parse_matchers
+
+    m = _SEL.match(selector or "")
+    if not m or not (m.group(1) or m.group(2)):
+        raise InvalidInputError(f"cannot parse selector {selector!r}", field="selector")
+    out = [Matcher("__name__", "=", m.group(1))] if m.group(1) else []
+    if m.group(2):
+        out.extend(parse_matchers(m.group(2)))
+    return out
+
+
+@dataclass
+class ThresholdRule:
+    name: str
+    selector: str
+    above: float | None = None
+    below: float | None = None
+    for_s: float = 0.0
+    severity: str = "warning"
+    text: str = ""
+    matchers: list[Matcher] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> ThresholdRule:
+        if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not doc["name"]:
+            raise InvalidInputError("a metric rule needs a 'name'", field="name")
+        try:
+            above = float(doc["above"]) if doc.get("above") is not None else None
+            below = float(doc["below"]) if doc.get("below") is not None else None
+            for_s = float(doc.get("for_s", 0))
+        except (TypeError, ValueError):
+            raise InvalidInputError("above, below and for_s must be numbers", field="above") from None
+        if above is None and below is None:
+            raise InvalidInputError(f"rule {doc['name']!r} needs 'above' or 'below'", field="above")
+        rule = cls(doc["name"], str(doc.get("selector", "")), above, below, for_s, str(doc.get("severity", "warning")),
+                   str(doc.get("text", "")))
+        rule.matchers = parse_selector(rule.selector)
+        return rule
+
+    def breached(self, value: float) -> bool:
+        return (self.above is not None and value > self.above) or (self.below is not None and value < self.below)
+
+    def describe(self, labels: Mapping[str, str], value: float) -> str:
+        if self.text:
+            try:
+                return self.text.format_map(_Default(labels, value=value))
+            except (ValueError, IndexError):
+                return self.text
+        bound = f"> {self.above:g}" if self.above is not None and value > self.above else f"< {self.below:g}"
+        return f"{self.name}: {labels.get('__name__', 'value')} = {value:g} ({bound})"
+
+
+class _Default(dict):
+    def __init__(self, labels: Mapping[str, str], **extra: Any) -> None:
+        super().__init__(labels, **extra)
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+class ThresholdWatch:
+    """Per-series breach state for a list of rules; ``observe`` returns firing/resolved signals."""
+
+    def __init__(self, rules: list[ThresholdRule], max_series: int = 100_000) -> None:
+        self.rules = rules
+        self.max_series = max_series
+        self._state: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, bool]] = {}
+
+    def observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
+        if math.isnan(value):
+            return []
+        out = []
+        for rule in self.rules:
+            if not matches_all(rule.matchers, labels):
+                continue
+            key = (rule.name, tuple(sorted(labels.items())))
+            state = self._state.get(key)
+            if rule.breached(value):
+                since, firing = state if state else (t, False)
+                if not firing and t - since >= rule.for_s:
+                    out.append(self._signal(rule, labels, since, value, "firing"))
+                    firing = True
+                self._state[key] = (since, firing)
+            elif state is not None:
+                del self._state[key]
+                if state[1]:
+                    sig = self._signal(rule, labels, state[0], value, "resolved")
+                    sig.evidence["endsAt"] = t
+                    out.append(sig)
+        if len(self._state) > self.max_series:
+            for k in list(self._state)[: len(self._state) // 10]:
+                del self._state[k]
+        return out
+
+    @staticmethod
+    def _signal(rule: ThresholdRule, labels: Mapping[str, str], t: float, value: float, status: str) -> Signal:
+        out_labels = {k: v for k, v in labels.items() if k != "__name__"}
+        out_labels["alertname"] = rule.name
+        out_labels["metric"] = labels.get("__name__", "")
+        return Signal(time=t, source=f"rule:{rule.name}"[:200], kind=SignalKind.METRIC_ANOMALY,
+                      service=service_of(labels), labels=out_labels, severity=Severity.parse(rule.severity),
+                      text=rule.describe(labels, value), values={"value": value}, status=status,
+                      evidence={"rule": {"above": rule.above, "below": rule.below, "selector": rule.selector}})

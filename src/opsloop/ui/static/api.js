@@ -64,6 +64,7 @@ export const mlflow = {
   searchRuns: (body, signal) => post(`${MLFLOW}/runs/search`, body, signal),
   getRun: (runId, signal) => get(`${MLFLOW}/runs/get`, { run_id: runId }, signal),
   metricHistory: (runId, key, signal) => get(`${MLFLOW}/metrics/get-history`, { run_id: runId, metric_key: key, max_results: 25000 }, signal),
+  metricHistoryBulk: (runIds, key, maxResults, signal) => get(`${MLFLOW}/metrics/get-history-bulk-interval`, { run_ids: runIds, metric_key: key, max_results: maxResults }, signal),
   listArtifacts: (runId, path, signal) => get(`${MLFLOW}/artifacts/list`, { run_id: runId, path }, signal),
   artifactUrl: (runId, path) => `/get-artifact${qs({ run_uuid: runId, path })}`,
   searchRegisteredModels: (body, signal) => get(`${MLFLOW}/registered-models/search`, body, signal),

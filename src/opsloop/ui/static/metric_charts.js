@@ -32,14 +32,27 @@ export function chartControls(query, onChange) {
   return { el, opts };
 }
 
-/** Fetch the full history of ``key`` for each run: [{run, points: [metric]}]. */
+const BULK_POINTS = 1000;
+
+/**
+ * The history of ``key`` for each run: [{run, points: [metric]}]. One run gets its full history;
+ * several runs share one sampled request (get-history-bulk-interval, up to 1000 points a run).
+ */
 export async function histories(runs, key) {
-  return Promise.all(runs.map(async (run) => {
-    const res = await mlflow.metricHistory(run.info.run_id, key);
-    const pts = (res.metrics || []).map((m) => ({ ...m, value: Number(m.value) }));
+  let byRun;
+  if (runs.length === 1) {
+    const res = await mlflow.metricHistory(runs[0].info.run_id, key);
+    byRun = { [runs[0].info.run_id]: res.metrics || [] };
+  } else {
+    const res = await mlflow.metricHistoryBulk(runs.map((r) => r.info.run_id), key, BULK_POINTS);
+    byRun = {};
+    for (const m of res.metrics || []) (byRun[m.run_id] = byRun[m.run_id] || []).push(m);
+  }
+  return runs.map((run) => {
+    const pts = (byRun[run.info.run_id] || []).map((m) => ({ ...m, value: Number(m.value) }));
     pts.sort((a, b) => a.step - b.step || a.timestamp - b.timestamp);
     return { run, points: pts };
-  }));
+  });
 }
 
 function xOf(m, mode, t0) {

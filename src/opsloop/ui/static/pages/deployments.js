@@ -31,8 +31,8 @@ export async function render(root, ctx) {
 
 function howDataArrives() {
   return emptyState('No deployment data on this server yet',
-    'Traffic, latency and errors appear here for models served with `opsloop serve` once this server lists deployments (GET /api/opsloop/v1/deployments is not served yet). Drift appears once a monitored model sends its scored rows and labels; name a model below to see its monitoring reports.',
-    'opsloop serve models:/my-model@champion --port 5001 --monitor');
+    'A model served with `opsloop serve` keeps its traffic samples, drift and live performance in its monitoring store and answers them on its own port (/monitoring/drift, /monitoring/performance). This server does not collect them yet (GET /api/opsloop/v1/deployments is not served), so the page cannot list deployments. Meanwhile, serve with monitoring and read drift from the CLI:',
+    'opsloop serve models:/my-model@champion --port 5001 \\\n    --monitor-store sqlite:///monitoring.db --reference reference.csv --drift-interval 300\nopsloop models drift my-model --store sqlite:///monitoring.db');
 }
 
 function drawList(host, deployments) {

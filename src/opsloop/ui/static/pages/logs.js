@@ -23,7 +23,8 @@ export async function render(root, ctx) {
     } catch (err) {
       clear(host, err instanceof ApiError && err.missingEndpoint
         ? emptyState('Log templates are not served here yet',
-          'opsloop mines templates from the logs it ingests (one template per message shape, e.g. "user <*> logged in from <IP>") and counts them per service over time. This server does not serve the templates API (/api/opsloop/v1/logs/templates) yet; once it does, ship logs to opsloop and they appear here grouped by service.')
+          'opsloop mines templates from the logs it ingests (one template per message shape, e.g. "user <*> logged in from <IP>") and counts them per service over time. Logs arrive through the Loki push API (POST /loki/api/v1/push: Promtail, Grafana Alloy) or OTLP/HTTP (POST /v1/logs: OpenTelemetry Collectors and SDKs); log anomalies already show up in incidents. This server does not serve the template list (/api/opsloop/v1/logs/templates) yet, so this page cannot show it.',
+          `# Promtail / Grafana Alloy: clients: [{url: ${location.origin}/loki/api/v1/push}]\n# OpenTelemetry Collector: exporters: {otlphttp: {logs_endpoint: ${location.origin}/v1/logs}}`)
         : errorBox(err, 'Loading log templates'));
     }
   }

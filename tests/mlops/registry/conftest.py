@@ -21,7 +21,8 @@ from opsloop.storage.sql import open_database
 from opsloop.storage.sql.registry import SqlRegistryStore
 from opsloop.storage.sql.tracking import SqlTrackingStore
 
-OPSLOOP = [sys.executable, "-m", "opsloop.cli"]
+# The console script installed next to this interpreter (``opsloop.cli`` has no ``__main__``).
+OPSLOOP = [str(Path(sys.executable).with_name("opsloop"))]
 
 
 def _free_port() -> int:

@@ -60,7 +60,9 @@ def run_json(r: Run) -> dict[str, Any]:
     out: dict[str, Any] = {
         "info": run_info_json(r.info),
         "data": {
-            "metrics": [metric_json(m) for m in r.metrics],
+            # As MLflow's store does, a run's latest metrics carry no run_id (the run says it once).
+            "metrics": [{"key": m.key, "value": num(m.value), "timestamp": m.timestamp, "step": m.step}
+                        for m in r.metrics],
             "params": _kv(r.params),
             "tags": _kv(r.tags),
         },

@@ -34,8 +34,6 @@ class UnivariateEnsemble(AnomalyDetector):
         volatility: ``VolatilityDetector`` parameters, True for its defaults, False to leave it out.
         novelty: ``RangeNoveltyDetector`` parameters, True for its defaults, False to leave it out.
         sequence: ``SequenceNoveltyDetector`` parameters, True for its defaults, False to leave it out.
-        gate: with ``"fisher"``, components only reinforce each other once one of them reaches
-            this probability on its own (several mildly unusual readings are not an anomaly).
         combine: ``"fisher"`` (Fisher's method over the components' tail probabilities: agreeing
             evidence reinforces) or ``"max"``.
         absorb_shifts: when the CUSUM confirms a level shift, move the seasonal level to it at once
@@ -45,8 +43,7 @@ class UnivariateEnsemble(AnomalyDetector):
     def __init__(self, seasonal: dict | None = None, shift: dict | None = None,
                  absorb_shifts: bool = False, sustain_alpha: float = 0.1, sustain_clip: float = 10.0,
                  calibrator: dict | None = None, volatility: dict | bool = False,
-                 novelty: dict | bool = True, sequence: dict | bool = False, combine: str = "fisher",
-                 gate: float = 0.0) -> None:
+                 novelty: dict | bool = True, sequence: dict | bool = False, combine: str = "fisher") -> None:
         if combine not in ("fisher", "max"):
             raise InvalidInputError("combine must be 'fisher' or 'max'", field="combine")
         self.seasonal = seasonal
@@ -59,7 +56,6 @@ class UnivariateEnsemble(AnomalyDetector):
         self._volatility = _component(VolatilityDetector, volatility)
         self.novelty = novelty
         self.combine = combine
-        self.gate = gate
         self._novelty = _component(RangeNoveltyDetector, novelty)
         self.sequence = sequence
         self._sequence = _component(SequenceNoveltyDetector, sequence)
@@ -95,10 +91,9 @@ class UnivariateEnsemble(AnomalyDetector):
         p5 = self._novelty.score_one(x, t) if self._novelty is not None else 0.0
         p6 = self._sequence.score_one(x, t) if self._sequence is not None else 0.0
         self._parts = (p1, p2, p3, p4, p5, p6)
-        strongest = max(self._parts)
-        if self.combine == "fisher" and strongest >= self.gate:
+        if self.combine == "fisher":
             return _fisher(self._parts)
-        return strongest
+        return max(self._parts)
 
     def learn_one(self, x: float, t: float | None = None) -> None:
         if not math.isfinite(x):

@@ -74,11 +74,13 @@ class SeasonalBaseline(AnomalyDetector):
         clip: residuals are clipped to ``clip`` × scale before they update the model.
         band: half-width of the expected band, in scales.
         calibrator: ``TailCalibrator`` parameters.
+        replay: when a new period is adopted, this many of the window's residuals under the new
+            profile warm its fresh calibrator (0: start cold).
     """
 
     def __init__(self, window: int = 2048, max_period: int = 1024, first_detection: int = 256,
                  alpha: float = 0.1, level_alpha: float = 0.02, scale_alpha: float = 0.02,
-                 clip: float = 3.0, band: float = 4.0, calibrator: dict | None = None) -> None:
+                 clip: float = 3.0, band: float = 4.0, calibrator: dict | None = None, replay: int = 1024) -> None:
         self.window = window
         self.max_period = max_period
         self.first_detection = first_detection
@@ -88,6 +90,7 @@ class SeasonalBaseline(AnomalyDetector):
         self.clip = clip
         self.band = band
         self.calibrator = calibrator
+        self.replay = replay
         self._cal = TailCalibrator(**(calibrator or {}))
         self._buf = array("d")
         self._n = 0
@@ -218,6 +221,11 @@ class SeasonalBaseline(AnomalyDetector):
         self._profile = prof.tolist()
         resid = recent - prof[phases]
         self._scale = float(np.mean(np.abs(resid))) if len(resid) else math.nan
+        if self.replay and self._scale == self._scale:
+            # warm the new calibrator with the window's residuals instead of starting cold
+            eff = max(self._scale, self._floor if self._floor < math.inf else 0.0, 1e-12)
+            for z in (np.abs(resid[-self.replay:]) / eff).tolist():
+                self._cal.learn_one(z)
 
     def shift_level(self, delta: float) -> None:
         """Move the expected level by ``delta`` (a level shift confirmed elsewhere)."""

@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     for item in items:
-        if "tests/ui" in str(item.fspath):
+        if "tests/ui" in str(item.fspath) and item.get_closest_marker("browser"):
             item.add_marker(skip)
 
 

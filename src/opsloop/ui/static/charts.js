@@ -72,8 +72,11 @@ function nearest(points, x) {
 export function lineChart(container, opts) {
   const draw = () => drawLineChart(container, opts);
   draw();
+  // One observer per container: a redraw with new options replaces the previous one.
+  if (container._ro) container._ro.disconnect();
   const ro = new ResizeObserver(() => { if (container.isConnected && container.clientWidth !== container._w) draw(); });
   ro.observe(container);
+  container._ro = ro;
   return draw;
 }
 

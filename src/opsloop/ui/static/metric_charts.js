@@ -33,6 +33,7 @@ export function chartControls(query, onChange) {
 }
 
 const BULK_POINTS = 1000;
+const MAX_CHARTS = 12;
 
 /**
  * The history of ``key`` for each run: [{run, points: [metric]}]. One run gets its full history;
@@ -91,8 +92,20 @@ export async function renderMetricCharts(container, runs, keys, query) {
   const charts = [];
   const controls = chartControls(query, () => charts.forEach((c) => c.draw()));
   const grid = h('div', { class: 'grid2' });
-  clear(container, controls.el, grid);
-  await Promise.all(keys.map(async (key) => {
+  const shown = keys.slice(0, MAX_CHARTS);
+  const rest = keys.slice(MAX_CHARTS);
+  const more = rest.length ? h('button', { type: 'button', text: `Show ${rest.length} more metric charts` }) : null;
+  clear(container, controls.el, grid, more);
+  if (more) more.addEventListener('click', () => { more.remove(); addCharts(rest); });
+  await addCharts(shown);
+
+  async function addCharts(list) {
+    await Promise.all(list.map((key) => addChart(key)));
+    // Keep the charts in name order whatever order the requests finished in.
+    [...grid.children].sort((a, b) => (a.dataset.metric || '').localeCompare(b.dataset.metric || '')).forEach((c) => grid.append(c));
+  }
+
+  async function addChart(key) {
     try {
       const data = await histories(runs, key);
       const chart = metricChart(key, data, controls.opts);
@@ -100,9 +113,7 @@ export async function renderMetricCharts(container, runs, keys, query) {
       grid.append(chart.card);
       chart.draw();
     } catch (err) {
-      grid.append(h('section', { class: 'card' }, h('h3', { text: key }), errorBox(err, `Loading ${key}`)));
+      grid.append(h('section', { class: 'card', 'data-metric': key }, h('h3', { text: key }), errorBox(err, `Loading ${key}`)));
     }
-  }));
-  // Keep the charts in name order whatever order the requests finished in.
-  [...grid.children].sort((a, b) => (a.dataset.metric || '').localeCompare(b.dataset.metric || '')).forEach((c) => grid.append(c));
+  }
 }

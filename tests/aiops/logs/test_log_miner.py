@@ -170,3 +170,10 @@ def test_lines_of_the_same_shape_skip_the_search() -> None:
     miner.add("served 47 requests in 85 ms", service="api")
     assert miner.stats.masked_cache_hits == 1
     assert miner.stats.templates_created == 1
+
+
+def test_a_sibling_merge_keeps_the_delimited_context() -> None:
+    miner = LogMiner()
+    for name in ["root", "admin", "guest", "oracle"]:
+        tid = miner.add(f"authentication failure; rhost=10.0.0.1 user={name}").template_id
+    assert miner.template(miner.resolve(tid)).text == "authentication failure; rhost=<*> user=<*>"

@@ -227,8 +227,7 @@ class LogMiner:
     def _merge(self, index: ServiceIndex, members: list[Template], position: int, time: float | None) -> Template:
         survivor = members[0]
         tokens = list(survivor.tokens)
-        tokens[position] = WILDCARD
-        for member in members[1:]:
+        for member in members[1:]:  # keeps delimited context: user=root, user=admin -> user=<*>
             tokens = generalise(tokens, member.tokens) or tokens
         index.unregister(survivor)
         twins = [t for t in index.by_length.get(len(tokens), ()) if t is not survivor and t.tokens == tokens]

@@ -94,6 +94,10 @@ def test_incident_page_charts_the_anomalous_metric_with_its_expected_band(page, 
     if any((s.get("evidence") or {}).get("template") for s in incident["signals"]):
         expect(page.get_by_text("timeout calling <*> after <NUM> ms")).to_be_visible()
     shot(page, "incident-metric")
+    page.set_viewport_size({"width": 400, "height": 800})
+    expect(card.locator("svg polygon.band")).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 401
+    shot(page, "incident-narrow")
     assert not page.js_errors
 
 

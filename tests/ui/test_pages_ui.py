@@ -24,6 +24,10 @@ def model(ui_server) -> str:  # noqa: ANN001
         run = client.get_run(ids[name])
         client.create_model_version("churn-model", f"{run.info.artifact_uri}/model", run_id=ids[name])
     client.set_registered_model_alias("churn-model", "champion", "1")
+    validation = {"passed": True, "champion_version": "1",
+                  "report": {"accuracy": 0.93, "champion_accuracy": 0.91, "checks": [{"name": "no regression", "passed": True}]}}
+    resp = httpx.post(f"{ui_server.url}/api/opsloop/v1/models/churn-model/versions/2/validations", json=validation)
+    assert resp.status_code == 200, resp.text
     return "churn-model"
 
 
@@ -38,6 +42,9 @@ def test_models_page_lists_registered_model_and_promotes_with_reason(page, model
     link.click()
     expect(page.locator("#versions-table tbody tr")).to_have_count(2)
     expect(page.locator(".lineage")).to_contain_text("train-set")  # lineage to data
+    page.locator("#versions-table").get_by_role("button", name="Version 2").click()
+    expect(page.locator(".validation")).to_contain_text("passed")
+    expect(page.locator(".validation")).to_contain_text("no regression")
     page.select_option("#promote-version", "2")
     page.fill("#promote-reason", "better holdout accuracy")
     page.get_by_role("button", name="Promote", exact=True).click()

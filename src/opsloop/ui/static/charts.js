@@ -34,6 +34,14 @@ export function niceTicks(min, max, count = 5) {
   return out;
 }
 
+/** Ticks of a log axis (in log10 units): whole decades, or plain nice values when the range spans less. */
+function logTicks(y0, y1) {
+  const decades = [];
+  for (let t = Math.ceil(y0); t <= Math.floor(y1); t += 1) decades.push(t);
+  if (decades.length >= 2) return decades.length > 6 ? decades.filter((t, i) => i % Math.ceil(decades.length / 6) === 0) : decades;
+  return niceTicks(10 ** y0, 10 ** y1, 4).filter((v) => v > 0).map(Math.log10);
+}
+
 function fmtTick(v) {
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(1);
@@ -95,7 +103,7 @@ function drawLineChart(container, opts) {
   const X = (x) => m.l + ((x - x0) / (x1 - x0)) * (width - m.l - m.r);
   const Y = (y) => height - m.b - ((y - y0) / (y1 - y0)) * (height - m.t - m.b);
   const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': opts.label || 'chart' });
-  const yTicks = opts.yLog ? niceTicks(Math.floor(y0), Math.ceil(y1), 4).filter((t) => t >= y0 && t <= y1 && Number.isInteger(t)) : niceTicks(y0, y1, 4);
+  const yTicks = opts.yLog ? logTicks(y0, y1) : niceTicks(y0, y1, 4);
   for (const t of yTicks) {
     root.append(svg('line', { x1: m.l, x2: width - m.r, y1: Y(t), y2: Y(t), class: 'grid' }));
     root.append(svg('text', { x: m.l - 6, y: Y(t) + 4, 'text-anchor': 'end', class: 'tick' }, opts.yLog ? fmtTick(10 ** t) : fmtTick(t)));

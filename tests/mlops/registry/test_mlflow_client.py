@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-
 from tests.mlops.registry.conftest import LoggedSklearn, unique
 
 

@@ -9,9 +9,9 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from tests.mlops.registry.conftest import LoggedSklearn, Server, unique
 
 from opsloop.mlops.registry import REASON_TAG, REQUIRE_VALIDATION_TAG
-from tests.mlops.registry.conftest import LoggedSklearn, Server, unique
 
 OPS = "/api/opsloop/v1/models"
 

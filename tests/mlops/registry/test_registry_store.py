@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from tests.mlops.registry.conftest import Stores
 
 from opsloop.errors import (
     AlreadyExistsError,
@@ -13,7 +14,6 @@ from opsloop.errors import (
 )
 from opsloop.mlops.registry import REASON_TAG, REQUIRE_VALIDATION_TAG
 from opsloop.mlops.tracking.entities import Dataset, DatasetInput, Metric
-from tests.mlops.registry.conftest import Stores
 
 
 def _run_and_model(s: Stores) -> tuple[str, str]:

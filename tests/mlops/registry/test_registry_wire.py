@@ -6,7 +6,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.mlops.registry.conftest import LoggedSklearn, Server, unique
 
 API = "/api/2.0/mlflow"

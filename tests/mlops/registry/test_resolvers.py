@@ -9,13 +9,13 @@ import httpx
 import mlflow
 import pytest
 from mlflow import MlflowClient
+from tests.mlops.registry.conftest import LoggedSklearn, Server, unique
 
 from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.mlops.registry import HttpModelResolver, LocalModelResolver
 from opsloop.mlops.serving import ModelResolver
 from opsloop.runtime import build_runtime
 from opsloop.settings import load_settings
-from tests.mlops.registry.conftest import LoggedSklearn, Server, unique
 
 
 @pytest.fixture

@@ -59,12 +59,14 @@ def _fail(exc: OpsloopError) -> None:
               help="Training/reference data (parquet or CSV) for drift.")
 @click.option("--drift-interval", default=0.0, show_default=True, type=float,
               help="Compute drift every N seconds (0: only on demand).")
+@click.option("--micro-batching/--no-micro-batching", default=True, show_default=True,
+              help="Score requests that arrive together in one model call.")
 @click.option("--log-level", default="warning", show_default=True)
 @click.pass_context
 def serve(ctx: click.Context, model_uri: str, host: str, port: int, workers: int, challenger_uri: str | None,
           traffic: str, challenger_weight: float, max_body_mb: float, refresh_seconds: float,
           monitor_store: str | None, model_name: str | None, sample_rate: float, max_samples: int,
-          reference_path: str | None, drift_interval: float, log_level: str) -> None:
+          reference_path: str | None, drift_interval: float, micro_batching: bool, log_level: str) -> None:
     """Serve MODEL_URI with MLflow's scoring protocol (POST /invocations) on HOST:PORT."""
     from opsloop.mlops.serving.server import ServeOptions
     from opsloop.mlops.serving.server import serve as run_server
@@ -82,7 +84,7 @@ def serve(ctx: click.Context, model_uri: str, host: str, port: int, workers: int
             model_uri=model_uri, host=host, port=port, workers=workers, challenger_uri=challenger_uri,
             traffic=TrafficPolicy(traffic if challenger_uri else "single", challenger_weight),
             max_body_bytes=int(max_body_mb * 1024 * 1024), refresh_seconds=refresh_seconds,
-            monitoring=monitoring, log_level=log_level,
+            monitoring=monitoring, micro_batching=micro_batching, log_level=log_level,
         )
         run_server(options, model_resolver(ctx),
                    on_ready=lambda: click.echo(f"serving {model_uri} on http://{host}:{port} "

@@ -103,3 +103,27 @@ def test_registry_app_serves_any_alias_and_404s_unknown_or_deleted(models: dict[
     assert client.post("/churn/2/invocations", json=BODY).status_code == 200
     assert client.get("/churn/2/health").json()["model"]["uri"] == "models:/churn/2"
     assert client.get("/nope").status_code == 404
+
+
+def test_concurrent_requests_share_a_model_call_with_the_same_answers(models: dict[str, Path]) -> None:
+    import asyncio
+
+    import httpx
+    import numpy as np
+
+    app = ScoringApp(ModelSlots(load_model(models["sklearn"])))
+    rng = np.random.default_rng(0)
+    bodies = [{"dataframe_split": {"columns": FEATURES, "data": rng.normal(size=(n, 4)).round(4).tolist()}}
+              for n in (1, 3, 1, 7, 2) * 4]
+    bodies.insert(5, {"dataframe_split": {"columns": FEATURES, "data": [[1, "bad", 3, 4]]}})
+
+    async def go() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            return await asyncio.gather(*(c.post("/invocations", json=b) for b in bodies))
+
+    together = asyncio.run(go())
+    alone = TestClient(ScoringApp(ModelSlots(load_model(models["sklearn"])), micro_batching=False))
+    for body, r in zip(bodies, together, strict=True):
+        expected = alone.post("/invocations", json=body)
+        assert r.status_code == expected.status_code and r.json() == expected.json()
+    assert app.batcher is not None and app.batcher.batched_requests > 0

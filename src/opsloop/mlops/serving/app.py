@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from opsloop import __version__
 from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError, OpsloopError
+from opsloop.mlops.serving.batching import MicroBatcher
 from opsloop.mlops.serving.loading import LoadedModel
 from opsloop.mlops.serving.metrics import ServingMetrics
 from opsloop.mlops.serving.payload import ModelInput, predictions_to_json
@@ -83,6 +84,7 @@ class ScoringApp:
         recorder: receives sampled requests and both sides' predictions.
         monitoring: ASGI app answering ``/labels`` and ``/monitoring/*``.
         status: callable returning extra health details (e.g. an alias watcher's state).
+        micro_batching: score fast-path requests that arrive together in one model call.
     """
 
     def __init__(self, slots: ModelSlots, *, metrics: ServingMetrics | None = None,
@@ -90,8 +92,9 @@ class ScoringApp:
                  monitoring: Callable[..., Awaitable[None]] | None = None,
                  status: Callable[[], dict[str, Any]] | None = None,
                  on_startup: Callable[[], None] | None = None,
-                 on_shutdown: Callable[[], None] | None = None) -> None:
+                 on_shutdown: Callable[[], None] | None = None, micro_batching: bool = True) -> None:
         self.slots = slots
+        self.batcher = MicroBatcher() if micro_batching else None
         self.metrics = metrics or ServingMetrics(model=slots.champion.uri)
         self.max_body_bytes = max_body_bytes
         self.recorder = recorder
@@ -165,7 +168,10 @@ class ScoringApp:
                                  "application/json or text/csv", "unsupported_media_type")
             variant, model, shadow = self.slots.route()
             data = model.decode(body, ctype)
-            preds = model.predict(data)
+            if self.batcher is not None and model.fast_path and data.matrix is not None:
+                preds = await self.batcher.predict(model, data)
+            else:
+                preds = model.predict(data)
             out = predictions_to_json(preds)
         except Exception as exc:  # noqa: BLE001 - every failure becomes one clear HTTP error
             err = _to_http(exc)

@@ -39,6 +39,7 @@ class ServeOptions:
         max_body_bytes: request bodies above this get 413.
         refresh_seconds: re-resolve registry URIs this often and hot-swap on change (0: never).
         monitoring: sample requests into a monitoring store and expose ``/labels``, ``/monitoring/*``.
+        micro_batching: requests that are ready together share one model call.
     """
 
     model_uri: str
@@ -50,6 +51,7 @@ class ServeOptions:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     refresh_seconds: float = 0.0
     monitoring: MonitorConfig | None = None
+    micro_batching: bool = True
     log_level: str = "warning"
 
 
@@ -94,7 +96,8 @@ def build_app(options: ServeOptions, resolver: ModelResolver | None = None, *,
 
     return ScoringApp(slots, metrics=metrics, max_body_bytes=options.max_body_bytes,
                       recorder=monitor.recorder if monitor else None, monitoring=monitor.app if monitor else None,
-                      status=status, on_startup=startup, on_shutdown=shutdown)
+                      status=status, on_startup=startup, on_shutdown=shutdown,
+                      micro_batching=options.micro_batching)
 
 
 def open_socket(host: str, port: int) -> socket.socket:

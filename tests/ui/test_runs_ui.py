@@ -187,3 +187,4 @@ def test_links_in_mlflow_ui_format_open_the_same_views(page, runs) -> None:  # n
     page.goto("/#/experiments/1")
     expect(page.locator("#runs-table tbody tr")).to_have_count(3)
     assert "exp=1" in page.url
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import pytest
@@ -102,3 +103,45 @@ def test_disk_full_is_predicted_once_before_it_happens():
 def test_forecast_needs_a_positive_horizon():
     with pytest.raises(InvalidInputError):
         SeasonalTrendForecaster().forecast(0)
+
+
+@pytest.mark.parametrize("values", [
+    [1.0, math.nan, 2.0, math.inf, -math.inf, 1.5] * 100,
+    [3.0],
+    [7.0] * 600,
+    [1e300, -1e300, 1e-300, 0.0] * 100,
+])
+def test_forecaster_survives_bad_values(values):
+    model = SeasonalTrendForecaster(first_detection=64)
+    for i, v in enumerate(values):
+        model.learn_one(v, T0 + 60 * i)
+    fc = model.forecast(10)
+    assert len(fc.mean) == 10 and all(lo <= m <= hi or math.isnan(m) for m, lo, hi in zip(fc.mean, fc.low, fc.high, strict=True))
+
+
+def test_forecaster_keeps_the_cycle_across_gaps_and_disorder():
+    rng = random.Random(9)
+    slots = [i + (360 if i >= 1000 else 0) for i in range(1500)]  # a 6 h gap of 360 samples
+
+    def wave(k: int) -> float:
+        return 10.0 + 3.0 * math.sin(2 * math.pi * k / 48)
+
+    values = [wave(k) + rng.gauss(0, 0.1) for k in slots]
+    times = [T0 + 60 * k for k in slots]
+    times[1200], times[1201] = times[1201], times[1200]
+    times[1300] = times[1299]
+    model = SeasonalTrendForecaster(first_detection=128)
+    for v, t in zip(values, times, strict=True):
+        model.learn_one(v, t)
+    fc = model.forecast(48)
+    truth = [wave(slots[-1] + 1 + k) for k in range(48)]
+    assert sum(abs(a - m) for a, m in zip(truth, fc.mean, strict=True)) / 48 < 0.6
+
+
+def test_constant_series_raises_no_predictive_storm():
+    rule = WatchRule("disk", '{job="x"}', predict={"threshold": 0.9, "horizon": 3600})
+    watch = MetricWatch([rule])
+    signals = []
+    for i in range(1000):
+        signals += watch.observe({"job": "x"}, T0 + 60 * i, 0.5)
+    assert signals == []

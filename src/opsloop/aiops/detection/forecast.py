@@ -79,6 +79,8 @@ class SeasonalTrendForecaster(Estimator):
                 return
             dt = t - self._last_t
             self._step = dt if self._step <= 0.0 or self._n < 64 and dt < self._step else self._step
+            if self._n >= 64:
+                self._skip(int(round(dt / self._step)) - 1)
         if t is not None:
             self._last_t = t
         if x < self._min_seen:
@@ -91,6 +93,20 @@ class SeasonalTrendForecaster(Estimator):
         if self._n >= self._next_detection:
             self._next_detection = self._n + min(self._n, self.window)
             self._redetect()
+
+    def _skip(self, missing: int) -> None:
+        """Carry the model over a gap of ``missing`` samples (trend and phase move on)."""
+        if missing <= 0 or self._level != self._level:
+            return
+        missing = min(missing, 10 * self.window)
+        self._phase = (self._phase + missing) % len(self._season)
+        self._level += self._trend * sum(self.damping**k for k in range(1, min(missing, 1000) + 1))
+        if missing >= self.window:
+            del self._buf[:]
+        elif len(self._buf):
+            self._buf.extend([self._buf[-1]] * missing)
+            if len(self._buf) > self.window:
+                del self._buf[: len(self._buf) - self.window]
 
     def _update(self, x: float) -> None:
         p = len(self._season)

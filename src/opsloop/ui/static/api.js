@@ -34,12 +34,18 @@ async function request(method, url, body, signal) {
   let data = null;
   try { data = text ? JSON.parse(text) : {}; } catch { data = null; }
   if (!resp.ok) {
-    const message = (data && (data.message || (typeof data.detail === 'string' ? data.detail : null)))
-      || `${resp.status} ${resp.statusText}`;
+    const message = (data && (data.message || detailText(data.detail))) || `${resp.status} ${resp.statusText}`;
     throw new ApiError(resp.status, data && data.error_code, message, url);
   }
   if (data === null) throw new ApiError(resp.status, 'BAD_RESPONSE', `The server sent something that is not JSON from ${url}`, url);
   return data;
+}
+
+/** FastAPI's validation errors ({detail: [{loc, msg}]}) as one sentence. */
+function detailText(detail) {
+  if (typeof detail === 'string') return detail;
+  if (!Array.isArray(detail)) return null;
+  return detail.map((d) => `${(d.loc || []).filter((x) => x !== 'body').join('.')}: ${d.msg}`).join('; ');
 }
 
 function qs(params) {
@@ -80,6 +86,7 @@ export const ops = {
   incidents: (params, signal) => get(`${OPS}/incidents`, params, signal),
   incident: (id, signal) => get(`${OPS}/incidents/${enc(id)}`, undefined, signal),
   incidentAction: (id, action, body) => post(`${OPS}/incidents/${enc(id)}/${action}`, body),
+  assignIncident: (id, assignee, by) => post(`${OPS}/incidents/${enc(id)}/assign`, { assignee, actor: by }),
   mergeIncidents: (targetId, sourceIds) => post(`${OPS}/incidents/merge`, { target_id: asId(targetId), source_ids: sourceIds.map(asId) }),
   splitIncident: (id, signalIds) => post(`${OPS}/incidents/${enc(id)}/split`, { signal_ids: signalIds.map(asId) }),
   promotions: (name, signal) => get(`${OPS}/models/${enc(name)}/promotions`, undefined, signal),

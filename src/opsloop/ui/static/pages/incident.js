@@ -44,6 +44,7 @@ export async function render(root, ctx) {
   async function act(action, body, done) {
     try {
       if (action === 'split') await ops.splitIncident(id, body.signal_ids);
+      else if (action === 'assign') await ops.assignIncident(id, body.assignee, actor());
       else if (action === 'merge') await ops.mergeIncidents(id, body.source_ids);
       else await ops.incidentAction(id, action, { actor: actor(), ...body });
       clear(msg, h('p', { class: 'notice', role: 'status', text: done }));
@@ -94,6 +95,7 @@ function actions(inc, act) {
       btn('Acknowledge', 'ack', inc.state === 'triggered', 'primary', 'Acknowledged.'),
       btn('Resolve', 'resolve', inc.state !== 'resolved', '', 'Resolved.'),
       btn('Reopen', 'reopen', inc.state === 'resolved', '', 'Reopened.'),
+      h('button', { type: 'button', 'data-action': 'assign', disabled: inc.assignee === actor(), onclick: () => act('assign', { assignee: actor() }, `Assigned to ${actor()}.`) }, 'Assign to me'),
       h('label', { class: 'inline' }, 'Acting as ', who)),
     note,
     h('div', { class: 'actions' },

@@ -29,7 +29,9 @@ export async function render(root, ctx) {
   let timer = null;
   let inflight = null;
 
-  const stateSel = h('select', { id: 'state-filter', 'aria-label': 'State' }, h('option', { value: '', text: 'Any state' }), STATES.map((s) => h('option', { value: s, text: s, selected: f.state === s })));
+  const stateSel = h('select', { id: 'state-filter', 'aria-label': 'State' }, h('option', { value: '', text: 'Any state' }),
+    h('option', { value: 'triggered,acknowledged', text: 'open (not resolved)', selected: f.state === 'triggered,acknowledged' }),
+    STATES.map((s) => h('option', { value: s, text: s, selected: f.state === s })));
   const sevSel = h('select', { id: 'severity-filter', 'aria-label': 'Severity' }, h('option', { value: '', text: 'Any severity' }), SEVERITIES.map((s) => h('option', { value: s, text: s, selected: f.severity === s })));
   const service = h('input', { type: 'search', id: 'service-filter', value: f.service, placeholder: 'service', 'aria-label': 'Service' });
   const q = h('input', { type: 'search', id: 'incident-search', class: 'grow', value: f.q, placeholder: 'Search titles and labels', 'aria-label': 'Search incidents' });

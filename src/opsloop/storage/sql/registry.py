@@ -7,11 +7,9 @@ PostgreSQL. Every alias change goes through ``_move_alias`` and leaves a ``model
 from __future__ import annotations
 
 import json
-import posixpath
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlparse
 
 from sqlalchemy import Connection, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +24,7 @@ from opsloop.mlops.registry.identifiers import (
     check_tag,
     parse_version,
 )
+from opsloop.mlops.registry.sources import ResolvedSource, resolve_source
 from opsloop.mlops.registry.stages import ACTIVE_STAGES, ALL_STAGES, ARCHIVED, canonical_stage
 from opsloop.mlops.registry.uris import ModelUri, parse_model_uri
 from opsloop.mlops.tracking.search import Clause, decode_page_token, encode_page_token, parse_filter
@@ -56,7 +55,6 @@ MODEL_ORDER = {"name": _RM.name, "timestamp": _RM.last_updated_time, "last_updat
 VERSION_ORDER = {"name": _MV.name, "version_number": _MV.version, "creation_timestamp": _MV.creation_time,
                  "last_updated_timestamp": _MV.last_updated_time, "timestamp": _MV.last_updated_time}
 _TAG_OPS = {"=", "!=", "LIKE", "ILIKE", "IS NULL", "IS NOT NULL"}
-_BARE_SOURCE_SCHEMES = ("", "file", "http", "https", "ftp")
 
 
 def _now_ms() -> int:
@@ -115,17 +113,6 @@ def _attribute_condition(col: Any, clause: Clause) -> Any:
             raise InvalidInputError(f"Invalid value for numeric attribute '{clause.key}': {value!r}", field="filter")
         value = int(value)
     return compare(col, clause.op, value)
-
-
-def _uri_path(uri: str) -> tuple[str, str]:
-    """(scheme, normalised path) of an artifact URI, ignoring any host part."""
-    parsed = urlparse(uri)
-    return parsed.scheme, posixpath.normpath("/" + parsed.path.lstrip("/"))
-
-
-def _within(source: str, root: str) -> bool:
-    (s_scheme, s_path), (r_scheme, r_path) = _uri_path(source), _uri_path(root)
-    return s_scheme == r_scheme and (s_path == r_path or s_path.startswith(r_path.rstrip("/") + "/"))
 
 
 class SqlRegistryStore:
@@ -288,22 +275,22 @@ class SqlRegistryStore:
                              description: str | None = None, model_id: str | None = None,
                              user_id: str | None = None) -> ModelVersion:
         """Register the next version of ``name`` from ``source`` (``models:/m-…``, ``runs:/…``,
-        ``mlflow-artifacts:/…`` inside the run's or logged model's artifacts, ``models:/NAME/V``)."""
+        ``mlflow-artifacts:/…`` inside the run's or logged model's artifacts, ``models:/NAME/V``); the rules
+        are in ``opsloop.mlops.registry.sources``."""
         check_model_name(name)
         tag_rows = [dict(zip(("key", "value"), check_tag(k, v), strict=True)) for k, v in (tags or {}).items()]
-        source, run_id, model_id, storage = self._resolve_source(source, run_id or None, model_id or None)
+        found = resolve_source(source, run_id or None, model_id or None, tracking=self.tracking,
+                               resolve_version=self.resolve_version)
         for attempt in range(3):
             try:
-                version = self._insert_version(name, source, storage, run_id, run_link, description, model_id,
-                                               user_id, tag_rows)
+                version = self._insert_version(name, found, run_link, description, user_id, tag_rows)
                 return self.get_model_version(name, version)
             except IntegrityError:  # PostgreSQL: a concurrent create took the number; take the next one
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
-    def _insert_version(self, name: str, source: str, storage: str | None, run_id: str | None,
-                        run_link: str | None, description: str | None, model_id: str | None,
+    def _insert_version(self, name: str, found: ResolvedSource, run_link: str | None, description: str | None,
                         user_id: str | None, tag_rows: list[dict[str, str]]) -> int:
         now = _now_ms()
         with self.db.write() as conn:
@@ -312,81 +299,14 @@ class SqlRegistryStore:
             version = (conn.execute(select(func.max(_MV.version)).where(_MV.name == name)).scalar() or 0) + 1
             conn.execute(t.model_versions.insert().values(
                 name=name, version=version, creation_time=now, last_updated_time=now, description=description,
-                user_id=user_id or None, current_stage="None", source=source, storage_location=storage,
-                run_id=run_id, run_link=run_link or None, model_id=model_id, status="READY", deleted=False))
+                user_id=user_id or None, current_stage="None", source=found.source,
+                storage_location=found.storage_location, run_id=found.run_id, run_link=run_link or None,
+                model_id=found.model_id, status="READY", deleted=False))
             if tag_rows:
                 conn.execute(t.model_version_tags.insert(), [{"name": name, "version": version, **r}
                                                              for r in tag_rows])
             conn.execute(update(t.registered_models).where(_RM.name == name).values(last_updated_time=now))
         return version
-
-    def _resolve_source(self, source: object, run_id: str | None,
-                        model_id: str | None) -> tuple[str, str | None, str | None, str | None]:
-        """(source, run_id, model_id, storage_location) with the lineage a source implies, or why it is refused."""
-        if not isinstance(source, str) or not source:
-            raise InvalidInputError("Missing value for required parameter 'source'.", field="source")
-        scheme = urlparse(source).scheme
-        if scheme in ("models", "runs"):
-            return self._resolve_model_source(source, parse_model_uri(source, "source"), run_id, model_id)
-        if ".." in source.split("/"):
-            raise InvalidInputError(f"Invalid model version source: '{source}' ('..' is not allowed).", field="source")
-        if scheme in _BARE_SOURCE_SCHEMES or len(scheme) == 1:
-            raise InvalidInputError(
-                f"Invalid model version source: '{source}'. The server cannot vouch for local paths or plain web "
-                "addresses; register runs:/…, models:/… or the run's mlflow-artifacts:/… location.", field="source")
-        if scheme == "mlflow-artifacts":
-            self._check_inside_artifacts(source, run_id, model_id)
-            if model_id and not run_id:
-                run_id = self._logged_model(model_id, "model_id").source_run_id
-        return source, run_id, model_id, source
-
-    def _check_inside_artifacts(self, source: str, run_id: str | None, model_id: str | None) -> None:
-        if model_id:
-            root, field = self._logged_model(model_id, "model_id").artifact_uri, "model_id"
-        elif run_id:
-            root, field = self._run(run_id, "run_id").info.artifact_uri, "run_id"
-        else:
-            raise InvalidInputError(f"Invalid model version source: '{source}'. An mlflow-artifacts source needs "
-                                    "the run_id or model_id whose artifacts contain it.", field="source")
-        if not _within(source, root):
-            raise InvalidInputError(f"Invalid model version source: '{source}' is not inside the artifacts of "
-                                    f"{field} {model_id or run_id} ({root}).", field="source")
-
-    def _resolve_model_source(self, source: str, uri: ModelUri, run_id: str | None,
-                              model_id: str | None) -> tuple[str, str | None, str | None, str | None]:
-        if uri.kind == "run":
-            if model_id:
-                raise InvalidInputError(f"Invalid model version source: '{source}'; a runs:/ source cannot "
-                                        "come with a model_id.", field="model_id")
-            if run_id and run_id != uri.name:
-                raise InvalidInputError(f"Invalid model version source: '{source}' does not belong to run_id "
-                                        f"{run_id}.", field="run_id")
-            run = self._run(uri.name, "source")
-            root = run.info.artifact_uri.rstrip("/")
-            return source, uri.name, None, f"{root}/{uri.path}" if uri.path else root
-        if uri.kind == "logged_model":
-            if model_id and model_id != uri.name:
-                raise InvalidInputError(f"Invalid model version source: '{source}' does not match model_id "
-                                        f"{model_id}.", field="model_id")
-            model = self._logged_model(uri.name, "source")
-            return source, run_id or model.source_run_id, uri.name, model.artifact_uri
-        mv = self.resolve_version(uri)
-        if (run_id and run_id != mv.run_id) or (model_id and model_id != mv.model_id):
-            raise InvalidInputError(f"Invalid model version source: '{source}'. The run_id and model_id must match "
-                                    "the referenced model version.", field="source")
-        return f"models:/{mv.name}/{mv.version}", mv.run_id, mv.model_id, mv.download_uri
-
-    def _run(self, run_id: str, field: str):  # noqa: ANN202 - a tracking Run
-        try:
-            return self.tracking.get_run(run_id)
-        except NotFoundError as exc:
-            raise InvalidInputError(f"Invalid model version {field}: {exc.message}", field=field) from None
-
-    def _logged_model(self, model_id: str, field: str):  # noqa: ANN202 - a tracking LoggedModel
-        try:
-            return self.tracking.get_logged_model(model_id)
-        except NotFoundError as exc:
-            raise InvalidInputError(f"Invalid model version {field}: {exc.message}", field=field) from None
 
     @staticmethod
     def _version_row(conn: Connection, name: str, version: object):  # noqa: ANN205

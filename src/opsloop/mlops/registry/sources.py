@@ -1,0 +1,133 @@
+"""Which sources a model version may be registered from, and the lineage each one implies.
+
+A version's files must be somewhere the server can vouch for:
+
+- ``models:/m-<id>``: a logged model; its run becomes the version's run.
+- ``runs:/RUN_ID/PATH``: a folder of a run's artifacts (``run_id``, if given, must match).
+- ``mlflow-artifacts:/…`` inside the artifacts of the given ``model_id`` (or else ``run_id``).
+- ``models:/NAME/VERSION`` (or ``@alias``): a copy of another version, with its lineage.
+- other remote schemes (``s3://``, ``gs://``…) are kept as given.
+
+Local paths, ``file:`` and plain web addresses are refused (the server cannot tell whose they are),
+as is ``..`` anywhere in the source.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from opsloop.errors import InvalidInputError, NotFoundError
+from opsloop.mlops.registry.entities import ModelVersion
+from opsloop.mlops.registry.uris import ModelUri, parse_model_uri
+
+__all__ = ["ResolvedSource", "TrackingLookup", "resolve_source"]
+
+_UNVOUCHED_SCHEMES = ("", "file", "http", "https", "ftp")
+
+
+class TrackingLookup(Protocol):
+    """The two tracking-store reads source resolution needs."""
+
+    def get_run(self, run_id: str) -> Any: ...
+
+    def get_logged_model(self, model_id: str) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSource:
+    source: str
+    run_id: str | None
+    model_id: str | None
+    storage_location: str | None
+
+
+def _bad(source: str, why: str, field: str = "source") -> InvalidInputError:
+    return InvalidInputError(f"Invalid model version source: '{source}'. {why}", field=field)
+
+
+def _uri_path(uri: str) -> tuple[str, str]:
+    """(scheme, normalised path) of an artifact URI, ignoring any host part."""
+    parsed = urlparse(uri)
+    return parsed.scheme, posixpath.normpath("/" + parsed.path.lstrip("/"))
+
+
+def is_within(source: str, root: str) -> bool:
+    """Whether artifact URI ``source`` is ``root`` or below it."""
+    (s_scheme, s_path), (r_scheme, r_path) = _uri_path(source), _uri_path(root)
+    return s_scheme == r_scheme and (s_path == r_path or s_path.startswith(r_path.rstrip("/") + "/"))
+
+
+class _Resolver:
+    def __init__(self, tracking: TrackingLookup, resolve_version: Callable[[ModelUri], ModelVersion]) -> None:
+        self.tracking = tracking
+        self.resolve_version = resolve_version
+
+    def run(self, run_id: str, field: str) -> Any:
+        try:
+            return self.tracking.get_run(run_id)
+        except NotFoundError as exc:
+            raise InvalidInputError(f"Invalid model version {field}: {exc.message}", field=field) from None
+
+    def logged_model(self, model_id: str, field: str) -> Any:
+        try:
+            return self.tracking.get_logged_model(model_id)
+        except NotFoundError as exc:
+            raise InvalidInputError(f"Invalid model version {field}: {exc.message}", field=field) from None
+
+    def artifacts(self, source: str, run_id: str | None, model_id: str | None) -> ResolvedSource:
+        if model_id:
+            model = self.logged_model(model_id, "model_id")
+            root, owner, run_id = model.artifact_uri, f"model_id {model_id}", run_id or model.source_run_id
+        elif run_id:
+            root, owner = self.run(run_id, "run_id").info.artifact_uri, f"run_id {run_id}"
+        else:
+            raise _bad(source, "An mlflow-artifacts source needs the run_id or model_id whose artifacts contain it.")
+        if not is_within(source, root):
+            raise _bad(source, f"It is not inside the artifacts of {owner} ({root}).")
+        return ResolvedSource(source, run_id, model_id, source)
+
+    def model_uri(self, source: str, uri: ModelUri, run_id: str | None, model_id: str | None) -> ResolvedSource:
+        if uri.kind == "run":
+            if model_id:
+                raise _bad(source, "A runs:/ source cannot come with a model_id.", "model_id")
+            if run_id and run_id != uri.name:
+                raise _bad(source, f"It does not belong to run_id {run_id}.", "run_id")
+            root = self.run(uri.name, "source").info.artifact_uri.rstrip("/")
+            return ResolvedSource(source, uri.name, None, f"{root}/{uri.path}" if uri.path else root)
+        if uri.kind == "logged_model":
+            if model_id and model_id != uri.name:
+                raise _bad(source, f"It does not match model_id {model_id}.", "model_id")
+            model = self.logged_model(uri.name, "source")
+            return ResolvedSource(source, run_id or model.source_run_id, uri.name, model.artifact_uri)
+        mv = self.resolve_version(uri)
+        if (run_id and run_id != mv.run_id) or (model_id and model_id != mv.model_id):
+            raise _bad(source, "The run_id and model_id must match the referenced model version.")
+        return ResolvedSource(f"models:/{mv.name}/{mv.version}", mv.run_id, mv.model_id, mv.download_uri)
+
+
+def resolve_source(source: object, run_id: str | None, model_id: str | None, *, tracking: TrackingLookup,
+                   resolve_version: Callable[[ModelUri], ModelVersion]) -> ResolvedSource:
+    """The source as stored, the run and logged model it implies, and where its files are.
+
+    Raises:
+        InvalidInputError: the source is refused; ``field`` is ``source``, ``run_id`` or ``model_id``.
+        NotFoundError: a ``models:/NAME/…`` source names a version that does not exist.
+    """
+    if not isinstance(source, str) or not source:
+        raise InvalidInputError("Missing value for required parameter 'source'.", field="source")
+    resolver = _Resolver(tracking, resolve_version)
+    scheme = urlparse(source).scheme
+    if scheme in ("models", "runs"):
+        return resolver.model_uri(source, parse_model_uri(source, "source"), run_id, model_id)
+    if ".." in source.split("/"):
+        raise _bad(source, "'..' is not allowed.")
+    if scheme in _UNVOUCHED_SCHEMES or len(scheme) == 1:
+        raise _bad(source, "The server cannot vouch for local paths or plain web addresses; register runs:/…, "
+                           "models:/… or the run's mlflow-artifacts:/… location.")
+    if scheme == "mlflow-artifacts":
+        return resolver.artifacts(source, run_id, model_id)
+    return ResolvedSource(source, run_id, model_id, source)

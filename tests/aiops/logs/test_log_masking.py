@@ -17,6 +17,7 @@ from opsloop.aiops.logs.masking import generalise_token
         ("took 12.5 ms", "took <*> ms"),
         ("id 6b1f7c2e-1d2a-4c3b-9e8f-0a1b2c3d4e5f done", "id <*> done"),
         ("GET https://example.org/a?b=1 200", "GET <*> <*>"),
+        ("file system [hdfs://nn-1:9000] (see http://x.org/y).", "file system [<*>] (see <*>)."),
         ("at 2024-03-01T10:00:01.5 and 10:00:02", "at <*> and <*>"),
         ("block blk_-1608999687919862906 served", "block blk_<*> served"),
         ("state (HWID=1973)", "state (HWID=<*>)"),

@@ -20,7 +20,7 @@ _R = r"(?![A-Za-z0-9])"
 
 # Order matters: the first alternative that matches at a position wins.
 _CLASSES: tuple[tuple[str, str], ...] = (
-    ("url", r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>]+"),
+    ("url", r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>\[\]]*[^\s\"'<>\[\].,;:)]"),
     ("uuid", _L + r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}" + _R),
     ("mac", _L + r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}" + _R),
     ("ipv6", _L + r"(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}" + _R),

@@ -109,3 +109,18 @@ def test_drift_detectors_share_the_checkpoint_and_config_contract():
         copy.update(x)
         assert det.drift_detected == copy.drift_detected
     assert not math.isnan(det._mean)
+
+
+def test_a_series_that_keeps_alerting_needs_stronger_evidence():
+    alerter = HysteresisAlerter(on=0.999, off=0.9, clear_after=1, refractory=0, fatigue=0.1)
+    fired = []
+    for _ in range(3):
+        fired.append(alerter.step(0.9995))
+        alerter.step(0.0)
+    assert fired == ["firing", None, None]
+    assert alerter.step(0.999999) == "firing"  # a far stronger anomaly still pages
+    calm = HysteresisAlerter(on=0.999, off=0.9, clear_after=1, refractory=0, fatigue=0.1, fatigue_halflife=10)
+    calm.step(0.9995)
+    for _ in range(200):
+        calm.step(0.0)
+    assert calm.step(0.9995) == "firing"  # the memory of past alerts fades

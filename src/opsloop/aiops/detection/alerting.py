@@ -25,11 +25,14 @@ class HysteresisAlerter:
         clear_after: consecutive points below ``off`` that close an episode.
         refractory: points after a firing during which no new episode may open (it extends the
             episode of the same incident rather than paging twice).
+        fatigue: each recent firing multiplies the tail probability ``1 - on`` needed to open the
+            next episode by this factor (1: off), so a series that keeps alerting needs stronger
+            evidence; ``fatigue_halflife`` (points) is how fast that memory fades.
         source: the ``Signal.source`` of emitted signals.
     """
 
     def __init__(self, on: float = 0.9995, off: float = 0.95, clear_after: int = 30, refractory: int = 100,
-                 source: str = "detector:ensemble") -> None:
+                 fatigue: float = 0.5, fatigue_halflife: int = 1000, source: str = "detector:ensemble") -> None:
         if not 0.0 <= off < on <= 1.0:
             raise InvalidInputError("need 0 <= off < on <= 1", field="on")
         self.on = on
@@ -37,6 +40,10 @@ class HysteresisAlerter:
         self.clear_after = clear_after
         self.refractory = refractory
         self.since_firing = refractory
+        self.fatigue = fatigue
+        self.fatigue_halflife = fatigue_halflife
+        self.recent = 0.0
+        self._decay = 0.5 ** (1.0 / fatigue_halflife) if fatigue_halflife > 0 else 0.0
         self.source = source
         self.active = False
         self.below = 0
@@ -45,19 +52,23 @@ class HysteresisAlerter:
 
     def state_dict(self) -> dict:
         return {"active": self.active, "below": self.below, "peak": self.peak, "opened_at": self.opened_at,
-                "since_firing": self.since_firing}
+                "since_firing": self.since_firing, "recent": self.recent}
 
     def load_state_dict(self, state: Mapping) -> None:
         self.active, self.below = bool(state["active"]), int(state["below"])
         self.peak, self.opened_at = float(state["peak"]), float(state["opened_at"])
         self.since_firing = int(state.get("since_firing", self.refractory))
+        self.recent = float(state.get("recent", 0.0))
 
     def step(self, p: float) -> str | None:
         """Advance with one probability; returns ``"firing"``, ``"resolved"`` or ``None``."""
         self.since_firing += 1
+        self.recent *= self._decay
         if not self.active:
-            if p >= self.on and self.since_firing > self.refractory:
+            on = self.on if self.recent < 1e-3 else 1.0 - (1.0 - self.on) * self.fatigue**self.recent
+            if p >= on and self.since_firing > self.refractory:
                 self.active, self.below, self.peak, self.since_firing = True, 0, p, 0
+                self.recent += 1.0
                 return "firing"
             return None
         self.peak = p if p > self.peak else self.peak

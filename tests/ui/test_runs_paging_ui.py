@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import pytest
 
+from tests.ui.conftest import shot
+
 pytestmark = pytest.mark.browser
+
+
+def test_empty_experiment_tells_how_to_log_a_first_run(page) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    page.goto("/#/runs?exp=0")
+    state = page.locator(".empty-state")
+    expect(state.locator("h2")).to_have_text("No runs yet")
+    expect(state).to_contain_text("mlflow.set_tracking_uri")
+    shot(page, "runs-empty")
+    assert not page.js_errors
 
 
 def test_server_side_paging_moves_through_pages_of_100(page, ui_server) -> None:  # noqa: ANN001

@@ -104,8 +104,7 @@ export async function render(root, ctx) {
     }
     if (!ids.length) {
       status.textContent = '';
-      clear(tableHost, emptyState('No experiments yet', 'Point an MLflow client at this server and log a run; it appears here.',
-        `import mlflow\nmlflow.set_tracking_uri("${location.origin}")\nwith mlflow.start_run():\n    mlflow.log_param("alpha", 0.5)\n    mlflow.log_metric("rmse", 0.78)`));
+      clear(tableHost, emptyState('No experiments yet', 'Point an MLflow client at this server and log a run; it appears here.', snippet()));
       pager.replaceChildren();
       return;
     }
@@ -166,8 +165,8 @@ export async function render(root, ctx) {
       status.textContent = '';
       const text = st.filter
         ? 'No run matches this filter. Loosen it, or clear it to see every run.'
-        : 'This experiment has no runs yet. Log one with the MLflow client (mlflow.start_run()) and it appears here.';
-      clear(tableHost, emptyState(st.filter ? 'No matching runs' : 'No runs yet', text));
+        : 'Nothing has been logged here yet. Point an MLflow client at this server and log a run; it appears in this table.';
+      clear(tableHost, emptyState(st.filter ? 'No matching runs' : 'No runs yet', text, st.filter ? null : snippet()));
       return;
     }
     const cols = columns();
@@ -219,6 +218,11 @@ export async function render(root, ctx) {
   }
 
   function drawPager(nextToken) {
+    if (!lastRuns.length && !st.page) {
+      status.textContent = '';
+      pager.replaceChildren();
+      return;
+    }
     const pageNo = prevTokens.length + 1;
     const first = (pageNo - 1) * PAGE_SIZE + 1;
     status.textContent = `Showing runs ${first}–${first + lastRuns.length - 1}${nextToken ? ' (more on the next page)' : ''}, sorted by ${st.order}.`;
@@ -250,6 +254,10 @@ export async function render(root, ctx) {
 
   clear(tableHost, loading('Loading runs…'));
   await reload({ push: false });
+}
+
+function snippet() {
+  return `import mlflow\nmlflow.set_tracking_uri("${location.origin}")\nwith mlflow.start_run(run_name="first-run"):\n    mlflow.log_param("alpha", 0.5)\n    mlflow.log_metric("rmse", 0.78)`;
 }
 
 function markFirstRender() {

@@ -126,8 +126,9 @@ class Correlator:
         if svc:
             out |= self._by_service.get(svc, set())
             if self.config.use_topology or self.config.use_learned:
-                for other, ids in self._by_service.items():
-                    if ids and other != svc and self._link(svc, other)[0] > 0:
+                for other in self.topology.neighbours(svc, self.config.max_hops):
+                    ids = self._by_service.get(other)
+                    if ids:
                         out |= ids
         if self.config.use_labels:
             for kv in sig.labels.items():
@@ -158,38 +159,47 @@ class Correlator:
         if fp in g.fingerprints:
             score += 4.0
             reasons.append("the same alert fired again")
-        svc = sig.service
-        if svc and svc in g.services:
-            score += 3.0
-            reasons.append(f"same service {svc}")
-        elif (same := next(((k, v) for k in IDENTITY_LABELS if (v := sig.labels.get(k))
-                             and (k, v) in g.labels), None)) is not None:
-            score += 3.0
-            reasons.append(f"same {same[0]} {same[1]}")
-        elif svc:
-            best, why = 0.0, ""
-            for other in g.services:
-                w, text = self._link(svc, other)
-                if w > best:
-                    best, why = w, text
-            if best > 0:
-                score += best
-                reasons.append(why)
+        w, why = self._place(sig, g)
+        if w > 0:
+            score += w
+            reasons.append(why)
         if cfg.use_labels:
-            shared = [(kv, self._weight(kv)) for kv in sig.labels.items()
-                      if kv in g.labels and kv[0] not in IDENTITY_LABELS]
-            shared = [(kv, w) for kv, w in shared if w > 0.05]
-            if shared:
-                w = min(cfg.label_cap, sum(w for _, w in shared))
+            w, why = self._shared(sig, g)
+            if w > 0:
                 score += w
-                shown = ", ".join(f"{k}={v}" for (k, v), _ in sorted(shared, key=lambda x: -x[1])[:4])
-                reasons.append(f"shares labels {shown}")
+                reasons.append(why)
         half = cfg.window_s / 2
         if gap > half:
             score *= max(0.0, 1.0 - (gap - half) / half)
         if reasons:
             reasons.append(f"{gap:.0f}s from the incident's other signals")
         return score, reasons
+
+    def _place(self, sig: Signal, g: Group) -> tuple[float, str]:
+        """Evidence from where the signal comes from: same service or instance, else a dependency."""
+        svc = sig.service
+        if svc and svc in g.services:
+            return 3.0, f"same service {svc}"
+        for k in IDENTITY_LABELS:
+            v = sig.labels.get(k)
+            if v and (k, v) in g.labels:
+                return 3.0, f"same {k} {v}"
+        best, why = 0.0, ""
+        if svc:
+            for other in g.services:
+                w, text = self._link(svc, other)
+                if w > best:
+                    best, why = w, text
+        return best, why
+
+    def _shared(self, sig: Signal, g: Group) -> tuple[float, str]:
+        shared = [(kv, self._weight(kv)) for kv in sig.labels.items()
+                  if kv in g.labels and kv[0] not in IDENTITY_LABELS]
+        shared = [(kv, w) for kv, w in shared if w > 0.05]
+        if not shared:
+            return 0.0, ""
+        shown = ", ".join(f"{k}={v}" for (k, v), _ in sorted(shared, key=lambda x: -x[1])[:4])
+        return min(self.config.label_cap, sum(w for _, w in shared)), f"shares labels {shown}"
 
     def decide(self, sig: Signal, fp: str | None = None) -> Decision:
         """The group this signal should join (or ``None``); does not change any state."""

@@ -88,11 +88,12 @@ class Topology:
         self.min_strength = min_strength
         self._declared: set[tuple[str, str]] = set()
         self._adj: dict[str, set[str]] = defaultdict(set)
-        self._dist_cache: dict[str, dict[str, int]] = {}
+        self._dist_cache: dict[tuple[str, int], dict[str, int]] = {}
         self._episodes: dict[str, int] = defaultdict(int)
         self._last_seen: dict[str, float] = {}
         self._episode_start: dict[str, float] = {}
         self._co: dict[tuple[str, str], int] = defaultdict(int)
+        self._co_by: dict[str, set[str]] = defaultdict(set)
         self.set_declared(declared)
 
     # --- declared -----------------------------------------------------------------------------
@@ -133,13 +134,24 @@ class Topology:
                     queue.append((nxt, d + 1))
         return out
 
+    def neighbours(self, service: str, max_hops: int = 2) -> set[str]:
+        """Services linked to ``service``: within ``max_hops`` declared hops, or by a learned link."""
+        out = set()
+        if service in self._adj:
+            self.distance(service, service + "\0", max_hops)  # fills the cache
+            out = {s for s, d in self._dist_cache.get((service, max_hops), {}).items() if 0 < d <= max_hops}
+        for other in self._co_by.get(service, ()):
+            if self.learned_strength(service, other) > 0:
+                out.add(other)
+        return out
+
     def distance(self, a: str, b: str, max_hops: int = 3) -> int | None:
         """Hops between two services over declared edges (either direction), or ``None``."""
         if a == b:
             return 0
         if not a or not b or a not in self._adj:
             return None
-        dists = self._dist_cache.get(a)
+        dists = self._dist_cache.get((a, max_hops))
         if dists is None:
             dists = {a: 0}
             queue = deque([a])
@@ -151,7 +163,7 @@ class Topology:
                     if nxt not in dists:
                         dists[nxt] = dists[node] + 1
                         queue.append(nxt)
-            self._dist_cache[a] = dists
+            self._dist_cache[(a, max_hops)] = dists
         d = dists.get(b)
         return d if d is not None and d <= max_hops else None
 
@@ -168,7 +180,11 @@ class Topology:
         self._episode_start[service] = t
         for other, start in self._episode_start.items():
             if other != service and abs(t - start) <= self.co_window_s:
-                self._co[_pair(service, other)] += 1
+                pair = _pair(service, other)
+                self._co[pair] += 1
+                if self._co[pair] == self.min_support:
+                    self._co_by[service].add(other)
+                    self._co_by[other].add(service)
         if len(self._episode_start) > 4096:
             cutoff = t - 2 * self.co_window_s
             self._episode_start = {s: v for s, v in self._episode_start.items() if v >= cutoff}
@@ -193,6 +209,8 @@ class Topology:
         """Restore learned counts: ``(a, b, co_occurrences, episodes_a, episodes_b)``."""
         for a, b, n, ea, eb in edges:
             self._co[_pair(a, b)] = max(self._co.get(_pair(a, b), 0), n)
+            self._co_by[a].add(b)
+            self._co_by[b].add(a)
             self._episodes[a] = max(self._episodes.get(a, 0), ea)
             self._episodes[b] = max(self._episodes.get(b, 0), eb)
 

@@ -28,7 +28,7 @@ from opsloop.aiops.incidents.lifecycle import RESOLVED, TIME_FIELD, TRIGGERED, t
 from opsloop.aiops.incidents.notifications import Router
 from opsloop.core.signals import Severity, Signal
 from opsloop.storage.sql.incidents import AiopsStores
-from opsloop.storage.sql.signals import STATELESS_KINDS, row_for, row_to_signal
+from opsloop.storage.sql.signals import STATELESS_KINDS, record_rows, row_for, row_to_signal
 
 __all__ = ["EngineConfig", "IncidentEngine", "IngestReport"]
 
@@ -160,28 +160,22 @@ class IncidentEngine:
                    report: IngestReport) -> None:
         if not signals:
             return
-        rows: dict[str, dict[str, Any]] = {}
-        for sig in signals:
-            fp = sig.fingerprint()
-            row = row_for(sig, fp, now)
-            prev = rows.get(row["dedup_key"])
-            if prev is not None:
-                prev["count"] += 1
-                report.folded += 1
+        rows, index = record_rows(signals, now)
+        report.folded += len(signals) - len(rows)
+        seen: set[int] = set()
+        for sig, at in zip(signals, index, strict=True):
+            if sig.kind != "event" or at in seen:
                 continue
-            if sig.kind == "event":
-                decision = self.correlator.decide(sig, fp)
-                if decision.group_id is not None and not self.correlator.groups[decision.group_id].resolved:
-                    row["incident_id"] = decision.group_id
-                    d = deltas.setdefault(decision.group_id, _Delta())
-                    d.added += 1
-                    d.reasons.append({"time": sig.time, "service": sig.service, "text": sig.text[:200],
-                                      "reasons": decision.reasons, "kind": "context"})
-            rows[row["dedup_key"]] = row
-        existing = self.stores.signals.rows_by_key(conn, rows) if len(rows) < 5000 else {}
-        report.folded += len(existing)
-        report.stored += len(rows) - len(existing)
-        self.stores.signals.upsert(conn, list(rows.values()))
+            seen.add(at)
+            decision = self.correlator.decide(sig, rows[at][1])
+            if decision.group_id is not None and not self.correlator.groups[decision.group_id].resolved:
+                rows[at] = rows[at][:17] + (decision.group_id,)
+                d = deltas.setdefault(decision.group_id, _Delta())
+                d.added += 1
+                d.reasons.append({"time": sig.time, "service": sig.service, "text": sig.text[:200],
+                                  "reasons": decision.reasons, "kind": "context"})
+        report.stored += len(rows)  # new rows, or folded into a stored exact duplicate by the upsert
+        self.stores.signals.upsert_raw(conn, rows)
 
     def _stateful(self, conn: Connection, signals: list[Signal], now: float, deltas: dict[int, _Delta],
                   report: IngestReport) -> None:
@@ -297,31 +291,15 @@ class IncidentEngine:
         inc = self.stores.incidents
         rows = inc.rows(conn, deltas)
         timeline: list[dict[str, Any]] = []
+        updates: list[tuple[int, dict[str, Any]]] = []
         for incident_id, d in deltas.items():
             row = rows.get(incident_id)
             if row is None:
                 continue
             if row["merged_into"] is not None:
                 continue
-            fields: dict[str, Any] = {"updated_at": now}
-            if d.added:
-                services = list(dict.fromkeys(row["services"] + list(d.services)))
-                fields.update(
-                    signal_count=row["signal_count"] + d.added,
-                    services=services,
-                    severity=max(row["severity"], d.severity),
-                    first_signal_at=min(row["first_signal_at"], d.first),
-                    last_signal_at=max(row["last_signal_at"], d.last),
-                )
-                if d.labels is not None and not d.new:
-                    fields["labels"] = _common(row["labels"], d.labels)
-            open_signals = max(0, row["open_signals"] + d.open_delta)
-            fields["open_signals"] = open_signals
-            if d.reasons:
-                reasons = (row["reasons"] + d.reasons)
-                if len(reasons) > self.config.max_reasons:
-                    reasons = reasons[:20] + reasons[-(self.config.max_reasons - 20):]
-                fields["reasons"] = reasons
+            fields = self._fields(row, d, now)
+            open_signals = fields["open_signals"]
             flags = list(row["flags"])
             if d.flapping and "flapping" not in flags:
                 flags.append("flapping")
@@ -341,10 +319,31 @@ class IncidentEngine:
                     and "flapping" not in flags):
                 self._transition(conn, row, fields, "auto_resolve", SYSTEM, "every signal resolved", now, timeline)
                 self.correlator.mark_resolved(incident_id, d.last if d.last > float("-inf") else None)
-            inc.update(conn, incident_id, fields)
+            updates.append((incident_id, fields))
             if not d.new:
                 report.updated.append(incident_id)
+        inc.update_many(conn, updates)
         inc.add_timeline(conn, timeline)
+
+    def _fields(self, row: dict[str, Any], d: _Delta, now: float) -> dict[str, Any]:
+        fields: dict[str, Any] = {"updated_at": now}
+        if d.added:
+            fields.update(
+                signal_count=row["signal_count"] + d.added,
+                services=list(dict.fromkeys(row["services"] + list(d.services))),
+                severity=max(row["severity"], d.severity),
+                first_signal_at=min(row["first_signal_at"], d.first),
+                last_signal_at=max(row["last_signal_at"], d.last),
+            )
+            if d.labels is not None and not d.new:
+                fields["labels"] = _common(row["labels"], d.labels)
+        fields["open_signals"] = max(0, row["open_signals"] + d.open_delta)
+        if d.reasons:
+            reasons = row["reasons"] + d.reasons
+            if len(reasons) > self.config.max_reasons:
+                reasons = reasons[:20] + reasons[-(self.config.max_reasons - 20):]
+            fields["reasons"] = reasons
+        return fields
 
     def _transition(self, conn: Connection, row: dict[str, Any], fields: dict[str, Any], action: str, actor: str,
                     text: str, now: float, timeline: list[dict[str, Any]]) -> None:

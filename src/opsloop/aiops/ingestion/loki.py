@@ -89,6 +89,44 @@ def decode_loki_json(body: bytes, limits: Limits, now: float) -> Decoded:
     return out
 
 
+def _pairs(buf: memoryview) -> tuple[str, str]:
+    k = v = ""
+    for num, _wt, value in fields(buf):
+        if num == 1:
+            k = text(value, "name")
+        elif num == 2:
+            v = text(value, "value")
+    return k, v
+
+
+def _proto_entry(buf: memoryview) -> tuple[float, str, dict[str, str]]:
+    seconds = nanos = 0
+    line = ""
+    meta: dict[str, str] = {}
+    for num, wt, value in fields(buf):
+        if num == 1 and wt == 2:
+            for n2, _w2, v2 in fields(value):
+                if n2 == 1:
+                    seconds = signed64(v2)
+                elif n2 == 2:
+                    nanos = v2
+        elif num == 2 and wt == 2:
+            line = text(value, "line")
+        elif num == 3 and wt == 2:
+            k, v = _pairs(value)
+            if k:
+                meta[k] = v
+    return seconds + nanos / 1e9, line, meta
+
+
+def _stream_labels(limits: Limits, label_text: str) -> tuple[dict[str, str], str | None, str | None]:
+    try:
+        labels = limits.labels(parse_label_set(label_text), "stream")
+        return labels, next((labels[k] for k in _LEVEL_KEYS if labels.get(k)), None), None
+    except InvalidInputError as exc:
+        return {}, None, exc.message
+
+
 def decode_loki_proto(body: bytes, limits: Limits, now: float, max_bytes: int = 64 << 20) -> Decoded:
     raw = decompress(body, max_bytes)
     out = Decoded()
@@ -103,40 +141,15 @@ def decode_loki_proto(body: bytes, limits: Limits, now: float, max_bytes: int = 
                 label_text = text(v2, "stream labels")
             elif n2 == 2 and w2 == 2:
                 entries.append(v2)
-        try:
-            labels = limits.labels(parse_label_set(label_text), "stream")
-            severity = next((labels[k] for k in _LEVEL_KEYS if labels.get(k)), None)
-            bad = None
-        except InvalidInputError as exc:
-            bad, labels, severity = exc.message, {}, None
+        labels, severity, bad = _stream_labels(limits, label_text)
         for entry in entries:
             out.items += 1
             try:
                 if bad:
                     raise InvalidInputError(bad)
-                seconds = nanos = 0
-                line = ""
-                meta: dict[str, str] = {}
-                for n3, w3, v3 in fields(entry):
-                    if n3 == 1 and w3 == 2:
-                        for n4, _w4, v4 in fields(v3):
-                            if n4 == 1:
-                                seconds = signed64(v4)
-                            elif n4 == 2:
-                                nanos = v4
-                    elif n3 == 2 and w3 == 2:
-                        line = text(v3, "line")
-                    elif n3 == 3 and w3 == 2:
-                        k = v = ""
-                        for n4, _w4, v4 in fields(v3):
-                            if n4 == 1:
-                                k = text(v4, "metadata name")
-                            elif n4 == 2:
-                                v = text(v4, "metadata value")
-                        if k:
-                            meta[k] = v
+                t, line, meta = _proto_entry(entry)
                 meta = limits.labels(meta, "metadata") if meta else {}
-                _entry(out, limits, labels, seconds + nanos / 1e9, line, meta or None, now, severity)
+                _entry(out, limits, labels, t, line, meta or None, now, severity)
             except InvalidInputError as exc:
                 out.reject(index, exc.message)
             index += 1

@@ -17,13 +17,14 @@ from typing import Any
 
 import orjson
 
-from opsloop.aiops.ingestion.normalise import Decoded, Limits, MetricPoint
-from opsloop.core.signals import Severity, SignalKind
+from opsloop.aiops.ingestion.normalise import Decoded, Limits, MetricPoint, service_of
+from opsloop.core.signals import Severity, Signal, SignalKind
 from opsloop.errors import InvalidInputError
 
 __all__ = ["decode_logs", "decode_metrics", "error_body", "success_body"]
 
 JSON, PROTOBUF = "application/json", "application/x-protobuf"
+_IDS = (("traceId", "traceId"), ("spanId", "spanId"), ("trace_id", "traceId"), ("span_id", "spanId"))
 
 
 def content_kind(content_type: str) -> str:
@@ -125,7 +126,7 @@ def _resource_json(doc: dict[str, Any], limits: Limits) -> dict[str, str]:
     res = doc.get("resource") or {}
     if not isinstance(res, dict):
         raise InvalidInputError("'resource' must be an object", field="resource")
-    return _attrs_json(res.get("attributes"), "resource.attributes")
+    return limits.labels(_attrs_json(res.get("attributes"), "resource.attributes"), "resource.attributes")
 
 
 def _logs_json(body: bytes, limits: Limits, now: float) -> Decoded:
@@ -147,9 +148,9 @@ def _logs_json(body: bytes, limits: Limits, now: float) -> Decoded:
                     sev = _severity(int(rec.get("severityNumber", rec.get("severity_number", 0)) or 0),
                                     rec.get("severityText", rec.get("severity_text", "")) or "")
                     ev = {}
-                    for key in ("traceId", "spanId", "trace_id", "span_id"):
+                    for key, name in _IDS:
                         if rec.get(key):
-                            ev[key.replace("_id", "Id").replace("trace_Id", "traceId")] = rec[key]
+                            ev[name] = rec[key]
                     _log(out, limits, resource, attrs, t, body_value, sev, ev, now)
                 except (InvalidInputError, TypeError, ValueError) as exc:
                     out.reject(index, getattr(exc, "message", str(exc)))
@@ -159,11 +160,20 @@ def _logs_json(body: bytes, limits: Limits, now: float) -> Decoded:
 
 def _log(out: Decoded, limits: Limits, resource: dict[str, str], attrs: dict[str, str], t_ns: int, text: str,
          sev: Severity, evidence: dict[str, Any], now: float) -> None:
-    labels = {**resource, **attrs} if attrs else dict(resource)
-    labels = limits.labels(labels)
+    """One log record; ``resource`` labels were validated once for their whole resource."""
+    if attrs:
+        labels = {**resource, **limits.labels(attrs)}
+        if len(labels) > limits.max_labels:
+            raise InvalidInputError(f"{len(labels)} labels exceed the limit of {limits.max_labels}", field="labels")
+    else:
+        labels = dict(resource)
     t = t_ns / 1e9 if t_ns else now
-    out.signals.append(limits.signal(time=t, now=now, source="otlp", kind=SignalKind.LOG, labels=labels,
-                                     severity=sev, text=text, evidence=evidence or None))
+    if t > now + limits.max_future_skew_s or t < now - limits.max_past_s:
+        limits.time(t, now)
+    if len(text) > limits.max_text_bytes:
+        text = text[: limits.max_text_bytes]
+    out.signals.append(Signal(t, "otlp", SignalKind.LOG, service_of(labels), labels, sev, text, {}, "firing",
+                              evidence))
 
 
 def _load(body: bytes) -> Any:
@@ -275,7 +285,7 @@ def _logs_pb(body: bytes, limits: Limits, now: float) -> Decoded:
     out = Decoded()
     index = 0
     for rl in req.resource_logs:
-        resource = _attrs_pb(rl.resource.attributes)
+        resource = limits.labels(_attrs_pb(rl.resource.attributes), "resource.attributes")
         for sl in rl.scope_logs:
             for rec in sl.log_records:
                 out.items += 1

@@ -43,6 +43,30 @@ def _declared_length(body: bytes) -> int:
     raise InvalidInputError("body is not snappy (block format) compressed", field="body")
 
 
+def _series(buf: memoryview) -> tuple[dict[str, str], list[tuple[int, int]]]:
+    labels: dict[str, str] = {}
+    samples: list[tuple[int, int]] = []
+    for num, wt, value in fields(buf):
+        if num == 1 and wt == 2:
+            name = val = ""
+            for n3, _w3, v3 in fields(value):
+                if n3 == 1:
+                    name = text(v3, "label name")
+                elif n3 == 2:
+                    val = text(v3, "label value")
+            if name:
+                labels[name] = val
+        elif num == 2 and wt == 2:
+            bits, ts = 0, 0
+            for n3, w3, v3 in fields(value):
+                if n3 == 1 and w3 == 1:
+                    bits = v3
+                elif n3 == 2 and w3 == 0:
+                    ts = signed64(v3)
+            samples.append((bits, ts))
+    return labels, samples
+
+
 def decode_remote_write(body: bytes, limits: Limits, now: float, max_bytes: int = 64 << 20) -> Decoded:
     raw = decompress(body, max_bytes)
     out = Decoded()
@@ -50,26 +74,7 @@ def decode_remote_write(body: bytes, limits: Limits, now: float, max_bytes: int 
     for num, wt, value in fields(raw):
         if num != 1 or wt != 2:
             continue  # metadata (3) and unknown fields are ignored
-        labels: dict[str, str] = {}
-        samples: list[tuple[float, float]] = []
-        for n2, w2, v2 in fields(value):
-            if n2 == 1 and w2 == 2:
-                name = val = ""
-                for n3, _w3, v3 in fields(v2):
-                    if n3 == 1:
-                        name = text(v3, "label name")
-                    elif n3 == 2:
-                        val = text(v3, "label value")
-                if name:
-                    labels[name] = val
-            elif n2 == 2 and w2 == 2:
-                bits, ts = 0, 0
-                for n3, w3, v3 in fields(v2):
-                    if n3 == 1 and w3 == 1:
-                        bits = v3
-                    elif n3 == 2 and w3 == 0:
-                        ts = signed64(v3)
-                samples.append((bits, ts))
+        labels, samples = _series(value)
         out.items += max(1, len(samples))
         try:
             if "__name__" not in labels:
@@ -80,9 +85,8 @@ def decode_remote_write(body: bytes, limits: Limits, now: float, max_bytes: int 
                     continue
                 v = double(bits)
                 t = limits.time(ts / 1000.0, now, "timestamp")
-                if math.isnan(v):
-                    continue
-                out.points.append(MetricPoint(labels, t, v))
+                if not math.isnan(v):
+                    out.points.append(MetricPoint(labels, t, v))
         except InvalidInputError as exc:
             out.reject(index, exc.message)
         index += 1

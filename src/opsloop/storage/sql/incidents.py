@@ -79,6 +79,20 @@ class SqlIncidentStore:
         values = {k: (_j(v) if k in _JSON_FIELDS else v) for k, v in fields.items()}
         conn.execute(update(I).where(I.c.id == incident_id).values(**values))
 
+    def update_many(self, conn: Connection, items: Sequence[tuple[int, dict[str, Any]]]) -> None:
+        """Several incident updates, batched by the set of fields they change."""
+        from sqlalchemy import bindparam
+
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for incident_id, fields in items:
+            keys = tuple(sorted(fields))
+            params = {f"_{k}": (_j(v) if k in _JSON_FIELDS else v) for k, v in fields.items()}
+            params["_id_"] = incident_id
+            groups.setdefault(keys, []).append(params)
+        for keys, params in groups.items():
+            stmt = update(I).where(I.c.id == bindparam("_id_")).values({k: bindparam(f"_{k}") for k in keys})
+            conn.execute(stmt, params)
+
     def row(self, conn: Connection, incident_id: int, *, lock: bool = False) -> dict[str, Any]:
         stmt = select(I).where(I.c.id == incident_id)
         if lock and conn.dialect.name == "postgresql":

@@ -42,6 +42,57 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode() if value else "{}"
 
 
+COLUMNS = ("dedup_key", "fingerprint", "time", "last_time", "received", "count", "source", "kind", "service",
+           "severity", "status", "resolved_at", "text", "labels", "values", "evidence", "suppressed", "incident_id")
+_UPSERT = (
+    "INSERT INTO aiops_signals ({cols}) VALUES ({marks}) ON CONFLICT (dedup_key) DO UPDATE SET "
+    "count = aiops_signals.count + excluded.count, last_time = excluded.last_time, status = excluded.status, "
+    '"values" = excluded."values", text = excluded.text, '
+    "resolved_at = COALESCE(excluded.resolved_at, aiops_signals.resolved_at)"
+)
+
+
+def _upsert_sql(paramstyle: str) -> str:
+    mark = "?" if paramstyle == "qmark" else "%s"
+    return _UPSERT.format(cols=", ".join(f'"{c}"' for c in COLUMNS), marks=", ".join([mark] * len(COLUMNS)))
+
+
+def record_rows(signals: Sequence[Signal], received: float) -> tuple[list[tuple], list[int]]:
+    """Rows (``COLUMNS`` order) of stateless signals, exact duplicates within the batch folded.
+
+    Returns the rows and, for each signal, the index of its row. Fingerprints and label JSON are
+    computed once per distinct label set: a batch of log records mostly shares a few.
+    """
+    cache: dict[tuple, tuple[str, str]] = {}
+    rows: list[list] = []
+    where: dict[str, int] = {}
+    index: list[int] = []
+    sha1 = hashlib.sha1
+    for sig in signals:
+        lk = (sig.source, sig.kind, sig.service, tuple(sig.labels.items()))
+        ent = cache.get(lk)
+        if ent is None:
+            fp = sig.fingerprint()
+            ent = cache[lk] = (fp, _dumps(sig.labels))
+        fp, labels_json = ent
+        raw = fp if sig.kind == METRIC_KIND else f"{fp}|{sig.time!r}|{sig.text}"
+        key = sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        at = where.get(key)
+        if at is not None:
+            rows[at][5] += 1
+            if sig.kind == METRIC_KIND and sig.time >= rows[at][3]:
+                rows[at][3] = sig.time
+                rows[at][14] = _dumps(sig.values)
+            index.append(at)
+            continue
+        where[key] = len(rows)
+        index.append(len(rows))
+        rows.append([key, fp, sig.time, sig.time, received, 1, sig.source[:200], str(sig.kind)[:32],
+                     sig.service[:200], int(sig.severity), sig.status, None, sig.text, labels_json,
+                     _dumps(sig.values), _dumps(sig.evidence), "", None])
+    return [tuple(r) for r in rows], index
+
+
 def row_for(sig: Signal, fp: str, received: float, *, incident_id: int | None = None, suppressed: str = "",
             count: int = 1) -> dict[str, Any]:
     """The row a new signal becomes."""
@@ -130,6 +181,13 @@ class SqlSignalStore:
                     T.c.dedup_key.in_(batch))):
                 out[r.dedup_key] = dict(r._mapping)
         return out
+
+    def upsert_raw(self, conn: Connection, rows: Sequence[tuple]) -> None:
+        """``upsert`` for rows already in ``COLUMNS`` order (the fast path of log records)."""
+        if rows:
+            sql = _upsert_sql(conn.dialect.paramstyle)
+            for batch in chunks(rows, 5000):
+                conn.exec_driver_sql(sql, list(batch))
 
     def upsert(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Insert new rows; a row whose dedup key exists folds into it instead."""

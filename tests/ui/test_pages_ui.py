@@ -50,6 +50,8 @@ def test_models_page_lists_registered_model_and_promotes_with_reason(page, model
     page.get_by_role("button", name="Promote", exact=True).click()
     expect(page.locator(".notice")).to_contain_text("@champion now points at v2")
     expect(page.get_by_text("better holdout accuracy")).to_be_visible()
+    expect(page.locator("h1")).to_contain_text("@champion → v2")
+    expect(page.locator("#versions-table tr[data-version='2']")).to_contain_text("@champion")
     shot(page, "model")
     assert not page.js_errors
 

@@ -6,6 +6,8 @@ import { genericView } from '../generic.js';
 import { href, setQuery } from '../router.js';
 import { registryMissing } from './models.js';
 
+let flash = '';
+
 export async function render(root, ctx) {
   const name = ctx.params.name;
   setTitle(name);
@@ -24,10 +26,12 @@ export async function render(root, ctx) {
   versions.sort((a, b) => Number(b.version) - Number(a.version));
   const aliases = model.aliases || [];
   const aliasOf = (v) => aliases.filter((a) => String(a.version) === String(v)).map((a) => a.alias);
-  let selected = ctx.query.get('v') || (versions[0] && versions[0].version) || '';
+  const liveQuery = new URLSearchParams(location.hash.split('?')[1] || '');  // pick() may have changed it since ctx
+  let selected = liveQuery.get('v') || (versions[0] && versions[0].version) || '';
   const detail = h('div', {});
   const promoHost = h('div', {}, loading());
-  const msg = h('div', { 'aria-live': 'polite' });
+  const msg = h('div', { 'aria-live': 'polite' }, flash ? h('p', { class: 'notice', role: 'status', text: flash }) : null);
+  flash = '';
 
   const rows = versions.map((v) => {
     const tr = h('tr', { 'data-version': v.version },
@@ -61,9 +65,9 @@ export async function render(root, ctx) {
       if (!reason.value.trim()) { clear(msg, errorBox(new Error('Give a reason for the promotion.'), 'Promote')); return; }
       try {
         await ops.promote(name, { alias: alias.value.trim(), version: version.value, actor: actor(), reason: reason.value.trim() });
-        clear(msg, h('p', { class: 'notice', role: 'status', text: `@${alias.value.trim()} now points at v${version.value}.` }));
-        reason.value = '';
-        loadPromotions();
+        // Redraw the whole page so the aliases everywhere show the new state.
+        flash = `@${alias.value.trim()} now points at v${version.value}.`;
+        await render(root, ctx);
       } catch (err) {
         clear(msg, err instanceof ApiError && err.missingEndpoint
           ? errorBox(new Error('This server has no promotion API (/api/opsloop/v1/models/{name}/promote) yet.'), 'Promote')

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from opsloop.errors import OpsloopError
+from opsloop.errors import InvalidInputError, OpsloopError
 
 __all__ = ["model_resolver", "predict", "serve"]
 
@@ -74,6 +74,9 @@ def serve(ctx: click.Context, model_uri: str, host: str, port: int, workers: int
 
     try:
         monitoring = None
+        if monitor_store and monitor_store.startswith("memory") and workers > 1:
+            raise InvalidInputError("a memory:// monitoring store is private to one process; use "
+                                    "--workers 1 or an sqlite:/// store", field="monitor_store")
         if monitor_store:
             from opsloop.mlops.monitoring.service import MonitorConfig
 

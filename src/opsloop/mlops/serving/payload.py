@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from opsloop.errors import InvalidInputError
@@ -52,10 +53,7 @@ def decode_body(body: bytes, content_type: str, signature: ModelSignature, *, fa
     if ctype == "text/csv":
         frame = _read_csv(body)
         return ModelInput(frame=enforce_frame(frame, signature))
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"request body is not valid JSON: {exc}", field="body") from exc
+    doc = _loads(body)
     key, value, params = _split_format(doc)
     if signature.tensor is not None:
         return ModelInput(tensor=_to_tensor(key, value, signature), params=params)
@@ -63,6 +61,17 @@ def decode_body(body: bytes, content_type: str, signature: ModelSignature, *, fa
         return ModelInput(matrix=_to_matrix(key, value, signature), params=params)
     frame = _to_frame(key, value, signature)
     return ModelInput(frame=enforce_frame(frame, signature), params=params)
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass  # NaN/Infinity literals: accepted by the standard parser, as MLflow's server does
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"request body is not valid JSON: {exc}", field="body") from exc
 
 
 def _read_csv(body: bytes) -> pd.DataFrame:
@@ -307,11 +316,12 @@ def _default(obj: Any) -> Any:
 def predictions_to_json(preds: Any) -> bytes:
     """Serialise predictions as MLflow does: ``{"predictions": ...}``."""
     if isinstance(preds, np.ndarray):
-        body: Any = preds.tolist()
+        body: Any = preds if preds.dtype.kind in "biuf" and preds.flags.c_contiguous else preds.tolist()
     elif isinstance(preds, pd.DataFrame):
         body = preds.to_dict(orient="records")
     elif isinstance(preds, pd.Series):
         body = preds.tolist()
     else:
         body = preds
-    return json.dumps({"predictions": body}, default=_default).encode()
+    return orjson.dumps({"predictions": body}, default=_default,
+                        option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)

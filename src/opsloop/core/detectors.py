@@ -16,7 +16,9 @@ restores them, so a checkpointed detector resumes with identical scores after a 
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import importlib
 import inspect
 from abc import ABC, abstractmethod
 from array import array
@@ -82,10 +84,15 @@ class Estimator(ABC):  # noqa: B024 - the base of both detector shapes, no verbs
 
 def from_config(config: Mapping[str, Any]) -> Estimator:
     """Rebuild a detector from ``Estimator.config()`` output."""
+    path = str(config.get("class", ""))
+    if path not in _REGISTRY and path.startswith("opsloop."):
+        # a checkpoint may name a detector whose module nobody imported yet (only opsloop's own)
+        with contextlib.suppress(ImportError):
+            importlib.import_module(path.rpartition(".")[0])
     try:
-        cls = _REGISTRY[config["class"]]
+        cls = _REGISTRY[path]
     except KeyError as exc:
-        raise InvalidInputError(f"unknown detector class {config.get('class')!r}", field="class") from exc
+        raise InvalidInputError(f"unknown detector class {path!r}", field="class") from exc
     return cls(**copy.deepcopy(dict(config["params"])))
 
 

@@ -128,9 +128,11 @@ class UnivariateEnsemble(AnomalyDetector):
 
     @property
     def parts(self) -> dict[str, float]:
-        """Probabilities of the last scored point per component (for evidence)."""
-        return {"seasonal": self._parts[0], "level_shift": self._parts[1], "sustained": self._parts[2],
-                "volatility": self._parts[3], "novelty": self._parts[4], "sequence": self._parts[5]}
+        """Probabilities of the last scored point per enabled component (for evidence)."""
+        names = ("seasonal", "level_shift", "sustained", "volatility", "novelty", "sequence")
+        enabled = (True, True, self.sustain_alpha > 0.0, self._volatility is not None,
+                   self._novelty is not None, self._sequence is not None)
+        return {n: p for n, p, on in zip(names, self._parts, enabled, strict=True) if on}
 
 
 def _fisher(parts: tuple[float, ...]) -> float:

@@ -163,7 +163,9 @@ class MetricWatch:
         s.detector.learn_one(x, t)
         s.points += 1
         out: list[Signal] = []
-        sig = s.alerter.update(p, t, x, s.detector.expected_band(), labels, _service(labels))
+        parts = getattr(s.detector, "parts", None)  # per-component probabilities, when the detector has them
+        sig = s.alerter.update(p, t, x, s.detector.expected_band(), labels, _service(labels),
+                               {f"p_{k}": v for k, v in parts.items()} if isinstance(parts, dict) else None)
         if sig is not None:
             sig.labels.setdefault("rule", s.rule.name)
             out.append(sig)

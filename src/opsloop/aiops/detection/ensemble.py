@@ -1,8 +1,15 @@
-"""The default univariate detector: a seasonal baseline and a level-shift CUSUM on its residual.
+"""The default univariate detector: a seasonal baseline and the detectors that read its residual.
 
-The seasonal baseline catches points that leave the band expected at this phase of the cycle;
-the CUSUM on the same residual catches sustained shifts too small to leave the band on any one
-point. Each is calibrated on its own history; the ensemble's probability is the larger of the two.
+- the seasonal baseline catches points that leave the band expected at this phase of the cycle;
+- a CUSUM on the same residual catches shifts too small to leave the band on any one point;
+- a running mean of |residual z| catches a sustained deviation;
+- range novelty catches a value beyond where the series has been for a long time;
+- optionally, volatility change and sequence novelty.
+
+Each component is calibrated on its own history. By default their tail probabilities are combined
+with Fisher's method, so that agreeing evidence reinforces: the result ranks anomalies well but,
+because the components read the same residual, it is over-confident as a probability (it assumes
+independence); ``combine="max"`` keeps a calibrated (conservative) probability instead.
 """
 
 from __future__ import annotations
@@ -21,9 +28,8 @@ from opsloop.errors import InvalidInputError
 __all__ = ["UnivariateEnsemble"]
 
 
-
 class UnivariateEnsemble(AnomalyDetector):
-    """Seasonal robust baseline + CUSUM level-shift detector on the seasonal residual.
+    """Seasonal robust baseline, level shift, sustained deviation and range novelty, combined.
 
     Args:
         seasonal: ``SeasonalBaseline`` parameters.

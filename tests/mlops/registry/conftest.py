@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import sqlalchemy
 
 from opsloop.storage.sql import open_database
 from opsloop.storage.sql.registry import SqlRegistryStore
@@ -140,15 +141,38 @@ def _fresh_postgres_database(base_url: str) -> str:
     return base_url.rsplit("/", 1)[0] + "/" + name
 
 
+@pytest.fixture(scope="session")
+def _postgres_registry_url() -> Iterator[str | None]:
+    """One migrated PostgreSQL database for the session (tests empty it), or None without a server."""
+    base = os.environ.get("OPSLOOP_TEST_POSTGRES_URL")
+    if not base:
+        yield None
+        return
+    url = _fresh_postgres_database(base)
+    open_database(url, pool_size=1).dispose()  # migrate once
+    yield url
+
+
+def _emptied(url: str) -> str:
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            names = [n for n in sqlalchemy.inspect(conn).get_table_names() if n != "alembic_version"]
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+    finally:
+        engine.dispose()
+    return url
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'registry.db'}"
-    base = os.environ.get("OPSLOOP_TEST_POSTGRES_URL")
-    if not base:
+    url = request.getfixturevalue("_postgres_registry_url")
+    if not url:
         pytest.skip("PostgreSQL registry tests need OPSLOOP_TEST_POSTGRES_URL (a server URL such as "
                     "postgresql+psycopg://postgres@127.0.0.1:5432/postgres); it is not set")
-    return _fresh_postgres_database(base)
+    return _emptied(url)
 
 
 @dataclass

@@ -155,6 +155,8 @@ def test_config_is_validated() -> None:
         MinerConfig(similarity_threshold=0.0)
     with pytest.raises(InvalidInputError):
         MinerConfig(max_templates=0)
+    with pytest.raises(InvalidInputError):
+        MinerConfig(sibling_merge=1)
 
 
 def test_digits_left_unmasked_still_generalise_lines_of_the_same_shape() -> None:

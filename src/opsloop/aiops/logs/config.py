@@ -54,7 +54,9 @@ class MinerConfig:
     def __post_init__(self) -> None:
         if not 0.0 < self.similarity_threshold <= 1.0:
             raise InvalidInputError("similarity_threshold must be in (0, 1]", field="similarity_threshold")
-        for name in ("sibling_merge", "max_templates", "max_services", "max_line_chars", "max_tokens", "bucket_seconds"):
+        if self.sibling_merge < 2:
+            raise InvalidInputError("sibling_merge must be at least 2", field="sibling_merge")
+        for name in ("max_templates", "max_services", "max_line_chars", "max_tokens", "bucket_seconds"):
             if getattr(self, name) < 1:
                 raise InvalidInputError(f"{name} must be at least 1", field=name)
         for name in ("line_cache_size", "max_examples", "max_versions", "max_buckets"):

@@ -221,10 +221,11 @@ class LogMiner:
             found = index.sibling_group(template, self.config.sibling_merge)
             if found is None:
                 return template
-            position, ids = found
-            template = self._merge(index, [self._templates[i] for i in ids], position, time)
+            _position, ids = found
+            template = self._merge(index, [self._templates[i] for i in ids], time)
 
-    def _merge(self, index: ServiceIndex, members: list[Template], position: int, time: float | None) -> Template:
+    def _merge(self, index: ServiceIndex, members: list[Template], time: float | None) -> Template:
+        """Fold ``members`` (and any template they become equal to) into the oldest of them."""
         survivor = members[0]
         tokens = list(survivor.tokens)
         for member in members[1:]:  # keeps delimited context: user=root, user=admin -> user=<*>

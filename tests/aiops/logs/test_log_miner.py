@@ -179,3 +179,42 @@ def test_a_sibling_merge_keeps_the_delimited_context() -> None:
     for name in ["root", "admin", "guest", "oracle"]:
         tid = miner.add(f"authentication failure; rhost=10.0.0.1 user={name}").template_id
     assert miner.template(miner.resolve(tid)).text == "authentication failure; rhost=<*> user=<*>"
+
+
+def _covers(template: list[str], tokens: list[str]) -> bool:
+    import re
+
+    if len(template) != len(tokens):
+        return False
+    for t, x in zip(template, tokens, strict=True):
+        if t == x or t == "<*>":
+            continue
+        pattern = ".*".join(re.escape(part) for part in t.split("<*>"))
+        if "<*>" not in t or not re.fullmatch(pattern, x):
+            return False
+    return True
+
+
+def test_every_line_still_fits_its_template_after_all_merges() -> None:
+    import random
+
+    rng = random.Random(3)
+    verbs = ["opened", "closed", "reset", "failed"]
+    names = ["alice", "bob", "carol", "dave", "erin", "frank"]
+    lines = []
+    for _ in range(600):
+        shape = rng.randrange(4)
+        if shape == 0:
+            lines.append(f"session {rng.randrange(999)} {rng.choice(verbs)} for user {rng.choice(names)}")
+        elif shape == 1:
+            lines.append(f"user={rng.choice(names)} uid={rng.randrange(99)} tty=ssh host=h{rng.randrange(9)}.lan")
+        elif shape == 2:
+            lines.append(f"Worker {rng.choice(names)} took {rng.randrange(99)} ms on [{rng.choice(verbs)}]")
+        else:
+            lines.append(" ".join(rng.choice(names + verbs) for _ in range(rng.randrange(1, 6))))
+    miner = LogMiner()
+    ids = [miner.add(line, service="p").template_id for line in lines]
+    for line, tid in zip(lines, ids, strict=True):
+        live = miner.template(miner.resolve(tid))
+        assert live.merged_into is None
+        assert _covers(live.tokens, miner.masker.mask_tokens(line)), (line, live.text)

@@ -29,9 +29,7 @@ def normalise_template(template: str) -> str:
     """A template in the ICSE'22 corrected form, so that equal meanings compare equal."""
     template = re.sub(r"\s+", " ", template.strip())
     template = re.sub(r"<[A-Z]+>", "<*>", template)  # Drain3's named masks (<NUM>, <IP>…)
-    parts = [
-        "<*>" if re.fullmatch(r"(/[^/]+)+", p) else p for p in _PATH_SPLIT.split(template)
-    ]
+    parts = ["<*>" if re.fullmatch(r"(/[^/]+)+", p) else p for p in _PATH_SPLIT.split(template)]
     template = "".join(parts)
     tokens = []
     for token in _TOKEN_SPLIT.split(template):
@@ -44,9 +42,18 @@ def normalise_template(template: str) -> str:
     for pattern in ("<*>.<*>", "<*><*>"):
         while pattern in template:
             template = template.replace(pattern, "<*>")
-    for old, new in ((" #<*>#", " <*>"), (" #<*> #", " <*>"), ("<*>:<*>", "<*>"), ("<*>#<*>", "<*>"),
-                     ("<*>/<*>", "<*>"), ("<*>@<*>", "<*>"), ("<*>.<*>", "<*>"),
-                     (' "<*>" ', " <*> "), (" '<*>' ", " <*> "), ("<*><*>", "<*>")):
+    for old, new in (
+        (" #<*>#", " <*>"),
+        (" #<*> #", " <*>"),
+        ("<*>:<*>", "<*>"),
+        ("<*>#<*>", "<*>"),
+        ("<*>/<*>", "<*>"),
+        ("<*>@<*>", "<*>"),
+        ("<*>.<*>", "<*>"),
+        (' "<*>" ', " <*> "),
+        (" '<*>' ", " <*> "),
+        ("<*><*>", "<*>"),
+    ):
         while old in template:
             template = template.replace(old, new)
     return template

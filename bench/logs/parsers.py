@@ -13,8 +13,14 @@ __all__ = ["PARSERS", "DrainParser", "HeaderParser", "OpsloopParser"]
 
 # The masking instructions from Drain3's README (examples/drain3.ini), unchanged.
 DRAIN3_MASKING = [
-    {"regex_pattern": r"((?<=[^A-Za-z0-9])|^)(([0-9a-f]{2,}:){3,}([0-9a-f]{2,}))((?=[^A-Za-z0-9])|$)", "mask_with": "ID"},
-    {"regex_pattern": r"((?<=[^A-Za-z0-9])|^)(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})((?=[^A-Za-z0-9])|$)", "mask_with": "IP"},
+    {
+        "regex_pattern": r"((?<=[^A-Za-z0-9])|^)(([0-9a-f]{2,}:){3,}([0-9a-f]{2,}))((?=[^A-Za-z0-9])|$)",
+        "mask_with": "ID",
+    },
+    {
+        "regex_pattern": r"((?<=[^A-Za-z0-9])|^)(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})((?=[^A-Za-z0-9])|$)",
+        "mask_with": "IP",
+    },
     {"regex_pattern": r"((?<=[^A-Za-z0-9])|^)([0-9a-f]{6,} ?){3,}((?=[^A-Za-z0-9])|$)", "mask_with": "SEQ"},
     {"regex_pattern": r"((?<=[^A-Za-z0-9])|^)([0-9A-F]{4} ?){4,}((?=[^A-Za-z0-9])|$)", "mask_with": "SEQ"},
     {"regex_pattern": r"((?<=[^A-Za-z0-9])|^)(0x[a-f0-9A-F]+)((?=[^A-Za-z0-9])|$)", "mask_with": "HEX"},
@@ -49,7 +55,9 @@ class DrainParser:
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise SystemExit("drain3 is missing: pip install --no-deps drain3==0.9.11 jsonpickle") from exc
         config = TemplateMinerConfig()
-        config.masking_instructions = [MaskingInstruction(m["regex_pattern"], m["mask_with"]) for m in DRAIN3_MASKING]
+        config.masking_instructions = [
+            MaskingInstruction(m["regex_pattern"], m["mask_with"]) for m in DRAIN3_MASKING
+        ]
         config.profiling_enabled = False
         self.miners: dict[str, object] = {}
         self._config = config

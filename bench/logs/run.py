@@ -100,8 +100,10 @@ def print_raw(results: dict[str, dict[str, dict[str, float]]]) -> None:
     for system, per in results.items():
         s = per["opsloop-raw"]
         print(f"{system:<11} " + " ".join(f"{s[k]:.3f}" for k in keys))
-    print(f"{'mean':<11} " + " ".join(
-        f"{sum(p['opsloop-raw'][k] for p in results.values()) / len(results):.3f}" for k in keys))
+    print(
+        f"{'mean':<11} "
+        + " ".join(f"{sum(p['opsloop-raw'][k] for p in results.values()) / len(results):.3f}" for k in keys)
+    )
 
 
 def print_accuracy(results: dict[str, dict[str, dict[str, float]]]) -> None:
@@ -126,19 +128,25 @@ def print_accuracy(results: dict[str, dict[str, dict[str, float]]]) -> None:
     for n in names:
         lines = sum(per[n]["lines"] for per in results.values())
         secs = sum(per[n]["seconds"] for per in results.values())
-        print(f"{n}: {lines / secs:,.0f} lines/s on the 2k files ({lines} lines, {secs:.3f} CPU s, median of runs)")
+        print(
+            f"{n}: {lines / secs:,.0f} lines/s on the 2k files ({lines} lines, {secs:.3f} CPU s, median of runs)"
+        )
     if {"opsloop", "drain3"} <= set(names):
         o = sum(p["opsloop"]["lines"] for p in results.values()) / sum(
-            p["opsloop"]["seconds"] for p in results.values())
+            p["opsloop"]["seconds"] for p in results.values()
+        )
         d = sum(p["drain3"]["lines"] for p in results.values()) / sum(
-            p["drain3"]["seconds"] for p in results.values())
+            p["drain3"]["seconds"] for p in results.values()
+        )
         print(f"throughput ratio opsloop/drain3 on the 2k files: {o / d:.1f}x")
 
 
 _DIGITS = re.compile(r"\d+")
 
 
-def stream_worker(name: str, data: Path, systems: list[str], n: int, seed: int, fresh: bool) -> dict[str, float]:
+def stream_worker(
+    name: str, data: Path, systems: list[str], n: int, seed: int, fresh: bool
+) -> dict[str, float]:
     """Mine ``n`` lines resampled (uniformly, with replacement) from the systems' messages.
 
     With ``fresh``, every digit run of a sampled line is replaced by random digits (its length
@@ -164,8 +172,13 @@ def stream_worker(name: str, data: Path, systems: list[str], n: int, seed: int, 
         elapsed += time.process_time() - started
         done += len(batch)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"lines": done, "seconds": elapsed, "peak_rss_mb": peak / 1024,
-            "base_rss_mb": base_rss / 1024, "templates": parser.size()}
+    return {
+        "lines": done,
+        "seconds": elapsed,
+        "peak_rss_mb": peak / 1024,
+        "base_rss_mb": base_rss / 1024,
+        "templates": parser.size(),
+    }
 
 
 def run_stream(args: argparse.Namespace, systems: list[str]) -> None:
@@ -179,15 +192,28 @@ def run_stream(args: argparse.Namespace, systems: list[str]) -> None:
         for name, n in (("opsloop", n_ours), ("drain3", n_drain)):
             if name not in PARSERS or n <= 0:
                 continue
-            cmd = [sys.executable, __file__, str(args.data), "--systems", ",".join(systems),
-                   "--stream-worker", name, "--stream-lines", str(n), "--seed", str(args.seed)]
+            cmd = [
+                sys.executable,
+                __file__,
+                str(args.data),
+                "--systems",
+                ",".join(systems),
+                "--stream-worker",
+                name,
+                "--stream-lines",
+                str(n),
+                "--seed",
+                str(args.seed),
+            ]
             if fresh:
                 cmd.append("--fresh")
             res = subprocess.run(cmd, capture_output=True, text=True, check=True)
             out[name] = r = json.loads(res.stdout.strip().splitlines()[-1])
-            print(f"[{label}] {name}: {r['lines']:,} lines, {r['lines'] / r['seconds']:,.0f} lines/s, "
-                  f"{r['templates']} templates, peak RSS {r['peak_rss_mb']:.0f} MB "
-                  f"(data loaded: {r['base_rss_mb']:.0f} MB)")
+            print(
+                f"[{label}] {name}: {r['lines']:,} lines, {r['lines'] / r['seconds']:,.0f} lines/s, "
+                f"{r['templates']} templates, peak RSS {r['peak_rss_mb']:.0f} MB "
+                f"(data loaded: {r['base_rss_mb']:.0f} MB)"
+            )
         if len(out) == 2:
             o = out["opsloop"]["lines"] / out["opsloop"]["seconds"]
             d = out["drain3"]["lines"] / out["drain3"]["seconds"]
@@ -199,19 +225,30 @@ def main() -> None:
     ap.add_argument("data", nargs="?", default=DEFAULT_DATA, type=Path)
     ap.add_argument("--systems", default="", help="comma-separated subset (default: every folder)")
     ap.add_argument("--stream-lines", type=int, default=10_000_000)
-    ap.add_argument("--drain-stream-lines", type=int, default=1_000_000,
-                    help="Drain3's stream length (its rate is steady; 10M lines would take several minutes)")
-    ap.add_argument("--fresh-lines", type=int, default=1_000_000,
-                    help="length of the second stream, whose numbers are redrawn (0: skip it)")
+    ap.add_argument(
+        "--drain-stream-lines",
+        type=int,
+        default=1_000_000,
+        help="Drain3's stream length (its rate is steady; 10M lines would take several minutes)",
+    )
+    ap.add_argument(
+        "--fresh-lines",
+        type=int,
+        default=1_000_000,
+        help="length of the second stream, whose numbers are redrawn (0: skip it)",
+    )
     ap.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--stream-worker", default="", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=5, help="timed runs per system and parser (median)")
     args = ap.parse_args()
     systems = [s for s in args.systems.split(",") if s] or sorted(
-        p.name for p in args.data.iterdir() if p.is_dir())
+        p.name for p in args.data.iterdir() if p.is_dir()
+    )
     if args.stream_worker:
-        worker = stream_worker(args.stream_worker, args.data, systems, args.stream_lines, args.seed, args.fresh)
+        worker = stream_worker(
+            args.stream_worker, args.data, systems, args.stream_lines, args.seed, args.fresh
+        )
         print(json.dumps(worker))
         return
     results = run_accuracy(args.data, systems, args.repeat)

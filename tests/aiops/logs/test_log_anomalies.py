@@ -17,8 +17,11 @@ def _steady(ingestor: LogIngestor, minutes: int, start: float = 0.0, per_minute:
     for m in range(minutes):
         for k in range(per_minute):
             t = start + m * BUCKET + k * (BUCKET / per_minute)
-            signals += ingestor.ingest(f"2024-03-01 10:00:00,000 INFO [w] app.Api: served request {m * 10 + k} in 5 ms",
-                                       service="api", time=t).signals
+            signals += ingestor.ingest(
+                f"2024-03-01 10:00:00,000 INFO [w] app.Api: served request {m * 10 + k} in 5 ms",
+                service="api",
+                time=t,
+            ).signals
     return signals
 
 
@@ -33,8 +36,11 @@ def test_steady_traffic_raises_nothing() -> None:
 def test_new_template_after_warmup_is_a_signal() -> None:
     ingestor = _ingestor()
     _steady(ingestor, 20)
-    out = ingestor.ingest("2024-03-01 10:20:00,000 ERROR [w] app.Db: connection pool exhausted after 30 s",
-                          service="api", time=20 * BUCKET + 1).signals
+    out = ingestor.ingest(
+        "2024-03-01 10:20:00,000 ERROR [w] app.Db: connection pool exhausted after 30 s",
+        service="api",
+        time=20 * BUCKET + 1,
+    ).signals
     new = [s for s in out if s.labels.get("anomaly") == "new_template"]
     assert len(new) == 1
     signal = new[0]
@@ -68,8 +74,11 @@ def test_error_surge_is_a_signal() -> None:
     ingestor = _ingestor()
     _steady(ingestor, 30)
     for k in range(40):
-        ingestor.ingest(f"2024-03-01 10:30:00,000 ERROR [w] app.Api: request {k} failed", service="api",
-                        time=30 * BUCKET + k)
+        ingestor.ingest(
+            f"2024-03-01 10:30:00,000 ERROR [w] app.Api: request {k} failed",
+            service="api",
+            time=30 * BUCKET + k,
+        )
     out = ingestor.detector.flush(32 * BUCKET)
     surge = [s for s in out if s.labels.get("anomaly") == "error_surge" and s.status == "firing"]
     assert len(surge) == 1

@@ -11,7 +11,9 @@ from opsloop.aiops.logs import LogIngestor, LogMiner, MinerConfig
 def test_binary_garbage_is_filed_under_one_template() -> None:
     miner = LogMiner()
     rng = random.Random(1)
-    ids = {miner.add(bytes(rng.randrange(256) for _ in range(200)), service="s").template_id for _ in range(50)}
+    ids = {
+        miner.add(bytes(rng.randrange(256) for _ in range(200)), service="s").template_id for _ in range(50)
+    }
     assert len(ids) <= 2  # a few garbage lines may decode mostly printable
     assert miner.stats.binary_lines >= 45
     assert miner.stats.invalid_utf8 >= 45
@@ -86,7 +88,9 @@ def test_ingestor_survives_every_bad_input_kind() -> None:
 def test_ingestor_state_stays_bounded_under_a_flood_of_services() -> None:
     from opsloop.aiops.logs import LogAnomalyConfig, LogAnomalyDetector
 
-    ingestor = LogIngestor(LogMiner(MinerConfig(max_services=10)), LogAnomalyDetector(LogAnomalyConfig(max_series=20)))
+    ingestor = LogIngestor(
+        LogMiner(MinerConfig(max_services=10)), LogAnomalyDetector(LogAnomalyConfig(max_series=20))
+    )
     for i in range(500):
         ingestor.ingest(f"hello from {i}", service=f"svc-{i}", time=float(i))
     assert len(ingestor.headers) <= 11

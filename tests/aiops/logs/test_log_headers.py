@@ -11,8 +11,12 @@ from opsloop.errors import InvalidInputError
 @pytest.mark.parametrize(
     ("line", "message", "level", "component"),
     [
-        ("2024-03-01 10:00:01,120 INFO [main] com.shop.Checkout: Order 1 placed", "Order 1 placed", "INFO",
-         "com.shop.Checkout"),
+        (
+            "2024-03-01 10:00:01,120 INFO [main] com.shop.Checkout: Order 1 placed",
+            "Order 1 placed",
+            "INFO",
+            "com.shop.Checkout",
+        ),
         ("Mar  1 10:00:01 host1 sshd[411]: Accepted key for bob", "Accepted key for bob", "", "sshd"),
         ("[Fri Mar 01 10:00:01 2024] [error] child died", "child died", "ERROR", ""),
         ("24/03/01 10:00:01 WARN mem.Pool: low memory", "low memory", "WARN", "mem.Pool"),

@@ -41,7 +41,12 @@ def test_user_patterns_are_masked_first() -> None:
 
 @pytest.mark.parametrize(
     ("a", "b", "expected"),
-    [("(HWID=1)", "(HWID=22)", "(HWID=<*>)"), ("alice", "bob", "<*>"), ("[a]", "[bb]", "[<*>]"), ("x", "x", "x")],
+    [
+        ("(HWID=1)", "(HWID=22)", "(HWID=<*>)"),
+        ("alice", "bob", "<*>"),
+        ("[a]", "[bb]", "[<*>]"),
+        ("x", "x", "x"),
+    ],
 )
 def test_generalise_token_keeps_delimited_context(a: str, b: str, expected: str) -> None:
     assert generalise_token(a, b) == expected

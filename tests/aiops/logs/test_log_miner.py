@@ -59,8 +59,10 @@ def test_different_words_are_not_unified_by_one_line() -> None:
 
 def test_a_word_position_that_keeps_varying_is_merged_and_old_ids_resolve() -> None:
     miner = LogMiner()
-    ids = [miner.add(f"Invalid user {name} from 10.0.0.{i}").template_id
-           for i, name in enumerate(["alice", "bob", "carol", "dave"])]
+    ids = [
+        miner.add(f"Invalid user {name} from 10.0.0.{i}").template_id
+        for i, name in enumerate(["alice", "bob", "carol", "dave"])
+    ]
     assert len({miner.resolve(i) for i in ids}) == 1
     live = miner.template(miner.resolve(ids[0]))
     assert live.text == "Invalid user <*> from <*>"
@@ -74,7 +76,11 @@ def test_parameters_are_extracted_from_a_line() -> None:
     miner = LogMiner()
     tid = miner.add("Retry 1 of 3 contacting gateway 10.0.3.17:8443").template_id
     template = miner.template(tid)
-    assert template.parameters("Retry 2 of 5 contacting gateway 10.0.3.18:8443") == ["2", "5", "10.0.3.18:8443"]
+    assert template.parameters("Retry 2 of 5 contacting gateway 10.0.3.18:8443") == [
+        "2",
+        "5",
+        "10.0.3.18:8443",
+    ]
     assert template.parameters("too short") == []
     assert template.parameter_examples() == [["1", "3", "10.0.3.17:8443"]]
 
@@ -207,7 +213,9 @@ def test_every_line_still_fits_its_template_after_all_merges() -> None:
         if shape == 0:
             lines.append(f"session {rng.randrange(999)} {rng.choice(verbs)} for user {rng.choice(names)}")
         elif shape == 1:
-            lines.append(f"user={rng.choice(names)} uid={rng.randrange(99)} tty=ssh host=h{rng.randrange(9)}.lan")
+            lines.append(
+                f"user={rng.choice(names)} uid={rng.randrange(99)} tty=ssh host=h{rng.randrange(9)}.lan"
+            )
         elif shape == 2:
             lines.append(f"Worker {rng.choice(names)} took {rng.randrange(99)} ms on [{rng.choice(verbs)}]")
         else:

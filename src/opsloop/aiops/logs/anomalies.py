@@ -130,7 +130,9 @@ class LogAnomalyDetector:
             baseline.update(bucket, observed)
         return signals
 
-    def _judge(self, key: tuple[str, int], baseline: SeasonalBaseline, bucket: int, observed: int) -> Signal | None:
+    def _judge(
+        self, key: tuple[str, int], baseline: SeasonalBaseline, bucket: int, observed: int
+    ) -> Signal | None:
         cfg = self.config
         mean, std, _ = baseline.expected(bucket)
         if baseline.history < cfg.min_history:
@@ -148,7 +150,14 @@ class LogAnomalyDetector:
         return None
 
     def _rate_signal(
-        self, key: tuple[str, int], bucket: int, observed: int, mean: float, spread: float, z: float, status: str
+        self,
+        key: tuple[str, int],
+        bucket: int,
+        observed: int,
+        mean: float,
+        spread: float,
+        z: float,
+        status: str,
     ) -> Signal:
         service, tid = key
         end = bucket + self.config.bucket_seconds
@@ -163,27 +172,49 @@ class LogAnomalyDetector:
         if tid == _ERRORS:
             severity = Severity.CRITICAL if z >= 2 * self.config.z_threshold else Severity.ERROR
             return Signal(
-                time=end, source=f"{self.source}:errors", kind=SignalKind.LOG_ANOMALY, service=service,
-                labels={"anomaly": "error_surge"}, severity=severity, status=status, values=values,
+                time=end,
+                source=f"{self.source}:errors",
+                kind=SignalKind.LOG_ANOMALY,
+                service=service,
+                labels={"anomaly": "error_surge"},
+                severity=severity,
+                status=status,
+                values=values,
                 text=f"{service or 'unknown service'}: {observed} error lines in {self.config.bucket_seconds}s, "
-                f"expected about {mean:.1f}", evidence=evidence,
+                f"expected about {mean:.1f}",
+                evidence=evidence,
             )
         direction = "up" if z > 0 else "down"
         text = self._texts.get(tid, "")
         evidence.update({"template_id": tid, "template": text})
         return Signal(
-            time=end, source=f"{self.source}:rate", kind=SignalKind.LOG_ANOMALY, service=service,
-            labels={"anomaly": "template_rate", "template_id": str(tid)}, severity=Severity.WARNING,
-            status=status, values=values, evidence=evidence,
+            time=end,
+            source=f"{self.source}:rate",
+            kind=SignalKind.LOG_ANOMALY,
+            service=service,
+            labels={"anomaly": "template_rate", "template_id": str(tid)},
+            severity=Severity.WARNING,
+            status=status,
+            values=values,
+            evidence=evidence,
             text=f"template {tid} rate {direction}: {observed} lines vs about {mean:.1f} expected: {text[:120]}",
         )
 
     def _new_template(self, match: Match, time: float, level: str, text: str, message: str) -> Signal:
         severity = Severity.ERROR if level and is_error_level(level) else Severity.WARNING
         return Signal(
-            time=time, source=f"{self.source}:new_template", kind=SignalKind.LOG_ANOMALY,
-            service=match.service, labels={"anomaly": "new_template", "template_id": str(match.template_id)},
-            severity=severity, text=f"new log template for {match.service or 'unknown service'}: {text[:160]}",
+            time=time,
+            source=f"{self.source}:new_template",
+            kind=SignalKind.LOG_ANOMALY,
+            service=match.service,
+            labels={"anomaly": "new_template", "template_id": str(match.template_id)},
+            severity=severity,
+            text=f"new log template for {match.service or 'unknown service'}: {text[:160]}",
             values={"score": 1.0},
-            evidence={"template_id": match.template_id, "template": text, "example": message[:512], "level": level},
+            evidence={
+                "template_id": match.template_id,
+                "template": text,
+                "example": message[:512],
+                "level": level,
+            },
         )

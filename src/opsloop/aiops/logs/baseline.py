@@ -31,7 +31,9 @@ class SeasonalBaseline:
 
     __slots__ = ("slot_seconds", "slots", "alpha", "min_history", "_slots", "_overall")
 
-    def __init__(self, slot_seconds: int = 3600, slots: int = 168, alpha: float = 0.2, min_history: int = 3) -> None:
+    def __init__(
+        self, slot_seconds: int = 3600, slots: int = 168, alpha: float = 0.2, min_history: int = 3
+    ) -> None:
         self.slot_seconds = slot_seconds
         self.slots = slots
         self.alpha = alpha

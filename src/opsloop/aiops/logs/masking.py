@@ -89,7 +89,9 @@ class Masker:
         cache = self._tokens
         out = []
         for token in message.split():
-            if token.isdigit() and token.isascii():  # the commonest variable: no regex, and no cache pollution
+            if (
+                token.isdigit() and token.isascii()
+            ):  # the commonest variable: no regex, and no cache pollution
                 out.append(WILDCARD)
                 continue
             masked = cache.get(token)

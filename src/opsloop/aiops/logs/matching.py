@@ -30,8 +30,10 @@ def is_word(token: str) -> bool:
     """A token that reads as a constant word: has a letter, no digit, no wildcard."""
     known = _WORDS.get(token)
     if known is None:
-        known = WILDCARD not in token and not any(ch.isdigit() for ch in token) and any(
-            ch.isalpha() for ch in token
+        known = (
+            WILDCARD not in token
+            and not any(ch.isdigit() for ch in token)
+            and any(ch.isalpha() for ch in token)
         )
         if len(_WORDS) >= _WORDS_LIMIT:
             _WORDS.clear()
@@ -91,7 +93,15 @@ def sibling_keys(tokens: list[str]) -> list[tuple[int, str]]:
 class ServiceIndex:
     """The templates of one service, by token count, with its bounded caches."""
 
-    __slots__ = ("by_length", "line_cache", "shape_cache", "masked_cache", "overflow_id", "siblings", "keys_of")
+    __slots__ = (
+        "by_length",
+        "line_cache",
+        "shape_cache",
+        "masked_cache",
+        "overflow_id",
+        "siblings",
+        "keys_of",
+    )
 
     def __init__(self) -> None:
         self.by_length: dict[int, list[Template]] = {}

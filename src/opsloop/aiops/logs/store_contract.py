@@ -20,7 +20,9 @@ __all__ = ["check_template_store"]
 
 
 def _template(tid: int, service: str, text: str) -> Template:
-    template = Template(id=tid, service=service, tokens=text.split(), count=3, first_seen=10.0, last_seen=20.0)
+    template = Template(
+        id=tid, service=service, tokens=text.split(), count=3, first_seen=10.0, last_seen=20.0
+    )
     template.versions.append(TemplateVersion(1, text.replace("<*>", "x"), 10.0))
     template.versions.append(TemplateVersion(2, text, 15.0))
     template.buckets = {0: 1, 300: 2}

@@ -366,3 +366,14 @@ def test_artifact_uri_resolves_every_model_uri_form(stores: Stores) -> None:
         r.artifact_uri("models:/m@nobody")
     with pytest.raises(InvalidInputError):
         r.artifact_uri("s3://bucket/model")
+
+
+def test_concurrent_registrations_get_distinct_numbers(stores: Stores) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, model_id = _run_and_model(stores)
+    stores.registry.create_registered_model("m")
+    with ThreadPoolExecutor(4) as pool:
+        versions = list(pool.map(lambda _: stores.registry.create_model_version("m", f"models:/{model_id}").version,
+                                 range(8)))
+    assert sorted(versions) == list(range(1, 9))

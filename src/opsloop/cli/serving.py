@@ -127,5 +127,5 @@ def predict(ctx: click.Context, model_uri: str, input_path: str, output_path: st
     except OpsloopError as exc:
         _fail(exc)
         return
-    click.echo(f"scored {stats.rows} rows in {stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s) "
+    click.echo(f"scored {stats.rows} rows in {stats.seconds:.2f}s ({stats.rows_per_second:,.0f} rows/s) "
                f"-> {output_path}", err=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+import pytest
 
 from .conftest import FEATURES, training_frame
 
@@ -85,3 +86,32 @@ def test_served_traffic_is_monitored_for_drift_and_accuracy(models: dict[str, Pa
         assert income[0]["service"] == "churn" and income[0]["values"]["psi"] > 0.2
         bad = c.post("/labels", json={"nope": 1})
         assert bad.status_code == 400
+
+
+def test_serves_a_model_logged_and_registered_with_the_mlflow_client(serve_process, tmp_path: Path) -> None:  # noqa: ANN001
+    import mlflow
+    import mlflow.lightgbm
+    from lightgbm import LGBMRegressor
+    from mlflow.models import infer_signature
+
+    x, _ = training_frame(300, seed=4)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    model = LGBMRegressor(n_estimators=5, verbose=-1).fit(x, x["age"] * 3)
+    with mlflow.start_run():
+        mlflow.lightgbm.log_model(model, name="model", registered_model_name="pricing",
+                                  signature=infer_signature(x, model.predict(x)))
+    mlflow.tracking.MlflowClient(uri, uri).set_registered_model_alias("pricing", "champion", "1")
+    import os
+
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        url, _ = serve_process("models:/pricing@champion", "--workers", "1")
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+    r = httpx.post(f"{url}/invocations", json=BODY, timeout=10)
+    assert r.status_code == 200
+    assert r.json()["predictions"] == pytest.approx(model.predict(pd.DataFrame(BODY["dataframe_split"]["data"],
+                                                                               columns=FEATURES)).tolist())
+    health = httpx.get(f"{url}/health", timeout=10).json()
+    assert health["model"]["flavor"] == "lightgbm" and health["aliases"][0]["state"] == "current"

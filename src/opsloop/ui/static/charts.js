@@ -28,7 +28,8 @@ export function niceTicks(min, max, count = 5) {
   if (!(max > min)) return [min];
   const step0 = (max - min) / count;
   const mag = 10 ** Math.floor(Math.log10(step0));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= step0) || step0;
+  const err = step0 / mag;  // round to the nearest 1, 2, 5 or 10 times the magnitude (d3's rule)
+  const step = (err >= 7.07 ? 10 : err >= 3.16 ? 5 : err >= 1.41 ? 2 : 1) * mag;
   const out = [];
   for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
   return out;

@@ -1,0 +1,37 @@
+"""The UI's pure functions, run as ES modules inside Chromium (no Node.js needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def _call(page, module: str, expr: str):  # noqa: ANN001, ANN202
+    page.goto("/#/nowhere")
+    return page.evaluate(f"import('/static/{module}').then((m) => {expr})")
+
+
+def test_csv_preview_parses_quotes_and_line_endings(page) -> None:  # noqa: ANN001
+    rows = _call(page, "pages/run.js", 'm.parseCsv(\'id,label\\r\\n1,"cat, big"\\n2,"say ""hi"""\\n\')')
+    assert rows == [["id", "label"], ["1", "cat, big"], ["2", 'say "hi"']]
+
+
+def test_smoothing_is_debiased_and_keeps_constant_series(page) -> None:  # noqa: ANN001
+    assert _call(page, "charts.js", "m.smooth([[0, 2], [1, 2], [2, 2]], 0.9)") == [[0, 2], [1, 2], [2, 2]]
+    assert _call(page, "charts.js", "m.smooth([[0, 1], [1, 3]], 0)") == [[0, 1], [1, 3]]
+
+
+def test_axis_ticks_are_round_numbers(page) -> None:  # noqa: ANN001
+    assert _call(page, "charts.js", "m.niceTicks(0, 1, 5)") == [0, 0.2, 0.4, 0.6, 0.8, 1]
+    assert _call(page, "charts.js", "m.niceTicks(3, 97, 4)") == [20, 40, 60, 80]
+
+
+def test_anomaly_evidence_shapes_become_series(page) -> None:  # noqa: ANN001
+    expr = ("[m.seriesOf({evidence: {points: [[2, 5], [1, 4]]}}),"
+            " m.seriesOf({evidence: {series: [{time: 1, value: 3, expected_low: 1, expected_high: 4}]}}),"
+            " m.seriesOf({evidence: {observed: 3}})]")
+    plain, banded, none = _call(page, "pages/incident.js", expr)
+    assert [p[:2] for p in plain] == [[1, 4], [2, 5]]
+    assert banded == [[1, 3, 1, 4]]
+    assert none == []

@@ -139,3 +139,20 @@ def test_client_errors_carry_mlflow_codes(client: MlflowClient) -> None:
     with pytest.raises(MlflowException) as err:
         client.set_registered_model_alias(name, "bad alias!", "1")
     assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_register_model_files_logged_as_run_artifacts(client: MlflowClient, mlflow_at: str, tmp_path) -> None:
+    """The MLflow 2 layout: the model folder is a run artifact, registered from its mlflow-artifacts location."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+    model = DecisionTreeClassifier().fit(X, y)
+    mlflow.sklearn.save_model(model, tmp_path / "saved")
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(tmp_path / "saved"), "legacy_model")
+    name = unique("legacy")
+    mv = mlflow.register_model(f"runs:/{run.info.run_id}/legacy_model", name)
+    assert mv.source.startswith("mlflow-artifacts:") and mv.source.endswith("/legacy_model")
+    assert mv.run_id == run.info.run_id
+    loaded = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}")
+    np.testing.assert_array_equal(loaded.predict(X), y)

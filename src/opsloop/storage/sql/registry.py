@@ -1,7 +1,8 @@
 """The SQL model registry: registered models, versions, tags, aliases, audited promotions, validations.
 
 MLflow's semantics (names, version numbering, redacted deletes, search grammar) on SQLite and
-PostgreSQL. Every alias change goes through ``_move_alias`` and leaves a ``model_promotions`` row.
+PostgreSQL. Every alias change (``promote``, ``delete_registered_model_alias``, and the deletions that
+drop aliases) leaves a ``model_promotions`` row through ``_audit``.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ reason, and fades with the time gap:
 
 * the same alert (fingerprint) again: +4
 * the same service, or the same monitored instance (``instance``, ``host``, ``pod``… label): +3
-* a declared dependency ``d`` hops away: +2.5/d; a learned co-occurrence link: +2.5 × strength
+* a declared dependency ``d`` hops away: +2.5 × 0.8^(d-1); a learned co-occurrence link: +2.5 × strength
 * shared labels, each weighted by how rare it is among recent signals (``cluster=prod`` on every
-  alert weighs nothing; ``instance=db-3`` weighs a lot): up to +2
+  alert weighs nothing; a volume id seen on two signals weighs a lot): 2 × rarity each, up to +2.5
 
 Times are event times, so a replay groups exactly as live traffic would.
 """
@@ -51,7 +51,7 @@ class GroupingConfig:
     window_s: float = 300.0
     min_score: float = 2.0
     max_hops: int = 2
-    label_cap: float = 2.0
+    label_cap: float = 2.5
     use_labels: bool = True
     use_topology: bool = True
     use_learned: bool = True
@@ -143,7 +143,7 @@ class Correlator:
             if d:
                 how = ("depends on" if self.topology.depends_on(a, b) else
                        "is depended on by" if self.topology.depends_on(b, a) else f"is {d} hops from")
-                return 2.5 / d, f"{a} {how} {b} (declared topology)"
+                return 2.5 * 0.8 ** (d - 1), f"{a} {how} {b} (declared topology)"
         if self.config.use_learned:
             s = self.topology.learned_strength(a, b)
             if s > 0:
@@ -199,7 +199,7 @@ class Correlator:
         if not shared:
             return 0.0, ""
         shown = ", ".join(f"{k}={v}" for (k, v), _ in sorted(shared, key=lambda x: -x[1])[:4])
-        return min(self.config.label_cap, sum(w for _, w in shared)), f"shares labels {shown}"
+        return min(self.config.label_cap, 2.0 * sum(w for _, w in shared)), f"shares labels {shown}"
 
     def decide(self, sig: Signal, fp: str | None = None) -> Decision:
         """The group this signal should join (or ``None``); does not change any state."""

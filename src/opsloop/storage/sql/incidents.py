@@ -297,7 +297,7 @@ class SqlOpsStore:
         with self.db.read() as conn:
             rows = conn.execute(select(N).where(N.c.state == "pending", N.c.next_attempt_at <= now)
                                 .order_by(N.c.next_attempt_at, N.c.id).limit(limit))
-            return [dict(r._mapping) for r in rows]
+            return [{**r._mapping, "payload": orjson.loads(r.payload)} for r in rows]
 
     def next_due(self) -> float | None:
         N = aiops_notifications
@@ -320,7 +320,7 @@ class SqlOpsStore:
         with self.db.read() as conn:
             out = []
             for r in conn.execute(stmt):
-                m = dict(r._mapping)
+                m = {str(k): v for k, v in r._mapping.items()}
                 m["payload"] = orjson.loads(m["payload"])
                 out.append(m)
             return out

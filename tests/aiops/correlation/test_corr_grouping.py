@@ -1,0 +1,220 @@
+"""Grouping: time, labels and topology (declared and learned), with reasons; silences, inhibition, flapping."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from tests.aiops.ingestion._helpers import API, alert, am_payload, incidents
+
+from opsloop.aiops.correlation import (
+    Correlator,
+    FlapDetector,
+    GroupingConfig,
+    Inhibitor,
+    InhibitRule,
+    Topology,
+    parse_matchers,
+)
+from opsloop.aiops.correlation.silences import Silence, Silences
+from opsloop.aiops.correlation.topology import parse_topology
+from opsloop.core.signals import Severity, Signal
+from opsloop.errors import InvalidInputError
+
+AM = API + "/ingest/alertmanager"
+
+
+def sig(service: str, t: float, name: str = "Err", sev: Severity = Severity.ERROR, **labels: str) -> Signal:
+    return Signal(time=t, source="test", service=service, labels={"alertname": name, "service": service, **labels},
+                  severity=sev, text=f"{name} on {service}")
+
+
+def feed(c: Correlator, signals: list[Signal]) -> list[int]:
+    out, next_id = [], max(c.groups, default=0) + 1
+    for s in signals:
+        c.observe(s)
+        d = c.decide(s)
+        gid = d.group_id
+        if gid is None:
+            gid, next_id = next_id, next_id + 1
+        c.add(gid, s)
+        out.append(gid)
+    return out
+
+
+def test_topology_parsing_and_distance() -> None:
+    edges = parse_topology({"services": {"web": ["api"], "api": ["db", "cache"]},
+                            "edges": [{"source": "batch", "target": "db"}]})
+    topo = Topology(edges)
+    assert topo.distance("web", "db") == 2 and topo.distance("db", "web") == 2
+    assert topo.distance("web", "batch", max_hops=2) is None and topo.distance("web", "batch", max_hops=3) == 3
+    assert topo.dependents("db") == {"api": 1, "batch": 1, "web": 2}
+    assert topo.neighbours("api") == {"web", "db", "cache", "batch"}
+    with pytest.raises(InvalidInputError):
+        parse_topology({"services": {"web": [1]}})
+
+
+def test_same_service_and_time_window() -> None:
+    c = Correlator(config=GroupingConfig(window_s=300))
+    ids = feed(c, [sig("api", 0), sig("api", 30, "Latency"), sig("api", 1000)])
+    assert ids == [1, 1, 2]
+
+
+def test_topology_groups_a_cascade_and_keeps_unrelated_apart() -> None:
+    topo = Topology([("web", "api"), ("api", "db"), ("shop", "payments")])
+    c = Correlator(topo)
+    ids = feed(c, [sig("db", 0), sig("api", 20), sig("web", 45), sig("payments", 50), sig("unrelated", 60)])
+    assert ids == [1, 1, 1, 2, 3]
+    d = c.decide(sig("web", 70, "Other"))
+    assert d.group_id == 1 and any("same service web" in r for r in d.reasons)
+    d = c.decide(sig("shop", 70))
+    assert d.group_id == 2 and any("depends on payments (declared topology)" in r for r in d.reasons)
+
+
+def test_rare_shared_labels_group_common_ones_do_not() -> None:
+    c = Correlator(config=GroupingConfig(use_topology=False, use_learned=False))
+    background = [sig(f"svc{i}", i * 1000.0, "Noise", cluster="prod", zone=f"z{i % 3}") for i in range(30)]
+    feed(c, background)
+    t = 40_000.0
+    a = sig("a", t, "DiskFull", cluster="prod", volume="vol-7", zone="z1")
+    b = sig("b", t + 5, "IOErrors", cluster="prod", volume="vol-7", zone="z1")
+    x = sig("x", t + 6, "Other", cluster="prod", zone="z1")
+    ids = feed(c, [a, b, x])
+    assert ids[0] == ids[1] != ids[2], c.decide(b).reasons
+    score, reasons = c.score(sig("c", t + 7, "Y", volume="vol-7"), "fp-c", c.groups[ids[0]])
+    assert 0 < score and any("shares labels volume=vol-7" in r for r in reasons)
+
+
+def test_identity_label_groups() -> None:
+    c = Correlator()
+    ids = feed(c, [sig("node-exporter", 0, "Down", instance="10.0.0.1:9100"),
+                   sig("node", 5, "Up0", instance="10.0.0.1:9100")])
+    assert ids == [1, 1]
+
+
+def test_learned_co_occurrence() -> None:
+    topo = Topology(min_support=3, min_strength=0.5)
+    for k in range(4):
+        topo.observe("queue", k * 10_000.0)
+        topo.observe("worker", k * 10_000.0 + 30)
+    assert topo.learned_strength("queue", "worker") == 1.0
+    assert topo.learned()[0].support == 4
+    c = Correlator(topo)
+    ids = feed(c, [sig("queue", 100_000.0), sig("worker", 100_040.0)])
+    assert ids == [1, 1]
+    d = c.decide(sig("worker", 100_050.0, "Other"))
+    assert d.group_id == 1
+
+
+def test_matchers_and_silences() -> None:
+    ms = parse_matchers('{service="db", severity=~"warn.*|error", team!="x", env!~"dev|test"}')
+    assert [str(m) for m in ms] == ['service="db"', 'severity=~"warn.*|error"', 'team!="x"', 'env!~"dev|test"']
+    assert all(m.matches({"service": "db", "severity": "warning", "env": "prod"}) for m in ms)
+    assert not ms[1].matches({"severity": "xwarning"})  # anchored like Alertmanager
+    api = parse_matchers([{"name": "service", "value": "d.*", "isRegex": True, "isEqual": True}])
+    assert api[0].matches({"service": "db"})
+    with pytest.raises(InvalidInputError):
+        parse_matchers('service="db" oops')
+    with pytest.raises(InvalidInputError):
+        parse_matchers('x=~"("')
+    s = Silences([Silence(1, parse_matchers('service="db"'), 100, 200)])
+    assert s.match({"alertname": "x"}, "db", 150).id == 1
+    assert s.match({}, "db", 250) is None and s.match({}, "api", 150) is None
+
+
+def test_inhibition_rules_and_topology() -> None:
+    topo = Topology([("web", "api"), ("api", "db")])
+    rule = InhibitRule.from_dict({"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
+                                  "equal": ["cluster"]})
+    inh = Inhibitor([rule], topo)
+    crit = sig("other", 0, "Big", Severity.CRITICAL, severity="critical", cluster="eu")
+    inh.firing(crit, "fp-crit")
+    warn_eu = sig("misc", 1, "Small", Severity.WARNING, severity="warning", cluster="eu")
+    warn_us = sig("misc", 1, "Small", Severity.WARNING, severity="warning", cluster="us")
+    assert "rule" in inh.check(warn_eu, "w1")
+    assert inh.check(warn_us, "w2") is None
+    inh.resolved("fp-crit")
+    assert inh.check(warn_eu, "w1") is None
+    db = sig("db", 0, "DBDown", Severity.CRITICAL)
+    inh.firing(db, "fp-db")
+    assert "web depends on db (2 hops)" in inh.check(sig("web", 5), "w")
+    assert inh.check(sig("db", 5, "Other"), "x") is None  # not its own dependent
+    inh.resolved("fp-db")
+    assert inh.check(sig("web", 5), "w") is None
+
+
+def test_flap_detector() -> None:
+    f = FlapDetector(window_s=100, threshold=4)
+    states = ["firing", "resolved"] * 3
+    flags = [f.record("fp", s, i * 10.0) for i, s in enumerate(states)]
+    assert flags == [False, False, False, False, True, True]
+    assert not f.is_flapping("fp", 500.0)
+
+
+# --- through the API --------------------------------------------------------------------------------------
+def test_api_topology_groups_and_records_reasons(client) -> None:  # noqa: ANN001
+    r = client.put(API + "/topology", json={"services": {"checkout": ["payments"], "payments": ["postgres"]}})
+    assert r.status_code == 200 and len(r.json()["declared"]) == 2
+    t = time.time()
+    client.post(AM, json=am_payload([alert("PGDown", "postgres", start=t)]))
+    client.post(AM, json=am_payload([alert("Latency", "checkout", start=t + 20), alert("Disk", "billing", start=t + 25)]))
+    incs = {i["service"]: i for i in incidents(client)}
+    assert set(incs) == {"postgres", "billing"}
+    assert incs["postgres"]["services"] == ["postgres", "checkout"]
+    detail = client.get(f"{API}/incidents/{incs['postgres']['id']}").json()
+    reasons = [r for g in detail["grouping_reasons"] for r in g["reasons"]]
+    assert "opened the incident" in reasons
+    assert any("checkout is 2 hops from postgres (declared topology)" in r for r in reasons)
+    assert any("inhibited: checkout depends on postgres" in r for r in reasons)
+    assert client.get(API + "/topology").json()["declared"][0] == {"source": "checkout", "target": "payments"}
+    assert client.put(API + "/topology", json={"services": "nope"}).status_code == 400
+
+
+def test_api_silence_and_maintenance(client) -> None:  # noqa: ANN001
+    r = client.post(API + "/silences", json={"matchers": '{service="db"}', "duration_s": 3600, "created_by": "ann",
+                                             "comment": "migration"})
+    assert r.status_code == 200 and r.json()["state"] == "active"
+    sid = r.json()["id"]
+    r = client.post(API + "/silences", json={"kind": "maintenance", "matchers": ['service=~"batch-.*"'],
+                                             "starts_at": time.time() - 10, "ends_at": time.time() + 600})
+    assert r.status_code == 200
+    client.post(AM, json=am_payload([alert("Down", "db"), alert("Late", "batch-7"), alert("Down", "api")]))
+    assert [i["service"] for i in incidents(client)] == ["api"]
+    sigs = {s["service"]: s for s in client.get(API + "/signals").json()["signals"]}
+    assert sigs["db"]["suppressed"] == f"silence:{sid}" and sigs["db"]["incident_id"] is None
+    assert sigs["batch-7"]["suppressed"].startswith("maintenance:")
+    assert len(client.get(API + "/silences").json()["silences"]) == 2
+    assert client.delete(f"{API}/silences/{sid}").status_code == 200
+    assert len(client.get(API + "/silences").json()["silences"]) == 1
+    client.post(AM, json=am_payload([alert("Other", "db")]))
+    assert {i["service"] for i in incidents(client)} == {"api", "db"}
+    assert client.post(API + "/silences", json={"matchers": "x=", "duration_s": 5}).status_code == 400
+    assert client.post(API + "/silences", json={"matchers": 'a="b"'}).status_code == 400
+    audit = client.get(API + "/audit", params={"entity": "silence"}).json()["audit"]
+    assert [a["action"] for a in audit] == ["expire", "create"]
+
+
+def test_api_inhibit_rules(client) -> None:  # noqa: ANN001
+    rules = [{"source_matchers": ['alertname="ClusterDown"'], "target_matchers": ['severity="warning"'],
+              "equal": ["cluster"]}]
+    assert client.put(API + "/inhibit-rules", json=rules).status_code == 200
+    client.post(AM, json=am_payload([alert("ClusterDown", "k8s", cluster="eu")]))
+    client.post(AM, json=am_payload([alert("PodPending", "shop", severity="warning", cluster="eu", start=time.time() + 1),
+                                     alert("PodPending", "shop2", severity="warning", cluster="us")]))
+    services = sorted(i["service"] for i in incidents(client))
+    assert services == ["k8s", "shop2"]
+    assert client.put(API + "/inhibit-rules", json=[{"source_matchers": []}]).status_code == 400
+
+
+def test_api_flapping_holds_auto_resolve(client) -> None:  # noqa: ANN001
+    t0 = time.time() - 300
+    for k in range(4):
+        start = t0 + k * 20
+        client.post(AM, json=am_payload([alert("Flappy", "api", start=start)]))
+        client.post(AM, json=am_payload([alert("Flappy", "api", start=start, status="resolved", end=start + 10)]))
+    [inc] = incidents(client)
+    assert "flapping" in inc["flags"]
+    assert inc["state"] == "triggered", "auto-resolve is held while the alert flaps"
+    detail = client.get(f"{API}/incidents/{inc['id']}").json()
+    assert any(e["kind"] == "flapping" for e in detail["timeline"])
+    assert detail["signal_count"] == 4

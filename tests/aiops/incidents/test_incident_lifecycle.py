@@ -1,0 +1,123 @@
+"""Incident lifecycle: the transition table, operator actions, timeline, audit trail, list filters."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from tests.aiops.ingestion._helpers import API, alert, am_payload, incidents
+
+from opsloop.aiops.incidents.lifecycle import ACTIONS, STATES, allowed, transition
+from opsloop.errors import InvalidInputError, InvalidStateError
+
+AM = API + "/ingest/alertmanager"
+
+
+def test_transition_table() -> None:
+    assert transition("triggered", "ack").after == "acknowledged"
+    assert transition("acknowledged", "resolve").after == "resolved"
+    assert transition("resolved", "reopen").after == "triggered"
+    assert transition("resolved", "auto_reopen").event == "reopened"
+    assert transition("acknowledged", "unack").after == "triggered"
+    for state in STATES:
+        for action in ACTIONS:
+            try:
+                tr = transition(state, action)
+            except InvalidStateError:
+                continue
+            assert tr.after in STATES
+    with pytest.raises(InvalidStateError):
+        transition("resolved", "ack")
+    with pytest.raises(InvalidInputError):
+        transition("triggered", "explode")
+    assert allowed("triggered") == ["ack", "resolve"]
+    assert allowed("resolved") == ["reopen"]
+
+
+def _open(client, service: str = "db", name: str = "Down", **kw) -> dict:  # noqa: ANN001, ANN003
+    client.post(AM, json=am_payload([alert(name, service, **kw)]))
+    return next(i for i in incidents(client) if i["service"] == service)
+
+
+def test_operator_lifecycle_timeline_and_audit(client) -> None:  # noqa: ANN001
+    inc = _open(client)
+    iid = inc["id"]
+    r = client.post(f"{API}/incidents/{iid}/ack", json={"actor": "ann", "text": "looking"})
+    assert r.status_code == 200 and r.json()["state"] == "acknowledged" and r.json()["acknowledged_at"]
+    assert client.post(f"{API}/incidents/{iid}/ack", json={"actor": "ann"}).status_code == 400
+    r = client.post(f"{API}/incidents/{iid}/assign", json={"assignee": "bob", "actor": "ann"})
+    assert r.json()["assignee"] == "bob"
+    r = client.post(f"{API}/incidents/{iid}/comment", json={"actor": "bob", "text": "primary is out of disk"})
+    assert r.status_code == 200
+    assert client.post(f"{API}/incidents/{iid}/comment", json={"actor": "bob", "text": " "}).status_code == 400
+    r = client.post(f"{API}/incidents/{iid}/resolve", json={"actor": "bob", "text": "grew the volume"})
+    assert r.json()["state"] == "resolved" and r.json()["resolution"] == "grew the volume"
+    r = client.post(f"{API}/incidents/{iid}/reopen", headers={"X-Opsloop-User": "carol"})
+    assert r.json()["state"] == "triggered" and r.json()["resolved_at"] is None
+    detail = client.get(f"{API}/incidents/{iid}").json()
+    kinds = [e["kind"] for e in detail["timeline"]]
+    assert kinds.count("state") == 3 and "comment" in kinds and "assign" in kinds and "signal" in kinds
+    assert [e["actor"] for e in detail["timeline"] if e["kind"] == "state"] == ["ann", "bob", "carol"]
+    assert all(set(e) == {"time", "kind", "text", "actor", "data"} for e in detail["timeline"])
+    times = [e["time"] for e in detail["timeline"]]
+    assert times == sorted(times)
+    audit = client.get(f"{API}/incidents/{iid}/audit").json()["audit"]
+    assert [a["action"] for a in audit] == ["reopen", "resolve", "comment", "assign", "ack"]
+    assert client.get(f"{API}/incidents/999").status_code == 404
+    assert client.post(f"{API}/incidents/999/ack", json={}).status_code == 404
+
+
+def test_api_shapes(client) -> None:  # noqa: ANN001
+    inc = _open(client)
+    assert set(inc) >= {"id", "title", "state", "severity", "service", "services", "labels", "assignee",
+                        "signal_count", "created_at", "updated_at", "acknowledged_at", "resolved_at"}
+    assert isinstance(inc["created_at"], float)
+    detail = client.get(f"{API}/incidents/{inc['id']}").json()
+    assert {"timeline", "signals", "similar", "grouping_reasons"} <= set(detail)
+    sig = detail["signals"][0]
+    assert {"id", "time", "source", "kind", "service", "labels", "severity", "text", "values", "status",
+            "evidence", "fingerprint"} <= set(sig)
+
+
+def test_list_filters(client) -> None:  # noqa: ANN001
+    t = time.time()
+    _open(client, "db", "DiskFull", start=t, severity="critical")
+    _open(client, "web", "Slow", start=t + 1000, severity="warning")
+    web = next(i for i in incidents(client) if i["service"] == "web")
+    client.post(f"{API}/incidents/{web['id']}/ack", json={})
+    assert [i["service"] for i in incidents(client, state="acknowledged")] == ["web"]
+    assert [i["service"] for i in incidents(client, state="triggered,acknowledged")] == ["web", "db"]
+    assert [i["service"] for i in incidents(client, severity="critical")] == ["db"]
+    assert [i["service"] for i in incidents(client, service="web")] == ["web"]
+    assert [i["service"] for i in incidents(client, q="diskfull")] == ["db"]
+    r = client.get(API + "/incidents", params={"limit": 1, "offset": 1})
+    assert r.json()["total"] == 2 and len(r.json()["incidents"]) == 1
+    assert client.get(API + "/incidents", params={"limit": 0}).status_code == 422
+
+
+def test_auto_reopen_when_alert_returns(client) -> None:  # noqa: ANN001
+    t = time.time() - 100
+    inc = _open(client, start=t)
+    client.post(AM, json=am_payload([alert("Down", "db", start=t, status="resolved", end=t + 10)]))
+    assert incidents(client)[0]["state"] == "resolved"
+    client.post(AM, json=am_payload([alert("Down", "db", start=t + 30)]))
+    [again] = incidents(client)
+    assert again["id"] == inc["id"] and again["state"] == "triggered" and again["signal_count"] == 2
+    detail = client.get(f"{API}/incidents/{inc['id']}").json()
+    assert any("auto_reopen" in e["text"] for e in detail["timeline"] if e["kind"] == "state")
+
+
+def test_state_survives_restart(tmp_path) -> None:  # noqa: ANN001
+    from tests.aiops.ingestion._helpers import aiops_client
+
+    t = time.time()
+    with aiops_client(tmp_path) as c:
+        c.put(API + "/topology", json={"services": {"api": ["db"]}})
+        c.post(AM, json=am_payload([alert("Down", "db", start=t)]))
+    with aiops_client(tmp_path) as c:
+        c.post(AM, json=am_payload([alert("Errors", "api", start=t + 10)]))
+        [inc] = incidents(c)
+        assert inc["services"] == ["db", "api"]
+        c.post(AM, json=am_payload([alert("Down", "db", start=t, status="resolved"),
+                                    alert("Errors", "api", start=t + 10, status="resolved")]))
+        assert incidents(c)[0]["state"] == "resolved"

@@ -1,0 +1,140 @@
+"""Notifications: routing, generic JSON and Slack bodies, retries with backoff, dead letters, replay.
+
+A target that is down loses nothing: the notification waits in the outbox, becomes a dead letter after
+its attempts, and is delivered when an operator replays it once the target is back.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from tests.aiops.ingestion._helpers import API, alert, am_payload, incidents
+from tests.conftest import free_port
+
+from opsloop.aiops.incidents.notifications import Target, incident_payload, slack_body
+from opsloop.errors import InvalidInputError
+
+AM = API + "/ingest/alertmanager"
+
+
+class Receiver:
+    """A webhook receiver on loopback that records what it is sent."""
+
+    def __init__(self, port: int, status: int = 200) -> None:
+        self.port, self.status, self.bodies = port, status, []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["content-length"]))
+                outer.bodies.append((self.path, json.loads(body)))
+                self.send_response(outer.status)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait(pred, timeout: float = 20.0):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def _fast(client) -> None:  # noqa: ANN001
+    d = client.app.state.aiops.dispatcher
+    d.base_delay_s, d.max_delay_s, d.max_attempts = 0.05, 0.2, 3
+
+
+def test_target_validation_and_routing() -> None:
+    t = Target.from_dict({"name": "db-team", "url": "http://127.0.0.1:1/x", "matchers": ['service="db"'],
+                          "min_severity": "error", "events": ["opened"]})
+    inc = {"id": 1, "title": "x", "state": "triggered", "severity": 4, "service": "db", "labels": {}}
+    assert t.wants("opened", inc)
+    assert not t.wants("resolved", inc)
+    assert not t.wants("opened", {**inc, "severity": 2})
+    assert not t.wants("opened", {**inc, "service": "web"})
+    for bad in ({"name": "x"}, {"name": "x", "url": "ftp://a"}, {"name": "x", "url": "http://a", "format": "xml"},
+                {"name": "x", "url": "http://a", "events": ["exploded"]}):
+        with pytest.raises(InvalidInputError):
+            Target.from_dict(bad)
+    body = slack_body(incident_payload("opened", {**inc, "services": ["db"], "signal_count": 3}, 1.0))
+    assert body["text"].startswith("[OPENED] Incident #1") and body["attachments"][0]["color"] == "danger"
+
+
+def test_delivery_json_and_slack(client) -> None:  # noqa: ANN001
+    rx = Receiver(free_port())
+    try:
+        base = f"http://127.0.0.1:{rx.port}"
+        r = client.put(API + "/notifications/targets", json=[
+            {"name": "generic", "url": base + "/generic"},
+            {"name": "slack", "url": base + "/slack", "format": "slack", "min_severity": "critical"},
+            {"name": "web-only", "url": base + "/web", "matchers": ['service="web"']}])
+        assert r.status_code == 200
+        client.post(AM, json=am_payload([alert("Down", "db", severity="critical")]))
+        wait(lambda: len(rx.bodies) >= 2)
+        paths = sorted(p for p, _ in rx.bodies)
+        assert paths == ["/generic", "/slack"]
+        generic = next(b for p, b in rx.bodies if p == "/generic")
+        assert generic["event"] == "opened" and generic["incident"]["service"] == "db"
+        slack = next(b for p, b in rx.bodies if p == "/slack")
+        assert "Incident #" in slack["text"] and slack["attachments"]
+        [inc] = incidents(client)
+        client.post(f"{API}/incidents/{inc['id']}/ack", json={"actor": "ann"})
+        wait(lambda: any(b.get("event") == "acknowledged" for _, b in rx.bodies))
+        delivered = client.get(API + "/notifications", params={"state": "delivered"}).json()["notifications"]
+        assert len(delivered) >= 3
+    finally:
+        rx.close()
+
+
+def test_target_down_loses_nothing(client) -> None:  # noqa: ANN001
+    _fast(client)
+    port = free_port()  # nothing listens here yet
+    client.put(API + "/notifications/targets", json=[{"name": "oncall", "url": f"http://127.0.0.1:{port}/hook"}])
+    client.post(AM, json=am_payload([alert("Down", "db")]))
+    client.post(AM, json=am_payload([alert("Down", "api", start=time.time() + 2000)]))
+    dead = wait(lambda: (lambda d: d if len(d) == 2 else None)(
+        client.get(API + "/notifications", params={"state": "dead"}).json()["notifications"]))
+    assert all(n["attempts"] == 3 and n["last_error"] for n in dead)
+    rx = Receiver(port)
+    try:
+        r = client.post(API + "/notifications/replay", json={"actor": "ann"})
+        assert r.json() == {"replayed": 2}
+        wait(lambda: len(rx.bodies) == 2)
+        assert sorted(b["incident"]["service"] for _, b in rx.bodies) == ["api", "db"]
+        assert client.get(API + "/notifications", params={"state": "dead"}).json()["notifications"] == []
+    finally:
+        rx.close()
+
+
+def test_transient_failures_are_retried(client) -> None:  # noqa: ANN001
+    _fast(client)
+    client.app.state.aiops.dispatcher.max_attempts = 10
+    rx = Receiver(free_port(), status=503)
+    try:
+        client.put(API + "/notifications/targets", json=[{"name": "flaky", "url": f"http://127.0.0.1:{rx.port}/"}])
+        client.post(AM, json=am_payload([alert("Down", "db")]))
+        wait(lambda: len(rx.bodies) >= 2)
+        rx.status = 200
+        rows = wait(lambda: client.get(API + "/notifications", params={"state": "delivered"}).json()["notifications"])
+        assert rows[0]["attempts"] >= 3
+        assert len({b["incident"]["id"] for _, b in rx.bodies}) == 1
+    finally:
+        rx.close()

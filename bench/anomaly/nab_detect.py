@@ -19,8 +19,9 @@ DETECTOR_CONFIG: dict = {"detector": {}, "alerter": {}}  # the library defaults
 def detect_file(path: Path, config: dict = DETECTOR_CONFIG) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(timestamps, probability per row, NAB score per row).
 
-    The NAB score column holds the probability at the rows where the alerter raises a signal
-    (an episode opens) and 0 elsewhere: NAB then scores the raised signals, as an operator sees them.
+    The NAB score column holds the signal's probability at the rows where the alerter raises a
+    signal (an episode opens) and 0 elsewhere: NAB then scores the raised signals, as an operator
+    sees them.
     """
     ts, values, _ = read_series(path)
     secs = (ts.astype("datetime64[s]").astype(np.int64)).astype(float).tolist()
@@ -33,5 +34,5 @@ def detect_file(path: Path, config: dict = DETECTOR_CONFIG) -> tuple[np.ndarray,
         det.learn_one(x, t)
         probs[i] = p
         if alerter.step(p) == "firing":
-            raised[i] = p
+            raised[i] = alerter.peak  # the probability the signal carries
     return ts, probs, raised

@@ -124,3 +124,9 @@ def test_a_series_that_keeps_alerting_needs_stronger_evidence():
     for _ in range(200):
         calm.step(0.0)
     assert calm.step(0.9995) == "firing"  # the memory of past alerts fades
+
+
+def test_confirmation_waits_and_reports_the_peak():
+    alerter = HysteresisAlerter(on=0.99, off=0.9, refractory=0, confirm=2)
+    assert [alerter.step(p) for p in (0.995, 0.9999, 0.5)] == [None, None, "firing"]
+    assert alerter.peak == 0.9999

@@ -28,11 +28,14 @@ class HysteresisAlerter:
         fatigue: each recent firing multiplies the tail probability ``1 - on`` needed to open the
             next episode by this factor (1: off), so a series that keeps alerting needs stronger
             evidence; ``fatigue_halflife`` (points) is how fast that memory fades.
+        confirm: points to wait after the threshold is reached before firing (like Prometheus'
+            ``for:``); the signal then carries the highest probability seen while pending.
         source: the ``Signal.source`` of emitted signals.
     """
 
     def __init__(self, on: float = 0.9995, off: float = 0.95, clear_after: int = 30, refractory: int = 100,
-                 fatigue: float = 0.5, fatigue_halflife: int = 1000, source: str = "detector:ensemble") -> None:
+                 fatigue: float = 0.5, fatigue_halflife: int = 1000, confirm: int = 0,
+                 source: str = "detector:ensemble") -> None:
         if not 0.0 <= off < on <= 1.0:
             raise InvalidInputError("need 0 <= off < on <= 1", field="on")
         self.on = on
@@ -41,6 +44,8 @@ class HysteresisAlerter:
         self.refractory = refractory
         self.since_firing = refractory
         self.fatigue = fatigue
+        self.confirm = confirm
+        self.pending = -1
         self.fatigue_halflife = fatigue_halflife
         self.recent = 0.0
         self._decay = 0.5 ** (1.0 / fatigue_halflife) if fatigue_halflife > 0 else 0.0
@@ -52,25 +57,37 @@ class HysteresisAlerter:
 
     def state_dict(self) -> dict:
         return {"active": self.active, "below": self.below, "peak": self.peak, "opened_at": self.opened_at,
-                "since_firing": self.since_firing, "recent": self.recent}
+                "since_firing": self.since_firing, "recent": self.recent, "pending": self.pending}
 
     def load_state_dict(self, state: Mapping) -> None:
         self.active, self.below = bool(state["active"]), int(state["below"])
         self.peak, self.opened_at = float(state["peak"]), float(state["opened_at"])
         self.since_firing = int(state.get("since_firing", self.refractory))
         self.recent = float(state.get("recent", 0.0))
+        self.pending = int(state.get("pending", -1))
 
     def step(self, p: float) -> str | None:
         """Advance with one probability; returns ``"firing"``, ``"resolved"`` or ``None``."""
         self.since_firing += 1
         self.recent *= self._decay
-        if not self.active:
-            on = self.on if self.recent < 1e-3 else 1.0 - (1.0 - self.on) * self.fatigue**self.recent
-            if p >= on and self.since_firing > self.refractory:
-                self.active, self.below, self.peak, self.since_firing = True, 0, p, 0
-                self.recent += 1.0
-                return "firing"
-            return None
+        if self.active:
+            return self._active_step(p)
+        if self.pending >= 0:
+            self.peak = p if p > self.peak else self.peak
+            self.pending += 1
+            return self._fire() if self.pending >= self.confirm else None
+        on = self.on if self.recent < 1e-3 else 1.0 - (1.0 - self.on) * self.fatigue**self.recent
+        if p >= on and self.since_firing > self.refractory:
+            self.peak, self.pending = p, 0
+            return self._fire() if self.confirm <= 0 else None
+        return None
+
+    def _fire(self) -> str:
+        self.active, self.below, self.since_firing, self.pending = True, 0, 0, -1
+        self.recent += 1.0
+        return "firing"
+
+    def _active_step(self, p: float) -> str | None:
         self.peak = p if p > self.peak else self.peak
         if p < self.off:
             self.below += 1

@@ -23,6 +23,8 @@ from opsloop.aiops.logs.masking import generalise_token
         ("state (HWID=1973)", "state (HWID=<*>)"),
         ("mac 00:1b:44:11:3a:b7 up", "mac <*> up"),
         ("jk2_init() found child", "jk2_init() found child"),
+        ("timeout of 10000ms, 12.5MB, 99%", "timeout of <*>, <*>, <*>"),
+        ("generating core.12345 v1.2", "generating core.<*> v1.2"),
     ],
 )
 def test_masker_replaces_variable_kinds(line: str, expected: str) -> None:

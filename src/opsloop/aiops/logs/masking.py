@@ -1,7 +1,7 @@
 """Token-class masking: the variable kinds every log shares, replaced by ``<*>``.
 
 Masking is part of the method, not a per-dataset setting: the same classes (URLs, paths,
-IPs, UUIDs, MACs, hex, timestamps, numbers) apply to every source. A mask never spans
+IPs, UUIDs, MACs, hex, timestamps, quantities, numbers) apply to every source. A mask never spans
 whitespace, so a masked message keeps the token count of the original, which lets the
 miner align parameters with template positions.
 """
@@ -30,7 +30,12 @@ _CLASSES: tuple[tuple[str, str], ...] = (
     ("time", _L + r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?" + _R),
     ("hex", _L + r"0[xX][0-9a-fA-F]+" + _R),
     ("hexid", _L + r"(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}" + _R),
-    ("number", r"(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d+)*" + r"(?![A-Za-z0-9])"),
+    (
+        "quantity",  # a number with a unit: 250ms, 12.5MB, 99%
+        r"(?<![A-Za-z0-9])(?<![0-9]\.)[-+]?\d+(?:\.\d+)?(?:[munµ]?s|sec|secs|min|[KkMGT]i?B|[kKMG]|[bB]|%)(?![A-Za-z0-9])",
+    ),
+    # A number may follow a dot (core.1234, size.....0) but not continue a dotted number (v1.2).
+    ("number", r"(?<![A-Za-z0-9])(?<![0-9]\.)[-+]?\d+(?:\.\d+)*(?![A-Za-z0-9])"),
 )
 
 _CACHEABLE_TOKEN = 128

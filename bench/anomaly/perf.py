@@ -36,8 +36,10 @@ def throughput(root: Path, names: list[str]) -> None:
             score(x, t)
             learn(x, t)
     cpu = time.process_time() - start
-    print(f"  univariate ensemble score_one+learn_one: {total} points in {cpu:.2f} s CPU "
-          f"= {total / cpu:,.0f} points/s per core")
+    print(
+        f"  univariate ensemble score_one+learn_one: {total} points in {cpu:.2f} s CPU "
+        f"= {total / cpu:,.0f} points/s per core"
+    )
     watch = MetricWatch([WatchRule("all", '{job="nab"}')])
     start = time.process_time()
     for k, (values, times) in enumerate(data):
@@ -63,8 +65,10 @@ def memory_per_series(root: Path, names: list[str], n_series: int = 60, points: 
     used = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
     state = len(json.dumps(watch.state_dict())) / n_series
-    print(f"  memory per watched series after {points} points: {used / n_series / 1024:.1f} KiB in RAM, "
-          f"{state / 1024:.1f} KiB as a JSON checkpoint ({n_series} series)")
+    print(
+        f"  memory per watched series after {points} points: {used / n_series / 1024:.1f} KiB in RAM, "
+        f"{state / 1024:.1f} KiB as a JSON checkpoint ({n_series} series)"
+    )
 
 
 def _seasonal_naive(history: np.ndarray, period: int, h: int) -> np.ndarray:
@@ -97,8 +101,12 @@ def _file_accuracy(values: list[float], times: list[float], horizon: int, every:
     train = y[: n // 2]
     scale = float(np.mean(np.abs(train[p:] - train[:-p]))) if len(train) > p else 0.0
     scale = scale if scale > 0 else 1.0
-    return (float(np.mean(errs_m)) / scale, float(np.mean(errs_n)) / scale,
-            float(np.mean(sm_m)), float(np.mean(sm_n)))
+    return (
+        float(np.mean(errs_m)) / scale,
+        float(np.mean(errs_n)) / scale,
+        float(np.mean(sm_m)),
+        float(np.mean(sm_n)),
+    )
 
 
 def forecast_accuracy(root: Path, names: list[str], horizon: int = 12, every: int = 25) -> None:
@@ -106,10 +114,16 @@ def forecast_accuracy(root: Path, names: list[str], horizon: int = 12, every: in
     arr = np.array(rows)
     better = int((arr[:, 0] < arr[:, 1]).sum())
     print(f"  horizon {horizon} steps, {len(rows)} series, origins every {every} points in the second half")
-    print(f"  MASE   opsloop Holt-Winters: mean {arr[:, 0].mean():.3f} median {np.median(arr[:, 0]):.3f} | "
-          f"seasonal naive: mean {arr[:, 1].mean():.3f} median {np.median(arr[:, 1]):.3f}")
-    print(f"  sMAPE% opsloop Holt-Winters: mean {arr[:, 2].mean():.2f} median {np.median(arr[:, 2]):.2f} | "
-          f"seasonal naive: mean {arr[:, 3].mean():.2f} median {np.median(arr[:, 3]):.2f}")
-    print(f"  opsloop better than seasonal naive (sMAPE) on {int((arr[:, 2] < arr[:, 3]).sum())}/{len(rows)} series "
-          "(sMAPE punishes any non-zero forecast of an exact zero with 200 %: intermittent series)")
+    print(
+        f"  MASE   opsloop Holt-Winters: mean {arr[:, 0].mean():.3f} median {np.median(arr[:, 0]):.3f} | "
+        f"seasonal naive: mean {arr[:, 1].mean():.3f} median {np.median(arr[:, 1]):.3f}"
+    )
+    print(
+        f"  sMAPE% opsloop Holt-Winters: mean {arr[:, 2].mean():.2f} median {np.median(arr[:, 2]):.2f} | "
+        f"seasonal naive: mean {arr[:, 3].mean():.2f} median {np.median(arr[:, 3]):.2f}"
+    )
+    print(
+        f"  opsloop better than seasonal naive (sMAPE) on {int((arr[:, 2] < arr[:, 3]).sum())}/{len(rows)} series "
+        "(sMAPE punishes any non-zero forecast of an exact zero with 200 %: intermittent series)"
+    )
     print(f"  opsloop better than seasonal naive (MASE) on {better}/{len(rows)} series")

@@ -59,15 +59,23 @@ def check_scorer(root: Path, profiles, windows) -> None:
             counts_ok = True
             for r in _reference(root, det, pname):
                 cat, fn = r["File"].split("/")
-                ts, _, s = read_series(root / "reference-results" / det / cat / f"{det}_{fn}", "anomaly_score")
-                fs = score_file(prepare_file(r["File"], ts, s, windows[r["File"]], cost), float(r["Threshold"]), cost)
+                ts, _, s = read_series(
+                    root / "reference-results" / det / cat / f"{det}_{fn}", "anomaly_score"
+                )
+                fs = score_file(
+                    prepare_file(r["File"], ts, s, windows[r["File"]], cost), float(r["Threshold"]), cost
+                )
                 worst = max(worst, abs(fs.score - float(r["Score"])))
                 counts_ok &= (fs.tp, fs.fp) == (int(r["TP"]), int(r["FP"]))
                 n += 1
-            print(f"  {det:8s} {pname:20s} files={n:3d} max|score diff|={worst:.2e} TP/FP counts equal={counts_ok}")
+            print(
+                f"  {det:8s} {pname:20s} files={n:3d} max|score diff|={worst:.2e} TP/FP counts equal={counts_ok}"
+            )
 
 
-def _norm_table(title: str, scored: dict[str, dict[str, ScoredFile]], cats: list[str], thresholds, cost) -> None:
+def _norm_table(
+    title: str, scored: dict[str, dict[str, ScoredFile]], cats: list[str], thresholds, cost
+) -> None:
     print(f"\n  {title}")
     groups = {c: [c] for c in cats}
     groups["development (seen)"] = [c for c in cats if c in DEVELOPMENT]
@@ -90,10 +98,14 @@ def nab_scores(root: Path, profiles, windows, results) -> dict:
     cats = sorted({n.split("/")[0] for n in names})
     summary = {}
     for pname, cost in profiles.items():
-        scored = {"opsloop": {n: prepare_file(n, results[n][0], results[n][2], windows[n], cost) for n in names}}
+        scored = {
+            "opsloop": {n: prepare_file(n, results[n][0], results[n][2], windows[n], cost) for n in names}
+        }
         for det in REFERENCES:
-            scored[det] = {n: prepare_file(n, results[n][0], reference_scores(root, det, n), windows[n], cost)
-                           for n in names}
+            scored[det] = {
+                n: prepare_file(n, results[n][0], reference_scores(root, det, n), windows[n], cost)
+                for n in names
+            }
         opt = {det: sweep_corpus(list(files.values()), cost)[0] for det, files in scored.items()}
         published = {det: float(_reference(root, det, pname)[0]["Threshold"]) for det in REFERENCES}
         print(f"\n### profile {pname}")
@@ -102,8 +114,10 @@ def nab_scores(root: Path, profiles, windows, results) -> dict:
         held = [f for n, f in scored["opsloop"].items() if n.split("/")[0] not in DEVELOPMENT]
         dev_thr = sweep_corpus(dev, cost)[0]
         held_raw = sum(score_file(f, dev_thr, cost).score for f in held)
-        print(f"  opsloop held out, threshold chosen on the development categories only ({dev_thr:.6f}): "
-              f"{normalised(held_raw, held, cost):.1f}")
+        print(
+            f"  opsloop held out, threshold chosen on the development categories only ({dev_thr:.6f}): "
+            f"{normalised(held_raw, held, cost):.1f}"
+        )
         ref_only = {d: scored[d] for d in REFERENCES}
         _norm_table("references at their published (full-NAB) thresholds", ref_only, cats, published, cost)
         summary[pname] = (scored, opt)
@@ -126,8 +140,10 @@ def signal_quality(summary, results) -> None:
         prec = tp_sig / max(tp_sig + fp_sig, 1)
         rec = found / max(total_w, 1)
         f1 = 2 * prec * rec / max(prec + rec, 1e-12)
-        print(f"  {label:32s} signals={tp_sig + fp_sig:4d} in-window={tp_sig:3d} "
-              f"windows hit={found}/{total_w} precision={prec:.3f} recall={rec:.3f} F1={f1:.3f}")
+        print(
+            f"  {label:32s} signals={tp_sig + fp_sig:4d} in-window={tp_sig:3d} "
+            f"windows hit={found}/{total_w} precision={prec:.3f} recall={rec:.3f} F1={f1:.3f}"
+        )
 
 
 def main(argv: list[str]) -> None:

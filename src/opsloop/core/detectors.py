@@ -70,14 +70,17 @@ class Estimator(ABC):  # noqa: B024 - the base of both detector shapes, no verbs
 
     def state_dict(self) -> dict[str, Any]:
         """Learned state as plain data (nested detectors included); JSON-serialisable."""
-        return {"config": _encode(self.config()),
-                "state": {k: _encode(v) for k, v in vars(self).items() if k.startswith("_")}}
+        return {
+            "config": _encode(self.config()),
+            "state": {k: _encode(v) for k, v in vars(self).items() if k.startswith("_")},
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore state saved by ``state_dict`` (the configuration must match)."""
         if _decode(state["config"]) != self.config():
-            raise InvalidInputError("checkpoint was saved by a detector with another configuration",
-                                    field="config")
+            raise InvalidInputError(
+                "checkpoint was saved by a detector with another configuration", field="config"
+            )
         for k, v in state["state"].items():
             setattr(self, k, _decode(v))
 

@@ -28,19 +28,29 @@ UNIVARIATE = [
     pytest.param(lambda: SeasonalBaseline(first_detection=128), id="seasonal"),
     pytest.param(lambda: ChangePointDetector(), id="changepoint"),
     pytest.param(lambda: UnivariateEnsemble(seasonal={"first_detection": 128}), id="ensemble"),
-    pytest.param(lambda: UnivariateEnsemble(seasonal={"first_detection": 128}, absorb_shifts=True),
-                 id="ensemble_absorbing_shifts"),
-    pytest.param(lambda: UnivariateEnsemble(seasonal={"first_detection": 128}, combine="max", volatility=True),
-                 id="ensemble_max_with_volatility"),
+    pytest.param(
+        lambda: UnivariateEnsemble(seasonal={"first_detection": 128}, absorb_shifts=True),
+        id="ensemble_absorbing_shifts",
+    ),
+    pytest.param(
+        lambda: UnivariateEnsemble(seasonal={"first_detection": 128}, combine="max", volatility=True),
+        id="ensemble_max_with_volatility",
+    ),
 ]
 SINGLE_PURPOSE = [
     pytest.param(lambda: VolatilityDetector(), id="volatility"),
     pytest.param(lambda: RangeNoveltyDetector(warmup=50), id="range_novelty"),
     pytest.param(lambda: SequenceNoveltyDetector(warmup=50), id="sequence_novelty"),
-    pytest.param(lambda: UnivariateEnsemble(seasonal={"first_detection": 128}, sequence=True),
-                 id="ensemble_with_sequence"),
+    pytest.param(
+        lambda: UnivariateEnsemble(seasonal={"first_detection": 128}, sequence=True),
+        id="ensemble_with_sequence",
+    ),
 ]
-ALL = [*UNIVARIATE, *SINGLE_PURPOSE, pytest.param(lambda: HalfSpaceTrees(window_size=50), id="half_space_trees")]
+ALL = [
+    *UNIVARIATE,
+    *SINGLE_PURPOSE,
+    pytest.param(lambda: HalfSpaceTrees(window_size=50), id="half_space_trees"),
+]
 
 
 def _as_input(det: AnomalyDetector, v: float):
@@ -92,8 +102,11 @@ def test_checkpoint_then_resume_gives_identical_scores(make):
 def test_checkpoint_from_another_configuration_is_refused(make):
     det = make()
     _stream(det, seasonal_series(60))
-    other = type(det)(calibrator={"min_samples": 7}) if not isinstance(det, UnivariateEnsemble) \
+    other = (
+        type(det)(calibrator={"min_samples": 7})
+        if not isinstance(det, UnivariateEnsemble)
         else UnivariateEnsemble(shift={"drift": 3.0})
+    )
     with pytest.raises(InvalidInputError):
         other.load_state_dict(det.state_dict())
 

@@ -28,8 +28,18 @@ def _feed(watch: ServiceWatch, n: int, broken_at: int | None = None, seed: int =
 
 
 def test_service_vector_anomaly_is_one_signal_naming_the_metric():
-    watch = ServiceWatch([ServiceRule("svc", '{service="checkout"}', detector={
-        "class": "opsloop.aiops.detection.multivariate.HalfSpaceTrees", "params": {"window_size": 100}})])
+    watch = ServiceWatch(
+        [
+            ServiceRule(
+                "svc",
+                '{service="checkout"}',
+                detector={
+                    "class": "opsloop.aiops.detection.multivariate.HalfSpaceTrees",
+                    "params": {"window_size": 100},
+                },
+            )
+        ]
+    )
     signals = _feed(watch, 1500, broken_at=1400)
     firing = [s for s in signals if s.status == "firing" and s.time >= T0 + 60 * 1400]
     assert len(watch) == 1 and len(firing) == 1
@@ -52,8 +62,23 @@ def test_service_watch_ignores_late_bad_and_unmatched_points():
 
 def test_public_names_are_pinned():
     assert sorted(detection.__all__) == [
-        "ChangePointDetector", "Forecast", "HalfSpaceTrees", "HysteresisAlerter", "LabelMatcher",
-        "MetricWatch", "RangeNoveltyDetector", "SeasonalBaseline", "SeasonalTrendForecaster",
-        "SequenceNoveltyDetector", "ServiceRule", "ServiceWatch", "TailCalibrator", "ThresholdPredictor", "UnivariateEnsemble",
-        "VolatilityDetector", "WatchRule", "detect_period", "parse_selector",
+        "ChangePointDetector",
+        "Forecast",
+        "HalfSpaceTrees",
+        "HysteresisAlerter",
+        "LabelMatcher",
+        "MetricWatch",
+        "RangeNoveltyDetector",
+        "SeasonalBaseline",
+        "SeasonalTrendForecaster",
+        "SequenceNoveltyDetector",
+        "ServiceRule",
+        "ServiceWatch",
+        "TailCalibrator",
+        "ThresholdPredictor",
+        "UnivariateEnsemble",
+        "VolatilityDetector",
+        "WatchRule",
+        "detect_period",
+        "parse_selector",
     ]

@@ -105,18 +105,23 @@ def test_forecast_needs_a_positive_horizon():
         SeasonalTrendForecaster().forecast(0)
 
 
-@pytest.mark.parametrize("values", [
-    [1.0, math.nan, 2.0, math.inf, -math.inf, 1.5] * 100,
-    [3.0],
-    [7.0] * 600,
-    [1e300, -1e300, 1e-300, 0.0] * 100,
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.0, math.nan, 2.0, math.inf, -math.inf, 1.5] * 100,
+        [3.0],
+        [7.0] * 600,
+        [1e300, -1e300, 1e-300, 0.0] * 100,
+    ],
+)
 def test_forecaster_survives_bad_values(values):
     model = SeasonalTrendForecaster(first_detection=64)
     for i, v in enumerate(values):
         model.learn_one(v, T0 + 60 * i)
     fc = model.forecast(10)
-    assert len(fc.mean) == 10 and all(lo <= m <= hi or math.isnan(m) for m, lo, hi in zip(fc.mean, fc.low, fc.high, strict=True))
+    assert len(fc.mean) == 10 and all(
+        lo <= m <= hi or math.isnan(m) for m, lo, hi in zip(fc.mean, fc.low, fc.high, strict=True)
+    )
 
 
 def test_forecaster_keeps_the_cycle_across_gaps_and_disorder():
@@ -156,8 +161,9 @@ def test_watch_survives_bad_input_without_an_alert_storm():
         "nan_inf": [(T0 + 60 * i, [1.0, math.nan, math.inf, -math.inf][i % 4]) for i in range(2000)],
         "one_point": [(T0, 5.0)],
         "constant": [(T0 + 60 * i, 3.0) for i in range(2000)],
-        "disorder": [(T0 + 60 * (i - (i % 7 == 0)) + (86400 if i > 1000 else 0), rng.gauss(50, 1))
-                     for i in range(2000)],
+        "disorder": [
+            (T0 + 60 * (i - (i % 7 == 0)) + (86400 if i > 1000 else 0), rng.gauss(50, 1)) for i in range(2000)
+        ],
         "duplicates": [(T0 + 60 * (i // 2), rng.gauss(50, 1)) for i in range(2000)],
         "unit_change": [(T0 + 60 * i, rng.gauss(5, 0.1) * (1000 if i >= 1200 else 1)) for i in range(2400)],
     }

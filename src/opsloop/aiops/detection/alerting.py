@@ -33,9 +33,17 @@ class HysteresisAlerter:
         source: the ``Signal.source`` of emitted signals.
     """
 
-    def __init__(self, on: float = 0.9995, off: float = 0.95, clear_after: int = 30, refractory: int = 100,
-                 fatigue: float = 0.5, fatigue_halflife: int = 1000, confirm: int = 0,
-                 source: str = "detector:ensemble") -> None:
+    def __init__(
+        self,
+        on: float = 0.9995,
+        off: float = 0.95,
+        clear_after: int = 30,
+        refractory: int = 100,
+        fatigue: float = 0.5,
+        fatigue_halflife: int = 1000,
+        confirm: int = 0,
+        source: str = "detector:ensemble",
+    ) -> None:
         if not 0.0 <= off < on <= 1.0:
             raise InvalidInputError("need 0 <= off < on <= 1", field="on")
         self.on = on
@@ -56,8 +64,15 @@ class HysteresisAlerter:
         self.opened_at = 0.0
 
     def state_dict(self) -> dict:
-        return {"active": self.active, "below": self.below, "peak": self.peak, "opened_at": self.opened_at,
-                "since_firing": self.since_firing, "recent": self.recent, "pending": self.pending}
+        return {
+            "active": self.active,
+            "below": self.below,
+            "peak": self.peak,
+            "opened_at": self.opened_at,
+            "since_firing": self.since_firing,
+            "recent": self.recent,
+            "pending": self.pending,
+        }
 
     def load_state_dict(self, state: Mapping) -> None:
         self.active, self.below = bool(state["active"]), int(state["below"])
@@ -98,9 +113,16 @@ class HysteresisAlerter:
             self.below = 0
         return None
 
-    def update(self, p: float, t: float, x: float, band: ExpectedBand | None,
-               labels: Mapping[str, str] | None = None, service: str = "",
-               extra: Mapping[str, float] | None = None) -> Signal | None:
+    def update(
+        self,
+        p: float,
+        t: float,
+        x: float,
+        band: ExpectedBand | None,
+        labels: Mapping[str, str] | None = None,
+        service: str = "",
+        extra: Mapping[str, float] | None = None,
+    ) -> Signal | None:
         """Advance the state machine; return the Signal to emit, if any."""
         status = self.step(p)
         if status is None:
@@ -109,8 +131,17 @@ class HysteresisAlerter:
             self.opened_at = t
         return self.signal(status, p, t, x, band, labels or {}, service, extra or {})
 
-    def signal(self, status: str, p: float, t: float, x: float, band: ExpectedBand | None,
-               labels: Mapping[str, str], service: str, extra: Mapping[str, float]) -> Signal:
+    def signal(
+        self,
+        status: str,
+        p: float,
+        t: float,
+        x: float,
+        band: ExpectedBand | None,
+        labels: Mapping[str, str],
+        service: str,
+        extra: Mapping[str, float],
+    ) -> Signal:
         values = {"observed": x, "score": p, **extra}
         name = labels.get("__name__", "metric")
         text = f"{name} = {x:.6g} is anomalous (p={p:.4f})"
@@ -120,8 +151,21 @@ class HysteresisAlerter:
         if status == "resolved":
             text = f"{name} back to normal after anomaly opened at {self.opened_at:.0f}"
         severity = Severity.ERROR if p >= 1.0 - (1.0 - self.on) / 100 else Severity.WARNING
-        return Signal(time=t, source=self.source, kind=SignalKind.METRIC_ANOMALY, service=service,
-                      labels=dict(labels), severity=severity, text=text, values=values, status=status,
-                      evidence={"expected_band": list(band) if band else None, "observed": x,
-                                "probability": p, "peak_probability": self.peak,
-                                "episode_start": self.opened_at})
+        return Signal(
+            time=t,
+            source=self.source,
+            kind=SignalKind.METRIC_ANOMALY,
+            service=service,
+            labels=dict(labels),
+            severity=severity,
+            text=text,
+            values=values,
+            status=status,
+            evidence={
+                "expected_band": list(band) if band else None,
+                "observed": x,
+                "probability": p,
+                "peak_probability": self.peak,
+                "episode_start": self.opened_at,
+            },
+        )

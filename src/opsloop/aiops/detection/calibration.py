@@ -41,9 +41,16 @@ class TailCalibrator(Estimator):
             is estimated by Hill's estimator, so a spiky series needs a far larger spike).
     """
 
-    def __init__(self, tail_quantile: float = 0.97, min_samples: int = 50, memory: int = 4000,
-                 refit_every: int = 16, min_excess: float = 0.25, tail: str = "exponential",
-                 excess_floor: float = 1e-3) -> None:
+    def __init__(
+        self,
+        tail_quantile: float = 0.97,
+        min_samples: int = 50,
+        memory: int = 4000,
+        refit_every: int = 16,
+        min_excess: float = 0.25,
+        tail: str = "exponential",
+        excess_floor: float = 1e-3,
+    ) -> None:
         if tail not in ("exponential", "pareto"):
             raise InvalidInputError("tail must be 'exponential' or 'pareto'", field="tail")
         self.tail_quantile = tail_quantile

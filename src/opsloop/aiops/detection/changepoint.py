@@ -28,9 +28,16 @@ class ChangePointDetector(AnomalyDetector):
         calibrator: ``TailCalibrator`` parameters for the CUSUM statistic.
     """
 
-    def __init__(self, drift: float = 1.0, confirm: float = 40.0, alpha: float = 0.01,
-                 fast_alpha: float = 0.2, scale_alpha: float = 0.01, clip: float = 3.0,
-                 calibrator: dict | None = None) -> None:
+    def __init__(
+        self,
+        drift: float = 1.0,
+        confirm: float = 40.0,
+        alpha: float = 0.01,
+        fast_alpha: float = 0.2,
+        scale_alpha: float = 0.01,
+        clip: float = 3.0,
+        calibrator: dict | None = None,
+    ) -> None:
         self.drift = drift
         self.confirm = confirm
         self.alpha = alpha

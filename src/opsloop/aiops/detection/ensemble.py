@@ -46,10 +46,19 @@ class UnivariateEnsemble(AnomalyDetector):
             (so a unit change or a deploy ends its episode instead of adapting slowly).
     """
 
-    def __init__(self, seasonal: dict | None = None, shift: dict | None = None,
-                 absorb_shifts: bool = False, sustain_alpha: float = 0.1, sustain_clip: float = 10.0,
-                 calibrator: dict | None = None, volatility: dict | bool = False,
-                 novelty: dict | bool = True, sequence: dict | bool = False, combine: str = "fisher") -> None:
+    def __init__(
+        self,
+        seasonal: dict | None = None,
+        shift: dict | None = None,
+        absorb_shifts: bool = False,
+        sustain_alpha: float = 0.1,
+        sustain_clip: float = 10.0,
+        calibrator: dict | None = None,
+        volatility: dict | bool = False,
+        novelty: dict | bool = True,
+        sequence: dict | bool = False,
+        combine: str = "fisher",
+    ) -> None:
         if combine not in ("fisher", "max"):
             raise InvalidInputError("combine must be 'fisher' or 'max'", field="combine")
         self.seasonal = seasonal
@@ -136,8 +145,14 @@ class UnivariateEnsemble(AnomalyDetector):
     def parts(self) -> dict[str, float]:
         """Probabilities of the last scored point per enabled component (for evidence)."""
         names = ("seasonal", "level_shift", "sustained", "volatility", "novelty", "sequence")
-        enabled = (True, True, self.sustain_alpha > 0.0, self._volatility is not None,
-                   self._novelty is not None, self._sequence is not None)
+        enabled = (
+            True,
+            True,
+            self.sustain_alpha > 0.0,
+            self._volatility is not None,
+            self._novelty is not None,
+            self._sequence is not None,
+        )
         return {n: p for n, p, on in zip(names, self._parts, enabled, strict=True) if on}
 
 

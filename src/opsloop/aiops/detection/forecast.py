@@ -47,9 +47,17 @@ class SeasonalTrendForecaster(Estimator):
         z: interval half-width in standard deviations (1.96: about 95 %).
     """
 
-    def __init__(self, alpha: float = 0.2, beta: float = 0.02, gamma: float = 0.1, damping: float = 1.0,
-                 window: int = 2048, max_period: int = 1024, first_detection: int = 256,
-                 z: float = 1.96) -> None:
+    def __init__(
+        self,
+        alpha: float = 0.2,
+        beta: float = 0.02,
+        gamma: float = 0.1,
+        damping: float = 1.0,
+        window: int = 2048,
+        max_period: int = 1024,
+        first_detection: int = 256,
+        z: float = 1.96,
+    ) -> None:
         self.alpha = alpha
         self.beta = beta
         self.gamma = gamma
@@ -122,7 +130,9 @@ class SeasonalTrendForecaster(Estimator):
             self._var = err * err if self._var != self._var else self._var + 0.02 * (ec * ec - self._var)
             prev = self._level
             self._level = prev + self.damping * self._trend + self.alpha * ec
-            self._trend = self.damping * self._trend + self.beta * (self._level - prev - self.damping * self._trend)
+            self._trend = self.damping * self._trend + self.beta * (
+                self._level - prev - self.damping * self._trend
+            )
             if p > 1:
                 self._season[self._phase] = s + self.gamma * (1 - self.alpha) * ec
         self._phase = (self._phase + 1) % p
@@ -135,7 +145,7 @@ class SeasonalTrendForecaster(Estimator):
         k = len(buf) // period * period
         season = [0.0] * period
         if period > 1 and k:
-            recent = buf[len(buf) - k:]
+            recent = buf[len(buf) - k :]
             cycles = recent.reshape(-1, period)
             prof = np.median(cycles, axis=0)
             prof -= prof.mean()
@@ -188,8 +198,16 @@ class ThresholdPredictor:
         clear_after: consecutive points without a predicted crossing that end an episode.
     """
 
-    def __init__(self, threshold: float, horizon: float, *, above: bool = True, use_bound: bool = False,
-                 clear_after: int = 10, max_steps: int = 2048) -> None:
+    def __init__(
+        self,
+        threshold: float,
+        horizon: float,
+        *,
+        above: bool = True,
+        use_bound: bool = False,
+        clear_after: int = 10,
+        max_steps: int = 2048,
+    ) -> None:
         self.threshold = threshold
         self.horizon = horizon
         self.above = above
@@ -207,8 +225,13 @@ class ThresholdPredictor:
                 return t, v
         return None
 
-    def check(self, model: SeasonalTrendForecaster, now: float, labels: Mapping[str, str] | None = None,
-              service: str = "") -> Signal | None:
+    def check(
+        self,
+        model: SeasonalTrendForecaster,
+        now: float,
+        labels: Mapping[str, str] | None = None,
+        service: str = "",
+    ) -> Signal | None:
         """Forecast from ``model`` and return a signal when an episode of predicted crossing opens."""
         step = model._step if model._step > 0 else 1.0
         steps = max(1, min(self.max_steps, int(math.ceil(self.horizon / step))))
@@ -228,9 +251,19 @@ class ThresholdPredictor:
         labels = dict(labels or {})
         name = labels.get("__name__", "metric")
         word = "reach" if self.above else "fall to"
-        return Signal(time=now, source="detector:forecast", kind=SignalKind.PREDICTION, service=service,
-                      labels=labels, severity=Severity.WARNING if eta > self.horizon / 2 else Severity.ERROR,
-                      text=f"{name} forecast to {word} {self.threshold:g} in {eta / 3600:.1f} h",
-                      values={"threshold": self.threshold, "eta_seconds": eta, "forecast_at_crossing": v,
-                              "crossing_time": t_cross},
-                      evidence={"forecast": fc.to_dict(), "horizon_seconds": self.horizon})
+        return Signal(
+            time=now,
+            source="detector:forecast",
+            kind=SignalKind.PREDICTION,
+            service=service,
+            labels=labels,
+            severity=Severity.WARNING if eta > self.horizon / 2 else Severity.ERROR,
+            text=f"{name} forecast to {word} {self.threshold:g} in {eta / 3600:.1f} h",
+            values={
+                "threshold": self.threshold,
+                "eta_seconds": eta,
+                "forecast_at_crossing": v,
+                "crossing_time": t_cross,
+            },
+            evidence={"forecast": fc.to_dict(), "horizon_seconds": self.horizon},
+        )

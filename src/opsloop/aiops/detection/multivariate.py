@@ -3,8 +3,8 @@
 Half-space trees (Tan, Ting & Liu, 2011) split a bounded feature space at random dimensions and
 halve it at each level; a point that falls in sparsely populated cells of the last reference
 window is anomalous. Each metric is first mapped by a robust running z so that ±4 scales span
-``[0, 1]`` (clipped to ``[-1, 2]``), so the trees never need the metrics' ranges. Memory and time per point are fixed by
-``n_trees`` and ``height``.
+``[0, 1]`` (clipped to ``[-1, 2]``), so the trees never need the metrics' ranges. Memory and
+time per point are fixed by ``n_trees`` and ``height``.
 """
 
 from __future__ import annotations
@@ -32,8 +32,16 @@ class HalfSpaceTrees(AnomalyDetector):
         calibrator: ``TailCalibrator`` parameters.
     """
 
-    def __init__(self, n_trees: int = 10, height: int = 8, window_size: int = 250, size_limit: float = 0.1,
-                 scale_alpha: float = 0.01, seed: int = 42, calibrator: dict | None = None) -> None:
+    def __init__(
+        self,
+        n_trees: int = 10,
+        height: int = 8,
+        window_size: int = 250,
+        size_limit: float = 0.1,
+        scale_alpha: float = 0.01,
+        seed: int = 42,
+        calibrator: dict | None = None,
+    ) -> None:
         self.n_trees = n_trees
         self.height = height
         self.window_size = window_size

@@ -20,8 +20,14 @@ from opsloop.core.detectors import AnomalyDetector, ExpectedBand
 __all__ = ["SeasonalBaseline", "detect_period"]
 
 
-def detect_period(values: np.ndarray, *, min_period: int = 4, max_period: int | None = None,
-                  min_strength: float = 0.3, tolerance: float = 0.05) -> int:
+def detect_period(
+    values: np.ndarray,
+    *,
+    min_period: int = 4,
+    max_period: int | None = None,
+    min_strength: float = 0.3,
+    tolerance: float = 0.05,
+) -> int:
     """Dominant period of a regularly sampled series, or 1 when it has none.
 
     The series is detrended (least squares line), its autocorrelation computed by FFT, and the
@@ -78,9 +84,19 @@ class SeasonalBaseline(AnomalyDetector):
             profile warm its fresh calibrator (0: start cold).
     """
 
-    def __init__(self, window: int = 2048, max_period: int = 1024, first_detection: int = 256,
-                 alpha: float = 0.1, level_alpha: float = 0.02, scale_alpha: float = 0.02,
-                 clip: float = 3.0, band: float = 4.0, calibrator: dict | None = None, replay: int = 1024) -> None:
+    def __init__(
+        self,
+        window: int = 2048,
+        max_period: int = 1024,
+        first_detection: int = 256,
+        alpha: float = 0.1,
+        level_alpha: float = 0.02,
+        scale_alpha: float = 0.02,
+        clip: float = 3.0,
+        band: float = 4.0,
+        calibrator: dict | None = None,
+        replay: int = 1024,
+    ) -> None:
         self.window = window
         self.max_period = max_period
         self.first_detection = first_detection
@@ -209,7 +225,7 @@ class SeasonalBaseline(AnomalyDetector):
         self._period = period
         self._cal = TailCalibrator(**(self.calibrator or {}))  # old scores came from another model
         k = n_buf // period * period
-        recent = buf[n_buf - k:] if k else buf
+        recent = buf[n_buf - k :] if k else buf
         first_slot = self._last_slot - len(recent) + 1
         phases = (np.arange(len(recent)) + first_slot) % period
         prof = np.full(period, float(np.median(recent)) if len(recent) else math.nan)
@@ -224,7 +240,7 @@ class SeasonalBaseline(AnomalyDetector):
         if self.replay and self._scale == self._scale:
             # warm the new calibrator with the window's residuals instead of starting cold
             eff = max(self._scale, self._floor if self._floor < math.inf else 0.0, 1e-12)
-            for z in (np.abs(resid[-self.replay:]) / eff).tolist():
+            for z in (np.abs(resid[-self.replay :]) / eff).tolist():
                 self._cal.learn_one(z)
 
     def shift_level(self, delta: float) -> None:

@@ -30,8 +30,15 @@ class SequenceNoveltyDetector(AnomalyDetector):
         calibrator: ``TailCalibrator`` parameters.
     """
 
-    def __init__(self, levels: int = 10, order: int = 2, memory: int = 200, forget: float = 1e-4,
-                 warmup: int = 300, calibrator: dict | None = None) -> None:
+    def __init__(
+        self,
+        levels: int = 10,
+        order: int = 2,
+        memory: int = 200,
+        forget: float = 1e-4,
+        warmup: int = 300,
+        calibrator: dict | None = None,
+    ) -> None:
         self.levels = levels
         self.order = order
         self.memory = memory

@@ -151,9 +151,18 @@ class ServiceWatch:
             text += " (" + ", ".join(f"{k} z={z:+.1f}" for k, z in movers[:3]) + ")"
         service = g.labels.get("service", "")
         strong = p >= 1.0 - (1.0 - g.alerter.on) / 100
-        return Signal(time=t, source="detector:multivariate", kind=SignalKind.METRIC_ANOMALY, service=service,
-                      labels=labels, severity=Severity.ERROR if strong else Severity.WARNING, text=text, values={"score": p}, status=status,
-                      evidence={"observed": vec, "deviations": dict(movers), "probability": p})
+        return Signal(
+            time=t,
+            source="detector:multivariate",
+            kind=SignalKind.METRIC_ANOMALY,
+            service=service,
+            labels=labels,
+            severity=Severity.ERROR if strong else Severity.WARNING,
+            text=text,
+            values={"score": p},
+            status=status,
+            evidence={"observed": vec, "deviations": dict(movers), "probability": p},
+        )
 
     def groups(self) -> list[dict[str, str]]:
         """Group labels currently watched."""
@@ -162,7 +171,11 @@ class ServiceWatch:
 
 def _movers(det: AnomalyDetector, vec: Mapping[str, float]) -> list[tuple[str, float]]:
     """Metrics ordered by how far they are from their running level (robust z), when known."""
-    loc, scale, names = getattr(det, "_loc", None), getattr(det, "_scale", None), getattr(det, "_features", None)
+    loc, scale, names = (
+        getattr(det, "_loc", None),
+        getattr(det, "_scale", None),
+        getattr(det, "_features", None),
+    )
     if not loc or not scale or not names:
         return []
     z = [(n, (vec[n] - m) / s) for n, m, s in zip(names, loc, scale, strict=True) if n in vec and s > 0]

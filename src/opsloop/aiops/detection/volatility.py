@@ -24,8 +24,13 @@ class VolatilityDetector(AnomalyDetector):
         calibrator: ``TailCalibrator`` parameters.
     """
 
-    def __init__(self, fast_alpha: float = 0.1, slow_alpha: float = 0.005, flat: bool = True,
-                 calibrator: dict | None = None) -> None:
+    def __init__(
+        self,
+        fast_alpha: float = 0.1,
+        slow_alpha: float = 0.005,
+        flat: bool = True,
+        calibrator: dict | None = None,
+    ) -> None:
         self.fast_alpha = fast_alpha
         self.slow_alpha = slow_alpha
         self.flat = flat

@@ -164,8 +164,15 @@ class MetricWatch:
         s.points += 1
         out: list[Signal] = []
         parts = getattr(s.detector, "parts", None)  # per-component probabilities, when the detector has them
-        sig = s.alerter.update(p, t, x, s.detector.expected_band(), labels, _service(labels),
-                               {f"p_{k}": v for k, v in parts.items()} if isinstance(parts, dict) else None)
+        sig = s.alerter.update(
+            p,
+            t,
+            x,
+            s.detector.expected_band(),
+            labels,
+            _service(labels),
+            {f"p_{k}": v for k, v in parts.items()} if isinstance(parts, dict) else None,
+        )
         if sig is not None:
             sig.labels.setdefault("rule", s.rule.name)
             out.append(sig)
@@ -193,15 +200,17 @@ class MetricWatch:
         """Checkpoint of every watched series (JSON-serialisable); rules are not included."""
         out = []
         for key, s in self._series.items():
-            out.append({
-                "labels": [list(kv) for kv in key],
-                "rule": s.rule.name,
-                "points": s.points,
-                "detector": s.detector.state_dict(),
-                "alerter": s.alerter.state_dict(),
-                "forecaster": s.forecaster.state_dict() if s.forecaster is not None else None,
-                "predictor": [s.predictor.active, s.predictor.quiet] if s.predictor is not None else None,
-            })
+            out.append(
+                {
+                    "labels": [list(kv) for kv in key],
+                    "rule": s.rule.name,
+                    "points": s.points,
+                    "detector": s.detector.state_dict(),
+                    "alerter": s.alerter.state_dict(),
+                    "forecaster": s.forecaster.state_dict() if s.forecaster is not None else None,
+                    "predictor": [s.predictor.active, s.predictor.quiet] if s.predictor is not None else None,
+                }
+            )
         return {"series": out}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:

@@ -37,6 +37,7 @@ def _register() -> None:
 _OPTIONAL: list[tuple[str, list[str]]] = [
     ("opsloop.cli.serving", ["serve", "predict"]),
     ("opsloop.cli.models", ["models"]),
+    ("opsloop.cli.incidents", ["incidents"]),
 ]
 
 

@@ -1,0 +1,167 @@
+"""``opsloop incidents``: list, show and act on incidents of a running opsloop server."""
+
+from __future__ import annotations
+
+import getpass
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from opsloop.cli._output import emit, fail
+
+__all__ = ["incidents"]
+
+API = "/api/opsloop/v1/incidents"
+_COLUMNS = ["id", "state", "severity", "service", "signals", "title", "assignee", "updated"]
+
+
+def _when(t: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) if t else ""
+
+
+def _call(ctx: click.Context, method: str, path: str, **kwargs: Any) -> Any:
+    import httpx
+
+    url = ctx.obj["url"].rstrip("/") + path
+    try:
+        resp = httpx.request(method, url, timeout=30.0, **kwargs)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach {ctx.obj['url']}: {exc}")
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {"message": resp.text}
+    if resp.status_code >= 400:
+        fail(body.get("message") or body.get("detail") or f"HTTP {resp.status_code}")
+    return body
+
+
+def _output(ctx: click.Context, incident: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit([incident], [], as_json=True)
+        return
+    click.echo(f"#{incident['id']} {incident['state']} {incident['severity']}: {incident['title']}")
+
+
+def _actor_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--json", "as_json", is_flag=True, help="Print JSON.")(command)
+    return click.option("--actor", default=None, help="Who does it (default: your user name).")(command)
+
+
+@click.group("incidents")
+@click.option("--url", envvar="OPSLOOP_URL", default="http://127.0.0.1:5000", show_default=True, metavar="URL",
+              help="The opsloop server (or set OPSLOOP_URL).")
+@click.pass_context
+def incidents(ctx: click.Context, url: str) -> None:
+    """Incidents: list, show, ack, resolve, comment, assign, merge, split."""
+    ctx.obj = {"url": url}
+
+
+@incidents.command("list")
+@click.option("--state", help="triggered, acknowledged, resolved (comma-separated).")
+@click.option("--severity", help="info, warning, error, critical (comma-separated).")
+@click.option("--service")
+@click.option("-q", "--query", "q", help="Text in title, labels or resolution.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
+@click.option("--offset", default=0, type=click.IntRange(0))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def list_(ctx: click.Context, as_json: bool, **filters: Any) -> None:
+    """List incidents, most recently active first."""
+    params = {k: v for k, v in filters.items() if v is not None}
+    body = _call(ctx, "GET", API, params=params)
+    if as_json:
+        click.echo(__import__("json").dumps(body, indent=2))
+        return
+    rows = [{"id": i["id"], "state": i["state"], "severity": i["severity"], "service": i["service"],
+             "signals": i["signal_count"], "title": i["title"], "assignee": i["assignee"],
+             "updated": _when(i["updated_at"])} for i in body["incidents"]]
+    emit(rows, _COLUMNS, as_json=False, title=f"{len(rows)} of {body['total']} incidents")
+
+
+@incidents.command("show")
+@click.argument("incident_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def show(ctx: click.Context, incident_id: int, as_json: bool) -> None:
+    """One incident: its timeline, grouping reasons and similar past incidents."""
+    inc = _call(ctx, "GET", f"{API}/{incident_id}")
+    if as_json:
+        click.echo(__import__("json").dumps(inc, indent=2))
+        return
+    click.echo(f"#{inc['id']} [{inc['state']}] {inc['severity']}  {inc['title']}")
+    click.echo(f"services: {', '.join(inc['services']) or '-'}   assignee: {inc['assignee'] or '-'}   "
+               f"signals: {inc['signal_count']}   opened: {_when(inc['created_at'])}")
+    if inc.get("resolution"):
+        click.echo(f"resolution: {inc['resolution']}")
+    emit([{"time": _when(e["time"]), "kind": e["kind"], "actor": e["actor"], "text": e["text"]}
+          for e in inc["timeline"]], ["time", "kind", "actor", "text"], as_json=False, title="timeline")
+    for g in inc["grouping_reasons"][:20]:
+        click.echo(f"  {g.get('service') or '-'}: {g.get('text', '')} ← {'; '.join(g.get('reasons', []))}")
+    if inc["similar"]:
+        emit([{"id": s["id"], "score": s["score"], "title": s["title"], "resolution": s["resolution"]}
+              for s in inc["similar"]], ["id", "score", "title", "resolution"], as_json=False,
+             title="similar past incidents")
+
+
+def _action(name: str, doc: str) -> None:
+    @incidents.command(name, help=doc)
+    @click.argument("incident_id", type=int)
+    @click.option("-m", "--text", default="", help="A note (for resolve: the resolution).")
+    @_actor_options
+    @click.pass_context
+    def command(ctx: click.Context, incident_id: int, text: str, actor: str | None, as_json: bool) -> None:
+        inc = _call(ctx, "POST", f"{API}/{incident_id}/{name}", json={"actor": actor or getpass.getuser(),
+                                                                      "text": text})
+        _output(ctx, inc, as_json)
+
+
+_action("ack", "Acknowledge an incident.")
+_action("resolve", "Resolve an incident (-m gives the resolution note).")
+_action("reopen", "Reopen a resolved incident.")
+
+
+@incidents.command("comment")
+@click.argument("incident_id", type=int)
+@click.argument("text")
+@_actor_options
+@click.pass_context
+def comment(ctx: click.Context, incident_id: int, text: str, actor: str | None, as_json: bool) -> None:
+    """Add a comment to an incident's timeline."""
+    _output(ctx, _call(ctx, "POST", f"{API}/{incident_id}/comment",
+                       json={"actor": actor or getpass.getuser(), "text": text}), as_json)
+
+
+@incidents.command("assign")
+@click.argument("incident_id", type=int)
+@click.argument("assignee")
+@_actor_options
+@click.pass_context
+def assign(ctx: click.Context, incident_id: int, assignee: str, actor: str | None, as_json: bool) -> None:
+    """Assign an incident ("" unassigns)."""
+    _output(ctx, _call(ctx, "POST", f"{API}/{incident_id}/assign",
+                       json={"actor": actor or getpass.getuser(), "assignee": assignee}), as_json)
+
+
+@incidents.command("merge")
+@click.argument("target_id", type=int)
+@click.argument("source_ids", type=int, nargs=-1, required=True)
+@_actor_options
+@click.pass_context
+def merge(ctx: click.Context, target_id: int, source_ids: tuple[int, ...], actor: str | None, as_json: bool) -> None:
+    """Merge SOURCE_IDS into TARGET_ID."""
+    _output(ctx, _call(ctx, "POST", f"{API}/merge", json={
+        "target_id": target_id, "source_ids": list(source_ids), "actor": actor or getpass.getuser()}), as_json)
+
+
+@incidents.command("split")
+@click.argument("incident_id", type=int)
+@click.argument("signal_ids", type=int, nargs=-1, required=True)
+@_actor_options
+@click.pass_context
+def split(ctx: click.Context, incident_id: int, signal_ids: tuple[int, ...], actor: str | None, as_json: bool) -> None:
+    """Move SIGNAL_IDS out of INCIDENT_ID into a new incident."""
+    _output(ctx, _call(ctx, "POST", f"{API}/{incident_id}/split", json={
+        "signal_ids": list(signal_ids), "actor": actor or getpass.getuser()}), as_json)

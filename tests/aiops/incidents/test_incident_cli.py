@@ -1,0 +1,47 @@
+"""``opsloop incidents`` against a running server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import httpx
+from tests.aiops.ingestion._helpers import API, alert, am_payload
+from tests.conftest import OPSLOOP_BIN
+
+
+def run(url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([OPSLOOP_BIN, "incidents", "--url", url, *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_cli_round_trip(server) -> None:  # noqa: ANN001
+    httpx.post(server.url + API + "/ingest/alertmanager",
+               json=am_payload([alert("Down", "db"), alert("Slow", "db")])).raise_for_status()
+    httpx.post(server.url + API + "/ingest/alertmanager",
+               json=am_payload([alert("Errors", "web", start=__import__("time").time() + 2000)])).raise_for_status()
+    out = run(server.url, "list", "--json")
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["total"] == 2
+    ids = {i["service"]: i["id"] for i in body["incidents"]}
+    table = run(server.url, "list")
+    assert "db" in table.stdout and "2 of 2 incidents" in table.stdout
+    assert run(server.url, "ack", str(ids["db"]), "--actor", "ann").stdout.startswith(f"#{ids['db']} acknowledged")
+    assert run(server.url, "comment", str(ids["db"]), "disk full on primary").returncode == 0
+    assert run(server.url, "assign", str(ids["db"]), "bob").returncode == 0
+    shown = run(server.url, "show", str(ids["db"]))
+    assert "timeline" in shown.stdout and "disk full on primary" in shown.stdout
+    detail = json.loads(run(server.url, "show", str(ids["db"]), "--json").stdout)
+    assert detail["assignee"] == "bob" and detail["state"] == "acknowledged"
+    sig = [s["id"] for s in detail["signals"]][:1]
+    split = run(server.url, "split", str(ids["db"]), str(sig[0]), "--json")
+    new_id = json.loads(split.stdout)[0]["id"]
+    merged = run(server.url, "merge", str(ids["db"]), str(new_id), str(ids["web"]), "--json")
+    assert json.loads(merged.stdout)[0]["signal_count"] == 3
+    resolved = run(server.url, "resolve", str(ids["db"]), "-m", "grew the volume")
+    assert "resolved" in resolved.stdout
+    bad = run(server.url, "ack", str(ids["db"]))
+    assert bad.returncode == 1 and "cannot ack" in bad.stderr
+    assert run(server.url, "show", "999").returncode == 1
+    assert run("http://127.0.0.1:1", "list").returncode == 1

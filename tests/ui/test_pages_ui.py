@@ -66,3 +66,28 @@ def test_pages_without_data_explain_what_to_do(page, route: str, name: str) -> N
     assert len(state.inner_text()) > 80
     shot(page, name)
     assert not page.js_errors
+
+
+def test_deployments_page_charts_drift_per_feature_over_time(page, ui_server) -> None:  # noqa: ANN001
+    import time
+
+    from playwright.sync_api import expect
+
+    now = time.time()
+    events = [{"time": now - 3600 * (5 - i), "kind": "model_drift", "source": "monitor:drift", "service": "fraud-model",
+               "labels": {"model": "fraud-model", "feature": feature}, "severity": "warning",
+               "status": "firing" if psi > 0.2 else "resolved", "text": f"{feature} psi {psi}",
+               "values": {"psi": psi, "ks_pvalue": 0.5}}
+              for i in range(5) for feature, psi in [("amount", 0.05 * i + 0.01), ("country", 0.02)]]
+    resp = httpx.post(f"{ui_server.url}/api/opsloop/v1/events", json={"events": events})
+    if resp.status_code == 404:
+        pytest.skip("this server has no events API yet")
+    assert resp.status_code < 300, resp.text
+    page.goto("/#/deployments")
+    card = page.locator(".drift-feature[data-feature='amount']")
+    expect(card.locator("svg polyline")).to_have_count(1)
+    expect(card).to_contain_text("drifted")
+    expect(page.locator(".drift-feature[data-feature='country']")).to_contain_text("ok")
+    assert "fraud-model" in page.locator("h2", has_text="Drift of").inner_text()
+    shot(page, "deployments-drift")
+    assert not page.js_errors

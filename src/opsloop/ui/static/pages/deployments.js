@@ -1,42 +1,62 @@
-// Deployments and monitoring: each served model's traffic, latency and errors, and drift per feature
-// over time with the reference distribution beside the live one.
-// Wired to: GET /api/opsloop/v1/deployments (list; not served yet) and the monitoring API
-// GET /api/opsloop/v1/monitoring/models/{model}/drift|performance (when the server mounts it).
+// Deployments and monitoring: served models' traffic, latency and errors (when the server lists
+// deployments), and drift per feature and live performance over time, from the model-health signals
+// the monitors send (GET /api/opsloop/v1/signals?kind=model_drift|model_performance).
 import { ApiError, get, ops } from '../api.js';
 import { distributionChart, lineChart, PALETTE } from '../charts.js';
-import { clear, emptyState, errorBox, fmtEpoch, fmtNum, h, kvTable, section, setTitle } from '../dom.js';
-import { genericView } from '../generic.js';
-import { href, setQuery } from '../router.js';
+import { badge, clear, emptyState, errorBox, fmtEpoch, fmtNum, h, section, setTitle } from '../dom.js';
+import { href } from '../router.js';
 
-const MON = '/api/opsloop/v1/monitoring/models';
+const SIGNALS = '/api/opsloop/v1/signals';
+const STAT_ORDER = ['psi', 'jensen_shannon', 'wasserstein', 'ks_statistic', 'chi2_statistic', 'ks_pvalue'];
+const ms = (t) => (t < 1e11 ? t * 1000 : t);
 
 export async function render(root, ctx) {
   setTitle('Deployments');
-  const model = ctx.query.get('model') || '';
   const listHost = h('div', {});
-  const detailHost = h('div', {});
-  const input = h('input', { type: 'search', id: 'deployment-model', value: model, placeholder: 'served model name', 'aria-label': 'Model name' });
-  clear(root, h('h1', { text: 'Deployments and monitoring' }), listHost,
-    h('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); setQuery({ model: input.value.trim() }); showModel(detailHost, input.value.trim()); } },
-      h('label', { class: 'inline' }, 'Monitoring of model ', input), h('button', { type: 'submit', text: 'Show' })),
-    detailHost);
+  const healthHost = h('div', {});
+  clear(root, h('h1', { text: 'Deployments and monitoring' }), section('Traffic, latency and errors', listHost), healthHost);
+  loadDeployments(listHost);
+  let drift;
+  let perf;
   try {
-    const res = await ops.deployments();
-    drawList(listHost, res.deployments || []);
+    [drift, perf] = await Promise.all([
+      get(SIGNALS, { kind: 'model_drift', limit: 5000 }).then((r) => r.signals || []),
+      get(SIGNALS, { kind: 'model_performance', limit: 5000 }).then((r) => r.signals || []),
+    ]);
   } catch (err) {
-    clear(listHost, err instanceof ApiError && err.missingEndpoint ? howDataArrives() : errorBox(err, 'Listing deployments'));
+    clear(healthHost, err instanceof ApiError && err.missingEndpoint
+      ? emptyState('Model health is not available on this server', 'This server does not serve the signals API (/api/opsloop/v1/signals), where drift and performance signals of served models arrive.')
+      : errorBox(err, 'Loading model health signals'));
+    return;
   }
-  if (model) await showModel(detailHost, model);
+  const models = [...new Set([...drift, ...perf].map((s) => s.service || (s.labels || {}).model).filter(Boolean))].sort();
+  if (!models.length) {
+    clear(healthHost, emptyState('No drift or performance signal yet',
+      'Serve a model with monitoring: the monitor compares live rows with the reference sample and sends drift and live-performance signals here (they also open incidents when they fire).',
+      `opsloop serve models:/my-model@champion --port 5001 \\\n    --monitor-store sqlite:///monitoring.db --reference reference.csv --drift-interval 300\n# or post them yourself: POST ${location.origin}/api/opsloop/v1/events  {"kind": "model_drift", "service": "my-model", "labels": {"feature": "age"}, "values": {"psi": 0.31}}`));
+    return;
+  }
+  const model = models.includes(ctx.query.get('model')) ? ctx.query.get('model') : models[0];
+  const of = (list) => list.filter((s) => (s.service || (s.labels || {}).model) === model).sort((a, b) => a.time - b.time);
+  clear(healthHost,
+    h('nav', { class: 'toolbar', 'aria-label': 'Models' }, models.map((m) => h('a', { class: 'button', href: href('/deployments', { model: m }), 'aria-current': m === model ? 'page' : null, text: m }))),
+    section(`Drift of ${model} per feature`, driftView(of(drift))),
+    section(`Live performance of ${model}`, perfView(of(perf))));
 }
 
-function howDataArrives() {
-  return emptyState('No deployment data on this server yet',
-    'A model served with `opsloop serve` keeps its traffic samples, drift and live performance in its monitoring store and answers them on its own port (/monitoring/drift, /monitoring/performance). This server does not collect them yet (GET /api/opsloop/v1/deployments is not served), so the page cannot list deployments. Meanwhile, serve with monitoring and read drift from the CLI:',
-    'opsloop serve models:/my-model@champion --port 5001 \\\n    --monitor-store sqlite:///monitoring.db --reference reference.csv --drift-interval 300\nopsloop models drift my-model --store sqlite:///monitoring.db');
+async function loadDeployments(host) {
+  try {
+    const res = await ops.deployments();
+    drawList(host, res.deployments || []);
+  } catch (err) {
+    clear(host, err instanceof ApiError && err.missingEndpoint
+      ? h('p', { class: 'muted', text: 'Not collected by this server yet: a model served with `opsloop serve` exposes its request counts and latencies on its own port (/metrics), but this server does not list deployments (GET /api/opsloop/v1/deployments is not served), so traffic, latency and errors cannot be shown here.' })
+      : errorBox(err, 'Listing deployments'));
+  }
 }
 
 function drawList(host, deployments) {
-  if (!deployments.length) { clear(host, howDataArrives()); return; }
+  if (!deployments.length) { clear(host, h('p', { class: 'muted', text: 'No deployment reported yet.' })); return; }
   clear(host, h('div', { class: 'table-wrap' }, h('table', { id: 'deployments-table' },
     h('thead', {}, h('tr', {}, ['Deployment', 'Model', 'Requests/s', 'p50 ms', 'p99 ms', 'Error rate', 'Status'].map((t) => h('th', { scope: 'col', text: t })))),
     h('tbody', {}, deployments.map((d) => h('tr', {},
@@ -47,52 +67,60 @@ function drawList(host, deployments) {
       h('td', { text: d.status || '' })))))));
 }
 
-async function showModel(host, model) {
-  if (!model) { clear(host); return; }
-  const enc = encodeURIComponent(model);
-  const [drift, perf] = await Promise.allSettled([get(`${MON}/${enc}/drift`, { limit: 50 }), get(`${MON}/${enc}/performance`)]);
-  const missing = [drift, perf].every((r) => r.status === 'rejected' && r.reason instanceof ApiError && r.reason.missingEndpoint);
-  if (missing) {
-    clear(host, emptyState('Monitoring is not served here yet', `This server does not mount the monitoring API (${MON}/{model}/drift), so drift and live performance of "${model}" cannot be shown yet.`));
-    return;
+function statOf(values) {
+  const keys = Object.keys(values || {}).filter((k) => Number.isFinite(Number(values[k])));
+  return STAT_ORDER.find((k) => keys.includes(k)) || keys[0];
+}
+
+function groupBy(list, key) {
+  const out = new Map();
+  for (const s of list) {
+    const k = key(s);
+    if (!out.has(k)) out.set(k, []);
+    out.get(k).push(s);
   }
-  clear(host,
-    section(`Live performance of ${model}`, perf.status === 'fulfilled' ? perfView(perf.value.report || perf.value) : errorBox(perf.reason, 'Loading performance')),
-    section(`Drift of ${model} per feature`, drift.status === 'fulfilled' ? driftView(drift.value.reports || []) : errorBox(drift.reason, 'Loading drift')));
+  return [...out.entries()].sort((a, b) => a[0].localeCompare(b[0]));
 }
 
-function perfView(report) {
-  if (!report || !Object.keys(report.metrics || {}).length) return h('p', { class: 'muted', text: 'No labelled traffic yet: post ground truth to /labels to get live metrics.' });
-  return h('div', {}, kvTable(Object.entries(report.metrics).map(([k, v]) => [k, fmtNum(v)])),
-    Object.keys(report.breaches || {}).length ? h('div', { class: 'error-box' }, 'Bounds broken: ', genericView(report.breaches)) : null);
-}
-
-/** The first numeric statistic of a feature drift entry (the detector's score). */
-const score = (f) => { const e = Object.entries(f.statistics || {}).find(([, v]) => Number.isFinite(Number(v))); return e ? [e[0], Number(e[1])] : [null, NaN]; };
-
-function driftView(reports) {
-  if (!reports.length) return h('p', { class: 'muted', text: 'No drift report yet: the monitor computes one once enough live rows arrive beside the reference sample.' });
-  reports.sort((a, b) => a.time - b.time);
-  const latest = reports[reports.length - 1];
-  const features = latest.features || [];
+function driftView(signals) {
+  if (!signals.length) return h('p', { class: 'muted', text: 'No drift signal for this model yet.' });
   const grid = h('div', { class: 'grid2' });
-  for (const f of features) {
-    const [stat] = score(f);
-    const overTime = h('div', {});
+  for (const [feature, list] of groupBy(signals, (s) => (s.labels || {}).feature || '__prediction__')) {
+    const last = list[list.length - 1];
+    const stat = statOf(last.values);
+    const chart = h('div', {});
     const dist = h('div', {});
-    grid.append(h('section', { class: 'card', 'data-feature': f.feature },
-      h('h3', { text: `${f.feature === '__prediction__' ? 'prediction' : f.feature}${f.drifted ? ' — drifted' : ''}` }),
-      h('p', { class: 'muted', text: `${f.kind}; ${Object.entries(f.statistics || {}).map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ')}; ${f.current_rows} live rows vs ${f.reference_rows} reference (${fmtEpoch(latest.time)})` }),
-      overTime, dist));
+    grid.append(h('section', { class: 'card drift-feature', 'data-feature': feature },
+      h('h3', {}, feature === '__prediction__' ? 'prediction' : feature, ' ', badge(last.status === 'firing' ? 'drifted' : 'ok', last.status === 'firing' ? 'failed' : 'ok')),
+      h('p', { class: 'muted', text: `${Object.entries(last.values || {}).map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ')} · ${fmtEpoch(last.time)}` }),
+      chart, dist));
     queueMicrotask(() => {
-      const pts = reports.map((r) => [r.time * 1000, score((r.features || []).find((x) => x.feature === f.feature) || {})[1]]).filter((p) => Number.isFinite(p[1]));
-      if (pts.length > 1) lineChart(overTime, { series: [{ name: stat || 'score', points: pts, color: PALETTE[f.drifted ? 1 : 0] }], xTime: true, height: 140, label: `${f.feature} drift over time` });
-      const ref = f.reference_histogram || (f.histogram && f.histogram.reference);
-      const live = f.current_histogram || (f.histogram && f.histogram.current);
-      const bins = f.bins || (f.histogram && f.histogram.bins);
-      if (ref && live && bins) distributionChart(dist, bins, ref, live);
-      else dist.append(h('p', { class: 'muted', text: 'The monitor did not send bin counts for this feature, so the reference and live distributions cannot be drawn.' }));
+      const pts = list.map((s) => [ms(s.time), Number((s.values || {})[stat])]).filter((p) => Number.isFinite(p[1]));
+      lineChart(chart, { series: [{ name: stat || 'drift', points: pts, color: PALETTE[0], anomalies: list.filter((s) => s.status === 'firing').map((s) => [ms(s.time), Number((s.values || {})[stat])]) }],
+        xTime: true, height: 150, label: `${feature} ${stat} over time` });
+      const d = (last.evidence && last.evidence.drift) || last.evidence || {};
+      const bins = d.bins || (d.histogram && d.histogram.bins);
+      const ref = d.reference_histogram || (d.histogram && d.histogram.reference);
+      const live = d.current_histogram || (d.histogram && d.histogram.current);
+      if (bins && ref && live) distributionChart(dist, bins, ref, live);
+      else dist.append(h('p', { class: 'muted', text: 'The monitor sent statistics but no bin counts, so the reference and live distributions are not drawn.' }));
     });
+  }
+  return grid;
+}
+
+function perfView(signals) {
+  if (!signals.length) return h('p', { class: 'muted', text: 'No live-performance signal for this model yet (it needs ground-truth labels posted to the scoring server\'s /labels).' });
+  const grid = h('div', { class: 'grid2' });
+  for (const [metric, list] of groupBy(signals, (s) => (s.labels || {}).metric || 'metric')) {
+    const host = h('div', {});
+    const last = list[list.length - 1];
+    grid.append(h('section', { class: 'card' }, h('h3', {}, metric, ' ', badge(last.status === 'firing' ? 'breached' : 'ok', last.status === 'firing' ? 'failed' : 'ok')),
+      h('p', { class: 'muted', text: last.text || '' }), host));
+    queueMicrotask(() => lineChart(host, {
+      series: [{ name: metric, points: list.map((s) => [ms(s.time), Number((s.values || {}).observed)]).filter((p) => Number.isFinite(p[1])) }],
+      xTime: true, height: 150, label: `${metric} over time`,
+    }));
   }
   return grid;
 }

@@ -127,8 +127,6 @@ class HysteresisAlerter:
         status = self.step(p)
         if status is None:
             return None
-        if status == "firing":
-            self.opened_at = t
         return self.signal(status, p, t, x, band, labels or {}, service, extra or {})
 
     def signal(
@@ -142,6 +140,9 @@ class HysteresisAlerter:
         service: str,
         extra: Mapping[str, float],
     ) -> Signal:
+        """The signal for a ``step`` that returned ``status`` (firing opens the episode at ``t``)."""
+        if status == "firing":
+            self.opened_at = t
         values = {"observed": x, "score": p, **extra}
         name = labels.get("__name__", "metric")
         text = f"{name} = {x:.6g} is anomalous (p={p:.4f})"

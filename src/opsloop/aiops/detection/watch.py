@@ -163,16 +163,13 @@ class MetricWatch:
         s.detector.learn_one(x, t)
         s.points += 1
         out: list[Signal] = []
-        parts = getattr(s.detector, "parts", None)  # per-component probabilities, when the detector has them
-        sig = s.alerter.update(
-            p,
-            t,
-            x,
-            s.detector.expected_band(),
-            labels,
-            _service(labels),
-            {f"p_{k}": v for k, v in parts.items()} if isinstance(parts, dict) else None,
-        )
+        status = s.alerter.step(p)
+        sig = None
+        if status is not None:  # evidence is gathered only when a signal is due
+            parts = getattr(s.detector, "parts", None)  # per-component probabilities, if any
+            extra = {f"p_{k}": v for k, v in parts.items()} if isinstance(parts, dict) else {}
+            band = s.detector.expected_band()
+            sig = s.alerter.signal(status, p, t, x, band, labels, _service(labels), extra)
         if sig is not None:
             sig.labels.setdefault("rule", s.rule.name)
             out.append(sig)

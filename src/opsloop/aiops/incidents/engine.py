@@ -77,6 +77,7 @@ class _Delta:
     reasons: list[dict[str, Any]] = field(default_factory=list)
     reopen_by: str = ""
     flapping: bool = False
+    resolutions: int = 0
 
     def add(self, sig: Signal, opens: bool) -> None:
         self.added += 1
@@ -202,6 +203,7 @@ class IncidentEngine:
                 if cur.get("incident_id") is not None:
                     d = deltas.setdefault(cur["incident_id"], _Delta())
                     d.open_delta -= 1
+                    d.resolutions += 1
                     d.last = max(d.last, end)
                     if self.flaps.is_flapping(fp, end):
                         d.flapping = True
@@ -315,7 +317,7 @@ class IncidentEngine:
                 self._transition(conn, row, fields, "auto_reopen", SYSTEM, f"new signal: {d.reopen_by}", now,
                                  timeline)
                 state = TRIGGERED
-            if (state != RESOLVED and open_signals == 0 and d.open_delta < 0 and not d.flapping
+            if (state != RESOLVED and open_signals == 0 and d.resolutions and not d.flapping
                     and "flapping" not in flags):
                 self._transition(conn, row, fields, "auto_resolve", SYSTEM, "every signal resolved", now, timeline)
                 self.correlator.mark_resolved(incident_id, d.last if d.last > float("-inf") else None)

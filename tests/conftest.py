@@ -103,6 +103,14 @@ def server(opsloop_server) -> ServerProcess:  # noqa: ANN001
     return opsloop_server()
 
 
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One opsloop server shared by a test module (for tests that do not depend on a fresh store)."""
+    server = ServerProcess(tmp_path_factory.mktemp("module-server") / "data").start()
+    yield server
+    server.stop()
+
+
 # -- PostgreSQL --------------------------------------------------------------------------------------
 
 _PG: PostgresCluster | None = None

@@ -8,9 +8,9 @@ import pytest
 API = "/api/2.0/mlflow"
 
 
-@pytest.fixture
-def http(server) -> httpx.Client:  # noqa: ANN001
-    with httpx.Client(base_url=server.url, timeout=30) as c:
+@pytest.fixture(scope="module")
+def http(module_server) -> httpx.Client:  # noqa: ANN001
+    with httpx.Client(base_url=module_server.url, timeout=60) as c:
         yield c
 
 

@@ -143,10 +143,10 @@ def test_client_errors_carry_mlflow_codes(client: MlflowClient) -> None:
 
 def test_register_model_files_logged_as_run_artifacts(client: MlflowClient, mlflow_at: str, tmp_path) -> None:
     """The MLflow 2 layout: the model folder is a run artifact, registered from its mlflow-artifacts location."""
-    from sklearn.tree import DecisionTreeClassifier
+    from sklearn.linear_model import LogisticRegression
 
     X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
-    model = DecisionTreeClassifier().fit(X, y)
+    model = LogisticRegression().fit(X, y)
     mlflow.sklearn.save_model(model, tmp_path / "saved")
     with mlflow.start_run() as run:
         mlflow.log_artifacts(str(tmp_path / "saved"), "legacy_model")

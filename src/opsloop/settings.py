@@ -13,7 +13,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from opsloop.errors import InvalidInputError
 
 __all__ = ["IngestionSettings", "ServerSettings", "Settings", "StorageSettings", "load_settings"]
 
@@ -124,7 +126,16 @@ def load_settings(
     data: dict[str, Any] = {}
     path = config_file or (Path(env["OPSLOOP_CONFIG"]) if env.get("OPSLOOP_CONFIG") else Path("opsloop.toml"))
     if path.is_file():
-        data = tomllib.loads(path.read_text())
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInputError(f"config file {path} is not valid TOML: {exc}", field="config") from None
     data = _merge(data, _from_env(env))
     data = _merge(data, overrides or {})
-    return Settings.model_validate(data)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInputError(f"invalid setting {where}: {first['msg']} (got {first.get('input')!r})",
+                                field=where) from None

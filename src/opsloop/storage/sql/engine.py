@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 
-from opsloop.errors import MissingDependencyError, StorageError
+from opsloop.errors import InvalidInputError, MissingDependencyError, StorageError
 
 __all__ = ["Database", "open_database", "upgrade_schema"]
 
@@ -107,7 +107,9 @@ def _make_engine(url: str, pool_size: int) -> Engine:
         except ImportError as exc:
             raise MissingDependencyError.for_extra("psycopg", "postgres") from exc
         return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-    return create_engine(url)
+    raise InvalidInputError(
+        f"unsupported database URL {url.split('://')[0]}://…; use sqlite:///path or postgresql+psycopg://…",
+        field="database_url")
 
 
 def upgrade_schema(engine: Engine) -> None:

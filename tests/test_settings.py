@@ -1,0 +1,55 @@
+"""Settings are read once from file, environment and flags, and bad values are clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from opsloop.errors import InvalidInputError
+from opsloop.settings import load_settings
+
+
+def test_priority_is_flags_over_env_over_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "opsloop.toml"
+    cfg.write_text('[server]\nport = 7000\nhost = "0.0.0.0"\n[storage]\ndata_dir = "/srv/data"\n')
+    s = load_settings(environ={"OPSLOOP_PORT": "7100"}, config_file=cfg)
+    assert (s.server.port, s.server.host, str(s.storage.data_dir)) == (7100, "0.0.0.0", "/srv/data")
+    s = load_settings({"server": {"port": 7200}}, environ={"OPSLOOP_PORT": "7100"}, config_file=cfg)
+    assert s.server.port == 7200
+    s = load_settings(environ={"OPSLOOP_SERVER__MAX_BODY_BYTES": "2048"}, config_file=tmp_path / "none.toml")
+    assert s.server.max_body_bytes == 2048
+
+
+def test_defaults_are_the_embedded_store(tmp_path: Path) -> None:
+    s = load_settings(environ={"OPSLOOP_DATA_DIR": str(tmp_path)}, config_file=tmp_path / "none.toml")
+    assert s.storage.resolved_database_url == f"sqlite:///{tmp_path.resolve()}/opsloop.db"
+    assert s.storage.resolved_artifact_root == str((tmp_path / "artifacts").resolve())
+
+
+def test_bad_values_name_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="server.port") as info:
+        load_settings(environ={"OPSLOOP_PORT": "abc"}, config_file=tmp_path / "none.toml")
+    assert info.value.field == "server.port"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server\nport=")
+    with pytest.raises(InvalidInputError, match="not valid TOML"):
+        load_settings(environ={}, config_file=bad)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "99999"], "invalid setting server.port"),
+        (["--database-url", "mysql://db/x"], "unsupported database URL"),
+        (["--database-url", "postgresql+psycopg://nobody@127.0.0.1:1/x"], "cannot open database"),
+    ],
+)
+def test_server_start_errors_are_messages_not_tracebacks(tmp_path: Path, args: list[str], message: str) -> None:
+    exe = str(Path(sys.executable).with_name("opsloop"))
+    done = subprocess.run([exe, "server", "--data-dir", str(tmp_path), *args], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1
+    assert message in done.stderr and "Traceback" not in done.stderr

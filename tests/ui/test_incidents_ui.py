@@ -107,7 +107,7 @@ def test_incident_page_charts_the_anomalous_metric_with_its_expected_band(page, 
 def test_merge_from_the_list_and_split_from_the_incident(page, incidents_api: str) -> None:  # noqa: ANN001
     from playwright.sync_api import expect
 
-    for name, service in [("DiskFull", "storage-a"), ("DiskFull", "storage-b")]:
+    for name, service in [("DiskFullData", "storage-a"), ("DiskFullLogs", "storage-b")]:
         httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=_alert(name, service)).raise_for_status()
     page.goto("/#/incidents?q=DiskFull")
     rows = page.locator("#incidents-table tbody tr")
@@ -126,4 +126,20 @@ def test_merge_from_the_list_and_split_from_the_incident(page, incidents_api: st
     page.get_by_role("button", name="Split selected into a new incident").click()
     expect(page.locator(".notice")).to_contain_text("Split 1 signal(s)")
     expect(signals).to_have_count(1)
+    assert not page.js_errors
+
+
+def test_live_refresh_keeps_keyboard_focus_in_the_list(page, incidents_api: str) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=_alert("QueueBacklog", "billing")).raise_for_status()
+    page.goto("/#/incidents?q=QueueBacklog")
+    link = page.locator("#incidents-table a.incident-link", has_text="QueueBacklog")
+    expect(link).to_be_visible()
+    link.focus()
+    httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=_alert("QueueBacklogStuck", "ledger")).raise_for_status()
+    expect(page.locator("#incidents-table tbody tr")).to_have_count(2, timeout=20_000)
+    assert page.evaluate("document.activeElement.classList.contains('incident-link')")
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_contain_text("QueueBacklog")
     assert not page.js_errors

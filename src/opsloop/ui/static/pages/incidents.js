@@ -91,7 +91,28 @@ export async function render(root, ctx) {
     if (ctx.alive()) timer = setTimeout(poll, document.hidden ? POLL_MS * 4 : POLL_MS);
   }
 
+  let lastStamp = '';
+
   function draw(list, total) {
+    // Redraw only when something changed, and keep keyboard focus on the same row's control.
+    const stamp = JSON.stringify([list.map((i) => [i.id, i.state, i.severity, i.updated_at, i.signal_count, i.title]), total, f]);
+    if (stamp === lastStamp) {
+      host.querySelectorAll('[data-ago]').forEach((el) => { el.textContent = fmtAgo(el.dataset.ago); });
+      return;
+    }
+    lastStamp = stamp;
+    const active = document.activeElement;
+    const focusRow = active && host.contains(active) ? active.closest('tr[data-id]') : null;
+    const focusKey = focusRow ? [focusRow.dataset.id, active.tagName, active.type] : null;
+    drawRows(list, total);
+    if (focusKey) {
+      const row = host.querySelector(`tr[data-id="${CSS.escape(focusKey[0])}"]`);
+      const again = row && [...row.querySelectorAll('a, input')].find((el) => el.tagName === focusKey[1] && el.type === focusKey[2]);
+      if (again) again.focus({ preventScroll: true });
+    }
+  }
+
+  function drawRows(list, total) {
     if (!list.length) {
       const filtered = Object.values(f).some(Boolean);
       clear(host, filtered
@@ -115,8 +136,8 @@ export async function render(root, ctx) {
         h('td', {}, badge(inc.severity)),
         h('td', { class: 'wrap' }, (inc.services && inc.services.length ? inc.services : [inc.service]).filter(Boolean).join(', ')),
         h('td', { class: 'num hide-narrow', text: inc.signal_count ?? '' }),
-        h('td', { title: fmtEpoch(inc.created_at), text: fmtAgo(inc.created_at) }),
-        h('td', { class: 'hide-narrow', title: fmtEpoch(inc.updated_at), text: fmtAgo(inc.updated_at) }));
+        h('td', { title: fmtEpoch(inc.created_at), 'data-ago': inc.created_at, text: fmtAgo(inc.created_at) }),
+        h('td', { class: 'hide-narrow', title: fmtEpoch(inc.updated_at), 'data-ago': inc.updated_at, text: fmtAgo(inc.updated_at) }));
     });
     first = false;
     clear(host,

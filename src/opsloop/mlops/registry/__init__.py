@@ -17,6 +17,7 @@ from opsloop.mlops.registry.promotion import (
 from opsloop.mlops.registry.resolver import HttpModelResolver, LocalModelResolver, default_cache_dir
 from opsloop.mlops.registry.stages import ALL_STAGES, canonical_stage
 from opsloop.mlops.registry.uris import ModelUri, parse_model_uri
+from opsloop.mlops.registry.validation_registry import HttpValidationRegistry, LocalValidationRegistry
 
 __all__ = [
     "ACTOR_HEADER",
@@ -25,8 +26,10 @@ __all__ = [
     "REASON_TAG",
     "REQUIRE_VALIDATION_TAG",
     "HttpModelResolver",
+    "HttpValidationRegistry",
     "Lineage",
     "LocalModelResolver",
+    "LocalValidationRegistry",
     "ModelUri",
     "ModelVersion",
     "Promotion",

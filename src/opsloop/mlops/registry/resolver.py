@@ -27,7 +27,15 @@ from urllib.parse import quote, urlparse
 
 import httpx
 
-from opsloop.errors import InvalidInputError, NotFoundError, StorageError
+from opsloop.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    InvalidStateError,
+    NotFoundError,
+    OpsloopError,
+    StorageError,
+    ValidationFailedError,
+)
 from opsloop.mlops.registry.uris import parse_model_uri
 from opsloop.storage.artifacts import ArtifactStore, LocalArtifactStore, safe_path
 
@@ -132,24 +140,34 @@ class HttpModelResolver:
                 self._download(client, child, dest / name)
                 continue
             with client.stream("GET", f"{_PROXY}/{quote(child)}") as response:
-                _check(response)
+                check_response(response)
                 with open(dest / name, "wb") as fh:
                     for chunk in response.iter_bytes():
                         fh.write(chunk)
 
 
-def _check(response: httpx.Response) -> None:
+_ERRORS: dict[str, type[OpsloopError]] = {
+    "RESOURCE_DOES_NOT_EXIST": NotFoundError, "RESOURCE_ALREADY_EXISTS": AlreadyExistsError,
+    "INVALID_PARAMETER_VALUE": InvalidInputError, "INVALID_STATE": InvalidStateError,
+    "VALIDATION_FAILED": ValidationFailedError,
+}
+
+
+def check_response(response: httpx.Response) -> None:
+    """Raise the domain error an error response stands for (by its MLflow ``error_code``, else its status)."""
     if response.status_code < 400:
         return
     response.read()
     try:
-        message = response.json().get("message") or response.text
+        body = response.json()
     except ValueError:
-        message = response.text
-    if response.status_code == 404:
-        raise NotFoundError(message, field="model_uri")
-    if response.status_code == 400:
-        raise InvalidInputError(message, field="model_uri")
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    message = body.get("message") or response.text
+    error = _ERRORS.get(body.get("error_code", "")) or {404: NotFoundError, 400: InvalidInputError}.get(
+        response.status_code)
+    if error is not None:
+        raise error(message, field=body.get("field") or "model_uri")
     raise StorageError(f"{response.request.method} {response.request.url.path} failed with "
                        f"{response.status_code}: {message}")
 
@@ -159,7 +177,7 @@ def _get(client: httpx.Client, path: str, params: dict[str, str] | None = None) 
         response = client.get(path, params=params)
     except httpx.HTTPError as exc:
         raise StorageError(f"cannot reach the model registry at {client.base_url}: {exc}") from exc
-    _check(response)
+    check_response(response)
     return response.json()
 
 
@@ -168,7 +186,7 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, An
         response = client.post(path, json=body)
     except httpx.HTTPError as exc:
         raise StorageError(f"cannot reach the model registry at {client.base_url}: {exc}") from exc
-    _check(response)
+    check_response(response)
     return response.json()
 
 

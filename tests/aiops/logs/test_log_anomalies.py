@@ -105,3 +105,26 @@ def test_a_level_given_by_the_transport_counts_for_error_surges() -> None:
     done = ingestor.ingest("request 7 failed", service="api", time=1.0, level="error")
     assert done.record.level == "ERROR"
     assert ingestor.miner.template(done.match.template_id).levels == {"ERROR": 1}
+
+
+def test_a_merge_carries_the_rate_history_over_instead_of_alarming() -> None:
+    ingestor = _ingestor()
+    names = ["alice", "bob", "carol"]
+    signals: list[Signal] = []
+    for m in range(30):  # two users log in steadily: two templates, each with its own baseline
+        for k in range(40):
+            name = names[k % 2]
+            signals += ingestor.ingest(
+                f"login ok for user {name} from 10.0.0.{k}", service="auth", time=m * BUCKET + k
+            ).signals
+    before = {t.id for t in ingestor.miner.templates("auth")}
+    assert len(before) == 2
+    for m in range(30, 40):  # a third user: the three merge into one template, same total rate
+        for k in range(40):
+            name = names[k % 3]
+            signals += ingestor.ingest(
+                f"login ok for user {name} from 10.0.0.{k}", service="auth", time=m * BUCKET + k
+            ).signals
+    assert len(ingestor.miner.templates("auth")) == 1
+    rate = [s for s in signals if s.labels.get("anomaly") == "template_rate"]
+    assert rate == []

@@ -81,6 +81,8 @@ class LogAnomalyDetector:
             first = time
             if self._ensure((service, _ERRORS)):  # learn the zeros too, so a first surge stands out
                 self._first_seen[service] = time
+        for old in match.merged:
+            self._fold((service, old), (service, match.template_id))
         if template_text:
             self._texts[match.template_id] = template_text
         if match.change == "created" and time - first >= self.config.warmup_seconds:
@@ -102,10 +104,21 @@ class LogAnomalyDetector:
             signals.extend(self._close(self._bucket))
             self._bucket += width
             if self._bucket < current - width * self.config.season_slots:
-                self._bucket = current - width  # a long silence: skip, do not replay a week of zeros
+                self._bucket = current - width  # a long silence: do not replay every empty bucket
         return signals
 
     # -- internals ----------------------------------------------------------------------
+    def _fold(self, old: tuple[str, int], new: tuple[str, int]) -> None:
+        """A merged template's history and open count continue in its survivor's series."""
+        baseline = self._series.pop(old, None)
+        if baseline is not None and self._ensure(new):
+            self._series[new].absorb(baseline)
+        count = self._counts.pop(old, 0)
+        if count and new in self._series:
+            self._counts[new] = self._counts.get(new, 0) + count
+        self._firing.discard(old)
+        self._texts.pop(old[1], None)
+
     def _ensure(self, key: tuple[str, int]) -> bool:
         if key not in self._series:
             if len(self._series) >= self.config.max_series:

@@ -59,9 +59,22 @@ class SeasonalBaseline:
         for target in (slot, self._overall):
             _ewm(target, value, self.alpha)
 
+    def absorb(self, other: SeasonalBaseline) -> None:
+        """Add ``other``'s expected counts to this one (two series that became one)."""
+        for key, theirs in other._slots.items():
+            mine = self._slots.setdefault(key, _Slot())
+            _add(mine, theirs)
+        _add(self._overall, other._overall)
+
     @property
     def history(self) -> int:
         return self._overall.n
+
+
+def _add(mine: _Slot, theirs: _Slot) -> None:
+    mine.mean += theirs.mean
+    mine.var += theirs.var
+    mine.n = max(mine.n, theirs.n)
 
 
 def _ewm(slot: _Slot, value: float, alpha: float) -> None:

@@ -31,11 +31,14 @@ class Match:
         template_id: the template's stable id.
         change: ``"none"``, ``"created"`` (a new template) or ``"generalised"`` (a new version).
         service: the service the line was filed under.
+        merged: ids of templates folded into this one while filing the line (their ids now
+            resolve to ``template_id``; a detector should carry their history over).
     """
 
     template_id: int
     change: str
     service: str
+    merged: tuple[int, ...] = ()
 
 
 class LogMiner:
@@ -64,6 +67,7 @@ class LogMiner:
         self._templates: dict[int, Template] = {}
         self._services: dict[str, ServiceIndex] = {}
         self._dirty: set[int] = set()
+        self._merged_now: list[int] = []
         self._next_id = 1
 
     # -- the hot path -------------------------------------------------------------------
@@ -97,6 +101,9 @@ class LogMiner:
                 self.stats.cache_resets += 1
             index.line_cache[message] = template.id
         self._count(template, message, time, level)
+        if self._merged_now:
+            merged, self._merged_now = tuple(self._merged_now), []
+            return Match(template.id, change, service, merged)
         return Match(template.id, change, service)
 
     def _count(self, template: Template, message: str, time: float | None, level: str | None) -> None:
@@ -235,6 +242,7 @@ class LogMiner:
         for member in (*members[1:], *twins):
             index.remove(member)
             member.merged_into = survivor.id
+            self._merged_now.append(member.id)
             survivor.absorb(member, self.config.max_examples)
             self.stats.templates_merged += 1
             self.store.save(member)

@@ -34,6 +34,8 @@ export function chartControls(query, onChange) {
 
 const BULK_POINTS = 1000;
 const MAX_CHARTS = 12;
+const MAX_POINTS = 100_000;
+const DRAW_POINTS = 4000;
 
 /**
  * The history of ``key`` for each run: [{run, points: [metric]}]. One run gets its full history;
@@ -42,8 +44,7 @@ const MAX_CHARTS = 12;
 export async function histories(runs, key) {
   let byRun;
   if (runs.length === 1) {
-    const res = await mlflow.metricHistory(runs[0].info.run_id, key);
-    byRun = { [runs[0].info.run_id]: res.metrics || [] };
+    byRun = { [runs[0].info.run_id]: await fullHistory(runs[0].info.run_id, key) };
   } else {
     const res = await mlflow.metricHistoryBulk(runs.map((r) => r.info.run_id), key, BULK_POINTS);
     byRun = {};
@@ -54,6 +55,28 @@ export async function histories(runs, key) {
     pts.sort((a, b) => a.step - b.step || a.timestamp - b.timestamp);
     return { run, points: pts };
   });
+}
+
+/** Every point of one run's metric, page by page (up to MAX_POINTS). */
+async function fullHistory(runId, key) {
+  const out = [];
+  let token;
+  do {
+    const res = await mlflow.metricHistory(runId, key, token);
+    out.push(...(res.metrics || []));
+    token = res.next_page_token;
+  } while (token && out.length < MAX_POINTS);
+  return out;
+}
+
+/** At most DRAW_POINTS points for drawing: an even stride that keeps the last point. */
+function thin(points) {
+  if (points.length <= DRAW_POINTS) return points;
+  const stride = points.length / DRAW_POINTS;
+  const out = [];
+  for (let i = 0; i < DRAW_POINTS - 1; i += 1) out.push(points[Math.floor(i * stride)]);
+  out.push(points[points.length - 1]);
+  return out;
 }
 
 function xOf(m, mode, t0) {
@@ -71,7 +94,7 @@ export function metricChart(key, data, opts) {
       const t0 = Number(run.info.start_time) || (points[0] ? Number(points[0].timestamp) : 0);
       const raw = points.map((m) => [xOf(m, opts.x, t0), m.value]);
       if (opts.x !== 'step') raw.sort((a, b) => a[0] - b[0]);
-      return { name: run.info.run_name || run.info.run_id, color: PALETTE[i % PALETTE.length], points: smooth(raw, opts.smooth) };
+      return { name: run.info.run_name || run.info.run_id, color: PALETTE[i % PALETTE.length], points: thin(smooth(raw, opts.smooth)) };
     });
     if (series.every((s) => !s.points.length)) {
       clear(host, h('p', { class: 'muted', text: 'No points logged.' }));

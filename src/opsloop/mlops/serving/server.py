@@ -174,7 +174,10 @@ def serve(options: ServeOptions, resolver: ModelResolver | None = None,
         _uvicorn_server(app, options).run(sockets=[sock])
         return
     del champion, challenger
-    with tempfile.TemporaryDirectory(prefix="opsloop-serve-") as tmp:
+    # the shared metrics table lives in tmpfs when there is one: pages of a disk-backed file get
+    # written back by the kernel, and a write to a page under writeback can stall a request
+    shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix="opsloop-serve-", dir=shm) as tmp:
         table = MetricsTable(options.workers, os.path.join(tmp, "metrics.bin"))
         _run_workers(options, resolver, sock, table, on_ready)
 

@@ -104,7 +104,9 @@ def test_artifact_path_traversal_is_refused(http: httpx.Client, path: str) -> No
 
 def test_artifact_round_trip_and_listing(http: httpx.Client) -> None:
     assert http.put("/api/2.0/mlflow-artifacts/artifacts/0/x/artifacts/f.txt", content=b"data").status_code == 200
-    assert http.get("/api/2.0/mlflow-artifacts/artifacts/0/x/artifacts/f.txt").content == b"data"
+    got = http.get("/api/2.0/mlflow-artifacts/artifacts/0/x/artifacts/f.txt")
+    assert got.content == b"data"
+    assert got.headers["content-security-policy"].startswith("sandbox")  # uploaded files never run scripts
     files = http.get("/api/2.0/mlflow-artifacts/artifacts", params={"path": "0/x/artifacts"}).json()["files"]
     assert files == [{"path": "f.txt", "is_dir": False, "file_size": 4}]
     _error(http.get("/api/2.0/mlflow-artifacts/artifacts/0/x/artifacts/missing"), 404, "RESOURCE_DOES_NOT_EXIST")

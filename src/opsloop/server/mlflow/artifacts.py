@@ -54,7 +54,13 @@ async def _download(rt: Runtime, key: str, filename: str) -> Response:
     media = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     if media.startswith("text/") or media in ("application/json", "application/x-yaml"):
         media = "text/plain; charset=utf-8" if media.startswith("text/") else media
-    headers = {"Content-Length": str(size), "Content-Disposition": f'inline; filename="{posixpath.basename(filename)}"'}
+    headers = {
+        "Content-Length": str(size),
+        "Content-Disposition": f'inline; filename="{posixpath.basename(filename)}"',
+        # Uploaded files are untrusted: an SVG or HTML artifact opened directly must not run scripts here.
+        "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'",
+        "X-Content-Type-Options": "nosniff",
+    }
     return StreamingResponse(iterate_in_threadpool(chunks), media_type=media, headers=headers)
 
 

@@ -32,6 +32,9 @@ _IGNORED_LABELS = frozenset({"severity", "service", "service_name", "job", "prom
                              "alertstate", "priority", "team", "env", "environment", "region", "cluster"})
 
 
+# Labels that name *what* is wrong say little about *where*: two services both slow is weak evidence.
+_LABEL_FACTOR = {"alertname": 0.5, "rule": 0.5, "metric": 0.5}
+
 # Labels naming one monitored thing: sharing one is as strong as sharing the service.
 IDENTITY_LABELS = ("instance", "host", "hostname", "host.name", "pod", "k8s.pod.name", "node", "container_id")
 
@@ -44,6 +47,11 @@ class GroupingConfig:
         window_s: a signal can join a group whose span it is at most this far from.
         min_score: evidence needed to join rather than open a new incident.
         max_hops: furthest declared dependency counted.
+        link_window_s: a failure spreads to a dependent soon after it starts: a dependency link counts
+            fully when the signal comes at most this long after the linked service's first signal in the
+            incident, and fades to nothing at twice that.
+        cause_window_s: the same for a signal of a *dependency* of the incident's services (a possible
+            cause), measured from the incident's first signal.
         label_cap: most that shared labels add to the score.
         use_labels, use_topology, use_learned: switch evidence kinds off (for ablations).
     """
@@ -51,6 +59,8 @@ class GroupingConfig:
     window_s: float = 300.0
     min_score: float = 2.0
     max_hops: int = 2
+    link_window_s: float = 150.0
+    cause_window_s: float = 90.0
     label_cap: float = 2.5
     use_labels: bool = True
     use_topology: bool = True
@@ -63,6 +73,9 @@ class Group:
     first: float
     last: float
     services: dict[str, int] = field(default_factory=dict)
+    onset: dict[str, float] = field(default_factory=dict)
+    latest: dict[str, float] = field(default_factory=dict)
+    label_latest: dict[tuple[str, str], float] = field(default_factory=dict)
     labels: dict[tuple[str, str], int] = field(default_factory=dict)
     fingerprints: set[str] = field(default_factory=set)
     size: int = 0
@@ -73,9 +86,13 @@ class Group:
         self.last = max(self.last, sig.time)
         if sig.service:
             self.services[sig.service] = self.services.get(sig.service, 0) + 1
+            self.onset[sig.service] = min(self.onset.get(sig.service, sig.time), sig.time)
+            self.latest[sig.service] = max(self.latest.get(sig.service, sig.time), sig.time)
         for kv in sig.labels.items():
             if kv[0] not in _IGNORED_LABELS:
                 self.labels[kv] = self.labels.get(kv, 0) + 1
+                if kv[0] in IDENTITY_LABELS:
+                    self.label_latest[kv] = max(self.label_latest.get(kv, sig.time), sig.time)
         self.fingerprints.add(fp)
         self.size += 1
 
@@ -137,18 +154,23 @@ class Correlator:
                     out |= ids
         return out
 
-    def _link(self, a: str, b: str) -> tuple[float, str]:
+    def _link(self, a: str, b: str) -> tuple[float, str, bool]:
+        """Evidence that ``a`` and ``b`` fail together: weight, reason, and whether ``a`` is downstream
+        (a dependency of ``b``, so possibly the cause of what ``b`` shows) rather than a dependent."""
         if self.config.use_topology:
-            d = self.topology.distance(a, b, self.config.max_hops)
-            if d:
-                how = ("depends on" if self.topology.depends_on(a, b) else
-                       "is depended on by" if self.topology.depends_on(b, a) else f"is {d} hops from")
-                return 2.5 * 0.8 ** (d - 1), f"{a} {how} {b} (declared topology)"
+            hops = self.config.max_hops
+            up = self.topology._reach(a, hops, True).get(b)  # a depends on b: a shows b's failure
+            down = self.topology._reach(a, hops, False).get(b)  # b depends on a: a may be b's cause
+            if up or down:
+                d = min(x for x in (up, down) if x)
+                cause = not up or (down is not None and down < up)
+                how = ("is a dependency of" if cause else "depends on") + (f" ({d} hops)" if d > 1 else "")
+                return 2.5 * 0.8 ** (d - 1), f"{a} {how} {b} (declared topology)", cause
         if self.config.use_learned:
             s = self.topology.learned_strength(a, b)
             if s > 0:
-                return 2.5 * s, f"{a} and {b} alert together (learned, strength {s:.2f})"
-        return 0.0, ""
+                return 2.5 * s, f"{a} and {b} alert together (learned, strength {s:.2f})", False
+        return 0.0, "", False
 
     def score(self, sig: Signal, fp: str, g: Group) -> tuple[float, list[str]]:
         cfg = self.config
@@ -178,22 +200,37 @@ class Correlator:
     def _place(self, sig: Signal, g: Group) -> tuple[float, str]:
         """Evidence from where the signal comes from: same service or instance, else a dependency."""
         svc = sig.service
+        lw = self.config.link_window_s
         if svc and svc in g.services:
-            return 3.0, f"same service {svc}"
+            lag = abs(sig.time - g.latest.get(svc, g.last))
+            w = 3.0 * (1.0 if lag <= lw else max(0.0, 2.0 - lag / lw))
+            if w >= 2.0:
+                return w, f"same service {svc}, {lag:.0f}s after its last signal"
         for k in IDENTITY_LABELS:
             v = sig.labels.get(k)
             if v and (k, v) in g.labels:
-                return 3.0, f"same {k} {v}"
+                lag = abs(sig.time - g.label_latest.get((k, v), g.last))
+                w = 3.0 * (1.0 if lag <= lw else max(0.0, 2.0 - lag / lw))
+                if w >= 2.0:
+                    return w, f"same {k} {v}, {lag:.0f}s after its last signal"
         best, why = 0.0, ""
         if svc:
             for other in g.services:
-                w, text = self._link(svc, other)
+                w, text, cause = self._link(svc, other)
+                if w <= best:
+                    continue
+                # a dependent shows a failure soon after its dependency starts failing; a dependency
+                # that is the cause alerts before, or just after, the first symptoms
+                lag = abs(sig.time - (g.first if cause else g.onset.get(other, g.first)))
+                window = self.config.cause_window_s if cause else lw
+                w *= 1.0 if lag <= window else max(0.0, 2.0 - lag / window)
                 if w > best:
-                    best, why = w, text
+                    when = "the incident started" if cause else "it started alerting"
+                    best, why = w, f"{text}, {lag:.0f}s after {when}"
         return best, why
 
     def _shared(self, sig: Signal, g: Group) -> tuple[float, str]:
-        shared = [(kv, self._weight(kv)) for kv in sig.labels.items()
+        shared = [(kv, self._weight(kv) * _LABEL_FACTOR.get(kv[0], 1.0)) for kv in sig.labels.items()
                   if kv in g.labels and kv[0] not in IDENTITY_LABELS]
         shared = [(kv, w) for kv, w in shared if w > 0.05]
         if not shared:

@@ -88,6 +88,8 @@ class Topology:
         self.min_strength = min_strength
         self._declared: set[tuple[str, str]] = set()
         self._adj: dict[str, set[str]] = defaultdict(set)
+        self._down: dict[str, set[str]] = defaultdict(set)
+        self._up: dict[str, set[str]] = defaultdict(set)
         self._dist_cache: dict[tuple[str, int], dict[str, int]] = {}
         self._episodes: dict[str, int] = defaultdict(int)
         self._last_seen: dict[str, float] = {}
@@ -100,9 +102,12 @@ class Topology:
     def set_declared(self, edges: Iterable[tuple[str, str]]) -> None:
         self._declared = {(a, b) for a, b in edges if a and b and a != b}
         self._adj = defaultdict(set)
+        self._down, self._up = defaultdict(set), defaultdict(set)
         for a, b in self._declared:
             self._adj[a].add(b)
             self._adj[b].add(a)
+            self._down[a].add(b)
+            self._up[b].add(a)
         self._dist_cache.clear()
 
     def add_declared(self, edges: Iterable[tuple[str, str]]) -> None:
@@ -135,37 +140,43 @@ class Topology:
         return out
 
     def neighbours(self, service: str, max_hops: int = 2) -> set[str]:
-        """Services linked to ``service``: within ``max_hops`` declared hops, or by a learned link."""
-        out = set()
-        if service in self._adj:
-            self.distance(service, service + "\0", max_hops)  # fills the cache
-            out = {s for s, d in self._dist_cache.get((service, max_hops), {}).items() if 0 < d <= max_hops}
+        """Services linked to ``service``: along dependency paths (either way) within ``max_hops``, or
+        by a learned link. Siblings (two callers of one service) are not linked: a fault in one does
+        not make the other fail."""
+        out = set(self._reach(service, max_hops, True)) | set(self._reach(service, max_hops, False))
         for other in self._co_by.get(service, ()):
             if self.learned_strength(service, other) > 0:
                 out.add(other)
         return out
 
+    def _reach(self, service: str, max_hops: int, downward: bool) -> dict[str, int]:
+        key = (service, max_hops if downward else -max_hops)
+        dists = self._dist_cache.get(key)
+        if dists is None:
+            graph = self._down if downward else self._up
+            dists, frontier = {}, [service]
+            for hop in range(1, max_hops + 1):
+                nxt = []
+                for node in frontier:
+                    for other in graph.get(node, ()):
+                        if other != service and other not in dists:
+                            dists[other] = hop
+                            nxt.append(other)
+                frontier = nxt
+            self._dist_cache[key] = dists
+        return dists
+
     def distance(self, a: str, b: str, max_hops: int = 3) -> int | None:
-        """Hops between two services over declared edges (either direction), or ``None``."""
+        """Hops from ``a`` to ``b`` along a dependency path in either direction (``a`` depends on ``b``
+        transitively, or ``b`` on ``a``), or ``None``."""
         if a == b:
             return 0
         if not a or not b or a not in self._adj:
             return None
-        dists = self._dist_cache.get((a, max_hops))
-        if dists is None:
-            dists = {a: 0}
-            queue = deque([a])
-            while queue:
-                node = queue.popleft()
-                if dists[node] >= max_hops:
-                    continue
-                for nxt in self._adj[node]:
-                    if nxt not in dists:
-                        dists[nxt] = dists[node] + 1
-                        queue.append(nxt)
-            self._dist_cache[(a, max_hops)] = dists
-        d = dists.get(b)
-        return d if d is not None and d <= max_hops else None
+        down = self._reach(a, max_hops, True).get(b)
+        up = self._reach(a, max_hops, False).get(b)
+        found = [d for d in (down, up) if d is not None]
+        return min(found) if found else None
 
     # --- learned ------------------------------------------------------------------------------
     def observe(self, service: str, t: float) -> None:

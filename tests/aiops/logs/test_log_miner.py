@@ -226,3 +226,16 @@ def test_every_line_still_fits_its_template_after_all_merges() -> None:
         live = miner.template(miner.resolve(tid))
         assert live.merged_into is None
         assert _covers(live.tokens, miner.masker.mask_tokens(line)), (line, live.text)
+
+
+def test_merged_ids_survive_a_snapshot_and_reach_the_store() -> None:
+    store = InMemoryTemplateStore()
+    miner = LogMiner(store=store)
+    ids = [
+        miner.add(f"Invalid user {name} from 10.0.0.1").template_id for name in ["ann", "ben", "cid", "dan"]
+    ]
+    live = miner.resolve(ids[1])
+    assert store.get(ids[1]).merged_into == live
+    restored = LogMiner.restore(json.loads(json.dumps(miner.snapshot())))
+    assert [restored.resolve(i) for i in ids] == [live] * 4
+    assert restored.add("Invalid user eve from 10.0.0.9").template_id == live

@@ -150,3 +150,27 @@ def test_predictions_body_is_mlflow_shaped(models: dict[str, Path]) -> None:
         "/invocations", json={"dataframe_split": {"columns": FEATURES, "data": ROWS}})
     assert set(json.loads(r.content)) == {"predictions"}
     assert r.json()["predictions"] == pytest.approx([1.0, -0.4])
+
+
+def test_tensor_and_signature_less_models(tmp_path: Path) -> None:
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LinearRegression
+
+    x, _ = training_frame(100)
+    arr = x.to_numpy()
+    model = LinearRegression().fit(arr, arr[:, 0])
+    mlflow.sklearn.save_model(model, str(tmp_path / "tensor"), signature=infer_signature(arr, model.predict(arr)))
+    mlflow.sklearn.save_model(model, str(tmp_path / "plain"))
+    loaded = load_model(tmp_path / "tensor")
+    assert loaded.signature.tensor is not None
+    client = TestClient(ScoringApp(ModelSlots(loaded)))
+    for body in ({"inputs": ROWS}, {"instances": ROWS}, {"dataframe_split": {"data": ROWS}}):
+        r = client.post("/invocations", json=body)
+        assert r.status_code == 200 and r.json()["predictions"] == pytest.approx([0.5, -0.2]), r.text
+    r = client.post("/invocations", json={"inputs": [[1, 2, 3]]})
+    assert r.status_code == 400 and "shape" in r.json()["message"]
+    r = client.post("/invocations", json={"inputs": [[1, "x", 3, 4]]})
+    assert r.status_code == 400
+    plain = TestClient(ScoringApp(ModelSlots(load_model(tmp_path / "plain"))))
+    assert plain.post("/invocations", json={"instances": ROWS}).json()["predictions"] == pytest.approx([0.5, -0.2])

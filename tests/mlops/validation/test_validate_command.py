@@ -96,3 +96,31 @@ def test_registry_versions_are_validated_stored_and_promoted(classifiers: dict[s
     assert tags["opsloop.validation.passed"] == "true"
     code, _, err = run("validate", "nosuch", "--candidate", "1", "--data", str(data_file), env=env)
     assert code == 2 and "nosuch" in err
+
+
+def test_regression_candidate_is_held_to_the_champions_error(tmp_path: Path) -> None:
+    import mlflow.sklearn
+    import numpy as np
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from sklearn.dummy import DummyRegressor
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(size=500)})
+    frame["price"] = 3 * frame["a"] - frame["b"] + rng.normal(scale=0.1, size=500)
+    x = frame[["a", "b"]]
+    for name, model in (("good", LinearRegression()), ("dummy", DummyRegressor())):
+        model.fit(x, frame["price"])
+        mlflow.sklearn.save_model(model, str(tmp_path / name), signature=infer_signature(x, model.predict(x)),
+                                  serialization_format="cloudpickle")
+    frame.to_csv(tmp_path / "eval.csv", index=False)
+    (tmp_path / "p.yaml").write_text("target: price\nrules:\n  - rmse <= champion * 1.05\n  - r2 >= 0.5\n")
+    args = ["--data", str(tmp_path / "eval.csv"), "--policy", str(tmp_path / "p.yaml"), "--json"]
+    code, out, _ = run("validate", "price", "--candidate", "2", "--candidate-uri", str(tmp_path / "dummy"),
+                       "--champion-uri", str(tmp_path / "good"), *args)
+    doc = json.loads(out)
+    assert code == 1 and doc["task"] == "regression" and not doc["passed"]
+    code, out, _ = run("validate", "price", "--candidate", "3", "--candidate-uri", str(tmp_path / "good"),
+                       "--champion-uri", str(tmp_path / "dummy"), *args)
+    assert code == 0 and json.loads(out)["metrics"]["candidate"]["rmse"] < 0.2

@@ -67,6 +67,8 @@ class LoadedModel:
                 # the matrix is known finite: spare scikit-learn its own (costly) finiteness scan
                 with _sklearn_config(assume_finite=True):
                     return self.predict_fn(x)
+            if data.params and self.flavor == "python_function":
+                return self.predict_fn(x, params=data.params)
             return self.predict_fn(x)
         except Exception as exc:  # noqa: BLE001 - like MLflow, a model that fails on an input answers 400
             raise InvalidInputError(f"the model rejected the input: {exc}", field="body") from exc

@@ -162,7 +162,10 @@ class Pipeline:
         timeline.sort(key=lambda e: e["time"])
         incident["timeline"] = timeline
         incident["signals"] = signals
-        incident["grouping_reasons"] = inc.reasons(incident_id)
+        grouped = [{"signal_id": s["id"], "time": s["time"], "service": s["service"], "text": s["text"][:200],
+                    "reasons": s["grouping"]["reasons"], "score": s["grouping"]["score"]}
+                   for s in signals if s.get("grouping")]
+        incident["grouping_reasons"] = sorted(grouped + inc.reasons(incident_id), key=lambda g: g["time"])
         incident["similar"] = self.similar(incident, signals)
         return incident
 

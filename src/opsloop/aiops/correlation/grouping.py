@@ -97,6 +97,13 @@ class Group:
         self.size += 1
 
 
+@dataclass(slots=True)
+class _Ctx:
+    paths: tuple[dict[str, int], dict[str, int], set[str]]
+    linked: set[str]
+    weights: dict[tuple[str, str], float]
+
+
 @dataclass
 class Decision:
     """Where a signal goes: ``group_id`` (``None`` = open a new incident), the score and the reasons."""
@@ -154,25 +161,32 @@ class Correlator:
                     out |= ids
         return out
 
-    def _link(self, a: str, b: str) -> tuple[float, str, bool]:
+    def _paths(self, svc: str) -> tuple[dict[str, int], dict[str, int], set[str]]:
+        """Services ``svc`` depends on, services depending on it (with hops), and learned partners."""
+        hops = self.config.max_hops
+        down = self.topology._reach(svc, hops, True) if self.config.use_topology else {}
+        up = self.topology._reach(svc, hops, False) if self.config.use_topology else {}
+        learned = self.topology.learned_partners(svc) if self.config.use_learned else set()
+        return down, up, learned
+
+    def _link(self, a: str, b: str, paths: tuple[dict[str, int], dict[str, int], set[str]] | None = None
+              ) -> tuple[float, str, bool]:
         """Evidence that ``a`` and ``b`` fail together: weight, reason, and whether ``a`` is downstream
         (a dependency of ``b``, so possibly the cause of what ``b`` shows) rather than a dependent."""
-        if self.config.use_topology:
-            hops = self.config.max_hops
-            up = self.topology._reach(a, hops, True).get(b)  # a depends on b: a shows b's failure
-            down = self.topology._reach(a, hops, False).get(b)  # b depends on a: a may be b's cause
-            if up or down:
-                d = min(x for x in (up, down) if x)
-                cause = not up or (down is not None and down < up)
-                how = ("is a dependency of" if cause else "depends on") + (f" ({d} hops)" if d > 1 else "")
-                return 2.5 * 0.8 ** (d - 1), f"{a} {how} {b} (declared topology)", cause
-        if self.config.use_learned:
+        down, up_, learned = paths or self._paths(a)
+        shows, causes = down.get(b), up_.get(b)  # a depends on b: a shows b's failure; b on a: a may cause it
+        if shows or causes:
+            d = min(x for x in (shows, causes) if x)
+            cause = not shows or (causes is not None and causes < shows)
+            how = ("is a dependency of" if cause else "depends on") + (f" ({d} hops)" if d > 1 else "")
+            return 2.5 * 0.8 ** (d - 1), f"{a} {how} {b} (declared topology)", cause
+        if b in learned:
             s = self.topology.learned_strength(a, b)
             if s > 0:
                 return 2.5 * s, f"{a} and {b} alert together (learned, strength {s:.2f})", False
         return 0.0, "", False
 
-    def score(self, sig: Signal, fp: str, g: Group) -> tuple[float, list[str]]:
+    def score(self, sig: Signal, fp: str, g: Group, ctx: _Ctx | None = None) -> tuple[float, list[str]]:
         cfg = self.config
         gap = max(0.0, sig.time - g.last, g.first - sig.time)
         if gap > cfg.window_s:
@@ -181,12 +195,13 @@ class Correlator:
         if fp in g.fingerprints:
             score += 4.0
             reasons.append("the same alert fired again")
-        w, why = self._place(sig, g)
+        ctx = ctx or self._ctx(sig)
+        w, why = self._place(sig, g, ctx)
         if w > 0:
             score += w
             reasons.append(why)
         if cfg.use_labels:
-            w, why = self._shared(sig, g)
+            w, why = self._shared(g, ctx)
             if w > 0:
                 score += w
                 reasons.append(why)
@@ -197,7 +212,20 @@ class Correlator:
             reasons.append(f"{gap:.0f}s from the incident's other signals")
         return score, reasons
 
-    def _place(self, sig: Signal, g: Group) -> tuple[float, str]:
+    def _ctx(self, sig: Signal) -> _Ctx:
+        """What scoring needs of a signal, computed once for all candidate groups."""
+        paths = self._paths(sig.service) if sig.service else ({}, {}, set())
+        linked = set(paths[0]) | set(paths[1]) | paths[2]
+        weights = {}
+        if self.config.use_labels:
+            for kv in sig.labels.items():
+                if kv[0] not in IDENTITY_LABELS and kv[0] not in _IGNORED_LABELS:
+                    w = self._weight(kv) * _LABEL_FACTOR.get(kv[0], 1.0)
+                    if w > 0.05:
+                        weights[kv] = w
+        return _Ctx(paths, linked, weights)
+
+    def _place(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, str]:
         """Evidence from where the signal comes from: same service or instance, else a dependency."""
         svc = sig.service
         lw = self.config.link_window_s
@@ -215,8 +243,11 @@ class Correlator:
                     return w, f"same {k} {v}, {lag:.0f}s after its last signal"
         best, why = 0.0, ""
         if svc:
-            for other in g.services:
-                w, text, cause = self._link(svc, other)
+            paths, linked = ctx.paths, ctx.linked
+            others = [o for o in linked if o in g.services] if len(linked) < len(g.services) else [
+                o for o in g.services if o in linked]
+            for other in others:
+                w, text, cause = self._link(svc, other, paths)
                 if w <= best:
                     continue
                 # a dependent shows a failure soon after its dependency starts failing; a dependency
@@ -229,10 +260,8 @@ class Correlator:
                     best, why = w, f"{text}, {lag:.0f}s after {when}"
         return best, why
 
-    def _shared(self, sig: Signal, g: Group) -> tuple[float, str]:
-        shared = [(kv, self._weight(kv) * _LABEL_FACTOR.get(kv[0], 1.0)) for kv in sig.labels.items()
-                  if kv in g.labels and kv[0] not in IDENTITY_LABELS]
-        shared = [(kv, w) for kv, w in shared if w > 0.05]
+    def _shared(self, g: Group, ctx: _Ctx) -> tuple[float, str]:
+        shared = [(kv, w) for kv, w in ctx.weights.items() if kv in g.labels]
         if not shared:
             return 0.0, ""
         shown = ", ".join(f"{k}={v}" for (k, v), _ in sorted(shared, key=lambda x: -x[1])[:4])
@@ -242,11 +271,12 @@ class Correlator:
         """The group this signal should join (or ``None``); does not change any state."""
         fp = fp or sig.fingerprint()
         best: Decision = Decision(None)
+        ctx = self._ctx(sig)
         for gid in self._candidates(sig, fp):
             g = self.groups.get(gid)
             if g is None:
                 continue
-            s, reasons = self.score(sig, fp, g)
+            s, reasons = self.score(sig, fp, g, ctx)
             if s >= self.config.min_score and (s > best.score or (s == best.score and best.group_id is not None
                                                                 and g.last > self.groups[best.group_id].last)):
                 best = Decision(gid, s, reasons, reopen=g.resolved)

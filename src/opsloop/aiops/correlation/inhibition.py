@@ -129,14 +129,4 @@ class Inhibitor:
         return None
 
     def _dependencies(self, service: str) -> dict[str, int]:
-        out: dict[str, int] = {}
-        frontier = [service]
-        for hop in range(1, self.max_hops + 1):
-            nxt = []
-            for node in frontier:
-                for dep in self.topology.dependencies(node):
-                    if dep not in out and dep != service:
-                        out[dep] = hop
-                        nxt.append(dep)
-            frontier = nxt
-        return out
+        return self.topology.within(service, self.max_hops)

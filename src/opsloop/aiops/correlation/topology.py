@@ -120,7 +120,7 @@ class Topology:
         return (a, b) in self._declared
 
     def dependencies(self, service: str) -> set[str]:
-        return {b for a, b in self._declared if a == service}
+        return set(self._down.get(service, ()))
 
     def dependents(self, service: str, max_hops: int = 3) -> dict[str, int]:
         """Services that (transitively) depend on ``service``, with their hop count."""
@@ -148,6 +148,10 @@ class Topology:
             if self.learned_strength(service, other) > 0:
                 out.add(other)
         return out
+
+    def within(self, service: str, max_hops: int) -> dict[str, int]:
+        """Services ``service`` depends on, directly or through others, within ``max_hops``."""
+        return self._reach(service, max_hops, True)
 
     def _reach(self, service: str, max_hops: int, downward: bool) -> dict[str, int]:
         key = (service, max_hops if downward else -max_hops)
@@ -199,6 +203,10 @@ class Topology:
         if len(self._episode_start) > 4096:
             cutoff = t - 2 * self.co_window_s
             self._episode_start = {s: v for s, v in self._episode_start.items() if v >= cutoff}
+
+    def learned_partners(self, service: str) -> set[str]:
+        """Services with enough co-occurrences with ``service`` to be judged (see ``learned_strength``)."""
+        return self._co_by.get(service, set())
 
     def learned_strength(self, a: str, b: str) -> float:
         """Strength in [0, 1] of the learned link between two services (0 when below thresholds)."""

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 from opsloop.aiops.correlation import Correlator, FlapDetector, GroupingConfig, Inhibitor, Topology
@@ -74,7 +75,6 @@ class _Delta:
     labels: dict[str, str] | None = None
     first: float = float("inf")
     last: float = float("-inf")
-    reasons: list[dict[str, Any]] = field(default_factory=list)
     reopen_by: str = ""
     flapping: bool = False
     resolutions: int = 0
@@ -88,6 +88,10 @@ class _Delta:
         self.labels = dict(sig.labels) if self.labels is None else _common(self.labels, sig.labels)
         self.first = min(self.first, sig.time)
         self.last = max(self.last, sig.time)
+
+
+def _grouping(reasons: list[str], score: float) -> str:
+    return orjson.dumps({"reasons": reasons, "score": round(score, 2)}).decode()
 
 
 def _common(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
@@ -170,11 +174,9 @@ class IncidentEngine:
             seen.add(at)
             decision = self.correlator.decide(sig, rows[at][1])
             if decision.group_id is not None and not self.correlator.groups[decision.group_id].resolved:
-                rows[at] = rows[at][:17] + (decision.group_id,)
-                d = deltas.setdefault(decision.group_id, _Delta())
-                d.added += 1
-                d.reasons.append({"time": sig.time, "service": sig.service, "text": sig.text[:200],
-                                  "reasons": decision.reasons, "kind": "context"})
+                rows[at][17] = decision.group_id
+                rows[at][18] = _grouping(["context for the incident", *decision.reasons], decision.score)
+                deltas.setdefault(decision.group_id, _Delta()).added += 1
         report.stored += len(rows)  # new rows, or folded into a stored exact duplicate by the upsert
         self.stores.signals.upsert_raw(conn, rows)
 
@@ -264,15 +266,13 @@ class IncidentEngine:
                 return
             incident_id = self._open(conn, sig, now)
             d = deltas[incident_id] = _Delta(new=True)
-            d.reasons.append({"time": sig.time, "service": sig.service, "text": sig.text[:200],
-                              "reasons": ["opened the incident"], "fingerprint": fp})
+            row["grouping"] = _grouping(["opened the incident"], 0.0)
             report.opened.append(incident_id)
         else:
             incident_id = decision.group_id
             d = deltas.setdefault(incident_id, _Delta())
             why = list(decision.reasons) + ([inhibited] if inhibited else [])
-            d.reasons.append({"time": sig.time, "service": sig.service, "text": sig.text[:200], "reasons": why,
-                              "score": round(decision.score, 2), "fingerprint": fp})
+            row["grouping"] = _grouping(why, decision.score)
             if decision.reopen and not d.reopen_by:
                 d.reopen_by = sig.text[:200] or fp
         d.add(sig, opens=True)
@@ -340,11 +340,6 @@ class IncidentEngine:
             if d.labels is not None and not d.new:
                 fields["labels"] = _common(row["labels"], d.labels)
         fields["open_signals"] = max(0, row["open_signals"] + d.open_delta)
-        if d.reasons:
-            reasons = row["reasons"] + d.reasons
-            if len(reasons) > self.config.max_reasons:
-                reasons = reasons[:20] + reasons[-(self.config.max_reasons - 20):]
-            fields["reasons"] = reasons
         return fields
 
     def _transition(self, conn: Connection, row: dict[str, Any], fields: dict[str, Any], action: str, actor: str,

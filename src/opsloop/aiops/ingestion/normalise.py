@@ -208,7 +208,7 @@ class Limits:
         service: str | None = None,
     ) -> Signal:
         """One validated signal (labels must already have passed ``labels``)."""
-        sev = severity if isinstance(severity, Severity) else Severity.parse(severity)
+        sev = severity if isinstance(severity, Severity) else _severity(severity)
         return Signal(
             time=self.time(time, now),
             source=source,
@@ -221,6 +221,20 @@ class Limits:
             status=status,
             evidence=evidence or {},
         )
+
+
+_SEVERITIES: dict[Any, Severity] = {}
+
+
+def _severity(value: Any) -> Severity:
+    """``Severity.parse`` with a cache (it is called once per ingested alert)."""
+    try:
+        return _SEVERITIES[value]
+    except (KeyError, TypeError):
+        sev = Severity.parse(value)
+        if isinstance(value, str | int | None) and len(_SEVERITIES) < 1024:
+            _SEVERITIES[value] = sev
+        return sev
 
 
 def now() -> float:

@@ -45,6 +45,8 @@ aiops_signals = Table(
     Column("evidence", Text, nullable=False, default="{}"),
     Column("suppressed", String(200), nullable=False, default=""),
     Column("incident_id", Integer, nullable=True),
+    # why the correlator put this signal where it is (JSON: reasons and score), written once
+    Column("grouping", Text, nullable=False, default=""),
     Index("ix_aiops_signals_fingerprint", "fingerprint", "status"),
     Index("ix_aiops_signals_incident", "incident_id"),
     Index("ix_aiops_signals_service_time", "service", "time"),
@@ -72,7 +74,7 @@ aiops_incidents = Table(
     Column("last_signal_at", Float, nullable=False),
     Column("resolution", Text, nullable=False, default=""),
     Column("merged_into", Integer, nullable=True),
-    Column("reasons", Text, nullable=False, default="[]"),
+    Column("reasons", Text, nullable=False, default="[]"),  # operator-made groupings (merge, split)
     Column("flags", Text, nullable=False, default="[]"),
     Index("ix_aiops_incidents_state", "state", "updated_at"),
     Index("ix_aiops_incidents_service", "service"),

@@ -43,7 +43,8 @@ def _dumps(value: Any) -> str:
 
 
 COLUMNS = ("dedup_key", "fingerprint", "time", "last_time", "received", "count", "source", "kind", "service",
-           "severity", "status", "resolved_at", "text", "labels", "values", "evidence", "suppressed", "incident_id")
+           "severity", "status", "resolved_at", "text", "labels", "values", "evidence", "suppressed", "incident_id",
+           "grouping")
 _UPSERT = (
     "INSERT INTO aiops_signals ({cols}) VALUES ({marks}) ON CONFLICT (dedup_key) DO UPDATE SET "
     "count = aiops_signals.count + excluded.count, last_time = excluded.last_time, status = excluded.status, "
@@ -57,7 +58,7 @@ def _upsert_sql(paramstyle: str) -> str:
     return _UPSERT.format(cols=", ".join(f'"{c}"' for c in COLUMNS), marks=", ".join([mark] * len(COLUMNS)))
 
 
-def record_rows(signals: Sequence[Signal], received: float) -> tuple[list[tuple], list[int]]:
+def record_rows(signals: Sequence[Signal], received: float) -> tuple[list[list], list[int]]:
     """Rows (``COLUMNS`` order) of stateless signals, exact duplicates within the batch folded.
 
     Returns the rows and, for each signal, the index of its row. Fingerprints and label JSON are
@@ -89,8 +90,8 @@ def record_rows(signals: Sequence[Signal], received: float) -> tuple[list[tuple]
         index.append(len(rows))
         rows.append([key, fp, sig.time, sig.time, received, 1, sig.source[:200], str(sig.kind)[:32],
                      sig.service[:200], int(sig.severity), sig.status, None, sig.text, labels_json,
-                     _dumps(sig.values), _dumps(sig.evidence), "", None])
-    return [tuple(r) for r in rows], index
+                     _dumps(sig.values), _dumps(sig.evidence), "", None, ""])
+    return rows, index
 
 
 def row_for(sig: Signal, fp: str, received: float, *, incident_id: int | None = None, suppressed: str = "",
@@ -117,6 +118,7 @@ def row_for(sig: Signal, fp: str, received: float, *, incident_id: int | None = 
         "evidence": _dumps(sig.evidence),
         "suppressed": suppressed[:200],
         "incident_id": incident_id,
+        "grouping": "",
     }
 
 
@@ -142,6 +144,7 @@ def row_to_dict(row: Any) -> dict[str, Any]:
         "resolved_at": m["resolved_at"],
         "suppressed": m["suppressed"],
         "incident_id": m["incident_id"],
+        "grouping": orjson.loads(m["grouping"]) if m["grouping"] else None,
     }
 
 
@@ -182,12 +185,12 @@ class SqlSignalStore:
                 out[r.dedup_key] = dict(r._mapping)
         return out
 
-    def upsert_raw(self, conn: Connection, rows: Sequence[tuple]) -> None:
+    def upsert_raw(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
         """``upsert`` for rows already in ``COLUMNS`` order (the fast path of log records)."""
         if rows:
             sql = _upsert_sql(conn.dialect.paramstyle)
             for batch in chunks(rows, 5000):
-                conn.exec_driver_sql(sql, list(batch))
+                conn.exec_driver_sql(sql, [tuple(r) for r in batch])
 
     def upsert(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Insert new rows; a row whose dedup key exists folds into it instead."""

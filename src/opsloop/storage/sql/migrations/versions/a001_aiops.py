@@ -103,6 +103,7 @@ def upgrade() -> None:
         sa.Column("evidence", sa.Text(), nullable=False),
         sa.Column("suppressed", sa.String(length=200), nullable=False),
         sa.Column("incident_id", sa.Integer(), nullable=True),
+        sa.Column("grouping", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_aiops_signals")),
         sa.UniqueConstraint("dedup_key", name=op.f("uq_aiops_signals_dedup_key")),
     )

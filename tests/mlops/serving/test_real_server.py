@@ -106,7 +106,7 @@ def test_serves_a_model_logged_and_registered_with_the_mlflow_client(serve_proce
 
     os.environ["MLFLOW_TRACKING_URI"] = uri
     try:
-        url, _ = serve_process("models:/pricing@champion", "--workers", "1")
+        url, _ = serve_process("models:/pricing@champion", "--workers", "1", "--refresh-seconds", "0.5")
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
     r = httpx.post(f"{url}/invocations", json=BODY, timeout=10)
@@ -115,3 +115,12 @@ def test_serves_a_model_logged_and_registered_with_the_mlflow_client(serve_proce
                                                                                columns=FEATURES)).tolist())
     health = httpx.get(f"{url}/health", timeout=10).json()
     assert health["model"]["flavor"] == "lightgbm" and health["aliases"][0]["state"] == "current"
+    mlflow.tracking.MlflowClient(uri, uri).delete_registered_model_alias("pricing", "champion")
+    import time
+
+    deadline = time.time() + 20
+    while httpx.get(f"{url}/health", timeout=10).json()["aliases"][0]["state"] != "stale":
+        assert httpx.post(f"{url}/invocations", json=BODY, timeout=10).status_code == 200
+        assert time.time() < deadline, "the deleted alias was never noticed"
+        time.sleep(0.2)
+    assert httpx.post(f"{url}/invocations", json=BODY, timeout=10).status_code == 200  # still serving

@@ -2,7 +2,7 @@
 
 Usage:
     python bench/events/replay.py [SEED ...] [--services 30] [--hours 6] [--fault-every-min 10]
-                                  [--noise-every-min 10] [--json out.json]
+                                  [--noise-every-min 10] [--max-instances 3] [--json out.json]
 
 The simulator builds a layered service dependency graph (edge a -> b: a calls b), injects faults at
 random services and times; a fault makes its service alert (several alert names, several instances)
@@ -112,14 +112,14 @@ def _fault(rng: random.Random, t: float, t0: float, truth: str, services: list[s
     return out
 
 
-def simulate(seed: int, n_services: int, hours: float, fault_every: float, noise_every: float
-             ) -> tuple[list[str], list[tuple[str, str]], list[Alert]]:
+def simulate(seed: int, n_services: int, hours: float, fault_every: float, noise_every: float,
+             max_instances: int = 3) -> tuple[list[str], list[tuple[str, str]], list[Alert]]:
     rng = random.Random(seed)
     services, edges = topology(rng, n_services)
     callers: dict[str, list[str]] = defaultdict(list)
     for a, b in edges:
         callers[b].append(a)
-    instances = {s: rng.randint(1, 3) for s in services}
+    instances = {s: rng.randint(1, max_instances) for s in services}
     horizon = hours * 3600.0
     t0 = 1_700_000_000.0 + seed * 1_000_000
     alerts: list[Alert] = []
@@ -228,12 +228,13 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=6.0)
     ap.add_argument("--fault-every-min", type=float, default=10.0)
     ap.add_argument("--noise-every-min", type=float, default=10.0)
+    ap.add_argument("--max-instances", type=int, default=3, help="replicas per service: 1 to this")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     results: dict[str, list[dict[str, float]]] = defaultdict(list)
     for seed in args.seeds:
         services, edges, alerts = simulate(seed, args.services, args.hours, args.fault_every_min,
-                                           args.noise_every_min)
+                                           args.noise_every_min, args.max_instances)
         truth = [a.truth for a in alerts]
         started = time.perf_counter()
         systems = {

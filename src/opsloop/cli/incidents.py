@@ -165,3 +165,25 @@ def split(ctx: click.Context, incident_id: int, signal_ids: tuple[int, ...], act
     """Move SIGNAL_IDS out of INCIDENT_ID into a new incident."""
     _output(ctx, _call(ctx, "POST", f"{API}/{incident_id}/split", json={
         "signal_ids": list(signal_ids), "actor": actor or getpass.getuser()}), as_json)
+
+
+@incidents.command("topology")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--add", is_flag=True, help="Add the edges instead of replacing the declared topology.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def topology(ctx: click.Context, path: str, add: bool, as_json: bool) -> None:
+    """Declare the service dependency graph from a YAML or JSON file."""
+    from pathlib import Path
+
+    import yaml
+
+    try:
+        doc = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as exc:
+        fail(f"{path} is not YAML or JSON: {exc}")
+    body = _call(ctx, "POST" if add else "PUT", "/api/opsloop/v1/topology", json=doc)
+    if as_json:
+        click.echo(__import__("json").dumps(body, indent=2))
+        return
+    click.echo(f"{len(body['declared'])} declared dependencies, {len(body['learned'])} learned links")

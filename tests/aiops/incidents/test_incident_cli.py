@@ -15,6 +15,20 @@ def run(url: str, *args: str) -> subprocess.CompletedProcess:
                           timeout=60)
 
 
+def test_cli_topology_file(server, tmp_path) -> None:  # noqa: ANN001
+    f = tmp_path / "topology.yaml"
+    f.write_text("services:\n  checkout: [payments]\n  payments: [postgres]\n")
+    out = run(server.url, "topology", str(f))
+    assert out.returncode == 0, out.stderr
+    assert "2 declared dependencies" in out.stdout
+    extra = tmp_path / "more.json"
+    extra.write_text('{"edges": [{"source": "cart", "target": "redis"}]}')
+    assert "3 declared" in run(server.url, "topology", str(extra), "--add").stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("services: [1, 2]")
+    assert run(server.url, "topology", str(bad)).returncode == 1
+
+
 def test_cli_round_trip(server) -> None:  # noqa: ANN001
     httpx.post(server.url + API + "/ingest/alertmanager",
                json=am_payload([alert("Down", "db"), alert("Slow", "db")])).raise_for_status()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlparse
@@ -61,29 +64,51 @@ def resolve_model_uri(uri: str, resolver: ModelResolver | None = None) -> Path:
 class MlflowClientResolver:
     """Resolves URIs with the ``mlflow`` client against ``tracking_uri`` (default: MLFLOW_TRACKING_URI).
 
-    ``mlflow`` is imported only when a URI is resolved; it is not a core dependency.
+    An alias is first turned into its version (one cheap registry call); each version or run
+    artifact is downloaded once into ``cache_dir`` and reused, so following an alias every few
+    seconds costs no downloads until it moves. ``mlflow`` is imported only when a URI is resolved;
+    it is not a core dependency.
     """
 
     def __init__(self, tracking_uri: str | None = None, cache_dir: str | None = None) -> None:
         self.tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-        self.cache_dir = cache_dir
+        self.cache_dir = cache_dir or os.path.join(tempfile.gettempdir(), f"opsloop-models-{os.getuid()}")
 
     def __call__(self, uri: str) -> Path:
         try:
             import mlflow.artifacts
             from mlflow.exceptions import MlflowException
+            from mlflow.tracking import MlflowClient
         except ImportError as exc:
             raise MissingDependencyError(
                 "resolving models:/ and runs:/ URIs without the opsloop server needs the mlflow "
                 "package; install it with: pip install mlflow"
             ) from exc
         try:
-            dst = None
-            if self.cache_dir:
-                dst = os.path.join(self.cache_dir, uri.replace(":/", "_").replace("/", "_").replace("@", "_"))
-                os.makedirs(dst, exist_ok=True)
-            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=dst,
-                                                        tracking_uri=self.tracking_uri)
+            parsed = urlparse(uri)
+            target = f"{parsed.netloc}{parsed.path}".lstrip("/")
+            if parsed.scheme == "models" and "@" in target:
+                name, alias = target.split("@", 1)
+                client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+                version = client.get_model_version_by_alias(name, alias).version
+                uri, target = f"models:/{name}/{version}", f"{name}/{version}"
+            dst = Path(self.cache_dir) / parsed.scheme / hashlib.sha1(f"{self.tracking_uri}|{target}".encode()).hexdigest()[:16]
+            if (dst / "MLmodel").is_file():
+                return dst
+            tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=_ensure(dst.parent)))
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(tmp),
+                                                             tracking_uri=self.tracking_uri))
         except MlflowException as exc:
             raise NotFoundError(f"cannot resolve {uri}: {exc.message}", field="model_uri") from exc
-        return Path(local)
+        try:
+            local.rename(dst)  # atomic: a concurrent resolver finds either nothing or a whole model
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return dst if (dst / "MLmodel").is_file() else local
+        shutil.rmtree(tmp, ignore_errors=True)
+        return dst
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

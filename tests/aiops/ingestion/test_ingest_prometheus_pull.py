@@ -1,0 +1,62 @@
+"""Prometheus pull: query_range answers become metric points; errors are recorded, not fatal."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from opsloop.aiops.ingestion.prometheus_pull import PullQuery, PullScheduler, decode_matrix
+from opsloop.errors import InvalidInputError
+from tests.aiops.ingestion._helpers import API, signals
+
+
+def test_decode_matrix_and_query_validation() -> None:
+    payload = {"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"__name__": "up", "job": "node"}, "values": [[100.0, "1"], [115.0, "0"], [130.0, "NaN"]]},
+        {"metric": {"job": "node"}, "values": [[100.0, "0.5"]]}]}}
+    points = decode_matrix(payload, "expr")
+    assert [(p.labels["__name__"], p.time, p.value) for p in points] == [
+        ("up", 100.0, 1.0), ("up", 115.0, 0.0), ("expr", 100.0, 0.5)]
+    with pytest.raises(InvalidInputError):
+        decode_matrix({"status": "error", "error": "parse error"}, "x")
+    for bad in ({"name": "x", "url": "ftp://p", "query": "up"}, {"name": "x", "url": "http://p"},
+                {"name": "x", "url": "http://p", "query": "up", "interval_s": 0}):
+        with pytest.raises(InvalidInputError):
+            PullQuery.from_dict(bad)
+
+
+def test_scheduler_pulls_on_schedule_and_survives_errors(client) -> None:  # noqa: ANN001
+    pipeline = client.app.state.aiops
+    client.put(API + "/aiops/config/prometheus_queries", json=[
+        {"name": "up", "url": "http://prom.test", "query": "up", "interval_s": 30, "step_s": 15, "lookback_s": 60},
+        {"name": "broken", "url": "http://down.test", "query": "up", "interval_s": 30}])
+    asked = []
+    clock = [1_000_000.0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "down.test":
+            raise httpx.ConnectError("connection refused")
+        asked.append(dict(request.url.params))
+        t = float(request.url.params["end"])
+        return httpx.Response(200, json={"status": "success", "data": {"resultType": "matrix", "result": [
+            {"metric": {"__name__": "up", "job": "api"}, "values": [[t - 15, "1"], [t, "1"]]}]}})
+
+    scheduler = PullScheduler(pipeline, clock=lambda: clock[0])
+
+    async def rounds() -> list[int]:
+        out = []
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as c:
+            out.append(await scheduler.run_once(c))
+            out.append(await scheduler.run_once(c))  # not due yet
+            clock[0] += 31
+            out.append(await scheduler.run_once(c))
+        return out
+
+    assert asyncio.run(rounds()) == [2, 0, 2]
+    assert float(asked[0]["start"]) == pytest.approx(1_000_000.0 - 60)
+    assert float(asked[1]["start"]) > 1_000_000.0  # the next pull starts after the last point
+    assert "connection refused" in scheduler.errors["broken"]
+    [series] = [s for s in signals(client, kind="metric") if s["source"] == "prometheus"]
+    assert series["labels"] == {"__name__": "up", "job": "api"} and series["count"] == 2

@@ -6,10 +6,10 @@ import asyncio
 
 import httpx
 import pytest
+from tests.aiops.ingestion._helpers import API, signals
 
 from opsloop.aiops.ingestion.prometheus_pull import PullQuery, PullScheduler, decode_matrix
 from opsloop.errors import InvalidInputError
-from tests.aiops.ingestion._helpers import API, signals
 
 
 def test_decode_matrix_and_query_validation() -> None:

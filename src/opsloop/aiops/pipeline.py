@@ -61,6 +61,7 @@ class Pipeline:
         self.thresholds: ThresholdWatch | None = None
         self._mine_logs = mine_logs
         self._loaded = False
+        self._saved_learned: list[list[Any]] = []
 
     @classmethod
     def from_settings(cls, stores: AiopsStores, settings: Any) -> Pipeline:
@@ -266,9 +267,10 @@ class Pipeline:
         """Periodic work: flapping holds, group expiry, persisting learned topology."""
         with self.lock:
             self.engine.tick()
-            learned = self.engine.topology.learned_counts()
-            if learned:
-                self.stores.ops.set_config("learned_topology", [list(x) for x in learned])
+            learned = [list(x) for x in self.engine.topology.learned_counts()]
+            if learned and learned != self._saved_learned:
+                self.stores.ops.set_config("learned_topology", learned)
+                self._saved_learned = learned
 
 
 def _series(points: list[MetricPoint], source: str) -> list[Signal]:

@@ -50,13 +50,17 @@ def _actor_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--actor", default=None, help="Who does it (default: your user name).")(command)
 
 
+DEFAULT_URL = "http://127.0.0.1:5000"
+
+
 @click.group("incidents")
-@click.option("--url", envvar="OPSLOOP_URL", default="http://127.0.0.1:5000", show_default=True, metavar="URL",
-              help="The opsloop server (or set OPSLOOP_URL).")
+@click.option("--url", envvar="OPSLOOP_URL", default=None, metavar="URL",
+              help=f"The opsloop server (or set OPSLOOP_URL; default {DEFAULT_URL}).")
 @click.pass_context
-def incidents(ctx: click.Context, url: str) -> None:
+def incidents(ctx: click.Context, url: str | None) -> None:
     """Incidents: list, show, ack, resolve, comment, assign, merge, split."""
-    ctx.obj = {"url": url}
+    parent = getattr(ctx.parent, "obj", None) if ctx.parent is not None else None
+    ctx.obj = {"url": url or getattr(parent, "url", None) or DEFAULT_URL}
 
 
 @incidents.command("list")

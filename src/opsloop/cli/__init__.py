@@ -14,8 +14,50 @@ __all__ = ["cli", "main"]
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="opsloop")
-def cli() -> None:
+@click.option("--url", envvar=["OPSLOOP_URL", "MLFLOW_TRACKING_URI"], default=None,
+              help="opsloop server that models:/ URIs and validations go to (env OPSLOOP_URL or "
+                   "MLFLOW_TRACKING_URI); without it, the embedded store in --data-dir is used.")
+@click.option("--data-dir", default=None, help="Embedded store folder (default: settings' data_dir).")
+@click.pass_context
+def cli(ctx: click.Context, url: str | None, data_dir: str | None) -> None:
     """opsloop: experiment tracking, model registry and serving, and AIOps in one loop."""
+    ctx.obj = Wiring(url, data_dir)
+
+
+class Wiring(dict):
+    """What commands share: the model resolver and validation registry, built on first use.
+
+    With a server URL both talk to it over HTTP; otherwise they work on the embedded store.
+    """
+
+    def __init__(self, url: str | None, data_dir: str | None) -> None:
+        super().__init__()
+        self.url = url if url and url.startswith(("http://", "https://")) else None
+        self.data_dir = data_dir
+        self._runtime = None
+
+    def runtime(self):  # noqa: ANN201 - opsloop.runtime.Runtime
+        if self._runtime is None:
+            from opsloop.runtime import build_runtime
+            from opsloop.settings import load_settings
+
+            overrides = {"storage": {"data_dir": self.data_dir}} if self.data_dir else {}
+            self._runtime = build_runtime(load_settings(overrides))
+        return self._runtime
+
+    def get(self, key: str, default=None):  # noqa: ANN001, ANN201
+        if key not in self and key in ("model_resolver", "validation_registry"):
+            self[key] = self._build(key)
+        return super().get(key, default)
+
+    def _build(self, key: str):  # noqa: ANN202
+        from opsloop.mlops import registry
+
+        if key == "model_resolver":
+            return registry.HttpModelResolver(self.url) if self.url else registry.LocalModelResolver.for_runtime(
+                self.runtime())
+        return registry.HttpValidationRegistry(self.url) if self.url else registry.LocalValidationRegistry(
+            self.runtime())
 
 
 def _register() -> None:

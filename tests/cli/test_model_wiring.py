@@ -1,0 +1,79 @@
+"""`opsloop serve` and `opsloop models validate` find registered models on an opsloop server (--url)
+or directly in the embedded store (--data-dir), without the mlflow client installed in the path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from tests.conftest import free_port, wait_http
+
+OPSLOOP = str(Path(sys.executable).with_name("opsloop"))
+
+
+@pytest.fixture
+def registered(server, monkeypatch) -> str:  # noqa: ANN001
+    from sklearn.linear_model import LogisticRegression
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    mlflow.set_tracking_uri(server.url)
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    y = (x["a"] + x["b"] > 0).astype(int)
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(LogisticRegression().fit(x, y), name="model", input_example=x.head(2))
+    version = mlflow.register_model(info.model_uri, "wired").version
+    MlflowClient(server.url).set_registered_model_alias("wired", "champion", version)
+    return server.url
+
+
+def _serve_and_score(args: list[str], env: dict[str, str]) -> list:
+    port = free_port()
+    proc = subprocess.Popen([OPSLOOP, *args, "serve", "models:/wired@champion", "--port", str(port), "-w", "1"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/ping", proc=proc, timeout=60)
+        resp = httpx.post(f"http://127.0.0.1:{port}/invocations",
+                          json={"dataframe_split": {"columns": ["a", "b"], "data": [[2.0, 2.0], [-2.0, -2.0]]}})
+        assert resp.status_code == 200, resp.text
+        return resp.json()["predictions"]
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "OPSLOOP_URL")}
+    return env
+
+
+def test_serve_resolves_alias_through_the_server_url(registered: str) -> None:
+    assert _serve_and_score(["--url", registered], _env()) == [1, 0]
+
+
+def test_serve_resolves_alias_in_the_embedded_store(registered: str, server) -> None:  # noqa: ANN001
+    assert _serve_and_score(["--data-dir", str(server.data_dir)], _env()) == [1, 0]
+
+
+def test_validate_reads_and_promotes_through_the_server_url(registered: str, tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    data = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    data["label"] = (data["a"] + data["b"] > 0).astype(int)
+    data.to_csv(tmp_path / "holdout.csv", index=False)
+    done = subprocess.run([OPSLOOP, "--url", registered, "models", "validate", "wired", "--candidate", "1",
+                           "--data", str(tmp_path / "holdout.csv"), "--target", "label", "--json"],
+                          env=_env(), capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"passed": true' in done.stdout
+    stored = httpx.get(f"{registered}/api/opsloop/v1/models/wired/versions/1/validations").json()["validations"]
+    assert len(stored) == 1 and stored[0]["passed"] is True

@@ -77,3 +77,13 @@ def test_validate_reads_and_promotes_through_the_server_url(registered: str, tmp
     assert '"passed": true' in done.stdout
     stored = httpx.get(f"{registered}/api/opsloop/v1/models/wired/versions/1/validations").json()["validations"]
     assert len(stored) == 1 and stored[0]["passed"] is True
+
+
+def test_the_server_scores_registered_models_itself(registered: str) -> None:
+    body = {"dataframe_split": {"columns": ["a", "b"], "data": [[2.0, 2.0], [-2.0, -2.0]]}}
+    resp = httpx.post(f"{registered}/serving/wired/champion/invocations", json=body)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["predictions"] == [1, 0]
+    assert httpx.post(f"{registered}/serving/wired/1/invocations", json=body).json()["predictions"] == [1, 0]
+    missing = httpx.post(f"{registered}/serving/nope/champion/invocations", json=body)
+    assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"

@@ -17,7 +17,12 @@ __all__ = ["mount_all"]
 
 log = logging.getLogger("opsloop.server")
 
-_AREAS: list[str] = ["opsloop.server.ui", "opsloop.server.registry_api", "opsloop.server.aiops"]
+_AREAS: list[str] = [
+    "opsloop.server.ui",
+    "opsloop.server.registry_api",
+    "opsloop.server.aiops",
+    "opsloop.server.serving",
+]
 
 
 def mount_all(app: FastAPI, settings: Settings) -> None:

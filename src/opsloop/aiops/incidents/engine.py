@@ -332,13 +332,17 @@ class IncidentEngine:
         if d.added:
             fields.update(
                 signal_count=row["signal_count"] + d.added,
-                services=list(dict.fromkeys(row["services"] + list(d.services))),
                 severity=max(row["severity"], d.severity),
                 first_signal_at=min(row["first_signal_at"], d.first),
                 last_signal_at=max(row["last_signal_at"], d.last),
             )
+            known = set(row["services"])
+            if any(svc not in known for svc in d.services):  # rewrite the JSON lists only when they change
+                fields["services"] = row["services"] + [svc for svc in d.services if svc not in known]
             if d.labels is not None and not d.new:
-                fields["labels"] = _common(row["labels"], d.labels)
+                labels = _common(row["labels"], d.labels)
+                if labels != row["labels"]:
+                    fields["labels"] = labels
         fields["open_signals"] = max(0, row["open_signals"] + d.open_delta)
         return fields
 

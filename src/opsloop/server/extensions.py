@@ -22,6 +22,7 @@ _AREAS: list[str] = [
     "opsloop.server.registry_api",
     "opsloop.server.aiops",
     "opsloop.server.serving",
+    "opsloop.server.logs",
 ]
 
 

@@ -1,0 +1,83 @@
+"""Log templates in SQL: the miner's ``TemplateStore`` and its snapshot, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlalchemy import func, select
+
+from opsloop.aiops.logs.templates import Template
+from opsloop.errors import NotFoundError
+from opsloop.storage.sql._dialect import upsert
+from opsloop.storage.sql.engine import Database
+from opsloop.storage.sql.schema_logs import log_miner_state, log_templates
+
+__all__ = ["SqlTemplateStore"]
+
+_UPDATE = ["service", "template", "version", "count", "last_seen", "merged_into", "data_json"]
+
+
+def _row(template: Template) -> dict[str, Any]:
+    data = template.to_dict()
+    return {"id": template.id, "service": template.service, "template": data["template"],
+            "version": data["version"], "count": template.count, "last_seen": template.last_seen,
+            "merged_into": template.merged_into, "data_json": json.dumps(data)}
+
+
+class SqlTemplateStore:
+    """``TemplateStore`` over the ``log_templates`` table, plus the miner snapshot for restarts."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def save(self, template: Template) -> None:
+        self.save_many([template])
+
+    def save_many(self, templates: list[Template]) -> None:
+        if templates:
+            with self.db.write() as conn:
+                upsert(conn, log_templates, [_row(t) for t in templates], ["id"], _UPDATE)
+
+    def get(self, template_id: int) -> Template:
+        with self.db.read() as conn:
+            row = conn.execute(select(log_templates.c.data_json).where(log_templates.c.id == template_id)).first()
+        if row is None:
+            raise NotFoundError(f"log template {template_id} does not exist", field="template_id")
+        return Template.from_dict(json.loads(row[0]))
+
+    def list(self, service: str | None = None) -> list[Template]:
+        query = select(log_templates.c.data_json).order_by(log_templates.c.id)
+        if service is not None:
+            query = query.where(log_templates.c.service == service)
+        with self.db.read() as conn:
+            return [Template.from_dict(json.loads(r[0])) for r in conn.execute(query)]
+
+    def services(self) -> list[str]:
+        with self.db.read() as conn:
+            return [r[0] for r in conn.execute(select(log_templates.c.service).distinct().order_by(
+                log_templates.c.service))]
+
+    def delete_service(self, service: str) -> int:
+        with self.db.write() as conn:
+            return conn.execute(log_templates.delete().where(log_templates.c.service == service)).rowcount
+
+    def service_summary(self) -> list[dict[str, Any]]:
+        """Per service: how many live templates and lines."""
+        c = log_templates.c
+        query = (select(c.service, func.count(), func.sum(c.count), func.max(c.last_seen))
+                 .where(c.merged_into.is_(None)).group_by(c.service).order_by(c.service))
+        with self.db.read() as conn:
+            return [{"service": r[0], "templates": r[1], "lines": int(r[2] or 0), "last_seen": r[3]}
+                    for r in conn.execute(query)]
+
+    def save_snapshot(self, snapshot: dict[str, Any], name: str = "default") -> None:
+        with self.db.write() as conn:
+            upsert(conn, log_miner_state, [{"name": name, "snapshot_json": json.dumps(snapshot),
+                                            "saved_at": time.time()}], ["name"], ["snapshot_json", "saved_at"])
+
+    def load_snapshot(self, name: str = "default") -> dict[str, Any] | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(log_miner_state.c.snapshot_json).where(log_miner_state.c.name == name)).first()
+        return json.loads(row[0]) if row else None

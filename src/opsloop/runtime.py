@@ -35,6 +35,12 @@ class Runtime:
 
         return AiopsStores(self.db)
 
+    @cached_property
+    def log_templates(self):  # noqa: ANN201 - SqlTemplateStore, imported lazily
+        from opsloop.storage.sql.log_templates import SqlTemplateStore
+
+        return SqlTemplateStore(self.db)
+
     def close(self) -> None:
         self.db.dispose()
 

@@ -138,7 +138,23 @@ def simulate(seed: int, n_services: int, hours: float, fault_every: float, noise
                              "severity": rng.choice(["info", "warning"]), "cluster": "prod"}, f"noise-{j}"))
         t += rng.expovariate(1.0 / (noise_every * 60))
     alerts.sort(key=lambda a: a.t)
-    return services, edges, alerts
+    return services, edges, _as_alertmanager_sees_them(alerts)
+
+
+def _as_alertmanager_sees_them(alerts: list[Alert]) -> list[Alert]:
+    """An alert is its label set: one that is still firing when a second fault would fire it again is
+    the same alert (it lasts longer), attributed to the fault that fired it first."""
+    out: list[Alert] = []
+    firing: dict[tuple, Alert] = {}
+    for a in alerts:
+        key = tuple(sorted(a.labels.items()))
+        cur = firing.get(key)
+        if cur is not None and a.t <= cur.end:
+            cur.end = max(cur.end, a.end)
+            continue
+        firing[key] = a
+        out.append(a)
+    return out
 
 
 def _iso(t: float) -> str:
@@ -146,9 +162,10 @@ def _iso(t: float) -> str:
 
 
 def _payload(alerts: list[tuple[int, Alert]], status: str) -> bytes:
+    """An Alertmanager webhook body: the alerts' own labels, nothing of the ground truth."""
     return orjson.dumps({"version": "4", "status": status, "receiver": "opsloop", "groupLabels": {},
                          "commonLabels": {}, "commonAnnotations": {}, "externalURL": "", "alerts": [{
-                             "status": status, "labels": {**a.labels, "replay_id": str(i)},
+                             "status": status, "labels": a.labels,
                              "annotations": {"summary": f"{a.labels['alertname']} on {a.labels['instance']}"},
                              "startsAt": _iso(a.t), "endsAt": _iso(a.end) if status == "resolved"
                              else "0001-01-01T00:00:00Z"} for i, a in alerts]})
@@ -176,7 +193,7 @@ def run_opsloop(alerts: list[Alert], edges: list[tuple[str, str]] | None) -> lis
                 _, i, status = events[k]
                 batch[status].append((i, alerts[i]))
                 k += 1
-            for status in ("firing", "resolved"):
+            for status in ("resolved", "firing"):  # alerts last longer than a batch: ends first
                 if batch[status]:
                     decoded: Decoded = decode_alertmanager(_payload(batch[status], status), limits, window_end)
                     pipeline.ingest(decoded, now=window_end)
@@ -184,13 +201,18 @@ def run_opsloop(alerts: list[Alert], edges: list[tuple[str, str]] | None) -> lis
         path = f"{tmp}/replay.db"
         db.dispose()
         con = sqlite3.connect(path)
-        rows = con.execute("SELECT labels, incident_id FROM aiops_signals WHERE kind = 'alert'").fetchall()
+        rows = con.execute("SELECT labels, time, incident_id FROM aiops_signals WHERE kind = 'alert'").fetchall()
         con.close()
-    by_replay = {}
-    for labels, incident in rows:
-        rid = int(orjson.loads(labels)["replay_id"])
-        by_replay[rid] = f"incident-{incident}" if incident is not None else f"alone-{rid}"
-    return [by_replay[i] for i in range(len(alerts))]
+    # map stored alerts back to the replay's by labels and start time (an exact duplicate folds, as it should)
+    stored: dict[tuple, list[tuple[float, int | None]]] = defaultdict(list)
+    for labels, t, incident in rows:
+        stored[tuple(sorted(orjson.loads(labels).items()))].append((t, incident))
+    out = []
+    for i, a in enumerate(alerts):
+        t, incident = min(stored[tuple(sorted(a.labels.items()))], key=lambda row: abs(row[0] - a.t))
+        assert abs(t - a.t) < 0.01, "every replayed alert is stored"
+        out.append(f"incident-{incident}" if incident is not None else f"alone-{i}")
+    return out
 
 
 def run_alertmanager(alerts: list[Alert], key: str) -> list[str]:

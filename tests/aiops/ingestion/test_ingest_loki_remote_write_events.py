@@ -171,3 +171,26 @@ def test_events_malformed(client) -> None:  # noqa: ANN001
                        ).status_code == 400
     assert client.post(API + "/events", json="a string").status_code == 400
     assert client.post(API + "/events", json={"events": "x"}).status_code == 400
+
+
+def test_real_loki_client(server) -> None:  # noqa: ANN001
+    """python-logging-loki's handler (Loki push API v1, JSON) against a running server."""
+    logging_loki = pytest.importorskip("logging_loki", reason="python-logging-loki is not installed")
+    import logging
+
+    import httpx
+
+    handler = logging_loki.LokiHandler(url=server.url + "/loki/api/v1/push", tags={"service": "loki-app"},
+                                       version="1")
+    logger = logging.getLogger("loki-e2e")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.error("checkout failed: card declined", extra={"tags": {"order": "42"}})
+    logger.warning("slow response from payments")
+    rows = httpx.get(server.url + API + "/signals", params={"service": "loki-app"}).json()["signals"]
+    by_text = {s["text"]: s for s in rows}
+    assert set(by_text) == {"checkout failed: card declined", "slow response from payments"}
+    assert by_text["checkout failed: card declined"]["severity"] == "error"
+    assert by_text["checkout failed: card declined"]["labels"]["order"] == "42"
+    assert by_text["slow response from payments"]["severity"] == "warning"
+    assert all(s["source"] == "loki" and s["kind"] == "log" for s in rows)

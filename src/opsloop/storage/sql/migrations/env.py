@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import opsloop.storage.sql.schema_aiops  # noqa: F401 - registers the AIOps tables on ``metadata`` (autogenerate)
 from opsloop.storage.sql.schema import metadata
 
 config = context.config

@@ -77,7 +77,7 @@ class Topology:
         self,
         declared: Iterable[tuple[str, str]] = (),
         *,
-        episode_gap_s: float = 600.0,
+        episode_gap_s: float = 300.0,
         co_window_s: float = 120.0,
         min_support: int = 3,
         min_strength: float = 0.5,

@@ -170,6 +170,8 @@ class Dispatcher:
         return delivered
 
     async def _deliver(self, client: httpx.AsyncClient, row: dict[str, Any], target: Target | None) -> int:
+        if not await asyncio.to_thread(self.ops.claim, row["id"], self.clock(), self.timeout_s * 4):
+            return 0  # another server worker is delivering it
         error = ""
         if target is None:
             error = f"target {row['target']!r} is not configured"

@@ -304,6 +304,14 @@ class SqlOpsStore:
         with self.db.read() as conn:
             return conn.execute(select(func.min(N.c.next_attempt_at)).where(N.c.state == "pending")).scalar()
 
+    def claim(self, notification_id: int, now: float, lease_s: float = 60.0) -> bool:
+        """Take a due row for one delivery attempt; ``False`` when another worker took it first."""
+        N = aiops_notifications
+        with self.db.write() as conn:
+            r = conn.execute(update(N).where(N.c.id == notification_id, N.c.state == "pending",
+                                             N.c.next_attempt_at <= now).values(next_attempt_at=now + lease_s))
+            return r.rowcount == 1
+
     def mark(self, notification_id: int, fields: dict[str, Any]) -> None:
         N = aiops_notifications
         with self.db.write() as conn:

@@ -191,7 +191,7 @@ class IncidentEngine:
             cur = pending.get(fp) or open_rows.get(fp)
             if sig.status == "resolved":
                 end = sig.evidence.get("endsAt")
-                end = float(end) if isinstance(end, (int, float)) else now
+                end = float(end) if isinstance(end, (int, float)) else sig.time
                 self.flaps.record(fp, "resolved", end)
                 if cur is None:
                     inserts.append(row_for(sig, fp, now))

@@ -111,7 +111,7 @@ def row_for(sig: Signal, fp: str, received: float, *, incident_id: int | None = 
         "service": sig.service[:200],
         "severity": int(sig.severity),
         "status": sig.status,
-        "resolved_at": (float(end) if isinstance(end, (int, float)) else received) if resolved else None,
+        "resolved_at": (float(end) if isinstance(end, (int, float)) else sig.time) if resolved else None,
         "text": sig.text,
         "labels": _dumps(sig.labels),
         "values": _dumps(sig.values),

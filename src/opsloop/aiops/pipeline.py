@@ -57,6 +57,9 @@ class Pipeline:
         self.limiter = RateLimiter(rate_per_sender)
         self.lock = threading.RLock()
         self.log_ingestor = None
+        # Where mined log templates persist (a TemplateStore with save_snapshot/load_snapshot); the
+        # server passes the SQL one so templates are queryable and ids survive restarts.
+        self.template_store: Any = None
         self.metric_watch = None
         self.thresholds: ThresholdWatch | None = None
         self._mine_logs = mine_logs
@@ -107,8 +110,26 @@ class Pipeline:
             except ImportError:  # the log intelligence package is optional
                 self._mine_logs = False
                 return None
-            self.log_ingestor = LogIngestor()
+            self.log_ingestor = LogIngestor(miner=self._miner())
         return self.log_ingestor
+
+    def _miner(self) -> Any:
+        from opsloop.aiops.logs import LogMiner
+
+        store = self.template_store
+        if store is None:
+            return LogMiner()
+        snapshot = store.load_snapshot() if hasattr(store, "load_snapshot") else None
+        return LogMiner.restore(snapshot, store=store) if snapshot else LogMiner(store=store)
+
+    def persist_logs(self) -> None:
+        """Write changed template counts and the miner's state to the template store."""
+        ingestor = self.log_ingestor
+        if ingestor is None or self.template_store is None:
+            return
+        ingestor.miner.flush()
+        if hasattr(self.template_store, "save_snapshot"):
+            self.template_store.save_snapshot(ingestor.miner.snapshot())
 
     # --- ingestion --------------------------------------------------------------------------------------
     def admit(self, sender: str, items: int) -> None:
@@ -271,6 +292,7 @@ class Pipeline:
             if learned and learned != self._saved_learned:
                 self.stores.ops.set_config("learned_topology", learned)
                 self._saved_learned = learned
+            self.persist_logs()
 
 
 def _series(points: list[MetricPoint], source: str) -> list[Signal]:

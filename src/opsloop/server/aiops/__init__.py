@@ -57,6 +57,7 @@ async def _start(app: FastAPI, settings: Settings):  # noqa: ANN202
     from opsloop.aiops.pipeline import Pipeline
 
     pipeline = Pipeline.from_settings(app.state.runtime.aiops, settings)
+    pipeline.template_store = app.state.runtime.log_templates
     await asyncio.to_thread(pipeline.load)
     app.state.aiops = pipeline
     return pipeline

@@ -138,3 +138,22 @@ def test_transient_failures_are_retried(client) -> None:  # noqa: ANN001
         assert len({b["incident"]["id"] for _, b in rx.bodies}) == 1
     finally:
         rx.close()
+
+
+def test_pending_notifications_survive_a_restart(tmp_path) -> None:  # noqa: ANN001
+    from tests.aiops.ingestion._helpers import aiops_client
+
+    port = free_port()
+    with aiops_client(tmp_path) as c:
+        d = c.app.state.aiops.dispatcher
+        d.base_delay_s, d.max_delay_s, d.max_attempts = 0.05, 0.1, 1000
+        c.put(API + "/notifications/targets", json=[{"name": "oncall", "url": f"http://127.0.0.1:{port}/"}])
+        c.post(AM, json=am_payload([alert("Down", "db")]))
+        wait(lambda: c.get(API + "/notifications", params={"state": "pending"}).json()["notifications"][0]["attempts"])
+    rx = Receiver(port)
+    try:
+        with aiops_client(tmp_path) as c:
+            wait(lambda: c.get(API + "/notifications", params={"state": "delivered"}).json()["notifications"])
+        assert [b["event"] for _, b in rx.bodies] == ["opened"]
+    finally:
+        rx.close()

@@ -33,17 +33,21 @@ class SqlMonitoringStore(MonitoringStore):
     """Monitoring tables in any SQLAlchemy database; several processes may share one SQLite file."""
 
     def __init__(self, url: str) -> None:
+        from opsloop.storage.sql.engine import open_database
+
         try:
-            self.engine = sa.create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
-            if url.startswith("sqlite"):
-                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            t.metadata.create_all(self.engine)
+            # The shared engine set-up: WAL, busy timeout, and write transactions that take SQLite's
+            # write lock up front (BEGIN IMMEDIATE), so several serving workers never fail on a lock.
+            self.db = open_database(url, pool_size=4, migrate=False)
+            self.engine = self.db.engine
+            with self.db.write() as conn:
+                t.metadata.create_all(conn)
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot open monitoring store {url}: {exc}") from exc
 
     def _run(self, fn: Any) -> Any:
         try:
-            with self.engine.begin() as conn:
+            with self.db.write() as conn:
                 return fn(conn)
         except SQLAlchemyError as exc:
             raise StorageError(f"monitoring store failed: {exc}") from exc
@@ -146,11 +150,4 @@ class SqlMonitoringStore(MonitoringStore):
         if since is not None:
             q = q.where(t.signals.c.time >= since)
         return [_signal_from(json.loads(b)) for b in self._run(lambda conn: conn.execute(q).scalars().all())]
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
 

@@ -76,7 +76,7 @@ function nearest(points, x) {
 /**
  * Draw an overlaid line chart into ``container``; returns a function that redraws (e.g. on resize).
  * opts: {series: [{name, color, points: [[x, y]]}], band: [[x, lo, hi]], xTime, yLog, height, xLabel,
- *        markers: [{x, label}], label (accessible name)}
+ *        markers: [{x, label}], label (accessible name), yMin (a value the y axis always includes, e.g. 0)}
  */
 export function lineChart(container, opts) {
   const draw = () => drawLineChart(container, opts);
@@ -100,7 +100,7 @@ function drawLineChart(container, opts) {
   const xs = [...series.flatMap((s) => s.pts.map((p) => p[0])), ...band.map((b) => b[0]), ...(opts.markers || []).map((mk) => mk.x)];
   const ys = [...series.flatMap((s) => s.pts.map((p) => yT(p[1]))), ...band.flatMap((b) => [yT(b[1]), yT(b[2])])];
   const [x0, x1] = extent(xs);
-  const [y0, y1] = extent(ys);
+  const [y0, y1] = extent(Number.isFinite(yT(opts.yMin)) ? [...ys, yT(opts.yMin)] : ys);  // yMin: e.g. 0 for counts
   const X = (x) => m.l + ((x - x0) / (x1 - x0)) * (width - m.l - m.r);
   const Y = (y) => height - m.b - ((y - y0) / (y1 - y0)) * (height - m.t - m.b);
   const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': opts.label || 'chart' });

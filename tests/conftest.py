@@ -82,6 +82,37 @@ class ServerProcess:
                 self.proc.wait(10)
 
 
+@pytest.fixture(autouse=True)
+def _isolate_mlflow_client_state() -> Iterator[None]:
+    """Each test starts with the mlflow client's process-wide state clean.
+
+    ``mlflow.set_tracking_uri``/``set_experiment`` keep module globals (and write the environment),
+    which would point a later test at an earlier test's server.
+    """
+    env_before = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    yield
+    if "mlflow" in sys.modules:
+        import mlflow
+        from mlflow.tracking import fluent
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        while mlflow.active_run() is not None:
+            try:
+                mlflow.end_run()
+            except Exception:  # noqa: BLE001 - the run's server may be gone already
+                fluent._active_run_stack.get().clear()
+                break
+        tracking_utils._tracking_uri = None
+        registry_utils._registry_uri = None
+        fluent._active_experiment_id = None
+    for key, value in env_before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture
 def opsloop_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     started: list[ServerProcess] = []

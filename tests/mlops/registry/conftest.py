@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,22 +76,37 @@ def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
             proc.wait(10)
 
 
-@pytest.fixture(scope="session")
-def mlflow_at(registry_server: Server) -> Iterator[str]:
-    """The real mlflow client pointed at the opsloop server (tracking and registry)."""
+@contextmanager
+def _mlflow_pointed_at(url: str) -> Iterator[str]:
+    """The mlflow client's process-wide tracking and registry URIs set to ``url``, then restored."""
     import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_DISABLE_TELEMETRY")}
+    keys = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_DISABLE_TELEMETRY", "MLFLOW_TRACKING_URI",
+            "MLFLOW_REGISTRY_URI")
+    saved = {k: os.environ.get(k) for k in keys}
     os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    mlflow.set_tracking_uri(registry_server.url)
-    mlflow.set_registry_uri(registry_server.url)
-    yield registry_server.url
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    mlflow.set_tracking_uri(url)
+    mlflow.set_registry_uri(url)
+    try:
+        yield url
+    finally:
+        tracking_utils._tracking_uri = None
+        registry_utils._registry_uri = None
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def mlflow_at(registry_server: Server) -> Iterator[str]:
+    """The real mlflow client pointed at the opsloop server (tracking and registry) for one test."""
+    with _mlflow_pointed_at(registry_server.url) as url:
+        yield url
 
 
 @dataclass
@@ -120,9 +136,10 @@ def _log_sklearn(flip: bool) -> LoggedSklearn:
 
 
 @pytest.fixture(scope="session")
-def sklearn_models(mlflow_at: str) -> tuple[LoggedSklearn, LoggedSklearn]:
+def sklearn_models(registry_server: Server) -> tuple[LoggedSklearn, LoggedSklearn]:
     """Two sklearn models logged with the real mlflow client (the second predicts the opposite classes)."""
-    return _log_sklearn(False), _log_sklearn(True)
+    with _mlflow_pointed_at(registry_server.url):
+        return _log_sklearn(False), _log_sklearn(True)
 
 
 def unique(prefix: str = "model") -> str:

@@ -27,12 +27,13 @@ def cli(ctx: click.Context, url: str | None, data_dir: str | None) -> None:
 class Wiring(dict):
     """What commands share: the model resolver and validation registry, built on first use.
 
-    With a server URL both talk to it over HTTP; otherwise they work on the embedded store.
+    With a server URL both talk to it over HTTP; with another MLflow tracking URI (``sqlite:``,
+    ``file:``, …) the commands use the ``mlflow`` client; with none they work on the embedded store.
     """
 
     def __init__(self, url: str | None, data_dir: str | None) -> None:
         super().__init__()
-        self.url = url if url and url.startswith(("http://", "https://")) else None
+        self.url = url
         self.data_dir = data_dir
         self._runtime = None
 
@@ -53,6 +54,8 @@ class Wiring(dict):
     def _build(self, key: str):  # noqa: ANN202
         from opsloop.mlops import registry
 
+        if self.url and not self.url.startswith(("http://", "https://")):
+            return None  # an MLflow store URI: the command's mlflow-client fallback handles it
         if key == "model_resolver":
             return registry.HttpModelResolver(self.url) if self.url else registry.LocalModelResolver.for_runtime(
                 self.runtime())

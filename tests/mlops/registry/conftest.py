@@ -18,6 +18,7 @@ import httpx
 import numpy as np
 import pytest
 import sqlalchemy
+from tests._postgres import PostgresCluster
 
 from opsloop.storage.sql import open_database
 from opsloop.storage.sql.registry import SqlRegistryStore
@@ -148,16 +149,6 @@ def unique(prefix: str = "model") -> str:
 
 # -- stores on SQLite and PostgreSQL ------------------------------------------------------------------------
 
-def _fresh_postgres_database(base_url: str) -> str:
-    import psycopg
-
-    name = f"registry_{uuid.uuid4().hex[:12]}"
-    plain = base_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return base_url.rsplit("/", 1)[0] + "/" + name
-
-
 @pytest.fixture(scope="session")
 def _postgres_registry_url() -> Iterator[str | None]:
     """One migrated PostgreSQL database for the session (tests empty it), or None without a server."""
@@ -165,7 +156,7 @@ def _postgres_registry_url() -> Iterator[str | None]:
     if not base:
         yield None
         return
-    url = _fresh_postgres_database(base)
+    url = PostgresCluster.fresh_database(base)
     open_database(url, pool_size=1).dispose()  # migrate once
     yield url
 

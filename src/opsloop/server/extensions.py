@@ -23,6 +23,7 @@ _AREAS: list[str] = [
     "opsloop.server.aiops",
     "opsloop.server.serving",
     "opsloop.server.logs",
+    "opsloop.server.deployments",
 ]
 
 

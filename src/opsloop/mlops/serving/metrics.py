@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LATENCY_BUCKETS", "PREDICTION_BUCKETS", "MetricsTable", "ServingMetrics"]
+__all__ = ["LATENCY_BUCKETS", "PREDICTION_BUCKETS", "MetricsSnapshot", "MetricsTable", "ServingMetrics"]
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 PREDICTION_BUCKETS = (-1.0, 0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 2.0, 5.0, 10.0, 100.0, 1000.0)
@@ -50,6 +50,32 @@ class _Layout:
     @property
     def width(self) -> int:
         return self.prediction(len(VARIANTS))
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """The request counters of one model at one moment, summed over all workers.
+
+    Attributes:
+        status: finished ``/invocations`` requests by status class (``2xx``, ``4xx``, ``5xx``).
+        error_kinds: failed requests by kind (``bad_request``, ``internal``...).
+        latency_counts: requests per latency bucket (not cumulative); the last one is over
+            ``LATENCY_BUCKETS[-1]`` seconds.
+        latency_sum: total seconds spent on those requests.
+    """
+
+    status: dict[str, int]
+    error_kinds: dict[str, int]
+    latency_counts: tuple[int, ...]
+    latency_sum: float
+
+    @property
+    def requests(self) -> int:
+        return sum(self.status.values())
+
+    @property
+    def errors(self) -> int:
+        return self.status["4xx"] + self.status["5xx"]
 
 
 class MetricsTable:
@@ -110,6 +136,16 @@ class ServingMetrics:
         self.row[base:base + nb + 1] += counts
         self.row[base + nb + 1] += float(np.nansum(values))
         self.row[base + nb + 2] += n
+
+    def snapshot(self) -> MetricsSnapshot:
+        """The request counters now (a copy: later requests do not change it)."""
+        total = self.table.data.sum(axis=0)
+        lay, nb = self.layout, len(LATENCY_BUCKETS)
+        return MetricsSnapshot(
+            status={s: int(total[lay.requests + i]) for i, s in enumerate(STATUS_CLASSES)},
+            error_kinds={k: int(total[lay.errors + i]) for i, k in enumerate(ERROR_KINDS)},
+            latency_counts=tuple(int(c) for c in total[lay.latency:lay.latency + nb + 1]),
+            latency_sum=float(total[lay.latency + nb + 1]))
 
     def render(self) -> str:
         """Prometheus text exposition (version 0.0.4), summed over all workers."""

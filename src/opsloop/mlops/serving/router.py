@@ -118,6 +118,10 @@ class RegistryScoringApp:
         """URIs currently loaded, least recently used first."""
         return list(self._entries)
 
+    def served(self) -> dict[str, ScoringApp]:
+        """The scoring app of every loaded URI (its ``metrics`` count that URI's requests), LRU first."""
+        return {uri: entry.app for uri, entry in self._entries.items()}
+
 
 async def _send(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.start", "status": status,

@@ -21,7 +21,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from opsloop.errors import InvalidInputError
-from opsloop.mlops.monitoring.records import DriftReport, FeatureDrift, PredictionSample
+from opsloop.mlops.monitoring.records import HISTOGRAM_MAX_BINS, DriftReport, FeatureDrift, PredictionSample
 
 __all__ = ["PREDICTION", "DriftPolicy", "build_profile", "compute_drift", "ks_test", "psi"]
 
@@ -127,7 +127,18 @@ def _numeric_drift(name: str, ref: dict[str, Any], values: list[Any], policy: Dr
     ks_stat, ks_p = ks_test(ref["sample"], cur)
     drifted = p > policy.psi_threshold or (ks_p < policy.ks_alpha and ks_stat > policy.ks_min_statistic)
     return FeatureDrift(name, "numeric", {"psi": p, "ks_statistic": ks_stat, "ks_pvalue": ks_p,
-                                          "current_mean": float(cur.mean())}, drifted, ref["rows"], len(cur))
+                                          "current_mean": float(cur.mean())}, drifted, ref["rows"], len(cur),
+                        histogram=_numeric_histogram(ref, counts))
+
+
+def _numeric_histogram(ref: dict[str, Any], counts: np.ndarray) -> dict[str, Any]:
+    """The reference's decile bins with reference and current counts (``< e1``, ``e1–e2``… ``≥ eN``)."""
+    edges = [float(e) for e in ref["edges"]]
+    labels = [f"< {edges[0]:.3g}"] if edges else ["all"]
+    labels += [f"{a:.3g}–{b:.3g}" for a, b in zip(edges, edges[1:], strict=False)]
+    labels += [f"≥ {edges[-1]:.3g}"] if edges else []
+    reference = [round(p * ref["rows"]) for p in ref["proportions"]]
+    return {"bins": labels, "edges": edges, "reference": reference, "current": [int(c) for c in counts]}
 
 
 def _categorical_drift(name: str, ref: dict[str, Any], values: list[Any], policy: DriftPolicy) -> FeatureDrift:
@@ -145,7 +156,25 @@ def _categorical_drift(name: str, ref: dict[str, Any], values: list[Any], policy
     js = 0.0 if math.isnan(js) else js
     drifted = js > policy.js_threshold or (chi_p < policy.chi2_alpha and js > policy.js_threshold / 2)
     return FeatureDrift(name, "categorical", {"chi2": float(chi2), "chi2_pvalue": float(chi_p),
-                                              "jensen_shannon": js}, drifted, ref["rows"], len(cur))
+                                              "jensen_shannon": js}, drifted, ref["rows"], len(cur),
+                        histogram=_categorical_histogram(known, ref["rows"], counts))
+
+
+def _categorical_histogram(known: dict[str, float], rows: int, counts: Counter[str]) -> dict[str, Any]:
+    """Category counts, the most common first; past ``HISTOGRAM_MAX_BINS`` the rest fold into ``__other__``."""
+    ref = Counter({c: round(p * rows) for c, p in known.items()})
+    total_cur = sum(counts.values()) or 1
+    share = {c: known.get(c, 0.0) + counts.get(c, 0) / total_cur for c in set(ref) | set(counts)}
+    order = sorted(share, key=lambda c: (c == _OTHER, -share[c], c))
+    if len(order) > HISTOGRAM_MAX_BINS:
+        order = [c for c in order if c != _OTHER][:HISTOGRAM_MAX_BINS - 1]
+        kept = set(order)
+        ref[_OTHER] = sum(v for c, v in ref.items() if c not in kept)
+        counts = Counter({**{c: counts.get(c, 0) for c in kept},
+                          _OTHER: sum(v for c, v in counts.items() if c not in kept)})
+        order.append(_OTHER)
+    return {"bins": order, "categories": order, "reference": [int(ref.get(c, 0)) for c in order],
+            "current": [int(counts.get(c, 0)) for c in order]}
 
 
 def compute_drift(model: str, profile: dict[str, Any], samples: Sequence[PredictionSample],

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["DriftReport", "FeatureDrift", "GroundTruth", "PredictionSample"]
+__all__ = ["HISTOGRAM_MAX_BINS", "DriftReport", "FeatureDrift", "GroundTruth", "PredictionSample"]
+
+HISTOGRAM_MAX_BINS = 20
 
 
 @dataclass(slots=True)
@@ -47,7 +49,15 @@ class GroundTruth:
 
 @dataclass(slots=True)
 class FeatureDrift:
-    """Drift of one feature (or of the prediction, ``feature == "__prediction__"``)."""
+    """Drift of one feature (or of the prediction, ``feature == "__prediction__"``).
+
+    Attributes:
+        histogram: the reference and current distributions over the same bins, when a verdict was
+            reached: ``{"bins": [label...], "reference": [count...], "current": [count...]}`` plus
+            ``edges`` (numeric: the inner bin edges, one fewer than the bins) or ``categories``
+            (categorical). At most ``HISTOGRAM_MAX_BINS`` bins; reference counts are the profile's
+            proportions times its rows.
+    """
 
     feature: str
     kind: str  # "numeric" or "categorical"
@@ -56,6 +66,7 @@ class FeatureDrift:
     reference_rows: int
     current_rows: int
     note: str = ""
+    histogram: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

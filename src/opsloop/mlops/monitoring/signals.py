@@ -7,7 +7,8 @@ Every monitoring signal has:
   ``feature="__prediction__"``) or ``{"model": NAME, "metric": M}`` (performance)
 - ``values``: the numbers behind it (``psi``, ``ks_pvalue``, ``jensen_shannon``… or ``observed``, ``bound``)
 - ``status``: ``firing`` when a breach starts or persists, ``resolved`` when a check finds it gone
-- ``evidence``: the feature's drift entry or the performance report
+- ``evidence``: the feature's drift entry (``drift.histogram``: reference and current counts over the same
+  bins, at most 20) or the performance report
 
 The fingerprint (source, kind, service, labels) identifies the condition, so repeated firings of
 one drifted feature correlate into one incident.

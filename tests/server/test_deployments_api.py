@@ -13,7 +13,7 @@ import pytest
 from mlflow import MlflowClient
 
 from opsloop.mlops.serving.metrics import LATENCY_BUCKETS, MetricsTable, ServingMetrics
-from opsloop.server.deployments import SAMPLE_SECONDS, latency_quantile
+from opsloop.server.deployments import SAMPLE_SECONDS, DeploymentTracker, latency_quantile
 
 DEPLOYMENTS = "/api/opsloop/v1/deployments"
 ROWS = {"dataframe_split": {"columns": ["a", "b"], "data": [[2.0, 2.0], [-2.0, -2.0]]}}
@@ -99,3 +99,47 @@ def test_latency_quantile_interpolates_within_the_bucket() -> None:
     counts[-1] = 100  # over the largest bound: answered with it
     assert latency_quantile(counts, 0.99) == LATENCY_BUCKETS[-1]
     assert latency_quantile([0] * len(counts), 0.5) is None
+
+
+class _FakeApp:
+    """What the tracker reads from a scoring app: its metrics and its model's description."""
+
+    def __init__(self, uri: str) -> None:
+        self.metrics = ServingMetrics(MetricsTable(), model=uri)
+        self.slots = type("Slots", (), {"champion": type("M", (), {"describe": lambda _s: {"flavor": "f"}})()})()
+
+
+class _FakeScoring:
+    def __init__(self) -> None:
+        self.apps: dict[str, _FakeApp] = {}
+
+    def served(self) -> dict[str, _FakeApp]:
+        return dict(self.apps)
+
+
+def test_tracker_keeps_totals_when_a_model_is_reloaded_or_unloaded() -> None:
+    scoring = _FakeScoring()
+    tracker = DeploymentTracker(lambda: scoring)  # type: ignore[arg-type, return-value]
+    scoring.apps["models:/m@champion"] = first = _FakeApp("models:/m@champion")
+    for _ in range(3):
+        first.metrics.observe_request(200, 0.002)
+    tracker.sample(1000.0)
+    scoring.apps["models:/m@champion"] = second = _FakeApp("models:/m@champion")  # the alias moved
+    second.metrics.observe_request(500, 0.002, "internal")
+    tracker.sample(1005.0)
+    track = tracker.refresh()["models:/m@champion"]
+    summary = tracker.summary(track)
+    assert (summary["model"], summary["alias"], summary["requests"], summary["errors"]) == ("m", "champion", 4, 1)
+    assert [int(d[:3].sum()) for _, _, d in track.samples] == [3, 1]
+    del scoring.apps["models:/m@champion"]  # dropped from the scoring app's cache
+    assert tracker.summary(tracker.refresh()["models:/m@champion"])["status"] == "unloaded"
+
+
+def test_tracker_names_version_and_alias_deployments() -> None:
+    scoring = _FakeScoring()
+    tracker = DeploymentTracker(lambda: scoring)  # type: ignore[arg-type, return-value]
+    scoring.apps = {"models:/a.b/12": _FakeApp("models:/a.b/12"), "models:/x@prod": _FakeApp("models:/x@prod")}
+    found = {t.uri: tracker.summary(t) for t in tracker.refresh().values()}
+    assert (found["models:/a.b/12"]["model"], found["models:/a.b/12"]["version"]) == ("a.b", "12")
+    assert found["models:/x@prod"]["invocations"] == "/serving/x/prod/invocations"
+    assert found["models:/x@prod"]["requests"] == 0 and found["models:/x@prod"]["p50_ms"] is None

@@ -70,6 +70,16 @@ def _vector(snap: MetricsSnapshot) -> np.ndarray:
                       dtype=float)
 
 
+def _name_and_ref(uri: str) -> tuple[str, str]:
+    """``models:/NAME/3`` → (NAME, "3"); ``models:/NAME@ALIAS`` → (NAME, ALIAS) (see ``model_uri_for``)."""
+    rest = uri.removeprefix("models:/")
+    name, _, version = rest.rpartition("/")
+    if name and version.isdigit():
+        return name, version
+    name, _, alias = rest.rpartition("@")
+    return name, alias
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(float(seconds) * 1000.0, 3)
 
@@ -151,7 +161,7 @@ class DeploymentTracker:
                 del self._tracks[track.uri]
 
     def summary(self, track: _Track) -> dict[str, Any]:
-        name, _, ref = track.uri.removeprefix("models:/").replace("@", "/", 1).partition("/")
+        name, ref = _name_and_ref(track.uri)
         recent = [s for s in track.samples if s[0] >= time.time() - 60.0]
         window = sum(s[1] for s in recent)
         return {

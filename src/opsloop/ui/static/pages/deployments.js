@@ -79,8 +79,8 @@ function deploymentTable(deployments, chosen, ctx) {
   const cols = ['Deployment', 'Status', 'Requests', 'Requests/s (1 min)', 'Errors', 'Error rate', 'p50 ms', 'p95 ms', 'p99 ms'];
   return h('div', { class: 'table-wrap' }, h('table', { id: 'deployments-table' },
     h('thead', {}, h('tr', {}, cols.map((t) => h('th', { scope: 'col', text: t })))),
-    h('tbody', {}, deployments.map((d) => h('tr', { 'data-deployment': d.name, 'aria-selected': d === chosen ? 'true' : null },
-      h('td', {}, h('a', { href: href('/deployments', { dep: d.name, model: ctx.query.get('model') || d.model }), text: d.name })),
+    h('tbody', {}, deployments.map((d) => h('tr', { 'data-deployment': d.name, class: d === chosen ? 'selected' : null },
+      h('td', {}, h('a', { href: href('/deployments', { dep: d.name, model: ctx.query.get('model') || d.model }), 'aria-current': d === chosen ? 'true' : null, text: d.name })),
       h('td', {}, badge(d.status, d.status === 'serving' ? 'ok' : 'muted')),
       ...[d.requests, d.requests_per_s, d.errors, d.error_rate, d.p50_ms, d.p95_ms, d.p99_ms]
         .map((v) => h('td', { class: 'num', text: fmtNum(v) })))))));

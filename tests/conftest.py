@@ -89,7 +89,8 @@ def _isolate_mlflow_client_state() -> Iterator[None]:
     ``mlflow.set_tracking_uri``/``set_experiment`` keep module globals (and write the environment),
     which would point a later test at an earlier test's server.
     """
-    env_before = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    env_before = {k: os.environ.get(k) for k in (
+        "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")}
     yield
     if "mlflow" in sys.modules:
         import mlflow

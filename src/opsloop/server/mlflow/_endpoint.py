@@ -20,20 +20,30 @@ Handler = Callable[[Runtime, Body], dict[str, Any]]
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow", "/api/3.0/mlflow", "/ajax-api/3.0/mlflow")
 
 
-def _endpoint(handler: Handler) -> Callable[[Request], Any]:
+def _endpoint(handler: Callable[..., dict[str, Any]],
+              context: Callable[[Request], Any] | None) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         runtime: Runtime = request.app.state.runtime
         body = await read_body(request, runtime.settings.server.max_body_bytes)
+        if request.method != "GET":  # some MLflow clients send DELETE parameters in the query string
+            for key, value in request.query_params.items():
+                body.data.setdefault(key, value)
         if request.path_params:
             body.data.update(request.path_params)
-        result = await run_in_threadpool(handler, runtime, body)
+        args = (runtime, body) if context is None else (runtime, body, context(request))
+        result = await run_in_threadpool(handler, *args)
         return json_response(result)
 
     endpoint.__name__ = handler.__name__
     return endpoint
 
 
-def api_route(path: str, methods: list[str], handler: Handler) -> list[Route]:
-    """The same handler under every prefix MLflow clients and its UI use."""
-    endpoint = _endpoint(handler)
+def api_route(path: str, methods: list[str], handler: Callable[..., dict[str, Any]],
+              context: Callable[[Request], Any] | None = None) -> list[Route]:
+    """The same handler under every prefix MLflow clients and its UI use.
+
+    ``handler(runtime, body)`` gets the parsed request; with ``context``, it gets
+    ``handler(runtime, body, context(request))`` too (e.g. who is calling).
+    """
+    endpoint = _endpoint(handler, context)
     return [Route(prefix + path, endpoint, methods=methods) for prefix in PREFIXES]

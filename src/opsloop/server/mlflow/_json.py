@@ -7,10 +7,10 @@ from typing import Any
 from opsloop.mlops.tracking.entities import Experiment, LoggedModel, Metric, Run, RunInfo
 from opsloop.server.wire import num
 
-__all__ = ["experiment_json", "logged_model_json", "metric_json", "run_info_json", "run_json"]
+__all__ = ["experiment_json", "kv_list", "logged_model_json", "metric_json", "run_info_json", "run_json"]
 
 
-def _kv(d: dict[str, str]) -> list[dict[str, str]]:
+def kv_list(d: dict[str, str]) -> list[dict[str, str]]:
     return [{"key": k, "value": v} for k, v in d.items()]
 
 
@@ -18,7 +18,7 @@ def experiment_json(e: Experiment) -> dict[str, Any]:
     return {
         "experiment_id": e.experiment_id, "name": e.name, "artifact_location": e.artifact_location,
         "lifecycle_stage": e.lifecycle_stage, "last_update_time": e.last_update_time,
-        "creation_time": e.creation_time, "tags": _kv(e.tags),
+        "creation_time": e.creation_time, "tags": kv_list(e.tags),
     }
 
 
@@ -49,7 +49,7 @@ def run_json(r: Run) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
     if r.dataset_inputs:
         inputs["dataset_inputs"] = [{
-            "tags": _kv(di.tags),
+            "tags": kv_list(di.tags),
             "dataset": {k: v for k, v in {
                 "name": di.dataset.name, "digest": di.dataset.digest, "source_type": di.dataset.source_type,
                 "source": di.dataset.source, "schema": di.dataset.schema, "profile": di.dataset.profile,
@@ -63,8 +63,8 @@ def run_json(r: Run) -> dict[str, Any]:
             # As MLflow's store does, a run's latest metrics carry no run_id (the run says it once).
             "metrics": [{"key": m.key, "value": num(m.value), "timestamp": m.timestamp, "step": m.step}
                         for m in r.metrics],
-            "params": _kv(r.params),
-            "tags": _kv(r.tags),
+            "params": kv_list(r.params),
+            "tags": kv_list(r.tags),
         },
         "inputs": inputs,
     }
@@ -77,11 +77,11 @@ def logged_model_json(m: LoggedModel) -> dict[str, Any]:
     info: dict[str, Any] = {
         "model_id": m.model_id, "experiment_id": m.experiment_id, "name": m.name,
         "creation_timestamp_ms": m.creation_timestamp_ms, "last_updated_timestamp_ms": m.last_updated_timestamp_ms,
-        "artifact_uri": m.artifact_uri, "status": m.status, "tags": _kv(m.tags),
+        "artifact_uri": m.artifact_uri, "status": m.status, "tags": kv_list(m.tags),
         "registrations": [{"name": n, "version": v} for n, v in m.registrations],
     }
     for key in ("model_type", "source_run_id", "status_message"):
         value = getattr(m, key)
         if value is not None:
             info[key] = value
-    return {"info": info, "data": {"params": _kv(m.params), "metrics": [metric_json(x) for x in m.metrics]}}
+    return {"info": info, "data": {"params": kv_list(m.params), "metrics": [metric_json(x) for x in m.metrics]}}

@@ -23,9 +23,10 @@ from opsloop.mlops.registry.entities import ModelVersion, RegisteredModel
 from opsloop.mlops.registry.identifiers import parse_version
 from opsloop.mlops.registry.promotion import ACTOR_HEADER, REASON_HEADER
 from opsloop.runtime import Runtime
-from opsloop.server.mlflow._endpoint import PREFIXES
+from opsloop.server.mlflow._endpoint import api_route
+from opsloop.server.mlflow._json import kv_list
 from opsloop.server.mlflow.artifacts import _download, artifact_key
-from opsloop.server.wire import Body, json_response, key_values, read_body
+from opsloop.server.wire import Body, key_values
 from opsloop.storage.artifacts import safe_path
 
 __all__ = ["Caller", "model_version_json", "registered_model_json", "routes"]
@@ -57,36 +58,17 @@ def caller_of(request: Request) -> Caller:
 RegistryHandler = Callable[[Runtime, Body, Caller], dict[str, Any]]
 
 
-def _endpoint(handler: RegistryHandler) -> Callable[[Request], Any]:
-    async def endpoint(request: Request) -> Response:
-        runtime: Runtime = request.app.state.runtime
-        body = await read_body(request, runtime.settings.server.max_body_bytes)
-        if request.method != "GET":  # some clients send DELETE parameters in the query string
-            for key, value in request.query_params.items():
-                body.data.setdefault(key, value)
-        result = await run_in_threadpool(handler, runtime, body, caller_of(request))
-        return json_response(result)
-
-    endpoint.__name__ = handler.__name__
-    return endpoint
-
-
 def _route(path: str, methods: list[str], handler: RegistryHandler) -> list[Route]:
-    endpoint = _endpoint(handler)
-    return [Route(prefix + path, endpoint, methods=methods) for prefix in PREFIXES]
+    return api_route(path, methods, handler, context=caller_of)
 
 
 # -- JSON shapes ----------------------------------------------------------------------------------------
-
-def _kv(d: dict[str, str]) -> list[dict[str, str]]:
-    return [{"key": k, "value": v} for k, v in d.items()]
-
 
 def model_version_json(mv: ModelVersion) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": mv.name, "version": str(mv.version), "creation_timestamp": mv.creation_timestamp,
         "last_updated_timestamp": mv.last_updated_timestamp, "current_stage": mv.current_stage,
-        "source": mv.source, "status": mv.status, "tags": _kv(mv.tags), "aliases": list(mv.aliases),
+        "source": mv.source, "status": mv.status, "tags": kv_list(mv.tags), "aliases": list(mv.aliases),
     }
     for key in ("user_id", "description", "run_id", "run_link", "model_id", "status_message"):
         value = getattr(mv, key)
@@ -100,7 +82,7 @@ def registered_model_json(rm: RegisteredModel) -> dict[str, Any]:
         "name": rm.name, "creation_timestamp": rm.creation_timestamp,
         "last_updated_timestamp": rm.last_updated_timestamp,
         "latest_versions": [model_version_json(mv) for mv in rm.latest_versions],
-        "tags": _kv(rm.tags), "aliases": [{"alias": a, "version": str(v)} for a, v in rm.aliases.items()],
+        "tags": kv_list(rm.tags), "aliases": [{"alias": a, "version": str(v)} for a, v in rm.aliases.items()],
     }
     if rm.description is not None:
         out["description"] = rm.description

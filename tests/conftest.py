@@ -64,7 +64,10 @@ class ServerProcess:
                 [OPSLOOP_BIN, "server", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra],
                 stdout=log, stderr=subprocess.STDOUT, env=env,
             )
-        wait_http(self.url + "/health", proc=self.proc)
+        try:
+            wait_http(self.url + "/health", timeout=60, proc=self.proc)
+        except (RuntimeError, TimeoutError) as exc:
+            raise RuntimeError(f"{exc}\n{self.log.read_text(errors='replace')[-3000:]}") from None
         return self
 
     def kill(self) -> None:

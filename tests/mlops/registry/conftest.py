@@ -4,77 +4,34 @@ with the real ``mlflow`` client, and registry stores on SQLite and PostgreSQL.""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 import sqlalchemy
 from tests._postgres import PostgresCluster
+from tests.conftest import ServerProcess
 
 from opsloop.storage.sql import open_database
 from opsloop.storage.sql.registry import SqlRegistryStore
 from opsloop.storage.sql.tracking import SqlTrackingStore
 
-# The console script installed next to this interpreter (``opsloop.cli`` has no ``__main__``).
-OPSLOOP = [str(Path(sys.executable).with_name("opsloop"))]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    url: str
-    data_dir: Path
-    proc: subprocess.Popen
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"opsloop server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url + "/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"opsloop server at {url} did not become healthy:\n{log.read_text()[-3000:]}")
+# The server fixtures' process wrapper, under the name these tests use.
+Server = ServerProcess
 
 
 @pytest.fixture(scope="session")
 def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """An ``opsloop server`` subprocess on a free loopback port and a temporary data folder."""
-    root = tmp_path_factory.mktemp("registry-server")
-    port = _free_port()
-    log = root / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([*OPSLOOP, "server", "--port", str(port), "--data-dir", str(root / "data")],
-                                stdout=out, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", root / "data", proc)
+    server = ServerProcess(tmp_path_factory.mktemp("registry-server") / "data").start()
     try:
-        _wait_healthy(server.url, proc, log)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        server.stop()
 
 
 @contextmanager

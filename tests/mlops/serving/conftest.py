@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,9 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import free_port
 
 FEATURES = ["age", "income", "score", "tenure"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def training_frame(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:

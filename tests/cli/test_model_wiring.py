@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 import httpx
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 
+from tests._models import register_sklearn_champion
 from tests.conftest import free_port, wait_http
 
 OPSLOOP = str(Path(sys.executable).with_name("opsloop"))
@@ -21,17 +20,8 @@ OPSLOOP = str(Path(sys.executable).with_name("opsloop"))
 
 @pytest.fixture
 def registered(server, monkeypatch) -> str:  # noqa: ANN001
-    from sklearn.linear_model import LogisticRegression
-
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
-    mlflow.set_tracking_uri(server.url)
-    rng = np.random.default_rng(0)
-    x = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
-    y = (x["a"] + x["b"] > 0).astype(int)
-    with mlflow.start_run():
-        info = mlflow.sklearn.log_model(LogisticRegression().fit(x, y), name="model", input_example=x.head(2))
-    version = mlflow.register_model(info.model_uri, "wired").version
-    MlflowClient(server.url).set_registered_model_alias("wired", "champion", version)
+    register_sklearn_champion(server.url, "wired")
     return server.url
 
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 import time
 
 import httpx
-import mlflow
-import numpy as np
-import pandas as pd
 import pytest
-from mlflow import MlflowClient
+from tests._models import register_sklearn_champion
 
 from opsloop.mlops.serving.metrics import LATENCY_BUCKETS, MetricsTable, ServingMetrics
 from opsloop.server.deployments import SAMPLE_SECONDS, DeploymentTracker, latency_quantile
@@ -22,17 +19,8 @@ ROWS = {"dataframe_split": {"columns": ["a", "b"], "data": [[2.0, 2.0], [-2.0, -
 @pytest.fixture
 def scored(server, monkeypatch) -> str:  # noqa: ANN001
     """A server with model ``churn`` (alias ``champion``) scored 4 times, once with a bad request."""
-    from sklearn.linear_model import LogisticRegression
-
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
-    mlflow.set_tracking_uri(server.url)
-    rng = np.random.default_rng(0)
-    x = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
-    y = (x["a"] + x["b"] > 0).astype(int)
-    with mlflow.start_run():
-        info = mlflow.sklearn.log_model(LogisticRegression().fit(x, y), name="model", input_example=x.head(2))
-    version = mlflow.register_model(info.model_uri, "churn").version
-    MlflowClient(server.url).set_registered_model_alias("churn", "champion", version)
+    register_sklearn_champion(server.url, "churn")
     with httpx.Client(base_url=server.url, timeout=30) as http:
         for _ in range(3):
             assert http.post("/serving/churn/champion/invocations", json=ROWS).status_code == 200

@@ -17,7 +17,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -231,5 +230,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    threading.current_thread().name = "bench"
     main()

@@ -71,10 +71,6 @@ class Body:
             return default
         return to_int(value, name)
 
-    def float(self, name: str, required: bool = False) -> float | None:
-        value = self._get(name, required)
-        return None if value is None else to_float(value, name)
-
     def list(self, name: str, item: Callable[[Any, str], Any] | None = None) -> list[Any]:
         value = self.multi.get(name) if name in self.multi else self.data.get(name)
         if value is None:

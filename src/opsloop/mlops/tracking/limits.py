@@ -62,10 +62,6 @@ def check_value(value: object, kind: str, key: str, limit: int) -> str:
     return value
 
 
-def check_metric(key: object, value: object, timestamp: object, step: object) -> tuple[str, float, int, int]:
-    return check_metric_numbers(check_key(key, "metric"), value, timestamp, step)
-
-
 def check_metric_numbers(key: str, value: object, timestamp: object, step: object) -> tuple[str, float, int, int]:
     if type(value) is float and type(timestamp) is int and type(step) is int and -_I64 <= timestamp < _I64 \
             and -_I64 <= step < _I64:

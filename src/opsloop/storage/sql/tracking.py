@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from opsloop.errors import AlreadyExistsError, InvalidInputError, InvalidStateError, NotFoundError
 from opsloop.mlops.tracking import limits
@@ -510,13 +510,6 @@ class SqlTrackingStore:
             found = self._load_runs(conn, ids[:max_results])
         token = encode_page_token(offset + max_results) if len(ids) > max_results else None
         return found, token
-
-    def count_runs(self, experiment_ids: Sequence[object], filter_string: str | None = None,
-                   run_view_type: int = ViewType.ACTIVE_ONLY) -> int:
-        query = build_run_query([_exp_id(e) for e in experiment_ids], ViewType.stages(run_view_type),
-                                parse_filter(filter_string), [])
-        with self.db.read() as conn:
-            return conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
 
     def _load_runs(self, conn: Connection, ids: Sequence[str]) -> list[Run]:
         if not ids:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -68,6 +69,20 @@ async def _http(_request: Request, exc: Exception) -> Response:
     return json_response({"error_code": code, "message": str(exc.detail)}, exc.status_code)
 
 
+async def _request_validation(_request: Request, exc: Exception) -> Response:
+    """FastAPI's own parameter/body validation: same body shape as every other error, naming the field."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": ".".join(str(part) for part in err.get("loc", ())[1:]) or str(err.get("loc", ("body",))[0]),
+         "message": str(err.get("msg", "invalid value"))}
+        for err in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+    body = {"error_code": "INVALID_PARAMETER_VALUE", "message": f"{first['field']}: {first['message']}",
+            "field": first["field"], "errors": errors}
+    return json_response(body, 422)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return json_response({"error_code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}, 500)
@@ -76,4 +91,5 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def install_error_handlers(app) -> None:  # noqa: ANN001 - a Starlette/FastAPI app
     app.add_exception_handler(OpsloopError, _domain)
     app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(Exception, _unexpected)

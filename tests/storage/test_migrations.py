@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 
 import opsloop.storage.sql.schema_aiops  # noqa: F401 - registers its tables on the metadata
 import opsloop.storage.sql.schema_logs  # noqa: F401
+import opsloop.storage.sql.schema_traces  # noqa: F401
 from opsloop.storage.sql import open_database
 from opsloop.storage.sql.schema import metadata
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 
-from opsloop.aiops.detection.calibration import TailCalibrator
+from opsloop.aiops.detection._stream import InOrderStream, floor_from_step, make_calibrator, scale_or_floor
 from opsloop.core.detectors import AnomalyDetector, ExpectedBand
 
 __all__ = ["ChangePointDetector"]
 
 
-class ChangePointDetector(AnomalyDetector):
+class ChangePointDetector(InOrderStream, AnomalyDetector):
     """CUSUM level-shift detector on raw values with its own robust baseline.
 
     Args:
@@ -45,7 +45,7 @@ class ChangePointDetector(AnomalyDetector):
         self.scale_alpha = scale_alpha
         self.clip = clip
         self.calibrator = calibrator
-        self._cal = TailCalibrator(**(calibrator or {}))
+        self._cal = make_calibrator(calibrator)
         self._pos = 0.0
         self._neg = 0.0
         self._base = math.nan
@@ -58,7 +58,7 @@ class ChangePointDetector(AnomalyDetector):
         self._changes = 0
 
     def _z(self, x: float) -> float:
-        s = self._scale if self._scale > self._floor else self._floor
+        s = scale_or_floor(self._scale, self._floor)
         if s != s or s == math.inf:
             return 0.0
         return (x - self._base) / (s if s > 1e-12 else 1e-12)
@@ -69,7 +69,7 @@ class ChangePointDetector(AnomalyDetector):
         z = self._z(x)
         p = self._pos + z - self.drift
         n = self._neg - z - self.drift
-        s = self._scale if self._scale > self._floor else self._floor
+        s = scale_or_floor(self._scale, self._floor)
         if s == s and s != math.inf:
             self._band = (self._base, self._base - 3.0 * s, self._base + 3.0 * s)
         return self._cal.probability(p if p > n else (n if n > 0.0 else 0.0))
@@ -88,19 +88,13 @@ class ChangePointDetector(AnomalyDetector):
         self._fast -= offset
 
     def learn_one(self, x: float, t: float | None = None) -> None:
-        if not math.isfinite(x):
+        if not self._admit(x, t):
             return
-        if t is not None:
-            if t <= self._last_t:
-                return
-            self._last_t = t
         if self._base != self._base:
             self._base = self._fast = x
             self._last_x = x
             return
-        if x != self._last_x:
-            d = 0.5 * abs(x - self._last_x)
-            self._floor = d if d < self._floor else self._floor
+        self._floor = floor_from_step(self._floor, self._last_x, x)
         self._last_x = x
         self._fast += self.fast_alpha * (x - self._fast)
         dev = x - self._base
@@ -119,6 +113,6 @@ class ChangePointDetector(AnomalyDetector):
             self._changes += 1
             return
         zc = z if -self.clip <= z <= self.clip else (self.clip if z > 0 else -self.clip)
-        s = self._scale if self._scale > self._floor else self._floor
+        s = scale_or_floor(self._scale, self._floor)
         self._base += self.alpha * zc * s
         self._scale += self.scale_alpha * (abs(zc) * s - self._scale)

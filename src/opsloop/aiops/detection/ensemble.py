@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from opsloop.aiops.detection.calibration import TailCalibrator
+from opsloop.aiops.detection._stream import make_calibrator
 from opsloop.aiops.detection.changepoint import ChangePointDetector
 from opsloop.aiops.detection.novelty import RangeNoveltyDetector
 from opsloop.aiops.detection.seasonal import SeasonalBaseline
@@ -76,7 +76,7 @@ class UnivariateEnsemble(AnomalyDetector):
         self._sequence = _component(SequenceNoveltyDetector, sequence)
         self._seasonal = SeasonalBaseline(**(seasonal or {}))
         self._shift = ChangePointDetector(**(shift or {}))
-        self._sustain_cal = TailCalibrator(**(calibrator or {}))
+        self._sustain_cal = make_calibrator(calibrator)
         self._zbar = 0.0
         self._parts = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         self._cache: tuple[float, float | None, float, float] | None = None

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 
-from opsloop.aiops.detection.calibration import TailCalibrator
+from opsloop.aiops.detection._stream import InOrderStream, follow_marks, make_calibrator
 from opsloop.core.detectors import AnomalyDetector
 
 __all__ = ["RangeNoveltyDetector"]
 
 
-class RangeNoveltyDetector(AnomalyDetector):
+class RangeNoveltyDetector(InOrderStream, AnomalyDetector):
     """Excess beyond slowly forgetting high/low water marks, calibrated to a probability.
 
     Args:
@@ -29,7 +29,7 @@ class RangeNoveltyDetector(AnomalyDetector):
         self.warmup = warmup
         self.calibrator = calibrator
         # excesses are fractions of the range: a few tiny early ones must not make the tail thin
-        self._cal = TailCalibrator(**({"excess_floor": 0.05} if calibrator is None else calibrator))
+        self._cal = make_calibrator({"excess_floor": 0.05} if calibrator is None else calibrator)
         self._hi = -math.inf
         self._lo = math.inf
         self._n = 0
@@ -51,15 +51,9 @@ class RangeNoveltyDetector(AnomalyDetector):
         return self._cal.probability(self._raw(x))
 
     def learn_one(self, x: float, t: float | None = None) -> None:
-        if not math.isfinite(x):
+        if not self._admit(x, t):
             return
-        if t is not None:
-            if t <= self._last_t:
-                return
-            self._last_t = t
         if self._n >= self.warmup:
             self._cal.learn_one(self._raw(x))
         self._n += 1
-        shrink = self.forget * (self._hi - self._lo) if self._hi > self._lo else 0.0
-        self._hi = x if x > self._hi - shrink else self._hi - shrink
-        self._lo = x if x < self._lo + shrink else self._lo + shrink
+        self._hi, self._lo = follow_marks(self._hi, self._lo, x, self.forget)

@@ -14,7 +14,7 @@ from array import array
 
 import numpy as np
 
-from opsloop.aiops.detection.calibration import TailCalibrator
+from opsloop.aiops.detection._stream import floor_from_step, make_calibrator, scale_or_floor
 from opsloop.core.detectors import AnomalyDetector, ExpectedBand
 
 __all__ = ["SeasonalBaseline", "detect_period"]
@@ -79,7 +79,8 @@ class SeasonalBaseline(AnomalyDetector):
         scale_alpha: learning rate of the mean absolute residual.
         clip: residuals are clipped to ``clip`` × scale before they update the model.
         band: half-width of the expected band, in scales.
-        calibrator: ``TailCalibrator`` parameters.
+        calibrator: ``TailCalibrator`` parameters over the default ``{"tail": "pareto"}``: real
+            metrics are heavy-tailed, so a series that spikes often needs a far larger spike.
         replay: when a new period is adopted, this many of the window's residuals under the new
             profile warm its fresh calibrator (0: start cold).
     """
@@ -107,7 +108,7 @@ class SeasonalBaseline(AnomalyDetector):
         self.band = band
         self.calibrator = calibrator
         self.replay = replay
-        self._cal = TailCalibrator(**(calibrator or {}))
+        self._cal = make_calibrator(calibrator, tail="pareto")
         self._buf = array("d")
         self._n = 0
         self._next_detection = first_detection
@@ -143,7 +144,7 @@ class SeasonalBaseline(AnomalyDetector):
         """(signed residual, residual in scales) of ``x`` at ``t``."""
         exp = self.expected(t)
         r = x - exp
-        scale = self._scale if self._scale > self._floor else self._floor
+        scale = scale_or_floor(self._scale, self._floor)
         if scale != scale or scale == math.inf:
             return r, 0.0
         scale = scale if scale > 1e-12 else 1e-12
@@ -173,9 +174,7 @@ class SeasonalBaseline(AnomalyDetector):
                 self._step = dt if self._step <= 0.0 else min(self._step, dt)
             self._last_t = t
         slot = self._slot(t)
-        if self._last_x == self._last_x and x != self._last_x:
-            d = abs(x - self._last_x)
-            self._floor = d * 0.5 if d * 0.5 < self._floor else self._floor
+        self._floor = floor_from_step(self._floor, self._last_x, x)
         self._remember(x, slot)
         self._update(x, slot)
         self._n += 1
@@ -205,7 +204,7 @@ class SeasonalBaseline(AnomalyDetector):
         if scale != scale:
             self._scale = abs(r)
             return
-        eff = scale if scale > self._floor else self._floor
+        eff = scale_or_floor(scale, self._floor)
         eff = eff if eff > 1e-12 else 1e-12
         self._cal.learn_one(abs(r) / eff)
         lim = self.clip * eff
@@ -223,7 +222,7 @@ class SeasonalBaseline(AnomalyDetector):
         if period == self._period:
             return
         self._period = period
-        self._cal = TailCalibrator(**(self.calibrator or {}))  # old scores came from another model
+        self._cal = make_calibrator(self.calibrator, tail="pareto")  # old scores came from another model
         k = n_buf // period * period
         recent = buf[n_buf - k :] if k else buf
         first_slot = self._last_slot - len(recent) + 1

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 
-from opsloop.aiops.detection.calibration import TailCalibrator
+from opsloop.aiops.detection._stream import InOrderStream, follow_marks, make_calibrator
 from opsloop.core.detectors import AnomalyDetector
 
 __all__ = ["SequenceNoveltyDetector"]
 
 
-class SequenceNoveltyDetector(AnomalyDetector):
+class SequenceNoveltyDetector(InOrderStream, AnomalyDetector):
     """Surprise of the next value band under a small Markov model of band transitions.
 
     Args:
@@ -45,7 +45,7 @@ class SequenceNoveltyDetector(AnomalyDetector):
         self.forget = forget
         self.warmup = warmup
         self.calibrator = calibrator
-        self._cal = TailCalibrator(**(calibrator or {}))
+        self._cal = make_calibrator(calibrator)
         self._hi = -math.inf
         self._lo = math.inf
         self._ctx = 0
@@ -77,12 +77,8 @@ class SequenceNoveltyDetector(AnomalyDetector):
         return self._cal.probability(self._surprise(self._band(x)))
 
     def learn_one(self, x: float, t: float | None = None) -> None:
-        if not math.isfinite(x):
+        if not self._admit(x, t):
             return
-        if t is not None:
-            if t <= self._last_t:
-                return
-            self._last_t = t
         band = self._band(x)
         if self._n >= self.warmup:
             self._cal.learn_one(self._surprise(band))
@@ -96,6 +92,4 @@ class SequenceNoveltyDetector(AnomalyDetector):
             self._counts[self._ctx] = [c * 0.5 for c in row]
         self._ctx = (self._ctx * width + band) % (width**self.order)
         self._n += 1
-        shrink = self.forget * (self._hi - self._lo) if self._hi > self._lo else 0.0
-        self._hi = x if x > self._hi - shrink else self._hi - shrink
-        self._lo = x if x < self._lo + shrink else self._lo + shrink
+        self._hi, self._lo = follow_marks(self._hi, self._lo, x, self.forget)

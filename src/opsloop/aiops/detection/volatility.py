@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 
-from opsloop.aiops.detection.calibration import TailCalibrator
+from opsloop.aiops.detection._stream import InOrderStream, floor_from_step, make_calibrator
 from opsloop.core.detectors import AnomalyDetector
 
 __all__ = ["VolatilityDetector"]
 
 
-class VolatilityDetector(AnomalyDetector):
+class VolatilityDetector(InOrderStream, AnomalyDetector):
     """Short- versus long-scale mean absolute difference, calibrated to a probability.
 
     Args:
@@ -35,7 +35,7 @@ class VolatilityDetector(AnomalyDetector):
         self.slow_alpha = slow_alpha
         self.flat = flat
         self.calibrator = calibrator
-        self._cal = TailCalibrator(**(calibrator or {}))
+        self._cal = make_calibrator(calibrator)
         self._fast = math.nan
         self._slow = math.nan
         self._floor = math.inf
@@ -56,18 +56,13 @@ class VolatilityDetector(AnomalyDetector):
         return self._cal.probability(self._raw(self._next_fast(x)))
 
     def learn_one(self, x: float, t: float | None = None) -> None:
-        if not math.isfinite(x):
+        if not self._admit(x, t):
             return
-        if t is not None:
-            if t <= self._last_t:
-                return
-            self._last_t = t
         if self._last_x != self._last_x:
             self._last_x = x
             return
         d = abs(x - self._last_x)
-        if 0.0 < d and 0.5 * d < self._floor:
-            self._floor = 0.5 * d
+        self._floor = floor_from_step(self._floor, self._last_x, x)
         if self._fast != self._fast:
             self._fast = self._slow = d
         else:

@@ -310,8 +310,9 @@ class SqlTraceStore:
     def _artifact_locations(conn: Connection, trace_ids: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for batch in (trace_ids[i:i + 500] for i in range(0, len(trace_ids), 500)):
-            out.update(conn.execute(select(trace_tags.c.trace_id, trace_tags.c.value).where(
-                trace_tags.c.trace_id.in_(batch), trace_tags.c.key == ARTIFACT_LOCATION_TAG)).tuples().all())
+            rows = conn.execute(select(trace_tags.c.trace_id, trace_tags.c.value).where(
+                trace_tags.c.trace_id.in_(batch), trace_tags.c.key == ARTIFACT_LOCATION_TAG))
+            out.update((trace_id, value) for trace_id, value in rows)
         return out
 
     @staticmethod

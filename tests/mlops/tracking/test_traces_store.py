@@ -1,0 +1,95 @@
+"""The SQL trace store behaves the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from opsloop.errors import InvalidInputError, InvalidStateError, NotFoundError
+from opsloop.storage.sql import open_database
+from opsloop.storage.sql.traces import ARTIFACT_LOCATION_TAG, SqlTraceStore, TraceInfo
+from opsloop.storage.sql.tracking import SqlTrackingStore
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request, tmp_path) -> SqlTraceStore:  # noqa: ANN001
+    url = f"sqlite:///{tmp_path / 't.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    db = open_database(url, pool_size=2)
+    yield SqlTraceStore(db, SqlTrackingStore(db))
+    db.dispose()
+
+
+def _trace(exp: str, i: int, **kw: object) -> TraceInfo:
+    fields = {"trace_id": f"tr-{i:032d}", "experiment_id": exp, "request_time": 1_000 * (i + 1), "state": "OK",
+              "execution_duration": 100 * i, "tags": {"i": str(i)}, "trace_metadata": {"parity": str(i % 2)}}
+    fields.update(kw)
+    return TraceInfo(**fields)  # type: ignore[arg-type]
+
+
+def test_start_get_and_restart(store: SqlTraceStore) -> None:
+    exp = store.tracking.create_experiment("e")
+    got = store.start_trace(_trace(exp, 1, client_request_id="c" * 300, tags={"k" * 300: "v"}))
+    assert got.tags[ARTIFACT_LOCATION_TAG] == f"mlflow-artifacts:/{exp}/traces/{got.trace_id}/artifacts"
+    assert got.client_request_id == "c" * 250 and "k" * 250 in got.tags
+    assert store.get_trace_info(got.trace_id) == got
+    again = store.start_trace(_trace(exp, 1, state="ERROR", execution_duration=None, tags={"x": "y"}))
+    assert again.state == "ERROR" and again.execution_duration is None and again.tags["x"] == "y"
+    other = store.tracking.create_experiment("other")
+    with pytest.raises(InvalidInputError):
+        store.start_trace(_trace(other, 1))
+    with pytest.raises(NotFoundError):
+        store.get_trace_info("tr-missing")
+    with pytest.raises(InvalidInputError):
+        store.start_trace(_trace(exp, 2, state="DONE"))
+    store.tracking.delete_experiment(other)
+    with pytest.raises(InvalidStateError):
+        store.start_trace(_trace(other, 3))
+
+
+def test_search_filters_orders_and_pages(store: SqlTraceStore) -> None:
+    exp = store.tracking.create_experiment("e")
+    for i in range(6):
+        store.start_trace(_trace(exp, i, state="ERROR" if i == 4 else "OK",
+                                 execution_duration=None if i == 5 else 100 * i))
+    ids = [f"tr-{i:032d}" for i in range(6)]
+
+    def search(flt: str | None = None, order: list[str] | None = None, n: int = 100) -> list[str]:
+        return [t.trace_id for t in store.search_traces([exp], flt, n, order)[0]]
+
+    assert search() == ids[::-1]
+    assert search("status = 'ERROR'") == [ids[4]]
+    assert search("metadata.parity = '1' AND timestamp_ms >= 3000") == [ids[5], ids[3]]
+    assert search("tags.i ILIKE '3'") == [ids[3]]
+    assert search("state NOT IN ('OK')") == [ids[4]]
+    assert search("execution_time_ms > 250") == [ids[4], ids[3]]
+    assert search("end_time_ms < 3200") == [ids[1], ids[0]]
+    assert search(None, ["execution_time_ms DESC"]) == [ids[4], ids[3], ids[2], ids[1], ids[0], ids[5]]
+    assert search(None, ["tags.i ASC"]) == ids
+    page, token = store.search_traces([exp], None, 4)
+    assert len(page) == 4 and token
+    rest, token = store.search_traces([exp], None, 4, None, token)
+    assert [t.trace_id for t in rest] == ids[1::-1] and token is None
+    assert store.search_traces(["0"], None, 10)[0] == []
+
+
+def test_tags_and_deletion(store: SqlTraceStore) -> None:
+    exp = store.tracking.create_experiment("e")
+    for i in range(5):
+        store.start_trace(_trace(exp, i))
+    ids = [f"tr-{i:032d}" for i in range(5)]
+    store.set_trace_tag(ids[0], "note", "hi")
+    assert store.get_trace_info(ids[0]).tags["note"] == "hi"
+    store.delete_trace_tag(ids[0], "note")
+    with pytest.raises(NotFoundError):
+        store.delete_trace_tag(ids[0], "note")
+    with pytest.raises(NotFoundError):
+        store.set_trace_tag("tr-missing", "a", "b")
+
+    assert list(store.delete_traces(exp, trace_ids=[ids[0], "tr-missing"])) == [ids[0]]
+    deleted = store.delete_traces(exp, max_timestamp_millis=10_000, max_traces=2)
+    assert list(deleted) == ids[1:3] and deleted[ids[1]].endswith(f"/traces/{ids[1]}/artifacts")
+    assert [t.trace_id for t in store.search_traces([exp])[0]] == [ids[4], ids[3]]
+    assert store.batch_get_trace_infos([ids[3], ids[0]]) == [store.get_trace_info(ids[3])]
+    with pytest.raises(InvalidInputError):
+        store.delete_traces(exp)
+    with pytest.raises(NotFoundError):
+        store.delete_traces("9999", max_timestamp_millis=1)

@@ -248,6 +248,24 @@ def test_delete_traces_drops_the_span_artifacts(http: httpx.Client, experiment_i
     _error(http.get(f"{V3}/{trace_id}"), 404, "RESOURCE_DOES_NOT_EXIST")
 
 
+def test_span_data_is_served_for_user_interfaces(http: httpx.Client, experiment_id: str) -> None:
+    trace_id = _start(http, _info(experiment_id)).json()["trace"]["trace_info"]["trace_id"]
+    base = f"/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/traces/{trace_id}/artifacts"
+    http.put(f"{base}/traces.json", content=b'{"spans": []}')
+    http.put(f"{base}/attachments/img-1", content=b"png")
+    for prefix in ("/ajax-api/2.0/mlflow", "/ajax-api/3.0/mlflow"):
+        resp = http.get(f"{prefix}/get-trace-artifact", params={"request_id": trace_id})
+        assert resp.status_code == 200 and resp.json() == {"spans": []}
+    assert http.get("/ajax-api/2.0/mlflow/get-trace-artifact",
+                    params={"request_id": trace_id, "path": "img-1"}).content == b"png"
+    url = "/ajax-api/2.0/mlflow/get-trace-artifact"
+    assert _error(http.get(url), 400, "INVALID_PARAMETER_VALUE")["field"] == "request_id"
+    _error(http.get(url, params={"request_id": "tr-nope"}), 404, "RESOURCE_DOES_NOT_EXIST")
+    _error(http.get(url, params={"request_id": trace_id, "path": "../../../x"}), 400, "INVALID_PARAMETER_VALUE")
+    other = _start(http, _info(experiment_id)).json()["trace"]["trace_info"]["trace_id"]
+    _error(http.get(url, params={"request_id": other}), 404, "RESOURCE_DOES_NOT_EXIST")  # nothing uploaded
+
+
 def test_otlp_span_export_is_declined_so_clients_upload_artifacts(http: httpx.Client) -> None:
     resp = http.post("/v1/traces", content=b"\x0a\x00", headers={"content-type": "application/x-protobuf"})
     body = _error(resp, 501, "NOT_IMPLEMENTED")

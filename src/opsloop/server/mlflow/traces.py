@@ -7,6 +7,7 @@
     POST   /api/2.0/mlflow/traces/delete-traces        DeleteTraces {"experiment_id", "max_timestamp_millis"|"request_ids"}
     PATCH  /api/2.0/mlflow/traces/{trace_id}/tags      SetTraceTag {"key", "value"}
     DELETE /api/2.0/mlflow/traces/{trace_id}/tags      DeleteTraceTag {"key"}
+    GET    /ajax-api/2.0/mlflow/get-trace-artifact     ?request_id=…[&path=attachment]: the spans file, for UIs
     POST   /v1/traces                                  OTLP span export: 501, so the client uploads spans as
                                                        the ``traces.json`` artifact (MLflow's artifact-backed mode)
 
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -28,9 +30,11 @@ from starlette.routing import Route
 from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.runtime import Runtime
 from opsloop.server.mlflow._endpoint import api_route
+from opsloop.server.mlflow.artifacts import _download as download_artifact
 from opsloop.server.mlflow.artifacts import artifact_key
 from opsloop.server.wire import Body, json_response, to_dict
-from opsloop.storage.sql.traces import TRACE_STATES, SqlTraceStore, TraceInfo
+from opsloop.storage.artifacts import safe_path
+from opsloop.storage.sql.traces import ARTIFACT_LOCATION_TAG, TRACE_STATES, SqlTraceStore, TraceInfo
 
 __all__ = ["routes", "trace_info_json"]
 
@@ -239,6 +243,21 @@ def delete_tag(rt: Runtime, b: Body) -> dict[str, Any]:
     return {}
 
 
+async def get_trace_artifact(request: Request) -> Response:
+    """A trace's ``traces.json`` (or ``path`` among its attachments), as MLflow's UI fetches span data."""
+    rt: Runtime = request.app.state.runtime
+    trace_id = request.query_params.get("request_id")
+    if not trace_id:
+        raise InvalidInputError('Request must include the "request_id" query parameter.', field="request_id")
+    path = request.query_params.get("path")
+    rel = posixpath.join("attachments", safe_path(path, allow_empty=False)) if path else "traces.json"
+    info = await run_in_threadpool(_store(rt).get_trace_info, trace_id)
+    location = info.tags.get(ARTIFACT_LOCATION_TAG)
+    if not location:
+        raise NotFoundError(f"Trace with ID '{trace_id}' has no span data location", field="request_id")
+    return await download_artifact(rt, artifact_key(location, rel), rel)
+
+
 async def otlp_export(_request: Request) -> Response:
     """OTLP span ingestion is not served: the client then keeps spans in the trace's ``traces.json`` artifact."""
     return json_response({
@@ -256,5 +275,7 @@ routes = [
     *api_route("/traces/{trace_id}/tags", ["PATCH"], set_tag),
     *api_route("/traces/{trace_id}/tags", ["DELETE"], delete_tag),
     *api_route("/traces/{trace_id}", ["GET"], get_info),
+    Route("/ajax-api/2.0/mlflow/get-trace-artifact", get_trace_artifact, methods=["GET"]),
+    Route("/ajax-api/3.0/mlflow/get-trace-artifact", get_trace_artifact, methods=["GET"]),
     Route("/v1/traces", otlp_export, methods=["POST"]),
 ]

@@ -47,6 +47,15 @@ def test_experiment_names_are_unique_and_renames_checked(store: SqlTrackingStore
         store.get_experiment("not-a-number")
 
 
+def test_experiment_id_filter_takes_ids_and_rejects_null_checks(store: SqlTrackingStore) -> None:
+    exp = store.create_experiment("by-id")
+    assert [e.name for e in store.search_experiments(ViewType.ALL, f"attributes.experiment_id = '{exp}'")[0]] == [
+        "by-id"]
+    assert [e.name for e in store.search_experiments(ViewType.ALL, f"experiment_id IN ('{exp}')")[0]] == ["by-id"]
+    with pytest.raises(InvalidInputError):
+        store.search_experiments(ViewType.ALL, "attributes.experiment_id IS NULL")
+
+
 def test_deleted_experiment_hides_its_runs_and_restores(store: SqlTrackingStore) -> None:
     exp = store.create_experiment("soft")
     run_id = _run(store, exp)

@@ -131,9 +131,9 @@ class _Parser:
 
     def clauses(self) -> list[Clause]:
         out = [self.clause()]
-        while self.peek() is not None:
+        while (tok := self.peek()) is not None:
             if not self.word("AND"):
-                raise self.error(f"expected AND, got {self.peek()[1]!r} (only AND is supported)")
+                raise self.error(f"expected AND, got {tok[1]!r} (only AND is supported)")
             out.append(self.clause())
         return out
 

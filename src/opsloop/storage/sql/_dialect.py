@@ -5,14 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, CursorResult, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-__all__ = ["chunks", "insert_ignore", "insert_ignore_many", "upsert"]
+__all__ = ["chunks", "insert_ignore", "insert_ignore_many", "inserted_id", "upsert"]
 
 
 def _insert(conn: Connection, table: Table):  # noqa: ANN202
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The generated primary key of the row a single-row ``INSERT`` added."""
+    key = result.inserted_primary_key
+    if key is None:  # SQLAlchemy gives None only when the statement inserted no row
+        raise RuntimeError("the INSERT returned no primary key")
+    return key[0]
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -38,10 +38,17 @@ def compare(col: ColumnElement, op: str, value: object) -> ColumnElement:
     if op == "ILIKE":
         return func.lower(col).like(func.lower(literal(value)))
     if op == "IN":
-        return col.in_(list(value))  # type: ignore[arg-type]
+        return col.in_(_members(op, value))
     if op == "NOT IN":
-        return col.not_in(list(value))  # type: ignore[arg-type]
+        return col.not_in(_members(op, value))
     raise InvalidInputError(f"Unsupported comparator {op!r}", field="filter")
+
+
+def _members(op: str, value: object) -> list[object]:
+    """The values of an ``IN`` list (the parser gives a tuple; experiment ids become a list)."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise InvalidInputError(f"{op} takes a list of values", field="filter")
 
 
 def _kv_clause(table, clause: Clause) -> ColumnElement:  # noqa: ANN001
@@ -109,8 +116,10 @@ def build_experiment_query(stages: Sequence[str], filter_string: str | None, ord
                 et.key == clause.key, compare(et.value, clause.op, clause.value))))
         elif clause.entity == "attribute":
             value = int(clause.value) if isinstance(clause.value, float) else clause.value
-            if clause.key == "experiment_id":
-                value = [int(v) for v in value] if isinstance(value, tuple) else int(value)  # type: ignore[arg-type]
+            if clause.key == "experiment_id" and isinstance(value, tuple):
+                value = [int(v) for v in value]
+            elif clause.key == "experiment_id" and isinstance(value, str):
+                value = int(value)
             query = query.where(compare(e[clause.key], clause.op, value))
         else:
             raise InvalidInputError(f"Invalid clause on {clause.entity} in experiment filter", field="filter")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from typing import Any
@@ -54,7 +55,7 @@ class SqlTemplateStore:
         with self.db.read() as conn:
             return [Template.from_dict(json.loads(r[0])) for r in conn.execute(query)]
 
-    def services(self) -> list[str]:
+    def services(self) -> builtins.list[str]:
         with self.db.read() as conn:
             return [r[0] for r in conn.execute(select(log_templates.c.service).distinct().order_by(
                 log_templates.c.service))]
@@ -63,7 +64,7 @@ class SqlTemplateStore:
         with self.db.write() as conn:
             return conn.execute(log_templates.delete().where(log_templates.c.service == service)).rowcount
 
-    def service_summary(self) -> list[dict[str, Any]]:
+    def service_summary(self) -> builtins.list[dict[str, Any]]:
         """Per service: how many live templates and lines."""
         c = log_templates.c
         query = (select(c.service, func.count(), func.sum(c.count), func.max(c.last_seen))

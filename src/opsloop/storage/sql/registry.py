@@ -30,7 +30,7 @@ from opsloop.mlops.registry.stages import ACTIVE_STAGES, ALL_STAGES, ARCHIVED, c
 from opsloop.mlops.registry.uris import ModelUri, parse_model_uri
 from opsloop.mlops.tracking.search import Clause, decode_page_token, encode_page_token, parse_filter
 from opsloop.storage.sql import schema as t
-from opsloop.storage.sql._dialect import chunks, upsert
+from opsloop.storage.sql._dialect import chunks, inserted_id, upsert
 from opsloop.storage.sql._run_query import compare
 from opsloop.storage.sql.engine import Database
 from opsloop.storage.sql.tracking import SqlTrackingStore
@@ -518,11 +518,11 @@ class SqlRegistryStore:
     @staticmethod
     def _audit(conn: Connection, name: str, alias: str, from_version: int | None, to_version: int | None,
                actor: str, reason: str, validation_id: int | None = None) -> Promotion:
-        row = {"name": name, "alias": alias, "from_version": from_version, "to_version": to_version,
-               "actor": actor or rules.ANONYMOUS, "reason": reason or "", "validation_id": validation_id,
-               "time": _now_ms()}
-        new_id = conn.execute(t.model_promotions.insert().values(**row)).inserted_primary_key[0]
-        return Promotion(id=new_id, **row)
+        actor, reason, now = actor or rules.ANONYMOUS, reason or "", _now_ms()
+        new_id = inserted_id(conn.execute(t.model_promotions.insert().values(
+            name=name, alias=alias, from_version=from_version, to_version=to_version, actor=actor, reason=reason,
+            validation_id=validation_id, time=now)))
+        return Promotion(new_id, name, alias, from_version, to_version, actor, reason, validation_id, now)
 
     def promotion_history(self, name: str, alias: str | None = None) -> list[Promotion]:
         """Every audited alias move of ``name`` (also of a deleted model), oldest first."""
@@ -551,9 +551,9 @@ class SqlRegistryStore:
             champion = None
             if champion_version is not None:
                 champion = self._version_row(conn, name, champion_version).version
-            return conn.execute(t.model_validations.insert().values(
+            return inserted_id(conn.execute(t.model_validations.insert().values(
                 name=name, version=row.version, champion_version=champion, passed=passed, report_json=report_json,
-                time=_now_ms())).inserted_primary_key[0]
+                time=_now_ms())))
 
     @staticmethod
     def _validation(r: Any) -> Validation:

@@ -8,6 +8,7 @@ fingerprint, time and text, so only an exact re-send folds.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -266,15 +267,17 @@ class SqlSignalStore:
         with self.db.read() as c:
             return [row_to_dict(r) for r in c.execute(stmt)]
 
-    def for_incident(self, incident_id: int, conn: Connection | None = None, limit: int = 100_000) -> list[Any]:
+    def for_incident(
+        self, incident_id: int, conn: Connection | None = None, limit: int = 100_000
+    ) -> builtins.list[Any]:
         stmt = select(T).where(T.c.incident_id == incident_id).order_by(T.c.time, T.c.id).limit(limit)
         if conn is not None:
             return list(conn.execute(stmt))
         with self.db.read() as c:
             return list(c.execute(stmt))
 
-    def get_many(self, ids: Sequence[int], conn: Connection) -> list[Any]:
-        out = []
+    def get_many(self, ids: Sequence[int], conn: Connection) -> builtins.list[Any]:
+        out: builtins.list[Any] = []
         for batch in chunks(list(ids), 500):
             out.extend(conn.execute(select(T).where(T.c.id.in_(batch))))
         return out

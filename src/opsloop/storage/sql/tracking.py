@@ -33,7 +33,7 @@ from opsloop.mlops.tracking.search import (
     parse_order_by,
 )
 from opsloop.storage.sql import schema as t
-from opsloop.storage.sql._dialect import chunks, insert_ignore, insert_ignore_many, upsert
+from opsloop.storage.sql._dialect import chunks, insert_ignore, insert_ignore_many, inserted_id, upsert
 from opsloop.storage.sql._run_query import build_experiment_query, build_run_query, compare
 from opsloop.storage.sql.engine import Database
 
@@ -105,10 +105,10 @@ class SqlTrackingStore:
         with self.db.write() as conn:
             if conn.execute(select(t.experiments.c.experiment_id).where(t.experiments.c.name == name)).first():
                 raise AlreadyExistsError(f"Experiment '{name}' already exists.", field="name")
-            exp_id = conn.execute(t.experiments.insert().values(
+            exp_id = inserted_id(conn.execute(t.experiments.insert().values(
                 name=name, artifact_location=artifact_location or "", lifecycle_stage="active",
                 creation_time=now, last_update_time=now,
-            )).inserted_primary_key[0]
+            )))
             if not artifact_location:
                 conn.execute(update(t.experiments).where(t.experiments.c.experiment_id == exp_id)
                              .values(artifact_location=f"{self.artifact_root}/{exp_id}"))
@@ -258,8 +258,8 @@ class SqlTrackingStore:
 
     def get_run(self, run_id: object) -> Run:
         with self.db.read() as conn:
-            self._run_row(conn, run_id)
-            return self._load_runs(conn, [run_id])[0]
+            row = self._run_row(conn, run_id)
+            return self._load_runs(conn, [row.run_uuid])[0]
 
     def update_run_info(self, run_id: object, status: str | None = None, end_time: int | None = None,
                         run_name: str | None = None) -> RunInfo:
@@ -303,13 +303,13 @@ class SqlTrackingStore:
         self._check_batch(metrics, pairs, tags)
         unique_params = self._unique_params(pairs)
         with self.db.write() as conn:
-            self._active_run(conn, run_id)
+            run_uuid: str = self._active_run(conn, run_id).run_uuid
             if unique_params:
-                self._write_params(conn, run_id, unique_params)
+                self._write_params(conn, run_uuid, unique_params)
             if tags:
-                self._write_tags(conn, run_id, tags)
+                self._write_tags(conn, run_uuid, tags)
             if metrics:
-                self._write_metrics(conn, run_id, metrics)
+                self._write_metrics(conn, run_uuid, metrics)
 
     @staticmethod
     def _check_batch(metrics: Sequence[Metric], pairs: list[tuple[str, str]], tags: dict[str, str]) -> None:
@@ -450,10 +450,10 @@ class SqlTrackingStore:
             if not isinstance(value, str) or not value:
                 raise InvalidInputError(f"Dataset {name} must be a non-empty string", field=f"dataset.{name}")
             limits.check_value(value, "dataset", name, limit)
-        for name, value, limit in [("schema", d.schema, limits.MAX_DATASET_SCHEMA_SIZE),
-                                   ("profile", d.profile, limits.MAX_DATASET_PROFILE_SIZE)]:
-            if value is not None:
-                limits.check_value(value, "dataset", name, limit)
+        for name, optional, limit in [("schema", d.schema, limits.MAX_DATASET_SCHEMA_SIZE),
+                                      ("profile", d.profile, limits.MAX_DATASET_PROFILE_SIZE)]:
+            if optional is not None:
+                limits.check_value(optional, "dataset", name, limit)
         for key, value in di.tags.items():
             limits.check_value(key, "input tag", "key", limits.MAX_INPUT_TAG_KEY_SIZE)
             limits.check_value(value, "input tag", key, limits.MAX_INPUT_TAG_VALUE_SIZE)
@@ -531,15 +531,15 @@ class SqlTrackingStore:
                               .where(t.tags.c.run_uuid.in_(batch))):
             found[r[0]].tags[r[1]] = r[2]
         lm = t.latest_metrics.c
-        for r in conn.execute(select(lm.run_uuid, lm.key, lm.value, lm.is_nan, lm.timestamp, lm.step)
+        for m in conn.execute(select(lm.run_uuid, lm.key, lm.value, lm.is_nan, lm.timestamp, lm.step)
                               .where(lm.run_uuid.in_(batch))):
-            found[r[0]].metrics.append(Metric(r[1], math.nan if r[3] else r[2], r[4], r[5], run_id=r[0]))
+            found[m[0]].metrics.append(Metric(m[1], math.nan if m[3] else m[2], m[4], m[5], run_id=m[0]))
         ri, d = t.run_inputs.c, t.datasets.c
-        for r in conn.execute(select(ri.run_uuid, ri.tags_json, d.name, d.digest, d.source_type, d.source, d.schema,
+        for i in conn.execute(select(ri.run_uuid, ri.tags_json, d.name, d.digest, d.source_type, d.source, d.schema,
                                      d.profile).join_from(t.run_inputs, t.datasets, ri.dataset_uuid == d.dataset_uuid)
                               .where(ri.run_uuid.in_(batch))):
-            found[r[0]].dataset_inputs.append(
-                DatasetInput(Dataset(r[2], r[3], r[4], r[5], r[6], r[7]), json.loads(r[1])))
+            found[i[0]].dataset_inputs.append(
+                DatasetInput(Dataset(i[2], i[3], i[4], i[5], i[6], i[7]), json.loads(i[1])))
         for r in conn.execute(select(t.run_model_inputs).where(t.run_model_inputs.c.run_uuid.in_(batch))):
             found[r.run_uuid].model_inputs.append(r.model_id)
         for r in conn.execute(select(t.run_model_outputs).where(t.run_model_outputs.c.run_uuid.in_(batch))):

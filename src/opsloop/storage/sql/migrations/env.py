@@ -11,7 +11,10 @@ connection = config.attributes.get("connection")
 if connection is None:  # `alembic revision --autogenerate` from a developer shell
     from sqlalchemy import create_engine
 
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("Set sqlalchemy.url in alembic.ini to run migrations from a shell")
+    engine = create_engine(url)
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import mlflow
@@ -40,9 +41,13 @@ def answer(question: str, fail: bool = False) -> str:
 
 
 def _traced(n: int, **tags: str) -> list[str]:
-    """Run ``answer`` n times, each trace tagged with ``i`` and ``tags``; their ids, oldest first."""
+    """Run ``answer`` n times, each trace tagged with ``i`` and ``tags``; their ids, oldest first.
+
+    Each trace starts in a later millisecond than the one before, so "oldest first" is well defined.
+    """
     ids = []
     for i in range(n):
+        time.sleep(0.002)
         with mlflow.start_span("root") as root:
             mlflow.update_current_trace(tags={"i": str(i), **tags})
             root.set_inputs({"i": i})

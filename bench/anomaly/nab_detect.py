@@ -10,7 +10,7 @@ from nab_scorer import read_series
 from opsloop.aiops.detection.alerting import HysteresisAlerter
 from opsloop.aiops.detection.ensemble import UnivariateEnsemble
 
-__all__ = ["DETECTOR_CONFIG", "detect_file"]
+__all__ = ["DETECTOR_CONFIG", "detect_file", "detect_series"]
 
 # The one configuration used for every file (no per-file or per-category tuning).
 DETECTOR_CONFIG: dict = {"detector": {}, "alerter": {}}  # the library defaults
@@ -24,6 +24,13 @@ def detect_file(path: Path, config: dict = DETECTOR_CONFIG) -> tuple[np.ndarray,
     sees them.
     """
     ts, values, _ = read_series(path)
+    return detect_series(ts, values, config)
+
+
+def detect_series(
+    ts: np.ndarray, values: np.ndarray, config: dict = DETECTOR_CONFIG
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``detect_file`` on timestamps and values already read."""
     secs = (ts.astype("datetime64[s]").astype(np.int64)).astype(float).tolist()
     det = UnivariateEnsemble(**config["detector"])
     alerter = HysteresisAlerter(**config["alerter"])

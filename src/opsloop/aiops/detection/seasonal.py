@@ -72,6 +72,8 @@ class SeasonalBaseline(AnomalyDetector):
     Args:
         window: values kept for period detection (bounds memory: ``8 * window`` bytes).
         max_period: longest period looked for (at most ``window // 2``).
+        min_cycles: a period is only adopted when the values at hand hold this many cycles of it
+            (two cycles of a long "period" are as often a coincidence as a cycle).
         first_detection: sample count of the first period detection; repeated at doubling counts
             until ``window``, then every ``window`` samples.
         alpha: per-phase profile learning rate (per cycle).
@@ -97,6 +99,7 @@ class SeasonalBaseline(AnomalyDetector):
         band: float = 4.0,
         calibrator: dict | None = None,
         replay: int = 1024,
+        min_cycles: int = 3,
     ) -> None:
         self.window = window
         self.max_period = max_period
@@ -108,6 +111,7 @@ class SeasonalBaseline(AnomalyDetector):
         self.band = band
         self.calibrator = calibrator
         self.replay = replay
+        self.min_cycles = min_cycles
         self._cal = make_calibrator(calibrator, tail="pareto")
         self._buf = array("d")
         self._n = 0
@@ -218,7 +222,7 @@ class SeasonalBaseline(AnomalyDetector):
         n_buf = len(self._buf)
         self._next_detection = self._n + (self._n if self._n < self.window else self.window)
         buf = np.frombuffer(self._buf, dtype=float) if n_buf else np.zeros(0)
-        period = detect_period(buf, max_period=self.max_period)
+        period = detect_period(buf, max_period=min(self.max_period, n_buf // max(self.min_cycles, 2)))
         if period == self._period:
             return
         self._period = period

@@ -40,7 +40,7 @@ __all__ = ["routes", "trace_info_json"]
 
 _TIMESTAMP = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$")
-_DURATION = re.compile(r"^(-?)(\d+)(?:\.(\d{1,9}))?s$")
+_DURATION = re.compile(r"^(-?)(\d{1,12})(?:\.(\d{1,9}))?s$")  # proto bounds it at ~10,000 years
 
 
 def _store(rt: Runtime) -> SqlTraceStore:

@@ -31,6 +31,7 @@ _SOURCE_RUN_METADATA = "mlflow.sourceRun"
 # MLflow truncates rather than rejects long trace tags and metadata (its client documents this).
 _MAX_KEY, _MAX_VALUE = 250, 8000
 MAX_SEARCH_RESULTS = 50000
+_INT64 = 2**63
 
 
 @dataclass(slots=True)
@@ -132,8 +133,10 @@ def _where(clause: Clause) -> ColumnElement:
         entity, key = _KEYED_ATTRIBUTES[clause.key]
         return _keyed(trace_tags if entity == "tag" else trace_metadata, key, clause)
     value = clause.value
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
+    if isinstance(value, float):
+        if not -_INT64 < value < _INT64:
+            raise InvalidInputError(f"Value {value!r} for {clause.key!r} is out of range", field="filter")
+        value = int(value) if value.is_integer() else value
     return compare(_column(clause.key), clause.op, value)
 
 
@@ -244,6 +247,8 @@ class SqlTraceStore:
             except ValueError:
                 raise InvalidInputError(f"Invalid experiment id {e!r}", field="experiment_ids") from None
         offset = decode_page_token(page_token)
+        if offset >= _INT64:
+            raise InvalidInputError("Invalid page token", field="page_token")
         query = select(trace_info.c.trace_id).where(trace_info.c.experiment_id.in_(ids))
         for clause in parse_trace_filter(filter_string):
             query = query.where(_where(clause))
@@ -281,6 +286,10 @@ class SqlTraceStore:
         if max_traces is not None and (trace_ids or max_traces <= 0):
             raise InvalidInputError("max_traces must be positive and only comes with max_timestamp_millis",
                                     field="max_traces")
+        if max_timestamp_millis is not None and not -_INT64 <= max_timestamp_millis < _INT64:
+            raise InvalidInputError("max_timestamp_millis is out of range", field="max_timestamp_millis")
+        if max_traces is not None and max_traces >= _INT64:
+            raise InvalidInputError("max_traces is out of range", field="max_traces")
         experiment = self.tracking.get_experiment(experiment_id)
         ti = trace_info.c
         query = select(ti.trace_id).where(ti.experiment_id == int(experiment.experiment_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -91,6 +92,9 @@ def test_malformed_json_is_a_400(http: httpx.Client, payload: bytes) -> None:
     [
         ({"trace_id": 7}, "trace.trace_info.trace_id"),
         ({"trace_id": ""}, "trace.trace_info.trace_id"),
+        ({"trace_id": "../../0"}, "trace_id"),
+        ({"trace_id": ".."}, "trace_id"),
+        ({"trace_id": "t" * 129}, "trace_id"),
         ({"request_time": 1732442400000}, "trace.trace_info.request_time"),
         ({"request_time": "yesterday"}, "trace.trace_info.request_time"),
         ({"request_time": "2026-02-30T00:00:00Z"}, "trace.trace_info.request_time"),
@@ -114,7 +118,7 @@ def test_malformed_json_is_a_400(http: httpx.Client, payload: bytes) -> None:
 def test_wrong_types_in_start_trace(http: httpx.Client, experiment_id: str, overrides: dict, field: str) -> None:
     info = _info(experiment_id, **overrides)
     assert _error(_start(http, info), 400, "INVALID_PARAMETER_VALUE")["field"] == field
-    if isinstance(info["trace_id"], str) and info["trace_id"]:
+    if isinstance(info["trace_id"], str) and re.fullmatch(r"[\w-]+", info["trace_id"]):
         _error(http.get(f"{V3}/{info['trace_id']}"), 404, "RESOURCE_DOES_NOT_EXIST")
 
 

@@ -32,6 +32,7 @@ _SOURCE_RUN_METADATA = "mlflow.sourceRun"
 _MAX_KEY, _MAX_VALUE = 250, 8000
 MAX_SEARCH_RESULTS = 50000
 _INT64 = 2**63
+_TRACE_ID = re.compile(r"^[\w.:-]{1,128}$", re.ASCII)
 
 
 @dataclass(slots=True)
@@ -192,8 +193,9 @@ class SqlTraceStore:
         """
         if info.state not in TRACE_STATES:
             raise InvalidInputError(f"Invalid trace state {info.state!r}", field="state")
-        if not info.trace_id or len(info.trace_id) > 128:
-            raise InvalidInputError("A trace id must be 1 to 128 characters", field="trace_id")
+        # The id becomes a folder of the artifact location, so it must be one safe path segment.
+        if not _TRACE_ID.match(info.trace_id) or set(info.trace_id) == {"."}:
+            raise InvalidInputError("A trace id must be 1 to 128 letters, digits or '_.:-'", field="trace_id")
         experiment = self.tracking.get_experiment(info.experiment_id)
         if experiment.lifecycle_stage != "active":
             raise InvalidStateError(f"Experiment {experiment.experiment_id} is deleted", field="experiment_id")

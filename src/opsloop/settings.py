@@ -61,6 +61,9 @@ class IngestionSettings(BaseModel):
     rate_limit_per_sender: float = Field(
         50_000.0, gt=0, description="Sustained items/s one sender may push before getting 429."
     )
+    metric_history_days: float = Field(
+        7.0, ge=0, description="How long ingested metric samples are kept for charts (0: keep none)."
+    )
 
 
 class Settings(BaseModel):

@@ -46,8 +46,11 @@ class Pipeline:
         config: EngineConfig | None = None,
         clock: Callable[[], float] = _time.time,
         mine_logs: bool = True,
+        metric_history_s: float = 7 * 86400.0,
     ) -> None:
         self.stores = stores
+        self.metric_history_s = metric_history_s
+        self._pruned_at = 0.0
         self.limits = limits or Limits()
         self.clock = clock
         self.router = Router()
@@ -69,7 +72,8 @@ class Pipeline:
     @classmethod
     def from_settings(cls, stores: AiopsStores, settings: Any) -> Pipeline:
         ing = settings.ingestion
-        return cls(stores, limits=Limits.from_settings(ing), rate_per_sender=ing.rate_limit_per_sender)
+        return cls(stores, limits=Limits.from_settings(ing), rate_per_sender=ing.rate_limit_per_sender,
+                   metric_history_s=ing.metric_history_days * 86400.0)
 
     # --- state ----------------------------------------------------------------------------------------
     def load(self) -> None:
@@ -142,10 +146,19 @@ class Pipeline:
             decoded = Decoded(signals=list(decoded), items=len(decoded))
         self.load()
         with self.lock:
-            signals = list(decoded.signals) + _series(decoded.points, decoded.source or "metrics")
+            series = _series(decoded.points, decoded.source or "metrics")
+            signals = list(decoded.signals) + series
             derived = self._derive(signals, decoded.points)
             report = self.engine.ingest(signals + derived, now=now)
+            if decoded.points and self.metric_history_s > 0:
+                self._record_samples(decoded.points, series)
         return report
+
+    def _record_samples(self, points: list[MetricPoint], series: list[Signal]) -> None:
+        """Keep every sample for charts, named by its series' fingerprint in the signal store."""
+        fingerprints = {tuple(sorted(s.labels.items())): s.fingerprint() for s in series}
+        self.stores.metric_points.append(
+            [(fingerprints[tuple(sorted(p.labels.items()))], p.time, p.value) for p in points])
 
     def _derive(self, signals: list[Signal], points: list[MetricPoint]) -> list[Signal]:
         out: list[Signal] = []
@@ -285,9 +298,13 @@ class Pipeline:
             self.engine.silences.remove(silence_id)
 
     def tick(self) -> None:
-        """Periodic work: flapping holds, group expiry, persisting learned topology."""
+        """Periodic work: flapping holds, group expiry, persisting learned topology, metric retention."""
         with self.lock:
             self.engine.tick()
+            now = self.clock()
+            if self.metric_history_s > 0 and now - self._pruned_at >= 60:
+                self._pruned_at = now
+                self.stores.metric_points.prune(now - self.metric_history_s)
             learned = [list(x) for x in self.engine.topology.learned_counts()]
             if learned and learned != self._saved_learned:
                 self.stores.ops.set_config("learned_topology", learned)

@@ -24,9 +24,9 @@ TICK_S = 5.0
 
 
 def register(app: FastAPI, settings: Settings) -> None:
-    from opsloop.server.aiops import incidents, ingest, notifications, signals, silences, topology
+    from opsloop.server.aiops import incidents, ingest, metrics, notifications, signals, silences, topology
 
-    for module in (ingest, incidents, signals, topology, silences, notifications):
+    for module in (ingest, incidents, signals, metrics, topology, silences, notifications):
         app.include_router(module.router)
     original = app.router.lifespan_context
 

@@ -7,18 +7,20 @@ transaction; reads open their own.
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, update
 
 from opsloop.core.signals import Severity
 from opsloop.errors import NotFoundError
 from opsloop.storage.sql._dialect import upsert
 from opsloop.storage.sql.engine import Database
+from opsloop.storage.sql.metric_points import SqlMetricPointStore
 from opsloop.storage.sql.schema_aiops import (
     aiops_audit,
     aiops_config,
@@ -89,9 +91,9 @@ class SqlIncidentStore:
             params = {f"_{k}": (_j(v) if k in _JSON_FIELDS else v) for k, v in fields.items()}
             params["_id_"] = incident_id
             groups.setdefault(keys, []).append(params)
-        for keys, params in groups.items():
+        for keys, batch in groups.items():
             stmt = update(I).where(I.c.id == bindparam("_id_")).values({k: bindparam(f"_{k}") for k in keys})
-            conn.execute(stmt, params)
+            conn.execute(stmt, batch)
 
     def row(self, conn: Connection, incident_id: int, *, lock: bool = False) -> dict[str, Any]:
         stmt = select(I).where(I.c.id == incident_id)
@@ -155,8 +157,8 @@ class SqlIncidentStore:
         assignee: str | None = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> tuple[list[dict[str, Any]], int]:
-        conds = []
+    ) -> tuple[builtins.list[dict[str, Any]], int]:
+        conds: builtins.list[ColumnElement[bool]] = []
         if state:
             states = [s.strip() for s in state.split(",") if s.strip()]
             conds.append(I.c.state.in_(states))
@@ -182,21 +184,21 @@ class SqlIncidentStore:
             total = int(conn.execute(count).scalar_one())
         return rows, total
 
-    def timeline(self, incident_id: int) -> list[dict[str, Any]]:
+    def timeline(self, incident_id: int) -> builtins.list[dict[str, Any]]:
         T = aiops_timeline
         with self.db.read() as conn:
             rows = conn.execute(select(T).where(T.c.incident_id == incident_id).order_by(T.c.time, T.c.id))
             return [{"time": r.time, "kind": r.kind, "text": r.text, "actor": r.actor, "data": orjson.loads(r.data)}
                     for r in rows]
 
-    def open_ids(self, conn: Connection, since: float | None = None) -> list[dict[str, Any]]:
+    def open_ids(self, conn: Connection, since: float | None = None) -> builtins.list[dict[str, Any]]:
         """Incidents the correlator should know at start: open ones and recently resolved ones."""
         cond = I.c.state != "resolved"
         if since is not None:
             cond = or_(cond, and_(I.c.resolved_at >= since, I.c.merged_into.is_(None)))
         return [dict(r._mapping) for r in conn.execute(select(I.c.id, I.c.state, I.c.last_signal_at).where(cond))]
 
-    def resolved_candidates(self, limit: int = 2000, exclude: int | None = None) -> list[dict[str, Any]]:
+    def resolved_candidates(self, limit: int = 2000, exclude: int | None = None) -> builtins.list[dict[str, Any]]:
         stmt = (select(I).where(I.c.state == "resolved", I.c.merged_into.is_(None))
                 .order_by(I.c.resolved_at.desc()).limit(limit))
         if exclude is not None:
@@ -204,7 +206,7 @@ class SqlIncidentStore:
         with self.db.read() as conn:
             return [incident_to_dict(r) for r in conn.execute(stmt)]
 
-    def audit_trail(self, entity: str | None = None, entity_id: Any = None, limit: int = 200) -> list[dict[str, Any]]:
+    def audit_trail(self, entity: str | None = None, entity_id: Any = None, limit: int = 200) -> builtins.list[dict[str, Any]]:
         A = aiops_audit
         stmt = select(A).order_by(A.c.time.desc(), A.c.id.desc()).limit(limit)
         if entity:
@@ -360,3 +362,7 @@ class AiopsStores:
     @cached_property
     def ops(self) -> SqlOpsStore:
         return SqlOpsStore(self.db)
+
+    @cached_property
+    def metric_points(self) -> SqlMetricPointStore:
+        return SqlMetricPointStore(self.db)

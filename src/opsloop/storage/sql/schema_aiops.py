@@ -14,6 +14,7 @@ __all__ = [
     "aiops_audit",
     "aiops_config",
     "aiops_incidents",
+    "aiops_metric_points",
     "aiops_notifications",
     "aiops_signals",
     "aiops_silences",
@@ -159,4 +160,15 @@ aiops_config = Table(
     Column("key", String(100), primary_key=True),
     Column("value", Text, nullable=False),
     Column("updated_at", Float, nullable=False),
+)
+
+# Every ingested metric sample, for a retention window (migration ``p001_metric_points``). A series is
+# named by the fingerprint of its ``metric`` row in aiops_signals, which keeps its labels and latest value.
+aiops_metric_points = Table(
+    "aiops_metric_points",
+    metadata,
+    Column("series", String(32), primary_key=True),
+    Column("time", Float, primary_key=True),
+    Column("value", Float, nullable=True),  # NULL where the sample was NaN (SQLite stores NaN as NULL)
+    Index("ix_aiops_metric_points_time", "time"),
 )

@@ -64,6 +64,9 @@ def test_search_filters_orders_and_pages(store: SqlTraceStore) -> None:
     assert search("end_time_ms < 3200") == [ids[1], ids[0]]
     assert search(None, ["execution_time_ms DESC"]) == [ids[4], ids[3], ids[2], ids[1], ids[0], ids[5]]
     assert search(None, ["tags.i ASC"]) == ids
+    store.set_trace_tag(ids[2], "my tag", "z")
+    assert search(None, ["tags.`my tag` DESC", "timestamp_ms"])[:2] == [ids[2], ids[0]]
+    assert search("tags.`my tag` = 'z'") == [ids[2]]
     page, token = store.search_traces([exp], None, 4)
     assert len(page) == 4 and token
     rest, token = store.search_traces([exp], None, 4, None, token)

@@ -106,10 +106,10 @@ def parse_trace_filter(text: str | None) -> list[Clause]:
     return _TraceFilter(text, _ATTRIBUTES, _NUMERIC).clauses()
 
 
-def _keyed(table, key: str, clause: Clause | None = None) -> ColumnElement:  # noqa: ANN001
+def _keyed(table, key: str, clause: Clause) -> ColumnElement:  # noqa: ANN001
     c = table.c
     has_key = select(c.trace_id).where(c.key == key)
-    if clause is None or clause.op == "IS NOT NULL":
+    if clause.op == "IS NOT NULL":
         return trace_info.c.trace_id.in_(has_key)
     if clause.op == "IS NULL":
         return trace_info.c.trace_id.not_in(has_key)
@@ -145,7 +145,7 @@ def _order(query: Select, order_by: Sequence[str]) -> Select:
     cols: list[ColumnElement] = []
     by_time = False
     for i, raw in enumerate(order_by):
-        m = re.match(r"^\s*(\S+?)(?:\s+(ASC|DESC))?\s*$", raw, re.IGNORECASE) if isinstance(raw, str) else None
+        m = re.match(r"^\s*(.+?)(?:\s+(ASC|DESC))?\s*$", raw, re.IGNORECASE) if isinstance(raw, str) else None
         if m is None:
             raise InvalidInputError(f"Invalid order_by clause {raw!r}", field="order_by")
         entity, key = _split_identifier(m.group(1), "order_by")

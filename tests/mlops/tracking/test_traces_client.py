@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import mlflow
@@ -201,3 +202,23 @@ def test_bad_search_input_is_rejected(client: MlflowClient) -> None:
     with pytest.raises(MlflowException) as err:
         mlflow.search_traces(order_by=["colour DESC"])
     assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_concurrent_traces_are_all_recorded(client: MlflowClient) -> None:
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(answer, [f"q{i}" for i in range(12)]))
+    mlflow.flush_trace_async_logging()
+    assert len(answers) == 12
+    traces = mlflow.search_traces(return_type="list")
+    assert sorted(t.info.request_preview for t in traces) == sorted(
+        json.dumps({"question": f"q{i}", "fail": False}) for i in range(12))
+    assert all(len(t.data.spans) == 3 for t in traces)
+
+
+def test_search_spans_several_experiments(client: MlflowClient) -> None:
+    first = _experiment_id()
+    _traced(2)
+    second = mlflow.set_experiment("test_search_spans_several_experiments-2").experiment_id
+    _traced(1)
+    assert len(mlflow.search_traces(locations=[first, second])) == 3
+    assert len(mlflow.search_traces(locations=[second])) == 1

@@ -82,6 +82,7 @@ def test_ingested_otlp_samples_are_listed_and_charted(tmp_path) -> None:  # noqa
         assert client.post("/v1/metrics", json=_gauge("cpu_ratio", [(now, 0.5)], cpu="0")).status_code == 200
         series = client.get(API + "/metrics/series", params={"name": "queue"}).json()["series"]
         assert [(s["name"], s["service"], s["last_value"]) for s in series] == [("queue_depth", "checkout", 4.0)]
+        assert series[0]["last_time"] == pytest.approx(now, abs=1e-3)
         got = client.get(API + "/metrics/points", params={"series": series[0]["series"]}).json()
         assert [v for _t, v in got["points"]] == [1.0, 2.0, 4.0]
         cpu = client.get(API + "/metrics/series", params={"name": "cpu"}).json()["series"]

@@ -77,7 +77,7 @@ class SqlMetricPointStore:
     def series(self, *, name: str | None = None, service: str | None = None, limit: int = 200,
                offset: int = 0) -> list[dict[str, Any]]:
         """Known series (their ``metric`` rows), by name then labels; ``name`` matches a substring."""
-        stmt = select(S.c.fingerprint, S.c.text, S.c.service, S.c.labels, S.c.time, S.c["values"], S.c.count,
+        stmt = select(S.c.fingerprint, S.c.text, S.c.service, S.c.labels, S.c.last_time, S.c["values"], S.c.count,
                       S.c.source).where(S.c.kind == "metric")
         if name:
             escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

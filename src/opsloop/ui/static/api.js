@@ -98,6 +98,9 @@ export const ops = {
   deploymentDrift: (name, params, signal) => get(`${OPS}/deployments/${enc(name)}/drift`, params, signal),
   logTemplates: (params, signal) => get(`${OPS}/logs/templates`, params, signal),
   logServices: (signal) => get(`${OPS}/logs/services`, undefined, signal),
+  metricSeries: (params, signal) => get(`${OPS}/metrics/series`, params, signal),
+  metricPoints: (params, signal) => get(`${OPS}/metrics/points`, params, signal),
+  signals: (params, signal) => get(`${OPS}/signals`, params, signal),
 };
 
 /** The actor name the UI sends with incident and promotion actions (remembered in this browser). */

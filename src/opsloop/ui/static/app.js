@@ -20,6 +20,7 @@ const routes = [
   ['/incidents', () => import('./pages/incidents.js')],
   ['/incidents/:id', () => import('./pages/incident.js')],
   ['/logs', () => import('./pages/logs.js')],
+  ['/metrics', () => import('./pages/metrics.js')],
 ];
 
 const main = document.getElementById('main');

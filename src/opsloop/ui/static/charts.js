@@ -76,7 +76,8 @@ function nearest(points, x) {
 /**
  * Draw an overlaid line chart into ``container``; returns a function that redraws (e.g. on resize).
  * opts: {series: [{name, color, points: [[x, y]]}], band: [[x, lo, hi]], xTime, yLog, height, xLabel,
- *        markers: [{x, label}], label (accessible name), yMin (a value the y axis always includes, e.g. 0)}
+ *        markers: [{x, label}], label (accessible name), yMin (a value the y axis always includes, e.g. 0),
+ *        bandLabel (what the band is; default "expected band")}
  */
 export function lineChart(container, opts) {
   const draw = () => drawLineChart(container, opts);
@@ -117,7 +118,7 @@ function drawLineChart(container, opts) {
   if (band.length) {
     const upper = band.map(([x, , hi]) => `${X(x)},${Y(yT(hi))}`);
     const lower = band.slice().reverse().map(([x, lo]) => `${X(x)},${Y(yT(lo))}`);
-    root.append(svg('polygon', { points: [...upper, ...lower].join(' '), class: 'band' }, svg('title', {}, 'expected band')));
+    root.append(svg('polygon', { points: [...upper, ...lower].join(' '), class: 'band' }, svg('title', {}, opts.bandLabel || 'expected band')));
   }
   for (const mk of opts.markers || []) {
     root.append(svg('line', { x1: X(mk.x), x2: X(mk.x), y1: m.t, y2: height - m.b, class: 'marker' }));
@@ -158,7 +159,7 @@ function drawLineChart(container, opts) {
     item.innerHTML = `<i style="background:${s.color || PALETTE[i % PALETTE.length]}"></i>${escapeHtml(s.name)}`;
     legend.append(item);
   });
-  if (band.length) legend.insertAdjacentHTML('beforeend', '<span><i class="band-swatch"></i>expected band</span>');
+  if (band.length) legend.insertAdjacentHTML('beforeend', `<span><i class="band-swatch"></i>${escapeHtml(opts.bandLabel || 'expected band')}</span>`);
   const wrap = document.createElement('div');
   wrap.className = 'chart-wrap';
   wrap.append(root, tip);

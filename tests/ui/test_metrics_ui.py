@@ -1,0 +1,68 @@
+"""Metrics page: samples sent with remote_write to a real server, listed, charted with their anomalies."""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+
+import httpx
+import pytest
+
+from opsloop.aiops.ingestion.remote_write import encode_remote_write
+from tests.ui.conftest import shot
+
+pytestmark = pytest.mark.browser
+
+API = "/api/opsloop/v1"
+PB = {"content-type": "application/x-protobuf", "content-encoding": "snappy"}
+
+
+@pytest.fixture(scope="module")
+def latency(ui_server) -> dict:  # noqa: ANN001
+    """600 latency samples with a spike, watched by a detector; and a quiet second series."""
+    url = ui_server.url
+    rules = [{"name": "api-latency", "selector": 'latency_ms{job="api"}'}]
+    assert httpx.put(url + API + "/aiops/config/watch_rules", json=rules).status_code == 200
+    rnd = random.Random(3)
+    t0 = time.time() - 3000
+    points = [(t0 + i * 5, 100 + rnd.gauss(0, 2) + (400 if 500 <= i < 520 else 0)) for i in range(600)]
+    for k in range(0, len(points), 100):
+        body = encode_remote_write([({"__name__": "latency_ms", "job": "api"}, points[k:k + 100]),
+                                    ({"__name__": "queue_depth", "job": "worker"}, [(t, 3.0) for t, _v in points[k:k + 100]])])
+        assert httpx.post(url + "/api/v1/write", content=body, headers=PB).status_code == 204
+    anomalies = httpx.get(url + API + "/signals", params={"kind": "metric_anomaly"}).json()["signals"]
+    assert anomalies, "the detector raised nothing on the spike"
+    (series,) = httpx.get(url + API + "/metrics/series", params={"name": "latency_ms"}).json()["series"]
+    return {"series": series, "anomalies": len(anomalies)}
+
+
+def test_metrics_page_lists_series_and_charts_one_with_its_anomalies(page, latency) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    page.goto("/#/metrics")
+    rows = page.locator("#series-table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(page.locator("#metric-chart")).to_contain_text("Pick a series")
+    page.locator("#series-table a.series-link", has_text="latency_ms").click()
+    chart = page.locator("#metric-chart")
+    expect(chart).to_contain_text("latency_ms · api")
+    expect(chart).to_contain_text("600 samples")
+    expect(chart.locator("svg.chart polyline")).to_have_count(1)
+    expect(chart.locator("svg.chart circle.anomaly").first).to_be_visible()  # the spike is marked
+    expect(page).to_have_url(re.compile(rf"series={latency['series']['series']}"))
+    shot(page, "metrics-series-chart")
+
+    # A shorter range keeps fewer samples; a filter narrows the table; the link reproduces the view.
+    page.locator("#metric-range").select_option("15m")
+    expect(chart).to_contain_text("samples")
+    expect(chart).not_to_contain_text("600 samples")
+    page.locator("#metric-name").fill("queue")
+    page.locator("#metric-name").press("Enter")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("worker")
+    expect(chart).to_contain_text("queue_depth · worker")  # the only match is charted
+    page.locator("#metric-name").fill("no-such-metric")
+    page.locator("#metric-name").press("Enter")
+    expect(page.locator("#metric-series")).to_contain_text("No series matches these filters")
+    assert page.js_errors == []

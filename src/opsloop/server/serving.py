@@ -8,10 +8,14 @@ to scale one model out.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 from opsloop.settings import Settings
+
+if TYPE_CHECKING:
+    from opsloop.mlops.registry import LocalModelResolver
 
 __all__ = ["register"]
 
@@ -23,7 +27,7 @@ class _StoreResolver:
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
-        self._resolver = None
+        self._resolver: LocalModelResolver | None = None
 
     def __call__(self, uri: str) -> Path:
         if self._resolver is None:

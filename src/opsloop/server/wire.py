@@ -6,9 +6,10 @@ malformed request is a 400 that says what is wrong, never a 500.
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, overload
 
 import orjson
 from starlette.requests import Request
@@ -57,6 +58,13 @@ class Body:
             raise InvalidInputError(f"Missing value for required parameter '{name}'.", field=name)
         return value
 
+    @overload
+    def str(self, name: str, required: Literal[True], default: str | None = None) -> str: ...
+    @overload
+    def str(self, name: str, required: bool = False, default: None = None) -> str | None: ...
+    @overload
+    def str(self, name: str, required: bool = False, *, default: str) -> str: ...
+
     def str(self, name: str, required: bool = False, default: str | None = None) -> str | None:
         value = self._get(name, required)
         if value is None:
@@ -65,13 +73,22 @@ class Body:
             raise InvalidInputError(f"Invalid value {value!r} for parameter '{name}': expected a string", field=name)
         return value
 
-    def int(self, name: str, required: bool = False, default: int | None = None) -> int | None:
+    @overload
+    def int(self, name: builtins.str, required: Literal[True], default: int | None = None) -> int: ...
+    @overload
+    def int(self, name: builtins.str, required: bool = False, default: None = None) -> int | None: ...
+    @overload
+    def int(self, name: builtins.str, required: bool = False, *, default: int) -> int: ...
+
+    def int(self, name: builtins.str, required: bool = False, default: int | None = None) -> int | None:
         value = self._get(name, required)
         if value is None:
             return default
         return to_int(value, name)
 
-    def list(self, name: str, item: Callable[[Any, str], Any] | None = None) -> list[Any]:
+    def list(
+        self, name: builtins.str, item: Callable[[Any, builtins.str], Any] | None = None
+    ) -> builtins.list[Any]:
         value = self.multi.get(name) if name in self.multi else self.data.get(name)
         if value is None:
             return []
@@ -81,7 +98,7 @@ class Body:
             raise InvalidInputError(f"Invalid value for parameter '{name}': expected a list", field=name)
         return [item(v, f"{name}[{i}]") for i, v in enumerate(value)] if item else value
 
-    def run_id(self) -> str:
+    def run_id(self) -> builtins.str:
         value = self.str("run_id") or self.str("run_uuid")
         if not value:
             raise InvalidInputError("Missing value for required parameter 'run_id'.", field="run_id")

@@ -37,7 +37,7 @@ def _error(exc: OpsloopError) -> JSONResponse:
     return JSONResponse({"error_code": code, "message": exc.message}, status_code=status)
 
 
-def _handler(fn: Callable[..., Any], monitor_for: Callable[[Request], ModelMonitor]) -> Callable[..., Any]:
+def _handler(fn: Callable[..., Any], monitor_for: Callable[[Request], ModelMonitor | None]) -> Callable[..., Any]:
     async def endpoint(request: Request) -> JSONResponse:
         try:
             body = None

@@ -68,7 +68,7 @@ class ModelMonitor:
         report = live_performance(self.model, samples, self.performance_policy)
         if not emit:
             return report, []
-        last = {}
+        last: dict[str, str] = {}
         for s in self.store.list_signals(model=self.model, kind=SignalKind.MODEL_PERFORMANCE, limit=50):
             last.setdefault(s.labels.get("metric", ""), s.status)
         firing = {m for m, status in last.items() if status == "firing"}

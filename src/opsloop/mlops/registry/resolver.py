@@ -124,7 +124,7 @@ class HttpModelResolver:
                 raise NotFoundError(f"No version of {parsed.name} is in stage {parsed.stage}", field="model_uri")
             version = max(found, key=lambda mv: int(mv["version"]))["version"]
         else:
-            alias = parsed.alias if parsed.kind == "alias" else "latest"
+            alias = parsed.alias or "latest"  # only alias URIs carry one; models:/NAME/latest has none
             version = _get(client, f"{_API}/registered-models/alias",
                            {"name": parsed.name, "alias": alias})["model_version"]["version"]
         return _get(client, f"{_API}/model-versions/get-download-uri",

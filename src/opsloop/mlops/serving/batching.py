@@ -63,7 +63,7 @@ class MicroBatcher:
             _settle(model, items[0])
             return
         self.batched_requests += len(items)
-        matrix = np.concatenate([d.matrix for d, _ in items])  # type: ignore[misc]
+        matrix = np.concatenate([d.matrix for d, _ in items])
         try:
             preds = model.predict(ModelInput(matrix=matrix))
         except Exception:  # noqa: BLE001 - score one by one so each request gets its own error

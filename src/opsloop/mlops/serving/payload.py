@@ -250,7 +250,7 @@ def enforce_frame(frame: pd.DataFrame, signature: ModelSignature) -> pd.DataFram
         raise InvalidInputError(f"model is missing inputs {missing}", field=missing[0])
     out = {}
     for spec in signature.columns:
-        if spec.name not in frame.columns:
+        if spec.name is None or spec.name not in frame.columns:
             out[spec.name] = pd.Series([None] * len(frame), dtype="object")
             continue
         out[spec.name] = _coerce_column(frame[spec.name], spec.name, spec.type)

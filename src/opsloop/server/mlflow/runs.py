@@ -48,7 +48,7 @@ def restore(rt: Runtime, b: Body) -> dict[str, Any]:
 def _metric(item: Any, name: str) -> Metric:
     if type(item) is dict and len(item) <= 4:  # fast path: {key, value, timestamp, step} with plain types
         key, value, ts, step = item.get("key"), item.get("value"), item.get("timestamp"), item.get("step", 0)
-        if type(key) is str and type(value) in (float, int) and type(ts) is int and type(step) is int:
+        if type(key) is str and (type(value) is float or type(value) is int) and type(ts) is int and type(step) is int:
             return Metric(key, float(value), ts, step)
     d = to_dict(item, name)
     key = d.get("key")
@@ -108,17 +108,19 @@ def _dataset_input(item: Any, name: str) -> DatasetInput:
     d = to_dict(item, name)
     ds = to_dict(d.get("dataset") or {}, f"{name}.dataset")
     return DatasetInput(
-        Dataset(ds.get("name"), ds.get("digest"), ds.get("source_type"), ds.get("source"), ds.get("schema"),
-                ds.get("profile")),
+        # A missing field becomes "", which the store rejects with the field's name (as it does None).
+        Dataset(ds.get("name", ""), ds.get("digest", ""), ds.get("source_type", ""), ds.get("source", ""),
+                ds.get("schema"), ds.get("profile")),
         dict(key_values(d.get("tags") or [], f"{name}.tags")),
     )
 
 
 def log_inputs(rt: Runtime, b: Body) -> dict[str, Any]:
     models = [to_dict(m, "models").get("model_id") for m in b.list("models")]
-    if not all(isinstance(m, str) and m for m in models):
+    model_ids = [m for m in models if isinstance(m, str) and m]
+    if len(model_ids) != len(models):
         raise InvalidInputError("Each model input needs a model_id", field="models")
-    rt.tracking.log_inputs(b.run_id(), b.list("datasets", _dataset_input), models)
+    rt.tracking.log_inputs(b.run_id(), b.list("datasets", _dataset_input), model_ids)
     return {}
 
 

@@ -5,6 +5,7 @@ Outside a git work tree, or without a ``git`` executable, nothing is captured an
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ def default_source_dir() -> Path:
     return Path.cwd()
 
 
-def capture_git(path: Path | str | None = None) -> GitInfo | None:
+def capture_git(path: str | os.PathLike[str] | None = None) -> GitInfo | None:
     """Commit, branch, remote URL, dirty flag and ``git diff HEAD`` of the repo holding ``path``."""
     cwd = Path(path) if path is not None else default_source_dir()
     if not cwd.is_dir():

@@ -21,7 +21,7 @@ import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from opsloop.errors import InvalidInputError, InvalidStateError
 from opsloop.mlops.tracking import limits
@@ -248,7 +248,9 @@ class Run:
             raise InvalidStateError(f"run {self.id} has already ended")
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> Literal[False]:
         if exc_type is None or (issubclass(exc_type, SystemExit) and getattr(exc, "code", 1) in (0, None)):
             self.end("FINISHED")
             return False

@@ -113,8 +113,8 @@ class MockTransport(Transport):
         if len(metrics) > 1000:
             raise InvalidInputError("A batch logging request can contain at most 1000 metrics", field="metrics")
         with self._lock:
-            for key, value in (params or {}).items():
-                if run.params.get(key, value) != value:
+            for key, param in (params or {}).items():
+                if run.params.get(key, param) != param:
                     raise InvalidInputError(f"Changing param values is not allowed (key={key!r})", field="params")
             run.params.update(params or {})
             run.tags.update(tags or {})

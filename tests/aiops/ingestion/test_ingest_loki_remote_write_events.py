@@ -80,6 +80,17 @@ def test_loki_bad_input(client) -> None:  # noqa: ANN001
     assert [s["text"] for s in signals(client, kind="log")] == ["kept"]
 
 
+def test_loki_protobuf_timestamp_of_the_wrong_wire_type_rejects_that_entry(client) -> None:  # noqa: ANN001
+    t = time.time()
+    good = _ld(2, _ld(1, _v(1 << 3) + _v(int(t))) + _ld(2, b"kept"))
+    bad = _ld(2, _ld(1, _ld(1, b"12345678")) + _ld(2, b"bad ts"))  # seconds sent as bytes, not a varint
+    body = bytes(cramjam.snappy.compress_raw(_ld(1, _ld(1, b'{service="web"}') + good + bad)))
+    r = client.post("/loki/api/v1/push", content=body, headers=PB)
+    assert r.status_code == 400
+    assert r.json()["accepted"] == 1 and "timestamp seconds" in str(r.json()["rejected"])
+    assert [s["text"] for s in signals(client, kind="log")] == ["kept"]
+
+
 # --- remote_write ------------------------------------------------------------------------------------
 def test_remote_write(client) -> None:  # noqa: ANN001
     now = time.time()

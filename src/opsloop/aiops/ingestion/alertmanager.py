@@ -37,7 +37,9 @@ def decode_alertmanager(body: bytes, limits: Limits, now: float) -> Decoded:
     if not isinstance(alerts, list):
         raise InvalidInputError("'alerts' must be a list", field="alerts")
     out = Decoded(items=len(alerts))
-    receiver = payload.get("receiver") if isinstance(payload.get("receiver"), str) else ""
+    receiver = payload.get("receiver")
+    if not isinstance(receiver, str):
+        receiver = ""
     for i, alert in enumerate(alerts):
         try:
             out.signals.append(_alert(alert, limits, now, receiver, i))

@@ -15,12 +15,11 @@ labels give its severity.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import orjson
 
 from opsloop.aiops.ingestion.normalise import Decoded, Limits, parse_time
-from opsloop.aiops.ingestion.protowire import fields, signed64, text
+from opsloop.aiops.ingestion.protowire import fields, number, signed64, text
 from opsloop.aiops.ingestion.remote_write import decompress
 from opsloop.core.signals import SignalKind
 from opsloop.errors import InvalidInputError
@@ -103,16 +102,16 @@ def _proto_entry(buf: memoryview) -> tuple[float, str, dict[str, str]]:
     seconds = nanos = 0
     line = ""
     meta: dict[str, str] = {}
-    for num, wt, value in fields(buf):
-        if num == 1 and wt == 2:
+    for num, _wt, value in fields(buf):
+        if num == 1 and isinstance(value, memoryview):
             for n2, _w2, v2 in fields(value):
                 if n2 == 1:
-                    seconds = signed64(v2)
+                    seconds = signed64(number(v2, "timestamp seconds"))
                 elif n2 == 2:
-                    nanos = v2
-        elif num == 2 and wt == 2:
+                    nanos = number(v2, "timestamp nanos")
+        elif num == 2 and isinstance(value, memoryview):
             line = text(value, "line")
-        elif num == 3 and wt == 2:
+        elif num == 3 and isinstance(value, memoryview):
             k, v = _pairs(value)
             if k:
                 meta[k] = v
@@ -131,15 +130,15 @@ def decode_loki_proto(body: bytes, limits: Limits, now: float, max_bytes: int = 
     raw = decompress(body, max_bytes)
     out = Decoded()
     index = 0
-    for num, wt, stream in fields(raw):
-        if num != 1 or wt != 2:
+    for num, _wt, stream in fields(raw):
+        if num != 1 or not isinstance(stream, memoryview):
             continue
         label_text = ""
-        entries: list[Any] = []
-        for n2, w2, v2 in fields(stream):
-            if n2 == 1 and w2 == 2:
+        entries: list[memoryview] = []
+        for n2, _w2, v2 in fields(stream):
+            if n2 == 1 and isinstance(v2, memoryview):
                 label_text = text(v2, "stream labels")
-            elif n2 == 2 and w2 == 2:
+            elif n2 == 2 and isinstance(v2, memoryview):
                 entries.append(v2)
         labels, severity, bad = _stream_labels(limits, label_text)
         for entry in entries:

@@ -44,6 +44,11 @@ def _severity(number: int, text: str) -> Severity:
 
 
 # --- JSON ---------------------------------------------------------------------------------------------
+def _either(v: dict[str, Any], camel: str, snake: str) -> Any:
+    """The value under the JSON name or the proto name; the caller checked that one of them is there."""
+    return v[camel] if camel in v else v[snake]
+
+
 def _any_json(v: Any) -> Any:
     if not isinstance(v, dict):
         return v
@@ -53,9 +58,9 @@ def _any_json(v: Any) -> Any:
     if "boolValue" in v or "bool_value" in v:
         return bool(v.get("boolValue", v.get("bool_value")))
     if "intValue" in v or "int_value" in v:
-        return int(v.get("intValue", v.get("int_value")))
+        return int(_either(v, "intValue", "int_value"))
     if "doubleValue" in v or "double_value" in v:
-        return float(v.get("doubleValue", v.get("double_value")))
+        return float(_either(v, "doubleValue", "double_value"))
     if "arrayValue" in v or "array_value" in v:
         return [_any_json(x) for x in (v.get("arrayValue") or v.get("array_value") or {}).get("values", [])]
     if "kvlistValue" in v or "kvlist_value" in v:
@@ -219,9 +224,9 @@ def _metrics_json(body: bytes, limits: Limits, now: float) -> Decoded:
 def _values_json(kind: str, dp: dict[str, Any]) -> list[tuple[str, float]]:
     if kind in ("gauge", "sum"):
         if "asDouble" in dp or "as_double" in dp:
-            return [("", float(dp.get("asDouble", dp.get("as_double"))))]
+            return [("", float(_either(dp, "asDouble", "as_double")))]
         if "asInt" in dp or "as_int" in dp:
-            return [("", float(int(dp.get("asInt", dp.get("as_int")))))]
+            return [("", float(int(_either(dp, "asInt", "as_int"))))]
         raise InvalidInputError("a number data point needs asDouble or asInt")
     out = [("_count", float(int(dp.get("count", 0))))]
     if dp.get("sum") is not None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from opsloop.errors import InvalidInputError
 
-__all__ = ["double", "fields", "signed64", "text"]
+__all__ = ["double", "fields", "number", "signed64", "text"]
 
 _D = struct.Struct("<d")
 
@@ -22,7 +22,7 @@ def _bad(what: str) -> InvalidInputError:
     return InvalidInputError(f"malformed protobuf: {what}", field="body")
 
 
-def fields(buf: bytes | memoryview) -> Iterator[tuple[int, int, object]]:
+def fields(buf: bytes | memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
     mv = memoryview(buf)
     n = len(mv)
     pos = 0
@@ -76,6 +76,13 @@ def double(bits: int) -> float:
 
 def signed64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def number(value: int | memoryview, what: str) -> int:
+    """A varint or fixed-width field's value; a length-delimited one is malformed."""
+    if not isinstance(value, int):
+        raise _bad(f"{what} must be a number")
+    return value
 
 
 def text(value: object, what: str) -> str:

@@ -46,8 +46,8 @@ def _declared_length(body: bytes) -> int:
 def _series(buf: memoryview) -> tuple[dict[str, str], list[tuple[int, int]]]:
     labels: dict[str, str] = {}
     samples: list[tuple[int, int]] = []
-    for num, wt, value in fields(buf):
-        if num == 1 and wt == 2:
+    for num, _wt, value in fields(buf):
+        if num == 1 and isinstance(value, memoryview):
             name = val = ""
             for n3, _w3, v3 in fields(value):
                 if n3 == 1:
@@ -56,12 +56,12 @@ def _series(buf: memoryview) -> tuple[dict[str, str], list[tuple[int, int]]]:
                     val = text(v3, "label value")
             if name:
                 labels[name] = val
-        elif num == 2 and wt == 2:
+        elif num == 2 and isinstance(value, memoryview):
             bits, ts = 0, 0
             for n3, w3, v3 in fields(value):
-                if n3 == 1 and w3 == 1:
+                if n3 == 1 and w3 == 1 and isinstance(v3, int):
                     bits = v3
-                elif n3 == 2 and w3 == 0:
+                elif n3 == 2 and w3 == 0 and isinstance(v3, int):
                     ts = signed64(v3)
             samples.append((bits, ts))
     return labels, samples
@@ -71,8 +71,8 @@ def decode_remote_write(body: bytes, limits: Limits, now: float, max_bytes: int 
     raw = decompress(body, max_bytes)
     out = Decoded()
     index = 0
-    for num, wt, value in fields(raw):
-        if num != 1 or wt != 2:
+    for num, _wt, value in fields(raw):
+        if num != 1 or not isinstance(value, memoryview):
             continue  # metadata (3) and unknown fields are ignored
         labels, samples = _series(value)
         out.items += max(1, len(samples))
@@ -115,8 +115,8 @@ def encode_remote_write(series: list[tuple[dict[str, str], list[tuple[float, flo
     msg = bytearray()
     for labels, samples in series:
         ts = bytearray()
-        for k, v in sorted(labels.items()):
-            ts += _ld(1, _ld(1, k.encode()) + _ld(2, v.encode()))
+        for name, val in sorted(labels.items()):
+            ts += _ld(1, _ld(1, name.encode()) + _ld(2, val.encode()))
         for t, v in samples:
             sample = _vint(1 << 3 | 1) + struct.pack("<d", v) + _vint(2 << 3 | 0) + _vint(int(t * 1000) & (2**64 - 1))
             ts += _ld(2, sample)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from opsloop.aiops.logs.baseline import SeasonalBaseline
 from opsloop.aiops.logs.headers import is_error_level
@@ -181,7 +182,7 @@ class LogAnomalyDetector:
             "expected_high": mean + self.config.z_threshold * spread,
             "score": z,
         }
-        evidence = {"bucket_start": bucket, "bucket_seconds": self.config.bucket_seconds}
+        evidence: dict[str, Any] = {"bucket_start": bucket, "bucket_seconds": self.config.bucket_seconds}
         if tid == _ERRORS:
             severity = Severity.CRITICAL if z >= 2 * self.config.z_threshold else Severity.ERROR
             return Signal(

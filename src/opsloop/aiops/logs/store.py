@@ -7,6 +7,7 @@ born, when it gets a new version, and on ``LogMiner.flush()`` (counts, buckets, 
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from pathlib import Path
@@ -34,7 +35,7 @@ class TemplateStore(Protocol):
     def list(self, service: str | None = None) -> list[Template]:
         """Stored templates of a service (all when ``None``), ordered by id."""
 
-    def services(self) -> list[str]:
+    def services(self) -> builtins.list[str]:
         """Services with at least one stored template."""
 
     def delete_service(self, service: str) -> int:
@@ -67,7 +68,7 @@ class InMemoryTemplateStore:
         rows = [r for r in self._rows.values() if service is None or r["service"] == service]
         return [Template.from_dict(r) for r in sorted(rows, key=lambda r: r["id"])]
 
-    def services(self) -> list[str]:
+    def services(self) -> builtins.list[str]:
         return sorted({r["service"] for r in self._rows.values()})
 
     def delete_service(self, service: str) -> int:

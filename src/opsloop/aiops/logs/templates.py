@@ -130,8 +130,8 @@ class Template:
         self.last_seen = max(self.last_seen, other.last_seen)
         for key, n in other.buckets.items():
             self.buckets[key] = self.buckets.get(key, 0) + n
-        for key, n in other.levels.items():
-            self.levels[key] = self.levels.get(key, 0) + n
+        for level, n in other.levels.items():
+            self.levels[level] = self.levels.get(level, 0) + n
         for line in other.examples:
             if len(self.examples) >= max_examples:
                 break

@@ -71,6 +71,59 @@ def test_topology_groups_a_cascade_and_keeps_unrelated_apart() -> None:
     assert d.group_id == 2 and any("shop depends on payments (declared topology)" in r for r in d.reasons)
 
 
+def test_a_dependency_alerting_soon_after_its_callers_is_their_cause() -> None:
+    c = Correlator(Topology([("api", "db")]))
+    feed(c, [sig("api", 0)])
+    d = c.decide(sig("db", 20))
+    assert d.group_id == 1
+    assert d.reasons[0] == "db is a dependency of api (declared topology), 20s after the incident started"
+
+
+def test_a_dependency_starting_to_alert_later_is_a_new_root() -> None:
+    c = Correlator(Topology([("api", "db")]))
+    ids = feed(c, [sig("api", 0), sig("api", 60, "Latency"), sig("db", 100)])
+    assert ids == [1, 1, 2], "api already alerted for 100 s: db failing now is a new root, not api's cause"
+    d = c.decide(sig("api", 130, "Errors"))
+    assert d.group_id == 1 and any("same service api" in r for r in d.reasons)
+
+
+def test_the_dependent_window_grows_with_the_hops() -> None:
+    topo = Topology([("web", "api"), ("api", "db")])
+    c = Correlator(topo)
+    feed(c, [sig("db", 0)])
+    d = c.decide(sig("web", 140))
+    assert d.group_id == 1 and any("web depends on (2 hops) db (declared topology), 140s after" in r
+                                   for r in d.reasons)
+    assert c.decide(sig("api", 140)).group_id is None, "one hop away, 140 s is too late to be db's symptom"
+
+
+def test_a_dependent_is_timed_from_the_current_episode_of_its_dependency() -> None:
+    c = Correlator(Topology([("api", "db")]))
+    feed(c, [sig("db", 0), sig("db", 100, "Disk")])  # db quiet for 100 s: a new episode of it starts
+    d = c.decide(sig("api", 160))
+    assert d.group_id == 1 and d.reasons[0] == "api depends on db (declared topology), 60s after it started alerting"
+    c = Correlator(Topology([("api", "db")]))
+    assert feed(c, [sig("db", 0), sig("db", 60, "Disk"), sig("api", 160)]) == [1, 1, 2], \
+        "db kept alerting since 0 s: api 160 s later is not its symptom"
+
+
+def test_a_same_service_alert_after_a_quiet_spell_opens_a_new_incident() -> None:
+    c = Correlator()
+    assert feed(c, [sig("api", 0), sig("api", 80, "Latency"), sig("api", 220, "Disk")]) == [1, 1, 2]
+
+
+def test_learned_links_do_not_join_services_the_declared_topology_keeps_apart() -> None:
+    topo = Topology([("a", "x"), ("b", "x")], min_support=3, min_strength=0.5)  # siblings of x
+    for k in range(4):
+        topo.observe("a", k * 10_000.0)
+        topo.observe("b", k * 10_000.0 + 30)
+    assert topo.learned_strength("a", "b") == 1.0
+    c = Correlator(topo)
+    assert feed(c, [sig("a", 100_000.0), sig("b", 100_030.0)]) == [1, 2]
+    c = Correlator(topo)
+    assert feed(c, [sig("a", 100_000.0), sig("x", 100_010.0), sig("b", 100_030.0)]) == [1, 1, 1]
+
+
 def test_rare_shared_labels_group_common_ones_do_not() -> None:
     c = Correlator(config=GroupingConfig(use_topology=False, use_learned=False))
     background = [sig(f"svc{i}", i * 1000.0, "Noise", cluster="prod", zone=f"z{i % 3}") for i in range(30)]

@@ -7,8 +7,19 @@ neighbouring service, a shared informative label) and joins the best one scoring
 reason, and fades with the time gap:
 
 * the same alert (fingerprint) again: +4
-* the same service, or the same monitored instance (``instance``, ``host``, ``pod``… label): +3
-* a declared dependency ``d`` hops away: +2.5 × 0.8^(d-1); a learned co-occurrence link: +2.5 × strength
+* the same service, or the same monitored instance (``instance``, ``host``, ``pod``… label), still
+  alerting in the incident (its last signal at most ``same_window_s`` before): +3
+* a declared dependency path ``d`` hops away: +2.5 × 0.8^(d-1), judged by the direction and timing of
+  a cascade (a failure spreads from a service to its callers, one hop after another):
+
+  - the signal's service *depends on* a service of the incident (it may show that failure): counts
+    when it comes within ``link_window_s`` per hop of when that service started alerting;
+  - the signal's service is a *dependency* of a service of the incident (it may be the cause): counts
+    only within ``cause_window_s`` of the incident's first signal. A dependency that starts alerting
+    later, while its callers already alert for another reason, is more likely a new root.
+* a learned co-occurrence link: +2.5 × strength, unless the declared topology names both services
+  (then it knows they are not on one failure path: services that alert together because they call
+  the same failing service are siblings, not a cause and its symptom)
 * shared labels, each weighted by how rare it is among recent signals (``cluster=prod`` on every
   alert weighs nothing; a volume id seen on two signals weighs a lot): 2 × rarity each, up to +2.5
 
@@ -48,10 +59,13 @@ class GroupingConfig:
         min_score: evidence needed to join rather than open a new incident.
         max_hops: furthest declared dependency counted.
         link_window_s: a failure spreads to a dependent soon after it starts: a dependency link counts
-            fully when the signal comes at most this long after the linked service's first signal in the
-            incident, and fades to nothing at twice that.
+            fully when the signal comes at most this long per hop after the linked service started
+            alerting in the incident (its current episode there), and fades to nothing at twice that.
         cause_window_s: the same for a signal of a *dependency* of the incident's services (a possible
             cause), measured from the incident's first signal.
+        same_window_s: the same service or instance counts fully when its last signal in the incident
+            is at most this old, and fades to nothing at twice that; quieter for longer, its next
+            signal starts a new episode of it there.
         label_cap: most that shared labels add to the score.
         use_labels, use_topology, use_learned: switch evidence kinds off (for ablations).
     """
@@ -59,8 +73,9 @@ class GroupingConfig:
     window_s: float = 300.0
     min_score: float = 2.0
     max_hops: int = 2
-    link_window_s: float = 150.0
-    cause_window_s: float = 90.0
+    link_window_s: float = 75.0
+    cause_window_s: float = 45.0
+    same_window_s: float = 90.0
     label_cap: float = 2.5
     use_labels: bool = True
     use_topology: bool = True
@@ -81,13 +96,23 @@ class Group:
     size: int = 0
     resolved: bool = False
 
-    def add(self, sig: Signal, fp: str) -> None:
+    def quiet(self, service: str, t: float, gap: float) -> bool:
+        """Whether a signal of ``service`` at ``t`` starts a new episode of it here (new, or after ``gap``)."""
+        last = self.latest.get(service)
+        return last is None or t - last > gap
+
+    def add(self, sig: Signal, fp: str, episode_gap_s: float = float("inf")) -> None:
+        """Account for a signal; a service quiet here for over ``episode_gap_s`` starts a new episode."""
         self.first = min(self.first, sig.time)
         self.last = max(self.last, sig.time)
-        if sig.service:
-            self.services[sig.service] = self.services.get(sig.service, 0) + 1
-            self.onset[sig.service] = min(self.onset.get(sig.service, sig.time), sig.time)
-            self.latest[sig.service] = max(self.latest.get(sig.service, sig.time), sig.time)
+        svc = sig.service
+        if svc:
+            self.services[svc] = self.services.get(svc, 0) + 1
+            if self.quiet(svc, sig.time, episode_gap_s):
+                self.onset[svc] = sig.time
+            else:
+                self.onset[svc] = min(self.onset[svc], sig.time)
+            self.latest[svc] = max(self.latest.get(svc, sig.time), sig.time)
         for kv in sig.labels.items():
             if kv[0] not in _IGNORED_LABELS:
                 self.labels[kv] = self.labels.get(kv, 0) + 1
@@ -170,23 +195,25 @@ class Correlator:
         return down, up, learned
 
     def _link(self, a: str, b: str, paths: tuple[dict[str, int], dict[str, int], set[str]] | None = None
-              ) -> tuple[float, str, bool]:
-        """Evidence that ``a`` and ``b`` fail together: weight, reason, and whether ``a`` is downstream
-        (a dependency of ``b``, so possibly the cause of what ``b`` shows) rather than a dependent."""
+              ) -> tuple[float, str, bool, int]:
+        """Evidence that ``a`` and ``b`` fail together: weight, reason, whether ``a`` is downstream
+        (a dependency of ``b``, so possibly the cause of what ``b`` shows) rather than a dependent, and
+        the hops between them (1 for a learned link)."""
         down, up_, learned = paths or self._paths(a)
         shows, causes = down.get(b), up_.get(b)  # a depends on b: a shows b's failure; b on a: a may cause it
         if shows or causes:
             d = min(x for x in (shows, causes) if x)
             cause = not shows or (causes is not None and causes < shows)
             how = ("is a dependency of" if cause else "depends on") + (f" ({d} hops)" if d > 1 else "")
-            return 2.5 * 0.8 ** (d - 1), f"{a} {how} {b} (declared topology)", cause
-        if b in learned:
+            return 2.5 * 0.8 ** (d - 1), f"{a} {how} {b} (declared topology)", cause, d
+        if b in learned and not (self.config.use_topology and self.topology.knows(a) and self.topology.knows(b)):
             s = self.topology.learned_strength(a, b)
             if s > 0:
-                return 2.5 * s, f"{a} and {b} alert together (learned, strength {s:.2f})", False
-        return 0.0, "", False
+                return 2.5 * s, f"{a} and {b} alert together (learned, strength {s:.2f})", False, 1
+        return 0.0, "", False, 0
 
     def score(self, sig: Signal, fp: str, g: Group, ctx: _Ctx | None = None) -> tuple[float, list[str]]:
+        """The evidence that ``sig`` belongs to ``g``, and its reasons."""
         cfg = self.config
         gap = max(0.0, sig.time - g.last, g.first - sig.time)
         if gap > cfg.window_s:
@@ -226,39 +253,60 @@ class Correlator:
         return _Ctx(paths, linked, weights)
 
     def _place(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, str]:
-        """Evidence from where the signal comes from: same service or instance, else a dependency."""
+        """Evidence from where the signal comes from: same service or instance, else a dependency path."""
+        w, why = self._same_place(sig, g)
+        if w > 0 or not sig.service:
+            return w, why
+        return self._cascade(sig, g, ctx)
+
+    def _same_place(self, sig: Signal, g: Group) -> tuple[float, str]:
+        """The same service, or the same monitored instance, still alerting in the incident."""
         svc = sig.service
-        lw = self.config.link_window_s
         if svc and svc in g.services:
             lag = abs(sig.time - g.latest.get(svc, g.last))
-            w = 3.0 * (1.0 if lag <= lw else max(0.0, 2.0 - lag / lw))
+            w = 3.0 * self._fade(lag, self.config.same_window_s)
             if w >= 2.0:
                 return w, f"same service {svc}, {lag:.0f}s after its last signal"
         for k in IDENTITY_LABELS:
             v = sig.labels.get(k)
             if v and (k, v) in g.labels:
                 lag = abs(sig.time - g.label_latest.get((k, v), g.last))
-                w = 3.0 * (1.0 if lag <= lw else max(0.0, 2.0 - lag / lw))
+                w = 3.0 * self._fade(lag, self.config.same_window_s)
                 if w >= 2.0:
                     return w, f"same {k} {v}, {lag:.0f}s after its last signal"
+        return 0.0, ""
+
+    def _cascade(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, str]:
+        """Evidence from a dependency path to a service of the incident, judged by direction and timing.
+
+        A dependent shows a failure soon after its dependency starts failing: within ``link_window_s``
+        per hop of when that service started alerting here. A dependency that is the cause alerts
+        before, or just after, the first symptoms: within ``cause_window_s`` of the incident's start;
+        later, it is more likely a new root than the cause of what its callers already show.
+        """
+        svc = sig.service
+        paths, linked = ctx.paths, ctx.linked
+        others = [o for o in linked if o in g.services] if len(linked) < len(g.services) else [
+            o for o in g.services if o in linked]
         best, why = 0.0, ""
-        if svc:
-            paths, linked = ctx.paths, ctx.linked
-            others = [o for o in linked if o in g.services] if len(linked) < len(g.services) else [
-                o for o in g.services if o in linked]
-            for other in others:
-                w, text, cause = self._link(svc, other, paths)
-                if w <= best:
-                    continue
-                # a dependent shows a failure soon after its dependency starts failing; a dependency
-                # that is the cause alerts before, or just after, the first symptoms
-                lag = abs(sig.time - (g.first if cause else g.onset.get(other, g.first)))
-                window = self.config.cause_window_s if cause else lw
-                w *= 1.0 if lag <= window else max(0.0, 2.0 - lag / window)
-                if w > best:
-                    when = "the incident started" if cause else "it started alerting"
-                    best, why = w, f"{text}, {lag:.0f}s after {when}"
+        for other in others:
+            w, text, cause, hops = self._link(svc, other, paths)
+            if w <= best:
+                continue
+            if cause:
+                lag, window, when = abs(sig.time - g.first), self.config.cause_window_s, "the incident started"
+            else:
+                lag = abs(sig.time - g.onset.get(other, g.first))
+                window, when = self.config.link_window_s * hops, "it started alerting"
+            w *= self._fade(lag, window)
+            if w > best:
+                best, why = w, f"{text}, {lag:.0f}s after {when}"
         return best, why
+
+    @staticmethod
+    def _fade(lag: float, window: float) -> float:
+        """1 up to ``window``, falling to 0 at twice that."""
+        return 1.0 if lag <= window else max(0.0, 2.0 - lag / window)
 
     def _shared(self, g: Group, ctx: _Ctx) -> tuple[float, str]:
         shared = [(kv, w) for kv, w in ctx.weights.items() if kv in g.labels]
@@ -294,7 +342,7 @@ class Correlator:
         g = self.groups.get(group_id)
         if g is None:
             g = self.groups[group_id] = Group(group_id, sig.time, sig.time)
-        g.add(sig, fp)
+        g.add(sig, fp, self.config.same_window_s)
         g.resolved = False
         if sig.service:
             self._by_service[sig.service].add(group_id)

@@ -149,6 +149,10 @@ class Topology:
                 out.add(other)
         return out
 
+    def knows(self, service: str) -> bool:
+        """Whether the declared topology names ``service``."""
+        return service in self._adj
+
     def within(self, service: str, max_hops: int) -> dict[str, int]:
         """Services ``service`` depends on, directly or through others, within ``max_hops``."""
         return self._reach(service, max_hops, True)

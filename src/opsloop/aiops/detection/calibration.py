@@ -39,9 +39,6 @@ class TailCalibrator(Estimator):
         excess_floor: absolute floor of the exponential tail's mean excess (in raw-score units).
         tail: ``"exponential"`` (light tails: Gaussian-like noise) or ``"pareto"`` (the tail index
             is estimated by Hill's estimator, so a spiky series needs a far larger spike).
-        observed_tail: the tail probability of a score is never below the observed frequency of
-            scores in its bin or above (a series whose spikes recur keeps them at their frequency
-            instead of the fitted tail's, which a mixture of noise and spikes underestimates).
     """
 
     def __init__(
@@ -53,7 +50,6 @@ class TailCalibrator(Estimator):
         min_excess: float = 0.25,
         tail: str = "exponential",
         excess_floor: float = 1e-3,
-        observed_tail: bool = False,
     ) -> None:
         if tail not in ("exponential", "pareto"):
             raise InvalidInputError("tail must be 'exponential' or 'pareto'", field="tail")
@@ -64,7 +60,6 @@ class TailCalibrator(Estimator):
         self.min_excess = min_excess
         self.tail = tail
         self.excess_floor = excess_floor
-        self.observed_tail = observed_tail
         self._counts = array("d", bytes(8 * (_N_BINS + 1)))  # compact: 8 bytes a bin
         self._total = 0.0
         self._seen = 0
@@ -131,13 +126,7 @@ class TailCalibrator(Estimator):
             return 0.0
         if raw > self._q:
             if self.tail == "pareto":
-                p = 1.0 - (1.0 - self.tail_quantile) * (raw / self._q) ** (-1.0 / self._excess)
-            else:
-                p = 1.0 - (1.0 - self.tail_quantile) * math.exp(-(raw - self._q) / self._excess)
-            if self.observed_tail:
-                k = self._bin(raw)
-                seen = self._cdf[k - 1] if k > 0 else 0.0  # share of scores below raw's bin
-                p = p if p < seen else seen
-            return p
+                return 1.0 - (1.0 - self.tail_quantile) * (raw / self._q) ** (-1.0 / self._excess)
+            return 1.0 - (1.0 - self.tail_quantile) * math.exp(-(raw - self._q) / self._excess)
         k = self._bin(raw)
         return min(self._cdf[k - 1] if k > 0 else 0.0, self.tail_quantile)

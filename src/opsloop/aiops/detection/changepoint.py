@@ -25,8 +25,6 @@ class ChangePointDetector(InOrderStream, AnomalyDetector):
         alpha: learning rate of the slow baseline; ``fast_alpha`` of the recent mean.
         scale_alpha: learning rate of the mean absolute deviation.
         clip: deviations are clipped to ``clip`` scales before they update baseline and scale.
-        step_clip: deviations are clipped to ``step_clip`` scales before they enter the CUSUM
-            (None: unclipped), so one spike adds little and only a sustained shift accumulates.
         calibrator: ``TailCalibrator`` parameters for the CUSUM statistic.
     """
 
@@ -39,7 +37,6 @@ class ChangePointDetector(InOrderStream, AnomalyDetector):
         scale_alpha: float = 0.01,
         clip: float = 3.0,
         calibrator: dict | None = None,
-        step_clip: float | None = None,
     ) -> None:
         self.drift = drift
         self.confirm = confirm
@@ -48,7 +45,6 @@ class ChangePointDetector(InOrderStream, AnomalyDetector):
         self.scale_alpha = scale_alpha
         self.clip = clip
         self.calibrator = calibrator
-        self.step_clip = step_clip
         self._cal = make_calibrator(calibrator)
         self._pos = 0.0
         self._neg = 0.0
@@ -67,18 +63,12 @@ class ChangePointDetector(InOrderStream, AnomalyDetector):
             return 0.0
         return (x - self._base) / (s if s > 1e-12 else 1e-12)
 
-    def _sums(self, z: float) -> tuple[float, float]:
-        """Both CUSUMs after a point at ``z`` scales (before they are floored at 0)."""
-        c = self.step_clip
-        if c is not None:
-            z = z if -c <= z <= c else (c if z > 0 else -c)
-        return self._pos + z - self.drift, self._neg - z - self.drift
-
     def score_one(self, x: float, t: float | None = None) -> float:
         if not math.isfinite(x) or self._base != self._base:
             return 0.0
         z = self._z(x)
-        p, n = self._sums(z)
+        p = self._pos + z - self.drift
+        n = self._neg - z - self.drift
         s = scale_or_floor(self._scale, self._floor)
         if s == s and s != math.inf:
             self._band = (self._base, self._base - 3.0 * s, self._base + 3.0 * s)
@@ -112,7 +102,8 @@ class ChangePointDetector(InOrderStream, AnomalyDetector):
             self._scale = abs(dev)
             return
         z = self._z(x)
-        p, n = self._sums(z)
+        p = self._pos + z - self.drift
+        n = self._neg - z - self.drift
         self._pos = p if p > 0.0 else 0.0
         self._neg = n if n > 0.0 else 0.0
         self._cal.learn_one(self._pos if self._pos > self._neg else self._neg)

@@ -66,3 +66,25 @@ def test_metrics_page_lists_series_and_charts_one_with_its_anomalies(page, laten
     page.locator("#metric-name").press("Enter")
     expect(page.locator("#metric-series")).to_contain_text("No series matches these filters")
     assert page.js_errors == []
+
+
+def test_incident_page_charts_the_anomalous_series_from_its_history(page, latency, ui_server) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    anomalies = httpx.get(ui_server.url + API + "/signals", params={"kind": "metric_anomaly"}).json()["signals"]
+    spike = max(anomalies, key=lambda s: s["values"].get("observed", 0))
+    assert spike["evidence"]["series"] == latency["series"]["series"]
+    page.goto(f"/#/incidents/{spike['incident_id']}")
+    card = page.locator("section.metric-anomaly").first
+    expect(card).to_contain_text("latency_ms")
+    # Drawn from the stored samples: one line through hundreds of points, not just the anomalous ones.
+    line = card.locator("svg.chart polyline")
+    expect(line).to_have_count(1)
+    page.wait_for_function(
+        "() => (document.querySelector('section.metric-anomaly svg.chart polyline')"
+        "?.getAttribute('points') || '').split(' ').length > 100")
+    card.locator("a.series-history").click()
+    expect(page).to_have_url(re.compile(rf"#/metrics\?series={latency['series']['series']}"))
+    expect(page.locator("#metric-chart")).to_contain_text("latency_ms · api")
+    shot(page, "metrics-from-incident")
+    assert page.js_errors == []

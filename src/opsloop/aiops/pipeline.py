@@ -14,7 +14,7 @@ import logging
 import threading
 import time as _time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsloop.aiops.correlation.inhibition import InhibitRule
 from opsloop.aiops.correlation.silences import Silence, parse_matchers
@@ -28,6 +28,10 @@ from opsloop.aiops.ingestion.ratelimit import RateLimiter
 from opsloop.core.signals import Severity, Signal, SignalKind
 from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.storage.sql.incidents import AiopsStores
+
+if TYPE_CHECKING:  # imported on first use at run time (see _build_watch and _logs)
+    from opsloop.aiops.detection import MetricWatch
+    from opsloop.aiops.logs import LogIngestor
 
 __all__ = ["Pipeline"]
 
@@ -59,11 +63,11 @@ class Pipeline:
         self.dispatcher = Dispatcher(stores.ops, self.router, clock=clock)
         self.limiter = RateLimiter(rate_per_sender)
         self.lock = threading.RLock()
-        self.log_ingestor = None
+        self.log_ingestor: LogIngestor | None = None
         # Where mined log templates persist (a TemplateStore with save_snapshot/load_snapshot); the
         # server passes the SQL one so templates are queryable and ids survive restarts.
         self.template_store: Any = None
-        self.metric_watch = None
+        self.metric_watch: MetricWatch | None = None
         self.thresholds: ThresholdWatch | None = None
         self._mine_logs = mine_logs
         self._loaded = False
@@ -171,12 +175,18 @@ class Pipeline:
                     except Exception:  # noqa: BLE001 - mining is best effort; the record is stored anyway
                         log.exception("log mining failed")
                         break
-        if points and self.thresholds is not None:
+        if points and (self.thresholds is not None or self.metric_watch is not None):
+            # Derived signals name their series, so evidence can be charted from the sample history.
+            fingerprints = {tuple(sorted(s.labels.items())): s.fingerprint() for s in signals if s.kind == "metric"}
             for p in points:
-                out.extend(self.thresholds.observe(p.labels, p.time, p.value))
-        if points and self.metric_watch is not None:
-            for p in points:
-                out.extend(self.metric_watch.observe(p.labels, p.time, p.value))
+                found: list[Signal] = []
+                if self.thresholds is not None:
+                    found.extend(self.thresholds.observe(p.labels, p.time, p.value))
+                if self.metric_watch is not None:
+                    found.extend(self.metric_watch.observe(p.labels, p.time, p.value))
+                for sig in found:
+                    sig.evidence["series"] = fingerprints.get(tuple(sorted(p.labels.items())), "")
+                out.extend(found)
         return out
 
     # --- incidents --------------------------------------------------------------------------------------

@@ -113,3 +113,34 @@ def test_the_pipeline_tick_enforces_the_retention_window(tmp_path) -> None:  # n
     assert stores.metric_points.points(series["series"])["count"] == 4
     pipeline.tick()
     assert stores.metric_points.points(series["series"])["points"] == [[now[0] - 60, 9.0]]
+
+
+def test_detector_signals_name_the_series_they_came_from(tmp_path) -> None:  # noqa: ANN001
+    import random
+
+    from opsloop.aiops.ingestion.remote_write import encode_remote_write
+
+    pb = {"content-type": "application/x-protobuf", "content-encoding": "snappy"}
+    with aiops_client(tmp_path) as client:
+        rules = [{"name": "api-latency", "selector": 'latency{job="api"}'}]
+        assert client.put(API + "/aiops/config/watch_rules", json=rules).status_code == 200
+        limit = [{"name": "TooSlow", "selector": "latency", "above": 300, "for_s": 0}]
+        assert client.put(API + "/aiops/config/metric_rules", json=limit).status_code == 200
+        rnd = random.Random(0)
+        t0 = time.time() - 3000
+        points = [(t0 + i * 5, 100 + rnd.gauss(0, 2) + (400 if 500 <= i < 520 else 0)) for i in range(600)]
+        for k in range(0, len(points), 100):
+            body = encode_remote_write([({"__name__": "latency", "job": "api"}, points[k:k + 100])])
+            assert client.post("/api/v1/write", content=body, headers=pb).status_code == 204
+        (series,) = client.get(API + "/metrics/series", params={"name": "latency"}).json()["series"]
+        derived = [s for s in client.get(API + "/signals", params={"limit": 1000}).json()["signals"]
+                   if s["kind"] != "metric"]
+        assert {s["kind"] for s in derived} == {"metric_anomaly"}
+        sources = {s["source"] for s in derived}
+        assert "rule:TooSlow" in sources and len(sources) == 2  # the threshold rule and the detector
+        resolved = [s for s in derived if s["source"] == "rule:TooSlow"]
+        assert resolved and resolved[0]["status"] == "resolved"  # resolving used to crash the write (500)
+        assert {s["evidence"]["series"] for s in derived} == {series["series"]}
+        spike = client.get(API + "/metrics/points", params={"series": series["series"], "start": t0 + 2499,
+                                                             "end": t0 + 2601}).json()["points"]
+        assert [round(t - t0) for t, _v in spike] == list(range(2500, 2601, 5))

@@ -213,14 +213,34 @@ function metricCard(title, sigs, inc) {
   const last = sigs[sigs.length - 1];
   const b = bandOf(last);
   const host = h('div', {});
+  const seriesId = (sigs.find((x) => x.evidence && x.evidence.series) || { evidence: {} }).evidence.series;
   const card = h('section', { class: 'card metric-anomaly', 'data-metric': title }, h('h3', { text: title }),
-    h('p', { class: 'muted', text: `${sigs.length} signal(s); last value ${fmtNum(num(last.values, 'observed', 'value'))}${b ? `, expected ${fmtNum(b[0])} – ${fmtNum(b[1])}` : ''}` }), host);
-  queueMicrotask(() => lineChart(host, {
-    series: [{ name: title, points, anomalies }], band, xTime: true, height: 200,
+    h('p', { class: 'muted', text: `${sigs.length} signal(s); last value ${fmtNum(num(last.values, 'observed', 'value'))}${b ? `, expected ${fmtNum(b[0])} – ${fmtNum(b[1])}` : ''}` }),
+    host, seriesId ? h('a', { href: href('/metrics', { series: seriesId, name: metricName(last) }), class: 'series-history', text: 'Full series history' }) : null);
+  const draw = (line) => lineChart(host, {
+    series: [{ name: title, points: line, anomalies }], band, xTime: true, height: 200,
     markers: inc.created_at ? [{ x: ms(inc.created_at), label: 'opened' }] : [],
     label: `${title} around the incident with its expected band`,
-  }));
+  });
+  queueMicrotask(() => draw(points));
+  if (seriesId) queueMicrotask(() => withHistory(seriesId, sigs, inc, draw));
   return card;
+}
+
+/** Redraw a metric card with the stored samples from half an hour before the first signal to after the last. */
+async function withHistory(seriesId, sigs, inc, draw) {
+  const times = sigs.map((x) => Number(x.time)).filter(Number.isFinite);
+  if (inc.created_at) times.push(Number(inc.created_at));
+  if (!times.length) return;
+  const start = Math.min(...times) - 1800;
+  const end = Math.max(...times, ...sigs.map((x) => Number(x.resolved_at || x.last_time) || 0)) + 1800;
+  try {
+    const data = await ops.metricPoints({ series: seriesId, start, end, max_points: 400 });
+    const line = data.points.map((p) => [p[0] * 1000, p[1] === null ? NaN : p[1]]);
+    if (line.length) draw(line);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;  // no history on this server: keep the chart drawn from the signals
+  }
 }
 
 function logTemplates(signals) {

@@ -115,7 +115,7 @@ export async function render(root, ctx) {
       [data, anomalies] = await Promise.all([
         ops.metricPoints(params, controller.signal),
         ops.signals({ kind: 'metric_anomaly', service: s.service || undefined, since: params.start, limit: 500 }, controller.signal)
-          .then((r) => r.signals.filter((a) => covers(a.labels, s.labels))).catch(() => []),
+          .then((r) => r.signals.filter((a) => ((a.evidence || {}).series ? a.evidence.series === s.series : covers(a.labels, s.labels)))).catch(() => []),
       ]);
     } catch (err) {
       if (err.name === 'AbortError' || !ctx.alive()) return;

@@ -61,9 +61,9 @@ class SqlMetricPointStore:
         with self.db.read() as conn:
             count, lo, hi = conn.execute(select(func.count(), func.min(P.c.time), func.max(P.c.time)).where(*where)).one()
             if count <= max_points:
-                rows = conn.execute(select(P.c.time, P.c.value).where(*where).order_by(P.c.time)).all()
+                raw = conn.execute(select(P.c.time, P.c.value).where(*where).order_by(P.c.time)).all()
                 return {"series": series, "count": count, "bucket_s": None,
-                        "points": [[t, v] for t, v in rows]}
+                        "points": [[t, v] for t, v in raw]}
             # A hair wider than span/max_points so the newest sample falls in the last bucket, not past it.
             width = max((hi - lo) / max_points * (1 + 1e-9), 1e-9)
             offset = (P.c.time - lo) / width

@@ -111,7 +111,7 @@ async def loki_push(request: Request) -> Response:
     "/api/v1/write",
     summary="Prometheus remote_write receiver (snappy protobuf WriteRequest)",
     description="Add `remote_write: [{url: http://<opsloop>/api/v1/write}]` to prometheus.yml. Samples feed the "
-                "metric detectors; the latest value of each series is stored. 204 on success; a body that is not "
+                "metric detectors and the metric history (GET /api/opsloop/v1/metrics/points). 204 on success; a body that is not "
                 "snappy or not a WriteRequest is a 400 (not retried by Prometheus).",
     status_code=204,
     openapi_extra=_doc({"application/x-protobuf": "snappy-compressed prometheus.WriteRequest"}),
@@ -170,8 +170,8 @@ async def otlp_logs(request: Request) -> Response:
 @router.post(
     "/v1/metrics",
     summary="OTLP/HTTP metrics (JSON or protobuf)",
-    description="Gauge and sum points, histogram and summary counts/sums, feed the metric detectors; the latest "
-                "value of each series is stored. Partial success reports `rejectedDataPoints`.",
+    description="Gauge and sum points, histogram and summary counts/sums, feed the metric detectors and "
+                "the metric history. Partial success reports `rejectedDataPoints`.",
     openapi_extra=_doc({"application/json": "ExportMetricsServiceRequest (OTLP/JSON)",
                         "application/x-protobuf": "ExportMetricsServiceRequest"}),
 )

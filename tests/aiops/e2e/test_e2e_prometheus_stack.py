@@ -68,3 +68,11 @@ def test_alert_fires_opens_incident_and_resolves(prom_stack) -> None:  # noqa: A
     assert {s["status"] for s in resolved["signals"]} == {"resolved"}
     assert any(e["kind"] == "state" and "auto_resolve" in e["text"] for e in resolved["timeline"])
     assert resolved["resolved_at"] is not None
+
+    # every sample went to the metric history: the pulled outage sample by sample, the written series too
+    rule = next(s for s in resolved["signals"] if s["source"] == "rule:PulledNodeDown")
+    values = [v for _t, v in get(url + API + "/metrics/points", series=rule["evidence"]["series"])["points"]]
+    assert 0.0 in values and values[-1] == 1.0
+    load = next(s for s in _signals(url, kind="metric") if s["source"] == "remote_write"
+                and s["labels"].get("__name__") == "node_load1")
+    assert get(url + API + "/metrics/points", series=load["fingerprint"])["count"] > 1

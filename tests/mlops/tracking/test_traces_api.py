@@ -55,12 +55,15 @@ def _error(resp: httpx.Response, status: int, code: str) -> dict:
 
 def test_start_trace_round_trips_proto_json(http: httpx.Client, experiment_id: str) -> None:
     info = _info(experiment_id)
+    info["tags"] = {**info["tags"], "mlflow.artifactLocation": "mlflow-artifacts:/0",
+                    "mlflow.trace.spansLocation": "TRACKING_STORE"}
     resp = _start(http, info)
     assert resp.status_code == 200, resp.text
     stored = resp.json()["trace"]["trace_info"]
     assert stored["request_time"] == "2026-11-24T10:00:00.250Z" and stored["execution_duration"] == "1.500s"
     assert stored["tags"]["mlflow.artifactLocation"] == \
         f"mlflow-artifacts:/{experiment_id}/traces/{info['trace_id']}/artifacts"
+    assert "mlflow.trace.spansLocation" not in stored["tags"]  # spans are always the traces.json artifact
     assert stored["trace_location"] == info["trace_location"]
     for key in ("state", "request_preview", "response_preview", "client_request_id", "trace_metadata"):
         assert stored[key] == info[key]
@@ -145,6 +148,11 @@ def test_tag_requests_name_the_bad_field(http: httpx.Client, experiment_id: str)
                   "INVALID_PARAMETER_VALUE")["field"] == "value"
     assert _error(http.patch(f"{V2}/{trace_id}/tags", json={"key": "", "value": "x"}), 400,
                   "INVALID_PARAMETER_VALUE")["field"] == "key"
+    for key in ("mlflow.artifactLocation", "mlflow.trace.spansLocation"):
+        assert _error(http.patch(f"{V2}/{trace_id}/tags", json={"key": key, "value": "mlflow-artifacts:/0"}), 400,
+                      "INVALID_PARAMETER_VALUE")["field"] == "key"
+        assert _error(http.request("DELETE", f"{V2}/{trace_id}/tags", json={"key": key}), 400,
+                      "INVALID_PARAMETER_VALUE")["field"] == "key"
     long_key = "k" * 300
     assert http.patch(f"{V2}/{trace_id}/tags", json={"key": long_key, "value": "v" * 9000}).status_code == 200
     tags = http.get(f"{V3}/{trace_id}").json()["trace"]["trace_info"]["tags"]

@@ -16,6 +16,7 @@ Every path is served under each MLflow prefix (2.0 and 3.0, api and ajax-api).
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import re
 from datetime import UTC, datetime
@@ -37,6 +38,8 @@ from opsloop.storage.artifacts import safe_path
 from opsloop.storage.sql.traces import ARTIFACT_LOCATION_TAG, TRACE_STATES, SqlTraceStore, TraceInfo
 
 __all__ = ["routes", "trace_info_json"]
+
+log = logging.getLogger("opsloop.server")
 
 _TIMESTAMP = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$")
@@ -216,20 +219,26 @@ def delete_traces(rt: Runtime, b: Body) -> dict[str, Any]:
         max_traces=b.int("max_traces"),
         trace_ids=_strings(b, "request_ids") or _strings(b, "trace_ids"),
     )
-    for location in deleted.values():
-        _drop_span_data(rt, location)
+    for trace_id, location in deleted.items():
+        _drop_span_data(rt, trace_id, location)
     return {"traces_deleted": len(deleted)}
 
 
-def _drop_span_data(rt: Runtime, location: str | None) -> None:
-    """Remove a deleted trace's uploaded spans when they live in this server's artifact store."""
+def _drop_span_data(rt: Runtime, trace_id: str, location: str | None) -> None:
+    """Remove a deleted trace's uploaded spans when they live in this server's artifact store.
+
+    Best effort: the traces are already deleted, so a failure here is logged, not returned.
+    """
     if not location or not location.startswith("mlflow-artifacts:"):
         return
     try:
         key = artifact_key(location)
-        rt.artifacts.delete(posixpath.dirname(key) if key.endswith("/artifacts") else key)
-    except (NotFoundError, InvalidInputError):
-        pass  # nothing was uploaded, or the location is not ours to clean
+        if key.endswith(f"traces/{trace_id}/artifacts"):  # only ever the trace's own folder
+            rt.artifacts.delete(posixpath.dirname(key))
+    except NotFoundError:
+        pass  # the client never uploaded spans for this trace
+    except Exception:  # noqa: BLE001 - see the docstring
+        log.warning("could not delete the span data of trace %s at %s", trace_id, location, exc_info=True)
 
 
 def set_tag(rt: Runtime, b: Body) -> dict[str, Any]:

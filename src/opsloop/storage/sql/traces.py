@@ -26,6 +26,8 @@ __all__ = ["ARTIFACT_LOCATION_TAG", "TRACE_STATES", "SqlTraceStore", "TraceInfo"
 
 TRACE_STATES = ("STATE_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS")
 ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
+# Where the spans are is the server's business: clients cannot set or remove these tags.
+_RESERVED_TAGS = frozenset({ARTIFACT_LOCATION_TAG, "mlflow.trace.spansLocation"})
 _TRACE_NAME_TAG = "mlflow.traceName"
 _SOURCE_RUN_METADATA = "mlflow.sourceRun"
 # MLflow truncates rather than rejects long trace tags and metadata (its client documents this).
@@ -199,7 +201,7 @@ class SqlTraceStore:
         experiment = self.tracking.get_experiment(info.experiment_id)
         if experiment.lifecycle_stage != "active":
             raise InvalidStateError(f"Experiment {experiment.experiment_id} is deleted", field="experiment_id")
-        tags = _trimmed(info.tags)
+        tags = {k: v for k, v in _trimmed(info.tags).items() if k not in _RESERVED_TAGS}
         tags[ARTIFACT_LOCATION_TAG] = f"{experiment.artifact_location.rstrip('/')}/traces/{info.trace_id}/artifacts"
         row = {
             "trace_id": info.trace_id, "experiment_id": int(experiment.experiment_id),
@@ -261,14 +263,21 @@ class SqlTraceStore:
         token = encode_page_token(offset + max_results) if len(found) > max_results else None
         return infos, token
 
-    def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
+    @staticmethod
+    def _check_tag_key(key: str) -> None:
         if not key:
             raise InvalidInputError("A trace tag key must not be empty", field="key")
+        if key in _RESERVED_TAGS:
+            raise InvalidInputError(f"Trace tag {key!r} is set by the server and cannot be changed", field="key")
+
+    def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
+        self._check_tag_key(key)
         with self.db.write() as conn:
             self._require(conn, trace_id)
             upsert(conn, trace_tags, _kv_rows(trace_id, _trimmed({key: value})), ["trace_id", "key"], ["value"])
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
+        self._check_tag_key(key)
         with self.db.write() as conn:
             self._require(conn, trace_id)
             gone = conn.execute(delete(trace_tags).where(trace_tags.c.trace_id == trace_id,

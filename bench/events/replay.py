@@ -2,12 +2,16 @@
 
 Usage:
     python bench/events/replay.py [SEED ...] [--services 30] [--hours 6] [--fault-every-min 10]
-                                  [--noise-every-min 10] [--max-instances 3] [--json out.json]
+                                  [--noise-every-min 10] [--max-instances 3]
+                                  [--noise one-off|recurring] [--flaky-checks 6] [--json out.json]
 
 The simulator builds a layered service dependency graph (edge a -> b: a calls b), injects faults at
 random services and times; a fault makes its service alert (several alert names, several instances)
 and cascades up the callers with a delay per hop (each caller affected with a probability that falls
-with the distance), with jitter on every alert. Unrelated background alerts fire on random services.
+with the distance), with jitter on every alert. Unrelated background alerts fire on random services: by default each is
+a one-off with its own cause (``--noise one-off``); with ``--noise recurring`` they come from a few
+flaky checks (``--flaky-checks``, each a fixed alert on one instance) that fire again and again for a
+few minutes at a time, at the same overall rate, and every firing of one check has that one cause.
 Every alert carries the labels a real one would (alertname, service, instance, severity, cluster) and
 nothing else: the fault it came from (the ground truth) stays in the harness and is only used to
 score the result.
@@ -112,8 +116,44 @@ def _fault(rng: random.Random, t: float, t0: float, truth: str, services: list[s
     return out
 
 
+def _background(rng: random.Random, horizon: float, t0: float, every_min: float, services: list[str],
+                instances: dict[str, int]) -> list[Alert]:
+    """One-off background alerts: each on a random instance, for 1-60 min, with its own cause."""
+    out: list[Alert] = []
+    t, j = rng.expovariate(1.0 / (every_min * 60)), 0
+    while t <= horizon:
+        j += 1
+        svc = rng.choice(services)
+        out.append(Alert(t0 + t, t0 + t + rng.uniform(60, 3600),
+                         {"alertname": rng.choice(NOISE), "service": svc,
+                          "instance": f"{svc}-{rng.randrange(instances[svc])}",
+                          "severity": rng.choice(["info", "warning"]), "cluster": "prod"}, f"noise-{j}"))
+        t += rng.expovariate(1.0 / (every_min * 60))
+    return out
+
+
+def _flaky(rng: random.Random, horizon: float, t0: float, every_min: float, services: list[str],
+           instances: dict[str, int], checks: int) -> list[Alert]:
+    """Recurring background alerts: ``checks`` flaky checks (a fixed alert on one instance each); at
+    the same overall rate as one-off noise, a random check fires for 1-5 min; one cause per check."""
+    defs = []
+    for _ in range(checks):
+        svc = rng.choice(services)
+        defs.append({"alertname": rng.choice(NOISE), "service": svc,
+                     "instance": f"{svc}-{rng.randrange(instances[svc])}",
+                     "severity": rng.choice(["info", "warning"]), "cluster": "prod"})
+    out: list[Alert] = []
+    t = rng.expovariate(1.0 / (every_min * 60))
+    while t <= horizon:
+        k = rng.randrange(checks)
+        out.append(Alert(t0 + t, t0 + t + rng.uniform(60, 300), dict(defs[k]), f"flaky-{k + 1}"))
+        t += rng.expovariate(1.0 / (every_min * 60))
+    return out
+
+
 def simulate(seed: int, n_services: int, hours: float, fault_every: float, noise_every: float,
-             max_instances: int = 3) -> tuple[list[str], list[tuple[str, str]], list[Alert]]:
+             max_instances: int = 3, noise: str = "one-off", flaky_checks: int = 6
+             ) -> tuple[list[str], list[tuple[str, str]], list[Alert]]:
     rng = random.Random(seed)
     services, edges = topology(rng, n_services)
     callers: dict[str, list[str]] = defaultdict(list)
@@ -128,15 +168,10 @@ def simulate(seed: int, n_services: int, hours: float, fault_every: float, noise
         k += 1
         alerts.extend(_fault(rng, t, t0, f"fault-{k}", services, callers, instances))
         t += rng.expovariate(1.0 / (fault_every * 60))
-    t, j = rng.expovariate(1.0 / (noise_every * 60)), 0
-    while t <= horizon:
-        j += 1
-        svc = rng.choice(services)
-        alerts.append(Alert(t0 + t, t0 + t + rng.uniform(60, 3600),
-                            {"alertname": rng.choice(NOISE), "service": svc,
-                             "instance": f"{svc}-{rng.randrange(instances[svc])}",
-                             "severity": rng.choice(["info", "warning"]), "cluster": "prod"}, f"noise-{j}"))
-        t += rng.expovariate(1.0 / (noise_every * 60))
+    if noise == "recurring":
+        alerts.extend(_flaky(rng, horizon, t0, noise_every, services, instances, flaky_checks))
+    else:
+        alerts.extend(_background(rng, horizon, t0, noise_every, services, instances))
     alerts.sort(key=lambda a: a.t)
     return services, edges, _as_alertmanager_sees_them(alerts)
 
@@ -251,12 +286,16 @@ def main() -> None:
     ap.add_argument("--fault-every-min", type=float, default=10.0)
     ap.add_argument("--noise-every-min", type=float, default=10.0)
     ap.add_argument("--max-instances", type=int, default=3, help="replicas per service: 1 to this")
+    ap.add_argument("--noise", choices=["one-off", "recurring"], default="one-off",
+                    help="background alerts: one-off, each its own cause; or recurring flaky checks")
+    ap.add_argument("--flaky-checks", type=int, default=6, help="with --noise recurring: how many checks")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     results: dict[str, list[dict[str, float]]] = defaultdict(list)
     for seed in args.seeds:
         services, edges, alerts = simulate(seed, args.services, args.hours, args.fault_every_min,
-                                           args.noise_every_min, args.max_instances)
+                                           args.noise_every_min, args.max_instances, args.noise,
+                                           args.flaky_checks)
         truth = [a.truth for a in alerts]
         started = time.perf_counter()
         systems = {
@@ -268,7 +307,7 @@ def main() -> None:
         ideal = score(truth, truth)
         faults = sum(1 for x in set(truth) if x.startswith("fault"))
         print(f"seed {seed}: {len(services)} services, {len(edges)} dependencies, {faults} faults, "
-              f"{len(alerts)} alerts ({sum(1 for x in truth if x.startswith('noise'))} background), "
+              f"{len(alerts)} alerts ({sum(1 for x in truth if not x.startswith('fault'))} background), "
               f"ideal compression {ideal['compression']:.1%}  [{time.perf_counter() - started:.1f}s]")
         for name, pred in systems.items():
             s = score(pred, truth)

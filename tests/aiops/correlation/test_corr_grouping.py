@@ -196,6 +196,14 @@ def test_inhibition_rules_and_topology() -> None:
     assert inh.check(sig("web", 5), "w") is None
 
 
+def test_a_long_firing_dependency_does_not_hide_a_new_failure_of_its_dependents() -> None:
+    inh = Inhibitor([], Topology([("web", "api"), ("api", "db")]))
+    inh.firing(sig("db", 0, "DBDown", Severity.CRITICAL), "fp-db")
+    assert "api depends on db (1 hop), which is firing DBDown since 60s before" in inh.check(sig("api", 60), "a")
+    assert inh.check(sig("web", 250), "w") is not None, "two hops: the failure takes longer to show"
+    assert inh.check(sig("api", 600), "a") is None, "db has been down for 10 minutes: api failing now is news"
+
+
 def test_flap_detector() -> None:
     f = FlapDetector(window_s=100, threshold=4)
     states = ["firing", "resolved"] * 3

@@ -5,7 +5,10 @@ Two kinds, both checked for each new firing signal:
 * Alertmanager-style rules: while a firing signal matches ``source`` matchers, signals matching
   ``target`` matchers with the same values of the ``equal`` labels are inhibited.
 * Topology: while a service has a firing signal at least ``min_severity``, signals of the services
-  that depend on it (up to ``max_hops``) are inhibited: they are the symptoms, it is the cause.
+  that depend on it (up to ``max_hops``) are inhibited: they are the symptoms, it is the cause. Only
+  while the failure is fresh: a symptom shows soon after its cause starts, so a signal more than
+  ``max_lag_s`` per hop after the dependency's alert started is not its symptom (a new failure on a
+  dependent during a long outage below it is a root of its own and must not be hidden).
 
 An inhibited signal is still stored and still joins an open incident as evidence, but it opens no
 incident of its own and so pages nobody.
@@ -69,14 +72,16 @@ class Inhibitor:
         use_topology: bool = True,
         max_hops: int = 2,
         min_severity: Severity = Severity.ERROR,
+        max_lag_s: float = 150.0,
     ) -> None:
         self.rules = list(rules)
         self.topology = topology
         self.use_topology = use_topology
         self.max_hops = max_hops
         self.min_severity = min_severity
+        self.max_lag_s = max_lag_s
         self._rule_sources: list[dict[tuple[str, ...], set[str]]] = [defaultdict(set) for _ in self.rules]
-        self._firing_services: dict[str, dict[str, str]] = defaultdict(dict)  # service -> fp -> text
+        self._firing_services: dict[str, dict[str, tuple[str, float]]] = defaultdict(dict)  # -> fp -> (text, start)
         self._fp_keys: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
         self._fp_service: dict[str, str] = {}
 
@@ -97,7 +102,7 @@ class Inhibitor:
         if keys:
             self._fp_keys[fp] = keys
         if sig.service and sig.severity >= self.min_severity:
-            self._firing_services[sig.service][fp] = sig.labels.get("alertname") or sig.text[:80]
+            self._firing_services[sig.service][fp] = (sig.labels.get("alertname") or sig.text[:80], sig.time)
             self._fp_service[fp] = sig.service
 
     def resolved(self, fp: str) -> None:
@@ -120,12 +125,19 @@ class Inhibitor:
                 if sources and (sources - {fp}):
                     return f"inhibited by rule {rule.name or i}"
         if self.use_topology and self.topology is not None and sig.service and self._firing_services:
-            for dep, hops in self._dependencies(sig.service).items():
-                firing = self._firing_services.get(dep)
-                if firing:
-                    what = next(iter(firing.values()))
-                    return f"inhibited: {sig.service} depends on {dep} ({hops} hop{'s' if hops > 1 else ''}), " \
-                           f"which is firing {what}"
+            return self._by_topology(sig)
+        return None
+
+    def _by_topology(self, sig: Signal) -> str | None:
+        for dep, hops in self._dependencies(sig.service).items():
+            firing = self._firing_services.get(dep)
+            if not firing:
+                continue
+            fresh = [(start, what) for what, start in firing.values() if sig.time - start <= self.max_lag_s * hops]
+            if fresh:
+                start, what = max(fresh)
+                return f"inhibited: {sig.service} depends on {dep} ({hops} hop{'s' if hops > 1 else ''}), " \
+                       f"which is firing {what} since {sig.time - start:.0f}s before"
         return None
 
     def _dependencies(self, service: str) -> dict[str, int]:

@@ -23,6 +23,10 @@ reason, and fades with the time gap:
 * shared labels, each weighted by how rare it is among recent signals (``cluster=prod`` on every
   alert weighs nothing; a volume id seen on two signals weighs a lot): 2 × rarity each, up to +2.5
 
+An incident that is one alert alone (a flaky check) stays joinable by that same alert for
+``recur_window_s`` (3 hours), however long it was quiet: a recurring alert is one cause, not a new
+incident at every firing. An incident of several alerts takes nothing after ``window_s``.
+
 Times are event times, so a replay groups exactly as live traffic would.
 """
 
@@ -66,6 +70,8 @@ class GroupingConfig:
         same_window_s: the same service or instance counts fully when its last signal in the incident
             is at most this old, and fades to nothing at twice that; quieter for longer, its next
             signal starts a new episode of it there.
+        recur_window_s: an incident that is one alert alone (a flaky check firing, resolving and firing
+            again) takes that alert back up to this long after its last signal; ``0`` to disable.
         label_cap: most that shared labels add to the score.
         use_labels, use_topology, use_learned: switch evidence kinds off (for ablations).
     """
@@ -76,6 +82,7 @@ class GroupingConfig:
     link_window_s: float = 75.0
     cause_window_s: float = 45.0
     same_window_s: float = 90.0
+    recur_window_s: float = 10800.0
     label_cap: float = 2.5
     use_labels: bool = True
     use_topology: bool = True
@@ -217,6 +224,9 @@ class Correlator:
         cfg = self.config
         gap = max(0.0, sig.time - g.last, g.first - sig.time)
         if gap > cfg.window_s:
+            if gap <= cfg.recur_window_s and g.fingerprints == {fp}:
+                return 4.0, [f"the same alert fired again, {gap / 60:.0f} min after its last signal "
+                             f"(a recurring alert, alone in this incident)"]
             return 0.0, []
         score, reasons = 0.0, []
         if fp in g.fingerprints:
@@ -381,7 +391,10 @@ class Correlator:
     def expire(self, now: float | None = None) -> int:
         """Forget groups no signal can join any more; returns how many."""
         t = self._now if now is None else now
-        old = [gid for gid, g in self.groups.items() if t - g.last > self.config.window_s]
+        keep = self.config.window_s
+        recur = max(keep, self.config.recur_window_s)
+        old = [gid for gid, g in self.groups.items()
+               if t - g.last > (recur if len(g.fingerprints) == 1 else keep)]
         for gid in old:
             self.remove(gid)
         for index in (self._by_service, self._by_fp, self._by_label):

@@ -1,0 +1,56 @@
+"""What every part of the SQL tracking store shares: the database, run-row lookups, ids and clocks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, select
+
+from opsloop.errors import InvalidInputError, InvalidStateError, NotFoundError
+from opsloop.storage.sql import schema as t
+from opsloop.storage.sql.engine import Database
+
+if TYPE_CHECKING:
+    from opsloop.mlops.tracking.entities import Experiment, Run
+
+RUN_NAME_TAG = "mlflow.runName"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _exp_id(value: object) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        raise NotFoundError(f"No Experiment with id={value} exists", field="experiment_id") from None
+
+
+class TrackingStoreBase:
+    """The state and lookups the tracking store's parts share; ``SqlTrackingStore`` composes the parts."""
+
+    db: Database
+    artifact_root: str
+
+    if TYPE_CHECKING:  # provided by the parts composed into SqlTrackingStore
+        def get_experiment(self, experiment_id: object) -> Experiment: ...
+
+        def _load_runs(self, conn: Connection, ids: Sequence[str]) -> list[Run]: ...
+
+    def _run_row(self, conn: Connection, run_id: object):  # noqa: ANN202
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidInputError("Missing value for required parameter 'run_id'", field="run_id")
+        row = conn.execute(select(t.runs).where(t.runs.c.run_uuid == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"Run with id={run_id} not found", field="run_id")
+        return row
+
+    def _active_run(self, conn: Connection, run_id: object):  # noqa: ANN202
+        row = self._run_row(conn, run_id)
+        if row.lifecycle_stage != "active":
+            raise InvalidStateError(
+                f"The run {run_id} must be in the 'active' state. Current state is {row.lifecycle_stage}.")
+        return row

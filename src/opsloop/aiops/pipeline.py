@@ -25,9 +25,11 @@ from opsloop.aiops.incidents.similar import IncidentProfile, rank_similar
 from opsloop.aiops.ingestion.metric_rules import ThresholdRule, ThresholdWatch
 from opsloop.aiops.ingestion.normalise import Decoded, Limits, MetricPoint, service_of
 from opsloop.aiops.ingestion.ratelimit import RateLimiter
+from opsloop.aiops.runbooks import RunbookCatalog, parse_runbooks
 from opsloop.core.signals import Severity, Signal, SignalKind
 from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.storage.sql.incidents import AiopsStores
+from opsloop.storage.sql.runbooks import SqlRunbookStore
 
 if TYPE_CHECKING:  # imported on first use at run time (see _build_watch and _logs)
     from opsloop.aiops.detection import MetricWatch
@@ -37,7 +39,8 @@ __all__ = ["Pipeline"]
 
 log = logging.getLogger("opsloop.aiops")
 
-CONFIG_KEYS = ("inhibit_rules", "notification_targets", "watch_rules", "metric_rules", "prometheus_queries")
+CONFIG_KEYS = ("inhibit_rules", "notification_targets", "watch_rules", "metric_rules", "prometheus_queries",
+               "runbooks")
 
 
 class Pipeline:
@@ -61,6 +64,9 @@ class Pipeline:
         self.engine = IncidentEngine(stores, config=config, router=self.router, clock=clock)
         self.ops = Operations(self.engine)
         self.dispatcher = Dispatcher(stores.ops, self.router, clock=clock)
+        # Runbook runs are queued by the router, in the transaction of the incident change.
+        self.runbooks = RunbookCatalog(SqlRunbookStore(stores.db), stores.incidents, clock=clock)
+        self.router.listeners.append(self.runbooks.on_incident_event)
         self.limiter = RateLimiter(rate_per_sender)
         self.lock = threading.RLock()
         self.log_ingestor: LogIngestor | None = None
@@ -97,6 +103,7 @@ class Pipeline:
             self.router.set_targets(Target.from_dict(t) for t in ops.get_config("notification_targets", []))
             self._build_watch(ops.get_config("watch_rules", []))
             self._build_thresholds(ops.get_config("metric_rules", []))
+            self.runbooks.set(parse_runbooks(ops.get_config("runbooks", [])))
             self.engine.load()
             self._loaded = True
 
@@ -249,6 +256,8 @@ class Pipeline:
                     raise InvalidInputError(f"bad watch rule: {exc}", field="watch_rules") from None
             elif key == "metric_rules":
                 self._build_thresholds(value)
+            elif key == "runbooks":
+                self.runbooks.set(parse_runbooks(value))
             elif key == "prometheus_queries":
                 from opsloop.aiops.ingestion.prometheus_pull import PullQuery
 

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import random
 import time as _time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ from opsloop.aiops.correlation.silences import Matcher, matches_all, parse_match
 from opsloop.core.signals import Severity
 from opsloop.errors import InvalidInputError
 
-__all__ = ["Dispatcher", "Router", "Target", "incident_payload", "slack_body"]
+__all__ = ["EVENTS", "Dispatcher", "Router", "Target", "incident_payload", "routes", "slack_body"]
 
 log = logging.getLogger("opsloop.aiops.notifications")
 
@@ -74,12 +74,19 @@ class Target:
                 "events": list(self.events), "headers": {k: "***" for k in self.headers}}
 
     def wants(self, event: str, incident: Mapping[str, Any]) -> bool:
-        if event not in self.events or int(incident.get("severity", 2)) < int(self.min_severity):
-            return False
-        view = dict(incident.get("labels") or {})
-        view.setdefault("service", incident.get("service", ""))
-        view.setdefault("severity", Severity(int(incident.get("severity", 2))).name.lower())
-        return matches_all(self.matchers, view)
+        return routes(self.matchers, self.min_severity, self.events, event, incident)
+
+
+def routes(matchers: list[Matcher], min_severity: Severity, events: Iterable[str], event: str,
+           incident: Mapping[str, Any]) -> bool:
+    """Whether an incident ``event`` reaches a route: one of its events, severe enough, labels matching
+    (``service`` and ``severity`` match like labels). Notification targets and runbooks route alike."""
+    if event not in events or int(incident.get("severity", 2)) < int(min_severity):
+        return False
+    view = dict(incident.get("labels") or {})
+    view.setdefault("service", incident.get("service", ""))
+    view.setdefault("severity", Severity(int(incident.get("severity", 2))).name.lower())
+    return matches_all(matchers, view)
 
 
 def incident_payload(event: str, incident: Mapping[str, Any], now: float) -> dict[str, Any]:
@@ -120,6 +127,9 @@ class Router:
 
     def __init__(self, targets: Iterable[Target] = ()) -> None:
         self.targets = list(targets)
+        # Called as listener(conn, event, incident, now) in the same transaction, after the targets'
+        # rows are written: other durable reactions to incident changes (runbooks) hook in here.
+        self.listeners: list[Callable[[Any, str, Mapping[str, Any], float], Any]] = []
 
     def set_targets(self, targets: Iterable[Target]) -> None:
         self.targets = list(targets)
@@ -133,6 +143,8 @@ class Router:
                               "payload": payload, "created_at": now})
         if items:
             ops.enqueue(conn, items)
+        for listener in self.listeners:
+            listener(conn, event, incident, now)
         return len(items)
 
 

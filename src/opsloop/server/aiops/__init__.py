@@ -25,6 +25,7 @@ TICK_S = 5.0
 
 def register(app: FastAPI, settings: Settings) -> None:
     from opsloop.server.aiops import incidents, ingest, metrics, notifications, signals, silences, topology
+    from opsloop.server.aiops.runbooks import register as register_runbooks
 
     for module in (ingest, incidents, signals, metrics, topology, silences, notifications):
         app.include_router(module.router)
@@ -51,6 +52,7 @@ def register(app: FastAPI, settings: Settings) -> None:
                     await asyncio.to_thread(pipeline.tick)
 
     app.router.lifespan_context = lifespan
+    register_runbooks(app, settings)  # its routes, and its runner inside the pipeline's lifespan
 
 
 async def _start(app: FastAPI, settings: Settings):  # noqa: ANN202

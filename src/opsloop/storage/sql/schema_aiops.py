@@ -16,6 +16,7 @@ __all__ = [
     "aiops_incidents",
     "aiops_metric_points",
     "aiops_notifications",
+    "aiops_runbook_runs",
     "aiops_signals",
     "aiops_silences",
     "aiops_timeline",
@@ -171,4 +172,33 @@ aiops_metric_points = Table(
     Column("time", Float, primary_key=True),
     Column("value", Float, nullable=True),  # NULL where the sample was NaN (SQLite stores NaN as NULL)
     Index("ix_aiops_metric_points_time", "time"),
+)
+
+# Every runbook run (migration ``r001_runbook_runs``). A ``queued`` row is the durable request: it is
+# written in the transaction of the incident change that triggered it, so a restart loses no run.
+# ``payload`` is the incident as it was then (the JSON a command gets on stdin); ``validation`` the gate's
+# summary of a retrain run.
+aiops_runbook_runs = Table(
+    "aiops_runbook_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("runbook", String(200), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("incident_id", Integer, nullable=False),
+    Column("trigger", String(32), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+    Column("lease_until", Float, nullable=True),
+    Column("exit_code", Integer, nullable=True),
+    Column("output", Text, nullable=False, default=""),
+    Column("error", Text, nullable=False, default=""),
+    Column("candidate_version", String(32), nullable=True),
+    Column("validation", Text, nullable=False, default="{}"),
+    Index("ix_aiops_runbook_runs_state", "state", "created_at"),
+    Index("ix_aiops_runbook_runs_incident", "incident_id"),
 )

@@ -1,0 +1,250 @@
+"""Runs queued runbook runs in the background: bounded concurrency, one run per runbook at a time.
+
+``RunbookRunner.run`` loops until stopped: it claims queued runs (oldest first; a runbook with a run
+in progress waits, so two retrains of one model never race), executes each as an asyncio task —
+programs are subprocesses and the validation gate runs in a worker thread, so the event loop and
+ingestion are never blocked — and records the outcome, the incident's timeline entry and the audit
+record in one transaction. A run whose worker died (its lease ran out) is recorded as ``failed``;
+runs still running when the server stops are killed and recorded as ``failed`` (interrupted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time as _time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from opsloop.aiops.runbooks.config import Action, Runbook
+from opsloop.aiops.runbooks.gate import ModelGate
+from opsloop.aiops.runbooks.process import ProcessResult, run_process
+from opsloop.aiops.runbooks.states import FAILED, GATE_FAILED, RUNNING, SUCCEEDED
+from opsloop.errors import OpsloopError
+from opsloop.storage.sql.incidents import SqlIncidentStore
+from opsloop.storage.sql.runbooks import SqlRunbookStore
+
+__all__ = ["RunbookRunner"]
+
+log = logging.getLogger("opsloop.aiops.runbooks")
+
+LEASE_MARGIN_S = 120.0
+VALIDATION_LEASE_S = 3600.0
+_HIDDEN_ENV = ("OPSLOOP_SETTINGS_JSON",)  # the server's own settings are not the program's
+
+
+class RunbookRunner:
+    def __init__(self, runs: SqlRunbookStore, incidents: SqlIncidentStore, *, base_url: str,
+                 gate: ModelGate | None = None, max_concurrent: int = 2,
+                 clock: Callable[[], float] = _time.time) -> None:
+        self.runs = runs
+        self.incidents = incidents
+        self.base_url = base_url.rstrip("/")
+        self.gate = gate
+        self.max_concurrent = max(1, max_concurrent)
+        self.clock = clock
+        self.active: dict[int, asyncio.Task[None]] = {}
+        self._busy: set[str] = set()
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self) -> None:
+        """Look for queued runs now (safe to call from any thread)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    # --- the loop -------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
+        """Start queued runs until ``stop`` is set; then kill and record the runs in progress."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            while not stop.is_set():
+                try:
+                    await self.run_once()
+                except Exception:  # noqa: BLE001 - a DB hiccup must not stop the runner
+                    log.exception("runbook runner failed")
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_either(stop, self._wake), timeout=idle_s)
+        finally:
+            await self.shutdown()
+
+    async def run_once(self) -> int:
+        """Record runs whose lease expired, then start due runs up to the concurrency bound."""
+        await asyncio.to_thread(self._expire)
+        if len(self.active) >= self.max_concurrent:
+            return 0
+        queued = await asyncio.to_thread(self.runs.queued)
+        busy = self._busy | await asyncio.to_thread(self.runs.running_runbooks)
+        started = 0
+        for run in queued:
+            if len(self.active) >= self.max_concurrent:
+                break
+            if run["runbook"] in busy:
+                continue
+            now = self.clock()
+            lease = now + float(run["spec"]["action"].get("timeout_s", 300)) + LEASE_MARGIN_S
+            if not await asyncio.to_thread(self.runs.claim, run["id"], now, lease):
+                continue  # another worker took it
+            busy.add(run["runbook"])
+            self._start(run)
+            started += 1
+        return started
+
+    def _start(self, run: dict[str, Any]) -> None:
+        self._busy.add(run["runbook"])
+        task = asyncio.create_task(self._execute(run), name=f"runbook-run-{run['id']}")
+        self.active[run["id"]] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            self.active.pop(run["id"], None)
+            self._busy.discard(run["runbook"])
+            self._wake.set()
+
+        task.add_done_callback(done)
+
+    async def wait_idle(self) -> None:
+        """Wait until no run is in progress here (for tests and orderly shutdown)."""
+        while self.active:
+            await asyncio.gather(*list(self.active.values()), return_exceptions=True)
+
+    async def shutdown(self) -> None:
+        tasks = list(self.active.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- one run --------------------------------------------------------------------------------
+    async def _execute(self, run: dict[str, Any]) -> None:
+        try:
+            rb = Runbook.from_dict(run["spec"])
+            if rb.action.type == "retrain":
+                fields = await self._retrain(run, rb.action)
+            else:
+                fields = self._outcome(await self._program(run, rb.action))
+        except asyncio.CancelledError:
+            self._record(run, {"state": FAILED, "error": "interrupted: the server stopped during the run"})
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure is the run's outcome, not the runner's
+            log.exception("runbook run %s failed", run["id"])
+            fields = {"state": FAILED, "error": f"{type(exc).__name__}: {exc}"[:2000]}
+        await asyncio.to_thread(self._record, run, fields)
+
+    async def _program(self, run: dict[str, Any], action: Action, extra_env: dict[str, str] | None = None
+                       ) -> ProcessResult:
+        env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_ENV}
+        env.update(self._context_env(run))
+        env.update(extra_env or {})
+        env.update(action.env)
+        return await run_process(action.argv, stdin=orjson.dumps(run["payload"]), env=env, cwd=action.cwd,
+                                 timeout_s=action.timeout_s)
+
+    def _context_env(self, run: dict[str, Any]) -> dict[str, str]:
+        inc = run["payload"].get("incident", {})
+        return {"OPSLOOP_URL": self.base_url, "OPSLOOP_INCIDENT_ID": str(run["incident_id"]),
+                "OPSLOOP_INCIDENT_TITLE": str(inc.get("title", "")), "OPSLOOP_INCIDENT_SEVERITY":
+                str(inc.get("severity", "")), "OPSLOOP_INCIDENT_SERVICE": str(inc.get("service", "")),
+                "OPSLOOP_RUNBOOK": run["runbook"], "OPSLOOP_RUN_ID": str(run["id"]),
+                "OPSLOOP_TRIGGER": run["trigger"]}
+
+    @staticmethod
+    def _outcome(result: ProcessResult) -> dict[str, Any]:
+        fields: dict[str, Any] = {"exit_code": result.exit_code, "output": result.output, "error": result.error}
+        if result.ok:
+            fields["state"] = SUCCEEDED
+        else:
+            fields["state"] = FAILED
+            fields["error"] = result.error or f"exited with status {result.exit_code}"
+        return fields
+
+    async def _retrain(self, run: dict[str, Any], action: Action) -> dict[str, Any]:
+        target = action.retrain
+        assert target is not None
+        gate = self.gate
+        if gate is None:
+            return {"state": FAILED, "error": "this server has no model registry to validate a retrained model with"}
+        before = await asyncio.to_thread(gate.latest_version, target.model)
+        result = await self._program(run, action, {"MLFLOW_TRACKING_URI": self.base_url,
+                                                   "OPSLOOP_MODEL_NAME": target.model,
+                                                   "OPSLOOP_MODEL_ALIAS": target.alias})
+        fields = self._outcome(result)
+        if fields["state"] != SUCCEEDED:
+            return fields
+        after = await asyncio.to_thread(gate.latest_version, target.model)
+        if after is None or (before is not None and after <= before):
+            return {**fields, "state": FAILED,
+                    "error": f"the training command registered no new version of {target.model!r}"}
+        fields["candidate_version"] = str(after)
+        # The gate's time is not the program's: renew the lease so no worker takes this run for dead.
+        await asyncio.to_thread(self._update, run["id"], {"candidate_version": str(after),
+                                                          "lease_until": self.clock() + VALIDATION_LEASE_S})
+        try:
+            verdict = await asyncio.to_thread(
+                gate.validate_and_promote, target.model, str(after), alias=target.alias, data=target.data,
+                policy=target.policy, actor=f"runbook:{run['runbook']}",
+                reason=f"runbook {run['runbook']!r} (run #{run['id']}) for incident #{run['incident_id']}")
+        except OpsloopError as exc:
+            return {**fields, "state": FAILED, "error": f"could not validate version {after}: {exc.message}"}
+        fields["validation"] = verdict
+        fields["state"] = SUCCEEDED if verdict.get("promoted") else GATE_FAILED
+        return fields
+
+    # --- records --------------------------------------------------------------------------------
+    def _update(self, run_id: int, fields: dict[str, Any]) -> None:
+        with self.runs.db.write() as conn:
+            self.runs.update(conn, run_id, fields)
+
+    def _record(self, run: dict[str, Any], fields: dict[str, Any], from_states: tuple[str, ...] = (RUNNING,)) -> None:
+        now = self.clock()
+        fields = {**fields, "finished_at": now, "lease_until": None}
+        state = fields["state"]
+        with self.runs.db.write() as conn:
+            if not self.runs.finish(conn, run["id"], fields, from_states=from_states):
+                return
+            self.incidents.add_timeline(conn, [{
+                "incident_id": run["incident_id"], "time": now, "kind": "runbook", "actor": f"runbook:{run['runbook']}",
+                "text": describe(run, fields), "data": {"run_id": run["id"], "runbook": run["runbook"], "state": state,
+                                                         "candidate_version": fields.get("candidate_version")}}])
+            self.incidents.audit(conn, f"runbook:{run['runbook']}", state, "runbook_run", run["id"], {
+                "runbook": run["runbook"], "incident_id": run["incident_id"], "exit_code": fields.get("exit_code"),
+                "error": fields.get("error", ""), "candidate_version": fields.get("candidate_version"),
+                "promoted": bool((fields.get("validation") or {}).get("promoted"))}, at=now)
+
+    def _expire(self) -> None:
+        for run in self.runs.expired(self.clock()):
+            if run["id"] not in self.active:
+                self._record(run, {"state": FAILED, "error": "interrupted: its server stopped during the run"})
+
+
+def describe(run: dict[str, Any], fields: dict[str, Any]) -> str:
+    """The timeline line for a finished run."""
+    name, state = run["runbook"], fields["state"]
+    verdict = fields.get("validation") or {}
+    if verdict:
+        spec = run["spec"]["action"]
+        model, alias, cand = spec.get("model"), spec.get("alias", "champion"), fields.get("candidate_version")
+        champion = verdict.get("champion_version")
+        if state == SUCCEEDED:
+            return f"runbook {name!r}: {model} version {cand} passed its gate; {model}@{alias} → version {cand}"
+        failed = [r["rule"] for r in verdict.get("rules", []) if r.get("status") not in ("passed", "skipped")]
+        stays = f"stays at version {champion}" if champion else "stays unset"
+        return (f"runbook {name!r}: {model} version {cand} failed its gate ({', '.join(failed) or 'not passed'}); "
+                f"{model}@{alias} {stays}")
+    if state == SUCCEEDED:
+        return f"runbook {name!r} succeeded (exit {fields.get('exit_code')})"
+    return f"runbook {name!r} failed: {fields.get('error') or 'unknown error'}"[:1000]
+
+
+async def _either(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+

@@ -1,0 +1,45 @@
+"""Builders shared by the runbook tests: configure runbooks, wait for runs to finish."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import httpx
+from tests.aiops.ingestion._helpers import API
+
+FINAL = ("succeeded", "failed", "gate_failed")
+
+
+def python(code: str) -> list[str]:
+    """argv running ``code`` with this interpreter."""
+    return [sys.executable, "-c", code]
+
+
+def configure(client: Any, runbooks: list[dict[str, Any]]) -> Any:
+    r = client.put(API + "/aiops/config/runbooks", json=runbooks)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def runs(client: Any, **params: Any) -> list[dict[str, Any]]:
+    r = client.get(API + "/runbooks/runs", params=params)
+    assert r.status_code == 200, r.text
+    return r.json()["runs"]
+
+
+def wait_runs(client: Any, count: int, timeout: float = 60.0, **params: Any) -> list[dict[str, Any]]:
+    """The first ``count`` runs (oldest first) once all of them reached a final state."""
+    deadline = time.monotonic() + timeout
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        found = sorted(runs(client, **params), key=lambda r: r["id"])
+        if len(found) >= count and all(r["state"] in FINAL for r in found[:count]):
+            return found[:count]
+        time.sleep(0.1)
+    raise AssertionError(f"runs did not finish: {[(r['id'], r['state']) for r in found]}")
+
+
+def http(url: str) -> httpx.Client:
+    return httpx.Client(base_url=url, timeout=30.0)

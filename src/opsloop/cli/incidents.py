@@ -58,7 +58,7 @@ DEFAULT_URL = "http://127.0.0.1:5000"
               help=f"The opsloop server (or set OPSLOOP_URL; default {DEFAULT_URL}).")
 @click.pass_context
 def incidents(ctx: click.Context, url: str | None) -> None:
-    """Incidents: list, show, ack, resolve, comment, assign, merge, split."""
+    """Incidents: list, show, ack, resolve, comment, assign, merge, split, runbook runs."""
     parent = getattr(ctx.parent, "obj", None) if ctx.parent is not None else None
     ctx.obj = {"url": url or getattr(parent, "url", None) or DEFAULT_URL}
 
@@ -191,3 +191,62 @@ def topology(ctx: click.Context, path: str, add: bool, as_json: bool) -> None:
         click.echo(__import__("json").dumps(body, indent=2))
         return
     click.echo(f"{len(body['declared'])} declared dependencies, {len(body['learned'])} learned links")
+
+
+_RUN_COLUMNS = ["id", "runbook", "incident", "trigger", "state", "exit", "candidate", "created", "error"]
+_FINAL_RUN_STATES = ("succeeded", "failed", "gate_failed")
+
+
+def _run_row(r: dict[str, Any]) -> dict[str, Any]:
+    return {"id": r["id"], "runbook": r["runbook"], "incident": r["incident_id"], "trigger": r["trigger"],
+            "state": r["state"], "exit": "" if r["exit_code"] is None else r["exit_code"],
+            "candidate": r["candidate_version"] or "", "created": _when(r["created_at"]), "error": r["error"][:80]}
+
+
+@incidents.command("runbook")
+@click.argument("incident_id", type=int)
+@click.argument("name")
+@click.option("--wait", is_flag=True, help="Wait for the run to finish; exit 1 unless it succeeded.")
+@click.option("--timeout", default=3600.0, show_default=True, help="With --wait: give up after this many seconds.")
+@_actor_options
+@click.pass_context
+def runbook(ctx: click.Context, incident_id: int, name: str, wait: bool, timeout: float, actor: str | None,
+            as_json: bool) -> None:
+    """Run runbook NAME on incident INCIDENT_ID (queued; the server runs it in the background)."""
+    from urllib.parse import quote
+
+    run = _call(ctx, "POST", f"{API}/{incident_id}/runbooks/{quote(name, safe='')}",
+                json={"actor": actor or getpass.getuser()})["run"]
+    deadline = time.monotonic() + timeout
+    while wait and run["state"] not in _FINAL_RUN_STATES and time.monotonic() < deadline:
+        time.sleep(1.0)
+        run = _call(ctx, "GET", f"/api/opsloop/v1/runbooks/runs/{run['id']}")["run"]
+    if as_json:
+        click.echo(__import__("json").dumps(run, indent=2))
+    else:
+        click.echo(f"run #{run['id']} of runbook {run['runbook']!r} on incident #{incident_id}: {run['state']}")
+        if wait and run["output"]:
+            click.echo(run["output"].rstrip())
+        if run["error"]:
+            click.echo(f"error: {run['error']}", err=True)
+    if wait and run["state"] != "succeeded":
+        raise SystemExit(1)
+
+
+@incidents.command("runs")
+@click.argument("incident_id", type=int, required=False)
+@click.option("--state", help="queued, running, succeeded, failed, gate_failed (comma-separated).")
+@click.option("--runbook", "runbook_name", help="Only this runbook's runs.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def runs(ctx: click.Context, incident_id: int | None, state: str | None, runbook_name: str | None, limit: int,
+         as_json: bool) -> None:
+    """Runbook runs (of one incident when INCIDENT_ID is given), newest first."""
+    params = {k: v for k, v in {"incident_id": incident_id, "state": state, "runbook": runbook_name,
+                                "limit": limit}.items() if v is not None}
+    body = _call(ctx, "GET", "/api/opsloop/v1/runbooks/runs", params=params)
+    if as_json:
+        click.echo(__import__("json").dumps(body, indent=2))
+        return
+    emit([_run_row(r) for r in body["runs"]], _RUN_COLUMNS, as_json=False, title=f"{len(body['runs'])} runbook runs")

@@ -24,8 +24,9 @@ reason, and fades with the time gap:
   alert weighs nothing; a volume id seen on two signals weighs a lot): 2 × rarity each, up to +2.5
 
 An incident that is one alert alone (a flaky check) stays joinable by that same alert for
-``recur_window_s`` (3 hours), however long it was quiet: a recurring alert is one cause, not a new
-incident at every firing. An incident of several alerts takes nothing after ``window_s``.
+``recur_window_s`` (an hour), however long it was quiet: a recurring alert is one cause, not a new
+incident at every firing. Hours later, a recurrence is a new incident (which lists the old one as
+similar). An incident of several alerts takes nothing after ``window_s``.
 
 Times are event times, so a replay groups exactly as live traffic would.
 """
@@ -82,7 +83,7 @@ class GroupingConfig:
     link_window_s: float = 75.0
     cause_window_s: float = 45.0
     same_window_s: float = 90.0
-    recur_window_s: float = 10800.0
+    recur_window_s: float = 3600.0
     label_cap: float = 2.5
     use_labels: bool = True
     use_topology: bool = True

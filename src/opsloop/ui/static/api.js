@@ -101,6 +101,9 @@ export const ops = {
   metricSeries: (params, signal) => get(`${OPS}/metrics/series`, params, signal),
   metricPoints: (params, signal) => get(`${OPS}/metrics/points`, params, signal),
   signals: (params, signal) => get(`${OPS}/signals`, params, signal),
+  runbooks: (signal) => get(`${OPS}/runbooks`, undefined, signal),
+  runbookRuns: (params, signal) => get(`${OPS}/runbooks/runs`, params, signal),
+  runRunbook: (incidentId, name, by) => post(`${OPS}/incidents/${enc(incidentId)}/runbooks/${enc(name)}`, { actor: by }),
 };
 
 /** The actor name the UI sends with incident and promotion actions (remembered in this browser). */

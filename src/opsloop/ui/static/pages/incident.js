@@ -1,6 +1,6 @@
 // Incident detail: state and actions (ack, resolve, reopen, comment, split, merge), the timeline, the
 // grouped signals with why they were grouped, charts of anomalous metrics with the expected band,
-// log templates involved, and similar past incidents.
+// log templates involved, similar past incidents, and runbooks (their runs, and a button per manual one).
 import { actor, ApiError, ops } from '../api.js';
 import { lineChart } from '../charts.js';
 import { badge, clear, emptyState, errorBox, fmtEpoch, fmtNum, h, kvTable, section, setTitle } from '../dom.js';
@@ -30,8 +30,10 @@ export async function render(root, ctx) {
       } else clear(root, errorBox(err, 'Loading the incident'));
       return;
     }
+    inc.runbooks = await runbooksOf(id);
     if (!ctx.alive()) return;
-    const stamp = `${inc.updated_at}|${inc.state}|${(inc.timeline || []).length}|${(inc.signals || []).length}`;
+    const runStates = inc.runbooks ? inc.runbooks.runs.map((r) => `${r.id}:${r.state}`).join(',') : '';
+    const stamp = `${inc.updated_at}|${inc.state}|${(inc.timeline || []).length}|${(inc.signals || []).length}|${runStates}`;
     // Redraw only on change, and never under a user who is typing a comment.
     const typing = root.contains(document.activeElement) && document.activeElement.tagName === 'TEXTAREA' && document.activeElement.value;
     if (stamp !== lastStamp && !typing) {
@@ -43,7 +45,8 @@ export async function render(root, ctx) {
 
   async function act(action, body, done) {
     try {
-      if (action === 'split') await ops.splitIncident(id, body.signal_ids);
+      if (action === 'runbook') await ops.runRunbook(id, body.name, actor());
+      else if (action === 'split') await ops.splitIncident(id, body.signal_ids);
       else if (action === 'assign') await ops.assignIncident(id, body.assignee, actor());
       else if (action === 'merge') await ops.mergeIncidents(id, body.source_ids);
       else await ops.incidentAction(id, action, { actor: actor(), ...body });
@@ -70,6 +73,7 @@ export async function render(root, ctx) {
         section('Details', details(inc)),
         section('Why these signals are grouped', reasons(inc))),
       section('Anomalous metrics', metrics.length ? h('div', { class: 'grid2' }, metrics.map(([title, sigs]) => metricCard(title, sigs, inc))) : h('p', { class: 'muted', text: 'No metric anomaly in this incident (alerts and log signals carry no series).' })),
+      inc.runbooks ? section('Runbooks', runbooks(inc.runbooks, act)) : null,
       section(`Signals (${signals.length})`, signalsTable(signals, act)),
       h('div', { class: 'grid2' },
         section('Timeline', timeline(inc.timeline || [])),
@@ -102,6 +106,50 @@ function actions(inc, act) {
       h('button', { type: 'button', 'data-action': 'comment', onclick: () => { if (note.value.trim()) act('comment', { text: note.value.trim() }, 'Comment added.'); } }, 'Add comment'),
       h('span', { class: 'muted', text: 'Merge into this incident:' }), mergeIds,
       h('button', { type: 'button', onclick: () => { const ids = mergeIds.value.split(',').map((s) => s.trim()).filter(Boolean); if (ids.length) act('merge', { source_ids: ids }, `Merged ${ids.length} incident(s) into this one.`); } }, 'Merge')));
+}
+
+/** The configured runbooks and this incident's runs; null when the server has no runbook API. */
+async function runbooksOf(id) {
+  try {
+    const [book, runs] = await Promise.all([ops.runbooks(), ops.runbookRuns({ incident_id: id, limit: 50 })]);
+    return { runbooks: book.runbooks || [], runs: runs.runs || [] };
+  } catch (err) {
+    if (err instanceof ApiError) return null;
+    throw err;
+  }
+}
+
+function runbooks(data, act) {
+  const manual = data.runbooks.filter((r) => r.manual);
+  const buttons = manual.length
+    ? h('div', { class: 'actions', id: 'runbook-buttons' }, manual.map((r) => h('button', {
+      type: 'button', 'data-runbook': r.name, title: r.description || `${r.action.type}: ${r.action.argv.join(' ')}`,
+      onclick: () => act('runbook', { name: r.name }, `Runbook ${r.name} queued.`),
+    }, `Run ${r.name}`)))
+    : h('p', { class: 'muted', text: 'No manual runbook is configured.' });
+  if (!data.runs.length) return h('div', { class: 'stack' }, buttons, h('p', { class: 'muted', text: 'No runbook has run for this incident.' }));
+  const rows = data.runs.map((r) => h('tr', { 'data-run': r.id, 'data-state': r.state },
+    h('td', { text: `#${r.id}` }), h('td', { text: r.runbook }), h('td', { text: `${r.trigger} · ${r.actor}` }),
+    h('td', {}, badge(r.state)), h('td', { text: fmtEpoch(r.started_at) || '—' }), h('td', { text: fmtEpoch(r.finished_at) || '—' }),
+    h('td', { text: r.exit_code === null || r.exit_code === undefined ? '—' : String(r.exit_code) }),
+    h('td', { class: 'wrap' }, runResult(r))));
+  return h('div', { class: 'stack' }, buttons,
+    h('div', { class: 'table-wrap' }, h('table', { id: 'runbook-runs' },
+      h('thead', {}, h('tr', {}, ['Run', 'Runbook', 'Trigger · by', 'State', 'Started', 'Finished', 'Exit', 'Result'].map((t) => h('th', { scope: 'col', text: t })))),
+      h('tbody', {}, rows))));
+}
+
+/** What a run did: error, gate verdict of a retrain, and the tail of its output. */
+function runResult(r) {
+  const v = r.validation || {};
+  const gate = r.candidate_version ? h('div', {
+    class: 'gate',
+    text: `version ${r.candidate_version}` + (v.rules ? ` · gate ${v.passed ? 'passed' : 'failed'}: ${v.rules.map((x) => `${x.rule} → ${x.status}`).join('; ')}` +
+      (v.promoted ? ` · now @${v.alias}` : ` · @${v.alias} stays at ${v.champion_version || 'none'}`) : ''),
+  }) : null;
+  return h('div', {},
+    r.error ? h('div', { class: 'error-text', text: r.error }) : null, gate,
+    r.output ? h('details', {}, h('summary', { text: 'Output (tail)' }), h('pre', { class: 'output-tail', text: r.output })) : null);
 }
 
 function details(inc) {

@@ -138,6 +138,17 @@ def test_a_recurring_alert_alone_in_its_incident_rejoins_it_within_the_hour() ->
     assert c.decide(sig("batch", 2 * 3600, "BackupLate", instance="batch-1")).group_id is None, "hours later: new"
 
 
+def test_a_flaky_checks_incident_takes_no_other_alert() -> None:
+    c = Correlator(Topology([("api", "db")]))
+    firings = [sig("db", t, "DiskSpaceLow", instance="db-0") for t in (0, 900, 1800)]
+    assert feed(c, firings) == [1, 1, 1]
+    assert c.decide(sig("db", 1830, "ServiceDown", instance="db-0")).group_id is None
+    assert c.decide(sig("api", 1830)).group_id is None
+    c = Correlator(Topology([("api", "db")]))
+    feed(c, [sig("db", 0, "DiskSpaceLow", instance="db-0")])
+    assert c.decide(sig("db", 30, "ServiceDown", instance="db-0")).group_id == 1, "once is not recurring"
+
+
 def test_rare_shared_labels_group_common_ones_do_not() -> None:
     c = Correlator(config=GroupingConfig(use_topology=False, use_learned=False))
     background = [sig(f"svc{i}", i * 1000.0, "Noise", cluster="prod", zone=f"z{i % 3}") for i in range(30)]

@@ -51,6 +51,9 @@ _IGNORED_LABELS = frozenset({"severity", "service", "service_name", "job", "prom
 # Labels that name *what* is wrong say little about *where*: two services both slow is weak evidence.
 _LABEL_FACTOR = {"alertname": 0.5, "rule": 0.5, "metric": 0.5}
 
+# Firings after which an alert alone in its incident is a recurring (flaky) one.
+_RECURRING = 3
+
 # Labels naming one monitored thing: sharing one is as strong as sharing the service.
 IDENTITY_LABELS = ("instance", "host", "hostname", "host.name", "pod", "k8s.pod.name", "node", "container_id")
 
@@ -224,10 +227,9 @@ class Correlator:
         """The evidence that ``sig`` belongs to ``g``, and its reasons."""
         cfg = self.config
         gap = max(0.0, sig.time - g.last, g.first - sig.time)
+        if len(g.fingerprints) == 1 and (fp in g.fingerprints or g.size >= _RECURRING):
+            return self._recurring(fp, g, gap)
         if gap > cfg.window_s:
-            if gap <= cfg.recur_window_s and g.fingerprints == {fp}:
-                return 4.0, [f"the same alert fired again, {gap / 60:.0f} min after its last signal "
-                             f"(a recurring alert, alone in this incident)"]
             return 0.0, []
         score, reasons = 0.0, []
         if fp in g.fingerprints:
@@ -249,6 +251,18 @@ class Correlator:
         if reasons:
             reasons.append(f"{gap:.0f}s from the incident's other signals")
         return score, reasons
+
+    def _recurring(self, fp: str, g: Group, gap: float) -> tuple[float, list[str]]:
+        """An incident that is one alert alone takes that alert back within ``recur_window_s``; once that
+        alert has recurred a few times, it is a flaky check and its incident takes nothing else."""
+        if fp not in g.fingerprints:
+            return 0.0, []
+        if gap <= self.config.window_s:
+            return 4.0, ["the same alert fired again", f"{gap:.0f}s from the incident's other signals"]
+        if gap <= self.config.recur_window_s:
+            return 4.0, [f"the same alert fired again, {gap / 60:.0f} min after its last signal "
+                         f"(a recurring alert, alone in this incident)"]
+        return 0.0, []
 
     def _ctx(self, sig: Signal) -> _Ctx:
         """What scoring needs of a signal, computed once for all candidate groups."""

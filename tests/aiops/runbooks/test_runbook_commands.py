@@ -101,6 +101,11 @@ def test_manual_run_and_bad_input_name_the_field(client) -> None:  # noqa: ANN00
         ([{"name": "x", "trigger": {"events": ["exploded"]}, "action": {"type": "command", "argv": ["ls"]}}],
          "events"),
         ([{"action": {"type": "command", "argv": ["ls"]}}], "name"),
+        ([{"name": "x", "trigger": {"min_severity": "loud"}, "action": {"type": "command", "argv": ["ls"]}}],
+         "min_severity"),
+        ([{"name": "x", "trigger": {"matchers": ["service=~\"(\""]}, "action": {"type": "command", "argv": ["ls"]}}],
+         "matchers"),
+        ([{"name": "x", "action": {"type": "command", "argv": ["ls"], "shell": True}}], "shell"),
         ([{"name": "x", "action": {"type": "command", "argv": ["ls"]}},
           {"name": "x", "action": {"type": "command", "argv": ["ls"]}}], "name"),
     ]:

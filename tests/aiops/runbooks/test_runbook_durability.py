@@ -7,17 +7,24 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.aiops.ingestion._helpers import aiops_client
+import pytest
+from fastapi.testclient import TestClient
 from tests.aiops.runbooks._helpers import python, runs, wait_runs
 
 from opsloop.aiops.pipeline import Pipeline
 from opsloop.core.signals import Severity, Signal
 from opsloop.runtime import build_runtime
+from opsloop.server.app import create_app
 from opsloop.settings import load_settings
 
 
-def test_a_run_queued_while_no_runner_runs_is_run_when_the_server_starts(tmp_path: Path) -> None:
-    settings = load_settings({"storage": {"data_dir": str(tmp_path / "data")}}, environ={})
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_run_queued_while_no_runner_runs_is_run_when_the_server_starts(backend: str, tmp_path: Path,
+                                                                          request: pytest.FixtureRequest) -> None:
+    storage = {"data_dir": str(tmp_path / "data")}
+    if backend == "postgres":
+        storage["database_url"] = request.getfixturevalue("postgres_url")
+    settings = load_settings({"storage": storage}, environ={})
     runtime = build_runtime(settings)
     try:
         pipeline = Pipeline(runtime.aiops)
@@ -38,7 +45,7 @@ def test_a_run_queued_while_no_runner_runs_is_run_when_the_server_starts(tmp_pat
     finally:
         runtime.close()
 
-    with aiops_client(tmp_path) as client:
+    with TestClient(create_app(settings)) as client:
         done = {r["runbook"]: r for r in wait_runs(client, 2, incident_id=incident_id)}
     assert done["note"]["state"] == "succeeded" and done["note"]["output"].strip() == "opened"
     assert done["stuck"]["state"] == "failed" and "interrupted" in done["stuck"]["error"]

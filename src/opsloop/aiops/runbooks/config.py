@@ -35,6 +35,7 @@ __all__ = ["ACTIONS", "Action", "Retrain", "Runbook", "Trigger", "parse_runbooks
 
 ACTIONS = ("command", "retrain")
 MAX_TIMEOUT_S = 7 * 86400.0
+_SEVERITIES = tuple(s.name.lower() for s in Severity)
 _ACTION_KEYS = {"type", "argv", "timeout_s", "env", "cwd", "model", "alias", "data", "policy"}
 
 
@@ -60,7 +61,10 @@ class Trigger:
         matchers = doc.get("matchers") or []
         if not isinstance(matchers, list):
             raise _bad(runbook, "trigger matchers must be a list", "matchers")
-        return cls(tuple(events), parse_matchers(matchers), Severity.parse(doc.get("min_severity", "info")))
+        severity = doc.get("min_severity", "info")
+        if str(severity).lower() not in _SEVERITIES:
+            raise _bad(runbook, f"min_severity must be one of {', '.join(_SEVERITIES)}", "min_severity")
+        return cls(tuple(events), parse_matchers(matchers), Severity.parse(str(severity).lower()))
 
     def wants(self, event: str, incident: Mapping[str, Any]) -> bool:
         return routes(self.matchers, self.min_severity, self.events, event, incident)

@@ -14,6 +14,7 @@ from tests.aiops.runbooks._helpers import python
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path(os.environ.get("OPSLOOP_TEST_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -46,6 +47,8 @@ def test_incident_page_lists_runbook_runs_and_runs_a_manual_runbook(opsloop_serv
             page.locator("button[data-runbook='restart']").click()
             expect(runs.locator("tr[data-state='succeeded']", has_text="restart")).to_be_visible()
             expect(page.locator("#timeline")).to_contain_text("runbook 'restart' succeeded")
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.locator("#runbook-runs").screenshot(path=str(SCREENSHOTS / "incident-runbooks.png"))
             assert not errors
         finally:
             browser.close()

@@ -108,6 +108,9 @@ function actions(inc, act) {
       h('button', { type: 'button', onclick: () => { const ids = mergeIds.value.split(',').map((s) => s.trim()).filter(Boolean); if (ids.length) act('merge', { source_ids: ids }, `Merged ${ids.length} incident(s) into this one.`); } }, 'Merge')));
 }
 
+// Run states drawn with the colours of the states they resemble.
+const RUN_BADGE = { queued: 'info', running: 'running', succeeded: 'passed', failed: 'failed', gate_failed: 'failed' };
+
 /** The configured runbooks and this incident's runs; null when the server has no runbook API. */
 async function runbooksOf(id) {
   try {
@@ -130,7 +133,7 @@ function runbooks(data, act) {
   if (!data.runs.length) return h('div', { class: 'stack' }, buttons, h('p', { class: 'muted', text: 'No runbook has run for this incident.' }));
   const rows = data.runs.map((r) => h('tr', { 'data-run': r.id, 'data-state': r.state },
     h('td', { text: `#${r.id}` }), h('td', { text: r.runbook }), h('td', { text: `${r.trigger} · ${r.actor}` }),
-    h('td', {}, badge(r.state)), h('td', { text: fmtEpoch(r.started_at) || '—' }), h('td', { text: fmtEpoch(r.finished_at) || '—' }),
+    h('td', {}, badge(r.state, RUN_BADGE[r.state])), h('td', { text: fmtEpoch(r.started_at) || '—' }), h('td', { text: fmtEpoch(r.finished_at) || '—' }),
     h('td', { text: r.exit_code === null || r.exit_code === undefined ? '—' : String(r.exit_code) }),
     h('td', { class: 'wrap' }, runResult(r))));
   return h('div', { class: 'stack' }, buttons,
@@ -149,7 +152,7 @@ function runResult(r) {
   }) : null;
   return h('div', {},
     r.error ? h('div', { class: 'error-text', text: r.error }) : null, gate,
-    r.output ? h('details', {}, h('summary', { text: 'Output (tail)' }), h('pre', { class: 'output-tail', text: r.output })) : null);
+    r.output ? h('details', { open: r.state === 'failed' }, h('summary', { text: 'Output (tail)' }), h('pre', { class: 'output-tail', text: r.output })) : null);
 }
 
 function details(inc) {

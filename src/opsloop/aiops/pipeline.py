@@ -4,7 +4,8 @@ the metric detectors wired in.
 ``Pipeline`` owns one ``IncidentEngine`` (storage and correlation), the operator ``Operations``, the
 notification ``Dispatcher``, the per-sender ``RateLimiter``, and, when their packages are present, a
 ``LogIngestor`` (log records → templates → ``log_anomaly`` signals) and a ``MetricWatch`` (metric
-points → ``metric_anomaly``/``prediction`` signals). Everything CPU-bound runs under one lock, so the
+points → ``metric_anomaly``/``prediction`` signals), plus the ``RunbookCatalog`` (incident changes →
+queued runbook runs, in the change's transaction). Everything CPU-bound runs under one lock, so the
 in-memory correlation state sees signals one batch at a time.
 """
 

@@ -72,26 +72,34 @@ async def run_process(argv: list[str] | tuple[str, ...], *, stdin: bytes = b"", 
     tail = _Tail(tail_chars)
     assert proc.stdin is not None and proc.stdout is not None
     pump = asyncio.create_task(_pump(proc.stdout, tail))
+    # Fed beside the wait, so a program that never reads its input still meets its timeout.
+    feeder = asyncio.create_task(_feed(proc.stdin, stdin))
     try:
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            proc.stdin.write(stdin)
-            await proc.stdin.drain()
-            proc.stdin.close()
         await asyncio.wait_for(proc.wait(), timeout=timeout_s)
     except TimeoutError:
         _kill(proc)
         await proc.wait()
+        feeder.cancel()
         await _finish(pump)
         return ProcessResult(proc.returncode, tail.text(), f"timed out after {timeout_s:g}s; killed")
     except asyncio.CancelledError:
         _kill(proc)
         with contextlib.suppress(Exception):
             await asyncio.shield(proc.wait())
+        feeder.cancel()
         pump.cancel()
         raise
+    feeder.cancel()
     await _finish(pump)
     _kill(proc)  # children the program left behind in its group
     return ProcessResult(proc.returncode, tail.text())
+
+
+async def _feed(pipe: asyncio.StreamWriter, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        pipe.write(data)
+        await pipe.drain()
+        pipe.close()
 
 
 async def _finish(pump: asyncio.Task[None]) -> None:

@@ -189,7 +189,8 @@ class RunbookRunner:
                 policy=target.policy, actor=f"runbook:{run['runbook']}",
                 reason=f"runbook {run['runbook']!r} (run #{run['id']}) for incident #{run['incident_id']}")
         except OpsloopError as exc:
-            return {**fields, "state": FAILED, "error": f"could not validate version {after}: {exc.message}"}
+            return {**fields, "state": FAILED,
+                    "error": f"validating or promoting version {after} failed: {exc.message}"}
         fields["validation"] = verdict
         fields["state"] = SUCCEEDED if verdict.get("promoted") else GATE_FAILED
         return fields

@@ -26,7 +26,9 @@ reason, and fades with the time gap:
 An incident that is one alert alone (a flaky check) stays joinable by that same alert for
 ``recur_window_s`` (an hour), however long it was quiet: a recurring alert is one cause, not a new
 incident at every firing. Hours later, a recurrence is a new incident (which lists the old one as
-similar). An incident of several alerts takes nothing after ``window_s``.
+similar). Once an alert has fired alone three times it is a flaky check, and its incident takes no
+other alert (a flaky check's firing says nothing about a real failure next to it). An incident of
+several alerts takes nothing after ``window_s``.
 
 Times are event times, so a replay groups exactly as live traffic would.
 """

@@ -128,7 +128,10 @@ class RunbookRunner:
             else:
                 fields = self._outcome(await self._program(run, rb.action))
         except asyncio.CancelledError:
-            self._record(run, {"state": FAILED, "error": "interrupted: the server stopped during the run"})
+            error = "interrupted: the server stopped during the run"
+            if run.get("_validating"):  # the gate's thread cannot be stopped; it may still have promoted
+                error += " (while validating its candidate; see the model's promotions)"
+            self._record(run, {"state": FAILED, "error": error})
             raise
         except Exception as exc:  # noqa: BLE001 - any failure is the run's outcome, not the runner's
             log.exception("runbook run %s failed", run["id"])
@@ -183,6 +186,7 @@ class RunbookRunner:
         # The gate's time is not the program's: renew the lease so no worker takes this run for dead.
         await asyncio.to_thread(self._update, run["id"], {"candidate_version": str(after),
                                                           "lease_until": self.clock() + VALIDATION_LEASE_S})
+        run["_validating"] = True
         try:
             verdict = await asyncio.to_thread(
                 gate.validate_and_promote, target.model, str(after), alias=target.alias, data=target.data,

@@ -75,4 +75,5 @@ def test_alert_fires_opens_incident_and_resolves(prom_stack) -> None:  # noqa: A
     assert 0.0 in values and values[-1] == 1.0
     load = next(s for s in _signals(url, kind="metric") if s["source"] == "remote_write"
                 and s["labels"].get("__name__") == "node_load1")
-    assert get(url + API + "/metrics/points", series=load["fingerprint"])["count"] > 1
+    wait_for(lambda: get(url + API + "/metrics/points", series=load["fingerprint"])["count"] > 1, 60,
+             "a second remote-written sample of node_load1 in the history", stack)

@@ -39,6 +39,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from opsloop.aiops.correlation.topology import Topology
 from opsloop.core.signals import Signal
@@ -414,7 +415,13 @@ class Correlator:
                if t - g.last > (recur if len(g.fingerprints) == 1 else keep)]
         for gid in old:
             self.remove(gid)
-        for index in (self._by_service, self._by_fp, self._by_label):
-            for key in [k for k, v in index.items() if not v]:
-                del index[key]
+        _drop_empty(self._by_service)
+        _drop_empty(self._by_fp)
+        _drop_empty(self._by_label)
         return len(old)
+
+
+def _drop_empty(index: dict[Any, Any]) -> None:
+    """Remove the keys whose group sets have emptied."""
+    for key in [k for k, v in index.items() if not v]:
+        del index[key]

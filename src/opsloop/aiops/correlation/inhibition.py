@@ -141,4 +141,6 @@ class Inhibitor:
         return None
 
     def _dependencies(self, service: str) -> dict[str, int]:
+        if self.topology is None:
+            return {}
         return self.topology.within(service, self.max_hops)

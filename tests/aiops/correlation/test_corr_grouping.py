@@ -124,8 +124,9 @@ def test_learned_links_do_not_join_services_the_declared_topology_keeps_apart() 
     assert feed(c, [sig("a", 100_000.0), sig("x", 100_010.0), sig("b", 100_030.0)]) == [1, 1, 1]
 
 
-def test_a_recurring_alert_alone_in_its_incident_rejoins_it_within_the_hour() -> None:
+def test_a_recurring_alert_alone_in_its_incident_rejoins_it_within_the_recurrence_window() -> None:
     c = Correlator(Topology([("api", "db")]))
+    recur = c.config.recur_window_s
     flaky = sig("batch", 0, "BackupLate", instance="batch-1")
     assert feed(c, [flaky]) == [1]
     c.mark_resolved(1, 120)
@@ -135,7 +136,31 @@ def test_a_recurring_alert_alone_in_its_incident_rejoins_it_within_the_hour() ->
     d = c.decide(again)
     assert d.group_id == 1 and d.reopen and "a recurring alert, alone in this incident" in d.reasons[0]
     assert c.decide(sig("db", 3000)).group_id is None
-    assert c.decide(sig("batch", 2 * 3600, "BackupLate", instance="batch-1")).group_id is None, "hours later: new"
+    assert c.decide(sig("batch", recur + 100, "BackupLate", instance="batch-1")).group_id == 1
+    assert c.decide(sig("batch", recur + 200, "BackupLate", instance="batch-1")).group_id is None, "later: new"
+
+
+def test_an_operator_resolved_lone_alert_recurring_opens_a_new_incident() -> None:
+    gap = 1800.0  # past window_s, within recur_window_s
+    auto = Correlator()
+    assert gap > auto.config.window_s and gap + 120 < auto.config.recur_window_s
+    assert feed(auto, [sig("batch", 0, "BackupLate", instance="batch-1")]) == [1]
+    auto.mark_resolved(1, 120)  # every signal resolved: auto-resolve
+    assert feed(auto, [sig("batch", 120 + gap, "BackupLate", instance="batch-1")]) == [1], "rejoins (reopens)"
+
+    human = Correlator()
+    assert feed(human, [sig("batch", 0, "BackupLate", instance="batch-1")]) == [1]
+    human.mark_resolved(1, 120, by_operator=True)  # a person resolved it
+    assert human.decide(sig("batch", 120 + gap, "BackupLate", instance="batch-1")).group_id is None
+    d = human.decide(sig("batch", 200, "BackupLate", instance="batch-1"))
+    assert d.group_id == 1 and d.reopen, "within window_s it is the same incident still, as for any incident"
+    assert human.expire(now=120 + gap) == 1, "nothing can join it any more: forgotten"
+
+    rebuilt = Correlator()
+    rebuilt.rebuild(1, [(sig("batch", 0, "BackupLate", instance="batch-1"), "fp")], resolved=True, by_operator=True)
+    assert rebuilt.groups[1].resolved and rebuilt.groups[1].operator_resolved
+    rebuilt.add(1, sig("batch", 100, "BackupLate", instance="batch-1"), "fp")
+    assert not rebuilt.groups[1].operator_resolved, "a signal joining reopens it"
 
 
 def test_a_flaky_checks_incident_takes_no_other_alert() -> None:

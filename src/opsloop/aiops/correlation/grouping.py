@@ -24,11 +24,13 @@ reason, and fades with the time gap:
   alert weighs nothing; a volume id seen on two signals weighs a lot): 2 × rarity each, up to +2.5
 
 An incident that is one alert alone (a flaky check) stays joinable by that same alert for
-``recur_window_s`` (an hour), however long it was quiet: a recurring alert is one cause, not a new
-incident at every firing. Hours later, a recurrence is a new incident (which lists the old one as
-similar). Once an alert has fired alone three times it is a flaky check, and its incident takes no
-other alert (a flaky check's firing says nothing about a real failure next to it). An incident of
-several alerts takes nothing after ``window_s``.
+``recur_window_s`` (three hours), however long it was quiet: a recurring alert is one cause, not a
+new incident at every firing. Later than that, a recurrence is a new incident (which lists the old
+one as similar). Not so once an operator resolved the incident (``mark_resolved(...,
+by_operator=True)``): a person closed it, so the alert's next occurrence after ``window_s`` is a new
+incident, as for any incident. Once an alert has fired alone three times it is a flaky check, and
+its incident takes no other alert (a flaky check's firing says nothing about a real failure next to
+it). An incident of several alerts takes nothing after ``window_s``.
 
 Times are event times, so a replay groups exactly as live traffic would.
 """
@@ -78,7 +80,8 @@ class GroupingConfig:
             is at most this old, and fades to nothing at twice that; quieter for longer, its next
             signal starts a new episode of it there.
         recur_window_s: an incident that is one alert alone (a flaky check firing, resolving and firing
-            again) takes that alert back up to this long after its last signal; ``0`` to disable.
+            again) takes that alert back up to this long after its last signal, unless an operator
+            resolved it; ``0`` to disable.
         label_cap: most that shared labels add to the score.
         use_labels, use_topology, use_learned: switch evidence kinds off (for ablations).
     """
@@ -89,7 +92,7 @@ class GroupingConfig:
     link_window_s: float = 75.0
     cause_window_s: float = 45.0
     same_window_s: float = 90.0
-    recur_window_s: float = 3600.0
+    recur_window_s: float = 10800.0
     label_cap: float = 2.5
     use_labels: bool = True
     use_topology: bool = True
@@ -109,6 +112,8 @@ class Group:
     fingerprints: set[str] = field(default_factory=set)
     size: int = 0
     resolved: bool = False
+    # resolved by an operator (not auto-resolved): a recurrence of its alert is a new incident
+    operator_resolved: bool = False
 
     def quiet(self, service: str, t: float, gap: float) -> bool:
         """Whether a signal of ``service`` at ``t`` starts a new episode of it here (new, or after ``gap``)."""
@@ -256,13 +261,14 @@ class Correlator:
         return score, reasons
 
     def _recurring(self, fp: str, g: Group, gap: float) -> tuple[float, list[str]]:
-        """An incident that is one alert alone takes that alert back within ``recur_window_s``; once that
-        alert has recurred a few times, it is a flaky check and its incident takes nothing else."""
+        """An incident that is one alert alone takes that alert back within ``recur_window_s`` (within
+        ``window_s`` once an operator resolved it); once that alert has recurred a few times, it is a
+        flaky check and its incident takes nothing else."""
         if fp not in g.fingerprints:
             return 0.0, []
         if gap <= self.config.window_s:
             return 4.0, ["the same alert fired again", f"{gap:.0f}s from the incident's other signals"]
-        if gap <= self.config.recur_window_s:
+        if gap <= self.config.recur_window_s and not g.operator_resolved:
             return 4.0, [f"the same alert fired again, {gap / 60:.0f} min after its last signal "
                          f"(a recurring alert, alone in this incident)"]
         return 0.0, []
@@ -371,7 +377,7 @@ class Correlator:
         if g is None:
             g = self.groups[group_id] = Group(group_id, sig.time, sig.time)
         g.add(sig, fp, self.config.same_window_s)
-        g.resolved = False
+        g.resolved = g.operator_resolved = False
         if sig.service:
             self._by_service[sig.service].add(group_id)
         self._by_fp[fp].add(group_id)
@@ -380,10 +386,13 @@ class Correlator:
                 self._by_label[kv].add(group_id)
         return g
 
-    def mark_resolved(self, group_id: int, t: float | None = None) -> None:
+    def mark_resolved(self, group_id: int, t: float | None = None, *, by_operator: bool = False) -> None:
+        """The incident was resolved, at ``t`` (its last signal's end) if given; ``by_operator`` when a
+        person resolved it rather than auto-resolve: its alert's recurrences then open a new incident."""
         g = self.groups.get(group_id)
         if g is not None:
             g.resolved = True
+            g.operator_resolved = by_operator
             if t is not None:
                 g.last = max(g.last, t)
 
@@ -398,13 +407,15 @@ class Correlator:
         for kv in g.labels:
             self._by_label.get(kv, set()).discard(group_id)
 
-    def rebuild(self, group_id: int, signals: Iterable[tuple[Signal, str]], resolved: bool = False) -> None:
-        """Replace a group's content (after a merge or split)."""
+    def rebuild(self, group_id: int, signals: Iterable[tuple[Signal, str]], resolved: bool = False, *,
+                by_operator: bool = False) -> None:
+        """Replace a group's content (after a merge or split, or at start); ``resolved`` and
+        ``by_operator`` as for ``mark_resolved``."""
         self.remove(group_id)
         for sig, fp in signals:
             self.add(group_id, sig, fp)
-        if group_id in self.groups:
-            self.groups[group_id].resolved = resolved
+        if resolved:
+            self.mark_resolved(group_id, by_operator=by_operator)
 
     def expire(self, now: float | None = None) -> int:
         """Forget groups no signal can join any more; returns how many."""
@@ -412,7 +423,7 @@ class Correlator:
         keep = self.config.window_s
         recur = max(keep, self.config.recur_window_s)
         old = [gid for gid, g in self.groups.items()
-               if t - g.last > (recur if len(g.fingerprints) == 1 else keep)]
+               if t - g.last > (recur if len(g.fingerprints) == 1 and not g.operator_resolved else keep)]
         for gid in old:
             self.remove(gid)
         _drop_empty(self._by_service)

@@ -132,6 +132,7 @@ class IncidentEngine:
     def load(self) -> None:
         """Rebuild the in-memory correlation state from the store."""
         db = self.stores.db
+        loaded: list[tuple[int, list[tuple[Signal, str]], bool]] = []
         with db.read() as conn:
             since = self.clock() - self.config.reopen_window_s
             for inc in self.stores.incidents.open_ids(conn, since=since):
@@ -143,7 +144,18 @@ class IncidentEngine:
                         self.inhibitor.firing(sig, row.fingerprint)
                     self.correlator.observe(sig)
                 if pairs:
-                    self.correlator.rebuild(inc["id"], pairs, resolved=inc["state"] == RESOLVED)
+                    loaded.append((inc["id"], pairs, inc["state"] == RESOLVED))
+        for incident_id, pairs, resolved in loaded:
+            self.correlator.rebuild(incident_id, pairs, resolved=resolved,
+                                    by_operator=resolved and self.operator_resolved(incident_id))
+
+    def operator_resolved(self, incident_id: int) -> bool:
+        """Whether the incident's last resolution was an operator's ``resolve`` (not auto-resolve): the
+        correlator then lets no recurring alert back into it."""
+        for entry in self.stores.incidents.audit_trail("incident", incident_id):
+            if entry["action"] in ("resolve", "auto_resolve", "reopen", "auto_reopen"):
+                return bool(entry["action"] == "resolve")
+        return False
 
     # --- ingestion --------------------------------------------------------------------------------
     def ingest(self, signals: Sequence[Signal], *, now: float | None = None) -> IngestReport:

@@ -49,7 +49,7 @@ class Operations:
             self.stores.incidents.update(conn, incident_id, fields)
             self.stores.incidents.add_timeline(conn, timeline)
         if action == "resolve":
-            self.engine.correlator.mark_resolved(incident_id)
+            self.engine.correlator.mark_resolved(incident_id, by_operator=True)
         elif action == "reopen":
             self._refresh(incident_id)
         return self.stores.incidents.get(incident_id)
@@ -207,7 +207,9 @@ class Operations:
             pairs = [(row_to_signal(r), r.fingerprint) for r in self.stores.signals.for_incident(
                 incident_id, conn=conn, limit=5000)]
         if pairs:
-            self.engine.correlator.rebuild(incident_id, pairs, resolved=row["state"] == RESOLVED)
+            resolved = row["state"] == RESOLVED
+            self.engine.correlator.rebuild(incident_id, pairs, resolved=resolved,
+                                           by_operator=resolved and self.engine.operator_resolved(incident_id))
         else:
             self.engine.correlator.remove(incident_id)
 

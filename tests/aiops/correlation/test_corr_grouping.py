@@ -126,7 +126,8 @@ def test_learned_links_do_not_join_services_the_declared_topology_keeps_apart() 
 
 def test_a_recurring_alert_alone_in_its_incident_rejoins_it_within_the_recurrence_window() -> None:
     c = Correlator(Topology([("api", "db")]))
-    recur = c.config.recur_window_s
+    first, recur = c.config.first_recur_s, c.config.recur_window_s
+    assert c.config.window_s < 3000 < first < recur
     flaky = sig("batch", 0, "BackupLate", instance="batch-1")
     assert feed(c, [flaky]) == [1]
     c.mark_resolved(1, 120)
@@ -136,14 +137,19 @@ def test_a_recurring_alert_alone_in_its_incident_rejoins_it_within_the_recurrenc
     d = c.decide(again)
     assert d.group_id == 1 and d.reopen and "a recurring alert, alone in this incident" in d.reasons[0]
     assert c.decide(sig("db", 3000)).group_id is None
-    assert c.decide(sig("batch", recur + 100, "BackupLate", instance="batch-1")).group_id == 1
-    assert c.decide(sig("batch", recur + 200, "BackupLate", instance="batch-1")).group_id is None, "later: new"
+    assert c.decide(sig("batch", 120 + first + 100, "BackupLate", instance="batch-1")).group_id is None, \
+        "an alert that fired once, back after more than first_recur_s: a new incident"
+    assert feed(c, [again]) == [1]
+    c.mark_resolved(1, 3060)
+    assert c.decide(sig("batch", 3060 + recur - 100, "BackupLate", instance="batch-1")).group_id == 1, \
+        "known to recur: taken back for recur_window_s"
+    assert c.decide(sig("batch", 3060 + recur + 100, "BackupLate", instance="batch-1")).group_id is None, "later: new"
 
 
 def test_an_operator_resolved_lone_alert_recurring_opens_a_new_incident() -> None:
-    gap = 1800.0  # past window_s, within recur_window_s
+    gap = 1800.0  # past window_s, within the recurrence window even of an alert that fired once
     auto = Correlator()
-    assert gap > auto.config.window_s and gap + 120 < auto.config.recur_window_s
+    assert auto.config.window_s < gap < gap + 120 < auto.config.first_recur_s
     assert feed(auto, [sig("batch", 0, "BackupLate", instance="batch-1")]) == [1]
     auto.mark_resolved(1, 120)  # every signal resolved: auto-resolve
     assert feed(auto, [sig("batch", 120 + gap, "BackupLate", instance="batch-1")]) == [1], "rejoins (reopens)"

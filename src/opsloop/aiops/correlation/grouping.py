@@ -24,6 +24,7 @@ reason, and fades with the time gap:
   alert weighs nothing; a volume id seen on two signals weighs a lot): 2 × rarity each, up to +2.5
 
 An incident that is one alert alone (a flaky check) stays joinable by that same alert for
+``first_recur_s`` (an hour), and once the alert has fired again there (it is known to recur) for
 ``recur_window_s`` (three hours), however long it was quiet: a recurring alert is one cause, not a
 new incident at every firing. Later than that, a recurrence is a new incident (which lists the old
 one as similar). Not so once an operator resolved the incident (``mark_resolved(...,
@@ -80,8 +81,10 @@ class GroupingConfig:
             is at most this old, and fades to nothing at twice that; quieter for longer, its next
             signal starts a new episode of it there.
         recur_window_s: an incident that is one alert alone (a flaky check firing, resolving and firing
-            again) takes that alert back up to this long after its last signal, unless an operator
-            resolved it; ``0`` to disable.
+            again) takes that alert back up to this long after its last signal once it has fired
+            there more than once, unless an operator resolved it; ``0`` to disable.
+        first_recur_s: the same for its first recurrence (at most ``recur_window_s``): an alert that
+            fired once may come back hours later for a new reason.
         label_cap: most that shared labels add to the score.
         use_labels, use_topology, use_learned: switch evidence kinds off (for ablations).
     """
@@ -93,6 +96,7 @@ class GroupingConfig:
     cause_window_s: float = 45.0
     same_window_s: float = 90.0
     recur_window_s: float = 10800.0
+    first_recur_s: float = 3600.0
     label_cap: float = 2.5
     use_labels: bool = True
     use_topology: bool = True
@@ -261,17 +265,24 @@ class Correlator:
         return score, reasons
 
     def _recurring(self, fp: str, g: Group, gap: float) -> tuple[float, list[str]]:
-        """An incident that is one alert alone takes that alert back within ``recur_window_s`` (within
-        ``window_s`` once an operator resolved it); once that alert has recurred a few times, it is a
-        flaky check and its incident takes nothing else."""
+        """An incident that is one alert alone takes that alert back within its recurrence window (only
+        within ``window_s`` once an operator resolved it); once that alert has recurred a few times, it
+        is a flaky check and its incident takes nothing else."""
         if fp not in g.fingerprints:
             return 0.0, []
         if gap <= self.config.window_s:
             return 4.0, ["the same alert fired again", f"{gap:.0f}s from the incident's other signals"]
-        if gap <= self.config.recur_window_s and not g.operator_resolved:
+        if gap <= self._recur_window(g):
             return 4.0, [f"the same alert fired again, {gap / 60:.0f} min after its last signal "
                          f"(a recurring alert, alone in this incident)"]
         return 0.0, []
+
+    def _recur_window(self, g: Group) -> float:
+        """How long after its last signal a one-alert incident takes that alert back."""
+        if g.operator_resolved:
+            return 0.0
+        cfg = self.config
+        return cfg.recur_window_s if g.size > 1 else min(cfg.first_recur_s, cfg.recur_window_s)
 
     def _ctx(self, sig: Signal) -> _Ctx:
         """What scoring needs of a signal, computed once for all candidate groups."""
@@ -421,9 +432,8 @@ class Correlator:
         """Forget groups no signal can join any more; returns how many."""
         t = self._now if now is None else now
         keep = self.config.window_s
-        recur = max(keep, self.config.recur_window_s)
         old = [gid for gid, g in self.groups.items()
-               if t - g.last > (recur if len(g.fingerprints) == 1 and not g.operator_resolved else keep)]
+               if t - g.last > (max(keep, self._recur_window(g)) if len(g.fingerprints) == 1 else keep)]
         for gid in old:
             self.remove(gid)
         _drop_empty(self._by_service)

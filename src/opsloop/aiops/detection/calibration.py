@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left
-from itertools import accumulate
+
+import numpy as np
 
 from opsloop.core.detectors import Estimator
 from opsloop.errors import InvalidInputError
@@ -24,6 +25,8 @@ _MIN_RAW = 2.0**-10
 _N_BINS = 40 * _BINS_PER_OCTAVE  # covers 2**-10 .. 2**30
 _MAX_RAW = 2.0**30
 _EDGES = [_MIN_RAW * 2.0 ** (k / _BINS_PER_OCTAVE) for k in range(_N_BINS + 1)]
+_TAIL_EDGES = [e * 0.92 for e in _EDGES]  # approximate bin centres of the exponential tail fit
+_log2 = math.log2
 
 
 class TailCalibrator(Estimator):
@@ -86,13 +89,21 @@ class TailCalibrator(Estimator):
     def learn_one(self, raw: float) -> None:
         if raw != raw or raw < 0.0:
             return
-        b = self._bin(raw)
+        # _bin, inlined: this runs several times per point on the detection hot path
+        if raw <= _MIN_RAW:
+            b = 0
+        elif raw >= _MAX_RAW:
+            b = _N_BINS
+        else:
+            b = int(_log2(raw / _MIN_RAW) * _BINS_PER_OCTAVE) + 1
+            if b > _N_BINS:
+                b = _N_BINS
         self._counts[b] += 1.0
         if b > self._top:
             self._top = b
-        self._total += 1.0
+        total = self._total = self._total + 1.0
         self._seen += 1
-        if self._total >= self.memory:
+        if total >= self.memory:
             self._counts = array("d", [c * 0.5 for c in self._counts])
             self._total *= 0.5
         self._since_fit += 1
@@ -102,21 +113,23 @@ class TailCalibrator(Estimator):
     def _fit(self) -> None:
         self._since_fit = 0
         total = self._total
-        cdf = array("d", [a / total for a in accumulate(self._counts)])
+        counts = self._counts
+        # a running sum then one division per bin (numpy's cumsum adds in order: the same values)
+        cdf = array("d", (np.cumsum(np.frombuffer(counts)) / total).tobytes())
         self._cdf = cdf
         k = min(bisect_left(cdf, self.tail_quantile), _N_BINS)
         self._q = _EDGES[k]
         n_above = total * (1.0 - cdf[k])
         tail = range(k + 1, self._top + 1)  # bins above the highest score seen are empty
-        counts = self._counts
         if self.tail == "pareto":
             # Hill's estimator from log-spaced bins: mean log excess over the tail quantile
             centre = 0.5  # bin centres sit half a bin below their upper edge
-            logs = sum(counts[i] * (i - k - centre) for i in tail) * math.log(2)
+            logs = sum([counts[i] * (i - k - centre) for i in tail]) * math.log(2)
             self._excess = max(logs / _BINS_PER_OCTAVE / n_above if n_above > 0 else 0.0, self.min_excess)
             return
         q = self._q
-        above = sum(counts[i] * (_EDGES[i] * 0.92 - q) for i in tail)
+        edges = _TAIL_EDGES
+        above = sum([counts[i] * (edges[i] - q) for i in tail])
         # a floor on the tail scale keeps one-off outliers from making the tail infinitely thin
         self._excess = max(above / n_above if n_above > 0 else 0.0, self.min_excess * q, self.excess_floor)
 
@@ -124,9 +137,14 @@ class TailCalibrator(Estimator):
         """P(score < raw) under the learned distribution; 0 until ``min_samples`` were learned."""
         if self._seen < self.min_samples or raw != raw:
             return 0.0
-        if raw > self._q:
+        q = self._q
+        if raw > q:
             if self.tail == "pareto":
-                return 1.0 - (1.0 - self.tail_quantile) * (raw / self._q) ** (-1.0 / self._excess)
-            return 1.0 - (1.0 - self.tail_quantile) * math.exp(-(raw - self._q) / self._excess)
-        k = self._bin(raw)
-        return min(self._cdf[k - 1] if k > 0 else 0.0, self.tail_quantile)
+                return 1.0 - (1.0 - self.tail_quantile) * (raw / q) ** (-1.0 / self._excess)
+            return 1.0 - (1.0 - self.tail_quantile) * math.exp(-(raw - q) / self._excess)
+        # _bin, inlined; raw <= q < _MAX_RAW here, and bin 0 has no bin below it
+        if raw <= _MIN_RAW:
+            return 0.0
+        k = int(_log2(raw / _MIN_RAW) * _BINS_PER_OCTAVE) + 1
+        c = self._cdf[(k if k < _N_BINS else _N_BINS) - 1]
+        return c if c < self.tail_quantile else self.tail_quantile

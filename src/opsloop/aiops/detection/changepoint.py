@@ -9,8 +9,9 @@ sums restart, so a unit change or a deploy that moves a metric gives one episode
 from __future__ import annotations
 
 import math
+from math import isfinite
 
-from opsloop.aiops.detection._stream import InOrderStream, floor_from_step, make_calibrator, scale_or_floor
+from opsloop.aiops.detection._stream import InOrderStream, make_calibrator, scale_or_floor
 from opsloop.core.detectors import AnomalyDetector, ExpectedBand
 
 __all__ = ["ChangePointDetector"]
@@ -64,14 +65,18 @@ class ChangePointDetector(InOrderStream, AnomalyDetector):
         return (x - self._base) / (s if s > 1e-12 else 1e-12)
 
     def score_one(self, x: float, t: float | None = None) -> float:
-        if not math.isfinite(x) or self._base != self._base:
+        base = self._base
+        if not isfinite(x) or base != base:
             return 0.0
-        z = self._z(x)
+        # self._z(x) and scale_or_floor, inlined (hot path)
+        s = self._scale if self._scale > self._floor else self._floor
+        if s != s or s == math.inf:
+            z = 0.0
+        else:
+            z = (x - base) / (s if s > 1e-12 else 1e-12)
+            self._band = (base, base - 3.0 * s, base + 3.0 * s)
         p = self._pos + z - self.drift
         n = self._neg - z - self.drift
-        s = scale_or_floor(self._scale, self._floor)
-        if s == s and s != math.inf:
-            self._band = (self._base, self._base - 3.0 * s, self._base + 3.0 * s)
         return self._cal.probability(p if p > n else (n if n > 0.0 else 0.0))
 
     def expected_band(self) -> ExpectedBand | None:
@@ -90,29 +95,33 @@ class ChangePointDetector(InOrderStream, AnomalyDetector):
     def learn_one(self, x: float, t: float | None = None) -> None:
         if not self._admit(x, t):
             return
-        if self._base != self._base:
+        base = self._base
+        if base != base:
             self._base = self._fast = x
             self._last_x = x
             return
-        self._floor = floor_from_step(self._floor, self._last_x, x)
+        d = 0.5 * abs(x - self._last_x)  # floor_from_step, inlined (hot path)
+        floor = self._floor = d if 0.0 < d < self._floor else self._floor
         self._last_x = x
         self._fast += self.fast_alpha * (x - self._fast)
-        dev = x - self._base
-        if self._scale != self._scale:
-            self._scale = abs(dev)
+        scale = self._scale
+        if scale != scale:
+            self._scale = abs(x - base)
             return
-        z = self._z(x)
+        # self._z(x) and scale_or_floor, inlined (hot path)
+        s = scale if scale > floor else floor
+        z = 0.0 if s != s or s == math.inf else (x - base) / (s if s > 1e-12 else 1e-12)
         p = self._pos + z - self.drift
         n = self._neg - z - self.drift
-        self._pos = p if p > 0.0 else 0.0
-        self._neg = n if n > 0.0 else 0.0
-        self._cal.learn_one(self._pos if self._pos > self._neg else self._neg)
-        if self._pos > self.confirm or self._neg > self.confirm:
+        pos = self._pos = p if p > 0.0 else 0.0
+        neg = self._neg = n if n > 0.0 else 0.0
+        self._cal.learn_one(pos if pos > neg else neg)
+        if pos > self.confirm or neg > self.confirm:
             self._pos = self._neg = 0.0
             self._base = self._fast
             self._changes += 1
             return
-        zc = z if -self.clip <= z <= self.clip else (self.clip if z > 0 else -self.clip)
-        s = scale_or_floor(self._scale, self._floor)
-        self._base += self.alpha * zc * s
-        self._scale += self.scale_alpha * (abs(zc) * s - self._scale)
+        clip = self.clip
+        zc = z if -clip <= z <= clip else (clip if z > 0 else -clip)
+        self._base = base + self.alpha * zc * s
+        self._scale = scale + self.scale_alpha * (abs(zc) * s - scale)

@@ -15,6 +15,7 @@ independence); ``combine="max"`` keeps a calibrated (conservative) probability i
 from __future__ import annotations
 
 import math
+from math import isfinite
 
 from opsloop.aiops.detection._stream import make_calibrator
 from opsloop.aiops.detection.changepoint import ChangePointDetector
@@ -81,50 +82,55 @@ class UnivariateEnsemble(AnomalyDetector):
         self._parts = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         self._cache: tuple[float, float | None, float, float] | None = None
 
-    def _residual(self, x: float, t: float | None) -> tuple[float, float]:
-        """(residual, residual z) under the seasonal model, computed once per point."""
-        c = self._cache
-        if c is not None and c[0] == x and c[1] == t:
-            return c[2], c[3]
-        r, z = self._seasonal.residual_z(x, t)
-        self._cache = (x, t, r, z)
-        return r, z
-
     def score_one(self, x: float, t: float | None = None) -> float:
         seasonal = self._seasonal
-        if not math.isfinite(x) or not seasonal._n:
+        if not isfinite(x) or not seasonal._n:
             return 0.0
-        r, z = self._residual(x, t)
+        # the residual under the seasonal model is computed once per point (score, then learn)
+        c = self._cache
+        if c is not None and c[0] == x and c[1] == t:
+            r, z = c[2], c[3]
+        else:
+            r, z = seasonal.residual_z(x, t)
+            self._cache = (x, t, r, z)
         az = z if z >= 0.0 else -z
         p1 = seasonal._cal.probability(az)
         p2 = self._shift.score_one(r, t) if r == r else 0.0
         p3 = 0.0
-        if self.sustain_alpha > 0.0:
+        alpha = self.sustain_alpha
+        if alpha > 0.0:
             zc = az if az < self.sustain_clip else self.sustain_clip
-            p3 = self._sustain_cal.probability(self._zbar + self.sustain_alpha * (zc - self._zbar))
+            zbar = self._zbar
+            p3 = self._sustain_cal.probability(zbar + alpha * (zc - zbar))
         p4 = self._volatility.score_one(x, t) if self._volatility is not None else 0.0
         p5 = self._novelty.score_one(x, t) if self._novelty is not None else 0.0
         p6 = self._sequence.score_one(x, t) if self._sequence is not None else 0.0
-        self._parts = (p1, p2, p3, p4, p5, p6)
+        parts = self._parts = (p1, p2, p3, p4, p5, p6)
         if self.combine == "fisher":
-            return _fisher(self._parts)
-        return max(self._parts)
+            return _fisher(parts)
+        return max(parts)
 
     def learn_one(self, x: float, t: float | None = None) -> None:
-        if not math.isfinite(x):
+        if not isfinite(x):
             return
         seasonal = self._seasonal
         if seasonal._n:
-            r, z = self._residual(x, t)
-            if self.sustain_alpha > 0.0 and r == r and seasonal._scale == seasonal._scale:
+            c = self._cache  # usually set by score_one for this very point
+            if c is not None and c[0] == x and c[1] == t:
+                r, z = c[2], c[3]
+            else:
+                r, z = seasonal.residual_z(x, t)
+            alpha = self.sustain_alpha
+            if alpha > 0.0 and r == r and seasonal._scale == seasonal._scale:
                 az = z if z >= 0.0 else -z
                 zc = az if az < self.sustain_clip else self.sustain_clip
-                self._zbar += self.sustain_alpha * (zc - self._zbar)
-                self._sustain_cal.learn_one(self._zbar)
+                zbar = self._zbar = self._zbar + alpha * (zc - self._zbar)
+                self._sustain_cal.learn_one(zbar)
             if r == r:
-                before = self._shift.changes
-                self._shift.learn_one(r, t)
-                if self.absorb_shifts and self._shift.changes != before:
+                shift = self._shift
+                before = shift._changes
+                shift.learn_one(r, t)
+                if self.absorb_shifts and shift._changes != before:
                     # a confirmed level shift becomes the seasonal model's new level at once
                     level = self._shift._base
                     seasonal.shift_level(level)
@@ -159,10 +165,11 @@ class UnivariateEnsemble(AnomalyDetector):
 def _fisher(parts: tuple[float, ...]) -> float:
     """Fisher's method: combine tail probabilities so agreeing components reinforce each other."""
     half, k = 0.0, 0  # chi-square / 2 with 2k degrees of freedom
+    log = math.log
     for p in parts:
         if p > 0.0:
             k += 1
-            half -= math.log(1.0 - p) if p < 1.0 else -690.7755278982137
+            half -= log(1.0 - p) if p < 1.0 else -690.7755278982137
     if k == 0:
         return 0.0
     term, total = 1.0, 1.0

@@ -54,6 +54,13 @@ class RangeNoveltyDetector(InOrderStream, AnomalyDetector):
         if not self._admit(x, t):
             return
         if self._n >= self.warmup:
-            self._cal.learn_one(self._raw(x))
+            # self._raw(x), inlined (hot path)
+            hi, lo = self._hi, self._lo
+            span = hi - lo
+            if not span > 0.0:
+                raw = 0.0 if x == hi else 1.0
+            else:
+                raw = (x - hi) / span if x > hi else ((lo - x) / span if x < lo else 0.0)
+            self._cal.learn_one(raw)
         self._n += 1
         self._hi, self._lo = follow_marks(self._hi, self._lo, x, self.forget)

@@ -14,7 +14,7 @@ from array import array
 
 import numpy as np
 
-from opsloop.aiops.detection._stream import floor_from_step, make_calibrator, scale_or_floor
+from opsloop.aiops.detection._stream import make_calibrator
 from opsloop.core.detectors import AnomalyDetector, ExpectedBand
 
 __all__ = ["SeasonalBaseline", "detect_period"]
@@ -146,12 +146,15 @@ class SeasonalBaseline(AnomalyDetector):
 
     def residual_z(self, x: float, t: float | None = None) -> tuple[float, float]:
         """(signed residual, residual in scales) of ``x`` at ``t``."""
-        exp = self.expected(t)
+        exp = self._profile[self._slot(t) % self._period] + self._offset  # self.expected(t)
         r = x - exp
-        scale = scale_or_floor(self._scale, self._floor)
+        scale, floor = self._scale, self._floor
+        if not scale > floor:  # scale_or_floor, inlined (hot path)
+            scale = floor
         if scale != scale or scale == math.inf:
             return r, 0.0
-        scale = scale if scale > 1e-12 else 1e-12
+        if not scale > 1e-12:
+            scale = 1e-12
         self._band = (exp, exp - self.band * scale, exp + self.band * scale)
         return r, r / scale
 
@@ -178,7 +181,9 @@ class SeasonalBaseline(AnomalyDetector):
                 self._step = dt if self._step <= 0.0 else min(self._step, dt)
             self._last_t = t
         slot = self._slot(t)
-        self._floor = floor_from_step(self._floor, self._last_x, x)
+        d = 0.5 * abs(x - self._last_x)  # floor_from_step, inlined (hot path)
+        if 0.0 < d < self._floor:
+            self._floor = d
         self._remember(x, slot)
         self._update(x, slot)
         self._n += 1
@@ -187,14 +192,16 @@ class SeasonalBaseline(AnomalyDetector):
             self._redetect()
 
     def _remember(self, x: float, slot: int) -> None:
+        buf = self._buf
         gap = slot - self._last_slot - 1 if self._last_slot >= 0 else 0
         if gap > self.window:
-            del self._buf[:]
-        elif gap > 0 and len(self._buf):
-            self._buf.extend([self._buf[-1]] * gap)
-        self._buf.append(x)
-        if len(self._buf) > self.window:
-            del self._buf[: len(self._buf) - self.window]
+            del buf[:]
+        elif gap > 0 and len(buf):
+            buf.extend([buf[-1]] * gap)
+        buf.append(x)
+        excess = len(buf) - self.window
+        if excess > 0:
+            del buf[:excess]
         self._last_slot = slot
 
     def _update(self, x: float, slot: int) -> None:
@@ -205,12 +212,13 @@ class SeasonalBaseline(AnomalyDetector):
             return
         r = x - base - self._offset
         scale = self._scale
+        ar = abs(r)
         if scale != scale:
-            self._scale = abs(r)
+            self._scale = ar
             return
-        eff = scale_or_floor(scale, self._floor)
+        eff = scale if scale > self._floor else self._floor  # scale_or_floor, inlined (hot path)
         eff = eff if eff > 1e-12 else 1e-12
-        self._cal.learn_one(abs(r) / eff)
+        self._cal.learn_one(ar / eff)
         lim = self.clip * eff
         rc = r if -lim <= r <= lim else (lim if r > 0 else -lim)
         self._scale = scale + self.scale_alpha * ((rc if rc >= 0 else -rc) - scale)

@@ -106,8 +106,8 @@ class TailCalibrator(Estimator):
         if total >= self.memory:
             self._counts = array("d", [c * 0.5 for c in self._counts])
             self._total *= 0.5
-        self._since_fit += 1
-        if self._since_fit >= self.refit_every or not len(self._cdf):
+        since = self._since_fit = self._since_fit + 1
+        if since >= self.refit_every or not self._cdf:
             self._fit()
 
     def _fit(self) -> None:

@@ -93,7 +93,9 @@ class ChangePointDetector(InOrderStream, AnomalyDetector):
         self._fast -= offset
 
     def learn_one(self, x: float, t: float | None = None) -> None:
-        if not self._admit(x, t):
+        if t is not None and t > self._last_t and isfinite(x):  # self._admit(x, t), inlined (hot path)
+            self._last_t = t
+        elif not self._admit(x, t):
             return
         base = self._base
         if base != base:

@@ -136,7 +136,7 @@ class SeasonalBaseline(AnomalyDetector):
             return 0
         if self._step <= 0.0:
             return 1 if t > self._t0 else 0
-        return int(round((t - self._t0) / self._step))
+        return round((t - self._t0) / self._step)
 
     # --- scoring ------------------------------------------------------------------------------
     def expected(self, t: float | None = None) -> float:
@@ -146,7 +146,10 @@ class SeasonalBaseline(AnomalyDetector):
 
     def residual_z(self, x: float, t: float | None = None) -> tuple[float, float]:
         """(signed residual, residual in scales) of ``x`` at ``t``."""
-        exp = self._profile[self._slot(t) % self._period] + self._offset  # self.expected(t)
+        t0, step = self._t0, self._step
+        # self.expected(t), with _slot's usual case inlined (hot path)
+        slot = round((t - t0) / step) if t is not None and t0 is not None and step > 0.0 else self._slot(t)
+        exp = self._profile[slot % self._period] + self._offset
         r = x - exp
         scale, floor = self._scale, self._floor
         if not scale > floor:  # scale_or_floor, inlined (hot path)

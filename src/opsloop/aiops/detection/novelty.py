@@ -8,6 +8,7 @@ scores the excess of a value beyond them, relative to the range between them.
 from __future__ import annotations
 
 import math
+from math import isfinite
 
 from opsloop.aiops.detection._stream import InOrderStream, follow_marks, make_calibrator
 from opsloop.core.detectors import AnomalyDetector
@@ -46,12 +47,14 @@ class RangeNoveltyDetector(InOrderStream, AnomalyDetector):
         return 0.0
 
     def score_one(self, x: float, t: float | None = None) -> float:
-        if not math.isfinite(x) or self._n < self.warmup:
+        if not isfinite(x) or self._n < self.warmup:
             return 0.0
         return self._cal.probability(self._raw(x))
 
     def learn_one(self, x: float, t: float | None = None) -> None:
-        if not self._admit(x, t):
+        if t is not None and t > self._last_t and isfinite(x):  # self._admit(x, t), inlined (hot path)
+            self._last_t = t
+        elif not self._admit(x, t):
             return
         if self._n >= self.warmup:
             # self._raw(x), inlined (hot path)

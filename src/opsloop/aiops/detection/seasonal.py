@@ -183,7 +183,8 @@ class SeasonalBaseline(AnomalyDetector):
                 dt = t - self._last_t
                 self._step = dt if self._step <= 0.0 else min(self._step, dt)
             self._last_t = t
-        slot = self._slot(t)
+        t0, step = self._t0, self._step
+        slot = round((t - t0) / step) if t is not None and t0 is not None and step > 0.0 else self._slot(t)
         d = 0.5 * abs(x - self._last_x)  # floor_from_step, inlined (hot path)
         if 0.0 < d < self._floor:
             self._floor = d

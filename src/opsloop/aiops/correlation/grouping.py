@@ -145,11 +145,29 @@ class Group:
         self.size += 1
 
 
+_Link = tuple[float, str, bool, int]
+
+
 @dataclass(slots=True)
 class _Ctx:
+    """What scoring needs of one signal, computed once per ``decide`` and shared by its candidates."""
+
+    service: str
     paths: tuple[dict[str, int], dict[str, int], set[str]]
     linked: set[str]
     weights: dict[tuple[str, str], float]
+    # the signal's identity labels present (in ``IDENTITY_LABELS`` order)
+    identity: tuple[tuple[str, str], ...]
+    # ``_link(service, other)`` per other service, filled on first use (the topology does not change
+    # during a decision)
+    links: dict[str, _Link] = field(default_factory=dict)
+
+    def link(self, correlator: Correlator, other: str) -> _Link:
+        """``correlator._link(self.service, other, self.paths)``, computed once per other service."""
+        found = self.links.get(other)
+        if found is None:
+            found = self.links[other] = correlator._link(self.service, other, self.paths)
+        return found
 
 
 @dataclass
@@ -218,7 +236,7 @@ class Correlator:
         return down, up, learned
 
     def _link(self, a: str, b: str, paths: tuple[dict[str, int], dict[str, int], set[str]] | None = None
-              ) -> tuple[float, str, bool, int]:
+              ) -> _Link:
         """Evidence that ``a`` and ``b`` fail together: weight, reason, whether ``a`` is downstream
         (a dependency of ``b``, so possibly the cause of what ``b`` shows) rather than a dependent, and
         the hops between them (1 for a learned link)."""
@@ -295,16 +313,17 @@ class Correlator:
                     w = self._weight(kv) * _LABEL_FACTOR.get(kv[0], 1.0)
                     if w > 0.05:
                         weights[kv] = w
-        return _Ctx(paths, linked, weights)
+        identity = tuple((k, v) for k in IDENTITY_LABELS if (v := sig.labels.get(k)))
+        return _Ctx(sig.service, paths, linked, weights, identity)
 
     def _place(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, str]:
         """Evidence from where the signal comes from: same service or instance, else a dependency path."""
-        w, why = self._same_place(sig, g)
+        w, why = self._same_place(sig, g, ctx)
         if w > 0 or not sig.service:
             return w, why
         return self._cascade(sig, g, ctx)
 
-    def _same_place(self, sig: Signal, g: Group) -> tuple[float, str]:
+    def _same_place(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, str]:
         """The same service, or the same monitored instance, still alerting in the incident."""
         svc = sig.service
         if svc and svc in g.services:
@@ -312,9 +331,8 @@ class Correlator:
             w = 3.0 * self._fade(lag, self.config.same_window_s)
             if w >= 2.0:
                 return w, f"same service {svc}, {lag:.0f}s after its last signal"
-        for k in IDENTITY_LABELS:
-            v = sig.labels.get(k)
-            if v and (k, v) in g.labels:
+        for k, v in ctx.identity:
+            if (k, v) in g.labels:
                 lag = abs(sig.time - g.label_latest.get((k, v), g.last))
                 w = 3.0 * self._fade(lag, self.config.same_window_s)
                 if w >= 2.0:
@@ -329,13 +347,12 @@ class Correlator:
         before, or just after, the first symptoms: within ``cause_window_s`` of the incident's start;
         later, it is more likely a new root than the cause of what its callers already show.
         """
-        svc = sig.service
-        paths, linked = ctx.paths, ctx.linked
+        linked = ctx.linked
         others = [o for o in linked if o in g.services] if len(linked) < len(g.services) else [
             o for o in g.services if o in linked]
         best, why = 0.0, ""
         for other in others:
-            w, text, cause, hops = self._link(svc, other, paths)
+            w, text, cause, hops = ctx.link(self, other)
             if w <= best:
                 continue
             if cause:

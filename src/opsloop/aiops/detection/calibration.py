@@ -27,6 +27,7 @@ _MAX_RAW = 2.0**30
 _EDGES = [_MIN_RAW * 2.0 ** (k / _BINS_PER_OCTAVE) for k in range(_N_BINS + 1)]
 _TAIL_EDGES = [e * 0.92 for e in _EDGES]  # approximate bin centres of the exponential tail fit
 _log2 = math.log2
+_accumulate = np.add.accumulate
 
 
 class TailCalibrator(Estimator):
@@ -114,9 +115,11 @@ class TailCalibrator(Estimator):
         self._since_fit = 0
         total = self._total
         counts = self._counts
-        # a running sum then one division per bin (numpy's cumsum adds in order: the same values)
-        cdf = array("d", (np.cumsum(np.frombuffer(counts)) / total).tobytes())
-        self._cdf = cdf
+        # a running sum then one division per bin (numpy's accumulate adds in order: the same values
+        # as itertools.accumulate, at a fraction of the cost)
+        running = _accumulate(np.frombuffer(counts))
+        running /= total
+        cdf = self._cdf = array("d", running.tobytes())
         k = min(bisect_left(cdf, self.tail_quantile), _N_BINS)
         self._q = _EDGES[k]
         n_above = total * (1.0 - cdf[k])

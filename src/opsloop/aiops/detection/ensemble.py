@@ -102,9 +102,10 @@ class UnivariateEnsemble(AnomalyDetector):
             zc = az if az < self.sustain_clip else self.sustain_clip
             zbar = self._zbar
             p3 = self._sustain_cal.probability(zbar + alpha * (zc - zbar))
-        p4 = self._volatility.score_one(x, t) if self._volatility is not None else 0.0
-        p5 = self._novelty.score_one(x, t) if self._novelty is not None else 0.0
-        p6 = self._sequence.score_one(x, t) if self._sequence is not None else 0.0
+        volatility, novelty, sequence = self._volatility, self._novelty, self._sequence
+        p4 = volatility.score_one(x, t) if volatility is not None else 0.0
+        p5 = novelty.score_one(x, t) if novelty is not None else 0.0
+        p6 = sequence.score_one(x, t) if sequence is not None else 0.0
         parts = self._parts = (p1, p2, p3, p4, p5, p6)
         if self.combine == "fisher":
             return _fisher(parts)

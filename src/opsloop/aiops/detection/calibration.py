@@ -88,17 +88,18 @@ class TailCalibrator(Estimator):
         return _MIN_RAW * 2.0 ** (k / _BINS_PER_OCTAVE)
 
     def learn_one(self, raw: float) -> None:
-        if raw != raw or raw < 0.0:
-            return
         # _bin, inlined: this runs several times per point on the detection hot path
-        if raw <= _MIN_RAW:
-            b = 0
-        elif raw >= _MAX_RAW:
-            b = _N_BINS
-        else:
-            b = int(_log2(raw / _MIN_RAW) * _BINS_PER_OCTAVE) + 1
-            if b > _N_BINS:
+        if raw > _MIN_RAW:
+            if raw < _MAX_RAW:
+                b = int(_log2(raw / _MIN_RAW) * _BINS_PER_OCTAVE) + 1
+                if b > _N_BINS:
+                    b = _N_BINS
+            else:
                 b = _N_BINS
+        elif raw >= 0.0:
+            b = 0
+        else:  # negative or NaN: not a score
+            return
         self._counts[b] += 1.0
         if b > self._top:
             self._top = b

@@ -118,9 +118,9 @@ class TailCalibrator(Estimator):
         counts = self._counts
         # a running sum then one division per bin (numpy's accumulate adds in order: the same values
         # as itertools.accumulate, at a fraction of the cost)
-        running = _accumulate(np.frombuffer(counts))
-        running /= total
-        cdf = self._cdf = array("d", running.tobytes())
+        # (written into an exact-size copy: an array built from bytes would over-allocate)
+        cdf = self._cdf = array("d", counts)
+        np.divide(_accumulate(np.frombuffer(counts)), total, out=np.frombuffer(cdf))
         k = min(bisect_left(cdf, self.tail_quantile), _N_BINS)
         self._q = _EDGES[k]
         n_above = total * (1.0 - cdf[k])

@@ -146,8 +146,6 @@ class Group:
 
 
 _Link = tuple[float, str, bool, int]
-# A link's weight, whether it points to a possible cause, its hops and its learned strength (0 if declared).
-_LinkEvidence = tuple[float, bool, int, float]
 
 
 @dataclass(slots=True)
@@ -160,15 +158,15 @@ class _Ctx:
     weights: dict[tuple[str, str], float]
     # the signal's identity labels present (in ``IDENTITY_LABELS`` order)
     identity: tuple[tuple[str, str], ...]
-    # ``_link_evidence(service, other)`` per other service, filled on first use (the topology does not
-    # change during a decision)
-    links: dict[str, _LinkEvidence] = field(default_factory=dict)
+    # ``_link(service, other)`` per other service, filled on first use (the topology does not change
+    # during a decision)
+    links: dict[str, _Link] = field(default_factory=dict)
 
-    def link(self, correlator: Correlator, other: str) -> _LinkEvidence:
-        """``correlator._link_evidence(self.service, other, self.paths)``, once per other service."""
+    def link(self, correlator: Correlator, other: str) -> _Link:
+        """``correlator._link(self.service, other, self.paths)``, computed once per other service."""
         found = self.links.get(other)
         if found is None:
-            found = self.links[other] = correlator._link_evidence(self.service, other, self.paths)
+            found = self.links[other] = correlator._link(self.service, other, self.paths)
         return found
 
 
@@ -242,31 +240,21 @@ class Correlator:
         """Evidence that ``a`` and ``b`` fail together: weight, reason, whether ``a`` is downstream
         (a dependency of ``b``, so possibly the cause of what ``b`` shows) rather than a dependent, and
         the hops between them (1 for a learned link)."""
-        w, cause, d, strength = self._link_evidence(a, b, paths)
-        return w, _link_text(a, b, cause, d, strength) if w else "", cause, d
-
-    def _link_evidence(self, a: str, b: str, paths: tuple[dict[str, int], dict[str, int], set[str]] | None = None
-                       ) -> _LinkEvidence:
-        """``_link`` without its reason: weight, cause, hops and the learned strength (0 if declared)."""
         down, up_, learned = paths or self._paths(a)
         shows, causes = down.get(b), up_.get(b)  # a depends on b: a shows b's failure; b on a: a may cause it
         if shows or causes:
             d = min(x for x in (shows, causes) if x)
             cause = not shows or (causes is not None and causes < shows)
-            return 2.5 * 0.8 ** (d - 1), cause, d, 0.0
+            how = ("is a dependency of" if cause else "depends on") + (f" ({d} hops)" if d > 1 else "")
+            return 2.5 * 0.8 ** (d - 1), f"{a} {how} {b} (declared topology)", cause, d
         if b in learned and not (self.config.use_topology and self.topology.knows(a) and self.topology.knows(b)):
             s = self.topology.learned_strength(a, b)
             if s > 0:
-                return 2.5 * s, False, 1, s
-        return 0.0, False, 0, 0.0
+                return 2.5 * s, f"{a} and {b} alert together (learned, strength {s:.2f})", False, 1
+        return 0.0, "", False, 0
 
     def score(self, sig: Signal, fp: str, g: Group, ctx: _Ctx | None = None) -> tuple[float, list[str]]:
         """The evidence that ``sig`` belongs to ``g``, and its reasons."""
-        return self._score(sig, fp, g, ctx or self._ctx(sig), True)
-
-    def _score(self, sig: Signal, fp: str, g: Group, ctx: _Ctx, explain: bool) -> tuple[float, list[str]]:
-        """``score``; without ``explain`` the same number, and reasons left unwritten (empty strings):
-        ``decide`` writes them only for the group it picks."""
         cfg = self.config
         gap = max(0.0, sig.time - g.last, g.first - sig.time)
         if len(g.fingerprints) == 1 and (fp in g.fingerprints or g.size >= _RECURRING):
@@ -277,19 +265,20 @@ class Correlator:
         if fp in g.fingerprints:
             score += 4.0
             reasons.append("the same alert fired again")
-        w, why = self._place(sig, g, ctx, explain)
+        ctx = ctx or self._ctx(sig)
+        w, why = self._place(sig, g, ctx)
         if w > 0:
             score += w
             reasons.append(why)
         if cfg.use_labels:
-            w, why = self._shared(g, ctx, explain)
+            w, why = self._shared(g, ctx)
             if w > 0:
                 score += w
                 reasons.append(why)
         half = cfg.window_s / 2
         if gap > half:
             score *= max(0.0, 1.0 - (gap - half) / half)
-        if reasons and explain:
+        if reasons:
             reasons.append(f"{gap:.0f}s from the incident's other signals")
         return score, reasons
 
@@ -327,30 +316,30 @@ class Correlator:
         identity = tuple((k, v) for k in IDENTITY_LABELS if (v := sig.labels.get(k)))
         return _Ctx(sig.service, paths, linked, weights, identity)
 
-    def _place(self, sig: Signal, g: Group, ctx: _Ctx, explain: bool = True) -> tuple[float, str]:
+    def _place(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, str]:
         """Evidence from where the signal comes from: same service or instance, else a dependency path."""
-        w, why = self._same_place(sig, g, ctx, explain)
+        w, why = self._same_place(sig, g, ctx)
         if w > 0 or not sig.service:
             return w, why
-        return self._cascade(sig, g, ctx, explain)
+        return self._cascade(sig, g, ctx)
 
-    def _same_place(self, sig: Signal, g: Group, ctx: _Ctx, explain: bool = True) -> tuple[float, str]:
+    def _same_place(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, str]:
         """The same service, or the same monitored instance, still alerting in the incident."""
         svc = sig.service
         if svc and svc in g.services:
             lag = abs(sig.time - g.latest.get(svc, g.last))
             w = 3.0 * self._fade(lag, self.config.same_window_s)
             if w >= 2.0:
-                return w, f"same service {svc}, {lag:.0f}s after its last signal" if explain else ""
+                return w, f"same service {svc}, {lag:.0f}s after its last signal"
         for k, v in ctx.identity:
             if (k, v) in g.labels:
                 lag = abs(sig.time - g.label_latest.get((k, v), g.last))
                 w = 3.0 * self._fade(lag, self.config.same_window_s)
                 if w >= 2.0:
-                    return w, f"same {k} {v}, {lag:.0f}s after its last signal" if explain else ""
+                    return w, f"same {k} {v}, {lag:.0f}s after its last signal"
         return 0.0, ""
 
-    def _cascade(self, sig: Signal, g: Group, ctx: _Ctx, explain: bool = True) -> tuple[float, str]:
+    def _cascade(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, str]:
         """Evidence from a dependency path to a service of the incident, judged by direction and timing.
 
         A dependent shows a failure soon after its dependency starts failing: within ``link_window_s``
@@ -361,59 +350,47 @@ class Correlator:
         linked = ctx.linked
         others = [o for o in linked if o in g.services] if len(linked) < len(g.services) else [
             o for o in g.services if o in linked]
-        best, found = 0.0, None
+        best, why = 0.0, ""
         for other in others:
-            w, cause, hops, strength = ctx.link(self, other)
+            w, text, cause, hops = ctx.link(self, other)
             if w <= best:
                 continue
             if cause:
-                lag, window = abs(sig.time - g.first), self.config.cause_window_s
+                lag, window, when = abs(sig.time - g.first), self.config.cause_window_s, "the incident started"
             else:
-                lag, window = abs(sig.time - g.onset.get(other, g.first)), self.config.link_window_s * hops
+                lag = abs(sig.time - g.onset.get(other, g.first))
+                window, when = self.config.link_window_s * hops, "it started alerting"
             w *= self._fade(lag, window)
             if w > best:
-                best, found = w, (other, cause, hops, strength, lag)
-        if found is None or not explain:
-            return best, ""
-        other, cause, hops, strength, lag = found
-        when = "the incident started" if cause else "it started alerting"
-        return best, f"{_link_text(ctx.service, other, cause, hops, strength)}, {lag:.0f}s after {when}"
+                best, why = w, f"{text}, {lag:.0f}s after {when}"
+        return best, why
 
     @staticmethod
     def _fade(lag: float, window: float) -> float:
         """1 up to ``window``, falling to 0 at twice that."""
         return 1.0 if lag <= window else max(0.0, 2.0 - lag / window)
 
-    def _shared(self, g: Group, ctx: _Ctx, explain: bool = True) -> tuple[float, str]:
-        """Evidence from informative labels the incident has too, weighted by rarity (up to ``label_cap``)."""
+    def _shared(self, g: Group, ctx: _Ctx) -> tuple[float, str]:
         shared = [(kv, w) for kv, w in ctx.weights.items() if kv in g.labels]
         if not shared:
             return 0.0, ""
-        w = min(self.config.label_cap, 2.0 * sum(w for _, w in shared))
-        if not explain:
-            return w, ""
         shown = ", ".join(f"{k}={v}" for (k, v), _ in sorted(shared, key=lambda x: -x[1])[:4])
-        return w, f"shares labels {shown}"
+        return min(self.config.label_cap, 2.0 * sum(w for _, w in shared)), f"shares labels {shown}"
 
     def decide(self, sig: Signal, fp: str | None = None) -> Decision:
         """The group this signal should join (or ``None``); does not change any state."""
         fp = fp or sig.fingerprint()
-        best_id: int | None = None
-        best_score = 0.0
+        best: Decision = Decision(None)
         ctx = self._ctx(sig)
         for gid in self._candidates(sig, fp):
             g = self.groups.get(gid)
             if g is None:
                 continue
-            s = self._score(sig, fp, g, ctx, False)[0]
-            if s >= self.config.min_score and (s > best_score or (s == best_score and best_id is not None
-                                                                and g.last > self.groups[best_id].last)):
-                best_id, best_score = gid, s
-        if best_id is None:
-            return Decision(None)
-        g = self.groups[best_id]
-        s, reasons = self._score(sig, fp, g, ctx, True)
-        return Decision(best_id, s, reasons, reopen=g.resolved)
+            s, reasons = self.score(sig, fp, g, ctx)
+            if s >= self.config.min_score and (s > best.score or (s == best.score and best.group_id is not None
+                                                                and g.last > self.groups[best.group_id].last)):
+                best = Decision(gid, s, reasons, reopen=g.resolved)
+        return best
 
     # --- state -------------------------------------------------------------------------------
     def observe(self, sig: Signal) -> None:
@@ -480,14 +457,6 @@ class Correlator:
         _drop_empty(self._by_fp)
         _drop_empty(self._by_label)
         return len(old)
-
-
-def _link_text(a: str, b: str, cause: bool, hops: int, strength: float) -> str:
-    """The reason for a link between ``a`` and ``b`` (declared unless it has a learned ``strength``)."""
-    if strength > 0:
-        return f"{a} and {b} alert together (learned, strength {strength:.2f})"
-    how = ("is a dependency of" if cause else "depends on") + (f" ({hops} hops)" if hops > 1 else "")
-    return f"{a} {how} {b} (declared topology)"
 
 
 def _drop_empty(index: dict[Any, Any]) -> None:

@@ -37,14 +37,32 @@ def insert_ignore_many(conn: Connection, table: Table, columns: Sequence[str], r
     """
     if not rows:
         return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    cols = ", ".join(columns)
-    marks = ", ".join([mark] * len(columns))
+    insert = _insert_sql(conn, table, columns)
     if conn.dialect.name == "sqlite":
-        sql = f"INSERT OR IGNORE INTO {table.name} ({cols}) VALUES ({marks})"
+        sql = insert.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)
     else:
-        sql = f"INSERT INTO {table.name} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+        sql = f"{insert} ON CONFLICT DO NOTHING"
     conn.exec_driver_sql(sql, list(rows))
+
+
+def upsert_many(conn: Connection, table: Table, columns: Sequence[str], keys: Sequence[str],
+                update: Sequence[str], rows: Sequence[tuple]) -> None:
+    """``insert_ignore_many``, but a row whose ``keys`` exist updates its ``update`` columns (last wins)."""
+    if not rows:
+        return
+    sets = ", ".join(f"{c} = excluded.{c}" for c in update)
+    sql = f"{_insert_sql(conn, table, columns)} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def _insert_sql(conn: Connection, table: Table, columns: Sequence[str]) -> str:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+
+
+def like_escape(text: str) -> str:
+    """``text`` with LIKE's wildcards escaped, for a pattern used with ``escape="\\"``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def upsert(

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or
 
 from opsloop.core.signals import Severity
 from opsloop.errors import NotFoundError
-from opsloop.storage.sql._dialect import upsert
+from opsloop.storage.sql._dialect import like_escape, upsert
 from opsloop.storage.sql.engine import Database
 from opsloop.storage.sql.metric_points import SqlMetricPointStore
 from opsloop.storage.sql.schema_aiops import (
@@ -166,11 +166,11 @@ class SqlIncidentStore:
             sevs = [int(Severity.parse(s.strip())) for s in severity.split(",") if s.strip()]
             conds.append(I.c.severity.in_(sevs))
         if service:
-            conds.append(or_(I.c.service == service, I.c.services.like(f'%"{_like(service)}"%', escape="\\")))
+            conds.append(or_(I.c.service == service, I.c.services.like(f'%"{like_escape(service)}"%', escape="\\")))
         if assignee:
             conds.append(I.c.assignee == assignee)
         if q:
-            pattern = f"%{_like(q.lower())}%"
+            pattern = f"%{like_escape(q.lower())}%"
             conds.append(or_(func.lower(I.c.title).like(pattern, escape="\\"),
                              func.lower(I.c.labels).like(pattern, escape="\\"),
                              func.lower(I.c.resolution).like(pattern, escape="\\")))
@@ -217,9 +217,6 @@ class SqlIncidentStore:
             return [{"time": r.time, "actor": r.actor, "action": r.action, "entity": r.entity,
                      "entity_id": r.entity_id, "data": orjson.loads(r.data)} for r in conn.execute(stmt)]
 
-
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class SqlOpsStore:

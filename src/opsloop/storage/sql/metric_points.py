@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Integer, cast, delete, func, select
 
 from opsloop.errors import InvalidInputError
-from opsloop.storage.sql._dialect import chunks
+from opsloop.storage.sql._dialect import chunks, like_escape, upsert_many
 from opsloop.storage.sql.engine import Database
 from opsloop.storage.sql.schema_aiops import aiops_metric_points as P
 from opsloop.storage.sql.schema_aiops import aiops_signals as S
@@ -39,11 +39,8 @@ class SqlMetricPointStore:
         if not rows:
             return 0
         with self.db.write() as conn:
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            sql = (f"INSERT INTO {P.name} (series, time, value) VALUES ({mark}, {mark}, {mark}) "
-                   "ON CONFLICT (series, time) DO UPDATE SET value = excluded.value")
             for batch in chunks(((s, t, v) for (s, t), v in rows.items()), 2000):
-                conn.exec_driver_sql(sql, batch)
+                upsert_many(conn, P, ("series", "time", "value"), ("series", "time"), ("value",), batch)
         return len(rows)
 
     def points(self, series: str, *, start: float | None = None, end: float | None = None,
@@ -80,8 +77,7 @@ class SqlMetricPointStore:
         stmt = select(S.c.fingerprint, S.c.text, S.c.service, S.c.labels, S.c.last_time, S.c["values"], S.c.count,
                       S.c.source).where(S.c.kind == "metric")
         if name:
-            escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            stmt = stmt.where(S.c.text.like(f"%{escaped}%", escape="\\"))
+            stmt = stmt.where(S.c.text.like(f"%{like_escape(name)}%", escape="\\"))
         if service:
             stmt = stmt.where(S.c.service == service)
         stmt = stmt.order_by(S.c.text, S.c.service, S.c.fingerprint).limit(limit).offset(offset)

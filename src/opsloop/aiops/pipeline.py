@@ -158,21 +158,16 @@ class Pipeline:
             decoded = Decoded(signals=list(decoded), items=len(decoded))
         self.load()
         with self.lock:
-            series = _series(decoded.points, decoded.source or "metrics")
+            series, fingerprints = _series(decoded.points, decoded.source or "metrics")
             signals = list(decoded.signals) + series
-            derived = self._derive(signals, decoded.points)
+            derived = self._derive(signals, decoded.points, fingerprints)
             report = self.engine.ingest(signals + derived, now=now)
-            if decoded.points and self.metric_history_s > 0:
-                self._record_samples(decoded.points, series)
+            if decoded.points and self.metric_history_s > 0:  # every sample, for charts
+                self.stores.metric_points.append(
+                    [(fp, p.time, p.value) for fp, p in zip(fingerprints, decoded.points, strict=True)])
         return report
 
-    def _record_samples(self, points: list[MetricPoint], series: list[Signal]) -> None:
-        """Keep every sample for charts, named by its series' fingerprint in the signal store."""
-        fingerprints = {tuple(sorted(s.labels.items())): s.fingerprint() for s in series}
-        self.stores.metric_points.append(
-            [(fingerprints[tuple(sorted(p.labels.items()))], p.time, p.value) for p in points])
-
-    def _derive(self, signals: list[Signal], points: list[MetricPoint]) -> list[Signal]:
+    def _derive(self, signals: list[Signal], points: list[MetricPoint], fingerprints: list[str]) -> list[Signal]:
         out: list[Signal] = []
         miner = self._logs() if any(s.kind == SignalKind.LOG for s in signals) else None
         if miner is not None:
@@ -185,15 +180,14 @@ class Pipeline:
                         break
         if points and (self.thresholds is not None or self.metric_watch is not None):
             # Derived signals name their series, so evidence can be charted from the sample history.
-            fingerprints = {tuple(sorted(s.labels.items())): s.fingerprint() for s in signals if s.kind == "metric"}
-            for p in points:
+            for p, fp in zip(points, fingerprints, strict=True):
                 found: list[Signal] = []
                 if self.thresholds is not None:
                     found.extend(self.thresholds.observe(p.labels, p.time, p.value))
                 if self.metric_watch is not None:
                     found.extend(self.metric_watch.observe(p.labels, p.time, p.value))
                 for sig in found:
-                    sig.evidence["series"] = fingerprints.get(tuple(sorted(p.labels.items())), "")
+                    sig.evidence["series"] = fp
                 out.extend(found)
         return out
 
@@ -332,17 +326,23 @@ class Pipeline:
             self.persist_logs()
 
 
-def _series(points: list[MetricPoint], source: str) -> list[Signal]:
-    """One ``metric`` signal per series: its latest sample (the store keeps one row per series)."""
+def _series(points: list[MetricPoint], source: str) -> tuple[list[Signal], list[str]]:
+    """One ``metric`` signal per series, its latest sample (the store keeps one row per series), and
+    for each point the fingerprint of its series' signal (which names the series' samples)."""
     latest: dict[tuple[tuple[str, str], ...], MetricPoint] = {}
+    keys = []
     for p in points:
         key = tuple(sorted(p.labels.items()))
+        keys.append(key)
         cur = latest.get(key)
         if cur is None or p.time >= cur.time:
             latest[key] = p
-    return [Signal(time=p.time, source=source, kind="metric", service=service_of(p.labels), labels=p.labels,
-                   severity=Severity.INFO, text=p.labels.get("__name__", ""), values={"value": p.value})
-            for p in latest.values()]
+    signals = {key: Signal(time=p.time, source=source, kind="metric", service=service_of(p.labels),
+                           labels=p.labels, severity=Severity.INFO, text=p.labels.get("__name__", ""),
+                           values={"value": p.value})
+               for key, p in latest.items()}
+    fingerprints = {key: sig.fingerprint() for key, sig in signals.items()}
+    return list(signals.values()), [fingerprints[key] for key in keys]
 
 
 def _silence(doc: dict[str, Any]) -> Silence:

@@ -77,14 +77,14 @@ class ThresholdRule:
                 return self.text.format_map(_Default(labels, value=value))
             except (ValueError, IndexError):
                 return self.text
-        above = f"> {self.above:g}" if self.above is not None else ""
-        below = f"< {self.below:g}" if self.below is not None else ""
-        if above and value > (self.above or 0.0):
-            bound = above
-        elif below and value < (self.below or 0.0):
-            bound = below
-        else:  # back within the limits (a resolved signal): name the limits
-            bound = "limit " + " or ".join(b for b in (above, below) if b)
+        limits = {"above": f"> {self.above:g}" if self.above is not None else "",
+                  "below": f"< {self.below:g}" if self.below is not None else ""}
+        if self.above is not None and value > self.above:
+            bound = limits["above"]
+        elif self.below is not None and value < self.below:
+            bound = limits["below"]
+        else:  # back within the limits (a resolved signal): name them
+            bound = "limit " + " or ".join(b for b in limits.values() if b)
         return f"{self.name}: {labels.get('__name__', 'value')} = {value:g} ({bound})"
 
 

@@ -25,8 +25,9 @@ R = aiops_runbook_runs
 _JSON_FIELDS = ("spec", "payload", "validation")
 
 
-def _j(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+def _encode(fields: dict[str, Any]) -> dict[str, Any]:
+    """Column values of ``fields``, the JSON ones serialised."""
+    return {k: (orjson.dumps(v, default=str).decode() if k in _JSON_FIELDS else v) for k, v in fields.items()}
 
 
 def run_to_dict(row: Any) -> dict[str, Any]:
@@ -42,8 +43,7 @@ class SqlRunbookStore:
 
     def create(self, conn: Connection, fields: dict[str, Any]) -> int:
         """Insert a ``queued`` run; returns its id."""
-        values = {"state": "queued", "output": "", "error": "", "validation": {}, **fields}
-        values = {k: (_j(v) if k in _JSON_FIELDS else v) for k, v in values.items()}
+        values = _encode({"state": "queued", "output": "", "error": "", "validation": {}, **fields})
         return int(conn.execute(insert(R).values(**values).returning(R.c.id)).scalar_one())
 
     def get(self, run_id: int, conn: Connection | None = None) -> dict[str, Any]:
@@ -93,8 +93,7 @@ class SqlRunbookStore:
             return r.rowcount == 1
 
     def update(self, conn: Connection, run_id: int, fields: dict[str, Any]) -> None:
-        values = {k: (_j(v) if k in _JSON_FIELDS else v) for k, v in fields.items()}
-        conn.execute(update(R).where(R.c.id == run_id).values(**values))
+        conn.execute(update(R).where(R.c.id == run_id).values(**_encode(fields)))
 
     def expired(self, now: float) -> builtins.list[dict[str, Any]]:
         """Running runs whose lease ran out: their worker stopped without finishing them."""
@@ -105,6 +104,5 @@ class SqlRunbookStore:
     def finish(self, conn: Connection, run_id: int, fields: dict[str, Any], *,
                from_states: Iterable[str] = ("running",)) -> bool:
         """Record a run's outcome unless it already left ``from_states``; ``True`` when it was recorded."""
-        values = {k: (_j(v) if k in _JSON_FIELDS else v) for k, v in fields.items()}
-        r = conn.execute(update(R).where(R.c.id == run_id, R.c.state.in_(list(from_states))).values(**values))
+        r = conn.execute(update(R).where(R.c.id == run_id, R.c.state.in_(list(from_states))).values(**_encode(fields)))
         return r.rowcount == 1

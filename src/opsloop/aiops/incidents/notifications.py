@@ -29,7 +29,7 @@ from opsloop.aiops.correlation.silences import Matcher, matches_all, parse_match
 from opsloop.core.signals import Severity
 from opsloop.errors import InvalidInputError
 
-__all__ = ["EVENTS", "Dispatcher", "Router", "Target", "incident_payload", "routes", "slack_body"]
+__all__ = ["EVENTS", "Dispatcher", "Router", "Target", "first_set", "incident_payload", "routes", "slack_body"]
 
 log = logging.getLogger("opsloop.aiops.notifications")
 
@@ -219,12 +219,13 @@ class Dispatcher:
                 log.exception("notification dispatch failed")
             self.wake.clear()
             try:
-                await asyncio.wait_for(_first(stop, self.wake), timeout=idle_s)
+                await asyncio.wait_for(first_set(stop, self.wake), timeout=idle_s)
             except TimeoutError:
                 pass
 
 
-async def _first(*events: asyncio.Event) -> None:
+async def first_set(*events: asyncio.Event) -> None:
+    """Return as soon as any of ``events`` is set (the background workers' stop-or-wake wait)."""
     waiters = [asyncio.ensure_future(e.wait()) for e in events]
     try:
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

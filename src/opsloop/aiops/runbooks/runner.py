@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from opsloop.aiops.incidents.notifications import first_set
 from opsloop.aiops.runbooks.config import Action, Runbook
 from opsloop.aiops.runbooks.gate import ModelGate
 from opsloop.aiops.runbooks.process import ProcessResult, run_process
@@ -70,7 +71,7 @@ class RunbookRunner:
                     log.exception("runbook runner failed")
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_either(stop, self._wake), timeout=idle_s)
+                    await asyncio.wait_for(first_set(stop, self._wake), timeout=idle_s)
         finally:
             await self.shutdown()
 
@@ -243,13 +244,3 @@ def describe(run: dict[str, Any], fields: dict[str, Any]) -> str:
     if state == SUCCEEDED:
         return f"runbook {name!r} succeeded (exit {fields.get('exit_code')})"
     return f"runbook {name!r} failed: {fields.get('error') or 'unknown error'}"[:1000]
-
-
-async def _either(*events: asyncio.Event) -> None:
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
-

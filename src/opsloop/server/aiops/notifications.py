@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from opsloop.aiops import config_secrets
 from opsloop.server.aiops._common import actor_of, pipeline
 from opsloop.server.wire import json_response
 
@@ -33,9 +34,8 @@ async def get_targets(request: Request) -> Response:
             description='[{"name": "oncall", "url": "https://…", "format": "json|slack", '
                         '"matchers": [\'service="checkout"\'], "min_severity": "error", "events": ["opened", "resolved"]}]')
 async def put_targets(request: Request, targets: list[dict[str, Any]]) -> Response:
-    p = pipeline(request)
-    await run_in_threadpool(p.set_config, "notification_targets", targets, actor_of(request))
-    return json_response({"targets": [t.to_dict() for t in p.router.targets]})
+    await _put(request, "notification_targets", targets)
+    return json_response({"targets": [t.to_dict() for t in pipeline(request).router.targets]})
 
 
 @router.get("/notifications", summary="The outbox: pending, delivered and dead notifications")
@@ -57,14 +57,27 @@ async def replay(request: Request, body: ReplayBody | None = None) -> Response:
     return json_response({"replayed": count})
 
 
-@router.get("/aiops/config/{key}", summary="A pipeline setting: watch_rules, prometheus_queries, …")
+@router.get("/aiops/config/{key}", summary="A pipeline setting: watch_rules, prometheus_queries, …",
+            description="Secret values (notification target `headers`, runbook `env`) show as `***`.")
 async def get_config(request: Request, key: str) -> Response:
-    return json_response({key: await run_in_threadpool(pipeline(request).stores.ops.get_config, key, [])})
+    value = await run_in_threadpool(pipeline(request).stores.ops.get_config, key, [])
+    return json_response({key: config_secrets.mask(key, value)})
 
 
 @router.put("/aiops/config/{key}", summary="Replace a pipeline setting",
             description="Keys: `watch_rules` (metric detectors per series selector), `prometheus_queries` "
-                        "(query_range pulls), `inhibit_rules`, `notification_targets`.")
+                        "(query_range pulls), `inhibit_rules`, `notification_targets`, `metric_rules`, "
+                        "`runbooks`. A secret sent back as `***` (as GET shows it) keeps its stored value.")
 async def put_config(request: Request, key: str, value: list[dict[str, Any]]) -> Response:
-    out = await run_in_threadpool(pipeline(request).set_config, key, value, actor_of(request))
-    return json_response({key: out})
+    return json_response({key: config_secrets.mask(key, await _put(request, key, value))})
+
+
+async def _put(request: Request, key: str, value: list[Any]) -> Any:
+    p = pipeline(request)
+
+    def put() -> Any:
+        with p.lock:  # read and replace as one step, so a concurrent writer's secrets are not mixed in
+            restored = config_secrets.restore(key, value, p.stores.ops.get_config(key, []) or [])
+            return p.set_config(key, restored, actor_of(request))
+
+    return await run_in_threadpool(put)

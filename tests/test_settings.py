@@ -27,6 +27,14 @@ def test_defaults_are_the_embedded_store(tmp_path: Path) -> None:
     s = load_settings(environ={"OPSLOOP_DATA_DIR": str(tmp_path)}, config_file=tmp_path / "none.toml")
     assert s.storage.resolved_database_url == f"sqlite:///{tmp_path.resolve()}/opsloop.db"
     assert s.storage.resolved_artifact_root == str((tmp_path / "artifacts").resolve())
+    assert s.runbooks.max_concurrent == 2
+
+
+def test_runbook_concurrency_is_a_setting(tmp_path: Path) -> None:
+    none = tmp_path / "none.toml"
+    assert load_settings(environ={"OPSLOOP_RUNBOOKS__MAX_CONCURRENT": "5"}, config_file=none).runbooks.max_concurrent == 5
+    with pytest.raises(InvalidInputError, match="runbooks.max_concurrent"):
+        load_settings(environ={"OPSLOOP_RUNBOOKS__MAX_CONCURRENT": "0"}, config_file=none)
 
 
 def test_bad_values_name_the_setting(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from opsloop.errors import InvalidInputError
 
-__all__ = ["IngestionSettings", "ServerSettings", "Settings", "StorageSettings", "load_settings"]
+__all__ = ["IngestionSettings", "RunbookSettings", "ServerSettings", "Settings", "StorageSettings", "load_settings"]
 
 
 class ServerSettings(BaseModel):
@@ -66,10 +66,15 @@ class IngestionSettings(BaseModel):
     )
 
 
+class RunbookSettings(BaseModel):
+    max_concurrent: int = Field(2, ge=1, le=64, description="Runbook runs one server executes at a time.")
+
+
 class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    runbooks: RunbookSettings = Field(default_factory=RunbookSettings)
     log_level: str = Field("info", description="Log level of the server.")
 
     @model_validator(mode="after")

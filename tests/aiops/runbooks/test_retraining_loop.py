@@ -35,6 +35,10 @@ with mlflow.start_run():
     info = mlflow.sklearn.log_model(LogisticRegression().fit(x, y), name="model", input_example=x.head(2))
 version = mlflow.register_model(info.model_uri, os.environ["OPSLOOP_MODEL_NAME"]).version
 print("registered version", version, "for incident", os.environ["OPSLOOP_INCIDENT_ID"])
+if sys.argv[1] == "raced":  # another team registers a version of the same model right after ours
+    client = mlflow.MlflowClient()  # the client's own create_run: no context tags, as in another program
+    other = client.create_run(mlflow.get_experiment_by_name("Default").experiment_id)
+    client.create_model_version(os.environ["OPSLOOP_MODEL_NAME"], source=info.model_uri, run_id=other.info.run_id)
 '''
 
 
@@ -65,6 +69,7 @@ def test_drift_incident_retrains_and_only_a_candidate_that_passes_its_gate_becom
     r = c.put(API + "/aiops/config/runbooks", json=[
         _retrain("retrain", model, script, data, "good", {"matchers": [f'model="{model}"'], "events": ["opened"]}),
         _retrain("retrain-shuffled", model, script, data, "bad", None),
+        _retrain("retrain-raced", model, script, data, "raced", None),
     ])
     assert r.status_code == 200, r.text
 
@@ -110,3 +115,18 @@ def test_drift_incident_retrains_and_only_a_candidate_that_passes_its_gate_becom
                "stays at version 2" in t for t in texts)
     listed = CliRunner().invoke(incidents_cli, ["--url", server.url, "runs", str(incident_id)])
     assert listed.exit_code == 0 and "gate_failed" in listed.output and "succeeded" in listed.output
+
+    # A version registered by someone else while a retrain runs is newer, but it is not the candidate:
+    # the run's own version (its mlflow run carries the runbook run's tag) is validated and promoted.
+    r = c.post(f"{API}/incidents/{incident_id}/runbooks/retrain-raced", json={"actor": "bob"})
+    assert r.status_code == 202, r.text
+    raced = wait_runs(c, 3, timeout=120, incident_id=incident_id)[2]
+    assert raced["state"] == "succeeded", raced
+    assert raced["candidate_version"] == "4"
+    versions = {v["version"]: v for v in c.get("/api/2.0/mlflow/model-versions/search",
+                                                 params={"filter": f"name='{model}'"}).json()["model_versions"]}
+    assert set(versions) == {"1", "2", "3", "4", "5"} and versions["5"]["run_id"] != versions["4"]["run_id"]
+    tags = c.get("/api/2.0/mlflow/runs/get", params={"run_id": versions["4"]["run_id"]}).json()["run"]["data"]["tags"]
+    assert {"key": "opsloop.runbook_run_id", "value": str(raced["id"])} in tags
+    alias = c.get("/api/2.0/mlflow/registered-models/alias", params={"name": model, "alias": "champion"}).json()
+    assert alias["model_version"]["version"] == "4"

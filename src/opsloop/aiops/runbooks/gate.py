@@ -17,6 +17,11 @@ class ModelGate(Protocol):
         """The highest version number of registered model ``model``; ``None`` when it has none (or does not exist)."""
         ...
 
+    def new_versions(self, model: str, after: int | None) -> list[tuple[int, dict[str, str]]]:
+        """The versions of ``model`` numbered above ``after`` (all when ``None``), oldest first, each with
+        the tags of the run that produced it overlaid by the version's own tags."""
+        ...
+
     def validate_and_promote(self, model: str, version: str, *, alias: str, data: str,
                              policy: dict[str, Any] | str | None, actor: str, reason: str) -> dict[str, Any]:
         """Validate ``version`` against the version ``@alias`` points to, store the report, and move the

@@ -36,6 +36,8 @@ log = logging.getLogger("opsloop.aiops.runbooks")
 LEASE_MARGIN_S = 120.0
 VALIDATION_LEASE_S = 3600.0
 _HIDDEN_ENV = ("OPSLOOP_SETTINGS_JSON",)  # the server's own settings are not the program's
+RUN_TAG = "opsloop.runbook_run_id"
+RUN_CONTEXT_ENV = "MLFLOW_RUN_CONTEXT"  # JSON tags the mlflow client puts on every run it starts
 
 
 class RunbookRunner:
@@ -139,12 +141,14 @@ class RunbookRunner:
             fields = {"state": FAILED, "error": f"{type(exc).__name__}: {exc}"[:2000]}
         await asyncio.to_thread(self._record, run, fields)
 
-    async def _program(self, run: dict[str, Any], action: Action, extra_env: dict[str, str] | None = None
-                       ) -> ProcessResult:
+    async def _program(self, run: dict[str, Any], action: Action, extra_env: dict[str, str] | None = None,
+                       tag_runs: bool = False) -> ProcessResult:
         env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_ENV}
         env.update(self._context_env(run))
         env.update(extra_env or {})
         env.update(action.env)
+        if tag_runs:
+            env[RUN_CONTEXT_ENV] = run_context(env.get(RUN_CONTEXT_ENV), run["id"])
         return await run_process(action.argv, stdin=orjson.dumps(run["payload"]), env=env, cwd=action.cwd,
                                  timeout_s=action.timeout_s)
 
@@ -175,14 +179,14 @@ class RunbookRunner:
         before = await asyncio.to_thread(gate.latest_version, target.model)
         result = await self._program(run, action, {"MLFLOW_TRACKING_URI": self.base_url,
                                                    "OPSLOOP_MODEL_NAME": target.model,
-                                                   "OPSLOOP_MODEL_ALIAS": target.alias})
+                                                   "OPSLOOP_MODEL_ALIAS": target.alias}, tag_runs=True)
         fields = self._outcome(result)
         if fields["state"] != SUCCEEDED:
             return fields
-        after = await asyncio.to_thread(gate.latest_version, target.model)
-        if after is None or (before is not None and after <= before):
-            return {**fields, "state": FAILED,
-                    "error": f"the training command registered no new version of {target.model!r}"}
+        found = await asyncio.to_thread(gate.new_versions, target.model, before)
+        after, problem = pick_candidate(found, run["id"], target.model)
+        if after is None:
+            return {**fields, "state": FAILED, "error": problem}
         fields["candidate_version"] = str(after)
         # The gate's time is not the program's: renew the lease so no worker takes this run for dead.
         await asyncio.to_thread(self._update, run["id"], {"candidate_version": str(after),
@@ -225,6 +229,37 @@ class RunbookRunner:
         for run in self.runs.expired(self.clock()):
             if run["id"] not in self.active:
                 self._record(run, {"state": FAILED, "error": "interrupted: its server stopped during the run"})
+
+
+def run_context(current: str | None, run_id: int) -> str:
+    """``MLFLOW_RUN_CONTEXT`` for a retrain program: the tags it already names, plus ``RUN_TAG``."""
+    tags: dict[str, Any] = {}
+    if current:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            parsed = orjson.loads(current)
+            tags = parsed if isinstance(parsed, dict) else {}
+    return orjson.dumps({**tags, RUN_TAG: str(run_id)}).decode()
+
+
+def pick_candidate(found: list[tuple[int, dict[str, str]]], run_id: int, model: str) -> tuple[int | None, str]:
+    """The version a retrain run registered, among the versions that appeared while it ran.
+
+    A version whose run (or the version itself) carries ``RUN_TAG`` = this run is this run's (the
+    newest such, if it registered several). Otherwise a single new untagged version is taken as
+    this run's; versions tagged for other runs are never taken. Anything else is ambiguous: the run
+    fails rather than validate another team's model. Returns ``(version, "")`` or ``(None, why)``.
+    """
+    mine = [v for v, tags in found if tags.get(RUN_TAG) == str(run_id)]
+    if mine:
+        return max(mine), ""
+    untagged = sorted(v for v, tags in found if RUN_TAG not in tags)
+    if len(untagged) == 1:
+        return untagged[0], ""
+    if not untagged:
+        return None, f"the training command registered no new version of {model!r}"
+    return None, (f"{len(untagged)} new versions of {model!r} appeared during the run ({', '.join(map(str, untagged))}) "
+                  f"and none is tagged {RUN_TAG}={run_id}: register from an mlflow run started in the program "
+                  f"(its runs get that tag), or set the tag on the version")
 
 
 def describe(run: dict[str, Any], fields: dict[str, Any]) -> str:

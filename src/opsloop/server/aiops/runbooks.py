@@ -29,8 +29,6 @@ __all__ = ["RegistryGate", "register", "router"]
 
 router = APIRouter(prefix="/api/opsloop/v1", tags=["runbooks"])
 
-MAX_CONCURRENT_RUNS = 2
-
 
 class RunBody(BaseModel):
     actor: str | None = Field(None, description="Who asks (default: X-Opsloop-User header, else anonymous).")
@@ -87,6 +85,21 @@ class RegistryGate:
         except NotFoundError:
             return None
 
+    def new_versions(self, model: str, after: int | None) -> list[tuple[int, dict[str, str]]]:
+        latest = self.latest_version(model)
+        out: list[tuple[int, dict[str, str]]] = []
+        for number in range((after or 0) + 1, (latest or 0) + 1):
+            try:
+                mv = self.runtime.registry.get_model_version(model, number)
+            except NotFoundError:  # deleted since
+                continue
+            tags: dict[str, str] = {}
+            if mv.run_id:
+                with contextlib.suppress(NotFoundError):
+                    tags.update(self.runtime.tracking.get_run(mv.run_id).tags)
+            out.append((mv.version, {**tags, **mv.tags}))
+        return out
+
     def validate_and_promote(self, model: str, version: str, *, alias: str, data: str,
                              policy: dict[str, Any] | str | None, actor: str, reason: str) -> dict[str, Any]:
         from opsloop.mlops.monitoring.service import read_table
@@ -136,7 +149,7 @@ def register(app: FastAPI, settings: Settings) -> None:
         async with original(a) as state:
             catalog = a.state.aiops.runbooks
             runner = RunbookRunner(catalog.runs, catalog.incidents, base_url=base_url(settings),
-                                   gate=RegistryGate(a.state.runtime), max_concurrent=MAX_CONCURRENT_RUNS)
+                                   gate=RegistryGate(a.state.runtime), max_concurrent=settings.runbooks.max_concurrent)
             catalog.on_queued.append(runner.wake)
             a.state.runbook_runner = runner
             stop = asyncio.Event()

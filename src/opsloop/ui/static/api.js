@@ -65,6 +65,9 @@ export const post = (path, body, signal) => request('POST', path, body || {}, si
 /** Key/value lists ([{key, value}]) as a plain object. */
 export const kv = (list) => Object.fromEntries((list || []).map((x) => [x.key, x.value]));
 
+/** A /metrics/points answer's samples (or bucket means) as chart points [ms, value]; a gap is NaN. */
+export const sampleLine = (points) => points.map((p) => [p[0] * 1000, p[1] === null ? NaN : p[1]]);
+
 export const mlflow = {
   searchExperiments: (signal) => post(`${MLFLOW}/experiments/search`, { max_results: 1000 }, signal),
   searchRuns: (body, signal) => post(`${MLFLOW}/runs/search`, body, signal),

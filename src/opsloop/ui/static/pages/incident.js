@@ -1,7 +1,7 @@
 // Incident detail: state and actions (ack, resolve, reopen, comment, split, merge), the timeline, the
 // grouped signals with why they were grouped, charts of anomalous metrics with the expected band,
 // log templates involved, similar past incidents, and runbooks (their runs, and a button per manual one).
-import { actor, ApiError, ops } from '../api.js';
+import { actor, ApiError, ops, sampleLine } from '../api.js';
 import { lineChart } from '../charts.js';
 import { badge, clear, emptyState, errorBox, fmtEpoch, fmtNum, h, kvTable, section, setTitle } from '../dom.js';
 import { href } from '../router.js';
@@ -13,6 +13,7 @@ export async function render(root, ctx) {
   setTitle(`Incident ${id}`);
   let timer = null;
   let lastStamp = null;
+  let catalogue;  // the configured runbooks: fetched once per visit, only the runs are polled
   const msg = h('div', { 'aria-live': 'polite' });
   ctx.onCleanup(() => clearTimeout(timer));
 
@@ -30,7 +31,9 @@ export async function render(root, ctx) {
       } else clear(root, errorBox(err, 'Loading the incident'));
       return;
     }
-    inc.runbooks = await runbooksOf(id);
+    if (catalogue === undefined) catalogue = ((await orNull(ops.runbooks())) || {}).runbooks || null;
+    const runs = catalogue && await orNull(ops.runbookRuns({ incident_id: id, limit: 50 }));
+    inc.runbooks = runs ? { runbooks: catalogue, runs: runs.runs || [] } : null;
     if (!ctx.alive()) return;
     const runStates = inc.runbooks ? inc.runbooks.runs.map((r) => `${r.id}:${r.state}`).join(',') : '';
     const stamp = `${inc.updated_at}|${inc.state}|${(inc.timeline || []).length}|${(inc.signals || []).length}|${runStates}`;
@@ -111,11 +114,10 @@ function actions(inc, act) {
 // Run states drawn with the colours of the states they resemble.
 const RUN_BADGE = { queued: 'info', running: 'running', succeeded: 'passed', failed: 'failed', gate_failed: 'failed' };
 
-/** The configured runbooks and this incident's runs; null when the server has no runbook API. */
-async function runbooksOf(id) {
+/** The answer of an API call, or null when the server does not serve it (or refused it). */
+async function orNull(call) {
   try {
-    const [book, runs] = await Promise.all([ops.runbooks(), ops.runbookRuns({ incident_id: id, limit: 50 })]);
-    return { runbooks: book.runbooks || [], runs: runs.runs || [] };
+    return await call;
   } catch (err) {
     if (err instanceof ApiError) return null;
     throw err;
@@ -287,7 +289,7 @@ async function withHistory(seriesId, sigs, inc, draw) {
   const end = Math.max(...times, ...sigs.map((x) => Number(x.resolved_at || x.last_time) || 0)) + 1800;
   try {
     const data = await ops.metricPoints({ series: seriesId, start, end, max_points: 400 });
-    const line = data.points.map((p) => [p[0] * 1000, p[1] === null ? NaN : p[1]]);
+    const line = sampleLine(data.points);
     if (line.length) draw(line);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;  // no history on this server: keep the chart drawn from the signals

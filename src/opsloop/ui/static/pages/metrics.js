@@ -3,7 +3,7 @@
 //   GET /api/opsloop/v1/metrics/points?series=&start=&max_points=  the samples (or mean/min/max buckets)
 //   GET /api/opsloop/v1/signals?kind=metric_anomaly&service=  anomalies of the chosen series, drawn as dots
 // The view lives in the URL (#/metrics?name=cpu&service=api&series=<fingerprint>&range=6h).
-import { ApiError, ops } from '../api.js';
+import { ApiError, ops, sampleLine } from '../api.js';
 import { lineChart } from '../charts.js';
 import { clear, emptyState, errorBox, fmtAgo, fmtEpoch, fmtNum, h, loading, setTitle } from '../dom.js';
 import { setQuery } from '../router.js';
@@ -123,7 +123,7 @@ export async function render(root, ctx) {
       return;
     }
     if (!ctx.alive()) return;
-    const pts = data.points.map((p) => [p[0] * 1000, p[1] === null ? NaN : p[1]]);
+    const pts = sampleLine(data.points);
     const band = data.bucket_s ? data.points.map((p) => [p[0] * 1000, p[2], p[3]]) : [];
     const chart = h('div', { class: 'chart-box' });
     const what = data.bucket_s

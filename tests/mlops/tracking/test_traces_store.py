@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from opsloop.errors import InvalidInputError, InvalidStateError, NotFoundError
+from opsloop.mlops.tracking.entities import TraceInfo
 from opsloop.storage.sql import open_database
-from opsloop.storage.sql.traces import ARTIFACT_LOCATION_TAG, SqlTraceStore, TraceInfo
+from opsloop.storage.sql.traces import ARTIFACT_LOCATION_TAG, SqlTraceStore
 from opsloop.storage.sql.tracking import SqlTrackingStore
 
 

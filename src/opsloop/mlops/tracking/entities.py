@@ -13,6 +13,7 @@ __all__ = [
     "Metric",
     "Run",
     "RunInfo",
+    "TraceInfo",
     "ViewType",
 ]
 
@@ -126,3 +127,20 @@ class LoggedModel:
     params: dict[str, str] = field(default_factory=dict)
     metrics: list[Metric] = field(default_factory=list)
     registrations: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class TraceInfo:
+    """One trace's record (MLflow's ``TraceInfoV3``): times are milliseconds; ``state`` is one of
+    ``storage.sql.traces.TRACE_STATES``."""
+
+    trace_id: str
+    experiment_id: str
+    request_time: int
+    state: str
+    execution_duration: int | None = None
+    client_request_id: str | None = None
+    request_preview: str | None = None
+    response_preview: str | None = None
+    trace_metadata: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)

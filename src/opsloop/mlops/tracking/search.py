@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from opsloop.errors import InvalidInputError
 
-__all__ = ["Clause", "OrderBy", "decode_page_token", "encode_page_token", "parse_filter", "parse_order_by"]
+__all__ = ["Clause", "FilterParser", "OrderBy", "decode_page_token", "encode_page_token", "parse_filter", "parse_order_by"]
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -101,7 +101,10 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return out
 
 
-class _Parser:
+class FilterParser:
+    """MLflow's search-filter grammar (``a.b = 'x' AND c > 1``) over given attributes; a store with its
+    own identifiers (traces: ``tags.``, ``metadata.``) subclasses it and overrides ``clause``."""
+
     def __init__(self, text: str, attributes: dict[str, str], numeric: set[str]) -> None:
         self.attributes = attributes
         self.numeric = numeric
@@ -232,7 +235,7 @@ def parse_filter(
     """
     if text is None or not text.strip():
         return []
-    return _Parser(text, attributes, numeric).clauses()
+    return FilterParser(text, attributes, numeric).clauses()
 
 
 def parse_order_by(items: list[str] | None) -> list[OrderBy]:

@@ -29,13 +29,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from opsloop.errors import InvalidInputError, NotFoundError
+from opsloop.mlops.tracking.entities import TraceInfo
 from opsloop.runtime import Runtime
 from opsloop.server.mlflow._endpoint import api_route
 from opsloop.server.mlflow.artifacts import _download as download_artifact
 from opsloop.server.mlflow.artifacts import artifact_key
 from opsloop.server.wire import Body, json_response, to_dict
 from opsloop.storage.artifacts import safe_path
-from opsloop.storage.sql.traces import ARTIFACT_LOCATION_TAG, TRACE_STATES, SqlTraceStore, TraceInfo
+from opsloop.storage.sql.traces import ARTIFACT_LOCATION_TAG, TRACE_STATES, SqlTraceStore
 
 __all__ = ["routes", "trace_info_json"]
 

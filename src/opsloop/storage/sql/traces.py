@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Connection, Select, delete, select
 
 from opsloop.errors import InvalidInputError, InvalidStateError, NotFoundError
-from opsloop.mlops.tracking.search import Clause, decode_page_token, encode_page_token
-from opsloop.mlops.tracking.search import _Parser as _FilterParser
+from opsloop.mlops.tracking.entities import TraceInfo
+from opsloop.mlops.tracking.search import Clause, FilterParser, decode_page_token, encode_page_token
 from opsloop.storage.sql._dialect import upsert
 from opsloop.storage.sql._run_query import compare
 from opsloop.storage.sql.engine import Database
 from opsloop.storage.sql.schema_traces import trace_info, trace_metadata, trace_tags
 from opsloop.storage.sql.tracking import SqlTrackingStore
 
-__all__ = ["ARTIFACT_LOCATION_TAG", "TRACE_STATES", "SqlTraceStore", "TraceInfo"]
+__all__ = ["ARTIFACT_LOCATION_TAG", "TRACE_STATES", "SqlTraceStore"]
 
 TRACE_STATES = ("STATE_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS")
 ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
@@ -35,22 +34,6 @@ _MAX_KEY, _MAX_VALUE = 250, 8000
 MAX_SEARCH_RESULTS = 50000
 _INT64 = 2**63
 _TRACE_ID = re.compile(r"^[\w.:-]{1,128}$", re.ASCII)
-
-
-@dataclass(slots=True)
-class TraceInfo:
-    """One trace's record: times are milliseconds; ``state`` is one of ``TRACE_STATES``."""
-
-    trace_id: str
-    experiment_id: str
-    request_time: int
-    state: str
-    execution_duration: int | None = None
-    client_request_id: str | None = None
-    request_preview: str | None = None
-    response_preview: str | None = None
-    trace_metadata: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 # -- the search grammar: MLflow's trace filter and order_by keys ----------------------------------------
@@ -87,7 +70,7 @@ def _split_identifier(ident: str, field_name: str) -> tuple[str, str]:
     return "attribute", _unquote(ident)
 
 
-class _TraceFilter(_FilterParser):
+class _TraceFilter(FilterParser):
     """MLflow's filter grammar with the trace identifiers (``tags.``, ``metadata.``, ``trace.``)."""
 
     def clause(self) -> Clause:

@@ -50,6 +50,17 @@ def test_calibrated_tail_separates_outliers_beyond_anything_seen():
     assert 0.9 < cal.probability(2.5) < cal.probability(6.0) < cal.probability(12.0) < 1.0
 
 
+@pytest.mark.parametrize("tail", ["exponential", "pareto"])
+def test_calibrated_probability_of_a_score_at_or_below_the_lowest_bin_is_zero(tail):
+    # the range-novelty detector answers 0 for a value inside its marks without asking: it relies on this
+    cal = TailCalibrator(tail=tail)
+    rng = random.Random(2)
+    for _ in range(500):
+        cal.learn_one(0.0 if rng.random() < 0.7 else abs(rng.gauss(0, 1)))
+    assert cal.probability(1.0) > 0.0
+    assert cal.probability(0.0) == cal.probability(-0.0) == cal.probability(2.0**-10) == 0.0
+
+
 def test_hysteresis_gives_one_signal_per_episode_with_evidence():
     alerter = HysteresisAlerter(on=0.99, off=0.9, clear_after=3, refractory=0)
     probs = [0.1, 0.995, 0.95, 0.985, 0.999, 0.5, 0.5, 0.5, 0.2, 0.999]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left
+from operator import mul
 
 import numpy as np
 
@@ -26,8 +27,16 @@ _N_BINS = 40 * _BINS_PER_OCTAVE  # covers 2**-10 .. 2**30
 _MAX_RAW = 2.0**30
 _EDGES = [_MIN_RAW * 2.0 ** (k / _BINS_PER_OCTAVE) for k in range(_N_BINS + 1)]
 _TAIL_EDGES = [e * 0.92 for e in _EDGES]  # approximate bin centres of the exponential tail fit
+# per tail-quantile bin k, the excess of every bin centre over that bin's edge (filled on first use)
+_EXCESS_OVER: list[list[float] | None] = [None] * (_N_BINS + 1)
+_HILL_STEPS = [d - 0.5 for d in range(_N_BINS + 1)]  # log2 excess, in bins, of bin k + d's centre over k
+_LOG_2 = math.log(2)
+# _bin's arithmetic in float operands: the multiplication by 2**10 is the exact division by _MIN_RAW
+_OVER_MIN_RAW = 1.0 / _MIN_RAW
+_BINS_F = float(_BINS_PER_OCTAVE)
 _log2 = math.log2
 _accumulate = np.add.accumulate
+_divide = np.true_divide
 
 
 class TailCalibrator(Estimator):
@@ -90,11 +99,8 @@ class TailCalibrator(Estimator):
     def learn_one(self, raw: float) -> None:
         # _bin, inlined: this runs several times per point on the detection hot path
         if raw > _MIN_RAW:
-            if raw < _MAX_RAW:
-                b = int(_log2(raw / _MIN_RAW) * _BINS_PER_OCTAVE) + 1
-                if b > _N_BINS:
-                    b = _N_BINS
-            else:
+            b = int(_log2(raw * _OVER_MIN_RAW) * _BINS_F) + 1 if raw < _MAX_RAW else _N_BINS
+            if b > _N_BINS:
                 b = _N_BINS
         elif raw >= 0.0:
             b = 0
@@ -116,26 +122,29 @@ class TailCalibrator(Estimator):
         self._since_fit = 0
         total = self._total
         counts = self._counts
-        # a running sum then one division per bin (numpy's accumulate adds in order: the same values
-        # as itertools.accumulate, at a fraction of the cost)
-        # (written into an exact-size copy: an array built from bytes would over-allocate)
+        # a running sum then one division per bin, in place in an exact-size copy of the counts
+        # (numpy's accumulate adds in order: the same values as itertools.accumulate, at a fraction
+        # of the cost; an array built from bytes would over-allocate)
         cdf = self._cdf = array("d", counts)
-        np.divide(_accumulate(np.frombuffer(counts)), total, out=np.frombuffer(cdf))
+        running = np.frombuffer(cdf)
+        _accumulate(running, 0, None, running)
+        _divide(running, total, running)
         k = min(bisect_left(cdf, self.tail_quantile), _N_BINS)
         self._q = _EDGES[k]
         n_above = total * (1.0 - cdf[k])
-        tail = range(k + 1, self._top + 1)  # bins above the highest score seen are empty
+        # the tail's bins, k + 1 .. _top (bins above the highest score seen are empty); each sum
+        # adds its products in bin order, as a loop over the bins would
+        top = self._top + 1
         if self.tail == "pareto":
             # Hill's estimator from log-spaced bins: mean log excess over the tail quantile
-            centre = 0.5  # bin centres sit half a bin below their upper edge
-            logs = sum([counts[i] * (i - k - centre) for i in tail]) * math.log(2)
+            logs = sum(map(mul, counts[k + 1 : top], _HILL_STEPS[1 : top - k])) * _LOG_2
             self._excess = max(logs / _BINS_PER_OCTAVE / n_above if n_above > 0 else 0.0, self.min_excess)
             return
-        q = self._q
-        edges = _TAIL_EDGES
-        above = sum([counts[i] * (edges[i] - q) for i in tail])
+        above = sum(map(mul, counts[k + 1 : top], _excess_over(k)[k + 1 : top]))
         # a floor on the tail scale keeps one-off outliers from making the tail infinitely thin
-        self._excess = max(above / n_above if n_above > 0 else 0.0, self.min_excess * q, self.excess_floor)
+        self._excess = max(
+            above / n_above if n_above > 0 else 0.0, self.min_excess * self._q, self.excess_floor
+        )
 
     def probability(self, raw: float) -> float:
         """P(score < raw) under the learned distribution; 0 until ``min_samples`` were learned."""
@@ -149,6 +158,15 @@ class TailCalibrator(Estimator):
         # _bin, inlined; raw <= q < _MAX_RAW here, and bin 0 has no bin below it
         if raw <= _MIN_RAW:
             return 0.0
-        k = int(_log2(raw / _MIN_RAW) * _BINS_PER_OCTAVE) + 1
+        k = int(_log2(raw * _OVER_MIN_RAW) * _BINS_F) + 1
         c = self._cdf[(k if k < _N_BINS else _N_BINS) - 1]
         return c if c < self.tail_quantile else self.tail_quantile
+
+
+def _excess_over(k: int) -> list[float]:
+    """Each bin centre's excess over the upper edge of bin ``k`` (computed once per ``k``)."""
+    excess = _EXCESS_OVER[k]
+    if excess is None:
+        q = _EDGES[k]
+        excess = _EXCESS_OVER[k] = [e - q for e in _TAIL_EDGES]
+    return excess

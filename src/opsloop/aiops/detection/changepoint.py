@@ -16,6 +16,8 @@ from opsloop.core.detectors import AnomalyDetector, ExpectedBand
 
 __all__ = ["ChangePointDetector"]
 
+_INF = math.inf
+
 
 class ChangePointDetector(InOrderStream, AnomalyDetector):
     """CUSUM level-shift detector on raw values with its own robust baseline.
@@ -69,14 +71,16 @@ class ChangePointDetector(InOrderStream, AnomalyDetector):
         if not isfinite(x) or base != base:
             return 0.0
         # self._z(x) and scale_or_floor, inlined (hot path)
-        s = self._scale if self._scale > self._floor else self._floor
-        if s != s or s == math.inf:
+        scale, floor = self._scale, self._floor
+        s = scale if scale > floor else floor
+        if s != s or s == _INF:
             z = 0.0
         else:
             z = (x - base) / (s if s > 1e-12 else 1e-12)
             self._band = (base, base - 3.0 * s, base + 3.0 * s)
-        p = self._pos + z - self.drift
-        n = self._neg - z - self.drift
+        drift = self.drift
+        p = self._pos + z - drift
+        n = self._neg - z - drift
         return self._cal.probability(p if p > n else (n if n > 0.0 else 0.0))
 
     def expected_band(self) -> ExpectedBand | None:
@@ -103,22 +107,27 @@ class ChangePointDetector(InOrderStream, AnomalyDetector):
             self._last_x = x
             return
         d = 0.5 * abs(x - self._last_x)  # floor_from_step, inlined (hot path)
-        floor = self._floor = d if 0.0 < d < self._floor else self._floor
+        floor = self._floor
+        if 0.0 < d < floor:
+            floor = self._floor = d
         self._last_x = x
-        self._fast += self.fast_alpha * (x - self._fast)
+        fast = self._fast
+        self._fast = fast + self.fast_alpha * (x - fast)
         scale = self._scale
         if scale != scale:
             self._scale = abs(x - base)
             return
-        # self._z(x) and scale_or_floor, inlined (hot path)
+        # self._z(x) and scale_or_floor, inlined (hot path); neither scale nor floor is NaN here
         s = scale if scale > floor else floor
-        z = 0.0 if s != s or s == math.inf else (x - base) / (s if s > 1e-12 else 1e-12)
-        p = self._pos + z - self.drift
-        n = self._neg - z - self.drift
+        z = 0.0 if s == _INF else (x - base) / (s if s > 1e-12 else 1e-12)
+        drift = self.drift
+        p = self._pos + z - drift
+        n = self._neg - z - drift
         pos = self._pos = p if p > 0.0 else 0.0
         neg = self._neg = n if n > 0.0 else 0.0
         self._cal.learn_one(pos if pos > neg else neg)
-        if pos > self.confirm or neg > self.confirm:
+        confirm = self.confirm
+        if pos > confirm or neg > confirm:
             self._pos = self._neg = 0.0
             self._base = self._fast
             self._changes += 1
@@ -126,4 +135,4 @@ class ChangePointDetector(InOrderStream, AnomalyDetector):
         clip = self.clip
         zc = z if -clip <= z <= clip else (clip if z > 0 else -clip)
         self._base = base + self.alpha * zc * s
-        self._scale = scale + self.scale_alpha * (abs(zc) * s - scale)
+        self._scale = scale + self.scale_alpha * ((zc if zc >= 0.0 else -zc) * s - scale)

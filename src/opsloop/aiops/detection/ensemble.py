@@ -28,6 +28,9 @@ from opsloop.errors import InvalidInputError
 
 __all__ = ["UnivariateEnsemble"]
 
+_log, _exp = math.log, math.exp
+_TERM_ORDERS = [range(1, k) for k in range(7)]  # the series' terms for k positive components (of six)
+
 
 class UnivariateEnsemble(AnomalyDetector):
     """Seasonal robust baseline, level shift, sustained deviation and range novelty, combined.
@@ -166,18 +169,17 @@ class UnivariateEnsemble(AnomalyDetector):
 def _fisher(parts: tuple[float, ...]) -> float:
     """Fisher's method: combine tail probabilities so agreeing components reinforce each other."""
     half, k = 0.0, 0  # chi-square / 2 with 2k degrees of freedom
-    log = math.log
     for p in parts:
         if p > 0.0:
             k += 1
-            half -= log(1.0 - p) if p < 1.0 else -690.7755278982137
+            half -= _log(1.0 - p) if p < 1.0 else -690.7755278982137
     if k == 0:
         return 0.0
-    term, total = 1.0, 1.0
-    for j in range(1, k):
+    term = total = 1.0
+    for j in _TERM_ORDERS[k]:
         term *= half / j
         total += term
-    return 1.0 - math.exp(-half) * total
+    return 1.0 - _exp(-half) * total
 
 
 def _component(cls, params):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from math import isfinite
 
-from opsloop.aiops.detection._stream import InOrderStream, follow_marks, make_calibrator
+from opsloop.aiops.detection._stream import InOrderStream, make_calibrator
 from opsloop.core.detectors import AnomalyDetector
 
 __all__ = ["RangeNoveltyDetector"]
@@ -49,6 +49,8 @@ class RangeNoveltyDetector(InOrderStream, AnomalyDetector):
     def score_one(self, x: float, t: float | None = None) -> float:
         if not isfinite(x) or self._n < self.warmup:
             return 0.0
+        if self._lo <= x <= self._hi and self._lo < self._hi:
+            return 0.0  # within the marks: no excess, and the calibrator gives an excess of 0 no weight
         return self._cal.probability(self._raw(x))
 
     def learn_one(self, x: float, t: float | None = None) -> None:
@@ -56,9 +58,9 @@ class RangeNoveltyDetector(InOrderStream, AnomalyDetector):
             self._last_t = t
         elif not self._admit(x, t):
             return
+        hi, lo = self._hi, self._lo
         if self._n >= self.warmup:
             # self._raw(x), inlined (hot path)
-            hi, lo = self._hi, self._lo
             span = hi - lo
             if not span > 0.0:
                 raw = 0.0 if x == hi else 1.0
@@ -66,4 +68,8 @@ class RangeNoveltyDetector(InOrderStream, AnomalyDetector):
                 raw = (x - hi) / span if x > hi else ((lo - x) / span if x < lo else 0.0)
             self._cal.learn_one(raw)
         self._n += 1
-        self._hi, self._lo = follow_marks(self._hi, self._lo, x, self.forget)
+        # follow_marks(hi, lo, x, self.forget), inlined (hot path)
+        shrink = self.forget * (hi - lo) if hi > lo else 0.0
+        hi, lo = hi - shrink, lo + shrink
+        self._hi = x if x > hi else hi
+        self._lo = x if x < lo else lo

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from math import isfinite
 
 import numpy as np
 
@@ -18,6 +19,8 @@ from opsloop.aiops.detection._stream import make_calibrator
 from opsloop.core.detectors import AnomalyDetector, ExpectedBand
 
 __all__ = ["SeasonalBaseline", "detect_period"]
+
+_INF = math.inf
 
 
 def detect_period(
@@ -154,11 +157,12 @@ class SeasonalBaseline(AnomalyDetector):
         scale, floor = self._scale, self._floor
         if not scale > floor:  # scale_or_floor, inlined (hot path)
             scale = floor
-        if scale != scale or scale == math.inf:
+        if scale != scale or scale == _INF:
             return r, 0.0
         if not scale > 1e-12:
             scale = 1e-12
-        self._band = (exp, exp - self.band * scale, exp + self.band * scale)
+        half_width = self.band * scale
+        self._band = (exp, exp - half_width, exp + half_width)
         return r, r / scale
 
     def score_one(self, x: float, t: float | None = None) -> float:
@@ -172,7 +176,7 @@ class SeasonalBaseline(AnomalyDetector):
 
     # --- learning -----------------------------------------------------------------------------
     def learn_one(self, x: float, t: float | None = None) -> None:
-        if not math.isfinite(x):
+        if not isfinite(x):
             return
         if t is not None:
             if t <= self._last_t:  # duplicates and late points do not teach the model
@@ -188,11 +192,19 @@ class SeasonalBaseline(AnomalyDetector):
         d = 0.5 * abs(x - self._last_x)  # floor_from_step, inlined (hot path)
         if 0.0 < d < self._floor:
             self._floor = d
-        self._remember(x, slot)
+        last_slot = self._last_slot
+        if slot <= last_slot + 1 or last_slot < 0:  # no gap: self._remember's usual case, inlined
+            buf = self._buf
+            buf.append(x)
+            if len(buf) > self.window:
+                del buf[: len(buf) - self.window]
+            self._last_slot = slot
+        else:
+            self._remember(x, slot)
         self._update(x, slot)
-        self._n += 1
+        n = self._n = self._n + 1
         self._last_x = x
-        if self._n >= self._next_detection:
+        if n >= self._next_detection:
             self._redetect()
 
     def _remember(self, x: float, slot: int) -> None:
@@ -209,26 +221,29 @@ class SeasonalBaseline(AnomalyDetector):
         self._last_slot = slot
 
     def _update(self, x: float, slot: int) -> None:
-        ph = slot % self._period
-        base = self._profile[ph]
+        period, profile = self._period, self._profile
+        ph = slot % period
+        base = profile[ph]
+        offset = self._offset
         if base != base:
-            self._profile[ph] = x - self._offset
+            profile[ph] = x - offset
             return
-        r = x - base - self._offset
+        r = x - base - offset
         scale = self._scale
         ar = abs(r)
         if scale != scale:
             self._scale = ar
             return
-        eff = scale if scale > self._floor else self._floor  # scale_or_floor, inlined (hot path)
+        floor = self._floor
+        eff = scale if scale > floor else floor  # scale_or_floor, inlined (hot path)
         eff = eff if eff > 1e-12 else 1e-12
         self._cal.learn_one(ar / eff)
         lim = self.clip * eff
         rc = r if -lim <= r <= lim else (lim if r > 0 else -lim)
         self._scale = scale + self.scale_alpha * ((rc if rc >= 0 else -rc) - scale)
-        self._offset += self.level_alpha * rc
-        if self._period > 1:
-            self._profile[ph] = base + self.alpha * rc
+        self._offset = offset + self.level_alpha * rc
+        if period > 1:
+            profile[ph] = base + self.alpha * rc
 
     def _redetect(self) -> None:
         n_buf = len(self._buf)

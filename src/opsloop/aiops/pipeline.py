@@ -89,6 +89,8 @@ class Pipeline:
     # --- state ----------------------------------------------------------------------------------------
     def load(self) -> None:
         """Restore configuration and correlation state from the store (idempotent)."""
+        if self._loaded:  # every batch calls this: skip the lock once loaded
+            return
         with self.lock:
             if self._loaded:
                 return

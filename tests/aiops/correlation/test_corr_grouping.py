@@ -260,6 +260,23 @@ def test_a_long_firing_dependency_does_not_hide_a_new_failure_of_its_dependents(
     assert inh.check(sig("api", 600), "a") is None, "db has been down for 10 minutes: api failing now is news"
 
 
+def test_inhibition_names_the_dependencys_latest_alert_as_its_alerts_start_and_resolve() -> None:
+    inh = Inhibitor([], Topology([("api", "db")]))
+    inh.firing(sig("db", 0, "DBDown", Severity.CRITICAL), "fp-down")
+    inh.firing(sig("db", 100, "DBSlow", Severity.CRITICAL), "fp-slow")
+    assert "firing DBSlow since 20s before" in inh.check(sig("api", 120), "a")
+    inh.firing(sig("db", 110, "DBLocks", Severity.CRITICAL), "fp-locks")
+    assert "firing DBLocks since 10s before" in inh.check(sig("api", 120), "a")
+    inh.resolved("fp-locks")
+    assert "firing DBSlow since 20s before" in inh.check(sig("api", 120), "a")
+    inh.firing(sig("db", 50, "DBSlow", Severity.CRITICAL), "fp-slow")  # the same alert, an earlier start
+    assert "firing DBSlow since 70s before" in inh.check(sig("api", 120), "a")
+    assert inh.check(sig("api", 250), "a") is None, "every db alert started over 150 s before"
+    inh.resolved("fp-slow")
+    inh.resolved("fp-down")
+    assert inh.check(sig("api", 1), "a") is None
+
+
 def test_flap_detector() -> None:
     f = FlapDetector(window_s=100, threshold=4)
     states = ["firing", "resolved"] * 3

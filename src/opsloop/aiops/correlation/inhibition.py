@@ -82,6 +82,8 @@ class Inhibitor:
         self.max_lag_s = max_lag_s
         self._rule_sources: list[dict[tuple[str, ...], set[str]]] = [defaultdict(set) for _ in self.rules]
         self._firing_services: dict[str, dict[str, tuple[str, float]]] = defaultdict(dict)  # -> fp -> (text, start)
+        # per service, its firing signal that started last, as (start, text); filled on first use
+        self._latest: dict[str, tuple[float, str]] = {}
         self._fp_keys: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
         self._fp_service: dict[str, str] = {}
 
@@ -102,8 +104,15 @@ class Inhibitor:
         if keys:
             self._fp_keys[fp] = keys
         if sig.service and sig.severity >= self.min_severity:
-            self._firing_services[sig.service][fp] = (sig.labels.get("alertname") or sig.text[:80], sig.time)
-            self._fp_service[fp] = sig.service
+            svc, what = sig.service, sig.labels.get("alertname") or sig.text[:80]
+            firing = self._firing_services[svc]
+            latest = self._latest.get(svc)
+            if fp in firing:  # a new start replaces the old one, which may have been the latest
+                self._latest.pop(svc, None)
+            elif latest is not None and (sig.time, what) > latest:
+                self._latest[svc] = (sig.time, what)
+            firing[fp] = (what, sig.time)
+            self._fp_service[fp] = svc
 
     def resolved(self, fp: str) -> None:
         for i, key in self._fp_keys.pop(fp, []):
@@ -112,12 +121,13 @@ class Inhibitor:
         svc = self._fp_service.pop(fp, None)
         if svc is not None:
             self._firing_services[svc].pop(fp, None)
+            self._latest.pop(svc, None)
             if not self._firing_services[svc]:
                 del self._firing_services[svc]
 
     def check(self, sig: Signal, fp: str) -> str | None:
         """Why this signal is inhibited, or ``None``."""
-        view = _view(sig)
+        view = _view(sig) if self.rules else {}
         for i, rule in enumerate(self.rules):
             if matches_all(rule.target, view):
                 key = tuple(view.get(name, "") for name in rule.equal)
@@ -130,15 +140,23 @@ class Inhibitor:
 
     def _by_topology(self, sig: Signal) -> str | None:
         for dep, hops in self._dependencies(sig.service).items():
-            firing = self._firing_services.get(dep)
-            if not firing:
-                continue
-            fresh = [(start, what) for what, start in firing.values() if sig.time - start <= self.max_lag_s * hops]
-            if fresh:
-                start, what = max(fresh)
+            latest = self._latest_firing(dep)
+            # the latest start is the freshest: if it is too old, all of the service's alerts are
+            if latest is not None and sig.time - latest[0] <= self.max_lag_s * hops:
+                start, what = latest
                 return f"inhibited: {sig.service} depends on {dep} ({hops} hop{'s' if hops > 1 else ''}), " \
                        f"which is firing {what} since {sig.time - start:.0f}s before"
         return None
+
+    def _latest_firing(self, service: str) -> tuple[float, str] | None:
+        """``(start, text)`` of the service's firing signal that started last (``None`` when none fires)."""
+        latest = self._latest.get(service)
+        if latest is None:
+            firing = self._firing_services.get(service)
+            if not firing:
+                return None
+            latest = self._latest[service] = max((start, what) for what, start in firing.values())
+        return latest
 
     def _dependencies(self, service: str) -> dict[str, int]:
         if self.topology is None:

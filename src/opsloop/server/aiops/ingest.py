@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from opsloop.aiops.incidents.engine import IngestReport
 from opsloop.aiops.ingestion import otlp
 from opsloop.aiops.ingestion.alertmanager import decode_alertmanager
 from opsloop.aiops.ingestion.events import decode_events
@@ -42,9 +43,13 @@ async def _run(request: Request, decode: Callable[[bytes], Decoded]) -> tuple[De
     sender = sender_of(request)
     p.limiter.check(sender)
     body = await raw_body(request)
-    decoded = await run_in_threadpool(decode, body)
-    p.admit(sender, max(1, decoded.items))
-    report = await run_in_threadpool(p.ingest, decoded)
+
+    def work() -> tuple[Decoded, IngestReport]:  # one trip to a worker thread per request
+        decoded = decode(body)
+        p.admit(sender, max(1, decoded.items))
+        return decoded, p.ingest(decoded)
+
+    decoded, report = await run_in_threadpool(work)
     return decoded, report.to_dict()
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from opsloop.core.signals import Severity, Signal
 from opsloop.storage.sql._dialect import chunks
@@ -162,9 +161,6 @@ class SqlSignalStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def _insert(self, conn: Connection):  # noqa: ANN202
-        return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(T)
-
     # --- writes (inside the caller's transaction) -----------------------------------------------
     def open_rows(self, conn: Connection, fingerprints: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The latest still-firing stateful row of each fingerprint."""
@@ -195,18 +191,7 @@ class SqlSignalStore:
 
     def upsert(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Insert new rows; a row whose dedup key exists folds into it instead."""
-        if not rows:
-            return
-        stmt = self._insert(conn)
-        ex = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["dedup_key"],
-            set_={"count": T.c.count + ex.count, "last_time": ex.last_time, "status": ex.status,
-                  "values": ex["values"], "text": ex.text,
-                  "resolved_at": func.coalesce(ex.resolved_at, T.c.resolved_at)},
-        )
-        for batch in chunks(rows, 2000):
-            conn.execute(stmt, batch)
+        self.upsert_raw(conn, [tuple([r[c] for c in COLUMNS]) for r in rows])
 
     def fold(self, conn: Connection, updates: Sequence[dict[str, Any]]) -> None:
         """Update existing rows: ``id``, ``n`` (occurrences to add), ``last_time``, ``status``,

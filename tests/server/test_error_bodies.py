@@ -30,3 +30,25 @@ def test_unknown_endpoint_is_json(client: TestClient) -> None:
     r = client.get("/api/opsloop/v1/no-such-thing")
     assert r.status_code == 404
     assert r.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+
+
+HUGE = str(2**70)
+
+
+@pytest.mark.parametrize(("method", "path", "params", "body", "field"), [
+    ("GET", f"/api/opsloop/v1/incidents/{HUGE}", None, None, "incident_id"),
+    ("POST", f"/api/opsloop/v1/incidents/-{HUGE}/ack", None, {}, "incident_id"),
+    ("GET", "/api/opsloop/v1/incidents", {"offset": HUGE}, None, "offset"),
+    ("GET", "/api/opsloop/v1/signals", {"incident_id": HUGE}, None, "incident_id"),
+    ("GET", "/api/opsloop/v1/metrics/series", {"offset": HUGE}, None, "offset"),
+    ("GET", f"/api/opsloop/v1/logs/templates/{HUGE}", None, None, "template_id"),
+    ("DELETE", f"/api/opsloop/v1/silences/{HUGE}", None, None, "silence_id"),
+    ("GET", f"/api/opsloop/v1/runbooks/runs/{HUGE}", None, None, "run_id"),
+    ("POST", "/api/opsloop/v1/incidents/merge", None, {"target_id": 1, "source_ids": [int(HUGE)]}, "source_ids.0"),
+    ("POST", "/api/opsloop/v1/notifications/replay", None, {"ids": [int(HUGE)]}, "ids.0"),
+])
+def test_an_integer_beyond_the_store_is_a_named_bad_value(client: TestClient, method: str, path: str,
+                                                          params: dict | None, body: dict | None, field: str) -> None:
+    r = client.request(method, path, params=params, json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field

@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from opsloop.server.params import RowId
 from opsloop.server.wire import json_response
 from opsloop.settings import Settings
 
@@ -49,7 +50,7 @@ async def templates(request: Request, service: str | None = None, q: str | None 
 
 
 @router.get("/templates/{template_id}")
-async def template(request: Request, template_id: int) -> Response:
+async def template(request: Request, template_id: RowId) -> Response:
     rt = request.app.state.runtime
     found = await run_in_threadpool(rt.log_templates.get, template_id)
     while found.merged_into is not None:

@@ -121,3 +121,43 @@ def test_bad_filter_and_view_type(http: httpx.Client) -> None:
     _error(http.post(f"{API}/runs/search", json={"experiment_ids": "0"}), 400, "INVALID_PARAMETER_VALUE")
     _error(http.post(f"{API}/runs/search", json={"experiment_ids": ["0"], "max_results": "many"}),
            400, "INVALID_PARAMETER_VALUE")
+
+
+def test_huge_history_page_sizes_and_offsets(http: httpx.Client, run_id: str) -> None:
+    http.post(f"{API}/runs/log-metric", json={"run_id": run_id, "key": "m", "value": 1.0, "timestamp": 1, "step": 0})
+    r = http.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m", "max_results": 2**70})
+    assert r.status_code == 200, r.text
+    assert [m["value"] for m in r.json()["metrics"]] == [1.0]
+    token = "eyJvZmZzZXQiOiAxMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwfQ=="  # {"offset": 10**24}
+    r = http.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m", "max_results": 5,
+                                                      "page_token": token})
+    assert _error(r, 400, "INVALID_PARAMETER_VALUE")["field"] == "page_token"
+
+
+HUGE = 2**70
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("runs/search", {"experiment_ids": ["0"], "filter": f"attributes.start_time > {HUGE}"}),
+    ("runs/search", {"experiment_ids": ["0"], "filter": "attributes.end_time < -1e400"}),
+    ("experiments/search", {"filter": f"attribute.experiment_id = '{HUGE}'"}),
+    ("experiments/search", {"filter": f"attribute.creation_time > {HUGE}"}),
+])
+def test_numbers_beyond_64_bits_in_filters_match_nothing(http: httpx.Client, path: str, body: dict) -> None:
+    r = http.post(f"{API}/{path}", json=body)
+    assert r.status_code == 200, r.text
+    assert not r.json().get("runs") and not r.json().get("experiments")
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "field"), [
+    ("GET", f"experiments/get?experiment_id={HUGE}", None, 404, "experiment_id"),
+    ("POST", "experiments/delete", {"experiment_id": str(HUGE)}, 404, "experiment_id"),
+    ("POST", "runs/search", {"experiment_ids": [str(HUGE)]}, 404, "experiment_id"),
+    ("POST", "experiments/search", {"filter": "attribute.experiment_id = 'abc'"}, 400, "filter"),
+    ("POST", "model-versions/search", {"filter": "version_number > 1e400"}, 400, "filter"),
+])
+def test_ids_beyond_64_bits_are_clear_errors(http: httpx.Client, method: str, path: str, body: dict | None,
+                                             status: int, field: str) -> None:
+    r = http.request(method, f"{API}/{path}", json=body)
+    code = "RESOURCE_DOES_NOT_EXIST" if status == 404 else "INVALID_PARAMETER_VALUE"
+    assert _error(r, status, code)["field"] == field

@@ -263,6 +263,9 @@ def encode_page_token(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
 
 
+_MAX_OFFSET = 2**62  # beyond any table, and an offset plus a page still fits SQL's 64-bit integers
+
+
 def decode_page_token(token: str | None) -> int:
     if not token:
         return 0
@@ -271,6 +274,6 @@ def decode_page_token(token: str | None) -> int:
         offset = int(data["offset"])
     except Exception as exc:
         raise InvalidInputError("Invalid page token", field="page_token") from exc
-    if offset < 0:
+    if not 0 <= offset <= _MAX_OFFSET:
         raise InvalidInputError("Invalid page token", field="page_token")
     return offset

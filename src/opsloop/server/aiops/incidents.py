@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from opsloop.server.aiops._common import actor_of, pipeline
+from opsloop.server.params import BodyId, Offset, RowId
 from opsloop.server.wire import json_response
 
 __all__ = ["router"]
@@ -33,13 +34,13 @@ class AssignBody(BaseModel):
 
 
 class MergeBody(BaseModel):
-    target_id: int
-    source_ids: list[int] = Field(..., min_length=1, max_length=1000)
+    target_id: BodyId
+    source_ids: list[BodyId] = Field(..., min_length=1, max_length=1000)
     actor: str | None = None
 
 
 class SplitBody(BaseModel):
-    signal_ids: list[int] = Field(..., min_length=1, max_length=10000)
+    signal_ids: list[BodyId] = Field(..., min_length=1, max_length=10000)
     actor: str | None = None
 
 
@@ -52,7 +53,7 @@ async def list_incidents(
     q: str | None = Query(None, description="text in the title, labels or resolution"),
     assignee: str | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> Response:
     rows, total = await run_in_threadpool(pipeline(request).stores.incidents.list, state=state, severity=severity,
                                           service=service, q=q, assignee=assignee, limit=limit, offset=offset)
@@ -61,7 +62,7 @@ async def list_incidents(
 
 
 @router.get("/{incident_id}", summary="One incident with its timeline, signals, similar incidents and reasons")
-async def get_incident(request: Request, incident_id: int, signal_limit: int = Query(1000, ge=1, le=10000)
+async def get_incident(request: Request, incident_id: RowId, signal_limit: int = Query(1000, ge=1, le=10000)
                        ) -> Response:
     return json_response(await run_in_threadpool(pipeline(request).incident_detail, incident_id,
                                                  signal_limit=signal_limit))
@@ -75,27 +76,27 @@ async def _act(request: Request, incident_id: int, action: str, body: ActionBody
 
 
 @router.post("/{incident_id}/ack", summary="Acknowledge (triggered → acknowledged)")
-async def ack(request: Request, incident_id: int, body: ActionBody | None = None) -> Response:
+async def ack(request: Request, incident_id: RowId, body: ActionBody | None = None) -> Response:
     return await _act(request, incident_id, "ack", body)
 
 
 @router.post("/{incident_id}/unack", summary="Take back an acknowledgement (acknowledged → triggered)")
-async def unack(request: Request, incident_id: int, body: ActionBody | None = None) -> Response:
+async def unack(request: Request, incident_id: RowId, body: ActionBody | None = None) -> Response:
     return await _act(request, incident_id, "unack", body)
 
 
 @router.post("/{incident_id}/resolve", summary="Resolve; `text` is kept as the resolution note")
-async def resolve(request: Request, incident_id: int, body: ActionBody | None = None) -> Response:
+async def resolve(request: Request, incident_id: RowId, body: ActionBody | None = None) -> Response:
     return await _act(request, incident_id, "resolve", body)
 
 
 @router.post("/{incident_id}/reopen", summary="Reopen a resolved incident (resolved → triggered)")
-async def reopen(request: Request, incident_id: int, body: ActionBody | None = None) -> Response:
+async def reopen(request: Request, incident_id: RowId, body: ActionBody | None = None) -> Response:
     return await _act(request, incident_id, "reopen", body)
 
 
 @router.post("/{incident_id}/comment", summary="Add a comment to the timeline")
-async def comment(request: Request, incident_id: int, body: ActionBody) -> Response:
+async def comment(request: Request, incident_id: RowId, body: ActionBody) -> Response:
     p = pipeline(request)
 
     def run() -> dict[str, Any]:
@@ -106,7 +107,7 @@ async def comment(request: Request, incident_id: int, body: ActionBody) -> Respo
 
 
 @router.post("/{incident_id}/assign", summary="Assign (empty assignee unassigns)")
-async def assign(request: Request, incident_id: int, body: AssignBody) -> Response:
+async def assign(request: Request, incident_id: RowId, body: AssignBody) -> Response:
     p = pipeline(request)
 
     def run() -> dict[str, Any]:
@@ -128,7 +129,7 @@ async def merge(request: Request, body: MergeBody) -> Response:
 
 
 @router.post("/{incident_id}/split", summary="Move signals out into a new incident (returns the new one)")
-async def split(request: Request, incident_id: int, body: SplitBody) -> Response:
+async def split(request: Request, incident_id: RowId, body: SplitBody) -> Response:
     p = pipeline(request)
 
     def run() -> dict[str, Any]:
@@ -139,6 +140,6 @@ async def split(request: Request, incident_id: int, body: SplitBody) -> Response
 
 
 @router.get("/{incident_id}/audit", summary="Audit trail of one incident")
-async def audit(request: Request, incident_id: int, limit: int = Query(200, ge=1, le=1000)) -> Response:
+async def audit(request: Request, incident_id: RowId, limit: int = Query(200, ge=1, le=1000)) -> Response:
     rows = await run_in_threadpool(pipeline(request).stores.incidents.audit_trail, "incident", incident_id, limit)
     return json_response({"audit": rows})

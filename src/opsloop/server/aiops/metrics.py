@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from opsloop.server.aiops._common import pipeline
+from opsloop.server.params import Offset
 from opsloop.server.wire import json_response
 from opsloop.storage.sql.metric_points import MAX_POINTS
 
@@ -22,7 +23,7 @@ async def list_series(
     name: str | None = Query(None, description="substring of the metric name"),
     service: str | None = None,
     limit: int = Query(200, ge=1, le=5000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> Response:
     rows = await run_in_threadpool(pipeline(request).stores.metric_points.series, name=name, service=service,
                                    limit=limit, offset=offset)

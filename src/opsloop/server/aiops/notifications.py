@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from opsloop.aiops import config_secrets
 from opsloop.server.aiops._common import actor_of, pipeline
+from opsloop.server.params import BodyId, QueryId
 from opsloop.server.wire import json_response
 
 __all__ = ["router"]
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/api/opsloop/v1", tags=["notifications"])
 
 
 class ReplayBody(BaseModel):
-    ids: list[int] | None = None
+    ids: list[BodyId] | None = None
     actor: str | None = None
 
 
@@ -40,7 +41,7 @@ async def put_targets(request: Request, targets: list[dict[str, Any]]) -> Respon
 
 @router.get("/notifications", summary="The outbox: pending, delivered and dead notifications")
 async def list_notifications(request: Request, state: str | None = Query(None, description="pending, delivered, dead"),
-                             incident_id: int | None = None, limit: int = Query(200, ge=1, le=1000)) -> Response:
+                             incident_id: QueryId = None, limit: int = Query(200, ge=1, le=1000)) -> Response:
     rows = await run_in_threadpool(pipeline(request).stores.ops.notifications, state, limit, incident_id)
     return json_response({"notifications": rows})
 

@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from opsloop.errors import NotFoundError
 from opsloop.server.aiops._common import actor_of, pipeline
+from opsloop.server.params import QueryId, RowId
 from opsloop.server.wire import json_response
 from opsloop.settings import Settings
 
@@ -50,7 +51,7 @@ async def list_runbooks(request: Request) -> Response:
 
 
 @router.get("/runbooks/runs", summary="Runbook runs, newest first")
-async def list_runs(request: Request, incident_id: int | None = None,
+async def list_runs(request: Request, incident_id: QueryId = None,
                     state: str | None = Query(None, description="queued, running, succeeded, failed, gate_failed"),
                     runbook: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> Response:
     runs = await run_in_threadpool(pipeline(request).runbooks.runs.list, incident_id=incident_id, state=state,
@@ -59,14 +60,14 @@ async def list_runs(request: Request, incident_id: int | None = None,
 
 
 @router.get("/runbooks/runs/{run_id}", summary="One runbook run")
-async def get_run(request: Request, run_id: int) -> Response:
+async def get_run(request: Request, run_id: RowId) -> Response:
     run = await run_in_threadpool(pipeline(request).runbooks.runs.get, run_id)
     return json_response({"run": run_view(run)})
 
 
 @router.post("/incidents/{incident_id}/runbooks/{name}", status_code=202,
              summary="Run a runbook on an incident now (queued; poll the run)")
-async def run_runbook(request: Request, incident_id: int, name: str, body: RunBody | None = None) -> Response:
+async def run_runbook(request: Request, incident_id: RowId, name: str, body: RunBody | None = None) -> Response:
     actor = actor_of(request, body.actor if body else None)
     run = await run_in_threadpool(pipeline(request).runbooks.request, incident_id, name, actor)
     return json_response({"run": run_view(run)}, status_code=202)

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from opsloop.server.aiops._common import pipeline
+from opsloop.server.params import Offset, QueryId
 from opsloop.server.wire import json_response
 
 __all__ = ["router"]
@@ -23,10 +24,10 @@ async def list_signals(
     since: float | None = Query(None, description="epoch seconds"),
     until: float | None = Query(None, description="epoch seconds"),
     status: str | None = Query(None, description="firing or resolved"),
-    incident_id: int | None = None,
+    incident_id: QueryId = None,
     fingerprint: str | None = None,
     limit: int = Query(100, ge=1, le=5000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> Response:
     rows = await run_in_threadpool(pipeline(request).stores.signals.list, service=service, kind=kind, since=since,
                                    until=until, status=status, incident_id=incident_id, fingerprint=fingerprint,

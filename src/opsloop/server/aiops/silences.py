@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from opsloop.server.aiops._common import actor_of, pipeline
+from opsloop.server.params import RowId
 from opsloop.server.wire import json_response
 
 __all__ = ["router"]
@@ -48,7 +49,7 @@ async def create_silence(request: Request, body: SilenceBody) -> Response:
 
 
 @router.delete("/silences/{silence_id}", summary="Expire a silence now")
-async def delete_silence(request: Request, silence_id: int) -> Response:
+async def delete_silence(request: Request, silence_id: RowId) -> Response:
     await run_in_threadpool(pipeline(request).expire_silence, silence_id, actor_of(request))
     return json_response({"expired": silence_id})
 

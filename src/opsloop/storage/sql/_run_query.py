@@ -16,7 +16,17 @@ from opsloop.mlops.tracking.search import (
 )
 from opsloop.storage.sql import schema as t
 
-__all__ = ["build_experiment_query", "build_run_query", "compare"]
+__all__ = ["build_experiment_query", "build_run_query", "compare", "sql_int"]
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def sql_int(value: float) -> int:
+    """A filter's number as a value for an integer column, held to the 64-bit range those columns
+    store: ``start_time > 1e30`` (or ``1e400``, infinity) then matches nothing instead of failing."""
+    if value != value:  # NaN
+        raise InvalidInputError("NaN is not a value an integer attribute can be compared with", field="filter")
+    return int(min(max(value, _INT64_MIN), _INT64_MAX))
 
 
 def compare(col: ColumnElement, op: str, value: object) -> ColumnElement:
@@ -78,7 +88,7 @@ def _clause(clause: Clause) -> ColumnElement:
     col = t.runs.c[clause.key]
     if clause.op in ("IS NULL", "IS NOT NULL"):
         return col.is_(None) if clause.op == "IS NULL" else col.is_not(None)
-    value = int(clause.value) if isinstance(clause.value, float) else clause.value
+    value = sql_int(clause.value) if isinstance(clause.value, float) else clause.value
     return compare(col, clause.op, value)
 
 
@@ -106,6 +116,14 @@ def build_run_query(
     return query.order_by(*order_cols)
 
 
+def _experiment_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidInputError(f"Invalid experiment id {text!r} in filter", field="filter") from None
+    return value if _INT64_MIN <= value <= _INT64_MAX else -1  # no experiment has it
+
+
 def build_experiment_query(stages: Sequence[str], filter_string: str | None, order_by: list[str] | None) -> Select:
     e = t.experiments.c
     query = select(e.experiment_id).where(e.lifecycle_stage.in_(list(stages)))
@@ -115,11 +133,11 @@ def build_experiment_query(stages: Sequence[str], filter_string: str | None, ord
             query = query.where(e.experiment_id.in_(select(et.experiment_id).where(
                 et.key == clause.key, compare(et.value, clause.op, clause.value))))
         elif clause.entity == "attribute":
-            value = int(clause.value) if isinstance(clause.value, float) else clause.value
+            value = sql_int(clause.value) if isinstance(clause.value, float) else clause.value
             if clause.key == "experiment_id" and isinstance(value, tuple):
-                value = [int(v) for v in value]
+                value = [_experiment_id(v) for v in value]
             elif clause.key == "experiment_id" and isinstance(value, str):
-                value = int(value)
+                value = _experiment_id(value)
             query = query.where(compare(e[clause.key], clause.op, value))
         else:
             raise InvalidInputError(f"Invalid clause on {clause.entity} in experiment filter", field="filter")

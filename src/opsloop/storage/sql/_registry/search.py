@@ -12,7 +12,7 @@ from opsloop.mlops.registry.entities import ModelVersion, RegisteredModel
 from opsloop.mlops.tracking.search import Clause, decode_page_token, encode_page_token, parse_filter
 from opsloop.storage.sql import schema as t
 from opsloop.storage.sql._registry.base import _MV, _RM, RegistryStoreBase
-from opsloop.storage.sql._run_query import compare
+from opsloop.storage.sql._run_query import compare, sql_int
 
 IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
 MAX_RESULTS_MODELS, DEFAULT_RESULTS_MODELS = 1000, 100
@@ -82,7 +82,7 @@ def _attribute_condition(col: Any, clause: Clause) -> Any:
     if col.key in _NUMERIC:
         if not isinstance(value, float) or not value.is_integer():
             raise InvalidInputError(f"Invalid value for numeric attribute '{clause.key}': {value!r}", field="filter")
-        value = int(value)
+        value = sql_int(value)
     return compare(col, clause.op, value)
 
 

@@ -24,9 +24,12 @@ def _now_ms() -> int:
 
 def _exp_id(value: object) -> int:
     try:
-        return int(str(value))
+        found = int(str(value))
     except (TypeError, ValueError):
-        raise NotFoundError(f"No Experiment with id={value} exists", field="experiment_id") from None
+        found = -1
+    if not 0 <= found < 2**63:  # no such row can exist (and SQL could not even compare it)
+        raise NotFoundError(f"No Experiment with id={value} exists", field="experiment_id")
+    return found
 
 
 class TrackingStoreBase:

@@ -157,6 +157,7 @@ class RunLogging(TrackingStoreBase):
         if max_results is not None:
             if max_results < 1:
                 raise InvalidInputError("max_results must be positive", field="max_results")
+            max_results = min(max_results, 2**62)  # "all of them", in what SQL's LIMIT can hold
             query = query.offset(offset).limit(max_results + 1)
         with self.db.read() as conn:
             self._run_row(conn, run_id)

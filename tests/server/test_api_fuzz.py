@@ -41,7 +41,8 @@ def test_no_request_the_schema_allows_or_not_gets_a_server_error(opsloop_server,
          "--seed", "20261124",
          "--exclude-path", "/api/v1/write",  # snappy protobuf: no generator for it; tested on its own
          "--workers", "1", "--no-color", "--report-dir", str(tmp_path / "report")],
-        capture_output=True, text=True, timeout=540, env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"})
+        capture_output=True, text=True, timeout=540, cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"})
     summary = proc.stdout[proc.stdout.find("FAILURES"):] if "FAILURES" in proc.stdout else proc.stdout[-3000:]
     assert proc.returncode == 0, summary + proc.stderr[-2000:]
     assert "Tested:" in proc.stdout, proc.stdout  # it did run the operations

@@ -1,6 +1,7 @@
 """Metric anomaly detection benchmark on NAB: scorer check, detection scores, throughput, forecasting.
 
-Usage: python bench/anomaly/run.py [DATA_PATH]   (default ../shared/datasets/nab)
+Usage: python bench/anomaly/run.py [DATA_PATH] [--perf]   (default ../shared/datasets/nab)
+       --perf runs section 4 only (throughput and memory), e.g. to time two versions in turn.
 
 1. The NAB scorer (nab_scorer.py) re-scores the published numenta and ARTime anomaly-score columns
    at their published thresholds; the max abs difference to the published per-file scores is shown.
@@ -147,9 +148,16 @@ def signal_quality(summary, results) -> None:
 
 
 def main(argv: list[str]) -> None:
-    root = Path(argv[1] if len(argv) > 1 else "../shared/datasets/nab").resolve()
-    profiles = read_profiles(root / "profiles.json")
+    args = [a for a in argv[1:] if a != "--perf"]
+    root = Path(args[0] if args else "../shared/datasets/nab").resolve()
     windows = load_windows(root / "combined_windows.json")
+    if "--perf" in argv:
+        names = sorted(n for n in windows if (root / "data" / n).exists())
+        print("## 4. Throughput and memory (one core)")
+        throughput(root, names)
+        memory_per_series(root, names)
+        return
+    profiles = read_profiles(root / "profiles.json")
     t0 = time.perf_counter()
     check_scorer(root, profiles, windows)
     names = sorted(n for n in windows if (root / "data" / n).exists())

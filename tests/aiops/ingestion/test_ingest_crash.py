@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from tests._writers import post_until_stopped
 from tests.aiops.ingestion._helpers import API, alert, am_payload
 
 ALERTS_PER_BATCH = 20
@@ -29,20 +30,6 @@ def _logs(i: int) -> dict[str, Any]:
                for j in range(LOGS_PER_BATCH)]
     return {"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "auth"}}]},
                               "scopeLogs": [{"logRecords": records}]}]}
-
-
-def _writer(url: str, path: str, body: Callable[[int], dict[str, Any]], acked: list[int],
-            stop: threading.Event) -> None:
-    with httpx.Client(base_url=url, timeout=10) as c:
-        i = 0
-        while not stop.is_set():
-            try:
-                r = c.post(path, json=body(i))
-            except httpx.HTTPError:
-                return  # the server is gone
-            if r.status_code == 200:
-                acked.append(i)
-            i += 1
 
 
 def _all_signals(c: httpx.Client, kind: str) -> list[dict[str, Any]]:
@@ -76,9 +63,9 @@ def test_sigkill_mid_ingestion_keeps_every_acknowledged_batch_whole(opsloop_serv
     acked_alerts: list[int] = []
     acked_logs: list[int] = []
     stop = threading.Event()
-    writers = [threading.Thread(target=_writer, args=(server.url, API + "/ingest/alertmanager", _alerts,
+    writers = [threading.Thread(target=post_until_stopped, args=(server.url, API + "/ingest/alertmanager", _alerts,
                                                       acked_alerts, stop)),
-               threading.Thread(target=_writer, args=(server.url, "/v1/logs", _logs, acked_logs, stop))]
+               threading.Thread(target=post_until_stopped, args=(server.url, "/v1/logs", _logs, acked_logs, stop))]
     for w in writers:
         w.start()
     deadline = time.monotonic() + 60

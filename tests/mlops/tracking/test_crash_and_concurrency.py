@@ -6,6 +6,7 @@ import threading
 import time
 
 import httpx
+from tests._writers import post_until_stopped
 
 API = "/api/2.0/mlflow"
 
@@ -17,20 +18,6 @@ def _create_run(url: str) -> str:
 def _history(url: str, run_id: str, key: str) -> list[dict]:
     resp = httpx.get(f"{url}{API}/metrics/get-history", params={"run_id": run_id, "metric_key": key})
     return resp.json().get("metrics", [])
-
-
-def _writer(url: str, path: str, body, acked: list[int], stop: threading.Event) -> None:  # noqa: ANN001
-    """Post ``body(i)`` for i = 0, 1, … until stopped; record each i the server acknowledged."""
-    with httpx.Client(base_url=url, timeout=5) as c:
-        i = 0
-        while not stop.is_set():
-            try:
-                r = c.post(path, json=body(i))
-            except httpx.HTTPError:
-                return
-            if r.status_code == 200:
-                acked.append(i)
-            i += 1
 
 
 def test_sigkill_mid_logging_keeps_every_acknowledged_point(opsloop_server, tmp_path) -> None:  # noqa: ANN001
@@ -48,9 +35,9 @@ def test_sigkill_mid_logging_keeps_every_acknowledged_point(opsloop_server, tmp_
         return {"run_id": run_id, "metrics": [
             {"key": "batch", "value": i, "timestamp": batch, "step": batch * 500 + i} for i in range(500)]}
 
-    single = threading.Thread(target=_writer, args=(server.url, f"{API}/runs/log-metric", single_body, acked_single,
+    single = threading.Thread(target=post_until_stopped, args=(server.url, f"{API}/runs/log-metric", single_body, acked_single,
                                                     stop))
-    batches = threading.Thread(target=_writer, args=(server.url, f"{API}/runs/log-batch", batch_body, acked_batches,
+    batches = threading.Thread(target=post_until_stopped, args=(server.url, f"{API}/runs/log-batch", batch_body, acked_batches,
                                                      stop))
     threads = [single, batches]
     for th in threads:

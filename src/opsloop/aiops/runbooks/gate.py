@@ -22,15 +22,19 @@ class ModelGate(Protocol):
         the tags of the run that produced it overlaid by the version's own tags."""
         ...
 
-    def validate_and_promote(self, model: str, version: str, *, alias: str, data: str,
-                             policy: dict[str, Any] | str | None, actor: str, reason: str) -> dict[str, Any]:
-        """Validate ``version`` against the version ``@alias`` points to, store the report, and move the
-        alias through the audited promotion path only when the gate passed.
+    def validate(self, model: str, version: str, *, alias: str, data: str,
+                 policy: dict[str, Any] | str | None) -> dict[str, Any]:
+        """Validate ``version`` against the version ``@alias`` points to and store the report.
 
-        Returns a JSON-able summary with at least ``passed`` and ``promoted`` (bools), ``champion_version``,
+        Returns a JSON-able summary with at least ``passed`` (bool), ``alias``, ``champion_version``,
         ``validation_id`` and ``rules`` (each ``{"rule", "status", "candidate", "champion", "bound"}``).
+        May run long (it loads and scores both models); the runner bounds it by the run's timeout.
 
         Raises:
             OpsloopError: the candidate could not be validated (missing data, bad policy, unknown model…).
         """
+        ...
+
+    def promote(self, model: str, version: str, *, alias: str, actor: str, reason: str) -> None:
+        """Move ``@alias`` to ``version`` through the audited promotion path (its validation must have passed)."""
         ...

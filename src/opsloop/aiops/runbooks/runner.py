@@ -34,7 +34,6 @@ __all__ = ["RunbookRunner"]
 log = logging.getLogger("opsloop.aiops.runbooks")
 
 LEASE_MARGIN_S = 120.0
-VALIDATION_LEASE_S = 3600.0
 _HIDDEN_ENV = ("OPSLOOP_SETTINGS_JSON",)  # the server's own settings are not the program's
 RUN_TAG = "opsloop.runbook_run_id"
 RUN_CONTEXT_ENV = "MLFLOW_RUN_CONTEXT"  # JSON tags the mlflow client puts on every run it starts
@@ -132,8 +131,8 @@ class RunbookRunner:
                 fields = self._outcome(await self._program(run, rb.action))
         except asyncio.CancelledError:
             error = "interrupted: the server stopped during the run"
-            if run.get("_validating"):  # the gate's thread cannot be stopped; it may still have promoted
-                error += " (while validating its candidate; see the model's promotions)"
+            if run.get("_promoting"):  # the promotion's thread cannot be stopped; it may have moved the alias
+                error += " (while promoting its candidate; see the model's promotions)"
             self._record(run, {"state": FAILED, "error": error})
             raise
         except Exception as exc:  # noqa: BLE001 - any failure is the run's outcome, not the runner's
@@ -176,6 +175,7 @@ class RunbookRunner:
         gate = self.gate
         if gate is None:
             return {"state": FAILED, "error": "this server has no model registry to validate a retrained model with"}
+        deadline = self.clock() + action.timeout_s  # timeout_s bounds training and validation together
         before = await asyncio.to_thread(gate.latest_version, target.model)
         result = await self._program(run, action, {"MLFLOW_TRACKING_URI": self.base_url,
                                                    "OPSLOOP_MODEL_NAME": target.model,
@@ -188,20 +188,31 @@ class RunbookRunner:
         if after is None:
             return {**fields, "state": FAILED, "error": problem}
         fields["candidate_version"] = str(after)
-        # The gate's time is not the program's: renew the lease so no worker takes this run for dead.
+        left = deadline - self.clock()
         await asyncio.to_thread(self._update, run["id"], {"candidate_version": str(after),
-                                                          "lease_until": self.clock() + VALIDATION_LEASE_S})
-        run["_validating"] = True
+                                                          "lease_until": deadline + LEASE_MARGIN_S})
         try:
-            verdict = await asyncio.to_thread(
-                gate.validate_and_promote, target.model, str(after), alias=target.alias, data=target.data,
-                policy=target.policy, actor=f"runbook:{run['runbook']}",
-                reason=f"runbook {run['runbook']!r} (run #{run['id']}) for incident #{run['incident_id']}")
+            verdict = await asyncio.wait_for(asyncio.to_thread(
+                gate.validate, target.model, str(after), alias=target.alias, data=target.data,
+                policy=target.policy), timeout=max(left, 0.001))
+        except TimeoutError:
+            return {**fields, "state": FAILED, "error": f"validating version {after} did not finish within the "
+                    f"run's timeout_s ({action.timeout_s:g} s, training included); {target.alias!r} did not move"}
         except OpsloopError as exc:
-            return {**fields, "state": FAILED,
-                    "error": f"validating or promoting version {after} failed: {exc.message}"}
+            return {**fields, "state": FAILED, "error": f"validating version {after} failed: {exc.message}"}
+        verdict["promoted"] = False
+        if verdict.get("passed"):
+            run["_promoting"] = True  # a stop from here on may still see the alias move
+            try:
+                await asyncio.to_thread(
+                    gate.promote, target.model, str(after), alias=target.alias, actor=f"runbook:{run['runbook']}",
+                    reason=f"runbook {run['runbook']!r} (run #{run['id']}) for incident #{run['incident_id']}")
+            except OpsloopError as exc:
+                return {**fields, "validation": verdict, "state": FAILED,
+                        "error": f"promoting version {after} failed: {exc.message}"}
+            verdict["promoted"] = True
         fields["validation"] = verdict
-        fields["state"] = SUCCEEDED if verdict.get("promoted") else GATE_FAILED
+        fields["state"] = SUCCEEDED if verdict["promoted"] else GATE_FAILED
         return fields
 
     # --- records --------------------------------------------------------------------------------

@@ -101,8 +101,8 @@ class RegistryGate:
             out.append((mv.version, {**tags, **mv.tags}))
         return out
 
-    def validate_and_promote(self, model: str, version: str, *, alias: str, data: str,
-                             policy: dict[str, Any] | str | None, actor: str, reason: str) -> dict[str, Any]:
+    def validate(self, model: str, version: str, *, alias: str, data: str,
+                 policy: dict[str, Any] | str | None) -> dict[str, Any]:
         from opsloop.mlops.monitoring.service import read_table
         from opsloop.mlops.registry.validation_registry import LocalValidationRegistry
         from opsloop.mlops.serving.loading import load_model
@@ -120,15 +120,14 @@ class RegistryGate:
         report = validate_models(model, candidate_model, champion_model, frame, rules, candidate_label=str(version),
                                  champion_label=f"{champion} (@{alias})" if champion else None)
         validation_id = registry.store_report(model, version, report)
-        promoted = False
-        if report.passed:
-            self.runtime.registry.promote(model, alias, version, actor=actor, reason=reason, require_validation=True)
-            promoted = True
-        return {"passed": report.passed, "promoted": promoted, "alias": alias, "champion_version": champion,
+        return {"passed": report.passed, "alias": alias, "champion_version": champion,
                 "validation_id": validation_id, "task": report.task, "rows": report.rows,
                 "metrics": report.metrics,
                 "rules": [{"rule": r.rule, "status": r.status, "candidate": r.candidate, "champion": r.champion,
                            "bound": r.bound, "note": r.note} for r in report.rules]}
+
+    def promote(self, model: str, version: str, *, alias: str, actor: str, reason: str) -> None:
+        self.runtime.registry.promote(model, alias, version, actor=actor, reason=reason, require_validation=True)
 
 
 def base_url(settings: Settings) -> str:

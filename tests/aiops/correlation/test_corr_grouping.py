@@ -107,6 +107,19 @@ def test_a_dependent_is_timed_from_the_current_episode_of_its_dependency() -> No
         "db kept alerting since 0 s: api 160 s later is not its symptom"
 
 
+def test_a_changed_declared_topology_counts_from_the_next_decision() -> None:
+    topo = Topology([("web", "db")])
+    c = Correlator(topo)
+    feed(c, [sig("db", 0, "DBDown")])
+    first = c.decide(sig("web", 10, "Slow"))
+    assert first.group_id is not None and any("web depends on db (declared" in r for r in first.reasons)
+    topo.set_declared([("web", "api"), ("api", "db")])
+    again = c.decide(sig("web", 10, "Slow"))
+    assert any("web depends on (2 hops) db (declared" in r for r in again.reasons)
+    topo.set_declared([])
+    assert c.decide(sig("web", 10, "Slow")).group_id is None
+
+
 def test_a_same_service_alert_after_a_quiet_spell_opens_a_new_incident() -> None:
     c = Correlator()
     assert feed(c, [sig("api", 0), sig("api", 80, "Latency"), sig("api", 220, "Disk")]) == [1, 1, 2]

@@ -147,6 +147,24 @@ class Group:
 
 _Link = tuple[float, str, bool, int]
 
+# Services whose declared surroundings a correlator keeps (more are forgotten and recomputed).
+_MAX_REACHES = 10_000
+
+
+@dataclass(slots=True)
+class _Reach:
+    """A service's declared surroundings, kept across decisions while the declared topology stands."""
+
+    # the topology's distance maps of the service (it replaces them when the declared edges change)
+    down: dict[str, int]
+    up: dict[str, int]
+    # ``set(down) | set(up)``: ``Topology.neighbours`` of the service when none is learned
+    near: set[str]
+    # ``near | set()``: the services a decision links to when none is learned
+    linked: set[str]
+    # ``_link(service, other)`` for the others on a declared path (learned links change as they learn)
+    links: dict[str, _Link] = field(default_factory=dict)
+
 
 @dataclass(slots=True)
 class _Ctx:
@@ -158,15 +176,22 @@ class _Ctx:
     weights: dict[tuple[str, str], float]
     # the signal's identity labels present (in ``IDENTITY_LABELS`` order)
     identity: tuple[tuple[str, str], ...]
-    # ``_link(service, other)`` per other service, filled on first use (the topology does not change
-    # during a decision)
+    # links along declared paths, shared by every decision about this service
+    declared: dict[str, _Link]
+    # ``Topology.neighbours(service, max_hops)`` when known without asking it (else ``None``)
+    near: set[str] | None
+    # the other links, filled on first use (the topology does not change during a decision)
     links: dict[str, _Link] = field(default_factory=dict)
 
     def link(self, correlator: Correlator, other: str) -> _Link:
         """``correlator._link(self.service, other, self.paths)``, computed once per other service."""
-        found = self.links.get(other)
+        found = self.declared.get(other)
         if found is None:
-            found = self.links[other] = correlator._link(self.service, other, self.paths)
+            found = self.links.get(other)
+            if found is None:
+                found = self.links[other] = correlator._link(self.service, other, self.paths)
+                if other in self.paths[0] or other in self.paths[1]:
+                    self.declared[other] = found
         return found
 
 
@@ -191,6 +216,7 @@ class Correlator:
         self._by_fp: dict[str, set[int]] = defaultdict(set)
         self._by_label: dict[tuple[str, str], set[int]] = defaultdict(set)
         self._df: dict[tuple[str, str], int] = defaultdict(int)
+        self._reaches: dict[str, _Reach] = {}
         self._n = 0
         self._now = 0.0
 
@@ -210,13 +236,14 @@ class Correlator:
         return max(0.0, math.log(n / (self._df.get(kv, 0) + 1)) / math.log(n))
 
     # --- deciding ----------------------------------------------------------------------------
-    def _candidates(self, sig: Signal, fp: str) -> set[int]:
+    def _candidates(self, sig: Signal, fp: str, near: set[str] | None = None) -> set[int]:
+        """The groups ``sig`` could join; ``near``, when given, is ``Topology.neighbours`` of its service."""
         out = set(self._by_fp.get(fp, ()))
         svc = sig.service
         if svc:
             out |= self._by_service.get(svc, set())
             if self.config.use_topology or self.config.use_learned:
-                for other in self.topology.neighbours(svc, self.config.max_hops):
+                for other in self.topology.neighbours(svc, self.config.max_hops) if near is None else near:
                     ids = self._by_service.get(other)
                     if ids:
                         out |= ids
@@ -305,7 +332,8 @@ class Correlator:
     def _ctx(self, sig: Signal) -> _Ctx:
         """What scoring needs of a signal, computed once for all candidate groups."""
         paths = self._paths(sig.service) if sig.service else ({}, {}, set())
-        linked = set(paths[0]) | set(paths[1]) | paths[2]
+        reach = self._reach(sig.service, paths)
+        linked = set(paths[0]) | set(paths[1]) | paths[2] if paths[2] else reach.linked
         weights = {}
         if self.config.use_labels:
             for kv in sig.labels.items():
@@ -313,8 +341,20 @@ class Correlator:
                     w = self._weight(kv) * _LABEL_FACTOR.get(kv[0], 1.0)
                     if w > 0.05:
                         weights[kv] = w
-        identity = tuple((k, v) for k in IDENTITY_LABELS if (v := sig.labels.get(k)))
-        return _Ctx(sig.service, paths, linked, weights, identity)
+        identity = tuple([(k, v) for k in IDENTITY_LABELS if (v := sig.labels.get(k))])
+        # with nothing learned and the declared topology in use, the neighbours are the declared ones
+        near = reach.near if self.config.use_topology and not self.topology.learned_partners(sig.service) else None
+        return _Ctx(sig.service, paths, linked, weights, identity, reach.links, near)
+
+    def _reach(self, service: str, paths: tuple[dict[str, int], dict[str, int], set[str]]) -> _Reach:
+        """The service's declared surroundings, anew when the topology's distance maps changed."""
+        reach = self._reaches.get(service)
+        if reach is None or reach.down is not paths[0] or reach.up is not paths[1]:
+            if len(self._reaches) >= _MAX_REACHES:
+                self._reaches.clear()
+            near = set(paths[0]) | set(paths[1])
+            reach = self._reaches[service] = _Reach(paths[0], paths[1], near, near | set())
+        return reach
 
     def _place(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, str]:
         """Evidence from where the signal comes from: same service or instance, else a dependency path."""
@@ -371,9 +411,13 @@ class Correlator:
         return 1.0 if lag <= window else max(0.0, 2.0 - lag / window)
 
     def _shared(self, g: Group, ctx: _Ctx) -> tuple[float, str]:
-        shared = [(kv, w) for kv, w in ctx.weights.items() if kv in g.labels]
+        labels = g.labels
+        shared = [(kv, w) for kv, w in ctx.weights.items() if kv in labels]
         if not shared:
             return 0.0, ""
+        if len(shared) == 1:  # the common case: no ranking to do
+            (k, v), w = shared[0]
+            return min(self.config.label_cap, 2.0 * w), f"shares labels {k}={v}"
         shown = ", ".join(f"{k}={v}" for (k, v), _ in sorted(shared, key=lambda x: -x[1])[:4])
         return min(self.config.label_cap, 2.0 * sum(w for _, w in shared)), f"shares labels {shown}"
 
@@ -382,7 +426,7 @@ class Correlator:
         fp = fp or sig.fingerprint()
         best: Decision = Decision(None)
         ctx = self._ctx(sig)
-        for gid in self._candidates(sig, fp):
+        for gid in self._candidates(sig, fp, ctx.near):
             g = self.groups.get(gid)
             if g is None:
                 continue

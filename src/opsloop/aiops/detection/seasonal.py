@@ -196,8 +196,8 @@ class SeasonalBaseline(AnomalyDetector):
         if slot <= last_slot + 1 or last_slot < 0:  # no gap: self._remember's usual case, inlined
             buf = self._buf
             buf.append(x)
-            if len(buf) > self.window:
-                del buf[: len(buf) - self.window]
+            if len(buf) > self.window:  # it held at most window values: one in, one out
+                del buf[0]
             self._last_slot = slot
         else:
             self._remember(x, slot)

@@ -134,7 +134,9 @@ class IncidentEngine:
         db = self.stores.db
         loaded: list[tuple[int, list[tuple[Signal, str]], bool]] = []
         with db.read() as conn:
-            since = self.clock() - self.config.reopen_window_s
+            # resolved incidents the correlator would still remember had it not restarted (a lone
+            # flaky alert rejoins its incident for up to its recurrence window)
+            since = self.clock() - max(self.config.reopen_window_s, self.correlator.config.recur_window_s)
             for inc in self.stores.incidents.open_ids(conn, since=since):
                 pairs = []
                 for row in self.stores.signals.for_incident(inc["id"], conn=conn, limit=5000):

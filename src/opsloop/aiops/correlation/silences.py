@@ -18,6 +18,7 @@ from opsloop.errors import InvalidInputError
 __all__ = ["Matcher", "Silence", "Silences", "parse_matchers"]
 
 _TEXT = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
+_UNESCAPE = re.compile(r'\\([\\"])')  # \" and \\ in a quoted value; other escapes (\d in a regex) stay
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ class Matcher:
         return {"name": self.name, "value": self.value, "isRegex": "~" in self.op, "isEqual": not self.op.startswith("!")}
 
     def __str__(self) -> str:
-        return f'{self.name}{self.op}"{self.value}"'
+        value = self.value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{self.name}{self.op}"{value}"'
 
 
 def parse_matchers(spec: Any) -> list[Matcher]:
@@ -63,7 +65,7 @@ def parse_matchers(spec: Any) -> list[Matcher]:
             m = _TEXT.match(text, pos)
             if not m:
                 raise InvalidInputError(f"cannot parse matcher at {text[pos:]!r}", field="matchers")
-            out.append(Matcher(m.group(1), m.group(2), m.group(3).replace('\\"', '"').replace("\\\\", "\\")))
+            out.append(Matcher(m.group(1), m.group(2), _UNESCAPE.sub(r"\1", m.group(3))))
             pos = m.end()
         return out
     if isinstance(spec, list):

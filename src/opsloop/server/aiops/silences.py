@@ -33,12 +33,7 @@ class SilenceBody(BaseModel):
 
 @router.get("/silences", summary="Silences and maintenance windows (not yet ended)")
 async def list_silences(request: Request, all: bool = False) -> Response:  # noqa: A002
-    p = pipeline(request)
-    now = p.clock()
-    rows = await run_in_threadpool(p.stores.ops.silences, active_after=None if all else now)
-    from opsloop.aiops.pipeline import _silence
-
-    return json_response({"silences": [_silence(r).to_dict(now) for r in rows]})
+    return json_response({"silences": await run_in_threadpool(pipeline(request).silences, all)})
 
 
 @router.post("/silences", summary="Create a silence or maintenance window")

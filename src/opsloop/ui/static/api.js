@@ -61,6 +61,7 @@ function qs(params) {
 
 export const get = (path, params, signal) => request('GET', path + qs(params), undefined, signal);
 export const post = (path, body, signal) => request('POST', path, body || {}, signal);
+export const del = (path, signal) => request('DELETE', path, undefined, signal);
 
 /** Key/value lists ([{key, value}]) as a plain object. */
 export const kv = (list) => Object.fromEntries((list || []).map((x) => [x.key, x.value]));
@@ -107,6 +108,9 @@ export const ops = {
   runbooks: (signal) => get(`${OPS}/runbooks`, undefined, signal),
   runbookRuns: (params, signal) => get(`${OPS}/runbooks/runs`, params, signal),
   runRunbook: (incidentId, name, by) => post(`${OPS}/incidents/${enc(incidentId)}/runbooks/${enc(name)}`, { actor: by }),
+  silences: (params, signal) => get(`${OPS}/silences`, params, signal),
+  createSilence: (body) => post(`${OPS}/silences`, body),
+  expireSilence: (id) => del(`${OPS}/silences/${enc(id)}`),
 };
 
 /** The actor name the UI sends with incident and promotion actions (remembered in this browser). */

@@ -21,6 +21,7 @@ const routes = [
   ['/incidents/:id', () => import('./pages/incident.js')],
   ['/logs', () => import('./pages/logs.js')],
   ['/metrics', () => import('./pages/metrics.js')],
+  ['/silences', () => import('./pages/silences.js')],
 ];
 
 const main = document.getElementById('main');

@@ -5,6 +5,7 @@ import { actor, ApiError, ops, sampleLine } from '../api.js';
 import { lineChart } from '../charts.js';
 import { badge, clear, emptyState, errorBox, fmtEpoch, fmtNum, h, kvTable, section, setTitle } from '../dom.js';
 import { href } from '../router.js';
+import { silenceLink } from './silences.js';
 
 const POLL_MS = 3000;
 
@@ -103,6 +104,7 @@ function actions(inc, act) {
       btn('Resolve', 'resolve', inc.state !== 'resolved', '', 'Resolved.'),
       btn('Reopen', 'reopen', inc.state === 'resolved', '', 'Reopened.'),
       h('button', { type: 'button', 'data-action': 'assign', disabled: inc.assignee === actor(), onclick: () => act('assign', { assignee: actor() }, `Assigned to ${actor()}.`) }, 'Assign to me'),
+      h('a', { class: 'button', id: 'silence-link', href: silenceLink(inc.labels), title: 'Mute these alerts for a while (a new silence, pre-filled)' }, 'Silence…'),
       h('label', { class: 'inline' }, 'Acting as ', who)),
     note,
     h('div', { class: 'actions' },

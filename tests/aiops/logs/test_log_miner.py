@@ -137,6 +137,26 @@ def test_store_sees_births_and_versions_and_counts_after_flush() -> None:
         store.get(tid)
 
 
+def test_flush_writes_every_changed_template_in_one_call_to_a_store_that_saves_many() -> None:
+    class BatchStore(InMemoryTemplateStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches: list[list[int]] = []
+
+        def save_many(self, templates: list) -> None:  # noqa: ANN001
+            self.batches.append([t.id for t in templates])
+            for t in templates:
+                self.save(t)
+
+    store = BatchStore()
+    miner = LogMiner(store=store)
+    ids = [miner.add(line, service="svc", time=1.0).template_id for line in ("disk full", "user 7 logged in")]
+    assert miner.flush() == 2
+    assert store.batches == [sorted(ids)]
+    assert [store.get(i).count for i in ids] == [1, 1]
+    assert miner.flush() == 0 and store.batches[-1] == []
+
+
 def test_snapshot_round_trip_keeps_ids_versions_and_matching(tmp_path: Path) -> None:
     lines = (FIXTURES / "service.log").read_text(encoding="utf-8").splitlines()
     miner, ids = _mine(lines)

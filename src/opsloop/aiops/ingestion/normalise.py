@@ -149,7 +149,7 @@ class Limits:
         """Validate a label map: string keys, scalar values made strings, within the limits."""
         if raw is None:
             return {}
-        if not isinstance(raw, Mapping):
+        if type(raw) is not dict and not isinstance(raw, Mapping):
             raise InvalidInputError(f"'{name}': expected an object of labels", field=name)
         if len(raw) > self.max_labels:
             raise LimitExceededError(

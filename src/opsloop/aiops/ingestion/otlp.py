@@ -83,6 +83,15 @@ def _flat(value: Any) -> str | None:
     return orjson.dumps(value).decode()
 
 
+def _value_json(v: Any) -> str | None:
+    """``_flat(_any_json(v))``, the common ``{"stringValue": "..."}`` first."""
+    if type(v) is dict:
+        text = v.get("stringValue")
+        if type(text) is str:
+            return text
+    return _flat(_any_json(v))
+
+
 def _attrs_json(items: Any, name: str) -> dict[str, str]:
     if items is None:
         return {}
@@ -93,7 +102,7 @@ def _attrs_json(items: Any, name: str) -> dict[str, str]:
         if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
             raise InvalidInputError(f"'{name}' entries need a string 'key'", field=name)
         try:
-            value = _flat(_any_json(kv.get("value")))
+            value = _value_json(kv.get("value"))
         except (TypeError, ValueError):
             raise InvalidInputError(f"'{name}.{kv['key']}': bad value", field=name) from None
         if value is not None:
@@ -148,7 +157,7 @@ def _logs_json(body: bytes, limits: Limits, now: float) -> Decoded:
                     attrs = _attrs_json(rec.get("attributes"), "attributes")
                     t = _nanos(rec, "timeUnixNano", "time_unix_nano", "observedTimeUnixNano",
                                "observed_time_unix_nano")
-                    body_value = _flat(_any_json(rec.get("body"))) or ""
+                    body_value = _value_json(rec.get("body")) or ""
                     sev = _severity(int(rec.get("severityNumber", rec.get("severity_number", 0)) or 0),
                                     rec.get("severityText", rec.get("severity_text", "")) or "")
                     ev = {}

@@ -322,8 +322,13 @@ class LogMiner:
     def flush(self) -> int:
         """Write templates whose counts changed since the last flush to the store."""
         dirty, self._dirty = self._dirty, set()
-        for tid in sorted(dirty):
-            self.store.save(self._templates[tid])
+        templates = [self._templates[tid] for tid in sorted(dirty)]
+        save_many = getattr(self.store, "save_many", None)
+        if save_many is not None:  # one write (one transaction in SQL) for them all
+            save_many(templates)
+        else:
+            for template in templates:
+                self.store.save(template)
         return len(dirty)
 
     # -- state --------------------------------------------------------------------------

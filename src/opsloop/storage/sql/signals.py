@@ -64,33 +64,36 @@ def record_rows(signals: Sequence[Signal], received: float) -> tuple[list[list],
     Returns the rows and, for each signal, the index of its row. Fingerprints and label JSON are
     computed once per distinct label set: a batch of log records mostly shares a few.
     """
-    cache: dict[tuple, tuple[str, str]] = {}
+    # per label set: fingerprint, labels JSON, and the source, kind and service columns
+    cache: dict[tuple, tuple[str, str, str, str, str]] = {}
     rows: list[list] = []
     where: dict[str, int] = {}
     index: list[int] = []
     sha1 = hashlib.sha1
     for sig in signals:
-        lk = (sig.source, sig.kind, sig.service, tuple(sig.labels.items()))
+        kind, t = sig.kind, sig.time
+        lk = (sig.source, kind, sig.service, tuple(sig.labels.items()))
         ent = cache.get(lk)
         if ent is None:
-            fp = sig.fingerprint()
-            ent = cache[lk] = (fp, _dumps(sig.labels))
-        fp, labels_json = ent
-        raw = fp if sig.kind == METRIC_KIND else f"{fp}|{sig.time!r}|{sig.text}"
+            ent = cache[lk] = (sig.fingerprint(), _dumps(sig.labels), sig.source[:200], str(kind)[:32],
+                               sig.service[:200])
+        fp = ent[0]
+        raw = fp if kind == METRIC_KIND else f"{fp}|{t!r}|{sig.text}"
         key = sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         at = where.get(key)
         if at is not None:
             rows[at][5] += 1
-            if sig.kind == METRIC_KIND and sig.time >= rows[at][3]:
-                rows[at][3] = sig.time
+            if kind == METRIC_KIND and t >= rows[at][3]:
+                rows[at][3] = t
                 rows[at][14] = _dumps(sig.values)
             index.append(at)
             continue
         where[key] = len(rows)
         index.append(len(rows))
-        rows.append([key, fp, sig.time, sig.time, received, 1, sig.source[:200], str(sig.kind)[:32],
-                     sig.service[:200], int(sig.severity), sig.status, None, sig.text, labels_json,
-                     _dumps(sig.values), _dumps(sig.evidence), "", None, ""])
+        values, evidence = sig.values, sig.evidence
+        rows.append([key, fp, t, t, received, 1, ent[2], ent[3], ent[4], int(sig.severity), sig.status, None,
+                     sig.text, ent[1], _dumps(values) if values else "{}", _dumps(evidence) if evidence else "{}",
+                     "", None, ""])
     return rows, index
 
 

@@ -11,6 +11,7 @@ import pytest
 from tests.aiops.detection._series import seasonal_series
 
 from opsloop.aiops.detection import HysteresisAlerter, SeasonalBaseline, TailCalibrator, detect_period
+from opsloop.aiops.detection.seasonal import _phase_medians
 from opsloop.core.detectors import DriftDetector, from_config
 from opsloop.core.signals import SignalKind
 from opsloop.errors import InvalidInputError
@@ -39,6 +40,22 @@ def test_seasonal_baseline_learns_the_cycle_and_its_band():
     det.score_one(0.0, 60.0 * 1000)
     expected, low, high = det.expected_band()
     assert abs(expected - values[1000 - 48]) < 0.6 and low < expected < high
+
+
+@pytest.mark.parametrize(("period", "cycles"), [(1, 9), (7, 4), (24, 5), (48, 1)])
+def test_phase_medians_of_whole_cycles_equal_one_median_per_phase(period, cycles):
+    rng = np.random.default_rng(period)
+    for values in (rng.normal(size=period * cycles), rng.integers(0, 3, size=period * cycles).astype(float)):
+        phases = (np.arange(len(values)) + 13) % period
+        expected = [np.median(values[phases == ph]) for ph in range(period)]
+        assert _phase_medians(values, phases, period).tolist() == expected
+    # less than a cycle: the phases without a value get the overall median
+    partial = rng.normal(size=max(period - 2, 1))
+    phases = (np.arange(len(partial)) + 5) % period
+    expected = [
+        np.median(partial[phases == ph]) if ph in phases else np.median(partial) for ph in range(period)
+    ]
+    assert _phase_medians(partial, phases, period).tolist() == expected
 
 
 def test_calibrated_tail_separates_outliers_beyond_anything_seen():

@@ -69,6 +69,22 @@ def detect_period(
     return int(next(c for c in cand if acf[c] >= best - tolerance))
 
 
+def _phase_medians(values: np.ndarray, phases: np.ndarray, period: int) -> np.ndarray:
+    """The median of ``values`` at each phase (their overall median where a phase has none)."""
+    if len(values) and len(values) % period == 0:
+        # whole cycles: a column per phase, every median in one call (the same values as one call a
+        # phase: a median is the middle order statistic, or the mean of the two, whatever the order)
+        prof = np.empty(period)
+        prof[phases[:period]] = np.median(values.reshape(-1, period), axis=0)
+        return prof
+    prof = np.full(period, float(np.median(values)) if len(values) else math.nan)
+    for ph in range(period):
+        at_phase = values[phases == ph]
+        if len(at_phase):
+            prof[ph] = float(np.median(at_phase))
+    return prof
+
+
 class SeasonalBaseline(AnomalyDetector):
     """Robust per-phase baseline with automatic period detection.
 
@@ -258,11 +274,7 @@ class SeasonalBaseline(AnomalyDetector):
         recent = buf[n_buf - k :] if k else buf
         first_slot = self._last_slot - len(recent) + 1
         phases = (np.arange(len(recent)) + first_slot) % period
-        prof = np.full(period, float(np.median(recent)) if len(recent) else math.nan)
-        for ph in range(period):
-            vals = recent[phases == ph]
-            if len(vals):
-                prof[ph] = float(np.median(vals))
+        prof = _phase_medians(recent, phases, period)
         self._offset = 0.0
         self._profile = prof.tolist()
         resid = recent - prof[phases]

@@ -1,9 +1,9 @@
 """Secret values in the pipeline settings: shown masked, kept when the mask is written back.
 
 Two settings carry secrets: a notification target's ``headers`` (an ``Authorization`` token, say)
-and a runbook action's ``env``. Read over the API, each such value shows as ``***``. Written back
-with ``***`` in place of a value, the stored value is kept (matched by the target's or runbook's
-``name`` and the header's or variable's name), so a client can read a setting, change one field and
+and ``routing_key`` (PagerDuty's integration key), and a runbook action's ``env``. Read over the
+API, each such value shows as ``***``. Written back with ``***`` in place of a value, the stored
+value is kept (matched by the target's or runbook's ``name`` and the header's or variable's name), so a client can read a setting, change one field and
 write it back without ever holding the secrets. A ``***`` with no stored value to stand for is an
 error, never stored as the secret itself.
 """
@@ -20,30 +20,45 @@ __all__ = ["MASK", "mask", "restore"]
 
 MASK = "***"
 
-# setting -> where its secrets sit inside one item
-_SECRET_PATHS: dict[str, tuple[str, ...]] = {"notification_targets": ("headers",), "runbooks": ("action", "env")}
+# setting -> where its secrets sit inside one item: a map of secret values, or one secret value
+_SECRET_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "notification_targets": (("headers",), ("routing_key",)), "runbooks": (("action", "env"),)}
 
 
-def _secrets(item: Any, path: tuple[str, ...]) -> dict[str, Any] | None:
+def _secrets(item: Any, path: tuple[str, ...]) -> tuple[dict[str, Any], str | None] | None:
+    """Where the secrets at ``path`` sit: the map holding them and, for a single value, its key."""
     node = item
-    for key in path:
+    for key in path[:-1]:
         if not isinstance(node, dict):
             return None
         node = node.get(key)
-    return node if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        return None
+    inner = node.get(path[-1])
+    if isinstance(inner, dict):
+        return inner, None
+    if isinstance(inner, str) and inner:
+        return node, path[-1]
+    return None
+
+
+def _names(found: tuple[dict[str, Any], str | None]) -> list[str]:
+    holder, single = found
+    return [single] if single is not None else list(holder)
 
 
 def mask(key: str, items: Any) -> Any:
     """A copy of setting ``key`` with every secret value replaced by ``***``."""
-    path = _SECRET_PATHS.get(key)
-    if path is None or not isinstance(items, list):
+    paths = _SECRET_PATHS.get(key)
+    if paths is None or not isinstance(items, list):
         return items
     out = copy.deepcopy(items)
     for item in out:
-        found = _secrets(item, path)
-        if found is not None:
-            for name in found:
-                found[name] = MASK
+        for path in paths:
+            found = _secrets(item, path)
+            if found is not None:
+                for name in _names(found):
+                    found[0][name] = MASK
     return out
 
 
@@ -53,22 +68,28 @@ def restore(key: str, items: Any, stored: Sequence[Any]) -> Any:
     Raises:
         InvalidInputError: a ``***`` names a secret that is not stored (its field is the secret's place).
     """
-    path = _SECRET_PATHS.get(key)
-    if path is None or not isinstance(items, list):
+    paths = _SECRET_PATHS.get(key)
+    if paths is None or not isinstance(items, list):
         return items
-    before = {item.get("name"): _secrets(item, path) or {} for item in stored if isinstance(item, dict)}
+    by_name = {item.get("name"): item for item in stored if isinstance(item, dict)}
     out = copy.deepcopy(items)
     for item in out:
-        found = _secrets(item, path)
-        if not found:
-            continue
-        old = before.get(item.get("name"), {})
-        for name, value in found.items():
-            if value != MASK:
-                continue
-            if name not in old or old[name] == MASK:
-                raise InvalidInputError(
-                    f"{key}: {item.get('name')!r} has no stored value for {name!r} that '***' could stand for; "
-                    f"send the value itself", field=".".join(path))
-            found[name] = old[name]
+        for path in paths:
+            found = _secrets(item, path)
+            if found is not None:
+                _restore_one(key, item, path, found, _secrets(by_name.get(item.get("name")), path))
     return out
+
+
+def _restore_one(key: str, item: dict[str, Any], path: tuple[str, ...], found: tuple[dict[str, Any], str | None],
+                 before: tuple[dict[str, Any], str | None] | None) -> None:
+    holder = found[0]
+    old = before[0] if before is not None else {}
+    for name in _names(found):
+        if holder[name] != MASK:
+            continue
+        if name not in old or old[name] == MASK:
+            raise InvalidInputError(
+                f"{key}: {item.get('name')!r} has no stored value for {name!r} that '***' could stand for; "
+                f"send the value itself", field=".".join(path))
+        holder[name] = old[name]

@@ -83,3 +83,17 @@ def test_settings_without_secrets_read_back_unchanged(client: TestClient) -> Non
     rules = [{"name": "lat", "selector": 'latency{job="api"}'}]
     assert client.put(API + "/aiops/config/watch_rules", json=rules).status_code == 200
     assert client.get(API + "/aiops/config/watch_rules").json()["watch_rules"] == rules
+
+
+def test_a_pagerduty_routing_key_is_a_secret_too(client: TestClient) -> None:
+    target = {"name": "pd", "url": "https://events.pagerduty.com/v2/enqueue", "format": "pagerduty",
+              "routing_key": "R0UT1NGKEY"}
+    r = client.put(API + "/notifications/targets", json=[target])
+    assert r.status_code == 200, r.text
+    assert "R0UT1NGKEY" not in r.text
+    got = client.get(API + "/aiops/config/notification_targets").json()["notification_targets"]
+    assert got[0]["routing_key"] == "***" and "R0UT1NGKEY" not in str(got)
+    got[0]["min_severity"] = "critical"
+    assert client.put(API + "/aiops/config/notification_targets", json=got).status_code == 200
+    assert _stored(client, "notification_targets")[0]["routing_key"] == "R0UT1NGKEY"
+    assert client.app.state.aiops.router.targets[0].routing_key == "R0UT1NGKEY"  # type: ignore[attr-defined]

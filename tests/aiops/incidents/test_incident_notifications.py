@@ -157,3 +157,36 @@ def test_pending_notifications_survive_a_restart(tmp_path) -> None:  # noqa: ANN
         assert [b["event"] for _, b in rx.bodies] == ["opened"]
     finally:
         rx.close()
+
+
+def test_pagerduty_events_follow_the_incident(client) -> None:  # noqa: ANN001
+    rx = Receiver(free_port(), status=202)  # PagerDuty answers 202 Accepted
+    try:
+        r = client.put(API + "/notifications/targets", json=[
+            {"name": "pd", "url": f"http://127.0.0.1:{rx.port}/v2/enqueue", "format": "pagerduty",
+             "routing_key": "R0UT1NG"}])
+        assert r.status_code == 200, r.text
+        client.post(AM, json=am_payload([alert("Down", "db", severity="critical")]))
+        [inc] = incidents(client)
+        client.post(f"{API}/incidents/{inc['id']}/ack", json={"actor": "ann"})
+        wait(lambda: len(rx.bodies) >= 2)
+        client.post(f"{API}/incidents/{inc['id']}/resolve", json={"actor": "ann", "text": "failed over"})
+        wait(lambda: len(rx.bodies) >= 3)
+        bodies = [b for _, b in rx.bodies]
+        assert [b["event_action"] for b in bodies] == ["trigger", "acknowledge", "resolve"]
+        assert {b["dedup_key"] for b in bodies} == {f"opsloop-incident-{inc['id']}"}
+        assert all(b["routing_key"] == "R0UT1NG" for b in bodies)
+        trigger = bodies[0]["payload"]
+        assert trigger["severity"] == "critical" and trigger["source"] == "db"
+        assert trigger["summary"].startswith(f"Incident #{inc['id']}:") and trigger["timestamp"].endswith("Z")
+        assert "payload" not in bodies[1] and "payload" not in bodies[2]
+    finally:
+        rx.close()
+
+
+def test_a_pagerduty_target_needs_its_routing_key() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        Target.from_dict({"name": "pd", "url": "https://events.pagerduty.com/v2/enqueue", "format": "pagerduty"})
+    assert info.value.field == "routing_key"
+    with pytest.raises(InvalidInputError):
+        Target.from_dict({"name": "x", "url": "http://a", "routing_key": "k"})  # a key without the format

@@ -2,9 +2,14 @@
 
 Targets are documents (stored under the ``notification_targets`` config key)::
 
-    {"name": "oncall", "url": "https://hooks.example/…", "format": "json" | "slack",
+    {"name": "oncall", "url": "https://hooks.example/…", "format": "json" | "slack" | "pagerduty",
      "matchers": ["service=~\\"checkout|payments\\""], "min_severity": "error",
-     "events": ["opened", "acknowledged", "resolved", "reopened"], "headers": {"Authorization": "…"}}
+     "events": ["opened", "acknowledged", "resolved", "reopened"], "headers": {"Authorization": "…"},
+     "routing_key": "…"}
+
+``pagerduty`` sends PagerDuty Events API v2 bodies (``url`` ``https://events.pagerduty.com/v2/enqueue``,
+``routing_key`` the integration key): an incident opened or reopened triggers a PagerDuty alert
+deduplicated by the incident id, acknowledged acknowledges it, resolved or merged resolves it.
 
 When an incident changes, ``Router.queue`` writes one outbox row per matching target *in the same
 transaction as the change*, so a notification exists as soon as the change does. ``Dispatcher``
@@ -21,6 +26,7 @@ import random
 import time as _time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -29,11 +35,15 @@ from opsloop.aiops.correlation.silences import Matcher, matches_all, parse_match
 from opsloop.core.signals import Severity
 from opsloop.errors import InvalidInputError
 
-__all__ = ["EVENTS", "Dispatcher", "Router", "Target", "first_set", "incident_payload", "routes", "slack_body"]
+__all__ = ["EVENTS", "FORMATS", "Dispatcher", "Router", "Target", "first_set", "incident_payload", "pagerduty_body",
+           "routes", "slack_body"]
 
 log = logging.getLogger("opsloop.aiops.notifications")
 
 EVENTS = ("opened", "acknowledged", "resolved", "reopened", "merged")
+FORMATS = ("json", "slack", "pagerduty")
+_PD_ACTIONS = {"opened": "trigger", "reopened": "trigger", "acknowledged": "acknowledge", "resolved": "resolve",
+               "merged": "resolve"}
 _COLORS = {1: "#439FE0", 2: "warning", 3: "#E8590C", 4: "danger"}
 
 
@@ -46,6 +56,7 @@ class Target:
     min_severity: Severity = Severity.INFO
     events: tuple[str, ...] = EVENTS
     headers: dict[str, str] = field(default_factory=dict)
+    routing_key: str = ""
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Target:
@@ -57,8 +68,12 @@ class Target:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise InvalidInputError(f"target {name!r}: 'url' must be an http(s) URL", field="url")
         fmt = doc.get("format", "json")
-        if fmt not in ("json", "slack"):
-            raise InvalidInputError(f"target {name!r}: format must be 'json' or 'slack'", field="format")
+        if fmt not in FORMATS:
+            raise InvalidInputError(f"target {name!r}: format must be one of {', '.join(FORMATS)}", field="format")
+        routing_key = doc.get("routing_key") or ""
+        if not isinstance(routing_key, str) or (fmt == "pagerduty") != bool(routing_key):
+            raise InvalidInputError(f"target {name!r}: a 'routing_key' (string) goes with format 'pagerduty', "
+                                    f"and only with it", field="routing_key")
         events = doc.get("events") or list(EVENTS)
         if not isinstance(events, list) or any(e not in EVENTS for e in events):
             raise InvalidInputError(f"target {name!r}: events must be among {', '.join(EVENTS)}", field="events")
@@ -66,12 +81,23 @@ class Target:
         if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
             raise InvalidInputError(f"target {name!r}: headers must map names to strings", field="headers")
         return cls(name, url, fmt, parse_matchers(doc.get("matchers") or []),
-                   Severity.parse(doc.get("min_severity", "info")), tuple(events), dict(headers))
+                   Severity.parse(doc.get("min_severity", "info")), tuple(events), dict(headers), routing_key)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "url": self.url, "format": self.format,
-                "matchers": [str(m) for m in self.matchers], "min_severity": self.min_severity.name.lower(),
-                "events": list(self.events), "headers": {k: "***" for k in self.headers}}
+        out = {"name": self.name, "url": self.url, "format": self.format,
+               "matchers": [str(m) for m in self.matchers], "min_severity": self.min_severity.name.lower(),
+               "events": list(self.events), "headers": {k: "***" for k in self.headers}}
+        if self.routing_key:
+            out["routing_key"] = "***"
+        return out
+
+    def body(self, payload: Mapping[str, Any]) -> Any:
+        """What this target is sent for a notification ``payload`` (see ``incident_payload``)."""
+        if self.format == "slack":
+            return slack_body(payload)
+        if self.format == "pagerduty":
+            return pagerduty_body(payload, self.routing_key)
+        return payload
 
     def wants(self, event: str, incident: Mapping[str, Any]) -> bool:
         return routes(self.matchers, self.min_severity, self.events, event, incident)
@@ -120,6 +146,25 @@ def slack_body(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {"text": text, "attachments": [{"color": color, "title": inc["title"], "fields": fields,
                                            "footer": f"opsloop · {inc['signal_count']} signals",
                                            "ts": int(payload["time"])}]}
+
+
+def pagerduty_body(payload: Mapping[str, Any], routing_key: str) -> dict[str, Any]:
+    """A PagerDuty Events API v2 event for a generic payload, deduplicated by the incident id."""
+    inc = payload["incident"]
+    action = _PD_ACTIONS[payload["event"]]
+    body: dict[str, Any] = {"routing_key": routing_key, "event_action": action,
+                            "dedup_key": f"opsloop-incident-{inc['id']}", "client": "opsloop"}
+    if action == "trigger":
+        services = inc["services"] or ([inc["service"]] if inc["service"] else [])
+        body["payload"] = {
+            "summary": f"Incident #{inc['id']}: {inc['title']}"[:1024],
+            "source": inc["service"] or "opsloop", "severity": inc["severity"],
+            "timestamp": datetime.fromtimestamp(payload["time"], UTC).isoformat().replace("+00:00", "Z"),
+            "component": inc["service"] or None, "group": ", ".join(services[:10]) or None,
+            "custom_details": {"labels": inc["labels"], "services": services, "signal_count": inc["signal_count"],
+                               "state": inc["state"], "assignee": inc["assignee"]},
+        }
+    return body
 
 
 class Router:
@@ -188,9 +233,8 @@ class Dispatcher:
         if target is None:
             error = f"target {row['target']!r} is not configured"
         else:
-            body = slack_body(row["payload"]) if target.format == "slack" else row["payload"]
             try:
-                resp = await client.post(target.url, json=body, headers=target.headers)
+                resp = await client.post(target.url, json=target.body(row["payload"]), headers=target.headers)
                 if 200 <= resp.status_code < 300:
                     await asyncio.to_thread(self.ops.mark, row["id"], {
                         "state": "delivered", "attempts": row["attempts"] + 1, "delivered_at": self.clock(),

@@ -1,9 +1,10 @@
 """Secret values in the pipeline settings: shown masked, kept when the mask is written back.
 
-Two settings carry secrets: a notification target's ``headers`` (an ``Authorization`` token, say)
-and ``routing_key`` (PagerDuty's integration key), and a runbook action's ``env``. Read over the
-API, each such value shows as ``***``. Written back with ``***`` in place of a value, the stored
-value is kept (matched by the target's or runbook's ``name`` and the header's or variable's name), so a client can read a setting, change one field and
+Three settings carry secrets: a notification target's ``headers`` (an ``Authorization`` token,
+say) and ``routing_key`` (PagerDuty's integration key), a Prometheus pull query's ``headers`` and
+``basic_auth.password``, and a runbook action's ``env``. Read over the API, each such value shows
+as ``***``. Written back with ``***`` in place of a value, the stored value is kept (matched by the
+item's ``name`` and the secret's own name), so a client can read a setting, change one field and
 write it back without ever holding the secrets. A ``***`` with no stored value to stand for is an
 error, never stored as the secret itself.
 """
@@ -22,7 +23,8 @@ MASK = "***"
 
 # setting -> where its secrets sit inside one item: a map of secret values, or one secret value
 _SECRET_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "notification_targets": (("headers",), ("routing_key",)), "runbooks": (("action", "env"),)}
+    "notification_targets": (("headers",), ("routing_key",)), "runbooks": (("action", "env"),),
+    "prometheus_queries": (("headers",), ("basic_auth", "password"))}
 
 
 def _secrets(item: Any, path: tuple[str, ...]) -> tuple[dict[str, Any], str | None] | None:

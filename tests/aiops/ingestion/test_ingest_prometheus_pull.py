@@ -60,3 +60,40 @@ def test_scheduler_pulls_on_schedule_and_survives_errors(client) -> None:  # noq
     assert "connection refused" in scheduler.errors["broken"]
     [series] = [s for s in signals(client, kind="metric") if s["source"] == "prometheus"]
     assert series["labels"] == {"__name__": "up", "job": "api"} and series["count"] == 2
+
+
+def test_pulls_authenticate_and_report_their_status(client) -> None:  # noqa: ANN001
+    import base64
+
+    pipeline = client.app.state.aiops
+    r = client.put(API + "/aiops/config/prometheus_queries", json=[
+        {"name": "bearer", "url": "http://prom.test", "query": "up", "headers": {"Authorization": "Bearer T0K"}},
+        {"name": "basic", "url": "http://prom.test", "query": "up", "basic_auth": {"username": "u", "password": "p4ss"}},
+        {"name": "wrong", "url": "http://prom.test", "query": "up", "basic_auth": {"username": "u", "password": "no"}}])
+    assert r.status_code == 200, r.text
+    assert "T0K" not in r.text and "p4ss" not in r.text
+    good = {"Bearer T0K", "Basic " + base64.b64encode(b"u:p4ss").decode()}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("authorization") not in good:
+            return httpx.Response(401, text="Unauthorized")
+        t = float(request.url.params["end"])
+        return httpx.Response(200, json={"status": "success", "data": {"resultType": "matrix", "result": [
+            {"metric": {"__name__": "up", "job": "api"}, "values": [[t, "1"]]}]}})
+
+    scheduler = PullScheduler(pipeline, clock=lambda: 1_000_000.0)
+
+    async def pull() -> int:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as c:
+            return await scheduler.run_once(c)
+
+    assert asyncio.run(pull()) == 2
+    status = {q["name"]: q for q in scheduler.status()}
+    assert status["bearer"]["pulled"] == 1 and status["bearer"]["error"] is None
+    assert status["basic"]["pulled"] == 1
+    assert status["wrong"]["pulled"] == 0 and "refused the credentials (HTTP 401)" in status["wrong"]["error"]
+    for bad in ({"basic_auth": {"username": "u"}}, {"basic_auth": "u:p"}, {"headers": {"X": 1}}):
+        r = client.put(API + "/aiops/config/prometheus_queries",
+                       json=[{"name": "x", "url": "http://prom.test", "query": "up", **bad}])
+        assert r.status_code == 400, r.text
+    assert client.get(API + "/aiops/prometheus").status_code == 200

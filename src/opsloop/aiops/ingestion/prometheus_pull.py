@@ -3,7 +3,11 @@
 Queries are documents stored under the ``prometheus_queries`` config key::
 
     {"name": "node_load", "url": "http://127.0.0.1:9090", "query": "node_load1",
-     "interval_s": 30, "step_s": 15, "lookback_s": 300}
+     "interval_s": 30, "step_s": 15, "lookback_s": 300,
+     "headers": {"Authorization": "Bearer …"}, "basic_auth": {"username": "…", "password": "…"}}
+
+``headers`` and ``basic_auth`` (both optional) reach a Prometheus behind authentication (its
+``--web.config.file``, or a proxy in front of it); their values are secrets (masked when read).
 
 Every ``interval_s`` the scheduler asks ``/api/v1/query_range`` for the points since the last pull
 (``lookback_s`` on the first), turns the matrix into ``MetricPoint``s (a series without ``__name__``
@@ -17,7 +21,7 @@ import asyncio
 import logging
 import math
 import time as _time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -38,6 +42,8 @@ class PullQuery:
     interval_s: float = 30.0
     step_s: float = 15.0
     lookback_s: float = 300.0
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
+    basic_auth: tuple[str, str] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_dict(cls, doc: Any) -> PullQuery:
@@ -55,7 +61,20 @@ class PullQuery:
             raise InvalidInputError("interval_s, step_s and lookback_s must be numbers", field="interval_s") from None
         if q.interval_s < 1 or q.step_s < 0.001 or q.lookback_s < q.step_s:
             raise InvalidInputError("need interval_s >= 1, step_s > 0 and lookback_s >= step_s", field="interval_s")
-        return q
+        headers = doc.get("headers") or {}
+        if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                    for k, v in headers.items()):
+            raise InvalidInputError("'headers' must map header names to strings", field="headers")
+        return replace(q, headers=dict(headers), basic_auth=_basic_auth(doc.get("basic_auth")))
+
+
+def _basic_auth(doc: Any) -> tuple[str, str] | None:
+    if doc is None:
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("username"), str) or not isinstance(
+            doc.get("password"), str) or not doc["username"]:
+        raise InvalidInputError("'basic_auth' must be {\"username\": …, \"password\": …}", field="basic_auth")
+    return doc["username"], doc["password"]
 
 
 def decode_matrix(payload: Any, default_name: str) -> list[MetricPoint]:
@@ -77,8 +96,10 @@ def decode_matrix(payload: Any, default_name: str) -> list[MetricPoint]:
 
 
 async def pull_once(client: httpx.AsyncClient, q: PullQuery, start: float, end: float) -> list[MetricPoint]:
-    resp = await client.get(f"{q.url}/api/v1/query_range",
+    resp = await client.get(f"{q.url}/api/v1/query_range", headers=q.headers, auth=q.basic_auth or httpx.USE_CLIENT_DEFAULT,
                             params={"query": q.query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": q.step_s})
+    if resp.status_code in (401, 403):
+        raise InvalidInputError(f"Prometheus refused the credentials (HTTP {resp.status_code})", field="basic_auth")
     try:
         payload = resp.json()
     except ValueError:
@@ -106,6 +127,16 @@ class PullScheduler:
                 out.append(PullQuery.from_dict(doc))
             except InvalidInputError as exc:
                 self.errors[str(doc.get("name") if isinstance(doc, dict) else doc)] = exc.message
+        return out
+
+    def status(self) -> list[dict[str, Any]]:
+        """Each configured query with what its pulls did: points so far, last point, next pull, last error."""
+        queries = self.queries()
+        names = {q.name for q in queries}
+        out = [{"name": q.name, "url": q.url, "query": q.query, "pulled": self.pulled.get(q.name, 0),
+                "last_point_at": self.last_end.get(q.name), "next_pull_at": self.next_run.get(q.name),
+                "error": self.errors.get(q.name)} for q in queries]
+        out += [{"name": name, "error": error} for name, error in self.errors.items() if name not in names]
         return out
 
     async def run_once(self, client: httpx.AsyncClient) -> int:

@@ -80,5 +80,5 @@ async def _ticker(pipeline, stop: asyncio.Event) -> None:  # noqa: ANN001
 async def _puller(app: FastAPI, stop: asyncio.Event) -> None:
     from opsloop.aiops.ingestion.prometheus_pull import PullScheduler
 
-    scheduler = PullScheduler(app.state.aiops)
+    scheduler = app.state.prometheus_pull = PullScheduler(app.state.aiops)
     await scheduler.run(stop)

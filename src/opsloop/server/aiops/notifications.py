@@ -58,6 +58,14 @@ async def replay(request: Request, body: ReplayBody | None = None) -> Response:
     return json_response({"replayed": count})
 
 
+@router.get("/aiops/prometheus", summary="The Prometheus pull queries and how their pulls went")
+async def prometheus_status(request: Request) -> Response:
+    scheduler = getattr(request.app.state, "prometheus_pull", None)
+    if scheduler is None:
+        return json_response({"queries": []})
+    return json_response({"queries": await run_in_threadpool(scheduler.status)})
+
+
 @router.get("/aiops/config/{key}", summary="A pipeline setting: watch_rules, prometheus_queries, …",
             description="Secret values (notification target `headers`, runbook `env`) show as `***`.")
 async def get_config(request: Request, key: str) -> Response:

@@ -11,6 +11,7 @@ import enum
 import hashlib
 import json
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii as _quote  # how json.dumps writes a string
 from typing import Any
 
 __all__ = ["Severity", "Signal", "SignalKind"]
@@ -84,7 +85,11 @@ class Signal:
 
     def fingerprint(self) -> str:
         """Identity of the condition (not of the occurrence): same source, kind, service and labels."""
-        key = json.dumps([self.source, str(self.kind), self.service, sorted(self.labels.items())])
+        try:  # the text ``json.dumps`` gives for string fields, written directly (it is hashed per signal)
+            pairs = ", ".join([f"[{_quote(k)}, {_quote(v)}]" for k, v in sorted(self.labels.items())])
+            key = f"[{_quote(self.source)}, {_quote(str(self.kind))}, {_quote(self.service)}, [{pairs}]]"
+        except TypeError:  # a field that is not a string
+            key = json.dumps([self.source, str(self.kind), self.service, sorted(self.labels.items())])
         return hashlib.sha1(key.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ MAX_ENTITY_KEY_LENGTH = 250
 MAX_RESULTS_SEARCH_RUNS = 50000
 MAX_RESULTS_SEARCH_EXPERIMENTS = 50000
 MAX_RESULTS_METRIC_HISTORY = 25000
+MAX_RESULTS_SEARCH_LOGGED_MODELS = 50000
 MAX_DATASET_NAME_SIZE = 500
 MAX_DATASET_DIGEST_SIZE = 36
 MAX_DATASET_SOURCE_SIZE = 65535
@@ -73,6 +74,14 @@ def check_metric_numbers(key: str, value: object, timestamp: object, step: objec
             field="value",
         )
     return key, float(value), check_int64(timestamp, "timestamp"), check_int64(step, "step")
+
+
+def check_max_results(value: object, limit: int) -> int:
+    """A search's page size, 1 to ``limit`` (MLflow's message)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise InvalidInputError(f"Invalid value for request parameter max_results. It must be at most {limit}, "
+                                f"but got value {value}", field="max_results")
+    return value
 
 
 def check_int64(value: object, name: str) -> int:

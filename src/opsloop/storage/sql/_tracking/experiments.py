@@ -89,10 +89,7 @@ class Experiments(TrackingStoreBase):
     def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY, filter_string: str | None = None,
                            max_results: int = 1000, order_by: list[str] | None = None,
                            page_token: str | None = None) -> tuple[list[Experiment], str | None]:
-        if not 1 <= max_results <= limits.MAX_RESULTS_SEARCH_EXPERIMENTS:
-            raise InvalidInputError(
-                f"Invalid value for request parameter max_results. It must be at most "
-                f"{limits.MAX_RESULTS_SEARCH_EXPERIMENTS}, but got value {max_results}", field="max_results")
+        limits.check_max_results(max_results, limits.MAX_RESULTS_SEARCH_EXPERIMENTS)
         offset = decode_page_token(page_token)
         query = build_experiment_query(ViewType.stages(view_type), filter_string, order_by)
         with self.db.read() as conn:

@@ -127,6 +127,7 @@ class LoggedModels(TrackingStoreBase):
     def search_logged_models(self, experiment_ids: Sequence[object], filter_string: str | None = None,
                              max_results: int = 100, order_by: Iterable[tuple[str, bool]] = (),
                              page_token: str | None = None) -> tuple[list[LoggedModel], str | None]:
+        limits.check_max_results(max_results, limits.MAX_RESULTS_SEARCH_LOGGED_MODELS)
         lm = t.logged_models.c
         query = select(lm.model_id).where(lm.experiment_id.in_([_exp_id(e) for e in experiment_ids]),
                                           lm.lifecycle_stage == "active")

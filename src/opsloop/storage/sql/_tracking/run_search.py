@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, select
 
-from opsloop.errors import InvalidInputError
 from opsloop.mlops.tracking import limits
 from opsloop.mlops.tracking.entities import Dataset, DatasetInput, Metric, Run, RunInfo, ViewType
 from opsloop.mlops.tracking.search import decode_page_token, encode_page_token, parse_filter, parse_order_by
@@ -24,10 +23,7 @@ class RunSearch(TrackingStoreBase):
     def search_runs(self, experiment_ids: Sequence[object], filter_string: str | None = None,
                     run_view_type: int = ViewType.ACTIVE_ONLY, max_results: int = 1000,
                     order_by: list[str] | None = None, page_token: str | None = None) -> tuple[list[Run], str | None]:
-        if not isinstance(max_results, int) or not 1 <= max_results <= limits.MAX_RESULTS_SEARCH_RUNS:
-            raise InvalidInputError(
-                "Invalid value for request parameter max_results. It must be at most "
-                f"{limits.MAX_RESULTS_SEARCH_RUNS}, but got value {max_results}", field="max_results")
+        limits.check_max_results(max_results, limits.MAX_RESULTS_SEARCH_RUNS)
         clauses = parse_filter(filter_string)
         orders = parse_order_by(order_by)
         offset = decode_page_token(page_token)

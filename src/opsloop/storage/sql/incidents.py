@@ -8,13 +8,14 @@ transaction; reads open their own.
 from __future__ import annotations
 
 import builtins
+import functools
 import time
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from opsloop.core.signals import Severity
 from opsloop.errors import NotFoundError
@@ -35,8 +36,16 @@ from opsloop.storage.sql.signals import SqlSignalStore
 __all__ = ["AiopsStores", "SqlIncidentStore", "SqlOpsStore", "incident_to_dict"]
 
 I = aiops_incidents  # noqa: E741
+# Built once: per batch, building the IN list's elements one by one cost more than the query.
+_ROWS = select(I).where(I.c.id.in_(bindparam("ids", expanding=True)))
 _SEV = {s.value: s.name.lower() for s in Severity}
 _JSON_FIELDS = ("services", "labels", "reasons", "flags")
+
+
+@functools.lru_cache(maxsize=64)
+def _update_of(keys: tuple[str, ...]) -> Any:
+    """The UPDATE of one incident's ``keys`` (parameters ``_id_`` and ``_<key>``), built once per key set."""
+    return update(I).where(I.c.id == bindparam("_id_")).values({k: bindparam(f"_{k}") for k in keys})
 
 
 def _j(value: Any) -> str:
@@ -83,8 +92,6 @@ class SqlIncidentStore:
 
     def update_many(self, conn: Connection, items: Sequence[tuple[int, dict[str, Any]]]) -> None:
         """Several incident updates, batched by the set of fields they change."""
-        from sqlalchemy import bindparam
-
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for incident_id, fields in items:
             keys = tuple(sorted(fields))
@@ -92,8 +99,7 @@ class SqlIncidentStore:
             params["_id_"] = incident_id
             groups.setdefault(keys, []).append(params)
         for keys, batch in groups.items():
-            stmt = update(I).where(I.c.id == bindparam("_id_")).values({k: bindparam(f"_{k}") for k in keys})
-            conn.execute(stmt, batch)
+            conn.execute(_update_of(keys), batch)
 
     def row(self, conn: Connection, incident_id: int, *, lock: bool = False) -> dict[str, Any]:
         stmt = select(I).where(I.c.id == incident_id)
@@ -111,7 +117,7 @@ class SqlIncidentStore:
         ids = list(set(ids))
         out = {}
         for i in range(0, len(ids), 500):
-            for r in conn.execute(select(I).where(I.c.id.in_(ids[i:i + 500]))):
+            for r in conn.execute(_ROWS, {"ids": ids[i:i + 500]}):
                 m = dict(r._mapping)
                 for k in _JSON_FIELDS:
                     m[k] = orjson.loads(m[k])

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from opsloop.core.signals import Severity, Signal
 from opsloop.storage.sql._dialect import chunks
@@ -160,6 +160,20 @@ def row_to_signal(row: Any) -> Signal:
     )
 
 
+# Built once (building the IN list per batch cost more than running it; the fold likewise).
+_OPEN_ROWS = (
+    select(T.c.id, T.c.fingerprint, T.c.incident_id, T.c.time, T.c.last_time, T.c.dedup_key, T.c.suppressed,
+           T.c.severity)
+    .where(T.c.fingerprint.in_(bindparam("fps", expanding=True)), T.c.status == "firing",
+           T.c.kind.not_in(STATELESS_KINDS))
+    .order_by(T.c.time)
+)
+
+_FOLD = update(T).where(T.c.id == bindparam("_id")).values(
+    count=T.c.count + bindparam("_n"), last_time=bindparam("_last"), status=bindparam("_status"),
+    resolved_at=bindparam("_resolved"), text=bindparam("_text"), values=bindparam("_values"))
+
+
 class SqlSignalStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -168,12 +182,8 @@ class SqlSignalStore:
     def open_rows(self, conn: Connection, fingerprints: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The latest still-firing stateful row of each fingerprint."""
         out: dict[str, dict[str, Any]] = {}
-        cols = [T.c.id, T.c.fingerprint, T.c.incident_id, T.c.time, T.c.last_time, T.c.dedup_key, T.c.suppressed,
-                T.c.severity]
         for batch in chunks(set(fingerprints), 500):
-            stmt = select(*cols).where(T.c.fingerprint.in_(batch), T.c.status == "firing",
-                                       T.c.kind.not_in(STATELESS_KINDS)).order_by(T.c.time)
-            for r in conn.execute(stmt):
+            for r in conn.execute(_OPEN_ROWS, {"fps": batch}):
                 out[r.fingerprint] = dict(r._mapping)
         return out
 
@@ -201,12 +211,7 @@ class SqlSignalStore:
         ``resolved_at``, ``text``, ``values``."""
         if not updates:
             return
-        from sqlalchemy import bindparam
-
-        stmt = (update(T).where(T.c.id == bindparam("_id")).values(
-            count=T.c.count + bindparam("_n"), last_time=bindparam("_last"), status=bindparam("_status"),
-            resolved_at=bindparam("_resolved"), text=bindparam("_text"), values=bindparam("_values")))
-        conn.execute(stmt, [{"_id": u["id"], "_n": u["n"], "_last": u["last_time"], "_status": u["status"],
+        conn.execute(_FOLD, [{"_id": u["id"], "_n": u["n"], "_last": u["last_time"], "_status": u["status"],
                              "_resolved": u["resolved_at"], "_text": u["text"], "_values": u["values"]}
                             for u in updates])
 

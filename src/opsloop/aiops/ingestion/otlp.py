@@ -135,7 +135,9 @@ def _nanos(doc: dict[str, Any], *names: str) -> int:
     return 0
 
 
-def _resource_json(doc: dict[str, Any], limits: Limits) -> dict[str, str]:
+def _resource_json(doc: Any, limits: Limits) -> dict[str, str]:
+    if not isinstance(doc, dict):
+        raise InvalidInputError("each resourceLogs/resourceMetrics entry must be an object", field="resource")
     res = doc.get("resource") or {}
     if not isinstance(res, dict):
         raise InvalidInputError("'resource' must be an object", field="resource")
@@ -242,6 +244,8 @@ def _values_json(kind: str, dp: dict[str, Any]) -> list[tuple[str, float]]:
         out.append(("_sum", float(dp["sum"])))
     if kind == "summary":
         for q in dp.get("quantileValues", dp.get("quantile_values")) or []:
+            if not isinstance(q, dict):
+                raise InvalidInputError("a quantile value must be an object", field="quantileValues")
             out.append((f"{{quantile={q.get('quantile', 0)}}}", float(q.get("value", 0))))
     return out
 

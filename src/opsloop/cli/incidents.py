@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -58,7 +59,7 @@ DEFAULT_URL = "http://127.0.0.1:5000"
               help=f"The opsloop server (or set OPSLOOP_URL; default {DEFAULT_URL}).")
 @click.pass_context
 def incidents(ctx: click.Context, url: str | None) -> None:
-    """Incidents: list, show, ack, resolve, comment, assign, merge, split, runbook runs."""
+    """Incidents: list, show, ack, resolve, comment, assign, merge, split, runbook runs, silences."""
     parent = getattr(ctx.parent, "obj", None) if ctx.parent is not None else None
     ctx.obj = {"url": url or getattr(parent, "url", None) or DEFAULT_URL}
 
@@ -191,6 +192,77 @@ def topology(ctx: click.Context, path: str, add: bool, as_json: bool) -> None:
         click.echo(__import__("json").dumps(body, indent=2))
         return
     click.echo(f"{len(body['declared'])} declared dependencies, {len(body['learned'])} learned links")
+
+
+_MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$", re.S)
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class Duration(click.ParamType):
+    """``90``, ``90s``, ``30m``, ``2h``, ``1d`` or ``1w``, as seconds."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(value))
+        if not m or float(m.group(1)) <= 0:
+            self.fail(f"{value!r} is not a duration like 30m, 2h or 1d", param, ctx)
+        return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def _matcher(arg: str) -> str:
+    """``service=db`` as ``service="db"`` (amtool's shorthand); an already quoted value is kept."""
+    m = _MATCHER.match(arg)
+    if not m or m.group(3).startswith('"'):
+        return arg
+    value = m.group(3).replace("\\", "\\\\").replace('"', '\\"')
+    return f'{m.group(1)}{m.group(2)}"{value}"'
+
+
+@incidents.command("silence")
+@click.argument("matchers", nargs=-1, required=True)
+@click.option("--for", "duration", type=Duration(), default="2h", show_default=True,
+              help="How long: 30m, 2h, 1d…")
+@click.option("--maintenance", is_flag=True, help="A planned maintenance window rather than an ad hoc silence.")
+@click.option("-m", "--comment", default="", help="Why (shown to everyone).")
+@_actor_options
+@click.pass_context
+def silence(ctx: click.Context, matchers: tuple[str, ...], duration: float, maintenance: bool, comment: str,
+            actor: str | None, as_json: bool) -> None:
+    """Mute the signals MATCHERS select (``alertname=DiskFull``, ``service=~"db|cache"``) for a while."""
+    body = _call(ctx, "POST", "/api/opsloop/v1/silences", json={
+        "matchers": [_matcher(m) for m in matchers], "duration_s": duration, "comment": comment,
+        "kind": "maintenance" if maintenance else "silence", "created_by": actor or getpass.getuser()})
+    if as_json:
+        click.echo(__import__("json").dumps(body, indent=2))
+        return
+    click.echo(f"{body['kind']} #{body['id']} ({', '.join(body['matchers'])}) is {body['state']} "
+               f"until {_when(body['ends_at'])} UTC")
+
+
+@incidents.command("silences")
+@click.option("--all", "include_ended", is_flag=True, help="Ended ones too.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def silences(ctx: click.Context, include_ended: bool, as_json: bool) -> None:
+    """Silences and maintenance windows not yet ended (``--all``: every one)."""
+    body = _call(ctx, "GET", "/api/opsloop/v1/silences", params={"all": "true"} if include_ended else {})
+    rows = [{"id": s["id"], "state": s["state"], "kind": s["kind"], "matchers": ", ".join(s["matchers"]),
+             "from": _when(s["starts_at"]), "until": _when(s["ends_at"]), "by": s["created_by"],
+             "comment": s["comment"]} for s in body["silences"]]
+    emit(body["silences"] if as_json else rows, ["id", "state", "kind", "matchers", "from", "until", "by", "comment"],
+         as_json=as_json, title=f"{len(rows)} silences")
+
+
+@incidents.command("unsilence")
+@click.argument("silence_id", type=int)
+@click.pass_context
+def unsilence(ctx: click.Context, silence_id: int) -> None:
+    """Expire a silence now."""
+    _call(ctx, "DELETE", f"/api/opsloop/v1/silences/{silence_id}")
+    click.echo(f"silence #{silence_id} expired")
 
 
 _RUN_COLUMNS = ["id", "runbook", "incident", "trigger", "state", "exit", "candidate", "created", "error"]

@@ -59,3 +59,24 @@ def test_cli_round_trip(server) -> None:  # noqa: ANN001
     assert bad.returncode == 1 and "cannot ack" in bad.stderr
     assert run(server.url, "show", "999").returncode == 1
     assert run("http://127.0.0.1:1", "list").returncode == 1
+
+
+def test_cli_silences(server) -> None:  # noqa: ANN001
+    out = run(server.url, "silence", "alertname=DiskFull", 'service=~"db|cache"', "--for", "90m",
+              "-m", "disk swap", "--actor", "ann")
+    assert out.returncode == 0, out.stderr
+    assert 'silence #1 (alertname="DiskFull", service=~"db|cache") is active until' in out.stdout
+    body = httpx.post(server.url + API + "/ingest/alertmanager", json=am_payload([alert("DiskFull", "cache")])).json()
+    assert body["suppressed"] == 1 and not body["incidents_opened"]
+    listed = json.loads(run(server.url, "silences", "--json").stdout)
+    assert [s["id"] for s in listed] == [1] and listed[0]["created_by"] == "ann"
+    assert listed[0]["ends_at"] - listed[0]["starts_at"] == 5400
+    assert "disk swap" in run(server.url, "silences").stdout
+    assert run(server.url, "unsilence", "1").returncode == 0
+    assert json.loads(run(server.url, "silences", "--json").stdout) == []
+    assert len(json.loads(run(server.url, "silences", "--all", "--json").stdout)) == 1
+    bad = run(server.url, "silence", "alertname=X", "--for", "soon")
+    assert bad.returncode == 2 and "not a duration" in bad.stderr
+    bad = run(server.url, "silence", "not a matcher")
+    assert bad.returncode == 1 and "cannot parse matcher" in bad.stderr and "Traceback" not in bad.stderr
+    assert run(server.url, "unsilence", "99").returncode == 1

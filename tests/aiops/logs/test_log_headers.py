@@ -36,6 +36,17 @@ def test_unknown_layout_keeps_the_whole_line() -> None:
     assert record.layout == "none"
 
 
+@pytest.mark.parametrize(("line", "layout", "level"), [
+    ("node7 12:00:01\tWARNING\tdisk.Monitor: nearly full", "level-led", "WARN"),
+    ("2 ERRORS in batch 7 after retry", "none", ""),
+    ("WARN retrying upstream call attempt=3 after 120ms", "none", ""),
+    ("host 1 INFO", "none", ""),
+])
+def test_a_level_led_header_needs_a_level_word_between_white_space(line: str, layout: str, level: str) -> None:
+    record = HeaderParser().parse(line)
+    assert (record.layout, record.level) == (layout, level)
+
+
 def test_user_format_string_wins_over_recognition() -> None:
     parser = HeaderParser("<Node> <Kind> <Level>: <Content>")
     record = parser.parse("node-7 hw error: fan 3 stopped")

@@ -47,6 +47,9 @@ _LEVEL_LED = re.compile(
     re.DOTALL,
 )
 _AUTO = (("syslog", _SYSLOG), ("time-led", _TIME_LED), ("level-led", _LEVEL_LED))
+# What a level-led line must contain: a level word between white space. Most lines have none, and this
+# search is cheaper than the layout's own pattern (which tries each of the first words as a header).
+_LEVEL_WORD = re.compile(rf"\s(?:{_LEVEL_WORDS})\s")
 
 
 def is_error_level(level: str) -> bool:
@@ -158,6 +161,8 @@ class HeaderParser:
 
 
 def _apply(name: str, regex: re.Pattern[str], line: str) -> LogRecord | None:
+    if name == "level-led" and _LEVEL_WORD.search(line) is None:
+        return None
     found = regex.match(line)
     if found is None:
         return None

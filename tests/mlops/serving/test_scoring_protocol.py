@@ -72,6 +72,10 @@ def test_csv_body_is_scored(models: dict[str, Path]) -> None:
     ({"dataframe_records": []}, "empty batch", "body"),
     ({"columns": FEATURES, "data": [[1, 2, 3, 4]]}, "exactly one of", "body"),
     ({"instances": [[1, 2, 3, 4]], "inputs": [[1, 2, 3, 4]]}, "exactly one of", "body"),
+    ({"dataframe_split": {"columns": 7, "data": [[1, 2, 3, 4]]}}, "list of column names", "columns"),
+    ({"dataframe_split": {"columns": ["age", [], "score", "tenure"], "data": [[1, 2, 3, 4]]}},
+     "list of column names", "columns"),
+    ({"inputs": {"age": [[None, None]], "income": [1], "score": [1], "tenure": [1]}}, "age", "age"),
 ])
 def test_bad_payloads_get_a_400_naming_the_problem(models: dict[str, Path], flavor: str, body: dict,
                                                    needle: str, field: str) -> None:

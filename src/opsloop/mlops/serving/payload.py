@@ -129,14 +129,21 @@ def _split_rows(value: Any, signature: ModelSignature) -> tuple[list[Any], list[
     data, columns = value["data"], value.get("columns")
     if not isinstance(data, list):
         raise InvalidInputError("'dataframe_split.data' must be a list of rows", field="body")
+    _check_columns(columns)
     names = signature.names
-    if columns is None or list(columns) == names:
+    if columns is None or columns == names:
         return data, None
     pos = {c: i for i, c in enumerate(columns)}
     missing = [c.name for c in signature.columns if c.name not in pos and c.required]
     if missing:
         raise InvalidInputError(f"model is missing inputs {missing}", field=missing[0])
     return data, [pos.get(n, -1) for n in names]
+
+
+def _check_columns(columns: Any) -> list[str] | None:
+    if columns is not None and (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)):
+        raise InvalidInputError("'dataframe_split.columns' must be a list of column names", field="columns")
+    return columns
 
 
 def _to_matrix(key: str, value: Any, signature: ModelSignature) -> np.ndarray:
@@ -156,7 +163,7 @@ def _to_matrix(key: str, value: Any, signature: ModelSignature) -> np.ndarray:
         raise InvalidInputError(f"'{key}' must be a list of records", field="body")
     if not rows:
         raise _empty()
-    arr = np.asarray(rows) if _rectangular(rows) else np.empty(0, dtype=object)
+    arr = _as_array(rows) if _rectangular(rows) else np.empty(0, dtype=object)
     if arr.dtype.kind not in "fiub" or arr.ndim != 2:
         arr = _strict_numeric(rows, order, signature)
     elif order is not None:
@@ -166,6 +173,14 @@ def _to_matrix(key: str, value: Any, signature: ModelSignature) -> np.ndarray:
             f"each row must have {len(names)} values ({names}); got {arr.shape[1]}", field="body"
         )
     return arr.astype(np.float64, copy=False)
+
+
+def _as_array(rows: list[Any]) -> np.ndarray:
+    """The fast path's matrix; nested values that numpy cannot shape go to the slow path, which names them."""
+    try:
+        return np.asarray(rows)
+    except (ValueError, TypeError):
+        return np.empty(0, dtype=object)
 
 
 def _rectangular(rows: list[Any]) -> bool:
@@ -216,6 +231,8 @@ def _strict_numeric(rows: list[Any], order: list[int] | None, signature: ModelSi
 def _to_frame(key: str, value: Any, signature: ModelSignature) -> pd.DataFrame:
     if isinstance(value, list) and not value:
         raise _empty()
+    if key == "dataframe_split" and isinstance(value, dict):
+        _check_columns(value.get("columns"))
     try:
         if key == "dataframe_split":
             if not isinstance(value, dict) or "data" not in value:

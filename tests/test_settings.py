@@ -53,6 +53,7 @@ def test_bad_values_name_the_setting(tmp_path: Path) -> None:
         (["--port", "99999"], "invalid setting server.port"),
         (["--database-url", "mysql://db/x"], "unsupported database URL"),
         (["--database-url", "postgresql+psycopg://nobody@127.0.0.1:1/x"], "cannot open database"),
+        (["--data-dir", "/proc/no-such-folder/data"], "cannot create the data folder"),
     ],
 )
 def test_server_start_errors_are_messages_not_tracebacks(tmp_path: Path, args: list[str], message: str) -> None:

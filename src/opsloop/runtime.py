@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from opsloop.errors import StorageError
 from opsloop.settings import Settings
 from opsloop.storage.artifacts import ArtifactStore, open_artifact_store
 from opsloop.storage.sql import Database, open_database
@@ -49,7 +50,11 @@ def build_runtime(settings: Settings) -> Runtime:
     """Open the stores the settings name, creating the embedded data folder on first start."""
     storage = settings.storage
     if not storage.database_url or not storage.artifact_root:
-        storage.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            storage.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the data folder {str(storage.data_dir)!r}: {exc.strerror or exc}",
+                               field="storage.data_dir") from None
     db = open_database(storage.resolved_database_url, pool_size=storage.pool_size)
     artifacts = open_artifact_store(storage.resolved_artifact_root, s3_endpoint_url=storage.s3_endpoint_url)
     return Runtime(settings=settings, db=db, artifacts=artifacts)

@@ -391,7 +391,7 @@ class Correlator:
         others = [o for o in linked if o in g.services] if len(linked) < len(g.services) else [
             o for o in g.services if o in linked]
         best, why = 0.0, ""
-        for other in others:
+        for other in sorted(others):  # in name order, so an equal weight names the same service every time
             w, text, cause, hops = ctx.link(self, other)
             if w <= best:
                 continue
@@ -425,15 +425,17 @@ class Correlator:
         """The group this signal should join (or ``None``); does not change any state."""
         fp = fp or sig.fingerprint()
         best: Decision = Decision(None)
+        best_key = (0.0, 0.0, 0)
         ctx = self._ctx(sig)
         for gid in self._candidates(sig, fp, ctx.near):
             g = self.groups.get(gid)
             if g is None:
                 continue
             s, reasons = self.score(sig, fp, g, ctx)
-            if s >= self.config.min_score and (s > best.score or (s == best.score and best.group_id is not None
-                                                                and g.last > self.groups[best.group_id].last)):
-                best = Decision(gid, s, reasons, reopen=g.resolved)
+            # the best score; on a tie the incident active last, then the oldest: never the set's order
+            key = (s, g.last, -gid)
+            if s >= self.config.min_score and (best.group_id is None or key > best_key):
+                best, best_key = Decision(gid, s, reasons, reopen=g.resolved), key
         return best
 
     # --- state -------------------------------------------------------------------------------

@@ -30,6 +30,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cur.execute("PRAGMA cache_size=-65536")
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.execute("PRAGMA case_sensitive_like=ON")  # LIKE is case-sensitive, as on PostgreSQL
+    # Checkpoint the WAL every ~32 MB instead of every ~4 MB: pages rewritten between checkpoints (the
+    # indexes of a busy ingest) are copied back once, not again and again (bench/events: +10-15 %).
+    cur.execute("PRAGMA wal_autocheckpoint=8000")
     cur.close()
 
 

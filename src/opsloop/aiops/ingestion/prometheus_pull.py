@@ -133,10 +133,13 @@ class PullScheduler:
         """Each configured query with what its pulls did: points so far, last point, next pull, last error."""
         queries = self.queries()
         names = {q.name for q in queries}
-        out = [{"name": q.name, "url": q.url, "query": q.query, "pulled": self.pulled.get(q.name, 0),
-                "last_point_at": self.last_end.get(q.name), "next_pull_at": self.next_run.get(q.name),
-                "error": self.errors.get(q.name)} for q in queries]
-        out += [{"name": name, "error": error} for name, error in self.errors.items() if name not in names]
+        # copies (atomic under the GIL): the pulls update these maps on the event loop meanwhile
+        pulled, last_end, next_run, errors = dict(self.pulled), dict(self.last_end), dict(self.next_run), dict(
+            self.errors)
+        out = [{"name": q.name, "url": q.url, "query": q.query, "pulled": pulled.get(q.name, 0),
+                "last_point_at": last_end.get(q.name), "next_pull_at": next_run.get(q.name),
+                "error": errors.get(q.name)} for q in queries]
+        out += [{"name": name, "error": error} for name, error in errors.items() if name not in names]
         return out
 
     async def run_once(self, client: httpx.AsyncClient) -> int:

@@ -79,6 +79,7 @@ class Pipeline:
         self._mine_logs = mine_logs
         self._loaded = False
         self._saved_learned: list[list[Any]] = []
+        self._snapshot_lines = -1  # the miner's line count at its last saved snapshot
 
     @classmethod
     def from_settings(cls, stores: AiopsStores, settings: Any) -> Pipeline:
@@ -145,9 +146,12 @@ class Pipeline:
         ingestor = self.log_ingestor
         if ingestor is None or self.template_store is None:
             return
-        ingestor.miner.flush()
-        if hasattr(self.template_store, "save_snapshot"):
-            self.template_store.save_snapshot(ingestor.miner.snapshot())
+        miner = ingestor.miner
+        miner.flush()
+        # The snapshot is the miner's whole state; an idle tick (no line mined since) leaves it as saved.
+        if hasattr(self.template_store, "save_snapshot") and miner.stats.lines != self._snapshot_lines:
+            self.template_store.save_snapshot(miner.snapshot())
+            self._snapshot_lines = miner.stats.lines
 
     # --- ingestion --------------------------------------------------------------------------------------
     def admit(self, sender: str, items: int) -> None:

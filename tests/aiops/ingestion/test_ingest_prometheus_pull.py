@@ -97,3 +97,20 @@ def test_pulls_authenticate_and_report_their_status(client) -> None:  # noqa: AN
                        json=[{"name": "x", "url": "http://prom.test", "query": "up", **bad}])
         assert r.status_code == 400, r.text
     assert client.get(API + "/aiops/prometheus").status_code == 200
+
+
+def test_a_removed_query_leaves_no_stale_error(client) -> None:  # noqa: ANN001
+    client.put(API + "/aiops/config/prometheus_queries", json=[{"name": "down", "url": "http://down.test", "query": "up"}])
+    scheduler = PullScheduler(client.app.state.aiops, clock=lambda: 1_000_000.0)
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    async def pull() -> int:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as c:
+            return await scheduler.run_once(c)
+
+    asyncio.run(pull())
+    assert "connection refused" in scheduler.status()[0]["error"]
+    client.put(API + "/aiops/config/prometheus_queries", json=[])
+    assert scheduler.status() == []

@@ -121,12 +121,16 @@ class PullScheduler:
 
     def queries(self) -> list[PullQuery]:
         docs = self.pipeline.stores.ops.get_config("prometheus_queries", []) or []
-        out = []
+        out, names = [], set()
         for doc in docs:
+            name = str(doc.get("name") if isinstance(doc, dict) else doc)
+            names.add(name)
             try:
                 out.append(PullQuery.from_dict(doc))
             except InvalidInputError as exc:
-                self.errors[str(doc.get("name") if isinstance(doc, dict) else doc)] = exc.message
+                self.errors[name] = exc.message
+        for gone in [n for n in list(self.errors) if n not in names]:  # queries no longer configured
+            self.errors.pop(gone, None)
         return out
 
     def status(self) -> list[dict[str, Any]]:

@@ -79,6 +79,7 @@ class Pipeline:
         self._mine_logs = mine_logs
         self._loaded = False
         self._saved_learned: list[list[Any]] = []
+        self._learned_version = -1  # the topology's learned_version at the last tick
         self._snapshot_lines = -1  # the miner's line count at its last saved snapshot
 
     @classmethod
@@ -330,10 +331,13 @@ class Pipeline:
             if self.metric_history_s > 0 and now - self._pruned_at >= 60:
                 self._pruned_at = now
                 self.stores.metric_points.prune(now - self.metric_history_s)
-            learned = [list(x) for x in self.engine.topology.learned_counts()]
-            if learned and learned != self._saved_learned:
-                self.stores.ops.set_config("learned_topology", learned)
-                self._saved_learned = learned
+            topology = self.engine.topology
+            if topology.learned_version != self._learned_version:  # else nothing learned since the last tick
+                self._learned_version = topology.learned_version
+                learned = [list(x) for x in topology.learned_counts()]
+                if learned and learned != self._saved_learned:
+                    self.stores.ops.set_config("learned_topology", learned)
+                    self._saved_learned = learned
             self.persist_logs()
 
 

@@ -96,6 +96,8 @@ class Topology:
         self._episode_start: dict[str, float] = {}
         self._co: dict[tuple[str, str], int] = defaultdict(int)
         self._co_by: dict[str, set[str]] = defaultdict(set)
+        # bumped whenever what ``learned_counts`` returns may have changed (a new episode, a restore)
+        self.learned_version = 0
         self.set_declared(declared)
 
     # --- declared -----------------------------------------------------------------------------
@@ -196,6 +198,7 @@ class Topology:
         if last is not None and t - last <= self.episode_gap_s:
             return
         self._episodes[service] += 1
+        self.learned_version += 1
         self._episode_start[service] = t
         for other, start in self._episode_start.items():
             if other != service and abs(t - start) <= self.co_window_s:
@@ -230,6 +233,7 @@ class Topology:
 
     def load_learned(self, edges: Iterable[tuple[str, str, int, int, int]]) -> None:
         """Restore learned counts: ``(a, b, co_occurrences, episodes_a, episodes_b)``."""
+        self.learned_version += 1
         for a, b, n, ea, eb in edges:
             self._co[_pair(a, b)] = max(self._co.get(_pair(a, b), 0), n)
             self._co_by[a].add(b)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, Select, func, literal, select
 
 from opsloop.errors import InvalidInputError
+from opsloop.mlops.tracking.limits import MAX_INT64
 from opsloop.mlops.tracking.search import (
     EXPERIMENT_ATTRIBUTES,
     EXPERIMENT_NUMERIC_ATTRIBUTES,
@@ -18,15 +19,13 @@ from opsloop.storage.sql import schema as t
 
 __all__ = ["build_experiment_query", "build_run_query", "compare", "sql_int"]
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-
 
 def sql_int(value: float) -> int:
     """A filter's number as a value for an integer column, held to the 64-bit range those columns
     store: ``start_time > 1e30`` (or ``1e400``, infinity) then matches nothing instead of failing."""
     if value != value:  # NaN
         raise InvalidInputError("NaN is not a value an integer attribute can be compared with", field="filter")
-    return int(min(max(value, _INT64_MIN), _INT64_MAX))
+    return int(min(max(value, -MAX_INT64 - 1), MAX_INT64))
 
 
 def compare(col: ColumnElement, op: str, value: object) -> ColumnElement:
@@ -121,7 +120,7 @@ def _experiment_id(text: str) -> int:
         value = int(text)
     except ValueError:
         raise InvalidInputError(f"Invalid experiment id {text!r} in filter", field="filter") from None
-    return value if _INT64_MIN <= value <= _INT64_MAX else -1  # no experiment has it
+    return value if -MAX_INT64 - 1 <= value <= MAX_INT64 else -1  # no experiment has it
 
 
 def build_experiment_query(stages: Sequence[str], filter_string: str | None, order_by: list[str] | None) -> Select:

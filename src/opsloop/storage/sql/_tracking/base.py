@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, select
 
 from opsloop.errors import InvalidInputError, InvalidStateError, NotFoundError
+from opsloop.mlops.tracking.limits import MAX_INT64
 from opsloop.storage.sql import schema as t
 from opsloop.storage.sql.engine import Database
 
@@ -27,7 +28,7 @@ def _exp_id(value: object) -> int:
         found = int(str(value))
     except (TypeError, ValueError):
         found = -1
-    if not 0 <= found < 2**63:  # no such row can exist (and SQL could not even compare it)
+    if not 0 <= found <= MAX_INT64:  # no such row can exist (and SQL could not even compare it)
         raise NotFoundError(f"No Experiment with id={value} exists", field="experiment_id")
     return found
 

@@ -214,11 +214,12 @@ class Duration(click.ParamType):
 
 def _matcher(arg: str) -> str:
     """``service=db`` as ``service="db"`` (amtool's shorthand); an already quoted value is kept."""
+    from opsloop.aiops.correlation.silences import Matcher
+
     m = _MATCHER.match(arg)
     if not m or m.group(3).startswith('"'):
         return arg
-    value = m.group(3).replace("\\", "\\\\").replace('"', '\\"')
-    return f'{m.group(1)}{m.group(2)}"{value}"'
+    return str(Matcher(m.group(1), m.group(2), m.group(3)))  # its text form quotes and escapes the value
 
 
 @incidents.command("silence")

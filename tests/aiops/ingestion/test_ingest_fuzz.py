@@ -3,7 +3,6 @@ a huge or hostile value, a key dropped): each answer is a 2xx or a 4xx, never a 
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 import time
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests._mutations import mutate
 from tests.aiops.ingestion._helpers import API, aiops_client
 
 MUTATIONS = 250  # per format
@@ -49,32 +49,6 @@ def _seeds() -> dict[str, Any]:
     }
 
 
-def _paths(doc: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if path:
-        yield path
-    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
-    for key, value in items:
-        yield from _paths(value, (*path, key))
-
-
-def _mutate(doc: Any, r: random.Random) -> Any:
-    out = copy.deepcopy(doc)
-    paths = list(_paths(out))
-    for _ in range(r.randrange(1, 4)):
-        path = r.choice(paths)
-        node = out
-        try:
-            for key in path[:-1]:
-                node = node[key]
-            if isinstance(node, dict) and r.random() < 0.15:
-                node.pop(path[-1], None)
-            else:
-                node[path[-1]] = copy.deepcopy(r.choice(VALUES))
-        except (KeyError, IndexError, TypeError):
-            pass  # an earlier mutation changed the shape above this path
-    return out
-
-
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     with aiops_client(Path(tmp_path_factory.mktemp("fuzz")), rate_limit_per_sender=1e9) as c:
@@ -88,7 +62,7 @@ def test_mutated_payloads_never_get_a_server_error(client: TestClient, url: str)
     r = random.Random(f"{url}-20261124")
     failures = []
     for _ in range(MUTATIONS):
-        body = _mutate(seed, r)
+        body = mutate(seed, r, VALUES, edits=3, drop=0.15)
         resp = client.post(url, content=json.dumps(body), headers={"content-type": "application/json"})
         if resp.status_code >= 500:
             failures.append(f"{json.dumps(body)[:300]} -> {resp.text[:200]}")

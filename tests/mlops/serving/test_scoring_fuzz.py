@@ -3,14 +3,13 @@ a huge or nested value): each answer is a 200 or a 4xx naming the problem, never
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from tests._mutations import mutate
 
 from opsloop.mlops.serving import ModelSlots, ScoringApp, load_model
 
@@ -29,25 +28,6 @@ SEEDS = [
 ]
 
 
-def _paths(doc: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
-    out = [path] if path else []
-    for key, value in items:
-        out += _paths(value, (*path, key))
-    return out
-
-
-def _mutate(seed: dict[str, Any], r: random.Random) -> dict[str, Any]:
-    body = copy.deepcopy(seed)
-    for _ in range(r.randrange(1, 3)):
-        path = r.choice(_paths(body))
-        node: Any = body
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = copy.deepcopy(r.choice(VALUES))
-    return body
-
-
 @pytest.mark.parametrize("flavor", ["sklearn", "pyfunc"])
 def test_mutated_requests_never_get_a_server_error(models: dict[str, Path], flavor: str) -> None:
     client = TestClient(ScoringApp(ModelSlots(load_model(models[flavor]))))
@@ -56,7 +36,7 @@ def test_mutated_requests_never_get_a_server_error(models: dict[str, Path], flav
     for seed in SEEDS:
         assert client.post("/invocations", json=seed).status_code == 200
         for _ in range(MUTATIONS):
-            body = _mutate(seed, r)
+            body = mutate(seed, r, VALUES)
             resp = client.post("/invocations", content=json.dumps(body), headers={"content-type": "application/json"})
             if resp.status_code >= 500:
                 failures.append(f"{json.dumps(body)[:300]} -> {resp.text[:200]}")

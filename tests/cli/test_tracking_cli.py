@@ -139,3 +139,16 @@ def test_the_installed_command_prints_no_traceback(store: dict) -> None:
     done = subprocess.run([OPSLOOP_BIN, "runs", "show", "nope", "--data-dir", store["data_dir"]],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+
+
+def test_table_cells_are_printed_as_given_not_as_markup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Names and texts are user data: "[/var]" or "[bold]" in them is text, not the table library's markup
+    # (an unmatched closing tag used to end the command with a traceback, an opening one vanished).
+    name = "[/v]x[b]y[i]"  # short enough not to be folded over lines
+    with Client(data_dir=tmp_path / "data") as client:
+        client.start_run(name, run_name=name, capture_git=False).end()
+    code, out, err = _cli(capsys, "experiments", "list", "--data-dir", str(tmp_path / "data"))
+    assert code == 0, err
+    assert name in out
+    code, out, err = _cli(capsys, "runs", "list", "--experiment", name, "--data-dir", str(tmp_path / "data"))
+    assert code == 0 and name in out, err

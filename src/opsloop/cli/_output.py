@@ -45,10 +45,12 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: boo
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, show_lines=False)
+    # cells and titles are user data: Text keeps "[/var]" or "[bold]" literal instead of parsing it as markup
+    table = Table(title=None if title is None else Text(title), show_lines=False)
     for col in columns:
-        table.add_column(col, overflow="fold")
+        table.add_column(Text(col), overflow="fold")
     for row in rows:
-        table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
+        table.add_row(*[Text("" if row.get(c) is None else str(row.get(c))) for c in columns])
     Console(file=sys.stdout, width=max(100, Console().width)).print(table)

@@ -106,19 +106,19 @@ class Pipeline:
                 self.engine.silences.put(silence)
             self.engine.inhibitor.set_rules(InhibitRule.from_dict(r) for r in ops.get_config("inhibit_rules", []))
             self.router.set_targets(Target.from_dict(t) for t in ops.get_config("notification_targets", []))
-            self._build_watch(ops.get_config("watch_rules", []))
+            self._build_watch(ops.get_config("watch_rules", []), strict=False)
             self._build_thresholds(ops.get_config("metric_rules", []))
             self.runbooks.set(parse_runbooks(ops.get_config("runbooks", [])))
             self.engine.load()
             self._loaded = True
 
-    def _build_watch(self, rules: list[dict[str, Any]]) -> None:
+    def _build_watch(self, rules: list[dict[str, Any]], strict: bool = True) -> None:
         if not rules:
             self.metric_watch = None
             return
-        from opsloop.aiops.detection import MetricWatch, WatchRule
+        from opsloop.aiops.detection.watch import MetricWatch, build_rules
 
-        self.metric_watch = MetricWatch([WatchRule(**r) for r in rules])
+        self.metric_watch = MetricWatch(build_rules(rules, strict=strict))
 
     def _build_thresholds(self, rules: list[dict[str, Any]]) -> None:
         self.thresholds = ThresholdWatch([ThresholdRule.from_dict(r) for r in rules]) if rules else None
@@ -252,10 +252,7 @@ class Pipeline:
                     raise InvalidInputError("target names must be unique", field="name")
                 self.router.set_targets(targets)
             elif key == "watch_rules":
-                try:
-                    self._build_watch(value)
-                except TypeError as exc:
-                    raise InvalidInputError(f"bad watch rule: {exc}", field="watch_rules") from None
+                self._build_watch(value)
             elif key == "metric_rules":
                 self._build_thresholds(value)
             elif key == "runbooks":

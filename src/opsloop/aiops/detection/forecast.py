@@ -208,6 +208,14 @@ class ThresholdPredictor:
         clear_after: int = 10,
         max_steps: int = 2048,
     ) -> None:
+        for name, value in (("threshold", threshold), ("horizon", horizon)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise InvalidInputError(f"'{name}' must be a finite number, not {value!r}", field=name)
+        if horizon <= 0:
+            raise InvalidInputError("'horizon' must be a positive number of seconds", field="horizon")
+        for name, value in (("clear_after", clear_after), ("max_steps", max_steps)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidInputError(f"'{name}' must be a positive integer, not {value!r}", field=name)
         self.threshold = threshold
         self.horizon = horizon
         self.above = above

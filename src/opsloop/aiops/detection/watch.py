@@ -9,11 +9,12 @@ series is dropped (and relearns if it comes back).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from opsloop.aiops.detection.alerting import HysteresisAlerter
 from opsloop.aiops.detection.forecast import SeasonalTrendForecaster, ThresholdPredictor
@@ -21,8 +22,11 @@ from opsloop.core.detectors import AnomalyDetector, from_config
 from opsloop.core.signals import Signal
 from opsloop.errors import InvalidInputError
 
-__all__ = ["LabelMatcher", "MetricWatch", "WatchRule", "parse_selector"]
+__all__ = ["LabelMatcher", "MetricWatch", "WatchRule", "build_rules", "parse_selector"]
 
+log = logging.getLogger("opsloop.aiops.detection")
+_T = TypeVar("_T")
+_REHEARSAL_POINTS = 300  # past the forecaster's first period detection (256 points)
 _DEFAULT_DETECTOR = {"class": "opsloop.aiops.detection.ensemble.UnivariateEnsemble", "params": {}}
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
 
@@ -91,9 +95,36 @@ class WatchRule:
 
     def __post_init__(self) -> None:
         self.matchers = parse_selector(self.selector)
+        for name in ("detector", "alerter", "forecaster") + (("predict",) if self.predict is not None else ()):
+            if not isinstance(getattr(self, name), Mapping):
+                raise InvalidInputError(f"watch rule {self.name!r}: '{name}' must be an object", field=name)
+        if isinstance(self.predict_every, bool) or not isinstance(self.predict_every, int) or self.predict_every < 1:
+            raise InvalidInputError(f"watch rule {self.name!r}: 'predict_every' must be a positive integer",
+                                    field="predict_every")
+        _rehearse(self)  # a bad parameter fails here, when the rule is set, not when a point arrives
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(m.matches(labels) for m in self.matchers)
+
+
+def build_rules(documents: Iterable[Any], *, strict: bool = True) -> list[WatchRule]:
+    """``WatchRule``s from their JSON documents. ``strict``: a bad one is a 400 naming it; otherwise (rules
+    stored by an earlier version, read at start) it is logged and left out, and the others still run."""
+    rules = []
+    for i, doc in enumerate(documents):
+        try:
+            if not isinstance(doc, Mapping):
+                raise InvalidInputError(f"watch rule #{i} must be an object", field="watch_rules")
+            rules.append(WatchRule(**doc))
+        except TypeError as exc:  # a missing or unknown key
+            if strict:
+                raise InvalidInputError(f"bad watch rule #{i}: {exc}", field="watch_rules") from None
+            log.error("stored watch rule #%d is left out: %s", i, exc)
+        except InvalidInputError as exc:
+            if strict:
+                raise
+            log.error("stored watch rule #%d is left out: %s", i, exc.message)
+    return rules
 
 
 class _Series:
@@ -101,14 +132,43 @@ class _Series:
 
     def __init__(self, rule: WatchRule) -> None:
         self.rule = rule
-        det = from_config(rule.detector)
+        det = _part(rule, "detector", lambda: from_config(rule.detector))
         if not isinstance(det, AnomalyDetector):
             raise InvalidInputError(f"rule {rule.name!r}: not an anomaly detector", field="detector")
         self.detector = det
-        self.alerter = HysteresisAlerter(**rule.alerter)
-        self.forecaster = SeasonalTrendForecaster(**rule.forecaster) if rule.predict else None
-        self.predictor = ThresholdPredictor(**rule.predict) if rule.predict else None
+        self.alerter = _part(rule, "alerter", lambda: HysteresisAlerter(**rule.alerter))
+        predict = rule.predict
+        self.forecaster = (_part(rule, "forecaster", lambda: SeasonalTrendForecaster(**rule.forecaster))
+                           if predict else None)
+        self.predictor = _part(rule, "predict", lambda: ThresholdPredictor(**predict)) if predict else None
         self.points = 0
+
+
+def _part(rule: WatchRule, name: str, build: Callable[[], _T]) -> _T:
+    """Build one part of a rule's series; a parameter it refuses is a 400 naming that part."""
+    try:
+        return build()
+    except InvalidInputError as exc:
+        where = f"{name}.{exc.field}" if exc.field and exc.field != name else name
+        raise InvalidInputError(f"watch rule {rule.name!r}: {name}: {exc.message}", field=where) from None
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise InvalidInputError(f"watch rule {rule.name!r}: bad {name} parameters: {exc}", field=name) from None
+
+
+def _rehearse(rule: WatchRule) -> None:
+    """Build the rule's series and run a short stream through it (a level, a spike, a climb), so that
+    parameters that are only read once points flow (a string where a number belongs) fail now."""
+    series = _Series(rule)
+    labels = {"__name__": "rehearsal"}
+    try:
+        for i in range(2 * _REHEARSAL_POINTS):
+            value = 10.0 + (i % 7) + (100.0 if i == _REHEARSAL_POINTS else 0.0) + max(0, i - _REHEARSAL_POINTS)
+            _step(series, labels, 60.0 * i, value)
+    except InvalidInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a detector raises on these parameters
+        raise InvalidInputError(f"watch rule {rule.name!r} fails on a test stream: {type(exc).__name__}: {exc}",
+                                field="watch_rules") from None
 
 
 def _service(labels: Mapping[str, str]) -> str:
@@ -123,9 +183,11 @@ class MetricWatch:
         max_series: most series kept at once (least recently updated ones are evicted).
     """
 
-    def __init__(self, rules: Iterable[WatchRule], *, max_series: int = 10_000) -> None:
+    def __init__(self, rules: Iterable[WatchRule], *, max_series: int = 10_000, contain_errors: bool = True) -> None:
         self.rules = list(rules)
         self.max_series = max_series
+        self.contain_errors = contain_errors
+        self.failed: dict[str, str] = {}  # rule name -> the error that stopped its series
         self._series: OrderedDict[tuple[tuple[str, str], ...], _Series] = OrderedDict()
         self._unmatched: set[tuple[tuple[str, str], ...]] = set()
 
@@ -151,7 +213,28 @@ class MetricWatch:
         return s
 
     def observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
-        """Score then learn one point of one series; return the signals it raises (usually none)."""
+        """Score then learn one point of one series; return the signals it raises (usually none).
+
+        A series whose detector fails is stopped (logged once per rule, listed in ``failed``) and the
+        point is dropped from detection only: a bad rule never fails the ingestion of other senders."""
+        if not self.contain_errors:
+            return self._observe(labels, t, value)
+        try:
+            return self._observe(labels, t, value)
+        except Exception as exc:  # noqa: BLE001 - contained: see the docstring
+            self._stop(labels, exc)
+            return []
+
+    def _stop(self, labels: Mapping[str, str], exc: Exception) -> None:
+        key = tuple(sorted(labels.items()))
+        s = self._series.pop(key, None)
+        self._unmatched.add(key)
+        rule = s.rule.name if s is not None else next((r.name for r in self.rules if r.matches(labels)), "?")
+        if rule not in self.failed:
+            log.error("watch rule %r stopped watching %s: %s", rule, dict(labels), exc, exc_info=exc)
+        self.failed[rule] = f"{type(exc).__name__}: {exc}"
+
+    def _observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
         s = self._lookup(labels)
         if s is None:
             return []
@@ -159,28 +242,7 @@ class MetricWatch:
             x = float(value)
         except (TypeError, ValueError):
             return []
-        p = s.detector.score_one(x, t)
-        s.detector.learn_one(x, t)
-        s.points += 1
-        out: list[Signal] = []
-        status = s.alerter.step(p)
-        sig = None
-        if status is not None:  # evidence is gathered only when a signal is due
-            parts = getattr(s.detector, "parts", None)  # per-component probabilities, if any
-            extra = {f"p_{k}": v for k, v in parts.items()} if isinstance(parts, dict) else {}
-            band = s.detector.expected_band()
-            sig = s.alerter.signal(status, p, t, x, band, labels, _service(labels), extra)
-        if sig is not None:
-            sig.labels.setdefault("rule", s.rule.name)
-            out.append(sig)
-        if s.forecaster is not None and s.predictor is not None:
-            s.forecaster.learn_one(x, t)
-            if s.points % s.rule.predict_every == 0:
-                pred = s.predictor.check(s.forecaster, t, labels, _service(labels))
-                if pred is not None:
-                    pred.labels.setdefault("rule", s.rule.name)
-                    out.append(pred)
-        return out
+        return _step(s, labels, t, x)
 
     def observe_many(self, points: Iterable[tuple[Mapping[str, str], float, float]]) -> list[Signal]:
         """``observe`` for a batch of ``(labels, t, value)`` points, in order."""
@@ -228,3 +290,29 @@ class MetricWatch:
             if s.predictor is not None and item["predictor"] is not None:
                 s.predictor.active, s.predictor.quiet = bool(item["predictor"][0]), int(item["predictor"][1])
             self._series[tuple((k, v) for k, v in item["labels"])] = s
+
+
+def _step(s: _Series, labels: Mapping[str, str], t: float, x: float) -> list[Signal]:
+    """Score then learn one point of a series; the signals it raises."""
+    p = s.detector.score_one(x, t)
+    s.detector.learn_one(x, t)
+    s.points += 1
+    out: list[Signal] = []
+    status = s.alerter.step(p)
+    sig = None
+    if status is not None:  # evidence is gathered only when a signal is due
+        parts = getattr(s.detector, "parts", None)  # per-component probabilities, if any
+        extra = {f"p_{k}": v for k, v in parts.items()} if isinstance(parts, dict) else {}
+        band = s.detector.expected_band()
+        sig = s.alerter.signal(status, p, t, x, band, labels, _service(labels), extra)
+    if sig is not None:
+        sig.labels.setdefault("rule", s.rule.name)
+        out.append(sig)
+    if s.forecaster is not None and s.predictor is not None:
+        s.forecaster.learn_one(x, t)
+        if s.points % s.rule.predict_every == 0:
+            pred = s.predictor.check(s.forecaster, t, labels, _service(labels))
+            if pred is not None:
+                pred.labels.setdefault("rule", s.rule.name)
+                out.append(pred)
+    return out

@@ -79,7 +79,9 @@ def restore(key: str, items: Any, stored: Sequence[Any]) -> Any:
         for path in paths:
             found = _secrets(item, path)
             if found is not None:
-                _restore_one(key, item, path, found, _secrets(by_name.get(item.get("name")), path))
+                name = item.get("name")  # anything but a string names no stored item (and may not be hashable)
+                _restore_one(key, item, path, found, _secrets(by_name.get(name) if isinstance(name, str) else None,
+                                                              path))
     return out
 
 

@@ -17,6 +17,8 @@ import time as _time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from opsloop.aiops.correlation.inhibition import InhibitRule
 from opsloop.aiops.correlation.silences import Silence, parse_matchers
 from opsloop.aiops.incidents.engine import EngineConfig, IncidentEngine, IngestReport
@@ -243,6 +245,10 @@ class Pipeline:
             raise NotFoundError(f"unknown configuration key {key!r}", field="key")
         if not isinstance(value, list):
             raise InvalidInputError(f"'{key}' must be a list", field=key)
+        try:  # stored as JSON: refused here (a number past 64 bits, say), not half-way through the change
+            orjson.dumps(value)
+        except TypeError as exc:
+            raise InvalidInputError(f"'{key}' cannot be stored: {exc}", field=key) from None
         with self.lock:
             if key == "inhibit_rules":
                 self.engine.inhibitor.set_rules([InhibitRule.from_dict(r) for r in value])

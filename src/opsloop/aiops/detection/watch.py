@@ -94,6 +94,10 @@ class WatchRule:
     predict_every: int = 10
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or len(self.name) > 200:
+            raise InvalidInputError("a watch rule needs a 'name' (a string of at most 200 characters)", field="name")
+        if not isinstance(self.selector, str):
+            raise InvalidInputError(f"watch rule {self.name!r}: 'selector' must be a string", field="selector")
         self.matchers = parse_selector(self.selector)
         for name in ("detector", "alerter", "forecaster") + (("predict",) if self.predict is not None else ()):
             if not isinstance(getattr(self, name), Mapping):

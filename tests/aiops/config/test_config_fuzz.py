@@ -1,4 +1,4 @@
-"""Every pipeline document, randomly edited (wrong types, huge numbers, missing keys, masked secrets):
+"""Every pipeline document (and the topology and silences), randomly edited (wrong types, huge numbers, missing keys, masked secrets):
 the PUT is a 200 or a 400/422 naming a field, never a 500, and alerts and metrics are still ingested after it."""
 
 from __future__ import annotations
@@ -31,6 +31,16 @@ DOCS = {
                             "step_s": 15, "lookback_s": 300}],
     "runbooks": [{"name": "r", "trigger": {"events": ["opened"], "matchers": ['service="db"'], "min_severity": "error"},
                   "action": {"type": "command", "argv": ["/bin/true"], "timeout_s": 5, "env": {"A": "b"}}}],
+}
+# the other documents an operator writes: (method, path) -> a valid body
+OTHER = {
+    ("put", "/topology"): {"services": {"checkout": ["payments", "cart"], "payments": ["db"]},
+                           "edges": [{"source": "cart", "target": "redis"}]},
+    ("post", "/silences"): {"matchers": '{service="db", severity=~"warning|error"}', "kind": "silence",
+                            "duration_s": 600, "created_by": "me", "comment": "c"},
+    ("post", "/silences#objects"): {"matchers": [{"name": "service", "value": "db", "isRegex": False, "isEqual": True}],
+                                    "kind": "maintenance", "starts_at": "2026-01-01T00:00:00Z",
+                                    "ends_at": "2027-01-01T00:00:00Z"},
 }
 PB = {"content-type": "application/x-protobuf", "content-encoding": "snappy"}
 
@@ -67,3 +77,27 @@ def test_edited_documents_are_refused_with_a_field_or_taken_and_ingestion_goes_o
         _ingests(client)
         assert client.get(f"{API}/aiops/config/{key}").status_code == 200
         assert client.put(f"{API}/aiops/config/{key}", json=doc).status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(OTHER))
+def test_edited_topology_and_silences_are_refused_with_a_field_or_taken(client: TestClient, method: str,
+                                                                        path: str) -> None:
+    rng = random.Random(f"other-{method}-{path}")
+    doc, url = OTHER[(method, path)], API + path.split("#")[0]
+    assert getattr(client, method)(url, json=doc).status_code == 200
+    for _ in range(25):
+        edited = mutate(doc, rng, VALUES, edits=2, drop=0.2)
+        r = getattr(client, method)(url, json=edited)
+        assert r.status_code in (200, 400, 422), (edited, r.text)
+        if r.status_code != 200:
+            assert r.json()["field"], r.text
+        _ingests(client)
+        assert client.get(API + "/topology").status_code == 200
+        assert client.get(API + "/silences").status_code == 200
+
+
+@pytest.mark.parametrize("body", [{"edges": True}, {"edges": 1e308}, {"edges": "a->b"}, {"services": ["a"]},
+                                  {"services": {"a": [1]}}, {"edges": [{"source": "a"}]}, []])
+def test_a_topology_of_the_wrong_shape_is_a_400_naming_its_part(client: TestClient, body: object) -> None:
+    r = client.put(API + "/topology", json=body)
+    assert r.status_code in (400, 422) and r.json()["field"], r.text

@@ -49,7 +49,10 @@ def parse_topology(doc: Any) -> list[tuple[str, str]]:
         if not isinstance(targets, list) or not all(isinstance(t, str) and t for t in targets):
             raise InvalidInputError(f"services.{source}: expected a list of service names", field="services")
         edges.extend((str(source), t) for t in targets)
-    for i, edge in enumerate(doc.get("edges") or []):
+    listed = doc.get("edges") or []
+    if not isinstance(listed, list):
+        raise InvalidInputError("'edges' must be a list of {source, target}", field="edges")
+    for i, edge in enumerate(listed):
         if not isinstance(edge, dict) or not isinstance(edge.get("source"), str) or not isinstance(
                 edge.get("target"), str) or not edge["source"] or not edge["target"]:
             raise InvalidInputError(f"edges[{i}]: expected {{source, target}}", field="edges")

@@ -91,10 +91,12 @@ def test_disk_full_is_predicted_once_before_it_happens():
     signals = []
     for i in range(2000):  # fills at 0.0004 per minute: crosses 0.95 around minute 2000
         v = 0.15 + 0.0004 * i + rng.gauss(0, 0.002)
-        signals += watch.observe({"__name__": "disk_used_ratio", "mount": "/"}, T0 + 60 * i, v)
+        # labelled as OTLP names a resource's service: the signal (and so its incident) is that service's
+        signals += watch.observe({"__name__": "disk_used_ratio", "mount": "/", "service.name": "db"}, T0 + 60 * i, v)
     preds = [s for s in signals if s.kind == SignalKind.PREDICTION]
     assert len(preds) == 1
     p = preds[0]
+    assert p.service == "db"
     assert 0 < p.values["eta_seconds"] <= 6 * 3600
     assert p.time < T0 + 60 * 2000 - 3 * 3600  # warned hours ahead
     assert p.evidence["forecast"]["mean"] and p.evidence["horizon_seconds"] == 6 * 3600

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from opsloop.aiops.detection.alerting import HysteresisAlerter
 from opsloop.aiops.detection.forecast import SeasonalTrendForecaster, ThresholdPredictor
+from opsloop.aiops.ingestion.normalise import service_of
 from opsloop.core.detectors import AnomalyDetector, from_config
 from opsloop.core.signals import Signal
 from opsloop.errors import InvalidInputError
@@ -175,8 +176,6 @@ def _rehearse(rule: WatchRule) -> None:
                                 field="watch_rules") from None
 
 
-def _service(labels: Mapping[str, str]) -> str:
-    return labels.get("service") or labels.get("service_name") or labels.get("job") or ""
 
 
 class MetricWatch:
@@ -308,14 +307,14 @@ def _step(s: _Series, labels: Mapping[str, str], t: float, x: float) -> list[Sig
         parts = getattr(s.detector, "parts", None)  # per-component probabilities, if any
         extra = {f"p_{k}": v for k, v in parts.items()} if isinstance(parts, dict) else {}
         band = s.detector.expected_band()
-        sig = s.alerter.signal(status, p, t, x, band, labels, _service(labels), extra)
+        sig = s.alerter.signal(status, p, t, x, band, labels, service_of(labels), extra)
     if sig is not None:
         sig.labels.setdefault("rule", s.rule.name)
         out.append(sig)
     if s.forecaster is not None and s.predictor is not None:
         s.forecaster.learn_one(x, t)
         if s.points % s.rule.predict_every == 0:
-            pred = s.predictor.check(s.forecaster, t, labels, _service(labels))
+            pred = s.predictor.check(s.forecaster, t, labels, service_of(labels))
             if pred is not None:
                 pred.labels.setdefault("rule", s.rule.name)
                 out.append(pred)

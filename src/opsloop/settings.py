@@ -64,6 +64,9 @@ class IngestionSettings(BaseModel):
     metric_history_days: float = Field(
         7.0, ge=0, description="How long ingested metric samples are kept for charts (0: keep none)."
     )
+    detector_checkpoint_s: float = Field(
+        60.0, gt=0, description="How often what the metric detectors learned is saved (and at shutdown)."
+    )
 
 
 class RunbookSettings(BaseModel):

@@ -57,9 +57,12 @@ class Pipeline:
         clock: Callable[[], float] = _time.time,
         mine_logs: bool = True,
         metric_history_s: float = 7 * 86400.0,
+        detector_checkpoint_s: float = 60.0,
     ) -> None:
         self.stores = stores
         self.metric_history_s = metric_history_s
+        self.detector_checkpoint_s = detector_checkpoint_s
+        self._checkpointed_at = 0.0
         self._pruned_at = 0.0
         self.limits = limits or Limits()
         self.clock = clock
@@ -88,7 +91,8 @@ class Pipeline:
     def from_settings(cls, stores: AiopsStores, settings: Any) -> Pipeline:
         ing = settings.ingestion
         return cls(stores, limits=Limits.from_settings(ing), rate_per_sender=ing.rate_limit_per_sender,
-                   metric_history_s=ing.metric_history_days * 86400.0)
+                   metric_history_s=ing.metric_history_days * 86400.0,
+                   detector_checkpoint_s=ing.detector_checkpoint_s)
 
     # --- state ----------------------------------------------------------------------------------------
     def load(self) -> None:
@@ -109,18 +113,39 @@ class Pipeline:
             self.engine.inhibitor.set_rules(InhibitRule.from_dict(r) for r in ops.get_config("inhibit_rules", []))
             self.router.set_targets(Target.from_dict(t) for t in ops.get_config("notification_targets", []))
             self._build_watch(ops.get_config("watch_rules", []), strict=False)
+            self._restore_detectors()
             self._build_thresholds(ops.get_config("metric_rules", []))
             self.runbooks.set(parse_runbooks(ops.get_config("runbooks", [])))
             self.engine.load()
             self._loaded = True
 
     def _build_watch(self, rules: list[dict[str, Any]], strict: bool = True) -> None:
+        """Set the watch rules; series of rules defined as before keep what they learned."""
+        previous = self.metric_watch
         if not rules:
             self.metric_watch = None
-            return
-        from opsloop.aiops.detection.watch import MetricWatch, build_rules
+        else:
+            from opsloop.aiops.detection.watch import MetricWatch, build_rules
 
-        self.metric_watch = MetricWatch(build_rules(rules, strict=strict))
+            self.metric_watch = MetricWatch(build_rules(rules, strict=strict))
+            if previous is not None:
+                self.metric_watch.adopt(previous)
+        if previous is not None and self.metric_watch is None:
+            self.stores.detector_state.save((), [list(labels.items()) for labels in previous.series()])
+
+    def _restore_detectors(self) -> None:
+        """Resume the metric detectors from their checkpoints; forget those no rule takes any more."""
+        saved = self.stores.detector_state.load()
+        left_out = self.metric_watch.restore(saved) if self.metric_watch is not None else saved
+        if left_out:
+            self.stores.detector_state.delete(left_out)
+
+    def checkpoint_detectors(self) -> None:
+        """Save the checkpoint of every watched series that learned since the last one (and at shutdown)."""
+        with self.lock:
+            self._checkpointed_at = self.clock()
+            if self.metric_watch is not None:
+                self.stores.detector_state.save(*self.metric_watch.take_changes())
 
     def _build_thresholds(self, rules: list[dict[str, Any]]) -> None:
         self.thresholds = ThresholdWatch([ThresholdRule.from_dict(r) for r in rules]) if rules else None
@@ -342,6 +367,8 @@ class Pipeline:
                     self.stores.ops.set_config("learned_topology", learned)
                     self._saved_learned = learned
             self.persist_logs()
+            if self.metric_watch is not None and now - self._checkpointed_at >= self.detector_checkpoint_s:
+                self.checkpoint_detectors()
 
 
 def _series(points: list[MetricPoint], source: str) -> tuple[list[Signal], list[str]]:

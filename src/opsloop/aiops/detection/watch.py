@@ -9,6 +9,8 @@ series is dropped (and relearns if it comes back).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections import OrderedDict
@@ -111,6 +113,13 @@ class WatchRule:
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(m.matches(labels) for m in self.matchers)
 
+    @property
+    def signature(self) -> str:
+        """A digest of the rule's definition: a checkpoint taken under another definition is not restored."""
+        doc = {k: getattr(self, k) for k in ("name", "selector", "detector", "alerter", "predict", "forecaster",
+                                             "predict_every")}
+        return hashlib.sha1(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
 
 def build_rules(documents: Iterable[Any], *, strict: bool = True) -> list[WatchRule]:
     """``WatchRule``s from their JSON documents. ``strict``: a bad one is a 400 naming it; otherwise (rules
@@ -191,8 +200,10 @@ class MetricWatch:
         self.max_series = max_series
         self.contain_errors = contain_errors
         self.failed: dict[str, str] = {}  # rule name -> the error that stopped its series
-        self._series: OrderedDict[tuple[tuple[str, str], ...], _Series] = OrderedDict()
-        self._unmatched: set[tuple[tuple[str, str], ...]] = set()
+        self._series: OrderedDict[_Key, _Series] = OrderedDict()
+        self._unmatched: set[_Key] = set()
+        self._changed: set[_Key] = set()  # series that learned since the last ``take_changes``
+        self._gone: set[_Key] = set()  # series dropped since then (evicted, stopped)
 
     def __len__(self) -> int:
         return len(self._series)
@@ -202,6 +213,7 @@ class MetricWatch:
         s = self._series.get(key)
         if s is not None:
             self._series.move_to_end(key)
+            self._changed.add(key)
             return s
         if key in self._unmatched:
             return None
@@ -211,8 +223,12 @@ class MetricWatch:
                 self._unmatched.add(key)
             return None
         s = self._series[key] = _Series(rule)
+        self._changed.add(key)
+        self._gone.discard(key)
         if len(self._series) > self.max_series:
-            self._series.popitem(last=False)
+            evicted, _ = self._series.popitem(last=False)
+            self._changed.discard(evicted)
+            self._gone.add(evicted)
         return s
 
     def observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
@@ -232,6 +248,8 @@ class MetricWatch:
         key = tuple(sorted(labels.items()))
         s = self._series.pop(key, None)
         self._unmatched.add(key)
+        self._changed.discard(key)
+        self._gone.add(key)
         rule = s.rule.name if s is not None else next((r.name for r in self.rules if r.matches(labels)), "?")
         if rule not in self.failed:
             log.error("watch rule %r stopped watching %s: %s", rule, dict(labels), exc, exc_info=exc)
@@ -260,39 +278,85 @@ class MetricWatch:
 
     def state_dict(self) -> dict[str, Any]:
         """Checkpoint of every watched series (JSON-serialisable); rules are not included."""
-        out = []
-        for key, s in self._series.items():
-            out.append(
-                {
-                    "labels": [list(kv) for kv in key],
-                    "rule": s.rule.name,
-                    "points": s.points,
-                    "detector": s.detector.state_dict(),
-                    "alerter": s.alerter.state_dict(),
-                    "forecaster": s.forecaster.state_dict() if s.forecaster is not None else None,
-                    "predictor": [s.predictor.active, s.predictor.quiet] if s.predictor is not None else None,
-                }
-            )
-        return {"series": out}
+        return {"series": [_series_state(key, s) for key, s in self._series.items()]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore series saved by ``state_dict``; series whose rule no longer exists are dropped."""
-        rules = {r.name: r for r in self.rules}
         self._series.clear()
         self._unmatched.clear()
-        for item in state["series"]:
-            rule = rules.get(item["rule"])
-            if rule is None:
+        self.restore(state["series"])
+
+    def restore(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Add series from their checkpoints (``state_dict``'s items); returns the ones left out: their
+        rule is gone or was redefined since (a ``signature`` that differs), or they do not load."""
+        rules = {r.name: r for r in self.rules}
+        left_out = []
+        for item in items:
+            rule = rules.get(item.get("rule", ""))
+            if rule is None or item.get("signature", rule.signature) != rule.signature:
+                left_out.append(dict(item))
                 continue
-            s = _Series(rule)
-            s.points = int(item["points"])
-            s.detector.load_state_dict(item["detector"])
-            s.alerter.load_state_dict(item["alerter"])
-            if s.forecaster is not None and item["forecaster"] is not None:
-                s.forecaster.load_state_dict(item["forecaster"])
-            if s.predictor is not None and item["predictor"] is not None:
-                s.predictor.active, s.predictor.quiet = bool(item["predictor"][0]), int(item["predictor"][1])
-            self._series[tuple((k, v) for k, v in item["labels"])] = s
+            try:
+                key, series = _series_from_state(rule, item)
+            except (KeyError, TypeError, ValueError, InvalidInputError) as exc:
+                log.warning("checkpoint of a %r series not restored: %s", rule.name, exc)
+                left_out.append(dict(item))
+                continue
+            self._series[key] = series
+            self._gone.discard(key)
+        return left_out
+
+    def take_changes(self) -> tuple[list[dict[str, Any]], list[list[list[str]]]]:
+        """Checkpoints of the series that learned since the last call, and the labels of series dropped
+        since: what a store of per-series checkpoints needs to be brought up to date."""
+        changed = [_series_state(key, self._series[key]) for key in self._changed if key in self._series]
+        gone = [[list(kv) for kv in key] for key in self._gone]
+        self._changed.clear()
+        self._gone.clear()
+        return changed, gone
+
+    def adopt(self, previous: MetricWatch) -> None:
+        """Take over ``previous``' series whose rule is still defined the same way (a configuration change
+        keeps what unchanged rules learned); the others count as dropped."""
+        rules = {r.name: r for r in self.rules}
+        for key, s in previous._series.items():
+            rule = rules.get(s.rule.name)
+            if rule is not None and rule.signature == s.rule.signature:
+                s.rule = rule
+                self._series[key] = s
+                if key in previous._changed:
+                    self._changed.add(key)
+            else:
+                self._gone.add(key)
+        self._gone |= previous._gone - set(self._series)
+
+
+_Key = tuple[tuple[str, str], ...]
+
+
+def _series_state(key: _Key, s: _Series) -> dict[str, Any]:
+    return {
+        "labels": [list(kv) for kv in key],
+        "rule": s.rule.name,
+        "signature": s.rule.signature,
+        "points": s.points,
+        "detector": s.detector.state_dict(),
+        "alerter": s.alerter.state_dict(),
+        "forecaster": s.forecaster.state_dict() if s.forecaster is not None else None,
+        "predictor": [s.predictor.active, s.predictor.quiet] if s.predictor is not None else None,
+    }
+
+
+def _series_from_state(rule: WatchRule, item: Mapping[str, Any]) -> tuple[_Key, _Series]:
+    s = _Series(rule)
+    s.points = int(item["points"])
+    s.detector.load_state_dict(item["detector"])
+    s.alerter.load_state_dict(item["alerter"])
+    if s.forecaster is not None and item["forecaster"] is not None:
+        s.forecaster.load_state_dict(item["forecaster"])
+    if s.predictor is not None and item["predictor"] is not None:
+        s.predictor.active, s.predictor.quiet = bool(item["predictor"][0]), int(item["predictor"][1])
+    return tuple((str(k), str(v)) for k, v in item["labels"]), s
 
 
 def _step(s: _Series, labels: Mapping[str, str], t: float, x: float) -> list[Signal]:

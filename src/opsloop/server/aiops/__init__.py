@@ -50,6 +50,8 @@ def register(app: FastAPI, settings: Settings) -> None:
                         await task
                 with suppress(Exception):
                     await asyncio.to_thread(pipeline.tick)
+                with suppress(Exception):
+                    await asyncio.to_thread(pipeline.checkpoint_detectors)
 
     app.router.lifespan_context = lifespan
     register_runbooks(app, settings)  # its routes, and its runner inside the pipeline's lifespan

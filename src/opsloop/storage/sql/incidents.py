@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func,
 from opsloop.core.signals import Severity
 from opsloop.errors import NotFoundError
 from opsloop.storage.sql._dialect import like_escape, upsert
+from opsloop.storage.sql.detector_state import SqlDetectorStateStore
 from opsloop.storage.sql.engine import Database
 from opsloop.storage.sql.metric_points import SqlMetricPointStore
 from opsloop.storage.sql.schema_aiops import (
@@ -369,3 +370,7 @@ class AiopsStores:
     @cached_property
     def metric_points(self) -> SqlMetricPointStore:
         return SqlMetricPointStore(self.db)
+
+    @cached_property
+    def detector_state(self) -> SqlDetectorStateStore:
+        return SqlDetectorStateStore(self.db)

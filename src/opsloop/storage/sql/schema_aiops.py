@@ -13,6 +13,7 @@ from opsloop.storage.sql.schema import metadata
 __all__ = [
     "aiops_audit",
     "aiops_config",
+    "aiops_detector_state",
     "aiops_incidents",
     "aiops_metric_points",
     "aiops_notifications",
@@ -201,4 +202,16 @@ aiops_runbook_runs = Table(
     Column("validation", Text, nullable=False, default="{}"),
     Index("ix_aiops_runbook_runs_state", "state", "created_at"),
     Index("ix_aiops_runbook_runs_incident", "incident_id"),
+)
+
+# The checkpoint of each series a metric detector watches (migration ``d001_detector_state``), so a restart
+# resumes what the detectors learned. ``key`` is a digest of the series' labels; ``state`` the JSON of
+# ``MetricWatch``'s per-series checkpoint (labels, rule, its signature, detector, alerter, forecaster).
+aiops_detector_state = Table(
+    "aiops_detector_state",
+    metadata,
+    Column("key", String(40), primary_key=True),
+    Column("rule", String(200), nullable=False),
+    Column("state", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )

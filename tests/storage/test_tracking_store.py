@@ -129,6 +129,26 @@ def test_resending_the_same_point_is_idempotent(store: SqlTrackingStore) -> None
     assert len(store.get_metric_history(run_id, "acc")[0]) == 1
 
 
+def test_a_point_relogged_for_a_logged_model_stays_one_point_of_the_run(store: SqlTrackingStore) -> None:
+    # mlflow's log_model re-sends the run's points of its step with the new model_id (log-batch).
+    run_id = _run(store)
+    store.log_batch(run_id, metrics=[Metric("loss", 1.0 / (i + 1), 1000 + i, i) for i in range(5)])
+    store.log_metric(run_id, Metric("acc", 0.9, 1000, 0))
+    model = store.create_logged_model("0", "model", run_id)
+    store.log_batch(run_id, metrics=[Metric("loss", 1.0, 1000, 0, model_id=model.model_id),
+                                     Metric("acc", 0.9, 1000, 0, model_id=model.model_id)])
+    history, _ = store.get_metric_history(run_id, "loss")
+    assert [m.step for m in history] == [0, 1, 2, 3, 4]
+    assert [m.value for m in store.get_metric_history(run_id, "acc")[0]] == [0.9]
+    page, token = store.get_metric_history(run_id, "loss", max_results=3)
+    rest, _ = store.get_metric_history(run_id, "loss", max_results=3, page_token=token)
+    assert [m.step for m in page + rest] == [0, 1, 2, 3, 4]
+    assert sorted(m.key for m in store.get_logged_model(model.model_id).metrics) == ["acc", "loss"]
+    # a point logged only for the model is still part of the run's history
+    store.log_metric(run_id, Metric("val", 0.5, 2000, 7, model_id=model.model_id))
+    assert [(m.step, m.model_id) for m in store.get_metric_history(run_id, "val")[0]] == [(7, model.model_id)]
+
+
 def test_infinite_values_round_trip(store: SqlTrackingStore) -> None:
     run_id = _run(store)
     store.log_batch(run_id, metrics=[Metric("a", math.inf, 1, 0), Metric("b", -math.inf, 1, 0)])

@@ -81,7 +81,11 @@ def test_sklearn_model_logs_and_loads_back(client: MlflowClient) -> None:
     x = pd.DataFrame({"a": np.arange(20, dtype=float), "b": np.arange(20, dtype=float) % 3})
     y = (x["a"] > 9).astype(int)
     with mlflow.start_run() as run:
+        mlflow.log_metric("acc", 0.9)
         info = mlflow.sklearn.log_model(LogisticRegression().fit(x, y), name="model", input_example=x.head(2))
+    # log_model links the run's metrics to the model by re-sending them; the run still has one point
+    assert [m.value for m in client.get_metric_history(run.info.run_id, "acc")] == [0.9]
+    assert [m.key for m in client.get_logged_model(info.model_id).metrics] == ["acc"]
     loaded = mlflow.pyfunc.load_model(info.model_uri)
     assert list(loaded.predict(x)) == list(LogisticRegression().fit(x, y).predict(x))
     assert client.get_logged_model(info.model_id).source_run_id == run.info.run_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, update
 
 from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.mlops.tracking import limits
@@ -29,6 +29,19 @@ def _newer(table, excluded):  # noqa: ANN001, ANN202 - SQL expression builder fo
             excluded.value > table.c.value,
         ),
     )
+
+
+def _not_a_model_copy() -> ColumnElement[bool]:
+    """Rows of ``metrics`` that are not a copy of a plain run point made for a logged model.
+
+    mlflow's ``log_model`` re-sends the run's points of its step with the new ``model_id``; the logged
+    model keeps those rows, while the run's history (as in MLflow, where they go to another table)
+    shows each point once.
+    """
+    m, plain = t.metrics.c, t.metrics.alias("plain").c
+    return or_(m.model_id == "", ~exists().where(
+        plain.run_uuid == m.run_uuid, plain.key == m.key, plain.step == m.step, plain.timestamp == m.timestamp,
+        plain.value == m.value, plain.is_nan == m.is_nan, plain.model_id == ""))
 
 
 class RunLogging(TrackingStoreBase):
@@ -153,7 +166,8 @@ class RunLogging(TrackingStoreBase):
         offset = decode_page_token(page_token)
         m = t.metrics.c
         query = (select(m.key, m.value, m.is_nan, m.timestamp, m.step, m.model_id, m.dataset_name, m.dataset_digest)
-                 .where(m.run_uuid == run_id, m.key == key).order_by(m.step, m.timestamp, m.value))
+                 .where(m.run_uuid == run_id, m.key == key, _not_a_model_copy())
+                 .order_by(m.step, m.timestamp, m.value))
         if max_results is not None:
             if max_results < 1:
                 raise InvalidInputError("max_results must be positive", field="max_results")

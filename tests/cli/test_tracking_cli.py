@@ -12,7 +12,7 @@ import pytest
 
 from opsloop.cli import main
 from opsloop.sdk import Client
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, free_port
 
 OPSLOOP_BIN = str(Path(sys.executable).with_name("opsloop"))
 
@@ -152,3 +152,29 @@ def test_table_cells_are_printed_as_given_not_as_markup(tmp_path: Path, capsys: 
     assert name in out
     code, out, err = _cli(capsys, "runs", "list", "--experiment", name, "--data-dir", str(tmp_path / "data"))
     assert code == 0 and name in out, err
+
+
+def test_the_top_level_url_and_data_dir_are_the_default_source(store: dict, capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # `opsloop --url URL runs list`, OPSLOOP_URL and MLFLOW_TRACKING_URI name the server for every command
+    # (README); they used to be read by serve/predict/models only, the tracking commands fell back to the
+    # embedded store of the settings and showed its runs instead.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("OPSLOOP_URL", raising=False)
+    rows = _json(capsys, "--data-dir", store["data_dir"], "runs", "list")
+    assert {r["run_id"] for r in rows} == {store["good"], store["bad"]}
+    monkeypatch.setenv("OPSLOOP_DATA_DIR", store["data_dir"])
+    closed = f"http://127.0.0.1:{free_port()}"
+    code, out, err = _cli(capsys, "--url", closed, "runs", "list")
+    assert code == 1 and out == "" and err.startswith(f"error: cannot reach the tracking server at {closed}")
+    for env in ("OPSLOOP_URL", "MLFLOW_TRACKING_URI"):
+        monkeypatch.setenv(env, closed)
+        code, _, err = _cli(capsys, "experiments", "list")
+        assert code == 1 and "cannot reach the tracking server" in err
+        # a command's own option still wins
+        assert {r["name"] for r in _json(capsys, "experiments", "list", "--data-dir", store["data_dir"])} == {
+            "cli-exp", "Default"}
+        monkeypatch.delenv(env)
+    # an MLflow store URI is no server: the embedded store is read
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
+    assert len(_json(capsys, "runs", "list")) == 2

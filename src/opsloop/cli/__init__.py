@@ -15,8 +15,9 @@ __all__ = ["cli", "main"]
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="opsloop")
 @click.option("--url", envvar=["OPSLOOP_URL", "MLFLOW_TRACKING_URI"], default=None,
-              help="opsloop server that models:/ URIs and validations go to (env OPSLOOP_URL or "
-                   "MLFLOW_TRACKING_URI); without it, the embedded store in --data-dir is used.")
+              help="opsloop server that every command reads from, and models:/ URIs and validations go "
+                   "to (env OPSLOOP_URL or MLFLOW_TRACKING_URI); without it, the embedded store in "
+                   "--data-dir is used.")
 @click.option("--data-dir", default=None, help="Embedded store folder (default: settings' data_dir).")
 @click.pass_context
 def cli(ctx: click.Context, url: str | None, data_dir: str | None) -> None:

@@ -28,8 +28,18 @@ def _source_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option("--data-dir", type=click.Path(path_type=Path), default=None,
                            help="Embedded store folder (default: from opsloop settings).")(command)
     command = click.option("--url", default=None, metavar="URL",
-                           help="Tracking server, e.g. http://127.0.0.1:5000 (default: the embedded store).")(command)
+                           help="Tracking server, e.g. http://127.0.0.1:5000 (default: the top-level --url, "
+                                "OPSLOOP_URL or an http MLFLOW_TRACKING_URI, else the embedded store).")(command)
     return command
+
+
+def _root_source() -> tuple[str | None, Path | None]:
+    """The server or store folder given to ``opsloop`` itself (``opsloop --url …`` or its environment)."""
+    root = click.get_current_context().find_root().obj
+    url, data_dir = getattr(root, "url", None), getattr(root, "data_dir", None)
+    if url and not url.startswith(("http://", "https://")):
+        url = None  # an MLflow store URI (sqlite:, file:…), not a server these commands can read
+    return url, Path(data_dir) if data_dir else None
 
 
 def _client(url: str | None, data_dir: Path | None) -> Client:
@@ -49,6 +59,8 @@ def _with_client(command: Callable[..., Any]) -> Callable[..., Any]:
     """Open the client from ``--url``/``--data-dir`` and pass it as the first argument."""
     @functools.wraps(command)
     def wrapper(url: str | None, data_dir: Path | None, **kwargs: Any) -> Any:
+        if url is None and data_dir is None:
+            url, data_dir = _root_source()
         with _client(url, data_dir) as client:
             return command(client, **kwargs)
 

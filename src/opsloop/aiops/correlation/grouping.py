@@ -173,6 +173,8 @@ class _Ctx:
     service: str
     paths: tuple[dict[str, int], dict[str, int], set[str]]
     linked: set[str]
+    # the rarity of the signal's informative labels, and their weights as evidence (those over 0.05)
+    rarity: dict[tuple[str, str], float]
     weights: dict[tuple[str, str], float]
     # the signal's identity labels present (in ``IDENTITY_LABELS`` order)
     identity: tuple[tuple[str, str], ...]
@@ -193,6 +195,29 @@ class _Ctx:
                 if other in self.paths[0] or other in self.paths[1]:
                     self.declared[other] = found
         return found
+
+
+# A reason kept unformatted until shown: a function making its text, then its arguments. Only the
+# winning group's reasons are ever shown, so the others' are never formatted (see ``_text``).
+_Why = tuple[Any, ...]
+_NO_WHY: _Why = ()
+_SAME_ALERT = "the same alert fired again".format
+_GAP = "{:.0f}s from the incident's other signals".format
+_RECURRED = ("the same alert fired again, {:.0f} min after its last signal "
+             "(a recurring alert, alone in this incident)").format
+_SAME_SERVICE = "same service {}, {:.0f}s after its last signal".format
+_SAME_THING = "same {} {}, {:.0f}s after its last signal".format
+_CASCADE = "{}, {:.0f}s after {}".format
+_SHARES_ONE = "shares labels {}={}".format
+
+
+def _shares(shared: list[tuple[tuple[str, str], float]]) -> str:
+    """The reason for several shared labels: the four weighing most."""
+    return "shares labels " + ", ".join(f"{k}={v}" for (k, v), _ in sorted(shared, key=lambda x: -x[1])[:4])
+
+
+def _text(reasons: list[_Why]) -> list[str]:
+    return [why[0](*why[1:]) for why in reasons]
 
 
 @dataclass
@@ -230,19 +255,15 @@ class Correlator:
             keep = sorted(self._df.items(), key=lambda x: -x[1])[:100_000]
             self._df = defaultdict(int, keep)
 
-    def _weight(self, kv: tuple[str, str]) -> float:
-        """Rarity in [0, 1]: 1 for a label seen on one signal, 0 for one seen on all."""
-        n = self._n + 10  # ten pseudo-signals without the label: few signals prove little
-        return max(0.0, math.log(n / (self._df.get(kv, 0) + 1)) / math.log(n))
-
     # --- deciding ----------------------------------------------------------------------------
-    def _candidates(self, sig: Signal, fp: str, near: set[str] | None = None) -> set[int]:
-        """The groups ``sig`` could join; ``near``, when given, is ``Topology.neighbours`` of its service."""
+    def _candidates(self, sig: Signal, fp: str, ctx: _Ctx) -> set[int]:
+        """The groups ``sig`` could join."""
         out = set(self._by_fp.get(fp, ()))
         svc = sig.service
         if svc:
             out |= self._by_service.get(svc, set())
             if self.config.use_topology or self.config.use_learned:
+                near = ctx.near
                 for other in self.topology.neighbours(svc, self.config.max_hops) if near is None else near:
                     ids = self._by_service.get(other)
                     if ids:
@@ -250,7 +271,8 @@ class Correlator:
         if self.config.use_labels:
             for kv in sig.labels.items():
                 ids = self._by_label.get(kv)
-                if ids and len(ids) < 50 and (kv[0] in IDENTITY_LABELS or self._weight(kv) > 0.3):
+                # an indexed label is informative, so its rarity is known unless it is an identity
+                if ids and len(ids) < 50 and (kv[0] in IDENTITY_LABELS or ctx.rarity[kv] > 0.3):
                     out |= ids
         return out
 
@@ -282,18 +304,27 @@ class Correlator:
 
     def score(self, sig: Signal, fp: str, g: Group, ctx: _Ctx | None = None) -> tuple[float, list[str]]:
         """The evidence that ``sig`` belongs to ``g``, and its reasons."""
+        score, reasons = self._evidence(sig, fp, g, ctx or self._ctx(sig))
+        return score, _text(reasons)
+
+    def _evidence(self, sig: Signal, fp: str, g: Group, ctx: _Ctx) -> tuple[float, list[_Why]]:
+        """``score`` with its reasons not yet formatted."""
         cfg = self.config
         gap = max(0.0, sig.time - g.last, g.first - sig.time)
-        if len(g.fingerprints) == 1 and (fp in g.fingerprints or g.size >= _RECURRING):
+        fps = g.fingerprints
+        if len(fps) == 1 and (fp in fps or g.size >= _RECURRING):
             return self._recurring(fp, g, gap)
         if gap > cfg.window_s:
             return 0.0, []
-        score, reasons = 0.0, []
-        if fp in g.fingerprints:
+        score = 0.0
+        reasons: list[_Why] = []
+        if fp in fps:
             score += 4.0
-            reasons.append("the same alert fired again")
-        ctx = ctx or self._ctx(sig)
-        w, why = self._place(sig, g, ctx)
+            reasons.append((_SAME_ALERT,))
+        # where the signal comes from: the same service or instance, else a dependency path
+        w, why = self._same_place(sig, g, ctx)
+        if w <= 0 and sig.service:
+            w, why = self._cascade(sig, g, ctx)
         if w > 0:
             score += w
             reasons.append(why)
@@ -306,20 +337,19 @@ class Correlator:
         if gap > half:
             score *= max(0.0, 1.0 - (gap - half) / half)
         if reasons:
-            reasons.append(f"{gap:.0f}s from the incident's other signals")
+            reasons.append((_GAP, gap))
         return score, reasons
 
-    def _recurring(self, fp: str, g: Group, gap: float) -> tuple[float, list[str]]:
+    def _recurring(self, fp: str, g: Group, gap: float) -> tuple[float, list[_Why]]:
         """An incident that is one alert alone takes that alert back within its recurrence window (only
         within ``window_s`` once an operator resolved it); once that alert has recurred a few times, it
         is a flaky check and its incident takes nothing else."""
         if fp not in g.fingerprints:
             return 0.0, []
         if gap <= self.config.window_s:
-            return 4.0, ["the same alert fired again", f"{gap:.0f}s from the incident's other signals"]
+            return 4.0, [(_SAME_ALERT,), (_GAP, gap)]
         if gap <= self._recur_window(g):
-            return 4.0, [f"the same alert fired again, {gap / 60:.0f} min after its last signal "
-                         f"(a recurring alert, alone in this incident)"]
+            return 4.0, [(_RECURRED, gap / 60)]
         return 0.0, []
 
     def _recur_window(self, g: Group) -> float:
@@ -334,17 +364,22 @@ class Correlator:
         paths = self._paths(sig.service) if sig.service else ({}, {}, set())
         reach = self._reach(sig.service, paths)
         linked = set(paths[0]) | set(paths[1]) | paths[2] if paths[2] else reach.linked
+        rarity: dict[tuple[str, str], float] = {}
         weights = {}
         if self.config.use_labels:
+            # rarity in [0, 1]: 1 for a label seen on one signal, 0 for one seen on all
+            n = self._n + 10  # ten pseudo-signals without the label: few signals prove little
+            log_n, df = math.log(n), self._df
             for kv in sig.labels.items():
                 if kv[0] not in IDENTITY_LABELS and kv[0] not in _IGNORED_LABELS:
-                    w = self._weight(kv) * _LABEL_FACTOR.get(kv[0], 1.0)
+                    r = rarity[kv] = max(0.0, math.log(n / (df.get(kv, 0) + 1)) / log_n)
+                    w = r * _LABEL_FACTOR.get(kv[0], 1.0)
                     if w > 0.05:
                         weights[kv] = w
         identity = tuple([(k, v) for k in IDENTITY_LABELS if (v := sig.labels.get(k))])
         # with nothing learned and the declared topology in use, the neighbours are the declared ones
         near = reach.near if self.config.use_topology and not self.topology.learned_partners(sig.service) else None
-        return _Ctx(sig.service, paths, linked, weights, identity, reach.links, near)
+        return _Ctx(sig.service, paths, linked, rarity, weights, identity, reach.links, near)
 
     def _reach(self, service: str, paths: tuple[dict[str, int], dict[str, int], set[str]]) -> _Reach:
         """The service's declared surroundings, anew when the topology's distance maps changed."""
@@ -356,30 +391,23 @@ class Correlator:
             reach = self._reaches[service] = _Reach(paths[0], paths[1], near, near | set())
         return reach
 
-    def _place(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, str]:
-        """Evidence from where the signal comes from: same service or instance, else a dependency path."""
-        w, why = self._same_place(sig, g, ctx)
-        if w > 0 or not sig.service:
-            return w, why
-        return self._cascade(sig, g, ctx)
-
-    def _same_place(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, str]:
+    def _same_place(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, _Why]:
         """The same service, or the same monitored instance, still alerting in the incident."""
-        svc = sig.service
+        svc, window = sig.service, self.config.same_window_s
         if svc and svc in g.services:
             lag = abs(sig.time - g.latest.get(svc, g.last))
-            w = 3.0 * self._fade(lag, self.config.same_window_s)
+            w = 3.0 if lag <= window else 3.0 * self._fade(lag, window)
             if w >= 2.0:
-                return w, f"same service {svc}, {lag:.0f}s after its last signal"
-        for k, v in ctx.identity:
-            if (k, v) in g.labels:
-                lag = abs(sig.time - g.label_latest.get((k, v), g.last))
-                w = 3.0 * self._fade(lag, self.config.same_window_s)
+                return w, (_SAME_SERVICE, svc, lag)
+        for kv in ctx.identity:
+            if kv in g.labels:
+                lag = abs(sig.time - g.label_latest.get(kv, g.last))
+                w = 3.0 if lag <= window else 3.0 * self._fade(lag, window)
                 if w >= 2.0:
-                    return w, f"same {k} {v}, {lag:.0f}s after its last signal"
-        return 0.0, ""
+                    return w, (_SAME_THING, kv[0], kv[1], lag)
+        return 0.0, _NO_WHY
 
-    def _cascade(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, str]:
+    def _cascade(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, _Why]:
         """Evidence from a dependency path to a service of the incident, judged by direction and timing.
 
         A dependent shows a failure soon after its dependency starts failing: within ``link_window_s``
@@ -387,22 +415,25 @@ class Correlator:
         before, or just after, the first symptoms: within ``cause_window_s`` of the incident's start;
         later, it is more likely a new root than the cause of what its callers already show.
         """
-        linked = ctx.linked
-        others = [o for o in linked if o in g.services] if len(linked) < len(g.services) else [
-            o for o in g.services if o in linked]
-        best, why = 0.0, ""
+        best, why = 0.0, _NO_WHY
+        others = g.services.keys() & ctx.linked
+        if not others:
+            return best, why
+        declared, t, cfg = ctx.declared, sig.time, self.config
         for other in sorted(others):  # in name order, so an equal weight names the same service every time
-            w, text, cause, hops = ctx.link(self, other)
+            link = declared.get(other)
+            w, text, cause, hops = ctx.link(self, other) if link is None else link
             if w <= best:
                 continue
             if cause:
-                lag, window, when = abs(sig.time - g.first), self.config.cause_window_s, "the incident started"
+                lag, window, when = abs(t - g.first), cfg.cause_window_s, "the incident started"
             else:
-                lag = abs(sig.time - g.onset.get(other, g.first))
-                window, when = self.config.link_window_s * hops, "it started alerting"
-            w *= self._fade(lag, window)
+                lag = abs(t - g.onset.get(other, g.first))
+                window, when = cfg.link_window_s * hops, "it started alerting"
+            if lag > window:  # else the link counts fully
+                w *= self._fade(lag, window)
             if w > best:
-                best, why = w, f"{text}, {lag:.0f}s after {when}"
+                best, why = w, (_CASCADE, text, lag, when)
         return best, why
 
     @staticmethod
@@ -410,33 +441,38 @@ class Correlator:
         """1 up to ``window``, falling to 0 at twice that."""
         return 1.0 if lag <= window else max(0.0, 2.0 - lag / window)
 
-    def _shared(self, g: Group, ctx: _Ctx) -> tuple[float, str]:
+    def _shared(self, g: Group, ctx: _Ctx) -> tuple[float, _Why]:
         labels = g.labels
         shared = [(kv, w) for kv, w in ctx.weights.items() if kv in labels]
         if not shared:
-            return 0.0, ""
+            return 0.0, _NO_WHY
         if len(shared) == 1:  # the common case: no ranking to do
             (k, v), w = shared[0]
-            return min(self.config.label_cap, 2.0 * w), f"shares labels {k}={v}"
-        shown = ", ".join(f"{k}={v}" for (k, v), _ in sorted(shared, key=lambda x: -x[1])[:4])
-        return min(self.config.label_cap, 2.0 * sum(w for _, w in shared)), f"shares labels {shown}"
+            return min(self.config.label_cap, 2.0 * w), (_SHARES_ONE, k, v)
+        return min(self.config.label_cap, 2.0 * sum(w for _, w in shared)), (_shares, shared)
 
     def decide(self, sig: Signal, fp: str | None = None) -> Decision:
         """The group this signal should join (or ``None``); does not change any state."""
         fp = fp or sig.fingerprint()
-        best: Decision = Decision(None)
-        best_key = (0.0, 0.0, 0)
+        min_score, groups = self.config.min_score, self.groups
+        best: Group | None = None
+        best_key: tuple[float, float, int] = (0.0, 0.0, 0)
+        best_why: list[_Why] = []
         ctx = self._ctx(sig)
-        for gid in self._candidates(sig, fp, ctx.near):
-            g = self.groups.get(gid)
+        for gid in self._candidates(sig, fp, ctx):
+            g = groups.get(gid)
             if g is None:
                 continue
-            s, reasons = self.score(sig, fp, g, ctx)
+            s, why = self._evidence(sig, fp, g, ctx)
+            if s < min_score:
+                continue
             # the best score; on a tie the incident active last, then the oldest: never the set's order
             key = (s, g.last, -gid)
-            if s >= self.config.min_score and (best.group_id is None or key > best_key):
-                best, best_key = Decision(gid, s, reasons, reopen=g.resolved), key
-        return best
+            if best is None or key > best_key:
+                best, best_key, best_why = g, key, why
+        if best is None:
+            return Decision(None)
+        return Decision(-best_key[2], best_key[0], _text(best_why), reopen=best.resolved)
 
     # --- state -------------------------------------------------------------------------------
     def observe(self, sig: Signal) -> None:

@@ -15,6 +15,7 @@ import logging
 import threading
 import time as _time
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -35,15 +36,15 @@ from opsloop.storage.sql.incidents import AiopsStores
 from opsloop.storage.sql.runbooks import SqlRunbookStore
 
 if TYPE_CHECKING:  # imported on first use at run time (see _build_watch and _logs)
-    from opsloop.aiops.detection import MetricWatch
+    from opsloop.aiops.detection import MetricWatch, ServiceWatch
     from opsloop.aiops.logs import LogIngestor
 
 __all__ = ["Pipeline"]
 
 log = logging.getLogger("opsloop.aiops")
 
-CONFIG_KEYS = ("inhibit_rules", "notification_targets", "watch_rules", "metric_rules", "prometheus_queries",
-               "runbooks")
+CONFIG_KEYS = ("inhibit_rules", "notification_targets", "watch_rules", "service_rules", "metric_rules",
+               "prometheus_queries", "runbooks")
 
 
 class Pipeline:
@@ -80,6 +81,7 @@ class Pipeline:
         # server passes the SQL one so templates are queryable and ids survive restarts.
         self.template_store: Any = None
         self.metric_watch: MetricWatch | None = None
+        self.service_watch: ServiceWatch | None = None
         self.thresholds: ThresholdWatch | None = None
         self._mine_logs = mine_logs
         self._loaded = False
@@ -114,6 +116,7 @@ class Pipeline:
             self.router.set_targets(Target.from_dict(t) for t in ops.get_config("notification_targets", []))
             self._build_watch(ops.get_config("watch_rules", []), strict=False)
             self._restore_detectors()
+            self._build_service_watch(ops.get_config("service_rules", []), strict=False)
             self._build_thresholds(ops.get_config("metric_rules", []))
             self.runbooks.set(parse_runbooks(ops.get_config("runbooks", [])))
             self.engine.load()
@@ -132,6 +135,15 @@ class Pipeline:
                 self.metric_watch.adopt(previous)
         if previous is not None and self.metric_watch is None:
             self.stores.detector_state.save((), [list(labels.items()) for labels in previous.series()])
+
+    def _build_service_watch(self, rules: list[dict[str, Any]], strict: bool = True) -> None:
+        if not rules:
+            self.service_watch = None
+            return
+        from opsloop.aiops.detection.service_watch import ServiceRule, ServiceWatch
+        from opsloop.aiops.detection.watch import build_rules
+
+        self.service_watch = ServiceWatch(build_rules(rules, strict=strict, kind=ServiceRule, key="service_rules"))
 
     def _restore_detectors(self) -> None:
         """Resume the metric detectors from their checkpoints; forget those no rule takes any more."""
@@ -223,6 +235,11 @@ class Pipeline:
                 for sig in found:
                     sig.evidence["series"] = fp
                 out.extend(found)
+        if points and self.service_watch is not None:
+            # A service's vector is built bucket by bucket: its points in time order (a batch holds series
+            # after series). Its signals are about the service, not one series.
+            for p in sorted(points, key=attrgetter("time")):
+                out.extend(self.service_watch.observe(p.labels, p.time, p.value))
         return out
 
     # --- incidents --------------------------------------------------------------------------------------
@@ -284,6 +301,8 @@ class Pipeline:
                 self.router.set_targets(targets)
             elif key == "watch_rules":
                 self._build_watch(value)
+            elif key == "service_rules":
+                self._build_service_watch(value)
             elif key == "metric_rules":
                 self._build_thresholds(value)
             elif key == "runbooks":

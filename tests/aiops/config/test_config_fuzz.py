@@ -21,6 +21,9 @@ VALUES = [None, True, 0, -1, -0.5, 1e308, 10**20, "x", "", "***", "1s", '{a="b"}
 DOCS = {
     "watch_rules": [{"name": "cpu", "selector": 'cpu{job="api"}', "alerter": {"on": 0.999},
                      "predict": {"threshold": 90, "horizon": 3600, "above": True}}],
+    "service_rules": [{"name": "svc", "selector": '{job="api"}', "group_by": ["service"], "bucket": 60,
+                       "detector": {"class": "opsloop.aiops.detection.multivariate.HalfSpaceTrees",
+                                    "params": {"window_size": 50}}, "alerter": {"on": 0.999}}],
     "metric_rules": [{"name": "Q", "selector": 'cpu{job=~"a|api"}', "above": 100, "for_s": 10, "severity": "error",
                       "text": "{job} is {value}"}],
     "inhibit_rules": [{"source_matchers": ['alertname="Down"'], "target_matchers": ['severity="warning"'],

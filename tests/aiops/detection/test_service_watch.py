@@ -82,3 +82,30 @@ def test_public_names_are_pinned():
         "detect_period",
         "parse_selector",
     ]
+
+
+@pytest.mark.parametrize(("doc", "field"), [
+    ({"name": ["x"]}, "name"),
+    ({"selector": 7}, "selector"),
+    ({"group_by": "service"}, "group_by"),
+    ({"group_by": [1]}, "group_by"),
+    ({"bucket": "60"}, "bucket"),
+    ({"bucket": -1}, "bucket"),
+    ({"max_features": 0}, "max_features"),
+    ({"alerter": {"on": "high"}}, "alerter"),
+    ({"detector": {"class": "opsloop.aiops.detection.multivariate.HalfSpaceTrees", "params": {"n_trees": "x"}}},
+     "detector"),
+    ({"detector": {"class": "nope.Nope", "params": {}}}, "detector.class"),
+])
+def test_bad_service_rules_are_refused_when_set(doc: dict, field: str) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        ServiceRule(**{"name": "svc", "selector": '{service="checkout"}', **doc})
+    assert err.value.field.startswith(field) or err.value.field == "service_rules", err.value
+
+
+def test_groups_follow_the_service_as_signals_name_it() -> None:
+    # OTLP metrics carry the service as the resource attribute service.name
+    watch = ServiceWatch([ServiceRule("svc", '{__name__=~"rps|latency_ms|errors"}')])
+    for i in range(3):
+        watch.observe({"__name__": "rps", "service.name": "checkout"}, T0 + 60 * i, 1.0)
+    assert watch.groups() == [{"service": "checkout"}]

@@ -9,6 +9,7 @@ turns the probability into ``metric_anomaly`` signals naming the metrics that mo
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -16,14 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opsloop.aiops.detection.alerting import HysteresisAlerter
-from opsloop.aiops.detection.watch import parse_selector
+from opsloop.aiops.detection.watch import build_part, parse_selector
+from opsloop.aiops.ingestion.normalise import service_of
 from opsloop.core.detectors import AnomalyDetector, from_config
 from opsloop.core.signals import Severity, Signal, SignalKind
 from opsloop.errors import InvalidInputError
 
 __all__ = ["ServiceRule", "ServiceWatch"]
 
+log = logging.getLogger("opsloop.aiops.detection")
 _DEFAULT_DETECTOR = {"class": "opsloop.aiops.detection.multivariate.HalfSpaceTrees", "params": {}}
+_REHEARSAL_BUCKETS = 300
 
 
 @dataclass
@@ -50,9 +54,27 @@ class ServiceRule:
     alerter: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.bucket <= 0:
-            raise InvalidInputError("bucket must be > 0 seconds", field="bucket")
+        if not isinstance(self.name, str) or not self.name or len(self.name) > 200:
+            raise InvalidInputError("a service rule needs a 'name' (a string of at most 200 characters)", field="name")
+        if not isinstance(self.selector, str):
+            raise InvalidInputError(f"service rule {self.name!r}: 'selector' must be a string", field="selector")
         self.matchers = parse_selector(self.selector)
+        if isinstance(self.group_by, str) or not all(isinstance(g, str) for g in self.group_by):
+            raise InvalidInputError(f"service rule {self.name!r}: 'group_by' must be a list of label names",
+                                    field="group_by")
+        self.group_by = tuple(self.group_by)
+        if not isinstance(self.feature_label, str) or not self.feature_label:
+            raise InvalidInputError(f"service rule {self.name!r}: 'feature_label' must be a label name",
+                                    field="feature_label")
+        if isinstance(self.bucket, bool) or not isinstance(self.bucket, int | float) or not 0 < self.bucket < 1e9:
+            raise InvalidInputError("bucket must be > 0 seconds", field="bucket")
+        if isinstance(self.max_features, bool) or not isinstance(self.max_features, int) or self.max_features < 1:
+            raise InvalidInputError(f"service rule {self.name!r}: 'max_features' must be a positive integer",
+                                    field="max_features")
+        for name in ("detector", "alerter"):
+            if not isinstance(getattr(self, name), Mapping):
+                raise InvalidInputError(f"service rule {self.name!r}: '{name}' must be an object", field=name)
+        _rehearse(self)  # a bad parameter fails here, when the rule is set, not when a point arrives
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(m.matches(labels) for m in self.matchers)
@@ -62,13 +84,14 @@ class _Group:
     __slots__ = ("rule", "labels", "detector", "alerter", "bucket", "current", "last")
 
     def __init__(self, rule: ServiceRule, labels: dict[str, str]) -> None:
-        det = from_config(rule.detector)
+        det = build_part(rule.name, "detector", lambda: from_config(rule.detector))
         if not isinstance(det, AnomalyDetector):
             raise InvalidInputError(f"rule {rule.name!r}: not an anomaly detector", field="detector")
         self.rule = rule
         self.labels = labels
         self.detector = det
-        self.alerter = HysteresisAlerter(**{"source": "detector:multivariate", **rule.alerter})
+        self.alerter = build_part(rule.name, "alerter",
+                                  lambda: HysteresisAlerter(**{"source": "detector:multivariate", **rule.alerter}))
         self.bucket: int | None = None
         self.current: dict[str, float] = {}
         self.last: dict[str, float] = {}
@@ -82,10 +105,13 @@ class ServiceWatch:
         max_groups: most groups kept at once (least recently updated ones are evicted).
     """
 
-    def __init__(self, rules: list[ServiceRule], *, max_groups: int = 2_000) -> None:
+    def __init__(self, rules: list[ServiceRule], *, max_groups: int = 2_000, contain_errors: bool = True) -> None:
         self.rules = list(rules)
         self.max_groups = max_groups
+        self.contain_errors = contain_errors
+        self.failed: dict[str, str] = {}  # rule name -> the error that stopped its groups
         self._groups: OrderedDict[tuple[str, tuple[str, ...]], _Group] = OrderedDict()
+        self._stopped: set[tuple[str, tuple[str, ...]]] = set()
 
     def __len__(self) -> int:
         return len(self._groups)
@@ -94,8 +120,11 @@ class ServiceWatch:
         rule = next((r for r in self.rules if r.matches(labels)), None)
         if rule is None:
             return None
-        values = tuple(labels.get(k, "") for k in rule.group_by)
+        # "service" is the service as every signal names it (service.name from OTLP, app, job…)
+        values = tuple(service_of(labels) if k == "service" else labels.get(k, "") for k in rule.group_by)
         key = (rule.name, values)
+        if key in self._stopped:
+            return None
         g = self._groups.get(key)
         if g is None:
             g = self._groups[key] = _Group(rule, dict(zip(rule.group_by, values, strict=True)))
@@ -106,7 +135,26 @@ class ServiceWatch:
         return g
 
     def observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
-        """Add one point; returns signals when it closes a bucket whose vector is anomalous."""
+        """Add one point; returns signals when it closes a bucket whose vector is anomalous.
+
+        A group whose detector fails is stopped (logged once per rule, listed in ``failed``): a bad
+        rule never fails the ingestion of other senders."""
+        if not self.contain_errors:
+            return self._observe(labels, t, value)
+        try:
+            return self._observe(labels, t, value)
+        except Exception as exc:  # noqa: BLE001 - contained: see the docstring
+            rule = next((r for r in self.rules if r.matches(labels)), None)
+            if rule is not None:
+                values = tuple(service_of(labels) if k == "service" else labels.get(k, "") for k in rule.group_by)
+                self._groups.pop((rule.name, values), None)
+                self._stopped.add((rule.name, values))
+                if rule.name not in self.failed:
+                    log.error("service rule %r stopped watching %s: %s", rule.name, values, exc, exc_info=exc)
+                self.failed[rule.name] = f"{type(exc).__name__}: {exc}"
+            return []
+
+    def _observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
         g = self._group(labels)
         if g is None:
             return []
@@ -167,6 +215,24 @@ class ServiceWatch:
     def groups(self) -> list[dict[str, str]]:
         """Group labels currently watched."""
         return [dict(g.labels) for g in self._groups.values()]
+
+
+def _rehearse(rule: ServiceRule) -> None:
+    """Run a short stream of three-metric vectors (steady, then one that moves) through a group of the
+    rule, so that parameters only read once points flow fail when the rule is set."""
+    watch = ServiceWatch([rule], contain_errors=False)
+    group = _Group(rule, {})
+    try:
+        for i in range(_REHEARSAL_BUCKETS):
+            group.bucket = i
+            jump = 50.0 if i == _REHEARSAL_BUCKETS - 5 else 0.0
+            group.current = {"a": 10.0 + i % 7, "b": 5.0 + i % 3 + jump, "c": 1.0}
+            watch._close(group)
+    except InvalidInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a detector raises on these parameters
+        raise InvalidInputError(f"service rule {rule.name!r} fails on a test stream: {type(exc).__name__}: {exc}",
+                                field="service_rules") from None
 
 
 def _movers(det: AnomalyDetector, vec: Mapping[str, float]) -> list[tuple[str, float]]:

@@ -25,7 +25,7 @@ from opsloop.core.detectors import AnomalyDetector, from_config
 from opsloop.core.signals import Signal
 from opsloop.errors import InvalidInputError
 
-__all__ = ["LabelMatcher", "MetricWatch", "WatchRule", "build_rules", "parse_selector"]
+__all__ = ["LabelMatcher", "MetricWatch", "WatchRule", "build_part", "build_rules", "parse_selector"]
 
 log = logging.getLogger("opsloop.aiops.detection")
 _T = TypeVar("_T")
@@ -121,23 +121,25 @@ class WatchRule:
         return hashlib.sha1(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def build_rules(documents: Iterable[Any], *, strict: bool = True) -> list[WatchRule]:
-    """``WatchRule``s from their JSON documents. ``strict``: a bad one is a 400 naming it; otherwise (rules
-    stored by an earlier version, read at start) it is logged and left out, and the others still run."""
+def build_rules(documents: Iterable[Any], *, strict: bool = True, kind: Callable[..., Any] = WatchRule,
+                key: str = "watch_rules") -> list[Any]:
+    """Rules (``WatchRule`` or another ``kind``) from their JSON documents under configuration ``key``.
+    ``strict``: a bad one is a 400 naming it; otherwise (rules stored by an earlier version, read at start)
+    it is logged and left out, and the others still run."""
     rules = []
     for i, doc in enumerate(documents):
         try:
             if not isinstance(doc, Mapping):
-                raise InvalidInputError(f"watch rule #{i} must be an object", field="watch_rules")
-            rules.append(WatchRule(**doc))
+                raise InvalidInputError(f"{key}[{i}] must be an object", field=key)
+            rules.append(kind(**doc))
         except TypeError as exc:  # a missing or unknown key
             if strict:
-                raise InvalidInputError(f"bad watch rule #{i}: {exc}", field="watch_rules") from None
-            log.error("stored watch rule #%d is left out: %s", i, exc)
+                raise InvalidInputError(f"bad {key}[{i}]: {exc}", field=key) from None
+            log.error("stored %s[%d] is left out: %s", key, i, exc)
         except InvalidInputError as exc:
             if strict:
                 raise
-            log.error("stored watch rule #%d is left out: %s", i, exc.message)
+            log.error("stored %s[%d] is left out: %s", key, i, exc.message)
     return rules
 
 
@@ -146,27 +148,27 @@ class _Series:
 
     def __init__(self, rule: WatchRule) -> None:
         self.rule = rule
-        det = _part(rule, "detector", lambda: from_config(rule.detector))
+        det = build_part(rule.name, "detector", lambda: from_config(rule.detector))
         if not isinstance(det, AnomalyDetector):
             raise InvalidInputError(f"rule {rule.name!r}: not an anomaly detector", field="detector")
         self.detector = det
-        self.alerter = _part(rule, "alerter", lambda: HysteresisAlerter(**rule.alerter))
+        self.alerter = build_part(rule.name, "alerter", lambda: HysteresisAlerter(**rule.alerter))
         predict = rule.predict
-        self.forecaster = (_part(rule, "forecaster", lambda: SeasonalTrendForecaster(**rule.forecaster))
+        self.forecaster = (build_part(rule.name, "forecaster", lambda: SeasonalTrendForecaster(**rule.forecaster))
                            if predict else None)
-        self.predictor = _part(rule, "predict", lambda: ThresholdPredictor(**predict)) if predict else None
+        self.predictor = build_part(rule.name, "predict", lambda: ThresholdPredictor(**predict)) if predict else None
         self.points = 0
 
 
-def _part(rule: WatchRule, name: str, build: Callable[[], _T]) -> _T:
-    """Build one part of a rule's series; a parameter it refuses is a 400 naming that part."""
+def build_part(rule: str, name: str, build: Callable[[], _T]) -> _T:
+    """Build one part (detector, alerter…) of rule ``rule``; a parameter it refuses is a 400 naming that part."""
     try:
         return build()
     except InvalidInputError as exc:
         where = f"{name}.{exc.field}" if exc.field and exc.field != name else name
-        raise InvalidInputError(f"watch rule {rule.name!r}: {name}: {exc.message}", field=where) from None
+        raise InvalidInputError(f"rule {rule!r}: {name}: {exc.message}", field=where) from None
     except (TypeError, ValueError, ArithmeticError) as exc:
-        raise InvalidInputError(f"watch rule {rule.name!r}: bad {name} parameters: {exc}", field=name) from None
+        raise InvalidInputError(f"rule {rule!r}: bad {name} parameters: {exc}", field=name) from None
 
 
 def _rehearse(rule: WatchRule) -> None:

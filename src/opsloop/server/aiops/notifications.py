@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from opsloop.aiops import config_secrets
+from opsloop.errors import NotFoundError
 from opsloop.server.aiops._common import actor_of, pipeline
 from opsloop.server.params import BodyId, QueryId
 from opsloop.server.wire import json_response
@@ -69,12 +70,17 @@ async def prometheus_status(request: Request) -> Response:
 @router.get("/aiops/config/{key}", summary="A pipeline setting: watch_rules, prometheus_queries, …",
             description="Secret values (notification target `headers`, runbook `env`) show as `***`.")
 async def get_config(request: Request, key: str) -> Response:
+    from opsloop.aiops.pipeline import CONFIG_KEYS
+
+    if key not in CONFIG_KEYS:
+        raise NotFoundError(f"unknown configuration key {key!r}", field="key")
     value = await run_in_threadpool(pipeline(request).stores.ops.get_config, key, [])
     return json_response({key: config_secrets.mask(key, value)})
 
 
 @router.put("/aiops/config/{key}", summary="Replace a pipeline setting",
-            description="Keys: `watch_rules` (metric detectors per series selector), `prometheus_queries` "
+            description="Keys: `watch_rules` (metric detectors per series selector), `service_rules` "
+                        "(a multivariate detector over each service's metrics), `prometheus_queries` "
                         "(query_range pulls), `inhibit_rules`, `notification_targets`, `metric_rules`, "
                         "`runbooks`. A secret sent back as `***` (as GET shows it) keeps its stored value.")
 async def put_config(request: Request, key: str, value: list[dict[str, Any]]) -> Response:

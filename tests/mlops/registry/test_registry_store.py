@@ -361,7 +361,10 @@ def test_artifact_uri_resolves_every_model_uri_form(stores: Stores) -> None:
     for uri in ("models:/m/1", "models:/m@champion", "models:/m/latest", "models:/m/Production",
                 f"models:/{model_id}"):
         assert r.artifact_uri(uri) == location, uri
-    assert r.artifact_uri(f"runs:/{run_id}/model").endswith(f"{run_id}/artifacts/model")
+    # runs:/RUN/NAME is the model logged as NAME in that run (mlflow 3), else a folder of the run's artifacts
+    assert r.artifact_uri(f"runs:/{run_id}/model") == location
+    assert r.artifact_uri(f"runs:/{run_id}/model/sub") == f"{location}/sub"
+    assert r.artifact_uri(f"runs:/{run_id}/plots").endswith(f"{run_id}/artifacts/plots")
     with pytest.raises(NotFoundError):
         r.artifact_uri("models:/m@nobody")
     with pytest.raises(InvalidInputError):

@@ -79,6 +79,26 @@ def test_http_resolver_resolves_run_uris(registry_server: Server, tmp_path: Path
     assert (folder / "readme.txt").read_bytes() == b"hi"
 
 
+def test_run_uris_find_the_model_logged_by_name_in_that_run(registry_server: Server, tmp_path: Path,
+                                                           sklearn_models: tuple[LoggedSklearn, LoggedSklearn]
+                                                           ) -> None:
+    # mlflow 3's log_model(name="model") keeps the files with the logged model, not in the run's artifacts;
+    # runs:/RUN/model names that model (mlflow.pyfunc.load_model resolves it so), which serve/predict missed.
+    logged = sklearn_models[1]
+    runtime = build_runtime(load_settings({"storage": {"data_dir": str(registry_server.data_dir)}}, environ={}))
+    try:
+        resolvers = (HttpModelResolver(registry_server.url, cache_dir=tmp_path / "http"),
+                     LocalModelResolver.for_runtime(runtime, cache_dir=tmp_path / "local"))
+        for resolver in resolvers:
+            folder = resolver(f"runs:/{logged.run_id}/model")
+            assert _model_uuid(folder) == logged.model_id
+            assert (mlflow.pyfunc.load_model(str(folder)).predict(logged.X) == logged.expected).all()
+            with pytest.raises(NotFoundError):
+                resolver(f"runs:/{logged.run_id}/no-such-model")
+    finally:
+        runtime.close()
+
+
 def test_local_resolver_returns_the_stored_folder(registry_server: Server, champion: str, tmp_path: Path) -> None:
     runtime = build_runtime(load_settings({"storage": {"data_dir": str(registry_server.data_dir)}}, environ={}))
     try:

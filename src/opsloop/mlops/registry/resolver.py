@@ -1,5 +1,6 @@
 """Model resolvers: ``models:/NAME@ALIAS``, ``models:/NAME/VERSION``, ``models:/m-…``, ``runs:/RUN/PATH`` →
-a local MLflow model directory.
+a local MLflow model directory (``runs:/RUN/NAME`` is the model logged as ``NAME`` in that run, as in MLflow 3, else a
+folder of the run's artifacts).
 
 Both match ``opsloop.mlops.serving.ModelResolver``: a picklable callable ``(uri) -> pathlib.Path`` that
 raises ``NotFoundError`` for an unknown model, version, alias or run, and returns the new version's
@@ -36,7 +37,7 @@ from opsloop.errors import (
     StorageError,
     ValidationFailedError,
 )
-from opsloop.mlops.registry.uris import parse_model_uri
+from opsloop.mlops.registry.uris import parse_model_uri, run_model_query
 from opsloop.storage.artifacts import ArtifactStore, LocalArtifactStore, safe_path
 
 __all__ = ["HttpModelResolver", "LocalModelResolver", "artifact_store_key", "default_cache_dir"]
@@ -111,8 +112,15 @@ class HttpModelResolver:
         """Where the server keeps the files of ``uri``."""
         parsed = parse_model_uri(uri)
         if parsed.kind == "run":
-            root = _get(client, f"{_API}/runs/get", {"run_id": parsed.name})["run"]["info"]["artifact_uri"]
-            return posixpath.join(root, parsed.path) if parsed.path else root
+            info = _get(client, f"{_API}/runs/get", {"run_id": parsed.name})["run"]["info"]
+            root, path = info["artifact_uri"], parsed.path
+            query = run_model_query(parsed)
+            if query is not None:
+                models = _post(client, f"{_API}/logged-models/search", {
+                    "experiment_ids": [info["experiment_id"]], "filter": query[0], "max_results": 1}).get("models")
+                if models:
+                    root, path = models[0]["info"]["artifact_uri"], query[1]
+            return posixpath.join(root, path) if path else root
         if parsed.kind == "logged_model":
             return _get(client, f"{_API}/logged-models/{quote(parsed.name, safe='')}")["model"]["info"]["artifact_uri"]
         if parsed.kind == "version":

@@ -12,7 +12,7 @@ from opsloop.errors import InvalidInputError
 from opsloop.mlops.registry.identifiers import LATEST_ALIAS, check_alias, check_model_name, parse_version
 from opsloop.mlops.registry.stages import canonical_stage
 
-__all__ = ["ModelUri", "parse_model_uri"]
+__all__ = ["ModelUri", "parse_model_uri", "run_model_query"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +61,18 @@ def parse_model_uri(uri: object, field: str = "model_uri") -> ModelUri:
     if ref.lower() == LATEST_ALIAS:
         return ModelUri("latest", name)
     return ModelUri("stage", name, stage=canonical_stage(ref))
+
+
+def run_model_query(uri: ModelUri) -> tuple[str, str] | None:
+    """For ``runs:/RUN/NAME[/SUB]``: the logged-models filter that finds the model ``NAME`` logged in that
+    run, and ``SUB``; ``None`` for other URIs.
+
+    MLflow 3 keeps the files of ``log_model(name=NAME)`` with the logged model, not among the run's
+    artifacts, and resolves ``runs:/RUN/NAME`` to that model (its ``RunsArtifactRepository`` does).
+    """
+    if uri.kind != "run" or not uri.path:
+        return None
+    name, _, rest = uri.path.partition("/")
+    if "'" in name:
+        return None  # no quoting in the filter grammar; such a path can only name run artifacts
+    return f"name = '{name}' AND source_run_id = '{uri.name}'", rest

@@ -5,7 +5,7 @@ from __future__ import annotations
 from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.mlops.registry.entities import ModelVersion
 from opsloop.mlops.registry.identifiers import LATEST_ALIAS
-from opsloop.mlops.registry.uris import ModelUri, parse_model_uri
+from opsloop.mlops.registry.uris import ModelUri, parse_model_uri, run_model_query
 from opsloop.storage.sql._registry.base import RegistryStoreBase
 
 
@@ -31,8 +31,14 @@ class ModelUris(RegistryStoreBase):
         """Where the files of ``model_uri`` are (an ``mlflow-artifacts:`` URI on an opsloop server)."""
         uri = parse_model_uri(model_uri)
         if uri.kind == "run":
-            root = self.tracking.get_run(uri.name).info.artifact_uri.rstrip("/")
-            return f"{root}/{uri.path}" if uri.path else root
+            run = self.tracking.get_run(uri.name)
+            root, path = run.info.artifact_uri, uri.path
+            query = run_model_query(uri)
+            if query is not None:
+                models, _ = self.tracking.search_logged_models([run.info.experiment_id], query[0], max_results=1)
+                if models:
+                    root, path = models[0].artifact_uri, query[1]
+            return f"{root.rstrip('/')}/{path}" if path else root
         if uri.kind == "logged_model":
             return self.tracking.get_logged_model(uri.name).artifact_uri
         return self.resolve_version(uri).download_uri

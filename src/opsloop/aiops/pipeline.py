@@ -115,8 +115,8 @@ class Pipeline:
             self.engine.inhibitor.set_rules(InhibitRule.from_dict(r) for r in ops.get_config("inhibit_rules", []))
             self.router.set_targets(Target.from_dict(t) for t in ops.get_config("notification_targets", []))
             self._build_watch(ops.get_config("watch_rules", []), strict=False)
-            self._restore_detectors()
             self._build_service_watch(ops.get_config("service_rules", []), strict=False)
+            self._restore_detectors()
             self._build_thresholds(ops.get_config("metric_rules", []))
             self.runbooks.set(parse_runbooks(ops.get_config("runbooks", [])))
             self.engine.load()
@@ -131,33 +131,49 @@ class Pipeline:
             from opsloop.aiops.detection.watch import MetricWatch, build_rules
 
             self.metric_watch = MetricWatch(build_rules(rules, strict=strict))
-            if previous is not None:
-                self.metric_watch.adopt(previous)
-        if previous is not None and self.metric_watch is None:
-            self.stores.detector_state.save((), [list(labels.items()) for labels in previous.series()])
+        self._carry_over(previous, self.metric_watch)
 
     def _build_service_watch(self, rules: list[dict[str, Any]], strict: bool = True) -> None:
+        """Set the service rules; groups of rules defined as before keep what they learned."""
+        previous = self.service_watch
         if not rules:
             self.service_watch = None
-            return
-        from opsloop.aiops.detection.service_watch import ServiceRule, ServiceWatch
-        from opsloop.aiops.detection.watch import build_rules
+        else:
+            from opsloop.aiops.detection.service_watch import ServiceRule, ServiceWatch
+            from opsloop.aiops.detection.watch import build_rules
 
-        self.service_watch = ServiceWatch(build_rules(rules, strict=strict, kind=ServiceRule, key="service_rules"))
+            self.service_watch = ServiceWatch(build_rules(rules, strict=strict, kind=ServiceRule, key="service_rules"))
+        self._carry_over(previous, self.service_watch)
+
+    def _carry_over(self, previous: Any, new: Any) -> None:
+        """A new watch takes over what the previous one learned under unchanged rules; with no new watch,
+        every checkpoint of the previous one is forgotten at once."""
+        if previous is None:
+            return
+        if new is not None:
+            new.adopt(previous)
+            return
+        nothing = type(previous)([])
+        nothing.adopt(previous)  # every stream of the previous watch is gone
+        self.stores.detector_state.save(*nothing.take_changes())
 
     def _restore_detectors(self) -> None:
         """Resume the metric detectors from their checkpoints; forget those no rule takes any more."""
         saved = self.stores.detector_state.load()
-        left_out = self.metric_watch.restore(saved) if self.metric_watch is not None else saved
+        groups = [item for item in saved if item.get("kind") == "service"]
+        series = [item for item in saved if item.get("kind") != "service"]
+        left_out = self.metric_watch.restore(series) if self.metric_watch is not None else series
+        left_out += self.service_watch.restore(groups) if self.service_watch is not None else groups
         if left_out:
             self.stores.detector_state.delete(left_out)
 
     def checkpoint_detectors(self) -> None:
-        """Save the checkpoint of every watched series that learned since the last one (and at shutdown)."""
+        """Save the checkpoint of every watched series (and service group) that learned since the last one."""
         with self.lock:
             self._checkpointed_at = self.clock()
-            if self.metric_watch is not None:
-                self.stores.detector_state.save(*self.metric_watch.take_changes())
+            for watch in (self.metric_watch, self.service_watch):
+                if watch is not None:
+                    self.stores.detector_state.save(*watch.take_changes())
 
     def _build_thresholds(self, rules: list[dict[str, Any]]) -> None:
         self.thresholds = ThresholdWatch([ThresholdRule.from_dict(r) for r in rules]) if rules else None
@@ -386,7 +402,8 @@ class Pipeline:
                     self.stores.ops.set_config("learned_topology", learned)
                     self._saved_learned = learned
             self.persist_logs()
-            if self.metric_watch is not None and now - self._checkpointed_at >= self.detector_checkpoint_s:
+            watching = self.metric_watch is not None or self.service_watch is not None
+            if watching and now - self._checkpointed_at >= self.detector_checkpoint_s:
                 self.checkpoint_detectors()
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.aiops.ingestion._helpers import API, signals
 
-from opsloop.aiops.detection import MetricWatch, WatchRule
+from opsloop.aiops.detection import MetricWatch, ServiceRule, ServiceWatch, WatchRule
 from opsloop.aiops.ingestion.remote_write import encode_remote_write
 from opsloop.server.app import create_app
 from opsloop.settings import load_settings
@@ -127,3 +128,49 @@ def test_the_checkpoint_store_upserts_deletes_and_skips_unreadable_rows(backend:
     assert store.load() == [{**a, "points": 2}]
     store.delete([a])
     assert store.load() == []
+
+
+def _vectors(watch: ServiceWatch, start: int, stop: int, break_at: int = 10**9) -> list[list[dict]]:
+    out = []
+    for i in range(start, stop):
+        rnd = random.Random(i)  # the same values whichever watch sees point i
+        load = 100 + 20 * math.sin(2 * math.pi * i / 60) + rnd.gauss(0, 2)
+        latency = 0.5 * load + rnd.gauss(0, 1) + (60 if i >= break_at else 0)
+        sigs = []
+        for name, v in (("rps", load), ("latency_ms", latency), ("errors", rnd.random())):
+            sigs += watch.observe({"__name__": name, "service": "checkout"}, 60.0 * i + 5, v)
+        out.append([s.to_dict() for s in sigs])
+    return out
+
+
+def test_a_resumed_service_watch_scores_exactly_as_one_that_never_stopped() -> None:
+    def rule() -> ServiceRule:
+        return ServiceRule("svc", '{service="checkout"}', detector={
+            "class": "opsloop.aiops.detection.multivariate.HalfSpaceTrees", "params": {"window_size": 100}})
+
+    whole, first = ServiceWatch([rule()]), ServiceWatch([rule()])
+    expected = _vectors(whole, 0, 1500, break_at=1400)
+    _vectors(first, 0, 1000)
+    changed, gone = first.take_changes()
+    assert [c["group"] for c in changed] == [["checkout"]] and gone == []
+    resumed = ServiceWatch([rule()])
+    assert resumed.restore(changed) == []
+    assert _vectors(resumed, 1000, 1500, break_at=1400) == expected[1000:]
+    assert any(expected[1400:]), "the broken latency is caught"
+    assert ServiceWatch([ServiceRule("svc", '{service="checkout"}')]).restore(changed) == changed  # redefined
+
+
+def test_the_server_resumes_service_groups_and_forgets_them_with_their_rule(tmp_path: Path) -> None:
+    rule = {"name": "svc", "selector": '{job="api"}'}
+    t0 = float(int(time.time()) - 400 * 60)
+    with _app(tmp_path / "data") as client:
+        assert client.put(API + "/aiops/config/service_rules", json=[rule]).status_code == 200
+        body = encode_remote_write([({"__name__": n, "job": "api", "service": "shop"},
+                                     [(t0 + 60 * i, 1.0 + i % 5) for i in range(300)]) for n in ("a", "b")])
+        assert client.post("/api/v1/write", content=body, headers=PB).status_code == 204
+    with _app(tmp_path / "data") as client:
+        pipeline = client.app.state.aiops  # type: ignore[attr-defined]
+        assert pipeline.service_watch.groups() == [{"service": "shop"}]
+        assert [item["kind"] for item in pipeline.stores.detector_state.load()] == ["service"]
+        assert client.put(API + "/aiops/config/service_rules", json=[]).status_code == 200
+        assert pipeline.stores.detector_state.load() == []

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from opsloop.aiops.detection.alerting import HysteresisAlerter
+from opsloop.aiops.detection.ledger import ChangeLedger, adopt_streams, signature
 from opsloop.aiops.detection.watch import build_part, parse_selector
 from opsloop.aiops.ingestion.normalise import service_of
 from opsloop.core.detectors import AnomalyDetector, from_config
@@ -79,6 +80,12 @@ class ServiceRule:
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(m.matches(labels) for m in self.matchers)
 
+    @property
+    def signature(self) -> str:
+        """A digest of the rule's definition (checkpoints are restored only under the same one)."""
+        return signature({k: getattr(self, k) for k in ("name", "selector", "group_by", "feature_label", "bucket",
+                                                         "max_features", "detector", "alerter")})
+
 
 class _Group:
     __slots__ = ("rule", "labels", "detector", "alerter", "bucket", "current", "last")
@@ -110,8 +117,9 @@ class ServiceWatch:
         self.max_groups = max_groups
         self.contain_errors = contain_errors
         self.failed: dict[str, str] = {}  # rule name -> the error that stopped its groups
-        self._groups: OrderedDict[tuple[str, tuple[str, ...]], _Group] = OrderedDict()
-        self._stopped: set[tuple[str, tuple[str, ...]]] = set()
+        self._groups: OrderedDict[_GroupKey, _Group] = OrderedDict()
+        self._stopped: set[_GroupKey] = set()
+        self._ledger: ChangeLedger[_GroupKey] = ChangeLedger()  # what changed since the last ``take_changes``
 
     def __len__(self) -> int:
         return len(self._groups)
@@ -128,10 +136,13 @@ class ServiceWatch:
         g = self._groups.get(key)
         if g is None:
             g = self._groups[key] = _Group(rule, dict(zip(rule.group_by, values, strict=True)))
+            self._ledger.added(key)
             if len(self._groups) > self.max_groups:
-                self._groups.popitem(last=False)
+                evicted, _ = self._groups.popitem(last=False)
+                self._ledger.dropped(evicted)
         else:
             self._groups.move_to_end(key)
+            self._ledger.changed.add(key)
         return g
 
     def observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
@@ -149,6 +160,7 @@ class ServiceWatch:
                 values = tuple(service_of(labels) if k == "service" else labels.get(k, "") for k in rule.group_by)
                 self._groups.pop((rule.name, values), None)
                 self._stopped.add((rule.name, values))
+                self._ledger.dropped((rule.name, values))
                 if rule.name not in self.failed:
                     log.error("service rule %r stopped watching %s: %s", rule.name, values, exc, exc_info=exc)
                 self.failed[rule.name] = f"{type(exc).__name__}: {exc}"
@@ -215,6 +227,56 @@ class ServiceWatch:
     def groups(self) -> list[dict[str, str]]:
         """Group labels currently watched."""
         return [dict(g.labels) for g in self._groups.values()]
+
+    def take_changes(self) -> tuple[list[dict[str, Any]], list[list[list[str]]]]:
+        """Checkpoints of the groups that changed since the last call, and the keys (as ``labels``) of
+        the groups dropped since (see ``MetricWatch.take_changes``)."""
+        changed, gone = self._ledger.take()
+        return [_group_state(key, self._groups[key]) for key in changed if key in self._groups], [
+            _group_labels(key) for key in gone]
+
+    def restore(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Add groups from their checkpoints; returns the ones left out (rule gone or redefined, unreadable)."""
+        rules = {r.name: r for r in self.rules}
+        left_out = []
+        for item in items:
+            rule = rules.get(item.get("rule", ""))
+            if rule is None or item.get("signature") != rule.signature:
+                left_out.append(dict(item))
+                continue
+            try:
+                values = tuple(str(v) for v in item["group"])
+                g = _Group(rule, dict(zip(rule.group_by, values, strict=True)))
+                g.detector.load_state_dict(item["detector"])
+                g.alerter.load_state_dict(item["alerter"])
+                g.bucket = None if item["bucket"] is None else int(item["bucket"])
+                g.current = {str(k): float(v) for k, v in item["current"].items()}
+                g.last = {str(k): float(v) for k, v in item["last"].items()}
+            except (KeyError, TypeError, ValueError, AttributeError, InvalidInputError) as exc:
+                log.warning("checkpoint of a %r group not restored: %s", rule.name, exc)
+                left_out.append(dict(item))
+                continue
+            self._groups[(rule.name, values)] = g
+            self._ledger.gone.discard((rule.name, values))
+        return left_out
+
+    def adopt(self, previous: ServiceWatch) -> None:
+        """Take over ``previous``' groups whose rule is still defined the same way; the others are dropped."""
+        adopt_streams(self.rules, previous._groups, previous._ledger, self._groups, self._ledger)
+
+
+_GroupKey = tuple[str, tuple[str, ...]]
+
+
+def _group_labels(key: _GroupKey) -> list[list[str]]:
+    """A group's identity in the form of a series' labels, so one checkpoint store keys both."""
+    return [["__service_rule__", key[0]], *([f"__group_{i}__", v] for i, v in enumerate(key[1]))]
+
+
+def _group_state(key: _GroupKey, g: _Group) -> dict[str, Any]:
+    return {"kind": "service", "labels": _group_labels(key), "rule": g.rule.name, "signature": g.rule.signature,
+            "group": list(key[1]), "bucket": g.bucket, "current": dict(g.current), "last": dict(g.last),
+            "detector": g.detector.state_dict(), "alerter": g.alerter.state_dict()}
 
 
 def _rehearse(rule: ServiceRule) -> None:

@@ -9,8 +9,6 @@ series is dropped (and relearns if it comes back).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 from collections import OrderedDict
@@ -20,6 +18,7 @@ from typing import Any, TypeVar
 
 from opsloop.aiops.detection.alerting import HysteresisAlerter
 from opsloop.aiops.detection.forecast import SeasonalTrendForecaster, ThresholdPredictor
+from opsloop.aiops.detection.ledger import ChangeLedger, adopt_streams, signature
 from opsloop.aiops.ingestion.normalise import service_of
 from opsloop.core.detectors import AnomalyDetector, from_config
 from opsloop.core.signals import Signal
@@ -115,10 +114,9 @@ class WatchRule:
 
     @property
     def signature(self) -> str:
-        """A digest of the rule's definition: a checkpoint taken under another definition is not restored."""
-        doc = {k: getattr(self, k) for k in ("name", "selector", "detector", "alerter", "predict", "forecaster",
-                                             "predict_every")}
-        return hashlib.sha1(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        """A digest of the rule's definition (checkpoints are restored only under the same one)."""
+        return signature({k: getattr(self, k) for k in ("name", "selector", "detector", "alerter", "predict",
+                                                         "forecaster", "predict_every")})
 
 
 def build_rules(documents: Iterable[Any], *, strict: bool = True, kind: Callable[..., Any] = WatchRule,
@@ -204,8 +202,7 @@ class MetricWatch:
         self.failed: dict[str, str] = {}  # rule name -> the error that stopped its series
         self._series: OrderedDict[_Key, _Series] = OrderedDict()
         self._unmatched: set[_Key] = set()
-        self._changed: set[_Key] = set()  # series that learned since the last ``take_changes``
-        self._gone: set[_Key] = set()  # series dropped since then (evicted, stopped)
+        self._ledger: ChangeLedger[_Key] = ChangeLedger()  # what changed since the last ``take_changes``
 
     def __len__(self) -> int:
         return len(self._series)
@@ -215,7 +212,7 @@ class MetricWatch:
         s = self._series.get(key)
         if s is not None:
             self._series.move_to_end(key)
-            self._changed.add(key)
+            self._ledger.changed.add(key)
             return s
         if key in self._unmatched:
             return None
@@ -225,12 +222,10 @@ class MetricWatch:
                 self._unmatched.add(key)
             return None
         s = self._series[key] = _Series(rule)
-        self._changed.add(key)
-        self._gone.discard(key)
+        self._ledger.added(key)
         if len(self._series) > self.max_series:
             evicted, _ = self._series.popitem(last=False)
-            self._changed.discard(evicted)
-            self._gone.add(evicted)
+            self._ledger.dropped(evicted)
         return s
 
     def observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
@@ -250,8 +245,7 @@ class MetricWatch:
         key = tuple(sorted(labels.items()))
         s = self._series.pop(key, None)
         self._unmatched.add(key)
-        self._changed.discard(key)
-        self._gone.add(key)
+        self._ledger.dropped(key)
         rule = s.rule.name if s is not None else next((r.name for r in self.rules if r.matches(labels)), "?")
         if rule not in self.failed:
             log.error("watch rule %r stopped watching %s: %s", rule, dict(labels), exc, exc_info=exc)
@@ -305,32 +299,20 @@ class MetricWatch:
                 left_out.append(dict(item))
                 continue
             self._series[key] = series
-            self._gone.discard(key)
+            self._ledger.gone.discard(key)
         return left_out
 
     def take_changes(self) -> tuple[list[dict[str, Any]], list[list[list[str]]]]:
         """Checkpoints of the series that learned since the last call, and the labels of series dropped
         since: what a store of per-series checkpoints needs to be brought up to date."""
-        changed = [_series_state(key, self._series[key]) for key in self._changed if key in self._series]
-        gone = [[list(kv) for kv in key] for key in self._gone]
-        self._changed.clear()
-        self._gone.clear()
-        return changed, gone
+        changed, gone = self._ledger.take()
+        return ([_series_state(key, self._series[key]) for key in changed if key in self._series],
+                [[list(kv) for kv in key] for key in gone])
 
     def adopt(self, previous: MetricWatch) -> None:
         """Take over ``previous``' series whose rule is still defined the same way (a configuration change
         keeps what unchanged rules learned); the others count as dropped."""
-        rules = {r.name: r for r in self.rules}
-        for key, s in previous._series.items():
-            rule = rules.get(s.rule.name)
-            if rule is not None and rule.signature == s.rule.signature:
-                s.rule = rule
-                self._series[key] = s
-                if key in previous._changed:
-                    self._changed.add(key)
-            else:
-                self._gone.add(key)
-        self._gone |= previous._gone - set(self._series)
+        adopt_streams(self.rules, previous._series, previous._ledger, self._series, self._ledger)
 
 
 _Key = tuple[tuple[str, str], ...]

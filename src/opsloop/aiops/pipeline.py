@@ -64,6 +64,7 @@ class Pipeline:
         self.metric_history_s = metric_history_s
         self.detector_checkpoint_s = detector_checkpoint_s
         self._checkpointed_at = 0.0
+        self._left_out: list[str] = []  # stored detection rules that no longer load (named at /aiops/detection)
         self._pruned_at = 0.0
         self.limits = limits or Limits()
         self.clock = clock
@@ -130,7 +131,7 @@ class Pipeline:
         else:
             from opsloop.aiops.detection.watch import MetricWatch, build_rules
 
-            self.metric_watch = MetricWatch(build_rules(rules, strict=strict))
+            self.metric_watch = MetricWatch(build_rules(rules, strict=strict, left_out=self._left_out))
         self._carry_over(previous, self.metric_watch)
 
     def _build_service_watch(self, rules: list[dict[str, Any]], strict: bool = True) -> None:
@@ -142,7 +143,8 @@ class Pipeline:
             from opsloop.aiops.detection.service_watch import ServiceRule, ServiceWatch
             from opsloop.aiops.detection.watch import build_rules
 
-            self.service_watch = ServiceWatch(build_rules(rules, strict=strict, kind=ServiceRule, key="service_rules"))
+            self.service_watch = ServiceWatch(build_rules(rules, strict=strict, kind=ServiceRule, key="service_rules",
+                                                          left_out=self._left_out))
         self._carry_over(previous, self.service_watch)
 
     def _carry_over(self, previous: Any, new: Any) -> None:
@@ -166,6 +168,14 @@ class Pipeline:
         left_out += self.service_watch.restore(groups) if self.service_watch is not None else groups
         if left_out:
             self.stores.detector_state.delete(left_out)
+
+    def detection_status(self) -> dict[str, Any]:
+        """The detection rules at work: series or groups watched per rule, errors, the last checkpoint."""
+        with self.lock:
+            return {"watch_rules": self.metric_watch.status() if self.metric_watch is not None else [],
+                    "service_rules": self.service_watch.status() if self.service_watch is not None else [],
+                    "left_out": list(self._left_out),
+                    "checkpointed_at": self._checkpointed_at or None}
 
     def checkpoint_detectors(self) -> None:
         """Save the checkpoint of every watched series (and service group) that learned since the last one."""
@@ -317,8 +327,10 @@ class Pipeline:
                 self.router.set_targets(targets)
             elif key == "watch_rules":
                 self._build_watch(value)
+                self._left_out = [e for e in self._left_out if not e.startswith("watch_rules[")]
             elif key == "service_rules":
                 self._build_service_watch(value)
+                self._left_out = [e for e in self._left_out if not e.startswith("service_rules[")]
             elif key == "metric_rules":
                 self._build_thresholds(value)
             elif key == "runbooks":

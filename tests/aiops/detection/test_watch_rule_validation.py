@@ -78,6 +78,8 @@ def test_a_rule_failing_at_run_time_stops_its_series_only() -> None:
         watch.observe({"__name__": "mem", "host": "a"}, 60.0 * i, 5.0 + i % 3)
     assert set(watch.failed) == {"plugin"} and "plug-in bug" in watch.failed["plugin"]
     assert watch.series() == [{"__name__": "mem", "host": "a"}]
+    assert watch.status() == [{"name": "plugin", "series": 0, "failed": "ZeroDivisionError: plug-in bug"},
+                              {"name": "default", "series": 1, "failed": None}]
 
 
 def test_a_bad_rule_is_a_400_and_metric_ingestion_goes_on(tmp_path: Path) -> None:
@@ -95,3 +97,29 @@ def test_a_bad_rule_is_a_400_and_metric_ingestion_goes_on(tmp_path: Path) -> Non
             r = client.post("/v1/metrics", json=_otlp_gauge("cpu_util", points[k:k + 100]))
             assert r.status_code == 200, r.text
         assert [s["labels"]["rule"] for s in signals(client, kind="metric_anomaly")] == ["cpu"]
+
+
+def test_the_detection_status_names_rules_left_out_at_start_and_counts_series(tmp_path: Path) -> None:
+    from opsloop.storage.sql import open_database
+    from opsloop.storage.sql.incidents import AiopsStores
+
+    # a rule stored by an earlier version that this one refuses, beside a good one
+    with aiops_client(tmp_path):
+        pass
+    stores = AiopsStores(open_database(f"sqlite:///{tmp_path / 'data' / 'opsloop.db'}"))
+    stores.ops.set_config("watch_rules", [{"name": "old", "selector": "cpu_util", "predict": {"horizon_s": 60}},
+                                          {"name": "cpu", "selector": "cpu_util"}])
+    stores.db.engine.dispose()
+    with aiops_client(tmp_path) as client:
+        status = client.get(API + "/aiops/detection").json()
+        assert [r["name"] for r in status["watch_rules"]] == ["cpu"]
+        assert len(status["left_out"]) == 1 and "watch_rules[0]" in status["left_out"][0]
+        assert "horizon_s" in status["left_out"][0]
+        now = time.time()
+        r = client.post("/v1/metrics", json=_otlp_gauge("cpu_util", [(now - 60 + i, 1.0) for i in range(5)]))
+        assert r.status_code == 200
+        assert client.get(API + "/aiops/detection").json()["watch_rules"] == [
+            {"name": "cpu", "series": 1, "failed": None}]
+        assert client.put(API + "/aiops/config/watch_rules", json=[{"name": "cpu", "selector": "cpu_util"}]
+                          ).status_code == 200
+        assert client.get(API + "/aiops/detection").json()["left_out"] == []  # the document was set anew

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,6 +227,12 @@ class ServiceWatch:
     def groups(self) -> list[dict[str, str]]:
         """Group labels currently watched."""
         return [dict(g.labels) for g in self._groups.values()]
+
+    def status(self) -> list[dict[str, Any]]:
+        """Each rule with the number of groups it watches and the error that stopped one, if any."""
+        counts = Counter(g.rule.name for g in self._groups.values())
+        return [{"name": r.name, "groups": counts.get(r.name, 0), "failed": self.failed.get(r.name)}
+                for r in self.rules]
 
     def take_changes(self) -> tuple[list[dict[str, Any]], list[list[list[str]]]]:
         """Checkpoints of the groups that changed since the last call, and the keys (as ``labels``) of

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -120,11 +120,12 @@ class WatchRule:
 
 
 def build_rules(documents: Iterable[Any], *, strict: bool = True, kind: Callable[..., Any] = WatchRule,
-                key: str = "watch_rules") -> list[Any]:
+                key: str = "watch_rules", left_out: list[str] | None = None) -> list[Any]:
     """Rules (``WatchRule`` or another ``kind``) from their JSON documents under configuration ``key``.
     ``strict``: a bad one is a 400 naming it; otherwise (rules stored by an earlier version, read at start)
-    it is logged and left out, and the others still run."""
+    it is logged and left out (its error appended to ``left_out``), and the others still run."""
     rules = []
+    left_out = [] if left_out is None else left_out
     for i, doc in enumerate(documents):
         try:
             if not isinstance(doc, Mapping):
@@ -134,10 +135,12 @@ def build_rules(documents: Iterable[Any], *, strict: bool = True, kind: Callable
             if strict:
                 raise InvalidInputError(f"bad {key}[{i}]: {exc}", field=key) from None
             log.error("stored %s[%d] is left out: %s", key, i, exc)
+            left_out.append(f"{key}[{i}]: {exc}")
         except InvalidInputError as exc:
             if strict:
                 raise
             log.error("stored %s[%d] is left out: %s", key, i, exc.message)
+            left_out.append(f"{key}[{i}]: {exc.message}")
     return rules
 
 
@@ -271,6 +274,12 @@ class MetricWatch:
     def series(self) -> list[dict[str, str]]:
         """Labels of the series currently watched."""
         return [dict(k) for k in self._series]
+
+    def status(self) -> list[dict[str, Any]]:
+        """Each rule with the number of series it watches and the error that stopped one, if any."""
+        counts = Counter(s.rule.name for s in self._series.values())
+        return [{"name": r.name, "series": counts.get(r.name, 0), "failed": self.failed.get(r.name)}
+                for r in self.rules]
 
     def state_dict(self) -> dict[str, Any]:
         """Checkpoint of every watched series (JSON-serialisable); rules are not included."""

@@ -59,6 +59,14 @@ async def replay(request: Request, body: ReplayBody | None = None) -> Response:
     return json_response({"replayed": count})
 
 
+@router.get("/aiops/detection", summary="The metric detection rules at work",
+            description="Per `watch_rules` rule the series it watches, per `service_rules` rule the groups, the "
+                        "error that stopped one (`failed`), stored rules that no longer load (`left_out`) and the "
+                        "time of the last checkpoint.")
+async def detection_status(request: Request) -> Response:
+    return json_response(await run_in_threadpool(pipeline(request).detection_status))
+
+
 @router.get("/aiops/prometheus", summary="The Prometheus pull queries and how their pulls went")
 async def prometheus_status(request: Request) -> Response:
     scheduler = getattr(request.app.state, "prometheus_pull", None)

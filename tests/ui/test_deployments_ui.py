@@ -97,6 +97,10 @@ def test_deployment_traffic_latency_errors_and_drift_distributions(page, ui_serv
     expect(row).to_contain_text("serving")
     expect(row.locator("td.num").first).to_have_text("6")
     expect(row.locator("td.num").nth(2)).to_have_text("1")  # errors
+    # number columns are right-aligned, their headers too (a left-aligned header sat over the next column)
+    aligns = page.locator("#deployments-table thead th").evaluate_all(
+        "(ths) => ths.map((th) => getComputedStyle(th).textAlign)")
+    assert aligns[2:] == ["right"] * 7, aligns
     for chart in ("traffic", "latency", "errors"):
         expect(page.locator(f"#deployment-detail .chart-{chart} svg.chart")).to_be_visible()
     expect(page.locator("#deployment-detail .chart-latency .legend")).to_contain_text("p99 ms")

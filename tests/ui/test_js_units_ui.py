@@ -35,3 +35,14 @@ def test_anomaly_evidence_shapes_become_series(page) -> None:  # noqa: ANN001
     assert [p[:2] for p in plain] == [[1, 4], [2, 5]]
     assert banded == [[1, 3, 1, 4]]
     assert none == []
+
+
+def test_a_time_axis_with_one_point_spans_minutes_not_years(page) -> None:  # noqa: ANN001
+    # One sample (a deployment's first 5 s, a metric logged once) used to pad the axis by 5% of the epoch
+    # time, about two years each side, so its ticks read as dates ("6/15", "1/15").
+    expr = ("(() => { const div = document.createElement('div'); div.style.width = '600px'; document.body.append(div);"
+            " m.lineChart(div, {series: [{name: 'a', color: '#000', points: [[Date.UTC(2026, 0, 1, 12), 1]]}],"
+            " xTime: true}); const xs = [...div.querySelectorAll('text.tick')]"
+            ".filter((t) => t.getAttribute('text-anchor') === 'middle').map((t) => t.textContent); div.remove(); return xs; })()")
+    ticks = _call(page, "charts.js", expr)
+    assert ticks and all("/" not in t and ":" in t for t in ticks), ticks

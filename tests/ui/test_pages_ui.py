@@ -56,7 +56,46 @@ def test_models_page_lists_registered_model_and_promotes_with_reason(page, model
     assert not page.js_errors
 
 
-@pytest.mark.parametrize(("route", "name"), [("/#/deployments", "deployments"), ("/#/logs", "logs")])
+# What `opsloop models validate` records: nested metrics, fairness and a table of rules.
+_VALIDATE_REPORT = {
+    "model": "churn-model", "candidate": "2", "champion": "1 (@champion)", "task": "classification", "rows": 150,
+    "time": 1796567137.6,
+    "metrics": {"candidate": {"accuracy": 0.9733, "precision": 0.9738, "recall": 0.9733, "f1": 0.9733, "auc": 0.9983},
+                "champion": {"accuracy": 0.96, "precision": 0.9605, "recall": 0.96, "f1": 0.96, "auc": 0.9938}},
+    "fairness": {"candidate": [], "champion": []},
+    "rules": [{"rule": "accuracy >= champion - 0.01", "status": "passed", "candidate": 0.9733, "champion": 0.96,
+               "bound": 0.95, "note": None},
+              {"rule": "auc >= 0.5", "status": "passed", "candidate": 0.9983, "champion": 0.9938, "bound": 0.5,
+               "note": None}],
+    "passed": True,
+}
+
+
+def test_a_validation_report_reads_as_a_table_inside_its_card(page, model, ui_server) -> None:  # noqa: ANN001
+    # The report's keys used to be squeezed to one letter a line ("m/o/d/el") and its tables ran out of
+    # the card and the window.
+    from playwright.sync_api import expect
+
+    resp = httpx.post(f"{ui_server.url}/api/opsloop/v1/models/{model}/versions/1/validations",
+                      json={"passed": True, "report": _VALIDATE_REPORT})
+    assert resp.status_code == 200, resp.text
+    page.goto(f"/#/models/{model}?v=1")
+    report = page.locator(".validation").first
+    expect(report).to_contain_text("accuracy >= champion - 0.01")
+    keys = report.locator("table.kv > tbody > tr > th")
+    expect(keys.first).to_have_text("model")
+    lines = keys.evaluate_all("(ths) => ths.map((th) => { const r = document.createRange(); r.selectNodeContents(th);"
+                              " return [th.textContent, r.getClientRects().length]; })")
+    assert lines and [k for k, n in lines if n != 1] == [], lines
+    card = page.locator("section.card", has=report)
+    assert card.evaluate("(c) => c.scrollWidth <= c.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(page, "model-validation-report")
+    assert not page.js_errors
+
+
+@pytest.mark.parametrize(("route", "name"), [("/#/deployments", "deployments"), ("/#/logs", "logs"),
+                                             ("/#/metrics", "metrics")])
 def test_pages_without_data_explain_what_to_do(page, route: str, name: str) -> None:  # noqa: ANN001
     from playwright.sync_api import expect
 
@@ -64,6 +103,7 @@ def test_pages_without_data_explain_what_to_do(page, route: str, name: str) -> N
     state = page.locator(".empty-state")
     expect(state).to_be_visible()
     assert len(state.inner_text()) > 80
+    assert "[object" not in state.inner_text()  # the metrics page printed "[object HTMLPreElement]"
     shot(page, name)
     assert not page.js_errors
 

@@ -57,14 +57,17 @@ function fmtTimeTick(ms, span) {
   return `${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-function extent(values) {
+/** [min, max] of the finite values; a single value is padded by ``flatPad`` (default 5% of it, or 1). */
+function extent(values, flatPad = 0) {
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of values) if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; }
   if (lo === Infinity) return [0, 1];
-  if (lo === hi) { const pad = Math.abs(lo) * 0.05 || 1; return [lo - pad, hi + pad]; }
+  if (lo === hi) { const pad = flatPad || Math.abs(lo) * 0.05 || 1; return [lo - pad, hi + pad]; }
   return [lo, hi];
 }
+
+const FLAT_TIME_PAD_MS = 60e3;  // one sample on a time axis: a minute each side (5% of epoch ms is ~2 years)
 
 function nearest(points, x) {
   let lo = 0;
@@ -100,7 +103,7 @@ function drawLineChart(container, opts) {
   const band = (opts.band || []).filter(([x, lo, hi]) => Number.isFinite(x) && Number.isFinite(yT(lo)) && Number.isFinite(yT(hi)));
   const xs = [...series.flatMap((s) => s.pts.map((p) => p[0])), ...band.map((b) => b[0]), ...(opts.markers || []).map((mk) => mk.x)];
   const ys = [...series.flatMap((s) => s.pts.map((p) => yT(p[1]))), ...band.flatMap((b) => [yT(b[1]), yT(b[2])])];
-  const [x0, x1] = extent(xs);
+  const [x0, x1] = extent(xs, opts.xTime ? FLAT_TIME_PAD_MS : 0);
   const [y0, y1] = extent(Number.isFinite(yT(opts.yMin)) ? [...ys, yT(opts.yMin)] : ys);  // yMin: e.g. 0 for counts
   const X = (x) => m.l + ((x - x0) / (x1 - x0)) * (width - m.l - m.r);
   const Y = (y) => height - m.b - ((y - y0) / (y1 - y0)) * (height - m.t - m.b);

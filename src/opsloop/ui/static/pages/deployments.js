@@ -78,7 +78,7 @@ async function loadDeployments(host, ctx) {
 function deploymentTable(deployments, chosen, ctx) {
   const cols = ['Deployment', 'Status', 'Requests', 'Requests/s (1 min)', 'Errors', 'Error rate', 'p50 ms', 'p95 ms', 'p99 ms'];
   return h('div', { class: 'table-wrap' }, h('table', { id: 'deployments-table' },
-    h('thead', {}, h('tr', {}, cols.map((t) => h('th', { scope: 'col', text: t })))),
+    h('thead', {}, h('tr', {}, cols.map((t, i) => h('th', { scope: 'col', class: i >= 2 ? 'num' : null, text: t })))),
     h('tbody', {}, deployments.map((d) => h('tr', { 'data-deployment': d.name, class: d === chosen ? 'selected' : null },
       h('td', {}, h('a', { href: href('/deployments', { dep: d.name, model: ctx.query.get('model') || d.model }), 'aria-current': d === chosen ? 'true' : null, text: d.name })),
       h('td', {}, badge(d.status, d.status === 'serving' ? 'ok' : 'muted')),

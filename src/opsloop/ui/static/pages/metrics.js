@@ -72,7 +72,7 @@ export async function render(root, ctx) {
     if (!list.length) {
       clear(tableHost, f.name || f.service
         ? emptyState('No series matches these filters', 'Clear a filter to see more series.')
-        : emptyState('No metrics yet', 'Send metrics to opsloop and they appear here:', h('pre', { class: 'code', text: SEND_METRICS(location.origin) })));
+        : emptyState('No metrics yet', 'Send metrics to opsloop and they appear here:', SEND_METRICS(location.origin)));
       clear(chartHost);
       return;
     }

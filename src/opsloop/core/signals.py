@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _quote  # how json.dumps writes a string
 from typing import Any
 
-__all__ = ["Severity", "Signal", "SignalKind"]
+__all__ = ["SEVERITY_ALIASES", "Severity", "Signal", "SignalKind"]
 
 
 class Severity(enum.IntEnum):
@@ -31,16 +31,18 @@ class Severity(enum.IntEnum):
             return cls.WARNING
         if isinstance(value, int):
             return cls(max(1, min(4, value)))
-        v = str(value).strip().lower()
-        aliases = {
-            "info": cls.INFO, "informational": cls.INFO, "low": cls.INFO, "debug": cls.INFO,
-            "notice": cls.INFO, "none": cls.INFO, "trace": cls.INFO,
-            "warning": cls.WARNING, "warn": cls.WARNING, "medium": cls.WARNING, "minor": cls.WARNING,
-            "error": cls.ERROR, "err": cls.ERROR, "high": cls.ERROR, "major": cls.ERROR,
-            "critical": cls.CRITICAL, "crit": cls.CRITICAL, "fatal": cls.CRITICAL,
-            "page": cls.CRITICAL, "emergency": cls.CRITICAL, "alert": cls.CRITICAL,
-        }
-        return aliases.get(v, cls.WARNING)
+        return SEVERITY_ALIASES.get(str(value).strip().lower(), cls.WARNING)
+
+
+# the words Severity.parse understands (Alertmanager's, syslog's, OTel's and PagerDuty's usual ones)
+SEVERITY_ALIASES = {
+    "info": Severity.INFO, "informational": Severity.INFO, "low": Severity.INFO, "debug": Severity.INFO,
+    "notice": Severity.INFO, "none": Severity.INFO, "trace": Severity.INFO,
+    "warning": Severity.WARNING, "warn": Severity.WARNING, "medium": Severity.WARNING, "minor": Severity.WARNING,
+    "error": Severity.ERROR, "err": Severity.ERROR, "high": Severity.ERROR, "major": Severity.ERROR,
+    "critical": Severity.CRITICAL, "crit": Severity.CRITICAL, "fatal": Severity.CRITICAL,
+    "page": Severity.CRITICAL, "emergency": Severity.CRITICAL, "alert": Severity.CRITICAL,
+}
 
 
 class SignalKind(enum.StrEnum):

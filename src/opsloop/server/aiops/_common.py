@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.requests import Request
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from opsloop.errors import InvalidInputError, LimitExceededError
 from opsloop.server.wire import _bounded
 
-__all__ = ["actor_of", "pipeline", "raw_body", "sender_of"]
+__all__ = ["actor_of", "choices", "pipeline", "raw_body", "sender_of"]
 
 
 def pipeline(request: Request) -> Any:
@@ -19,6 +20,19 @@ def pipeline(request: Request) -> Any:
     if p is None:
         raise RuntimeError("the AIOps pipeline is not running (the app's lifespan has not started)")
     return p
+
+
+def choices(value: str | None, allowed: Iterable[str], field: str) -> str | None:
+    """A comma-separated filter whose every word must be one of ``allowed`` (a typo is a 400, not an
+    empty list); the value as given, or None when empty."""
+    if value is None or not value.strip():
+        return None
+    known = set(allowed)
+    bad = [w.strip() for w in value.split(",") if w.strip() and w.strip().lower() not in known]
+    if bad:
+        raise InvalidInputError(f"{field}: unknown value {bad[0]!r}; expected one of {', '.join(sorted(known))}",
+                                field=field)
+    return value
 
 
 def sender_of(request: Request) -> str:

@@ -11,7 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from opsloop.server.aiops._common import actor_of, pipeline
+from opsloop.aiops.incidents.lifecycle import STATES
+from opsloop.core.signals import SEVERITY_ALIASES
+from opsloop.server.aiops._common import actor_of, choices, pipeline
 from opsloop.server.params import BodyId, Offset, RowId
 from opsloop.server.wire import json_response
 
@@ -55,6 +57,8 @@ async def list_incidents(
     limit: int = Query(50, ge=1, le=500),
     offset: Offset = 0,
 ) -> Response:
+    state = choices(state, STATES, "state")
+    severity = choices(severity, SEVERITY_ALIASES, "severity")
     rows, total = await run_in_threadpool(pipeline(request).stores.incidents.list, state=state, severity=severity,
                                           service=service, q=q, assignee=assignee, limit=limit, offset=offset)
     return json_response({"incidents": [{k: r[k] for k in _LIST_FIELDS} | {"flags": r["flags"]} for r in rows],

@@ -20,8 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from opsloop.aiops.runbooks.states import STATES
 from opsloop.errors import NotFoundError
-from opsloop.server.aiops._common import actor_of, pipeline
+from opsloop.server.aiops._common import actor_of, choices, pipeline
 from opsloop.server.params import QueryId, RowId
 from opsloop.server.wire import json_response
 from opsloop.settings import Settings
@@ -54,6 +55,7 @@ async def list_runbooks(request: Request) -> Response:
 async def list_runs(request: Request, incident_id: QueryId = None,
                     state: str | None = Query(None, description="queued, running, succeeded, failed, gate_failed"),
                     runbook: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> Response:
+    state = choices(state, STATES, "state")
     runs = await run_in_threadpool(pipeline(request).runbooks.runs.list, incident_id=incident_id, state=state,
                                    runbook=runbook, limit=limit)
     return json_response({"runs": [run_view(r) for r in runs]})

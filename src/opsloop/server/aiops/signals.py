@@ -7,9 +7,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from opsloop.server.aiops._common import pipeline
+from opsloop.core.signals import SignalKind
+from opsloop.server.aiops._common import choices, pipeline
 from opsloop.server.params import Offset, QueryId
 from opsloop.server.wire import json_response
+from opsloop.storage.sql.signals import METRIC_KIND
 
 __all__ = ["router"]
 
@@ -20,7 +22,8 @@ router = APIRouter(prefix="/api/opsloop/v1", tags=["signals"])
 async def list_signals(
     request: Request,
     service: str | None = None,
-    kind: str | None = Query(None, description="alert, log, event, metric, metric_anomaly, log_anomaly…"),
+    kind: str | None = Query(None, description="alert, log, event, metric, metric_anomaly, log_anomaly… "
+                                               "(comma-separated for several)"),
     since: float | None = Query(None, description="epoch seconds"),
     until: float | None = Query(None, description="epoch seconds"),
     status: str | None = Query(None, description="firing or resolved"),
@@ -29,6 +32,8 @@ async def list_signals(
     limit: int = Query(100, ge=1, le=5000),
     offset: Offset = 0,
 ) -> Response:
+    choices(kind, [*(k.value for k in SignalKind), METRIC_KIND], "kind")
+    choices(status, ("firing", "resolved"), "status")
     rows = await run_in_threadpool(pipeline(request).stores.signals.list, service=service, kind=kind, since=since,
                                    until=until, status=status, incident_id=incident_id, fingerprint=fingerprint,
                                    limit=limit, offset=offset)

@@ -328,7 +328,7 @@ class SqlOpsStore:
         N = aiops_notifications
         stmt = select(N).order_by(N.c.id.desc()).limit(limit)
         if state:
-            stmt = stmt.where(N.c.state == state)
+            stmt = stmt.where(N.c.state.in_([x.strip() for x in state.split(",") if x.strip()]))
         if incident_id is not None:
             stmt = stmt.where(N.c.incident_id == incident_id)
         with self.db.read() as conn:

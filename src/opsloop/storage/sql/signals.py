@@ -241,8 +241,8 @@ class SqlSignalStore:
         stmt = select(T)
         if service:
             stmt = stmt.where(T.c.service == service)
-        if kind:
-            stmt = stmt.where(T.c.kind == kind)
+        if kind:  # one kind, or several comma-separated
+            stmt = stmt.where(T.c.kind.in_([k.strip() for k in kind.split(",") if k.strip()]))
         if since is not None:
             stmt = stmt.where(T.c.time >= since)
         if until is not None:
@@ -250,7 +250,7 @@ class SqlSignalStore:
         if incident_id is not None:
             stmt = stmt.where(T.c.incident_id == incident_id)
         if status:
-            stmt = stmt.where(T.c.status == status)
+            stmt = stmt.where(T.c.status.in_([x.strip() for x in status.split(",") if x.strip()]))
         if fingerprint:
             stmt = stmt.where(T.c.fingerprint == fingerprint)
         order = (T.c.time.asc(), T.c.id.asc()) if ascending else (T.c.time.desc(), T.c.id.desc())

@@ -1,0 +1,41 @@
+"""List filters name what they filter on: a value that is none of the allowed ones (a typo) is a 400 naming
+the parameter, not a silently empty (or unfiltered) list; several values are comma-separated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.aiops.ingestion._helpers import API, aiops_client, alert, am_payload
+
+
+@pytest.mark.parametrize(("path", "param", "bad", "good"), [
+    ("/incidents", "state", "triggerd", "triggered,acknowledged"),
+    ("/incidents", "severity", "critcal", "critical,warn"),
+    ("/signals", "kind", "alerts", "alert,metric"),
+    ("/signals", "status", "open", "firing,resolved"),
+    ("/runbooks/runs", "state", "done", "failed,gate_failed"),
+    ("/notifications", "state", "sent", "pending,dead"),
+])
+def test_unknown_filter_values_are_refused_and_lists_of_known_ones_work(tmp_path: Path, path: str, param: str,
+                                                                        bad: str, good: str) -> None:
+    with aiops_client(tmp_path) as client:
+        assert client.post(API + "/ingest/alertmanager", json=am_payload([alert("Down", "db")])).status_code == 200
+        r = client.get(API + path, params={param: bad})
+        assert r.status_code == 400, r.text
+        assert r.json()["field"] == param and repr(bad) in r.json()["message"]
+        assert client.get(API + path, params={param: good}).status_code == 200
+
+
+def test_several_kinds_and_severities_select_their_union(tmp_path: Path) -> None:
+    with aiops_client(tmp_path) as client:
+        alerts = [alert("Down", "db", severity="critical"), alert("Slow", "api", severity="warning")]
+        assert client.post(API + "/ingest/alertmanager", json=am_payload(alerts)).status_code == 200
+        assert client.post(API + "/events", json={"kind": "model_drift", "service": "m", "text": "drift"}
+                           ).status_code == 200
+        kinds = {s["kind"] for s in client.get(API + "/signals", params={"kind": "alert,model_drift"}).json()["signals"]}
+        assert kinds == {"alert", "model_drift"}
+        listed = client.get(API + "/incidents", params={"severity": "critical"}).json()["incidents"]
+        assert [i["service"] for i in listed] == ["db"]
+        both = client.get(API + "/incidents", params={"severity": "critical,warning"}).json()["incidents"]
+        assert {i["service"] for i in both} == {"db", "api", "m"}

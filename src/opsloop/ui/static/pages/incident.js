@@ -66,6 +66,7 @@ export async function render(root, ctx) {
     setTitle(inc.title || `Incident ${id}`);
     const signals = inc.signals || [];
     const metrics = metricGroups(signals);
+    const vectors = signals.filter((x) => isVector(x) && x.status !== 'resolved');
     const logSignals = signals.filter((s) => /log/.test(`${s.kind} ${s.source}`) || (s.evidence && s.evidence.template));
     clear(root,
       h('nav', { class: 'breadcrumb' }, h('a', { href: href('/incidents'), text: 'Incidents' }), ' / '),
@@ -76,7 +77,7 @@ export async function render(root, ctx) {
       h('div', { class: 'grid2' },
         section('Details', details(inc)),
         section('Why these signals are grouped', reasons(inc))),
-      section('Anomalous metrics', metrics.length ? h('div', { class: 'grid2' }, metrics.map(([title, sigs]) => metricCard(title, sigs, inc))) : h('p', { class: 'muted', text: 'No metric anomaly in this incident (alerts and log signals carry no series).' })),
+      section('Anomalous metrics', metrics.length || vectors.length ? h('div', { class: 'grid2' }, metrics.map(([title, sigs]) => metricCard(title, sigs, inc)), vectors.map(vectorCard)) : h('p', { class: 'muted', text: 'No metric anomaly in this incident (alerts and log signals carry no series).' })),
       inc.runbooks ? section('Runbooks', runbooks(inc.runbooks, act)) : null,
       section(`Signals (${signals.length})`, signalsTable(signals, act)),
       h('div', { class: 'grid2' },
@@ -228,11 +229,29 @@ function metricGroups(signals) {
   const groups = new Map();
   for (const s of signals) {
     if (s.kind !== 'metric_anomaly' && !seriesOf(s).length) continue;
+    if (isVector(s)) continue;  // a service's metrics together: drawn by vectorCard
     const key = `${metricName(s)}${s.service ? ` · ${s.service}` : ''}`;
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key).push(s);
   }
   return [...groups.entries()];
+}
+
+/** A multivariate signal (service_rules): its evidence holds the vector and each metric's deviation. */
+const isVector = (s) => !!(s.evidence && s.evidence.deviations && s.evidence.observed && typeof s.evidence.observed === 'object');
+
+/** One card per multivariate signal: the metrics of the service's vector, the ones that moved most first. */
+function vectorCard(s) {
+  const dev = s.evidence.deviations || {};
+  const observed = s.evidence.observed || {};
+  const names = [...new Set([...Object.keys(dev), ...Object.keys(observed)])];
+  const rows = names.map((n) => h('tr', {}, h('td', { text: n }), h('td', { class: 'num', text: fmtNum(observed[n]) }),
+    h('td', { class: 'num', text: dev[n] === undefined ? '' : `${Number(dev[n]) >= 0 ? '+' : ''}${fmtNum(dev[n])}` })));
+  return h('section', { class: 'card metric-vector', 'data-metric': s.service || s.labels.rule || 'service' },
+    h('h3', { text: `${s.service || (s.labels && s.labels.rule) || 'service'} · metrics together` }),
+    h('p', { class: 'muted', text: `${s.text} — ${fmtEpoch(s.time)}` }),
+    h('table', { class: 'kv' }, h('thead', {}, h('tr', {}, h('th', { text: 'metric' }), h('th', { text: 'value' }),
+      h('th', { text: 'deviation (robust z)' }))), h('tbody', {}, rows)));
 }
 
 function bandOf(s) {

@@ -245,6 +245,28 @@ def test_search_orders_missing_values_last_and_pages(store: SqlTrackingStore) ->
         store.search_runs([exp], page_token="garbage!")
 
 
+def test_search_orders_nan_metrics_after_numbers_both_ways(store: SqlTrackingStore) -> None:
+    # As MLflow: numbers, then NaN, then runs without the metric, whichever the direction (NaN used to
+    # sort as the 0.0 it is stored as).
+    exp = store.create_experiment("nan-order")
+    for name, acc in (("low", -1.0), ("zero", 0.0), ("nan", math.nan), ("high", 2.0), ("none", None)):
+        run_id = _run(store, exp, run_name=name)
+        if acc is not None:
+            store.log_metric(run_id, Metric("acc", acc, 1, 0))
+    assert _names(store.search_runs([exp], order_by=["metrics.acc DESC"])[0]) == ["high", "zero", "low", "nan",
+                                                                                   "none"]
+    assert _names(store.search_runs([exp], order_by=["metrics.acc ASC"])[0]) == ["low", "zero", "high", "nan",
+                                                                                  "none"]
+
+
+@pytest.mark.parametrize("order", ["metrics.acc SIDEWAYS", "metrics.acc DESC ASC", "params.a b"])
+def test_an_order_by_that_is_not_key_and_direction_is_refused(store: SqlTrackingStore, order: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        store.search_runs(["0"], order_by=[order])
+    assert caught.value.field == "order_by"
+    store.search_runs(["0"], order_by=["metrics.`my metric` DESC", 'params."a b"', "tags.t asc"])
+
+
 def test_inputs_and_dataset_search(store: SqlTrackingStore) -> None:
     run_id = _run(store)
     ds = Dataset("train", "abc123", "local", '{"uri": "/data/train.csv"}', '{"cols": []}', '{"rows": 3}')

@@ -121,6 +121,13 @@ def test_bad_filter_and_view_type(http: httpx.Client) -> None:
     _error(http.post(f"{API}/runs/search", json={"experiment_ids": "0"}), 400, "INVALID_PARAMETER_VALUE")
     _error(http.post(f"{API}/runs/search", json={"experiment_ids": ["0"], "max_results": "many"}),
            400, "INVALID_PARAMETER_VALUE")
+    # the message says what is wrong with the number (0 used to be "must be at most 50000")
+    body = _error(http.post(f"{API}/runs/search", json={"experiment_ids": ["0"], "max_results": 0}),
+                  400, "INVALID_PARAMETER_VALUE")
+    assert "positive" in body["message"] and "at most" not in body["message"]
+    body = _error(http.post(f"{API}/runs/search", json={"experiment_ids": ["0"], "order_by": ["metrics.a SIDEWAYS"]}),
+                  400, "INVALID_PARAMETER_VALUE")
+    assert body["field"] == "order_by"
 
 
 def test_huge_history_page_sizes_and_offsets(http: httpx.Client, run_id: str) -> None:

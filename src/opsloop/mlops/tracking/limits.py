@@ -78,7 +78,10 @@ def check_metric_numbers(key: str, value: object, timestamp: object, step: objec
 
 def check_max_results(value: object, limit: int) -> int:
     """A search's page size, 1 to ``limit`` (MLflow's message)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"Invalid value {value!r} for parameter 'max_results' supplied. It must be a "
+                                f"positive integer", field="max_results")
+    if value > limit:
         raise InvalidInputError(f"Invalid value for request parameter max_results. It must be at most {limit}, "
                                 f"but got value {value}", field="max_results")
     return value

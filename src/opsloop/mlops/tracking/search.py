@@ -246,6 +246,9 @@ def parse_order_by(items: list[str] | None) -> list[OrderBy]:
             raise InvalidInputError(f"Invalid order_by clause {raw!r}", field="order_by")
         m = re.match(r"^\s*(.+?)(?:\s+(ASC|DESC))?\s*$", raw, re.IGNORECASE)
         ident = m.group(1) if m else raw
+        if re.search(r"\s", re.sub(r"`[^`]*`|\"[^\"]*\"", "", ident)):  # "metrics.acc SIDEWAYS"
+            raise InvalidInputError(f"Invalid order_by clause {raw!r}: expected KEY [ASC|DESC] (quote a key "
+                                    f"with spaces in backticks)", field="order_by")
         ascending = not (m and m.group(2) and m.group(2).upper() == "DESC")
         entity, key = _split_identifier(ident.strip())
         if entity == "attribute":

@@ -99,7 +99,7 @@ def build_run_query(
     query = select(r.run_uuid).where(r.experiment_id.in_(list(experiment_ids)), r.lifecycle_stage.in_(list(stages)))
     for clause in clauses:
         query = query.where(_clause(clause))
-    order_cols = []
+    order_cols: list[ColumnElement] = []
     for i, order in enumerate(orders):
         if order.entity == "attribute":
             col = r[order.key]
@@ -108,7 +108,10 @@ def build_run_query(
             alias = table.alias(f"o{i}")
             query = query.outerjoin(alias, (alias.c.run_uuid == r.run_uuid) & (alias.c.key == order.key))
             col = alias.c.value
-        order_cols += [col.is_(None), col.asc() if order.ascending else col.desc()]
+        order_cols.append(col.is_(None))
+        if order.entity == "metric":  # NaN (stored as 0.0) after every number, either way, as in MLflow
+            order_cols.append(alias.c.is_nan)
+        order_cols.append(col.asc() if order.ascending else col.desc())
     if not any(o.entity == "attribute" and o.key == "start_time" for o in orders):
         order_cols.append(r.start_time.desc())
     order_cols.append(r.run_uuid.asc())

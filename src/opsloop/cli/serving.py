@@ -59,6 +59,9 @@ def _fail(exc: OpsloopError) -> None:
               help="Training/reference data (parquet or CSV) for drift.")
 @click.option("--drift-interval", default=0.0, show_default=True, type=float,
               help="Compute drift every N seconds (0: only on demand).")
+@click.option("--report-to", default=None, metavar="URL",
+              help="opsloop server whose AIOps pipeline gets the drift and performance signals (default: the "
+                   "top-level --url / OPSLOOP_URL when it is an http URL; 'none' to keep them here only).")
 @click.option("--micro-batching/--no-micro-batching", default=True, show_default=True,
               help="Score requests that arrive together in one model call.")
 @click.option("--log-level", default="warning", show_default=True)
@@ -66,7 +69,8 @@ def _fail(exc: OpsloopError) -> None:
 def serve(ctx: click.Context, model_uri: str, host: str, port: int, workers: int, challenger_uri: str | None,
           traffic: str, challenger_weight: float, max_body_mb: float, refresh_seconds: float,
           monitor_store: str | None, model_name: str | None, sample_rate: float, max_samples: int,
-          reference_path: str | None, drift_interval: float, micro_batching: bool, log_level: str) -> None:
+          reference_path: str | None, drift_interval: float, report_to: str | None, micro_batching: bool,
+          log_level: str) -> None:
     """Serve MODEL_URI with MLflow's scoring protocol (POST /invocations) on HOST:PORT."""
     from opsloop.mlops.serving.server import ServeOptions
     from opsloop.mlops.serving.server import serve as run_server
@@ -77,12 +81,16 @@ def serve(ctx: click.Context, model_uri: str, host: str, port: int, workers: int
         if monitor_store and monitor_store.startswith("memory") and workers > 1:
             raise InvalidInputError("a memory:// monitoring store is private to one process; use "
                                     "--workers 1 or an sqlite:/// store", field="monitor_store")
+        if report_to not in (None, "", "none") and not monitor_store:
+            raise InvalidInputError("--report-to sends what the monitor finds: give --monitor-store too",
+                                    field="report_to")
         if monitor_store:
             from opsloop.mlops.monitoring.service import MonitorConfig
 
             monitoring = MonitorConfig(store_url=monitor_store, model_name=model_name or _name_of(model_uri),
                                        sample_rate=sample_rate, max_samples=max_samples,
-                                       reference_path=reference_path, drift_interval=drift_interval)
+                                       reference_path=reference_path, drift_interval=drift_interval,
+                                       report_to=_report_to(ctx, report_to))
         options = ServeOptions(
             model_uri=model_uri, host=host, port=port, workers=workers, challenger_uri=challenger_uri,
             traffic=TrafficPolicy(traffic if challenger_uri else "single", challenger_weight),
@@ -94,6 +102,19 @@ def serve(ctx: click.Context, model_uri: str, host: str, port: int, workers: int
                                                f"({workers} worker{'s' if workers > 1 else ''})", err=True))
     except OpsloopError as exc:
         _fail(exc)
+
+
+def _report_to(ctx: click.Context, given: str | None) -> str | None:
+    """Where the monitor's signals go: ``--report-to``, else the CLI's server URL (http only)."""
+    if given is not None:
+        if given.lower() in ("", "none"):
+            return None
+        if not given.startswith(("http://", "https://")):
+            raise InvalidInputError(f"--report-to must be an http(s) URL of an opsloop server, not {given!r}",
+                                    field="report_to")
+        return given
+    url = getattr(ctx.obj, "url", None)
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
 
 
 def _name_of(uri: str) -> str:

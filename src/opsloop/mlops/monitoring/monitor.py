@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -35,6 +35,8 @@ class ModelMonitor:
         self.model = model
         self.drift_policy = drift_policy or DriftPolicy()
         self.performance_policy = performance_policy or PerformancePolicy()
+        # called with the signals of each check once they are stored (e.g. a SignalForwarder's send)
+        self.on_signals: Callable[[list[Signal]], None] | None = None
 
     def set_reference(self, frame: pd.DataFrame, predictions: Any = None) -> dict[str, Any]:
         """Profile ``frame`` (training/reference data) and keep it as the drift reference."""
@@ -59,6 +61,7 @@ class ModelMonitor:
         signals = drift_signals(report, previous, self.drift_policy)
         for s in signals:
             self.store.add_signal(s)
+        self._emitted(signals)
         return report, signals
 
     def check_performance(self, *, emit: bool = True) -> tuple[PerformanceReport, list[Signal]]:
@@ -76,7 +79,12 @@ class ModelMonitor:
                    if s.status == "firing" or s.labels["metric"] in firing]
         for s in signals:
             self.store.add_signal(s)
+        self._emitted(signals)
         return report, signals
+
+    def _emitted(self, signals: list[Signal]) -> None:
+        if signals and self.on_signals is not None:
+            self.on_signals(signals)
 
     def post_labels(self, doc: Any) -> dict[str, int]:
         """Store ground truth posted as ``{"request_id": ID, "values": [...]}`` (one per row),

@@ -13,6 +13,7 @@ import pandas as pd
 from opsloop.errors import InvalidInputError, NotFoundError, OpsloopError
 from opsloop.mlops.monitoring.api import create_monitoring_app
 from opsloop.mlops.monitoring.drift import DriftPolicy
+from opsloop.mlops.monitoring.forwarding import SignalForwarder
 from opsloop.mlops.monitoring.monitor import ModelMonitor
 from opsloop.mlops.monitoring.performance import PerformancePolicy
 from opsloop.mlops.monitoring.sampling import PredictionSampler
@@ -52,6 +53,8 @@ class MonitorConfig:
         sample_rate: share of requests sampled; max_samples: samples kept per model.
         reference_path: training/reference data (Parquet or CSV) to profile at startup.
         drift_interval: seconds between scheduled drift and performance checks (0: on demand only).
+        report_to: an opsloop server (``http://host:port``) whose AIOps pipeline gets every signal
+            (``SignalForwarder``), so model drift opens incidents there; None: kept here only.
     """
 
     store_url: str
@@ -60,6 +63,7 @@ class MonitorConfig:
     max_samples: int = 100_000
     reference_path: str | None = None
     drift_interval: float = 0.0
+    report_to: str | None = None
     drift_policy: DriftPolicy = field(default_factory=DriftPolicy)
     performance_policy: PerformancePolicy = field(default_factory=PerformancePolicy)
 
@@ -79,19 +83,26 @@ class MonitorConfig:
             monitor.set_reference(frame[names], preds)
         sampler = PredictionSampler(store, self.model_name, rate=self.sample_rate, max_samples=self.max_samples)
         app = create_monitoring_app(store, self.model_name, monitor_factory=lambda _n: monitor)
-        return ServingMonitor(monitor, sampler, app, self.drift_interval if worker == 0 else 0.0)
+        forwarder = SignalForwarder(self.report_to) if self.report_to else None
+        if forwarder is not None:
+            monitor.on_signals = forwarder.send
+        return ServingMonitor(monitor, sampler, app, self.drift_interval if worker == 0 else 0.0, forwarder)
 
 
 class ServingMonitor:
     """The running parts: ``recorder`` (for the scoring app), ``app`` (ASGI) and the schedule."""
 
-    def __init__(self, monitor: ModelMonitor, sampler: PredictionSampler, app: Any, interval: float) -> None:
+    def __init__(self, monitor: ModelMonitor, sampler: PredictionSampler, app: Any, interval: float,
+                 forwarder: SignalForwarder | None = None) -> None:
         self.monitor, self.recorder, self.app, self.interval = monitor, sampler, app, interval
+        self.forwarder = forwarder
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         self.recorder.start()
+        if self.forwarder is not None:
+            self.forwarder.start()
         if self.interval > 0:
             self._thread = threading.Thread(target=self._run, name="opsloop-drift", daemon=True)
             self._thread.start()
@@ -99,6 +110,8 @@ class ServingMonitor:
     def stop(self) -> None:
         self._stop.set()
         self.recorder.stop()
+        if self.forwarder is not None:
+            self.forwarder.stop()
 
     def check_now(self) -> None:
         """One scheduled round: drift (when a reference exists) and live performance."""

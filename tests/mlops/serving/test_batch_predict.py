@@ -59,3 +59,22 @@ def test_missing_or_non_numeric_columns_are_clear_errors(models: dict[str, Path]
                            str(models["sklearn"]), "--input", str(tmp_path / "a.parquet"), "--output",
                            str(tmp_path / "o.parquet")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and proc.stderr.startswith("error: ") and "tenure" in proc.stderr
+
+
+def test_a_csv_missing_inputs_or_malformed_is_a_clear_error_too(models: dict[str, Path], tmp_path: Path) -> None:
+    # The CSV reader's own errors (ArrowKeyError, ArrowInvalid) used to end `opsloop predict` in a traceback.
+    x, _ = training_frame(50)
+    model = load_model(models["sklearn"])
+    x.drop(columns=["tenure"]).to_csv(tmp_path / "a.csv", index=False)
+    with pytest.raises(InvalidInputError, match="tenure"):
+        predict_file(model, tmp_path / "a.csv", tmp_path / "o.parquet")
+    x.to_csv(tmp_path / "b.csv", index=False)
+    with open(tmp_path / "b.csv", "a") as fh:
+        fh.write("1,2\n")  # a short row
+    with pytest.raises(InvalidInputError, match="b.csv"):
+        predict_file(model, tmp_path / "b.csv", tmp_path / "o.parquet")
+    proc = subprocess.run([sys.executable, "-c", "from opsloop.cli.serving import predict; predict()",
+                           str(models["sklearn"]), "--input", str(tmp_path / "a.csv"), "--output",
+                           str(tmp_path / "o.parquet")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: ") and "tenure" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -34,20 +34,34 @@ class BatchStats:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
 
+def _check_columns(path: Path, columns: list[str] | None, have: list[str]) -> None:
+    missing = [c for c in columns or [] if c not in have]
+    if missing:
+        raise InvalidInputError(f"{path} is missing model inputs {missing}", field=missing[0])
+
+
+def _csv_batches(path: Path, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
+    opts = pacsv.ReadOptions(block_size=1 << 22)
+    try:
+        reader = pacsv.open_csv(path, read_options=opts)
+        _check_columns(path, columns, reader.schema.names)
+        if columns:  # read only the columns scored or kept
+            reader = pacsv.open_csv(path, read_options=opts, convert_options=pacsv.ConvertOptions(
+                include_columns=columns))
+        yield from reader
+    except pa.ArrowInvalid as exc:  # a short row, an unterminated quote, a text in a number column…
+        raise InvalidInputError(f"{path} is not a readable CSV file: {exc}", field="input") from exc
+
+
 def _batches(path: Path, columns: list[str] | None, chunk_rows: int) -> Iterator[pa.RecordBatch]:
     if path.suffix.lower() in (".csv", ".txt"):
-        opts = pacsv.ReadOptions(block_size=1 << 22)
-        conv = pacsv.ConvertOptions(include_columns=columns) if columns else None
-        yield from pacsv.open_csv(path, read_options=opts, convert_options=conv)
+        yield from _csv_batches(path, columns)
         return
     try:
         pf = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InvalidInputError(f"{path} is not a readable Parquet file: {exc}", field="input") from exc
-    have = set(pf.schema_arrow.names)
-    missing = [c for c in columns or [] if c not in have]
-    if missing:
-        raise InvalidInputError(f"{path} is missing model inputs {missing}", field=missing[0])
+    _check_columns(path, columns, pf.schema_arrow.names)
     yield from pf.iter_batches(batch_size=chunk_rows, columns=columns, use_threads=False)
 
 

@@ -188,3 +188,20 @@ def test_links_in_mlflow_ui_format_open_the_same_views(page, runs) -> None:  # n
     expect(page.locator("#runs-table tbody tr")).to_have_count(3)
     assert "exp=1" in page.url
 
+
+
+def test_a_very_long_experiment_name_wraps_and_leaves_the_metrics_in_view(page, runs, ui_server) -> None:  # noqa: ANN001
+    # The experiment column never wrapped: a 300-character name pushed every metric column out of the window.
+    from mlflow import MlflowClient
+
+    client = MlflowClient(ui_server.url)
+    run = client.create_run(client.create_experiment("e" * 300), run_name="long-experiment-run")
+    client.log_metric(run.info.run_id, "accuracy", 0.5)
+    client.set_terminated(run.info.run_id)
+    _open_runs(page)
+    header = page.locator("#runs-table thead th", has_text="accuracy")
+    box = header.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= page.viewport_size["width"], box
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(page, "runs-long-experiment-name")
+    assert not page.js_errors

@@ -54,7 +54,8 @@ function fmtTimeTick(ms, span) {
   const pad = (n) => String(n).padStart(2, '0');
   if (span > 2 * 86400e3) return `${d.getMonth() + 1}/${d.getDate()}`;
   if (span > 600e3) return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  return `${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  if (span > 10e3) return `${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return `${pad(d.getMinutes())}:${pad(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;  // a fast loop
 }
 
 /** [min, max] of the finite values; a single value is padded by ``flatPad`` (default 5% of it, or 1). */

@@ -196,7 +196,7 @@ export async function render(root, ctx) {
       h('td', { class: 'hide-narrow' }, badge(info.status)),
       h('td', {}, fmtTime(info.start_time)),
       h('td', { class: 'hide-narrow' }, fmtDuration(info.start_time, info.end_time)),
-      multiExp ? h('td', { class: 'hide-narrow' }, expNames[info.experiment_id] || info.experiment_id) : null,
+      multiExp ? h('td', { class: 'hide-narrow exp-name' }, expNames[info.experiment_id] || info.experiment_id) : null,
       cols.map((c) => {
         const [group, ...rest] = c.split('.');
         const v = data[group] ? data[group][rest.join('.')] : undefined;

@@ -205,3 +205,16 @@ def test_a_very_long_experiment_name_wraps_and_leaves_the_metrics_in_view(page, 
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     shot(page, "runs-long-experiment-name")
     assert not page.js_errors
+
+
+def test_an_empty_experiment_offers_a_snippet_that_logs_into_it(page, runs, ui_server) -> None:  # noqa: ANN001
+    # The snippet had no set_experiment: run as shown, it logged into Default, not the experiment on screen.
+    from mlflow import MlflowClient
+    from playwright.sync_api import expect
+
+    exp = MlflowClient(ui_server.url).create_experiment("nothing-yet")
+    page.goto(f"/#/runs?exp={exp}")
+    code = page.locator(".empty-state pre")
+    expect(code).to_contain_text("mlflow.set_experiment(")
+    assert "nothing-yet" in code.inner_text() or f'experiment_id="{exp}"' in code.inner_text()
+    assert not page.js_errors

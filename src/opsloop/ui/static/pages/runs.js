@@ -166,7 +166,8 @@ export async function render(root, ctx) {
       const text = st.filter
         ? 'No run matches this filter. Loosen it, or clear it to see every run.'
         : 'Nothing has been logged here yet. Point an MLflow client at this server and log a run; it appears in this table.';
-      clear(tableHost, emptyState(st.filter ? 'No matching runs' : 'No runs yet', text, st.filter ? null : snippet()));
+      const shown = st.exp.length === 1 ? { id: st.exp[0], name: expNames[st.exp[0]] } : null;
+      clear(tableHost, emptyState(st.filter ? 'No matching runs' : 'No runs yet', text, st.filter ? null : snippet(shown)));
       return;
     }
     const cols = columns();
@@ -256,8 +257,12 @@ export async function render(root, ctx) {
   await reload({ push: false });
 }
 
-function snippet() {
-  return `import mlflow\nmlflow.set_tracking_uri("${location.origin}")\nwith mlflow.start_run(run_name="first-run"):\n    mlflow.log_param("alpha", 0.5)\n    mlflow.log_metric("rmse", 0.78)`;
+/** An MLflow snippet that logs a first run (into ``experiment`` when one is shown: {id, name}). */
+function snippet(experiment) {
+  const target = !experiment ? ''
+    : experiment.name ? `mlflow.set_experiment(${JSON.stringify(experiment.name)})\n`
+      : `mlflow.set_experiment(experiment_id=${JSON.stringify(experiment.id)})\n`;
+  return `import mlflow\nmlflow.set_tracking_uri("${location.origin}")\n${target}with mlflow.start_run(run_name="first-run"):\n    mlflow.log_param("alpha", 0.5)\n    mlflow.log_metric("rmse", 0.78)`;
 }
 
 function markFirstRender() {

@@ -62,6 +62,7 @@ _RECURRING = 3
 
 # Labels naming one monitored thing: sharing one is as strong as sharing the service.
 IDENTITY_LABELS = ("instance", "host", "hostname", "host.name", "pod", "k8s.pod.name", "node", "container_id")
+_IDENTITY = frozenset(IDENTITY_LABELS)  # for membership: a tuple is scanned name by name
 
 
 @dataclass(frozen=True)
@@ -128,18 +129,20 @@ class Group:
         """Account for a signal; a service quiet here for over ``episode_gap_s`` starts a new episode."""
         self.first = min(self.first, sig.time)
         self.last = max(self.last, sig.time)
-        svc = sig.service
+        svc, t = sig.service, sig.time
         if svc:
             self.services[svc] = self.services.get(svc, 0) + 1
-            if self.quiet(svc, sig.time, episode_gap_s):
-                self.onset[svc] = sig.time
+            last = self.latest.get(svc)
+            if last is None or t - last > episode_gap_s:  # ``quiet``: a new episode of the service here
+                self.onset[svc] = t
+                self.latest[svc] = t if last is None else max(last, t)
             else:
-                self.onset[svc] = min(self.onset[svc], sig.time)
-            self.latest[svc] = max(self.latest.get(svc, sig.time), sig.time)
+                self.onset[svc] = min(self.onset[svc], t)
+                self.latest[svc] = max(last, t)
         for kv in sig.labels.items():
             if kv[0] not in _IGNORED_LABELS:
                 self.labels[kv] = self.labels.get(kv, 0) + 1
-                if kv[0] in IDENTITY_LABELS:
+                if kv[0] in _IDENTITY:
                     self.label_latest[kv] = max(self.label_latest.get(kv, sig.time), sig.time)
         self.fingerprints.add(fp)
         self.size += 1
@@ -272,7 +275,7 @@ class Correlator:
             for kv in sig.labels.items():
                 ids = self._by_label.get(kv)
                 # an indexed label is informative, so its rarity is known unless it is an identity
-                if ids and len(ids) < 50 and (kv[0] in IDENTITY_LABELS or ctx.rarity[kv] > 0.3):
+                if ids and len(ids) < 50 and (kv[0] in _IDENTITY or ctx.rarity[kv] > 0.3):
                     out |= ids
         return out
 
@@ -371,7 +374,7 @@ class Correlator:
             n = self._n + 10  # ten pseudo-signals without the label: few signals prove little
             log_n, df = math.log(n), self._df
             for kv in sig.labels.items():
-                if kv[0] not in IDENTITY_LABELS and kv[0] not in _IGNORED_LABELS:
+                if kv[0] not in _IDENTITY and kv[0] not in _IGNORED_LABELS:
                     r = rarity[kv] = max(0.0, math.log(n / (df.get(kv, 0) + 1)) / log_n)
                     w = r * _LABEL_FACTOR.get(kv[0], 1.0)
                     if w > 0.05:

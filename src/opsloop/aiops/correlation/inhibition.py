@@ -94,15 +94,8 @@ class Inhibitor:
 
     def firing(self, sig: Signal, fp: str) -> None:
         """A signal started firing: it may now inhibit others."""
-        view = _view(sig)
-        keys = []
-        for i, rule in enumerate(self.rules):
-            if matches_all(rule.source, view):
-                key = tuple(view.get(name, "") for name in rule.equal)
-                self._rule_sources[i][key].add(fp)
-                keys.append((i, key))
-        if keys:
-            self._fp_keys[fp] = keys
+        if self.rules:
+            self._source_of_rules(sig, fp)
         if sig.service and sig.severity >= self.min_severity:
             svc, what = sig.service, sig.labels.get("alertname") or sig.text[:80]
             firing = self._firing_services[svc]
@@ -113,6 +106,17 @@ class Inhibitor:
                 self._latest[svc] = (sig.time, what)
             firing[fp] = (what, sig.time)
             self._fp_service[fp] = svc
+
+    def _source_of_rules(self, sig: Signal, fp: str) -> None:
+        view = _view(sig)
+        keys = []
+        for i, rule in enumerate(self.rules):
+            if matches_all(rule.source, view):
+                key = tuple(view.get(name, "") for name in rule.equal)
+                self._rule_sources[i][key].add(fp)
+                keys.append((i, key))
+        if keys:
+            self._fp_keys[fp] = keys
 
     def resolved(self, fp: str) -> None:
         for i, key in self._fp_keys.pop(fp, []):

@@ -98,6 +98,10 @@ def _common(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in a.items() if b.get(k) == v}
 
 
+def _event_time(sig: Signal) -> float:
+    return sig.time
+
+
 def _title(sig: Signal) -> str:
     name = sig.labels.get("alertname") or sig.labels.get("rule") or ""
     text = sig.text or name or str(sig.kind)
@@ -167,9 +171,13 @@ class IncidentEngine:
             return report
         with self.stores.db.write() as conn:
             deltas: dict[int, _Delta] = {}
-            self._stateless(conn, [s for s in signals if s.kind in STATELESS_KINDS], now, deltas, report)
-            stateful = sorted((s for s in signals if s.kind not in STATELESS_KINDS), key=lambda s: s.time)
+            stateless: list[Signal] = []
+            stateful: list[Signal] = []
+            for s in signals:
+                (stateless if s.kind in STATELESS_KINDS else stateful).append(s)
+            self._stateless(conn, stateless, now, deltas, report)
             if stateful:
+                stateful.sort(key=_event_time)
                 self._stateful(conn, stateful, now, deltas, report)
             if deltas:
                 self._apply(conn, deltas, now, report)

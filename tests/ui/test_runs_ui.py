@@ -218,3 +218,20 @@ def test_an_empty_experiment_offers_a_snippet_that_logs_into_it(page, runs, ui_s
     expect(code).to_contain_text("mlflow.set_experiment(")
     assert "nothing-yet" in code.inner_text() or f'experiment_id="{exp}"' in code.inner_text()
     assert not page.js_errors
+
+
+def test_a_metric_with_only_nan_or_infinity_says_so_instead_of_empty_axes(page, runs, ui_server) -> None:  # noqa: ANN001
+    from mlflow import MlflowClient
+    from playwright.sync_api import expect
+
+    client = MlflowClient(ui_server.url)
+    run = client.create_run(client.get_experiment_by_name("ui-demo").experiment_id, run_name="odd-values")
+    for key, value in (("diverged", float("inf")), ("undefined", float("nan")), ("fine", 0.5)):
+        client.log_metric(run.info.run_id, key, value)
+    page.goto(f"/#/runs/{run.info.run_id}")
+    for key in ("diverged", "undefined"):
+        card = page.locator(f"section.card[data-metric='{key}']")
+        expect(card).to_contain_text("NaN or ±Infinity")
+        expect(card.locator("svg")).to_have_count(0)
+    expect(page.locator("section.card[data-metric='fine'] svg.chart")).to_be_visible()
+    assert not page.js_errors

@@ -100,6 +100,10 @@ export function metricChart(key, data, opts) {
       clear(host, h('p', { class: 'muted', text: 'No points logged.' }));
       return;
     }
+    if (!series.some((s) => s.points.some(([, y]) => Number.isFinite(Number(y))))) {
+      clear(host, h('p', { class: 'muted', text: 'Nothing to draw: every point logged is NaN or ±Infinity.' }));
+      return;
+    }
     lineChart(host, { series, xTime: opts.x === 'time', yLog: opts.log, height: 220, label: `${key} over ${opts.x}`,
       xLabel: { step: 'step', time: 'time', relative: 'seconds' }[opts.x] });
   };

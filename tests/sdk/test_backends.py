@@ -159,3 +159,30 @@ def test_large_files_are_streamed_into_the_embedded_store(tmp_path: Path, monkey
         with client.start_run(capture_git=False) as run:
             run.log_artifact(data)
         assert client.download_artifacts(run.id, "weights.bin", tmp_path / "out").read_bytes() == data.read_bytes()
+
+
+def test_a_model_logged_with_mlflow_is_found_under_its_name_in_the_run(server, tmp_path: Path,  # noqa: ANN001
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # mlflow 3's log_model(name="model") keeps the files with the logged model, not among the run's artifacts;
+    # `download_artifacts(run_id, "model")` (docs/sdk.md, and `opsloop artifacts download RUN model` in the
+    # README) answered "No artifact at …/artifacts/model".
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    mlflow.set_tracking_uri(server.url)
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), name="model")
+        mlflow.log_text("hi", "notes.txt")
+    run_id = run.info.run_id
+    for name, client in (("http", Client(server.url)), ("local", Client(data_dir=server.data_dir))):
+        with client:
+            assert "model/MLmodel" in {f.path for f in client.list_artifacts(run_id, "model")}
+            assert [f.path for f in client.list_artifacts(run_id)] == ["notes.txt"]
+            folder = client.download_artifacts(run_id, "model", dst=tmp_path / name)
+            assert folder == tmp_path / name / "model" and (folder / "MLmodel").is_file()
+            assert "sklearn" in (folder / "MLmodel").read_text()
+            single = client.download_artifacts(run_id, "model/MLmodel", dst=tmp_path / f"{name}-one")
+            assert single.name == "MLmodel" and single.read_text() == (folder / "MLmodel").read_text()
+            with pytest.raises(NotFoundError):
+                client.download_artifacts(run_id, "no-such-model", dst=tmp_path / "none")

@@ -216,24 +216,52 @@ class Client:
 
     # -- artifacts ----------------------------------------------------------------------------------
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
-        """Direct children of ``path`` in the run's artifacts (paths relative to the run's root)."""
-        return self.transport.list_artifacts(self.get_run(run_id).info.artifact_uri, safe_path(path))
+        """Direct children of ``path`` in the run's artifacts (paths relative to the run's root).
+
+        ``NAME[/…]`` of a model logged as ``NAME`` in the run (MLflow 3 keeps those files with the logged
+        model) lists the model's files, as ``NAME/…``, when the run has no artifact there.
+        """
+        run = self.get_run(run_id)
+        rel = safe_path(path)
+        found = self.transport.list_artifacts(run.info.artifact_uri, rel)
+        model = None if found or not rel else self._logged_model_folder(run, rel)
+        if model is None:
+            return found
+        name = rel.split("/", 1)[0]
+        return [FileInfo(f"{name}/{f.path}", f.is_dir, f.file_size) for f in self.transport.list_artifacts(*model)]
 
     def download_artifacts(self, run_id: str, path: str | None = None,
                            dst: str | os.PathLike[str] = ".") -> Path:
-        """Copy a run's artifact file or folder (default: all of them) into ``dst``; returns the local path."""
-        uri = self.get_run(run_id).info.artifact_uri
-        rel = safe_path(path)
-        dst = Path(dst)
+        """Copy a run's artifact file or folder (default: all of them) into ``dst``; returns the local path.
+
+        As in ``list_artifacts``, ``NAME[/…]`` reaches the files of a model logged as ``NAME`` in the run.
+        """
+        run = self.get_run(run_id)
+        uri, rel = run.info.artifact_uri, safe_path(path)
+        inner, dst = rel, Path(dst)
         entries = self.transport.list_artifacts(uri, rel)
+        model = None if entries or not rel else self._logged_model_folder(run, rel)
+        if model is not None:
+            uri, inner = model
+            entries = self.transport.list_artifacts(uri, inner)
         if rel and not entries:  # a file, or nothing at all (download_artifact raises NotFoundError)
             target = dst / PurePosixPath(rel).name
-            self.transport.download_artifact(uri, rel, target)
+            self.transport.download_artifact(uri, inner, target)
             return target
         root = dst / PurePosixPath(rel).name if rel else dst
         root.mkdir(parents=True, exist_ok=True)
-        self._download_tree(uri, rel, entries, root)
+        self._download_tree(uri, inner, entries, root)
         return root
+
+    def _logged_model_folder(self, run: RunRecord, rel: str) -> tuple[str, str] | None:
+        """(artifact URI, path inside it) when ``rel``'s first part names a model logged in ``run``."""
+        from opsloop.mlops.registry.uris import ModelUri, run_model_query
+
+        query = run_model_query(ModelUri("run", run.info.run_id, path=rel))
+        if query is None:
+            return None
+        uri = self.transport.logged_model_artifact_uri(run.info.experiment_id, query[0])
+        return (uri, query[1]) if uri else None
 
     def _download_tree(self, uri: str, base: str, entries: list[FileInfo], root: Path) -> None:
         for entry in entries:

@@ -106,5 +106,10 @@ class Transport(ABC):
     def download_artifact(self, artifact_uri: str, path: str, dst: Path) -> None:
         """Write the file at ``path`` to the local file ``dst``; NotFoundError if absent."""
 
+    def logged_model_artifact_uri(self, experiment_id: str, filter_string: str) -> str | None:
+        """The artifact URI of the first logged model of ``experiment_id`` that ``filter_string`` matches
+        (a transport without logged models finds none)."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the transport is not used afterwards."""

@@ -217,6 +217,12 @@ class HttpTransport(Transport):
         return [FileInfo(f"{rel}/{f['path']}" if rel else f["path"], bool(f.get("is_dir")),
                          None if f.get("is_dir") else int(f.get("file_size") or 0)) for f in files]
 
+    def logged_model_artifact_uri(self, experiment_id: str, filter_string: str) -> str | None:
+        found = self._call("POST", "/logged-models/search",
+                           {"experiment_ids": [experiment_id], "filter": filter_string, "max_results": 1})
+        models = found.get("models") or []
+        return models[0]["info"]["artifact_uri"] if models else None
+
     def download_artifact(self, artifact_uri: str, path: str, dst: Path) -> None:
         url = f"{_ARTIFACTS}/{quote(self._key(artifact_uri, safe_path(path, allow_empty=False)))}"
         response = self._send(lambda: self._http.send(self._http.build_request("GET", url), stream=True))

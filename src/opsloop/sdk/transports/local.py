@@ -134,6 +134,10 @@ class LocalTransport(Transport):
             out.append(FileInfo(rel, info.is_dir, info.file_size))
         return out
 
+    def logged_model_artifact_uri(self, experiment_id: str, filter_string: str) -> str | None:
+        models, _ = self._store.search_logged_models([experiment_id], filter_string, max_results=1)
+        return models[0].artifact_uri if models else None
+
     def download_artifact(self, artifact_uri: str, path: str, dst: Path) -> None:
         chunks = self._runtime.artifacts.open_read(self._key(artifact_uri, safe_path(path, allow_empty=False)))
         dst.parent.mkdir(parents=True, exist_ok=True)

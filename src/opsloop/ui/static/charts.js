@@ -49,12 +49,13 @@ function fmtTick(v) {
   return String(Number(v.toPrecision(4)));
 }
 
-function fmtTimeTick(ms, span) {
+/** A time tick for an axis spanning ``span`` ms with ticks ``step`` ms apart. */
+function fmtTimeTick(ms, span, step) {
   const d = new Date(ms);
   const pad = (n) => String(n).padStart(2, '0');
   if (span > 2 * 86400e3) return `${d.getMonth() + 1}/${d.getDate()}`;
   if (span > 600e3) return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  if (span > 10e3) return `${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  if (!(step < 1000)) return `${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   return `${pad(d.getMinutes())}:${pad(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;  // a fast loop
 }
 
@@ -114,8 +115,9 @@ function drawLineChart(container, opts) {
     root.append(svg('line', { x1: m.l, x2: width - m.r, y1: Y(t), y2: Y(t), class: 'grid' }));
     root.append(svg('text', { x: m.l - 6, y: Y(t) + 4, 'text-anchor': 'end', class: 'tick' }, opts.yLog ? fmtTick(10 ** t) : fmtTick(t)));
   }
-  for (const t of niceTicks(x0, x1, Math.max(2, Math.floor(width / 110)))) {
-    root.append(svg('text', { x: X(t), y: height - m.b + 16, 'text-anchor': 'middle', class: 'tick' }, opts.xTime ? fmtTimeTick(t, x1 - x0) : fmtTick(t)));
+  const xTicks = niceTicks(x0, x1, Math.max(2, Math.floor(width / 110)));
+  for (const t of xTicks) {
+    root.append(svg('text', { x: X(t), y: height - m.b + 16, 'text-anchor': 'middle', class: 'tick' }, opts.xTime ? fmtTimeTick(t, x1 - x0, xTicks[1] - xTicks[0]) : fmtTick(t)));
   }
   root.append(svg('line', { x1: m.l, x2: width - m.r, y1: height - m.b, y2: height - m.b, class: 'axis' }));
   if (opts.xLabel) root.append(svg('text', { x: width - m.r, y: height - 4, 'text-anchor': 'end', class: 'axis-label' }, opts.xLabel));

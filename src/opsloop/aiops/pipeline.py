@@ -43,6 +43,7 @@ __all__ = ["Pipeline"]
 
 log = logging.getLogger("opsloop.aiops")
 
+CHECKPOINT_SLICE = 500  # detector checkpoints taken per tick (about half a second of state under the lock)
 CONFIG_KEYS = ("inhibit_rules", "notification_targets", "watch_rules", "service_rules", "metric_rules",
                "prometheus_queries", "runbooks")
 
@@ -64,6 +65,7 @@ class Pipeline:
         self.metric_history_s = metric_history_s
         self.detector_checkpoint_s = detector_checkpoint_s
         self._checkpointed_at = 0.0
+        self._checkpoint_backlog = False  # the last checkpoint slice left changes for the next tick
         self._left_out: list[str] = []  # stored detection rules that no longer load (named at /aiops/detection)
         self._pruned_at = 0.0
         self.limits = limits or Limits()
@@ -177,13 +179,20 @@ class Pipeline:
                     "left_out": list(self._left_out),
                     "checkpointed_at": self._checkpointed_at or None}
 
-    def checkpoint_detectors(self) -> None:
-        """Save the checkpoint of every watched series (and service group) that learned since the last one."""
+    def checkpoint_detectors(self, limit: int | None = None) -> bool:
+        """Save the checkpoints of the watched series (and service groups) that learned since the last
+        call, at most ``limit`` of each watch (the state is read under the pipeline lock, which ingestion
+        waits for; it is written after). Returns whether changes were left for a next call."""
+        taken = []
         with self.lock:
             self._checkpointed_at = self.clock()
-            for watch in (self.metric_watch, self.service_watch):
-                if watch is not None:
-                    self.stores.detector_state.save(*watch.take_changes())
+            watches = [w for w in (self.metric_watch, self.service_watch) if w is not None]
+            for watch in watches:
+                taken.append(watch.take_changes(limit))
+            left = any(w.has_changes() for w in watches)
+        for changed, gone in taken:
+            self.stores.detector_state.save(changed, gone)
+        return left
 
     def _build_thresholds(self, rules: list[dict[str, Any]]) -> None:
         self.thresholds = ThresholdWatch([ThresholdRule.from_dict(r) for r in rules]) if rules else None
@@ -415,8 +424,9 @@ class Pipeline:
                     self._saved_learned = learned
             self.persist_logs()
             watching = self.metric_watch is not None or self.service_watch is not None
-            if watching and now - self._checkpointed_at >= self.detector_checkpoint_s:
-                self.checkpoint_detectors()
+            due = watching and (self._checkpoint_backlog or now - self._checkpointed_at >= self.detector_checkpoint_s)
+        if due:  # a slice a tick, so that the lock is never held long
+            self._checkpoint_backlog = self.checkpoint_detectors(limit=CHECKPOINT_SLICE)
 
 
 def _series(points: list[MetricPoint], source: str) -> tuple[list[Signal], list[str]]:

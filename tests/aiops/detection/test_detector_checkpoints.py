@@ -174,3 +174,43 @@ def test_the_server_resumes_service_groups_and_forgets_them_with_their_rule(tmp_
         assert [item["kind"] for item in pipeline.stores.detector_state.load()] == ["service"]
         assert client.put(API + "/aiops/config/service_rules", json=[]).status_code == 200
         assert pipeline.stores.detector_state.load() == []
+
+
+def test_checkpoints_are_taken_in_slices_oldest_change_first() -> None:
+    watch = MetricWatch([WatchRule("m", "m")])
+
+    def point(k: int, i: int) -> None:
+        watch.observe({"__name__": "m", "k": f"{k:02d}"}, 60.0 * i, 1.0)
+
+    for k in range(10):
+        point(k, 0)
+    first, _ = watch.take_changes(limit=4)
+    assert [c["labels"][1][1] for c in first] == ["00", "01", "02", "03"]
+    for k in range(4):  # the first four change again: they queue behind the six still waiting
+        point(k, 1)
+    second, _ = watch.take_changes(limit=4)
+    assert sorted(c["labels"][1][1] for c in second) == ["04", "05", "06", "07"]
+    assert watch.has_changes()
+    rest, _ = watch.take_changes()
+    assert sorted(c["labels"][1][1] for c in rest) == ["00", "01", "02", "03", "08", "09"]
+    assert not watch.has_changes()
+
+
+def test_the_tick_saves_a_slice_and_comes_back_for_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import opsloop.aiops.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "CHECKPOINT_SLICE", 2)
+    t0 = float(int(time.time()) - 100)
+    with _app(tmp_path / "data") as client:
+        assert client.put(API + "/aiops/config/watch_rules", json=[{"name": "m", "selector": "m"}]).status_code == 200
+        body = encode_remote_write([({"__name__": "m", "k": str(k)}, [(t0, 1.0)]) for k in range(5)])
+        assert client.post("/api/v1/write", content=body, headers=PB).status_code == 204
+        pipeline = client.app.state.aiops  # type: ignore[attr-defined]
+        store = pipeline.stores.detector_state
+        store.delete(store.load())
+        pipeline._checkpointed_at = 0.0
+        counts = []
+        for _ in range(4):
+            pipeline.tick()
+            counts.append(len(store.load()))
+        assert counts == [2, 4, 5, 5]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Hashable, Iterable, Mapping, MutableMapping
+from itertools import islice
 from typing import Any, Generic, TypeVar
 
 __all__ = ["ChangeLedger", "adopt_streams", "signature"]
@@ -14,32 +15,39 @@ K = TypeVar("K", bound=Hashable)
 
 
 class ChangeLedger(Generic[K]):
-    """Keys that learned (``changed``) and keys that were dropped (``gone``) since the last ``take``."""
+    """Keys that learned (``changed``, oldest change first: mark one with ``changed[key] = None``) and keys
+    that were dropped (``gone``) since the last ``take``."""
 
     __slots__ = ("changed", "gone")
 
     def __init__(self) -> None:
-        self.changed: set[K] = set()
+        self.changed: dict[K, None] = {}
         self.gone: set[K] = set()
 
     def added(self, key: K) -> None:
-        self.changed.add(key)
+        self.changed[key] = None
         self.gone.discard(key)
 
     def dropped(self, key: K) -> None:
-        self.changed.discard(key)
+        self.changed.pop(key, None)
         self.gone.add(key)
 
-    def take(self) -> tuple[set[K], set[K]]:
-        """The changed and gone keys, and a fresh start."""
-        out = self.changed, self.gone
-        self.changed, self.gone = set(), set()
-        return out
+    def take(self, limit: int | None = None) -> tuple[list[K], set[K]]:
+        """The changed keys (the ``limit`` that changed first, when given: the rest stay for the next
+        call, so every key gets its turn) and the gone ones."""
+        if limit is None or len(self.changed) <= limit:
+            changed, self.changed = list(self.changed), {}
+        else:
+            changed = list(islice(self.changed, limit))
+            for key in changed:
+                del self.changed[key]
+        gone, self.gone = self.gone, set()
+        return changed, gone
 
     def inherit(self, previous: ChangeLedger[K], previous_keys: Iterable[K], kept: set[K]) -> None:
         """Carry over a replaced watch's ledger: of its streams (``previous_keys``), the ``kept`` ones stay
         changed if they were; every other one is gone."""
-        self.changed |= previous.changed & kept
+        self.changed.update((key, None) for key in previous.changed if key in kept)
         self.gone |= (set(previous_keys) | previous.gone) - kept
 
 

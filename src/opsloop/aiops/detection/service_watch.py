@@ -142,7 +142,7 @@ class ServiceWatch:
                 self._ledger.dropped(evicted)
         else:
             self._groups.move_to_end(key)
-            self._ledger.changed.add(key)
+            self._ledger.changed[key] = None
         return g
 
     def observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
@@ -234,10 +234,14 @@ class ServiceWatch:
         return [{"name": r.name, "groups": counts.get(r.name, 0), "failed": self.failed.get(r.name)}
                 for r in self.rules]
 
-    def take_changes(self) -> tuple[list[dict[str, Any]], list[list[list[str]]]]:
+    def has_changes(self) -> bool:
+        """Whether a ``take_changes`` would return anything."""
+        return bool(self._ledger.changed or self._ledger.gone)
+
+    def take_changes(self, limit: int | None = None) -> tuple[list[dict[str, Any]], list[list[list[str]]]]:
         """Checkpoints of the groups that changed since the last call, and the keys (as ``labels``) of
         the groups dropped since (see ``MetricWatch.take_changes``)."""
-        changed, gone = self._ledger.take()
+        changed, gone = self._ledger.take(limit)
         return [_group_state(key, self._groups[key]) for key in changed if key in self._groups], [
             _group_labels(key) for key in gone]
 

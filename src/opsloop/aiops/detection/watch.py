@@ -215,7 +215,7 @@ class MetricWatch:
         s = self._series.get(key)
         if s is not None:
             self._series.move_to_end(key)
-            self._ledger.changed.add(key)
+            self._ledger.changed[key] = None
             return s
         if key in self._unmatched:
             return None
@@ -311,10 +311,15 @@ class MetricWatch:
             self._ledger.gone.discard(key)
         return left_out
 
-    def take_changes(self) -> tuple[list[dict[str, Any]], list[list[list[str]]]]:
-        """Checkpoints of the series that learned since the last call, and the labels of series dropped
-        since: what a store of per-series checkpoints needs to be brought up to date."""
-        changed, gone = self._ledger.take()
+    def has_changes(self) -> bool:
+        """Whether a ``take_changes`` would return anything."""
+        return bool(self._ledger.changed or self._ledger.gone)
+
+    def take_changes(self, limit: int | None = None) -> tuple[list[dict[str, Any]], list[list[list[str]]]]:
+        """Checkpoints of the series that learned since the last call (at most ``limit``; the others are
+        left for the next call), and the labels of series dropped since: what a store of per-series
+        checkpoints needs to be brought up to date."""
+        changed, gone = self._ledger.take(limit)
         return ([_series_state(key, self._series[key]) for key in changed if key in self._series],
                 [[list(kv) for kv in key] for key in gone])
 

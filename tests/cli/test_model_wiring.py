@@ -77,3 +77,21 @@ def test_the_server_scores_registered_models_itself(registered: str) -> None:
     assert httpx.post(f"{registered}/serving/wired/1/invocations", json=body).json()["predictions"] == [1, 0]
     missing = httpx.post(f"{registered}/serving/nope/champion/invocations", json=body)
     assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+@pytest.mark.parametrize("command", [["predict", "models:/churn@champion", "-i", "in.csv", "-o", "out.parquet"],
+                                     ["models", "validate", "churn", "--candidate", "1", "--data", "in.csv"]])
+def test_without_a_store_model_commands_say_so_and_create_no_data_folder(
+        command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # They used to create ./opsloop-data (an empty store) in the working folder, then report the model missing.
+    from opsloop.cli import main
+
+    for env in ("OPSLOOP_URL", "MLFLOW_TRACKING_URI", "OPSLOOP_DATA_DIR", "OPSLOOP_DATABASE_URL", "OPSLOOP_CONFIG"):
+        monkeypatch.delenv(env, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.csv").write_text("a,b\n1,2\n")
+    code = main(command)
+    err = capsys.readouterr().err
+    assert code != 0 and err.startswith("error: ") and "Traceback" not in err
+    assert not (tmp_path / "opsloop-data").exists(), err

@@ -38,13 +38,16 @@ class Wiring(dict):
         self.data_dir = data_dir
         self._runtime = None
 
+    def settings(self):  # noqa: ANN201 - opsloop.settings.Settings
+        from opsloop.settings import load_settings
+
+        return load_settings({"storage": {"data_dir": self.data_dir}} if self.data_dir else {})
+
     def runtime(self):  # noqa: ANN201 - opsloop.runtime.Runtime
         if self._runtime is None:
             from opsloop.runtime import build_runtime
-            from opsloop.settings import load_settings
 
-            overrides = {"storage": {"data_dir": self.data_dir}} if self.data_dir else {}
-            self._runtime = build_runtime(load_settings(overrides))
+            self._runtime = build_runtime(self.settings())
         return self._runtime
 
     def get(self, key: str, default=None):  # noqa: ANN001, ANN201
@@ -57,6 +60,9 @@ class Wiring(dict):
 
         if self.url and not self.url.startswith(("http://", "https://")):
             return None  # an MLflow store URI: the command's mlflow-client fallback handles it
+        storage = None if self.url else self.settings().storage
+        if storage is not None and not storage.database_url and not storage.data_dir.is_dir():
+            return None  # no embedded store here: the command says none is configured (opening would create one)
         if key == "model_resolver":
             return registry.HttpModelResolver(self.url) if self.url else registry.LocalModelResolver.for_runtime(
                 self.runtime())

@@ -235,3 +235,23 @@ def test_a_metric_with_only_nan_or_infinity_says_so_instead_of_empty_axes(page, 
         expect(card.locator("svg")).to_have_count(0)
     expect(page.locator("section.card[data-metric='fine'] svg.chart")).to_be_visible()
     assert not page.js_errors
+
+
+def test_a_long_parameter_value_is_folded_until_opened(page, runs, ui_server) -> None:  # noqa: ANN001
+    # A config logged as one 5,000-character param filled the page with a metre-high Parameters card.
+    from mlflow import MlflowClient
+    from playwright.sync_api import expect
+
+    client = MlflowClient(ui_server.url)
+    run = client.create_run(client.get_experiment_by_name("ui-demo").experiment_id, run_name="long-param")
+    value = "x" * 5000
+    client.log_param(run.info.run_id, "config", value)
+    client.log_param(run.info.run_id, "lr", "0.1")
+    page.goto(f"/#/runs/{run.info.run_id}")
+    row = page.locator("section.card", has_text="Parameters").locator("tr", has_text="config")
+    expect(row).to_contain_text("5000 characters")
+    assert row.bounding_box()["height"] < 120
+    row.locator("summary").click()
+    expect(row.locator("details[open]")).to_contain_text(value)
+    expect(page.locator("section.card", has_text="Parameters").locator("tr", has_text="lr")).to_contain_text("0.1")
+    assert not page.js_errors

@@ -45,7 +45,7 @@ def test_bad_parameters_are_refused_when_the_rule_is_set(doc: dict, field: str) 
 
 def test_stored_rules_that_no_longer_pass_are_left_out_at_start_and_refused_when_set() -> None:
     docs = [{"name": "good", "selector": "cpu"}, {"name": "bad", "selector": "mem", "predict": {"x": 1}},
-            {"nope": 1}, "not-a-rule"]
+            {"nope": 1}, "not-a-rule", {"name": "good", "selector": "disk"}]
     assert [r.name for r in build_rules(docs, strict=False)] == ["good"]
     for bad in docs[1:]:
         with pytest.raises(InvalidInputError):

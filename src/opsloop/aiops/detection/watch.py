@@ -130,7 +130,10 @@ def build_rules(documents: Iterable[Any], *, strict: bool = True, kind: Callable
         try:
             if not isinstance(doc, Mapping):
                 raise InvalidInputError(f"{key}[{i}] must be an object", field=key)
-            rules.append(kind(**doc))
+            rule = kind(**doc)
+            if any(r.name == rule.name for r in rules):  # checkpoints and signals name a rule by its name
+                raise InvalidInputError(f"{key}[{i}]: a rule named {rule.name!r} comes before it", field="name")
+            rules.append(rule)
         except TypeError as exc:  # a missing or unknown key
             if strict:
                 raise InvalidInputError(f"bad {key}[{i}]: {exc}", field=key) from None
@@ -186,8 +189,6 @@ def _rehearse(rule: WatchRule) -> None:
     except Exception as exc:  # noqa: BLE001 - whatever a detector raises on these parameters
         raise InvalidInputError(f"watch rule {rule.name!r} fails on a test stream: {type(exc).__name__}: {exc}",
                                 field="watch_rules") from None
-
-
 
 
 class MetricWatch:

@@ -171,7 +171,9 @@ class Topology:
             for hop in range(1, max_hops + 1):
                 nxt = []
                 for node in frontier:
-                    for other in graph.get(node, ()):
+                    # in name order: what walks these distances (inhibition reasons…) must not depend on
+                    # the order of a set of strings, which changes with the process's hash seed
+                    for other in sorted(graph.get(node, ())):
                         if other != service and other not in dists:
                             dists[other] = hop
                             nxt.append(other)

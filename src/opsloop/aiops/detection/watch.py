@@ -124,7 +124,7 @@ def build_rules(documents: Iterable[Any], *, strict: bool = True, kind: Callable
     """Rules (``WatchRule`` or another ``kind``) from their JSON documents under configuration ``key``.
     ``strict``: a bad one is a 400 naming it; otherwise (rules stored by an earlier version, read at start)
     it is logged and left out (its error appended to ``left_out``), and the others still run."""
-    rules = []
+    rules: list[Any] = []
     left_out = [] if left_out is None else left_out
     for i, doc in enumerate(documents):
         try:

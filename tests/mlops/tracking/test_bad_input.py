@@ -128,6 +128,11 @@ def test_bad_filter_and_view_type(http: httpx.Client) -> None:
     body = _error(http.post(f"{API}/runs/search", json={"experiment_ids": ["0"], "order_by": ["metrics.a SIDEWAYS"]}),
                   400, "INVALID_PARAMETER_VALUE")
     assert body["field"] == "order_by"
+    for clause in ("name SIDEWAYS", "name ASC DESC"):
+        body = _error(http.post(f"{API}/experiments/search", json={"max_results": 5, "order_by": [clause]}),
+                      400, "INVALID_PARAMETER_VALUE")
+        assert body["field"] == "order_by"
+    assert http.post(f"{API}/experiments/search", json={"max_results": 5, "order_by": ["name desc"]}).status_code == 200
 
 
 def test_huge_history_page_sizes_and_offsets(http: httpx.Client, run_id: str) -> None:

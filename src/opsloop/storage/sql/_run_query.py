@@ -147,8 +147,9 @@ def build_experiment_query(stages: Sequence[str], filter_string: str | None, ord
     for raw in order_by or []:
         parts = raw.strip().split()
         key = parts[0].split(".", 1)[-1] if parts else ""
-        if key not in EXPERIMENT_ATTRIBUTES:
-            raise InvalidInputError(f"Invalid order_by clause '{raw}'", field="order_by")
+        if key not in EXPERIMENT_ATTRIBUTES or len(parts) > 2 or (len(parts) == 2 and parts[1].upper() not in (
+                "ASC", "DESC")):  # "name SIDEWAYS" is refused, as in run search
+            raise InvalidInputError(f"Invalid order_by clause '{raw}': expected KEY [ASC|DESC]", field="order_by")
         desc = len(parts) > 1 and parts[1].upper() == "DESC"
         cols.append(e[key].desc() if desc else e[key].asc())
     return query.order_by(*(cols or [e.last_update_time.desc()]), e.experiment_id.asc())

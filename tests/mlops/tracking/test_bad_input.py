@@ -133,6 +133,12 @@ def test_bad_filter_and_view_type(http: httpx.Client) -> None:
                       400, "INVALID_PARAMETER_VALUE")
         assert body["field"] == "order_by"
     assert http.post(f"{API}/experiments/search", json={"max_results": 5, "order_by": ["name desc"]}).status_code == 200
+    # the registry's searches check max_results as the tracking ones do, with the same messages
+    for path in ("registered-models/search", "model-versions/search"):
+        body = _error(http.get(f"{API}/{path}", params={"max_results": 0}), 400, "INVALID_PARAMETER_VALUE")
+        assert "positive" in body["message"] and body["field"] == "max_results"
+        body = _error(http.get(f"{API}/{path}", params={"max_results": 10**6}), 400, "INVALID_PARAMETER_VALUE")
+        assert "at most" in body["message"]
 
 
 def test_huge_history_page_sizes_and_offsets(http: httpx.Client, run_id: str) -> None:

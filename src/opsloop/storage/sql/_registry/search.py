@@ -9,6 +9,7 @@ from sqlalchemy import func, select, tuple_
 
 from opsloop.errors import InvalidInputError
 from opsloop.mlops.registry.entities import ModelVersion, RegisteredModel
+from opsloop.mlops.tracking.limits import check_max_results
 from opsloop.mlops.tracking.search import Clause, decode_page_token, encode_page_token, parse_filter
 from opsloop.storage.sql import schema as t
 from opsloop.storage.sql._registry.base import _MV, _RM, RegistryStoreBase
@@ -33,11 +34,7 @@ _TAG_OPS = {"=", "!=", "LIKE", "ILIKE", "IS NULL", "IS NOT NULL"}
 
 
 def _max_results(value: object, default: int, limit: int) -> int:
-    value = default if value is None else value
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-        raise InvalidInputError(f"Invalid value for request parameter max_results. It must be an integer between 1 "
-                                f"and {limit}, but got value {value}", field="max_results")
-    return value
+    return check_max_results(default if value is None else value, limit)  # the tracking searches' check
 
 
 def _order_clauses(items: Sequence[str] | None, columns: Mapping[str, Any], tiebreak: Sequence[Any]) -> list:

@@ -101,7 +101,7 @@ class PromStack:
                 rules:
                   - alert: NodeExporterDown
                     expr: up{job="node"} == 0
-                    for: 0s
+                    for: 2s
                     labels:
                       severity: critical
                       service: node-exporter
@@ -111,7 +111,7 @@ class PromStack:
         (self.workdir / "prometheus.yml").write_text(textwrap.dedent(f"""\
             global:
               scrape_interval: 1s
-              scrape_timeout: 900ms
+              scrape_timeout: 1s
               evaluation_interval: 1s
             rule_files: [{self.workdir / 'rules.yml'}]
             alerting:

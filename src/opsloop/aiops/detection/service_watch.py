@@ -14,11 +14,12 @@ import math
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from opsloop.aiops.detection.alerting import HysteresisAlerter
 from opsloop.aiops.detection.ledger import ChangeLedger, adopt_streams, signature
-from opsloop.aiops.detection.watch import build_part, parse_selector
+from opsloop.aiops.detection.watch import build_part, parse_selector, rehearsal
 from opsloop.aiops.ingestion.normalise import service_of
 from opsloop.core.detectors import AnomalyDetector, from_config
 from opsloop.core.signals import Severity, Signal, SignalKind
@@ -80,9 +81,10 @@ class ServiceRule:
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(m.matches(labels) for m in self.matchers)
 
-    @property
+    @cached_property
     def signature(self) -> str:
-        """A digest of the rule's definition (checkpoints are restored only under the same one)."""
+        """A digest of the rule's definition (checkpoints are restored only under the same one; see
+        ``WatchRule.signature``)."""
         return signature({k: getattr(self, k) for k in ("name", "selector", "group_by", "feature_label", "bucket",
                                                          "max_features", "detector", "alerter")})
 
@@ -128,8 +130,7 @@ class ServiceWatch:
         rule = next((r for r in self.rules if r.matches(labels)), None)
         if rule is None:
             return None
-        # "service" is the service as every signal names it (service.name from OTLP, app, job…)
-        values = tuple(service_of(labels) if k == "service" else labels.get(k, "") for k in rule.group_by)
+        values = _group_values(rule, labels)
         key = (rule.name, values)
         if key in self._stopped:
             return None
@@ -157,7 +158,7 @@ class ServiceWatch:
         except Exception as exc:  # noqa: BLE001 - contained: see the docstring
             rule = next((r for r in self.rules if r.matches(labels)), None)
             if rule is not None:
-                values = tuple(service_of(labels) if k == "service" else labels.get(k, "") for k in rule.group_by)
+                values = _group_values(rule, labels)
                 self._groups.pop((rule.name, values), None)
                 self._stopped.add((rule.name, values))
                 self._ledger.dropped((rule.name, values))
@@ -278,6 +279,12 @@ class ServiceWatch:
 _GroupKey = tuple[str, tuple[str, ...]]
 
 
+def _group_values(rule: ServiceRule, labels: Mapping[str, str]) -> tuple[str, ...]:
+    """The group a point belongs to under ``rule``; "service" is the service as every signal names it
+    (``service.name`` from OTLP, ``app``, ``job``…)."""
+    return tuple(service_of(labels) if k == "service" else labels.get(k, "") for k in rule.group_by)
+
+
 def _group_labels(key: _GroupKey) -> list[list[str]]:
     """A group's identity in the form of a series' labels, so one checkpoint store keys both."""
     return [["__service_rule__", key[0]], *([f"__group_{i}__", v] for i, v in enumerate(key[1]))]
@@ -294,17 +301,12 @@ def _rehearse(rule: ServiceRule) -> None:
     rule, so that parameters only read once points flow fail when the rule is set."""
     watch = ServiceWatch([rule], contain_errors=False)
     group = _Group(rule, {})
-    try:
+    with rehearsal(f"service rule {rule.name!r}", "service_rules"):
         for i in range(_REHEARSAL_BUCKETS):
             group.bucket = i
             jump = 50.0 if i == _REHEARSAL_BUCKETS - 5 else 0.0
             group.current = {"a": 10.0 + i % 7, "b": 5.0 + i % 3 + jump, "c": 1.0}
             watch._close(group)
-    except InvalidInputError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - whatever a detector raises on these parameters
-        raise InvalidInputError(f"service rule {rule.name!r} fails on a test stream: {type(exc).__name__}: {exc}",
-                                field="service_rules") from None
 
 
 def _movers(det: AnomalyDetector, vec: Mapping[str, float]) -> list[tuple[str, float]]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeVar
 
 from opsloop.aiops.detection.alerting import HysteresisAlerter
@@ -24,7 +26,7 @@ from opsloop.core.detectors import AnomalyDetector, from_config
 from opsloop.core.signals import Signal
 from opsloop.errors import InvalidInputError
 
-__all__ = ["LabelMatcher", "MetricWatch", "WatchRule", "build_part", "build_rules", "parse_selector"]
+__all__ = ["LabelMatcher", "MetricWatch", "WatchRule", "build_part", "build_rules", "parse_selector", "rehearsal"]
 
 log = logging.getLogger("opsloop.aiops.detection")
 _T = TypeVar("_T")
@@ -112,9 +114,10 @@ class WatchRule:
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(m.matches(labels) for m in self.matchers)
 
-    @property
+    @cached_property
     def signature(self) -> str:
-        """A digest of the rule's definition (checkpoints are restored only under the same one)."""
+        """A digest of the rule's definition (checkpoints are restored only under the same one); read for
+        every checkpointed series, so computed once: a rule is not changed after it is built."""
         return signature({k: getattr(self, k) for k in ("name", "selector", "detector", "alerter", "predict",
                                                          "forecaster", "predict_every")})
 
@@ -175,20 +178,26 @@ def build_part(rule: str, name: str, build: Callable[[], _T]) -> _T:
         raise InvalidInputError(f"rule {rule!r}: bad {name} parameters: {exc}", field=name) from None
 
 
+@contextmanager
+def rehearsal(what: str, field: str) -> Iterator[None]:
+    """Around a rule's test stream: whatever its detector raises on these parameters is a 400 on ``field``."""
+    try:
+        yield
+    except InvalidInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a detector raises on these parameters
+        raise InvalidInputError(f"{what} fails on a test stream: {type(exc).__name__}: {exc}", field=field) from None
+
+
 def _rehearse(rule: WatchRule) -> None:
     """Build the rule's series and run a short stream through it (a level, a spike, a climb), so that
     parameters that are only read once points flow (a string where a number belongs) fail now."""
     series = _Series(rule)
     labels = {"__name__": "rehearsal"}
-    try:
+    with rehearsal(f"watch rule {rule.name!r}", "watch_rules"):
         for i in range(2 * _REHEARSAL_POINTS):
             value = 10.0 + (i % 7) + (100.0 if i == _REHEARSAL_POINTS else 0.0) + max(0, i - _REHEARSAL_POINTS)
             _step(series, labels, 60.0 * i, value)
-    except InvalidInputError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - whatever a detector raises on these parameters
-        raise InvalidInputError(f"watch rule {rule.name!r} fails on a test stream: {type(exc).__name__}: {exc}",
-                                field="watch_rules") from None
 
 
 class MetricWatch:

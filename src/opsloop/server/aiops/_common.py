@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from opsloop.errors import InvalidInputError, LimitExceededError
 from opsloop.server.wire import _bounded
+from opsloop.storage.sql._dialect import comma_values
 
 __all__ = ["actor_of", "choices", "pipeline", "raw_body", "sender_of"]
 
@@ -28,7 +29,7 @@ def choices(value: str | None, allowed: Iterable[str], field: str) -> str | None
     if value is None or not value.strip():
         return None
     known = set(allowed)
-    bad = [w.strip() for w in value.split(",") if w.strip() and w.strip().lower() not in known]
+    bad = [w for w in comma_values(value) if w.lower() not in known]
     if bad:
         raise InvalidInputError(f"{field}: unknown value {bad[0]!r}; expected one of {', '.join(sorted(known))}",
                                 field=field)

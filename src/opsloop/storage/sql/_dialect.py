@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-__all__ = ["chunks", "insert_ignore", "insert_ignore_many", "inserted_id", "upsert"]
+__all__ = ["chunks", "comma_values", "insert_ignore", "insert_ignore_many", "inserted_id", "upsert"]
 
 
 def _insert(conn: Connection, table: Table):  # noqa: ANN202
@@ -83,6 +83,11 @@ def upsert(
         where=where(table, stmt.excluded) if where is not None else None,
     )
     conn.execute(stmt, list(rows))
+
+
+def comma_values(text: str) -> list[str]:
+    """The words of a comma-separated filter (``"triggered, acknowledged"``), blanks dropped."""
+    return [w.strip() for w in text.split(",") if w.strip()]
 
 
 def chunks(items: Iterable[Any], size: int = 500) -> Iterable[list[Any]]:

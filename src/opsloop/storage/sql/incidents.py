@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func,
 
 from opsloop.core.signals import Severity
 from opsloop.errors import NotFoundError
-from opsloop.storage.sql._dialect import like_escape, upsert
+from opsloop.storage.sql._dialect import comma_values, like_escape, upsert
 from opsloop.storage.sql.detector_state import SqlDetectorStateStore
 from opsloop.storage.sql.engine import Database
 from opsloop.storage.sql.metric_points import SqlMetricPointStore
@@ -167,10 +167,10 @@ class SqlIncidentStore:
     ) -> tuple[builtins.list[dict[str, Any]], int]:
         conds: builtins.list[ColumnElement[bool]] = []
         if state:
-            states = [s.strip() for s in state.split(",") if s.strip()]
+            states = comma_values(state)
             conds.append(I.c.state.in_(states))
         if severity:
-            sevs = [int(Severity.parse(s.strip())) for s in severity.split(",") if s.strip()]
+            sevs = [int(Severity.parse(s)) for s in comma_values(severity)]
             conds.append(I.c.severity.in_(sevs))
         if service:
             conds.append(or_(I.c.service == service, I.c.services.like(f'%"{like_escape(service)}"%', escape="\\")))
@@ -328,7 +328,7 @@ class SqlOpsStore:
         N = aiops_notifications
         stmt = select(N).order_by(N.c.id.desc()).limit(limit)
         if state:
-            stmt = stmt.where(N.c.state.in_([x.strip() for x in state.split(",") if x.strip()]))
+            stmt = stmt.where(N.c.state.in_(comma_values(state)))
         if incident_id is not None:
             stmt = stmt.where(N.c.incident_id == incident_id)
         with self.db.read() as conn:

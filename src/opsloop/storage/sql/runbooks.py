@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import Connection, insert, select, update
 
 from opsloop.errors import NotFoundError
+from opsloop.storage.sql._dialect import comma_values
 from opsloop.storage.sql.engine import Database
 from opsloop.storage.sql.schema_aiops import aiops_runbook_runs
 
@@ -63,7 +64,7 @@ class SqlRunbookStore:
         if incident_id is not None:
             stmt = stmt.where(R.c.incident_id == incident_id)
         if state:
-            stmt = stmt.where(R.c.state.in_([s.strip() for s in state.split(",") if s.strip()]))
+            stmt = stmt.where(R.c.state.in_(comma_values(state)))
         if runbook:
             stmt = stmt.where(R.c.runbook == runbook)
         with self.db.read() as conn:

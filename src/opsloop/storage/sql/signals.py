@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from opsloop.core.signals import Severity, Signal
-from opsloop.storage.sql._dialect import chunks
+from opsloop.storage.sql._dialect import chunks, comma_values
 from opsloop.storage.sql.engine import Database
 from opsloop.storage.sql.schema_aiops import aiops_signals as T
 
@@ -242,7 +242,7 @@ class SqlSignalStore:
         if service:
             stmt = stmt.where(T.c.service == service)
         if kind:  # one kind, or several comma-separated
-            stmt = stmt.where(T.c.kind.in_([k.strip() for k in kind.split(",") if k.strip()]))
+            stmt = stmt.where(T.c.kind.in_(comma_values(kind)))
         if since is not None:
             stmt = stmt.where(T.c.time >= since)
         if until is not None:
@@ -250,7 +250,7 @@ class SqlSignalStore:
         if incident_id is not None:
             stmt = stmt.where(T.c.incident_id == incident_id)
         if status:
-            stmt = stmt.where(T.c.status.in_([x.strip() for x in status.split(",") if x.strip()]))
+            stmt = stmt.where(T.c.status.in_(comma_values(status)))
         if fingerprint:
             stmt = stmt.where(T.c.fingerprint == fingerprint)
         order = (T.c.time.asc(), T.c.id.asc()) if ascending else (T.c.time.desc(), T.c.id.desc())

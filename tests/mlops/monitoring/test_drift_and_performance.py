@@ -67,15 +67,21 @@ def test_empty_reference_is_rejected() -> None:
         build_profile(pd.DataFrame({"x": []}))
 
 
+def drift_amount(monitor: ModelMonitor) -> None:
+    """Give ``monitor`` a reference, then 600 served rows whose ``amount`` is 1.5 times larger: one
+    drifted feature."""
+    monitor.set_reference(reference())
+    shifted = reference(600, seed=5)
+    shifted["amount"] *= 1.5
+    monitor.store.add_samples(samples_from(shifted, model=monitor.model))
+
+
 def test_monitor_emits_firing_then_resolved_drift_signals() -> None:
     store = InMemoryMonitoringStore()
     monitor = ModelMonitor(store, "fraud")
     with pytest.raises(NotFoundError, match="no drift reference"):
         monitor.check_drift()
-    monitor.set_reference(reference())
-    shifted = reference(600, seed=5)
-    shifted["amount"] *= 1.5
-    store.add_samples(samples_from(shifted, model="fraud"))
+    drift_amount(monitor)
     _, signals = monitor.check_drift()
     assert [(s.labels["feature"], s.status, s.kind) for s in signals] == [("amount", "firing", "model_drift")]
     doc = signals[0].to_dict()

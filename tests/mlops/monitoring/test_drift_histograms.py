@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from tests.mlops.monitoring.test_drift_and_performance import reference, samples_from
+from tests.mlops.monitoring.test_drift_and_performance import drift_amount, reference, samples_from
 
 from opsloop.mlops.monitoring import (
     DriftReport,
@@ -55,12 +55,8 @@ def test_no_verdict_means_no_histogram_and_reports_round_trip_with_it() -> None:
 
 
 def test_drift_signal_evidence_carries_the_histogram() -> None:
-    store = InMemoryMonitoringStore()
-    monitor = ModelMonitor(store, "fraud")
-    monitor.set_reference(reference())
-    shifted = reference(600, seed=5)
-    shifted["amount"] *= 1.5
-    store.add_samples(samples_from(shifted, model="fraud"))
+    monitor = ModelMonitor(InMemoryMonitoringStore(), "fraud")
+    drift_amount(monitor)
     _, [signal] = monitor.check_drift()
     hist = signal.to_dict()["evidence"]["drift"]["histogram"]
     assert len(hist["bins"]) <= HISTOGRAM_MAX_BINS and sum(hist["current"]) == 600

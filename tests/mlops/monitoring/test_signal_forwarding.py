@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.conftest import ServerProcess, wait_until
-from tests.mlops.monitoring.test_drift_and_performance import reference, samples_from
+from tests.mlops.monitoring.test_drift_and_performance import drift_amount
 
 from opsloop.core.signals import Signal
 from opsloop.mlops.monitoring import InMemoryMonitoringStore, ModelMonitor
@@ -19,12 +19,8 @@ API = "/api/opsloop/v1"
 
 
 def _drifted_monitor() -> ModelMonitor:
-    store = InMemoryMonitoringStore()
-    monitor = ModelMonitor(store, "fraud")
-    monitor.set_reference(reference())
-    shifted = reference(600, seed=5)
-    shifted["amount"] *= 1.5
-    store.add_samples(samples_from(shifted, model="fraud"))
+    monitor = ModelMonitor(InMemoryMonitoringStore(), "fraud")
+    drift_amount(monitor)
     return monitor
 
 
@@ -83,10 +79,7 @@ def test_a_serving_monitor_configured_to_report_sends_its_scheduled_findings(ser
     from opsloop.mlops.monitoring.service import MonitorConfig
 
     running = MonitorConfig(store_url="memory://", model_name="fraud", report_to=server.url).build(model=None)
-    running.monitor.set_reference(reference())
-    shifted = reference(600, seed=5)
-    shifted["amount"] *= 1.5
-    running.monitor.store.add_samples(samples_from(shifted, model="fraud"))
+    drift_amount(running.monitor)
     running.start()
     try:
         running.check_now()  # one round of the --drift-interval schedule

@@ -3,11 +3,7 @@ which Python happens to iterate a set (which changes with the string hash seed o
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from tests.aiops.correlation._hash_seed import run_with_hash_seed
 
 # A 500-service declared topology and 5,000 alerts, three to a second: candidate incidents
 # often score exactly alike, so a tie broken by set order would show.
@@ -39,10 +35,7 @@ print(json.dumps(sorted(groups.values())))
 
 
 def _partition(seed: str) -> list[list[int]]:
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONHASHSEED": seed}, cwd=Path(__file__).parent)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
+    return run_with_hash_seed(SCRIPT, seed)
 
 
 def test_grouping_is_the_same_whatever_the_hash_seed() -> None:

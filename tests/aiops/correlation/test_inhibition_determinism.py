@@ -3,11 +3,7 @@ which Python iterates a set of service names), so the same alerts store the same
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from tests.aiops.correlation._hash_seed import run_with_hash_seed
 
 # checkout depends on twelve services, all firing: every one of them could be named
 SCRIPT = r'''
@@ -27,10 +23,7 @@ print(json.dumps(inhibitor.check(sig, "fp-x")))
 
 
 def _reason(seed: str) -> str:
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONHASHSEED": seed}, cwd=Path(__file__).parent)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
+    return run_with_hash_seed(SCRIPT, seed)
 
 
 def test_the_inhibition_reason_is_the_same_whatever_the_hash_seed() -> None:

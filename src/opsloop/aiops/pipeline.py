@@ -317,9 +317,13 @@ class Pipeline:
         return out
 
     # --- configuration ------------------------------------------------------------------------------------
+    def get_config(self, key: str) -> Any:
+        """The stored document of ``key`` (``[]`` when never set)."""
+        _known_key(key)
+        return self.stores.ops.get_config(key, [])
+
     def set_config(self, key: str, value: Any, actor: str = "") -> Any:
-        if key not in CONFIG_KEYS:
-            raise NotFoundError(f"unknown configuration key {key!r}", field="key")
+        _known_key(key)
         if not isinstance(value, list):
             raise InvalidInputError(f"'{key}' must be a list", field=key)
         try:  # stored as JSON: refused here (a number past 64 bits, say), not half-way through the change
@@ -427,6 +431,11 @@ class Pipeline:
             due = watching and (self._checkpoint_backlog or now - self._checkpointed_at >= self.detector_checkpoint_s)
         if due:  # a slice a tick, so that the lock is never held long
             self._checkpoint_backlog = self.checkpoint_detectors(limit=CHECKPOINT_SLICE)
+
+
+def _known_key(key: str) -> None:
+    if key not in CONFIG_KEYS:
+        raise NotFoundError(f"unknown configuration key {key!r}", field="key")
 
 
 def _series(points: list[MetricPoint], source: str) -> tuple[list[Signal], list[str]]:

@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from opsloop.aiops import config_secrets
-from opsloop.errors import NotFoundError
 from opsloop.server.aiops._common import actor_of, choices, pipeline
 from opsloop.server.params import BodyId, QueryId
 from opsloop.server.wire import json_response
@@ -79,11 +78,7 @@ async def prometheus_status(request: Request) -> Response:
 @router.get("/aiops/config/{key}", summary="A pipeline setting: watch_rules, prometheus_queries, …",
             description="Secret values (notification target `headers`, runbook `env`) show as `***`.")
 async def get_config(request: Request, key: str) -> Response:
-    from opsloop.aiops.pipeline import CONFIG_KEYS
-
-    if key not in CONFIG_KEYS:
-        raise NotFoundError(f"unknown configuration key {key!r}", field="key")
-    value = await run_in_threadpool(pipeline(request).stores.ops.get_config, key, [])
+    value = await run_in_threadpool(pipeline(request).get_config, key)
     return json_response({key: config_secrets.mask(key, value)})
 
 

@@ -72,8 +72,15 @@ def test_alert_fires_opens_incident_and_resolves(prom_stack) -> None:  # noqa: A
     assert resolved["resolved_at"] is not None
 
     # every sample went to the metric history: the pulled outage sample by sample, the written series too
+    # (the latest pulled sample may still be an instant Prometheus answered before its newest scrape, or a
+    # scrape that timed out on a loaded machine: the next pulls bring the node back up in the history)
     rule = next(s for s in resolved["signals"] if s["source"] == "rule:PulledNodeDown")
-    values = [v for _t, v in get(url + API + "/metrics/points", series=rule["evidence"]["series"])["points"]]
+
+    def pulled() -> list[float]:
+        return [v for _t, v in get(url + API + "/metrics/points", series=rule["evidence"]["series"])["points"]]
+
+    values = wait_for(lambda: (lambda vs: vs if vs and vs[-1] == 1.0 else None)(pulled()), 60,
+                      "the pulled series to end up again", stack)
     assert 0.0 in values and values[-1] == 1.0
     load = next(s for s in _signals(url, kind="metric") if s["source"] == "remote_write"
                 and s["labels"].get("__name__") == "node_load1")

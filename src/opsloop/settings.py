@@ -73,11 +73,22 @@ class RunbookSettings(BaseModel):
     max_concurrent: int = Field(2, ge=1, le=64, description="Runbook runs one server executes at a time.")
 
 
+class MonitoringSettings(BaseModel):
+    sample_rate: float = Field(0.1, ge=0, le=1, description="Share of /serving requests sampled for monitoring.")
+    max_samples: int = Field(100_000, ge=1, description="Samples kept per model (the oldest dropped first).")
+    max_rows_per_request: int = Field(100, ge=1, description="Rows of one sampled request kept.")
+    drift_interval_s: float = Field(
+        60.0, ge=0, description="Seconds between drift and performance checks of every model with a reference (0: off)."
+    )
+    max_reference_rows: int = Field(200_000, ge=1, description="Rows of a reference data set profiled.")
+
+
 class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
     runbooks: RunbookSettings = Field(default_factory=RunbookSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     log_level: str = Field("info", description="Log level of the server.")
 
     @model_validator(mode="after")

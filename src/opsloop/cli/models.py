@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from typing import Any
+from urllib.parse import quote
 
 import click
 
@@ -112,86 +113,183 @@ def validate(ctx: click.Context, name: str, candidate: str, data_path: str, poli
         sys.exit(1)
 
 
-_STORE = click.option("--store", "store_url", envvar="OPSLOOP_MONITORING_STORE", required=True,
-                      help="Monitoring store URL (sqlite:///monitoring.db); env OPSLOOP_MONITORING_STORE.")
+_STORE = click.option("--store", "store_url", envvar="OPSLOOP_MONITORING_STORE", default=None,
+                      help="Monitoring store URL (sqlite:///monitoring.db; env OPSLOOP_MONITORING_STORE) of an "
+                           "`opsloop serve --monitor-store`; without it, the opsloop server of --url (the "
+                           "models it scores at /serving).")
+_MONITORING = "/api/opsloop/v1/monitoring"
+
+
+def _server(ctx: click.Context, store_url: str | None) -> str | None:
+    """The opsloop server to ask (``--url`` of the CLI root) when no ``--store`` is given."""
+    if store_url:
+        return None
+    obj = ctx.find_root().obj
+    url = getattr(obj, "url", None)
+    if not url or not str(url).startswith(("http://", "https://")):
+        raise InvalidInputError("give --store (a monitoring store URL) or the opsloop server's --url", field="store")
+    return str(url).rstrip("/")
+
+
+def _call(url: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    """One monitoring API call; an error answer becomes an ``OpsloopError`` with the server's message."""
+    import httpx
+
+    try:
+        r = httpx.request(method, url + _MONITORING + path, timeout=300, **kwargs)
+    except httpx.HTTPError as exc:
+        raise OpsloopError(f"cannot reach {url}: {exc}") from None
+    try:
+        doc = r.json()
+    except ValueError:
+        doc = {"message": r.text[:500]}
+    if r.status_code >= 400:
+        raise OpsloopError(str(doc.get("message", r.text[:500])), field=doc.get("field"))
+    return doc
+
+
+def _reference_body(data_path: str, ref: str | None, min_accuracy: float | None, max_rmse: float | None) -> bytes:
+    from opsloop.mlops.monitoring import read_table
+
+    if data_path.startswith(("runs:/", "mlflow-artifacts:")):
+        body = json.dumps({"path": data_path})
+    else:  # a local file travels inline, as the scoring protocol's dataframe_split
+        body = '{"dataframe_split": ' + read_table(data_path, max_rows=200_000).to_json(orient="split", index=False) + "}"
+    doc = {**json.loads(body), **({"ref": ref} if ref else {}), **_policies(min_accuracy, max_rmse)}
+    return json.dumps(doc).encode()
+
+
+def _policies(min_accuracy: float | None, max_rmse: float | None) -> dict[str, dict[str, float]]:
+    """The live-performance bounds kept with a reference (``{}`` when none is given)."""
+    performance = {k: v for k, v in (("min_accuracy", min_accuracy), ("max_rmse", max_rmse)) if v is not None}
+    return {"performance": performance} if performance else {}
+
+
+_THRESHOLDS = [click.option("--min-accuracy", type=float, default=None, help="Breach below this live accuracy."),
+               click.option("--max-rmse", type=float, default=None, help="Breach above this live RMSE.")]
+
+
+def _thresholds(fn: Any) -> Any:
+    for option in reversed(_THRESHOLDS):
+        fn = option(fn)
+    return fn
 
 
 @models.command("reference")
 @click.argument("name")
-@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
-              help="Training/reference data (Parquet or CSV).")
+@click.option("--data", "data_path", required=True,
+              help="Training/reference data: a Parquet or CSV file, or (with the server) runs:/RUN_ID/path.parquet.")
 @click.option("--model-uri", default=None, help="Model to profile predictions with (for prediction drift).")
+@click.option("--ref", default=None, help="With the server: the version or alias whose predictions are profiled "
+                                          "(default: the one last served, else the newest version).")
+@_thresholds
 @_STORE
 @click.pass_context
-def reference(ctx: click.Context, name: str, data_path: str, model_uri: str | None, store_url: str) -> None:
-    """Set the drift reference of NAME from DATA."""
+def reference(ctx: click.Context, name: str, data_path: str, model_uri: str | None, ref: str | None,
+              min_accuracy: float | None, max_rmse: float | None, store_url: str | None) -> None:
+    """Set the drift reference of NAME from DATA (and the live-performance bounds kept with it)."""
+    try:
+        url = _server(ctx, store_url)
+        if url is not None:
+            profile = _call(url, "POST", f"/models/{quote(name, safe='')}/reference",
+                            content=_reference_body(data_path, ref, min_accuracy, max_rmse),
+                            headers={"content-type": "application/json"})
+        else:
+            profile = _store_reference(ctx, name, data_path, model_uri, str(store_url), min_accuracy, max_rmse)
+    except OpsloopError as exc:
+        _fail(exc)
+        return
+    columns = len(profile["features"]) + (profile.get("predictions") is True)  # the server's summary counts apart
+    click.echo(f"reference for {name}: {profile['rows']} rows, {columns} columns profiled")
+
+
+def _store_reference(ctx: click.Context, name: str, data_path: str, model_uri: str | None, store_url: str,
+                     min_accuracy: float | None, max_rmse: float | None) -> dict[str, Any]:
     from opsloop.cli.serving import model_resolver
     from opsloop.mlops.monitoring import ModelMonitor, open_store, read_table
     from opsloop.mlops.serving.loading import load_model
 
-    try:
-        frame = read_table(data_path, max_rows=200_000)
-        preds = None
-        if model_uri:
-            model = load_model(model_uri, model_resolver(ctx))
-            names = model.signature.names or list(frame.columns)
-            frame = frame[[n for n in names if n in frame.columns]]
-            preds = model.predict_frame(frame)
-        profile = ModelMonitor(open_store(store_url), name).set_reference(frame, preds)
-    except OpsloopError as exc:
-        _fail(exc)
-        return
-    click.echo(f"reference for {name}: {profile['rows']} rows, {len(profile['features'])} columns profiled")
+    frame = read_table(data_path, max_rows=200_000)
+    preds = None
+    if model_uri:
+        model = load_model(model_uri, model_resolver(ctx))
+        names = model.signature.names or list(frame.columns)
+        frame = frame[[n for n in names if n in frame.columns]]
+        preds = model.predict_frame(frame)
+    return ModelMonitor(open_store(store_url), name).set_reference(frame, preds,
+                                                                   policies=_policies(min_accuracy, max_rmse))
+
+
+def _monitor(name: str, store_url: str, min_accuracy: float | None = None, max_rmse: float | None = None) -> Any:
+    """The monitor of NAME in a store, with the bounds given, else those stored with its reference."""
+    from opsloop.mlops.monitoring import ModelMonitor, PerformancePolicy, open_store
+    from opsloop.mlops.monitoring.reference import policies_of
+
+    store = open_store(store_url)
+    drift_policy, performance_policy = policies_of(store.get_reference(name))
+    if min_accuracy is not None or max_rmse is not None:
+        performance_policy = PerformancePolicy(min_accuracy=min_accuracy, max_rmse=max_rmse)
+    return ModelMonitor(store, name, drift_policy=drift_policy, performance_policy=performance_policy)
+
+
+def _check(ctx: click.Context, name: str, store_url: str | None, what: str, **bounds: float | None) -> dict[str, Any]:
+    """``{"report", "signals"}`` of a drift or performance check, by the server or on the store."""
+    url = _server(ctx, store_url)
+    if url is not None:
+        if any(v is not None for v in bounds.values()):
+            raise InvalidInputError("with the server, bounds are kept with the reference: set them with "
+                                    f"`opsloop models reference {name} --min-accuracy …`", field="min_accuracy")
+        return _call(url, "POST", f"/models/{quote(name, safe='')}/{what}")
+    monitor = _monitor(name, str(store_url), **bounds)
+    report, signals = monitor.check_drift() if what == "drift" else monitor.check_performance()
+    return {"report": report.to_dict(), "signals": [s.to_dict() for s in signals]}
 
 
 @models.command("drift")
 @click.argument("name")
 @_STORE
 @click.option("--json", "as_json", is_flag=True)
-def drift(name: str, store_url: str, as_json: bool) -> None:
+@click.pass_context
+def drift(ctx: click.Context, name: str, store_url: str | None, as_json: bool) -> None:
     """Compute drift of NAME's served traffic now; drifted features become model_drift signals."""
-    from opsloop.mlops.monitoring import ModelMonitor, open_store
-
     try:
-        report, signals = ModelMonitor(open_store(store_url), name).check_drift()
+        doc = _check(ctx, name, store_url, "drift")
     except OpsloopError as exc:
         _fail(exc)
         return
     if as_json:
-        click.echo(json.dumps({"report": report.to_dict(), "signals": [s.to_dict() for s in signals]}, indent=2))
+        click.echo(json.dumps(doc, indent=2))
         return
-    click.echo(f"drift of {name}: {report.current_rows} recent rows vs {report.reference_rows} reference rows")
-    for f in report.features:
-        stats = ", ".join(f"{k}={v:.4g}" for k, v in f.statistics.items()) or f.note
-        click.echo(f"  {'DRIFT' if f.drifted else 'ok   '} {f.feature:24} {stats}")
-    click.echo(f"{len(signals)} signal(s) emitted")
+    report = doc["report"]
+    click.echo(f"drift of {name}: {report['current_rows']} recent rows vs {report['reference_rows']} reference rows")
+    for f in report["features"]:
+        stats = ", ".join(f"{k}={v:.4g}" for k, v in f["statistics"].items()) or f["note"]
+        click.echo(f"  {'DRIFT' if f['drifted'] else 'ok   '} {f['feature']:24} {stats}")
+    click.echo(f"{len(doc['signals'])} signal(s) emitted")
 
 
 @models.command("performance")
 @click.argument("name")
 @_STORE
-@click.option("--min-accuracy", type=float, default=None, help="Breach below this live accuracy.")
-@click.option("--max-rmse", type=float, default=None, help="Breach above this live RMSE.")
+@_thresholds
 @click.option("--json", "as_json", is_flag=True)
-def performance(name: str, store_url: str, min_accuracy: float | None, max_rmse: float | None,
-                as_json: bool) -> None:
+@click.pass_context
+def performance(ctx: click.Context, name: str, store_url: str | None, min_accuracy: float | None,
+                max_rmse: float | None, as_json: bool) -> None:
     """Live metrics of NAME from posted labels; breaches become model_performance signals."""
-    from opsloop.mlops.monitoring import ModelMonitor, PerformancePolicy, open_store
-
     try:
-        monitor = ModelMonitor(open_store(store_url), name,
-                               performance_policy=PerformancePolicy(min_accuracy=min_accuracy, max_rmse=max_rmse))
-        report, signals = monitor.check_performance()
+        doc = _check(ctx, name, store_url, "performance", min_accuracy=min_accuracy, max_rmse=max_rmse)
     except OpsloopError as exc:
         _fail(exc)
         return
     if as_json:
-        click.echo(json.dumps({"report": report.to_dict(), "signals": [s.to_dict() for s in signals]}, indent=2))
+        click.echo(json.dumps(doc, indent=2))
         return
-    metrics = ", ".join(f"{k}={v:.4g}" for k, v in report.metrics.items()) or "no labelled samples yet"
-    click.echo(f"{name} ({report.task}, {report.labelled} labelled): {metrics}")
-    for s in signals:
-        click.echo(f"  {s.status.upper()}: {s.text}")
+    report = doc["report"]
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in report["metrics"].items()) or "no labelled samples yet"
+    click.echo(f"{name} ({report['task']}, {report['labelled']} labelled): {metrics}")
+    for s in doc["signals"]:
+        click.echo(f"  {s['status'].upper()}: {s['text']}")
 
 
 @models.command("signals")
@@ -200,22 +298,29 @@ def performance(name: str, store_url: str, min_accuracy: float | None, max_rmse:
 @click.option("--limit", default=50, show_default=True, type=int)
 @_STORE
 @click.option("--json", "as_json", is_flag=True, help="One Signal JSON document per line.")
-def signals(name: str | None, kind: str | None, limit: int, store_url: str, as_json: bool) -> None:
+@click.pass_context
+def signals(ctx: click.Context, name: str | None, kind: str | None, limit: int, store_url: str | None,
+            as_json: bool) -> None:
     """List drift and performance signals, newest first."""
     import datetime as dt
 
     from opsloop.mlops.monitoring import open_store
 
     try:
-        found = open_store(store_url).list_signals(model=name, kind=kind, limit=limit)
+        url = _server(ctx, store_url)
+        if url is not None:
+            params = {k: v for k, v in (("model", name), ("kind", kind), ("limit", limit)) if v is not None}
+            found = _call(url, "GET", "/signals", params=params)["signals"]
+        else:
+            found = [s.to_dict() for s in open_store(str(store_url)).list_signals(model=name, kind=kind, limit=limit)]
     except OpsloopError as exc:
         _fail(exc)
         return
     for s in found:
         if as_json:
-            click.echo(json.dumps(s.to_dict()))
+            click.echo(json.dumps(s))
         else:
-            when = dt.datetime.fromtimestamp(s.time, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-            click.echo(f"{when}  {s.status:8} {s.severity.name.lower():8} {s.kind:17} {s.text}")
+            when = dt.datetime.fromtimestamp(s["time"], dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            click.echo(f"{when}  {s['status']:8} {s['severity']:8} {s['kind']:17} {s['text']}")
     if not found and not as_json:
         click.echo("no signals")

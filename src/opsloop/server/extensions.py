@@ -24,6 +24,7 @@ _AREAS: list[str] = [
     "opsloop.server.serving",
     "opsloop.server.logs",
     "opsloop.server.deployments",
+    "opsloop.server.monitoring",
 ]
 
 

@@ -7,9 +7,12 @@ One model (mounted in the scoring server, ``model`` given)::
     GET  /monitoring/drift          latest drift reports;  POST: compute now (and emit signals)
     GET  /monitoring/performance    live metrics;          POST: compute and emit signals
     GET  /monitoring/comparison     champion vs challenger on shadowed rows
+    GET  /monitoring/status         samples kept, the reference's summary, the newest drift report's time
+    GET  /monitoring/reference      the reference's summary;  POST (when ``set_reference`` is given): set it
 
-Every model (``model=None``, for the opsloop server): the same under ``/models/{model}/…`` with
-``/signals`` for all models. Signals are ``Signal.to_dict()`` documents.
+Every model (``model=None``, for the opsloop server): the same under ``/models/{model}/…`` (status at
+``/models/{model}``), ``GET /models`` for the models with a reference, and ``/signals`` for all models.
+Signals are ``Signal.to_dict()`` documents. Handlers run in a worker thread (they read the store).
 """
 
 from __future__ import annotations
@@ -19,25 +22,35 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from opsloop.errors import InvalidInputError, NotFoundError, OpsloopError
 from opsloop.mlops.monitoring.monitor import ModelMonitor
+from opsloop.mlops.monitoring.reference import reference_summary
 from opsloop.mlops.monitoring.store import MonitoringStore
 
 __all__ = ["create_monitoring_app"]
 
+# (status, body) of a domain error; the opsloop server passes its own mapping (server/errors.py)
+ErrorBody = Callable[[OpsloopError], tuple[int, dict[str, Any]]]
 
-def _error(exc: OpsloopError) -> JSONResponse:
+
+def _error_body(exc: OpsloopError) -> tuple[int, dict[str, Any]]:
     status, code = ((404, "RESOURCE_DOES_NOT_EXIST") if isinstance(exc, NotFoundError) else
                     (400, "INVALID_PARAMETER_VALUE") if isinstance(exc, InvalidInputError) else
                     (500, "INTERNAL_ERROR"))
-    return JSONResponse({"error_code": code, "message": exc.message}, status_code=status)
+    body: dict[str, Any] = {"error_code": code, "message": exc.message}
+    if exc.field:
+        body["field"] = exc.field
+    return status, body
 
 
-def _handler(fn: Callable[..., Any], monitor_for: Callable[[Request], ModelMonitor | None]) -> Callable[..., Any]:
+def _handler(fn: Callable[..., Any], monitor_for: Callable[[Request], ModelMonitor | None],
+             error_body: ErrorBody) -> Callable[..., Any]:
     async def endpoint(request: Request) -> JSONResponse:
         try:
             body = None
@@ -47,9 +60,10 @@ def _handler(fn: Callable[..., Any], monitor_for: Callable[[Request], ModelMonit
                     body = json.loads(raw) if raw else {}
                 except ValueError as exc:
                     raise InvalidInputError(f"body is not valid JSON: {exc}", field="body") from exc
-            return JSONResponse(fn(monitor_for(request), request, body))
+            return JSONResponse(await run_in_threadpool(lambda: fn(monitor_for(request), request, body)))
         except OpsloopError as exc:
-            return _error(exc)
+            status, doc = error_body(exc)
+            return JSONResponse(doc, status_code=status)
 
     return endpoint
 
@@ -95,32 +109,74 @@ def _comparison(m: ModelMonitor, _r: Request, _b: Any) -> dict[str, Any]:
     return m.comparison()
 
 
+def _reference_get(m: ModelMonitor, _r: Request, _b: Any) -> dict[str, Any]:
+    profile = m.store.get_reference(m.model)
+    if profile is None:
+        raise NotFoundError(f"model {m.model!r} has no drift reference", field="reference")
+    return reference_summary(m.model, profile)
+
+
+def _status(m: ModelMonitor, _r: Request, _b: Any) -> dict[str, Any]:
+    profile = m.store.get_reference(m.model)
+    latest = next(iter(m.store.list_drift_reports(m.model, limit=1)), None)
+    return {"model": m.model, "samples": m.store.count_samples(m.model),
+            "reference": reference_summary(m.model, profile) if profile is not None else None,
+            "last_drift_check": latest.time if latest is not None else None,
+            "drifted": latest.drifted if latest is not None else []}
+
+
+def _models(_m: Any, r: Request, _b: Any) -> dict[str, Any]:
+    return {"models": r.app.state.store.reference_models()}
+
+
+async def _no_route(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = "ENDPOINT_NOT_FOUND" if exc.status_code == 404 else "BAD_REQUEST"
+    return JSONResponse({"error_code": code, "message": f"no route {request.method} {request.url.path}"},
+                        status_code=exc.status_code)
+
+
 def create_monitoring_app(store: MonitoringStore, model: str | None = None,
-                          monitor_factory: Callable[[str], ModelMonitor] | None = None) -> Starlette:
+                          monitor_factory: Callable[[str], ModelMonitor] | None = None, *,
+                          set_reference: Callable[[ModelMonitor, Any], dict[str, Any]] | None = None,
+                          error_body: ErrorBody | None = None) -> Starlette:
     """The monitoring API for one model (``model``) or for every model in ``store``.
 
-    ``monitor_factory`` builds the ``ModelMonitor`` of a model name (default thresholds otherwise).
+    Args:
+        monitor_factory: builds the ``ModelMonitor`` of a model name (default thresholds otherwise);
+            it may raise ``NotFoundError`` for a name it does not know.
+        set_reference: answers ``POST …/reference`` with the monitor and the JSON body (no such route
+            without it).
+        error_body: ``(status, body)`` of a domain error (default: 404, 400, else 500).
     """
     factory = monitor_factory or (lambda name: ModelMonitor(store, name))
     single = factory(model) if model is not None else None
+    errors = error_body or _error_body
 
     def monitor_for(request: Request) -> ModelMonitor:
         return single if single is not None else factory(request.path_params["model"])
 
+    def route(path: str, fn: Callable[..., Any], method: str = "GET",
+              who: Callable[[Request], ModelMonitor | None] = monitor_for) -> Route:
+        return Route(path, _handler(fn, who, errors), methods=[method])
+
     prefix = "/monitoring" if model is not None else "/models/{model}"
-    labels_path = "/labels" if model is not None else "/models/{model}/labels"
     routes = [
-        Route(labels_path, _handler(_labels, monitor_for), methods=["POST"]),
-        Route(f"{prefix}/drift", _handler(_drift_get, monitor_for), methods=["GET"]),
-        Route(f"{prefix}/drift", _handler(_drift_post, monitor_for), methods=["POST"]),
-        Route(f"{prefix}/performance", _handler(_perf(False), monitor_for), methods=["GET"]),
-        Route(f"{prefix}/performance", _handler(_perf(True), monitor_for), methods=["POST"]),
-        Route(f"{prefix}/comparison", _handler(_comparison, monitor_for), methods=["GET"]),
+        route("/labels" if model is not None else "/models/{model}/labels", _labels, "POST"),
+        route(f"{prefix}/drift", _drift_get),
+        route(f"{prefix}/drift", _drift_post, "POST"),
+        route(f"{prefix}/performance", _perf(False)),
+        route(f"{prefix}/performance", _perf(True), "POST"),
+        route(f"{prefix}/comparison", _comparison),
+        route(f"{prefix}/reference", _reference_get),
+        route("/monitoring/status" if model is not None else prefix, _status),
     ]
+    if set_reference is not None:
+        routes.append(route(f"{prefix}/reference", lambda m, _r, body: set_reference(m, body), "POST"))
     if model is not None:
-        routes.append(Route("/monitoring/signals", _handler(_signals, monitor_for), methods=["GET"]))
+        routes.append(route("/monitoring/signals", _signals))
     else:
-        routes.append(Route("/signals", _handler(_signals, lambda _r: None), methods=["GET"]))
-    app = Starlette(routes=routes)
+        routes += [route("/signals", _signals, who=lambda _r: None), route("/models", _models, who=lambda _r: None)]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _no_route})
     app.state.store = store
     return app

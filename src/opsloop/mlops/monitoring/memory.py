@@ -68,6 +68,10 @@ class InMemoryMonitoringStore(MonitoringStore):
         with self._lock:
             return self._refs.get(model)
 
+    def reference_models(self) -> list[str]:
+        with self._lock:
+            return sorted(self._refs)
+
     def add_drift_report(self, report: DriftReport) -> None:
         with self._lock:
             self._reports[report.model].append(report)

@@ -38,9 +38,16 @@ class ModelMonitor:
         # called with the signals of each check once they are stored (e.g. a SignalForwarder's send)
         self.on_signals: Callable[[list[Signal]], None] | None = None
 
-    def set_reference(self, frame: pd.DataFrame, predictions: Any = None) -> dict[str, Any]:
-        """Profile ``frame`` (training/reference data) and keep it as the drift reference."""
+    def set_reference(self, frame: pd.DataFrame, predictions: Any = None, *,
+                      policies: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Profile ``frame`` (training/reference data) and keep it as the drift reference.
+
+        ``policies`` (``{"drift": {...}, "performance": {...}}``, see ``monitoring.reference``) are
+        kept with the profile, for monitors built from it.
+        """
         profile = build_profile(frame, predictions)
+        if policies:
+            profile["policies"] = policies
         self.store.save_reference(self.model, profile)
         return profile
 

@@ -20,7 +20,7 @@ import pandas as pd
 from opsloop.mlops.monitoring.records import PredictionSample
 from opsloop.mlops.monitoring.store import MonitoringStore
 
-__all__ = ["PredictionSampler"]
+__all__ = ["ModelRecorder", "PredictionSampler"]
 
 log = logging.getLogger(__name__)
 
@@ -71,24 +71,32 @@ class PredictionSampler:
         """Whether to sample the current request."""
         return self.rate > 0 and self._random() < self.rate
 
-    def record(self, request_id: str, variant: str, model: Any, data: Any, preds: Any) -> None:
-        """Queue one request's inputs and predictions (cheap; the conversion happens later)."""
+    def record(self, request_id: str, variant: str, model: Any, data: Any, preds: Any, *,
+               name: str | None = None) -> None:
+        """Queue one request's inputs and predictions (cheap; the conversion happens later).
+
+        ``name`` files the sample under another model than the sampler's own (see ``for_model``).
+        """
         if len(self._pending) == self._pending.maxlen:
             self.dropped += 1
-        self._pending.append((time.time(), request_id, variant, model, data, preds))
+        self._pending.append((time.time(), request_id, variant, model, data, preds, name or self.model))
+
+    def for_model(self, name: str) -> ModelRecorder:
+        """A recorder filing samples under ``name`` through this sampler (one writer for many models)."""
+        return ModelRecorder(self, name)
 
     def flush(self) -> int:
         """Write what is pending; returns the number of rows written."""
         batch: list[PredictionSample] = []
         while self._pending:
-            when, request_id, variant, model, data, preds = self._pending.popleft()
+            when, request_id, variant, model, data, preds, name = self._pending.popleft()
             try:
                 rows = _rows(model, data)[: self.max_rows_per_request]
                 outs = _predictions(preds)
             except Exception as exc:  # noqa: BLE001 - one odd request must not stop sampling
                 log.debug("cannot sample request %s: %s", request_id, exc)
                 continue
-            batch += [PredictionSample(model=self.model, request_id=request_id, row=i, time=when, features=r,
+            batch += [PredictionSample(model=name, request_id=request_id, row=i, time=when, features=r,
                                        prediction=outs[i] if i < len(outs) else None, variant=variant,
                                        version=model.model_uuid) for i, r in enumerate(rows)]
         if batch:
@@ -112,3 +120,18 @@ class PredictionSampler:
                 self.flush()
             except Exception as exc:  # noqa: BLE001 - the store may be briefly unavailable
                 log.warning("sampling flush failed: %s", exc)
+
+
+class ModelRecorder:
+    """The scoring app's recorder for one model name, sharing a ``PredictionSampler``'s rate and writer."""
+
+    __slots__ = ("name", "sampler")
+
+    def __init__(self, sampler: PredictionSampler, name: str) -> None:
+        self.sampler, self.name = sampler, name
+
+    def wants(self) -> bool:
+        return self.sampler.wants()
+
+    def record(self, request_id: str, variant: str, model: Any, data: Any, preds: Any) -> None:
+        self.sampler.record(request_id, variant, model, data, preds, name=self.name)

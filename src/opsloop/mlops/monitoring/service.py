@@ -19,7 +19,8 @@ from opsloop.mlops.monitoring.performance import PerformancePolicy
 from opsloop.mlops.monitoring.sampling import PredictionSampler
 from opsloop.mlops.monitoring.store import open_store
 
-__all__ = ["MonitorConfig", "ServingMonitor", "read_table"]
+__all__ = ["MonitorConfig", "ServingMonitor", "check_model", "parse_table", "read_table",
+           "reference_with_predictions"]
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,46 @@ def read_table(path: str | Path, max_rows: int | None = None) -> pd.DataFrame:
     p = Path(path)
     if not p.is_file():
         raise NotFoundError(f"data file {p} does not exist", field="data")
+    return parse_table(p, p.name, max_rows)
+
+
+def parse_table(source: Any, name: str, max_rows: int | None = None, *, field: str = "data") -> pd.DataFrame:
+    """Read ``source`` (a path or a binary file object) as CSV when ``name`` ends in .csv/.txt, else Parquet.
+
+    Raises:
+        InvalidInputError: it cannot be read as a table (``field`` names the culprit).
+    """
     try:
-        if p.suffix.lower() in (".csv", ".txt"):
-            return pd.read_csv(p, nrows=max_rows)
-        frame = pd.read_parquet(p)
+        if Path(name).suffix.lower() in (".csv", ".txt"):
+            return pd.read_csv(source, nrows=max_rows)
+        frame = pd.read_parquet(source)
     except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for unreadable files
-        raise InvalidInputError(f"cannot read {p} as Parquet or CSV: {exc}", field="data") from exc
+        raise InvalidInputError(f"cannot read {name} as Parquet or CSV: {exc}", field=field) from exc
     return frame.head(max_rows) if max_rows else frame
+
+
+def reference_with_predictions(model: Any, frame: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
+    """The model's input columns of ``frame`` (all of them when its signature names none there) and
+    the model's predictions on them, or ``None`` when it cannot score them (a reference without
+    predictions still profiles the features)."""
+    names = [n for n in model.signature.names if n in frame.columns] or list(frame.columns)
+    try:
+        preds = model.predict_frame(frame[names])
+    except Exception as exc:  # noqa: BLE001 - any model error only costs the prediction reference
+        log.warning("no prediction reference: %s", exc)
+        preds = None
+    return frame[names], preds
+
+
+def check_model(monitor: ModelMonitor) -> None:
+    """One scheduled round for a model: drift (when it has a reference) and live performance.
+
+    Raises:
+        OpsloopError: a check failed (the store, a malformed reference…).
+    """
+    if monitor.store.get_reference(monitor.model) is not None:
+        monitor.check_drift()
+    monitor.check_performance()
 
 
 @dataclass(slots=True)
@@ -73,14 +107,8 @@ class MonitorConfig:
         monitor = ModelMonitor(store, self.model_name, drift_policy=self.drift_policy,
                                performance_policy=self.performance_policy)
         if self.reference_path and worker == 0:
-            frame = read_table(self.reference_path, max_rows=200_000)
-            names = [n for n in model.signature.names if n in frame.columns] or list(frame.columns)
-            try:
-                preds = model.predict_frame(frame[names])
-            except Exception as exc:  # noqa: BLE001 - a reference without predictions still serves features
-                log.warning("no prediction reference: %s", exc)
-                preds = None
-            monitor.set_reference(frame[names], preds)
+            monitor.set_reference(*reference_with_predictions(model, read_table(self.reference_path,
+                                                                                  max_rows=200_000)))
         sampler = PredictionSampler(store, self.model_name, rate=self.sample_rate, max_samples=self.max_samples)
         app = create_monitoring_app(store, self.model_name, monitor_factory=lambda _n: monitor)
         forwarder = SignalForwarder(self.report_to) if self.report_to else None
@@ -116,9 +144,7 @@ class ServingMonitor:
     def check_now(self) -> None:
         """One scheduled round: drift (when a reference exists) and live performance."""
         try:
-            if self.monitor.store.get_reference(self.monitor.model) is not None:
-                self.monitor.check_drift()
-            self.monitor.check_performance()
+            check_model(self.monitor)
         except OpsloopError as exc:
             log.warning("monitoring check failed: %s", exc.message)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,6 +15,9 @@ from opsloop.errors import StorageError
 from opsloop.mlops.monitoring import tables as t
 from opsloop.mlops.monitoring.records import DriftReport, GroundTruth, PredictionSample
 from opsloop.mlops.monitoring.store import MonitoringStore
+
+if TYPE_CHECKING:
+    from opsloop.storage.sql.engine import Database
 
 __all__ = ["SqlMonitoringStore"]
 
@@ -30,20 +33,27 @@ def _signal_from(doc: dict[str, Any]) -> Signal:
 
 
 class SqlMonitoringStore(MonitoringStore):
-    """Monitoring tables in any SQLAlchemy database; several processes may share one SQLite file."""
+    """Monitoring tables in any SQLAlchemy database; several processes may share one SQLite file.
 
-    def __init__(self, url: str) -> None:
+    Args:
+        database: an SQLAlchemy URL (its own engine), or an open ``Database`` to share (the opsloop
+            server passes its runtime's, so monitoring lives beside the registry). Missing tables are
+            created either way (``tables.metadata``; creating them is idempotent).
+    """
+
+    def __init__(self, database: str | Database) -> None:
         from opsloop.storage.sql.engine import open_database
 
+        where = database if isinstance(database, str) else database.engine.url.render_as_string(hide_password=True)
         try:
             # The shared engine set-up: WAL, busy timeout, and write transactions that take SQLite's
             # write lock up front (BEGIN IMMEDIATE), so several serving workers never fail on a lock.
-            self.db = open_database(url, pool_size=4, migrate=False)
+            self.db = open_database(database, pool_size=4, migrate=False) if isinstance(database, str) else database
             self.engine = self.db.engine
             with self.db.write() as conn:
                 t.metadata.create_all(conn)
         except SQLAlchemyError as exc:
-            raise StorageError(f"cannot open monitoring store {url}: {exc}") from exc
+            raise StorageError(f"cannot open monitoring store {where}: {exc}") from exc
 
     def _run(self, fn: Any) -> Any:
         try:
@@ -124,6 +134,10 @@ class SqlMonitoringStore(MonitoringStore):
         q = sa.select(t.references.c.profile).where(t.references.c.model == model)
         raw = self._run(lambda conn: conn.execute(q).scalar())
         return json.loads(raw) if raw else None
+
+    def reference_models(self) -> list[str]:
+        q = sa.select(t.references.c.model).order_by(t.references.c.model)
+        return list(self._run(lambda conn: conn.execute(q).scalars().all()))
 
     def add_drift_report(self, report: DriftReport) -> None:
         self._run(lambda conn: conn.execute(t.drift_reports.insert().values(

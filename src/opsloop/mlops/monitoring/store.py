@@ -41,6 +41,10 @@ class MonitoringStore(ABC):
         """The reference profile of ``model``, or ``None``."""
 
     @abstractmethod
+    def reference_models(self) -> list[str]:
+        """Names of the models that have a reference, sorted."""
+
+    @abstractmethod
     def add_drift_report(self, report: DriftReport) -> None: ...
 
     @abstractmethod

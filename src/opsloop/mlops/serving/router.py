@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 from urllib.parse import unquote
 
 from opsloop.errors import NotFoundError, OpsloopError
-from opsloop.mlops.serving.app import DEFAULT_MAX_BODY_BYTES, ScoringApp, error_body
+from opsloop.mlops.serving.app import DEFAULT_MAX_BODY_BYTES, PredictionRecorder, ScoringApp, error_body
 from opsloop.mlops.serving.loading import load_model
 from opsloop.mlops.serving.mlmodel import read_mlmodel
 from opsloop.mlops.serving.traffic import ModelSlots
@@ -53,11 +53,15 @@ class RegistryScoringApp:
         resolver: turns ``models:/`` URIs into local directories; raises ``NotFoundError`` for unknown ones.
         refresh_seconds: how long a resolution is trusted before the registry is asked again.
         max_models: loaded models kept (least recently used dropped first).
+        recorder_for: the recorder sampling a model name's requests (``None``: not sampled), asked
+            when a model loads.
     """
 
     def __init__(self, resolver: ModelResolver, *, refresh_seconds: float = 30.0, max_models: int = 16,
-                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                 recorder_for: Callable[[str], PredictionRecorder | None] | None = None) -> None:
         self.resolver = resolver
+        self.recorder_for = recorder_for
         self.refresh_seconds = refresh_seconds
         self.max_models = max_models
         self.max_body_bytes = max_body_bytes
@@ -78,7 +82,7 @@ class RegistryScoringApp:
             return
         uri = model_uri_for(parts[0], parts[1])
         try:
-            app = await self._app_for(uri)
+            app = await self._app_for(uri, parts[0])
         except OpsloopError as exc:
             status = 404 if isinstance(exc, NotFoundError) else 500
             code = "RESOURCE_DOES_NOT_EXIST" if status == 404 else "INTERNAL_ERROR"
@@ -86,7 +90,7 @@ class RegistryScoringApp:
             return
         await app(dict(scope, path="/" + parts[2]), receive, send)
 
-    async def _app_for(self, uri: str) -> ScoringApp:
+    async def _app_for(self, uri: str, name: str) -> ScoringApp:
         entry = self._entries.get(uri)
         if entry is not None and time.monotonic() - entry.checked < self.refresh_seconds:
             self._entries.move_to_end(uri)
@@ -97,7 +101,7 @@ class RegistryScoringApp:
             if entry is not None and time.monotonic() - entry.checked < self.refresh_seconds:
                 return entry.app
             try:
-                app = await asyncio.to_thread(self._load, uri, entry)
+                app = await asyncio.to_thread(self._load, uri, name, entry)
             except NotFoundError:
                 self._entries.pop(uri, None)
                 raise
@@ -107,13 +111,14 @@ class RegistryScoringApp:
                 self._entries.popitem(last=False)
             return app
 
-    def _load(self, uri: str, entry: _Entry | None) -> ScoringApp:
+    def _load(self, uri: str, name: str, entry: _Entry | None) -> ScoringApp:
         path = resolve_model_uri(uri, self.resolver)
         if entry is not None and read_mlmodel(path).model_uuid == entry.app.slots.champion.model_uuid:
             return entry.app
         model = load_model(path)
         model.uri = uri
-        return ScoringApp(ModelSlots(model), max_body_bytes=self.max_body_bytes)
+        recorder = self.recorder_for(name) if self.recorder_for is not None else None
+        return ScoringApp(ModelSlots(model), max_body_bytes=self.max_body_bytes, recorder=recorder)
 
     def loaded(self) -> list[str]:
         """URIs currently loaded, least recently used first."""

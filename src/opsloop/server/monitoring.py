@@ -1,0 +1,257 @@
+"""Monitoring of the models the server scores itself (``/serving/{name}/{ref}/invocations``).
+
+    GET  /api/opsloop/v1/monitoring/models                          models with a drift reference
+    GET  /api/opsloop/v1/monitoring/models/{model}                  samples kept, reference, last drift check
+    POST /api/opsloop/v1/monitoring/models/{model}/reference        set the reference (see below); GET: its summary
+    GET  /api/opsloop/v1/monitoring/models/{model}/drift            latest reports;  POST: check now
+    GET  /api/opsloop/v1/monitoring/models/{model}/performance      live metrics;    POST: check now
+    POST /api/opsloop/v1/monitoring/models/{model}/labels           ground truth for x-request-id values
+    GET  /api/opsloop/v1/monitoring/models/{model}/comparison       champion vs challenger
+    GET  /api/opsloop/v1/monitoring/signals                         ?model=&kind=&since=&limit=
+
+A share (``monitoring.sample_rate``) of the requests scored at ``/serving`` is sampled into the
+server's own database, filed under the registered model's name (``version`` is the served model's
+``model_uuid``). Every ``monitoring.drift_interval_s`` the models with a reference and new samples
+are checked for drift, and those with labels for live performance; every drift and performance
+signal, from the schedule or from a ``POST``, goes into the AIOps pipeline in this process, as if
+posted to ``/api/opsloop/v1/events``, so it opens (or resolves) an incident of service = model name.
+
+The reference body: inline rows in an MLflow scoring shape (``dataframe_split``, ``dataframe_records``…)
+or ``{"path": "runs:/RUN_ID/data/train.parquet"}`` (a run artifact, Parquet or CSV); optional ``ref``
+(version or alias whose predictions profile the output; default: the one last served, else the
+newest version), ``drift`` and ``performance`` thresholds (see ``opsloop.mlops.monitoring.reference``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import pandas as pd
+from fastapi import FastAPI
+
+from opsloop.core.signals import Signal
+from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError
+from opsloop.mlops.monitoring.api import create_monitoring_app
+from opsloop.mlops.monitoring.monitor import ModelMonitor
+from opsloop.mlops.monitoring.reference import ReferenceRequest, policies_of, reference_summary
+from opsloop.mlops.monitoring.sampling import ModelRecorder, PredictionSampler
+from opsloop.mlops.monitoring.service import parse_table, reference_with_predictions
+from opsloop.mlops.monitoring.sql import SqlMonitoringStore
+from opsloop.server.errors import error_body
+from opsloop.server.wire import json_response
+from opsloop.settings import MonitoringSettings, Settings
+
+__all__ = ["PREFIX", "ServerMonitoring", "register"]
+
+log = logging.getLogger("opsloop.monitoring")
+
+PREFIX = "/api/opsloop/v1/monitoring"
+MAX_REFERENCE_BYTES = 512 * 1024 * 1024
+
+
+class ServerMonitoring:
+    """The server's monitoring: store, sampler, API, the scheduled checks and the way into AIOps.
+
+    Args:
+        runtime: the server's ``Runtime`` (its database holds the monitoring tables).
+        settings: the ``monitoring`` settings.
+        pipeline: the AIOps ``Pipeline`` signals go to (``None``: they are only stored here).
+        scoring: the ``RegistryScoringApp`` mounted at ``/serving`` (for the model last served).
+    """
+
+    def __init__(self, runtime: Any, settings: MonitoringSettings, pipeline: Any = None, scoring: Any = None) -> None:
+        self.runtime, self.settings, self.pipeline, self.scoring = runtime, settings, pipeline, scoring
+        self.store = SqlMonitoringStore(runtime.db)
+        self.sampler = PredictionSampler(self.store, "", rate=settings.sample_rate, max_samples=settings.max_samples,
+                                         max_rows_per_request=settings.max_rows_per_request)
+        self.api = create_monitoring_app(self.store, None, self.monitor, set_reference=self.set_reference,
+                                         error_body=error_body)
+        self._checked: dict[str, float] = {}  # model -> time of its newest sample at its last drift check
+
+    def recorder_for(self, name: str) -> ModelRecorder | None:
+        """The scoring app's recorder for model ``name`` (``None`` when sampling is off)."""
+        return self.sampler.for_model(name) if self.settings.sample_rate > 0 else None
+
+    def monitor(self, name: str) -> ModelMonitor:
+        """The monitor of registered model ``name``, with the thresholds stored with its reference.
+
+        Raises:
+            NotFoundError: no registered model is called ``name``.
+        """
+        try:
+            self.runtime.registry.get_registered_model(name)
+        except NotFoundError as exc:
+            raise NotFoundError(exc.message, field="model") from None
+        drift, performance = policies_of(self.store.get_reference(name))
+        monitor = ModelMonitor(self.store, name, drift_policy=drift, performance_policy=performance)
+        monitor.on_signals = self.open_incidents
+        return monitor
+
+    def open_incidents(self, signals: list[Signal]) -> None:
+        """Hand signals to the AIOps pipeline the way the events API does (decode, then ingest)."""
+        if self.pipeline is None or not signals:
+            return
+        from opsloop.aiops.ingestion.events import decode_events
+        from opsloop.aiops.ingestion.normalise import now
+
+        body = json.dumps({"events": [s.to_dict() for s in signals]}, default=_plain).encode()
+        try:
+            decoded = decode_events(body, self.pipeline.limits, now())
+            if decoded.rejected:
+                log.warning("the AIOps pipeline refused monitoring signals: %s", decoded.summary())
+            self.pipeline.ingest(decoded)
+        except Exception:  # noqa: BLE001 - the signals stay in the monitoring store; the check itself succeeded
+            log.exception("cannot pass %d monitoring signal(s) to the AIOps pipeline", len(signals))
+
+    # --- the reference ------------------------------------------------------------------------------------
+    def set_reference(self, monitor: ModelMonitor, body: Any) -> dict[str, Any]:
+        """Profile the reference a request gives (inline rows or a run artifact) and store it."""
+        request = ReferenceRequest.parse(body)
+        frame = request.rows if request.rows is not None else self._read(request.path or "")
+        frame = frame.head(self.settings.max_reference_rows)
+        model, uri = self._model_for(monitor.model, request.ref)
+        preds = None
+        if model is not None:
+            frame, preds = reference_with_predictions(model, frame)
+        profile = monitor.set_reference(frame, preds, policies=request.policies)
+        return {**reference_summary(monitor.model, profile), "model_uri": uri if preds is not None else None}
+
+    def _read(self, path: str) -> pd.DataFrame:
+        from opsloop.mlops.registry.resolver import artifact_store_key
+        from opsloop.mlops.registry.uris import parse_model_uri
+
+        if path.startswith("runs:/"):
+            parse_model_uri(path, field="path")
+            artifact_uri = self.runtime.registry.artifact_uri(path)
+        elif path.startswith("mlflow-artifacts:"):
+            artifact_uri = path
+        else:
+            raise InvalidInputError("'path' must name a run artifact (runs:/RUN_ID/path.parquet or .csv) or an "
+                                    "mlflow-artifacts: URI of this server", field="path")
+        key = artifact_store_key(artifact_uri)
+        size = self.runtime.artifacts.size(key)
+        if size is None:
+            raise NotFoundError(f"no artifact at {path}", field="path")
+        if size > MAX_REFERENCE_BYTES:
+            raise LimitExceededError(f"{path} is {size} bytes, over the {MAX_REFERENCE_BYTES}-byte limit", field="path")
+        data = b"".join(self.runtime.artifacts.open_read(key))
+        return parse_table(io.BytesIO(data), key, self.settings.max_reference_rows, field="path")
+
+    def _model_for(self, name: str, ref: str | None) -> tuple[Any, str | None]:
+        """The served model whose predictions profile the output: ``ref``'s, else the one last served,
+        else the newest version; ``(None, None)`` when there is none or it cannot load (without ``ref``)."""
+        from opsloop.mlops.serving.router import model_uri_for
+
+        if ref is not None:
+            uri = model_uri_for(name, ref)
+            return self._load(uri, field="ref"), uri
+        for uri, app in reversed(list(self.scoring.served().items()) if self.scoring is not None else []):
+            if uri.startswith((f"models:/{name}/", f"models:/{name}@")):
+                return app.slots.champion, uri
+        versions = self.runtime.registry.get_latest_versions(name)
+        if not versions:
+            return None, None
+        uri = model_uri_for(name, str(max(int(v.version) for v in versions)))
+        try:
+            return self._load(uri, field="ref"), uri
+        except Exception as exc:  # noqa: BLE001 - without a model the features are still profiled
+            log.warning("reference of %s without predictions: cannot load %s: %s", name, uri, exc)
+            return None, None
+
+    def _load(self, uri: str, field: str) -> Any:
+        from opsloop.mlops.registry import LocalModelResolver
+        from opsloop.mlops.serving.loading import load_model
+
+        try:
+            return load_model(uri, LocalModelResolver.for_runtime(self.runtime))
+        except NotFoundError as exc:
+            raise NotFoundError(exc.message, field=field) from None
+
+    # --- the schedule -------------------------------------------------------------------------------------
+    def check_all(self, stop: threading.Event | None = None) -> list[str]:
+        """One round: drift of each model with a reference and new samples, performance of each with
+        a reference. A failing model is logged and the others are still checked. Returns the models
+        checked."""
+        checked = []
+        for name in self.store.reference_models():
+            if stop is not None and stop.is_set():
+                break
+            try:
+                newest = self.store.list_samples(name, limit=1)
+                if not newest:
+                    continue
+                monitor = self.monitor(name)
+                if self._checked.get(name) != newest[0].time:
+                    monitor.check_drift()
+                    self._checked[name] = newest[0].time
+                monitor.check_performance()
+                checked.append(name)
+            except Exception:  # noqa: BLE001 - one model's failure must not stop the others' checks
+                log.exception("monitoring check of model %s failed", name)
+        return checked
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+class _Api:
+    """The monitoring API, once the server's lifespan has built it."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        monitoring = getattr(self.app.state, "model_monitoring", None)
+        if monitoring is None:
+            await json_response({"error_code": "TEMPORARILY_UNAVAILABLE",
+                                 "message": "model monitoring is not running"}, 503)(scope, receive, send)
+            return
+        await monitoring.api(scope, receive, send)
+
+
+async def _schedule(monitoring: ServerMonitoring, interval: float, stop: asyncio.Event,
+                    halt: threading.Event) -> None:
+    while interval > 0:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        if stop.is_set():
+            return
+        try:
+            await asyncio.to_thread(monitoring.check_all, halt)
+        except Exception:  # noqa: BLE001 - the store may be briefly unavailable; keep the schedule
+            log.exception("scheduled monitoring checks failed")
+
+
+def register(app: FastAPI, settings: Settings) -> None:
+    app.mount(PREFIX, _Api(app))
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
+        async with inner(a) as state:
+            monitoring = await asyncio.to_thread(ServerMonitoring, a.state.runtime, settings.monitoring,
+                                                 getattr(a.state, "aiops", None), getattr(a.state, "scoring", None))
+            monitoring.sampler.start()
+            a.state.model_monitoring = monitoring
+            stop, halt = asyncio.Event(), threading.Event()
+            task = asyncio.create_task(_schedule(monitoring, settings.monitoring.drift_interval_s, stop, halt),
+                                       name="opsloop-model-monitoring")
+            try:
+                yield state
+            finally:
+                stop.set()
+                halt.set()  # a round under way ends after the model it is checking
+                with suppress(asyncio.CancelledError):
+                    await task
+                a.state.model_monitoring = None
+                await asyncio.to_thread(monitoring.sampler.stop)  # pending samples written before the store closes
+
+    app.router.lifespan_context = lifespan

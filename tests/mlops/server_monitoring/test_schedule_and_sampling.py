@@ -19,11 +19,27 @@ from opsloop.server.app import create_app
 from opsloop.settings import load_settings
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> MonitoringStore:
     if request.param == "memory":
         return InMemoryMonitoringStore()
+    if request.param == "postgres":
+        return SqlMonitoringStore(request.getfixturevalue("postgres_url"))
     return SqlMonitoringStore(f"sqlite:///{tmp_path / 'monitoring.db'}")
+
+
+def _sample(model: str, request_id: str, x: float) -> PredictionSample:
+    return PredictionSample(model, request_id, 0, time.time(), {"x": x}, 0)
+
+
+@pytest.mark.parametrize("url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_request_id_sampled_twice_keeps_its_first_sample(url: str, request: pytest.FixtureRequest,
+                                                            tmp_path: Path) -> None:
+    db = request.getfixturevalue("postgres_url") if url == "postgres" else f"sqlite:///{tmp_path / 'm.db'}"
+    store = SqlMonitoringStore(db)
+    store.add_samples([_sample("fraud", "r1", 1.0)])
+    store.add_samples([_sample("fraud", "r1", 2.0), _sample("fraud", "r2", 3.0)])  # a client reused its id
+    assert sorted((s.request_id, s.features["x"]) for s in store.list_samples("fraud")) == [("r1", 1.0), ("r2", 3.0)]
 
 
 def test_reference_models_lists_the_models_with_a_reference(store: MonitoringStore) -> None:

@@ -15,6 +15,7 @@ from opsloop.errors import StorageError
 from opsloop.mlops.monitoring import tables as t
 from opsloop.mlops.monitoring.records import DriftReport, GroundTruth, PredictionSample
 from opsloop.mlops.monitoring.store import MonitoringStore
+from opsloop.storage.sql._dialect import insert_ignore
 
 if TYPE_CHECKING:
     from opsloop.storage.sql.engine import Database
@@ -70,7 +71,7 @@ class SqlMonitoringStore(MonitoringStore):
                  "prediction": _dumps(s.prediction)} for s in samples]
 
         def write(conn: sa.Connection) -> None:
-            conn.execute(t.samples.insert().prefix_with("OR IGNORE", dialect="sqlite"), rows)
+            insert_ignore(conn, t.samples, rows)  # a request id sent twice keeps its first sample
             if max_per_model is None:
                 return
             for model in {s.model for s in samples}:

@@ -152,7 +152,7 @@ class ServerMonitoring:
         if ref is not None:
             uri = model_uri_for(name, ref)
             return self._load(uri, field="ref"), uri
-        for uri, app in reversed(list(self.scoring.served().items()) if self.scoring is not None else []):
+        for uri, app in reversed(self._served()):
             if uri.startswith((f"models:/{name}/", f"models:/{name}@")):
                 return app.slots.champion, uri
         versions = self.runtime.registry.get_latest_versions(name)
@@ -164,6 +164,15 @@ class ServerMonitoring:
         except Exception as exc:  # noqa: BLE001 - without a model the features are still profiled
             log.warning("reference of %s without predictions: cannot load %s: %s", name, uri, exc)
             return None, None
+
+    def _served(self) -> list[tuple[str, Any]]:
+        """The scoring app's loaded models, least recently used first (read from a worker thread)."""
+        if self.scoring is None:
+            return []
+        try:
+            return list(self.scoring.served().items())
+        except RuntimeError:  # the event loop changed the cache while it was read: take none
+            return []
 
     def _load(self, uri: str, field: str) -> Any:
         from opsloop.mlops.registry import LocalModelResolver

@@ -51,10 +51,17 @@ class SqlMonitoringStore(MonitoringStore):
             # write lock up front (BEGIN IMMEDIATE), so several serving workers never fail on a lock.
             self.db = open_database(database, pool_size=4, migrate=False) if isinstance(database, str) else database
             self.engine = self.db.engine
-            with self.db.write() as conn:
-                t.metadata.create_all(conn)
+            self._create_tables()
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot open monitoring store {where}: {exc}") from exc
+
+    def _create_tables(self) -> None:
+        try:
+            with self.db.write() as conn:
+                t.metadata.create_all(conn)
+        except SQLAlchemyError:  # another process (a server worker) created them meanwhile: they exist now
+            with self.db.write() as conn:
+                t.metadata.create_all(conn)
 
     def _run(self, fn: Any) -> Any:
         try:

@@ -134,3 +134,13 @@ def test_one_failing_model_does_not_stop_the_others_checks(client: TestClient) -
     assert [i["state"] for i in incidents] == ["triggered"]
     assert monitoring.check_all() == ["drifting"]  # no new samples: no second drift report
     assert len(client.get(f"{MON}/models/drifting/drift", params={"limit": 10}).json()["reports"]) == 1
+
+
+def test_the_cli_without_store_or_server_says_what_to_give(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from opsloop.cli import main
+
+    for name in ("OPSLOOP_URL", "MLFLOW_TRACKING_URI", "OPSLOOP_MONITORING_STORE"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["models", "drift", "fraud"]) == 1
+    assert "give --store" in capsys.readouterr().err

@@ -100,7 +100,7 @@ def test_deployment_traffic_latency_errors_and_drift_distributions(page, ui_serv
     # number columns are right-aligned, their headers too (a left-aligned header sat over the next column)
     aligns = page.locator("#deployments-table thead th").evaluate_all(
         "(ths) => ths.map((th) => getComputedStyle(th).textAlign)")
-    assert aligns[2:] == ["right"] * 7, aligns
+    assert aligns[2:9] == ["right"] * 7, aligns
     for chart in ("traffic", "latency", "errors"):
         expect(page.locator(f"#deployment-detail .chart-{chart} svg.chart")).to_be_visible()
     expect(page.locator("#deployment-detail .chart-latency .legend")).to_contain_text("p99 ms")

@@ -1,57 +1,119 @@
 // Deployments and monitoring: the models this server scores at /serving/... with their traffic,
-// latency and errors over time (GET /api/opsloop/v1/deployments[/{name}/{ref}]), and per model the
-// drift of each feature over time with the reference distribution beside the live one, plus live
-// performance, from the model-health signals (GET /api/opsloop/v1/signals?kind=model_drift|model_performance).
+// latency and errors over time (GET /api/opsloop/v1/deployments[/{name}/{ref}]); per model, the
+// server's own monitoring of those requests (GET /api/opsloop/v1/monitoring/models/{model}[/drift|
+// /performance]: sampled rows, the reference, the latest drift check per feature, live performance),
+// the drift of each feature over time with the reference distribution beside the live one, and the
+// model's drift/performance signals with the incidents they opened (GET /api/opsloop/v1/signals).
 import { ApiError, get, ops } from '../api.js';
 import { distributionChart, lineChart, PALETTE } from '../charts.js';
-import { badge, clear, emptyState, errorBox, fmtEpoch, fmtNum, h, section, setTitle } from '../dom.js';
+import { badge, clear, emptyState, errorBox, fmtEpoch, fmtNum, h, kvTable, loading, section, setTitle } from '../dom.js';
 import { href } from '../router.js';
 
 const SIGNALS = '/api/opsloop/v1/signals';
 const DEPLOYMENTS = '/api/opsloop/v1/deployments';
+const MONITORING = '/api/opsloop/v1/monitoring';
+const PREDICTION = '__prediction__';
 const STAT_ORDER = ['psi', 'jensen_shannon', 'wasserstein', 'ks_statistic', 'chi2_statistic', 'ks_pvalue'];
+// the drift report's statistics, in the order of the report table's columns
+const REPORT_STATS = [['psi', 'PSI'], ['ks_statistic', 'KS statistic'], ['ks_pvalue', 'KS p-value'],
+  ['chi2', 'χ²'], ['chi2_pvalue', 'χ² p-value'], ['jensen_shannon', 'JS distance'], ['current_mean', 'Live mean']];
+// DriftPolicy's defaults (src/opsloop/mlops/monitoring/drift.py), shown when the reference keeps none
+const DRIFT_DEFAULTS = { psi_threshold: 0.2, ks_alpha: 0.01, ks_min_statistic: 0.1, js_threshold: 0.1, chi2_alpha: 0.01 };
+const BOUNDS = [['accuracy', 'min_accuracy', '≥'], ['mae', 'max_mae', '≤'], ['rmse', 'max_rmse', '≤']];
 const ms = (t) => (t < 1e11 ? t * 1000 : t);
 const enc = encodeURIComponent;
 const modelOf = (s) => s.service || (s.labels || {}).model;
+const featureName = (f) => (f === PREDICTION ? 'prediction' : f);
+const shellWord = (s) => (/^[\w.@:/-]+$/.test(s) ? s : `'${String(s).replace(/'/g, "'\\''")}'`);
+
+/** Drift report features in reading order: drifted first, then checked ones, those without a verdict
+ * last; within each, the largest PSI (numeric) or Jensen-Shannon distance (categorical) first. */
+export function driftOrder(features) {
+  const rank = (f) => (f.drifted ? 0 : f.note ? 2 : 1);
+  const size = (f) => { const s = f.statistics || {}; return Number(s.psi ?? s.jensen_shannon ?? -1); };
+  return [...(features || [])].sort((a, b) => rank(a) - rank(b) || size(b) - size(a) || String(a.feature).localeCompare(String(b.feature)));
+}
+
+/** One model's monitoring status (GET …/monitoring/models/{model}) in a few words: [text, badge kind]. */
+export function monitoringSummary(status) {
+  if (!status) return ['not monitored', 'muted'];
+  if (!status.reference) return ['no reference', 'muted'];
+  if (!status.last_drift_check) return ['not checked yet', 'muted'];
+  const drifted = (status.drifted || []).map(featureName);
+  return drifted.length ? [`drift: ${drifted.join(', ')}`, 'failed'] : ['no drift', 'ok'];
+}
 
 export async function render(root, ctx) {
   setTitle('Deployments');
   const listHost = h('div', {});
-  const healthHost = h('div', {});
+  const healthHost = h('div', { id: 'model-monitoring' }, loading());
   clear(root, h('h1', { text: 'Deployments and monitoring' }), section('Traffic, latency and errors', listHost), healthHost);
-  const [deployments, signals] = await Promise.all([loadDeployments(listHost, ctx), loadSignals(healthHost)]);
-  if (!signals) return;
-  const [drift, perf] = signals;
-  const models = [...new Set([...drift.map(modelOf), ...perf.map(modelOf), ...deployments.map((d) => d.model)].filter(Boolean))].sort();
-  if (!drift.length && !perf.length) {
-    clear(healthHost, emptyState('No drift or performance signal yet',
-      'Serve a model with monitoring: the monitor compares live rows with the reference sample and sends drift (with the reference and live distributions) and live-performance signals here; they also open incidents when they fire.',
-      `opsloop serve models:/my-model@champion --port 5001 \\\n    --monitor-store sqlite:///monitoring.db --reference reference.csv --drift-interval 300\n# or post them yourself: POST ${location.origin}/api/opsloop/v1/events  {"kind": "model_drift", "service": "my-model", "labels": {"feature": "age"}, "values": {"psi": 0.31}}`));
+  const status = statusCache();
+  const [deployments, signals, monitored] = await Promise.all([loadDeployments(listHost, ctx, status), loadSignals(), monitoredModels()]);
+  const { drift, perf } = signals;
+  const models = [...new Set([...monitored.models, ...drift.map(modelOf), ...perf.map(modelOf), ...deployments.map((d) => d.model)].filter(Boolean))].sort();
+  if (!models.length) {
+    clear(healthHost, monitored.error ? monitoringUnavailable(monitored.error) : null, signals.error,
+      emptyState('No model is monitored yet',
+        'This server samples the requests it scores at /serving/<name>/<version or alias>/invocations and checks them for drift against a reference you set per model (and live performance once labels are posted); drift and performance signals open incidents. Score a model, then set its reference from the training data:',
+        referenceCommands('my-model')));
     return;
   }
   const model = models.includes(ctx.query.get('model')) ? ctx.query.get('model') : models.find((m) => drift.some((s) => modelOf(s) === m)) || models[0];
   const of = (list) => list.filter((s) => modelOf(s) === model).sort((a, b) => a.time - b.time);
+  const body = h('div', {}, loading());
   clear(healthHost,
     h('nav', { class: 'toolbar', 'aria-label': 'Models' }, models.map((m) => h('a', { class: 'button', href: href('/deployments', { model: m, dep: ctx.query.get('dep') }), 'aria-current': m === model ? 'page' : null, text: m }))),
-    section(`Drift of ${model} per feature`, driftView(of(drift))),
-    section(`Live performance of ${model}`, perfView(of(perf))));
+    body);
+  await modelMonitoring(body, model, status, { drift: of(drift), perf: of(perf), error: signals.error });
 }
 
-async function loadSignals(host) {
+/** GET …/monitoring/models/{model} once per model and page view (the table and the model section share it). */
+function statusCache() {
+  const cache = new Map();
+  return (model) => {
+    if (!cache.has(model)) cache.set(model, get(`${MONITORING}/models/${enc(model)}`));
+    return cache.get(model);
+  };
+}
+
+async function monitoredModels() {
   try {
-    return await Promise.all([
-      get(SIGNALS, { kind: 'model_drift', limit: 5000 }).then((r) => r.signals || []),
-      get(SIGNALS, { kind: 'model_performance', limit: 5000 }).then((r) => r.signals || []),
-    ]);
+    return { models: (await get(`${MONITORING}/models`)).models || [] };
   } catch (err) {
-    clear(host, err instanceof ApiError && err.missingEndpoint
-      ? emptyState('Model health is not available on this server', 'This server does not serve the signals API (/api/opsloop/v1/signals), where drift and performance signals of served models arrive.')
-      : errorBox(err, 'Loading model health signals'));
-    return null;
+    return { models: [], error: err };
   }
 }
 
-async function loadDeployments(host, ctx) {
+async function loadSignals() {
+  try {
+    const [drift, perf] = await Promise.all([
+      get(SIGNALS, { kind: 'model_drift', limit: 5000 }).then((r) => r.signals || []),
+      get(SIGNALS, { kind: 'model_performance', limit: 5000 }).then((r) => r.signals || []),
+    ]);
+    return { drift, perf };
+  } catch (err) {
+    return { drift: [], perf: [], error: err instanceof ApiError && err.missingEndpoint
+      ? h('p', { class: 'muted', text: 'This server does not serve the signals API (/api/opsloop/v1/signals), so drift over time and the incidents of signals are not shown.' })
+      : errorBox(err, 'Loading model health signals') };
+  }
+}
+
+function monitoringUnavailable(err) {
+  return err instanceof ApiError && (err.missingEndpoint || err.status === 503)
+    ? h('p', { class: 'muted monitoring-off', text: `Model monitoring is not available on this server (${MONITORING}: ${err.message}), so sampled requests, references and drift checks cannot be shown.` })
+    : errorBox(err, 'Loading model monitoring');
+}
+
+function referenceCommands(model) {
+  return `opsloop --url ${location.origin} models reference ${shellWord(model)} --data train.parquet\n`
+    + '# or through the API, with the data logged to a run (or inline rows: {"dataframe_split": {"columns": […], "data": […]}})\n'
+    + `curl -X POST ${location.origin}${MONITORING}/models/${enc(model)}/reference \\\n`
+    + "  -H 'content-type: application/json' \\\n"
+    + '  -d \'{"path": "runs:/<run_id>/data/train.parquet"}\'';
+}
+
+async function loadDeployments(host, ctx, status) {
   let res;
   try {
     res = await ops.deployments();
@@ -70,20 +132,31 @@ async function loadDeployments(host, ctx) {
   }
   const chosen = deployments.find((d) => d.name === ctx.query.get('dep')) || deployments[0];
   const detail = h('div', { id: 'deployment-detail' });
-  clear(host, deploymentTable(deployments, chosen, ctx), detail);
+  clear(host, deploymentTable(deployments, chosen, ctx, status), detail);
   loadDetail(detail, chosen, res.sample_seconds);
   return deployments;
 }
 
-function deploymentTable(deployments, chosen, ctx) {
-  const cols = ['Deployment', 'Status', 'Requests', 'Requests/s (1 min)', 'Errors', 'Error rate', 'p50 ms', 'p95 ms', 'p99 ms'];
+function deploymentTable(deployments, chosen, ctx, status) {
+  const cols = ['Deployment', 'Status', 'Requests', 'Requests/s (1 min)', 'Errors', 'Error rate', 'p50 ms', 'p95 ms', 'p99 ms', 'Monitoring'];
   return h('div', { class: 'table-wrap' }, h('table', { id: 'deployments-table' },
-    h('thead', {}, h('tr', {}, cols.map((t, i) => h('th', { scope: 'col', class: i >= 2 ? 'num' : null, text: t })))),
+    h('thead', {}, h('tr', {}, cols.map((t, i) => h('th', { scope: 'col', class: i >= 2 && i <= 8 ? 'num' : null, text: t })))),
     h('tbody', {}, deployments.map((d) => h('tr', { 'data-deployment': d.name, class: d === chosen ? 'selected' : null },
       h('td', {}, h('a', { href: href('/deployments', { dep: d.name, model: ctx.query.get('model') || d.model }), 'aria-current': d === chosen ? 'true' : null, text: d.name })),
       h('td', {}, badge(d.status, d.status === 'serving' ? 'ok' : 'muted')),
       ...[d.requests, d.requests_per_s, d.errors, d.error_rate, d.p50_ms, d.p95_ms, d.p99_ms]
-        .map((v) => h('td', { class: 'num', text: fmtNum(v) })))))));
+        .map((v) => h('td', { class: 'num', text: fmtNum(v) })),
+      monitoringCell(status(d.model), href('/deployments', { dep: d.name, model: d.model })))))));
+}
+
+/** A deployments-table cell that fills in once its model's monitoring status arrives. */
+function monitoringCell(promise, link) {
+  const cell = h('td', { class: 'monitoring-cell' }, h('span', { class: 'muted', text: '…' }));
+  promise.then((st) => {
+    const [text, kind] = monitoringSummary(st);
+    clear(cell, h('a', { href: link, title: 'Show this model\'s monitoring below' }, badge(text, kind)));
+  }, (err) => clear(cell, h('span', { class: 'muted', title: err.message, text: '—' })));
+  return cell;
 }
 
 async function loadDetail(host, dep, sampleSeconds) {
@@ -143,23 +216,29 @@ const shares = (counts) => {
   return counts.map((c) => Number(c || 0) / total);
 };
 
-function driftView(signals) {
+// One card per feature with drift signals, the firing ones first: the statistic over time and the
+// reference distribution beside the live one (from the latest drift check when it is the newest).
+function driftView(signals, report) {
   if (!signals.length) return h('p', { class: 'muted', text: 'No drift signal for this model yet.' });
   const grid = h('div', { class: 'grid2' });
-  for (const [feature, list] of groupBy(signals, (s) => (s.labels || {}).feature || '__prediction__')) {
+  const firing = ([, list]) => (list[list.length - 1].status === 'firing' ? 0 : 1);
+  const groups = groupBy(signals, (s) => (s.labels || {}).feature || PREDICTION).sort((a, b) => firing(a) - firing(b));
+  for (const [feature, list] of groups) {
     const last = list[list.length - 1];
     const stat = statOf(last.values);
     const chart = h('div', {});
     const dist = h('div', { class: 'drift-distribution' });
     grid.append(h('section', { class: 'card drift-feature', 'data-feature': feature },
-      h('h3', {}, feature === '__prediction__' ? 'prediction' : feature, ' ', badge(last.status === 'firing' ? 'drifted' : 'ok', last.status === 'firing' ? 'failed' : 'ok')),
+      h('h3', {}, featureName(feature), ' ', badge(last.status === 'firing' ? 'drifted' : 'ok', last.status === 'firing' ? 'failed' : 'ok')),
       h('p', { class: 'muted', text: `${Object.entries(last.values || {}).map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ')} · ${fmtEpoch(last.time)}` }),
       chart, dist));
     queueMicrotask(() => {
       const pts = list.map((s) => [ms(s.time), Number((s.values || {})[stat])]).filter((p) => Number.isFinite(p[1]));
       lineChart(chart, { series: [{ name: stat || 'drift', points: pts, color: PALETTE[0], anomalies: list.filter((s) => s.status === 'firing').map((s) => [ms(s.time), Number((s.values || {})[stat])]) }],
         xTime: true, height: 150, label: `${feature} ${stat} over time` });
-      const withHist = [...list].reverse().find(histogramOf);
+      const checked = report && (report.features || []).find((f) => f.feature === feature && f.histogram);
+      const signalled = [...list].reverse().find(histogramOf);
+      const withHist = checked && (!signalled || report.time >= signalled.time) ? { time: report.time, evidence: { drift: checked } } : signalled;
       const hist = withHist && histogramOf(withHist);
       if (!hist) {
         dist.append(h('p', { class: 'muted', text: 'The monitor sent statistics but no bin counts, so the reference and live distributions are not drawn.' }));
@@ -174,7 +253,7 @@ function driftView(signals) {
 }
 
 function perfView(signals) {
-  if (!signals.length) return h('p', { class: 'muted', text: 'No live-performance signal for this model yet (it needs ground-truth labels posted to the scoring server\'s /labels).' });
+  if (!signals.length) return h('p', { class: 'muted', text: 'No live-performance signal for this model yet: one is sent when live performance (from posted labels) breaks a bound kept with the reference, and when it is back within it.' });
   const grid = h('div', { class: 'grid2' });
   for (const [metric, list] of groupBy(signals, (s) => (s.labels || {}).metric || 'metric')) {
     const host = h('div', {});
@@ -187,4 +266,130 @@ function perfView(signals) {
     }));
   }
   return grid;
+}
+
+const settle = (promise) => promise.then((value) => ({ value }), (error) => ({ error }));
+
+// One model's monitoring: its status, the latest drift check, drift over time, live performance and its signals.
+async function modelMonitoring(host, model, status, signals) {
+  const st = await settle(status(model));
+  const ref = st.value && st.value.reference;
+  const path = `${MONITORING}/models/${enc(model)}`;
+  const [report, perf, incidents] = await Promise.all([
+    ref ? settle(get(`${path}/drift`, { limit: 1 }).then((r) => (r.reports || [])[0] || null)) : {},
+    st.value ? settle(get(`${path}/performance`).then((r) => r.report || {})) : {},
+    settle(ops.incidents({ service: model, limit: 200 }).then((r) => r.incidents || [])),
+  ]);
+  clear(host,
+    section(`Monitoring of ${model}`, h('div', { id: 'monitoring-status' }, st.error ? statusError(model, st.error) : statusView(model, st.value))),
+    ref ? section(`Latest drift check of ${model}`, h('div', { id: 'drift-report' }, driftReportView(model, report, ref))) : null,
+    signals.drift.length ? section(`Drift of ${model} per feature over time`, driftView(signals.drift, report.value)) : null,
+    section(`Live performance of ${model}`, h('div', { id: 'live-performance' }, performanceView(model, perf, st.value), perfView(signals.perf))),
+    section(`Drift and performance signals of ${model}`, h('div', { id: 'model-signals' },
+      signals.error, signalsTable([...signals.drift, ...signals.perf], incidents.value || []))));
+}
+
+function statusError(model, err) {
+  return err instanceof ApiError && err.status === 404 && err.code === 'RESOURCE_DOES_NOT_EXIST'
+    ? h('p', { class: 'muted', text: `${model} is not a registered model of this server, so its requests are not sampled here; its signals below were sent by another monitor (such as \`opsloop serve --report-to\`).` })
+    : monitoringUnavailable(err);
+}
+
+function statusView(model, st) {
+  const ref = st.reference;
+  const [summary, kind] = monitoringSummary(st);
+  const pairs = [
+    ['Sampled rows', fmtNum(st.samples)],
+    ['Reference', ref ? `${fmtNum(ref.rows)} rows, set ${fmtEpoch(ref.created)}` : badge('not set', 'muted')],
+  ];
+  if (ref) {
+    const columns = Object.entries(ref.features || {}).map(([k, v]) => `${k} (${v})`);
+    pairs.push(['Profiled', `${columns.join(', ')}${ref.predictions ? `${columns.length ? ', ' : ''}prediction` : ''}` || 'nothing'],
+      ['Last drift check', st.last_drift_check ? fmtEpoch(st.last_drift_check) : 'not yet'],
+      ['Drift', badge(summary, kind)]);
+  }
+  return [kvTable(pairs),
+    st.samples ? null : h('p', { class: 'muted', text: `No request of ${model} sampled yet: a share (monitoring.sample_rate) of the rows scored at /serving/${model}/<version or alias>/invocations is kept for the drift and performance checks.` }),
+    ref ? null : h('div', { class: 'reference-hint' },
+      h('p', { text: `No reference is set for ${model}, so its sampled rows are not checked for drift. Set one from the training data (a Parquet or CSV file: a local file is sent inline, a runs:/ path is read by the server); the server then checks drift every monitoring.drift_interval_s seconds, or at once on POST …/drift.` }),
+      h('pre', { class: 'code' }, h('code', { text: referenceCommands(model) })))];
+}
+
+function driftRule(policy) {
+  const p = { ...DRIFT_DEFAULTS, ...(policy || {}) };
+  return `A numeric feature drifts when PSI > ${p.psi_threshold}, or KS p-value < ${p.ks_alpha} with KS statistic > ${p.ks_min_statistic}; a categorical one when the Jensen-Shannon distance > ${p.js_threshold}, or χ² p-value < ${p.chi2_alpha} with JS > ${p.js_threshold / 2}.`;
+}
+
+function driftReportView(model, report, ref) {
+  if (report.error) return errorBox(report.error, `Loading the drift reports of ${model}`);
+  if (!report.value) {
+    return h('p', { class: 'muted', text: `Not checked yet: the server checks ${model} when it has rows sampled since its last check (every monitoring.drift_interval_s seconds). Check now: opsloop --url ${location.origin} models drift ${shellWord(model)}, or POST ${MONITORING}/models/${enc(model)}/drift.` });
+  }
+  const r = report.value;
+  const drifted = r.drifted || [];
+  return [
+    h('p', { class: 'muted', text: `${fmtEpoch(r.time)}: the newest ${fmtNum(r.current_rows)} sampled rows against ${fmtNum(r.reference_rows)} reference rows; ${drifted.length ? `${drifted.length} of ${(r.features || []).length} drifted (${drifted.map(featureName).join(', ')})` : 'nothing drifted'}. ${driftRule((ref.policies || {}).drift)}` }),
+    driftTable(r)];
+}
+
+function driftTable(report) {
+  const cols = ['Feature', 'Type', 'Verdict', ...REPORT_STATS.map(([, t]) => t), 'Live rows'];
+  return h('div', { class: 'table-wrap' }, h('table', { id: 'drift-report-table' },
+    h('thead', {}, h('tr', {}, cols.map((t, i) => h('th', { scope: 'col', class: i >= 3 ? 'num' : null, text: t })))),
+    h('tbody', {}, driftOrder(report.features).map((f) => h('tr', { 'data-feature': f.feature, class: f.drifted ? 'drifted' : null },
+      h('td', {}, h('strong', { text: featureName(f.feature) })),
+      h('td', { text: f.kind }),
+      h('td', {}, f.drifted ? badge('drifted', 'failed') : f.note ? h('span', { class: 'muted', text: f.note }) : badge('ok')),
+      ...REPORT_STATS.map(([k]) => h('td', { class: 'num', 'data-stat': k, text: k in (f.statistics || {}) ? fmtNum(f.statistics[k]) : '—' })),
+      h('td', { class: 'num', text: fmtNum(f.current_rows) }))))));
+}
+
+function performanceView(model, perf, st) {
+  if (!st) return null;
+  if (perf.error) return errorBox(perf.error, `Loading the live performance of ${model}`);
+  const report = perf.value || {};
+  const policy = ((st.reference || {}).policies || {}).performance || {};
+  if (!report.labelled) {
+    return h('div', { class: 'labels-hint' },
+      h('p', { class: 'muted', text: `No labelled rows yet. Post the ground truth of scored requests (the x-request-id header of each /invocations answer, one value per row); live accuracy (classification) or MAE/RMSE (regression) then appear here${Object.keys(policy).length ? ', checked against the bounds kept with the reference' : ''}.` }),
+      h('pre', { class: 'code' }, h('code', { text: `curl -X POST ${location.origin}${MONITORING}/models/${enc(model)}/labels \\\n  -H 'content-type: application/json' \\\n  -d '{"request_id": "<x-request-id>", "values": [1, 0, 1]}'` })));
+  }
+  const rows = Object.entries(report.metrics || {}).map(([metric, value]) => {
+    const [, key, op] = BOUNDS.find(([m]) => m === metric) || [];
+    const bound = key ? policy[key] : undefined;
+    const breached = (report.breaches || {})[metric];
+    return [metric, h('span', { 'data-metric': metric }, fmtNum(value), bound !== undefined && bound !== null ? ` (bound ${op} ${fmtNum(bound)}) ` : ' ',
+      breached ? badge('breached', 'failed') : bound !== undefined && bound !== null ? badge('ok') : null)];
+  });
+  return [h('p', { class: 'muted', text: `${report.task}, over the newest ${fmtNum(report.labelled)} labelled rows${Object.keys(policy).length ? '' : '; no bound is kept with the reference (set one with opsloop models reference … --min-accuracy or --max-rmse), so no breach is signalled'}.` }),
+    kvTable(rows, null, 'No metric.')];
+}
+
+function signalsTable(signals, incidents) {
+  if (!signals.length) return h('p', { class: 'muted', text: 'No drift or performance signal for this model yet. A drift check that finds a drifted feature, or live performance past a bound kept with the reference, sends one here and opens an incident.' });
+  const byId = new Map(incidents.map((i) => [String(i.id), i]));
+  const seen = (s) => s.last_time || s.time;
+  const recent = [...signals].sort((a, b) => seen(b) - seen(a)).slice(0, 25);
+  const cols = ['Last seen', 'Signal', 'Feature or metric', 'Status', 'Values', 'Count', 'Incident'];
+  return [h('div', { class: 'table-wrap' }, h('table', { id: 'model-signals-table' },
+    h('thead', {}, h('tr', {}, cols.map((t) => h('th', { scope: 'col', class: t === 'Count' ? 'num' : null, text: t })))),
+    h('tbody', {}, recent.map((s) => {
+      const labels = s.labels || {};
+      return h('tr', { 'data-signal': s.id, title: s.text || null },
+        h('td', { text: fmtEpoch(seen(s)) }),
+        h('td', { text: s.kind === 'model_drift' ? 'drift' : 'performance' }),
+        h('td', { text: labels.feature ? featureName(labels.feature) : labels.metric || '' }),
+        h('td', {}, badge(s.status)),
+        h('td', { class: 'wrap', text: Object.entries(s.values || {}).map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ') }),
+        h('td', { class: 'num', text: fmtNum(s.count) }),
+        h('td', {}, incidentLink(s.incident_id, byId)));
+    })))),
+  signals.length > recent.length ? h('p', { class: 'muted', text: `The ${recent.length} most recent of ${signals.length}.` }) : null];
+}
+
+function incidentLink(id, byId) {
+  if (id === undefined || id === null) return h('span', { class: 'muted', title: 'Not (yet) grouped into an incident, or suppressed by a silence', text: '—' });
+  const inc = byId.get(String(id));
+  return [h('a', { href: href(`/incidents/${id}`), class: 'incident-link', text: inc && inc.title ? `#${id} ${inc.title}` : `#${id}` }),
+    inc ? [' ', badge(inc.state)] : null];
 }

@@ -24,8 +24,9 @@ MON = "/api/opsloop/v1/monitoring"
 
 @pytest.fixture(scope="module")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """Every request sampled; no schedule, so drift and performance are checked only when the test asks."""
-    env = {"OPSLOOP_MONITORING__SAMPLE_RATE": "1", "OPSLOOP_MONITORING__DRIFT_INTERVAL_S": "0"}
+    """Every request sampled, whole; no schedule, so drift and performance are checked when the test asks."""
+    env = {"OPSLOOP_MONITORING__SAMPLE_RATE": "1", "OPSLOOP_MONITORING__MAX_ROWS_PER_REQUEST": "1000",
+           "OPSLOOP_MONITORING__DRIFT_INTERVAL_S": "0"}
     server = ServerProcess(tmp_path_factory.mktemp("ui-monitoring") / "data", env=env).start()
     try:
         yield server
@@ -38,16 +39,12 @@ def _frame(seed: int, rows: int, shift_a: float = 0.0) -> pd.DataFrame:
     return pd.DataFrame({"a": rng.normal(size=rows) + shift_a, "b": rng.normal(size=rows)})
 
 
-def _score(http: httpx.Client, name: str, frame: pd.DataFrame, batch: int = 100) -> list[tuple[str, list[int]]]:
-    """Score ``frame`` at /serving in batches; the request id and predictions of each."""
-    out = []
-    for start in range(0, len(frame), batch):
-        part = frame.iloc[start:start + batch]
-        r = http.post(f"/serving/{name}/champion/invocations",
-                      json={"dataframe_split": {"columns": list(part.columns), "data": part.to_numpy().tolist()}})
-        assert r.status_code == 200, r.text
-        out.append((r.headers["x-request-id"], r.json()["predictions"]))
-    return out
+def _invoke(http: httpx.Client, name: str, frame: pd.DataFrame) -> tuple[str, list[int]]:
+    """Score ``frame`` in one request at /serving: its request id and predictions."""
+    split = {"columns": list(frame.columns), "data": frame.to_numpy().tolist()}
+    r = http.post(f"/serving/{name}/champion/invocations", json={"dataframe_split": split})
+    assert r.status_code == 200, r.text
+    return r.headers["x-request-id"], r.json()["predictions"]
 
 
 def _monitored_churn(url: str) -> dict:
@@ -58,12 +55,12 @@ def _monitored_churn(url: str) -> dict:
         body = {"dataframe_records": _frame(1, 1000).to_dict(orient="records"), "ref": "champion",
                 "performance": {"min_accuracy": 0.9}}
         assert http.post(f"{MON}/models/churn/reference", json=body).status_code == 200
-        scored = _score(http, "churn", _frame(3, 300, shift_a=3.0))
+        request_id, preds = _invoke(http, "churn", _frame(3, 300, shift_a=3.0))
         wait_until(lambda: http.get(f"{MON}/models/churn").json()["samples"] >= 300, timeout=30)
         report = http.post(f"{MON}/models/churn/drift").json()["report"]
         assert "a" in report["drifted"] and "b" not in report["drifted"], report["drifted"]
-        for request_id, preds in scored:  # every label the opposite of the prediction
-            http.post(f"{MON}/models/churn/labels", json={"request_id": request_id, "values": [1 - p for p in preds]})
+        labels = {"request_id": request_id, "values": [1 - p for p in preds]}  # every label wrong
+        assert http.post(f"{MON}/models/churn/labels", json=labels).json()["matched"] == 300
         assert http.post(f"{MON}/models/churn/performance").json()["signals"]
     return report
 
@@ -84,7 +81,7 @@ def test_a_drift_check_shows_the_drifted_features_first_with_their_figures_and_i
     incident_id = _incident_of_feature_a(ui_server.url)
     register_sklearn_champion(ui_server.url, "fraud")
     with httpx.Client(base_url=ui_server.url, timeout=60) as http:
-        _score(http, "fraud", _frame(5, 10))
+        _invoke(http, "fraud", _frame(5, 10))
 
     page.goto("/#/deployments?model=churn")
     expect(page.locator("#deployments-table tr[data-deployment='churn/champion'] .monitoring-cell")).to_contain_text("drift: a")

@@ -382,7 +382,7 @@ function signalsTable(signals, incidents) {
         h('td', {}, badge(s.status)),
         h('td', { class: 'wrap', text: Object.entries(s.values || {}).map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ') }),
         h('td', { class: 'num', text: fmtNum(s.count) }),
-        h('td', {}, incidentLink(s.incident_id, byId)));
+        h('td', { class: 'wrap' }, incidentLink(s.incident_id, byId)));
     })))),
   signals.length > recent.length ? h('p', { class: 'muted', text: `The ${recent.length} most recent of ${signals.length}.` }) : null];
 }

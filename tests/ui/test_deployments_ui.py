@@ -84,6 +84,10 @@ def test_deployments_without_traffic_say_how_to_score(page) -> None:  # noqa: AN
     empty = page.locator(".deployments-empty")
     expect(empty).to_contain_text("/serving/")
     expect(empty.locator("pre")).to_contain_text("curl -X POST")
+    monitoring = page.locator("#model-monitoring")  # the old `opsloop serve --monitor-store` advice is gone
+    expect(monitoring).to_contain_text("No model is monitored yet")
+    expect(monitoring.locator("pre")).to_contain_text("models reference my-model --data ")
+    expect(monitoring).not_to_contain_text("--monitor-store")
     assert not page.js_errors
 
 

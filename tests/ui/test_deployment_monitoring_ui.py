@@ -53,7 +53,7 @@ def _monitored_churn(url: str) -> dict:
     register_sklearn_champion(url, "churn")
     with httpx.Client(base_url=url, timeout=60) as http:
         body = {"dataframe_records": _frame(1, 1000).to_dict(orient="records"), "ref": "champion",
-                "performance": {"min_accuracy": 0.9}}
+                "performance": {"min_accuracy": 0.9}, "drift": {"psi_threshold": 0.25}}
         assert http.post(f"{MON}/models/churn/reference", json=body).status_code == 200
         request_id, preds = _invoke(http, "churn", _frame(3, 300, shift_a=3.0))
         wait_until(lambda: http.get(f"{MON}/models/churn").json()["samples"] >= 300, timeout=30)
@@ -102,6 +102,8 @@ def test_a_drift_check_shows_the_drifted_features_first_with_their_figures_and_i
     expect(row_a.locator("td[data-stat='chi2']")).to_have_text("—")
     expect(page.locator("#drift-report-table tr[data-feature='b']")).to_contain_text("ok")
     expect(page.locator("#drift-report")).to_contain_text("300 sampled rows against 1000 reference rows")
+    # the rule shown is the one in effect: the threshold set with the reference, the defaults for the rest
+    expect(page.locator("#drift-report")).to_contain_text("PSI > 0.25, or KS p-value < 0.01")
     card = page.locator(".drift-feature[data-feature='a']")
     expect(card.locator(".drift-distribution rect.bar-live")).to_have_count(10)
     perf = page.locator("#live-performance")

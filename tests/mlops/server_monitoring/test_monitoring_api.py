@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from opsloop.mlops.monitoring.drift import DriftPolicy
 from opsloop.mlops.monitoring.records import PredictionSample
 from opsloop.server.app import create_app
 from opsloop.settings import load_settings
@@ -113,8 +114,13 @@ def test_an_inline_reference_keeps_its_thresholds(client: TestClient) -> None:
     doc = r.json()
     assert doc["rows"] == 100 and doc["features"] == {"x": "numeric", "y": "categorical"}
     assert doc["predictions"] is False and doc["model_uri"] is None  # no version registered: features only
-    assert client.get(f"{MON}/models/steady/reference").json()["policies"] == {
-        "performance": {"min_accuracy": 0.9}, "drift": {"window": 500}}
+    summary = client.get(f"{MON}/models/steady/reference").json()
+    assert summary["policies"] == {"performance": {"min_accuracy": 0.9}, "drift": {"window": 500}}
+    # the thresholds in effect: those set, the defaults for the rest
+    assert summary["thresholds"]["drift"]["window"] == 500
+    assert summary["thresholds"]["drift"]["psi_threshold"] == DriftPolicy().psi_threshold
+    assert summary["thresholds"]["performance"]["min_accuracy"] == 0.9
+    assert summary["thresholds"]["performance"]["max_rmse"] is None
     assert "steady" in client.get(f"{MON}/models").json()["models"]
 
 

@@ -12,7 +12,7 @@ scheduled or asked for, uses them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import orjson
@@ -115,8 +115,11 @@ def policies_of(profile: dict[str, Any] | None) -> tuple[DriftPolicy, Performanc
 
 
 def reference_summary(model: str, profile: dict[str, Any]) -> dict[str, Any]:
-    """What a reference holds, without its bins and samples."""
+    """What a reference holds, without its bins and samples: ``policies`` are the thresholds set with
+    it, ``thresholds`` every threshold its checks use (those set, defaults for the rest)."""
     features = profile.get("features", {})
+    drift, performance = policies_of(profile)
     return {"model": model, "rows": profile.get("rows"), "created": profile.get("created"),
             "features": {name: f.get("kind") for name, f in features.items() if name != PREDICTION},
-            "predictions": PREDICTION in features, "policies": profile.get("policies") or {}}
+            "predictions": PREDICTION in features, "policies": profile.get("policies") or {},
+            "thresholds": {"drift": asdict(drift), "performance": asdict(performance)}}

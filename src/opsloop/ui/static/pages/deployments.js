@@ -18,7 +18,6 @@ const STAT_ORDER = ['psi', 'jensen_shannon', 'wasserstein', 'ks_statistic', 'chi
 const REPORT_STATS = [['psi', 'PSI'], ['ks_statistic', 'KS statistic'], ['ks_pvalue', 'KS p-value'],
   ['chi2', 'χ²'], ['chi2_pvalue', 'χ² p-value'], ['jensen_shannon', 'JS distance'], ['current_mean', 'Live mean']];
 // DriftPolicy's defaults (src/opsloop/mlops/monitoring/drift.py), shown when the reference keeps none
-const DRIFT_DEFAULTS = { psi_threshold: 0.2, ks_alpha: 0.01, ks_min_statistic: 0.1, js_threshold: 0.1, chi2_alpha: 0.01 };
 const BOUNDS = [['accuracy', 'min_accuracy', '≥'], ['mae', 'max_mae', '≤'], ['rmse', 'max_rmse', '≤']];
 const ms = (t) => (t < 1e11 ? t * 1000 : t);
 const enc = encodeURIComponent;
@@ -315,8 +314,8 @@ function statusView(model, st) {
       h('pre', { class: 'code' }, h('code', { text: referenceCommands(model) })))];
 }
 
-function driftRule(policy) {
-  const p = { ...DRIFT_DEFAULTS, ...(policy || {}) };
+function driftRule(p) {
+  if (!p) return '';
   return `A numeric feature drifts when PSI > ${p.psi_threshold}, or KS p-value < ${p.ks_alpha} with KS statistic > ${p.ks_min_statistic}; a categorical one when the Jensen-Shannon distance > ${p.js_threshold}, or χ² p-value < ${p.chi2_alpha} with JS > ${p.js_threshold / 2}.`;
 }
 
@@ -328,7 +327,7 @@ function driftReportView(model, report, ref) {
   const r = report.value;
   const drifted = r.drifted || [];
   return [
-    h('p', { class: 'muted', text: `${fmtEpoch(r.time)}: the newest ${fmtNum(r.current_rows)} sampled rows against ${fmtNum(r.reference_rows)} reference rows; ${drifted.length ? `${drifted.length} of ${(r.features || []).length} drifted (${drifted.map(featureName).join(', ')})` : 'nothing drifted'}. ${driftRule((ref.policies || {}).drift)}` }),
+    h('p', { class: 'muted', text: `${fmtEpoch(r.time)}: the newest ${fmtNum(r.current_rows)} sampled rows against ${fmtNum(r.reference_rows)} reference rows; ${drifted.length ? `${drifted.length} of ${(r.features || []).length} drifted (${drifted.map(featureName).join(', ')})` : 'nothing drifted'}. ${driftRule((ref.thresholds || {}).drift)}` }),
     driftTable(r)];
 }
 

@@ -89,6 +89,7 @@ class ServerMonitoring:
             self.runtime.registry.get_registered_model(name)
         except NotFoundError as exc:
             raise NotFoundError(exc.message, field="model") from None
+        self.sampler.flush()  # what was scored just before is checked, and its labels match
         drift, performance = policies_of(self.store.get_reference(name))
         monitor = ModelMonitor(self.store, name, drift_policy=drift, performance_policy=performance)
         monitor.on_signals = self.open_incidents

@@ -78,3 +78,21 @@ def test_the_schedule_checks_by_itself_and_stops_with_the_app(tmp_path: Path) ->
         wait_until(lambda: http.get("/api/opsloop/v1/incidents", params={"service": "fraud"}).json()["incidents"],
                    timeout=30)
     assert http.app.state.model_monitoring is None  # type: ignore[attr-defined]
+
+
+def test_requests_scored_just_before_are_there_for_labels_and_checks(tmp_path: Path) -> None:
+    """The sampler writes every second; a check or labels posted right after scoring write first."""
+    settings = load_settings({"storage": {"data_dir": str(tmp_path)}, "monitoring": {"drift_interval_s": 0}},
+                             environ={})
+    with TestClient(create_app(settings)) as http:
+        assert http.post("/api/2.0/mlflow/registered-models/create", json={"name": "fraud"}).status_code == 200
+        sampler = http.app.state.model_monitoring.sampler  # type: ignore[attr-defined]
+        sampler._stop.set()  # no background writes: only the API's own flush can store the samples
+        sampler._thread.join(timeout=10)
+        model = SimpleNamespace(signature=SimpleNamespace(names=["x"]), model_uuid="u1")
+        data = SimpleNamespace(matrix=np.asarray([[1.0], [2.0]]), frame=None, tensor=None)
+        sampler.for_model("fraud").record("req-1", "champion", model, data, np.asarray([0, 1]))
+        assert http.get("/api/opsloop/v1/monitoring/models/fraud").json()["samples"] == 2
+        sampler.for_model("fraud").record("req-2", "champion", model, data, np.asarray([1, 1]))
+        r = http.post("/api/opsloop/v1/monitoring/models/fraud/labels", json={"request_id": "req-2", "values": [1, 0]})
+        assert r.json() == {"received": 2, "matched": 2}

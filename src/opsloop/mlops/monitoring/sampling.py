@@ -66,6 +66,7 @@ class PredictionSampler:
         self._random = random.Random(seed).random
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._flushing = threading.Lock()  # the writer thread and an API request may flush at once
 
     def wants(self) -> bool:
         """Whether to sample the current request."""
@@ -86,7 +87,13 @@ class PredictionSampler:
         return ModelRecorder(self, name)
 
     def flush(self) -> int:
-        """Write what is pending; returns the number of rows written."""
+        """Write what is pending; returns the number of rows written. Called by the writer thread every
+        ``flush_seconds``, and before a check or labels read the samples (so a request scored just
+        before is there)."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> int:
         batch: list[PredictionSample] = []
         while self._pending:
             when, request_id, variant, model, data, preds, name = self._pending.popleft()

@@ -14,7 +14,7 @@ import pytest
 from tests._models import register_sklearn_champion
 from tests.aiops.ingestion._helpers import API
 from tests.aiops.runbooks._helpers import wait_runs
-from tests.aiops.runbooks.test_retraining_loop import TRAIN, _retrain
+from tests.aiops.runbooks.test_retraining_loop import _retrain, retrain_inputs
 from tests.conftest import wait_until
 
 MON = "/api/opsloop/v1/monitoring"
@@ -40,12 +40,7 @@ def test_drifted_traffic_at_serving_retrains_and_promotes_a_gated_candidate(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
     model = "churn-served"
     assert register_sklearn_champion(server.url, model) == "1"
-    holdout = _frame(1, 300)
-    holdout["label"] = (holdout["a"] + holdout["b"] > 0).astype(int)
-    data = tmp_path / "holdout.csv"
-    holdout.to_csv(data, index=False)
-    script = tmp_path / "train.py"
-    script.write_text(TRAIN)
+    data, script = retrain_inputs(tmp_path)
 
     c = httpx.Client(base_url=server.url, timeout=60.0)
     r = c.put(API + "/aiops/config/runbooks", json=[

@@ -42,6 +42,18 @@ if sys.argv[1] == "raced":  # another team registers a version of the same model
 '''
 
 
+def retrain_inputs(tmp_path: Path) -> tuple[Path, Path]:
+    """The holdout set the gate scores (``label`` = ``a + b > 0``) and the training script ``TRAIN``."""
+    rng = np.random.default_rng(1)
+    holdout = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    holdout["label"] = (holdout["a"] + holdout["b"] > 0).astype(int)
+    data = tmp_path / "holdout.csv"
+    holdout.to_csv(data, index=False)
+    script = tmp_path / "train.py"
+    script.write_text(TRAIN)
+    return data, script
+
+
 def _retrain(name: str, model: str, script: Path, data: Path, kind: str, trigger: dict | None) -> dict:
     doc = {"name": name, "action": {
         "type": "retrain", "argv": [sys.executable, str(script), kind], "timeout_s": 120, "model": model,
@@ -57,13 +69,7 @@ def test_drift_incident_retrains_and_only_a_candidate_that_passes_its_gate_becom
     server = opsloop_server()
     model = "churn-loop"
     assert register_sklearn_champion(server.url, model) == "1"
-    rng = np.random.default_rng(1)
-    holdout = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
-    holdout["label"] = (holdout["a"] + holdout["b"] > 0).astype(int)
-    data = tmp_path / "holdout.csv"
-    holdout.to_csv(data, index=False)
-    script = tmp_path / "train.py"
-    script.write_text(TRAIN)
+    data, script = retrain_inputs(tmp_path)
 
     c = httpx.Client(base_url=server.url, timeout=60.0)
     r = c.put(API + "/aiops/config/runbooks", json=[

@@ -143,3 +143,22 @@ def test_streaming_detectors_follow_the_core_protocol() -> None:
         ph.update(0.1 if i < 200 else 0.9)
         fired.append(ph.drift_detected)
     assert not any(fired[:200]) and any(fired[200:])
+
+
+def test_a_serving_monitor_writes_pending_samples_before_labels_and_checks() -> None:
+    """``opsloop serve --monitor-store``: labels posted right after scoring match (the sampler writes
+    every second in the background; the API writes what is pending first)."""
+    from types import SimpleNamespace
+
+    from starlette.testclient import TestClient
+
+    from opsloop.mlops.monitoring.service import MonitorConfig
+
+    running = MonitorConfig(store_url="memory://", model_name="fraud", sample_rate=1.0).build(model=None)
+    model = SimpleNamespace(signature=SimpleNamespace(names=["x"]), model_uuid="u1")
+    data = SimpleNamespace(matrix=np.asarray([[1.0], [2.0]]), frame=None, tensor=None)
+    running.recorder.record("req-1", "champion", model, data, np.asarray([0, 1]))  # no writer thread started
+    with TestClient(running.app) as http:
+        r = http.post("/labels", json={"request_id": "req-1", "values": [0, 0]})
+        assert r.json() == {"received": 2, "matched": 2}
+        assert http.get("/monitoring/performance").json()["report"]["labelled"] == 2

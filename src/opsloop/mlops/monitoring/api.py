@@ -143,18 +143,17 @@ def create_monitoring_app(store: MonitoringStore, model: str | None = None,
     """The monitoring API for one model (``model``) or for every model in ``store``.
 
     Args:
-        monitor_factory: builds the ``ModelMonitor`` of a model name (default thresholds otherwise);
-            it may raise ``NotFoundError`` for a name it does not know.
+        monitor_factory: the ``ModelMonitor`` of a model name, asked for each request (default: one with
+            default thresholds); it may raise ``NotFoundError`` for a name it does not know.
         set_reference: answers ``POST …/reference`` with the monitor and the JSON body (no such route
             without it).
         error_body: ``(status, body)`` of a domain error (default: 404, 400, else 500).
     """
     factory = monitor_factory or (lambda name: ModelMonitor(store, name))
-    single = factory(model) if model is not None else None
     errors = error_body or _error_body
 
-    def monitor_for(request: Request) -> ModelMonitor:
-        return single if single is not None else factory(request.path_params["model"])
+    def monitor_for(request: Request) -> ModelMonitor:  # asked per request: a factory may flush samples first
+        return factory(model if model is not None else request.path_params["model"])
 
     def route(path: str, fn: Callable[..., Any], method: str = "GET",
               who: Callable[[Request], ModelMonitor | None] = monitor_for) -> Route:

@@ -110,7 +110,12 @@ class MonitorConfig:
             monitor.set_reference(*reference_with_predictions(model, read_table(self.reference_path,
                                                                                   max_rows=200_000)))
         sampler = PredictionSampler(store, self.model_name, rate=self.sample_rate, max_samples=self.max_samples)
-        app = create_monitoring_app(store, self.model_name, monitor_factory=lambda _n: monitor)
+
+        def current(_name: str) -> ModelMonitor:
+            sampler.flush()  # this worker's requests scored just before are checked, and their labels match
+            return monitor
+
+        app = create_monitoring_app(store, self.model_name, monitor_factory=current)
         forwarder = SignalForwarder(self.report_to) if self.report_to else None
         if forwarder is not None:
             monitor.on_signals = forwarder.send

@@ -50,7 +50,7 @@ def test_time_axis_ticks_fit_the_span_of_the_points(page) -> None:  # noqa: ANN0
     ticks = _call(page, "charts.js", expr.replace("[[Date.UTC(2026, 0, 1, 12), 1]]",
                                                   "[[Date.UTC(2026, 0, 1, 12), 1], [Date.UTC(2026, 0, 1, 12) + 300, 2]]"))
     assert len(ticks) >= 2 and len(set(ticks)) == len(ticks), ticks
-    # whole-second ticks (two 5 s samples of a deployment) stay MM:SS
+    # whole-second ticks (two 5 s samples of a deployment) read HH:MM:SS, not an ambiguous MM:SS
     ticks = _call(page, "charts.js", expr.replace("[[Date.UTC(2026, 0, 1, 12), 1]]",
                                                   "[[Date.UTC(2026, 0, 1, 12), 1], [Date.UTC(2026, 0, 1, 12) + 5000, 2]]"))
-    assert ticks and all("." not in t for t in ticks), ticks
+    assert ticks and all("." not in t and t.count(":") == 2 for t in ticks), ticks

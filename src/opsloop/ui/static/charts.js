@@ -55,7 +55,8 @@ function fmtTimeTick(ms, span, step) {
   const pad = (n) => String(n).padStart(2, '0');
   if (span > 2 * 86400e3) return `${d.getMonth() + 1}/${d.getDate()}`;
   if (span > 600e3) return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  if (!(step < 1000)) return `${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  // under ten minutes: the seconds too, with the hour ("03:40" alone reads as a time of day)
+  if (!(step < 1000)) return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   return `${pad(d.getMinutes())}:${pad(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;  // a fast loop
 }
 

@@ -40,6 +40,7 @@ ExpectedBand = tuple[float, float, float]
 """(expected, low, high) of the last scored point."""
 
 _REGISTRY: dict[str, type[Estimator]] = {}
+_PARAM_NAMES: dict[type, tuple[str, ...]] = {}  # constructor parameter names per class
 
 
 class Estimator(ABC):  # noqa: B024 - the base of both detector shapes, no verbs of its own
@@ -51,10 +52,15 @@ class Estimator(ABC):  # noqa: B024 - the base of both detector shapes, no verbs
             _REGISTRY[f"{cls.__module__}.{cls.__qualname__}"] = cls
 
     @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        return [p.name for p in sig.parameters.values() if p.name != "self" and p.kind in kinds]
+    def _param_names(cls) -> tuple[str, ...]:
+        # once per class: every checkpoint written or restored asks each of a series' components
+        names = _PARAM_NAMES.get(cls)
+        if names is None:
+            sig = inspect.signature(cls.__init__)
+            kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            names = _PARAM_NAMES[cls] = tuple(p.name for p in sig.parameters.values()
+                                              if p.name != "self" and p.kind in kinds)
+        return names
 
     def get_params(self) -> dict[str, Any]:
         """The constructor arguments, as given (deep-copied)."""

@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.spatial.distance import jensenshannon
 
 from opsloop.errors import InvalidInputError
 from opsloop.mlops.monitoring.records import HISTOGRAM_MAX_BINS, DriftReport, FeatureDrift, PredictionSample
@@ -61,6 +59,8 @@ def psi(reference: np.ndarray, current: np.ndarray) -> float:
 
 def ks_test(reference: Sequence[float], current: Sequence[float]) -> tuple[float, float]:
     """(statistic, p-value) of the two-sample Kolmogorov-Smirnov test."""
+    from scipy import stats  # on first use: importing SciPy is ~0.6 s of every server's start
+
     res = stats.ks_2samp(np.asarray(reference, dtype=float), np.asarray(current, dtype=float))
     return float(res.statistic), float(res.pvalue)
 
@@ -151,6 +151,9 @@ def _categorical_drift(name: str, ref: dict[str, Any], values: list[Any], policy
     expected = np.asarray([known.get(c, 0.0) for c in cats]) + _EPS
     expected = expected / expected.sum()
     observed = np.asarray([counts.get(c, 0) for c in cats], dtype=float)
+    from scipy import stats
+    from scipy.spatial.distance import jensenshannon
+
     chi2, chi_p = stats.chisquare(observed, f_exp=expected * observed.sum())
     js = float(jensenshannon(expected, observed / observed.sum(), base=2))
     js = 0.0 if math.isnan(js) else js

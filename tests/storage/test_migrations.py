@@ -9,6 +9,7 @@ from alembic.migration import MigrationContext
 import opsloop.storage.sql.schema_aiops  # noqa: F401 - registers its tables on the metadata
 import opsloop.storage.sql.schema_logs  # noqa: F401
 import opsloop.storage.sql.schema_traces  # noqa: F401
+from opsloop.mlops.monitoring import tables as monitoring_tables
 from opsloop.storage.sql import open_database
 from opsloop.storage.sql.schema import metadata
 
@@ -19,6 +20,25 @@ def test_migrated_schema_matches_the_table_definitions(backend: str, tmp_path, r
     db = open_database(url)
     open_database(url).dispose()  # a second start migrates nothing and fails nothing
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        # the monitoring tables have a metadata of their own (a standalone monitoring store creates them)
+        diff = compare_metadata(MigrationContext.configure(conn), [metadata, monitoring_tables.metadata])
     db.dispose()
     assert diff == []
+
+
+def test_monitoring_tables_a_server_created_without_the_migration_are_kept(tmp_path) -> None:  # noqa: ANN001
+    """Servers of 2026-12-06 created the monitoring tables at start; the migration leaves them (and their
+    rows) as they are."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        monitoring_tables.metadata.create_all(conn)
+        conn.execute(monitoring_tables.references.insert().values(model="churn", profile="{}", time=1.0))
+    engine.dispose()
+    db = open_database(url)
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.select(monitoring_tables.references.c.model)).scalars().all() == ["churn"]
+        assert compare_metadata(MigrationContext.configure(conn), [metadata, monitoring_tables.metadata]) == []
+    db.dispose()

@@ -114,6 +114,12 @@ def test_a_drift_check_shows_the_drifted_features_first_with_their_figures_and_i
     shot(page, "deployments-monitoring")
     link.click()
     expect(page).to_have_url(f"{ui_server.url}/#/incidents/{incident_id}")
+    # and back: the incident names the model, with a link to its monitoring and one to its versions
+    about = page.locator(".model-links")
+    expect(about).to_contain_text("About model churn")
+    expect(about.locator("a[href='#/models/churn']")).to_have_text("its versions")
+    about.locator("a", has_text="its monitoring").click()
+    expect(page.locator("#drift-report")).to_contain_text("300 sampled rows against 1000 reference rows")
 
     page.goto("/#/deployments?model=fraud")
     hint = page.locator("#monitoring-status .reference-hint")

@@ -37,6 +37,14 @@ def test_anomaly_evidence_shapes_become_series(page) -> None:  # noqa: ANN001
     assert none == []
 
 
+def test_an_incident_names_the_models_its_drift_and_performance_signals_are_about(page) -> None:  # noqa: ANN001
+    expr = ("m.modelsOf([{kind: 'model_drift', labels: {model: 'fraud', feature: 'a'}},"
+            " {kind: 'model_performance', labels: {model: 'churn', metric: 'accuracy'}},"
+            " {kind: 'model_drift', labels: {model: 'fraud', feature: 'b'}},"
+            " {kind: 'alert', labels: {model: 'not-a-model-signal'}}, {kind: 'model_drift', labels: {}}])")
+    assert _call(page, "pages/incident.js", expr) == ["churn", "fraud"]
+
+
 def test_time_axis_ticks_fit_the_span_of_the_points(page) -> None:  # noqa: ANN001
     # One sample (a deployment's first 5 s, a metric logged once) used to pad the axis by 5% of the epoch
     # time, about two years each side, so its ticks read as dates ("6/15", "1/15").

@@ -72,6 +72,7 @@ export async function render(root, ctx) {
       h('nav', { class: 'breadcrumb' }, h('a', { href: href('/incidents'), text: 'Incidents' }), ' / '),
       h('h1', {}, inc.title || id, badge(inc.state), badge(inc.severity)),
       h('p', { class: 'subtitle', text: `Incident ${inc.id} · ${(inc.services && inc.services.length ? inc.services : [inc.service]).filter(Boolean).join(', ') || 'no service'}` }),
+      modelLinks(signals),
       msg,
       section('Actions', actions(inc, act)),
       h('div', { class: 'grid2' },
@@ -88,6 +89,22 @@ export async function render(root, ctx) {
 
   clear(root, h('p', { class: 'loading', text: 'Loading incident…' }));
   await load();
+}
+
+/** The models this incident is about (their drift or performance signals' ``model`` label). */
+export function modelsOf(signals) {
+  return [...new Set(signals.filter((s) => /^model_/.test(s.kind || '') && s.labels && s.labels.model)
+    .map((s) => s.labels.model))].sort();
+}
+
+function modelLinks(signals) {
+  const models = modelsOf(signals);
+  if (!models.length) return null;
+  return h('p', { class: 'model-links' }, 'About model ', models.flatMap((m, i) => [
+    i ? ', ' : '',
+    h('strong', { text: m }), ' (',
+    h('a', { href: href('/deployments', { model: m }), text: 'its monitoring' }), ' · ',
+    h('a', { href: href(`/models/${encodeURIComponent(m)}`), text: 'its versions' }), ')']));
 }
 
 function actions(inc, act) {

@@ -14,10 +14,6 @@ from opsloop.storage.sql import engine as engine_mod
 from opsloop.storage.sql.engine import checkpoint_wal, open_database
 
 
-def _threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "opsloop-wal-checkpoint"]
-
-
 def _write_rows(db, n: int) -> None:  # noqa: ANN001 - a Database
     with db.write() as conn:
         conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)")
@@ -47,7 +43,7 @@ def test_commits_leave_the_wal_to_the_checkpoint_thread(tmp_path: Path, fast: No
         with db.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == engine_mod._BACKSTOP_PAGES
         _write_rows(db, 50)
-        assert len(_threads()) >= 1
+        assert _thread_of(db).is_alive()
 
         def copied_back() -> bool:
             busy, frames, done = checkpoint_wal(db.engine, "PASSIVE")
@@ -63,28 +59,32 @@ def test_commits_leave_the_wal_to_the_checkpoint_thread(tmp_path: Path, fast: No
         db.dispose()
 
 
+def _thread_of(db) -> threading.Thread:  # noqa: ANN001 - a Database
+    thread = db._checkpointer._thread
+    assert thread is not None and thread.name == "opsloop-wal-checkpoint"
+    return thread
+
+
 def test_the_thread_ends_with_its_database(tmp_path: Path, fast: None) -> None:
-    before = set(_threads())
     db = open_database(f"sqlite:///{tmp_path / 'a.db'}")
+    assert db._checkpointer._thread is None  # nothing committed yet: no thread
     _write_rows(db, 3)
-    started = set(_threads()) - before
-    assert len(started) == 1
+    thread = _thread_of(db)
+    assert thread.is_alive()
     db.dispose()
-    assert not any(t.is_alive() for t in started)
+    assert not thread.is_alive()
 
     db2 = open_database(f"sqlite:///{tmp_path / 'b.db'}")
     _write_rows(db2, 3)
-    started = set(_threads()) - before
-    assert len(started) == 1
+    thread = _thread_of(db2)
     del db2
     gc.collect()
-    assert _wait(lambda: not any(t.is_alive() for t in started))
+    assert _wait(lambda: not thread.is_alive())
 
 
 def test_an_in_memory_database_has_no_thread(fast: None) -> None:
-    before = set(_threads())
     db = open_database("sqlite:///:memory:", migrate=False)
     with db.write() as conn:
         conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
-    assert set(_threads()) == before
+    assert db._checkpointer is None
     db.dispose()

@@ -162,3 +162,18 @@ def test_a_serving_monitor_writes_pending_samples_before_labels_and_checks() -> 
         r = http.post("/labels", json={"request_id": "req-1", "values": [0, 0]})
         assert r.json() == {"received": 2, "matched": 2}
         assert http.get("/monitoring/performance").json()["report"]["labelled"] == 2
+
+
+def test_small_windows_of_undrifted_traffic_rarely_drift_and_a_real_shift_still_does() -> None:
+    """PSI between two samples of one distribution is about (bins - 1)(1/n + 1/N) by chance; the
+    threshold counts a shift beyond that. Before, one 100-row window of undrifted traffic in seven drifted."""
+    rng = np.random.default_rng(7)
+    profile = build_profile(pd.DataFrame({"x": rng.normal(size=1000), "y": rng.normal(size=1000)}))
+
+    def drifted(seed: int, shift: float) -> bool:
+        r = np.random.default_rng(seed)
+        window = pd.DataFrame({"x": r.normal(size=100) + shift, "y": r.normal(size=100)})
+        return bool(compute_drift("m", profile, samples_from(window)).drifted)
+
+    assert sum(drifted(seed, 0.0) for seed in range(100)) <= 7  # 14 of these 100 windows drifted before (6 now)
+    assert sum(drifted(seed, 0.5) for seed in range(100)) >= 90  # half a standard deviation: still found

@@ -33,7 +33,9 @@ class DriftPolicy:
     """When a feature counts as drifted.
 
     Attributes:
-        psi_threshold: numeric drift when PSI exceeds this (0.2 is the usual "significant shift").
+        psi_threshold: numeric drift when PSI exceeds this (0.2 is the usual "significant shift") beyond the
+            PSI two samples of one distribution show by chance, about (bins - 1)(1/n + 1/N) for ``n``
+            current and ``N`` reference values (0.1 for 100 current values against 1,000).
         ks_alpha: ... or when the KS p-value is below this and the KS statistic above ``ks_min_statistic``.
         js_threshold: categorical drift when the Jensen-Shannon distance exceeds this.
         chi2_alpha: ... or when the chi-square p-value is below this and JS above half the threshold.
@@ -125,7 +127,10 @@ def _numeric_drift(name: str, ref: dict[str, Any], values: list[Any], policy: Dr
     counts = np.bincount(np.searchsorted(ref["edges"], cur, side="right"), minlength=len(ref["edges"]) + 1)
     p = psi(np.asarray(ref["proportions"]), counts / len(cur))
     ks_stat, ks_p = ks_test(ref["sample"], cur)
-    drifted = p > policy.psi_threshold or (ks_p < policy.ks_alpha and ks_stat > policy.ks_min_statistic)
+    # two samples of one distribution have a PSI of about (bins - 1) * (1/n + 1/N) by chance alone (its
+    # chi-square limit): the threshold is a shift beyond that, so small windows do not raise false drift
+    noise = (len(counts) - 1) * (1 / len(cur) + 1 / max(1, ref["rows"]))
+    drifted = p > policy.psi_threshold + noise or (ks_p < policy.ks_alpha and ks_stat > policy.ks_min_statistic)
     return FeatureDrift(name, "numeric", {"psi": p, "ks_statistic": ks_stat, "ks_pvalue": ks_p,
                                           "current_mean": float(cur.mean())}, drifted, ref["rows"], len(cur),
                         histogram=_numeric_histogram(ref, counts))

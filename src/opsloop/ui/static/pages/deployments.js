@@ -316,7 +316,7 @@ function statusView(model, st) {
 
 function driftRule(p) {
   if (!p) return '';
-  return `A numeric feature drifts when PSI > ${p.psi_threshold}, or KS p-value < ${p.ks_alpha} with KS statistic > ${p.ks_min_statistic}; a categorical one when the Jensen-Shannon distance > ${p.js_threshold}, or χ² p-value < ${p.chi2_alpha} with JS > ${p.js_threshold / 2}.`;
+  return `A numeric feature drifts when PSI > ${p.psi_threshold} beyond what samples of this size show by chance, or KS p-value < ${p.ks_alpha} with KS statistic > ${p.ks_min_statistic}; a categorical one when the Jensen-Shannon distance > ${p.js_threshold}, or χ² p-value < ${p.chi2_alpha} with JS > ${p.js_threshold / 2}.`;
 }
 
 function driftReportView(model, report, ref) {

@@ -148,15 +148,13 @@ def test_streaming_detectors_follow_the_core_protocol() -> None:
 def test_a_serving_monitor_writes_pending_samples_before_labels_and_checks() -> None:
     """``opsloop serve --monitor-store``: labels posted right after scoring match (the sampler writes
     every second in the background; the API writes what is pending first)."""
-    from types import SimpleNamespace
-
     from starlette.testclient import TestClient
+    from tests._models import sampled_request
 
     from opsloop.mlops.monitoring.service import MonitorConfig
 
     running = MonitorConfig(store_url="memory://", model_name="fraud", sample_rate=1.0).build(model=None)
-    model = SimpleNamespace(signature=SimpleNamespace(names=["x"]), model_uuid="u1")
-    data = SimpleNamespace(matrix=np.asarray([[1.0], [2.0]]), frame=None, tensor=None)
+    model, data = sampled_request()
     running.recorder.record("req-1", "champion", model, data, np.asarray([0, 1]))  # no writer thread started
     with TestClient(running.app) as http:
         r = http.post("/labels", json={"request_id": "req-1", "values": [0, 0]})

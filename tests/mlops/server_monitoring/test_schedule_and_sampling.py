@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from tests._models import sampled_request
 from tests.conftest import wait_until
 
 from opsloop.mlops.monitoring import InMemoryMonitoringStore, PredictionSample, SqlMonitoringStore
@@ -52,8 +52,7 @@ def test_reference_models_lists_the_models_with_a_reference(store: MonitoringSto
 
 def test_one_sampler_files_each_models_requests_under_its_name(store: MonitoringStore) -> None:
     sampler = PredictionSampler(store, "", rate=1.0, max_samples=3)
-    model = SimpleNamespace(signature=SimpleNamespace(names=["x"]), model_uuid="u1")
-    data = SimpleNamespace(matrix=np.asarray([[1.0], [2.0]]), frame=None, tensor=None)
+    model, data = sampled_request()
     for name in ("fraud", "churn", "churn"):
         recorder = sampler.for_model(name)
         assert recorder.wants()
@@ -89,8 +88,7 @@ def test_requests_scored_just_before_are_there_for_labels_and_checks(tmp_path: P
         sampler = http.app.state.model_monitoring.sampler  # type: ignore[attr-defined]
         sampler._stop.set()  # no background writes: only the API's own flush can store the samples
         sampler._thread.join(timeout=10)
-        model = SimpleNamespace(signature=SimpleNamespace(names=["x"]), model_uuid="u1")
-        data = SimpleNamespace(matrix=np.asarray([[1.0], [2.0]]), frame=None, tensor=None)
+        model, data = sampled_request()
         sampler.for_model("fraud").record("req-1", "champion", model, data, np.asarray([0, 1]))
         assert http.get("/api/opsloop/v1/monitoring/models/fraud").json()["samples"] == 2
         sampler.for_model("fraud").record("req-2", "champion", model, data, np.asarray([1, 1]))

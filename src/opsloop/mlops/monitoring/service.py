@@ -19,8 +19,7 @@ from opsloop.mlops.monitoring.performance import PerformancePolicy
 from opsloop.mlops.monitoring.sampling import PredictionSampler
 from opsloop.mlops.monitoring.store import open_store
 
-__all__ = ["MonitorConfig", "ServingMonitor", "check_model", "parse_table", "read_table",
-           "reference_with_predictions"]
+__all__ = ["MonitorConfig", "ServingMonitor", "parse_table", "read_table", "reference_with_predictions"]
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +63,6 @@ def reference_with_predictions(model: Any, frame: pd.DataFrame) -> tuple[pd.Data
         log.warning("no prediction reference: %s", exc)
         preds = None
     return frame[names], preds
-
-
-def check_model(monitor: ModelMonitor) -> None:
-    """One scheduled round for a model: drift (when it has a reference) and live performance.
-
-    Raises:
-        OpsloopError: a check failed (the store, a malformed reference…).
-    """
-    if monitor.store.get_reference(monitor.model) is not None:
-        monitor.check_drift()
-    monitor.check_performance()
 
 
 @dataclass(slots=True)
@@ -149,7 +137,9 @@ class ServingMonitor:
     def check_now(self) -> None:
         """One scheduled round: drift (when a reference exists) and live performance."""
         try:
-            check_model(self.monitor)
+            if self.monitor.store.get_reference(self.monitor.model) is not None:
+                self.monitor.check_drift()
+            self.monitor.check_performance()
         except OpsloopError as exc:
             log.warning("monitoring check failed: %s", exc.message)
 

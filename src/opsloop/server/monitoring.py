@@ -190,6 +190,7 @@ class ServerMonitoring:
         a reference. A failing model is logged and the others are still checked. Returns the models
         checked."""
         checked = []
+        self.sampler.flush()  # the newest sample below is read before ``monitor`` would write the pending ones
         for name in self.store.reference_models():
             if stop is not None and stop.is_set():
                 break

@@ -151,12 +151,14 @@ def _call(url: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
 def _reference_body(data_path: str, ref: str | None, min_accuracy: float | None, max_rmse: float | None) -> bytes:
     from opsloop.mlops.monitoring import read_table
 
+    extra = {**({"ref": ref} if ref else {}), **_policies(min_accuracy, max_rmse)}
     if data_path.startswith(("runs:/", "mlflow-artifacts:")):
-        body = json.dumps({"path": data_path})
-    else:  # a local file travels inline, as the scoring protocol's dataframe_split
-        body = '{"dataframe_split": ' + read_table(data_path, max_rows=200_000).to_json(orient="split", index=False) + "}"
-    doc = {**json.loads(body), **({"ref": ref} if ref else {}), **_policies(min_accuracy, max_rmse)}
-    return json.dumps(doc).encode()
+        return json.dumps({"path": data_path, **extra}).encode()
+    # a local file travels inline, as the scoring protocol's dataframe_split: pandas' JSON of it (NaN as
+    # null, dates as ISO) goes in as written, not parsed and written again
+    rows = read_table(data_path, max_rows=200_000).to_json(orient="split", index=False)
+    rest = json.dumps(extra)[1:]  # "}" or '"ref": …}'
+    return ('{"dataframe_split": ' + rows + (", " if extra else "") + rest).encode()
 
 
 def _policies(min_accuracy: float | None, max_rmse: float | None) -> dict[str, dict[str, float]]:

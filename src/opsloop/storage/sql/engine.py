@@ -74,7 +74,6 @@ class _Checkpointer:
 
     def stop(self) -> None:
         self._stopped.set()
-        self._dirty.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
 

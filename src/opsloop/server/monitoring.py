@@ -37,7 +37,8 @@ import pandas as pd
 from fastapi import FastAPI
 
 from opsloop.core.signals import Signal
-from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError
+from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError, OpsloopError
+from opsloop.mlops.monitoring import lineage
 from opsloop.mlops.monitoring.api import create_monitoring_app
 from opsloop.mlops.monitoring.monitor import ModelMonitor
 from opsloop.mlops.monitoring.reference import ReferenceRequest, policies_of, reference_summary
@@ -114,15 +115,74 @@ class ServerMonitoring:
     # --- the reference ------------------------------------------------------------------------------------
     def set_reference(self, monitor: ModelMonitor, body: Any) -> dict[str, Any]:
         """Profile the reference a request gives (inline rows or a run artifact) and store it."""
-        request = ReferenceRequest.parse(body)
+        return self._set_reference(monitor, ReferenceRequest.parse(body))
+
+    def _set_reference(self, monitor: ModelMonitor, request: ReferenceRequest,
+                       previous: dict[str, Any] | None = None) -> dict[str, Any]:
         frame = request.rows if request.rows is not None else self._read(request.path or "")
         frame = frame.head(self.settings.max_reference_rows)
         model, uri = self._model_for(monitor.model, request.ref)
         preds = None
         if model is not None:
             frame, preds = reference_with_predictions(model, frame)
-        profile = monitor.set_reference(frame, preds, policies=request.policies)
+        origin = lineage.data_origin(request.path, *self._version_of(uri), uri, getattr(model, "model_uuid", None))
+        profile = monitor.set_reference(frame, preds, policies=request.policies,
+                                        origin=lineage.followed(origin, previous) if previous is not None else origin)
         return {**reference_summary(monitor.model, profile), "model_uri": uri if preds is not None else None}
+
+    def _version_of(self, uri: str | None) -> tuple[str | None, str | None]:
+        """``(alias, version)`` a ``models:/`` URI names now (``alias`` ``None`` for a version URI)."""
+        from opsloop.mlops.registry.uris import parse_model_uri
+
+        if uri is None:
+            return None, None
+        parsed = parse_model_uri(uri)
+        alias = parsed.alias if parsed.kind == "alias" else "latest" if parsed.kind == "latest" else None
+        try:
+            return alias, str(self.runtime.registry.resolve_version(parsed).version)
+        except NotFoundError:
+            return alias, None
+
+    def follow_served(self, name: str) -> bool:
+        """Rebuild ``name``'s reference from the training data of the version its alias serves now.
+
+        Nothing happens when the reference follows no alias or the alias has not moved. When the new
+        version's training data is unknown or unreadable, the reference stays and its ``behind`` says
+        so (once per version). Returns whether the reference was rebuilt.
+        """
+        profile = self.store.get_reference(name) or {}
+        origin = profile.get("origin") or {}
+        alias = origin.get("alias")
+        if not alias:
+            return False
+        try:
+            served = self.runtime.registry.get_model_version_by_alias(name, alias)
+        except NotFoundError:  # the alias was removed: keep measuring against what it served
+            return False
+        version = str(served.version)
+        if version in (origin.get("version"), (origin.get("behind") or {}).get("version")):
+            return False
+        tags: dict[str, str] = {}
+        if served.run_id:
+            with suppress(NotFoundError):
+                tags.update(self.runtime.tracking.get_run(served.run_id).tags)
+        path = lineage.training_data_of(served.run_id, {**tags, **served.tags}, origin.get("data"))
+        detail = f"no tag {lineage.TRAINING_DATA_TAG} on the version or its run"
+        if path is not None:
+            request = ReferenceRequest(rows=None, path=path, ref=alias, policies=profile.get("policies") or {})
+            try:
+                self._set_reference(self.monitor(name), request, previous=origin)
+                log.info("drift reference of %s follows %s@%s: version %s (was %s), data %s",
+                         name, name, alias, version, origin.get("version"), path)
+                return True
+            except OpsloopError as exc:
+                detail = f"{path}: {exc.message}"
+        why = (f"version {version} has no known training data ({detail}); drift is still measured against "
+               f"the training data of version {origin.get('version') or '?'}")
+        self.store.save_reference(name, {**profile, "origin": lineage.behind(origin, version, why)})
+        log.warning("drift reference of %s stays at version %s although %s@%s is version %s: %s",
+                    name, origin.get("version"), name, alias, version, why)
+        return False
 
     def _read(self, path: str) -> pd.DataFrame:
         from opsloop.mlops.registry.resolver import artifact_store_key
@@ -187,14 +247,15 @@ class ServerMonitoring:
     # --- the schedule -------------------------------------------------------------------------------------
     def check_all(self, stop: threading.Event | None = None) -> list[str]:
         """One round: drift of each model with a reference and new samples, performance of each with
-        a reference. A failing model is logged and the others are still checked. Returns the models
-        checked."""
+        a reference, after its reference follows its alias (``follow_served``). A failing model is
+        logged and the others are still checked. Returns the models checked."""
         checked = []
         self.sampler.flush()  # the newest sample below is read before ``monitor`` would write the pending ones
         for name in self.store.reference_models():
             if stop is not None and stop.is_set():
                 break
             try:
+                self.follow_served(name)
                 newest = self.store.list_samples(name, limit=1)
                 if not newest:
                     continue

@@ -6,6 +6,7 @@ candidate passes its gate and becomes ``@champion``, and the server then serves 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -33,22 +34,29 @@ def _score(c: httpx.Client, model: str, ref: str, frame: pd.DataFrame) -> None:
         assert r.status_code == 200, r.text
 
 
-def test_drifted_traffic_at_serving_retrains_and_promotes_a_gated_candidate(
-        opsloop_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def served_champion(opsloop_server: Any, monkeypatch: pytest.MonkeyPatch, model: str,
+                    runbook: dict[str, Any]) -> httpx.Client:
+    """A server that samples every request and checks every second, with ``runbook`` configured and
+    version 1 of ``model`` as ``@champion``, its drift reference ``_frame(2, 1000)``; a client of it."""
     server = opsloop_server(env={"OPSLOOP_MONITORING__SAMPLE_RATE": "1",
                                  "OPSLOOP_MONITORING__DRIFT_INTERVAL_S": "1"})
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
-    model = "churn-served"
     assert register_sklearn_champion(server.url, model) == "1"
-    data, script = retrain_inputs(tmp_path)
-
     c = httpx.Client(base_url=server.url, timeout=60.0)
-    r = c.put(API + "/aiops/config/runbooks", json=[
-        _retrain("retrain", model, script, data, "good", {"matchers": [f'model="{model}"'], "events": ["opened"]})])
+    r = c.put(API + "/aiops/config/runbooks", json=[runbook])
     assert r.status_code == 200, r.text
     reference = {"dataframe_records": _frame(2, 1000).to_dict(orient="records"), "ref": "champion"}
     r = c.post(f"{MON}/models/{model}/reference", json=reference)
     assert r.status_code == 200 and r.json()["predictions"] is True, r.text
+    return c
+
+
+def test_drifted_traffic_at_serving_retrains_and_promotes_a_gated_candidate(
+        opsloop_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    model = "churn-served"
+    data, script = retrain_inputs(tmp_path)
+    c = served_champion(opsloop_server, monkeypatch, model, _retrain(
+        "retrain", model, script, data, "good", {"matchers": [f'model="{model}"'], "events": ["opened"]}))
 
     # Traffic like the reference: checked, nothing drifts, no incident. (The schedule may check after any
     # of the three requests; this sample drifts in none of those windows. Small windows of undrifted
@@ -76,3 +84,8 @@ def test_drifted_traffic_at_serving_retrains_and_promotes_a_gated_candidate(
     assert c.get(f"{MON}/models/{model}").json()["samples"] == before + 100
     promotions = c.get(f"{API}/models/{model}/promotions").json()["promotions"]
     assert promotions[-1]["to_version"] == "2" and f"incident #{incident['id']}" in promotions[-1]["reason"]
+
+    # Version 2's run recorded no training data: the drift reference stays version 1's, and says so
+    # (test_loop_settles_on_the_new_reference has a retrain that records it).
+    behind = wait_until(lambda: c.get(f"{MON}/models/{model}").json()["reference"]["behind"], timeout=30)
+    assert behind["version"] == "2" and "no known training data" in behind["reason"]

@@ -10,6 +10,7 @@ import pandas as pd
 
 from opsloop.core.signals import Signal, SignalKind
 from opsloop.errors import InvalidInputError, NotFoundError
+from opsloop.mlops.monitoring import lineage
 from opsloop.mlops.monitoring.drift import DriftPolicy, build_profile, compute_drift
 from opsloop.mlops.monitoring.performance import PerformancePolicy, PerformanceReport, live_performance
 from opsloop.mlops.monitoring.records import DriftReport, GroundTruth
@@ -39,15 +40,18 @@ class ModelMonitor:
         self.on_signals: Callable[[list[Signal]], None] | None = None
 
     def set_reference(self, frame: pd.DataFrame, predictions: Any = None, *,
-                      policies: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+                      policies: dict[str, dict[str, Any]] | None = None,
+                      origin: dict[str, Any] | None = None) -> dict[str, Any]:
         """Profile ``frame`` (training/reference data) and keep it as the drift reference.
 
         ``policies`` (``{"drift": {...}, "performance": {...}}``, see ``monitoring.reference``) are
-        kept with the profile, for monitors built from it.
+        kept with the profile, for monitors built from it; so is ``origin`` (see ``monitoring.lineage``).
         """
         profile = build_profile(frame, predictions)
         if policies:
             profile["policies"] = policies
+        if origin:
+            profile["origin"] = origin
         self.store.save_reference(self.model, profile)
         return profile
 
@@ -61,11 +65,13 @@ class ModelMonitor:
         if profile is None:
             raise NotFoundError(f"model {self.model!r} has no drift reference; set one first "
                                 "(opsloop models reference, or serve --reference)", field="reference")
-        samples = self.store.list_samples(self.model, variant="champion", limit=self.drift_policy.window)
-        previous = next(iter(self.store.list_drift_reports(self.model, limit=1)), None)
+        origin = profile.get("origin")  # a reference that followed its alias: the new version's samples
+        samples = lineage.samples_of(origin, self.store.list_samples(
+            self.model, variant="champion", since=(origin or {}).get("samples_since"), limit=self.drift_policy.window))
         report = compute_drift(self.model, profile, samples, self.drift_policy)
-        self.store.add_drift_report(report)
-        signals = drift_signals(report, previous, self.drift_policy)
+        firing = self._firing(SignalKind.MODEL_DRIFT, "feature")  # before this report: a check without a
+        self.store.add_drift_report(report)  # verdict (too few samples) keeps a feature's drift firing
+        signals = drift_signals(report, firing, self.drift_policy)
         for s in signals:
             self.store.add_signal(s)
         self._emitted(signals)
@@ -78,16 +84,20 @@ class ModelMonitor:
         report = live_performance(self.model, samples, self.performance_policy)
         if not emit:
             return report, []
-        last: dict[str, str] = {}
-        for s in self.store.list_signals(model=self.model, kind=SignalKind.MODEL_PERFORMANCE, limit=50):
-            last.setdefault(s.labels.get("metric", ""), s.status)
-        firing = {m for m, status in last.items() if status == "firing"}
+        firing = self._firing(SignalKind.MODEL_PERFORMANCE, "metric")
         signals = [s for s in performance_signals(report, firing)
                    if s.status == "firing" or s.labels["metric"] in firing]
         for s in signals:
             self.store.add_signal(s)
         self._emitted(signals)
         return report, signals
+
+    def _firing(self, kind: str, label: str, limit: int = 500) -> set[str]:
+        """The ``label`` values (features, metrics) whose newest signal of ``kind`` is firing."""
+        last: dict[str, str] = {}
+        for s in self.store.list_signals(model=self.model, kind=kind, limit=limit):
+            last.setdefault(s.labels.get(label, ""), s.status)
+        return {name for name, status in last.items() if status == "firing"}
 
     def _emitted(self, signals: list[Signal]) -> None:
         if signals and self.on_signals is not None:

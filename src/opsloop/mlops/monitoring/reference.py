@@ -116,10 +116,15 @@ def policies_of(profile: dict[str, Any] | None) -> tuple[DriftPolicy, Performanc
 
 def reference_summary(model: str, profile: dict[str, Any]) -> dict[str, Any]:
     """What a reference holds, without its bins and samples: ``policies`` are the thresholds set with
-    it, ``thresholds`` every threshold its checks use (those set, defaults for the rest)."""
+    it, ``thresholds`` every threshold its checks use (those set, defaults for the rest); ``origin``
+    the data, version and alias it came from (``None`` for one set before they were recorded) and
+    ``behind`` (``None``, or the version its alias serves now, whose training data is unknown)."""
     features = profile.get("features", {})
     drift, performance = policies_of(profile)
+    origin = profile.get("origin")
     return {"model": model, "rows": profile.get("rows"), "created": profile.get("created"),
             "features": {name: f.get("kind") for name, f in features.items() if name != PREDICTION},
             "predictions": PREDICTION in features, "policies": profile.get("policies") or {},
-            "thresholds": {"drift": asdict(drift), "performance": asdict(performance)}}
+            "thresholds": {"drift": asdict(drift), "performance": asdict(performance)},
+            "origin": {k: v for k, v in origin.items() if k != "behind"} if origin else None,
+            "behind": (origin or {}).get("behind")}

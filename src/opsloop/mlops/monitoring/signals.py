@@ -17,6 +17,7 @@ one drifted feature correlate into one incident.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import asdict
 
 from opsloop.core.signals import Severity, Signal, SignalKind
@@ -27,10 +28,14 @@ from opsloop.mlops.monitoring.records import DriftReport
 __all__ = ["drift_signals", "performance_signals"]
 
 
-def drift_signals(report: DriftReport, previous: DriftReport | None, policy: DriftPolicy) -> list[Signal]:
-    """Firing signals for drifted features; resolved ones for features no longer drifted."""
+def drift_signals(report: DriftReport, previous: DriftReport | Collection[str] | None,
+                  policy: DriftPolicy) -> list[Signal]:
+    """Firing signals for drifted features; resolved ones for features no longer drifted.
+
+    ``previous``: the features whose drift was firing (or the report before, whose drifted ones were).
+    """
     out = []
-    was = set(previous.drifted) if previous is not None else set()
+    was = set(previous.drifted if isinstance(previous, DriftReport) else previous or ())
     for f in report.features:
         if not f.drifted and f.feature not in was:
             continue

@@ -149,6 +149,8 @@ class Group:
 
 
 _Link = tuple[float, str, bool, int]
+# a link to another service and its name: ``(*_Link, other)``
+_Ordered = tuple[float, str, bool, int, str]
 
 # Services whose declared surroundings a correlator keeps (more are forgotten and recomputed).
 _MAX_REACHES = 10_000
@@ -167,6 +169,8 @@ class _Reach:
     linked: set[str]
     # ``_link(service, other)`` for the others on a declared path (learned links change as they learn)
     links: dict[str, _Link] = field(default_factory=dict)
+    # the links to ``linked``, strongest first (``_Ctx.ordered``), once asked for
+    ordered: list[_Ordered] | None = None
 
 
 @dataclass(slots=True)
@@ -185,8 +189,11 @@ class _Ctx:
     declared: dict[str, _Link]
     # ``Topology.neighbours(service, max_hops)`` when known without asking it (else ``None``)
     near: set[str] | None
+    # the service's declared surroundings
+    reach: _Reach
     # the other links, filled on first use (the topology does not change during a decision)
     links: dict[str, _Link] = field(default_factory=dict)
+    strongest: list[_Ordered] | None = None
 
     def link(self, correlator: Correlator, other: str) -> _Link:
         """``correlator._link(self.service, other, self.paths)``, computed once per other service."""
@@ -197,6 +204,23 @@ class _Ctx:
                 found = self.links[other] = correlator._link(self.service, other, self.paths)
                 if other in self.paths[0] or other in self.paths[1]:
                     self.declared[other] = found
+        return found
+
+    def ordered(self, correlator: Correlator) -> list[_Ordered]:
+        """The links to ``linked`` that count, strongest first, then in name order; kept with the
+        service's surroundings while only declared links count (they change with the declared
+        topology alone), else computed for this decision."""
+        found = self.strongest
+        if found is None:
+            reach = self.reach
+            found = reach.ordered if self.linked is reach.linked else None
+            if found is None:
+                found = sorted(((*self.link(correlator, other), other) for other in self.linked),
+                               key=lambda x: (-x[0], x[4]))
+                found = [x for x in found if x[0] > 0]
+                if self.linked is reach.linked:
+                    reach.ordered = found
+            self.strongest = found
         return found
 
 
@@ -327,7 +351,7 @@ class Correlator:
         # where the signal comes from: the same service or instance, else a dependency path
         w, why = self._same_place(sig, g, ctx)
         if w <= 0 and sig.service:
-            w, why = self._cascade(sig, g, ctx)
+            w, why = self._cascade(sig.time, g, ctx)
         if w > 0:
             score += w
             reasons.append(why)
@@ -382,7 +406,7 @@ class Correlator:
         identity = tuple([(k, v) for k in IDENTITY_LABELS if (v := sig.labels.get(k))])
         # with nothing learned and the declared topology in use, the neighbours are the declared ones
         near = reach.near if self.config.use_topology and not self.topology.learned_partners(sig.service) else None
-        return _Ctx(sig.service, paths, linked, rarity, weights, identity, reach.links, near)
+        return _Ctx(sig.service, paths, linked, rarity, weights, identity, reach.links, near, reach)
 
     def _reach(self, service: str, paths: tuple[dict[str, int], dict[str, int], set[str]]) -> _Reach:
         """The service's declared surroundings, anew when the topology's distance maps changed."""
@@ -410,33 +434,33 @@ class Correlator:
                     return w, (_SAME_THING, kv[0], kv[1], lag)
         return 0.0, _NO_WHY
 
-    def _cascade(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, _Why]:
+    def _cascade(self, t: float, g: Group, ctx: _Ctx) -> tuple[float, _Why]:
         """Evidence from a dependency path to a service of the incident, judged by direction and timing.
 
         A dependent shows a failure soon after its dependency starts failing: within ``link_window_s``
         per hop of when that service started alerting here. A dependency that is the cause alerts
         before, or just after, the first symptoms: within ``cause_window_s`` of the incident's start;
         later, it is more likely a new root than the cause of what its callers already show.
+
+        The strongest link wins, on a tie the service first in name order. The signal's links come
+        strongest first (``_Ctx.ordered``), so the search stops at the first one too weak to win.
         """
-        best, why = 0.0, _NO_WHY
-        others = g.services.keys() & ctx.linked
-        if not others:
-            return best, why
-        declared, t, cfg = ctx.declared, sig.time, self.config
-        for other in sorted(others):  # in name order, so an equal weight names the same service every time
-            link = declared.get(other)
-            w, text, cause, hops = ctx.link(self, other) if link is None else link
-            if w <= best:
+        best, best_other, why = 0.0, "", _NO_WHY
+        services, cfg = g.services, self.config
+        for link in ctx.ordered(self):
+            base, text, cause, hops, other = link
+            if base < best:
+                break
+            if other not in services:
                 continue
             if cause:
                 lag, window, when = abs(t - g.first), cfg.cause_window_s, "the incident started"
             else:
                 lag = abs(t - g.onset.get(other, g.first))
                 window, when = cfg.link_window_s * hops, "it started alerting"
-            if lag > window:  # else the link counts fully
-                w *= self._fade(lag, window)
-            if w > best:
-                best, why = w, (_CASCADE, text, lag, when)
+            w = base if lag <= window else base * max(0.0, 2.0 - lag / window)  # ``_fade``, inline
+            if w > best or (w == best and w > 0.0 and other < best_other):
+                best, best_other, why = w, other, (_CASCADE, text, lag, when)
         return best, why
 
     @staticmethod

@@ -12,7 +12,9 @@
 A share (``monitoring.sample_rate``) of the requests scored at ``/serving`` is sampled into the
 server's own database, filed under the registered model's name (``version`` is the served model's
 ``model_uuid``). Every ``monitoring.drift_interval_s`` the models with a reference and new samples
-are checked for drift, and those with labels for live performance; every drift and performance
+are checked for drift, and those with labels for live performance, by one worker process of the
+server (the one holding ``SCHEDULE_LOCK`` in the data dir); a reference set with an alias first
+follows it to the version it names now (``ServerMonitoring.follow_served``). Every drift and performance
 signal, from the schedule or from a ``POST``, goes into the AIOps pipeline in this process, as if
 posted to ``/api/opsloop/v1/events``, so it opens (or resolves) an incident of service = model name.
 
@@ -43,6 +45,7 @@ from opsloop.mlops.monitoring.api import create_monitoring_app
 from opsloop.mlops.monitoring.monitor import ModelMonitor
 from opsloop.mlops.monitoring.reference import ReferenceRequest, policies_of, reference_summary
 from opsloop.mlops.monitoring.sampling import ModelRecorder, PredictionSampler
+from opsloop.mlops.monitoring.schedule_lock import ScheduleLock
 from opsloop.mlops.monitoring.service import parse_table, reference_with_predictions
 from opsloop.mlops.monitoring.sql import SqlMonitoringStore
 from opsloop.server.errors import error_body
@@ -55,6 +58,7 @@ log = logging.getLogger("opsloop.monitoring")
 
 PREFIX = "/api/opsloop/v1/monitoring"
 MAX_REFERENCE_BYTES = 512 * 1024 * 1024
+SCHEDULE_LOCK = "monitoring-schedule.lock"  # in the data dir: the worker holding it runs the schedule
 
 
 class ServerMonitoring:
@@ -290,13 +294,15 @@ class _Api:
 
 
 async def _schedule(monitoring: ServerMonitoring, interval: float, stop: asyncio.Event,
-                    halt: threading.Event) -> None:
+                    halt: threading.Event, lock: ScheduleLock) -> None:
     while interval > 0:
         with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
         if stop.is_set():
             return
         try:
+            if not await asyncio.to_thread(lock.acquire):
+                continue  # another worker of this server runs the checks (and takes them back if it exits)
             await asyncio.to_thread(monitoring.check_all, halt)
         except Exception:  # noqa: BLE001 - the store may be briefly unavailable; keep the schedule
             log.exception("scheduled monitoring checks failed")
@@ -314,7 +320,8 @@ def register(app: FastAPI, settings: Settings) -> None:
             monitoring.sampler.start()
             a.state.model_monitoring = monitoring
             stop, halt = asyncio.Event(), threading.Event()
-            task = asyncio.create_task(_schedule(monitoring, settings.monitoring.drift_interval_s, stop, halt),
+            lock = ScheduleLock(settings.storage.data_dir / SCHEDULE_LOCK)
+            task = asyncio.create_task(_schedule(monitoring, settings.monitoring.drift_interval_s, stop, halt, lock),
                                        name="opsloop-model-monitoring")
             try:
                 yield state
@@ -323,6 +330,7 @@ def register(app: FastAPI, settings: Settings) -> None:
                 halt.set()  # a round under way ends after the model it is checking
                 with suppress(asyncio.CancelledError):
                     await task
+                lock.release()
                 a.state.model_monitoring = None
                 await asyncio.to_thread(monitoring.sampler.stop)  # pending samples written before the store closes
 

@@ -108,6 +108,7 @@ export const ops = {
   runbooks: (signal) => get(`${OPS}/runbooks`, undefined, signal),
   runbookRuns: (params, signal) => get(`${OPS}/runbooks/runs`, params, signal),
   runRunbook: (incidentId, name, by) => post(`${OPS}/incidents/${enc(incidentId)}/runbooks/${enc(name)}`, { actor: by }),
+  topology: (signal) => get(`${OPS}/topology`, undefined, signal),
   silences: (params, signal) => get(`${OPS}/silences`, params, signal),
   createSilence: (body) => post(`${OPS}/silences`, body),
   expireSilence: (id) => del(`${OPS}/silences/${enc(id)}`),

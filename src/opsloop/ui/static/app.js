@@ -22,6 +22,7 @@ const routes = [
   ['/logs', () => import('./pages/logs.js')],
   ['/metrics', () => import('./pages/metrics.js')],
   ['/silences', () => import('./pages/silences.js')],
+  ['/services', () => import('./pages/services.js')],
 ];
 
 const main = document.getElementById('main');

@@ -70,6 +70,12 @@ function extent(values, flatPad = 0) {
   return [lo, hi];
 }
 
+/** A linear y range: ``extent``, but an all-zero series (no errors, no traffic) gets 0..1, not -1..1. */
+function yExtent(values) {
+  const finite = values.filter(Number.isFinite);
+  return finite.length && finite.every((v) => v === 0) ? [0, 1] : extent(values);
+}
+
 const FLAT_TIME_PAD_MS = 60e3;  // one sample on a time axis: a minute each side (5% of epoch ms is ~2 years)
 
 function nearest(points, x) {
@@ -107,7 +113,8 @@ function drawLineChart(container, opts) {
   const xs = [...series.flatMap((s) => s.pts.map((p) => p[0])), ...band.map((b) => b[0]), ...(opts.markers || []).map((mk) => mk.x)];
   const ys = [...series.flatMap((s) => s.pts.map((p) => yT(p[1]))), ...band.flatMap((b) => [yT(b[1]), yT(b[2])])];
   const [x0, x1] = extent(xs, opts.xTime ? FLAT_TIME_PAD_MS : 0);
-  const [y0, y1] = extent(Number.isFinite(yT(opts.yMin)) ? [...ys, yT(opts.yMin)] : ys);  // yMin: e.g. 0 for counts
+  const yv = Number.isFinite(yT(opts.yMin)) ? [...ys, yT(opts.yMin)] : ys;  // yMin: e.g. 0 for counts
+  const [y0, y1] = opts.yLog ? extent(yv) : yExtent(yv);
   const X = (x) => m.l + ((x - x0) / (x1 - x0)) * (width - m.l - m.r);
   const Y = (y) => height - m.b - ((y - y0) / (y1 - y0)) * (height - m.t - m.b);
   const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': opts.label || 'chart' });

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,7 @@ class Alert:
     end: float
     labels: dict[str, str]
     truth: str
+    root: str = ""  # the service the fault started at (ground truth of root-cause ranking)
 
 
 def topology(rng: random.Random, n: int) -> tuple[list[str], list[tuple[str, str]]]:
@@ -83,18 +85,20 @@ def topology(rng: random.Random, n: int) -> tuple[list[str], list[tuple[str, str
 
 
 def _fault(rng: random.Random, t: float, t0: float, truth: str, services: list[str],
-           callers: dict[str, list[str]], instances: dict[str, int]) -> list[Alert]:
-    """The alerts of one fault: its service's, then its callers' up to 3 hops, with delays and jitter."""
+           callers: dict[str, list[str]], instances: dict[str, int], root_delay_s: float = 0.0) -> list[Alert]:
+    """The alerts of one fault: its service's, then its callers' up to 3 hops, with delays and jitter;
+    the service's own alerts come up to ``root_delay_s`` later (its alert rules wait longer)."""
     out: list[Alert] = []
     weights = [1 + 2 * (s.startswith("db") or s.startswith("svc")) for s in services]
     root = rng.choices(services, weights)[0]
     duration = rng.uniform(300, 1500)
+    late = rng.uniform(0, root_delay_s) if root_delay_s > 0 else 0.0  # no draw by default: same streams
     for name in rng.sample(ROOT_CAUSE, rng.randint(1, 3)):
         for i in range(instances[root]):
             if rng.random() < 0.85:
-                out.append(Alert(t0 + t + abs(rng.gauss(0, 20)), t0 + t + duration + rng.uniform(0, 120),
+                out.append(Alert(t0 + t + late + abs(rng.gauss(0, 20)), t0 + t + duration + rng.uniform(0, 120),
                                  {"alertname": name, "service": root, "instance": f"{root}-{i}",
-                                  "severity": "critical", "cluster": "prod"}, truth))
+                                  "severity": "critical", "cluster": "prod"}, truth, root))
     frontier, seen = [(root, 0)], {root}
     while frontier:
         svc, hop = frontier.pop(0)
@@ -111,7 +115,7 @@ def _fault(rng: random.Random, t: float, t0: float, truth: str, services: list[s
                         out.append(Alert(t0 + t + delay + abs(rng.gauss(0, 25)),
                                          t0 + t + duration + delay + rng.uniform(0, 180),
                                          {"alertname": name, "service": caller, "instance": f"{caller}-{i}",
-                                          "severity": "warning", "cluster": "prod"}, truth))
+                                          "severity": "warning", "cluster": "prod"}, truth, root))
             frontier.append((caller, hop + 1))
     return out
 
@@ -152,7 +156,7 @@ def _flaky(rng: random.Random, horizon: float, t0: float, every_min: float, serv
 
 
 def simulate(seed: int, n_services: int, hours: float, fault_every: float, noise_every: float,
-             max_instances: int = 3, noise: str = "one-off", flaky_checks: int = 6
+             max_instances: int = 3, noise: str = "one-off", flaky_checks: int = 6, root_delay_s: float = 0.0
              ) -> tuple[list[str], list[tuple[str, str]], list[Alert]]:
     rng = random.Random(seed)
     services, edges = topology(rng, n_services)
@@ -166,7 +170,7 @@ def simulate(seed: int, n_services: int, hours: float, fault_every: float, noise
     t, k = rng.expovariate(1.0 / (fault_every * 60)), 0
     while t <= horizon:
         k += 1
-        alerts.extend(_fault(rng, t, t0, f"fault-{k}", services, callers, instances))
+        alerts.extend(_fault(rng, t, t0, f"fault-{k}", services, callers, instances, root_delay_s))
         t += rng.expovariate(1.0 / (fault_every * 60))
     if noise == "recurring":
         alerts.extend(_flaky(rng, horizon, t0, noise_every, services, instances, flaky_checks))
@@ -206,8 +210,10 @@ def _payload(alerts: list[tuple[int, Alert]], status: str) -> bytes:
                              else "0001-01-01T00:00:00Z"} for i, a in alerts]})
 
 
-def run_opsloop(alerts: list[Alert], edges: list[tuple[str, str]] | None) -> list[str]:
-    """Cluster id per alert, as opsloop groups them (alerts it kept out of any incident are singletons)."""
+def run_opsloop(alerts: list[Alert], edges: list[tuple[str, str]] | None,
+                inspect: Callable[[Pipeline], None] | None = None) -> list[str]:
+    """Cluster id per alert, as opsloop groups them (alerts it kept out of any incident are singletons);
+    ``inspect`` is given the pipeline after the replay."""
     with tempfile.TemporaryDirectory() as tmp:
         db = open_database(f"sqlite:///{tmp}/replay.db")
         pipeline = Pipeline(AiopsStores(db), mine_logs=False)
@@ -233,6 +239,8 @@ def run_opsloop(alerts: list[Alert], edges: list[tuple[str, str]] | None) -> lis
                     decoded: Decoded = decode_alertmanager(_payload(batch[status], status), limits, window_end)
                     pipeline.ingest(decoded, now=window_end)
             pipeline.engine.correlator.expire()
+        if inspect is not None:
+            inspect(pipeline)
         path = f"{tmp}/replay.db"
         db.dispose()
         con = sqlite3.connect(path)

@@ -143,3 +143,24 @@ def test_live_refresh_keeps_keyboard_focus_in_the_list(page, incidents_api: str)
     page.keyboard.press("Enter")
     expect(page.locator("h1")).to_contain_text("QueueBacklog")
     assert not page.js_errors
+
+
+def test_incident_page_ranks_probable_root_causes(page, incidents_api: str) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    api = f"{incidents_api}/api/opsloop/v1"
+    httpx.post(f"{api}/topology", json={"services": {"rc-web": ["rc-api"], "rc-api": ["rc-db"]}}).raise_for_status()
+    # the callers alert first; the database they both sit on a little later (its rule waits longer)
+    for name, service in (("HighLatency", "rc-web"), ("Errors", "rc-api"), ("ConnectionsExhausted", "rc-db")):
+        httpx.post(f"{api}/ingest/alertmanager", json=_alert(name, service)).raise_for_status()
+        time.sleep(0.05)
+    found = [i for i in httpx.get(f"{api}/incidents", params={"service": "rc-db"}).json()["incidents"]]
+    assert len(found) == 1
+    page.goto(f"/#/incidents/{found[0]['id']}")
+    causes = page.locator("ol.root-causes > li")
+    expect(causes.first).to_contain_text("rc-db")
+    expect(causes.first).to_contain_text("2 of the 2 other alerting services depend on it")
+    expect(causes).to_have_count(3)
+    expect(causes.nth(2)).to_contain_text("rc-web")
+    shot(page, "incident-root-causes")
+    assert not page.js_errors

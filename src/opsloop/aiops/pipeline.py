@@ -25,6 +25,7 @@ from opsloop.aiops.correlation.silences import Silence, parse_matchers
 from opsloop.aiops.incidents.engine import EngineConfig, IncidentEngine, IngestReport
 from opsloop.aiops.incidents.notifications import Dispatcher, Router, Target
 from opsloop.aiops.incidents.operations import Operations
+from opsloop.aiops.incidents.rootcause import RootCauseConfig, rank_root_causes
 from opsloop.aiops.incidents.similar import IncidentProfile, rank_similar
 from opsloop.aiops.ingestion.metric_rules import ThresholdRule, ThresholdWatch
 from opsloop.aiops.ingestion.normalise import Decoded, Limits, MetricPoint, service_of
@@ -300,7 +301,18 @@ class Pipeline:
                    for s in signals if s.get("grouping")]
         incident["grouping_reasons"] = sorted(grouped + inc.reasons(incident_id), key=lambda g: g["time"])
         incident["similar"] = self.similar(incident, signals)
+        incident["root_causes"] = self.root_causes(incident, signals)
         return incident
+
+    def root_causes(self, incident: dict[str, Any], signals: list[dict[str, Any]],
+                    config: RootCauseConfig | None = None) -> list[dict[str, Any]]:
+        """The incident's probable root causes (``rank_root_causes``), with the changes (``event``
+        signals of any service) from ``change_lookback_s`` before its first signal to its last."""
+        cfg = config or RootCauseConfig()
+        changes = self.stores.signals.list(kind="event", since=incident["first_signal_at"] - cfg.change_lookback_s,
+                                           until=incident["last_signal_at"] + cfg.tolerance_s, limit=1000)
+        with self.lock:  # the topology changes under ingestion
+            return [c.to_dict() for c in rank_root_causes(signals, self.engine.topology, changes, cfg)]
 
     def similar(self, incident: dict[str, Any], signals: list[dict[str, Any]] | None = None,
                 k: int = 5) -> list[dict[str, Any]]:

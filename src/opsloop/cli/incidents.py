@@ -91,7 +91,7 @@ def list_(ctx: click.Context, as_json: bool, **filters: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def show(ctx: click.Context, incident_id: int, as_json: bool) -> None:
-    """One incident: its timeline, grouping reasons and similar past incidents."""
+    """One incident: its timeline, grouping reasons, probable root causes and similar past incidents."""
     inc = _call(ctx, "GET", f"{API}/{incident_id}")
     if as_json:
         click.echo(__import__("json").dumps(inc, indent=2))
@@ -105,6 +105,10 @@ def show(ctx: click.Context, incident_id: int, as_json: bool) -> None:
           for e in inc["timeline"]], ["time", "kind", "actor", "text"], as_json=False, title="timeline")
     for g in inc["grouping_reasons"][:20]:
         click.echo(f"  {g.get('service') or '-'}: {g.get('text', '')} ← {'; '.join(g.get('reasons', []))}")
+    if inc.get("root_causes"):
+        emit([{"rank": i, "service": c["service"], "score": c["score"], "why": "; ".join(c["reasons"])}
+              for i, c in enumerate(inc["root_causes"], 1)], ["rank", "service", "score", "why"], as_json=False,
+             title="probable root causes")
     if inc["similar"]:
         emit([{"id": s["id"], "score": s["score"], "title": s["title"], "resolution": s["resolution"]}
               for s in inc["similar"]], ["id", "score", "title", "resolution"], as_json=False,

@@ -162,6 +162,10 @@ class Topology:
         """Services ``service`` depends on, directly or through others, within ``max_hops``."""
         return self._reach(service, max_hops, True)
 
+    def callers_within(self, service: str, max_hops: int) -> dict[str, int]:
+        """Services depending on ``service``, directly or through others, within ``max_hops``."""
+        return self._reach(service, max_hops, False)
+
     def _reach(self, service: str, max_hops: int, downward: bool) -> dict[str, int]:
         key = (service, max_hops if downward else -max_hops)
         dists = self._dist_cache.get(key)

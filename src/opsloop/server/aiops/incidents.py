@@ -65,7 +65,7 @@ async def list_incidents(
                           "total": total})
 
 
-@router.get("/{incident_id}", summary="One incident with its timeline, signals, similar incidents and reasons")
+@router.get("/{incident_id}", summary="One incident with its timeline, signals, probable root causes, similar incidents and reasons")
 async def get_incident(request: Request, incident_id: RowId, signal_limit: int = Query(1000, ge=1, le=10000)
                        ) -> Response:
     return json_response(await run_in_threadpool(pipeline(request).incident_detail, incident_id,

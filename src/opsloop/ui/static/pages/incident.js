@@ -77,7 +77,8 @@ export async function render(root, ctx) {
       section('Actions', actions(inc, act)),
       h('div', { class: 'grid2' },
         section('Details', details(inc)),
-        section('Why these signals are grouped', reasons(inc))),
+        section('Probable root causes', rootCauses(inc.root_causes || []))),
+      section('Why these signals are grouped', reasons(inc)),
       section('Anomalous metrics', metrics.length || vectors.length ? h('div', { class: 'grid2' }, metrics.map(([title, sigs]) => metricCard(title, sigs, inc)), vectors.map(vectorCard)) : h('p', { class: 'muted', text: 'No metric anomaly in this incident (alerts and log signals carry no series).' })),
       inc.runbooks ? section('Runbooks', runbooks(inc.runbooks, act)) : null,
       section(`Signals (${signals.length})`, signalsTable(signals, act)),
@@ -342,6 +343,15 @@ function logTemplates(signals) {
     return h('li', {}, h('code', { text: tpl || '' }), count !== undefined ? h('span', { class: 'muted', text: ` × ${fmtNum(count)}` }) : null,
       s.service ? h('span', { class: 'muted', text: ` (${s.service})` }) : null);
   }));
+}
+
+/** The ranked probable root causes: service, score and the evidence for it. */
+export function rootCauses(items) {
+  if (!items.length) return h('p', { class: 'muted', text: 'No service alerted in this incident.' });
+  return h('ol', { class: 'root-causes' }, items.map((c) => h('li', {},
+    h('strong', { text: c.service }),
+    h('span', { class: 'muted', text: ` · score ${fmtNum(c.score)}` }),
+    h('ul', {}, (c.reasons || []).map((r) => h('li', { text: r }))))));
 }
 
 function similar(items) {

@@ -1,0 +1,117 @@
+"""Probable root causes: the ranking's evidence, and the ranking in the incident API and the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from typing import Any
+
+import httpx
+from tests.aiops.ingestion._helpers import API, alert, am_payload
+from tests.conftest import OPSLOOP_BIN
+
+from opsloop.aiops.correlation.topology import Topology
+from opsloop.aiops.incidents.rootcause import RootCauseConfig, rank_root_causes
+
+T0 = 1_700_000_000.0
+
+
+def topo(*edges: tuple[str, str]) -> Topology:
+    t = Topology()
+    t.set_declared(edges)
+    return t
+
+
+SHOP = topo(("web", "api"), ("api", "db"), ("api", "cache"), ("worker", "db"))
+
+
+def sig(service: str, dt: float, kind: str = "alert", *, sid: int = 0, text: str = "", count: int = 1
+        ) -> dict[str, Any]:
+    return {"id": sid, "service": service, "time": T0 + dt, "kind": kind, "text": text, "count": count}
+
+
+def ranked(signals: list[dict[str, Any]], topology: Topology = SHOP, changes: list[dict[str, Any]] | None = None,
+           **cfg: Any) -> list[str]:
+    return [c.service for c in rank_root_causes(signals, topology, changes or [], RootCauseConfig(**cfg))]
+
+
+def test_the_service_the_others_depend_on_ranks_first_with_its_reasons() -> None:
+    signals = [sig("db", 0, sid=1), sig("api", 40, sid=2), sig("web", 90, sid=3), sig("worker", 50, sid=4)]
+    causes = rank_root_causes(signals, SHOP)
+    assert [c.service for c in causes] == ["db", "api", "worker", "web"]
+    db = causes[0]
+    assert db.signal_id == 1 and db.first_signal_at == T0 and db.signals == 1
+    assert db.reasons[0].startswith("3 of the 3 other alerting services depend on it")
+    assert "first to alert" in db.reasons
+    assert any("a symptom?" in r for r in causes[1].reasons)  # api depends on db, alerting before it
+    # each piece of evidence, summed: db explains all three and came first; api explains web (1 of 3),
+    # is explained by db and came second of four; worker came third and is explained by db; web last
+    assert [round(c.score, 6) for c in causes] == [3.0 + 1.5, 1.0 - 2.0 + 1.0, -2.0 + 0.5, -2.0]
+
+
+def test_more_alerts_on_a_symptom_do_not_make_it_the_cause() -> None:
+    signals = [sig("db", 0), sig("api", 30, count=40), sig("web", 45, count=25)]
+    assert ranked(signals)[0] == "db"
+
+
+def test_without_a_topology_the_first_to_alert_ranks_first() -> None:
+    signals = [sig("api", 30), sig("db", 0), sig("web", 60)]
+    assert ranked(signals, Topology()) == ["db", "api", "web"]
+
+
+def test_a_dependency_alerting_within_the_tolerance_still_marks_a_symptom() -> None:
+    # api alerted 10 s before db (scrape and rule intervals jitter): still db's symptom
+    signals = [sig("api", 0), sig("db", 10)]
+    assert ranked(signals)[0] == "db"
+    assert ranked(signals, tolerance_s=0.0)[0] == "api"
+
+
+def test_a_recent_change_is_evidence_and_a_changed_dependency_is_a_candidate() -> None:
+    # two independent services alert together: the one deployed just before ranks first
+    signals = [sig("worker", 0), sig("cache", 5)]
+    assert ranked(signals)[0] == "worker"
+    deploy = sig("cache", -120, "event", sid=9, text="deployed cache 2.1")
+    causes = rank_root_causes(signals, SHOP, [deploy])
+    assert causes[0].service == "cache" and causes[0].change_id == 9
+    assert any(r.startswith("changed 2 min before it alerted: deployed cache 2.1") for r in causes[0].reasons)
+    # a change older than the lookback says nothing
+    assert ranked(signals, changes=[sig("cache", -7200, "event")])[0] == "worker"
+    # db did not alert, but was changed, and both alerting services sit on it
+    changed = ranked([sig("api", 0), sig("worker", 20)], changes=[sig("db", -300, "event", text="config change")])
+    assert changed[0] == "db"
+    # a change to a service nothing alerting depends on is no candidate
+    assert "web" not in ranked([sig("db", 0), sig("worker", 20)], changes=[sig("web", -60, "event")])
+
+
+def test_context_only_or_empty_incidents_have_no_cause_and_the_limit_holds() -> None:
+    assert ranked([]) == []
+    assert ranked([sig("api", 0, "event")]) == []
+    many = [sig(f"svc-{i}", i) for i in range(9)]
+    assert ranked(many, Topology(), limit=3) == ["svc-0", "svc-1", "svc-2"]
+    # ties are broken by when a service alerted, then by name, never by input order
+    assert ranked([sig("b", 0), sig("a", 0)], Topology()) == ranked([sig("a", 0), sig("b", 0)], Topology()) == ["a", "b"]
+
+
+def test_the_incident_api_and_cli_show_the_ranking(server) -> None:  # noqa: ANN001
+    url = server.url
+    httpx.put(url + API + "/topology", json={"services": {"web": ["api"], "api": ["db"]}}).raise_for_status()
+    t = time.time()
+    httpx.post(url + API + "/events", json={"time": t - 600, "service": "db", "text": "migrated db schema v42",
+                                            "labels": {"type": "deploy"}}).raise_for_status()
+    httpx.post(url + API + "/ingest/alertmanager", json=am_payload([
+        alert("HighLatency", "web", start=t, severity="warning"),
+        alert("Errors", "api", start=t + 5, severity="warning"),
+        alert("SlowQueries", "db", start=t + 20, severity="warning"),
+    ])).raise_for_status()
+    incidents = httpx.get(url + API + "/incidents").json()["incidents"]
+    assert len(incidents) == 1
+    detail = httpx.get(f"{url}{API}/incidents/{incidents[0]['id']}").json()
+    causes = detail["root_causes"]
+    assert [c["service"] for c in causes] == ["db", "api", "web"]
+    assert any("migrated db schema v42" in r for r in causes[0]["reasons"]) and causes[0]["change_id"]
+    assert causes[0]["signal_id"] in {s["id"] for s in detail["signals"]}
+    shown = subprocess.run([OPSLOOP_BIN, "incidents", "--url", url, "show", str(incidents[0]["id"])],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    table = shown.stdout.split("probable root causes", 1)[1]
+    assert table.index("db") < table.index("api") < table.index("web")

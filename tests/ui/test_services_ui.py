@@ -125,6 +125,12 @@ def test_services_page_draws_the_graph_and_the_incident_of_a_service(page, ui_se
     panel.locator('button[data-service="checkout"]').click()
     expect(panel.locator("h2")).to_have_text("checkout")
     expect(panel).to_contain_text("No open incident.")
+    # a node is a button for the keyboard too
+    page.locator('#services-graph g.node[data-service="postgres"]').focus()
+    page.keyboard.press("Enter")
+    expect(panel.locator("h2")).to_have_text("postgres")
+    expect(panel.locator('button[data-service="payments"]')).to_have_count(1)
+    expect(panel.locator(f'button[data-service="{LONG}"]')).to_have_count(1)
     shot(page, "services-panel")
 
     # The link reproduces the view, and the incident link leads to the incident page.

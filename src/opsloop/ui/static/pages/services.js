@@ -74,7 +74,12 @@ export async function render(root, ctx) {
     const { signal } = inflight;
     refresh.disabled = true;
     try {
-      const [topology, open] = await Promise.all([ops.topology(signal), openIncidents(signal)]);
+      // Without incidents the graph still stands: their failure is named above it instead.
+      const incidents = openIncidents(signal).catch((error) => {
+        if (error.name === 'AbortError') throw error;
+        return { incidents: [], total: 0, error };
+      });
+      const [topology, open] = await Promise.all([ops.topology(signal), incidents]);
       if (!ctx.alive()) return;
       services = serviceModel(topology, open.incidents);
       if (!services.has(selected)) selected = '';
@@ -106,6 +111,7 @@ export async function render(root, ctx) {
     graph = serviceGraph(services, { perRow, selected, onSelect: select });
     const hot = [...services.values()].filter((s) => s.incidents.length).length;
     clear(host,
+      open.error ? errorBox(open.error, 'Loading the open incidents') : null,
       h('p', { id: 'services-summary' },
         `${services.size} services, ${edges} declared dependenc${edges === 1 ? 'y' : 'ies'}, ${links} learned link${links === 1 ? '' : 's'}; `,
         h('strong', { text: `${hot} with open incidents` }),

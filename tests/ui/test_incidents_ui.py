@@ -164,3 +164,6 @@ def test_incident_page_ranks_probable_root_causes(page, incidents_api: str) -> N
     expect(causes.nth(2)).to_contain_text("rc-web")
     shot(page, "incident-root-causes")
     assert not page.js_errors
+    grouped = page.locator("ul.grouping-reasons > li", has_text="ConnectionsExhausted")
+    expect(grouped).to_contain_text("rc-db")
+    expect(grouped).to_contain_text("rc-db is a dependency of rc-api (declared topology)")  # the reason, not just the text

@@ -152,8 +152,11 @@ def _evidence(svc: str, alerting: dict[str, _Service], order: dict[str, int], ch
             w = 2.0 * len(earlier) / len(alerting_deps)
             cause.score -= w
             first = min(earlier, key=lambda o: (alerting[o].onset, o))
-            cause.reasons.append(f"it depends on {_names(earlier)}, alerting since "
-                                 f"{max(0.0, onset - alerting[first].onset):.0f}s before it (a symptom?)")
+            lead = onset - alerting[first].onset
+            when = (f"alerting since {lead:.0f}s before it" if lead >= 0.5 else
+                    f"alerting {-lead:.0f}s after it (within {cfg.tolerance_s:.0f}s: alert times jitter)"
+                    if lead <= -0.5 else "alerting as it did")
+            cause.reasons.append(f"it depends on {_names(earlier)}, {when} (a symptom?)")
         if me is not None and len(order) > 1:
             w = 1.5 * (1.0 - order[svc] / (len(order) - 1))
             if w > 0:

@@ -188,10 +188,18 @@ function details(inc) {
   ]);
 }
 
-function reasons(inc) {
+/** Each signal's grouping, as the correlator decided it: the signal, then why it joined (or opened) the incident. */
+export function reasons(inc) {
   const rs = inc.grouping_reasons || [];
   if (!rs.length) return h('p', { class: 'muted', text: 'One signal, or no grouping reason recorded.' });
-  return h('ul', {}, rs.map((r) => h('li', { text: typeof r === 'string' ? r : (r.text || r.reason || JSON.stringify(r)) })));
+  return h('ul', { class: 'grouping-reasons' }, rs.map((r) => {
+    if (typeof r === 'string') return h('li', { text: r });
+    const why = (r.reasons || []).join('; ');
+    return h('li', {},
+      r.service ? h('strong', { text: `${r.service}: ` }) : null,
+      h('span', { text: r.text || '' }),
+      why ? h('div', { class: 'muted', text: `← ${why}${typeof r.score === 'number' && r.score > 0 ? ` (score ${fmtNum(r.score)})` : ''}` }) : null);
+  }));
 }
 
 function timeline(items) {

@@ -1,9 +1,9 @@
 // Deployments and monitoring: the models this server scores at /serving/... with their traffic,
 // latency and errors over time (GET /api/opsloop/v1/deployments[/{name}/{ref}]); per model, the
 // server's own monitoring of those requests (GET /api/opsloop/v1/monitoring/models/{model}[/drift|
-// /performance]: sampled rows, the reference, the latest drift check per feature, live performance),
-// the drift of each feature over time with the reference distribution beside the live one, and the
-// model's drift/performance signals with the incidents they opened (GET /api/opsloop/v1/signals).
+// /performance]: sampled rows, the reference and where it came from, the latest drift check per feature,
+// live performance), the drift of each feature over time with the reference distribution beside the
+// live one, and the model's drift/performance signals with the incidents they opened (GET /api/opsloop/v1/signals).
 import { ApiError, get, ops } from '../api.js';
 import { distributionChart, lineChart, PALETTE } from '../charts.js';
 import { badge, clear, emptyState, errorBox, fmtEpoch, fmtNum, h, kvTable, loading, section, setTitle } from '../dom.js';
@@ -13,6 +13,7 @@ const SIGNALS = '/api/opsloop/v1/signals';
 const DEPLOYMENTS = '/api/opsloop/v1/deployments';
 const MONITORING = '/api/opsloop/v1/monitoring';
 const PREDICTION = '__prediction__';
+const TRAINING_DATA_TAG = 'opsloop.training_data'; // lineage.TRAINING_DATA_TAG: where a version's training data is
 const STAT_ORDER = ['psi', 'jensen_shannon', 'wasserstein', 'ks_statistic', 'chi2_statistic', 'ks_pvalue'];
 // the drift report's statistics, in the order of the report table's columns
 const REPORT_STATS = [['psi', 'PSI'], ['ks_statistic', 'KS statistic'], ['ks_pvalue', 'KS p-value'],
@@ -303,15 +304,53 @@ function statusView(model, st) {
   ];
   if (ref) {
     const columns = Object.entries(ref.features || {}).map(([k, v]) => `${k} (${v})`);
-    pairs.push(['Profiled', `${columns.join(', ')}${ref.predictions ? `${columns.length ? ', ' : ''}prediction` : ''}` || 'nothing'],
+    pairs.push(...originPairs(model, ref.origin),
+      ['Profiled', `${columns.join(', ')}${ref.predictions ? `${columns.length ? ', ' : ''}prediction` : ''}` || 'nothing'],
       ['Last drift check', st.last_drift_check ? fmtEpoch(st.last_drift_check) : 'not yet'],
       ['Drift', badge(summary, kind)]);
   }
-  return [kvTable(pairs),
+  return [ref && ref.behind ? behindBanner(model, ref.origin || {}, ref.behind) : null, kvTable(pairs),
     st.samples ? null : h('p', { class: 'muted', text: `No request of ${model} sampled yet: a share (monitoring.sample_rate) of the rows scored at /serving/${model}/<version or alias>/invocations is kept for the drift and performance checks.` }),
     ref ? null : h('div', { class: 'reference-hint' },
       h('p', { text: `No reference is set for ${model}, so its sampled rows are not checked for drift. Set one from the training data (a Parquet or CSV file: a local file is sent inline, a runs:/ path is read by the server); the server then checks drift every monitoring.drift_interval_s seconds, or at once on POST …/drift.` }),
       h('pre', { class: 'code' }, h('code', { text: referenceCommands(model) })))];
+}
+
+/** A reference's origin (its summary's `origin`) as rows of the status table: the data it was read
+ * from (a link to the run that logged it) and the model version it profiles, or how it followed its alias. */
+function originPairs(model, origin) {
+  if (!origin) return [['Reference data', h('span', { class: 'muted', text: 'not recorded (set before opsloop recorded where a reference comes from)' })]];
+  const data = origin.data === 'inline'
+    ? h('span', { class: 'reference-data', text: 'inline rows sent with the request' })
+    : h('span', { class: 'reference-data' }, origin.run_id
+      ? h('a', { href: href(`/runs/${enc(origin.run_id)}`), class: 'reference-run', title: `run ${origin.run_id}` }, h('code', { text: origin.data }))
+      : h('code', { text: origin.data }));
+  const previous = (origin.previous || {}).data;
+  return [['Reference data', data], ['Reference version', h('span', { id: 'reference-origin', title: previous ? `before: ${previous}` : null },
+    originText(origin), versionLink(model, origin.version))]];
+}
+
+/** How a reference relates to the served model, in words: the version it profiles and its alias. */
+export function originText(origin) {
+  const o = origin || {};
+  if (!o.version) return 'profiled without a model version (no served model named it)';
+  const prev = o.previous || {};
+  if (o.set === 'followed') return `version ${o.version}: followed @${o.alias} from version ${prev.version || '?'} on ${fmtEpoch(o.time)}`;
+  if (o.alias) return `version ${o.version} (served at @${o.alias}; the reference follows the alias to each promoted version's training data)`;
+  return `version ${o.version} (set with a version number, so it stays with that version)`;
+}
+
+const versionLink = (model, v) => (v ? [' · ', h('a', { href: href(`/models/${enc(model)}`, { v }), class: 'reference-version', text: 'in the registry' })] : null);
+
+// The reference did not follow its alias: the version served now has no training data the server can find.
+function behindBanner(model, origin, behind) {
+  const alias = behind.alias || origin.alias;
+  const body = { name: model, version: String(behind.version), key: TRAINING_DATA_TAG, value: '<path of its training data in its run, or a runs:/ URI>' };
+  return h('div', { class: 'notice reference-behind', role: 'alert' },
+    h('p', {}, h('strong', { text: `Drift is measured against version ${origin.version || '?'}'s training data; ` }),
+      `version ${behind.version} (served at @${alias}) has no known training data: tag it ${TRAINING_DATA_TAG} (on the version or its run), and the reference follows at the next check.`),
+    behind.reason ? h('p', { class: 'muted', text: `Since ${fmtEpoch(behind.since || behind.time)}: ${behind.reason}.` }) : null,
+    h('pre', { class: 'code' }, h('code', { text: `curl -X POST ${location.origin}/api/2.0/mlflow/model-versions/set-tag \\\n  -H 'content-type: application/json' \\\n  -d '${JSON.stringify(body).replace(/'/g, "'\\''")}'` })));
 }
 
 function driftRule(p) {

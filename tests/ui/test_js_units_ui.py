@@ -62,3 +62,20 @@ def test_time_axis_ticks_fit_the_span_of_the_points(page) -> None:  # noqa: ANN0
     ticks = _call(page, "charts.js", expr.replace("[[Date.UTC(2026, 0, 1, 12), 1]]",
                                                   "[[Date.UTC(2026, 0, 1, 12), 1], [Date.UTC(2026, 0, 1, 12) + 5000, 2]]"))
     assert ticks and all("." not in t and t.count(":") == 2 for t in ticks), ticks
+
+
+def test_an_all_zero_series_gets_a_zero_to_one_axis_with_the_line_on_the_baseline(page) -> None:  # noqa: ANN001
+    # An all-zero series (no errors, no requests) drew a -1..1 axis with the line floating in the middle.
+    expr = """(() => {
+      const div = document.createElement('div'); div.style.width = '600px'; document.body.append(div);
+      m.lineChart(div, {series: [{name: 'errors', color: '#000', points: [[0, 0], [1, 0], [2, 0]]}], yMin: 0});
+      const ticks = [...div.querySelectorAll('text.tick')].filter((t) => t.getAttribute('text-anchor') === 'end')
+        .map((t) => t.textContent);
+      const out = [ticks, div.querySelector('polyline.line').getAttribute('points'),
+                   div.querySelector('line.axis').getAttribute('y1')];
+      div.remove();
+      return out;
+    })()"""
+    ticks, line, baseline = _call(page, "charts.js", expr)
+    assert ticks == ["0", "0.2", "0.4", "0.6", "0.8", "1"], ticks
+    assert {p.split(",")[1] for p in line.split()} == {f"{float(baseline):.1f}"}, (line, baseline)

@@ -166,20 +166,3 @@ def test_layers_put_callers_above_their_dependencies_even_through_a_cycle(page) 
     })""")
     assert layers["a"] == 0 and layers["b"] == 1 and layers["c"] == 2 and layers["d"] == 3, layers
 
-
-def test_an_all_zero_series_gets_a_zero_to_one_axis_with_the_line_on_the_baseline(page) -> None:  # noqa: ANN001
-    # (The charts' unit test lives here because this change owns this file; see test_js_units_ui.py.)
-    # An all-zero series (no errors, no requests) drew a -1..1 axis with the line floating in the middle.
-    page.goto("/#/nowhere")
-    ticks, line, baseline = page.evaluate("""import('/static/charts.js').then((m) => {
-      const div = document.createElement('div'); div.style.width = '600px'; document.body.append(div);
-      m.lineChart(div, {series: [{name: 'errors', color: '#000', points: [[0, 0], [1, 0], [2, 0]]}], yMin: 0});
-      const ticks = [...div.querySelectorAll('text.tick')].filter((t) => t.getAttribute('text-anchor') === 'end')
-        .map((t) => t.textContent);
-      const out = [ticks, div.querySelector('polyline.line').getAttribute('points'),
-                   div.querySelector('line.axis').getAttribute('y1')];
-      div.remove();
-      return out;
-    })""")
-    assert ticks == ["0", "0.2", "0.4", "0.6", "0.8", "1"], ticks
-    assert {p.split(",")[1] for p in line.split()} == {f"{float(baseline):.1f}"}, (line, baseline)

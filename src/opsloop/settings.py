@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from opsloop.errors import InvalidInputError
 
-__all__ = ["IngestionSettings", "RunbookSettings", "ServerSettings", "Settings", "StorageSettings", "load_settings"]
+__all__ = ["IngestionSettings", "RunbookSettings", "ServerSettings", "Settings", "StorageSettings", "TraceTopologySettings",
+           "load_settings"]
 
 
 class ServerSettings(BaseModel):
@@ -69,6 +70,19 @@ class IngestionSettings(BaseModel):
     )
 
 
+class TraceTopologySettings(BaseModel):
+    """How service dependencies are learned from OTLP traces (``POST /v1/traces``)."""
+
+    min_calls: int = Field(3, ge=1, description="Calls seen in spans before an edge joins the topology.")
+    edge_expiry_days: float = Field(7.0, gt=0, description="A traced edge not seen for this long is forgotten.")
+    span_map_size: int = Field(
+        100_000, ge=100,
+        description="Recent spans remembered (id -> service) to join children to parents sent in other requests "
+                    "(as many children waiting for their parent).",
+    )
+    span_map_ttl_s: float = Field(300.0, gt=0, description="How long a remembered span or waiting child is kept.")
+
+
 class RunbookSettings(BaseModel):
     max_concurrent: int = Field(2, ge=1, le=64, description="Runbook runs one server executes at a time.")
 
@@ -87,6 +101,7 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    traces: TraceTopologySettings = Field(default_factory=TraceTopologySettings)
     runbooks: RunbookSettings = Field(default_factory=RunbookSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     log_level: str = Field("info", description="Log level of the server.")

@@ -27,8 +27,10 @@ from opsloop.aiops.incidents.notifications import Dispatcher, Router, Target
 from opsloop.aiops.incidents.operations import Operations
 from opsloop.aiops.incidents.rootcause import RootCauseConfig, rank_root_causes
 from opsloop.aiops.incidents.similar import IncidentProfile, rank_similar
+from opsloop.aiops.ingestion.call_graph import CallGraph
 from opsloop.aiops.ingestion.metric_rules import ThresholdRule, ThresholdWatch
 from opsloop.aiops.ingestion.normalise import Decoded, Limits, MetricPoint, service_of
+from opsloop.aiops.ingestion.otlp_traces import DecodedSpans
 from opsloop.aiops.ingestion.ratelimit import RateLimiter
 from opsloop.aiops.runbooks import RunbookCatalog, parse_runbooks
 from opsloop.core.signals import Severity, Signal, SignalKind
@@ -45,6 +47,7 @@ __all__ = ["Pipeline"]
 log = logging.getLogger("opsloop.aiops")
 
 CHECKPOINT_SLICE = 500  # detector checkpoints taken per tick (about half a second of state under the lock)
+TRACED_SAVE_S = 60.0  # call counts are saved this often; a change of the traced edges at the next tick
 CONFIG_KEYS = ("inhibit_rules", "notification_targets", "watch_rules", "service_rules", "metric_rules",
                "prometheus_queries", "runbooks")
 
@@ -61,8 +64,13 @@ class Pipeline:
         mine_logs: bool = True,
         metric_history_s: float = 7 * 86400.0,
         detector_checkpoint_s: float = 60.0,
+        call_graph: CallGraph | None = None,
     ) -> None:
         self.stores = stores
+        # service calls seen in spans (POST /v1/traces): the traced edges of the topology
+        self.call_graph = call_graph or CallGraph()
+        self._traced_saved: list[tuple[str, str]] = []  # the traced edges as last stored
+        self._traced_saved_at = 0.0
         self.metric_history_s = metric_history_s
         self.detector_checkpoint_s = detector_checkpoint_s
         self._checkpointed_at = 0.0
@@ -95,10 +103,12 @@ class Pipeline:
 
     @classmethod
     def from_settings(cls, stores: AiopsStores, settings: Any) -> Pipeline:
-        ing = settings.ingestion
+        ing, tr = settings.ingestion, settings.traces
+        calls = CallGraph(min_calls=tr.min_calls, expiry_s=tr.edge_expiry_days * 86400.0,
+                          max_spans=tr.span_map_size, span_ttl_s=tr.span_map_ttl_s)
         return cls(stores, limits=Limits.from_settings(ing), rate_per_sender=ing.rate_limit_per_sender,
                    metric_history_s=ing.metric_history_days * 86400.0,
-                   detector_checkpoint_s=ing.detector_checkpoint_s)
+                   detector_checkpoint_s=ing.detector_checkpoint_s, call_graph=calls)
 
     # --- state ----------------------------------------------------------------------------------------
     def load(self) -> None:
@@ -111,6 +121,11 @@ class Pipeline:
             ops = self.stores.ops
             edges = ops.topology_edges()
             self.engine.topology.set_declared((e["source"], e["target"]) for e in edges if e["origin"] == "declared")
+            self.call_graph.load((e["source"], e["target"], e["weight"], e["updated_at"])
+                                 for e in edges if e["origin"] == "traces")
+            self.call_graph.expire(self.clock())
+            self._traced_saved = self.call_graph.active()
+            self.engine.topology.set_traced(self._traced_saved)
             learned = ops.get_config("learned_topology", []) or []
             self.engine.topology.load_learned(tuple(x) for x in learned)
             now = self.clock()
@@ -248,6 +263,33 @@ class Pipeline:
                 self.stores.metric_points.append(
                     [(fp, p.time, p.value) for fp, p in zip(fingerprints, decoded.points, strict=True)])
         return report
+
+    def observe_spans(self, decoded: DecodedSpans) -> None:
+        """Count the service calls a decoded trace export shows; new traced edges join the topology now
+        (they are stored at the next tick)."""
+        self.load()
+        with self.lock:
+            if self.call_graph.observe(decoded.spans, self.clock()):
+                self.engine.topology.set_traced(self.call_graph.active())
+
+    def traced_edges(self) -> list[dict[str, Any]]:
+        """The topology's edges learned from traces, with their calls and when last seen."""
+        with self.lock:
+            return self.call_graph.to_list()
+
+    def _save_traced(self, now: float) -> None:
+        """Store the counted calls when the traced edges changed, or every ``TRACED_SAVE_S`` as counts grow."""
+        calls = self.call_graph
+        if calls.expire(now):
+            self.engine.topology.set_traced(calls.active())
+        if not calls.dirty:
+            return
+        active = calls.active()
+        if active == self._traced_saved and now - self._traced_saved_at < TRACED_SAVE_S:
+            return
+        with self.stores.db.write() as conn:
+            self.stores.ops.replace_edges(conn, "traces", calls.rows())
+        self._traced_saved, self._traced_saved_at = active, now
 
     def _derive(self, signals: list[Signal], points: list[MetricPoint], fingerprints: list[str]) -> list[Signal]:
         out: list[Signal] = []
@@ -438,6 +480,7 @@ class Pipeline:
                 if learned and learned != self._saved_learned:
                     self.stores.ops.set_config("learned_topology", learned)
                     self._saved_learned = learned
+            self._save_traced(now)
             self.persist_logs()
             watching = self.metric_watch is not None or self.service_watch is not None
             due = watching and (self._checkpoint_backlog or now - self._checkpointed_at >= self.detector_checkpoint_s)

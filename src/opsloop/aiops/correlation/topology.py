@@ -1,7 +1,8 @@
 """The service dependency graph: declared (a file or the API) and learned from co-occurrence.
 
 An edge ``a -> b`` means *a depends on b* (a calls b), so a fault in ``b`` shows up in ``a``.
-Declared edges are trusted; learned edges come from services whose alert episodes keep starting close
+Declared edges are trusted, and so are edges observed in traces (``set_traced``): paths and distances
+run over both; learned edges come from services whose alert episodes keep starting close
 together in time, and count once their support and strength pass thresholds.
 
 Declared topology file (YAML or JSON)::
@@ -90,6 +91,8 @@ class Topology:
         self.min_support = min_support
         self.min_strength = min_strength
         self._declared: set[tuple[str, str]] = set()
+        self._traced: set[tuple[str, str]] = set()
+        self._edges: set[tuple[str, str]] = set()  # declared | traced
         self._adj: dict[str, set[str]] = defaultdict(set)
         self._down: dict[str, set[str]] = defaultdict(set)
         self._up: dict[str, set[str]] = defaultdict(set)
@@ -106,9 +109,18 @@ class Topology:
     # --- declared -----------------------------------------------------------------------------
     def set_declared(self, edges: Iterable[tuple[str, str]]) -> None:
         self._declared = {(a, b) for a, b in edges if a and b and a != b}
+        self._rebuild()
+
+    def set_traced(self, edges: Iterable[tuple[str, str]]) -> None:
+        """Replace the edges observed in traces; they count like declared ones (the declared stay)."""
+        self._traced = {(a, b) for a, b in edges if a and b and a != b}
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self._edges = self._declared | self._traced
         self._adj = defaultdict(set)
         self._down, self._up = defaultdict(set), defaultdict(set)
-        for a, b in self._declared:
+        for a, b in self._edges:
             self._adj[a].add(b)
             self._adj[b].add(a)
             self._down[a].add(b)
@@ -122,7 +134,7 @@ class Topology:
         return sorted(self._declared)
 
     def depends_on(self, a: str, b: str) -> bool:
-        return (a, b) in self._declared
+        return (a, b) in self._edges
 
     def dependencies(self, service: str) -> set[str]:
         return set(self._down.get(service, ()))
@@ -130,7 +142,7 @@ class Topology:
     def dependents(self, service: str, max_hops: int = 3) -> dict[str, int]:
         """Services that (transitively) depend on ``service``, with their hop count."""
         rev: dict[str, set[str]] = defaultdict(set)
-        for a, b in self._declared:
+        for a, b in self._edges:
             rev[b].add(a)
         out: dict[str, int] = {}
         queue = deque([(service, 0)])
@@ -155,7 +167,7 @@ class Topology:
         return out
 
     def knows(self, service: str) -> bool:
-        """Whether the declared topology names ``service``."""
+        """Whether the declared (or traced) topology names ``service``."""
         return service in self._adj
 
     def within(self, service: str, max_hops: int) -> dict[str, int]:

@@ -103,7 +103,7 @@ def _attrs_json(items: Any, name: str) -> dict[str, str]:
             raise InvalidInputError(f"'{name}' entries need a string 'key'", field=name)
         try:
             value = _value_json(kv.get("value"))
-        except (TypeError, ValueError):
+        except (AttributeError, TypeError, ValueError):  # an arrayValue that is no object…
             raise InvalidInputError(f"'{name}.{kv['key']}': bad value", field=name) from None
         if value is not None:
             out[kv["key"]] = value
@@ -278,13 +278,24 @@ def decode_metrics(body: bytes, content_type: str, limits: Limits, now: float) -
     return _metrics_json(body, limits, now)
 
 
+# the partial success's count of rejected items per signal: its JSON name and its proto field
+_REJECTED = {"logs": ("rejectedLogRecords", "rejected_log_records"),
+             "metrics": ("rejectedDataPoints", "rejected_data_points"),
+             "traces": ("rejectedSpans", "rejected_spans")}
+
+
 def success_body(signal: str, decoded: Decoded, kind: str) -> bytes:
     """``Export*ServiceResponse``, with ``partial_success`` when records were rejected."""
     rejected = len(decoded.rejected)
     message = decoded.summary() if rejected else ""
+    field = _REJECTED[signal]
     if kind == PROTOBUF:
         if signal == "logs":
             from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse as R
+        elif signal == "traces":
+            from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+                ExportTraceServiceResponse as R,
+            )
         else:
             from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
                 ExportMetricsServiceResponse as R,
@@ -292,15 +303,11 @@ def success_body(signal: str, decoded: Decoded, kind: str) -> bytes:
         resp = R()
         if rejected:
             resp.partial_success.error_message = message
-            if signal == "logs":
-                resp.partial_success.rejected_log_records = rejected
-            else:
-                resp.partial_success.rejected_data_points = rejected
+            setattr(resp.partial_success, field[1], rejected)
         return resp.SerializeToString()
     if not rejected:
         return b"{}"
-    field = "rejectedLogRecords" if signal == "logs" else "rejectedDataPoints"
-    return orjson.dumps({"partialSuccess": {field: str(rejected), "errorMessage": message}})
+    return orjson.dumps({"partialSuccess": {field[0]: str(rejected), "errorMessage": message}})
 
 
 def error_body(code: int, message: str, kind: str) -> bytes:

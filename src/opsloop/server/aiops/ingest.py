@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from opsloop.aiops.incidents.engine import IngestReport
-from opsloop.aiops.ingestion import otlp
+from opsloop.aiops.ingestion import otlp, otlp_traces
 from opsloop.aiops.ingestion.alertmanager import decode_alertmanager
 from opsloop.aiops.ingestion.events import decode_events
 from opsloop.aiops.ingestion.loki import decode_loki_json, decode_loki_proto
@@ -28,7 +28,7 @@ from opsloop.server.aiops._common import pipeline, raw_body, sender_of
 from opsloop.server.errors import error_body
 from opsloop.server.wire import json_response
 
-__all__ = ["router"]
+__all__ = ["otlp_traces_export", "router"]
 
 router = APIRouter(tags=["ingestion"])
 
@@ -38,19 +38,21 @@ def _doc(content: dict[str, str]) -> dict[str, Any]:
                                                           for ct, d in content.items()}}}
 
 
-async def _run(request: Request, decode: Callable[[bytes], Decoded]) -> tuple[Decoded, dict[str, Any]]:
+async def _run(request: Request, decode: Callable[[bytes], Decoded],
+               keep: Callable[[Any], Any] | None = None) -> tuple[Decoded, dict[str, Any]]:
+    """Decode, charge the sender, then ``keep`` the batch (by default: store and correlate it)."""
     p = pipeline(request)
     sender = sender_of(request)
     p.limiter.check(sender)
     body = await raw_body(request)
 
-    def work() -> tuple[Decoded, IngestReport]:  # one trip to a worker thread per request
+    def work() -> tuple[Decoded, IngestReport | None]:  # one trip to a worker thread per request
         decoded = decode(body)
         p.admit(sender, max(1, decoded.items))
-        return decoded, p.ingest(decoded)
+        return decoded, (keep or p.ingest)(decoded)
 
     decoded, report = await run_in_threadpool(work)
-    return decoded, report.to_dict()
+    return decoded, report.to_dict() if report is not None else {}
 
 
 def _partial(decoded: Decoded, report: dict[str, Any]) -> Response:
@@ -140,15 +142,19 @@ async def _otlp(request: Request, signal: str) -> Response:
     kind = otlp.JSON
     try:
         kind = otlp.content_kind(request.headers.get("content-type", ""))
-        limits = pipeline(request).limits
-        decode = otlp.decode_logs if signal == "logs" else otlp.decode_metrics
+        p = pipeline(request)
+        limits = p.limits
+        if signal == "traces":  # spans are not stored: they teach the topology who calls whom
+            decoded, _ = await _run(request, lambda b: otlp_traces.decode_traces(b, kind), p.observe_spans)
+        else:
+            decode = otlp.decode_logs if signal == "logs" else otlp.decode_metrics
 
-        def run(body: bytes) -> Decoded:
-            d = decode(body, kind, limits, now())
-            d.source = "otlp"
-            return d
+            def run(body: bytes) -> Decoded:
+                d = decode(body, kind, limits, now())
+                d.source = "otlp"
+                return d
 
-        decoded, _ = await _run(request, run)
+            decoded, _ = await _run(request, run)
     except OpsloopError as exc:
         status, _body = error_body(exc)
         if isinstance(exc, InvalidInputError) and exc.field == "content-type":
@@ -182,3 +188,18 @@ async def otlp_logs(request: Request) -> Response:
 )
 async def otlp_metrics(request: Request) -> Response:
     return await _otlp(request, "metrics")
+
+
+@router.post(
+    "/v1/traces",
+    summary="OTLP/HTTP traces (JSON or protobuf): the service dependency graph",
+    description="OpenTelemetry SDKs and Collectors export spans here. Spans are not stored: a span of one service "
+                "that is the parent of a span of another (or a client span naming it in `peer.service`) counts a "
+                "call, and edges with enough calls join the topology (`traced` in GET /api/opsloop/v1/topology). "
+                "Requests carrying `x-mlflow-experiment-id` are MLflow's: they get 501 so the MLflow client "
+                "uploads its spans as the trace's artifact. Partial success reports `rejectedSpans`.",
+    openapi_extra=_doc({"application/json": "ExportTraceServiceRequest (OTLP/JSON)",
+                        "application/x-protobuf": "ExportTraceServiceRequest"}),
+)
+async def otlp_traces_export(request: Request) -> Response:
+    return await _otlp(request, "traces")

@@ -1,6 +1,9 @@
-"""Topology API: the declared service dependency graph (replace or add edges) and what was learned."""
+"""Topology API: the declared service dependency graph (replace or add edges), the edges traced in
+OTLP spans (``POST /v1/traces``) and what was learned from alerts."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -20,9 +23,14 @@ _BODY = {"requestBody": {"required": True, "content": {"application/json": {"sch
                                      '{"edges": [{"source": "checkout", "target": "payments"}]}'}}}}}
 
 
-@router.get("", summary="Declared and learned dependencies")
+def _graph(p: Any) -> dict[str, Any]:
+    """The topology document: ``declared``, ``learned`` and ``traced`` (calls seen in spans)."""
+    return {**p.engine.topology.to_dict(), "traced": p.traced_edges()}
+
+
+@router.get("", summary="Declared, traced and learned dependencies")
 async def get_topology(request: Request) -> Response:
-    return json_response(pipeline(request).engine.topology.to_dict())
+    return json_response(_graph(pipeline(request)))
 
 
 async def _set(request: Request, replace: bool) -> Response:
@@ -30,7 +38,7 @@ async def _set(request: Request, replace: bool) -> Response:
     body = await read_body(request, 16 << 20)
     edges = parse_topology(body.data)
     await run_in_threadpool(p.set_topology, edges, actor_of(request, body.data.get("actor")), replace)
-    return json_response(p.engine.topology.to_dict())
+    return json_response(_graph(p))
 
 
 @router.put("", summary="Replace the declared topology", openapi_extra=_BODY)

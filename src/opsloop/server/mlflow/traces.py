@@ -8,8 +8,10 @@
     PATCH  /api/2.0/mlflow/traces/{trace_id}/tags      SetTraceTag {"key", "value"}
     DELETE /api/2.0/mlflow/traces/{trace_id}/tags      DeleteTraceTag {"key"}
     GET    /ajax-api/2.0/mlflow/get-trace-artifact     ?request_id=…[&path=attachment]: the spans file, for UIs
-    POST   /v1/traces                                  OTLP span export: 501, so the client uploads spans as
-                                                       the ``traces.json`` artifact (MLflow's artifact-backed mode)
+    POST   /v1/traces                                  OTLP span export: with ``x-mlflow-experiment-id`` (MLflow's
+                                                       exports) 501, so the client uploads spans as the
+                                                       ``traces.json`` artifact (MLflow's artifact-backed mode);
+                                                       any other export goes to the AIOps traces ingestion
 
 Every path is served under each MLflow prefix (2.0 and 3.0, api and ajax-api).
 """
@@ -268,8 +270,16 @@ async def get_trace_artifact(request: Request) -> Response:
     return await download_artifact(rt, artifact_key(location, rel), rel)
 
 
-async def otlp_export(_request: Request) -> Response:
-    """OTLP span ingestion is not served: the client then keeps spans in the trace's ``traces.json`` artifact."""
+MLFLOW_EXPERIMENT_HEADER = "x-mlflow-experiment-id"  # what the MLflow client sends on its OTLP exports
+
+
+async def otlp_export(request: Request) -> Response:
+    """MLflow's OTLP span exports are declined (501): the client then keeps spans in the trace's
+    ``traces.json`` artifact. Other OTLP exporters (collectors, SDKs) feed the AIOps service map."""
+    if MLFLOW_EXPERIMENT_HEADER not in request.headers:
+        from opsloop.server.aiops.ingest import otlp_traces_export
+
+        return await otlp_traces_export(request)
     return json_response({
         "error_code": "NOT_IMPLEMENTED",
         "message": "REST OTLP span logging is not supported by opsloop; trace spans are stored as the "

@@ -281,13 +281,16 @@ class SqlOpsStore:
         with self.db.read() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
-    def replace_edges(self, conn: Connection, origin: str, edges: Sequence[tuple[str, str, float]]) -> None:
+    def replace_edges(self, conn: Connection, origin: str,
+                      edges: Sequence[tuple[str, str, float] | tuple[str, str, float, float]]) -> None:
+        """Replace the edges of ``origin``: ``(source, target, weight)``, or with a fourth item, the time
+        the edge was last seen (stored as ``updated_at``; else now)."""
         T = aiops_topology
         conn.execute(delete(T).where(T.c.origin == origin))
         now = time.time()
         if edges:
-            conn.execute(insert(T), [{"source": a, "target": b, "origin": origin, "weight": w, "updated_at": now}
-                                     for a, b, w in edges])
+            conn.execute(insert(T), [{"source": e[0], "target": e[1], "origin": origin, "weight": e[2],
+                                      "updated_at": e[3] if len(e) > 3 else now} for e in edges])
 
     # --- notification outbox ----------------------------------------------------------------------
     def enqueue(self, conn: Connection, items: Sequence[dict[str, Any]]) -> None:

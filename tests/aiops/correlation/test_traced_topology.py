@@ -1,0 +1,35 @@
+"""``Topology.set_traced``: edges seen in traces count like declared ones, and each set keeps the other."""
+
+from __future__ import annotations
+
+from opsloop.aiops.correlation import Correlator, Topology
+from opsloop.core.signals import Severity, Signal
+
+
+def test_traced_edges_join_the_declared_ones_without_replacing_them() -> None:
+    topo = Topology([("web", "api")])
+    topo.set_traced([("api", "db"), ("db", "db"), ("", "x")])
+    assert topo.depends_on("web", "api") and topo.depends_on("api", "db") and not topo.depends_on("db", "db")
+    assert topo.distance("web", "db") == 2 and topo.knows("db")
+    assert topo.dependents("db") == {"api": 1, "web": 2}
+    assert topo.declared() == [("web", "api")]  # what the API lists as declared is unchanged
+    topo.set_declared([("shop", "payments")])
+    assert topo.depends_on("api", "db") and not topo.depends_on("web", "api")
+    topo.set_traced([])
+    assert not topo.depends_on("api", "db") and topo.depends_on("shop", "payments")
+    assert topo.distance("api", "db") is None
+
+
+def test_a_traced_edge_set_after_a_decision_counts_from_the_next_one() -> None:
+    topo = Topology()
+    c = Correlator(topo)
+    first = Signal(time=0, source="t", service="db", labels={"alertname": "Down", "service": "db"},
+                   severity=Severity.ERROR, text="Down on db")
+    c.observe(first)
+    c.add(1, first)
+    later = Signal(time=20, source="t", service="api", labels={"alertname": "Slow", "service": "api"},
+                   severity=Severity.ERROR, text="Slow on api")
+    assert c.decide(later).group_id is None
+    topo.set_traced([("api", "db")])
+    d = c.decide(later)
+    assert d.group_id == 1 and any("api depends on db" in r for r in d.reasons)

@@ -32,6 +32,7 @@ from opsloop.aiops.ingestion.metric_rules import ThresholdRule, ThresholdWatch
 from opsloop.aiops.ingestion.normalise import Decoded, Limits, MetricPoint, service_of
 from opsloop.aiops.ingestion.otlp_traces import DecodedSpans
 from opsloop.aiops.ingestion.ratelimit import RateLimiter
+from opsloop.aiops.ingestion.span_errors import SpanErrorCounts
 from opsloop.aiops.runbooks import RunbookCatalog, parse_runbooks
 from opsloop.core.signals import Severity, Signal, SignalKind
 from opsloop.errors import InvalidInputError, NotFoundError
@@ -71,6 +72,7 @@ class Pipeline:
         self.call_graph = call_graph or CallGraph()
         self._traced_saved: list[tuple[str, str]] = []  # the traced edges as last stored
         self._traced_saved_at = 0.0
+        self.span_errors = SpanErrorCounts()  # spans and error spans per service per minute → metric points
         self.metric_history_s = metric_history_s
         self.detector_checkpoint_s = detector_checkpoint_s
         self._checkpointed_at = 0.0
@@ -269,7 +271,9 @@ class Pipeline:
         (they are stored at the next tick)."""
         self.load()
         with self.lock:
-            if self.call_graph.observe(decoded.spans, self.clock()):
+            now = self.clock()
+            self.span_errors.observe(decoded.spans, now)
+            if self.call_graph.observe(decoded.spans, now):
                 self.engine.topology.set_traced(self.call_graph.active())
 
     def traced_edges(self) -> list[dict[str, Any]]:
@@ -466,7 +470,8 @@ class Pipeline:
             self.engine.silences.remove(silence_id)
 
     def tick(self) -> None:
-        """Periodic work: flapping holds, group expiry, persisting learned topology, metric retention."""
+        """Periodic work: flapping holds, group expiry, persisting learned and traced topology, metric
+        retention, the span counts of the minute past."""
         with self.lock:
             self.engine.tick()
             now = self.clock()
@@ -482,8 +487,11 @@ class Pipeline:
                     self._saved_learned = learned
             self._save_traced(now)
             self.persist_logs()
+            span_counts = self.span_errors.closed(now)
             watching = self.metric_watch is not None or self.service_watch is not None
             due = watching and (self._checkpoint_backlog or now - self._checkpointed_at >= self.detector_checkpoint_s)
+        if span_counts:  # the minutes of span counts that are over, as any metric samples
+            self.ingest(Decoded(points=span_counts, items=len(span_counts), source="otlp"))
         if due:  # a slice a tick, so that the lock is never held long
             self._checkpoint_backlog = self.checkpoint_detectors(limit=CHECKPOINT_SLICE)
 

@@ -259,3 +259,21 @@ def test_a_traced_edge_groups_an_alert_cascade(client: TestClient) -> None:
     incs = {i["service"]: i for i in incidents(client)}
     assert set(incs) == {"payments", "billing"}
     assert incs["payments"]["services"] == ["payments", "checkout"]
+
+
+def test_error_spans_are_counted_per_service_per_minute_as_metric_series(client: TestClient) -> None:
+    trace, span = ids()
+    failed = {**span_json(trace, span), "status": {"code": "STATUS_CODE_ERROR", "message": "boom"}}
+    spans = [failed, span_json(*ids()), {**span_json(*ids()), "status": {"code": 2}}]
+    pipeline = client.app.state.aiops  # type: ignore[attr-defined]
+    minute = time.time() // 60 * 60
+    pipeline.clock = lambda: minute + 10
+    client.post("/v1/traces", json=export_json(("checkout", spans), ("cart", [span_json(*ids())])))
+    pipeline.tick()  # the minute is not over: nothing yet
+    assert client.get(API + "/metrics/series", params={"name": "trace_"}).json()["series"] == []
+    pipeline.clock = lambda: minute + 65
+    pipeline.tick()
+    series = client.get(API + "/metrics/series", params={"name": "trace_"}).json()["series"]
+    got = {(s["name"], s["service"]): s["last_value"] for s in series}
+    assert got == {("trace_spans", "checkout"): 3, ("trace_error_spans", "checkout"): 2,
+                   ("trace_spans", "cart"): 1, ("trace_error_spans", "cart"): 0}

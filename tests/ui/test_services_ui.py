@@ -166,3 +166,18 @@ def test_layers_put_callers_above_their_dependencies_even_through_a_cycle(page) 
     })""")
     assert layers["a"] == 0 and layers["b"] == 1 and layers["c"] == 2 and layers["d"] == 3, layers
 
+
+
+def test_edges_seen_in_traces_are_drawn_as_calls_unless_declared(page) -> None:  # noqa: ANN001
+    page.goto("/#/nowhere")
+    drawn = page.evaluate("""import('/static/service_graph.js').then((m) => {
+      const model = m.serviceModel({declared: [{source: 'web', target: 'api'}],
+                                    traced: [{source: 'api', target: 'db', calls: 7}, {source: 'web', target: 'api', calls: 3}]}, []);
+      const svg = m.serviceGraph(model);
+      return [...svg.querySelectorAll('g.edge')].map((g) => [g.dataset.source, g.dataset.target, g.getAttribute('class'),
+        g.querySelector('title').textContent, g.querySelector('.edge-line').getAttribute('marker-end')]);
+    })""")
+    assert sorted(drawn) == [
+        ["api", "db", "edge traced", "api depends on db (seen in traces, 7 calls)", "url(#svc-arrow)"],
+        ["web", "api", "edge declared", "web depends on api (declared)", "url(#svc-arrow)"],
+    ]

@@ -32,4 +32,10 @@ def test_a_traced_edge_set_after_a_decision_counts_from_the_next_one() -> None:
     assert c.decide(later).group_id is None
     topo.set_traced([("api", "db")])
     d = c.decide(later)
-    assert d.group_id == 1 and any("api depends on db" in r for r in d.reasons)
+    assert d.group_id == 1 and "api depends on db (traced calls), 20s after it started alerting" in d.reasons
+    topo.set_declared([("web", "api")])  # a path through a declared and a traced edge says so
+    web = Signal(time=30, source="t", service="web", labels={"alertname": "Slow", "service": "web"},
+                 severity=Severity.ERROR, text="Slow on web")
+    assert any("web depends on (2 hops) db (declared topology and traced calls)" in r for r in c.decide(web).reasons)
+    topo.set_declared([("api", "db")])  # declared as well as traced: the declaration is named
+    assert "api depends on db (declared topology), 20s after it started alerting" in c.decide(later).reasons

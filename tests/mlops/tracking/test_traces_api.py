@@ -284,6 +284,8 @@ def test_span_data_is_served_for_user_interfaces(http: httpx.Client, experiment_
 
 
 def test_otlp_span_export_is_declined_so_clients_upload_artifacts(http: httpx.Client) -> None:
-    resp = http.post("/v1/traces", content=b"\x0a\x00", headers={"content-type": "application/x-protobuf"})
+    # the mlflow client names the experiment on its OTLP exports; other senders' spans feed AIOps
+    resp = http.post("/v1/traces", content=b"\x0a\x00", headers={"content-type": "application/x-protobuf",
+                                                                   "x-mlflow-experiment-id": "0"})
     body = _error(resp, 501, "NOT_IMPLEMENTED")
     assert "REST OTLP span logging is not supported" in body["message"]

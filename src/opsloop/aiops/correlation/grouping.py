@@ -322,7 +322,7 @@ class Correlator:
             d = min(x for x in (shows, causes) if x)
             cause = not shows or (causes is not None and causes < shows)
             how = ("is a dependency of" if cause else "depends on") + (f" ({d} hops)" if d > 1 else "")
-            return 2.5 * 0.8 ** (d - 1), f"{a} {how} {b} (declared topology)", cause, d
+            return 2.5 * 0.8 ** (d - 1), f"{a} {how} {b} ({self.topology.source_of(a, b, d)})", cause, d
         if b in learned and not (self.config.use_topology and self.topology.knows(a) and self.topology.knows(b)):
             s = self.topology.learned_strength(a, b)
             if s > 0:

@@ -127,6 +127,15 @@ class Topology:
             self._up[b].add(a)
         self._dist_cache.clear()
 
+    def source_of(self, a: str, b: str, hops: int) -> str:
+        """Where a path of ``hops`` between ``a`` and ``b`` comes from, for reasons: the declared
+        topology, traced calls, or both (a longer path when any edge was traced)."""
+        if not self._traced:
+            return "declared topology"
+        if hops == 1:
+            return "declared topology" if (a, b) in self._declared or (b, a) in self._declared else "traced calls"
+        return "declared topology and traced calls"
+
     def add_declared(self, edges: Iterable[tuple[str, str]]) -> None:
         self.set_declared(self._declared | set(edges))
 

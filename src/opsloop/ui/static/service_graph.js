@@ -18,17 +18,24 @@ export function worstSeverity(incidents) {
 }
 
 /**
- * Services from a topology answer ({declared: [{source, target}], learned: [{a, b, support, strength}]})
- * and open incidents: name → {name, dependsOn, usedBy, learned (partner → link), incidents, worst}.
+ * Services from a topology answer ({declared: [{source, target}], traced: [{source, target, calls}],
+ * learned: [{a, b, support, strength}]}) and open incidents: name → {name, dependsOn, usedBy, traced
+ * (dependency → calls, for edges seen in traces and not declared), learned (partner → link), incidents, worst}.
  */
 export function serviceModel(topology, incidents) {
   const services = new Map();
   const get = (name) => {
-    if (!services.has(name)) services.set(name, { name, dependsOn: new Set(), usedBy: new Set(), learned: new Map(), incidents: [], worst: '' });
+    if (!services.has(name)) services.set(name, { name, dependsOn: new Set(), usedBy: new Set(), traced: new Map(), learned: new Map(), incidents: [], worst: '' });
     return services.get(name);
   };
   for (const { source, target } of topology.declared || []) {
     get(source).dependsOn.add(target);
+    get(target).usedBy.add(source);
+  }
+  for (const { source, target, calls } of topology.traced || []) {
+    if (get(source).dependsOn.has(target)) continue;  // declared as well: drawn as declared
+    get(source).dependsOn.add(target);
+    get(source).traced.set(target, calls);
     get(target).usedBy.add(source);
   }
   for (const link of topology.learned || []) {
@@ -134,7 +141,7 @@ function edge(pos, a, b, kind, title) {
   return svg('g', { class: `edge ${kind}`, 'data-source': a, 'data-target': b },
     svg('title', {}, title),
     svg('path', { d, class: 'edge-hit' }),
-    svg('path', { d, class: 'edge-line', 'marker-end': kind === 'declared' ? 'url(#svc-arrow)' : null }));
+    svg('path', { d, class: 'edge-line', 'marker-end': kind === 'learned' ? null : 'url(#svc-arrow)' }));
 }
 
 const truncate = (name) => (name.length > LABEL_MAX ? `${name.slice(0, LABEL_MAX - 1)}…` : name);
@@ -174,7 +181,9 @@ export function serviceGraph(services, { perRow = 8, selected = '', onSelect = (
   for (const s of services.values()) {
     for (const dep of s.dependsOn) {
       const link = s.learned.get(dep);
-      edges.append(edge(pos, s.name, dep, 'declared', `${s.name} depends on ${dep} (declared)${link ? `; also learned, strength ${link.strength}` : ''}`));
+      const calls = s.traced.get(dep);
+      const how = calls === undefined ? 'declared' : `seen in traces, ${calls} call${calls === 1 ? '' : 's'}`;
+      edges.append(edge(pos, s.name, dep, calls === undefined ? 'declared' : 'traced', `${s.name} depends on ${dep} (${how})${link ? `; also learned, strength ${link.strength}` : ''}`));
     }
     for (const [other, link] of s.learned) {
       if (s.name > other || s.dependsOn.has(other) || services.get(other).dependsOn.has(s.name)) continue;

@@ -98,11 +98,12 @@ export async function render(root, ctx) {
 
   function draw(topology, open) {
     const edges = (topology.declared || []).length;
+    const traced = (topology.traced || []).length;
     const links = (topology.learned || []).length;
-    if (!edges && !links) {
+    if (!edges && !traced && !links) {
       const withIncidents = [...services.values()].filter((s) => s.incidents.length).length;
       clear(host, emptyState('No service topology yet',
-        `No dependency is declared and none was learned yet, so incidents are grouped by time and labels alone.${withIncidents ? ` ${withIncidents} service(s) have open incidents.` : ''} Declare how your services call each other:`,
+        `No dependency is declared, seen in traces (POST /v1/traces) or learned yet, so incidents are grouped by time and labels alone.${withIncidents ? ` ${withIncidents} service(s) have open incidents.` : ''} Declare how your services call each other:`,
         topologyHelp()));
       return;
     }
@@ -113,7 +114,7 @@ export async function render(root, ctx) {
     clear(host,
       open.error ? errorBox(open.error, 'Loading the open incidents') : null,
       h('p', { id: 'services-summary' },
-        `${services.size} services, ${edges} declared dependenc${edges === 1 ? 'y' : 'ies'}, ${links} learned link${links === 1 ? '' : 's'}; `,
+        `${services.size} services, ${edges} declared dependenc${edges === 1 ? 'y' : 'ies'}, ${traced ? `${traced} seen in traces, ` : ''}${links} learned link${links === 1 ? '' : 's'}; `,
         h('strong', { text: `${hot} with open incidents` }),
         open.total > open.incidents.length ? ` (counted from the ${open.incidents.length} most recently active of ${open.total})` : ''),
       h('div', { class: 'services-layout' },
@@ -130,6 +131,7 @@ export async function render(root, ctx) {
 function legend() {
   return h('div', { class: 'legend' },
     h('span', {}, h('i', { class: 'legend-declared' }), 'declared: depends on'),
+    h('span', {}, h('i', { class: 'legend-traced' }), 'seen in traces: calls'),
     h('span', {}, h('i', { class: 'legend-learned' }), 'learned link (hover for strength)'),
     h('span', {}, h('i', { class: 'legend-critical' }), 'open critical/error incident'),
     h('span', {}, h('i', { class: 'legend-warning' }), 'open warning/info incident'));

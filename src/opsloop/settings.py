@@ -65,6 +65,13 @@ class IngestionSettings(BaseModel):
     metric_history_days: float = Field(
         7.0, ge=0, description="How long ingested metric samples are kept for charts (0: keep none)."
     )
+    log_retention_days: float = Field(
+        7.0, ge=0, description="How long stored log records are kept (0: for ever)."
+    )
+    signal_retention_days: float = Field(
+        90.0, ge=0, description="How long other signals (alerts, anomalies, events) are kept once their incident "
+        "is resolved and they stopped firing (0: for ever)."
+    )
     detector_checkpoint_s: float = Field(
         60.0, gt=0, description="How often what the metric detectors learned is saved (and at shutdown)."
     )

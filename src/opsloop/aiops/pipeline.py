@@ -48,6 +48,8 @@ __all__ = ["Pipeline"]
 log = logging.getLogger("opsloop.aiops")
 
 CHECKPOINT_SLICE = 500  # detector checkpoints taken per tick (about half a second of state under the lock)
+PRUNE_SLICE = 10_000  # signals of a kind deleted per tick (tens of milliseconds of the write lock)
+_KEPT_LONGER = [k for k in SignalKind if k != SignalKind.LOG]  # ingestion.signal_retention_days applies to
 TRACED_SAVE_S = 60.0  # call counts are saved this often; a change of the traced edges at the next tick
 CONFIG_KEYS = ("inhibit_rules", "notification_targets", "watch_rules", "service_rules", "metric_rules",
                "prometheus_queries", "runbooks")
@@ -66,6 +68,8 @@ class Pipeline:
         metric_history_s: float = 7 * 86400.0,
         detector_checkpoint_s: float = 60.0,
         call_graph: CallGraph | None = None,
+        log_retention_s: float = 7 * 86400.0,
+        signal_retention_s: float = 90 * 86400.0,
     ) -> None:
         self.stores = stores
         # service calls seen in spans (POST /v1/traces): the traced edges of the topology
@@ -79,6 +83,10 @@ class Pipeline:
         self._checkpoint_backlog = False  # the last checkpoint slice left changes for the next tick
         self._left_out: list[str] = []  # stored detection rules that no longer load (named at /aiops/detection)
         self._pruned_at = 0.0
+        # how long log records, and other signals no longer needed as evidence, are kept (0: for ever)
+        self.log_retention_s = log_retention_s
+        self.signal_retention_s = signal_retention_s
+        self._prune_backlog = False  # the last retention slice was full: more to delete at the next tick
         self.limits = limits or Limits()
         self.clock = clock
         self.router = Router()
@@ -110,7 +118,9 @@ class Pipeline:
                           max_spans=tr.span_map_size, span_ttl_s=tr.span_map_ttl_s)
         return cls(stores, limits=Limits.from_settings(ing), rate_per_sender=ing.rate_limit_per_sender,
                    metric_history_s=ing.metric_history_days * 86400.0,
-                   detector_checkpoint_s=ing.detector_checkpoint_s, call_graph=calls)
+                   detector_checkpoint_s=ing.detector_checkpoint_s, call_graph=calls,
+                   log_retention_s=ing.log_retention_days * 86400.0,
+                   signal_retention_s=ing.signal_retention_days * 86400.0)
 
     # --- state ----------------------------------------------------------------------------------------
     def load(self) -> None:
@@ -469,15 +479,30 @@ class Pipeline:
             self.stores.incidents.audit(conn, actor, "expire", "silence", silence_id, {})
             self.engine.silences.remove(silence_id)
 
+    def _prune(self, now: float, slice_rows: int = PRUNE_SLICE) -> None:
+        """Retention: metric samples, log records and signals past their time; at most ``slice_rows``
+        signals a kind a tick (a full slice leaves the rest for the next tick, not the next minute)."""
+        if self.metric_history_s > 0:
+            self.stores.metric_points.prune(now - self.metric_history_s)
+        full = False
+        with self.stores.db.write() as conn:
+            if self.log_retention_s > 0:
+                full |= self.stores.signals.prune(conn, now - self.log_retention_s, [SignalKind.LOG],
+                                                  limit=slice_rows) >= slice_rows
+            if self.signal_retention_s > 0:
+                full |= self.stores.signals.prune(conn, now - self.signal_retention_s, _KEPT_LONGER,
+                                                  limit=slice_rows) >= slice_rows
+        self._prune_backlog = full
+
     def tick(self) -> None:
-        """Periodic work: flapping holds, group expiry, persisting learned and traced topology, metric
-        retention, the span counts of the minute past."""
+        """Periodic work: flapping holds, group expiry, persisting learned and traced topology,
+        retention (metric samples, log records, signals), the span counts of the minute past."""
         with self.lock:
             self.engine.tick()
             now = self.clock()
-            if self.metric_history_s > 0 and now - self._pruned_at >= 60:
+            if self._prune_backlog or now - self._pruned_at >= 60:
                 self._pruned_at = now
-                self.stores.metric_points.prune(now - self.metric_history_s)
+                self._prune(now)
             topology = self.engine.topology
             if topology.learned_version != self._learned_version:  # else nothing learned since the last tick
                 self._learned_version = topology.learned_version

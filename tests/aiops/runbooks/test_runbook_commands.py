@@ -113,3 +113,41 @@ def test_manual_run_and_bad_input_name_the_field(client) -> None:  # noqa: ANN00
         assert r.status_code == 400, (bad, r.text)
         assert r.json()["field"] == field, (bad, r.json())
     assert client.get(API + "/runbooks/runs/999999").status_code == 404
+
+
+def test_a_failing_command_runs_again_up_to_its_retries(client, tmp_path: Path) -> None:  # noqa: ANN001
+    tries = tmp_path / "tries"
+    # fails twice, then succeeds: each attempt appends a line
+    flaky = python(f"import sys; p = {str(tries)!r}; open(p, 'a').write('x\\n'); "
+                   "n = len(open(p).read().split()); print('attempt', n); sys.exit(0 if n >= 3 else 4)")
+    configure(client, [
+        {"name": "flaky", "trigger": {}, "action": {"type": "command", "argv": flaky, "retries": 3,
+                                                     "retry_delay_s": 0.05}},
+        {"name": "hopeless", "trigger": {}, "action": {"type": "command", "retries": 1, "retry_delay_s": 0,
+                                                        "argv": python("import sys; sys.exit(5)")}},
+    ])
+    incident_id = _open(client)
+    done = {r["runbook"]: r for r in wait_runs(client, 2, incident_id=incident_id)}
+    assert done["flaky"]["state"] == "succeeded" and "attempt 3" in done["flaky"]["output"]
+    assert tries.read_text().split() == ["x", "x", "x"]  # no fourth attempt after the success
+    assert done["flaky"]["spec"]["action"]["retries"] == 3
+    assert done["hopeless"]["state"] == "failed" and done["hopeless"]["exit_code"] == 5
+    texts = [e["text"] for e in client.get(f"{API}/incidents/{incident_id}").json()["timeline"]
+             if e["kind"] == "runbook"]
+    assert "runbook 'flaky': attempt 1 of 4 failed (exited with status 4); again in 0.05s" in texts
+    assert "runbook 'flaky': attempt 2 of 4 failed (exited with status 4); again in 0.1s" in texts
+    assert "runbook 'flaky' succeeded (exit 0, attempt 3 of 4)" in texts
+    assert "runbook 'hopeless' failed (attempt 2 of 2): exited with status 5" in texts
+
+
+def test_retries_are_checked(client) -> None:  # noqa: ANN001
+    cases = [({"retries": -1}, "retries"), ({"retries": 11}, "retries"), ({"retries": True}, "retries"),
+             ({"retries": 1.5}, "retries"), ({"retry_delay_s": -1}, "retry_delay_s"),
+             ({"retry_delay_s": "10"}, "retry_delay_s")]
+    for extra, field in cases:
+        r = client.put(API + "/aiops/config/runbooks", json=[
+            {"name": "x", "action": {"type": "command", "argv": ["true"], **extra}}])
+        assert r.status_code == 400 and r.json()["field"] == field, (extra, r.text)
+    r = client.put(API + "/aiops/config/runbooks", json=[
+        {"name": "r", "action": {"type": "retrain", "argv": ["true"], "model": "m", "data": "d.csv", "retries": 2}}])
+    assert r.status_code == 400 and r.json()["field"] == "retries" and "validated once" in r.json()["message"]

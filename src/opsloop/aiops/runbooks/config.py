@@ -7,13 +7,17 @@ A runbook names an action and, optionally, the incident events that start it::
      "trigger": {"events": ["opened", "reopened"], "matchers": ["service=\\"checkout\\""],
                  "min_severity": "error"},
      "action": {"type": "command", "argv": ["/usr/local/bin/restart", "checkout"], "timeout_s": 60,
-                "env": {"KUBECONFIG": "/etc/kube"}, "cwd": "/srv"}}
+                "env": {"KUBECONFIG": "/etc/kube"}, "cwd": "/srv", "retries": 2, "retry_delay_s": 15}}
 
     {"name": "retrain-churn",
      "trigger": {"matchers": ["model=\\"churn\\""]},
      "action": {"type": "retrain", "argv": ["python", "train.py"], "timeout_s": 1800,
                 "model": "churn", "alias": "champion", "data": "/data/holdout.csv",
                 "policy": {"target": "label", "rules": ["accuracy >= champion - 0.01"]}}}
+
+A ``command`` that fails (non-zero exit, timeout, missing program) runs again up to ``retries`` times
+(default 0, at most 10), waiting ``retry_delay_s`` (default 10) and twice as long before each next
+attempt (at most an hour). A ``retrain`` runs once: its candidate is validated once.
 
 Without ``trigger`` a runbook runs only when someone asks for it. Trigger routing is the notification
 targets' (``notifications.routes``): the events (default ``opened``, ``reopened``), label matchers
@@ -35,8 +39,11 @@ __all__ = ["ACTIONS", "Action", "Retrain", "Runbook", "Trigger", "parse_runbooks
 
 ACTIONS = ("command", "retrain")
 MAX_TIMEOUT_S = 7 * 86400.0
+MAX_RETRIES = 10
+MAX_RETRY_DELAY_S = 3600.0
 _SEVERITIES = tuple(s.name.lower() for s in Severity)
-_ACTION_KEYS = {"type", "argv", "timeout_s", "env", "cwd", "model", "alias", "data", "policy"}
+_ACTION_KEYS = {"type", "argv", "timeout_s", "env", "cwd", "model", "alias", "data", "policy", "retries",
+                "retry_delay_s"}
 
 
 def _bad(runbook: str, message: str, field_name: str) -> InvalidInputError:
@@ -97,6 +104,18 @@ class Action:
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
     retrain: Retrain | None = None
+    retries: int = 0
+    retry_delay_s: float = 10.0
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before ``attempt`` (2, 3, …): ``retry_delay_s``, doubling, at most an hour."""
+        return min(MAX_RETRY_DELAY_S, self.retry_delay_s * 2 ** (attempt - 2))
+
+    @property
+    def budget_s(self) -> float:
+        """The longest the action may take: every attempt to its timeout, and the waits between."""
+        attempts = self.retries + 1
+        return self.timeout_s * attempts + sum(self.delay_before(a) for a in range(2, attempts + 1))
 
     @classmethod
     def from_dict(cls, runbook: str, doc: Any) -> Action:
@@ -121,7 +140,8 @@ class Action:
         if cwd is not None and (not isinstance(cwd, str) or not cwd):
             raise _bad(runbook, "'cwd' must be a folder path", "cwd")
         retrain = _retrain(runbook, doc) if kind == "retrain" else None
-        return cls(kind, tuple(argv), float(timeout), dict(env), cwd, retrain)
+        retries, delay = _retries(runbook, doc, kind)
+        return cls(kind, tuple(argv), float(timeout), dict(env), cwd, retrain, retries, delay)
 
     def to_dict(self, secrets: bool = False) -> dict[str, Any]:
         """The document; ``env`` values show as ``***`` unless ``secrets``."""
@@ -130,7 +150,22 @@ class Action:
                                "env": env, "cwd": self.cwd}
         if self.retrain is not None:
             out.update(self.retrain.to_dict())
+        if self.retries:
+            out.update(retries=self.retries, retry_delay_s=self.retry_delay_s)
         return out
+
+
+def _retries(runbook: str, doc: Mapping[str, Any], kind: str) -> tuple[int, float]:
+    retries, delay = doc.get("retries", 0), doc.get("retry_delay_s", 10.0)
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
+        raise _bad(runbook, f"'retries' must be a whole number from 0 to {MAX_RETRIES}", "retries")
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_RETRY_DELAY_S:
+        raise _bad(runbook, f"'retry_delay_s' must be a number of seconds in [0, {MAX_RETRY_DELAY_S:g}]",
+                   "retry_delay_s")
+    if retries and kind != "command":
+        raise _bad(runbook, "'retries' applies to command actions (a retrain's candidate is validated once)",
+                   "retries")
+    return retries, float(delay)
 
 
 def _retrain(runbook: str, doc: Mapping[str, Any]) -> Retrain:

@@ -90,7 +90,7 @@ class RunbookRunner:
             if run["runbook"] in busy:
                 continue
             now = self.clock()
-            lease = now + float(run["spec"]["action"].get("timeout_s", 300)) + LEASE_MARGIN_S
+            lease = now + _budget_s(run["spec"]) + LEASE_MARGIN_S
             if not await asyncio.to_thread(self.runs.claim, run["id"], now, lease):
                 continue  # another worker took it
             busy.add(run["runbook"])
@@ -128,7 +128,7 @@ class RunbookRunner:
             if rb.action.type == "retrain":
                 fields = await self._retrain(run, rb.action)
             else:
-                fields = self._outcome(await self._program(run, rb.action))
+                fields = await self._command(run, rb.action)
         except asyncio.CancelledError:
             error = "interrupted: the server stopped during the run"
             if run.get("_promoting"):  # the promotion's thread cannot be stopped; it may have moved the alias
@@ -150,6 +150,29 @@ class RunbookRunner:
             env[RUN_CONTEXT_ENV] = run_context(env.get(RUN_CONTEXT_ENV), run["id"])
         return await run_process(action.argv, stdin=orjson.dumps(run["payload"]), env=env, cwd=action.cwd,
                                  timeout_s=action.timeout_s)
+
+    async def _command(self, run: dict[str, Any], action: Action) -> dict[str, Any]:
+        """Run the program, again after a failure while ``retries`` last; each failed attempt that is
+        retried is a timeline entry of the incident."""
+        attempts = action.retries + 1
+        for attempt in range(1, attempts + 1):
+            fields = self._outcome(await self._program(run, action))
+            if fields["state"] == SUCCEEDED or attempt == attempts:
+                if attempts > 1:
+                    run["_attempt"] = (attempt, attempts)
+                return fields
+            delay = action.delay_before(attempt + 1)
+            await asyncio.to_thread(self._note, run, f"runbook {run['runbook']!r}: attempt {attempt} of {attempts} "
+                                    f"failed ({fields['error']}); again in {delay:g}s"[:1000])
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _note(self, run: dict[str, Any], text: str) -> None:
+        with self.runs.db.write() as conn:
+            self.incidents.add_timeline(conn, [{
+                "incident_id": run["incident_id"], "time": self.clock(), "kind": "runbook",
+                "actor": f"runbook:{run['runbook']}", "text": text, "data": {"run_id": run["id"],
+                                                                              "runbook": run["runbook"]}}])
 
     def _context_env(self, run: dict[str, Any]) -> dict[str, str]:
         inc = run["payload"].get("incident", {})
@@ -287,6 +310,18 @@ def describe(run: dict[str, Any], fields: dict[str, Any]) -> str:
         stays = f"stays at version {champion}" if champion else "stays unset"
         return (f"runbook {name!r}: {model} version {cand} failed its gate ({', '.join(failed) or 'not passed'}); "
                 f"{model}@{alias} {stays}")
+    tried = run.get("_attempt")  # (attempt, attempts) of a command with retries
+    attempt = f"attempt {tried[0]} of {tried[1]}" if tried else ""
     if state == SUCCEEDED:
-        return f"runbook {name!r} succeeded (exit {fields.get('exit_code')})"
-    return f"runbook {name!r} failed: {fields.get('error') or 'unknown error'}"[:1000]
+        return f"runbook {name!r} succeeded (exit {fields.get('exit_code')}{', ' + attempt if attempt else ''})"
+    why = fields.get("error") or "unknown error"
+    return (f"runbook {name!r} failed ({attempt}): {why}" if attempt else f"runbook {name!r} failed: {why}")[:1000]
+
+
+def _budget_s(spec: dict[str, Any]) -> float:
+    """How long a stored run's action may take (its lease, less the margin); a spec that no longer
+    parses gets its ``timeout_s``."""
+    try:
+        return Runbook.from_dict(spec).action.budget_s
+    except OpsloopError:
+        return float(spec.get("action", {}).get("timeout_s", 300))

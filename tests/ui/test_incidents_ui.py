@@ -162,6 +162,7 @@ def test_incident_page_ranks_probable_root_causes(page, incidents_api: str) -> N
     expect(causes.first).to_contain_text("2 of the 2 other alerting services depend on it")
     expect(causes).to_have_count(3)
     expect(causes.nth(2)).to_contain_text("rc-web")
+    expect(causes.first.locator("a").first).to_have_attribute("href", "#/services?service=rc-db")
     shot(page, "incident-root-causes")
     assert not page.js_errors
     grouped = page.locator("ul.grouping-reasons > li", has_text="ConnectionsExhausted")

@@ -357,7 +357,8 @@ function logTemplates(signals) {
 export function rootCauses(items) {
   if (!items.length) return h('p', { class: 'muted', text: 'No service alerted in this incident.' });
   return h('ol', { class: 'root-causes' }, items.map((c) => h('li', {},
-    h('strong', { text: c.service }),
+    h('a', { href: href('/services', { service: c.service }), title: `${c.service} on the service map` },
+      h('strong', { text: c.service })),
     h('span', { class: 'muted', text: ` · score ${fmtNum(c.score)}` }),
     h('ul', {}, (c.reasons || []).map((r) => h('li', { text: r }))))));
 }

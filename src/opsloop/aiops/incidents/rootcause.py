@@ -95,10 +95,13 @@ def _alerting(signals: Iterable[Mapping[str, Any]]) -> dict[str, _Service]:
     return out
 
 
-def _latest_changes(changes: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+def _changes_by_service(changes: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """The ``event`` signals per service, each once (an incident's own events are also among those around it)."""
     by: dict[str, list[Mapping[str, Any]]] = {}
+    seen: set[Any] = set()
     for c in changes:
-        if c.get("kind") == _CHANGE and c.get("service"):
+        if c.get("kind") == _CHANGE and c.get("service") and (c.get("id") is None or c["id"] not in seen):
+            seen.add(c.get("id"))
             by.setdefault(c["service"], []).append(c)
     return by
 
@@ -117,7 +120,7 @@ def rank_root_causes(signals: Iterable[Mapping[str, Any]], topology: Topology,
     if not alerting:
         return []
     start = min(a.onset for a in alerting.values())
-    by_change = _latest_changes([*signals, *changes])
+    by_change = _changes_by_service([*signals, *changes])
     # a changed service the alerting ones depend on is a candidate even if it did not alert
     candidates = dict.fromkeys(sorted(alerting, key=lambda s: (alerting[s].onset, s)))
     for svc in sorted(by_change):
@@ -155,7 +158,7 @@ def _evidence(svc: str, alerting: dict[str, _Service], order: dict[str, int], ch
             lead = onset - alerting[first].onset
             when = (f"alerting since {lead:.0f}s before it" if lead >= 0.5 else
                     f"alerting {-lead:.0f}s after it (within {cfg.tolerance_s:.0f}s: alert times jitter)"
-                    if lead <= -0.5 else "alerting as it did")
+                    if lead <= -0.5 else "alerting at the same time")
             cause.reasons.append(f"it depends on {_names(earlier)}, {when} (a symptom?)")
         if me is not None and len(order) > 1:
             w = 1.5 * (1.0 - order[svc] / (len(order) - 1))

@@ -177,25 +177,37 @@ def split(ctx: click.Context, incident_id: int, signal_ids: tuple[int, ...], act
 
 
 @incidents.command("topology")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False), required=False)
 @click.option("--add", is_flag=True, help="Add the edges instead of replacing the declared topology.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def topology(ctx: click.Context, path: str, add: bool, as_json: bool) -> None:
-    """Declare the service dependency graph from a YAML or JSON file."""
-    from pathlib import Path
+def topology(ctx: click.Context, path: str | None, add: bool, as_json: bool) -> None:
+    """Show the service dependency graph (declared, seen in traces, learned), or declare it from the
+    YAML or JSON file PATH."""
+    if path is None:
+        body = _call(ctx, "GET", "/api/opsloop/v1/topology")
+    else:
+        from pathlib import Path
 
-    import yaml
+        import yaml
 
-    try:
-        doc = yaml.safe_load(Path(path).read_text()) or {}
-    except yaml.YAMLError as exc:
-        fail(f"{path} is not YAML or JSON: {exc}")
-    body = _call(ctx, "POST" if add else "PUT", "/api/opsloop/v1/topology", json=doc)
+        try:
+            doc = yaml.safe_load(Path(path).read_text()) or {}
+        except yaml.YAMLError as exc:
+            fail(f"{path} is not YAML or JSON: {exc}")
+        body = _call(ctx, "POST" if add else "PUT", "/api/opsloop/v1/topology", json=doc)
     if as_json:
         click.echo(__import__("json").dumps(body, indent=2))
         return
-    click.echo(f"{len(body['declared'])} declared dependencies, {len(body['learned'])} learned links")
+    if path is None:
+        rows = ([{"service": e["source"], "depends on": e["target"], "from": "declared"} for e in body["declared"]]
+                + [{"service": e["source"], "depends on": e["target"], "from": f"traces ({e['calls']} calls)"}
+                   for e in body.get("traced", [])]
+                + [{"service": e["a"], "depends on": f"↔ {e['b']}", "from": f"learned (strength {e['strength']})"}
+                   for e in body["learned"]])
+        emit(rows, ["service", "depends on", "from"], as_json=False, title="service dependencies")
+    click.echo(f"{len(body['declared'])} declared dependencies, {len(body.get('traced', []))} seen in traces, "
+               f"{len(body['learned'])} learned links")
 
 
 _MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$", re.S)

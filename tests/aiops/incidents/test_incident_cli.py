@@ -24,6 +24,11 @@ def test_cli_topology_file(server, tmp_path) -> None:  # noqa: ANN001
     extra = tmp_path / "more.json"
     extra.write_text('{"edges": [{"source": "cart", "target": "redis"}]}')
     assert "3 declared" in run(server.url, "topology", str(extra), "--add").stdout
+    shown = run(server.url, "topology")
+    assert shown.returncode == 0, shown.stderr
+    assert "service dependencies" in shown.stdout and "3 declared dependencies, 0 seen in traces" in shown.stdout
+    assert [[c.strip() for c in line.split("│")[1:4]] for line in shown.stdout.splitlines() if "cart" in line] == [
+        ["cart", "redis", "declared"]]
     bad = tmp_path / "bad.yaml"
     bad.write_text("services: [1, 2]")
     assert run(server.url, "topology", str(bad)).returncode == 1

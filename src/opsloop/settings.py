@@ -90,6 +90,13 @@ class TraceTopologySettings(BaseModel):
     span_map_ttl_s: float = Field(300.0, gt=0, description="How long a remembered span or waiting child is kept.")
 
 
+class TopologySettings(BaseModel):
+    file: str = Field(
+        "", description="A YAML or JSON topology document (services: {a: [b, …]} and/or edges: [{source, target}]) "
+        "that replaces the declared topology at every start (empty: keep the one declared through the API).",
+    )
+
+
 class RunbookSettings(BaseModel):
     max_concurrent: int = Field(2, ge=1, le=64, description="Runbook runs one server executes at a time.")
 
@@ -109,6 +116,7 @@ class Settings(BaseModel):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
     traces: TraceTopologySettings = Field(default_factory=TraceTopologySettings)
+    topology: TopologySettings = Field(default_factory=TopologySettings)
     runbooks: RunbookSettings = Field(default_factory=RunbookSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     log_level: str = Field("info", description="Log level of the server.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -63,8 +64,27 @@ async def _start(app: FastAPI, settings: Settings):  # noqa: ANN202
     pipeline = Pipeline.from_settings(app.state.runtime.aiops, settings)
     pipeline.template_store = app.state.runtime.log_templates
     await asyncio.to_thread(pipeline.load)
+    if settings.topology.file:
+        await asyncio.to_thread(_declare_from_file, pipeline, settings.topology.file)
     app.state.aiops = pipeline
     return pipeline
+
+
+def _declare_from_file(pipeline: Any, path: str) -> None:
+    """Replace the declared topology with the file's (``topology.file``) when it differs. A file that
+    cannot be read is logged and the stored topology kept: alerts must still be received."""
+    import yaml
+
+    from opsloop.aiops.correlation.topology import load_topology_file
+
+    try:
+        edges = load_topology_file(path)
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # unreadable, not YAML, not a topology
+        log.error("topology.file %s not used, the declared topology stays: %s", path, exc)
+        return
+    if set(edges) != set(pipeline.engine.topology.declared()):
+        pipeline.set_topology(edges, actor=f"topology.file:{path}"[:200])
+    log.info("declared topology from %s: %d dependencies", path, len(edges))
 
 
 async def _ticker(pipeline, stop: asyncio.Event) -> None:  # noqa: ANN001

@@ -17,7 +17,7 @@ Declared topology file (YAML or JSON)::
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,21 +149,8 @@ class Topology:
         return set(self._down.get(service, ()))
 
     def dependents(self, service: str, max_hops: int = 3) -> dict[str, int]:
-        """Services that (transitively) depend on ``service``, with their hop count."""
-        rev: dict[str, set[str]] = defaultdict(set)
-        for a, b in self._edges:
-            rev[b].add(a)
-        out: dict[str, int] = {}
-        queue = deque([(service, 0)])
-        while queue:
-            node, d = queue.popleft()
-            if d >= max_hops:
-                continue
-            for nxt in rev.get(node, ()):
-                if nxt not in out and nxt != service:
-                    out[nxt] = d + 1
-                    queue.append((nxt, d + 1))
-        return out
+        """Services that (transitively) depend on ``service`` within ``max_hops``, with their hop count."""
+        return dict(self._reach(service, max_hops, False))
 
     def neighbours(self, service: str, max_hops: int = 2) -> set[str]:
         """Services linked to ``service``: along dependency paths (either way) within ``max_hops``, or
@@ -182,10 +169,6 @@ class Topology:
     def within(self, service: str, max_hops: int) -> dict[str, int]:
         """Services ``service`` depends on, directly or through others, within ``max_hops``."""
         return self._reach(service, max_hops, True)
-
-    def callers_within(self, service: str, max_hops: int) -> dict[str, int]:
-        """Services depending on ``service``, directly or through others, within ``max_hops``."""
-        return self._reach(service, max_hops, False)
 
     def _reach(self, service: str, max_hops: int, downward: bool) -> dict[str, int]:
         key = (service, max_hops if downward else -max_hops)

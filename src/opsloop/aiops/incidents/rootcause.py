@@ -141,7 +141,7 @@ def _evidence(svc: str, alerting: dict[str, _Service], order: dict[str, int], ch
                   signal_id=me.first_id if me else None)
     others = [o for o in alerting if o != svc]
     if others:
-        callers = topology.callers_within(svc, cfg.max_hops)
+        callers = topology.dependents(svc, cfg.max_hops)
         below = [o for o in others if o in callers and alerting[o].onset + cfg.tolerance_s >= onset]
         if below:
             w = 3.0 * len(below) / len(others)

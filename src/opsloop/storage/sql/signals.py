@@ -224,15 +224,17 @@ class SqlSignalStore:
         conn.execute(update(T).where(T.c.incident_id == source_id).values(incident_id=target_id))
 
     def prune(self, conn: Connection, before: float, kinds: Sequence[str], *, limit: int = 10_000) -> int:
-        """Delete up to ``limit`` signals of ``kinds`` last seen before ``before`` (found through the kind
-        and time index, unsorted: a backlog of millions is not sorted for each slice); returns how many went. Kept whatever their age: the signals of an incident
-        not resolved, or resolved since ``before`` (its evidence), and alerts still firing (Alertmanager
-        sends them again: they would come back as new alerts)."""
+        """Delete up to ``limit`` signals of ``kinds`` last seen before ``before``; returns how many went.
+
+        Found through the kind and time index, unsorted (a backlog of millions is not sorted for each
+        slice). Kept whatever their age: the signals of an incident not resolved, or resolved since
+        ``before`` (its evidence), and alerts still firing (Alertmanager sends them again: they would
+        come back as new alerts).
+        """
         kept_incidents = select(INC.c.id).where(or_(INC.c.state != "resolved", INC.c.updated_at >= before))
-        cond = and_(T.c.time < before, T.c.last_time < before,
+        cond = and_(T.c.kind.in_(list(kinds)), T.c.time < before, T.c.last_time < before,
                     or_(T.c.kind.in_(sorted(STATELESS_KINDS)), T.c.status != "firing"),
                     or_(T.c.incident_id.is_(None), T.c.incident_id.not_in(kept_incidents)))
-        cond = and_(T.c.kind.in_(list(kinds)), cond)
         ids = select(T.c.id).where(cond).limit(limit)
         return conn.execute(delete(T).where(T.c.id.in_(ids))).rowcount or 0
 

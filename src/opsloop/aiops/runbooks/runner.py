@@ -155,24 +155,22 @@ class RunbookRunner:
         """Run the program, again after a failure while ``retries`` last; each failed attempt that is
         retried is a timeline entry of the incident."""
         attempts = action.retries + 1
-        for attempt in range(1, attempts + 1):
-            fields = self._outcome(await self._program(run, action))
-            if fields["state"] == SUCCEEDED or attempt == attempts:
-                if attempts > 1:
-                    run["_attempt"] = (attempt, attempts)
-                return fields
+        attempt = 1
+        fields = self._outcome(await self._program(run, action))
+        while fields["state"] != SUCCEEDED and attempt < attempts:
             delay = action.delay_before(attempt + 1)
             await asyncio.to_thread(self._note, run, f"runbook {run['runbook']!r}: attempt {attempt} of {attempts} "
                                     f"failed ({fields['error']}); again in {delay:g}s"[:1000])
             await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+            attempt += 1
+            fields = self._outcome(await self._program(run, action))
+        if attempts > 1:
+            run["_attempt"] = (attempt, attempts)
+        return fields
 
     def _note(self, run: dict[str, Any], text: str) -> None:
         with self.runs.db.write() as conn:
-            self.incidents.add_timeline(conn, [{
-                "incident_id": run["incident_id"], "time": self.clock(), "kind": "runbook",
-                "actor": f"runbook:{run['runbook']}", "text": text, "data": {"run_id": run["id"],
-                                                                              "runbook": run["runbook"]}}])
+            self.incidents.add_timeline(conn, [_timeline_entry(run, self.clock(), text)])
 
     def _context_env(self, run: dict[str, Any]) -> dict[str, str]:
         inc = run["payload"].get("incident", {})
@@ -250,10 +248,8 @@ class RunbookRunner:
         with self.runs.db.write() as conn:
             if not self.runs.finish(conn, run["id"], fields, from_states=from_states):
                 return
-            self.incidents.add_timeline(conn, [{
-                "incident_id": run["incident_id"], "time": now, "kind": "runbook", "actor": f"runbook:{run['runbook']}",
-                "text": describe(run, fields), "data": {"run_id": run["id"], "runbook": run["runbook"], "state": state,
-                                                         "candidate_version": fields.get("candidate_version")}}])
+            self.incidents.add_timeline(conn, [_timeline_entry(
+                run, now, describe(run, fields), state=state, candidate_version=fields.get("candidate_version"))])
             self.incidents.audit(conn, f"runbook:{run['runbook']}", state, "runbook_run", run["id"], {
                 "runbook": run["runbook"], "incident_id": run["incident_id"], "exit_code": fields.get("exit_code"),
                 "error": fields.get("error", ""), "candidate_version": fields.get("candidate_version"),
@@ -316,6 +312,12 @@ def describe(run: dict[str, Any], fields: dict[str, Any]) -> str:
         return f"runbook {name!r} succeeded (exit {fields.get('exit_code')}{', ' + attempt if attempt else ''})"
     why = fields.get("error") or "unknown error"
     return (f"runbook {name!r} failed ({attempt}): {why}" if attempt else f"runbook {name!r} failed: {why}")[:1000]
+
+
+def _timeline_entry(run: dict[str, Any], now: float, text: str, **data: Any) -> dict[str, Any]:
+    """A runbook line on the run's incident timeline."""
+    return {"incident_id": run["incident_id"], "time": now, "kind": "runbook", "actor": f"runbook:{run['runbook']}",
+            "text": text, "data": {"run_id": run["id"], "runbook": run["runbook"], **data}}
 
 
 def _budget_s(spec: dict[str, Any]) -> float:

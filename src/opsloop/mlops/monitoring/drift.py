@@ -21,9 +21,10 @@ import pandas as pd
 from opsloop.errors import InvalidInputError
 from opsloop.mlops.monitoring.records import HISTOGRAM_MAX_BINS, DriftReport, FeatureDrift, PredictionSample
 
-__all__ = ["PREDICTION", "DriftPolicy", "build_profile", "compute_drift", "ks_test", "psi"]
+__all__ = ["NOT_SERVED", "PREDICTION", "DriftPolicy", "build_profile", "compute_drift", "ks_test", "psi"]
 
 PREDICTION = "__prediction__"
+NOT_SERVED = "not in the served data"  # the note of a feature no sample of a full window carries
 _EPS = 1e-4
 _OTHER = "__other__"
 
@@ -187,7 +188,11 @@ def _categorical_histogram(known: dict[str, float], rows: int, counts: Counter[s
 
 def compute_drift(model: str, profile: dict[str, Any], samples: Sequence[PredictionSample],
                   policy: DriftPolicy | None = None) -> DriftReport:
-    """Compare the features and predictions of ``samples`` with the reference ``profile``."""
+    """Compare the features and predictions of ``samples`` with the reference ``profile``.
+
+    A feature that none of at least ``policy.min_rows`` samples carries (the model's inputs changed)
+    gets no verdict and the note ``NOT_SERVED``.
+    """
     policy = policy or DriftPolicy()
     samples = samples[: policy.window]
     report = DriftReport(model=model, time=time.time(), reference_rows=int(profile.get("rows", 0)),
@@ -195,6 +200,9 @@ def compute_drift(model: str, profile: dict[str, Any], samples: Sequence[Predict
     for name, ref in profile["features"].items():
         if name == PREDICTION:
             values = [_scalar(s.prediction) for s in samples]
+        elif len(samples) >= policy.min_rows and not any(name in s.features for s in samples):
+            report.features.append(FeatureDrift(name, ref["kind"], {}, False, ref["rows"], 0, note=NOT_SERVED))
+            continue
         else:
             values = [s.features.get(name) for s in samples]
         check = _numeric_drift if ref["kind"] == "numeric" else _categorical_drift

@@ -7,6 +7,7 @@ Every monitoring signal has:
   ``feature="__prediction__"``) or ``{"model": NAME, "metric": M}`` (performance)
 - ``values``: the numbers behind it (``psi``, ``ks_pvalue``, ``jensen_shannon``… or ``observed``, ``bound``)
 - ``status``: ``firing`` when a breach starts or persists, ``resolved`` when a check finds it gone
+  (or no longer sees the feature: ``evidence.reason`` ``not_in_reference`` / ``not_served``)
 - ``evidence``: the feature's drift entry (``drift.histogram``: reference and current counts over the same
   bins, at most 20) or the performance report
 
@@ -19,11 +20,12 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import asdict
+from typing import Any
 
 from opsloop.core.signals import Severity, Signal, SignalKind
-from opsloop.mlops.monitoring.drift import DriftPolicy
+from opsloop.mlops.monitoring.drift import NOT_SERVED, PREDICTION, DriftPolicy
 from opsloop.mlops.monitoring.performance import PerformanceReport
-from opsloop.mlops.monitoring.records import DriftReport
+from opsloop.mlops.monitoring.records import DriftReport, FeatureDrift
 
 __all__ = ["drift_signals", "performance_signals"]
 
@@ -33,29 +35,57 @@ def drift_signals(report: DriftReport, previous: DriftReport | Collection[str] |
     """Firing signals for drifted features; resolved ones for features no longer drifted.
 
     ``previous``: the features whose drift was firing (or the report before, whose drifted ones were).
+    A firing feature the check no longer sees is resolved too, its ``evidence["reason"]`` saying why:
+    ``not_in_reference`` (the reference has no such feature now) or ``not_served`` (a full window of
+    samples without it). Any other check without a verdict (too few values) keeps the previous state.
     """
     out = []
     was = set(previous.drifted if isinstance(previous, DriftReport) else previous or ())
     for f in report.features:
         if not f.drifted and f.feature not in was:
             continue
-        if not f.drifted and f.note:  # no verdict this time: keep the previous state
-            continue
-        big = f.statistics.get("psi", 0.0) > 2 * policy.psi_threshold or \
-            f.statistics.get("jensen_shannon", 0.0) > 2 * policy.js_threshold
-        what = "prediction" if f.feature == "__prediction__" else f"feature {f.feature!r}"
-        stats = ", ".join(f"{k} {v:.3g}" for k, v in f.statistics.items())
-        out.append(Signal(
-            time=report.time, source="monitor:drift", kind=SignalKind.MODEL_DRIFT, service=report.model,
-            labels={"model": report.model, "feature": f.feature},
-            severity=Severity.ERROR if big else Severity.WARNING,
-            text=(f"{what} of model {report.model} drifted from its reference ({stats})" if f.drifted
-                  else f"{what} of model {report.model} is back in line with its reference"),
-            values=dict(f.statistics), status="firing" if f.drifted else "resolved",
-            evidence={"drift": asdict(f), "reference_rows": report.reference_rows,
-                      "current_rows": report.current_rows},
-        ))
+        if f.note == NOT_SERVED:
+            out.append(_gone(report, f.feature, "not_served", {"drift": asdict(f)}))
+        elif f.drifted or not f.note:  # a note without ``NOT_SERVED``: no verdict, keep the previous state
+            out.append(_drift_signal(report, f, policy))
+    checked = {f.feature for f in report.features}
+    out += [_gone(report, name, "not_in_reference", {}) for name in sorted(was - checked)]
     return out
+
+
+_GONE = {"not_in_reference": "the reference", "not_served": "the served data"}
+
+
+def _what(report: DriftReport, feature: str) -> str:
+    return f"{'prediction' if feature == PREDICTION else f'feature {feature!r}'} of model {report.model}"
+
+
+def _drift_signal(report: DriftReport, f: FeatureDrift, policy: DriftPolicy) -> Signal:
+    big = f.statistics.get("psi", 0.0) > 2 * policy.psi_threshold or \
+        f.statistics.get("jensen_shannon", 0.0) > 2 * policy.js_threshold
+    what = _what(report, f.feature)
+    stats = ", ".join(f"{k} {v:.3g}" for k, v in f.statistics.items())
+    return Signal(
+        time=report.time, source="monitor:drift", kind=SignalKind.MODEL_DRIFT, service=report.model,
+        labels={"model": report.model, "feature": f.feature},
+        severity=Severity.ERROR if big else Severity.WARNING,
+        text=(f"{what} drifted from its reference ({stats})" if f.drifted
+              else f"{what} is back in line with its reference"),
+        values=dict(f.statistics), status="firing" if f.drifted else "resolved",
+        evidence={"drift": asdict(f), "reference_rows": report.reference_rows,
+                  "current_rows": report.current_rows},
+    )
+
+
+def _gone(report: DriftReport, feature: str, reason: str, evidence: dict[str, Any]) -> Signal:
+    """The resolution of a firing feature's drift the check no longer measures (``reason``: see ``_GONE``)."""
+    return Signal(
+        time=report.time, source="monitor:drift", kind=SignalKind.MODEL_DRIFT, service=report.model,
+        labels={"model": report.model, "feature": feature}, severity=Severity.WARNING,
+        text=f"{_what(report, feature)} is no longer in {_GONE[reason]}: its drift is no longer measured",
+        status="resolved", evidence={**evidence, "reason": reason, "reference_rows": report.reference_rows,
+                                     "current_rows": report.current_rows},
+    )
 
 
 def performance_signals(report: PerformanceReport, previous_breaches: set[str]) -> list[Signal]:

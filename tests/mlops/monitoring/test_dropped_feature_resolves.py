@@ -1,0 +1,95 @@
+"""A feature whose drift fired and that a check no longer sees — the reference was rebuilt without it,
+or the served requests stopped carrying it — has its drift resolved, saying why; it is not left
+firing for ever. Too few samples to tell still keep it firing, as for any check without a verdict."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from opsloop.core.signals import SignalKind
+from opsloop.mlops.monitoring import DriftPolicy, InMemoryMonitoringStore, ModelMonitor, PredictionSample
+from opsloop.mlops.monitoring.sql import SqlMonitoringStore
+from opsloop.mlops.monitoring.store import MonitoringStore
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> MonitoringStore:
+    if request.param == "memory":
+        return InMemoryMonitoringStore()
+    return SqlMonitoringStore(f"sqlite:///{tmp_path / 'monitoring.db'}")
+
+
+def _reference(columns: tuple[str, ...], seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({c: rng.normal(size=1000) for c in columns})
+
+
+def _traffic(store: MonitoringStore, rows: int, shifts: dict[str, float], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    start = time.time()
+    store.add_samples([PredictionSample("m", f"r{seed}-{i}", 0, start + i / 1000,
+                                        {c: float(rng.normal() + s) for c, s in shifts.items()}, 0.0)
+                       for i in range(rows)])
+
+
+def _states(signals: list) -> dict[str, str]:  # noqa: ANN001 - Signal list
+    return {s.labels["feature"]: s.status for s in signals}
+
+
+def _firing(store: MonitoringStore) -> set[str]:
+    last: dict[str, str] = {}
+    for s in store.list_signals(model="m", kind=SignalKind.MODEL_DRIFT, limit=500):
+        last.setdefault(s.labels["feature"], s.status)
+    return {f for f, status in last.items() if status == "firing"}
+
+
+def test_a_drifted_feature_the_rebuilt_reference_lacks_is_resolved(store: MonitoringStore) -> None:
+    monitor = ModelMonitor(store, "m")
+    monitor.set_reference(_reference(("a", "b")))
+    _traffic(store, 200, {"a": 0.0, "b": 4.0}, seed=2)
+    _, fired = monitor.check_drift()
+    assert _states(fired) == {"b": "firing"}
+
+    monitor.set_reference(_reference(("a",)))  # the new version's training data has no 'b'
+    _, signals = monitor.check_drift()
+    assert _states(signals) == {"b": "resolved"}
+    (resolved,) = signals
+    assert "no longer in the reference" in resolved.text
+    assert resolved.evidence["reason"] == "not_in_reference"
+    assert _firing(store) == set()
+    _, again = monitor.check_drift()
+    assert again == []  # resolved once, not at every check
+
+
+def test_a_drifted_feature_the_served_requests_stopped_carrying_is_resolved(store: MonitoringStore) -> None:
+    monitor = ModelMonitor(store, "m")
+    monitor.set_reference(_reference(("a", "b")))
+    _traffic(store, 200, {"a": 0.0, "b": 4.0}, seed=2)
+    assert _states(monitor.check_drift()[1]) == {"b": "firing"}
+
+    # The model's inputs changed: requests carry only 'a' now (the window holds only those).
+    window = ModelMonitor(store, "m", drift_policy=DriftPolicy(window=150))
+    _traffic(store, 150, {"a": 0.0}, seed=3)
+    report, signals = window.check_drift()
+    assert _states(signals) == {"b": "resolved"}
+    assert "no longer in the served data" in signals[0].text
+    assert signals[0].evidence["reason"] == "not_served"
+    assert [f.note for f in report.features if f.feature == "b"] == ["not in the served data"]
+    assert _firing(store) == set()
+
+
+def test_too_few_samples_without_the_feature_keep_its_drift_firing(store: MonitoringStore) -> None:
+    monitor = ModelMonitor(store, "m")
+    monitor.set_reference(_reference(("a", "b")))
+    _traffic(store, 200, {"a": 0.0, "b": 4.0}, seed=2)
+    assert _states(monitor.check_drift()[1]) == {"b": "firing"}
+
+    _traffic(store, 10, {"a": 0.0}, seed=3)  # fewer than min_rows: no verdict on 'b' yet
+    window = ModelMonitor(store, "m", drift_policy=DriftPolicy(window=10))
+    _, signals = window.check_drift()
+    assert signals == [] and _firing(store) == {"b"}

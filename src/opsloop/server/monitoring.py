@@ -48,6 +48,7 @@ from opsloop.mlops.monitoring.sampling import ModelRecorder, PredictionSampler
 from opsloop.mlops.monitoring.schedule_lock import ScheduleLock
 from opsloop.mlops.monitoring.service import parse_table, reference_with_predictions
 from opsloop.mlops.monitoring.sql import SqlMonitoringStore
+from opsloop.mlops.monitoring.store import ReferenceChangedError
 from opsloop.server.errors import error_body
 from opsloop.server.wire import json_response
 from opsloop.settings import MonitoringSettings, Settings
@@ -122,7 +123,7 @@ class ServerMonitoring:
         return self._set_reference(monitor, ReferenceRequest.parse(body))
 
     def _set_reference(self, monitor: ModelMonitor, request: ReferenceRequest,
-                       previous: dict[str, Any] | None = None) -> dict[str, Any]:
+                       replacing: dict[str, Any] | None = None) -> dict[str, Any]:
         frame = request.rows if request.rows is not None else self._read(request.path or "")
         frame = frame.head(self.settings.max_reference_rows)
         model, uri = self._model_for(monitor.model, request.ref)
@@ -130,8 +131,8 @@ class ServerMonitoring:
         if model is not None:
             frame, preds = reference_with_predictions(model, frame)
         origin = lineage.data_origin(request.path, *self._version_of(uri), uri, getattr(model, "model_uuid", None))
-        profile = monitor.set_reference(frame, preds, policies=request.policies,
-                                        origin=lineage.followed(origin, previous) if previous is not None else origin)
+        profile = monitor.set_reference(frame, preds, policies=request.policies, replacing=replacing, origin=(
+            lineage.followed(origin, replacing.get("origin") or {}) if replacing is not None else origin))
         return {**reference_summary(monitor.model, profile), "model_uri": uri if preds is not None else None}
 
     def _version_of(self, uri: str | None) -> tuple[str | None, str | None]:
@@ -175,15 +176,19 @@ class ServerMonitoring:
         if path is not None:
             request = ReferenceRequest(rows=None, path=path, ref=alias, policies=profile.get("policies") or {})
             try:
-                self._set_reference(self.monitor(name), request, previous=origin)
+                self._set_reference(self.monitor(name), request, replacing=profile)
                 log.info("drift reference of %s follows %s@%s: version %s (was %s), data %s",
                          name, name, alias, version, origin.get("version"), path)
                 return True
+            except ReferenceChangedError:  # set meanwhile (by an operator): that one stays
+                return False
             except OpsloopError as exc:
                 detail = f"{path}: {exc.message}"
         why = (f"version {version} has no known training data ({detail}); drift is still measured against "
                f"the training data of version {origin.get('version') or '?'}")
-        self.store.save_reference(name, {**profile, "origin": lineage.behind(origin, version, why)})
+        if not self.store.replace_reference(name, {**profile, "origin": lineage.behind(origin, version, why)},
+                                            revision=profile.get("revision")):
+            return False  # set meanwhile: that one stays
         log.warning("drift reference of %s stays at version %s although %s@%s is version %s: %s",
                     name, origin.get("version"), name, alias, version, why)
         return False

@@ -15,7 +15,7 @@ from opsloop.mlops.monitoring.sampling import PredictionSampler
 from opsloop.mlops.monitoring.service import MonitorConfig, ServingMonitor, read_table
 from opsloop.mlops.monitoring.signals import drift_signals, performance_signals
 from opsloop.mlops.monitoring.sql import SqlMonitoringStore
-from opsloop.mlops.monitoring.store import MonitoringStore, open_store
+from opsloop.mlops.monitoring.store import MonitoringStore, ReferenceChangedError, open_store
 
 __all__ = [
     "PREDICTION",
@@ -32,6 +32,7 @@ __all__ = [
     "PerformanceReport",
     "PredictionSample",
     "PredictionSampler",
+    "ReferenceChangedError",
     "ServingMonitor",
     "SqlMonitoringStore",
     "WindowPSIDetector",

@@ -9,7 +9,7 @@ from typing import Any
 
 from opsloop.core.signals import Signal
 from opsloop.mlops.monitoring.records import DriftReport, GroundTruth, PredictionSample
-from opsloop.mlops.monitoring.store import MonitoringStore
+from opsloop.mlops.monitoring.store import MonitoringStore, revised
 
 __all__ = ["InMemoryMonitoringStore"]
 
@@ -62,7 +62,15 @@ class InMemoryMonitoringStore(MonitoringStore):
 
     def save_reference(self, model: str, profile: dict[str, Any]) -> None:
         with self._lock:
-            self._refs[model] = profile
+            self._refs[model] = revised(profile)
+
+    def replace_reference(self, model: str, profile: dict[str, Any], *, revision: str | None) -> bool:
+        with self._lock:
+            stored = self._refs.get(model)
+            if stored is None or stored.get("revision") != revision:
+                return False
+            self._refs[model] = revised(profile)
+            return True
 
     def get_reference(self, model: str) -> dict[str, Any] | None:
         with self._lock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -15,7 +15,7 @@ from opsloop.mlops.monitoring.drift import DriftPolicy, build_profile, compute_d
 from opsloop.mlops.monitoring.performance import PerformancePolicy, PerformanceReport, live_performance
 from opsloop.mlops.monitoring.records import DriftReport, GroundTruth
 from opsloop.mlops.monitoring.signals import drift_signals, performance_signals
-from opsloop.mlops.monitoring.store import MonitoringStore
+from opsloop.mlops.monitoring.store import MonitoringStore, ReferenceChangedError
 
 __all__ = ["ModelMonitor"]
 
@@ -41,18 +41,28 @@ class ModelMonitor:
 
     def set_reference(self, frame: pd.DataFrame, predictions: Any = None, *,
                       policies: dict[str, dict[str, Any]] | None = None,
-                      origin: dict[str, Any] | None = None) -> dict[str, Any]:
+                      origin: dict[str, Any] | None = None,
+                      replacing: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Profile ``frame`` (training/reference data) and keep it as the drift reference.
 
         ``policies`` (``{"drift": {...}, "performance": {...}}``, see ``monitoring.reference``) are
         kept with the profile, for monitors built from it; so is ``origin`` (see ``monitoring.lineage``).
+        ``replacing``: the stored reference this one is derived from (a rebuild for a moved alias); it
+        is kept only while that one is still the stored reference, so a reference set meanwhile stays.
+
+        Raises:
+            ReferenceChangedError: ``replacing`` is no longer the stored reference (nothing is written).
         """
         profile = build_profile(frame, predictions)
         if policies:
             profile["policies"] = policies
         if origin:
             profile["origin"] = origin
-        self.store.save_reference(self.model, profile)
+        if replacing is None:
+            self.store.save_reference(self.model, profile)
+        elif not self.store.replace_reference(self.model, profile, revision=replacing.get("revision")):
+            raise ReferenceChangedError(f"the drift reference of model {self.model!r} was set meanwhile; "
+                                        "it is kept", field="reference")
         return profile
 
     def check_drift(self) -> tuple[DriftReport, list[Signal]]:

@@ -14,7 +14,7 @@ from opsloop.core.signals import Severity, Signal
 from opsloop.errors import StorageError
 from opsloop.mlops.monitoring import tables as t
 from opsloop.mlops.monitoring.records import DriftReport, GroundTruth, PredictionSample
-from opsloop.mlops.monitoring.store import MonitoringStore
+from opsloop.mlops.monitoring.store import MonitoringStore, revised
 from opsloop.storage.sql._dialect import insert_ignore
 
 if TYPE_CHECKING:
@@ -134,9 +134,25 @@ class SqlMonitoringStore(MonitoringStore):
     def save_reference(self, model: str, profile: dict[str, Any]) -> None:
         def write(conn: sa.Connection) -> None:
             conn.execute(t.references.delete().where(t.references.c.model == model))
-            conn.execute(t.references.insert().values(model=model, profile=_dumps(profile), time=time.time()))
+            conn.execute(t.references.insert().values(model=model, profile=_dumps(revised(profile)),
+                                                      time=time.time()))
 
         self._run(write)
+
+    def replace_reference(self, model: str, profile: dict[str, Any], *, revision: str | None) -> bool:
+        def write(conn: sa.Connection) -> bool:
+            # SQLite: the write transaction holds the database's write lock from its start (BEGIN
+            # IMMEDIATE); PostgreSQL: the row is locked until the end (a concurrent save_reference,
+            # which deletes it, waits, or leaves nothing to find).
+            q = sa.select(t.references.c.profile).where(t.references.c.model == model).with_for_update()
+            raw = conn.execute(q).scalar()
+            if raw is None or json.loads(raw).get("revision") != revision:
+                return False
+            conn.execute(t.references.update().where(t.references.c.model == model).values(
+                profile=_dumps(revised(profile)), time=time.time()))
+            return True
+
+        return bool(self._run(write))
 
     def get_reference(self, model: str) -> dict[str, Any] | None:
         q = sa.select(t.references.c.profile).where(t.references.c.model == model)

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opsloop.core.signals import Signal
+from opsloop.errors import InvalidStateError
 from opsloop.mlops.monitoring.records import DriftReport, GroundTruth, PredictionSample
 
-__all__ = ["MonitoringStore", "open_store"]
+__all__ = ["MonitoringStore", "ReferenceChangedError", "open_store", "revised"]
+
+
+class ReferenceChangedError(InvalidStateError):
+    """The reference a new one was derived from is no longer the stored one (it was set meanwhile)."""
+
+
+def revised(profile: Mapping[str, Any]) -> dict[str, Any]:
+    """``profile`` with a new ``revision``: every write of a reference gets one, so a writer can
+    tell whether the reference it read is still the stored one (``replace_reference``)."""
+    return {**profile, "revision": uuid.uuid4().hex}
 
 
 class MonitoringStore(ABC):
@@ -34,7 +46,13 @@ class MonitoringStore(ABC):
 
     @abstractmethod
     def save_reference(self, model: str, profile: dict[str, Any]) -> None:
-        """Replace the reference (training data) profile of ``model``."""
+        """Replace the reference (training data) profile of ``model`` (stored ``revised``)."""
+
+    @abstractmethod
+    def replace_reference(self, model: str, profile: dict[str, Any], *, revision: str | None) -> bool:
+        """Store ``profile`` (``revised``) as ``model``'s reference only while the stored one is still
+        ``revision`` (``None``: one stored before references had revisions); the comparison and the
+        write are one transaction. Returns whether it was written (not when there is no reference)."""
 
     @abstractmethod
     def get_reference(self, model: str) -> dict[str, Any] | None:

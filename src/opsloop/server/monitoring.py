@@ -12,9 +12,10 @@
 A share (``monitoring.sample_rate``) of the requests scored at ``/serving`` is sampled into the
 server's own database, filed under the registered model's name (``version`` is the served model's
 ``model_uuid``). Every ``monitoring.drift_interval_s`` the models with a reference and new samples
-are checked for drift, and those with labels for live performance, by one worker process of the
-server (the one holding ``SCHEDULE_LOCK`` in the data dir); a reference set with an alias first
-follows it to the version it names now (``ServerMonitoring.follow_served``). Every drift and performance
+are checked for drift, and those with labels for live performance, by one process per database
+(``schedule_lock_for``: an advisory lock on PostgreSQL, ``SCHEDULE_LOCK`` in the data dir on SQLite);
+a reference set with an alias first follows it to the version it names now
+(``ServerMonitoring.follow_served``). Every drift and performance
 signal, from the schedule or from a ``POST``, goes into the AIOps pipeline in this process, as if
 posted to ``/api/opsloop/v1/events``, so it opens (or resolves) an incident of service = model name.
 
@@ -45,7 +46,7 @@ from opsloop.mlops.monitoring.api import create_monitoring_app
 from opsloop.mlops.monitoring.monitor import ModelMonitor
 from opsloop.mlops.monitoring.reference import ReferenceRequest, policies_of, reference_summary
 from opsloop.mlops.monitoring.sampling import ModelRecorder, PredictionSampler
-from opsloop.mlops.monitoring.schedule_lock import ScheduleLock
+from opsloop.mlops.monitoring.schedule_lock import ScheduleLeadership, schedule_lock_for
 from opsloop.mlops.monitoring.service import parse_table, reference_with_predictions
 from opsloop.mlops.monitoring.sql import SqlMonitoringStore
 from opsloop.mlops.monitoring.store import ReferenceChangedError
@@ -299,7 +300,7 @@ class _Api:
 
 
 async def _schedule(monitoring: ServerMonitoring, interval: float, stop: asyncio.Event,
-                    halt: threading.Event, lock: ScheduleLock) -> None:
+                    halt: threading.Event, lock: ScheduleLeadership) -> None:
     while interval > 0:
         with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
@@ -325,7 +326,7 @@ def register(app: FastAPI, settings: Settings) -> None:
             monitoring.sampler.start()
             a.state.model_monitoring = monitoring
             stop, halt = asyncio.Event(), threading.Event()
-            lock = ScheduleLock(settings.storage.data_dir / SCHEDULE_LOCK)
+            lock = schedule_lock_for(a.state.runtime.db, settings.storage.data_dir / SCHEDULE_LOCK)
             task = asyncio.create_task(_schedule(monitoring, settings.monitoring.drift_interval_s, stop, halt, lock),
                                        name="opsloop-model-monitoring")
             try:
@@ -335,7 +336,7 @@ def register(app: FastAPI, settings: Settings) -> None:
                 halt.set()  # a round under way ends after the model it is checking
                 with suppress(asyncio.CancelledError):
                     await task
-                lock.release()
+                await asyncio.to_thread(lock.release)
                 a.state.model_monitoring = None
                 await asyncio.to_thread(monitoring.sampler.stop)  # pending samples written before the store closes
 

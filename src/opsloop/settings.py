@@ -95,6 +95,12 @@ class TopologySettings(BaseModel):
         "", description="A YAML or JSON topology document (services: {a: [b, …]} and/or edges: [{source, target}]) "
         "that replaces the declared topology at every start (empty: keep the one declared through the API).",
     )
+    time_proximity_s: float = Field(
+        60.0, ge=0, le=3600,
+        description="Two services no declared or traced edge names: an alert of one joins an incident where the "
+        "other started alerting at most this many seconds before or after (during the incident's first 5 minutes; "
+        "0: off, such services group only by labels and learned co-occurrence).",
+    )
 
 
 class RunbookSettings(BaseModel):

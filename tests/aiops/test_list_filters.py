@@ -3,6 +3,7 @@ the parameter, not a silently empty (or unfiltered) list; several values are com
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,10 @@ def test_unknown_filter_values_are_refused_and_lists_of_known_ones_work(tmp_path
 
 def test_several_kinds_and_severities_select_their_union(tmp_path: Path) -> None:
     with aiops_client(tmp_path) as client:
-        alerts = [alert("Down", "db", severity="critical"), alert("Slow", "api", severity="warning")]
+        # minutes apart: three incidents (no topology, so alerts close in time would be one)
+        t = time.time()
+        alerts = [alert("Down", "db", severity="critical", start=t - 1200),
+                  alert("Slow", "api", severity="warning", start=t - 600)]
         assert client.post(API + "/ingest/alertmanager", json=am_payload(alerts)).status_code == 200
         assert client.post(API + "/events", json={"kind": "model_drift", "service": "m", "text": "drift"}
                            ).status_code == 200

@@ -4,7 +4,7 @@ then is acknowledged and resolved from its page."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -14,7 +14,9 @@ from tests.ui.conftest import shot
 pytestmark = pytest.mark.browser
 
 
-def _alert(name: str, service: str) -> dict:
+def _alert(name: str, service: str, ago_s: float = 0.0) -> dict:
+    """A firing Alertmanager webhook; alerts of unrelated services posted minutes apart (``ago_s``) are
+    separate incidents (the tests share one server, which has no topology and groups by time proximity)."""
     return {
         "version": "4", "status": "firing", "receiver": "opsloop", "groupKey": f"{{}}:{{alertname=\"{name}\"}}",
         "groupLabels": {"alertname": name}, "commonLabels": {"alertname": name, "service": service},
@@ -22,7 +24,7 @@ def _alert(name: str, service: str) -> dict:
         "alerts": [{
             "status": "firing", "labels": {"alertname": name, "service": service, "severity": "critical"},
             "annotations": {"summary": f"{name} on {service}: p99 latency above 2s"},
-            "startsAt": datetime.now(UTC).isoformat(), "endsAt": "0001-01-01T00:00:00Z",
+            "startsAt": (datetime.now(UTC) - timedelta(seconds=ago_s)).isoformat(), "endsAt": "0001-01-01T00:00:00Z",
             "generatorURL": "http://prometheus:9090/graph", "fingerprint": f"{abs(hash(name + service)):016x}"[:16],
         }],
     }
@@ -107,8 +109,9 @@ def test_incident_page_charts_the_anomalous_metric_with_its_expected_band(page, 
 def test_merge_from_the_list_and_split_from_the_incident(page, incidents_api: str) -> None:  # noqa: ANN001
     from playwright.sync_api import expect
 
-    for name, service in [("DiskFullData", "storage-a"), ("DiskFullLogs", "storage-b")]:
-        httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=_alert(name, service)).raise_for_status()
+    for name, service, ago in [("DiskFullData", "storage-a", 1800), ("DiskFullLogs", "storage-b", 1200)]:
+        httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=_alert(name, service, ago)
+                   ).raise_for_status()
     page.goto("/#/incidents?q=DiskFull")
     rows = page.locator("#incidents-table tbody tr")
     expect(rows).to_have_count(2)
@@ -132,12 +135,14 @@ def test_merge_from_the_list_and_split_from_the_incident(page, incidents_api: st
 def test_live_refresh_keeps_keyboard_focus_in_the_list(page, incidents_api: str) -> None:  # noqa: ANN001
     from playwright.sync_api import expect
 
-    httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=_alert("QueueBacklog", "billing")).raise_for_status()
+    httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=_alert("QueueBacklog", "billing", 3600)
+               ).raise_for_status()
     page.goto("/#/incidents?q=QueueBacklog")
     link = page.locator("#incidents-table a.incident-link", has_text="QueueBacklog")
     expect(link).to_be_visible()
     link.focus()
-    httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=_alert("QueueBacklogStuck", "ledger")).raise_for_status()
+    httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=_alert("QueueBacklogStuck", "ledger", 3000)
+               ).raise_for_status()
     expect(page.locator("#incidents-table tbody tr")).to_have_count(2, timeout=20_000)
     assert page.evaluate("document.activeElement.classList.contains('incident-link')")
     page.keyboard.press("Enter")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from opsloop.aiops.correlation.grouping import GroupingConfig
 from opsloop.aiops.correlation.inhibition import InhibitRule
 from opsloop.aiops.correlation.silences import Silence, parse_matchers
 from opsloop.aiops.incidents.engine import EngineConfig, IncidentEngine, IngestReport
@@ -116,7 +117,10 @@ class Pipeline:
         ing, tr = settings.ingestion, settings.traces
         calls = CallGraph(min_calls=tr.min_calls, expiry_s=tr.edge_expiry_days * 86400.0,
                           max_spans=tr.span_map_size, span_ttl_s=tr.span_map_ttl_s)
+        proximity = settings.topology.time_proximity_s
+        grouping = GroupingConfig(burst_window_s=proximity or 60.0, burst_weight=2.0 if proximity else 0.0)
         return cls(stores, limits=Limits.from_settings(ing), rate_per_sender=ing.rate_limit_per_sender,
+                   config=EngineConfig(grouping=grouping),
                    metric_history_s=ing.metric_history_days * 86400.0,
                    detector_checkpoint_s=ing.detector_checkpoint_s, call_graph=calls,
                    log_retention_s=ing.log_retention_days * 86400.0,

@@ -116,8 +116,9 @@ def test_a_changed_declared_topology_counts_from_the_next_decision() -> None:
     topo.set_declared([("web", "api"), ("api", "db")])
     again = c.decide(sig("web", 10, "Slow"))
     assert any("web depends on (2 hops) db (declared" in r for r in again.reasons)
-    topo.set_declared([])
-    assert c.decide(sig("web", 10, "Slow")).group_id is None
+    topo.set_declared([])  # no topology: only time proximity is left
+    assert c.decide(sig("web", 10, "Slow")).reasons[0] == (
+        "10s from when db started alerting (no known dependency: time proximity)")
 
 
 def test_a_same_service_alert_after_a_quiet_spell_opens_a_new_incident() -> None:
@@ -194,7 +195,7 @@ def test_a_flaky_checks_incident_takes_no_other_alert() -> None:
 
 
 def test_rare_shared_labels_group_common_ones_do_not() -> None:
-    c = Correlator(config=GroupingConfig(use_topology=False, use_learned=False))
+    c = Correlator(config=GroupingConfig(use_topology=False, use_learned=False, burst_weight=0.0))
     background = [sig(f"svc{i}", i * 1000.0, "Noise", cluster="prod", zone=f"z{i % 3}") for i in range(30)]
     feed(c, background)
     t = 40_000.0
@@ -333,7 +334,8 @@ def test_api_silence_and_maintenance(client) -> None:  # noqa: ANN001
     assert len(client.get(API + "/silences").json()["silences"]) == 2
     assert client.delete(f"{API}/silences/{sid}").status_code == 200
     assert len(client.get(API + "/silences").json()["silences"]) == 1
-    client.post(AM, json=am_payload([alert("Other", "db")]))
+    # minutes after api's: not grouped with it by time proximity (there is no topology)
+    client.post(AM, json=am_payload([alert("Other", "db", start=time.time() + 200)]))
     assert {i["service"] for i in incidents(client)} == {"api", "db"}
     assert client.post(API + "/silences", json={"matchers": "x=", "duration_s": 5}).status_code == 400
     assert client.post(API + "/silences", json={"matchers": 'a="b"'}).status_code == 400
@@ -345,9 +347,10 @@ def test_api_inhibit_rules(client) -> None:  # noqa: ANN001
     rules = [{"source_matchers": ['alertname="ClusterDown"'], "target_matchers": ['severity="warning"'],
               "equal": ["cluster"]}]
     assert client.put(API + "/inhibit-rules", json=rules).status_code == 200
-    client.post(AM, json=am_payload([alert("ClusterDown", "k8s", cluster="eu")]))
-    client.post(AM, json=am_payload([alert("PodPending", "shop", severity="warning", cluster="eu", start=time.time() + 1),
-                                     alert("PodPending", "shop2", severity="warning", cluster="us")]))
+    t0 = time.time() - 300  # shop2 alerts minutes after k8s: not grouped with it by time proximity
+    client.post(AM, json=am_payload([alert("ClusterDown", "k8s", cluster="eu", start=t0)]))
+    client.post(AM, json=am_payload([alert("PodPending", "shop", severity="warning", cluster="eu", start=t0 + 200),
+                                     alert("PodPending", "shop2", severity="warning", cluster="us", start=t0 + 200)]))
     services = sorted(i["service"] for i in incidents(client))
     assert services == ["k8s", "shop2"]
     assert client.put(API + "/inhibit-rules", json=[{"source_matchers": []}]).status_code == 400

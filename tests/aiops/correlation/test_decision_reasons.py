@@ -40,7 +40,7 @@ def _cause() -> Correlator:
 
 
 def _labels() -> Correlator:
-    c = Correlator(config=GroupingConfig(use_topology=False, use_learned=False))
+    c = Correlator(config=GroupingConfig(use_topology=False, use_learned=False, burst_weight=0.0))
     feed(c, [sig(f"svc{i}", i * 1000.0, "Noise", cluster="prod", zone=f"z{i % 3}") for i in range(30)])
     feed(c, [sig("a", 40_000.0, "DiskFull", volume="vol-7", zone="z1", rack="r9")])
     return c

@@ -29,7 +29,8 @@ def test_a_traced_edge_set_after_a_decision_counts_from_the_next_one() -> None:
     c.add(1, first)
     later = Signal(time=20, source="t", service="api", labels={"alertname": "Slow", "service": "api"},
                    severity=Severity.ERROR, text="Slow on api")
-    assert c.decide(later).group_id is None
+    untraced = c.decide(later)  # nothing known of either service: only time proximity
+    assert untraced.group_id == 1 and untraced.reasons[0].endswith("(no known dependency: time proximity)")
     topo.set_traced([("api", "db")])
     d = c.decide(later)
     assert d.group_id == 1 and "api depends on db (traced calls), 20s after it started alerting" in d.reasons

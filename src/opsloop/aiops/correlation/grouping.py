@@ -20,6 +20,12 @@ reason, and fades with the time gap:
 * a learned co-occurrence link: +2.5 × strength, unless the declared topology names both services
   (then it knows they are not on one failure path: services that alert together because they call
   the same failing service are siblings, not a cause and its symptom)
+* time proximity, between services the topology names neither of (no declared or traced edge: it
+  cannot say whether they are on one failure path): alerting within ``burst_window_s`` of when such a
+  service of the incident started alerting: +2 (``burst_weight``), fading to nothing at twice that,
+  and only up to ``burst_span_s`` after the incident's first signal. With no topology, the storm of
+  alerts that opens an incident is one incident as long as each new service joins it soon after
+  another started; a steady flow of unrelated alerts does not grow one incident for ever
 * shared labels, each weighted by how rare it is among recent signals (``cluster=prod`` on every
   alert weighs nothing; a volume id seen on two signals weighs a lot): 2 × rarity each, up to +2.5
 
@@ -87,6 +93,11 @@ class GroupingConfig:
         first_recur_s: the same for its first recurrence (at most ``recur_window_s``): an alert that
             fired once may come back hours later for a new reason.
         label_cap: most that shared labels add to the score.
+        burst_weight: the evidence that a signal of a service the topology does not name belongs to an
+            incident where another such service started alerting at most ``burst_window_s`` before
+            or after it (fading to nothing at twice that); ``0`` to disable.
+        burst_window_s: see ``burst_weight``.
+        burst_span_s: time proximity counts for signals at most this long after the incident's first.
         use_labels, use_topology, use_learned: switch evidence kinds off (for ablations).
     """
 
@@ -99,6 +110,9 @@ class GroupingConfig:
     recur_window_s: float = 10800.0
     first_recur_s: float = 3600.0
     label_cap: float = 2.5
+    burst_weight: float = 2.0
+    burst_window_s: float = 60.0
+    burst_span_s: float = 300.0
     use_labels: bool = True
     use_topology: bool = True
     use_learned: bool = True
@@ -191,6 +205,8 @@ class _Ctx:
     near: set[str] | None
     # the service's declared surroundings
     reach: _Reach
+    # the topology does not name the service (time proximity counts: ``Correlator._burst``)
+    unnamed: bool
     # the other links, filled on first use (the topology does not change during a decision)
     links: dict[str, _Link] = field(default_factory=dict)
     strongest: list[_Ordered] | None = None
@@ -235,6 +251,7 @@ _RECURRED = ("the same alert fired again, {:.0f} min after its last signal "
 _SAME_SERVICE = "same service {}, {:.0f}s after its last signal".format
 _SAME_THING = "same {} {}, {:.0f}s after its last signal".format
 _CASCADE = "{}, {:.0f}s after {}".format
+_BURST = "{:.0f}s from when {} started alerting (no known dependency: time proximity)".format
 _SHARES_ONE = "shares labels {}={}".format
 
 
@@ -295,6 +312,10 @@ class Correlator:
                     ids = self._by_service.get(other)
                     if ids:
                         out |= ids
+        if ctx.unnamed and self.config.burst_weight > 0:  # time proximity: incidents active lately
+            cfg, t = self.config, sig.time
+            horizon, young = t - 2 * cfg.burst_window_s, t - cfg.burst_span_s
+            out.update(gid for gid, g in self.groups.items() if g.last >= horizon and g.first >= young)
         if self.config.use_labels:
             for kv in sig.labels.items():
                 ids = self._by_label.get(kv)
@@ -352,6 +373,8 @@ class Correlator:
         w, why = self._same_place(sig, g, ctx)
         if w <= 0 and sig.service:
             w, why = self._cascade(sig.time, g, ctx)
+            if w <= 0 and ctx.unnamed and cfg.burst_weight > 0:
+                w, why = self._burst(sig, g)
         if w > 0:
             score += w
             reasons.append(why)
@@ -406,7 +429,8 @@ class Correlator:
         identity = tuple([(k, v) for k in IDENTITY_LABELS if (v := sig.labels.get(k))])
         # with nothing learned and the declared topology in use, the neighbours are the declared ones
         near = reach.near if self.config.use_topology and not self.topology.learned_partners(sig.service) else None
-        return _Ctx(sig.service, paths, linked, rarity, weights, identity, reach.links, near, reach)
+        unnamed = bool(sig.service) and not (self.config.use_topology and self.topology.knows(sig.service))
+        return _Ctx(sig.service, paths, linked, rarity, weights, identity, reach.links, near, reach, unnamed)
 
     def _reach(self, service: str, paths: tuple[dict[str, int], dict[str, int], set[str]]) -> _Reach:
         """The service's declared surroundings, anew when the topology's distance maps changed."""
@@ -462,6 +486,19 @@ class Correlator:
             if w > best or (w == best and w > 0.0 and other < best_other):
                 best, best_other, why = w, other, (_CASCADE, text, lag, when)
         return best, why
+
+    def _burst(self, sig: Signal, g: Group) -> tuple[float, _Why]:
+        """Time proximity: the signal's service (which the topology does not name) alerting soon before
+        or after another service the topology does not name started alerting in the incident; the
+        nearest onset counts, on a tie the service first in name order."""
+        t, svc = sig.time, sig.service
+        if t - g.first > self.config.burst_span_s:
+            return 0.0, _NO_WHY
+        named = self.topology.knows if self.config.use_topology else _named_none
+        lag, other = min(((abs(t - onset), name) for name, onset in g.onset.items()
+                          if name != svc and not named(name)), default=(math.inf, ""))
+        w = self.config.burst_weight * self._fade(lag, self.config.burst_window_s)
+        return (w, (_BURST, lag, other)) if w > 0 else (0.0, _NO_WHY)
 
     @staticmethod
     def _fade(lag: float, window: float) -> float:
@@ -566,6 +603,10 @@ class Correlator:
         _drop_empty(self._by_fp)
         _drop_empty(self._by_label)
         return len(old)
+
+
+def _named_none(service: str) -> bool:
+    return False
 
 
 def _drop_empty(index: dict[Any, Any]) -> None:

@@ -22,7 +22,29 @@ def tiny_png(width: int = 24, height: int = 16) -> bytes:
 
 
 def make_runs(tracking_uri: str, experiment: str = "ui-demo") -> dict[str, str]:
-    """Three runs with params, stepped metrics, tags, a dataset input and artifacts; returns name → run id."""
+    """Three runs with params, stepped metrics, tags, a dataset input and artifacts; returns name → run id.
+
+    Module fixtures call this, outside the per-test isolation of the mlflow client (tests/conftest.py):
+    the experiment it sets (``MLFLOW_EXPERIMENT_ID`` in the environment) is taken back when done, or
+    later tests in the process would log into an experiment of this server.
+    """
+    import os
+
+    env = {k: os.environ.get(k) for k in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")}
+    try:
+        return _make_runs(tracking_uri, experiment)
+    finally:
+        from mlflow.tracking import fluent
+
+        fluent._active_experiment_id = None
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _make_runs(tracking_uri: str, experiment: str) -> dict[str, str]:
     import mlflow
     import pandas as pd
 

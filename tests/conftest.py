@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests._environ import restore_environ
 from tests._postgres import PostgresCluster
 
 OPSLOOP_BIN = str(Path(sys.executable).with_name("opsloop"))
@@ -122,11 +123,7 @@ def _isolate_mlflow_client_state() -> Iterator[None]:
         tracking_utils._tracking_uri = None
         registry_utils._registry_uri = None
         fluent._active_experiment_id = None
-    for key, value in env_before.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    restore_environ(env_before)
 
 
 @pytest.fixture

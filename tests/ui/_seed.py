@@ -8,6 +8,8 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from tests._environ import restore_environ, saved_environ
+
 
 def tiny_png(width: int = 24, height: int = 16) -> bytes:
     """A small valid RGB PNG (a gradient), written without image libraries."""
@@ -28,20 +30,14 @@ def make_runs(tracking_uri: str, experiment: str = "ui-demo") -> dict[str, str]:
     the experiment it sets (``MLFLOW_EXPERIMENT_ID`` in the environment) is taken back when done, or
     later tests in the process would log into an experiment of this server.
     """
-    import os
-
-    env = {k: os.environ.get(k) for k in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")}
+    env = saved_environ(("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"))
     try:
         return _make_runs(tracking_uri, experiment)
     finally:
         from mlflow.tracking import fluent
 
         fluent._active_experiment_id = None
-        for key, value in env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        restore_environ(env)
 
 
 def _make_runs(tracking_uri: str, experiment: str) -> dict[str, str]:

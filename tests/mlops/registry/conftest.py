@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy
+from tests._environ import restore_environ
 from tests._postgres import PostgresCluster
 from tests.conftest import ServerProcess
 
@@ -53,11 +54,7 @@ def _mlflow_pointed_at(url: str) -> Iterator[str]:
     finally:
         tracking_utils._tracking_uri = None
         registry_utils._registry_uri = None
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        restore_environ(saved)
 
 
 @pytest.fixture

@@ -69,3 +69,10 @@ def test_the_setting_sets_the_window_and_zero_turns_it_off(tmp_path, seconds, we
         assert (config.burst_weight, config.burst_window_s) == (weight, window)
     finally:
         db.dispose()
+
+
+def test_a_flow_of_alerts_from_many_services_is_not_one_incident() -> None:
+    c = Correlator()
+    ids = feed(c, [sig(f"svc-{i}", i * 2.0, f"Alert{i}") for i in range(60)])  # a new service every 2 s
+    sizes = sorted(ids.count(g) for g in set(ids))
+    assert sizes == [20, 20, 20]  # time alone puts at most 20 services in one incident

@@ -23,9 +23,10 @@ reason, and fades with the time gap:
 * time proximity, between services the topology names neither of (no declared or traced edge: it
   cannot say whether they are on one failure path): alerting within ``burst_window_s`` of when such a
   service of the incident started alerting: +2 (``burst_weight``), fading to nothing at twice that,
-  and only up to ``burst_span_s`` after the incident's first signal. With no topology, the storm of
-  alerts that opens an incident is one incident as long as each new service joins it soon after
-  another started; a steady flow of unrelated alerts does not grow one incident for ever
+  and only up to ``burst_span_s`` after the incident's first signal and while the incident has fewer
+  than ``burst_max_services`` services. With no topology, the storm of alerts that opens an incident
+  is one incident as long as each new service joins it soon after another started; a steady flow of
+  unrelated alerts from many services does not make one incident of all of them
 * shared labels, each weighted by how rare it is among recent signals (``cluster=prod`` on every
   alert weighs nothing; a volume id seen on two signals weighs a lot): 2 × rarity each, up to +2.5
 
@@ -98,6 +99,8 @@ class GroupingConfig:
             or after it (fading to nothing at twice that); ``0`` to disable.
         burst_window_s: see ``burst_weight``.
         burst_span_s: time proximity counts for signals at most this long after the incident's first.
+        burst_max_services: nor once the incident has this many services (time alone says little in a
+            steady flow of alerts from many services).
         use_labels, use_topology, use_learned: switch evidence kinds off (for ablations).
     """
 
@@ -113,6 +116,7 @@ class GroupingConfig:
     burst_weight: float = 2.0
     burst_window_s: float = 60.0
     burst_span_s: float = 300.0
+    burst_max_services: int = 20
     use_labels: bool = True
     use_topology: bool = True
     use_learned: bool = True
@@ -492,7 +496,7 @@ class Correlator:
         or after another service the topology does not name started alerting in the incident; the
         nearest onset counts, on a tie the service first in name order."""
         t, svc = sig.time, sig.service
-        if t - g.first > self.config.burst_span_s:
+        if t - g.first > self.config.burst_span_s or len(g.services) >= self.config.burst_max_services:
             return 0.0, _NO_WHY
         named = self.topology.knows if self.config.use_topology else _named_none
         lag, other = min(((abs(t - onset), name) for name, onset in g.onset.items()

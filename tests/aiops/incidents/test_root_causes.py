@@ -62,8 +62,21 @@ def test_without_a_topology_the_first_to_alert_ranks_first() -> None:
 def test_a_dependency_alerting_within_the_tolerance_still_marks_a_symptom() -> None:
     # api alerted 10 s before db (scrape and rule intervals jitter): still db's symptom
     signals = [sig("api", 0), sig("db", 10)]
-    assert ranked(signals)[0] == "db"
-    assert ranked(signals, tolerance_s=0.0)[0] == "api"
+    api = {c.service: c for c in rank_root_causes(signals, SHOP)}["api"]
+    assert any("a symptom?" in r for r in api.reasons) and api.score == -2.0 + 1.5
+    strict = {c.service: c for c in rank_root_causes(signals, SHOP, config=RootCauseConfig(tolerance_s=0.0))}
+    assert not any("a symptom?" in r for r in strict["api"].reasons) and strict["api"].score == 1.5
+
+
+def test_a_root_whose_own_alert_comes_late_still_ranks_first() -> None:
+    # db's "down" rule waits minutes; its callers' symptoms fire first: the topology still points at db
+    signals = [sig("web", 0, sid=1), sig("api", 10, sid=2), sig("worker", 20, sid=3), sig("db", 150, sid=4)]
+    causes = rank_root_causes(signals, SHOP)
+    assert causes[0].service == "db"
+    assert causes[0].reasons[0] == ("3 of the 3 other alerting services depend on it (api, web, worker); "
+                                    "3 of them alerted before it: its own alert may come late")
+    # api explains web only, and came second of four
+    assert round(causes[1].score, 6) == round(3.0 * 1 / 3 + 1.5 * 2 / 3, 6) and causes[1].service == "api"
 
 
 def test_a_recent_change_is_evidence_and_a_changed_dependency_is_a_candidate() -> None:

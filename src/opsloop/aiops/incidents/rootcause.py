@@ -5,9 +5,10 @@ Every service with a signal in the incident is a candidate, and so is a service 
 candidate gathers evidence, each piece with its reason:
 
 * *it explains the others*: the share of the other alerting services that depend on it (within
-  ``max_hops`` of the declared topology) and started alerting no earlier than it did, up to +3. A
-  failure spreads from a service to its callers, so the root is the service most of the incident
-  sits on.
+  ``max_hops`` of the declared topology), up to +3. A failure spreads from a service to its callers,
+  so the root is the service most of the incident sits on, whenever its callers started alerting: a
+  root's own alert often waits longer (a "down" rule with a ``for:`` of minutes) than its callers'
+  symptoms. Alert order is the evidence below.
 * *it is explained*: it depends on an alerting service that started alerting before it (within
   ``tolerance_s``): −2 × the share of its alerting dependencies that did. A caller of a failing
   service shows the failure, it does not cause it.
@@ -142,12 +143,13 @@ def _evidence(svc: str, alerting: dict[str, _Service], order: dict[str, int], ch
     others = [o for o in alerting if o != svc]
     if others:
         callers = topology.dependents(svc, cfg.max_hops)
-        below = [o for o in others if o in callers and alerting[o].onset + cfg.tolerance_s >= onset]
-        if below:
-            w = 3.0 * len(below) / len(others)
-            cause.score += w
-            cause.reasons.append(f"{len(below)} of the {len(others)} other alerting services depend on it "
-                                 f"and alerted after it ({_names(below)})")
+        dependents = [o for o in others if o in callers]
+        if dependents:
+            cause.score += 3.0 * len(dependents) / len(others)
+            early = [o for o in dependents if alerting[o].onset + cfg.tolerance_s < onset]
+            share = f"{len(dependents)} of the {len(others)} other alerting services depend on it"
+            cause.reasons.append(f"{share} ({_names(dependents)}); {len(early)} of them alerted before it: its own "
+                                 "alert may come late" if early else f"{share} and alerted after it ({_names(dependents)})")
         deps = topology.within(svc, cfg.max_hops)
         alerting_deps = [o for o in others if o in deps]
         earlier = [o for o in alerting_deps if alerting[o].onset <= onset + cfg.tolerance_s]

@@ -97,7 +97,7 @@ class TopologySettings(BaseModel):
     )
     time_proximity_s: float = Field(
         60.0, ge=0, le=3600,
-        description="Two services no declared or traced edge names: an alert of one joins an incident where the "
+        description="Two services no declared or traced edge names: an alert of one joins an open incident where the "
         "other started alerting at most this many seconds before or after (during the incident's first 5 minutes, "
         "up to 20 services; 0: off, such services group only by labels and learned co-occurrence).",
     )

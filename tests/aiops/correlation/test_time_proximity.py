@@ -76,3 +76,10 @@ def test_a_flow_of_alerts_from_many_services_is_not_one_incident() -> None:
     ids = feed(c, [sig(f"svc-{i}", i * 2.0, f"Alert{i}") for i in range(60)])  # a new service every 2 s
     sizes = sorted(ids.count(g) for g in set(ids))
     assert sizes == [20, 20, 20]  # time alone puts at most 20 services in one incident
+
+
+def test_a_resolved_incident_takes_nothing_by_proximity() -> None:
+    c = Correlator()
+    feed(c, [sig("churn-model", 0, "Drift")])
+    c.mark_resolved(1, 20.0)  # its drift resolved at once
+    assert c.decide(sig("fraud-model", 40, "Accuracy")).group_id is None

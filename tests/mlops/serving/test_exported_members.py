@@ -15,7 +15,7 @@ SERVING = {
 MONITORING = {
     "PREDICTION", "DriftPolicy", "DriftReport", "FeatureDrift", "GroundTruth", "InMemoryMonitoringStore",
     "ModelMonitor", "MonitorConfig", "MonitoringStore", "PageHinkley", "PerformancePolicy", "PerformanceReport",
-    "PredictionSample", "PredictionSampler", "ServingMonitor", "SqlMonitoringStore", "WindowPSIDetector",
+    "PredictionSample", "PredictionSampler", "ReferenceChangedError", "ServingMonitor", "SqlMonitoringStore", "WindowPSIDetector",
     "build_profile", "compute_drift", "create_monitoring_app", "drift_signals", "ks_test", "live_performance",
     "open_store", "performance_signals", "psi", "read_table",
 }

@@ -23,8 +23,8 @@ reason, and fades with the time gap:
 * time proximity, between services the topology names neither of (no declared or traced edge: it
   cannot say whether they are on one failure path): alerting within ``burst_window_s`` of when such a
   service of the incident started alerting: +2 (``burst_weight``), fading to nothing at twice that,
-  and only up to ``burst_span_s`` after the incident's first signal and while the incident has fewer
-  than ``burst_max_services`` services. With no topology, the storm of alerts that opens an incident
+  and only while the incident is open, up to ``burst_span_s`` after its first signal and while it has
+  fewer than ``burst_max_services`` services. With no topology, the storm of alerts that opens an incident
   is one incident as long as each new service joins it soon after another started; a steady flow of
   unrelated alerts from many services does not make one incident of all of them
 * shared labels, each weighted by how rare it is among recent signals (``cluster=prod`` on every
@@ -496,12 +496,13 @@ class Correlator:
         or after another service the topology does not name started alerting in the incident; the
         nearest onset counts, on a tie the service first in name order."""
         t, svc = sig.time, sig.service
-        if t - g.first > self.config.burst_span_s or len(g.services) >= self.config.burst_max_services:
+        cfg = self.config
+        if g.resolved or t - g.first > cfg.burst_span_s or len(g.services) >= cfg.burst_max_services:
             return 0.0, _NO_WHY
-        named = self.topology.knows if self.config.use_topology else _named_none
+        named = self.topology.knows if cfg.use_topology else _named_none
         lag, other = min(((abs(t - onset), name) for name, onset in g.onset.items()
                           if name != svc and not named(name)), default=(math.inf, ""))
-        w = self.config.burst_weight * self._fade(lag, self.config.burst_window_s)
+        w = cfg.burst_weight * self._fade(lag, cfg.burst_window_s)
         return (w, (_BURST, lag, other)) if w > 0 else (0.0, _NO_WHY)
 
     @staticmethod

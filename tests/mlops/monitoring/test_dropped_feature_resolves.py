@@ -5,23 +5,19 @@ firing for ever. Too few samples to tell still keep it firing, as for any check 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from opsloop.core.signals import SignalKind
-from opsloop.mlops.monitoring import DriftPolicy, InMemoryMonitoringStore, ModelMonitor, PredictionSample
-from opsloop.mlops.monitoring.sql import SqlMonitoringStore
+from opsloop.mlops.monitoring import DriftPolicy, ModelMonitor, PredictionSample
 from opsloop.mlops.monitoring.store import MonitoringStore
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> MonitoringStore:
-    if request.param == "memory":
-        return InMemoryMonitoringStore()
-    return SqlMonitoringStore(f"sqlite:///{tmp_path / 'monitoring.db'}")
+@pytest.fixture
+def store(monitoring_store: MonitoringStore) -> MonitoringStore:
+    return monitoring_store
 
 
 def _reference(columns: tuple[str, ...], seed: int = 1) -> pd.DataFrame:

@@ -11,19 +11,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from opsloop.mlops.monitoring import InMemoryMonitoringStore, ModelMonitor, ReferenceChangedError
+from opsloop.mlops.monitoring import ModelMonitor, ReferenceChangedError
 from opsloop.mlops.monitoring import tables as t
 from opsloop.mlops.monitoring.sql import SqlMonitoringStore
 from opsloop.mlops.monitoring.store import MonitoringStore
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> MonitoringStore:
-    if request.param == "memory":
-        return InMemoryMonitoringStore()
-    if request.param == "postgres":
-        return SqlMonitoringStore(request.getfixturevalue("postgres_url"))
-    return SqlMonitoringStore(f"sqlite:///{tmp_path / 'monitoring.db'}")
+@pytest.fixture
+def store(monitoring_store: MonitoringStore) -> MonitoringStore:
+    return monitoring_store
 
 
 def _revision(store: MonitoringStore) -> str:

@@ -12,20 +12,16 @@ from fastapi.testclient import TestClient
 from tests._models import sampled_request
 from tests.conftest import wait_until
 
-from opsloop.mlops.monitoring import InMemoryMonitoringStore, PredictionSample, SqlMonitoringStore
+from opsloop.mlops.monitoring import PredictionSample, SqlMonitoringStore
 from opsloop.mlops.monitoring.sampling import PredictionSampler
 from opsloop.mlops.monitoring.store import MonitoringStore
 from opsloop.server.app import create_app
 from opsloop.settings import load_settings
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> MonitoringStore:
-    if request.param == "memory":
-        return InMemoryMonitoringStore()
-    if request.param == "postgres":
-        return SqlMonitoringStore(request.getfixturevalue("postgres_url"))
-    return SqlMonitoringStore(f"sqlite:///{tmp_path / 'monitoring.db'}")
+@pytest.fixture
+def store(monitoring_store: MonitoringStore) -> MonitoringStore:
+    return monitoring_store
 
 
 def _sample(model: str, request_id: str, x: float) -> PredictionSample:

@@ -117,8 +117,8 @@ class Pipeline:
         ing, tr = settings.ingestion, settings.traces
         calls = CallGraph(min_calls=tr.min_calls, expiry_s=tr.edge_expiry_days * 86400.0,
                           max_spans=tr.span_map_size, span_ttl_s=tr.span_map_ttl_s)
-        proximity = settings.topology.time_proximity_s
-        grouping = GroupingConfig(burst_window_s=proximity or 60.0, burst_weight=2.0 if proximity else 0.0)
+        proximity = settings.topology.time_proximity_s  # 0: off
+        grouping = GroupingConfig(burst_window_s=proximity) if proximity else GroupingConfig(burst_weight=0.0)
         return cls(stores, limits=Limits.from_settings(ing), rate_per_sender=ing.rate_limit_per_sender,
                    config=EngineConfig(grouping=grouping),
                    metric_history_s=ing.metric_history_days * 86400.0,

@@ -147,9 +147,11 @@ def _evidence(svc: str, alerting: dict[str, _Service], order: dict[str, int], ch
         if dependents:
             cause.score += 3.0 * len(dependents) / len(others)
             early = [o for o in dependents if alerting[o].onset + cfg.tolerance_s < onset]
-            share = f"{len(dependents)} of the {len(others)} other alerting services depend on it"
-            cause.reasons.append(f"{share} ({_names(dependents)}); {len(early)} of them alerted before it: its own "
-                                 "alert may come late" if early else f"{share} and alerted after it ({_names(dependents)})")
+            share, names = f"{len(dependents)} of the {len(others)} other alerting services depend on it", _names(dependents)
+            if early:
+                cause.reasons.append(f"{share} ({names}); {len(early)} of them alerted before it: its own alert may come late")
+            else:
+                cause.reasons.append(f"{share} and alerted after it ({names})")
         deps = topology.within(svc, cfg.max_hops)
         alerting_deps = [o for o in others if o in deps]
         earlier = [o for o in alerting_deps if alerting[o].onset <= onset + cfg.tolerance_s]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from tests.aiops.correlation.test_corr_grouping import feed, sig
 
 from opsloop.aiops.correlation import Correlator, GroupingConfig, Topology
+from opsloop.core.signals import Severity, Signal, SignalKind
 
 
 def test_an_alert_storm_with_no_topology_is_one_incident_while_services_keep_joining_soon() -> None:
@@ -83,3 +86,44 @@ def test_a_resolved_incident_takes_nothing_by_proximity() -> None:
     feed(c, [sig("churn-model", 0, "Drift")])
     c.mark_resolved(1, 20.0)  # its drift resolved at once
     assert c.decide(sig("fraud-model", 40, "Accuracy")).group_id is None
+
+
+def _drift(model: str, t: float, feature: str = "age") -> Signal:
+    return Signal(time=t, source="monitor:drift", kind=SignalKind.MODEL_DRIFT, service=model,
+                  labels={"model": model, "feature": feature}, severity=Severity.WARNING,
+                  text=f"feature {feature!r} of model {model} drifted")
+
+
+def test_two_models_drifting_in_the_same_minute_are_two_incidents() -> None:
+    c = Correlator()
+    # churn's second feature joins churn's incident (the same service); fraud's drift is its own incident
+    assert feed(c, [_drift("churn", 0), _drift("fraud", 20, "amount"), _drift("churn", 30, "income")]) == [1, 2, 1]
+    # nor does a model's drift join an alert storm of unnamed services, or attract one of their alerts
+    assert feed(c, [sig("checkout", 100), _drift("ranker", 110), sig("cart", 120, "Latency")]) == [3, 4, 3]
+    # a model's serving health is an outage's symptom like any alert: time proximity counts for it
+    health = Signal(time=125, source="monitor:serving", kind=SignalKind.MODEL_HEALTH, service="ranker",
+                    labels={"model": "ranker", "metric": "error_rate"}, severity=Severity.ERROR, text="5xx")
+    assert c.decide(health).group_id == 4  # the same service: ranker's incident
+    assert c.decide(Signal(time=125, source="monitor:serving", kind=SignalKind.MODEL_HEALTH, service="scorer",
+                           labels={"model": "scorer"}, severity=Severity.ERROR, text="5xx")).group_id == 3
+
+
+def test_each_models_drift_incident_starts_its_own_retraining_runbook(tmp_path) -> None:  # noqa: ANN001
+    from opsloop.aiops.pipeline import Pipeline
+    from opsloop.storage.sql.engine import open_database
+    from opsloop.storage.sql.incidents import AiopsStores
+
+    db = open_database(f"sqlite:///{tmp_path}/m.db")
+    try:
+        pipeline = Pipeline(AiopsStores(db), mine_logs=False)
+        pipeline.load()
+        pipeline.set_config("runbooks", [
+            {"name": f"retrain-{m}", "trigger": {"matchers": [f'model="{m}"']},
+             "action": {"type": "command", "argv": ["true"]}} for m in ("churn", "fraud")])
+        t = time.time()
+        opened = [pipeline.ingest([_drift("churn", t)]).opened, pipeline.ingest([_drift("fraud", t + 20)]).opened]
+        assert [len(o) for o in opened] == [1, 1]
+        queued = {r["runbook"]: r["incident_id"] for r in pipeline.runbooks.runs.list()}
+        assert queued == {"retrain-churn": opened[0][0], "retrain-fraud": opened[1][0]}
+    finally:
+        db.dispose()

@@ -26,7 +26,9 @@ reason, and fades with the time gap:
   and only while the incident is open, up to ``burst_span_s`` after its first signal and while it has
   fewer than ``burst_max_services`` services. With no topology, the storm of alerts that opens an incident
   is one incident as long as each new service joins it soon after another started; a steady flow of
-  unrelated alerts from many services does not make one incident of all of them
+  unrelated alerts from many services does not make one incident of all of them. A model's drift or
+  live performance (``model_drift``, ``model_performance``) takes no part: two models drifting in the
+  same minute are two incidents (each starts its own retraining runbook) unless the topology links them
 * shared labels, each weighted by how rare it is among recent signals (``cluster=prod`` on every
   alert weighs nothing; a volume id seen on two signals weighs a lot): 2 × rarity each, up to +2.5
 
@@ -52,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opsloop.aiops.correlation.topology import Topology
-from opsloop.core.signals import Signal
+from opsloop.core.signals import Signal, SignalKind
 
 __all__ = ["Correlator", "Decision", "Group", "GroupingConfig"]
 
@@ -70,6 +72,10 @@ _RECURRING = 3
 # Labels naming one monitored thing: sharing one is as strong as sharing the service.
 IDENTITY_LABELS = ("instance", "host", "hostname", "host.name", "pod", "k8s.pod.name", "node", "container_id")
 _IDENTITY = frozenset(IDENTITY_LABELS)  # for membership: a tuple is scanned name by name
+
+# Signals time proximity ignores: a model's data and quality drift, which is not an outage's symptom
+# (a model's incident starts that model's retraining; another model's signal must not hide in it).
+_NOT_PROXIMATE = frozenset({SignalKind.MODEL_DRIFT, SignalKind.MODEL_PERFORMANCE})
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,8 @@ class Group:
     last: float
     services: dict[str, int] = field(default_factory=dict)
     onset: dict[str, float] = field(default_factory=dict)
+    # the services with a signal here that time proximity counts (not only a model's drift)
+    proximate: set[str] = field(default_factory=set)
     latest: dict[str, float] = field(default_factory=dict)
     label_latest: dict[tuple[str, str], float] = field(default_factory=dict)
     labels: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -157,6 +165,8 @@ class Group:
             else:
                 self.onset[svc] = min(self.onset[svc], t)
                 self.latest[svc] = max(last, t)
+            if sig.kind not in _NOT_PROXIMATE:
+                self.proximate.add(svc)
         for kv in sig.labels.items():
             if kv[0] not in _IGNORED_LABELS:
                 self.labels[kv] = self.labels.get(kv, 0) + 1
@@ -209,7 +219,8 @@ class _Ctx:
     near: set[str] | None
     # the service's declared surroundings
     reach: _Reach
-    # the topology does not name the service (time proximity counts: ``Correlator._burst``)
+    # the topology does not name the service, and the signal is not a model's drift (time proximity
+    # counts: ``Correlator._burst``)
     unnamed: bool
     # the other links, filled on first use (the topology does not change during a decision)
     links: dict[str, _Link] = field(default_factory=dict)
@@ -433,7 +444,8 @@ class Correlator:
         identity = tuple([(k, v) for k in IDENTITY_LABELS if (v := sig.labels.get(k))])
         # with nothing learned and the declared topology in use, the neighbours are the declared ones
         near = reach.near if self.config.use_topology and not self.topology.learned_partners(sig.service) else None
-        unnamed = bool(sig.service) and not (self.config.use_topology and self.topology.knows(sig.service))
+        unnamed = bool(sig.service) and sig.kind not in _NOT_PROXIMATE and \
+            not (self.config.use_topology and self.topology.knows(sig.service))
         return _Ctx(sig.service, paths, linked, rarity, weights, identity, reach.links, near, reach, unnamed)
 
     def _reach(self, service: str, paths: tuple[dict[str, int], dict[str, int], set[str]]) -> _Reach:
@@ -501,7 +513,7 @@ class Correlator:
             return 0.0, _NO_WHY
         named = self.topology.knows if cfg.use_topology else _named_none
         lag, other = min(((abs(t - onset), name) for name, onset in g.onset.items()
-                          if name != svc and not named(name)), default=(math.inf, ""))
+                          if name != svc and name in g.proximate and not named(name)), default=(math.inf, ""))
         w = cfg.burst_weight * self._fade(lag, cfg.burst_window_s)
         return (w, (_BURST, lag, other)) if w > 0 else (0.0, _NO_WHY)
 

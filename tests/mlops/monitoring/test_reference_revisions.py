@@ -1,11 +1,14 @@
 """Every write of a drift reference gets a new revision, and ``replace_reference`` writes only while
 the stored reference is still the revision its writer read: a reference derived from an older one
-(a rebuild for a moved alias) never overwrites one set meanwhile. Run on every backend."""
+(a rebuild for a moved alias) never overwrites one set meanwhile; saves racing each other leave one
+whole reference. Run on every backend."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -64,3 +67,27 @@ def test_a_monitor_refuses_a_rebuild_of_a_reference_replaced_meanwhile(store: Mo
     assert (store.get_reference("m") or {})["rows"] == 50
     monitor.set_reference(pd.DataFrame({"x": range(500)}), replacing=store.get_reference("m"))
     assert (store.get_reference("m") or {})["rows"] == 500
+
+
+def _save_at_once(store: MonitoringStore, model: str, writers: int) -> None:
+    start = threading.Barrier(writers)
+
+    def save(i: int) -> None:
+        start.wait(timeout=30)
+        store.save_reference(model, {"rows": i, "features": {}})
+
+    with ThreadPoolExecutor(writers) as pool:
+        for done in [pool.submit(save, i) for i in range(writers)]:
+            done.result()  # none fails (PostgreSQL: no unique violation between two inserts)
+
+
+def test_concurrent_saves_of_a_reference_leave_one_whole_reference(store: MonitoringStore) -> None:
+    writers = 8  # the SQL store's pool holds 8 connections: every writer has its own transaction at once
+    for model in ("a", "b", "c", "d"):
+        for _first_then_over_one in range(2):
+            _save_at_once(store, model, writers)
+            stored = store.get_reference(model)
+            assert stored is not None and stored["rows"] in range(writers)
+            assert store.replace_reference(model, {"rows": 99, "features": {}}, revision=stored["revision"])
+            assert (store.get_reference(model) or {})["rows"] == 99
+    assert store.reference_models() == ["a", "b", "c", "d"]

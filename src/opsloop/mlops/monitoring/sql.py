@@ -15,7 +15,7 @@ from opsloop.errors import StorageError
 from opsloop.mlops.monitoring import tables as t
 from opsloop.mlops.monitoring.records import DriftReport, GroundTruth, PredictionSample
 from opsloop.mlops.monitoring.store import MonitoringStore, revised
-from opsloop.storage.sql._dialect import insert_ignore
+from opsloop.storage.sql._dialect import insert_ignore, upsert
 
 if TYPE_CHECKING:
     from opsloop.storage.sql.engine import Database
@@ -132,18 +132,16 @@ class SqlMonitoringStore(MonitoringStore):
         return int(self._run(write))
 
     def save_reference(self, model: str, profile: dict[str, Any]) -> None:
-        def write(conn: sa.Connection) -> None:
-            conn.execute(t.references.delete().where(t.references.c.model == model))
-            conn.execute(t.references.insert().values(model=model, profile=_dumps(revised(profile)),
-                                                      time=time.time()))
-
-        self._run(write)
+        # One statement, so saves racing each other (the first ones too) never both insert: PostgreSQL
+        # turns the second into an update of the row the first wrote (its lock held until then).
+        row = {"model": model, "profile": _dumps(revised(profile)), "time": time.time()}
+        self._run(lambda conn: upsert(conn, t.references, [row], keys=["model"], update=["profile", "time"]))
 
     def replace_reference(self, model: str, profile: dict[str, Any], *, revision: str | None) -> bool:
         def write(conn: sa.Connection) -> bool:
             # SQLite: the write transaction holds the database's write lock from its start (BEGIN
             # IMMEDIATE); PostgreSQL: the row is locked until the end (a concurrent save_reference,
-            # which deletes it, waits, or leaves nothing to find).
+            # an upsert of the same row, waits for it, or has written before and changed the revision).
             q = sa.select(t.references.c.profile).where(t.references.c.model == model).with_for_update()
             raw = conn.execute(q).scalar()
             if raw is None or json.loads(raw).get("revision") != revision:

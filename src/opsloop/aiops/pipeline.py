@@ -194,7 +194,9 @@ class Pipeline:
         self.stores.detector_state.save(*nothing.take_changes())
 
     def _restore_detectors(self) -> None:
-        """Resume the metric detectors from their checkpoints; forget those no rule takes any more."""
+        """Resume the metric detectors from their checkpoints; forget those no rule takes any more. A
+        series is built from its checkpoint on its next point (``MetricWatch.restore``), so a start does
+        not wait for every checkpointed series; one whose checkpoint then fails to load starts afresh."""
         saved = self.stores.detector_state.load()
         groups = [item for item in saved if item.get("kind") == "service"]
         series = [item for item in saved if item.get("kind") != "service"]

@@ -5,6 +5,11 @@ Ingestion (remote_write, OTLP, Prometheus pull) feeds points ``(labels, t, value
 its detector, alerting thresholds and optional predictive alert. Every series costs a fixed amount
 of work per point and a bounded amount of memory; past ``max_series`` the least recently updated
 series is dropped (and relearns if it comes back).
+
+Series resumed from checkpoints (``restore``) are built lazily, on their next point: until then a
+series is *pending*, held as its checkpoint, whose learned part is one JSON string (``learned``) that
+is parsed only then. A server with many checkpointed series starts without parsing or building them,
+and a pending series costs no more to count, checkpoint, adopt or evict than a built one.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
+
+import orjson
 
 from opsloop.aiops.detection.alerting import HysteresisAlerter
 from opsloop.aiops.detection.forecast import SeasonalTrendForecaster, ThresholdPredictor
@@ -167,6 +174,16 @@ class _Series:
         self.points = 0
 
 
+class _Pending:
+    """A series restored from its checkpoint and not yet built (see ``MetricWatch.restore``)."""
+
+    __slots__ = ("rule", "checkpoint")
+
+    def __init__(self, rule: WatchRule, checkpoint: Mapping[str, Any]) -> None:
+        self.rule = rule
+        self.checkpoint = checkpoint
+
+
 def build_part(rule: str, name: str, build: Callable[[], _T]) -> _T:
     """Build one part (detector, alerter…) of rule ``rule``; a parameter it refuses is a 400 naming that part."""
     try:
@@ -213,7 +230,7 @@ class MetricWatch:
         self.max_series = max_series
         self.contain_errors = contain_errors
         self.failed: dict[str, str] = {}  # rule name -> the error that stopped its series
-        self._series: OrderedDict[_Key, _Series] = OrderedDict()
+        self._series: OrderedDict[_Key, _Series | _Pending] = OrderedDict()  # least recently updated first
         self._unmatched: set[_Key] = set()
         self._ledger: ChangeLedger[_Key] = ChangeLedger()  # what changed since the last ``take_changes``
 
@@ -223,6 +240,8 @@ class MetricWatch:
     def _lookup(self, labels: Mapping[str, str]) -> _Series | None:
         key = tuple(sorted(labels.items()))
         s = self._series.get(key)
+        if isinstance(s, _Pending):
+            s = self._resume(key, s)
         if s is not None:
             self._series.move_to_end(key)
             self._ledger.changed[key] = None
@@ -236,9 +255,26 @@ class MetricWatch:
             return None
         s = self._series[key] = _Series(rule)
         self._ledger.added(key)
-        if len(self._series) > self.max_series:
+        self._evict()
+        return s
+
+    def _evict(self) -> None:
+        """Drop the least recently updated series past ``max_series`` (pending ones unbuilt)."""
+        while len(self._series) > self.max_series:
             evicted, _ = self._series.popitem(last=False)
             self._ledger.dropped(evicted)
+
+    def _resume(self, key: _Key, pending: _Pending) -> _Series | None:
+        """Build a pending series from its checkpoint; one that does not load is logged and forgotten
+        (``None``: the point starts the series afresh, as if it had never been checkpointed)."""
+        try:
+            s = _series_from_state(pending.rule, pending.checkpoint)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, InvalidInputError) as exc:
+            log.warning("checkpoint of a %r series not restored: %s", pending.rule.name, exc)
+            del self._series[key]
+            self._ledger.dropped(key)  # its checkpoint is deleted, or overwritten if the series starts again
+            return None
+        self._series[key] = s
         return s
 
     def observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
@@ -282,18 +318,20 @@ class MetricWatch:
         return out
 
     def series(self) -> list[dict[str, str]]:
-        """Labels of the series currently watched."""
+        """Labels of the series currently watched (pending ones included)."""
         return [dict(k) for k in self._series]
 
     def status(self) -> list[dict[str, Any]]:
-        """Each rule with the number of series it watches and the error that stopped one, if any."""
+        """Each rule with the number of series it watches (pending ones included) and the error that
+        stopped one, if any."""
         counts = Counter(s.rule.name for s in self._series.values())
         return [{"name": r.name, "series": counts.get(r.name, 0), "failed": self.failed.get(r.name)}
                 for r in self.rules]
 
     def state_dict(self) -> dict[str, Any]:
-        """Checkpoint of every watched series (JSON-serialisable); rules are not included."""
-        return {"series": [_series_state(key, s) for key, s in self._series.items()]}
+        """Checkpoint of every watched series (JSON-serialisable; a pending one's as it was restored);
+        rules are not included."""
+        return {"series": [_checkpoint(key, s) for key, s in self._series.items()]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore series saved by ``state_dict``; series whose rule no longer exists are dropped."""
@@ -302,8 +340,17 @@ class MetricWatch:
         self.restore(state["series"])
 
     def restore(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Add series from their checkpoints (``state_dict``'s items); returns the ones left out: their
-        rule is gone or was redefined since (a ``signature`` that differs), or they do not load."""
+        """Add series from their checkpoints (``state_dict``'s items), pending: each is built on its
+        next point, so a restore costs little more than reading its labels.
+
+        Returns the ones left out at once: their rule is gone or was redefined since (a ``signature``
+        that differs), or their labels do not read. The rest of a checkpoint is read when its series is
+        built: one that does not load then is logged ("checkpoint of a … series not restored") and the
+        series starts afresh from that point, as a left-out one would; its checkpoint is overwritten
+        at the next ``take_changes`` (or deleted, the series gone, when no rule takes it any more). A
+        pending series' checkpoint is given back unchanged by ``state_dict`` and never by
+        ``take_changes`` (it learned nothing). Past ``max_series``, the series restored first are
+        dropped as the least recently updated ones are."""
         rules = {r.name: r for r in self.rules}
         left_out = []
         for item in items:
@@ -312,13 +359,14 @@ class MetricWatch:
                 left_out.append(dict(item))
                 continue
             try:
-                key, series = _series_from_state(rule, item)
-            except (KeyError, TypeError, ValueError, InvalidInputError) as exc:
+                key = tuple((str(k), str(v)) for k, v in item["labels"])
+            except (KeyError, TypeError, ValueError) as exc:
                 log.warning("checkpoint of a %r series not restored: %s", rule.name, exc)
                 left_out.append(dict(item))
                 continue
-            self._series[key] = series
+            self._series[key] = _Pending(rule, item)
             self._ledger.gone.discard(key)
+        self._evict()
         return left_out
 
     def has_changes(self) -> bool:
@@ -330,41 +378,47 @@ class MetricWatch:
         left for the next call), and the labels of series dropped since: what a store of per-series
         checkpoints needs to be brought up to date."""
         changed, gone = self._ledger.take(limit)
-        return ([_series_state(key, self._series[key]) for key in changed if key in self._series],
+        return ([_checkpoint(key, self._series[key]) for key in changed if key in self._series],
                 [[list(kv) for kv in key] for key in gone])
 
     def adopt(self, previous: MetricWatch) -> None:
         """Take over ``previous``' series whose rule is still defined the same way (a configuration change
-        keeps what unchanged rules learned); the others count as dropped."""
+        keeps what unchanged rules learned, pending series as they are); the others count as dropped."""
         adopt_streams(self.rules, previous._series, previous._ledger, self._series, self._ledger)
 
 
 _Key = tuple[tuple[str, str], ...]
 
 
+def _checkpoint(key: _Key, s: _Series | _Pending) -> dict[str, Any]:
+    return dict(s.checkpoint) if isinstance(s, _Pending) else _series_state(key, s)
+
+
 def _series_state(key: _Key, s: _Series) -> dict[str, Any]:
-    return {
-        "labels": [list(kv) for kv in key],
-        "rule": s.rule.name,
-        "signature": s.rule.signature,
-        "points": s.points,
+    """A series' checkpoint: what identifies it, then what it learned as one JSON string (``learned``),
+    which a restore keeps unparsed until the series is built."""
+    learned = {
         "detector": s.detector.state_dict(),
         "alerter": s.alerter.state_dict(),
         "forecaster": s.forecaster.state_dict() if s.forecaster is not None else None,
         "predictor": [s.predictor.active, s.predictor.quiet] if s.predictor is not None else None,
     }
+    return {"labels": [list(kv) for kv in key], "rule": s.rule.name, "signature": s.rule.signature,
+            "points": s.points, "learned": orjson.dumps(learned).decode()}
 
 
-def _series_from_state(rule: WatchRule, item: Mapping[str, Any]) -> tuple[_Key, _Series]:
+def _series_from_state(rule: WatchRule, item: Mapping[str, Any]) -> _Series:
+    # checkpoints written before ``learned`` hold its parts at the top level
+    learned = orjson.loads(item["learned"]) if "learned" in item else item
     s = _Series(rule)
     s.points = int(item["points"])
-    s.detector.load_state_dict(item["detector"])
-    s.alerter.load_state_dict(item["alerter"])
-    if s.forecaster is not None and item["forecaster"] is not None:
-        s.forecaster.load_state_dict(item["forecaster"])
-    if s.predictor is not None and item["predictor"] is not None:
-        s.predictor.active, s.predictor.quiet = bool(item["predictor"][0]), int(item["predictor"][1])
-    return tuple((str(k), str(v)) for k, v in item["labels"]), s
+    s.detector.load_state_dict(learned["detector"])
+    s.alerter.load_state_dict(learned["alerter"])
+    if s.forecaster is not None and learned["forecaster"] is not None:
+        s.forecaster.load_state_dict(learned["forecaster"])
+    if s.predictor is not None and learned["predictor"] is not None:
+        s.predictor.active, s.predictor.quiet = bool(learned["predictor"][0]), int(learned["predictor"][1])
+    return s
 
 
 def _step(s: _Series, labels: Mapping[str, str], t: float, x: float) -> list[Signal]:

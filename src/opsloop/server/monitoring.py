@@ -11,10 +11,11 @@
 
 A share (``monitoring.sample_rate``) of the requests scored at ``/serving`` is sampled into the
 server's own database, filed under the registered model's name (``version`` is the served model's
-``model_uuid``). Every ``monitoring.drift_interval_s`` the models with a reference and new samples
-are checked for drift, and those with labels for live performance, by one process per database
-(``schedule_lock_for``: an advisory lock on PostgreSQL, ``SCHEDULE_LOCK`` in the data dir on SQLite);
-a reference set with an alias first follows it to the version it names now
+``model_uuid``). Every ``monitoring.drift_interval_s`` the models with a reference and samples are
+checked for drift when a new sample or a new reference came (what each check compared is stored with
+its report, so a process taking the schedule over checks nothing twice), and for live performance, by
+one process per database (``schedule_lock_for``: an advisory lock on PostgreSQL, ``SCHEDULE_LOCK`` in
+the data dir on SQLite); a reference set with an alias first follows it to the version it names now
 (``ServerMonitoring.follow_served``). Every drift and performance
 signal, from the schedule or from a ``POST``, goes into the AIOps pipeline in this process, as if
 posted to ``/api/opsloop/v1/events``, so it opens (or resolves) an incident of service = model name.
@@ -80,7 +81,6 @@ class ServerMonitoring:
                                          max_rows_per_request=settings.max_rows_per_request)
         self.api = create_monitoring_app(self.store, None, self.monitor, set_reference=self.set_reference,
                                          error_body=error_body)
-        self._checked: dict[str, float] = {}  # model -> time of its newest sample at its last drift check
 
     def recorder_for(self, name: str) -> ModelRecorder | None:
         """The scoring app's recorder for model ``name`` (``None`` when sampling is off)."""
@@ -256,23 +256,22 @@ class ServerMonitoring:
 
     # --- the schedule -------------------------------------------------------------------------------------
     def check_all(self, stop: threading.Event | None = None) -> list[str]:
-        """One round: drift of each model with a reference and new samples, performance of each with
-        a reference, after its reference follows its alias (``follow_served``). A failing model is
-        logged and the others are still checked. Returns the models checked."""
+        """One round over each model with a reference and samples, after its reference follows its alias
+        (``follow_served``): drift when a new sample or a new reference makes it due (``drift_due``: what
+        the last check compared is in the store, so a leader taking over checks nothing twice), and
+        performance. A failing model is logged and the others are still checked. Returns the models checked."""
         checked = []
-        self.sampler.flush()  # the newest sample below is read before ``monitor`` would write the pending ones
+        self.sampler.flush()  # queued samples first: a model whose first samples are queued is checked too
         for name in self.store.reference_models():
             if stop is not None and stop.is_set():
                 break
             try:
                 self.follow_served(name)
-                newest = self.store.list_samples(name, limit=1)
-                if not newest:
+                if not self.store.list_samples(name, limit=1):
                     continue
                 monitor = self.monitor(name)
-                if self._checked.get(name) != newest[0].time:
+                if monitor.drift_due():
                     monitor.check_drift()
-                    self._checked[name] = newest[0].time
                 monitor.check_performance()
                 checked.append(name)
             except Exception:  # noqa: BLE001 - one model's failure must not stop the others' checks

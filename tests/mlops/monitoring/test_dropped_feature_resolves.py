@@ -4,37 +4,17 @@ firing for ever. Too few samples to tell still keep it firing, as for any check 
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
-import pandas as pd
 import pytest
+from tests.mlops.monitoring.traffic import add_traffic, drift_states, reference_frame
 
 from opsloop.core.signals import SignalKind
-from opsloop.mlops.monitoring import DriftPolicy, ModelMonitor, PredictionSample
+from opsloop.mlops.monitoring import DriftPolicy, ModelMonitor
 from opsloop.mlops.monitoring.store import MonitoringStore
 
 
 @pytest.fixture
 def store(monitoring_store: MonitoringStore) -> MonitoringStore:
     return monitoring_store
-
-
-def _reference(columns: tuple[str, ...], seed: int = 1) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame({c: rng.normal(size=1000) for c in columns})
-
-
-def _traffic(store: MonitoringStore, rows: int, shifts: dict[str, float], seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    start = time.time()
-    store.add_samples([PredictionSample("m", f"r{seed}-{i}", 0, start + i / 1000,
-                                        {c: float(rng.normal() + s) for c, s in shifts.items()}, 0.0)
-                       for i in range(rows)])
-
-
-def _states(signals: list) -> dict[str, str]:  # noqa: ANN001 - Signal list
-    return {s.labels["feature"]: s.status for s in signals}
 
 
 def _firing(store: MonitoringStore) -> set[str]:
@@ -46,14 +26,14 @@ def _firing(store: MonitoringStore) -> set[str]:
 
 def test_a_drifted_feature_the_rebuilt_reference_lacks_is_resolved(store: MonitoringStore) -> None:
     monitor = ModelMonitor(store, "m")
-    monitor.set_reference(_reference(("a", "b")))
-    _traffic(store, 200, {"a": 0.0, "b": 4.0}, seed=2)
+    monitor.set_reference(reference_frame(("a", "b")))
+    add_traffic(store, 200, {"a": 0.0, "b": 4.0}, seed=2)
     _, fired = monitor.check_drift()
-    assert _states(fired) == {"b": "firing"}
+    assert drift_states(fired) == {"b": "firing"}
 
-    monitor.set_reference(_reference(("a",)))  # the new version's training data has no 'b'
+    monitor.set_reference(reference_frame(("a",)))  # the new version's training data has no 'b'
     _, signals = monitor.check_drift()
-    assert _states(signals) == {"b": "resolved"}
+    assert drift_states(signals) == {"b": "resolved"}
     (resolved,) = signals
     assert "no longer in the reference" in resolved.text
     assert resolved.evidence["reason"] == "not_in_reference"
@@ -64,15 +44,15 @@ def test_a_drifted_feature_the_rebuilt_reference_lacks_is_resolved(store: Monito
 
 def test_a_drifted_feature_the_served_requests_stopped_carrying_is_resolved(store: MonitoringStore) -> None:
     monitor = ModelMonitor(store, "m")
-    monitor.set_reference(_reference(("a", "b")))
-    _traffic(store, 200, {"a": 0.0, "b": 4.0}, seed=2)
-    assert _states(monitor.check_drift()[1]) == {"b": "firing"}
+    monitor.set_reference(reference_frame(("a", "b")))
+    add_traffic(store, 200, {"a": 0.0, "b": 4.0}, seed=2)
+    assert drift_states(monitor.check_drift()[1]) == {"b": "firing"}
 
     # The model's inputs changed: requests carry only 'a' now (the window holds only those).
     window = ModelMonitor(store, "m", drift_policy=DriftPolicy(window=150))
-    _traffic(store, 150, {"a": 0.0}, seed=3)
+    add_traffic(store, 150, {"a": 0.0}, seed=3)
     report, signals = window.check_drift()
-    assert _states(signals) == {"b": "resolved"}
+    assert drift_states(signals) == {"b": "resolved"}
     assert "no longer in the served data" in signals[0].text
     assert signals[0].evidence["reason"] == "not_served"
     assert [f.note for f in report.features if f.feature == "b"] == ["not in the served data"]
@@ -81,11 +61,11 @@ def test_a_drifted_feature_the_served_requests_stopped_carrying_is_resolved(stor
 
 def test_too_few_samples_without_the_feature_keep_its_drift_firing(store: MonitoringStore) -> None:
     monitor = ModelMonitor(store, "m")
-    monitor.set_reference(_reference(("a", "b")))
-    _traffic(store, 200, {"a": 0.0, "b": 4.0}, seed=2)
-    assert _states(monitor.check_drift()[1]) == {"b": "firing"}
+    monitor.set_reference(reference_frame(("a", "b")))
+    add_traffic(store, 200, {"a": 0.0, "b": 4.0}, seed=2)
+    assert drift_states(monitor.check_drift()[1]) == {"b": "firing"}
 
-    _traffic(store, 10, {"a": 0.0}, seed=3)  # fewer than min_rows: no verdict on 'b' yet
+    add_traffic(store, 10, {"a": 0.0}, seed=3)  # fewer than min_rows: no verdict on 'b' yet
     window = ModelMonitor(store, "m", drift_policy=DriftPolicy(window=10))
     _, signals = window.check_drift()
     assert signals == [] and _firing(store) == {"b"}

@@ -13,7 +13,7 @@ from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.mlops.monitoring import lineage
 from opsloop.mlops.monitoring.drift import DriftPolicy, build_profile, compute_drift
 from opsloop.mlops.monitoring.performance import PerformancePolicy, PerformanceReport, live_performance
-from opsloop.mlops.monitoring.records import DriftReport, GroundTruth
+from opsloop.mlops.monitoring.records import DriftReport, GroundTruth, PredictionSample
 from opsloop.mlops.monitoring.signals import drift_signals, performance_signals
 from opsloop.mlops.monitoring.store import MonitoringStore, ReferenceChangedError
 
@@ -75,17 +75,41 @@ class ModelMonitor:
         if profile is None:
             raise NotFoundError(f"model {self.model!r} has no drift reference; set one first "
                                 "(opsloop models reference, or serve --reference)", field="reference")
-        origin = profile.get("origin")  # a reference that followed its alias: the new version's samples
-        samples = lineage.samples_of(origin, self.store.list_samples(
-            self.model, variant="champion", since=(origin or {}).get("samples_since"), limit=self.drift_policy.window))
-        report = compute_drift(self.model, profile, samples, self.drift_policy)
-        firing = self._firing(SignalKind.MODEL_DRIFT, "feature")  # before this report: a check without a
-        self.store.add_drift_report(report)  # verdict (too few samples) keeps a feature's drift firing
+        read = self._window(profile, self.drift_policy.window)
+        report = compute_drift(self.model, profile, lineage.samples_of(profile.get("origin"), read),
+                               self.drift_policy)
+        report.reference_revision, report.newest_sample_time = _compared(profile, read)
+        # the features whose drift fired: a check without a verdict (too few samples) keeps them firing
+        firing = self._firing(SignalKind.MODEL_DRIFT, "feature")
         signals = drift_signals(report, firing, self.drift_policy)
         for s in signals:
             self.store.add_signal(s)
         self._emitted(signals)
+        # Last: once its report is stored the check is done (``drift_due``); a process that stops before
+        # leaves it due, so the leader after it checks again rather than never sending these signals.
+        self.store.add_drift_report(report)
         return report, signals
+
+    def drift_due(self) -> bool:
+        """Whether ``check_drift`` would compare something the last check did not: a sample newer than
+        the newest it read, or another reference (a new revision). ``False`` without a reference.
+
+        What the last check compared is in its stored report, so this answers the same in every
+        process: a schedule's new leader (or a restarted server) does not check, and send, again what
+        was checked already.
+        """
+        profile = self.store.get_reference(self.model)
+        if profile is None:
+            return False
+        last = self.store.list_drift_reports(self.model, limit=1)
+        return not last or (last[0].reference_revision, last[0].newest_sample_time) != _compared(
+            profile, self._window(profile, 1))
+
+    def _window(self, profile: Mapping[str, Any], limit: int) -> list[PredictionSample]:
+        """The newest champion samples a check of ``profile`` reads (a reference that followed its alias:
+        those since, of which ``lineage.samples_of`` keeps the new version's), newest first."""
+        since = (profile.get("origin") or {}).get("samples_since")
+        return self.store.list_samples(self.model, variant="champion", since=since, limit=limit)
 
     def check_performance(self, *, emit: bool = True) -> tuple[PerformanceReport, list[Signal]]:
         """Live metrics over labelled samples; breaches (and recoveries) become signals when ``emit``."""
@@ -140,6 +164,12 @@ class ModelMonitor:
         except (TypeError, ValueError):
             pass
         return doc
+
+
+def _compared(profile: Mapping[str, Any], read: Sequence[PredictionSample]) -> tuple[str | None, float | None]:
+    """What a check of ``profile`` over the samples it ``read`` (newest first) compares: the reference's
+    revision and the newest sample's time."""
+    return profile.get("revision"), read[0].time if read else None
 
 
 def parse_labels(model: str, doc: Any) -> Sequence[GroundTruth]:

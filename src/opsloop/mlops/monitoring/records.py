@@ -71,13 +71,22 @@ class FeatureDrift:
 
 @dataclass(slots=True)
 class DriftReport:
-    """Drift of every monitored feature and of the prediction, at one time."""
+    """Drift of every monitored feature and of the prediction, at one time.
+
+    Attributes:
+        reference_revision: the ``revision`` of the reference the samples were compared with.
+        newest_sample_time: the ``time`` of the newest sample the check read (``None``: it read none).
+            With ``reference_revision`` it says what a check compared, so the schedule (whichever
+            process leads it, after any restart) checks a model again only when one of them changed.
+    """
 
     model: str
     time: float
     reference_rows: int
     current_rows: int
     features: list[FeatureDrift] = field(default_factory=list)
+    reference_revision: str | None = None
+    newest_sample_time: float | None = None
 
     @property
     def drifted(self) -> list[str]:
@@ -86,9 +95,13 @@ class DriftReport:
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "time": self.time, "reference_rows": self.reference_rows,
                 "current_rows": self.current_rows, "drifted": self.drifted,
-                "features": [asdict(f) for f in self.features]}
+                "features": [asdict(f) for f in self.features], "reference_revision": self.reference_revision,
+                "newest_sample_time": self.newest_sample_time}
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> DriftReport:
+        """A report from ``to_dict``'s shape (one stored before a field existed has it ``None``)."""
         return cls(model=doc["model"], time=doc["time"], reference_rows=doc["reference_rows"],
-                   current_rows=doc["current_rows"], features=[FeatureDrift(**f) for f in doc["features"]])
+                   current_rows=doc["current_rows"], features=[FeatureDrift(**f) for f in doc["features"]],
+                   reference_revision=doc.get("reference_revision"),
+                   newest_sample_time=doc.get("newest_sample_time"))

@@ -135,9 +135,10 @@ class ServingMonitor:
             self.forwarder.stop()
 
     def check_now(self) -> None:
-        """One scheduled round: drift (when a reference exists) and live performance."""
+        """One scheduled round: drift (when a new sample or reference makes it due, ``drift_due``) and
+        live performance."""
         try:
-            if self.monitor.store.get_reference(self.monitor.model) is not None:
+            if self.monitor.drift_due():
                 self.monitor.check_drift()
             self.monitor.check_performance()
         except OpsloopError as exc:

@@ -1,0 +1,33 @@
+"""Reference data and served traffic for the drift tests: normal columns, some of them shifted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from opsloop.core.signals import Signal
+from opsloop.mlops.monitoring import PredictionSample
+from opsloop.mlops.monitoring.store import MonitoringStore
+
+
+def reference_frame(columns: tuple[str, ...], seed: int = 1) -> pd.DataFrame:
+    """1,000 rows of standard normal ``columns``."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({c: rng.normal(size=1000) for c in columns})
+
+
+def add_traffic(store: MonitoringStore, rows: int, shifts: dict[str, float], seed: int, model: str = "m") -> None:
+    """``rows`` champion samples of ``model`` whose features are normal values plus their ``shifts``."""
+    rng = np.random.default_rng(seed)
+    start = time.time()
+    store.add_samples([PredictionSample(model, f"r{seed}-{i}", 0, start + i / 1000,
+                                        {c: float(rng.normal() + s) for c, s in shifts.items()}, 0.0)
+                       for i in range(rows)])
+
+
+def drift_states(signals: Iterable[Signal]) -> dict[str, str]:
+    """Each feature's status in ``signals`` (the last one where a feature has several)."""
+    return {s.labels["feature"]: s.status for s in signals}

@@ -126,6 +126,7 @@ def test_a_checkpoint_of_the_earlier_format_still_resumes(tmp_path: Path, probab
         old.append({**item, **learned})
     resumed = MetricWatch(_rules())
     assert resumed.restore(_stored(tmp_path, old)) == []
+    assert resumed.state_dict() == first.state_dict()  # held (and given back) in today's form
     probabilities.clear()
     assert _feed(resumed, 600, 700) == expected
     assert probabilities == expected_p

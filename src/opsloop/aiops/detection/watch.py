@@ -348,9 +348,9 @@ class MetricWatch:
         built: one that does not load then is logged ("checkpoint of a … series not restored") and the
         series starts afresh from that point, as a left-out one would; its checkpoint is overwritten
         at the next ``take_changes`` (or deleted, the series gone, when no rule takes it any more). A
-        pending series' checkpoint is given back unchanged by ``state_dict`` and never by
-        ``take_changes`` (it learned nothing). Past ``max_series``, the series restored first are
-        dropped as the least recently updated ones are."""
+        pending series' checkpoint is given back unchanged by ``state_dict`` (one of the earlier form,
+        without ``learned``, in today's) and never by ``take_changes`` (it learned nothing). Past
+        ``max_series``, the series restored first are dropped as the least recently updated ones are."""
         rules = {r.name: r for r in self.rules}
         left_out = []
         for item in items:
@@ -360,11 +360,12 @@ class MetricWatch:
                 continue
             try:
                 key = tuple((str(k), str(v)) for k, v in item["labels"])
+                pending = _Pending(rule, item if "learned" in item else _with_learned(item))
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("checkpoint of a %r series not restored: %s", rule.name, exc)
                 left_out.append(dict(item))
                 continue
-            self._series[key] = _Pending(rule, item)
+            self._series[key] = pending
             self._ledger.gone.discard(key)
         self._evict()
         return left_out
@@ -388,6 +389,7 @@ class MetricWatch:
 
 
 _Key = tuple[tuple[str, str], ...]
+_LEARNED = ("detector", "alerter", "forecaster", "predictor")  # the keys of a checkpoint's ``learned``
 
 
 def _checkpoint(key: _Key, s: _Series | _Pending) -> dict[str, Any]:
@@ -407,9 +409,16 @@ def _series_state(key: _Key, s: _Series) -> dict[str, Any]:
             "points": s.points, "learned": orjson.dumps(learned).decode()}
 
 
+def _with_learned(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint written before ``learned`` (its parts at the top level) in today's form, which a
+    pending series holds in a fraction of the memory of the parsed parts."""
+    head = {k: v for k, v in item.items() if k not in _LEARNED}
+    head["learned"] = orjson.dumps({k: item.get(k) for k in _LEARNED}).decode()
+    return head
+
+
 def _series_from_state(rule: WatchRule, item: Mapping[str, Any]) -> _Series:
-    # checkpoints written before ``learned`` hold its parts at the top level
-    learned = orjson.loads(item["learned"]) if "learned" in item else item
+    learned = orjson.loads(item["learned"])
     s = _Series(rule)
     s.points = int(item["points"])
     s.detector.load_state_dict(learned["detector"])

@@ -206,7 +206,8 @@ aiops_runbook_runs = Table(
 
 # The checkpoint of each series a metric detector watches (migration ``d001_detector_state``), so a restart
 # resumes what the detectors learned. ``key`` is a digest of the series' labels; ``state`` the JSON of
-# ``MetricWatch``'s per-series checkpoint (labels, rule, its signature, detector, alerter, forecaster).
+# ``MetricWatch``'s per-series checkpoint (labels, rule, its signature, points; the learned parts — detector,
+# alerter, forecaster — as one JSON string under ``learned``, parsed only when the series is built).
 aiops_detector_state = Table(
     "aiops_detector_state",
     metadata,

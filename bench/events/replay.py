@@ -297,13 +297,15 @@ def main() -> None:
     ap.add_argument("--noise", choices=["one-off", "recurring"], default="one-off",
                     help="background alerts: one-off, each its own cause; or recurring flaky checks")
     ap.add_argument("--flaky-checks", type=int, default=6, help="with --noise recurring: how many checks")
+    ap.add_argument("--root-delay-s", type=float, default=0.0,
+                    help="the faulty service's own alerts come up to this much later (rules with a long for:)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     results: dict[str, list[dict[str, float]]] = defaultdict(list)
     for seed in args.seeds:
         services, edges, alerts = simulate(seed, args.services, args.hours, args.fault_every_min,
                                            args.noise_every_min, args.max_instances, args.noise,
-                                           args.flaky_checks)
+                                           args.flaky_checks, args.root_delay_s)
         truth = [a.truth for a in alerts]
         started = time.perf_counter()
         systems = {

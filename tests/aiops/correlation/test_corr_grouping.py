@@ -133,7 +133,8 @@ def test_learned_links_do_not_join_services_the_declared_topology_keeps_apart() 
         topo.observe("b", k * 10_000.0 + 30)
     assert topo.learned_strength("a", "b") == 1.0
     c = Correlator(topo)
-    assert feed(c, [sig("a", 100_000.0), sig("b", 100_030.0)]) == [1, 2]
+    # 90 s apart: the learned link alone would join them (2.5 fading over 75-150 s), siblings do not
+    assert feed(c, [sig("a", 100_000.0), sig("b", 100_090.0)]) == [1, 2]
     c = Correlator(topo)
     assert feed(c, [sig("a", 100_000.0), sig("x", 100_010.0), sig("b", 100_030.0)]) == [1, 1, 1]
 

@@ -17,6 +17,12 @@ reason, and fades with the time gap:
   - the signal's service is a *dependency* of a service of the incident (it may be the cause): counts
     only within ``cause_window_s`` of the incident's first signal. A dependency that starts alerting
     later, while its callers already alert for another reason, is more likely a new root.
+* siblings, early in an incident: the signal's service and a service of the incident depend on one
+  service (each within ``max_hops``) that is not in the incident, and the signal comes within
+  ``sibling_window_s`` of when that service started alerting, at most ``sibling_span_s`` after the
+  incident's first signal: +2 (``sibling_weight``), fading to nothing at twice the window. The
+  callers of a failing service often alert before it does (its own "down" rule waits longer), and
+  without this each would open its own incident until the cause's alert came
 * a learned co-occurrence link: +2.5 × strength, unless the declared topology names both services
   (then it knows they are not on one failure path: services that alert together because they call
   the same failing service are siblings, not a cause and its symptom)
@@ -107,6 +113,11 @@ class GroupingConfig:
         burst_span_s: time proximity counts for signals at most this long after the incident's first.
         burst_max_services: nor once the incident has this many services (time alone says little in a
             steady flow of alerts from many services).
+        sibling_weight: the evidence that a signal belongs to an incident, in its first
+            ``sibling_span_s``, where a service that shares a dependency with the signal's (each within
+            ``max_hops``, the two not on one path) started alerting at most ``sibling_window_s`` before
+            or after it (fading to nothing at twice that); ``0`` to disable.
+        sibling_window_s, sibling_span_s: see ``sibling_weight``.
         use_labels, use_topology, use_learned: switch evidence kinds off (for ablations).
     """
 
@@ -123,6 +134,9 @@ class GroupingConfig:
     burst_window_s: float = 60.0
     burst_span_s: float = 300.0
     burst_max_services: int = 20
+    sibling_weight: float = 2.0
+    sibling_window_s: float = 30.0
+    sibling_span_s: float = 60.0
     use_labels: bool = True
     use_topology: bool = True
     use_learned: bool = True
@@ -199,6 +213,9 @@ class _Reach:
     links: dict[str, _Link] = field(default_factory=dict)
     # the links to ``linked``, strongest first (``_Ctx.ordered``), once asked for
     ordered: list[_Ordered] | None = None
+    # the services sharing a dependency with this one (not on a path with it), and the first such
+    # dependency in name order; once asked for
+    siblings: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -267,6 +284,7 @@ _SAME_SERVICE = "same service {}, {:.0f}s after its last signal".format
 _SAME_THING = "same {} {}, {:.0f}s after its last signal".format
 _CASCADE = "{}, {:.0f}s after {}".format
 _BURST = "{:.0f}s from when {} started alerting (no known dependency: time proximity)".format
+_SIBLING = "{} and {} both depend on {} (siblings), {:.0f}s after {} started alerting".format
 _SHARES_ONE = "shares labels {}={}".format
 
 
@@ -327,6 +345,13 @@ class Correlator:
                     ids = self._by_service.get(other)
                     if ids:
                         out |= ids
+        cfg = self.config
+        if cfg.sibling_weight > 0 and cfg.use_topology and svc:  # siblings: incidents that started lately
+            young = sig.time - cfg.sibling_span_s
+            fresh = [(gid, g) for gid, g in self.groups.items() if g.first >= young and gid not in out]
+            if fresh:
+                siblings = self._siblings_of(ctx)
+                out.update(gid for gid, g in fresh if any(s in siblings for s in g.services))
         if ctx.unnamed and self.config.burst_weight > 0:  # time proximity: incidents active lately
             cfg, t = self.config, sig.time
             horizon, young = t - 2 * cfg.burst_window_s, t - cfg.burst_span_s
@@ -384,12 +409,7 @@ class Correlator:
         if fp in fps:
             score += 4.0
             reasons.append((_SAME_ALERT,))
-        # where the signal comes from: the same service or instance, else a dependency path
-        w, why = self._same_place(sig, g, ctx)
-        if w <= 0 and sig.service:
-            w, why = self._cascade(sig.time, g, ctx)
-            if w <= 0 and ctx.unnamed and cfg.burst_weight > 0:
-                w, why = self._burst(sig, g)
+        w, why = self._where(sig, g, ctx)
         if w > 0:
             score += w
             reasons.append(why)
@@ -404,6 +424,22 @@ class Correlator:
         if reasons:
             reasons.append((_GAP, gap))
         return score, reasons
+
+    def _where(self, sig: Signal, g: Group, ctx: _Ctx) -> tuple[float, _Why]:
+        """Where the signal comes from: the same service or instance, else a dependency path (or
+        siblings early in the incident), else time proximity."""
+        w, why = self._same_place(sig, g, ctx)
+        if w > 0 or not sig.service:
+            return w, why
+        cfg = self.config
+        w, why = self._cascade(sig.time, g, ctx)
+        if w < cfg.sibling_weight and sig.time - g.first <= cfg.sibling_span_s:
+            w2, why2 = self._sibling(sig.time, g, ctx)
+            if w2 > w:
+                w, why = w2, why2
+        if w <= 0 and ctx.unnamed and cfg.burst_weight > 0:
+            w, why = self._burst(sig, g)
+        return w, why
 
     def _recurring(self, fp: str, g: Group, gap: float) -> tuple[float, list[_Why]]:
         """An incident that is one alert alone takes that alert back within its recurrence window (only
@@ -502,6 +538,33 @@ class Correlator:
             if w > best or (w == best and w > 0.0 and other < best_other):
                 best, best_other, why = w, other, (_CASCADE, text, lag, when)
         return best, why
+
+    def _sibling(self, t: float, g: Group, ctx: _Ctx) -> tuple[float, _Why]:
+        """A service of the incident that shares a dependency with the signal's service, and started
+        alerting soon before or after the signal; the nearest onset counts, on a tie the service first
+        in name order."""
+        siblings = self._siblings_of(ctx)
+        lag, other = min(((abs(t - g.onset.get(s, g.first)), s) for s in g.services if s in siblings),
+                         default=(math.inf, ""))
+        w = self.config.sibling_weight * self._fade(lag, self.config.sibling_window_s)
+        if w <= 0:
+            return 0.0, _NO_WHY
+        return w, (_SIBLING, ctx.service, other, siblings[other], lag, other)
+
+    def _siblings_of(self, ctx: _Ctx) -> dict[str, str]:
+        """The services that depend on a dependency of the signal's service (each within ``max_hops``)
+        and are on no path with it, each with the nearest shared dependency (on a tie the first in
+        name order); kept with the service's declared surroundings."""
+        reach = ctx.reach
+        if reach.siblings is not None:
+            return reach.siblings
+        service, hops, out = ctx.service, self.config.max_hops, {}
+        for dep in sorted(reach.down, key=lambda d: (reach.down[d], d)):
+            for other in self.topology._reach(dep, hops, False):
+                if other != service and other not in reach.near and other not in out:
+                    out[other] = dep
+        reach.siblings = out
+        return out
 
     def _burst(self, sig: Signal, g: Group) -> tuple[float, _Why]:
         """Time proximity: the signal's service (which the topology does not name) alerting soon before

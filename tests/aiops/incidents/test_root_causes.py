@@ -128,3 +128,23 @@ def test_the_incident_api_and_cli_show_the_ranking(server) -> None:  # noqa: ANN
     assert shown.returncode == 0, shown.stderr
     table = shown.stdout.split("probable root causes", 1)[1]
     assert table.index("db") < table.index("api") < table.index("web")
+
+
+def test_a_silent_service_most_alerting_services_depend_on_ranks_second_with_its_reason() -> None:
+    # api and worker both depend on db, which has no alert here (its own rule waits longer)
+    causes = rank_root_causes([sig("api", 10, sid=1), sig("worker", 0, sid=2), sig("web", 30, sid=3)], SHOP)
+    assert [c.service for c in causes][:2] == ["api", "db"]
+    db = causes[1]
+    assert db.signal_id is None and db.signals == 0
+    assert db.reasons == ["3 of the 3 alerting services depend on it (api, web, worker); "
+                          "no alert of its own in this incident"]
+    assert causes[0].score < db.score  # never first, whatever its score: the incident's evidence is its alerts
+
+
+def test_no_silent_candidate_when_an_alerting_service_accounts_for_the_same_services() -> None:
+    # db alerts: it accounts for everything that depends on it, so nothing below it is proposed
+    deep = topo(("web", "api"), ("api", "db"), ("worker", "db"), ("db", "disk"))
+    assert "disk" not in ranked([sig("db", 60), sig("api", 0), sig("worker", 5)], deep)
+    # nor for one alerting service, or a dependency of fewer than half of the alerting services
+    assert "db" not in ranked([sig("api", 0)])
+    assert "db" not in ranked([sig("api", 0), sig("web", 5), sig("cache", 10), sig("x", 15), sig("y", 20)])

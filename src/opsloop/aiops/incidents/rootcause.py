@@ -1,8 +1,12 @@
 """Probable root causes of an incident: which of its services most likely failed first and why.
 
 Every service with a signal in the incident is a candidate, and so is a service with a recent change
-(a deploy or a config change: an ``event`` signal) that the alerting services depend on. Each
-candidate gathers evidence, each piece with its reason:
+(a deploy or a config change: an ``event`` signal) that the alerting services depend on. So is one
+*silent* service: with no signal in the incident, the one that most alerting services depend on (at
+least two, and half of them), unless an alerting service accounts for all of those (it is one of them,
+or they depend on it): a failing service's callers often alert before it does, or it has no alert
+rule at all. It is never ranked first (the incident's evidence is its alerts), so it shows in the
+ranking as the place to look next. Each candidate gathers evidence, each piece with its reason:
 
 * *it explains the others*: the share of the other alerting services that depend on it (within
   ``max_hops`` of the declared topology), up to +3. A failure spreads from a service to its callers,
@@ -127,11 +131,36 @@ def rank_root_causes(signals: Iterable[Mapping[str, Any]], topology: Topology,
     for svc in sorted(by_change):
         if svc not in candidates and any(svc in topology.within(a, cfg.max_hops) for a in alerting):
             candidates[svc] = None
+    silent = _silent(alerting, candidates, topology, cfg)
+    if silent is not None:
+        candidates[silent] = None
     order = {svc: i for i, svc in enumerate(sorted(alerting, key=lambda s: (alerting[s].onset, s)))}
     causes = [_evidence(svc, alerting, order, by_change.get(svc, ()), start, topology, cfg) for svc in candidates]
     causes.sort(key=lambda c: (-c.score, c.first_signal_at if c.first_signal_at is not None else float("inf"),
                                c.service))
+    if causes and causes[0].service == silent and len(causes) > 1:
+        causes[0], causes[1] = causes[1], causes[0]  # never first: the incident's evidence is its alerts
     return causes[: cfg.limit]
+
+
+def _silent(alerting: dict[str, _Service], candidates: Mapping[str, None], topology: Topology,
+            cfg: RootCauseConfig) -> str | None:
+    """The service with no signal here that most alerting services depend on (at least two, and half
+    of them; on a tie the first in name order), unless an alerting service accounts for all of those."""
+    if len(alerting) < 2:
+        return None
+    below: dict[str, int] = {}
+    for a in alerting:
+        for dep in topology.within(a, cfg.max_hops):
+            if dep not in alerting and dep not in candidates:
+                below[dep] = below.get(dep, 0) + 1
+    need = max(2, (len(alerting) + 1) // 2)
+    for dep in sorted((d for d, n in below.items() if n >= need), key=lambda d: (-below[d], d)):
+        theirs = {o for o in topology.dependents(dep, cfg.max_hops) if o in alerting}
+        if not any(theirs <= {a, *(o for o in topology.dependents(a, cfg.max_hops) if o in alerting)}
+                   for a in alerting):
+            return dep
+    return None
 
 
 def _evidence(svc: str, alerting: dict[str, _Service], order: dict[str, int], changes: Iterable[Mapping[str, Any]],
@@ -148,7 +177,10 @@ def _evidence(svc: str, alerting: dict[str, _Service], order: dict[str, int], ch
             cause.score += 3.0 * len(dependents) / len(others)
             early = [o for o in dependents if alerting[o].onset + cfg.tolerance_s < onset]
             share, names = f"{len(dependents)} of the {len(others)} other alerting services depend on it", _names(dependents)
-            if early:
+            if me is None:
+                cause.reasons.append(f"{len(dependents)} of the {len(others)} alerting services depend on it ({names}); "
+                                     "no alert of its own in this incident")
+            elif early:
                 cause.reasons.append(f"{share} ({names}); {len(early)} of them alerted before it: its own alert may come late")
             else:
                 cause.reasons.append(f"{share} and alerted after it ({names})")

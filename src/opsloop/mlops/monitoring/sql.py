@@ -115,13 +115,16 @@ class SqlMonitoringStore(MonitoringStore):
         if not labels:
             return 0
         now = time.time()
+        # One upsert, so posts racing each other for a request row never both insert: PostgreSQL turns
+        # the later one into an update of the row the first wrote. A row labelled twice in this post
+        # keeps its last label (one statement cannot write a row twice), and the rows are written in
+        # key order, so two posts of the same rows lock them in the same order (never a deadlock).
+        last = {(g.model, g.request_id, g.row): g for g in labels}
+        rows = [{"model": g.model, "request_id": g.request_id, "row": g.row, "value": _dumps(g.value),
+                 "time": g.time or now} for _, g in sorted(last.items(), key=lambda item: item[0])]
 
         def write(conn: sa.Connection) -> int:
-            for g in labels:
-                key = (t.labels.c.model == g.model, t.labels.c.request_id == g.request_id, t.labels.c.row == g.row)
-                conn.execute(t.labels.delete().where(*key))
-                conn.execute(t.labels.insert().values(model=g.model, request_id=g.request_id, row=g.row,
-                                                      value=_dumps(g.value), time=g.time or now))
+            upsert(conn, t.labels, rows, keys=["model", "request_id", "row"], update=["value", "time"])
             matched = 0
             for g in labels:
                 q = sa.select(sa.func.count()).select_from(t.samples).where(

@@ -13,12 +13,14 @@ A share (``monitoring.sample_rate``) of the requests scored at ``/serving`` is s
 server's own database, filed under the registered model's name (``version`` is the served model's
 ``model_uuid``). Every ``monitoring.drift_interval_s`` the models with a reference and samples are
 checked for drift when a new sample or a new reference came (what each check compared is stored with
-its report, so a process taking the schedule over checks nothing twice), and for live performance, by
-one process per database (``schedule_lock_for``: an advisory lock on PostgreSQL, ``SCHEDULE_LOCK`` in
-the data dir on SQLite); a reference set with an alias first follows it to the version it names now
-(``ServerMonitoring.follow_served``). Every drift and performance
-signal, from the schedule or from a ``POST``, goes into the AIOps pipeline in this process, as if
-posted to ``/api/opsloop/v1/events``, so it opens (or resolves) an incident of service = model name.
+its report, so a process taking the schedule over checks nothing twice), and for live performance when
+the check would send what was not sent (a breach over new or corrected labels, or against another bound,
+or a resolution: each signal stored keeps the labels it measured), by one process per database
+(``schedule_lock_for``: an advisory lock on PostgreSQL, ``SCHEDULE_LOCK`` in the data dir on SQLite); a
+reference set with an alias first follows it to the version it names now
+(``ServerMonitoring.follow_served``). Every drift and performance signal, from the schedule or from a
+``POST``, goes into the AIOps pipeline in this process, as if posted to ``/api/opsloop/v1/events``, so it
+opens (or resolves) an incident of service = model name.
 
 The reference body: inline rows in an MLflow scoring shape (``dataframe_split``, ``dataframe_records``…)
 or ``{"path": "runs:/RUN_ID/data/train.parquet"}`` (a run artifact, Parquet or CSV); optional ``ref``
@@ -259,7 +261,9 @@ class ServerMonitoring:
         """One round over each model with a reference and samples, after its reference follows its alias
         (``follow_served``): drift when a new sample or a new reference makes it due (``drift_due``: what
         the last check compared is in the store, so a leader taking over checks nothing twice), and
-        performance. A failing model is logged and the others are still checked. Returns the models checked."""
+        performance when it would send what was not sent (``performance_due``: a breach still firing over
+        the same labels is not sent again). A failing model is logged and the others are still checked.
+        Returns the models checked."""
         checked = []
         self.sampler.flush()  # queued samples first: a model whose first samples are queued is checked too
         for name in self.store.reference_models():
@@ -272,7 +276,8 @@ class ServerMonitoring:
                 monitor = self.monitor(name)
                 if monitor.drift_due():
                     monitor.check_drift()
-                monitor.check_performance()
+                if monitor.performance_due():
+                    monitor.check_performance()
                 checked.append(name)
             except Exception:  # noqa: BLE001 - one model's failure must not stop the others' checks
                 log.exception("monitoring check of model %s failed", name)

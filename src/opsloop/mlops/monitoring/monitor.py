@@ -113,25 +113,46 @@ class ModelMonitor:
 
     def check_performance(self, *, emit: bool = True) -> tuple[PerformanceReport, list[Signal]]:
         """Live metrics over labelled samples; breaches (and recoveries) become signals when ``emit``."""
-        samples = self.store.list_samples(self.model, variant="champion", labelled_only=True,
-                                          limit=self.performance_policy.window)
-        report = live_performance(self.model, samples, self.performance_policy)
+        report = self._performance()
         if not emit:
             return report, []
-        firing = self._firing(SignalKind.MODEL_PERFORMANCE, "metric")
-        signals = [s for s in performance_signals(report, firing)
-                   if s.status == "firing" or s.labels["metric"] in firing]
+        signals = _performance_signals(report, self._newest(SignalKind.MODEL_PERFORMANCE, "metric"))
+        # Handed on first, stored last: a stored signal counts as sent (``performance_due``), so a process
+        # that stops between the two leaves the check due and the leader after it sends them again.
+        self._emitted(signals)
         for s in signals:
             self.store.add_signal(s)
-        self._emitted(signals)
         return report, signals
 
-    def _firing(self, kind: str, label: str, limit: int = 500) -> set[str]:
+    def performance_due(self) -> bool:
+        """Whether ``check_performance`` would send what was not sent already: a breach over labelled
+        samples other than those of its metric's newest signal (a new or corrected label, or a sample
+        scored before its label came: the report's ``labelled_digest``), or against another bound; or
+        a resolution. ``False`` when it would send nothing.
+
+        Each signal carries the report of its check, and the signals are in the store, so this answers
+        the same in every process: a schedule's new leader (or a restarted server) does not send again a
+        breach still firing over the labels already checked.
+        """
+        sent = self._newest(SignalKind.MODEL_PERFORMANCE, "metric")
+        return any(not _already_sent(s, sent.get(s.labels["metric"]))
+                   for s in _performance_signals(self._performance(), sent))
+
+    def _performance(self) -> PerformanceReport:
+        samples = self.store.list_samples(self.model, variant="champion", labelled_only=True,
+                                          limit=self.performance_policy.window)
+        return live_performance(self.model, samples, self.performance_policy)
+
+    def _firing(self, kind: str, label: str) -> set[str]:
         """The ``label`` values (features, metrics) whose newest signal of ``kind`` is firing."""
-        last: dict[str, str] = {}
+        return {name for name, s in self._newest(kind, label).items() if s.status == "firing"}
+
+    def _newest(self, kind: str, label: str, limit: int = 500) -> dict[str, Signal]:
+        """The newest signal of ``kind`` of each ``label`` value (feature, metric)."""
+        newest: dict[str, Signal] = {}
         for s in self.store.list_signals(model=self.model, kind=kind, limit=limit):
-            last.setdefault(s.labels.get(label, ""), s.status)
-        return {name for name, status in last.items() if status == "firing"}
+            newest.setdefault(s.labels.get(label, ""), s)
+        return newest
 
     def _emitted(self, signals: list[Signal]) -> None:
         if signals and self.on_signals is not None:
@@ -170,6 +191,20 @@ def _compared(profile: Mapping[str, Any], read: Sequence[PredictionSample]) -> t
     """What a check of ``profile`` over the samples it ``read`` (newest first) compares: the reference's
     revision and the newest sample's time."""
     return profile.get("revision"), read[0].time if read else None
+
+
+def _performance_signals(report: PerformanceReport, newest: Mapping[str, Signal]) -> list[Signal]:
+    """The signals a check giving ``report`` sends, each metric's ``newest`` signal before it being known:
+    a firing one for each breach, a resolved one for each metric firing before and within bound now."""
+    firing = {metric for metric, s in newest.items() if s.status == "firing"}
+    return [s for s in performance_signals(report, firing) if s.status == "firing" or s.labels["metric"] in firing]
+
+
+def _already_sent(signal: Signal, sent: Signal | None) -> bool:
+    """Whether ``sent`` (the newest signal of ``signal``'s metric) told the same: the same status and
+    values, over the same labelled samples."""
+    return sent is not None and (sent.status, sent.values, sent.evidence.get("labelled_digest")) == (
+        signal.status, signal.values, signal.evidence.get("labelled_digest"))
 
 
 def parse_labels(model: str, doc: Any) -> Sequence[GroundTruth]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,17 +36,33 @@ class PerformancePolicy:
 
 @dataclass(slots=True)
 class PerformanceReport:
-    """Live metrics of one model and the bounds they break."""
+    """Live metrics of one model and the bounds they break.
+
+    Attributes:
+        labelled_digest: a digest of the labelled samples the metrics were computed over (request id, row,
+            prediction, label). It changes when a label comes or is corrected,
+            or a sample scored before its label came, so a breach still firing over the same labels is
+            told apart from one over new labels (``ModelMonitor.performance_due``).
+    """
 
     model: str
     task: str
     labelled: int
     metrics: dict[str, float]
     breaches: dict[str, dict[str, float]]
+    labelled_digest: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "task": self.task, "labelled": self.labelled, "metrics": self.metrics,
-                "breaches": self.breaches}
+                "breaches": self.breaches, "labelled_digest": self.labelled_digest}
+
+
+def _digest(samples: Sequence[PredictionSample]) -> str:
+    """A digest of ``samples``' request ids, rows, predictions and labels, in their order."""
+    digest = hashlib.blake2b(digest_size=16)
+    for s in samples:
+        digest.update(json.dumps([s.request_id, s.row, s.prediction, s.label], default=str).encode())
+    return digest.hexdigest()
 
 
 def _scalar(v: Any) -> Any:
@@ -64,7 +82,15 @@ def live_performance(model: str, samples: Sequence[PredictionSample],
                      policy: PerformancePolicy | None = None) -> PerformanceReport:
     """Metrics over labelled ``samples`` (newest ``policy.window``) and which bounds they break."""
     policy = policy or PerformancePolicy()
-    pairs = [(_scalar(s.prediction), _scalar(s.label)) for s in samples[: policy.window] if s.label is not None]
+    window = samples[: policy.window]
+    report = _measure(model, window, policy)
+    report.labelled_digest = _digest(window)
+    return report
+
+
+def _measure(model: str, samples: Sequence[PredictionSample], policy: PerformancePolicy) -> PerformanceReport:
+    """The metrics over ``samples`` and the bounds of ``policy`` they break."""
+    pairs = [(_scalar(s.prediction), _scalar(s.label)) for s in samples if s.label is not None]
     pairs = [(p, y) for p, y in pairs if p is not None and y is not None]
     preds, labels = [p for p, _ in pairs], [y for _, y in pairs]
     if not pairs:

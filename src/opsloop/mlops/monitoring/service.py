@@ -136,11 +136,12 @@ class ServingMonitor:
 
     def check_now(self) -> None:
         """One scheduled round: drift (when a new sample or reference makes it due, ``drift_due``) and
-        live performance."""
+        live performance (when a new or corrected label would change what was sent, ``performance_due``)."""
         try:
             if self.monitor.drift_due():
                 self.monitor.check_drift()
-            self.monitor.check_performance()
+            if self.monitor.performance_due():
+                self.monitor.check_performance()
         except OpsloopError as exc:
             log.warning("monitoring check failed: %s", exc.message)
 

@@ -201,10 +201,12 @@ def _performance_signals(report: PerformanceReport, newest: Mapping[str, Signal]
 
 
 def _already_sent(signal: Signal, sent: Signal | None) -> bool:
-    """Whether ``sent`` (the newest signal of ``signal``'s metric) told the same: the same status and
-    values, over the same labelled samples."""
-    return sent is not None and (sent.status, sent.values, sent.evidence.get("labelled_digest")) == (
-        signal.status, signal.values, signal.evidence.get("labelled_digest"))
+    """Whether ``sent`` (the newest signal of ``signal``'s metric) told the same: the same status against
+    the same bound, over the same labelled samples (the observed value follows from those two)."""
+    def told(s: Signal) -> tuple[Any, ...]:
+        return s.status, s.values.get("bound"), s.evidence.get("labelled_digest")
+
+    return sent is not None and told(sent) == told(signal)
 
 
 def parse_labels(model: str, doc: Any) -> Sequence[GroundTruth]:

@@ -1,6 +1,6 @@
-"""Series resumed from checkpoints are built on their next point (pending until then): a restart scores
-exactly as an eager one, and pending series are counted, checkpointed, adopted, capped and forgotten as
-built ones are."""
+"""Series resumed from checkpoints are built on their next point or warmed ahead of it (pending until
+then): a restart scores exactly as an eager one, and pending series are counted, checkpointed, adopted,
+capped and forgotten as built ones are."""
 
 from __future__ import annotations
 
@@ -18,12 +18,15 @@ from fastapi.testclient import TestClient
 from tests.aiops.ingestion._helpers import API
 
 import opsloop.aiops.detection.watch as watch_module
+import opsloop.aiops.pipeline as pipeline_module
 from opsloop.aiops.detection import MetricWatch, UnivariateEnsemble, WatchRule
 from opsloop.aiops.ingestion.remote_write import encode_remote_write
+from opsloop.aiops.pipeline import Pipeline
 from opsloop.server.app import create_app
 from opsloop.settings import load_settings
 from opsloop.storage.sql import open_database
-from opsloop.storage.sql.detector_state import SqlDetectorStateStore
+from opsloop.storage.sql.detector_state import SqlDetectorStateStore, series_key
+from opsloop.storage.sql.incidents import AiopsStores
 
 PB = {"content-type": "application/x-protobuf", "content-encoding": "snappy"}
 PODS = ("a", "b", "c")
@@ -61,6 +64,20 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture
+def built_pods(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ``pod`` label of every series built from a checkpoint, in order."""
+    built: list[str] = []
+    real = watch_module._series_from_state
+
+    def recording(rule: WatchRule, item: Any) -> Any:
+        built.append(dict(item["labels"])["pod"])
+        return real(rule, item)
+
+    monkeypatch.setattr(watch_module, "_series_from_state", recording)
+    return built
+
+
+@pytest.fixture
 def probabilities(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Every probability a univariate ensemble scores, in order."""
     seen: list[float] = []
@@ -75,9 +92,9 @@ def probabilities(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return seen
 
 
-def _feed(watch: MetricWatch, start: int, stop: int) -> list[list[dict[str, Any]]]:
+def _feed(watch: MetricWatch, start: int, stop: int, pods: tuple[str, ...] = PODS) -> list[list[dict[str, Any]]]:
     return [[s.to_dict() for s in watch.observe(_labels(pod), 60.0 * i, _value(pod, i))]
-            for i in range(start, stop) for pod in PODS]
+            for i in range(start, stop) for pod in pods]
 
 
 def _stored(tmp_path: Path, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -88,11 +105,11 @@ def _stored(tmp_path: Path, items: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def test_a_restart_scores_every_point_exactly_as_an_uninterrupted_run(
-        tmp_path: Path, builds: list[str], probabilities: list[float]) -> None:
-    whole = MetricWatch(_rules())
-    expected = _feed(whole, 0, 600)
+        tmp_path: Path, built_pods: list[str], probabilities: list[float]) -> None:
+    whole = MetricWatch(_rules())  # b sends nothing for a while after the restart's time
+    _feed(whole, 0, 600)
     probabilities.clear()
-    expected += _feed(whole, 600, 900)
+    expected = _feed(whole, 600, 700, pods=("a", "c")) + _feed(whole, 700, 900)
     expected_p = list(probabilities)
 
     first = MetricWatch(_rules())
@@ -100,12 +117,16 @@ def test_a_restart_scores_every_point_exactly_as_an_uninterrupted_run(
     changed, _ = first.take_changes()
     resumed = MetricWatch(_rules())
     assert resumed.restore(_stored(tmp_path, changed)) == []
-    assert builds == [] and len(resumed) == 3  # nothing is built at start
+    assert built_pods == [] and len(resumed) == 3  # nothing is built at start
+    assert resumed.warm(limit=1) and built_pods == ["c"]  # warmed before its first point: the last restored
     probabilities.clear()
-    got = _feed(resumed, 600, 900)
-    assert builds == ["latency"] * 3  # each series once, on its first point
+    got = _feed(resumed, 600, 700, pods=("a", "c"))
+    assert built_pods == ["c", "a"]  # a on its first point
+    assert not resumed.warm() and built_pods == ["c", "a", "b"]  # b warmed after 100 points of the others
+    got += _feed(resumed, 700, 900)
+    assert built_pods == ["c", "a", "b"]  # each series once
     assert probabilities == expected_p  # every point of every series
-    assert got == expected[600 * 3:]
+    assert got == expected
     assert any(s["kind"] == "metric_anomaly" for sigs in got for s in sigs), "the spikes are caught"
     assert any(s["kind"] == "prediction" for sigs in got for s in sigs), "the climb is forecast"
     assert resumed.state_dict() == whole.state_dict()  # and what they learned is the same
@@ -218,6 +239,44 @@ def test_a_corrupt_pending_checkpoint_no_rule_takes_any_more_is_forgotten() -> N
     assert len(watch) == 0 and watch.take_changes() == ([], [[["__name__", "cpu"]]])
 
 
+def test_warming_builds_the_most_recently_updated_first_and_changes_nothing_else(
+        tmp_path: Path, built_pods: list[str]) -> None:
+    def pod(k: int) -> dict[str, str]:
+        return {"__name__": "latency", "pod": f"p{k}"}
+
+    items = _stored(tmp_path, _checkpoints(5))  # p0 … p4, the least recently updated first
+    watch = MetricWatch(_plain(), max_series=5)
+    assert watch.restore(items) == []
+    assert watch.warm(limit=2) and built_pods == ["p4", "p3"]
+    assert watch.series() == [pod(k) for k in range(5)]  # each keeps its place (how recently it was updated)
+    assert [(r["name"], r["series"]) for r in watch.status()] == [("latency", 5), ("errors", 0)]
+    assert watch.take_changes() == ([], [])  # nothing learned: no checkpoint to rewrite
+    assert watch.state_dict()["series"] == items  # built or pending, the same checkpoints
+    watch.observe(pod(9), 3000.0, 1.0)  # evicts the least recently updated, p0, never built
+    assert watch.take_changes()[1] == [[["__name__", "latency"], ["pod", "p0"]]]
+    assert not watch.warm() and built_pods == ["p4", "p3", "p2", "p1"]
+    assert not watch.warm() and built_pods == ["p4", "p3", "p2", "p1"]  # nothing left to build
+    watch.observe(pod(1), 3060.0, 2.0)
+    assert built_pods == ["p4", "p3", "p2", "p1"] and watch.take_changes()[0][0]["points"] == 51
+
+
+def test_a_checkpoint_that_does_not_load_when_warmed_is_forgotten_and_its_series_starts_afresh(
+        caplog: pytest.LogCaptureFixture) -> None:
+    items = _checkpoints(2)
+    items[1]["learned"] = "{"
+    watch = MetricWatch([WatchRule("latency", "latency")])
+    fresh = MetricWatch([WatchRule("latency", "latency")])
+    watch.restore(items)
+    with caplog.at_level(logging.WARNING, logger="opsloop.aiops.detection"):
+        assert not watch.warm()
+    assert [m for m in caplog.messages if "not restored" in m] and len(watch) == 1
+    assert watch.take_changes() == ([], [[["__name__", "latency"], ["pod", "p1"]]])  # its checkpoint deleted
+    labels = {"__name__": "latency", "pod": "p1"}
+    assert [watch.observe(labels, 60.0 * i, 2.0) for i in range(3)] == [fresh.observe(labels, 60.0 * i, 2.0)
+                                                                          for i in range(3)]
+    assert watch.take_changes()[0] == fresh.take_changes()[0]  # as if never checkpointed
+
+
 def test_a_rule_change_keeps_the_pending_series_of_unchanged_rules(builds: list[str]) -> None:
     before = MetricWatch(_plain())
     items = _checkpoints(2) + _checkpoints(1, name="errors")
@@ -229,11 +288,37 @@ def test_a_rule_change_keeps_the_pending_series_of_unchanged_rules(builds: list[
     assert after.state_dict()["series"] == items[:2] and builds == []
     after.observe({"__name__": "latency", "pod": "p1"}, 3000.0, 3.0)
     assert builds == ["latency"]
+    assert not after.warm() and builds == ["latency"] * 2  # p0, adopted pending, is warmed by the new watch
 
     nothing = MetricWatch([])  # every rule removed: every pending series is forgotten
     nothing.adopt(after)
     assert sorted(nothing.take_changes()[1]) == [[["__name__", "latency"], ["pod", "p0"]],
                                                  [["__name__", "latency"], ["pod", "p1"]]]
+
+
+def test_the_pipeline_tick_warms_restored_series_the_most_recently_checkpointed_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, built_pods: list[str]) -> None:
+    monkeypatch.setattr(pipeline_module, "WARM_SLICE_S", 0.0)  # one series a slice under the lock
+    stores = AiopsStores(open_database(f"sqlite:///{tmp_path / 'p.db'}"))
+    Pipeline(stores, mine_logs=False).set_config("watch_rules", [{"name": "latency", "selector": "latency"}])
+    items = _checkpoints(5)
+    stores.detector_state.save(items)
+    with sqlite3.connect(tmp_path / "p.db") as conn:  # p0 checkpointed last, p4 first
+        conn.executemany("UPDATE aiops_detector_state SET updated_at = ? WHERE key = ?",
+                         [(1000.0 - k, series_key(item["labels"])) for k, item in enumerate(items)])
+    conn.close()
+    saved = stores.detector_state.load()
+    assert [dict(item["labels"])["pod"] for item in saved] == ["p4", "p3", "p2", "p1", "p0"]
+
+    pipeline = Pipeline(stores, mine_logs=False)
+    pipeline.load()
+    assert built_pods == []
+    assert pipeline.warm_detectors(budget_s=0.0) and built_pods == ["p0"]  # one slice
+    for _ in range(4):  # a slice at least a tick
+        pipeline.tick()
+    assert built_pods == ["p0", "p1", "p2", "p3", "p4"] and not pipeline.warm_detectors()
+    assert [r["series"] for r in pipeline.detection_status()["watch_rules"]] == [5]
+    assert stores.detector_state.load() == saved  # nothing rewritten
 
 
 # --- at the server ----------------------------------------------------------------------------------------
@@ -260,16 +345,18 @@ def test_the_server_starts_with_pending_series_and_leaves_their_checkpoints_alon
         assert client.post("/api/v1/write", content=body, headers=PB).status_code == 204
     saved = _rows(tmp_path)
     assert len(saved) == 3
-    with app() as client:  # a restart without points: nothing built, nothing rewritten
+    with app() as client:  # a restart without points: the tick builds them, nothing is rewritten
         assert [r["series"] for r in client.get(API + "/aiops/detection").json()["watch_rules"]] == [3]
         client.app.state.aiops.tick()  # type: ignore[attr-defined]
-    assert _rows(tmp_path) == saved and builds == []
+        assert builds == ["m"] * 3
+        assert [r["series"] for r in client.get(API + "/aiops/detection").json()["watch_rules"]] == [3]
+    assert _rows(tmp_path) == saved
     with app() as client:
         body = encode_remote_write([({"__name__": "m", "pod": "a"}, [(t0 + 60 * 300, 2.0)])])
         assert client.post("/api/v1/write", content=body, headers=PB).status_code == 204
         client.app.state.aiops.tick()  # type: ignore[attr-defined]
         rows = _rows(tmp_path)
         assert [k for k in rows if rows[k] != saved[k]] == [k for k in saved if '"pod","a"' in saved[k][0]]
-        assert builds == ["m"]
+        assert builds == ["m"] * 6  # each series once a start, on its point or by a tick
         assert client.put(API + "/aiops/config/watch_rules", json=[]).status_code == 200  # the rule removed
         assert _rows(tmp_path) == {}  # pending or built, every checkpoint is forgotten

@@ -9,13 +9,16 @@ series is dropped (and relearns if it comes back).
 Series resumed from checkpoints (``restore``) are built lazily, on their next point: until then a
 series is *pending*, held as its checkpoint, whose learned part is one JSON string (``learned``) that
 is parsed only then. A server with many checkpointed series starts without parsing or building them,
-and a pending series costs no more to count, checkpoint, adopt or evict than a built one.
+and a pending series costs no more to count, checkpoint, adopt or evict than a built one. ``warm`` builds
+pending series ahead of their points, a bounded slice at a time (the pipeline's tick), so that ingestion
+rarely pays for it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -231,6 +234,7 @@ class MetricWatch:
         self.contain_errors = contain_errors
         self.failed: dict[str, str] = {}  # rule name -> the error that stopped its series
         self._series: OrderedDict[_Key, _Series | _Pending] = OrderedDict()  # least recently updated first
+        self._unbuilt: dict[_Key, None] = {}  # the pending ones, in the same order (``warm`` takes the last)
         self._unmatched: set[_Key] = set()
         self._ledger: ChangeLedger[_Key] = ChangeLedger()  # what changed since the last ``take_changes``
 
@@ -262,11 +266,14 @@ class MetricWatch:
         """Drop the least recently updated series past ``max_series`` (pending ones unbuilt)."""
         while len(self._series) > self.max_series:
             evicted, _ = self._series.popitem(last=False)
+            self._unbuilt.pop(evicted, None)
             self._ledger.dropped(evicted)
 
     def _resume(self, key: _Key, pending: _Pending) -> _Series | None:
         """Build a pending series from its checkpoint; one that does not load is logged and forgotten
-        (``None``: the point starts the series afresh, as if it had never been checkpointed)."""
+        (``None``: the point starts the series afresh, as if it had never been checkpointed). Either way
+        its place among the series (how recently it was updated) is kept, and it learned nothing."""
+        self._unbuilt.pop(key, None)
         try:
             s = _series_from_state(pending.rule, pending.checkpoint)
         except (KeyError, IndexError, TypeError, ValueError, AttributeError, InvalidInputError) as exc:
@@ -276,6 +283,24 @@ class MetricWatch:
             return None
         self._series[key] = s
         return s
+
+    def warm(self, limit: int | None = None, budget_s: float | None = None) -> bool:
+        """Build pending series ahead of their next point, the most recently updated first: at most
+        ``limit`` of them, and (when given) until ``budget_s`` seconds have passed, one at least. A series
+        is built exactly as its next point would have built it (one whose checkpoint does not load is
+        forgotten, see ``restore``); built or pending, it scores, counts and checkpoints the same.
+        Returns whether pending series are left."""
+        deadline = None if budget_s is None else time.perf_counter() + budget_s
+        built = 0
+        while self._unbuilt and (limit is None or built < limit):
+            key, _ = self._unbuilt.popitem()  # the last restored of those left: the most recently updated
+            pending = self._series.get(key)
+            if isinstance(pending, _Pending):  # always: ``_unbuilt`` lists the pending series only
+                self._resume(key, pending)
+            built += 1
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+        return bool(self._unbuilt)
 
     def observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
         """Score then learn one point of one series; return the signals it raises (usually none).
@@ -293,6 +318,7 @@ class MetricWatch:
     def _stop(self, labels: Mapping[str, str], exc: Exception) -> None:
         key = tuple(sorted(labels.items()))
         s = self._series.pop(key, None)
+        self._unbuilt.pop(key, None)
         self._unmatched.add(key)
         self._ledger.dropped(key)
         rule = s.rule.name if s is not None else next((r.name for r in self.rules if r.matches(labels)), "?")
@@ -336,12 +362,14 @@ class MetricWatch:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore series saved by ``state_dict``; series whose rule no longer exists are dropped."""
         self._series.clear()
+        self._unbuilt.clear()
         self._unmatched.clear()
         self.restore(state["series"])
 
     def restore(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Add series from their checkpoints (``state_dict``'s items), pending: each is built on its
-        next point, so a restore costs little more than reading its labels.
+        next point or by ``warm``, whichever comes first, so a restore costs little more than reading
+        its labels. Items come least recently updated first (they are kept in that order).
 
         Returns the ones left out at once: their rule is gone or was redefined since (a ``signature``
         that differs), or their labels do not read. The rest of a checkpoint is read when its series is
@@ -366,6 +394,7 @@ class MetricWatch:
                 left_out.append(dict(item))
                 continue
             self._series[key] = pending
+            self._unbuilt[key] = None
             self._ledger.gone.discard(key)
         self._evict()
         return left_out
@@ -386,6 +415,7 @@ class MetricWatch:
         """Take over ``previous``' series whose rule is still defined the same way (a configuration change
         keeps what unchanged rules learned, pending series as they are); the others count as dropped."""
         adopt_streams(self.rules, previous._series, previous._ledger, self._series, self._ledger)
+        self._unbuilt.update((key, None) for key in previous._unbuilt if isinstance(self._series.get(key), _Pending))
 
 
 _Key = tuple[tuple[str, str], ...]

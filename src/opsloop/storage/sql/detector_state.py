@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -42,11 +43,11 @@ class SqlDetectorStateStore:
                             rows_batch)
 
     def load(self) -> list[dict[str, Any]]:
-        """Every stored checkpoint (unreadable rows are skipped)."""
-        with self.db.read() as conn:
-            found = conn.execute(select(D.c.state)).scalars().all()
+        """Every stored checkpoint, the least recently written first (unreadable rows are skipped)."""
+        with self.db.read() as conn:  # sorted here: the database would sort the whole rows
+            found = sorted(conn.execute(select(D.c.state, D.c.updated_at)).all(), key=itemgetter(1))
         out = []
-        for text in found:
+        for text, _ in found:
             try:
                 item = orjson.loads(text)
             except orjson.JSONDecodeError:

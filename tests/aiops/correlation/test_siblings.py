@@ -54,3 +54,10 @@ def test_services_with_nothing_in_common_or_on_one_path_are_not_siblings() -> No
 def test_siblings_can_be_turned_off() -> None:
     c = Correlator(Topology(SIBLINGS), GroupingConfig(sibling_weight=0.0))
     assert feed(c, [sig("a", 0), sig("b", 20, "Latency")]) == [1, 2]
+
+
+def test_siblings_stop_counting_once_the_incident_has_ten_services() -> None:
+    # eleven callers of one service: the first ten alert together, the eleventh joins no longer by siblings
+    c = Correlator(Topology([(f"caller-{i}", "x") for i in range(11)]))
+    ids = feed(c, [sig(f"caller-{i}", i * 2.0, f"Alert{i}") for i in range(11)])
+    assert ids == [1] * 10 + [2]

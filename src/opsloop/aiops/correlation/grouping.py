@@ -20,7 +20,8 @@ reason, and fades with the time gap:
 * siblings, early in an incident: the signal's service and a service of the incident depend on one
   service (each within ``max_hops``) that is not in the incident, and the signal comes within
   ``sibling_window_s`` of when that service started alerting, at most ``sibling_span_s`` after the
-  incident's first signal: +2 (``sibling_weight``), fading to nothing at twice the window. The
+  incident's first signal and while it has fewer than ``sibling_max_services`` services: +2
+  (``sibling_weight``), fading to nothing at twice the window. The
   callers of a failing service often alert before it does (its own "down" rule waits longer), and
   without this each would open its own incident until the cause's alert came
 * a learned co-occurrence link: +2.5 × strength, unless the declared topology names both services
@@ -118,6 +119,8 @@ class GroupingConfig:
             ``max_hops``, the two not on one path) started alerting at most ``sibling_window_s`` before
             or after it (fading to nothing at twice that); ``0`` to disable.
         sibling_window_s, sibling_span_s: see ``sibling_weight``.
+        sibling_max_services: nor once the incident has this many services (in a steady flow of alerts
+            from many services, most share some dependency).
         use_labels, use_topology, use_learned: switch evidence kinds off (for ablations).
     """
 
@@ -137,6 +140,7 @@ class GroupingConfig:
     sibling_weight: float = 2.0
     sibling_window_s: float = 30.0
     sibling_span_s: float = 60.0
+    sibling_max_services: int = 10
     use_labels: bool = True
     use_topology: bool = True
     use_learned: bool = True
@@ -348,7 +352,8 @@ class Correlator:
         cfg = self.config
         if cfg.sibling_weight > 0 and cfg.use_topology and svc:  # siblings: incidents that started lately
             young = sig.time - cfg.sibling_span_s
-            fresh = [(gid, g) for gid, g in self.groups.items() if g.first >= young and gid not in out]
+            fresh = [(gid, g) for gid, g in self.groups.items()
+                     if g.first >= young and len(g.services) < cfg.sibling_max_services and gid not in out]
             if fresh:
                 siblings = self._siblings_of(ctx)
                 out.update(gid for gid, g in fresh if any(s in siblings for s in g.services))
@@ -433,7 +438,8 @@ class Correlator:
             return w, why
         cfg = self.config
         w, why = self._cascade(sig.time, g, ctx)
-        if w < cfg.sibling_weight and sig.time - g.first <= cfg.sibling_span_s:
+        if w < cfg.sibling_weight and sig.time - g.first <= cfg.sibling_span_s and \
+                len(g.services) < cfg.sibling_max_services:
             w2, why2 = self._sibling(sig.time, g, ctx)
             if w2 > w:
                 w, why = w2, why2

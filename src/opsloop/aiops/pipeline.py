@@ -198,8 +198,9 @@ class Pipeline:
 
     def _restore_detectors(self) -> None:
         """Resume the metric detectors from their checkpoints; forget those no rule takes any more. A
-        series is built from its checkpoint on its next point (``MetricWatch.restore``), so a start does
-        not wait for every checkpointed series; one whose checkpoint then fails to load starts afresh."""
+        series is built from its checkpoint on its next point or by a tick (``warm_detectors``), so a
+        start does not wait for every checkpointed series; one whose checkpoint then fails to load starts
+        afresh."""
         saved = self.stores.detector_state.load()
         groups = [item for item in saved if item.get("kind") == "service"]
         series = [item for item in saved if item.get("kind") != "service"]

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 from tests.aiops.ingestion._helpers import API
 
 import opsloop.aiops.detection.watch as watch_module
@@ -27,6 +28,7 @@ from opsloop.settings import load_settings
 from opsloop.storage.sql import open_database
 from opsloop.storage.sql.detector_state import SqlDetectorStateStore, series_key
 from opsloop.storage.sql.incidents import AiopsStores
+from opsloop.storage.sql.schema_aiops import aiops_detector_state as D
 
 PB = {"content-type": "application/x-protobuf", "content-encoding": "snappy"}
 PODS = ("a", "b", "c")
@@ -319,6 +321,40 @@ def test_the_pipeline_tick_warms_restored_series_the_most_recently_checkpointed_
     assert built_pods == ["p0", "p1", "p2", "p3", "p4"] and not pipeline.warm_detectors()
     assert [r["series"] for r in pipeline.detection_status()["watch_rules"]] == [5]
     assert stores.detector_state.load() == saved  # nothing rewritten
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_store_reads_a_checkpoint_up_to_its_learned_part_and_gives_it_back_whole(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> None:
+    url = f"sqlite:///{tmp_path / 'd.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    db = open_database(url)
+    store = SqlDetectorStateStore(db)
+    today = _checkpoints(3)  # learned, a JSON string, last
+    after = {**today[1], "labels": [["__name__", "latency"], ["pod", "x"]], "note": "learned is not last"}
+    nested = {"labels": [["__name__", "latency"], ["pod", "y"]], "rule": "latency",
+              "detector": {"a": 1, "learned": "}"}, "predictor": "x"}  # an earlier form, its last member a string
+    store.save(today[:2] + [after, nested])
+
+    def rows() -> dict[str, str]:
+        with db.read() as conn:
+            return dict(conn.execute(select(D.c.key, D.c.state)).all())
+
+    p0, p1 = (series_key(item["labels"]) for item in today[:2])
+    stored = rows()
+    with db.write() as conn:  # p1's learned part no longer reads (an escape that JSON has not)
+        conn.execute(update(D).where(D.c.key == p1).values(state=stored[p1].replace('\\"', "\\x", 1)))
+    loaded = {item["labels"][1][1]: item for item in store.load()}
+    assert loaded == {"p0": today[0], "p1": {**today[1], "learned": loaded["p1"]["learned"]}, "x": after, "y": nested}
+    assert dict(loaded["p0"]) == today[0] and "learned" in loaded["p0"] and loaded["p0"].get("kind") is None
+    store.save([dict(loaded["p0"])])
+    assert rows()[p0] == stored[p0]  # given back as it was stored
+
+    watch = MetricWatch([WatchRule("latency", "latency")])
+    assert watch.restore([loaded["p0"], loaded["p1"]]) == []
+    with caplog.at_level(logging.WARNING, logger="opsloop.aiops.detection"):
+        assert not watch.warm()
+    assert len(caplog.messages) == 1 and "not restored" in caplog.messages[0]  # p1 is forgotten, p0 resumes
+    assert watch.series() == [{"__name__": "latency", "pod": "p0"}] and watch.state_dict()["series"] == [today[0]]
 
 
 # --- at the server ----------------------------------------------------------------------------------------

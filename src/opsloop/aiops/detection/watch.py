@@ -366,32 +366,33 @@ class MetricWatch:
         self._unmatched.clear()
         self.restore(state["series"])
 
-    def restore(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def restore(self, items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         """Add series from their checkpoints (``state_dict``'s items), pending: each is built on its
         next point or by ``warm``, whichever comes first, so a restore costs little more than reading
         its labels. Items come least recently updated first (they are kept in that order).
 
-        Returns the ones left out at once: their rule is gone or was redefined since (a ``signature``
-        that differs), or their labels do not read. The rest of a checkpoint is read when its series is
-        built: one that does not load then is logged ("checkpoint of a … series not restored") and the
-        series starts afresh from that point, as a left-out one would; its checkpoint is overwritten
-        at the next ``take_changes`` (or deleted, the series gone, when no rule takes it any more). A
-        pending series' checkpoint is given back unchanged by ``state_dict`` (one of the earlier form,
-        without ``learned``, in today's) and never by ``take_changes`` (it learned nothing). Past
-        ``max_series``, the series restored first are dropped as the least recently updated ones are."""
+        Returns the ones left out at once (as given, read no further): their rule is gone or was
+        redefined since (a ``signature`` that differs), or their labels do not read. The rest of a
+        checkpoint is read when its series is built: one that does not load then is logged ("checkpoint
+        of a … series not restored") and the series starts afresh from that point, as a left-out one
+        would; its checkpoint is overwritten at the next ``take_changes`` (or deleted, the series gone,
+        when no rule takes it any more). A pending series' checkpoint is given back unchanged by
+        ``state_dict`` (one of the earlier form, without ``learned``, in today's) and never by
+        ``take_changes`` (it learned nothing). Past ``max_series``, the series restored first are dropped
+        as the least recently updated ones are."""
         rules = {r.name: r for r in self.rules}
-        left_out = []
+        left_out: list[Mapping[str, Any]] = []
         for item in items:
             rule = rules.get(item.get("rule", ""))
             if rule is None or item.get("signature", rule.signature) != rule.signature:
-                left_out.append(dict(item))
+                left_out.append(item)
                 continue
             try:
                 key = tuple((str(k), str(v)) for k, v in item["labels"])
                 pending = _Pending(rule, item if "learned" in item else _with_learned(item))
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("checkpoint of a %r series not restored: %s", rule.name, exc)
-                left_out.append(dict(item))
+                left_out.append(item)
                 continue
             self._series[key] = pending
             self._unbuilt[key] = None

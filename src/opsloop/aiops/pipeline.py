@@ -391,7 +391,27 @@ class Pipeline:
         changes = self.stores.signals.list(kind="event", since=incident["first_signal_at"] - cfg.change_lookback_s,
                                            until=incident["last_signal_at"] + cfg.tolerance_s, limit=1000)
         with self.lock:  # the topology changes under ingestion
-            return [c.to_dict() for c in rank_root_causes(signals, self.engine.topology, changes, cfg)]
+            causes = [c.to_dict() for c in rank_root_causes(signals, self.engine.topology, changes, cfg)]
+        for cause in causes:
+            cause["alerting_in_incident"] = None
+            if not cause["signals"] and cause["change_id"] is None:
+                self._alerting_elsewhere(cause, incident)
+        return causes
+
+    def _alerting_elsewhere(self, cause: dict[str, Any], incident: dict[str, Any]) -> None:
+        """A candidate with no alert in the incident that alerts in another one from the incident's start
+        to ``window_s`` after its last signal (its own rule waited longer): say which
+        (``alerting_in_incident``)."""
+        start, window = incident["first_signal_at"], self.engine.correlator.config.window_s
+        found = [s for s in self.stores.signals.list(service=cause["service"], since=start,
+                                                    until=incident["last_signal_at"] + window, limit=50,
+                                                    ascending=True)
+                 if s["incident_id"] is not None and s["incident_id"] != incident["id"] and s["kind"] != "event"]
+        if found:
+            first = found[0]
+            cause["alerting_in_incident"] = first["incident_id"]
+            cause["reasons"].append(f"alerting in incident {first['incident_id']} since "
+                                    f"{first['time'] - start:.0f}s after this one started")
 
     def similar(self, incident: dict[str, Any], signals: list[dict[str, Any]] | None = None,
                 k: int = 5) -> list[dict[str, Any]]:

@@ -148,3 +148,33 @@ def test_no_silent_candidate_when_an_alerting_service_accounts_for_the_same_serv
     # nor for one alerting service, or a dependency of fewer than half of the alerting services
     assert "db" not in ranked([sig("api", 0)])
     assert "db" not in ranked([sig("api", 0), sig("web", 5), sig("cache", 10), sig("x", 15), sig("y", 20)])
+
+
+def test_a_silent_candidate_alerting_in_another_incident_says_which(tmp_path) -> None:  # noqa: ANN001
+    from opsloop.aiops.pipeline import Pipeline
+    from opsloop.core.signals import Severity, Signal
+    from opsloop.storage.sql.engine import open_database
+    from opsloop.storage.sql.incidents import AiopsStores
+
+    db = open_database(f"sqlite:///{tmp_path}/rc.db")
+    try:
+        pipeline = Pipeline(AiopsStores(db), mine_logs=False)
+        pipeline.load()
+        pipeline.set_topology([("web", "api"), ("api", "db"), ("worker", "db")], actor="test")
+        t = time.time() - 600
+
+        def alert(service: str, dt: float) -> Signal:
+            return Signal(time=t + dt, source="test", service=service, labels={"alertname": "Err", "service": service},
+                          severity=Severity.ERROR, text=f"Err on {service}")
+
+        # db's own rule waits two minutes: its alert comes too late to join its callers' incident
+        opened = [pipeline.ingest([alert(s, dt)], now=t + 130).opened for s, dt in
+                  [("api", 0), ("worker", 10), ("web", 30), ("db", 120)]]
+        assert opened == [[1], [], [], [2]]
+        signals = pipeline.stores.signals.list(incident_id=1, limit=100, ascending=True)
+        causes = {c["service"]: c for c in pipeline.root_causes(pipeline.stores.incidents.get(1), signals)}
+        assert causes["db"]["alerting_in_incident"] == 2
+        assert causes["db"]["reasons"][-1] == "alerting in incident 2 since 120s after this one started"
+        assert causes["api"]["alerting_in_incident"] is None
+    finally:
+        db.dispose()

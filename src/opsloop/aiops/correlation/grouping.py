@@ -17,13 +17,13 @@ reason, and fades with the time gap:
   - the signal's service is a *dependency* of a service of the incident (it may be the cause): counts
     only within ``cause_window_s`` of the incident's first signal. A dependency that starts alerting
     later, while its callers already alert for another reason, is more likely a new root.
-* siblings, early in an incident: the signal's service and a service of the incident depend on one
-  service (each within ``max_hops``) that is not in the incident, and the signal comes within
-  ``sibling_window_s`` of when that service started alerting, at most ``sibling_span_s`` after the
-  incident's first signal and while it has fewer than ``sibling_max_services`` services: +2
-  (``sibling_weight``), fading to nothing at twice the window. The
-  callers of a failing service often alert before it does (its own "down" rule waits longer), and
-  without this each would open its own incident until the cause's alert came
+* siblings, early in an incident, when no path gives as much: the signal's service and a service of
+  the incident depend on one service (each within ``max_hops``; the two on no path to each other),
+  and the signal comes within ``sibling_window_s`` of when that service started alerting, at most
+  ``sibling_span_s`` after the incident's first signal and while it has fewer than
+  ``sibling_max_services`` services: +2 (``sibling_weight``), fading to nothing at twice the window.
+  The callers of a failing service often alert before it does (its own "down" rule waits longer),
+  and without this each would open its own incident until the cause's alert came
 * a learned co-occurrence link: +2.5 × strength, unless the declared topology names both services
   (then it knows they are not on one failure path: services that alert together because they call
   the same failing service are siblings, not a cause and its symptom)
@@ -217,8 +217,8 @@ class _Reach:
     links: dict[str, _Link] = field(default_factory=dict)
     # the links to ``linked``, strongest first (``_Ctx.ordered``), once asked for
     ordered: list[_Ordered] | None = None
-    # the services sharing a dependency with this one (not on a path with it), and the first such
-    # dependency in name order; once asked for
+    # the services sharing a dependency with this one (not on a path with it), each with the nearest
+    # such dependency (on a tie the first in name order); once asked for
     siblings: dict[str, str] | None = None
 
 
@@ -357,8 +357,8 @@ class Correlator:
             if fresh:
                 siblings = self._siblings_of(ctx)
                 out.update(gid for gid, g in fresh if any(s in siblings for s in g.services))
-        if ctx.unnamed and self.config.burst_weight > 0:  # time proximity: incidents active lately
-            cfg, t = self.config, sig.time
+        if ctx.unnamed and cfg.burst_weight > 0:  # time proximity: incidents active lately
+            t = sig.time
             horizon, young = t - 2 * cfg.burst_window_s, t - cfg.burst_span_s
             out.update(gid for gid, g in self.groups.items() if g.last >= horizon and g.first >= young)
         if self.config.use_labels:

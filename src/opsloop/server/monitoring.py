@@ -261,7 +261,7 @@ class ServerMonitoring:
         """One round over each model with a reference and samples, after its reference follows its alias
         (``follow_served``): drift when a new sample or a new reference makes it due (``drift_due``: what
         the last check compared is in the store, so a leader taking over checks nothing twice), and
-        performance when it would send what was not sent (``performance_due``: a breach still firing over
+        performance when it would send what was not sent (``check_performance_when_due``: a breach still firing over
         the same labels is not sent again). A failing model is logged and the others are still checked.
         Returns the models checked."""
         checked = []
@@ -276,8 +276,7 @@ class ServerMonitoring:
                 monitor = self.monitor(name)
                 if monitor.drift_due():
                     monitor.check_drift()
-                if monitor.performance_due():
-                    monitor.check_performance()
+                monitor.check_performance_when_due()
                 checked.append(name)
             except Exception:  # noqa: BLE001 - one model's failure must not stop the others' checks
                 log.exception("monitoring check of model %s failed", name)

@@ -117,12 +117,25 @@ class ModelMonitor:
         if not emit:
             return report, []
         signals = _performance_signals(report, self._newest(SignalKind.MODEL_PERFORMANCE, "metric"))
+        self._send(signals)
+        return report, signals
+
+    def check_performance_when_due(self) -> list[Signal] | None:
+        """``check_performance`` when ``performance_due``, the labelled samples read and measured once;
+        ``None`` (nothing sent) when it is not due."""
+        sent = self._newest(SignalKind.MODEL_PERFORMANCE, "metric")
+        signals = _performance_signals(self._performance(), sent)
+        if not _due(signals, sent):
+            return None
+        self._send(signals)
+        return signals
+
+    def _send(self, signals: list[Signal]) -> None:
         # Handed on first, stored last: a stored signal counts as sent (``performance_due``), so a process
         # that stops between the two leaves the check due and the leader after it sends them again.
         self._emitted(signals)
         for s in signals:
             self.store.add_signal(s)
-        return report, signals
 
     def performance_due(self) -> bool:
         """Whether ``check_performance`` would send what was not sent already: a breach over labelled
@@ -135,8 +148,7 @@ class ModelMonitor:
         breach still firing over the labels already checked.
         """
         sent = self._newest(SignalKind.MODEL_PERFORMANCE, "metric")
-        return any(not _already_sent(s, sent.get(s.labels["metric"]))
-                   for s in _performance_signals(self._performance(), sent))
+        return _due(_performance_signals(self._performance(), sent), sent)
 
     def _performance(self) -> PerformanceReport:
         samples = self.store.list_samples(self.model, variant="champion", labelled_only=True,
@@ -198,6 +210,11 @@ def _performance_signals(report: PerformanceReport, newest: Mapping[str, Signal]
     a firing one for each breach, a resolved one for each metric firing before and within bound now."""
     firing = {metric for metric, s in newest.items() if s.status == "firing"}
     return [s for s in performance_signals(report, firing) if s.status == "firing" or s.labels["metric"] in firing]
+
+
+def _due(signals: list[Signal], sent: Mapping[str, Signal]) -> bool:
+    """Whether some of ``signals`` tell what the newest signal of their metric (``sent``) did not."""
+    return any(not _already_sent(s, sent.get(s.labels["metric"])) for s in signals)
 
 
 def _already_sent(signal: Signal, sent: Signal | None) -> bool:

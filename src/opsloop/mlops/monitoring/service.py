@@ -136,12 +136,11 @@ class ServingMonitor:
 
     def check_now(self) -> None:
         """One scheduled round: drift (when a new sample or reference makes it due, ``drift_due``) and
-        live performance (when a new or corrected label would change what was sent, ``performance_due``)."""
+        live performance (when a new or corrected label would change what was sent, ``check_performance_when_due``)."""
         try:
             if self.monitor.drift_due():
                 self.monitor.check_drift()
-            if self.monitor.performance_due():
-                self.monitor.check_performance()
+            self.monitor.check_performance_when_due()
         except OpsloopError as exc:
             log.warning("monitoring check failed: %s", exc.message)
 

@@ -51,32 +51,29 @@ def _value(pod: str, i: int) -> float:
     return 100 + 10 * ((i % 24) / 24) + rnd.gauss(0, 2) + spike + climb
 
 
-@pytest.fixture
-def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The rule of every series built from a checkpoint, in order."""
+def _record_builds(monkeypatch: pytest.MonkeyPatch, what: Callable[[WatchRule, Any], str]) -> list[str]:
+    """``what`` of every series built from a checkpoint, in order."""
     built: list[str] = []
     real = watch_module._series_from_state
 
-    def counting(rule: WatchRule, item: Any) -> Any:
-        built.append(rule.name)
+    def recording(rule: WatchRule, item: Any) -> Any:
+        built.append(what(rule, item))
         return real(rule, item)
 
-    monkeypatch.setattr(watch_module, "_series_from_state", counting)
+    monkeypatch.setattr(watch_module, "_series_from_state", recording)
     return built
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The rule of every series built from a checkpoint, in order."""
+    return _record_builds(monkeypatch, lambda rule, item: rule.name)
 
 
 @pytest.fixture
 def built_pods(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The ``pod`` label of every series built from a checkpoint, in order."""
-    built: list[str] = []
-    real = watch_module._series_from_state
-
-    def recording(rule: WatchRule, item: Any) -> Any:
-        built.append(dict(item["labels"])["pod"])
-        return real(rule, item)
-
-    monkeypatch.setattr(watch_module, "_series_from_state", recording)
-    return built
+    return _record_builds(monkeypatch, lambda rule, item: dict(item["labels"])["pod"])
 
 
 @pytest.fixture

@@ -75,6 +75,9 @@ def test_csv_body_is_scored(models: dict[str, Path]) -> None:
     ({"dataframe_split": {"columns": 7, "data": [[1, 2, 3, 4]]}}, "list of column names", "columns"),
     ({"dataframe_split": {"columns": ["age", [], "score", "tenure"], "data": [[1, 2, 3, 4]]}},
      "list of column names", "columns"),
+    # a short row is refused, never padded with missing values
+    ({"dataframe_split": {"columns": FEATURES, "data": [[1, 2, 3, 4], [1, 2]]}}, "row 1 must be", "body"),
+    ({"instances": [[1, 2, 3, 4], [1, 2, 3]]}, "row 1 must be", "body"),
     ({"inputs": {"age": [[None, None]], "income": [1], "score": [1], "tenure": [1]}}, "age", "age"),
 ])
 def test_bad_payloads_get_a_400_naming_the_problem(models: dict[str, Path], flavor: str, body: dict,

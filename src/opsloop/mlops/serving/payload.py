@@ -238,10 +238,12 @@ def _to_frame(key: str, value: Any, signature: ModelSignature) -> pd.DataFrame:
             if not isinstance(value, dict) or "data" not in value:
                 raise InvalidInputError("'dataframe_split' must be an object with 'columns' and 'data'",
                                         field="body")
+            _check_row_lengths(value["data"], value.get("columns"))
             frame = pd.DataFrame(value["data"], columns=value.get("columns"))
         elif isinstance(value, dict):
             frame = pd.DataFrame({k: v if isinstance(v, list) else [v] for k, v in value.items()})
         elif isinstance(value, list) and value and isinstance(value[0], list) and signature.names:
+            _check_row_lengths(value, signature.names)
             frame = pd.DataFrame(value, columns=signature.names)
         elif isinstance(value, list):
             frame = pd.DataFrame(value)
@@ -252,6 +254,20 @@ def _to_frame(key: str, value: Any, signature: ModelSignature) -> pd.DataFrame:
     if frame.empty:
         raise _empty()
     return frame
+
+
+def _check_row_lengths(rows: Any, columns: Any) -> None:
+    """Rows given as lists must each hold one value per column: a short row is an error, never
+    padded with missing values (which pandas did silently, and pandas 4 refuses)."""
+    if not isinstance(rows, list):
+        return
+    lists = [(r, len(row)) for r, row in enumerate(rows) if isinstance(row, list)]
+    if not lists:
+        return
+    width = len(columns) if isinstance(columns, list) else lists[0][1]
+    for r, n in lists:
+        if n != width:
+            raise InvalidInputError(f"row {r} must be a list of {width} values (got {n})", field="body")
 
 
 _PANDAS_DTYPES = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32",

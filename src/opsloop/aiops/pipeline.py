@@ -80,7 +80,8 @@ class Pipeline:
         self.call_graph = call_graph or CallGraph()
         self._traced_saved: list[tuple[str, str]] = []  # the traced edges as last stored
         self._traced_saved_at = 0.0
-        self.span_errors = SpanErrorCounts()  # spans and error spans per service per minute → metric points
+        # spans and error spans per service per minute → metric points (the minute it starts in is a part)
+        self.span_errors = SpanErrorCounts(started=clock())
         self.metric_history_s = metric_history_s
         self.detector_checkpoint_s = detector_checkpoint_s
         self._checkpointed_at = 0.0
@@ -308,6 +309,32 @@ class Pipeline:
             self.span_errors.observe(decoded.spans, now)
             if self.call_graph.observe(decoded.spans, now):
                 self.engine.topology.set_traced(self.call_graph.active())
+
+    def flush_span_counts(self) -> None:
+        """At shutdown: store the span counts of the minute under way as they stand; the next start (or
+        another worker) adds its count of that minute to them. Not shown to the detectors (a part of a
+        minute)."""
+        with self.lock:
+            points = self.span_errors.drain()
+        self._ingest_span_counts(points, judge=False)
+
+    def _ingest_span_counts(self, points: list[MetricPoint], *, judge: bool = True) -> None:
+        """Span counts are this process's share of their minute, so their samples are added to the stored
+        ones (other workers, or this server before a restart, counted spans of the same minute). This
+        process's detectors and threshold rules judge the minutes it counted whole (its share, as for any
+        sample sent to it), not a part of one, which would look like a drop in traffic."""
+        if not points:
+            return
+        self.load()
+        with self.lock:
+            series, fingerprints = _series(points, "otlp")
+            judged = [(p, fp) for p, fp in zip(points, fingerprints, strict=True)
+                      if judge and self.span_errors.whole(p.time)]
+            derived = self._derive(series, [p for p, _ in judged], [fp for _, fp in judged])
+            self.engine.ingest(series + derived)
+            if self.metric_history_s > 0:
+                self.stores.metric_points.add(
+                    [(fp, p.time, p.value) for fp, p in zip(fingerprints, points, strict=True)])
 
     def traced_edges(self) -> list[dict[str, Any]]:
         """The topology's edges learned from traces, with their calls and when last seen."""
@@ -558,8 +585,7 @@ class Pipeline:
             span_counts = self.span_errors.closed(now)
             watching = self.metric_watch is not None or self.service_watch is not None
             due = watching and (self._checkpoint_backlog or now - self._checkpointed_at >= self.detector_checkpoint_s)
-        if span_counts:  # the minutes of span counts that are over, as any metric samples
-            self.ingest(Decoded(points=span_counts, items=len(span_counts), source="otlp"))
+        self._ingest_span_counts(span_counts)  # the minutes of span counts that are over
         if due:  # a slice a tick, so that the lock is never held long
             self._checkpoint_backlog = self.checkpoint_detectors(limit=CHECKPOINT_SLICE)
         self.warm_detectors()  # restored metric series built before their points come

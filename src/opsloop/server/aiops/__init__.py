@@ -52,6 +52,8 @@ def register(app: FastAPI, settings: Settings) -> None:
                 with suppress(Exception):
                     await asyncio.to_thread(pipeline.tick)
                 with suppress(Exception):
+                    await asyncio.to_thread(pipeline.flush_span_counts)
+                with suppress(Exception):
                     await asyncio.to_thread(pipeline.checkpoint_detectors)
 
     app.router.lifespan_context = lifespan

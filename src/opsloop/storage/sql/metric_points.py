@@ -1,7 +1,8 @@
 """The SQL metric sample store: every ingested sample of every series, for a retention window.
 
 Series are named by the fingerprint of their ``metric`` row in the signal store. A sample re-sent
-with the same timestamp replaces the earlier value (Prometheus' semantics for a series). Reads
+with the same timestamp replaces the earlier value (Prometheus' semantics for a series); counts that
+several processes take of the same interval (``add``) are summed instead. Reads
 return the raw samples or, past ``max_points``, time buckets with their mean, min and max, so a chart
 of a week of 15-second samples stays a few hundred points.
 """
@@ -24,6 +25,8 @@ from opsloop.storage.sql.schema_aiops import aiops_signals as S
 __all__ = ["SqlMetricPointStore"]
 
 MAX_POINTS = 10_000
+_ADD = ("INSERT INTO aiops_metric_points (series, time, value) VALUES ({m}, {m}, {m}) ON CONFLICT (series, time) "
+        "DO UPDATE SET value = COALESCE(aiops_metric_points.value, 0) + excluded.value")
 
 
 class SqlMetricPointStore:
@@ -41,6 +44,22 @@ class SqlMetricPointStore:
         with self.db.write() as conn:
             for batch in chunks(((s, t, v) for (s, t), v in rows.items()), 2000):
                 upsert_many(conn, P, ("series", "time", "value"), ("series", "time"), ("value",), batch)
+        return len(rows)
+
+    def add(self, samples: Sequence[tuple[str, float, float]]) -> int:
+        """Store ``(series, time, count)`` samples, adding each to the value already stored for its
+        (series, time): the counts of one interval taken by several processes (workers, or one server
+        before and after a restart) sum to the total. One statement for the batch, as ``append``."""
+        rows: dict[tuple[str, float], float] = {}
+        for series, time, value in samples:
+            key = (series, float(time))
+            rows[key] = rows.get(key, 0.0) + float(value)
+        if not rows:
+            return 0
+        sql = _ADD.format(m="?" if self.db.engine.dialect.paramstyle == "qmark" else "%s")
+        with self.db.write() as conn:
+            for batch in chunks(((s, t, v) for (s, t), v in rows.items()), 2000):
+                conn.exec_driver_sql(sql, batch)
         return len(rows)
 
     def points(self, series: str, *, start: float | None = None, end: float | None = None,

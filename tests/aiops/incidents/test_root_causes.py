@@ -167,14 +167,14 @@ def test_a_silent_candidate_alerting_in_another_incident_says_which(tmp_path) ->
             return Signal(time=t + dt, source="test", service=service, labels={"alertname": "Err", "service": service},
                           severity=Severity.ERROR, text=f"Err on {service}")
 
-        # db's own rule waits two minutes: its alert comes too late to join its callers' incident
-        opened = [pipeline.ingest([alert(s, dt)], now=t + 130).opened for s, dt in
-                  [("api", 0), ("worker", 10), ("web", 30), ("db", 120)]]
+        # db's own rule waits over five minutes: its alert comes too late to join its callers' incident
+        opened = [pipeline.ingest([alert(s, dt)], now=t + 330).opened for s, dt in
+                  [("api", 0), ("worker", 10), ("web", 30), ("db", 320)]]
         assert opened == [[1], [], [], [2]]
         signals = pipeline.stores.signals.list(incident_id=1, limit=100, ascending=True)
         causes = {c["service"]: c for c in pipeline.root_causes(pipeline.stores.incidents.get(1), signals)}
         assert causes["db"]["alerting_in_incident"] == 2
-        assert causes["db"]["reasons"][-1] == "alerting in incident 2 since 120s after this one started"
+        assert causes["db"]["reasons"][-1] == "alerting in incident 2 since 320s after this one started"
         assert causes["api"]["alerting_in_incident"] is None
     finally:
         db.dispose()

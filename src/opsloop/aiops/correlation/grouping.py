@@ -24,6 +24,12 @@ reason, and fades with the time gap:
   ``sibling_max_services`` services: +2 (``sibling_weight``), fading to nothing at twice the window.
   The callers of a failing service often alert before it does (its own "down" rule waits longer),
   and without this each would open its own incident until the cause's alert came
+* a late root, when nothing above gives as much: the signal's service is a dependency (within
+  ``max_hops``) of at least two thirds of the incident's services (and of two at least), none of
+  which accounts for the others (is one of them, or a dependency of all the rest), at most
+  ``late_root_span_s`` (5 minutes) after the incident's first signal and while it is open: +2.5
+  (``late_root_weight``). A "down" rule with a long ``for:`` fires minutes after its callers' error
+  rules; their incident has no alerting root of its own, and this is it
 * a learned co-occurrence link: +2.5 × strength, unless the declared topology names both services
   (then it knows they are not on one failure path: services that alert together because they call
   the same failing service are siblings, not a cause and its symptom)
@@ -121,6 +127,12 @@ class GroupingConfig:
         sibling_window_s, sibling_span_s: see ``sibling_weight``.
         sibling_max_services: nor once the incident has this many services (in a steady flow of alerts
             from many services, most share some dependency).
+        late_root_weight: the evidence that a signal belongs to an incident, at most
+            ``late_root_span_s`` after its first signal, whose services mostly depend on the signal's
+            service (at least two, and half of them, each within ``max_hops``) while none of them
+            accounts for the others: the root of what they show, whose own alert came late; ``0`` to
+            disable.
+        late_root_span_s: see ``late_root_weight``.
         use_labels, use_topology, use_learned: switch evidence kinds off (for ablations).
     """
 
@@ -141,6 +153,8 @@ class GroupingConfig:
     sibling_window_s: float = 30.0
     sibling_span_s: float = 60.0
     sibling_max_services: int = 10
+    late_root_weight: float = 2.5
+    late_root_span_s: float = 300.0
     use_labels: bool = True
     use_topology: bool = True
     use_learned: bool = True
@@ -289,6 +303,8 @@ _SAME_THING = "same {} {}, {:.0f}s after its last signal".format
 _CASCADE = "{}, {:.0f}s after {}".format
 _BURST = "{:.0f}s from when {} started alerting (no known dependency: time proximity)".format
 _SIBLING = "{} and {} both depend on {} (siblings), {:.0f}s after {} started alerting".format
+_LATE_ROOT = ("{} is a dependency of {} of the incident's {} services ({}), none of which accounts for "
+              "the others: their root, alerting {:.0f}s after the incident started").format
 _SHARES_ONE = "shares labels {}={}".format
 
 
@@ -443,6 +459,10 @@ class Correlator:
             w2, why2 = self._sibling(sig.time, g, ctx)
             if w2 > w:
                 w, why = w2, why2
+        if w < cfg.late_root_weight and sig.time - g.first <= cfg.late_root_span_s and not g.resolved:
+            w2, why2 = self._late_root(sig.time, g, ctx)
+            if w2 > w:
+                w, why = w2, why2
         if w <= 0 and ctx.unnamed and cfg.burst_weight > 0:
             w, why = self._burst(sig, g)
         return w, why
@@ -571,6 +591,24 @@ class Correlator:
                     out[other] = dep
         reach.siblings = out
         return out
+
+    def _late_root(self, t: float, g: Group, ctx: _Ctx) -> tuple[float, _Why]:
+        """The signal's service is the dependency that most of the incident's services share (at least
+        two, and half of them), and no service of the incident accounts for those (each of them is it
+        or depends on it): the root, alerting late."""
+        services, up, hops = g.services, ctx.reach.up, self.config.max_hops
+        if len(services) < 2 or ctx.service in services:
+            return 0.0, _NO_WHY
+        theirs = [s for s in services if s in up]
+        if len(theirs) < max(2, math.ceil(2 * len(services) / 3)):
+            return 0.0, _NO_WHY
+        mine = set(theirs)
+        for a in services:
+            if mine <= {a}.union(self.topology._reach(a, hops, False)):
+                return 0.0, _NO_WHY  # ``a`` explains them: the signal's service is no better a root
+        return self.config.late_root_weight, (_LATE_ROOT, ctx.service, len(theirs), len(services),
+                                              ", ".join(sorted(theirs)[:3]) + (", …" if len(theirs) > 3 else ""),
+                                              t - g.first)
 
     def _burst(self, sig: Signal, g: Group) -> tuple[float, _Why]:
         """Time proximity: the signal's service (which the topology does not name) alerting soon before

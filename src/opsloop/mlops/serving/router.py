@@ -23,6 +23,7 @@ from urllib.parse import unquote
 from opsloop.errors import NotFoundError, OpsloopError
 from opsloop.mlops.serving.app import DEFAULT_MAX_BODY_BYTES, PredictionRecorder, ScoringApp, error_body
 from opsloop.mlops.serving.loading import load_model
+from opsloop.mlops.serving.metrics import ServingMetrics
 from opsloop.mlops.serving.mlmodel import read_mlmodel
 from opsloop.mlops.serving.traffic import ModelSlots
 from opsloop.mlops.serving.uris import ModelResolver, resolve_model_uri
@@ -55,6 +56,9 @@ class RegistryScoringApp:
         max_models: loaded models kept (least recently used dropped first).
         recorder_for: the recorder sampling a model name's requests (``None``: not sampled), asked
             when a model loads.
+
+    ``metrics_for`` (settable after construction) gives a URI's loaded app its counters, e.g. a table
+    the server's workers share; by default each app loaded counts from zero.
     """
 
     def __init__(self, resolver: ModelResolver, *, refresh_seconds: float = 30.0, max_models: int = 16,
@@ -65,6 +69,7 @@ class RegistryScoringApp:
         self.refresh_seconds = refresh_seconds
         self.max_models = max_models
         self.max_body_bytes = max_body_bytes
+        self.metrics_for: Callable[[str], ServingMetrics] | None = None
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -118,7 +123,8 @@ class RegistryScoringApp:
         model = load_model(path)
         model.uri = uri
         recorder = self.recorder_for(name) if self.recorder_for is not None else None
-        return ScoringApp(ModelSlots(model), max_body_bytes=self.max_body_bytes, recorder=recorder)
+        metrics = self.metrics_for(uri) if self.metrics_for is not None else None
+        return ScoringApp(ModelSlots(model), metrics=metrics, max_body_bytes=self.max_body_bytes, recorder=recorder)
 
     def loaded(self) -> list[str]:
         """URIs currently loaded, least recently used first."""

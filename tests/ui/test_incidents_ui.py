@@ -173,3 +173,30 @@ def test_incident_page_ranks_probable_root_causes(page, incidents_api: str) -> N
     grouped = page.locator("ul.grouping-reasons > li", has_text="ConnectionsExhausted")
     expect(grouped).to_contain_text("rc-db")
     expect(grouped).to_contain_text("rc-db is a dependency of rc-api (declared topology)")  # the reason, not just the text
+
+
+def test_a_root_alerting_too_late_links_to_its_incident_which_merges_in_one_click(page, incidents_api: str) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    api = f"{incidents_api}/api/opsloop/v1"
+    httpx.post(f"{api}/topology", json={"services": {"lr-api": ["lr-db"], "lr-worker": ["lr-db"]}}).raise_for_status()
+    # both callers of lr-db alert first and keep alerting; lr-db's own rule fires over 5 minutes later
+    for name, service, ago in (("Errors", "lr-api", 400), ("Errors", "lr-worker", 395), ("Latency", "lr-api", 320),
+                               ("Saturation", "lr-api", 240), ("Down", "lr-db", 0)):
+        httpx.post(f"{api}/ingest/alertmanager", json=_alert(name, service, ago)).raise_for_status()
+    callers = httpx.get(f"{api}/incidents", params={"service": "lr-api"}).json()["incidents"]
+    own = httpx.get(f"{api}/incidents", params={"service": "lr-db"}).json()["incidents"]
+    assert len(callers) == 1 and len(own) == 1 and callers[0]["id"] != own[0]["id"]
+    page.goto(f"/#/incidents/{callers[0]['id']}")
+    db = page.locator("ol.root-causes > li", has_text="lr-db")
+    expect(db).to_contain_text("no alert of its own in this incident")
+    link = db.locator("p.alerting-elsewhere a")
+    expect(link).to_have_text(f"incident {own[0]['id']}")
+    expect(link).to_have_attribute("href", f"#/incidents/{own[0]['id']}")
+    shot(page, "incident-root-alerting-elsewhere")
+    db.locator("button[data-action='merge-elsewhere']").click()
+    expect(page.locator("[role=status]")).to_contain_text(f"Merged incident {own[0]['id']} into this one.")
+    services = httpx.get(f"{api}/incidents/{callers[0]['id']}").json()["services"]
+    assert "lr-db" in services
+    assert httpx.get(f"{api}/incidents/{own[0]['id']}").json()["merged_into"] == callers[0]["id"]
+    assert not page.js_errors

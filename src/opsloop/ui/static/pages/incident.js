@@ -77,7 +77,7 @@ export async function render(root, ctx) {
       section('Actions', actions(inc, act)),
       h('div', { class: 'grid2' },
         section('Details', details(inc)),
-        section('Probable root causes', rootCauses(inc.root_causes || []))),
+        section('Probable root causes', rootCauses(inc.root_causes || [], act))),
       section('Why these signals are grouped', reasons(inc)),
       section('Anomalous metrics', metrics.length || vectors.length ? h('div', { class: 'grid2' }, metrics.map(([title, sigs]) => metricCard(title, sigs, inc)), vectors.map(vectorCard)) : h('p', { class: 'muted', text: 'No metric anomaly in this incident (alerts and log signals carry no series).' })),
       inc.runbooks ? section('Runbooks', runbooks(inc.runbooks, act)) : null,
@@ -353,14 +353,27 @@ function logTemplates(signals) {
   }));
 }
 
-/** The ranked probable root causes: service, score and the evidence for it. */
-export function rootCauses(items) {
+/** The ranked probable root causes: service, score and the evidence for it; a candidate alerting in
+ * another incident (its own alert came too late to join this one) links to it and, given ``act``,
+ * offers to merge that incident into this one. */
+export function rootCauses(items, act) {
   if (!items.length) return h('p', { class: 'muted', text: 'No service alerted in this incident.' });
   return h('ol', { class: 'root-causes' }, items.map((c) => h('li', {},
     h('a', { href: href('/services', { service: c.service }), title: `${c.service} on the service map` },
       h('strong', { text: c.service })),
     h('span', { class: 'muted', text: ` · score ${fmtNum(c.score)}` }),
-    h('ul', {}, (c.reasons || []).map((r) => h('li', { text: r }))))));
+    h('ul', {}, (c.reasons || []).map((r) => h('li', { text: r }))),
+    c.alerting_in_incident != null ? elsewhere(c, act) : null)));
+}
+
+function elsewhere(c, act) {
+  const other = String(c.alerting_in_incident);
+  return h('p', { class: 'alerting-elsewhere' },
+    `${c.service} alerts in `, h('a', { href: href(`/incidents/${other}`), text: `incident ${other}` }),
+    act ? ' ' : null,
+    act ? h('button', { type: 'button', 'data-action': 'merge-elsewhere',
+      onclick: () => act('merge', { source_ids: [other] }, `Merged incident ${other} into this one.`) },
+    `Merge incident ${other} into this one`) : null);
 }
 
 function similar(items) {

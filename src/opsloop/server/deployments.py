@@ -190,6 +190,9 @@ class DeploymentTracker:
         for uri in [u for u in self._tracks if u not in shared and u not in served]:
             del self._tracks[uri]
         for uri in shared.keys() | served.keys():
+            old = self._tracks.get(uri)
+            if old is not None and old.metrics is not None and uri in shared and old.metrics is not shared[uri]:
+                del self._tracks[uri]  # its table was deleted (forgotten) and made again: it counts anew
             new = uri not in self._tracks
             track = self._tracks.setdefault(uri, _Track(uri))
             if uri in served:

@@ -103,7 +103,9 @@ def test_a_drift_check_shows_the_drifted_features_first_with_their_figures_and_i
     expect(page.locator("#drift-report-table tr[data-feature='b']")).to_contain_text("ok")
     expect(page.locator("#drift-report")).to_contain_text("300 sampled rows against 1000 reference rows")
     # the rule shown is the one in effect: the threshold set with the reference, the defaults for the rest
-    expect(page.locator("#drift-report")).to_contain_text("PSI > 0.25 beyond what samples of this size show by chance, or KS p-value < 0.01")
+    expect(page.locator("#drift-report")).to_contain_text(
+        "PSI > 0.25 beyond what samples of this size show by chance, its bins differing at χ² p-value < 0.001, "
+        "or KS p-value < 0.001")
     card = page.locator(".drift-feature[data-feature='a']")
     expect(card.locator(".drift-distribution rect.bar-live")).to_have_count(10)
     perf = page.locator("#live-performance")

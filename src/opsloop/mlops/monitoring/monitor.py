@@ -26,8 +26,8 @@ class ModelMonitor:
     Args:
         store: where samples, labels, reports and signals live.
         model: the name samples are filed under.
-        drift_policy, performance_policy: thresholds (defaults: PSI > 0.2, KS/chi-square at 1 %,
-            JS > 0.1; no performance bound).
+        drift_policy, performance_policy: thresholds (defaults: PSI > 0.2 beyond chance, KS and
+            chi-square at 0.1 %, JS > 0.05; no performance bound).
     """
 
     def __init__(self, store: MonitoringStore, model: str, *, drift_policy: DriftPolicy | None = None,

@@ -355,7 +355,7 @@ function behindBanner(model, origin, behind) {
 
 function driftRule(p) {
   if (!p) return '';
-  return `A numeric feature drifts when PSI > ${p.psi_threshold} beyond what samples of this size show by chance, or KS p-value < ${p.ks_alpha} with KS statistic > ${p.ks_min_statistic}; a categorical one when the Jensen-Shannon distance > ${p.js_threshold}, or χ² p-value < ${p.chi2_alpha} with JS > ${p.js_threshold / 2}.`;
+  return `A numeric feature drifts when PSI > ${p.psi_threshold} beyond what samples of this size show by chance, its bins differing at χ² p-value < ${p.psi_alpha}, or KS p-value < ${p.ks_alpha} with KS statistic > ${p.ks_min_statistic}; a categorical one when χ² p-value < ${p.chi2_alpha} with the Jensen-Shannon distance > ${p.js_threshold / 2} (above ${p.js_threshold}: a big drift).`;
 }
 
 function driftReportView(model, report, ref) {

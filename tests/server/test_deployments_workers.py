@@ -19,7 +19,8 @@ from tests._models import register_sklearn_champion
 from tests.conftest import wait_until
 
 from opsloop.mlops.serving.metrics import STATUS_CLASSES, ServingMetrics
-from opsloop.server.deployments import DeploymentTracker, SharedCounters, counters_directory, counters_root
+from opsloop.server.deployment_counters import SharedCounters, counters_directory, counters_root
+from opsloop.server.deployments import DeploymentTracker
 from opsloop.settings import load_settings
 
 DEPLOYMENTS = "/api/opsloop/v1/deployments"

@@ -101,8 +101,17 @@ def performance_signals(report: PerformanceReport, previous_breaches: set[str]) 
             time=now, source="monitor:performance", kind=SignalKind.MODEL_PERFORMANCE, service=report.model,
             labels={"model": report.model, "metric": metric}, severity=Severity.ERROR,
             text=(f"live {metric} of model {report.model} is {values['observed']:.4g}, past its bound "
-                  f"{values.get('bound', float('nan')):.4g}" if firing
+                  f"{values.get('bound', float('nan')):.4g}{_confidence(values)}" if firing
                   else f"live {metric} of model {report.model} is back within its bound"),
             values=dict(values), status="firing" if firing else "resolved", evidence=report.to_dict(),
         ))
     return out
+
+
+def _confidence(values: dict[str, float]) -> str:
+    """How far the metric is past its bound with the policy's confidence, when that is known."""
+    if "upper_confidence" in values:
+        return f" (at most {values['upper_confidence']:.4g} with the policy's confidence)"
+    if "lower_confidence" in values:
+        return f" (at least {values['lower_confidence']:.4g} with the policy's confidence)"
+    return ""

@@ -234,14 +234,14 @@ class Pipeline:
         return left
 
     def warm_detectors(self, budget_s: float = WARM_TICK_S) -> bool:
-        """Build the metric series restored pending (``MetricWatch.warm``: the most recently updated
+        """Build the metric series, then service groups, restored pending (``warm``: the most recently updated
         first) for about ``budget_s``, ``WARM_SLICE_S`` at a time under the lock, pausing in between so
         that ingestion waiting for it goes first. Returns whether some are left for a next call."""
         deadline = _time.perf_counter() + budget_s
         while True:
             with self.lock:
-                watch = self.metric_watch
-                left = watch is not None and watch.warm(budget_s=WARM_SLICE_S)
+                watches = (w for w in (self.metric_watch, self.service_watch) if w is not None)
+                left = any(w.warm(budget_s=WARM_SLICE_S) for w in watches)  # series first, then service groups
             if not left or _time.perf_counter() >= deadline:
                 return left
             _time.sleep(WARM_PAUSE_S)

@@ -5,17 +5,24 @@ labels (the service) into one vector per time bucket, keyed by ``feature_label``
 name). When a later bucket starts, the finished vector (missing metrics carried forward) is scored
 and learned by the group's multivariate detector (half-space trees by default), and the alerter
 turns the probability into ``metric_anomaly`` signals naming the metrics that moved most.
+
+Groups resumed from checkpoints (``restore``) are built lazily, as ``MetricWatch``'s series are: a
+group is *pending*, held as its checkpoint (what it learned one JSON string, ``learned``, parsed only
+then), until its next point or ``warm`` builds it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
+
+import orjson
 
 from opsloop.aiops.detection.alerting import HysteresisAlerter
 from opsloop.aiops.detection.ledger import ChangeLedger, adopt_streams, signature
@@ -106,6 +113,16 @@ class _Group:
         self.last: dict[str, float] = {}
 
 
+class _Pending:
+    """A group restored from its checkpoint and not yet built (see ``ServiceWatch.restore``)."""
+
+    __slots__ = ("rule", "checkpoint")
+
+    def __init__(self, rule: ServiceRule, checkpoint: Mapping[str, Any]) -> None:
+        self.rule = rule
+        self.checkpoint = checkpoint
+
+
 class ServiceWatch:
     """One multivariate detector per service, fed point by point.
 
@@ -119,7 +136,8 @@ class ServiceWatch:
         self.max_groups = max_groups
         self.contain_errors = contain_errors
         self.failed: dict[str, str] = {}  # rule name -> the error that stopped its groups
-        self._groups: OrderedDict[_GroupKey, _Group] = OrderedDict()
+        self._groups: OrderedDict[_GroupKey, _Group | _Pending] = OrderedDict()  # least recently updated first
+        self._unbuilt: dict[_GroupKey, None] = {}  # the pending ones, in the same order (``warm`` takes the last)
         self._stopped: set[_GroupKey] = set()
         self._ledger: ChangeLedger[_GroupKey] = ChangeLedger()  # what changed since the last ``take_changes``
 
@@ -135,16 +153,53 @@ class ServiceWatch:
         if key in self._stopped:
             return None
         g = self._groups.get(key)
+        if isinstance(g, _Pending):
+            g = self._resume(key, g)
         if g is None:
             g = self._groups[key] = _Group(rule, dict(zip(rule.group_by, values, strict=True)))
             self._ledger.added(key)
-            if len(self._groups) > self.max_groups:
-                evicted, _ = self._groups.popitem(last=False)
-                self._ledger.dropped(evicted)
+            self._evict()
         else:
             self._groups.move_to_end(key)
             self._ledger.changed[key] = None
         return g
+
+    def _evict(self) -> None:
+        """Drop the least recently updated groups past ``max_groups`` (pending ones unbuilt)."""
+        while len(self._groups) > self.max_groups:
+            evicted, _ = self._groups.popitem(last=False)
+            self._unbuilt.pop(evicted, None)
+            self._ledger.dropped(evicted)
+
+    def _resume(self, key: _GroupKey, pending: _Pending) -> _Group | None:
+        """Build a pending group from its checkpoint; one that does not load is logged and forgotten
+        (``None``: the point starts the group afresh). Either way it keeps its place and learned nothing."""
+        self._unbuilt.pop(key, None)
+        try:
+            g = _group_from_state(pending.rule, key, pending.checkpoint)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, InvalidInputError) as exc:
+            log.warning("checkpoint of a %r group not restored: %s", pending.rule.name, exc)
+            del self._groups[key]
+            self._ledger.dropped(key)  # its checkpoint is deleted, or overwritten if the group starts again
+            return None
+        self._groups[key] = g
+        return g
+
+    def warm(self, limit: int | None = None, budget_s: float | None = None) -> bool:
+        """Build pending groups ahead of their next point, the most recently updated first, as
+        ``MetricWatch.warm`` does series: at most ``limit``, and (when given) until ``budget_s`` seconds
+        have passed, one at least. Returns whether pending groups are left."""
+        deadline = None if budget_s is None else time.perf_counter() + budget_s
+        built = 0
+        while self._unbuilt and (limit is None or built < limit):
+            key, _ = self._unbuilt.popitem()  # the last restored of those left: the most recently updated
+            pending = self._groups.get(key)
+            if isinstance(pending, _Pending):  # always: ``_unbuilt`` lists the pending groups only
+                self._resume(key, pending)
+            built += 1
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+        return bool(self._unbuilt)
 
     def observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
         """Add one point; returns signals when it closes a bucket whose vector is anomalous.
@@ -160,6 +215,7 @@ class ServiceWatch:
             if rule is not None:
                 values = _group_values(rule, labels)
                 self._groups.pop((rule.name, values), None)
+                self._unbuilt.pop((rule.name, values), None)
                 self._stopped.add((rule.name, values))
                 self._ledger.dropped((rule.name, values))
                 if rule.name not in self.failed:
@@ -226,11 +282,12 @@ class ServiceWatch:
         )
 
     def groups(self) -> list[dict[str, str]]:
-        """Group labels currently watched."""
-        return [dict(g.labels) for g in self._groups.values()]
+        """Group labels currently watched (pending ones included)."""
+        return [dict(zip(g.rule.group_by, key[1], strict=True)) for key, g in self._groups.items()]
 
     def status(self) -> list[dict[str, Any]]:
-        """Each rule with the number of groups it watches and the error that stopped one, if any."""
+        """Each rule with the number of groups it watches (pending ones included) and the error that
+        stopped one, if any."""
         counts = Counter(g.rule.name for g in self._groups.values())
         return [{"name": r.name, "groups": counts.get(r.name, 0), "failed": self.failed.get(r.name)}
                 for r in self.rules]
@@ -241,39 +298,48 @@ class ServiceWatch:
 
     def take_changes(self, limit: int | None = None) -> tuple[list[dict[str, Any]], list[list[list[str]]]]:
         """Checkpoints of the groups that changed since the last call, and the keys (as ``labels``) of
-        the groups dropped since (see ``MetricWatch.take_changes``)."""
+        the groups dropped since (see ``MetricWatch.take_changes``); a pending group learned nothing, so
+        its checkpoint is not rewritten (and is given back unchanged if it is asked for)."""
         changed, gone = self._ledger.take(limit)
-        return [_group_state(key, self._groups[key]) for key in changed if key in self._groups], [
+        return [_checkpoint(key, self._groups[key]) for key in changed if key in self._groups], [
             _group_labels(key) for key in gone]
 
-    def restore(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Add groups from their checkpoints; returns the ones left out (rule gone or redefined, unreadable)."""
+    def restore(self, items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """Add groups from their checkpoints (least recently updated first), pending: each is built on its
+        next point or by ``warm``, whichever comes first (see ``MetricWatch.restore``).
+
+        Returns the ones left out at once (as given): their rule is gone or was redefined, or their group
+        does not read. The rest of a checkpoint is read when its group is built: one that does not load
+        then is logged and the group starts afresh from that point (its checkpoint overwritten at the next
+        ``take_changes``). A checkpoint of the earlier form (``detector`` and ``alerter`` at the top
+        level) is held in today's. Past ``max_groups``, the groups restored first are dropped."""
         rules = {r.name: r for r in self.rules}
-        left_out = []
+        left_out: list[Mapping[str, Any]] = []
         for item in items:
             rule = rules.get(item.get("rule", ""))
             if rule is None or item.get("signature") != rule.signature:
-                left_out.append(dict(item))
+                left_out.append(item)
                 continue
             try:
                 values = tuple(str(v) for v in item["group"])
-                g = _Group(rule, dict(zip(rule.group_by, values, strict=True)))
-                g.detector.load_state_dict(item["detector"])
-                g.alerter.load_state_dict(item["alerter"])
-                g.bucket = None if item["bucket"] is None else int(item["bucket"])
-                g.current = {str(k): float(v) for k, v in item["current"].items()}
-                g.last = {str(k): float(v) for k, v in item["last"].items()}
-            except (KeyError, TypeError, ValueError, AttributeError, InvalidInputError) as exc:
+                if len(values) != len(rule.group_by):
+                    raise ValueError(f"{len(values)} group values for {len(rule.group_by)} labels")
+                pending = _Pending(rule, item if "learned" in item else _with_learned(item))
+            except (KeyError, TypeError, ValueError) as exc:
                 log.warning("checkpoint of a %r group not restored: %s", rule.name, exc)
-                left_out.append(dict(item))
+                left_out.append(item)
                 continue
-            self._groups[(rule.name, values)] = g
-            self._ledger.gone.discard((rule.name, values))
+            key = (rule.name, values)
+            self._groups[key] = pending
+            self._unbuilt[key] = None
+            self._ledger.gone.discard(key)
+        self._evict()
         return left_out
 
     def adopt(self, previous: ServiceWatch) -> None:
         """Take over ``previous``' groups whose rule is still defined the same way; the others are dropped."""
         adopt_streams(self.rules, previous._groups, previous._ledger, self._groups, self._ledger)
+        self._unbuilt.update((key, None) for key in previous._unbuilt if isinstance(self._groups.get(key), _Pending))
 
 
 _GroupKey = tuple[str, tuple[str, ...]]
@@ -290,10 +356,38 @@ def _group_labels(key: _GroupKey) -> list[list[str]]:
     return [["__service_rule__", key[0]], *([f"__group_{i}__", v] for i, v in enumerate(key[1]))]
 
 
+_LEARNED = ("detector", "alerter")  # the keys of a checkpoint's ``learned``
+
+
+def _checkpoint(key: _GroupKey, g: _Group | _Pending) -> dict[str, Any]:
+    return dict(g.checkpoint) if isinstance(g, _Pending) else _group_state(key, g)
+
+
 def _group_state(key: _GroupKey, g: _Group) -> dict[str, Any]:
+    """A group's checkpoint: what identifies it and its open vectors, then what it learned as one JSON
+    string, last (``learned``: the store reads a row up to it, and a restore keeps it unparsed)."""
+    learned = orjson.dumps({"detector": g.detector.state_dict(), "alerter": g.alerter.state_dict()}).decode()
     return {"kind": "service", "labels": _group_labels(key), "rule": g.rule.name, "signature": g.rule.signature,
             "group": list(key[1]), "bucket": g.bucket, "current": dict(g.current), "last": dict(g.last),
-            "detector": g.detector.state_dict(), "alerter": g.alerter.state_dict()}
+            "learned": learned}
+
+
+def _with_learned(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint written before ``learned`` (its parts at the top level) in today's form."""
+    head = {k: v for k, v in item.items() if k not in _LEARNED}
+    head["learned"] = orjson.dumps({k: item.get(k) for k in _LEARNED}).decode()
+    return head
+
+
+def _group_from_state(rule: ServiceRule, key: _GroupKey, item: Mapping[str, Any]) -> _Group:
+    learned = orjson.loads(item["learned"])
+    g = _Group(rule, dict(zip(rule.group_by, key[1], strict=True)))
+    g.detector.load_state_dict(learned["detector"])
+    g.alerter.load_state_dict(learned["alerter"])
+    g.bucket = None if item["bucket"] is None else int(item["bucket"])
+    g.current = {str(k): float(v) for k, v in item["current"].items()}
+    g.last = {str(k): float(v) for k, v in item["last"].items()}
+    return g
 
 
 def _rehearse(rule: ServiceRule) -> None:

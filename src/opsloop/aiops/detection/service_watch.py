@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import orjson
 
 from opsloop.aiops.detection.alerting import HysteresisAlerter
 from opsloop.aiops.detection.ledger import ChangeLedger, adopt_streams, signature
+from opsloop.aiops.detection.pending import Pending, evict_past, resume_pending, warm_pending
 from opsloop.aiops.detection.watch import build_part, parse_selector, rehearsal
 from opsloop.aiops.ingestion.normalise import service_of
 from opsloop.core.detectors import AnomalyDetector, from_config
@@ -113,16 +113,6 @@ class _Group:
         self.last: dict[str, float] = {}
 
 
-class _Pending:
-    """A group restored from its checkpoint and not yet built (see ``ServiceWatch.restore``)."""
-
-    __slots__ = ("rule", "checkpoint")
-
-    def __init__(self, rule: ServiceRule, checkpoint: Mapping[str, Any]) -> None:
-        self.rule = rule
-        self.checkpoint = checkpoint
-
-
 class ServiceWatch:
     """One multivariate detector per service, fed point by point.
 
@@ -136,7 +126,7 @@ class ServiceWatch:
         self.max_groups = max_groups
         self.contain_errors = contain_errors
         self.failed: dict[str, str] = {}  # rule name -> the error that stopped its groups
-        self._groups: OrderedDict[_GroupKey, _Group | _Pending] = OrderedDict()  # least recently updated first
+        self._groups: OrderedDict[_GroupKey, _Group | Pending[ServiceRule]] = OrderedDict()  # least recently updated first
         self._unbuilt: dict[_GroupKey, None] = {}  # the pending ones, in the same order (``warm`` takes the last)
         self._stopped: set[_GroupKey] = set()
         self._ledger: ChangeLedger[_GroupKey] = ChangeLedger()  # what changed since the last ``take_changes``
@@ -153,7 +143,7 @@ class ServiceWatch:
         if key in self._stopped:
             return None
         g = self._groups.get(key)
-        if isinstance(g, _Pending):
+        if isinstance(g, Pending):
             g = self._resume(key, g)
         if g is None:
             g = self._groups[key] = _Group(rule, dict(zip(rule.group_by, values, strict=True)))
@@ -166,40 +156,18 @@ class ServiceWatch:
 
     def _evict(self) -> None:
         """Drop the least recently updated groups past ``max_groups`` (pending ones unbuilt)."""
-        while len(self._groups) > self.max_groups:
-            evicted, _ = self._groups.popitem(last=False)
-            self._unbuilt.pop(evicted, None)
-            self._ledger.dropped(evicted)
+        evict_past(self._groups, self._unbuilt, self._ledger, self.max_groups)
 
-    def _resume(self, key: _GroupKey, pending: _Pending) -> _Group | None:
-        """Build a pending group from its checkpoint; one that does not load is logged and forgotten
-        (``None``: the point starts the group afresh). Either way it keeps its place and learned nothing."""
-        self._unbuilt.pop(key, None)
-        try:
-            g = _group_from_state(pending.rule, key, pending.checkpoint)
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError, InvalidInputError) as exc:
-            log.warning("checkpoint of a %r group not restored: %s", pending.rule.name, exc)
-            del self._groups[key]
-            self._ledger.dropped(key)  # its checkpoint is deleted, or overwritten if the group starts again
-            return None
-        self._groups[key] = g
-        return g
+    def _resume(self, key: _GroupKey, pending: Pending[ServiceRule]) -> _Group | None:
+        """Build a pending group from its checkpoint (see ``resume_pending``)."""
+        return resume_pending(self._groups, self._unbuilt, self._ledger, key, pending.rule.name,
+                              lambda: _group_from_state(pending.rule, key, pending.checkpoint), "group")
 
     def warm(self, limit: int | None = None, budget_s: float | None = None) -> bool:
         """Build pending groups ahead of their next point, the most recently updated first, as
         ``MetricWatch.warm`` does series: at most ``limit``, and (when given) until ``budget_s`` seconds
         have passed, one at least. Returns whether pending groups are left."""
-        deadline = None if budget_s is None else time.perf_counter() + budget_s
-        built = 0
-        while self._unbuilt and (limit is None or built < limit):
-            key, _ = self._unbuilt.popitem()  # the last restored of those left: the most recently updated
-            pending = self._groups.get(key)
-            if isinstance(pending, _Pending):  # always: ``_unbuilt`` lists the pending groups only
-                self._resume(key, pending)
-            built += 1
-            if deadline is not None and time.perf_counter() >= deadline:
-                break
-        return bool(self._unbuilt)
+        return warm_pending(self._groups, self._unbuilt, self._resume, limit, budget_s)
 
     def observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
         """Add one point; returns signals when it closes a bucket whose vector is anomalous.
@@ -324,7 +292,7 @@ class ServiceWatch:
                 values = tuple(str(v) for v in item["group"])
                 if len(values) != len(rule.group_by):
                     raise ValueError(f"{len(values)} group values for {len(rule.group_by)} labels")
-                pending = _Pending(rule, item if "learned" in item else _with_learned(item))
+                pending = Pending(rule, item if "learned" in item else _with_learned(item))
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("checkpoint of a %r group not restored: %s", rule.name, exc)
                 left_out.append(item)
@@ -339,7 +307,7 @@ class ServiceWatch:
     def adopt(self, previous: ServiceWatch) -> None:
         """Take over ``previous``' groups whose rule is still defined the same way; the others are dropped."""
         adopt_streams(self.rules, previous._groups, previous._ledger, self._groups, self._ledger)
-        self._unbuilt.update((key, None) for key in previous._unbuilt if isinstance(self._groups.get(key), _Pending))
+        self._unbuilt.update((key, None) for key in previous._unbuilt if isinstance(self._groups.get(key), Pending))
 
 
 _GroupKey = tuple[str, tuple[str, ...]]
@@ -359,8 +327,8 @@ def _group_labels(key: _GroupKey) -> list[list[str]]:
 _LEARNED = ("detector", "alerter")  # the keys of a checkpoint's ``learned``
 
 
-def _checkpoint(key: _GroupKey, g: _Group | _Pending) -> dict[str, Any]:
-    return dict(g.checkpoint) if isinstance(g, _Pending) else _group_state(key, g)
+def _checkpoint(key: _GroupKey, g: _Group | Pending[ServiceRule]) -> dict[str, Any]:
+    return dict(g.checkpoint) if isinstance(g, Pending) else _group_state(key, g)
 
 
 def _group_state(key: _GroupKey, g: _Group) -> dict[str, Any]:

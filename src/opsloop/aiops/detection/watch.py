@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ import orjson
 from opsloop.aiops.detection.alerting import HysteresisAlerter
 from opsloop.aiops.detection.forecast import SeasonalTrendForecaster, ThresholdPredictor
 from opsloop.aiops.detection.ledger import ChangeLedger, adopt_streams, signature
+from opsloop.aiops.detection.pending import Pending, evict_past, resume_pending, warm_pending
 from opsloop.aiops.ingestion.normalise import service_of
 from opsloop.core.detectors import AnomalyDetector, from_config
 from opsloop.core.signals import Signal
@@ -177,16 +177,6 @@ class _Series:
         self.points = 0
 
 
-class _Pending:
-    """A series restored from its checkpoint and not yet built (see ``MetricWatch.restore``)."""
-
-    __slots__ = ("rule", "checkpoint")
-
-    def __init__(self, rule: WatchRule, checkpoint: Mapping[str, Any]) -> None:
-        self.rule = rule
-        self.checkpoint = checkpoint
-
-
 def build_part(rule: str, name: str, build: Callable[[], _T]) -> _T:
     """Build one part (detector, alerter…) of rule ``rule``; a parameter it refuses is a 400 naming that part."""
     try:
@@ -233,7 +223,7 @@ class MetricWatch:
         self.max_series = max_series
         self.contain_errors = contain_errors
         self.failed: dict[str, str] = {}  # rule name -> the error that stopped its series
-        self._series: OrderedDict[_Key, _Series | _Pending] = OrderedDict()  # least recently updated first
+        self._series: OrderedDict[_Key, _Series | Pending[WatchRule]] = OrderedDict()  # least recently updated first
         self._unbuilt: dict[_Key, None] = {}  # the pending ones, in the same order (``warm`` takes the last)
         self._unmatched: set[_Key] = set()
         self._ledger: ChangeLedger[_Key] = ChangeLedger()  # what changed since the last ``take_changes``
@@ -244,7 +234,7 @@ class MetricWatch:
     def _lookup(self, labels: Mapping[str, str]) -> _Series | None:
         key = tuple(sorted(labels.items()))
         s = self._series.get(key)
-        if isinstance(s, _Pending):
+        if isinstance(s, Pending):
             s = self._resume(key, s)
         if s is not None:
             self._series.move_to_end(key)
@@ -264,25 +254,12 @@ class MetricWatch:
 
     def _evict(self) -> None:
         """Drop the least recently updated series past ``max_series`` (pending ones unbuilt)."""
-        while len(self._series) > self.max_series:
-            evicted, _ = self._series.popitem(last=False)
-            self._unbuilt.pop(evicted, None)
-            self._ledger.dropped(evicted)
+        evict_past(self._series, self._unbuilt, self._ledger, self.max_series)
 
-    def _resume(self, key: _Key, pending: _Pending) -> _Series | None:
-        """Build a pending series from its checkpoint; one that does not load is logged and forgotten
-        (``None``: the point starts the series afresh, as if it had never been checkpointed). Either way
-        its place among the series (how recently it was updated) is kept, and it learned nothing."""
-        self._unbuilt.pop(key, None)
-        try:
-            s = _series_from_state(pending.rule, pending.checkpoint)
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError, InvalidInputError) as exc:
-            log.warning("checkpoint of a %r series not restored: %s", pending.rule.name, exc)
-            del self._series[key]
-            self._ledger.dropped(key)  # its checkpoint is deleted, or overwritten if the series starts again
-            return None
-        self._series[key] = s
-        return s
+    def _resume(self, key: _Key, pending: Pending[WatchRule]) -> _Series | None:
+        """Build a pending series from its checkpoint (see ``resume_pending``)."""
+        return resume_pending(self._series, self._unbuilt, self._ledger, key, pending.rule.name,
+                              lambda: _series_from_state(pending.rule, pending.checkpoint), "series")
 
     def warm(self, limit: int | None = None, budget_s: float | None = None) -> bool:
         """Build pending series ahead of their next point, the most recently updated first: at most
@@ -290,17 +267,7 @@ class MetricWatch:
         is built exactly as its next point would have built it (one whose checkpoint does not load is
         forgotten, see ``restore``); built or pending, it scores, counts and checkpoints the same.
         Returns whether pending series are left."""
-        deadline = None if budget_s is None else time.perf_counter() + budget_s
-        built = 0
-        while self._unbuilt and (limit is None or built < limit):
-            key, _ = self._unbuilt.popitem()  # the last restored of those left: the most recently updated
-            pending = self._series.get(key)
-            if isinstance(pending, _Pending):  # always: ``_unbuilt`` lists the pending series only
-                self._resume(key, pending)
-            built += 1
-            if deadline is not None and time.perf_counter() >= deadline:
-                break
-        return bool(self._unbuilt)
+        return warm_pending(self._series, self._unbuilt, self._resume, limit, budget_s)
 
     def observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
         """Score then learn one point of one series; return the signals it raises (usually none).
@@ -389,7 +356,7 @@ class MetricWatch:
                 continue
             try:
                 key = tuple((str(k), str(v)) for k, v in item["labels"])
-                pending = _Pending(rule, item if "learned" in item else _with_learned(item))
+                pending = Pending(rule, item if "learned" in item else _with_learned(item))
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("checkpoint of a %r series not restored: %s", rule.name, exc)
                 left_out.append(item)
@@ -416,15 +383,15 @@ class MetricWatch:
         """Take over ``previous``' series whose rule is still defined the same way (a configuration change
         keeps what unchanged rules learned, pending series as they are); the others count as dropped."""
         adopt_streams(self.rules, previous._series, previous._ledger, self._series, self._ledger)
-        self._unbuilt.update((key, None) for key in previous._unbuilt if isinstance(self._series.get(key), _Pending))
+        self._unbuilt.update((key, None) for key in previous._unbuilt if isinstance(self._series.get(key), Pending))
 
 
 _Key = tuple[tuple[str, str], ...]
 _LEARNED = ("detector", "alerter", "forecaster", "predictor")  # the keys of a checkpoint's ``learned``
 
 
-def _checkpoint(key: _Key, s: _Series | _Pending) -> dict[str, Any]:
-    return dict(s.checkpoint) if isinstance(s, _Pending) else _series_state(key, s)
+def _checkpoint(key: _Key, s: _Series | Pending[WatchRule]) -> dict[str, Any]:
+    return dict(s.checkpoint) if isinstance(s, Pending) else _series_state(key, s)
 
 
 def _series_state(key: _Key, s: _Series) -> dict[str, Any]:

@@ -49,12 +49,11 @@ def register(app: FastAPI, settings: Settings) -> None:
                 for task in tasks:
                     with suppress(asyncio.CancelledError, Exception):
                         await task
-                with suppress(Exception):
-                    await asyncio.to_thread(pipeline.tick)
-                with suppress(Exception):
-                    await asyncio.to_thread(pipeline.flush_span_counts)
-                with suppress(Exception):
-                    await asyncio.to_thread(pipeline.checkpoint_detectors)
+                for step in (pipeline.tick, pipeline.flush_span_counts, pipeline.checkpoint_detectors):
+                    try:  # each step on its own: one failing must not lose what the others save
+                        await asyncio.to_thread(step)
+                    except Exception:  # noqa: BLE001 - logged: what it held is lost, the others still run
+                        log.exception("aiops shutdown step %s failed", step.__name__)
 
     app.router.lifespan_context = lifespan
     register_runbooks(app, settings)  # its routes, and its runner inside the pipeline's lifespan

@@ -46,11 +46,13 @@ def insert_ignore_many(conn: Connection, table: Table, columns: Sequence[str], r
 
 
 def upsert_many(conn: Connection, table: Table, columns: Sequence[str], keys: Sequence[str],
-                update: Sequence[str], rows: Sequence[tuple]) -> None:
-    """``insert_ignore_many``, but a row whose ``keys`` exist updates its ``update`` columns (last wins)."""
+                update: Sequence[str], rows: Sequence[tuple], *, add: Sequence[str] = ()) -> None:
+    """``insert_ignore_many``, but a row whose ``keys`` exist updates its ``update`` columns (last wins)
+    and adds to its ``add`` columns (a missing value counting as 0)."""
     if not rows:
         return
-    sets = ", ".join(f"{c} = excluded.{c}" for c in update)
+    sets = ", ".join([f"{c} = excluded.{c}" for c in update] +
+                     [f"{c} = COALESCE({table.name}.{c}, 0) + excluded.{c}" for c in add])
     sql = f"{_insert_sql(conn, table, columns)} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
     conn.exec_driver_sql(sql, list(rows))
 

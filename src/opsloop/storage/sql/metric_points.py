@@ -25,8 +25,6 @@ from opsloop.storage.sql.schema_aiops import aiops_signals as S
 __all__ = ["SqlMetricPointStore"]
 
 MAX_POINTS = 10_000
-_ADD = ("INSERT INTO aiops_metric_points (series, time, value) VALUES ({m}, {m}, {m}) ON CONFLICT (series, time) "
-        "DO UPDATE SET value = COALESCE(aiops_metric_points.value, 0) + excluded.value")
 
 
 class SqlMetricPointStore:
@@ -56,10 +54,9 @@ class SqlMetricPointStore:
             rows[key] = rows.get(key, 0.0) + float(value)
         if not rows:
             return 0
-        sql = _ADD.format(m="?" if self.db.engine.dialect.paramstyle == "qmark" else "%s")
         with self.db.write() as conn:
             for batch in chunks(((s, t, v) for (s, t), v in rows.items()), 2000):
-                conn.exec_driver_sql(sql, batch)
+                upsert_many(conn, P, ("series", "time", "value"), ("series", "time"), (), batch, add=("value",))
         return len(rows)
 
     def points(self, series: str, *, start: float | None = None, end: float | None = None,

@@ -291,13 +291,25 @@ class Pipeline:
             decoded = Decoded(signals=list(decoded), items=len(decoded))
         self.load()
         with self.lock:
-            series, fingerprints = _series(decoded.points, decoded.source or "metrics")
-            signals = list(decoded.signals) + series
-            derived = self._derive(signals, decoded.points, fingerprints)
-            report = self.engine.ingest(signals + derived, now=now)
-            if decoded.points and self.metric_history_s > 0:  # every sample, for charts
-                self.stores.metric_points.append(
-                    [(fp, p.time, p.value) for fp, p in zip(fingerprints, decoded.points, strict=True)])
+            return self._store(list(decoded.signals), decoded.points, decoded.source or "metrics", now=now)
+
+    def _store(self, signals: list[Signal], points: list[MetricPoint], source: str, *, now: float | None = None,
+               judged: Callable[[MetricPoint], bool] | None = None, additive: bool = False) -> IngestReport:
+        """``ingest`` under the lock: ``points`` become their series' signals, the signals derived from
+        those ``judged`` (all by default) by the detectors and threshold rules, and samples kept for
+        charts; ``additive`` adds each sample to the one stored for its series and time (counts that
+        several processes take of one interval) instead of replacing it."""
+        series, fingerprints = _series(points, source)
+        signals = signals + series
+        if judged is None:
+            derived = self._derive(signals, points, fingerprints)
+        else:
+            kept = [(p, fp) for p, fp in zip(points, fingerprints, strict=True) if judged(p)]
+            derived = self._derive(signals, [p for p, _ in kept], [fp for _, fp in kept])
+        report = self.engine.ingest(signals + derived, now=now)
+        if points and self.metric_history_s > 0:  # every sample, for charts
+            rows = [(fp, p.time, p.value) for fp, p in zip(fingerprints, points, strict=True)]
+            (self.stores.metric_points.add if additive else self.stores.metric_points.append)(rows)
         return report
 
     def observe_spans(self, decoded: DecodedSpans) -> None:
@@ -327,14 +339,8 @@ class Pipeline:
             return
         self.load()
         with self.lock:
-            series, fingerprints = _series(points, "otlp")
-            judged = [(p, fp) for p, fp in zip(points, fingerprints, strict=True)
-                      if judge and self.span_errors.whole(p.time)]
-            derived = self._derive(series, [p for p, _ in judged], [fp for _, fp in judged])
-            self.engine.ingest(series + derived)
-            if self.metric_history_s > 0:
-                self.stores.metric_points.add(
-                    [(fp, p.time, p.value) for fp, p in zip(fingerprints, points, strict=True)])
+            whole = self.span_errors.whole
+            self._store([], points, "otlp", judged=lambda p: judge and whole(p.time), additive=True)
 
     def traced_edges(self) -> list[dict[str, Any]]:
         """The topology's edges learned from traces, with their calls and when last seen."""

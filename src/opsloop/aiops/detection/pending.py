@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
+
+import orjson
 
 from opsloop.aiops.detection.ledger import ChangeLedger
 from opsloop.errors import InvalidInputError
@@ -39,6 +41,17 @@ class Pending(Generic[_R]):
     def __init__(self, rule: _R, checkpoint: Mapping[str, Any]) -> None:
         self.rule = rule
         self.checkpoint = checkpoint
+
+    @classmethod
+    def of(cls, rule: _R, item: Mapping[str, Any], parts: Sequence[str]) -> Pending[_R]:
+        """``item`` held pending in today's form: a checkpoint written before ``learned`` (its learned
+        ``parts`` at the top level) gets them as that one JSON string, which a pending entry holds in a
+        fraction of the memory of the parsed parts."""
+        if "learned" in item:
+            return cls(rule, item)
+        head = {k: v for k, v in item.items() if k not in parts}
+        head["learned"] = orjson.dumps({k: item.get(k) for k in parts}).decode()
+        return cls(rule, head)
 
 
 def evict_past(entries: OrderedDict[_K, Any], unbuilt: dict[_K, None], ledger: ChangeLedger[_K],

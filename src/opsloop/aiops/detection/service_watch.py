@@ -292,7 +292,7 @@ class ServiceWatch:
                 values = tuple(str(v) for v in item["group"])
                 if len(values) != len(rule.group_by):
                     raise ValueError(f"{len(values)} group values for {len(rule.group_by)} labels")
-                pending = Pending(rule, item if "learned" in item else _with_learned(item))
+                pending = Pending.of(rule, item, _LEARNED)
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("checkpoint of a %r group not restored: %s", rule.name, exc)
                 left_out.append(item)
@@ -338,13 +338,6 @@ def _group_state(key: _GroupKey, g: _Group) -> dict[str, Any]:
     return {"kind": "service", "labels": _group_labels(key), "rule": g.rule.name, "signature": g.rule.signature,
             "group": list(key[1]), "bucket": g.bucket, "current": dict(g.current), "last": dict(g.last),
             "learned": learned}
-
-
-def _with_learned(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A checkpoint written before ``learned`` (its parts at the top level) in today's form."""
-    head = {k: v for k, v in item.items() if k not in _LEARNED}
-    head["learned"] = orjson.dumps({k: item.get(k) for k in _LEARNED}).decode()
-    return head
 
 
 def _group_from_state(rule: ServiceRule, key: _GroupKey, item: Mapping[str, Any]) -> _Group:

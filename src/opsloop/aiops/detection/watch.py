@@ -356,7 +356,7 @@ class MetricWatch:
                 continue
             try:
                 key = tuple((str(k), str(v)) for k, v in item["labels"])
-                pending = Pending(rule, item if "learned" in item else _with_learned(item))
+                pending = Pending.of(rule, item, _LEARNED)
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("checkpoint of a %r series not restored: %s", rule.name, exc)
                 left_out.append(item)
@@ -405,14 +405,6 @@ def _series_state(key: _Key, s: _Series) -> dict[str, Any]:
     }
     return {"labels": [list(kv) for kv in key], "rule": s.rule.name, "signature": s.rule.signature,
             "points": s.points, "learned": orjson.dumps(learned).decode()}
-
-
-def _with_learned(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A checkpoint written before ``learned`` (its parts at the top level) in today's form, which a
-    pending series holds in a fraction of the memory of the parsed parts."""
-    head = {k: v for k, v in item.items() if k not in _LEARNED}
-    head["learned"] = orjson.dumps({k: item.get(k) for k in _LEARNED}).decode()
-    return head
 
 
 def _series_from_state(rule: WatchRule, item: Mapping[str, Any]) -> _Series:

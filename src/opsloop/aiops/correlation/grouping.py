@@ -602,10 +602,8 @@ class Correlator:
         theirs = [s for s in services if s in up]
         if len(theirs) < max(2, math.ceil(2 * len(services) / 3)):
             return 0.0, _NO_WHY
-        for a in services:
-            below_a = self.topology._reach(a, hops, False)  # the services depending on ``a``
-            if all(s == a or s in below_a for s in theirs):
-                return 0.0, _NO_WHY  # ``a`` explains them: the signal's service is no better a root
+        if any(self.topology.explains(a, theirs, hops) for a in services):
+            return 0.0, _NO_WHY  # a service of the incident accounts for them: the signal's is no better a root
         return self.config.late_root_weight, (_LATE_ROOT, ctx.service, len(theirs), len(services),
                                               ", ".join(sorted(theirs)[:3]) + (", …" if len(theirs) > 3 else ""),
                                               t - g.first)

@@ -166,6 +166,12 @@ class Topology:
         """Whether the declared (or traced) topology names ``service``."""
         return service in self._adj
 
+    def explains(self, service: str, others: Iterable[str], max_hops: int) -> bool:
+        """Whether each of ``others`` is ``service`` or depends on it within ``max_hops``: a failure of
+        ``service`` accounts for all of them."""
+        below = self._reach(service, max_hops, False)
+        return all(o == service or o in below for o in others)
+
     def within(self, service: str, max_hops: int) -> dict[str, int]:
         """Services ``service`` depends on, directly or through others, within ``max_hops``."""
         return self._reach(service, max_hops, True)

@@ -157,8 +157,7 @@ def _silent(alerting: dict[str, _Service], candidates: Mapping[str, None], topol
     need = max(2, (len(alerting) + 1) // 2)
     for dep in sorted((d for d, n in below.items() if n >= need), key=lambda d: (-below[d], d)):
         theirs = {o for o in topology.dependents(dep, cfg.max_hops) if o in alerting}
-        if not any(theirs <= {a, *(o for o in topology.dependents(a, cfg.max_hops) if o in alerting)}
-                   for a in alerting):
+        if not any(topology.explains(a, theirs, cfg.max_hops) for a in alerting):
             return dep
     return None
 

@@ -12,8 +12,9 @@ totals here.
 
 With ``opsloop server --workers N`` (N > 1) every worker counts into ``SharedCounters``
 (``deployment_counters``): one memory-mapped ``MetricsTable`` per deployment, one row per worker slot,
-in a folder of this run of the server. So every worker's answer (and ``/serving/.../metrics``) is the sum over all workers, a deployment
-scored by one worker is listed by all, and a worker restarted in its slot adds to what it had counted.
+in a folder of this run of the server. So every worker's answer (and ``/serving/.../metrics``) is the
+sum over all workers, a deployment scored by one worker is listed by all, and a worker restarted in its
+slot adds to what it had counted.
 """
 
 from __future__ import annotations

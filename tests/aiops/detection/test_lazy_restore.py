@@ -16,6 +16,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
+from tests.aiops.detection._recording import record_scores
 from tests.aiops.ingestion._helpers import API
 
 import opsloop.aiops.detection.watch as watch_module
@@ -79,16 +80,7 @@ def built_pods(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.fixture
 def probabilities(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Every probability a univariate ensemble scores, in order."""
-    seen: list[float] = []
-    real = UnivariateEnsemble.score_one
-
-    def recording(self: UnivariateEnsemble, x: float, t: float | None = None) -> float:
-        p = real(self, x, t)
-        seen.append(p)
-        return p
-
-    monkeypatch.setattr(UnivariateEnsemble, "score_one", recording)
-    return seen
+    return record_scores(monkeypatch, UnivariateEnsemble)
 
 
 def _feed(watch: MetricWatch, start: int, stop: int, pods: tuple[str, ...] = PODS) -> list[list[dict[str, Any]]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+from tests.aiops.detection._recording import record_scores
 
 import opsloop.aiops.detection.service_watch as service_module
 import opsloop.aiops.pipeline as pipeline_module
@@ -67,16 +68,7 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.fixture
 def probabilities(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Every probability a half-space-trees detector scores, in order."""
-    seen: list[float] = []
-    real = HalfSpaceTrees.score_one
-
-    def recording(self: HalfSpaceTrees, x: Any, t: float | None = None) -> float:
-        p = real(self, x, t)
-        seen.append(p)
-        return p
-
-    monkeypatch.setattr(HalfSpaceTrees, "score_one", recording)
-    return seen
+    return record_scores(monkeypatch, HalfSpaceTrees)
 
 
 def _stored(tmp_path: Path, items: list[dict[str, Any]]) -> list[Any]:

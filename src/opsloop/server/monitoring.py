@@ -19,8 +19,8 @@ or a resolution: each signal stored keeps the labels it measured), by one proces
 (``schedule_lock_for``: an advisory lock on PostgreSQL, ``SCHEDULE_LOCK`` in the data dir on SQLite); a
 reference set with an alias first follows it to the version it names now
 (``ServerMonitoring.follow_served``). Every drift and performance signal, from the schedule or from a
-``POST``, goes into the AIOps pipeline in this process, as if posted to ``/api/opsloop/v1/events``, so it
-opens (or resolves) an incident of service = model name.
+``POST``, goes into the AIOps pipeline as if posted to ``/api/opsloop/v1/events`` (to the process leading
+it: ``opsloop.server.aiops.leader``), so it opens (or resolves) an incident of service = model name.
 
 The reference body: inline rows in an MLflow scoring shape (``dataframe_split``, ``dataframe_records``…)
 or ``{"path": "runs:/RUN_ID/data/train.parquet"}`` (a run artifact, Parquet or CSV); optional ``ref``
@@ -35,7 +35,7 @@ import io
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -72,12 +72,14 @@ class ServerMonitoring:
     Args:
         runtime: the server's ``Runtime`` (its database holds the monitoring tables).
         settings: the ``monitoring`` settings.
-        pipeline: the AIOps ``Pipeline`` signals go to (``None``: they are only stored here).
+        events: what ingests an events-API JSON body into the AIOps pipeline (``Leadership.ingest_events``;
+            ``None``: signals are only stored here).
         scoring: the ``RegistryScoringApp`` mounted at ``/serving`` (for the model last served).
     """
 
-    def __init__(self, runtime: Any, settings: MonitoringSettings, pipeline: Any = None, scoring: Any = None) -> None:
-        self.runtime, self.settings, self.pipeline, self.scoring = runtime, settings, pipeline, scoring
+    def __init__(self, runtime: Any, settings: MonitoringSettings, events: Callable[[bytes], None] | None = None,
+                 scoring: Any = None) -> None:
+        self.runtime, self.settings, self.events, self.scoring = runtime, settings, events, scoring
         self.store = SqlMonitoringStore(runtime.db)
         self.sampler = PredictionSampler(self.store, "", rate=settings.sample_rate, max_samples=settings.max_samples,
                                          max_rows_per_request=settings.max_rows_per_request)
@@ -105,18 +107,12 @@ class ServerMonitoring:
         return monitor
 
     def open_incidents(self, signals: list[Signal]) -> None:
-        """Hand signals to the AIOps pipeline the way the events API does (decode, then ingest)."""
-        if self.pipeline is None or not signals:
+        """Hand signals to the AIOps pipeline as an events-API body (``POST /api/opsloop/v1/events``)."""
+        if self.events is None or not signals:
             return
-        from opsloop.aiops.ingestion.events import decode_events
-        from opsloop.aiops.ingestion.normalise import now
-
         body = json.dumps({"events": [s.to_dict() for s in signals]}, default=_plain).encode()
         try:
-            decoded = decode_events(body, self.pipeline.limits, now())
-            if decoded.rejected:
-                log.warning("the AIOps pipeline refused monitoring signals: %s", decoded.summary())
-            self.pipeline.ingest(decoded)
+            self.events(body)
         except Exception:  # noqa: BLE001 - the signals stay in the monitoring store; the check itself succeeded
             log.exception("cannot pass %d monitoring signal(s) to the AIOps pipeline", len(signals))
 
@@ -324,8 +320,10 @@ def register(app: FastAPI, settings: Settings) -> None:
     @asynccontextmanager
     async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
         async with inner(a) as state:
+            leadership = getattr(a.state, "aiops_leadership", None)
             monitoring = await asyncio.to_thread(ServerMonitoring, a.state.runtime, settings.monitoring,
-                                                 getattr(a.state, "aiops", None), getattr(a.state, "scoring", None))
+                                                 leadership.ingest_events if leadership else None,
+                                                 getattr(a.state, "scoring", None))
             monitoring.sampler.start()
             a.state.model_monitoring = monitoring
             stop, halt = asyncio.Event(), threading.Event()

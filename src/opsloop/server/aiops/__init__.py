@@ -1,16 +1,20 @@
 """opsloop's AIOps HTTP API: ingestion endpoints, incidents, signals, topology, silences, notifications.
 
 ``register`` includes one FastAPI router per resource (so each endpoint is in the OpenAPI docs at
-``/docs``) and wraps the app's lifespan to build the ``Pipeline`` on the runtime's stores and run the
-background work: notification delivery, Prometheus pulls and the correlation tick. All of it stops
-when the app stops.
+``/docs``) and wraps the app's lifespan to take part in the AIOps leadership of the data dir
+(``leader.Leadership``): the one process that leads builds the ``Pipeline`` on the runtime's stores and
+runs the background work (notification delivery, Prometheus pulls, the correlation tick, runbook runs);
+every other process hands it the AIOps requests (``forwarding.ForwardToLeader``). All of it stops when
+the app stops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -25,38 +29,55 @@ TICK_S = 5.0
 
 
 def register(app: FastAPI, settings: Settings) -> None:
-    from opsloop.server.aiops import incidents, ingest, metrics, notifications, signals, silences, topology
-    from opsloop.server.aiops.runbooks import register as register_runbooks
+    from opsloop.server.aiops import incidents, ingest, metrics, notifications, runbooks, signals, silences
+    from opsloop.server.aiops import topology as topology_api
+    from opsloop.server.aiops.forwarding import ForwardToLeader
+    from opsloop.server.aiops.leader import Leadership
 
-    for module in (ingest, incidents, signals, metrics, topology, silences, notifications):
-        app.include_router(module.router)
+    modules = (ingest, incidents, signals, metrics, topology_api, silences, notifications, runbooks)
+    routers = [m.router for m in modules]
+    for router in routers:
+        app.include_router(router)
+    leadership = Leadership(app, settings.storage.data_dir,
+                            [partial(_running, settings=settings), partial(runbooks.running, settings=settings)])
+    app.add_middleware(ForwardToLeader, leadership=leadership, routes=[r for router in routers for r in router.routes])
     original = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(a: FastAPI):  # noqa: ANN202
         async with original(a) as state:
-            pipeline = await _start(a, settings)
-            stop = asyncio.Event()
-            tasks = [asyncio.create_task(pipeline.dispatcher.run(stop), name="aiops-notifications"),
-                     asyncio.create_task(_ticker(pipeline, stop), name="aiops-tick"),
-                     asyncio.create_task(_puller(a, stop), name="aiops-prometheus-pull")]
+            a.state.aiops_leadership = leadership
+            await leadership.start()
             try:
                 yield state
             finally:
-                stop.set()
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with suppress(asyncio.CancelledError, Exception):
-                        await task
-                for step in (pipeline.tick, pipeline.flush_span_counts, pipeline.checkpoint_detectors):
-                    try:  # each step on its own: one failing must not lose what the others save
-                        await asyncio.to_thread(step)
-                    except Exception:  # noqa: BLE001 - logged: what it held is lost, the others still run
-                        log.exception("aiops shutdown step %s failed", step.__name__)
+                await leadership.stop()
 
     app.router.lifespan_context = lifespan
-    register_runbooks(app, settings)  # its routes, and its runner inside the pipeline's lifespan
+
+
+@asynccontextmanager
+async def _running(app: FastAPI, settings: Settings) -> AsyncIterator[Any]:
+    """The pipeline and its background work, for as long as this process leads."""
+    pipeline = await _start(app, settings)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(pipeline.dispatcher.run(stop), name="aiops-notifications"),
+             asyncio.create_task(_ticker(pipeline, stop), name="aiops-tick"),
+             asyncio.create_task(_puller(app, stop), name="aiops-prometheus-pull")]
+    try:
+        yield pipeline
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        for step in (pipeline.tick, pipeline.flush_span_counts, pipeline.checkpoint_detectors):
+            try:  # each step on its own: one failing must not lose what the others save
+                await asyncio.to_thread(step)
+            except Exception:  # noqa: BLE001 - logged: what it held is lost, the others still run
+                log.exception("aiops shutdown step %s failed", step.__name__)
 
 
 async def _start(app: FastAPI, settings: Settings):  # noqa: ANN202

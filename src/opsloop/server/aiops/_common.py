@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 
 from opsloop.errors import InvalidInputError, LimitExceededError
+from opsloop.server.aiops.forwarding import FORWARDED_HEADER
 from opsloop.server.wire import _bounded
 from opsloop.storage.sql._dialect import comma_values
 
@@ -37,7 +38,9 @@ def choices(value: str | None, allowed: Iterable[str], field: str) -> str | None
 
 
 def sender_of(request: Request) -> str:
-    for header in ("x-opsloop-sender", "x-scope-orgid"):
+    """Who sent the request: its sender header, else its client's address (for a request a follower
+    forwarded, the address the follower saw)."""
+    for header in ("x-opsloop-sender", "x-scope-orgid", FORWARDED_HEADER):
         value = request.headers.get(header)
         if value:
             return value[:200]

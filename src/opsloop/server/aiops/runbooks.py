@@ -1,7 +1,7 @@
 """Runbook API: the configured runbooks, their runs, and a manual run on an incident; plus the runner.
 
 The runbooks themselves are the ``runbooks`` pipeline setting (``PUT /api/opsloop/v1/aiops/config/runbooks``).
-``register`` includes the routes and runs a ``RunbookRunner`` for the app's lifetime, with a
+The AIOps leader (``opsloop.server.aiops.leader``) runs a ``RunbookRunner`` while it leads (``running``), with a
 ``RegistryGate``: the server's model registry and the validation gate of ``opsloop models validate``,
 so a retrained candidate is validated against the alias holder and promoted through the audited path.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from opsloop.server.params import QueryId, RowId
 from opsloop.server.wire import json_response
 from opsloop.settings import Settings
 
-__all__ = ["RegistryGate", "register", "router"]
+__all__ = ["RegistryGate", "router", "running"]
 
 router = APIRouter(prefix="/api/opsloop/v1", tags=["runbooks"])
 
@@ -139,29 +140,22 @@ def base_url(settings: Settings) -> str:
     return f"http://{'[' + host + ']' if ':' in host else host}:{settings.server.port}"
 
 
-def register(app: FastAPI, settings: Settings) -> None:
-    """Include the routes and run the runner while the app runs (after the AIOps pipeline started)."""
+@asynccontextmanager
+async def running(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    """A ``RunbookRunner`` on the pipeline's runbooks, for as long as this process leads the pipeline."""
     from opsloop.aiops.runbooks import RunbookRunner
 
-    app.include_router(router)
-    original = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: FastAPI):  # noqa: ANN202
-        async with original(a) as state:
-            catalog = a.state.aiops.runbooks
-            runner = RunbookRunner(catalog.runs, catalog.incidents, base_url=base_url(settings),
-                                   gate=RegistryGate(a.state.runtime), max_concurrent=settings.runbooks.max_concurrent)
-            catalog.on_queued.append(runner.wake)
-            a.state.runbook_runner = runner
-            stop = asyncio.Event()
-            task = asyncio.create_task(runner.run(stop), name="aiops-runbooks")
-            try:
-                yield state
-            finally:
-                stop.set()
-                catalog.on_queued.remove(runner.wake)
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(task, timeout=10)
-
-    app.router.lifespan_context = lifespan
+    catalog = app.state.aiops.runbooks
+    runner = RunbookRunner(catalog.runs, catalog.incidents, base_url=base_url(settings),
+                           gate=RegistryGate(app.state.runtime), max_concurrent=settings.runbooks.max_concurrent)
+    catalog.on_queued.append(runner.wake)
+    app.state.runbook_runner = runner
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop), name="aiops-runbooks")
+    try:
+        yield
+    finally:
+        stop.set()
+        catalog.on_queued.remove(runner.wake)
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, timeout=10)

@@ -1,0 +1,242 @@
+"""Which server process runs the AIOps pipeline: one leader per data dir.
+
+``opsloop server --workers N`` starts N processes with the same app. The correlator's groups, the
+flapping holds and the anomaly detectors live in memory, so they must see every alert, every sample
+and every merge: one process, the *leader*, builds the pipeline and runs its background work
+(notifications, the correlation tick, Prometheus pulls, runbook runs). It also serves the app on a Unix
+socket (``socket_path``), and the other processes, the *followers*, hand it every AIOps request there
+(``opsloop.server.aiops.forwarding``).
+
+The leader is whoever holds an exclusive ``flock`` on ``<data_dir>/aiops-leader.lock``; the kernel
+drops it when that process exits, even on SIGKILL. Followers ask for it about once a second, and the
+first to get it takes over: it rebuilds the pipeline from the store (``Pipeline.load``) and opens the
+socket. A lock can only be seen by processes on one host: several hosts on one PostgreSQL database
+would each elect their own leader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from opsloop.server.aiops.forwarding import FORWARDED_HEADER, LEADER_URL, leader_client
+
+__all__ = ["LOCK_FILE", "SOCKET_FILE", "Duty", "LeaderLock", "Leadership", "socket_path"]
+
+log = logging.getLogger("opsloop.aiops")
+
+LOCK_FILE = "aiops-leader.lock"
+SOCKET_FILE = "aiops-leader.sock"
+POLL_S = 1.0  # how often a follower asks for the lock
+_SUN_PATH_MAX = 107  # bytes of a Unix socket's path (sun_path, less its terminating NUL)
+
+Duty = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
+"""Work only the leader does, for as long as it leads (entered in order, left in reverse)."""
+
+
+def socket_path(data_dir: str | Path) -> str:
+    """Where the leader of ``data_dir`` listens: in the data dir, or (a path too long for a Unix
+    socket) in the temp dir under a name derived from the data dir."""
+    folder = Path(data_dir).resolve()
+    path = folder / SOCKET_FILE
+    if len(os.fsencode(path)) <= _SUN_PATH_MAX:
+        return str(path)
+    digest = hashlib.sha256(os.fsencode(folder)).hexdigest()[:20]
+    return os.path.join(tempfile.gettempdir(), f"opsloop-aiops-{digest}.sock")
+
+
+class LeaderLock:
+    """An exclusive, non-blocking ``flock`` on ``path``, held from the first ``acquire`` that gets it.
+
+    The file names the holder's process id. Where file locks are not available (Windows) or the file
+    cannot be opened, every process leads (each correlates what it receives, as before leadership).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> bool:
+        """Whether this process leads: it holds the lock now (taken if it was free)."""
+        if self._fd is not None:
+            return True
+        try:
+            import fcntl
+        except ImportError:
+            return True
+        try:  # not inheritable (PEP 446): runbook programs never hold the lock
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            log.warning("cannot open %s (%s): this process runs an AIOps pipeline of its own", self.path, exc)
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class Leadership:
+    """This process's part in the AIOps pipeline: leading it, or following the process that does.
+
+    Args:
+        app: the app the leader serves on its socket too.
+        data_dir: the data dir whose leader this process may become.
+        duties: what the leader runs (the pipeline first); entered on taking the lead, left at ``stop``.
+    """
+
+    def __init__(self, app: FastAPI, data_dir: str | Path, duties: Sequence[Duty]) -> None:
+        self.app = app
+        self.lock = LeaderLock(Path(data_dir) / LOCK_FILE)
+        self.socket = socket_path(data_dir)
+        self.following = False  # another process leads: this one hands it the AIOps requests
+        self.client: httpx.AsyncClient | None = None
+        self._duties = list(duties)
+        self._stack: AsyncExitStack | None = None
+        self._stop = asyncio.Event()
+        self._watch: asyncio.Task[None] | None = None
+
+    @property
+    def leading(self) -> bool:
+        return self._stack is not None
+
+    async def start(self) -> None:
+        """Lead if no one does (a failure to build the pipeline then fails the start), else follow."""
+        self._stop = asyncio.Event()
+        if await asyncio.to_thread(self.lock.acquire):
+            await self._lead()
+            return
+        self.following = True
+        self.client = leader_client(self.socket)
+        log.info("process %d hands AIOps requests to the leader at %s", os.getpid(), self.socket)
+        self._watch = asyncio.create_task(self._follow(), name="aiops-leader-watch")
+
+    async def stop(self) -> None:
+        """Stop leading or following: the leader's duties end (in reverse) and its lock is let go."""
+        self._stop.set()
+        if self._watch is not None:
+            with suppress(asyncio.CancelledError):
+                await self._watch  # a takeover under way finishes first, then is undone below
+            self._watch = None
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            await stack.aclose()
+        self.following = False
+        self.lock.release()
+        if self.client is not None:
+            client, self.client = self.client, None
+            await client.aclose()
+
+    async def _follow(self) -> None:
+        while not self._stop.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=POLL_S)
+            if self._stop.is_set() or not await asyncio.to_thread(self.lock.acquire):
+                continue
+            log.warning("process %d takes over the AIOps pipeline (the leader is gone)", os.getpid())
+            try:
+                await self._lead()
+            except Exception:  # noqa: BLE001 - logged; another process (or this one, next round) tries again
+                log.exception("taking over the AIOps pipeline failed")
+                continue
+            return
+
+    async def _lead(self) -> None:
+        stack = AsyncExitStack()
+        try:
+            for duty in self._duties:
+                await stack.enter_async_context(duty(self.app))
+            self.following = False  # the pipeline is up: this process answers its AIOps requests itself
+            await stack.enter_async_context(_serving(self.app, self.socket))
+        except BaseException:
+            await stack.aclose()
+            self.lock.release()
+            raise
+        self._stack = stack
+        log.info("process %d leads the AIOps pipeline (socket %s)", os.getpid(), self.socket)
+
+    def ingest_events(self, body: bytes) -> None:
+        """Ingest an events-API JSON body (``POST /api/opsloop/v1/events``) from inside this process:
+        into the pipeline when this process leads, else posted to the leader (a few tries while a
+        takeover is under way). Called from a worker thread."""
+        pipeline = getattr(self.app.state, "aiops", None)
+        if not self.following and pipeline is not None:
+            from opsloop.aiops.ingestion.events import decode_events
+            from opsloop.aiops.ingestion.normalise import now
+
+            decoded = decode_events(body, pipeline.limits, now())
+            if decoded.rejected:
+                log.warning("the AIOps pipeline refused events: %s", decoded.summary())
+            pipeline.ingest(decoded)
+            return
+        self._post_events(body)
+
+    def _post_events(self, body: bytes) -> None:
+        headers = {"content-type": "application/json", "x-opsloop-sender": "opsloop", FORWARDED_HEADER: "opsloop"}
+        transport = httpx.HTTPTransport(uds=self.socket)
+        with httpx.Client(transport=transport, base_url=LEADER_URL, trust_env=False, timeout=60) as client:
+            for attempt in range(5):
+                if attempt:
+                    time.sleep(POLL_S)
+                try:
+                    answer = client.post("/api/opsloop/v1/events", content=body, headers=headers)
+                except httpx.TransportError:
+                    continue  # no leader yet: one is taking over
+                if answer.status_code == 503:
+                    continue
+                if answer.status_code >= 400:
+                    log.warning("the AIOps leader refused events (%d): %s", answer.status_code,
+                                json.dumps(answer.json() if answer.content else {})[:500])
+                return
+        raise ConnectionError(f"no AIOps leader answered at {self.socket}")
+
+
+@asynccontextmanager
+async def _serving(app: FastAPI, path: str) -> AsyncIterator[None]:
+    """The app on the Unix socket ``path``, without its lifespan (this process already runs it) and
+    without signal handlers (the process's own server stops this one through the lifespan)."""
+    import uvicorn
+
+    config = uvicorn.Config(app, uds=path, lifespan="off", log_config=None, access_log=False,
+                            proxy_headers=False, timeout_graceful_shutdown=5)
+    config.load()
+    server = uvicorn.Server(config)
+    server.lifespan = config.lifespan_class(config)
+    try:
+        await server.startup()
+        os.chmod(path, 0o600)  # the server's own user only
+    except OSError as exc:  # the leader still answers what it receives; the followers answer 503
+        log.error("the AIOps leader cannot listen on %s: %s", path, exc)
+        yield
+        return
+    try:
+        yield
+    finally:
+        await server.shutdown()
+        with suppress(FileNotFoundError):
+            os.unlink(path)

@@ -7,7 +7,8 @@ and every merge: one process, the *leader*, builds the pipeline and runs its bac
 socket (``socket_path``), and the other processes, the *followers*, hand it every AIOps request there
 (``opsloop.server.aiops.forwarding``).
 
-The leader is whoever holds an exclusive ``flock`` on ``<data_dir>/aiops-leader.lock``; the kernel
+The leader is whoever holds an exclusive ``flock`` on ``<data_dir>/aiops-leader.lock`` (a
+``ScheduleLock``, as for the monitoring schedule; the file names the holder's process id); the kernel
 drops it when that process exits, even on SIGKILL. Followers ask for it about once a second, and the
 first to get it takes over: it rebuilds the pipeline from the store (``Pipeline.load``) and opens the
 socket. A lock can only be seen by processes on one host: several hosts on one PostgreSQL database
@@ -31,9 +32,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from opsloop.mlops.monitoring.schedule_lock import ScheduleLock
 from opsloop.server.aiops.forwarding import FORWARDED_HEADER, LEADER_URL, leader_client
 
-__all__ = ["LOCK_FILE", "SOCKET_FILE", "Duty", "LeaderLock", "Leadership", "socket_path"]
+__all__ = ["LOCK_FILE", "SOCKET_FILE", "Duty", "Leadership", "socket_path"]
 
 log = logging.getLogger("opsloop.aiops")
 
@@ -57,50 +59,6 @@ def socket_path(data_dir: str | Path) -> str:
     return os.path.join(tempfile.gettempdir(), f"opsloop-aiops-{digest}.sock")
 
 
-class LeaderLock:
-    """An exclusive, non-blocking ``flock`` on ``path``, held from the first ``acquire`` that gets it.
-
-    The file names the holder's process id. Where file locks are not available (Windows) or the file
-    cannot be opened, every process leads (each correlates what it receives, as before leadership).
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._fd: int | None = None
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def acquire(self) -> bool:
-        """Whether this process leads: it holds the lock now (taken if it was free)."""
-        if self._fd is not None:
-            return True
-        try:
-            import fcntl
-        except ImportError:
-            return True
-        try:  # not inheritable (PEP 446): runbook programs never hold the lock
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            log.warning("cannot open %s (%s): this process runs an AIOps pipeline of its own", self.path, exc)
-            return True
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
 class Leadership:
     """This process's part in the AIOps pipeline: leading it, or following the process that does.
 
@@ -112,7 +70,8 @@ class Leadership:
 
     def __init__(self, app: FastAPI, data_dir: str | Path, duties: Sequence[Duty]) -> None:
         self.app = app
-        self.lock = LeaderLock(Path(data_dir) / LOCK_FILE)
+        # the monitoring schedule's kind of lock: where file locks are not available, every process leads
+        self.lock = ScheduleLock(Path(data_dir) / LOCK_FILE)
         self.socket = socket_path(data_dir)
         self.following = False  # another process leads: this one hands it the AIOps requests
         self.client: httpx.AsyncClient | None = None

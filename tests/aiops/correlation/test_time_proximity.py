@@ -127,3 +127,23 @@ def test_each_models_drift_incident_starts_its_own_retraining_runbook(tmp_path) 
         assert queued == {"retrain-churn": opened[0][0], "retrain-fraud": opened[1][0]}
     finally:
         db.dispose()
+
+
+def test_a_weak_learned_link_does_not_hide_time_proximity() -> None:
+    # api and db alerted together in 3 of their 6 episodes: a learned link of strength 0.5 (+1.25), too
+    # weak alone; their alerts 30 s apart still join by time proximity (+2), as two services never seen
+    # together would. Before, the weak link was taken instead, and over a day of learning most cascades
+    # of a system with no declared topology split into several incidents.
+    c = Correlator()
+    c.topology.load_learned([("api", "db", 3, 6, 6)])
+    assert c.topology.learned_strength("api", "db") == pytest.approx(0.5)
+    feed(c, [sig("db", 10_000, "Down")])
+    api = sig("api", 10_030, "Latency")
+    c.observe(api)
+    d = c.decide(api)
+    assert d.group_id == 1
+    assert d.reasons[0] == "30s from when db started alerting (no known dependency: time proximity)"
+    # a strong learned link is still the evidence where it is the stronger (70 s: proximity fades)
+    c.topology.load_learned([("web", "db", 6, 6, 6)])
+    d = c.decide(sig("web", 10_070, "Errors"))
+    assert d.group_id == 1 and "alert together (learned" in d.reasons[0]

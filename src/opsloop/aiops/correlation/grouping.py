@@ -37,11 +37,13 @@ reason, and fades with the time gap:
   cannot say whether they are on one failure path): alerting within ``burst_window_s`` of when such a
   service of the incident started alerting: +2 (``burst_weight``), fading to nothing at twice that,
   and only while the incident is open, up to ``burst_span_s`` after its first signal and while it has
-  fewer than ``burst_max_services`` services. With no topology, the storm of alerts that opens an incident
-  is one incident as long as each new service joins it soon after another started; a steady flow of
-  unrelated alerts from many services does not make one incident of all of them. A model's drift or
-  live performance (``model_drift``, ``model_performance``) takes no part: two models drifting in the
-  same minute are two incidents (each starts its own retraining runbook) unless the topology links them
+  fewer than ``burst_max_services`` services; where a learned link between the two gives less, time
+  proximity counts instead (a weak link is no evidence against). With no topology, the storm of
+  alerts that opens an incident is one incident as long as each new service joins it soon after
+  another started; a steady flow of unrelated alerts from many services does not make one incident
+  of all of them. A model's drift or live performance (``model_drift``, ``model_performance``) takes
+  no part: two models drifting in the same minute are two incidents (each starts its own retraining
+  runbook) unless the topology links them
 * shared labels, each weighted by how rare it is among recent signals (``cluster=prod`` on every
   alert weighs nothing; a volume id seen on two signals weighs a lot): 2 × rarity each, up to +2.5
 
@@ -463,8 +465,10 @@ class Correlator:
             w2, why2 = self._late_root(sig.time, g, ctx)
             if w2 > w:
                 w, why = w2, why2
-        if w <= 0 and ctx.unnamed and cfg.burst_weight > 0:
-            w, why = self._burst(sig, g)
+        if w < cfg.burst_weight and ctx.unnamed:
+            w2, why2 = self._burst(sig, g)
+            if w2 > w:
+                w, why = w2, why2
         return w, why
 
     def _recurring(self, fp: str, g: Group, gap: float) -> tuple[float, list[_Why]]:

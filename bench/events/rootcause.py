@@ -40,7 +40,7 @@ def _rank(ranking: list[str], truth: str) -> int | None:
     return ranking.index(truth) + 1 if truth in ranking else None
 
 
-def evaluate(alerts: list[Alert], edges: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
+def evaluate(alerts: list[Alert], edges: list[tuple[str, str]] | None) -> dict[str, dict[str, float]]:
     """Top-1, top-3 and MRR of opsloop's ranking and the baselines over the multi-service incidents."""
     by_labels = {tuple(sorted(a.labels.items())): a for a in alerts}
     results: dict[str, list[tuple[int | None, bool]]] = {"opsloop": [], "first to alert": [], "most alerts": []}
@@ -100,13 +100,15 @@ def main() -> None:
     ap.add_argument("--noise-every-min", type=float, default=10.0)
     ap.add_argument("--root-delay-s", type=float, default=0.0,
                     help="the faulty service's own alerts come up to this much later")
+    ap.add_argument("--no-topology", action="store_true",
+                    help="replay with no declared topology (what the correlator learns, and time)")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args()
     per_seed = []
     for seed in args.seeds:
         _, edges, alerts = simulate(seed, args.services, args.hours, args.fault_every_min, args.noise_every_min,
                                     root_delay_s=args.root_delay_s)
-        figures = evaluate(alerts, edges)
+        figures = evaluate(alerts, None if args.no_topology else edges)
         per_seed.append(figures)
         f = figures["opsloop"]
         print(f"seed {seed}: {len(alerts)} alerts, {f['incidents']} incidents spanning two or more services, "

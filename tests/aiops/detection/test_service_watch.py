@@ -62,6 +62,7 @@ def test_service_watch_ignores_late_bad_and_unmatched_points():
 
 def test_public_names_are_pinned():
     assert sorted(detection.__all__) == [
+        "AnomalyLikelihood",
         "ChangePointDetector",
         "Forecast",
         "HalfSpaceTrees",

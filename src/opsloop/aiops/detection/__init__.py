@@ -11,6 +11,7 @@ from opsloop.aiops.detection.calibration import TailCalibrator
 from opsloop.aiops.detection.changepoint import ChangePointDetector
 from opsloop.aiops.detection.ensemble import UnivariateEnsemble
 from opsloop.aiops.detection.forecast import Forecast, SeasonalTrendForecaster, ThresholdPredictor
+from opsloop.aiops.detection.likelihood import AnomalyLikelihood
 from opsloop.aiops.detection.multivariate import HalfSpaceTrees
 from opsloop.aiops.detection.novelty import RangeNoveltyDetector
 from opsloop.aiops.detection.seasonal import SeasonalBaseline, detect_period
@@ -20,6 +21,7 @@ from opsloop.aiops.detection.volatility import VolatilityDetector
 from opsloop.aiops.detection.watch import LabelMatcher, MetricWatch, WatchRule, parse_selector
 
 __all__ = [
+    "AnomalyLikelihood",
     "ChangePointDetector",
     "Forecast",
     "HalfSpaceTrees",

@@ -3,12 +3,23 @@
 An episode opens when the anomaly probability reaches ``on`` and closes only after it has stayed
 below ``off`` (< ``on``) for ``clear_after`` consecutive points, so a probability hovering around
 the threshold or a long anomaly does not flap.
+
+With ``likelihood`` on (off by default), the alerter also reads the anomaly likelihood of the
+probabilities it is given (``AnomalyLikelihood``: how unusual the recent average surprise is for
+this series): a point opens or holds an episode only while that likelihood reaches
+``likelihood_gate``, so an isolated spike in a series that spikes often does not page, while a
+sustained change does; a likelihood reaching ``likelihood_alone`` opens an episode by itself (a long
+run of moderate surprise). Until the likelihood has learned the series (388 points by default) the
+probabilities pass unchanged. docs/benchmarks.md (2026-12-07) gives its figures and why it is not
+the default.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+from opsloop.aiops.detection.likelihood import AnomalyLikelihood
 from opsloop.core.detectors import ExpectedBand
 from opsloop.core.signals import Severity, Signal, SignalKind
 from opsloop.errors import InvalidInputError
@@ -31,6 +42,12 @@ class HysteresisAlerter:
         confirm: points to wait after the threshold is reached before firing (like Prometheus'
             ``for:``); the signal then carries the highest probability seen while pending.
         source: the ``Signal.source`` of emitted signals.
+        likelihood: ``AnomalyLikelihood`` parameters, True for its defaults, False (the default) to
+            read the probabilities alone.
+        likelihood_gate: while the likelihood is below this, a point counts as normal (it neither
+            opens an episode nor keeps one open).
+        likelihood_alone: a likelihood at or above this counts as the point's probability when it
+            is higher (a sustained run of moderate surprise opens an episode by itself).
     """
 
     def __init__(
@@ -43,9 +60,14 @@ class HysteresisAlerter:
         fatigue_halflife: int = 1000,
         confirm: int = 0,
         source: str = "detector:ensemble",
+        likelihood: dict | bool = False,
+        likelihood_gate: float = 0.999,
+        likelihood_alone: float = 1.0 - 1e-8,
     ) -> None:
         if not 0.0 <= off < on <= 1.0:
             raise InvalidInputError("need 0 <= off < on <= 1", field="on")
+        if not 0.0 <= likelihood_gate <= likelihood_alone <= 1.0:
+            raise InvalidInputError("need 0 <= likelihood_gate <= likelihood_alone <= 1", field="likelihood_gate")
         self.on = on
         self.off = off
         self.clear_after = clear_after
@@ -62,9 +84,17 @@ class HysteresisAlerter:
         self.below = 0
         self.peak = 0.0
         self.opened_at = 0.0
+        self.likelihood = likelihood
+        self.likelihood_gate = likelihood_gate
+        self.likelihood_alone = likelihood_alone
+        self._likelihood = (
+            None
+            if likelihood is False or likelihood is None
+            else AnomalyLikelihood(**(likelihood if isinstance(likelihood, dict) else {}))
+        )
 
     def state_dict(self) -> dict:
-        return {
+        state: dict[str, Any] = {
             "active": self.active,
             "below": self.below,
             "peak": self.peak,
@@ -73,6 +103,9 @@ class HysteresisAlerter:
             "recent": self.recent,
             "pending": self.pending,
         }
+        if self._likelihood is not None:
+            state["likelihood"] = self._likelihood.state_dict()
+        return state
 
     def load_state_dict(self, state: Mapping) -> None:
         self.active, self.below = bool(state["active"]), int(state["below"])
@@ -80,9 +113,14 @@ class HysteresisAlerter:
         self.since_firing = int(state.get("since_firing", self.refractory))
         self.recent = float(state.get("recent", 0.0))
         self.pending = int(state.get("pending", -1))
+        if self._likelihood is not None and "likelihood" in state:
+            # a checkpoint from before the likelihood (or with it off) leaves it learning afresh
+            self._likelihood.load_state_dict(state["likelihood"])
 
     def step(self, p: float) -> str | None:
         """Advance with one probability; returns ``"firing"``, ``"resolved"`` or ``None``."""
+        if self._likelihood is not None:
+            p = self._gated(p, self._likelihood.update(p))
         self.since_firing += 1
         self.recent *= self._decay
         if self.active:
@@ -96,6 +134,14 @@ class HysteresisAlerter:
             self.peak, self.pending = p, 0
             return self._fire() if self.confirm <= 0 else None
         return None
+
+    def _gated(self, p: float, like: float | None) -> float:
+        """The probability the state machine reads, given the likelihood of the recent surprise."""
+        if like is None:  # still learning the series
+            return p
+        if like >= self.likelihood_alone:
+            return like if like > p else p
+        return p if like >= self.likelihood_gate else 0.0
 
     def _fire(self) -> str:
         self.active, self.below, self.since_firing, self.pending = True, 0, 0, -1

@@ -79,6 +79,8 @@ def test_likelihood_parameters_are_checked():
         AnomalyLikelihood(min_std=0.0)
     with pytest.raises(InvalidInputError):
         HysteresisAlerter(likelihood=True, likelihood_gate=0.9999, likelihood_alone=0.99)
+    with pytest.raises(InvalidInputError):
+        HysteresisAlerter(likelihood="yes")  # type: ignore[arg-type]
 
 
 def test_the_alerter_checkpoint_carries_the_likelihood():

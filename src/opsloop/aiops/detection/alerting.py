@@ -66,6 +66,8 @@ class HysteresisAlerter:
     ) -> None:
         if not 0.0 <= off < on <= 1.0:
             raise InvalidInputError("need 0 <= off < on <= 1", field="on")
+        if not isinstance(likelihood, dict | bool):
+            raise InvalidInputError("likelihood must be true, false or an object of parameters", field="likelihood")
         if not 0.0 <= likelihood_gate <= likelihood_alone <= 1.0:
             raise InvalidInputError("need 0 <= likelihood_gate <= likelihood_alone <= 1", field="likelihood_gate")
         self.on = on
@@ -89,7 +91,7 @@ class HysteresisAlerter:
         self.likelihood_alone = likelihood_alone
         self._likelihood = (
             None
-            if likelihood is False or likelihood is None
+            if likelihood is False
             else AnomalyLikelihood(**(likelihood if isinstance(likelihood, dict) else {}))
         )
 

@@ -1,13 +1,18 @@
-"""Prometheus Alertmanager webhook receiver (payload version 4, firing and resolved alerts).
+"""Prometheus Alertmanager webhook receiver (payload version 4, firing and resolved alerts), which also
+takes Grafana Alerting's webhook (a contact point of type webhook: the same envelope and alerts,
+``"version": "1"`` and an ``orgId``).
 
 Alertmanager posts a group of alerts; each alert becomes one ``alert`` signal whose time is its
 ``startsAt`` (so a re-sent alert has the same identity and folds into the stored one) and whose status
 follows the alert's. Annotations become the text (``summary``, then ``description``, then ``message``)
-and the evidence; the alert's labels are the signal's labels.
+and the evidence; the alert's labels are the signal's labels. A Grafana alert's signal has the source
+``grafana``; the query values that made it fire (``values``, by query ref id) are its values, and its
+dashboard, panel and silence links are evidence.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -19,6 +24,9 @@ from opsloop.errors import InvalidInputError
 __all__ = ["decode_alertmanager"]
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
+_LINKS = ("generatorURL", "fingerprint")
+_GRAFANA_LINKS = (*_LINKS, "dashboardURL", "panelURL", "silenceURL", "imageURL")
+_MAX_VALUES = 32  # query results of one Grafana alert kept as values
 
 
 def decode_alertmanager(body: bytes, limits: Limits, now: float) -> Decoded:
@@ -30,8 +38,10 @@ def decode_alertmanager(body: bytes, limits: Limits, now: float) -> Decoded:
     if not isinstance(payload, dict):
         raise InvalidInputError("the webhook body must be a JSON object", field="body")
     version = payload.get("version", "4")
-    if str(version) != "4":
-        raise InvalidInputError(f"unsupported Alertmanager webhook version {version!r} (expected \"4\")",
+    grafana = "orgId" in payload  # Grafana Alerting's webhook: Alertmanager's envelope, its own version
+    if str(version) != ("1" if grafana else "4"):
+        expected = "\"1\" (Grafana)" if grafana else "\"4\""
+        raise InvalidInputError(f"unsupported Alertmanager webhook version {version!r} (expected {expected})",
                                 field="version")
     alerts = payload.get("alerts")
     if not isinstance(alerts, list):
@@ -42,13 +52,13 @@ def decode_alertmanager(body: bytes, limits: Limits, now: float) -> Decoded:
         receiver = ""
     for i, alert in enumerate(alerts):
         try:
-            out.signals.append(_alert(alert, limits, now, receiver, i))
+            out.signals.append(_alert(alert, limits, now, receiver, i, grafana))
         except InvalidInputError as exc:
             out.reject(i, exc.message)
     return out
 
 
-def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int) -> Any:
+def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int, grafana: bool = False) -> Any:
     if not isinstance(alert, dict):
         raise InvalidInputError(f"alerts[{i}] must be an object", field="alerts")
     labels = limits.labels(alert.get("labels"), "labels")
@@ -65,14 +75,14 @@ def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int) -> Any
     text = (annotations.get("summary") or annotations.get("description") or annotations.get("message")
             or labels.get("alertname", ""))
     evidence: dict[str, Any] = {"annotations": annotations}
-    for key in ("generatorURL", "fingerprint"):
+    for key in _GRAFANA_LINKS if grafana else _LINKS:
         if isinstance(alert.get(key), str) and alert[key]:
             evidence[key] = alert[key]
     if receiver:
         evidence["receiver"] = receiver
     if status == "resolved":
         evidence["endsAt"] = end if end is not None else now
-    values: dict[str, float] = {}
+    values = _query_values(alert.get("values")) if grafana else {}
     raw_value = annotations.get("value")
     if raw_value:
         try:
@@ -80,7 +90,22 @@ def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int) -> Any
         except ValueError:
             pass
     sig = limits.signal(
-        time=start, now=now, source="alertmanager", kind=SignalKind.ALERT, labels=labels,
+        time=start, now=now, source="grafana" if grafana else "alertmanager", kind=SignalKind.ALERT, labels=labels,
         severity=labels.get("severity"), text=text, values=values, status=status, evidence=evidence,
     )
     return sig
+
+
+def _query_values(raw: Any) -> dict[str, float]:
+    """A Grafana alert's query results by ref id (``{"B": 44.2, "C": 1}``): the finite numbers, at most
+    ``_MAX_VALUES`` of them; anything else is left out (they are evidence, not the alert)."""
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, float] = {}
+    for key, value in raw.items():
+        if len(out) >= _MAX_VALUES:
+            break
+        if isinstance(key, str) and 0 < len(key) <= 64 and isinstance(value, int | float) and \
+                not isinstance(value, bool) and math.isfinite(value):
+            out[key] = float(value)
+    return out

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import os
 import tempfile
@@ -87,6 +86,8 @@ class Leadership:
     async def start(self) -> None:
         """Lead if no one does (a failure to build the pipeline then fails the start), else follow."""
         self._stop = asyncio.Event()
+        with suppress(OSError):  # on PostgreSQL and S3 nothing else may have made it
+            self.lock.path.parent.mkdir(parents=True, exist_ok=True)
         if await asyncio.to_thread(self.lock.acquire):
             await self._lead()
             return
@@ -166,11 +167,10 @@ class Leadership:
                     answer = client.post("/api/opsloop/v1/events", content=body, headers=headers)
                 except httpx.TransportError:
                     continue  # no leader yet: one is taking over
-                if answer.status_code == 503:
+                if answer.status_code in (429, 503):  # over the sender's allowance, or a takeover under way
                     continue
                 if answer.status_code >= 400:
-                    log.warning("the AIOps leader refused events (%d): %s", answer.status_code,
-                                json.dumps(answer.json() if answer.content else {})[:500])
+                    log.warning("the AIOps leader refused events (%d): %s", answer.status_code, answer.text[:500])
                 return
         raise ConnectionError(f"no AIOps leader answered at {self.socket}")
 

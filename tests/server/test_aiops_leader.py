@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,9 +58,10 @@ def test_a_follower_answers_503_while_no_leader_answers_then_takes_over(tmp_path
 
 
 def test_two_apps_on_one_data_dir_correlate_in_the_one_that_leads(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+    data = tmp_path / ("a-data-dir-too-deep-for-a-unix-socket-path-" * 3)  # the socket goes to the temp dir
     with TestClient(create_app(_settings(data))) as leader, TestClient(create_app(_settings(data))) as follower:
         assert leader.app.state.aiops_leadership.leading  # type: ignore[attr-defined]
+        assert Path(leader.app.state.aiops_leadership.socket).parent == Path(tempfile.gettempdir())  # type: ignore[attr-defined]
         assert follower.app.state.aiops_leadership.following  # type: ignore[attr-defined]
         now = time.time()
         first = leader.post(API + "/events", json=_drift(now - 60, "amount").to_dict())

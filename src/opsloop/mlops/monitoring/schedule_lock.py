@@ -59,8 +59,9 @@ def schedule_lock_for(db: Database, path: str | Path) -> ScheduleLeadership:
 class ScheduleLock:
     """An exclusive, non-blocking lock on ``path``, held from the first ``acquire`` that gets it until ``release``."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, duty: str = "the monitoring schedule") -> None:
         self.path = Path(path)
+        self.duty = duty  # what the holder runs, for the log
         self._fd: int | None = None
 
     @property
@@ -78,7 +79,7 @@ class ScheduleLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by runbook programs
         except OSError as exc:
-            log.warning("cannot open %s (%s): this worker runs the monitoring schedule too", self.path, exc)
+            log.warning("cannot open %s (%s): this worker runs %s too", self.path, exc, self.duty)
             return True
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -88,7 +89,7 @@ class ScheduleLock:
         self._fd = fd
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())  # who holds it, for whoever looks
-        log.info("worker %d runs the monitoring schedule (lock %s)", os.getpid(), self.path)
+        log.info("worker %d runs %s (lock %s)", os.getpid(), self.duty, self.path)
         return True
 
     def release(self) -> None:

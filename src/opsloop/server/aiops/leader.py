@@ -70,7 +70,7 @@ class Leadership:
     def __init__(self, app: FastAPI, data_dir: str | Path, duties: Sequence[Duty]) -> None:
         self.app = app
         # the monitoring schedule's kind of lock: where file locks are not available, every process leads
-        self.lock = ScheduleLock(Path(data_dir) / LOCK_FILE)
+        self.lock = ScheduleLock(Path(data_dir) / LOCK_FILE, duty="the AIOps pipeline")
         self.socket = socket_path(data_dir)
         self.following = False  # another process leads: this one hands it the AIOps requests
         self.client: httpx.AsyncClient | None = None

@@ -28,7 +28,9 @@ from opsloop.aiops.incidents.notifications import Dispatcher, Router, Target
 from opsloop.aiops.incidents.operations import Operations
 from opsloop.aiops.incidents.rootcause import RootCauseConfig, rank_root_causes
 from opsloop.aiops.incidents.similar import IncidentProfile, rank_similar
+from opsloop.aiops.ingestion.alertmanager import ALERT_API_SOURCE
 from opsloop.aiops.ingestion.call_graph import CallGraph
+from opsloop.aiops.ingestion.expiry import AlertExpiry
 from opsloop.aiops.ingestion.metric_rules import ThresholdRule, ThresholdWatch
 from opsloop.aiops.ingestion.normalise import Decoded, Limits, MetricPoint, service_of
 from opsloop.aiops.ingestion.otlp_traces import DecodedSpans
@@ -82,6 +84,7 @@ class Pipeline:
         self._traced_saved_at = 0.0
         # spans and error spans per service per minute → metric points (the minute it starts in is a part)
         self.span_errors = SpanErrorCounts(started=clock())
+        self.expiry = AlertExpiry()  # alerts of Alertmanager's API, firing until their end
         self.metric_history_s = metric_history_s
         self.detector_checkpoint_s = detector_checkpoint_s
         self._checkpointed_at = 0.0
@@ -159,6 +162,8 @@ class Pipeline:
             self._build_thresholds(ops.get_config("metric_rules", []))
             self.runbooks.set(parse_runbooks(ops.get_config("runbooks", [])))
             self.engine.load()
+            self.expiry.restore(self.stores.signals.list(kind="alert", status="firing", source=ALERT_API_SOURCE,
+                                                         limit=100_000), now)
             self._loaded = True
 
     def _build_watch(self, rules: list[dict[str, Any]], strict: bool = True) -> None:
@@ -291,7 +296,10 @@ class Pipeline:
             decoded = Decoded(signals=list(decoded), items=len(decoded))
         self.load()
         with self.lock:
-            return self._store(list(decoded.signals), decoded.points, decoded.source or "metrics", now=now)
+            report = self._store(list(decoded.signals), decoded.points, decoded.source or "metrics", now=now)
+            if decoded.source == ALERT_API_SOURCE:
+                self.expiry.note(decoded.signals)
+            return report
 
     def _store(self, signals: list[Signal], points: list[MetricPoint], source: str, *, now: float | None = None,
                judged: Callable[[MetricPoint], bool] | None = None, additive: bool = False) -> IngestReport:
@@ -588,6 +596,9 @@ class Pipeline:
                     self._saved_learned = learned
             self._save_traced(now)
             self.persist_logs()
+            expired = self.expiry.expired(now)
+            if expired:  # alerts of Alertmanager's API not posted again by their end
+                self._store(expired, [], ALERT_API_SOURCE)
             span_counts = self.span_errors.closed(now)
             watching = self.metric_watch is not None or self.service_watch is not None
             due = watching and (self._checkpoint_backlog or now - self._checkpointed_at >= self.detector_checkpoint_s)

@@ -58,6 +58,7 @@ class PromStack:
     am_port: int = field(default_factory=free_port)
     prom_port: int = field(default_factory=free_port)
     procs: dict[str, Proc] = field(default_factory=dict)
+    direct: bool = False  # Prometheus posts its alerts to opsloop's Alertmanager API; no Alertmanager runs
 
     @property
     def prometheus_url(self) -> str:
@@ -108,6 +109,7 @@ class PromStack:
                     annotations:
                       summary: "node exporter {{ $labels.instance }} is down"
             """))
+        alertmanager = self.opsloop_url.removeprefix("http://") if self.direct else f"127.0.0.1:{self.am_port}"
         (self.workdir / "prometheus.yml").write_text(textwrap.dedent(f"""\
             global:
               scrape_interval: 1s
@@ -116,8 +118,9 @@ class PromStack:
             rule_files: [{self.workdir / 'rules.yml'}]
             alerting:
               alertmanagers:
-                - static_configs:
-                    - targets: ["127.0.0.1:{self.am_port}"]
+                - api_version: v2
+                  static_configs:
+                    - targets: ["{alertmanager}"]
             scrape_configs:
               - job_name: node
                 static_configs:
@@ -130,11 +133,8 @@ class PromStack:
                   max_backoff: 1s
             """))
         self.start_node_exporter()
-        self.procs["am"] = Proc("am", [
-            ALERTMANAGER, f"--config.file={self.workdir / 'alertmanager.yml'}", f"--storage.path={am_dir}",
-            f"--web.listen-address=127.0.0.1:{self.am_port}", "--cluster.listen-address=",
-        ], self.workdir / "alertmanager.log").start()
-        wait_http(f"{self.alertmanager_url}/-/ready", proc=self.procs["am"].proc)
+        if not self.direct:
+            self._start_alertmanager(am_dir)
         self.procs["prom"] = Proc("prom", [
             PROMETHEUS, f"--config.file={self.workdir / 'prometheus.yml'}", f"--storage.tsdb.path={prom_dir}",
             f"--web.listen-address=127.0.0.1:{self.prom_port}", "--rules.alert.resend-delay=1s",
@@ -142,6 +142,13 @@ class PromStack:
         ], self.workdir / "prometheus.log").start()
         wait_http(f"{self.prometheus_url}/-/ready", proc=self.procs["prom"].proc)
         return self
+
+    def _start_alertmanager(self, am_dir: Path) -> None:
+        self.procs["am"] = Proc("am", [
+            ALERTMANAGER, f"--config.file={self.workdir / 'alertmanager.yml'}", f"--storage.path={am_dir}",
+            f"--web.listen-address=127.0.0.1:{self.am_port}", "--cluster.listen-address=",
+        ], self.workdir / "alertmanager.log").start()
+        wait_http(f"{self.alertmanager_url}/-/ready", proc=self.procs["am"].proc)
 
     def stop(self) -> None:
         for proc in reversed(list(self.procs.values())):
@@ -159,11 +166,21 @@ class PromStack:
 
 @pytest.fixture
 def prom_stack(tmp_path: Path, opsloop_server) -> Iterator[tuple[PromStack, str]]:  # noqa: ANN001
+    yield from _stack(tmp_path, opsloop_server, direct=False)
+
+
+@pytest.fixture
+def prom_direct(tmp_path: Path, opsloop_server) -> Iterator[tuple[PromStack, str]]:  # noqa: ANN001
+    """Prometheus with opsloop as its only Alertmanager (``POST /api/v2/alerts``)."""
+    yield from _stack(tmp_path, opsloop_server, direct=True)
+
+
+def _stack(tmp_path: Path, opsloop_server, direct: bool) -> Iterator[tuple[PromStack, str]]:  # noqa: ANN001
     for path, package in ((PROMETHEUS, "prometheus"), (ALERTMANAGER, "prometheus-alertmanager"),
                           (NODE_EXPORTER, "prometheus-node-exporter")):
         _require(path, package)
     server = opsloop_server()
-    stack = PromStack(tmp_path / "stack", server.url)
+    stack = PromStack(tmp_path / "stack", server.url, direct=direct)
     stack.workdir.mkdir()
     try:
         stack.start()

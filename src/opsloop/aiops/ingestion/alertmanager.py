@@ -8,6 +8,13 @@ follows the alert's. Annotations become the text (``summary``, then ``descriptio
 and the evidence; the alert's labels are the signal's labels. A Grafana alert's signal has the source
 ``grafana``; the query values that made it fire (``values``, by query ref id) are its values, and its
 dashboard, panel and silence links are evidence.
+
+``decode_alert_list`` takes Alertmanager's own API instead (``POST /api/v2/alerts``: a JSON list of
+alerts, as Prometheus, Loki's and Mimir's rulers and vmalert send to every Alertmanager they know).
+There an alert has no status: it fires until its ``endsAt``, which its sender pushes forward by
+posting it again, and an ``endsAt`` already past resolves it. A firing one's end is kept in its
+evidence as ``expires_at`` (five minutes from now when it has none, Alertmanager's
+``resolve_timeout``), and an alert not posted again by then resolves (``opsloop.aiops.ingestion.expiry``).
 """
 
 from __future__ import annotations
@@ -21,22 +28,19 @@ from opsloop.aiops.ingestion.normalise import Decoded, Limits, parse_time
 from opsloop.core.signals import SignalKind
 from opsloop.errors import InvalidInputError
 
-__all__ = ["decode_alertmanager"]
+__all__ = ["ALERT_API_SOURCE", "RESOLVE_TIMEOUT_S", "decode_alert_list", "decode_alertmanager"]
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 _LINKS = ("generatorURL", "fingerprint")
 _GRAFANA_LINKS = (*_LINKS, "dashboardURL", "panelURL", "silenceURL", "imageURL")
 _MAX_VALUES = 32  # query results of one Grafana alert kept as values
+ALERT_API_SOURCE = "alertmanager_api"  # the source of alerts posted to Alertmanager's API
+RESOLVE_TIMEOUT_S = 300.0  # an API alert without an end fires this long unless posted again
 
 
 def decode_alertmanager(body: bytes, limits: Limits, now: float) -> Decoded:
     """Decode one webhook body; malformed envelopes raise ``InvalidInputError``, bad alerts are rejected."""
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInputError(f"malformed JSON: {exc}", field="body") from None
-    if not isinstance(payload, dict):
-        raise InvalidInputError("the webhook body must be a JSON object", field="body")
+    payload = _load(body, dict, "the webhook body must be a JSON object")
     version = payload.get("version", "4")
     grafana = "orgId" in payload  # Grafana Alerting's webhook: Alertmanager's envelope, its own version
     if str(version) != ("1" if grafana else "4"):
@@ -52,15 +56,48 @@ def decode_alertmanager(body: bytes, limits: Limits, now: float) -> Decoded:
         receiver = ""
     for i, alert in enumerate(alerts):
         try:
-            out.signals.append(_alert(alert, limits, now, receiver, i, grafana))
+            out.signals.append(_alert(alert, limits, now, receiver, i, "grafana" if grafana else "alertmanager"))
         except InvalidInputError as exc:
             out.reject(i, exc.message)
     return out
 
 
-def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int, grafana: bool = False) -> Any:
+def decode_alert_list(body: bytes, limits: Limits, now: float) -> Decoded:
+    """Decode a ``POST /api/v2/alerts`` body (a list of alerts, each firing until its ``endsAt``)."""
+    payload = _load(body, list, "the body must be a JSON list of alerts")
+    out = Decoded(items=len(payload), source=ALERT_API_SOURCE)
+    for i, alert in enumerate(payload):
+        try:
+            if not isinstance(alert, dict):
+                raise InvalidInputError(f"alerts[{i}] must be an object", field="alerts")
+            ends = alert.get("endsAt")
+            end = parse_time(ends, "endsAt") if ends not in (None, "", _ZERO_TIME) else None
+            resolved = end is not None and end <= now
+            sig = _alert({**alert, "status": "resolved" if resolved else "firing"}, limits, now, "", i,
+                         ALERT_API_SOURCE)
+            if not resolved:
+                sig.evidence["expires_at"] = end if end is not None else now + RESOLVE_TIMEOUT_S
+            out.signals.append(sig)
+        except InvalidInputError as exc:
+            out.reject(i, exc.message)
+    return out
+
+
+def _load(body: bytes, shape: type, wrong: str) -> Any:
+    """The JSON document of ``body``, which must be a ``shape`` (else ``wrong`` is the 400's message)."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(f"malformed JSON: {exc}", field="body") from None
+    if not isinstance(payload, shape):
+        raise InvalidInputError(wrong, field="body")
+    return payload
+
+
+def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int, source: str) -> Any:
     if not isinstance(alert, dict):
         raise InvalidInputError(f"alerts[{i}] must be an object", field="alerts")
+    grafana = source == "grafana"
     labels = limits.labels(alert.get("labels"), "labels")
     if not labels:
         raise InvalidInputError("an alert needs labels", field="labels")
@@ -90,7 +127,7 @@ def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int, grafan
         except ValueError:
             pass
     sig = limits.signal(
-        time=start, now=now, source="grafana" if grafana else "alertmanager", kind=SignalKind.ALERT, labels=labels,
+        time=start, now=now, source=source, kind=SignalKind.ALERT, labels=labels,
         severity=labels.get("severity"), text=text, values=values, status=status, evidence=evidence,
     )
     return sig

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from opsloop.aiops.incidents.engine import IngestReport
 from opsloop.aiops.ingestion import otlp, otlp_traces
-from opsloop.aiops.ingestion.alertmanager import decode_alertmanager
+from opsloop.aiops.ingestion.alertmanager import decode_alert_list, decode_alertmanager
 from opsloop.aiops.ingestion.events import decode_events
 from opsloop.aiops.ingestion.loki import decode_loki_json, decode_loki_proto
 from opsloop.aiops.ingestion.normalise import Decoded, now
@@ -71,6 +71,23 @@ def _partial(decoded: Decoded, report: dict[str, Any]) -> Response:
 )
 async def alertmanager(request: Request) -> Response:
     decoded, report = await _run(request, lambda b: decode_alertmanager(b, pipeline(request).limits, now()))
+    if decoded.rejected:
+        return _partial(decoded, report)
+    return json_response({"status": "success", **report})
+
+
+@router.post(
+    "/api/v2/alerts",
+    summary="Alertmanager's API: alerts posted by Prometheus and other rulers",
+    description="Add opsloop to prometheus.yml's `alerting.alertmanagers` (`api_version: v2`): Prometheus (or "
+                "Loki's and Mimir's rulers, vmalert) posts each firing alert again until it stops. An alert fires "
+                "until its `endsAt` unless posted again; an `endsAt` in the past resolves it. Answers 200 with what "
+                "was stored, or 400 naming the refused alerts (the valid ones are kept).",
+    openapi_extra=_doc({"application/json": "a list of postable alerts (labels, annotations, startsAt, endsAt, "
+                                            "generatorURL)"}),
+)
+async def alertmanager_api(request: Request) -> Response:
+    decoded, report = await _run(request, lambda b: decode_alert_list(b, pipeline(request).limits, now()))
     if decoded.rejected:
         return _partial(decoded, report)
     return json_response({"status": "success", **report})

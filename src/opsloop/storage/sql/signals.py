@@ -249,6 +249,7 @@ class SqlSignalStore:
         incident_id: int | None = None,
         status: str | None = None,
         fingerprint: str | None = None,
+        source: str | None = None,
         limit: int = 100,
         offset: int = 0,
         ascending: bool = False,
@@ -269,6 +270,8 @@ class SqlSignalStore:
             stmt = stmt.where(T.c.status.in_(comma_values(status)))
         if fingerprint:
             stmt = stmt.where(T.c.fingerprint == fingerprint)
+        if source:
+            stmt = stmt.where(T.c.source == source)
         order = (T.c.time.asc(), T.c.id.asc()) if ascending else (T.c.time.desc(), T.c.id.desc())
         stmt = stmt.order_by(*order).limit(limit).offset(offset)
         if conn is not None:

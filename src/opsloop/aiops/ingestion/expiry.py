@@ -1,0 +1,66 @@
+"""Alerts that fire until an end their sender keeps pushing forward (Alertmanager's API).
+
+Prometheus posts each firing alert again every ``--rules.alert.resend-delay`` with ``endsAt`` a few
+evaluation intervals ahead; when the alert stops, it posts it with ``endsAt`` in the past. A sender
+that dies or is cut off posts nothing more, so, as Alertmanager does, an alert whose end passes
+without a new post resolves at that end. ``AlertExpiry`` keeps the latest end of every firing alert
+of the pipeline's leader (a few per firing rule and series) and hands back the resolutions that are
+due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from opsloop.core.signals import Severity, Signal
+
+__all__ = ["AlertExpiry"]
+
+
+class AlertExpiry:
+    """The firing alerts that resolve at their ``expires_at`` unless posted again.
+
+    Args:
+        restore_grace_s: an alert restored from the store (at a start, or by a new leader) fires at
+            least this long from then, so that its sender has time to post it again.
+    """
+
+    def __init__(self, restore_grace_s: float = 300.0) -> None:
+        self.restore_grace_s = restore_grace_s
+        self._due: dict[tuple[str, float], tuple[float, Signal]] = {}  # (fingerprint, start) -> (end, alert)
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def note(self, signals: Iterable[Signal]) -> None:
+        """Take the latest posts: a firing alert's end moves to its ``expires_at``; a resolved one is done."""
+        for sig in signals:
+            key = (sig.fingerprint(), sig.time)
+            end = sig.evidence.get("expires_at")
+            if sig.status == "firing" and isinstance(end, int | float):
+                self._due[key] = (float(end), sig)
+            else:
+                self._due.pop(key, None)
+
+    def restore(self, rows: Iterable[dict[str, Any]], now: float) -> None:
+        """Take the firing alerts stored by an earlier leader (rows as ``SqlSignalStore.list`` gives)."""
+        for row in rows:
+            end = row["evidence"].get("expires_at")
+            if row["status"] != "firing" or not isinstance(end, int | float):
+                continue
+            sig = Signal(time=row["time"], source=row["source"], kind=row["kind"], service=row["service"],
+                         labels=row["labels"], severity=Severity.parse(row["severity"]), text=row["text"],
+                         values=row["values"], evidence=row["evidence"])
+            self._due[(sig.fingerprint(), sig.time)] = (max(float(end), now + self.restore_grace_s), sig)
+
+    def expired(self, now: float) -> list[Signal]:
+        """The resolutions of the alerts whose end is past (each once), resolved at that end."""
+        done = [(key, end, sig) for key, (end, sig) in self._due.items() if end <= now]
+        out = []
+        for key, end, sig in done:
+            del self._due[key]
+            evidence = {k: v for k, v in sig.evidence.items() if k != "expires_at"}
+            out.append(replace(sig, status="resolved", evidence={**evidence, "endsAt": end, "expired": True}))
+        return out

@@ -78,6 +78,10 @@ def test_csv_body_is_scored(models: dict[str, Path]) -> None:
     # a short row is refused, never padded with missing values
     ({"dataframe_split": {"columns": FEATURES, "data": [[1, 2, 3, 4], [1, 2]]}}, "row 1 must be", "body"),
     ({"instances": [[1, 2, 3, 4], [1, 2, 3]]}, "row 1 must be", "body"),
+    # and every row is a list once one is (pandas read a string as a row of its characters)
+    ({"dataframe_split": {"columns": FEATURES, "data": [[1, 2, 3, 4], "abcd"]}}, "row 1 must be a list of 4 "
+     "values (got a string)", "body"),
+    ({"instances": [[1, 2, 3, 4], {"age": 1}]}, "row 1 must be a list of 4 values (got an object)", "body"),
     ({"inputs": {"age": [[None, None]], "income": [1], "score": [1], "tenure": [1]}}, "age", "age"),
 ])
 def test_bad_payloads_get_a_400_naming_the_problem(models: dict[str, Path], flavor: str, body: dict,

@@ -213,7 +213,7 @@ def _strict_numeric(rows: list[Any], order: list[int] | None, signature: ModelSi
     out = np.empty((len(rows), len(cols)), dtype=np.float64)
     for r, row in enumerate(rows):
         if not isinstance(row, list) or (order is None and len(row) != width):
-            raise InvalidInputError(f"row {r} must be a list of {width} values", field="body")
+            raise _bad_row(r, width, row)
         for j, spec in enumerate(cols):
             i = j if order is None else order[j]
             v = row[i] if 0 <= i < len(row) else None
@@ -258,16 +258,28 @@ def _to_frame(key: str, value: Any, signature: ModelSignature) -> pd.DataFrame:
 
 def _check_row_lengths(rows: Any, columns: Any) -> None:
     """Rows given as lists must each hold one value per column: a short row is an error, never
-    padded with missing values (which pandas did silently, and pandas 4 refuses)."""
+    padded with missing values (which pandas did silently, and pandas 4 refuses); and once one row
+    is a list, every row must be (pandas would read a string as a row of its characters)."""
     if not isinstance(rows, list):
         return
-    lists = [(r, len(row)) for r, row in enumerate(rows) if isinstance(row, list)]
-    if not lists:
+    first = next((row for row in rows if isinstance(row, list)), None)
+    if first is None:
         return
-    width = len(columns) if isinstance(columns, list) else lists[0][1]
-    for r, n in lists:
-        if n != width:
-            raise InvalidInputError(f"row {r} must be a list of {width} values (got {n})", field="body")
+    width = len(columns) if isinstance(columns, list) else len(first)
+    for r, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != width:
+            raise _bad_row(r, width, row)
+
+
+def _bad_row(r: int, width: int, row: Any) -> InvalidInputError:
+    """Row ``r`` is not a list of ``width`` values: say what it is instead."""
+    if isinstance(row, list):
+        got = str(len(row))
+    else:
+        got = next((name for kind, name in ((str, "a string"), (dict, "an object"), (bool, "a boolean"),
+                                             (int | float, "a number")) if isinstance(row, kind)),
+                   "null" if row is None else type(row).__name__)
+    return InvalidInputError(f"row {r} must be a list of {width} values (got {got})", field="body")
 
 
 _PANDAS_DTYPES = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32",

@@ -162,8 +162,7 @@ class Pipeline:
             self._build_thresholds(ops.get_config("metric_rules", []))
             self.runbooks.set(parse_runbooks(ops.get_config("runbooks", [])))
             self.engine.load()
-            self.expiry.restore(self.stores.signals.list(kind="alert", status="firing", source=ALERT_API_SOURCE,
-                                                         limit=100_000), now)
+            self.expiry.restore(self.stores.signals.firing_alerts(ALERT_API_SOURCE), now)
             self._loaded = True
 
     def _build_watch(self, rules: list[dict[str, Any]], strict: bool = True) -> None:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
 
-from opsloop.core.signals import Severity, Signal
+from opsloop.core.signals import Signal
 
 __all__ = ["AlertExpiry"]
 
@@ -44,16 +43,12 @@ class AlertExpiry:
             else:
                 self._due.pop(key, None)
 
-    def restore(self, rows: Iterable[dict[str, Any]], now: float) -> None:
-        """Take the firing alerts stored by an earlier leader (rows as ``SqlSignalStore.list`` gives)."""
-        for row in rows:
-            end = row["evidence"].get("expires_at")
-            if row["status"] != "firing" or not isinstance(end, int | float):
-                continue
-            sig = Signal(time=row["time"], source=row["source"], kind=row["kind"], service=row["service"],
-                         labels=row["labels"], severity=Severity.parse(row["severity"]), text=row["text"],
-                         values=row["values"], evidence=row["evidence"])
-            self._due[(sig.fingerprint(), sig.time)] = (max(float(end), now + self.restore_grace_s), sig)
+    def restore(self, alerts: Iterable[Signal], now: float) -> None:
+        """Take the firing alerts stored by an earlier leader (``SqlSignalStore.firing_alerts``)."""
+        for sig in alerts:
+            end = sig.evidence.get("expires_at")
+            if sig.status == "firing" and isinstance(end, int | float):
+                self._due[(sig.fingerprint(), sig.time)] = (max(float(end), now + self.restore_grace_s), sig)
 
     def expired(self, now: float) -> list[Signal]:
         """The resolutions of the alerts whose end is past (each once), resolved at that end."""

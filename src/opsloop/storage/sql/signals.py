@@ -249,7 +249,6 @@ class SqlSignalStore:
         incident_id: int | None = None,
         status: str | None = None,
         fingerprint: str | None = None,
-        source: str | None = None,
         limit: int = 100,
         offset: int = 0,
         ascending: bool = False,
@@ -270,8 +269,6 @@ class SqlSignalStore:
             stmt = stmt.where(T.c.status.in_(comma_values(status)))
         if fingerprint:
             stmt = stmt.where(T.c.fingerprint == fingerprint)
-        if source:
-            stmt = stmt.where(T.c.source == source)
         order = (T.c.time.asc(), T.c.id.asc()) if ascending else (T.c.time.desc(), T.c.id.desc())
         stmt = stmt.order_by(*order).limit(limit).offset(offset)
         if conn is not None:
@@ -287,6 +284,13 @@ class SqlSignalStore:
             return list(conn.execute(stmt))
         with self.db.read() as c:
             return list(c.execute(stmt))
+
+    def firing_alerts(self, source: str, limit: int = 100_000) -> builtins.list[Signal]:
+        """The alerts of ``source`` still firing, oldest first."""
+        stmt = (select(T).where(T.c.kind == "alert", T.c.status == "firing", T.c.source == source)
+                .order_by(T.c.time, T.c.id).limit(limit))
+        with self.db.read() as c:
+            return [row_to_signal(r) for r in c.execute(stmt)]
 
     def get_many(self, ids: Sequence[int], conn: Connection) -> builtins.list[Any]:
         out: builtins.list[Any] = []

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
-from tests.aiops.detection._recording import record_scores
+from tests.aiops.detection._recording import record_scores, save_first_newest
 from tests.aiops.ingestion._helpers import API
 
 import opsloop.aiops.detection.watch as watch_module
@@ -293,11 +293,7 @@ def test_the_pipeline_tick_warms_restored_series_the_most_recently_checkpointed_
     stores = AiopsStores(open_database(f"sqlite:///{tmp_path / 'p.db'}"))
     Pipeline(stores, mine_logs=False).set_config("watch_rules", [{"name": "latency", "selector": "latency"}])
     items = _checkpoints(5)
-    stores.detector_state.save(items)
-    with sqlite3.connect(tmp_path / "p.db") as conn:  # p0 checkpointed last, p4 first
-        conn.executemany("UPDATE aiops_detector_state SET updated_at = ? WHERE key = ?",
-                         [(1000.0 - k, series_key(item["labels"])) for k, item in enumerate(items)])
-    conn.close()
+    save_first_newest(stores, tmp_path / "p.db", items)  # p0 checkpointed last, p4 first
     saved = stores.detector_state.load()
     assert [dict(item["labels"])["pod"] for item in saved] == ["p4", "p3", "p2", "p1", "p0"]
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import logging
 import random
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from tests.aiops.detection._recording import record_scores
+from tests.aiops.detection._recording import record_scores, save_first_newest
 
 import opsloop.aiops.detection.service_watch as service_module
 import opsloop.aiops.pipeline as pipeline_module
@@ -21,7 +20,7 @@ from opsloop.aiops.detection import ServiceRule, ServiceWatch
 from opsloop.aiops.detection.multivariate import HalfSpaceTrees
 from opsloop.aiops.pipeline import Pipeline
 from opsloop.storage.sql import open_database
-from opsloop.storage.sql.detector_state import SqlDetectorStateStore, series_key
+from opsloop.storage.sql.detector_state import SqlDetectorStateStore
 from opsloop.storage.sql.incidents import AiopsStores
 
 SERVICES = ("a", "b", "c")
@@ -258,11 +257,7 @@ def test_the_pipeline_tick_warms_restored_groups_the_most_recently_checkpointed_
     stores = AiopsStores(open_database(f"sqlite:///{tmp_path / 'p.db'}"))
     Pipeline(stores, mine_logs=False).set_config("service_rules", [RULE])
     items = _checkpoints(4)
-    stores.detector_state.save(items)
-    with sqlite3.connect(tmp_path / "p.db") as conn:  # s0 checkpointed last, s3 first
-        conn.executemany("UPDATE aiops_detector_state SET updated_at = ? WHERE key = ?",
-                         [(1000.0 - k, series_key(item["labels"])) for k, item in enumerate(items)])
-    conn.close()
+    save_first_newest(stores, tmp_path / "p.db", items)  # s0 checkpointed last, s3 first
     saved = stores.detector_state.load()
 
     pipeline = Pipeline(stores, mine_logs=False)

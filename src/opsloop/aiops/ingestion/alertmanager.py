@@ -22,9 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import orjson
-
-from opsloop.aiops.ingestion.normalise import Decoded, Limits, parse_time
+from opsloop.aiops.ingestion.normalise import Decoded, Limits, load_json, parse_time
 from opsloop.core.signals import SignalKind
 from opsloop.errors import InvalidInputError
 
@@ -85,10 +83,7 @@ def decode_alert_list(body: bytes, limits: Limits, now: float) -> Decoded:
 
 def _load(body: bytes, shape: type, wrong: str) -> Any:
     """The JSON document of ``body``, which must be a ``shape`` (else ``wrong`` is the 400's message)."""
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInputError(f"malformed JSON: {exc}", field="body") from None
+    payload = load_json(body)
     if not isinstance(payload, shape):
         raise InvalidInputError(wrong, field="body")
     return payload

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from opsloop.aiops.ingestion.normalise import Decoded, Limits, parse_time
+from opsloop.aiops.ingestion.normalise import Decoded, Limits, load_json, parse_time
 from opsloop.core.signals import Signal, SignalKind
 from opsloop.errors import InvalidInputError, LimitExceededError
 
@@ -36,10 +36,7 @@ MAX_EVIDENCE_BYTES = 65536
 
 
 def decode_events(body: bytes, limits: Limits, now: float) -> Decoded:
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInputError(f"malformed JSON: {exc}", field="body") from None
+    payload = load_json(body)
     if isinstance(payload, dict) and "events" in payload:
         events = payload["events"]
         if not isinstance(events, list):

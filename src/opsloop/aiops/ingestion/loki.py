@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import re
 
-import orjson
-
-from opsloop.aiops.ingestion.normalise import Decoded, Limits, parse_time
+from opsloop.aiops.ingestion.normalise import Decoded, Limits, load_json, parse_time
 from opsloop.aiops.ingestion.protowire import fields, number, signed64, text
 from opsloop.aiops.ingestion.remote_write import decompress
 from opsloop.core.signals import SignalKind
@@ -53,10 +51,7 @@ def _entry(out: Decoded, limits: Limits, labels: dict[str, str], t: float, line:
 
 
 def decode_loki_json(body: bytes, limits: Limits, now: float) -> Decoded:
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInputError(f"malformed JSON: {exc}", field="body") from None
+    payload = load_json(body)
     if not isinstance(payload, dict) or not isinstance(payload.get("streams"), list):
         raise InvalidInputError("expected an object with a 'streams' list", field="streams")
     out = Decoded()

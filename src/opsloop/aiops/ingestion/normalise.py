@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from opsloop.core.signals import Severity, Signal
 from opsloop.errors import InvalidInputError, LimitExceededError
 
@@ -22,6 +24,7 @@ __all__ = [
     "Limits",
     "MetricPoint",
     "Rejection",
+    "load_json",
     "parse_time",
     "service_of",
 ]
@@ -42,6 +45,14 @@ def service_of(labels: Mapping[str, str]) -> str:
         if value:
             return value
     return ""
+
+
+def load_json(body: bytes) -> Any:
+    """The JSON document of a request body; malformed JSON is a 400 naming the body."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(f"malformed JSON: {exc}", field="body") from None
 
 
 def parse_time(value: Any, name: str = "time") -> float:

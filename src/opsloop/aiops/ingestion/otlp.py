@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from opsloop.aiops.ingestion.normalise import Decoded, Limits, MetricPoint, service_of
+from opsloop.aiops.ingestion.normalise import Decoded, Limits, MetricPoint, load_json, service_of
 from opsloop.core.signals import Severity, Signal, SignalKind
 from opsloop.errors import InvalidInputError
 
@@ -145,7 +145,7 @@ def _resource_json(doc: Any, limits: Limits) -> dict[str, str]:
 
 
 def _logs_json(body: bytes, limits: Limits, now: float) -> Decoded:
-    payload = _load(body)
+    payload = load_json(body)
     out = Decoded()
     index = 0
     for rl in _list(payload, "resourceLogs", "resource_logs"):
@@ -191,15 +191,8 @@ def _log(out: Decoded, limits: Limits, resource: dict[str, str], attrs: dict[str
                               evidence))
 
 
-def _load(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInputError(f"malformed JSON: {exc}", field="body") from None
-
-
 def _metrics_json(body: bytes, limits: Limits, now: float) -> Decoded:
-    payload = _load(body)
+    payload = load_json(body)
     out = Decoded()
     index = 0
     for rm in _list(payload, "resourceMetrics", "resource_metrics"):

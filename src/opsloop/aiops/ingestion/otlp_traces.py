@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from opsloop.aiops.ingestion.normalise import Decoded
-from opsloop.aiops.ingestion.otlp import PROTOBUF, _attrs_json, _list, _load, _value_json, content_kind
+from opsloop.aiops.ingestion.normalise import Decoded, load_json
+from opsloop.aiops.ingestion.otlp import PROTOBUF, _attrs_json, _list, _value_json, content_kind
 from opsloop.errors import InvalidInputError
 
 __all__ = ["DecodedSpans", "SpanCall", "decode_traces"]
@@ -139,7 +139,7 @@ def _span_json(doc: Any, service: str) -> SpanCall:
 
 
 def _traces_json(body: bytes) -> DecodedSpans:
-    payload = _load(body)
+    payload = load_json(body)
     out = DecodedSpans()
     for rs in _list(payload, "resourceSpans", "resource_spans"):
         if not isinstance(rs, dict):

@@ -156,3 +156,17 @@ def test_register_model_files_logged_as_run_artifacts(client: MlflowClient, mlfl
     assert mv.run_id == run.info.run_id
     loaded = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}")
     np.testing.assert_array_equal(loaded.predict(X), y)
+
+
+def test_prompt_registry_round_trip(client: MlflowClient, mlflow_at: str) -> None:
+    """mlflow.genai's prompt registry: versions are registered from MLflow's placeholder source."""
+    name = unique("greeting").replace("-", "_")
+    assert mlflow.genai.register_prompt(name=name, template="Hello {{name}}", commit_message="first").version == 1
+    assert mlflow.genai.register_prompt(name=name, template="Hi {{name}}").version == 2
+    assert mlflow.genai.load_prompt(f"prompts:/{name}/1").format(name="Ada") == "Hello Ada"
+    mlflow.genai.set_prompt_alias(name, "production", 1)
+    assert mlflow.genai.load_prompt(f"prompts:/{name}@production").template == "Hello {{name}}"
+    assert mlflow.genai.load_prompt(f"prompts:/{name}@latest").template == "Hi {{name}}"
+    assert name in [p.name for p in mlflow.genai.search_prompts(f"name = '{name}'")]
+    assert name not in [m.name for m in client.search_registered_models(f"name = '{name}'")]
+    assert client.search_model_versions(f"name = '{name}'") == []

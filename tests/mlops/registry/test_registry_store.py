@@ -380,3 +380,18 @@ def test_concurrent_registrations_get_distinct_numbers(stores: Stores) -> None:
         versions = list(pool.map(lambda _: stores.registry.create_model_version("m", f"models:/{model_id}").version,
                                  range(8)))
     assert sorted(versions) == list(range(1, 9))
+
+
+def test_prompt_versions_take_only_mlflows_placeholder_sources(stores: Stores) -> None:
+    r = stores.registry
+    r.create_registered_model("prompt", tags={"mlflow.prompt.is_prompt": "true"})
+    prompt_tags = {"mlflow.prompt.is_prompt": "true", "mlflow.prompt.text": "Hi {{x}}"}
+    assert r.create_model_version("prompt", "dummy-source", tags=prompt_tags).source == "dummy-source"
+    assert r.create_model_version("prompt", "prompt-template", tags=prompt_tags).version == 2
+    with pytest.raises(InvalidInputError) as err:
+        r.create_model_version("prompt", "/etc/passwd", tags=prompt_tags)
+    assert err.value.field == "source"
+    r.create_registered_model("model")
+    with pytest.raises(InvalidInputError) as err:  # a model's files must still be somewhere the server vouches for
+        r.create_model_version("model", "dummy-source")
+    assert err.value.field == "source"

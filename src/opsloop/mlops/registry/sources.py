@@ -10,12 +10,16 @@ A version's files must be somewhere the server can vouch for:
 
 Local paths, ``file:`` and plain web addresses are refused (the server cannot tell whose they are),
 as is ``..`` anywhere in the source.
+
+A prompt version (tagged ``mlflow.prompt.is_prompt = true`` by ``mlflow.genai.register_prompt``) has no
+files: its template is a tag, and its source must be one of MLflow's placeholders (``dummy-source``,
+``prompt-template``), as MLflow's server requires.
 """
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -24,9 +28,11 @@ from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.mlops.registry.entities import ModelVersion
 from opsloop.mlops.registry.uris import ModelUri, parse_model_uri
 
-__all__ = ["ResolvedSource", "TrackingLookup", "resolve_source"]
+__all__ = ["IS_PROMPT_TAG", "ResolvedSource", "TrackingLookup", "is_prompt_version", "resolve_source"]
 
 _UNVOUCHED_SCHEMES = ("", "file", "http", "https", "ftp")
+IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
+PROMPT_SOURCE_PLACEHOLDERS = frozenset({"dummy-source", "prompt-template"})  # what mlflow's senders send
 
 
 class TrackingLookup(Protocol):
@@ -109,9 +115,18 @@ class _Resolver:
         return ResolvedSource(f"models:/{mv.name}/{mv.version}", mv.run_id, mv.model_id, mv.download_uri)
 
 
+def is_prompt_version(tags: Mapping[str, str] | None) -> bool:
+    """Whether a new version's tags make it a prompt version (MLflow's rule: the tag is ``true``)."""
+    value = (tags or {}).get(IS_PROMPT_TAG, "false")
+    return isinstance(value, str) and value.lower() == "true"
+
+
 def resolve_source(source: object, run_id: str | None, model_id: str | None, *, tracking: TrackingLookup,
-                   resolve_version: Callable[[ModelUri], ModelVersion]) -> ResolvedSource:
+                   resolve_version: Callable[[ModelUri], ModelVersion], prompt: bool = False) -> ResolvedSource:
     """The source as stored, the run and logged model it implies, and where its files are.
+
+    ``prompt``: the version is a prompt version, whose source must be one of MLflow's placeholders; it has
+    no files and no lineage.
 
     Raises:
         InvalidInputError: the source is refused; ``field`` is ``source``, ``run_id`` or ``model_id``.
@@ -119,6 +134,12 @@ def resolve_source(source: object, run_id: str | None, model_id: str | None, *, 
     """
     if not isinstance(source, str) or not source:
         raise InvalidInputError("Missing value for required parameter 'source'.", field="source")
+    if prompt:
+        if source not in PROMPT_SOURCE_PLACEHOLDERS:
+            raise InvalidInputError(f"Invalid prompt source: '{source}'. Prompt sources must use an MLflow "
+                                    f"placeholder ({', '.join(sorted(PROMPT_SOURCE_PLACEHOLDERS))}).",
+                                    field="source")
+        return ResolvedSource(source, None, None, None)
     resolver = _Resolver(tracking, resolve_version)
     scheme = urlparse(source).scheme
     if scheme in ("models", "runs"):

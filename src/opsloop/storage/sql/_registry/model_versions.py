@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from opsloop.errors import InvalidInputError
 from opsloop.mlops.registry.entities import ModelVersion
 from opsloop.mlops.registry.identifiers import check_model_name, check_tag
-from opsloop.mlops.registry.sources import ResolvedSource, resolve_source
+from opsloop.mlops.registry.sources import ResolvedSource, is_prompt_version, resolve_source
 from opsloop.mlops.registry.stages import ACTIVE_STAGES, ALL_STAGES, ARCHIVED, canonical_stage
 from opsloop.storage.sql import schema as t
 from opsloop.storage.sql._dialect import chunks, upsert
@@ -33,7 +33,7 @@ class ModelVersions(RegistryStoreBase):
         check_model_name(name)
         tag_rows = [dict(zip(("key", "value"), check_tag(k, v), strict=True)) for k, v in (tags or {}).items()]
         found = resolve_source(source, run_id or None, model_id or None, tracking=self.tracking,
-                               resolve_version=self.resolve_version)
+                               resolve_version=self.resolve_version, prompt=is_prompt_version(tags))
         for attempt in range(3):
             try:
                 version = self._insert_version(name, found, run_link, description, user_id, tag_rows)

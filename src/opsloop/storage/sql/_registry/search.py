@@ -9,13 +9,13 @@ from sqlalchemy import func, select, tuple_
 
 from opsloop.errors import InvalidInputError
 from opsloop.mlops.registry.entities import ModelVersion, RegisteredModel
+from opsloop.mlops.registry.sources import IS_PROMPT_TAG
 from opsloop.mlops.tracking.limits import check_max_results
 from opsloop.mlops.tracking.search import Clause, decode_page_token, encode_page_token, parse_filter
 from opsloop.storage.sql import schema as t
 from opsloop.storage.sql._registry.base import _MV, _RM, RegistryStoreBase
 from opsloop.storage.sql._run_query import compare, sql_int
 
-IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
 MAX_RESULTS_MODELS, DEFAULT_RESULTS_MODELS = 1000, 100
 MAX_RESULTS_VERSIONS, DEFAULT_RESULTS_VERSIONS = 200_000, 10_000
 

@@ -78,3 +78,21 @@ def test_a_csv_missing_inputs_or_malformed_is_a_clear_error_too(models: dict[str
                            str(tmp_path / "o.parquet")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and proc.stderr.startswith("error: ") and "tenure" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_file_the_model_rejects_is_a_clear_error(tmp_path: Path) -> None:
+    # A model saved without a signature is given the file's columns as they are; scikit-learn's refusal of
+    # unknown columns used to end `opsloop predict` in a traceback.
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = training_frame(50)
+    mlflow.sklearn.save_model(LogisticRegression().fit(x, y), str(tmp_path / "unsigned"))
+    x.rename(columns={"age": "years"}).to_csv(tmp_path / "in.csv", index=False)
+    with pytest.raises(InvalidInputError, match="the model rejected the input") as err:
+        predict_file(load_model(tmp_path / "unsigned"), tmp_path / "in.csv", tmp_path / "o.parquet")
+    assert err.value.field == "input"
+    proc = subprocess.run([sys.executable, "-c", "from opsloop.cli.serving import predict; predict()",
+                           str(tmp_path / "unsigned"), "--input", str(tmp_path / "in.csv"), "--output",
+                           str(tmp_path / "o.parquet")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: the model rejected the input"), proc.stderr

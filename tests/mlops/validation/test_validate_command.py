@@ -124,3 +124,13 @@ def test_regression_candidate_is_held_to_the_champions_error(tmp_path: Path) -> 
     code, out, _ = run("validate", "price", "--candidate", "3", "--candidate-uri", str(tmp_path / "good"),
                        "--champion-uri", str(tmp_path / "dummy"), *args)
     assert code == 0 and json.loads(out)["metrics"]["candidate"]["rmse"] < 0.2
+
+
+def test_data_the_model_cannot_score_exits_2_with_a_message(classifiers: dict[str, Path], tmp_path: Path) -> None:
+    # The model's own ValueError (a text column where it needs numbers) used to end the command in a traceback.
+    from tests.mlops.validation.conftest import labelled
+
+    labelled(50).assign(b="high").to_parquet(tmp_path / "text.parquet")
+    code, _, err = run("validate", "credit", "--candidate", "1", "--candidate-uri", str(classifiers["fair"]),
+                       "--data", str(tmp_path / "text.parquet"), "--target", "label")
+    assert code == 2 and err.startswith("error: ") and "the model rejected the input" in err, err

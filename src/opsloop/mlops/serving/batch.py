@@ -81,7 +81,7 @@ def _features(model: LoadedModel, batch: pa.RecordBatch) -> Any:
 def score_batch(model: LoadedModel, batch: pa.RecordBatch, prediction_column: str = "prediction") -> pa.Table:
     """Predictions for one record batch as an Arrow table."""
     x = _features(model, batch)
-    preds = model.predict_fn(x) if isinstance(x, np.ndarray) else model.predict_frame(x)
+    preds = model.predict_matrix(x) if isinstance(x, np.ndarray) else model.predict_frame(x)
     if isinstance(preds, pd.DataFrame):
         return pa.Table.from_pandas(preds, preserve_index=False)
     arr = np.asarray(preds)

@@ -71,13 +71,24 @@ class LoadedModel:
                 return self.predict_fn(x, params=data.params)
             return self.predict_fn(x)
         except Exception as exc:  # noqa: BLE001 - like MLflow, a model that fails on an input answers 400
-            raise InvalidInputError(f"the model rejected the input: {exc}", field="body") from exc
+            raise _rejected(exc, "body") from exc
 
     def predict_frame(self, frame: pd.DataFrame) -> Any:
-        """Score a DataFrame (batch scoring and validation)."""
-        if self.fast_path:
-            return self.predict_fn(frame[self.signature.names].to_numpy(dtype=np.float64))
-        return self.predict_fn(frame)
+        """Score a DataFrame (batch scoring, validation, references); a model's own error (unknown columns,
+        text where it needs numbers) becomes ``InvalidInputError`` naming ``input``."""
+        try:
+            if self.fast_path:
+                return self.predict_fn(frame[self.signature.names].to_numpy(dtype=np.float64))
+            return self.predict_fn(frame)
+        except Exception as exc:  # noqa: BLE001 - whatever the model raises, the data is what it refused
+            raise _rejected(exc, "input") from exc
+
+    def predict_matrix(self, matrix: np.ndarray) -> Any:
+        """Score a float matrix of the signature's columns (the fast path of batch scoring)."""
+        try:
+            return self.predict_fn(matrix)
+        except Exception as exc:  # noqa: BLE001 - as predict_frame
+            raise _rejected(exc, "input") from exc
 
     def matrix_to_frame(self, matrix: np.ndarray) -> pd.DataFrame:
         frame = pd.DataFrame(matrix, columns=self.signature.names)
@@ -91,6 +102,10 @@ class LoadedModel:
     def describe(self) -> dict[str, Any]:
         return {"uri": self.uri, "flavor": self.flavor, "model_uuid": self.model_uuid,
                 "fast_path": self.fast_path, "signature": self.signature.to_dict()}
+
+
+def _rejected(exc: Exception, field: str) -> InvalidInputError:
+    return InvalidInputError(f"the model rejected the input: {exc}", field=field)
 
 
 def _sklearn_config(**kw: Any) -> Any:

@@ -107,3 +107,34 @@ def test_errors_have_mlflow_codes(client: MlflowClient) -> None:
         client.log_param(run.info.run_id, "p", "2")
     assert err.value.error_code == "INVALID_PARAMETER_VALUE"
     assert mlflow.get_experiment_by_name("nope") is None
+
+
+def test_logged_models_ordered_by_a_metric_and_filtered_by_dataset(client: MlflowClient) -> None:
+    # mlflow 3 picks the best model with order_by=[{"field_name": "metrics.acc", ...}] and restricts metrics to
+    # an evaluation set with datasets=[...]; the order was refused and the datasets ignored.
+    exp_id = client.create_experiment("best-model")
+    holdout = mlflow.data.from_numpy(np.arange(10), name="holdout")
+    other = mlflow.data.from_numpy(np.arange(12), name="other")
+    with mlflow.start_run(experiment_id=exp_id):
+        for name, acc, ds in (("a", 0.7, holdout), ("b", 0.9, holdout), ("c", 0.95, other), ("d", None, None)):
+            model = mlflow.initialize_logged_model(name=name)
+            if acc is not None:
+                mlflow.log_metric("acc", acc, model_id=model.model_id, dataset=ds)
+    # the latest value of each model counts: b's accuracy dropped to 0.6 on a later step
+    b = mlflow.search_logged_models(experiment_ids=[exp_id], filter_string="name = 'b'", output_format="list")[0]
+    with mlflow.start_run(run_id=b.source_run_id):
+        mlflow.log_metric("acc", 0.6, step=1, model_id=b.model_id, dataset=holdout)
+
+    def names(**kw):  # noqa: ANN003, ANN202
+        return [m.name for m in mlflow.search_logged_models(experiment_ids=[exp_id], output_format="list", **kw)]
+
+    assert names(order_by=[{"field_name": "metrics.acc", "ascending": False}]) == ["c", "a", "b", "d"]
+    assert names(order_by=[{"field_name": "metrics.acc", "ascending": True}]) == ["b", "a", "c", "d"]
+    # models without the metric (on that dataset) come last, newest first
+    assert names(order_by=[{"field_name": "metrics.acc", "ascending": False, "dataset_name": "holdout"}]) == \
+        ["a", "b", "d", "c"]
+    assert names(datasets=[{"dataset_name": "holdout"}], order_by=[{"field_name": "name"}]) == ["a", "b"]
+    assert names(filter_string="metrics.acc > 0.8", datasets=[{"dataset_name": "holdout"}]) == ["b"]
+    assert names(datasets=[{"dataset_name": "other", "dataset_digest": other.digest}]) == ["c"]
+    with pytest.raises(MlflowException, match="params.x"):
+        names(order_by=[{"field_name": "params.x"}])

@@ -60,15 +60,27 @@ def log_params(rt: Runtime, b: Body) -> dict[str, Any]:
     return {}
 
 
+def _dataset_refs(items: list[Any], field: str) -> list[dict[str, Any]]:
+    """``order_by`` or ``datasets`` entries: objects whose dataset name and digest are strings if given."""
+    out = []
+    for i, item in enumerate(items):
+        d = to_dict(item, f"{field}[{i}]")
+        for key in ("dataset_name", "dataset_digest"):
+            if d.get(key) is not None and not isinstance(d[key], str):
+                raise InvalidInputError(f"{field}[{i}].{key} must be a string", field=field)
+        out.append(d)
+    return out
+
+
 def search(rt: Runtime, b: Body) -> dict[str, Any]:
-    order = []
-    for i, item in enumerate(b.list("order_by")):
-        d = to_dict(item, f"order_by[{i}]")
+    order = _dataset_refs(b.list("order_by"), "order_by")
+    for d in order:
         if not isinstance(d.get("field_name"), str):
             raise InvalidInputError("order_by entries need a field_name", field="order_by")
-        order.append((d["field_name"], bool(d.get("ascending", True))))
+        d["ascending"] = bool(d.get("ascending", True))
     models, token = rt.tracking.search_logged_models(
-        b.list("experiment_ids"), b.str("filter"), b.int("max_results", default=100), order, b.str("page_token"))
+        b.list("experiment_ids"), b.str("filter"), b.int("max_results", default=100), order, b.str("page_token"),
+        datasets=_dataset_refs(b.list("datasets"), "datasets"))
     out: dict[str, Any] = {"models": [logged_model_json(m) for m in models]}
     if token:
         out["next_page_token"] = token

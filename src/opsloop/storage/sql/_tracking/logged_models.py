@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Select, and_, case, func, or_, select, update
 
 from opsloop.errors import InvalidInputError, InvalidStateError, NotFoundError
 from opsloop.mlops.tracking import limits
@@ -125,23 +126,27 @@ class LoggedModels(TrackingStoreBase):
                           [{"model_id": model_id, "key": k, "value": v} for k, v in params.items()])
 
     def search_logged_models(self, experiment_ids: Sequence[object], filter_string: str | None = None,
-                             max_results: int = 100, order_by: Iterable[tuple[str, bool]] = (),
-                             page_token: str | None = None) -> tuple[list[LoggedModel], str | None]:
+                             max_results: int = 100, order_by: Iterable[Mapping[str, Any]] = (),
+                             page_token: str | None = None,
+                             datasets: Sequence[Mapping[str, Any]] = ()) -> tuple[list[LoggedModel], str | None]:
+        """Active logged models of the experiments, as MLflow searches them.
+
+        ``order_by`` entries are MLflow's: ``{"field_name": "name" | "creation_time" | … | "metrics.KEY",
+        "ascending": bool, "dataset_name": …, "dataset_digest": …}``; a metric orders by each model's latest
+        value (on that dataset), models without one last. ``datasets`` (``[{"dataset_name", "dataset_digest"?}]``)
+        restricts the metric filters to those datasets, or without one keeps the models with a metric on them.
+        """
         limits.check_max_results(max_results, limits.MAX_RESULTS_SEARCH_LOGGED_MODELS)
         lm = t.logged_models.c
         query = select(lm.model_id).where(lm.experiment_id.in_([_exp_id(e) for e in experiment_ids]),
                                           lm.lifecycle_stage == "active")
-        for clause in parse_filter(filter_string, LOGGED_MODEL_ATTRIBUTES, LOGGED_MODEL_NUMERIC_ATTRIBUTES):
-            query = _logged_model_clause(query, clause)
-        columns = {"name": lm.name, "creation_timestamp": lm.creation_timestamp_ms,
-                   "creation_time": lm.creation_timestamp_ms, "last_updated_timestamp": lm.last_updated_timestamp_ms,
-                   "model_id": lm.model_id}
-        for field_name, ascending in order_by:
-            col = columns.get(field_name.removeprefix("attributes."))
-            if col is None:
-                raise InvalidInputError(f"Unsupported order_by field {field_name!r}", field="order_by")
-            query = query.order_by(col.asc() if ascending else col.desc())
-        query = query.order_by(lm.creation_timestamp_ms.desc(), lm.model_id)
+        on_datasets = _on_datasets(datasets)
+        clauses = parse_filter(filter_string, LOGGED_MODEL_ATTRIBUTES, LOGGED_MODEL_NUMERIC_ATTRIBUTES)
+        for clause in clauses:
+            query = _logged_model_clause(query, clause, on_datasets)
+        if on_datasets is not None and not any(c.entity == "metric" for c in clauses):
+            query = query.where(lm.model_id.in_(select(t.metrics.c.model_id).where(on_datasets)))
+        query = _ordered(query, order_by).order_by(lm.creation_timestamp_ms.desc(), lm.model_id)
         offset = decode_page_token(page_token)
         with self.db.read() as conn:
             ids = [r[0] for r in conn.execute(query.offset(offset).limit(max_results + 1))]
@@ -149,15 +154,62 @@ class LoggedModels(TrackingStoreBase):
         return found, (encode_page_token(offset + max_results) if len(ids) > max_results else None)
 
 
-def _logged_model_clause(query, clause):  # noqa: ANN001, ANN202
+_ORDER_COLUMNS = {"name": "name", "creation_timestamp": "creation_timestamp_ms", "creation_time": "creation_timestamp_ms",
+                  "last_updated_timestamp": "last_updated_timestamp_ms", "model_id": "model_id"}
+
+
+def _on_datasets(datasets: Sequence[Mapping[str, Any]]) -> Any:
+    """The metric rows on any of ``datasets`` (a name, and a digest if given), or None without datasets."""
+    m, terms = t.metrics.c, []
+    for d in datasets:
+        if not d.get("dataset_name"):
+            raise InvalidInputError("`dataset_name` in the `datasets` clause must be specified.", field="datasets")
+        term = m.dataset_name == d["dataset_name"]
+        terms.append(and_(term, m.dataset_digest == d["dataset_digest"]) if d.get("dataset_digest") else term)
+    return or_(*terms) if terms else None
+
+
+def _ordered(query: Select, order_by: Iterable[Mapping[str, Any]]) -> Select:
+    lm = t.logged_models.c
+    for i, entry in enumerate(order_by):
+        field_name, ascending = entry["field_name"], entry.get("ascending", True)
+        if field_name.startswith("metrics."):
+            latest = _latest_metric(field_name.removeprefix("metrics."), entry, f"order_{i}")
+            query = query.outerjoin(latest, latest.c.model_id == lm.model_id)
+            col = latest.c.value
+        elif field_name.removeprefix("attributes.") in _ORDER_COLUMNS:
+            col = lm[_ORDER_COLUMNS[field_name.removeprefix("attributes.")]]
+        else:
+            raise InvalidInputError(f"Invalid order by field name: {field_name!r}; logged models are ordered by "
+                                    f"{sorted(_ORDER_COLUMNS)} or metrics.KEY", field="order_by")
+        query = query.order_by(case((col.is_(None), 1), else_=0), col.asc() if ascending else col.desc())
+    return query
+
+
+def _latest_metric(key: str, entry: Mapping[str, Any], name: str) -> Any:
+    """Each logged model's latest value of metric ``key`` (newest timestamp, then step), NaN as missing."""
+    m = t.metrics.c
+    conditions = [m.key == key, m.model_id != ""]
+    if entry.get("dataset_name"):
+        conditions.append(m.dataset_name == entry["dataset_name"])
+    if entry.get("dataset_digest"):
+        conditions.append(m.dataset_digest == entry["dataset_digest"])
+    rank = func.row_number().over(partition_by=m.model_id, order_by=(m.timestamp.desc(), m.step.desc(),
+                                                                     m.run_uuid.asc()))
+    ranked = select(m.model_id, case((m.is_nan, None), else_=m.value).label("value"), rank.label("rank")) \
+        .where(*conditions).subquery()
+    return select(ranked.c.model_id, ranked.c.value).where(ranked.c.rank == 1).subquery(name)
+
+
+def _logged_model_clause(query, clause, on_datasets=None):  # noqa: ANN001, ANN202
     lm = t.logged_models.c
     if clause.entity == "attribute":
         value = int(clause.value) if isinstance(clause.value, float) else clause.value
         return query.where(compare(lm[clause.key], clause.op, value))
     if clause.entity == "metric":
         m = t.metrics.c
-        return query.where(lm.model_id.in_(select(m.model_id).where(
-            m.key == clause.key, compare(m.value, clause.op, clause.value), ~m.is_nan)))
+        rows = select(m.model_id).where(m.key == clause.key, compare(m.value, clause.op, clause.value), ~m.is_nan)
+        return query.where(lm.model_id.in_(rows if on_datasets is None else rows.where(on_datasets)))
     table = {"param": t.logged_model_params, "tag": t.logged_model_tags}.get(clause.entity)
     if table is None:
         raise InvalidInputError(f"Unsupported logged model filter on {clause.entity}", field="filter")

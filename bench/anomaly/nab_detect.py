@@ -9,6 +9,7 @@ from nab_scorer import read_series
 
 from opsloop.aiops.detection.alerting import HysteresisAlerter
 from opsloop.aiops.detection.ensemble import UnivariateEnsemble
+from opsloop.aiops.detection.resonance import ResonanceDetector
 
 __all__ = ["DETECTOR_CONFIG", "detect_file", "detect_series"]
 
@@ -36,10 +37,38 @@ def detect_series(
     alerter = HysteresisAlerter(**config["alerter"])
     probs = np.zeros(len(values))
     raised = np.zeros(len(values))
+    step = _resonance_step(det, config.get("resonance"))
     for i, (x, t) in enumerate(zip(values.tolist(), secs, strict=True)):
-        p = det.score_one(x, t)
-        det.learn_one(x, t)
+        if step is None:
+            p = det.score_one(x, t)
+            det.learn_one(x, t)
+        else:
+            p = step(x, t)
         probs[i] = p
         if alerter.step(p) == "firing":
             raised[i] = alerter.peak  # the probability the signal carries
     return ts, probs, raised
+
+
+def _resonance_step(det: UnivariateEnsemble, spec: dict | None):
+    """Config hook (off unless ``config["resonance"]`` is given): ``ResonanceDetector`` (with
+    ``params``) used ``"alone"``, as a ``"gate"`` (the ensemble's probability passes only within
+    ``lag`` points of a new resonance cluster) or in ``"union"`` (the larger of both probabilities).
+    As a Fisher term of the ensemble it needs no hook: ``{"detector": {"resonance": {...}}}``."""
+    if not spec:
+        return None
+    art = ResonanceDetector(**spec.get("params", {}))
+    use, lag = spec.get("use", "alone"), spec.get("lag", 30)
+
+    def step(x: float, t: float) -> float:
+        q = art.score_one(x, t)
+        art.learn_one(x, t)
+        if use == "alone":
+            return q
+        p = det.score_one(x, t)
+        det.learn_one(x, t)
+        if use == "gate":
+            return p if art.points_since_novel <= lag else 0.0
+        return max(p, q)
+
+    return step

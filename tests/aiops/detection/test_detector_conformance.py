@@ -13,6 +13,7 @@ from opsloop.aiops.detection import (
     HalfSpaceTrees,
     HysteresisAlerter,
     RangeNoveltyDetector,
+    ResonanceDetector,
     SeasonalBaseline,
     SequenceNoveltyDetector,
     UnivariateEnsemble,
@@ -44,6 +45,11 @@ SINGLE_PURPOSE = [
     pytest.param(
         lambda: UnivariateEnsemble(seasonal={"first_detection": 128}, sequence=True),
         id="ensemble_with_sequence",
+    ),
+    pytest.param(lambda: ResonanceDetector(warmup=20), id="resonance"),
+    pytest.param(
+        lambda: UnivariateEnsemble(seasonal={"first_detection": 128}, resonance=True),
+        id="ensemble_with_resonance",
     ),
 ]
 ALL = [

@@ -14,6 +14,7 @@ from opsloop.aiops.detection.forecast import Forecast, SeasonalTrendForecaster, 
 from opsloop.aiops.detection.likelihood import AnomalyLikelihood
 from opsloop.aiops.detection.multivariate import HalfSpaceTrees
 from opsloop.aiops.detection.novelty import RangeNoveltyDetector
+from opsloop.aiops.detection.resonance import ResonanceDetector
 from opsloop.aiops.detection.seasonal import SeasonalBaseline, detect_period
 from opsloop.aiops.detection.sequence import SequenceNoveltyDetector
 from opsloop.aiops.detection.service_watch import ServiceRule, ServiceWatch
@@ -29,6 +30,7 @@ __all__ = [
     "LabelMatcher",
     "MetricWatch",
     "RangeNoveltyDetector",
+    "ResonanceDetector",
     "SeasonalBaseline",
     "SeasonalTrendForecaster",
     "SequenceNoveltyDetector",

@@ -4,7 +4,8 @@
 - a CUSUM on the same residual catches shifts too small to leave the band on any one point;
 - a running mean of |residual z| catches a sustained deviation;
 - range novelty catches a value beyond where the series has been for a long time;
-- optionally, volatility change and sequence novelty.
+- optionally, volatility change, sequence novelty and resonance novelty (a fuzzy ART memory of
+  block patterns, after ARTime; docs/benchmarks.md, 2026-12-07, gives its figures).
 
 Each component is calibrated on its own history. By default their tail probabilities are combined
 with Fisher's method, so that agreeing evidence reinforces: the result ranks anomalies well but,
@@ -15,11 +16,14 @@ independence); ``combine="max"`` keeps a calibrated (conservative) probability i
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from math import isfinite
+from typing import Any
 
 from opsloop.aiops.detection._stream import make_calibrator
 from opsloop.aiops.detection.changepoint import ChangePointDetector
 from opsloop.aiops.detection.novelty import RangeNoveltyDetector
+from opsloop.aiops.detection.resonance import ResonanceDetector
 from opsloop.aiops.detection.seasonal import SeasonalBaseline
 from opsloop.aiops.detection.sequence import SequenceNoveltyDetector
 from opsloop.aiops.detection.volatility import VolatilityDetector
@@ -29,7 +33,7 @@ from opsloop.errors import InvalidInputError
 __all__ = ["UnivariateEnsemble"]
 
 _log, _exp = math.log, math.exp
-_TERM_ORDERS = [range(1, k) for k in range(7)]  # the series' terms for k positive components (of six)
+_TERM_ORDERS = [range(1, k) for k in range(8)]  # the series' terms for k positive components (of seven)
 
 
 class UnivariateEnsemble(AnomalyDetector):
@@ -44,6 +48,7 @@ class UnivariateEnsemble(AnomalyDetector):
         volatility: ``VolatilityDetector`` parameters, True for its defaults, False to leave it out.
         novelty: ``RangeNoveltyDetector`` parameters, True for its defaults, False to leave it out.
         sequence: ``SequenceNoveltyDetector`` parameters, True for its defaults, False to leave it out.
+        resonance: ``ResonanceDetector`` parameters, True for its defaults, False to leave it out.
         combine: ``"fisher"`` (Fisher's method over the components' tail probabilities: agreeing
             evidence reinforces) or ``"max"``.
         absorb_shifts: when the CUSUM confirms a level shift, move the seasonal level to it at once
@@ -62,6 +67,7 @@ class UnivariateEnsemble(AnomalyDetector):
         novelty: dict | bool = True,
         sequence: dict | bool = False,
         combine: str = "fisher",
+        resonance: dict | bool = False,
     ) -> None:
         if combine not in ("fisher", "max"):
             raise InvalidInputError("combine must be 'fisher' or 'max'", field="combine")
@@ -78,11 +84,13 @@ class UnivariateEnsemble(AnomalyDetector):
         self._novelty = _component(RangeNoveltyDetector, novelty)
         self.sequence = sequence
         self._sequence = _component(SequenceNoveltyDetector, sequence)
+        self.resonance = resonance
+        self._resonance = _component(ResonanceDetector, resonance)
         self._seasonal = SeasonalBaseline(**(seasonal or {}))
         self._shift = ChangePointDetector(**(shift or {}))
         self._sustain_cal = make_calibrator(calibrator)
         self._zbar = 0.0
-        self._parts = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        self._parts = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         self._cache: tuple[float, float | None, float, float] | None = None
 
     def score_one(self, x: float, t: float | None = None) -> float:
@@ -109,7 +117,9 @@ class UnivariateEnsemble(AnomalyDetector):
         p4 = volatility.score_one(x, t) if volatility is not None else 0.0
         p5 = novelty.score_one(x, t) if novelty is not None else 0.0
         p6 = sequence.score_one(x, t) if sequence is not None else 0.0
-        parts = self._parts = (p1, p2, p3, p4, p5, p6)
+        resonance = self._resonance
+        p7 = resonance.score_one(x, t) if resonance is not None else 0.0
+        parts = self._parts = (p1, p2, p3, p4, p5, p6, p7)
         if self.combine == "fisher":
             return _fisher(parts)
         return max(parts)
@@ -147,6 +157,18 @@ class UnivariateEnsemble(AnomalyDetector):
             self._novelty.learn_one(x, t)
         if self._sequence is not None:
             self._sequence.learn_one(x, t)
+        if self._resonance is not None:
+            self._resonance.learn_one(x, t)
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        # a checkpoint written before the resonance option existed had it off
+        params = state["config"].get("__dict__", {}).get("params", {}).get("__dict__")
+        if isinstance(params, dict) and "resonance" not in params:
+            config = state["config"]["__dict__"]
+            params = {**params, "resonance": False}
+            state = {**state, "config": {"__dict__": {**config, "params": {"__dict__": params}}}}
+        super().load_state_dict(state)
+        self._parts = (*self._parts, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)[:7]
 
     def expected_band(self) -> ExpectedBand | None:
         return self._seasonal.expected_band()
@@ -154,7 +176,7 @@ class UnivariateEnsemble(AnomalyDetector):
     @property
     def parts(self) -> dict[str, float]:
         """Probabilities of the last scored point per enabled component (for evidence)."""
-        names = ("seasonal", "level_shift", "sustained", "volatility", "novelty", "sequence")
+        names = ("seasonal", "level_shift", "sustained", "volatility", "novelty", "sequence", "resonance")
         enabled = (
             True,
             True,
@@ -162,6 +184,7 @@ class UnivariateEnsemble(AnomalyDetector):
             self._volatility is not None,
             self._novelty is not None,
             self._sequence is not None,
+            self._resonance is not None,
         )
         return {n: p for n, p, on in zip(names, self._parts, enabled, strict=True) if on}
 

@@ -70,6 +70,7 @@ def test_public_names_are_pinned():
         "LabelMatcher",
         "MetricWatch",
         "RangeNoveltyDetector",
+        "ResonanceDetector",
         "SeasonalBaseline",
         "SeasonalTrendForecaster",
         "SequenceNoveltyDetector",

@@ -159,8 +159,8 @@ def test_infinite_values_round_trip(store: SqlTrackingStore) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"params": {"p": "x" * 6001}}, "value"),
-        ({"tags": {"t": "x" * 8001}}, "value"),
+        ({"params": {"p": "x" * 6001, "k" * 251: "v"}}, "key"),
+        ({"tags": {"t": "x" * 8001, "../t": "v"}}, "key"),
         ({"params": {"k" * 251: "v"}}, "key"),
         ({"params": {"../etc": "v"}}, "key"),
         ({"metrics": [Metric("m", 1.0, 1, 0)] * 1001}, "metrics"),
@@ -174,6 +174,15 @@ def test_limits_are_enforced_before_writing(store: SqlTrackingStore, kwargs: dic
     assert info.value.field == field
     run = store.get_run(run_id)
     assert run.params == {} and run.metrics == []
+
+
+def test_long_param_and_tag_values_are_cut_to_mlflows_limits(store: SqlTrackingStore) -> None:
+    # MLflow's server cuts them (MLFLOW_TRUNCATE_LONG_VALUES, on by default) instead of refusing the batch.
+    run_id = _run(store)
+    store.log_batch(run_id, params={"features": "f" * 7000}, tags={"mlflow.note.content": "n" * 9000})
+    store.log_param(run_id, "features", "f" * 6500)  # the same value again: cut the same way, not a change
+    run = store.get_run(run_id)
+    assert run.params["features"] == "f" * 6000 and run.tags["mlflow.note.content"] == "n" * 8000
 
 
 def test_unknown_run_is_not_found(store: SqlTrackingStore) -> None:

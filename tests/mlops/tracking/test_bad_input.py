@@ -66,8 +66,8 @@ def test_batch_past_limits_stores_nothing(http: httpx.Client, run_id: str) -> No
     resp = http.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": metrics})
     assert _error(resp, 400, "INVALID_PARAMETER_VALUE")["field"] == "metrics"
     resp = http.post(f"{API}/runs/log-batch", json={
-        "run_id": run_id, "metrics": metrics[:10], "params": [{"key": "p", "value": "x" * 6001}]})
-    assert _error(resp, 400, "INVALID_PARAMETER_VALUE")["field"] == "value"
+        "run_id": run_id, "metrics": metrics[:10], "params": [{"key": "p" * 251, "value": "v"}]})
+    assert _error(resp, 400, "INVALID_PARAMETER_VALUE")["field"] == "key"
     run = http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]
     assert run["data"]["metrics"] == [] and run["data"]["params"] == []
 

@@ -138,3 +138,13 @@ def test_logged_models_ordered_by_a_metric_and_filtered_by_dataset(client: Mlflo
     assert names(datasets=[{"dataset_name": "other", "dataset_digest": other.digest}]) == ["c"]
     with pytest.raises(MlflowException, match="params.x"):
         names(order_by=[{"field_name": "params.x"}])
+
+
+def test_long_param_and_note_are_cut_as_mlflows_server_does(client: MlflowClient) -> None:
+    # The client sends them whole and relies on the server cutting them; opsloop refused the batch.
+    with mlflow.start_run() as run:
+        mlflow.log_param("features", ",".join(f"feature_{i}" for i in range(1000)))
+        mlflow.set_tag("mlflow.note.content", "a long description " * 500)
+    got = client.get_run(run.info.run_id).data
+    assert len(got.params["features"]) == 6000 and got.params["features"].startswith("feature_0,feature_1,")
+    assert len(got.tags["mlflow.note.content"]) == 8000

@@ -50,11 +50,16 @@ def check_key(key: object, kind: str) -> str:
     return key
 
 
-def check_value(value: object, kind: str, key: str, limit: int) -> str:
+def check_value(value: object, kind: str, key: str, limit: int, *, truncate: bool = False) -> str:
+    """``value`` if it is a string of at most ``limit`` characters; with ``truncate``, a longer one is cut to
+    ``limit``, as MLflow's server does with run params and tags (``MLFLOW_TRUNCATE_LONG_VALUES``, on by
+    default), instead of refused."""
     if value is None:
         raise InvalidInputError(f"Missing value for required parameter 'value' of {kind} '{key}'", field="value")
     if not isinstance(value, str):
         raise InvalidInputError(f"{kind.capitalize()} '{key}' value must be a string", field="value")
+    if len(value) > limit and truncate:
+        return value[:limit]
     if len(value) > limit:
         raise LimitExceededError(
             f"{kind.capitalize()} '{key}' had value length {len(value)}, which exceeded length limit of {limit}",

@@ -51,8 +51,7 @@ class RunLogging(TrackingStoreBase):
                   tags: dict[str, str] | None = None, param_list: Sequence[tuple[str, str]] | None = None) -> None:
         """Log metrics, params and tags atomically: all of them are stored, or none."""
         pairs = list(param_list) if param_list is not None else list((params or {}).items())
-        tags = tags or {}
-        self._check_batch(metrics, pairs, tags)
+        pairs, tags = self._check_batch(metrics, pairs, tags or {})
         unique_params = self._unique_params(pairs)
         with self.db.write() as conn:
             run_uuid: str = self._active_run(conn, run_id).run_uuid
@@ -64,7 +63,9 @@ class RunLogging(TrackingStoreBase):
                 self._write_metrics(conn, run_uuid, metrics)
 
     @staticmethod
-    def _check_batch(metrics: Sequence[Metric], pairs: list[tuple[str, str]], tags: dict[str, str]) -> None:
+    def _check_batch(metrics: Sequence[Metric], pairs: list[tuple[str, str]],
+                     tags: dict[str, str]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+        """Refuse a batch past MLflow's limits; the params and tags to write (long values cut, as MLflow does)."""
         if len(metrics) > limits.MAX_METRICS_PER_BATCH:
             raise limits.LimitExceededError(
                 f"A batch logging request can contain at most {limits.MAX_METRICS_PER_BATCH} metrics. "
@@ -87,12 +88,12 @@ class RunLogging(TrackingStoreBase):
                 limits.check_key(m.key, "metric")
                 checked.add(m.key)
             limits.check_metric_numbers(m.key, m.value, m.timestamp, m.step)
-        for key, value in pairs:
-            limits.check_key(key, "param")
-            limits.check_value(value, "param", key, limits.MAX_PARAM_VAL_LENGTH)
-        for key, value in tags.items():
-            limits.check_key(key, "tag")
-            limits.check_value(value, "tag", key, limits.MAX_TAG_VAL_LENGTH)
+        params = [(limits.check_key(key, "param"),
+                   limits.check_value(value, "param", key, limits.MAX_PARAM_VAL_LENGTH, truncate=True))
+                  for key, value in pairs]
+        return params, {limits.check_key(key, "tag"):
+                        limits.check_value(value, "tag", key, limits.MAX_TAG_VAL_LENGTH, truncate=True)
+                        for key, value in tags.items()}
 
     @staticmethod
     def _unique_params(pairs: list[tuple[str, str]]) -> dict[str, str]:

@@ -53,12 +53,12 @@ def detect_series(
 def _resonance_step(det: UnivariateEnsemble, spec: dict | None):
     """Config hook (off unless ``config["resonance"]`` is given): ``ResonanceDetector`` (with
     ``params``) used ``"alone"``, as a ``"gate"`` (the ensemble's probability passes only within
-    ``lag`` points of a new resonance cluster) or in ``"union"`` (the larger of both probabilities).
+    ``lag`` points of a new resonance cluster, or when it reaches ``bypass``) or in ``"union"`` (the larger of both probabilities).
     As a Fisher term of the ensemble it needs no hook: ``{"detector": {"resonance": {...}}}``."""
     if not spec:
         return None
     art = ResonanceDetector(**spec.get("params", {}))
-    use, lag = spec.get("use", "alone"), spec.get("lag", 30)
+    use, lag, bypass = spec.get("use", "alone"), spec.get("lag", 30), spec.get("bypass", 1.0)
 
     def step(x: float, t: float) -> float:
         q = art.score_one(x, t)
@@ -68,7 +68,7 @@ def _resonance_step(det: UnivariateEnsemble, spec: dict | None):
         p = det.score_one(x, t)
         det.learn_one(x, t)
         if use == "gate":
-            return p if art.points_since_novel <= lag else 0.0
+            return p if art.points_since_novel <= lag or p >= bypass else 0.0
         return max(p, q)
 
     return step

@@ -129,7 +129,8 @@ def test_an_ensemble_checkpoint_from_before_the_resonance_option_still_loads():
     det = UnivariateEnsemble()
     _run(det, values[:900])
     state = json.loads(json.dumps(det.state_dict()))
-    del state["config"]["__dict__"]["params"]["__dict__"]["resonance"]  # as written by older versions
+    params = state["config"]["__dict__"]["params"]["__dict__"]
+    del params["resonance"], params["resonance_alone"]  # as written by older versions
     state["state"]["_parts"]["__tuple__"] = state["state"]["_parts"]["__tuple__"][:6]
     del state["state"]["_resonance"]
     restored = UnivariateEnsemble()
@@ -145,3 +146,17 @@ def test_the_ensemble_with_resonance_finds_a_spike():
     probs = _run(det, values)
     assert max(probs[1500:1506]) > max(probs[800:1450])
     assert "resonance" in det.parts and "resonance" not in UnivariateEnsemble().parts
+
+
+def test_resonance_alone_is_the_larger_of_its_novelty_and_the_other_components():
+    values = seasonal_series(2000, seed=3)
+    values[1500] += 10
+    plain, alone = UnivariateEnsemble(), UnivariateEnsemble(resonance=True, resonance_alone=True)
+    own = []
+    for i, v in enumerate(values):
+        p, q = plain.score_one(v, 60.0 * i), alone.score_one(v, 60.0 * i)
+        plain.learn_one(v, 60.0 * i)
+        alone.learn_one(v, 60.0 * i)
+        assert q == max(p, alone.parts["resonance"])
+        own.append(alone.parts["resonance"])
+    assert max(own[1500:1506]) > 0.9

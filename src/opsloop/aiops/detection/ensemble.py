@@ -33,6 +33,7 @@ from opsloop.errors import InvalidInputError
 __all__ = ["UnivariateEnsemble"]
 
 _log, _exp = math.log, math.exp
+_ADDED = {"resonance": False, "resonance_alone": False}  # parameters older checkpoints lack
 _TERM_ORDERS = [range(1, k) for k in range(8)]  # the series' terms for k positive components (of seven)
 
 
@@ -49,6 +50,8 @@ class UnivariateEnsemble(AnomalyDetector):
         novelty: ``RangeNoveltyDetector`` parameters, True for its defaults, False to leave it out.
         sequence: ``SequenceNoveltyDetector`` parameters, True for its defaults, False to leave it out.
         resonance: ``ResonanceDetector`` parameters, True for its defaults, False to leave it out.
+        resonance_alone: the resonance novelty's probability stands alone (the larger of it and the
+            other components' combination) instead of being one more term of the combination.
         combine: ``"fisher"`` (Fisher's method over the components' tail probabilities: agreeing
             evidence reinforces) or ``"max"``.
         absorb_shifts: when the CUSUM confirms a level shift, move the seasonal level to it at once
@@ -68,6 +71,7 @@ class UnivariateEnsemble(AnomalyDetector):
         sequence: dict | bool = False,
         combine: str = "fisher",
         resonance: dict | bool = False,
+        resonance_alone: bool = False,
     ) -> None:
         if combine not in ("fisher", "max"):
             raise InvalidInputError("combine must be 'fisher' or 'max'", field="combine")
@@ -86,6 +90,7 @@ class UnivariateEnsemble(AnomalyDetector):
         self._sequence = _component(SequenceNoveltyDetector, sequence)
         self.resonance = resonance
         self._resonance = _component(ResonanceDetector, resonance)
+        self.resonance_alone = resonance_alone
         self._seasonal = SeasonalBaseline(**(seasonal or {}))
         self._shift = ChangePointDetector(**(shift or {}))
         self._sustain_cal = make_calibrator(calibrator)
@@ -120,6 +125,9 @@ class UnivariateEnsemble(AnomalyDetector):
         resonance = self._resonance
         p7 = resonance.score_one(x, t) if resonance is not None else 0.0
         parts = self._parts = (p1, p2, p3, p4, p5, p6, p7)
+        if self.resonance_alone:
+            p = _fisher(parts[:6]) if self.combine == "fisher" else max(parts[:6])
+            return p if p > p7 else p7
         if self.combine == "fisher":
             return _fisher(parts)
         return max(parts)
@@ -161,11 +169,11 @@ class UnivariateEnsemble(AnomalyDetector):
             self._resonance.learn_one(x, t)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        # a checkpoint written before the resonance option existed had it off
+        # a checkpoint written before the resonance options existed had them off
         params = state["config"].get("__dict__", {}).get("params", {}).get("__dict__")
-        if isinstance(params, dict) and "resonance" not in params:
+        if isinstance(params, dict) and not _ADDED.keys() <= params.keys():
             config = state["config"]["__dict__"]
-            params = {**params, "resonance": False}
+            params = {**_ADDED, **params}
             state = {**state, "config": {"__dict__": {**config, "params": {"__dict__": params}}}}
         super().load_state_dict(state)
         self._parts = (*self._parts, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)[:7]

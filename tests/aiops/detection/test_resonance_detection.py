@@ -96,6 +96,14 @@ def test_bad_values_gaps_and_constant_series_do_not_crash():
         det.learn_one(x, t)
         assert 0.0 <= p <= 1.0
     assert _novelties([7.0] * 3000) == []
+    overflowing = _run(ResonanceDetector(warmup=20), [1e308, 1.7e308, -1.7e308, 3.0] * 400)
+    assert all(0.0 <= p <= 1.0 for p in overflowing)
+
+
+def test_a_series_constant_through_the_warm_up_keeps_learning_its_range():
+    values = [5.0] * 1200 + seasonal_series(1200, seed=1)
+    values[2000] += 15
+    assert 2003 in _novelties(values)  # block of 6 ending at 2003 (1200 is a block boundary)
 
 
 def test_a_non_finite_value_does_not_enter_a_block():

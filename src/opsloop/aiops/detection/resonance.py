@@ -12,12 +12,18 @@ below the lower vigilance it is also a new *cluster*: the pattern is novel. Both
 to the matches the series usually gets, and a novelty right after another one, or right after a
 vigilance change, is masked unless it matches far worse. Novelties are what ARTime reports.
 
-Differences from ARTime, for a causal, bounded stream: the range is the series' running range
-(ARTime is given the whole file's minimum and maximum); the block length is a parameter (ARTime
-derives it from NAB's probationary period); the median is taken over the last ``median_steps``
-block values; the memory holds at most ``max_categories`` categories (the least recently
-resonating one is replaced). ``output="match"`` gives, instead of the sparse novelties, the
-calibrated mismatch ``1 - match`` of every block (for use as an evidence term).
+Differences from ARTime, for a causal, bounded stream: ARTime is given the whole file's minimum
+and maximum; here the range is the one seen during the warm-up, widened by ``margin`` on each side
+and then frozen (``freeze``; values beyond it are clipped), because a running range re-scales the
+patterns the memory has learned (on NAB's development files that cost 20 points). The block
+length is a parameter (ARTime derives it from NAB's probationary period); a block's extreme
+stands out relative to the range (ARTime: 10 % of the mean); the median is taken over the last
+``median_steps`` block values; the memory holds at most ``max_categories`` categories (the least
+recently resonating one is replaced). A reported novelty of confidence ``c`` (ARTime's: how far
+the match falls below both vigilances, plus how far the current level lies outside the
+category's box) has probability ``1 - 10 ** -(digits + 6 c)``. ``output="match"`` gives instead
+the calibrated mismatch ``1 - match`` of every block. Figures and why it is not in the default
+ensemble: docs/benchmarks.md (2026-12-07).
 """
 
 from __future__ import annotations
@@ -76,8 +82,11 @@ class ResonanceDetector(InOrderStream, AnomalyDetector):
         median_steps: block values the running median is taken over.
         forget: fraction of the range the water marks move inwards per point (0: a running
             minimum and maximum).
+        margin: fraction of the range added on each side before values are scaled into it.
+        freeze: the range stops moving at the end of the warm-up.
         output: ``"novelty"`` (the probability of a reported novelty, 0 elsewhere) or
             ``"match"`` (the calibrated mismatch of every block).
+        digits: nines of the probability of a novelty of confidence 0 (six more at confidence 1).
         calibrator: ``TailCalibrator`` parameters for ``output="match"``.
     """
 
@@ -170,7 +179,8 @@ class ResonanceDetector(InOrderStream, AnomalyDetector):
         step = self._evaluate(x, t)
         self._cache = None
         self._pending = []
-        self._commit(x, step)
+        if step is not None:  # None: values so large that their mean or range overflows
+            self._commit(step)
 
     @property
     def confidence(self) -> float:
@@ -194,7 +204,9 @@ class ResonanceDetector(InOrderStream, AnomalyDetector):
         avg = mean if self._avg != self._avg else 0.5 * (self._avg + mean)
         hi, lo = self._marks(vals)
         value = self._representative(vals, mean, avg, hi - lo)
-        if len(self._pattern) + 1 < self.window:
+        if not (isfinite(value) and isfinite(hi - lo) and isfinite(avg)):
+            step = None
+        elif len(self._pattern) + 1 < self.window:
             step: tuple | None = (None, 1.0, 1.0, None, 0.0, value, avg, hi, lo)
         else:
             feats = self._features(value, hi, lo)
@@ -208,7 +220,7 @@ class ResonanceDetector(InOrderStream, AnomalyDetector):
 
     def _marks(self, vals: list[float]) -> tuple[float, float]:
         hi, lo = self._hi, self._lo
-        if self.freeze and self._steps >= self.warmup:
+        if self.freeze and self._steps >= self.warmup and hi > lo:
             return hi, lo
         if self.forget > 0.0 and hi > lo:
             shrink = self.forget * len(vals) * (hi - lo)
@@ -259,8 +271,7 @@ class ResonanceDetector(InOrderStream, AnomalyDetector):
         below = (0.35 * (self._rho_hi - a) + 0.65 * (self._rho_lo - a)) / (1.0 - a)
         return min(1.0, below + 1.5 * (1.0 - energy))
 
-    def _commit(self, x: float, step: tuple | None) -> None:
-        assert step is not None
+    def _commit(self, step: tuple) -> None:
         feats, best, energy, matches, confidence, value, avg, hi, lo = step
         self._avg, self._hi, self._lo = avg, hi, lo
         self._remember(value)

@@ -204,11 +204,11 @@ class ResonanceDetector(InOrderStream, AnomalyDetector):
         avg = mean if self._avg != self._avg else 0.5 * (self._avg + mean)
         hi, lo = self._marks(vals)
         value = self._representative(vals, mean, avg, hi - lo)
-        if not (isfinite(value) and isfinite(hi - lo) and isfinite(avg)):
-            step = None
-        elif len(self._pattern) + 1 < self.window:
-            step: tuple | None = (None, 1.0, 1.0, None, 0.0, value, avg, hi, lo)
-        else:
+        finite = isfinite(value) and isfinite(hi - lo) and isfinite(avg)
+        step: tuple | None = None  # a mean or range that overflows makes no step
+        if finite and len(self._pattern) + 1 < self.window:
+            step = (None, 1.0, 1.0, None, 0.0, value, avg, hi, lo)
+        elif finite:
             feats = self._features(value, hi, lo)
             best, energy, matches = self._match(feats)
             confidence = self._novelty_confidence(best, energy)

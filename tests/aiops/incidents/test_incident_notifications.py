@@ -24,15 +24,16 @@ AM = API + "/ingest/alertmanager"
 class Receiver:
     """A webhook receiver on loopback that records what it is sent."""
 
-    def __init__(self, port: int, status: int = 200) -> None:
+    def __init__(self, port: int, status: int = 200, first: tuple[int, ...] = ()) -> None:
         self.port, self.status, self.bodies = port, status, []
+        self.first = list(first)  # the answers to the first requests, then ``status``
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["content-length"]))
                 outer.bodies.append((self.path, json.loads(body)))
-                self.send_response(outer.status)
+                self.send_response(outer.first.pop(0) if outer.first else outer.status)
                 self.end_headers()
 
             def log_message(self, *args) -> None:  # noqa: ANN002
@@ -180,6 +181,30 @@ def test_pagerduty_events_follow_the_incident(client) -> None:  # noqa: ANN001
         assert trigger["severity"] == "critical" and trigger["source"] == "db"
         assert trigger["summary"].startswith(f"Incident #{inc['id']}:") and trigger["timestamp"].endswith("Z")
         assert "payload" not in bodies[1] and "payload" not in bodies[2]
+    finally:
+        rx.close()
+
+
+def test_a_retried_notification_keeps_its_incidents_events_in_order(client) -> None:  # noqa: ANN001
+    """While an incident's 'opened' waits for its retry, its 'acknowledged' and 'resolved' wait behind it:
+    PagerDuty must not get trigger after resolve (a page left open for an incident already resolved)."""
+    d = client.app.state.aiops.dispatcher
+    d.base_delay_s, d.max_delay_s = 1.0, 1.0
+    rx = Receiver(free_port(), status=202, first=(503,))
+    try:
+        client.put(API + "/notifications/targets", json=[
+            {"name": "pd", "url": f"http://127.0.0.1:{rx.port}/v2/enqueue", "format": "pagerduty",
+             "routing_key": "R0UT1NG"}])
+        client.post(AM, json=am_payload([alert("Down", "db", severity="critical")]))
+        [inc] = incidents(client)
+        wait(lambda: rx.bodies)  # the trigger failed; its retry is a second away
+        client.post(f"{API}/incidents/{inc['id']}/ack", json={"actor": "ann"})
+        client.post(f"{API}/incidents/{inc['id']}/resolve", json={"actor": "ann", "text": "failed over"})
+        wait(lambda: len(rx.bodies) >= 4)
+        time.sleep(0.3)  # nothing else is on its way
+        assert [b["event_action"] for _, b in rx.bodies] == ["trigger", "trigger", "acknowledge", "resolve"]
+        rows = client.get(API + "/notifications", params={"state": "delivered"}).json()["notifications"]
+        assert len(rows) == 3
     finally:
         rx.close()
 

@@ -302,11 +302,43 @@ class SqlOpsStore:
                  "delivered_at": None} for n in items])
 
     def due(self, now: float, limit: int = 50) -> list[dict[str, Any]]:
+        """The pending rows due by ``now``, each the oldest pending row of its target and incident.
+
+        A receiver gets an incident's events in the order they happened (PagerDuty must not get the
+        trigger after the resolve): a row behind a pending one of its target and incident (an 'opened'
+        waiting for its retry) waits until that one is delivered or dead, put back to that one's next
+        attempt so that it holds no place among the due rows meanwhile.
+        """
         N = aiops_notifications
         with self.db.read() as conn:
             rows = conn.execute(select(N).where(N.c.state == "pending", N.c.next_attempt_at <= now)
-                                .order_by(N.c.next_attempt_at, N.c.id).limit(limit))
-            return [{**r._mapping, "payload": orjson.loads(r.payload)} for r in rows]
+                                .order_by(N.c.next_attempt_at, N.c.id).limit(limit)).all()
+            heads = self._queue_heads(conn, {r.incident_id for r in rows if r.incident_id is not None})
+        out, later = [], {}
+        for r in rows:
+            head_id, head_next = heads.get((r.target, r.incident_id), (r.id, r.next_attempt_at))
+            if head_id == r.id:
+                out.append({**r._mapping, "payload": orjson.loads(r.payload)})
+            elif head_next > r.next_attempt_at:
+                later[r.id] = head_next
+        if later:
+            with self.db.write() as conn:
+                conn.execute(update(N).where(N.c.id == bindparam("row_id"), N.c.state == "pending")
+                             .values(next_attempt_at=bindparam("until")),
+                             [{"row_id": i, "until": t} for i, t in later.items()])
+        return out
+
+    @staticmethod
+    def _queue_heads(conn: Connection, incident_ids: set[int]) -> dict[tuple[str, int], tuple[int, float]]:
+        """The oldest pending row (id, next attempt) of each target for these incidents."""
+        N = aiops_notifications
+        heads: dict[tuple[str, int], tuple[int, float]] = {}
+        if incident_ids:
+            for h in conn.execute(select(N.c.target, N.c.incident_id, N.c.id, N.c.next_attempt_at)
+                                  .where(N.c.state == "pending", N.c.incident_id.in_(incident_ids))
+                                  .order_by(N.c.id.desc())):
+                heads[(h.target, h.incident_id)] = (h.id, h.next_attempt_at)  # the last one is the oldest
+        return heads
 
     def next_due(self) -> float | None:
         N = aiops_notifications

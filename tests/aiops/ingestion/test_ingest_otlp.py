@@ -129,6 +129,31 @@ def test_metrics_partial_success(client) -> None:  # noqa: ANN001
     assert r.json()["partialSuccess"]["rejectedDataPoints"] == "2"
 
 
+def test_points_with_no_recorded_value_are_skipped(client) -> None:  # noqa: ANN001
+    """A point flagged FLAG_NO_RECORDED_VALUE (what a Collector's Prometheus receiver sends for a
+    staleness marker) has no value: neither a zero in the history nor a refused point."""
+    now_ns = str(int(time.time() * 1e9))
+    stale = {"timeUnixNano": now_ns, "flags": 1}
+    body = {"resourceMetrics": [{"resource": {"attributes": [_kv("service.name", "api")]}, "scopeMetrics": [{
+        "metrics": [
+            {"name": "up", "gauge": {"dataPoints": [stale, {"timeUnixNano": now_ns, "asDouble": 1, "flags": 0}]}},
+            {"name": "latency", "histogram": {"dataPoints": [stale], "aggregationTemporality": 2}},
+            {"name": "rpc", "summary": {"dataPoints": [stale]}},
+        ]}]}]}
+    r = client.post("/v1/metrics", json=body)
+    assert r.status_code == 200 and r.json() == {}
+    req = ExportMetricsServiceRequest()
+    metrics = req.resource_metrics.add().scope_metrics.add().metrics
+    for name, kind in (("queue_depth", "gauge"), ("duration", "histogram")):
+        m = metrics.add()
+        m.name = name
+        getattr(m, kind).data_points.add(time_unix_nano=int(now_ns), flags=1)
+    r = client.post("/v1/metrics", content=req.SerializeToString(), headers=PB)
+    assert r.status_code == 200
+    assert not ExportMetricsServiceResponse.FromString(r.content).HasField("partial_success")
+    assert {s["labels"]["__name__"]: s["values"]["value"] for s in signals(client, kind="metric")} == {"up": 1.0}
+
+
 @pytest.mark.parametrize("path", ["/v1/logs", "/v1/metrics"])
 def test_malformed_bodies(client, path: str) -> None:  # noqa: ANN001
     r = client.post(path, content=b"{nope", headers={"content-type": "application/json"})

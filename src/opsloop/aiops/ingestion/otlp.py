@@ -5,8 +5,9 @@ Logs: each ``LogRecord`` becomes a ``log`` signal: resource and record attribute
 (nested values flattened to JSON text), the body its text, ``severityNumber`` (or ``severityText``) its
 severity, the trace and span ids its evidence. Metrics: gauge and sum points become ``MetricPoint``s
 named by the metric (``__name__``); histograms and summaries give ``_count`` and ``_sum`` series
-(summaries also their quantiles). Records that fail validation are rejected one by one and the
-response reports them as the spec's *partial success*; a body that cannot be decoded is a 400.
+(summaries also their quantiles); a point flagged as having no recorded value is skipped. Records
+that fail validation are rejected one by one and the response reports them as the spec's *partial
+success*; a body that cannot be decoded is a 400.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from opsloop.errors import InvalidInputError
 __all__ = ["decode_logs", "decode_metrics", "error_body", "success_body"]
 
 JSON, PROTOBUF = "application/json", "application/x-protobuf"
+# DataPointFlags.FLAG_NO_RECORDED_VALUE: the series has no value at that time (what a Collector's
+# Prometheus receiver sends for a staleness marker); such a point is skipped, not read as a zero
+NO_RECORDED_VALUE = 1
 _IDS = (("traceId", "traceId"), ("spanId", "spanId"), ("trace_id", "traceId"), ("span_id", "spanId"))
 
 
@@ -226,6 +230,8 @@ def _metrics_json(body: bytes, limits: Limits, now: float) -> Decoded:
 
 
 def _values_json(kind: str, dp: dict[str, Any]) -> list[tuple[str, float]]:
+    if type(dp.get("flags")) is int and dp["flags"] & NO_RECORDED_VALUE:
+        return []
     if kind in ("gauge", "sum"):
         if "asDouble" in dp or "as_double" in dp:
             return [("", float(_either(dp, "asDouble", "as_double")))]

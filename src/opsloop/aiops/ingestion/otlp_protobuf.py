@@ -7,7 +7,7 @@ import base64
 from typing import Any
 
 from opsloop.aiops.ingestion.normalise import Decoded, Limits
-from opsloop.aiops.ingestion.otlp import _flat, _log, _point, _severity
+from opsloop.aiops.ingestion.otlp import NO_RECORDED_VALUE, _flat, _log, _point, _severity
 from opsloop.errors import InvalidInputError
 
 __all__ = ["logs_pb", "metrics_pb"]
@@ -100,6 +100,8 @@ def metrics_pb(body: bytes, limits: Limits, now: float) -> Decoded:
 
 
 def _values_pb(kind: str, dp: Any) -> list[tuple[str, float]]:
+    if dp.flags & NO_RECORDED_VALUE:
+        return []
     if kind in ("gauge", "sum"):
         which = dp.WhichOneof("value")
         if which is None:

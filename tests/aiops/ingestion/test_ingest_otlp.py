@@ -49,6 +49,19 @@ def test_logs_json(client) -> None:  # noqa: ANN001
     assert rows["ok"]["severity"] == "info"
 
 
+def test_logs_json_severity_number_by_name(client) -> None:  # noqa: ANN001
+    """Protobuf's JSON mapping also writes an enum by its name (the Collector reads both); a value that
+    is neither a number nor a SeverityNumber is refused naming the field."""
+    named = [{**record(text), "severityNumber": name} for text, name in (
+        ("disk almost full", "SEVERITY_NUMBER_WARN"), ("db down", "SEVERITY_NUMBER_FATAL2"), ("hi", "9"))]
+    r = client.post("/v1/logs", json=logs_json([*named, {**record("odd"), "severityNumber": "LOUD"}]))
+    assert r.status_code == 200
+    ps = r.json()["partialSuccess"]
+    assert ps["rejectedLogRecords"] == "1" and "'severityNumber'" in ps["errorMessage"]
+    rows = {s["text"]: s["severity"] for s in signals(client, kind="log")}
+    assert rows == {"disk almost full": "warning", "db down": "critical", "hi": "info"}
+
+
 def test_logs_resend_folds(client) -> None:  # noqa: ANN001
     body = logs_json([record("same line", t=1_700_000_000.5)])
     client.post("/v1/logs", json=body)

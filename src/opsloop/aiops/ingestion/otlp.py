@@ -48,6 +48,28 @@ def _severity(number: int, text: str) -> Severity:
 
 
 # --- JSON ---------------------------------------------------------------------------------------------
+# SeverityNumber by name, as protobuf's JSON mapping may write an enum: SEVERITY_NUMBER_WARN3 = 15
+_SEVERITY_NAMES = {f"SEVERITY_NUMBER_{name}{'' if i == 0 else i + 1}": first + i
+                   for name, first in (("TRACE", 1), ("DEBUG", 5), ("INFO", 9), ("WARN", 13), ("ERROR", 17),
+                                       ("FATAL", 21)) for i in range(4)}
+_SEVERITY_NAMES["SEVERITY_NUMBER_UNSPECIFIED"] = 0
+
+
+def _severity_number(value: Any) -> int:
+    """A record's ``severityNumber``: a number (or its digits) or its enum name; else a 400 naming it."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str):
+        if value in _SEVERITY_NAMES:
+            return _SEVERITY_NAMES[value]
+        if value.strip().isdigit():
+            return int(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value % 1 == 0:
+        return int(value)
+    raise InvalidInputError(f"'severityNumber': expected a SeverityNumber (0-24 or its name), got {value!r}",
+                            field="severityNumber")
+
+
 def _either(v: dict[str, Any], camel: str, snake: str) -> Any:
     """The value under the JSON name or the proto name; the caller checked that one of them is there."""
     return v[camel] if camel in v else v[snake]
@@ -164,7 +186,7 @@ def _logs_json(body: bytes, limits: Limits, now: float) -> Decoded:
                     t = _nanos(rec, "timeUnixNano", "time_unix_nano", "observedTimeUnixNano",
                                "observed_time_unix_nano")
                     body_value = _value_json(rec.get("body")) or ""
-                    sev = _severity(int(rec.get("severityNumber", rec.get("severity_number", 0)) or 0),
+                    sev = _severity(_severity_number(rec.get("severityNumber", rec.get("severity_number"))),
                                     rec.get("severityText", rec.get("severity_text", "")) or "")
                     ev = {}
                     for key, name in _IDS:

@@ -60,8 +60,24 @@ DEFAULT_URL = "http://127.0.0.1:5000"
 @click.pass_context
 def incidents(ctx: click.Context, url: str | None) -> None:
     """Incidents: list, show, ack, resolve, comment, assign, merge, split, runbook runs, silences."""
-    parent = getattr(ctx.parent, "obj", None) if ctx.parent is not None else None
-    ctx.obj = {"url": url or getattr(parent, "url", None) or DEFAULT_URL}
+    ctx.obj = {"url": _server_url(ctx, url)}
+
+
+def _server_url(ctx: click.Context, url: str | None) -> str:
+    """A ``--url`` flag (this group's, then the top-level one), then OPSLOOP_URL, then the top-level
+    option's environment when it names an http(s) server (MLFLOW_TRACKING_URI may be a store path)."""
+    from click.core import ParameterSource
+
+    parent = ctx.parent
+    parent_url = getattr(parent.obj, "url", None) if parent is not None else None
+    if parent_url and ctx.get_parameter_source("url") != ParameterSource.COMMANDLINE and \
+            parent is not None and parent.get_parameter_source("url") == ParameterSource.COMMANDLINE:
+        return str(parent_url)
+    if url:
+        return url
+    if parent_url and str(parent_url).startswith(("http://", "https://")):
+        return str(parent_url)
+    return DEFAULT_URL
 
 
 @incidents.command("list")

@@ -85,3 +85,28 @@ def test_cli_silences(server) -> None:  # noqa: ANN001
     bad = run(server.url, "silence", "not a matcher")
     assert bad.returncode == 1 and "cannot parse matcher" in bad.stderr and "Traceback" not in bad.stderr
     assert run(server.url, "unsilence", "99").returncode == 1
+
+
+def test_the_url_given_on_the_command_line_wins_over_the_environment(monkeypatch) -> None:  # noqa: ANN001
+    """``opsloop --url X incidents …`` goes to X even when OPSLOOP_URL names another server (a flag beats
+    the environment, as for every other command); ``incidents --url`` beats both."""
+    from opsloop.cli import main
+
+    asked: list[str] = []
+
+    def answer(method: str, url: str, **kwargs: object) -> httpx.Response:
+        asked.append(url.split("/api/")[0])
+        return httpx.Response(200, json={"incidents": [], "total": 0})
+
+    monkeypatch.setattr(httpx, "request", answer)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("OPSLOOP_URL", "http://from-env:1")
+    for argv in (["--url", "http://flag:2", "incidents", "list", "--json"],
+                 ["incidents", "list", "--json"],
+                 ["--url", "http://flag:2", "incidents", "--url", "http://inner:3", "list", "--json"]):
+        assert main(argv) == 0
+    assert asked == ["http://flag:2", "http://from-env:1", "http://inner:3"]
+    monkeypatch.delenv("OPSLOOP_URL")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")  # a store for mlflow, not a server
+    assert main(["incidents", "list", "--json"]) == 0
+    assert asked[-1] == "http://127.0.0.1:5000"

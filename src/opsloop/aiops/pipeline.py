@@ -48,6 +48,28 @@ if TYPE_CHECKING:  # imported on first use at run time (see _build_watch and _lo
 
 __all__ = ["Pipeline"]
 
+_LAST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z, the last time RFC 3339 (and so Alertmanager) can write
+
+
+def _silence_window(doc: dict[str, Any], now: float) -> tuple[float, float]:
+    """A silence's start and end from ``starts_at`` and ``ends_at`` or ``duration_s``, each by year 9999."""
+    from opsloop.aiops.ingestion.normalise import parse_time
+
+    starts = parse_time(doc["starts_at"], "starts_at") if doc.get("starts_at") is not None else now
+    if doc.get("ends_at") is not None:
+        ends, field = parse_time(doc["ends_at"], "ends_at"), "ends_at"
+    elif doc.get("duration_s") is not None:
+        ends, field = starts + float(doc["duration_s"]), "duration_s"
+    else:
+        raise InvalidInputError("give 'ends_at' or 'duration_s'", field="ends_at")
+    for name, t in (("starts_at", starts), (field, ends)):
+        if not t <= _LAST_TIME:
+            raise InvalidInputError(f"{name}: past 9999-12-31T23:59:59Z, the latest time a silence can have",
+                                    field=name)
+    if ends <= starts:
+        raise InvalidInputError("ends_at must be after starts_at", field="ends_at")
+    return starts, ends
+
 log = logging.getLogger("opsloop.aiops")
 
 CHECKPOINT_SLICE = 500  # detector checkpoints taken per tick (about half a second of state under the lock)
@@ -528,17 +550,7 @@ class Pipeline:
         matchers = parse_matchers(doc.get("matchers"))
         if not matchers:
             raise InvalidInputError("a silence needs at least one matcher", field="matchers")
-        from opsloop.aiops.ingestion.normalise import parse_time
-
-        starts = parse_time(doc["starts_at"], "starts_at") if doc.get("starts_at") is not None else now
-        if doc.get("ends_at") is not None:
-            ends = parse_time(doc["ends_at"], "ends_at")
-        elif doc.get("duration_s") is not None:
-            ends = starts + float(doc["duration_s"])
-        else:
-            raise InvalidInputError("give 'ends_at' or 'duration_s'", field="ends_at")
-        if ends <= starts:
-            raise InvalidInputError("ends_at must be after starts_at", field="ends_at")
+        starts, ends = _silence_window(doc, now)
         fields = {"kind": kind, "matchers": [m.to_dict() for m in matchers], "starts_at": starts, "ends_at": ends,
                   "created_by": (actor or doc.get("created_by") or "")[:200], "comment": str(doc.get("comment", "")),
                   "created_at": now}

@@ -19,7 +19,12 @@ _COLUMNS = ["id", "state", "severity", "service", "signals", "title", "assignee"
 
 
 def _when(t: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) if t else ""
+    if not t:
+        return ""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
+    except (OverflowError, OSError, ValueError):  # past what the platform's clock can write (year 1e292)
+        return f"{t:.6g}"
 
 
 def _call(ctx: click.Context, method: str, path: str, **kwargs: Any) -> Any:

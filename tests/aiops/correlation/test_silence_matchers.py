@@ -54,3 +54,19 @@ def test_an_unreadable_stored_silence_is_skipped_not_fatal(tmp_path: Path) -> No
     with aiops_client(tmp_path) as c:  # the server starts, and lists the readable silence
         assert c.get("/health").status_code == 200
         assert [s["matchers"] for s in c.get(API + "/silences").json()["silences"]] == [['service="web"']]
+
+
+@pytest.mark.parametrize(("window", "field"), [
+    ({"duration_s": 1e300}, "duration_s"),
+    ({"ends_at": "10000-01-01T00:00:00Z"}, "ends_at"),
+    ({"ends_at": 1e30}, "ends_at"),
+    ({"starts_at": 1e21, "duration_s": 60}, "starts_at"),  # nanoseconds: year 33658
+])
+def test_a_silence_ending_past_year_9999_is_refused(tmp_path: Path, window: dict, field: str) -> None:
+    """Alertmanager cannot write such a time either; stored, it broke `opsloop incidents silences`."""
+    with aiops_client(tmp_path) as c:
+        r = c.post(API + "/silences", json={"matchers": ['service="db"'], **window})
+        assert r.status_code == 400 and r.json()["field"] == field, r.text
+        assert c.get(API + "/silences").json()["silences"] == []
+        r = c.post(API + "/silences", json={"matchers": ['service="db"'], "ends_at": "9999-12-31T23:59:59Z"})
+        assert r.status_code == 200, r.text

@@ -110,3 +110,14 @@ def test_the_url_given_on_the_command_line_wins_over_the_environment(monkeypatch
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")  # a store for mlflow, not a server
     assert main(["incidents", "list", "--json"]) == 0
     assert asked[-1] == "http://127.0.0.1:5000"
+
+
+def test_times_out_of_the_clocks_range_print_without_a_traceback(monkeypatch, capsys) -> None:  # noqa: ANN001
+    """A silence stored before its end was bounded (ends_at 1e300) is listed, not a crash."""
+    from opsloop.cli import main
+
+    silence = {"id": 1, "state": "active", "kind": "silence", "matchers": ['service="db"'], "starts_at": 1.7e9,
+               "ends_at": 1e300, "created_by": "ann", "comment": "forever"}
+    monkeypatch.setattr(httpx, "request", lambda *a, **k: httpx.Response(200, json={"silences": [silence]}))
+    assert main(["incidents", "--url", "http://server:1", "silences"]) == 0
+    assert "forever" in capsys.readouterr().out

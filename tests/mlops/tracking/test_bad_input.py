@@ -179,3 +179,13 @@ def test_ids_beyond_64_bits_are_clear_errors(http: httpx.Client, method: str, pa
     r = http.request(method, f"{API}/{path}", json=body)
     code = "RESOURCE_DOES_NOT_EXIST" if status == 404 else "INVALID_PARAMETER_VALUE"
     assert _error(r, status, code)["field"] == field
+
+
+@pytest.mark.parametrize("name", ["emoji🚀.txt", "naïve résumé.csv", 'quote".txt', "日本語.json"])
+def test_artifacts_with_any_unicode_name_download(http: httpx.Client, name: str) -> None:
+    # A name outside latin-1 in Content-Disposition was a 500 (the mlflow client retried it for minutes).
+    url = f"/api/2.0/mlflow-artifacts/artifacts/0/u/artifacts/{name}"
+    assert http.put(url, content=b"data").status_code == 200
+    got = http.get(url)
+    assert got.status_code == 200 and got.content == b"data"
+    assert "filename*=utf-8''" in got.headers["content-disposition"]

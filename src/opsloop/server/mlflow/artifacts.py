@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 from typing import Any
+from urllib.parse import quote
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
@@ -46,6 +47,13 @@ def _file_infos(rt: Runtime, key: str, strip: str) -> list[dict[str, Any]]:
     return out
 
 
+def _disposition(name: str) -> str:
+    """``inline`` with the file's name; a name beyond plain ASCII (or with quotes) as RFC 6266's ``filename*``,
+    since a header holds latin-1 only (an emoji in a name was a 500)."""
+    quoted = quote(name)
+    return f'inline; filename="{name}"' if quoted == name else f"inline; filename*=utf-8''{quoted}"
+
+
 async def _download(rt: Runtime, key: str, filename: str) -> Response:
     size = await run_in_threadpool(rt.artifacts.size, key)
     if size is None:
@@ -56,7 +64,7 @@ async def _download(rt: Runtime, key: str, filename: str) -> Response:
         media = "text/plain; charset=utf-8" if media.startswith("text/") else media
     headers = {
         "Content-Length": str(size),
-        "Content-Disposition": f'inline; filename="{posixpath.basename(filename)}"',
+        "Content-Disposition": _disposition(posixpath.basename(filename)),
         # Uploaded files are untrusted: an SVG or HTML artifact opened directly must not run scripts here.
         "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'",
         "X-Content-Type-Options": "nosniff",

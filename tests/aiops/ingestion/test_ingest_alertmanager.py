@@ -95,3 +95,17 @@ def test_body_over_limit_is_refused(tmp_path) -> None:  # noqa: ANN001
     with TestClient(create_app(s)) as c:
         r = c.post(URL, json=am_payload([alert("Down", "db", note="y" * 4000)]))
         assert r.status_code == 400 and "exceeds" in r.json()["message"]
+
+
+def test_a_value_annotation_that_is_not_a_finite_number_is_not_a_value(client) -> None:  # noqa: ANN001
+    """Prometheus writes `{{ $value }}` of a ratio over zero traffic as NaN or +Inf: the alert is kept, its
+    text value is evidence, and ``values`` holds numbers only (NaN was stored as null)."""
+    alerts = []
+    for name, value in (("Ratio", "NaN"), ("Rate", "+Inf"), ("Errors", "0.25")):
+        a = alert(name, "api")
+        a["annotations"]["value"] = value
+        alerts.append(a)
+    assert client.post(URL, json=am_payload(alerts)).status_code == 200
+    rows = {s["labels"]["alertname"]: s for s in signals(client)}
+    assert {name: s["values"] for name, s in rows.items()} == {"Ratio": {}, "Rate": {}, "Errors": {"value": 0.25}}
+    assert rows["Ratio"]["evidence"]["annotations"]["value"] == "NaN"

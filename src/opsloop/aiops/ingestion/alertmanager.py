@@ -118,9 +118,11 @@ def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int, source
     raw_value = annotations.get("value")
     if raw_value:
         try:
-            values["value"] = float(raw_value)
+            value = float(raw_value)
         except ValueError:
-            pass
+            value = math.nan
+        if math.isfinite(value):  # `{{ $value }}` of a ratio over no traffic is NaN or +Inf: evidence only
+            values["value"] = value
     sig = limits.signal(
         time=start, now=now, source=source, kind=SignalKind.ALERT, labels=labels,
         severity=labels.get("severity"), text=text, values=values, status=status, evidence=evidence,

@@ -61,6 +61,16 @@ def test_loki_protobuf(client) -> None:  # noqa: ANN001
     assert all(s["evidence"]["metadata"] == {"trace_id": "abc"} for s in rows)
 
 
+def test_loki_protobuf_label_values_are_read_as_go_quotes_them(client) -> None:  # noqa: ANN001
+    """Promtail writes the stream's label set with Go's strconv.Quote: printable non-ASCII text as it is,
+    quotes and backslashes escaped, other characters as \\n, \\t or \\u escapes."""
+    labels = r'{service="web", file="/var/log/données \"ancien\".log", note="a\tb\u00e9\\c"}'
+    r = client.post("/loki/api/v1/push", content=loki_proto([(labels, [(time.time(), "line")])]), headers=PB)
+    assert r.status_code == 204, r.text
+    [row] = signals(client, kind="log")
+    assert row["labels"] == {"service": "web", "file": '/var/log/données "ancien".log', "note": "a\tbé\\c"}
+
+
 def test_loki_bad_input(client) -> None:  # noqa: ANN001
     ns = str(int(time.time() * 1e9))
     assert client.post("/loki/api/v1/push", content=b"{", headers={"content-type": "application/json"}

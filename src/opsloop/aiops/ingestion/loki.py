@@ -26,6 +26,17 @@ __all__ = ["decode_loki_json", "decode_loki_proto", "parse_label_set"]
 
 _PAIR = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
 _LEVEL_KEYS = ("level", "severity", "detected_level", "lvl")
+# the escapes of Go's strconv.Quote, with which Promtail writes label values (other text stays as it is)
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|[0-7]{3}|.)", re.S)
+_SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def _unescape(m: re.Match[str]) -> str:
+    e = m.group(1)
+    if len(e) > 1:
+        code = int(e, 8) if e[0].isdigit() else int(e[1:], 16)
+        return chr(code) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"  # text stays UTF-8
+    return _SIMPLE.get(e, e)  # \" \\ \' are the character itself
 
 
 def parse_label_set(spec: str) -> dict[str, str]:
@@ -37,7 +48,7 @@ def parse_label_set(spec: str) -> dict[str, str]:
         m = _PAIR.match(body, pos)
         if not m:
             raise InvalidInputError(f"cannot parse stream labels at {body[pos:pos + 40]!r}", field="labels")
-        out[m.group(1)] = bytes(m.group(2), "utf-8").decode("unicode_escape") if "\\" in m.group(2) else m.group(2)
+        out[m.group(1)] = _ESCAPE.sub(_unescape, m.group(2)) if "\\" in m.group(2) else m.group(2)
         pos = m.end()
     return out
 

@@ -145,6 +145,21 @@ def test_remote_write_bad_input(client) -> None:  # noqa: ANN001
     assert client.post("/api/v1/write", content=bomb, headers=PB).status_code == 400
 
 
+def test_remote_write_2_is_refused_with_415_not_dropped(client) -> None:  # noqa: ANN001
+    """A Prometheus 3 sending remote write 2.0 (io.prometheus.write.v2.Request) gets the 415 its spec asks
+    of a receiver without 2.0, not a 204 for a body read as an empty 1.0 WriteRequest (all dropped)."""
+    body = encode_remote_write([({"__name__": "up", "job": "api"}, [(time.time(), 1.0)])])
+    v2 = {"content-type": "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+          "content-encoding": "snappy", "x-prometheus-remote-write-version": "2.0.0"}
+    r = client.post("/api/v1/write", content=body, headers=v2)
+    assert r.status_code == 415 and r.json()["field"] == "content-type", r.text
+    assert "prometheus.WriteRequest" in r.json()["message"]
+    assert signals(client, kind="metric") == []
+    v1 = {"content-type": "application/x-protobuf; proto=prometheus.WriteRequest", "content-encoding": "snappy"}
+    assert client.post("/api/v1/write", content=body, headers=v1).status_code == 204
+    assert len(signals(client, kind="metric")) == 1
+
+
 # --- events ------------------------------------------------------------------------------------------
 def test_events_context_joins_open_incident_but_opens_none(client) -> None:  # noqa: ANN001
     from tests.aiops.ingestion._helpers import alert, am_payload

@@ -16,9 +16,22 @@ from opsloop.aiops.ingestion.normalise import Decoded, Limits, MetricPoint
 from opsloop.aiops.ingestion.protowire import double, fields, signed64, text
 from opsloop.errors import InvalidInputError, LimitExceededError
 
-__all__ = ["decode_remote_write", "encode_remote_write"]
+__all__ = ["check_content_type", "decode_remote_write", "encode_remote_write"]
 
 _STALE_NAN_BITS = 0x7FF0000000000002
+_MESSAGE = "prometheus.WriteRequest"  # remote write 1.0's message, the one read here
+
+
+def check_content_type(content_type: str) -> None:
+    """Refuse a body that says it is another protobuf message (remote write 2.0's
+    ``io.prometheus.write.v2.Request``): its fields would read as an empty ``WriteRequest``. The
+    route answers 415, which the 2.0 spec asks of a receiver without 2.0."""
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        message = value.strip().strip('"')
+        if key.strip().lower() == "proto" and message != _MESSAGE:
+            raise InvalidInputError(f"unsupported remote write message {message!r}: only remote write 1.0 "
+                                    f"({_MESSAGE}) is read", field="content-type")
 
 
 def decompress(body: bytes, max_bytes: int) -> bytes:

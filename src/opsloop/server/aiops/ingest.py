@@ -22,7 +22,7 @@ from opsloop.aiops.ingestion.alertmanager import decode_alert_list, decode_alert
 from opsloop.aiops.ingestion.events import decode_events
 from opsloop.aiops.ingestion.loki import decode_loki_json, decode_loki_proto
 from opsloop.aiops.ingestion.normalise import Decoded, now
-from opsloop.aiops.ingestion.remote_write import decode_remote_write
+from opsloop.aiops.ingestion.remote_write import check_content_type, decode_remote_write
 from opsloop.errors import InvalidInputError, OpsloopError, RateLimitedError
 from opsloop.server.aiops._common import pipeline, raw_body, sender_of
 from opsloop.server.errors import error_body
@@ -136,11 +136,16 @@ async def loki_push(request: Request) -> Response:
     summary="Prometheus remote_write receiver (snappy protobuf WriteRequest)",
     description="Add `remote_write: [{url: http://<opsloop>/api/v1/write}]` to prometheus.yml. Samples feed the "
                 "metric detectors and the metric history (GET /api/opsloop/v1/metrics/points). 204 on success; a body that is not "
-                "snappy or not a WriteRequest is a 400 (not retried by Prometheus).",
+                "snappy or not a WriteRequest is a 400 (not retried by Prometheus); remote write 2.0 "
+                "(`proto=io.prometheus.write.v2.Request`) a 415.",
     status_code=204,
     openapi_extra=_doc({"application/x-protobuf": "snappy-compressed prometheus.WriteRequest"}),
 )
 async def remote_write(request: Request) -> Response:
+    try:
+        check_content_type(request.headers.get("content-type", ""))
+    except InvalidInputError as exc:
+        return json_response(error_body(exc)[1], 415)
     limits = pipeline(request).limits
     max_bytes = request.app.state.runtime.settings.server.max_body_bytes
 

@@ -222,3 +222,37 @@ def test_search_spans_several_experiments(client: MlflowClient) -> None:
     _traced(1)
     assert len(mlflow.search_traces(locations=[first, second])) == 3
     assert len(mlflow.search_traces(locations=[second])) == 1
+
+
+def test_feedback_and_expectations_are_logged_on_traces(client: MlflowClient) -> None:
+    # mlflow.genai's human feedback and ground truth: the assessment endpoints answered 404.
+    from mlflow.entities import AssessmentSource
+
+    trace_id = _traced(1)[0]
+    human = AssessmentSource(source_type="HUMAN", source_id="ada")
+    good = mlflow.log_feedback(trace_id=trace_id, name="correct", value=True, rationale="cites doc-1", source=human,
+                               metadata={"round": "1"})
+    truth = mlflow.log_expectation(trace_id=trace_id, name="expected", value={"answer": "q0", "docs": [1, 2]})
+    assert good.assessment_id and good.create_time_ms and good.source.source_id == "ada"
+    got = mlflow.get_assessment(trace_id, good.assessment_id)
+    assert (got.name, got.value, got.rationale, got.metadata, got.valid) == \
+        ("correct", True, "cites doc-1", {"round": "1"}, True)
+    assert mlflow.get_assessment(trace_id, truth.assessment_id).value == {"answer": "q0", "docs": [1, 2]}
+    mlflow.update_assessment(trace_id, good.assessment_id,
+                             mlflow.entities.Feedback(name="correct", value=False, rationale="wrong doc"))
+    assert mlflow.get_assessment(trace_id, good.assessment_id).value is False
+    fixed = mlflow.override_feedback(trace_id=trace_id, assessment_id=good.assessment_id, value=True,
+                                     rationale="checked again")
+    assessments = mlflow.get_trace(trace_id).info.assessments
+    assert sorted(a.name for a in assessments) == ["correct", "correct", "expected"]
+    by_validity = {a.valid: a for a in assessments if a.name == "correct"}
+    assert by_validity[True].overrides == good.assessment_id and by_validity[False].value is False
+    found = mlflow.search_traces(experiment_ids=[_experiment_id()], return_type="list")
+    assert len(found[0].info.assessments) == 3
+    mlflow.delete_assessment(trace_id, fixed.assessment_id)  # the overridden feedback counts again
+    assert mlflow.get_assessment(trace_id, good.assessment_id).valid is True
+    with pytest.raises(MlflowException, match="not found|does not exist"):
+        mlflow.get_assessment(trace_id, fixed.assessment_id)
+    with pytest.raises(MlflowException) as err:
+        mlflow.log_feedback(trace_id="tr-unknown", name="x", value=1.0)
+    assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"

@@ -97,3 +97,35 @@ def test_tags_and_deletion(store: SqlTraceStore) -> None:
         store.delete_traces(exp)
     with pytest.raises(NotFoundError):
         store.delete_traces("9999", max_timestamp_millis=1)
+
+
+def test_assessments_override_update_and_go_with_their_trace(store: SqlTraceStore) -> None:
+    from opsloop.storage.sql.trace_assessments import SqlAssessmentStore
+
+    assessments = SqlAssessmentStore(store.db)
+    exp = store.tracking.create_experiment("e")
+    trace_id = store.start_trace(_trace(exp, 1)).trace_id
+    first = assessments.create_assessment(trace_id, "correct", {"feedback": {"value": False},
+                                                                 "metadata": {"a": "1"}})
+    second = assessments.create_assessment(trace_id, "correct", {"feedback": {"value": True}}, overrides=first.assessment_id)
+    assert not assessments.get_assessment(trace_id, first.assessment_id).valid and second.valid
+    changed = assessments.update_assessment(trace_id, first.assessment_id, "right?",
+                                            {"rationale": "because", "metadata": {"b": "2"}})
+    assert changed.name == "right?" and changed.body["metadata"] == {"a": "1", "b": "2"}
+    assert changed.body["rationale"] == "because" and changed.create_time == first.create_time
+    with pytest.raises(InvalidInputError):  # a feedback stays a feedback
+        assessments.update_assessment(trace_id, first.assessment_id, changes={"expectation": {"value": 1}})
+    for name, body in (("", {"feedback": {}}), ("x", {}), ("x", {"feedback": {}, "expectation": {}})):
+        with pytest.raises(InvalidInputError):
+            assessments.create_assessment(trace_id, name, body)
+    with pytest.raises(NotFoundError):
+        assessments.create_assessment("tr-missing", "x", {"feedback": {}})
+    with pytest.raises(NotFoundError):
+        assessments.create_assessment(trace_id, "x", {"feedback": {}}, overrides="a-missing")
+    assert [a.assessment_id for a in store.get_trace_info(trace_id).assessments] == \
+        [first.assessment_id, second.assessment_id]
+    assessments.delete_assessment(trace_id, second.assessment_id)
+    assert assessments.get_assessment(trace_id, first.assessment_id).valid
+    store.delete_traces(exp, trace_ids=[trace_id])
+    with pytest.raises(NotFoundError):
+        assessments.get_assessment(trace_id, first.assessment_id)

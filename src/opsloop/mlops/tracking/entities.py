@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
+    "Assessment",
     "Dataset",
     "DatasetInput",
     "Experiment",
@@ -144,3 +146,23 @@ class TraceInfo:
     response_preview: str | None = None
     trace_metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    assessments: list[Assessment] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Assessment:
+    """Feedback or an expectation on a trace (MLflow's ``Assessment``); times are milliseconds.
+
+    ``body`` holds MLflow's other fields as the client sent them (``source``, ``feedback`` or
+    ``expectation``, ``rationale``, ``metadata``, ``span_id``, ``run_id``); ``valid`` turns false once
+    another assessment ``overrides`` this one.
+    """
+
+    assessment_id: str
+    trace_id: str
+    name: str
+    create_time: int
+    last_update_time: int
+    body: dict[str, Any] = field(default_factory=dict)
+    valid: bool = True
+    overrides: str | None = None

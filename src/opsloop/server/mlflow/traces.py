@@ -31,7 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from opsloop.errors import InvalidInputError, NotFoundError
-from opsloop.mlops.tracking.entities import TraceInfo
+from opsloop.mlops.tracking.entities import Assessment, TraceInfo
 from opsloop.runtime import Runtime
 from opsloop.server.mlflow._endpoint import api_route
 from opsloop.server.mlflow.artifacts import _download as download_artifact
@@ -40,7 +40,7 @@ from opsloop.server.wire import Body, json_response, to_dict
 from opsloop.storage.artifacts import safe_path
 from opsloop.storage.sql.traces import ARTIFACT_LOCATION_TAG, TRACE_STATES, SqlTraceStore
 
-__all__ = ["routes", "trace_info_json"]
+__all__ = ["assessment_json", "routes", "trace_info_json"]
 
 log = logging.getLogger("opsloop.server")
 
@@ -174,6 +174,18 @@ def trace_info_json(info: TraceInfo) -> dict[str, Any]:
         value = getattr(info, key)
         if value is not None:
             out[key] = value
+    if info.assessments:
+        out["assessments"] = [assessment_json(a) for a in info.assessments]
+    return out
+
+
+def assessment_json(a: Assessment) -> dict[str, Any]:
+    """An ``Assessment`` in proto3 JSON."""
+    out = {**a.body, "assessment_id": a.assessment_id, "assessment_name": a.name, "trace_id": a.trace_id,
+           "create_time": _format_timestamp(a.create_time), "last_update_time": _format_timestamp(a.last_update_time),
+           "valid": a.valid}
+    if a.overrides:
+        out["overrides"] = a.overrides
     return out
 
 

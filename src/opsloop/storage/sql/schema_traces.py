@@ -1,4 +1,4 @@
-"""Tables of MLflow 3 traces (on the shared metadata; migration ``t001_traces``).
+"""Tables of MLflow 3 traces (on the shared metadata; migrations ``t001_traces``, ``t002_trace_assessments``).
 
 A trace's info lives here; its spans are the ``traces.json`` artifact the client uploads to the
 location named by the ``mlflow.artifactLocation`` tag, as MLflow's own server keeps them.
@@ -6,6 +6,7 @@ location named by the ``mlflow.artifactLocation`` tag, as MLflow's own server ke
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -18,7 +19,7 @@ from sqlalchemy import (
 
 from opsloop.storage.sql.schema import metadata
 
-__all__ = ["trace_info", "trace_metadata", "trace_tags"]
+__all__ = ["trace_assessments", "trace_info", "trace_metadata", "trace_tags"]
 
 trace_info = Table(
     "trace_info",
@@ -52,4 +53,19 @@ trace_metadata = Table(
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("trace_id", "key"),
     Index("ix_trace_metadata_key_trace_id", "key", "trace_id"),
+)
+
+# Feedback and expectations on traces; MLflow's remaining fields are the JSON object in ``body``.
+trace_assessments = Table(
+    "trace_assessments",
+    metadata,
+    Column("assessment_id", String(64), primary_key=True),
+    Column("trace_id", String(128), ForeignKey("trace_info.trace_id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("create_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Column("valid", Boolean, nullable=False),
+    Column("overrides", String(64), nullable=True),
+    Column("body", Text, nullable=False),
+    Index("ix_trace_assessments_trace_id", "trace_id", "create_time"),
 )

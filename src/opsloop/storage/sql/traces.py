@@ -18,7 +18,8 @@ from opsloop.mlops.tracking.search import Clause, FilterParser, decode_page_toke
 from opsloop.storage.sql._dialect import upsert
 from opsloop.storage.sql._run_query import compare
 from opsloop.storage.sql.engine import Database
-from opsloop.storage.sql.schema_traces import trace_info, trace_metadata, trace_tags
+from opsloop.storage.sql.schema_traces import trace_assessments, trace_info, trace_metadata, trace_tags
+from opsloop.storage.sql.trace_assessments import load_assessments
 from opsloop.storage.sql.tracking import SqlTrackingStore
 
 __all__ = ["ARTIFACT_LOCATION_TAG", "TRACE_STATES", "SqlTraceStore"]
@@ -297,7 +298,7 @@ class SqlTraceStore:
             doomed = [r[0] for r in conn.execute(query)]
             locations = self._artifact_locations(conn, doomed)
             for batch in (doomed[i:i + 500] for i in range(0, len(doomed), 500)):
-                for table in (trace_tags, trace_metadata):
+                for table in (trace_tags, trace_metadata, trace_assessments):
                     conn.execute(delete(table).where(table.c.trace_id.in_(batch)))
                 conn.execute(delete(trace_info).where(ti.trace_id.in_(batch)))
         return {trace_id: locations.get(trace_id) for trace_id in doomed}
@@ -332,4 +333,6 @@ class SqlTraceStore:
                                 .where(table.c.trace_id.in_(list(by_id))))
             for trace_id, key, value in rows:
                 getattr(by_id[trace_id], attr)[key] = value
+        for trace_id, assessments in load_assessments(conn, list(by_id)).items():
+            by_id[trace_id].assessments = assessments
         return [by_id[i] for i in trace_ids if i in by_id]

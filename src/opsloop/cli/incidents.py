@@ -35,12 +35,19 @@ def _call(ctx: click.Context, method: str, path: str, **kwargs: Any) -> Any:
         resp = httpx.request(method, url, timeout=30.0, **kwargs)
     except httpx.HTTPError as exc:
         fail(f"cannot reach {ctx.obj['url']}: {exc}")
+    if 300 <= resp.status_code < 400:  # e.g. a proxy sending http:// to https://: actions must not follow it
+        fail(f"{ctx.obj['url']} answered HTTP {resp.status_code}, redirecting to "
+             f"{resp.headers.get('location', '?')}: give that server's URL")
     try:
         body = resp.json()
     except ValueError:
-        body = {"message": resp.text}
+        body = None
     if resp.status_code >= 400:
-        fail(body.get("message") or body.get("detail") or f"HTTP {resp.status_code}")
+        fail((isinstance(body, dict) and (body.get("message") or body.get("detail"))) or
+             f"HTTP {resp.status_code}: {resp.text[:200]}")
+    if not isinstance(body, dict):
+        fail(f"the answer of {ctx.obj['url']} is not JSON ({resp.headers.get('content-type') or 'no content type'}): "
+             f"is it an opsloop server?")
     return body
 
 

@@ -121,3 +121,18 @@ def test_times_out_of_the_clocks_range_print_without_a_traceback(monkeypatch, ca
     monkeypatch.setattr(httpx, "request", lambda *a, **k: httpx.Response(200, json={"silences": [silence]}))
     assert main(["incidents", "--url", "http://server:1", "silences"]) == 0
     assert "forever" in capsys.readouterr().out
+
+
+def test_a_url_that_is_not_an_opsloop_server_is_a_message_not_a_traceback(monkeypatch, capsys) -> None:  # noqa: ANN001
+    """http:// redirected to https:// by a proxy, or a web page answering 200: a message and exit 1."""
+    from opsloop.cli import main
+
+    answers = {"http://redirected": httpx.Response(301, headers={"location": "https://redirected/api/x"}),
+               "http://web-page": httpx.Response(200, text="<html>hello</html>")}
+    monkeypatch.setattr(httpx, "request", lambda method, url, **k: answers[url.split("/api/")[0]])
+    assert main(["incidents", "--url", "http://redirected", "list"]) == 1
+    err = capsys.readouterr().err
+    assert "error:" in err and "https://redirected/api/x" in err and "Traceback" not in err
+    assert main(["incidents", "--url", "http://web-page", "show", "3"]) == 1
+    err = capsys.readouterr().err
+    assert "not JSON" in err and "http://web-page" in err and "Traceback" not in err

@@ -51,6 +51,16 @@ __all__ = ["Pipeline"]
 _LAST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z, the last time RFC 3339 (and so Alertmanager) can write
 
 
+def _named_once(key: str, items: Sequence[Any]) -> None:
+    """Refuse a document naming two items alike: a threshold's breach state and a pull's schedule are kept
+    by name, so the two would share them (as watch rules, targets and runbooks, refused when set)."""
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item.name in seen:
+            raise InvalidInputError(f"{key}[{i}]: a rule named {item.name!r} comes before it", field="name")
+        seen.add(item.name)
+
+
 def _silence_window(doc: dict[str, Any], now: float) -> tuple[float, float]:
     """A silence's start and end from ``starts_at`` and ``ends_at`` or ``duration_s``, each by year 9999."""
     from opsloop.aiops.ingestion.normalise import parse_time
@@ -518,13 +528,14 @@ class Pipeline:
                 self._build_service_watch(value)
                 self._left_out = [e for e in self._left_out if not e.startswith("service_rules[")]
             elif key == "metric_rules":
+                _named_once(key, [ThresholdRule.from_dict(r) for r in value])
                 self._build_thresholds(value)
             elif key == "runbooks":
                 self.runbooks.set(parse_runbooks(value))
             elif key == "prometheus_queries":
                 from opsloop.aiops.ingestion.prometheus_pull import PullQuery
 
-                [PullQuery.from_dict(q) for q in value]
+                _named_once(key, [PullQuery.from_dict(q) for q in value])
             with self.stores.db.write() as conn:
                 self.stores.ops.set_config(key, value, conn=conn)
                 self.stores.incidents.audit(conn, actor, "configure", "config", key, {"items": len(value)})

@@ -178,3 +178,19 @@ def test_the_top_level_url_and_data_dir_are_the_default_source(store: dict, caps
     # an MLflow store URI is no server: the embedded store is read
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
     assert len(_json(capsys, "runs", "list")) == 2
+
+
+def test_json_output_is_strict_json_with_nan_and_infinite_metrics(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # json.dumps wrote bare NaN/Infinity, which JSON parsers other than Python's refuse.
+    with Client(data_dir=tmp_path / "data") as client:
+        with client.start_run("odd", run_name="odd", capture_git=False) as run:
+            run.log_metrics({"nan": float("nan"), "inf": float("inf"), "ninf": float("-inf"), "ok": 0.5})
+    code, out, err = _cli(capsys, "runs", "show", run.id, "--data-dir", str(tmp_path / "data"), "--json")
+    assert code == 0, err
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    rows = json.loads(out, parse_constant=refuse)
+    assert rows[0]["metrics"] == {"nan": "NaN", "inf": "Infinity", "ninf": "-Infinity", "ok": 0.5}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -11,7 +12,7 @@ import click
 
 from opsloop.errors import OpsloopError
 
-__all__ = ["emit", "fail", "run_cli_errors"]
+__all__ = ["emit", "fail", "json_text", "run_cli_errors"]
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -38,10 +39,26 @@ def run_cli_errors(call: Callable[[], Any]) -> int:
     return int(result or 0) if isinstance(result, int) else 0
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"  # as MLflow's REST API
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_text(doc: Any, indent: int | None = 2) -> str:
+    """``doc`` as strict JSON: NaN and infinities (which ``json.dumps`` writes bare, and other parsers refuse)
+    become the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``, as in MLflow's REST API."""
+    return json.dumps(_finite(doc), indent=indent, default=str, allow_nan=False)
+
+
 def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: bool, title: str | None = None) -> None:
     """Print rows as a table, or as JSON when ``as_json``."""
     if as_json:
-        click.echo(json.dumps(list(rows), indent=2, default=str))
+        click.echo(json_text(list(rows)))
         return
     from rich.console import Console
     from rich.table import Table

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import click
 
+from opsloop.cli._output import json_text
 from opsloop.errors import InvalidInputError, OpsloopError
 
 __all__ = ["models"]
@@ -105,7 +106,7 @@ def validate(ctx: click.Context, name: str, candidate: str, data_path: str, poli
     except OpsloopError as exc:
         _fail(exc, 2)
         return
-    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.to_text())
+    click.echo(json_text(report.to_dict()) if as_json else report.to_text())
     if promote and report.passed:
         click.echo(f"promoted {name} version {candidate} to @{alias}", err=True)
     if not report.passed:
@@ -260,7 +261,7 @@ def drift(ctx: click.Context, name: str, store_url: str | None, as_json: bool) -
         _fail(exc)
         return
     if as_json:
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(json_text(doc))
         return
     report = doc["report"]
     click.echo(f"drift of {name}: {report['current_rows']} recent rows vs {report['reference_rows']} reference rows")
@@ -285,7 +286,7 @@ def performance(ctx: click.Context, name: str, store_url: str | None, min_accura
         _fail(exc)
         return
     if as_json:
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(json_text(doc))
         return
     report = doc["report"]
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in report["metrics"].items()) or "no labelled samples yet"
@@ -320,7 +321,7 @@ def signals(ctx: click.Context, name: str | None, kind: str | None, limit: int, 
         return
     for s in found:
         if as_json:
-            click.echo(json.dumps(s))
+            click.echo(json_text(s, indent=None))
         else:
             when = dt.datetime.fromtimestamp(s["time"], dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
             click.echo(f"{when}  {s['status']:8} {s['severity']:8} {s['kind']:17} {s['text']}")

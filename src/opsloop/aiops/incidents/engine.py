@@ -98,6 +98,9 @@ def _common(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in a.items() if b.get(k) == v}
 
 
+_MUTED_BY = ("silence:", "maintenance:")  # the ``suppressed`` of a row a silence or maintenance window muted
+
+
 def _event_time(sig: Signal) -> float:
     return sig.time
 
@@ -236,6 +239,8 @@ class IncidentEngine:
             if cur is not None:
                 self._fold(cur, sig, folds, status="firing", resolved_at=None)
                 report.folded += 1
+                if "id" in cur and cur.get("incident_id") is None and str(cur.get("suppressed")).startswith(_MUTED_BY):
+                    self._rejudge(conn, cur, sig, fp, now, deltas, report, flapping)
                 continue
             row = row_for(sig, fp, now)
             self._correlate(conn, sig, fp, row, now, deltas, report, flapping)
@@ -244,6 +249,20 @@ class IncidentEngine:
             report.stored += 1
         self.stores.signals.upsert(conn, inserts)
         self.stores.signals.fold(conn, list(folds.values()))
+
+    def _rejudge(self, conn: Connection, cur: dict[str, Any], sig: Signal, fp: str, now: float,
+                 deltas: dict[int, _Delta], report: IngestReport, flapping: bool) -> None:
+        """A stored alert a silence or maintenance window muted, sent again while firing: once that window
+        has ended (or was expired) it is judged as a new alert — it opens or joins an incident, or another
+        silence or an inhibition mutes it — as Alertmanager notifies an alert still firing when its
+        silence expires; the outcome is written onto its row."""
+        silence = self.silences.match(sig.labels, sig.service, now)
+        if silence is not None and cur["suppressed"] == f"{silence.kind}:{silence.id}":
+            return  # still in its window
+        outcome: dict[str, Any] = {"suppressed": "", "grouping": "", "incident_id": None}
+        self._correlate(conn, sig, fp, outcome, now, deltas, report, flapping)
+        cur.update(outcome)
+        self.stores.signals.set_correlation(conn, cur["id"], outcome)
 
     @staticmethod
     def _fold(cur: dict[str, Any], sig: Signal, folds: dict[int, dict[str, Any]], *, status: str,

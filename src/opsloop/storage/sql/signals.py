@@ -216,6 +216,12 @@ class SqlSignalStore:
                              "_resolved": u["resolved_at"], "_text": u["text"], "_values": u["values"]}
                             for u in updates])
 
+    def set_correlation(self, conn: Connection, row_id: int, outcome: dict[str, Any]) -> None:
+        """Write a stored row's correlation anew: its ``suppressed``, ``incident_id`` and ``grouping``."""
+        conn.execute(update(T).where(T.c.id == row_id).values(
+            suppressed=str(outcome["suppressed"])[:200], incident_id=outcome["incident_id"],
+            grouping=outcome["grouping"]))
+
     def set_incident(self, conn: Connection, ids: Iterable[int], incident_id: int | None) -> None:
         for batch in chunks(list(ids), 500):
             conn.execute(update(T).where(T.c.id.in_(batch)).values(incident_id=incident_id))

@@ -194,3 +194,13 @@ def test_json_output_is_strict_json_with_nan_and_infinite_metrics(tmp_path: Path
 
     rows = json.loads(out, parse_constant=refuse)
     assert rows[0]["metrics"] == {"nan": "NaN", "inf": "Infinity", "ninf": "-Infinity", "ok": 0.5}
+
+
+def test_a_destination_that_cannot_be_written_is_a_message(store: dict, capsys: pytest.CaptureFixture[str],
+                                                           tmp_path: Path) -> None:
+    # The OSError of creating --dst under a file (or without permission) ended the command in a traceback.
+    (tmp_path / "a-file").write_text("")
+    code, out, err = _cli(capsys, "artifacts", "download", store["good"], "--dst", str(tmp_path / "a-file" / "x"),
+                          "--data-dir", store["data_dir"])
+    assert code == 1 and out == ""
+    assert err.startswith("error: ") and "a-file" in err and "\n" == err[-1] and err.count("\n") == 1

@@ -32,6 +32,10 @@ def run_cli_errors(call: Callable[[], Any]) -> int:
     except OpsloopError as exc:
         click.echo(f"error: {exc.message}", err=True)
         return 1
+    except OSError as exc:  # a destination that cannot be created or written, a full disk…
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        return 1
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except KeyboardInterrupt:

@@ -225,6 +225,9 @@ def test_search_filters_with_mlflow_grammar(store: SqlTrackingStore) -> None:
     assert find("attributes.start_time >= 1003") == {"run-3", "run-4"}
     assert find("attributes.status = 'RUNNING' AND metrics.acc < 0.65") == {"run-3"}
     assert find("params.`model` = 'svm'") == {"run-2"}
+    # the entity in backticks too, as MLflow's grammar allows (it was "unexpected text")
+    assert find("`params`.`model` = 'svm' AND `attributes`.`run_name` = 'run-2'") == {"run-2"}
+    assert _names(store.search_runs([exp], order_by=["`metrics`.`acc` DESC"])[0])[0] == "run-0"
     for bad in ["metrics.acc > 'x'", "params.model > 1", "foo = 'x'", "metrics.acc > 0.5 OR params.a = 'b'",
                 "metrics.acc >", "tags.t LIKE"]:
         with pytest.raises(InvalidInputError):

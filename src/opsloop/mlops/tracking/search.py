@@ -20,7 +20,7 @@ _TOKEN = re.compile(
       (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*")
     | (?P<number>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?))
     | (?P<op>!=|>=|<=|=|<|>|\(|\)|,)
-    | (?P<ident>(?:[A-Za-z_][\w]*\.)?(?:`[^`]+`|"[^"]+"|[\w][\w.\-/:]*))
+    | (?P<ident>(?:(?:[A-Za-z_][\w]*|`[A-Za-z_][\w]*`)\.)?(?:`[^`]+`|"[^"]+"|[\w][\w.\-/:]*))
     )""",
     re.VERBOSE,
 )
@@ -80,9 +80,9 @@ def _unquote(text: str) -> str:
 
 
 def _split_identifier(ident: str, default_entity: str = "attribute") -> tuple[str, str]:
-    m = re.match(r"^([A-Za-z_]\w*)\.(.+)$", ident)
-    if m and m.group(1).lower() in _ENTITY_ALIASES:
-        return _ENTITY_ALIASES[m.group(1).lower()], _unquote(m.group(2))
+    m = re.match(r"^(`?)([A-Za-z_]\w*)\1\.(.+)$", ident)  # the entity may be in backticks: `tags`.`k`
+    if m and m.group(2).lower() in _ENTITY_ALIASES:
+        return _ENTITY_ALIASES[m.group(2).lower()], _unquote(m.group(3))
     return default_entity, _unquote(ident)
 
 

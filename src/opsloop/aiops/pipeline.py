@@ -580,10 +580,12 @@ class Pipeline:
 
     def expire_silence(self, silence_id: int, actor: str = "") -> None:
         now = self.clock()
-        with self.lock, self.stores.db.write() as conn:
-            self.stores.ops.expire_silence(conn, silence_id, now)
-            self.stores.incidents.audit(conn, actor, "expire", "silence", silence_id, {})
-            self.engine.silences.remove(silence_id)
+        with self.lock:
+            with self.stores.db.write() as conn:
+                self.stores.ops.expire_silence(conn, silence_id, now)
+                self.stores.incidents.audit(conn, actor, "expire", "silence", silence_id, {})
+                self.engine.silences.remove(silence_id)
+            self.engine.wake_muted(now)  # what it muted and still fires is judged now
 
     def _prune(self, now: float, slice_rows: int = PRUNE_SLICE) -> None:
         """Retention: metric samples, log records and signals past their time; at most ``slice_rows``

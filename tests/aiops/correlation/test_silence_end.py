@@ -1,30 +1,35 @@
 """An alert muted by a silence or a maintenance window that is still firing when the window ends is
-judged then, as Alertmanager notifies it once its silence expires: its next re-send opens (or joins) an
-incident instead of folding into the muted row for ever."""
+judged then, as Alertmanager notifies it once its silence expires: it opens (or joins) an incident when
+the window ends or is expired, or at its next re-send, instead of staying muted for ever."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from tests.aiops.ingestion._helpers import API, alert, am_payload, incidents, signals
+from tests.aiops.ingestion._helpers import API, aiops_client, alert, am_payload, incidents, signals
 
 AM = API + "/ingest/alertmanager"
 
 
-def test_an_alert_still_firing_after_its_maintenance_window_opens_an_incident(client) -> None:  # noqa: ANN001
-    r = client.post(API + "/silences", json={"matchers": ['service="db"'], "duration_s": 3600,
-                                             "kind": "maintenance"})
-    sid = r.json()["id"]
+def _mute(client, **window) -> int:  # noqa: ANN001, ANN003
+    r = client.post(API + "/silences", json={"matchers": ['service="db"'], "kind": "maintenance", **window})
+    assert r.status_code == 200, r.text
+    return r.json()["id"]
+
+
+def test_an_alert_still_firing_when_its_window_is_expired_opens_an_incident(client) -> None:  # noqa: ANN001
+    sid = _mute(client, duration_s=3600)
     down = alert("ReplicaLag", "db", start=time.time() - 60)
     assert client.post(AM, json=am_payload([down])).json()["suppressed"] == 1
     assert client.post(AM, json=am_payload([down])).json()["incidents_opened"] == []  # still in the window
+    assert incidents(client) == []
     assert client.delete(f"{API}/silences/{sid}").status_code == 200
-    out = client.post(AM, json=am_payload([down])).json()
-    assert len(out["incidents_opened"]) == 1, out
-    inc = client.get(f"{API}/incidents/{out['incidents_opened'][0]}").json()
+    [inc] = incidents(client)
+    inc = client.get(f"{API}/incidents/{inc['id']}").json()
     assert inc["signal_count"] == 1 and inc["open_signals"] == 1 and inc["state"] == "triggered"
     [sig] = signals(client)
-    assert sig["suppressed"] == "" and sig["incident_id"] == inc["id"] and sig["count"] == 3
+    assert sig["suppressed"] == "" and sig["incident_id"] == inc["id"] and sig["count"] == 2
     assert client.post(AM, json=am_payload([down])).json()["incidents_opened"] == []  # folds into it now
     resolved = alert("ReplicaLag", "db", start=time.time() - 60, status="resolved", end=time.time())
     client.post(AM, json=am_payload([resolved]))
@@ -32,12 +37,32 @@ def test_an_alert_still_firing_after_its_maintenance_window_opens_an_incident(cl
     assert inc["state"] == "resolved" and inc["open_signals"] == 0
 
 
-def test_an_alert_resent_under_another_active_silence_stays_muted(client) -> None:  # noqa: ANN001
-    first = client.post(API + "/silences", json={"matchers": ['service="db"'], "duration_s": 3600}).json()["id"]
+def test_the_tick_after_a_window_ends_judges_what_it_muted(client) -> None:  # noqa: ANN001
+    _mute(client, duration_s=0.5)
+    client.post(AM, json=am_payload([alert("ReplicaLag", "db"), alert("Gone", "db", status="resolved")]))
+    time.sleep(0.6)
+    client.app.state.aiops.tick()  # the 5-second tick, without waiting for it
+    [inc] = incidents(client)
+    assert inc["title"].startswith("ReplicaLag") and inc["signal_count"] == 1
+
+
+def test_a_muted_alert_is_judged_when_its_window_ends_after_a_restart(tmp_path: Path) -> None:
+    with aiops_client(tmp_path) as c:
+        sid = _mute(c, duration_s=3600)
+        c.post(AM, json=am_payload([alert("ReplicaLag", "db")]))
+    with aiops_client(tmp_path) as c:
+        c.delete(f"{API}/silences/{sid}")
+        assert [i["title"][:10] for i in incidents(c)] == ["ReplicaLag"]
+
+
+def test_an_alert_resent_after_its_window_under_another_silence_stays_muted(client) -> None:  # noqa: ANN001
+    first = _mute(client, duration_s=3600)
     down = alert("ReplicaLag", "db")
     client.post(AM, json=am_payload([down]))
     second = client.post(API + "/silences", json={"matchers": ['alertname="ReplicaLag"'], "duration_s": 3600})
     client.delete(f"{API}/silences/{first}")
-    out = client.post(AM, json=am_payload([down])).json()
-    assert out["incidents_opened"] == [] and incidents(client) == []
+    assert client.post(AM, json=am_payload([down])).json()["incidents_opened"] == []
+    assert incidents(client) == []
     assert signals(client)[0]["suppressed"] == f"silence:{second.json()['id']}"
+    client.delete(f"{API}/silences/{second.json()['id']}")
+    assert len(incidents(client)) == 1

@@ -122,6 +122,9 @@ class Silences:
     def put(self, silence: Silence) -> None:
         self._items[silence.id] = silence
 
+    def get(self, silence_id: int) -> Silence | None:
+        return self._items.get(silence_id)
+
     def remove(self, silence_id: int) -> None:
         self._items.pop(silence_id, None)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time as _time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -134,6 +135,9 @@ class IncidentEngine:
         self.flaps = FlapDetector(self.config.flap_window_s, self.config.flap_threshold)
         self.router = router or Router()
         self.clock = clock
+        # the fingerprints of the firing alerts each silence or window muted ("maintenance:7"), judged
+        # again when it ends
+        self._muted: dict[str, set[str]] = {}
 
     # --- startup ----------------------------------------------------------------------------------
     def load(self) -> None:
@@ -154,6 +158,8 @@ class IncidentEngine:
                     self.correlator.observe(sig)
                 if pairs:
                     loaded.append((inc["id"], pairs, inc["state"] == RESOLVED))
+            for fp, key in self.stores.signals.muted_firing(conn):
+                self._muted.setdefault(key, set()).add(fp)
         for incident_id, pairs, resolved in loaded:
             self.correlator.rebuild(incident_id, pairs, resolved=resolved,
                                     by_operator=resolved and self.operator_resolved(incident_id))
@@ -294,6 +300,7 @@ class IncidentEngine:
         silence = self.silences.match(sig.labels, sig.service, now)
         if silence is not None:
             row["suppressed"] = f"{silence.kind}:{silence.id}"
+            self._muted.setdefault(row["suppressed"], set()).add(fp)
             report.suppressed += 1
             return
         self.correlator.observe(sig)
@@ -408,9 +415,39 @@ class IncidentEngine:
         row.update(fields)
 
     # --- periodic -----------------------------------------------------------------------------------
-    def tick(self, now: float | None = None) -> None:
-        """Release flapping holds whose alerts stayed quiet, and forget groups nothing can join."""
+    def wake_muted(self, now: float | None = None) -> IngestReport:
+        """Judge again the alerts still firing that a silence or window muted once it has ended (or was
+        expired): each opens or joins an incident, or another silence or an inhibition mutes it — as
+        Alertmanager notifies an alert still firing when its silence expires."""
         now = self.clock() if now is None else now
+        report = IngestReport()
+        ended = [key for key in self._muted if not self._muting(key, now)]
+        if not ended:
+            return report
+        fps = set().union(*(self._muted.pop(key) for key in ended))
+        with self.stores.db.write() as conn:
+            muted = {r["id"]: r for r in self.stores.signals.open_rows(conn, fps).values()
+                     if r["incident_id"] is None and r["suppressed"] in ended}
+            deltas: dict[int, _Delta] = {}
+            for row in sorted(self.stores.signals.get_many(list(muted), conn), key=attrgetter("time", "id")):
+                cur = muted[row.id]
+                self._rejudge(conn, cur, row_to_signal(row), cur["fingerprint"], now, deltas, report, False)
+            if deltas:
+                self._apply(conn, deltas, now, report)
+        return report
+
+    def _muting(self, key: str, now: float) -> bool:
+        """Whether the silence or window of a ``suppressed`` key (``silence:7``) has yet to end."""
+        sid = key.partition(":")[2]
+        silence = self.silences.get(int(sid)) if sid.isdigit() else None
+        return silence is not None and now < silence.ends_at
+
+    def tick(self, now: float | None = None) -> None:
+        """Judge the alerts of silences that ended, release flapping holds whose alerts stayed quiet, and
+        forget groups nothing can join."""
+        now = self.clock() if now is None else now
+        if self._muted:
+            self.wake_muted(now)
         self.correlator.expire()
         held = [gid for gid in list(self.correlator.groups)]
         if not held:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 
-from opsloop.core.signals import Severity, Signal
+from opsloop.core.signals import Severity, Signal, SignalKind
 from opsloop.storage.sql._dialect import chunks, comma_values
 from opsloop.storage.sql.engine import Database
 from opsloop.storage.sql.schema_aiops import aiops_incidents as INC
@@ -215,6 +215,15 @@ class SqlSignalStore:
         conn.execute(_FOLD, [{"_id": u["id"], "_n": u["n"], "_last": u["last_time"], "_status": u["status"],
                              "_resolved": u["resolved_at"], "_text": u["text"], "_values": u["values"]}
                             for u in updates])
+
+    def muted_firing(self, conn: Connection) -> builtins.list[tuple[str, str]]:
+        """``(fingerprint, suppressed)`` of the stateful rows still firing that a silence or maintenance
+        window muted (read once at start, through the kind index: alerts and anomalies, not log records)."""
+        stateful = [str(k) for k in SignalKind if str(k) not in STATELESS_KINDS]
+        stmt = select(T.c.fingerprint, T.c.suppressed).where(
+            T.c.kind.in_(stateful), T.c.status == "firing", T.c.incident_id.is_(None),
+            or_(T.c.suppressed.like("silence:%"), T.c.suppressed.like("maintenance:%")))
+        return [(r.fingerprint, r.suppressed) for r in conn.execute(stmt)]
 
     def set_correlation(self, conn: Connection, row_id: int, outcome: dict[str, Any]) -> None:
         """Write a stored row's correlation anew: its ``suppressed``, ``incident_id`` and ``grouping``."""

@@ -126,6 +126,7 @@ def test_assessments_override_update_and_go_with_their_trace(store: SqlTraceStor
         [first.assessment_id, second.assessment_id]
     assessments.delete_assessment(trace_id, second.assessment_id)
     assert assessments.get_assessment(trace_id, first.assessment_id).valid
+    assessments.delete_assessment(trace_id, second.assessment_id)  # already gone: nothing to do, as in MLflow
     store.delete_traces(exp, trace_ids=[trace_id])
     with pytest.raises(NotFoundError):
         assessments.get_assessment(trace_id, first.assessment_id)

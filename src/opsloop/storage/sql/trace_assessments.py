@@ -107,8 +107,13 @@ class SqlAssessmentStore:
             return _entity(self._row(conn, trace_id, assessment_id))
 
     def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
+        """Delete an assessment; one that does not exist is already deleted (MLflow's server answers OK too)."""
         with self.db.write() as conn:
-            overrides = self._row(conn, trace_id, assessment_id).overrides
+            row = conn.execute(select(_A.overrides).where(_A.assessment_id == assessment_id,
+                                                          _A.trace_id == trace_id)).first()
+            if row is None:
+                return
+            overrides = row.overrides
             conn.execute(delete(trace_assessments).where(_A.assessment_id == assessment_id))
             if overrides:  # the overridden assessment counts again
                 conn.execute(update(trace_assessments).where(_A.assessment_id == overrides).values(valid=True))

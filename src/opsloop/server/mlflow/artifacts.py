@@ -115,8 +115,17 @@ async def get_artifact(request: Request) -> Response:
     return await _download(rt, artifact_key(run.info.artifact_uri, path), path)
 
 
+async def multipart_unsupported(_request: Request) -> Response:
+    """``/mlflow-artifacts/mpu/{create,complete,abort}/…``: uploads through this server are stored whole, so
+    the answer is MLflow's for a store without multipart (501 and its message), on which the client sends
+    the file in one request instead."""
+    return json_response({"error_code": "NOT_IMPLEMENTED",
+                          "message": "Multipart upload is not supported for the current artifact repository"}, 501)
+
+
 routes = [
     Route(_PROXY, list_proxy, methods=["GET"]),
+    Route("/api/2.0/mlflow-artifacts/mpu/{step:str}/{path:path}", multipart_unsupported, methods=["POST"]),
     Route(_PROXY + "/{path:path}", upload, methods=["PUT"]),
     Route(_PROXY + "/{path:path}", download, methods=["GET"]),
     Route(_PROXY + "/{path:path}", remove, methods=["DELETE"]),

@@ -100,6 +100,7 @@ def _common(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
 
 
 _MUTED_BY = ("silence:", "maintenance:")  # the ``suppressed`` of a row a silence or maintenance window muted
+_INHIBITED = "inhibited"  # … of a row an inhibition muted (a rule, or a dependency's alert)
 
 
 def _event_time(sig: Signal) -> float:
@@ -245,7 +246,8 @@ class IncidentEngine:
             if cur is not None:
                 self._fold(cur, sig, folds, status="firing", resolved_at=None)
                 report.folded += 1
-                if "id" in cur and cur.get("incident_id") is None and str(cur.get("suppressed")).startswith(_MUTED_BY):
+                if "id" in cur and cur.get("incident_id") is None and \
+                        str(cur.get("suppressed")).startswith((*_MUTED_BY, _INHIBITED)):
                     self._rejudge(conn, cur, sig, fp, now, deltas, report, flapping)
                 continue
             row = row_for(sig, fp, now)
@@ -258,15 +260,19 @@ class IncidentEngine:
 
     def _rejudge(self, conn: Connection, cur: dict[str, Any], sig: Signal, fp: str, now: float,
                  deltas: dict[int, _Delta], report: IngestReport, flapping: bool) -> None:
-        """A stored alert a silence or maintenance window muted, sent again while firing: once that window
-        has ended (or was expired) it is judged as a new alert — it opens or joins an incident, or another
-        silence or an inhibition mutes it — as Alertmanager notifies an alert still firing when its
-        silence expires; the outcome is written onto its row."""
+        """A stored alert a silence or maintenance window or an inhibition muted, sent again while firing:
+        once that window has ended (or was expired), or what inhibited it fires no more, it is judged as a
+        new alert — it opens or joins an incident, or another silence or an inhibition mutes it — as
+        Alertmanager notifies an alert still firing when its silence expires or its inhibiting alert
+        resolves; the outcome is written onto its row."""
         silence = self.silences.match(sig.labels, sig.service, now)
         if silence is not None and cur["suppressed"] == f"{silence.kind}:{silence.id}":
             return  # still in its window
+        inhibited = cur["suppressed"].startswith(_INHIBITED)  # then its correlation saw it already
+        if inhibited and silence is None and self.inhibitor.check(sig, fp) is not None:
+            return  # its cause still fires
         outcome: dict[str, Any] = {"suppressed": "", "grouping": "", "incident_id": None}
-        self._correlate(conn, sig, fp, outcome, now, deltas, report, flapping)
+        self._correlate(conn, sig, fp, outcome, now, deltas, report, flapping, observed=inhibited)
         cur.update(outcome)
         self.stores.signals.set_correlation(conn, cur["id"], outcome)
 
@@ -296,14 +302,17 @@ class IncidentEngine:
             u["values"] = _dumps(sig.values)
 
     def _correlate(self, conn: Connection, sig: Signal, fp: str, row: dict[str, Any], now: float,
-                   deltas: dict[int, _Delta], report: IngestReport, flapping: bool) -> None:
+                   deltas: dict[int, _Delta], report: IngestReport, flapping: bool, observed: bool = False) -> None:
+        """Mute, group or open: the fate of a new firing alert (``observed``: the correlator has already
+        learned from it, when an inhibited alert is judged again)."""
         silence = self.silences.match(sig.labels, sig.service, now)
         if silence is not None:
             row["suppressed"] = f"{silence.kind}:{silence.id}"
             self._muted.setdefault(row["suppressed"], set()).add(fp)
             report.suppressed += 1
             return
-        self.correlator.observe(sig)
+        if not observed:
+            self.correlator.observe(sig)
         decision = self.correlator.decide(sig, fp)
         inhibited = self.inhibitor.check(sig, fp)
         self.inhibitor.firing(sig, fp)

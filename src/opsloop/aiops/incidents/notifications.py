@@ -257,10 +257,13 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
         """Deliver until ``stop`` is set."""
         while not stop.is_set():
+            delivered = 0
             try:
-                await self.run_once()
+                delivered = await self.run_once()
             except Exception:  # noqa: BLE001 - a bad row or a DB hiccup must not stop delivery
                 log.exception("notification dispatch failed")
+            if delivered:  # the events an incident queued behind those are due now, not in a second
+                continue
             self.wake.clear()
             try:
                 await asyncio.wait_for(first_set(stop, self.wake), timeout=idle_s)

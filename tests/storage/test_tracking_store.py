@@ -183,6 +183,25 @@ def test_long_param_and_tag_values_are_cut_to_mlflows_limits(store: SqlTrackingS
     store.log_param(run_id, "features", "f" * 6500)  # the same value again: cut the same way, not a change
     run = store.get_run(run_id)
     assert run.params["features"] == "f" * 6000 and run.tags["mlflow.note.content"] == "n" * 8000
+    # mlflow.start_run(description=…) sends the note with the new run
+    described = store.create_run(run.info.experiment_id, tags={"mlflow.note.content": "d" * 9000})
+    assert described.tags["mlflow.note.content"] == "d" * 8000
+
+
+def test_long_run_names_and_user_ids_fit_their_columns(store: SqlTrackingStore) -> None:
+    # On PostgreSQL a run name past 250 characters (or a user id past 256) was a DataError, a 500; SQLite kept
+    # them whole. The columns now hold their first 250/256 characters on both; the runName tag keeps the name.
+    run = store.create_run("0", "u" * 300, run_name="n" * 600)
+    assert (run.info.run_name, run.info.user_id) == ("n" * 250, "u" * 256)
+    assert run.tags["mlflow.runName"] == "n" * 600
+    store.set_tag(run.info.run_id, "mlflow.runName", "m" * 600)
+    assert store.get_run(run.info.run_id).info.run_name == "m" * 250
+    store.update_run_info(run.info.run_id, run_name="r" * 9000)
+    renamed = store.get_run(run.info.run_id)
+    assert renamed.info.run_name == "r" * 250 and renamed.tags["mlflow.runName"] == "r" * 8000
+    assert [r.info.run_id for r in store.search_runs(["0"], f"attributes.run_name = '{'r' * 250}'")[0]] == \
+        [run.info.run_id]
+    assert store.create_run("0", run_name="x" * 9000).tags["mlflow.runName"] == "x" * 8000
 
 
 def test_unknown_run_is_not_found(store: SqlTrackingStore) -> None:

@@ -124,7 +124,8 @@ class RunLogging(TrackingStoreBase):
         upsert(conn, t.tags, [{"run_uuid": run_id, "key": k, "value": v} for k, v in tags.items()],
                ["run_uuid", "key"], ["value"])
         if RUN_NAME_TAG in tags:
-            conn.execute(update(t.runs).where(t.runs.c.run_uuid == run_id).values(name=tags[RUN_NAME_TAG]))
+            conn.execute(update(t.runs).where(t.runs.c.run_uuid == run_id).values(
+                name=tags[RUN_NAME_TAG][:limits.MAX_RUN_NAME_LENGTH]))
 
     @staticmethod
     def _write_metrics(conn: Connection, run_id: str, metrics: Sequence[Metric]) -> None:

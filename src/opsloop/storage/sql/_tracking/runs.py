@@ -25,11 +25,12 @@ class RunLifecycle(TrackingStoreBase):
             raise InvalidStateError(
                 f"The experiment {exp.experiment_id} must be in the 'active' state. "
                 f"Current state is {exp.lifecycle_stage}.")
-        tags = dict(tags or {})
-        for key, value in tags.items():
-            limits.check_key(key, "tag")
-            limits.check_value(value, "tag", key, limits.MAX_TAG_VAL_LENGTH)
+        tags = {limits.check_key(key, "tag"): limits.check_value(value, "tag", key, limits.MAX_TAG_VAL_LENGTH,
+                                                                 truncate=True)
+                for key, value in (tags or {}).items()}  # long values cut, as log_batch does
         tag_name = tags.get(RUN_NAME_TAG)
+        run_name = run_name and limits.check_value(run_name, "run_name", RUN_NAME_TAG, limits.MAX_TAG_VAL_LENGTH,
+                                                   truncate=True)
         if run_name and tag_name and run_name != tag_name:
             raise InvalidInputError(
                 f"Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values "
@@ -40,7 +41,8 @@ class RunLifecycle(TrackingStoreBase):
         start = _now_ms() if start_time is None else limits.check_int64(start_time, "start_time")
         with self.db.write() as conn:
             conn.execute(t.runs.insert().values(
-                run_uuid=run_id, experiment_id=int(exp.experiment_id), name=run_name, user_id=user_id or "",
+                run_uuid=run_id, experiment_id=int(exp.experiment_id), name=run_name[:limits.MAX_RUN_NAME_LENGTH],
+                user_id=(user_id or "")[:limits.MAX_USER_ID_LENGTH],
                 status="RUNNING", start_time=start, end_time=None,
                 artifact_uri=f"{exp.artifact_location}/{run_id}/artifacts", lifecycle_stage="active",
             ))
@@ -62,7 +64,8 @@ class RunLifecycle(TrackingStoreBase):
         if end_time is not None:
             values["end_time"] = limits.check_int64(end_time, "end_time")
         if run_name:
-            values["name"] = run_name
+            run_name = limits.check_value(run_name, "tag", RUN_NAME_TAG, limits.MAX_TAG_VAL_LENGTH, truncate=True)
+            values["name"] = run_name[:limits.MAX_RUN_NAME_LENGTH]
         with self.db.write() as conn:
             self._active_run(conn, run_id)
             if values:

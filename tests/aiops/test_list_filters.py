@@ -43,3 +43,15 @@ def test_several_kinds_and_severities_select_their_union(tmp_path: Path) -> None
         assert [i["service"] for i in listed] == ["db"]
         both = client.get(API + "/incidents", params={"severity": "critical,warning"}).json()["incidents"]
         assert {i["service"] for i in both} == {"db", "api", "m"}
+
+
+def test_text_search_finds_words_beyond_ascii(tmp_path: Path) -> None:
+    """`q` found "paiement" but not "Échec" in "Échec du paiement": the words were lowered by Python and
+    the titles by SQLite, which lowers ASCII letters only."""
+    with aiops_client(tmp_path) as client:
+        body = {"kind": "alert", "service": "paiement", "labels": {"équipe": "Caisse"}, "text": "Échec du paiement"}
+        assert client.post(API + "/events", json=body).status_code == 200
+        for q in ("Échec", "ÉCHEC DU", "paiement", "PAIEMENT", "Caisse", "caisse"):
+            found = client.get(API + "/incidents", params={"q": q}).json()["incidents"]
+            assert [i["title"] for i in found] == ["Échec du paiement [paiement]"], q
+        assert client.get(API + "/incidents", params={"q": "échec%"}).json()["incidents"] == []

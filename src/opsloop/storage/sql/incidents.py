@@ -176,8 +176,8 @@ class SqlIncidentStore:
             conds.append(or_(I.c.service == service, I.c.services.like(f'%"{like_escape(service)}"%', escape="\\")))
         if assignee:
             conds.append(I.c.assignee == assignee)
-        if q:
-            pattern = f"%{like_escape(q.lower())}%"
+        if q:  # lowered by the database on both sides: SQLite lowers ASCII letters only, so "Échec" stays "Échec"
+            pattern = func.lower(f"%{like_escape(q)}%")
             conds.append(or_(func.lower(I.c.title).like(pattern, escape="\\"),
                              func.lower(I.c.labels).like(pattern, escape="\\"),
                              func.lower(I.c.resolution).like(pattern, escape="\\")))

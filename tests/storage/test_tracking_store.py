@@ -204,6 +204,26 @@ def test_long_run_names_and_user_ids_fit_their_columns(store: SqlTrackingStore) 
     assert store.create_run("0", run_name="x" * 9000).tags["mlflow.runName"] == "x" * 8000
 
 
+@pytest.mark.parametrize(("metric", "field"), [
+    (Metric("m", 1.0, 1, 0, "m-" + "x" * 100), "model_id"),
+    (Metric("m", 1.0, 1, 0, "", "eval", "d" * 37), "dataset_digest"),
+    (Metric("m", 1.0, 1, 0, "", "n" * 501, "d"), "dataset_name"),
+])
+def test_metric_links_past_their_columns_are_named_errors(store: SqlTrackingStore, metric: Metric,
+                                                          field: str) -> None:
+    # On PostgreSQL they were a DataError (a 500); SQLite stored them.
+    with pytest.raises(InvalidInputError) as info:
+        store.log_batch(_run(store), metrics=[metric])
+    assert info.value.field == field
+
+
+def test_logged_model_name_and_type_past_their_columns_are_named_errors(store: SqlTrackingStore) -> None:
+    for kwargs, field in (({"name": "n" * 501}, "name"), ({"name": "ok", "model_type": "t" * 501}, "model_type")):
+        with pytest.raises(InvalidInputError) as info:
+            store.create_logged_model("0", **kwargs)
+        assert info.value.field == field
+
+
 def test_unknown_run_is_not_found(store: SqlTrackingStore) -> None:
     with pytest.raises(NotFoundError):
         store.get_run("0" * 32)

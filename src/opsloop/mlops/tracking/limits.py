@@ -16,6 +16,8 @@ MAX_EXPERIMENT_TAG_VAL_LENGTH = 20000
 MAX_ENTITY_KEY_LENGTH = 250
 MAX_RUN_NAME_LENGTH = 250  # the runs.name column; the mlflow.runName tag keeps up to MAX_TAG_VAL_LENGTH
 MAX_USER_ID_LENGTH = 256
+MAX_MODEL_ID_LENGTH = 64
+MAX_LOGGED_MODEL_NAME_LENGTH = 500  # also the model_type
 MAX_RESULTS_SEARCH_RUNS = 50000
 MAX_RESULTS_SEARCH_EXPERIMENTS = 50000
 MAX_RESULTS_METRIC_HISTORY = 25000
@@ -68,6 +70,20 @@ def check_value(value: object, kind: str, key: str, limit: int, *, truncate: boo
             field="value",
         )
     return value
+
+
+def check_length(value: object, limit: int, field: str) -> None:
+    """A string that must fit its column (``limit`` characters), else a ``LimitExceededError`` naming ``field``."""
+    if isinstance(value, str) and len(value) > limit:
+        raise LimitExceededError(f"'{field}' has length {len(value)}, which exceeded length limit of {limit}",
+                                 field=field)
+
+
+def check_metric_link(model_id: str, dataset_name: str, dataset_digest: str) -> None:
+    """The logged model and dataset a metric point names fit their columns."""
+    check_length(model_id, MAX_MODEL_ID_LENGTH, "model_id")
+    check_length(dataset_name, MAX_DATASET_NAME_SIZE, "dataset_name")
+    check_length(dataset_digest, MAX_DATASET_DIGEST_SIZE, "dataset_digest")
 
 
 def check_metric_numbers(key: str, value: object, timestamp: object, step: object) -> tuple[str, float, int, int]:

@@ -32,6 +32,8 @@ class LoggedModels(TrackingStoreBase):
     def create_logged_model(self, experiment_id: object, name: str | None = None, source_run_id: str | None = None,
                             tags: dict[str, str] | None = None, params: dict[str, str] | None = None,
                             model_type: str | None = None) -> LoggedModel:
+        limits.check_length(name, limits.MAX_LOGGED_MODEL_NAME_LENGTH, "name")
+        limits.check_length(model_type, limits.MAX_LOGGED_MODEL_NAME_LENGTH, "model_type")
         exp = self.get_experiment(experiment_id)
         if exp.lifecycle_stage != "active":
             raise InvalidStateError(f"The experiment {exp.experiment_id} must be in the 'active' state.")

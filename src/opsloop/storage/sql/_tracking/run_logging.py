@@ -82,18 +82,28 @@ class RunLogging(TrackingStoreBase):
             raise limits.LimitExceededError(
                 f"A batch logging request can contain at most {limits.MAX_ENTITIES_PER_BATCH} metrics, params "
                 "and tags in total.", field="metrics")
-        checked: set[str] = set()
-        for m in metrics:
-            if m.key not in checked:  # key rules once per distinct key: batches repeat a few keys
-                limits.check_key(m.key, "metric")
-                checked.add(m.key)
-            limits.check_metric_numbers(m.key, m.value, m.timestamp, m.step)
+        RunLogging._check_metrics(metrics)
         params = [(limits.check_key(key, "param"),
                    limits.check_value(value, "param", key, limits.MAX_PARAM_VAL_LENGTH, truncate=True))
                   for key, value in pairs]
         return params, {limits.check_key(key, "tag"):
                         limits.check_value(value, "tag", key, limits.MAX_TAG_VAL_LENGTH, truncate=True)
                         for key, value in tags.items()}
+
+    @staticmethod
+    def _check_metrics(metrics: Sequence[Metric]) -> None:
+        checked: set[str] = set()
+        links: set[tuple[str, str, str]] = set()
+        for m in metrics:
+            if m.key not in checked:  # key rules once per distinct key: batches repeat a few keys
+                limits.check_key(m.key, "metric")
+                checked.add(m.key)
+            limits.check_metric_numbers(m.key, m.value, m.timestamp, m.step)
+            if m.model_id or m.dataset_name or m.dataset_digest:
+                link = (m.model_id, m.dataset_name, m.dataset_digest)
+                if link not in links:
+                    limits.check_metric_link(*link)
+                    links.add(link)
 
     @staticmethod
     def _unique_params(pairs: list[tuple[str, str]]) -> dict[str, str]:

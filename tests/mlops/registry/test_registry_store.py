@@ -395,3 +395,16 @@ def test_prompt_versions_take_only_mlflows_placeholder_sources(stores: Stores) -
     with pytest.raises(InvalidInputError) as err:  # a model's files must still be somewhere the server vouches for
         r.create_model_version("model", "dummy-source")
     assert err.value.field == "source"
+
+
+def test_an_actor_past_its_column_is_a_named_error(stores: Stores) -> None:
+    # The actor (x-opsloop-actor header, basic-auth user) past 256 characters was a DataError on PostgreSQL.
+    name = _model_with_versions(stores)
+    with pytest.raises(InvalidInputError) as err:
+        stores.registry.promote(name, "champion", 1, actor="a" * 257)
+    assert err.value.field == "actor"
+    assert stores.registry.get_registered_model(name).aliases == {}  # the move was not made
+    _, model_id = _run_and_model(stores)
+    with pytest.raises(InvalidInputError) as err:
+        stores.registry.create_model_version(name, f"models:/{model_id}", user_id="u" * 257)
+    assert err.value.field == "user_id"

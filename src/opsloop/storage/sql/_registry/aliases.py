@@ -8,6 +8,7 @@ from opsloop.errors import NotFoundError
 from opsloop.mlops.registry import promotion as rules
 from opsloop.mlops.registry.entities import ModelVersion, Promotion
 from opsloop.mlops.registry.identifiers import LATEST_ALIAS, check_alias, check_model_name
+from opsloop.mlops.tracking import limits
 from opsloop.storage.sql import schema as t
 from opsloop.storage.sql._dialect import inserted_id, upsert
 from opsloop.storage.sql._registry.base import _MV, _RM, RegistryStoreBase, _now_ms
@@ -91,6 +92,7 @@ class Aliases(RegistryStoreBase):
     @staticmethod
     def _audit(conn: Connection, name: str, alias: str, from_version: int | None, to_version: int | None,
                actor: str, reason: str, validation_id: int | None = None) -> Promotion:
+        limits.check_length(actor, limits.MAX_USER_ID_LENGTH, "actor")  # raised here, the move is rolled back
         actor, reason, now = actor or rules.ANONYMOUS, reason or "", _now_ms()
         new_id = inserted_id(conn.execute(t.model_promotions.insert().values(
             name=name, alias=alias, from_version=from_version, to_version=to_version, actor=actor, reason=reason,

@@ -12,6 +12,7 @@ from opsloop.mlops.registry.entities import ModelVersion
 from opsloop.mlops.registry.identifiers import check_model_name, check_tag
 from opsloop.mlops.registry.sources import ResolvedSource, is_prompt_version, resolve_source
 from opsloop.mlops.registry.stages import ACTIVE_STAGES, ALL_STAGES, ARCHIVED, canonical_stage
+from opsloop.mlops.tracking import limits
 from opsloop.storage.sql import schema as t
 from opsloop.storage.sql._dialect import chunks, upsert
 from opsloop.storage.sql._registry.base import _MV, _RM, RegistryStoreBase, _now_ms
@@ -31,6 +32,7 @@ class ModelVersions(RegistryStoreBase):
         ``mlflow-artifacts:/…`` inside the run's or logged model's artifacts, ``models:/NAME/V``); the rules
         are in ``opsloop.mlops.registry.sources``."""
         check_model_name(name)
+        limits.check_length(user_id, limits.MAX_USER_ID_LENGTH, "user_id")
         tag_rows = [dict(zip(("key", "value"), check_tag(k, v), strict=True)) for k, v in (tags or {}).items()]
         found = resolve_source(source, run_id or None, model_id or None, tracking=self.tracking,
                                resolve_version=self.resolve_version, prompt=is_prompt_version(tags))

@@ -74,3 +74,14 @@ def test_references_reports_and_signals_round_trip(store: MonitoringStore) -> No
     assert [x.labels["model"] for x in store.list_signals()] == ["n", "m"]
     assert len(store.list_signals(kind="model_performance")) == 1
     assert store.list_signals(since=5.5)[0].service == "n"
+
+
+def test_a_request_id_past_its_column_is_sampled_and_labelled(monitoring_store: MonitoringStore) -> None:
+    # x-request-id is the client's: on PostgreSQL one past 128 characters failed the whole sampling flush
+    # (every other request's samples in it were lost) and made its labels post a 500.
+    long_id = "trace-" + "f" * 300
+    monitoring_store.add_samples([PredictionSample(model="m", request_id=long_id, row=0, time=1.0,
+                                                   features={"x": 1.0}, prediction=1), sample(1)])
+    assert monitoring_store.count_samples("m") == 2
+    assert monitoring_store.add_labels([GroundTruth("m", long_id, 0, 1)]) == 1
+    assert [s.label for s in monitoring_store.list_samples("m", labelled_only=True)] == [1]

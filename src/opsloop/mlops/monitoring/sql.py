@@ -22,6 +22,14 @@ if TYPE_CHECKING:
 
 __all__ = ["SqlMonitoringStore"]
 
+_REQUEST_ID_WIDTH = 128  # String(128) of samples.request_id and labels.request_id (tables.py)
+
+
+def _request_key(request_id: str) -> str:
+    """A client's x-request-id as stored: the column holds 128 characters, and a longer id (one request's
+    samples and its labels alike) is kept to those, so it neither fails the write nor misses its labels."""
+    return request_id[:_REQUEST_ID_WIDTH]
+
 
 def _dumps(v: Any) -> str:
     return json.dumps(v, default=lambda o: o.item() if hasattr(o, "item") else str(o))
@@ -71,9 +79,10 @@ class SqlMonitoringStore(MonitoringStore):
             raise StorageError(f"monitoring store failed: {exc}") from exc
 
     def add_samples(self, samples: Sequence[PredictionSample], *, max_per_model: int | None = None) -> None:
+        """Store samples; a request id is kept to its column's width (as its labels are looked up)."""
         if not samples:
             return
-        rows = [{"model": s.model, "request_id": s.request_id, "row": s.row, "variant": s.variant,
+        rows = [{"model": s.model, "request_id": _request_key(s.request_id), "row": s.row, "variant": s.variant,
                  "version": s.version, "time": s.time, "features": _dumps(s.features),
                  "prediction": _dumps(s.prediction)} for s in samples]
 
@@ -119,16 +128,17 @@ class SqlMonitoringStore(MonitoringStore):
         # the later one into an update of the row the first wrote. A row labelled twice in this post
         # keeps its last label (one statement cannot write a row twice), and the rows are written in
         # key order, so two posts of the same rows lock them in the same order (never a deadlock).
-        last = {(g.model, g.request_id, g.row): g for g in labels}
-        rows = [{"model": g.model, "request_id": g.request_id, "row": g.row, "value": _dumps(g.value),
-                 "time": g.time or now} for _, g in sorted(last.items(), key=lambda item: item[0])]
+        last = {(g.model, _request_key(g.request_id), g.row): g for g in labels}
+        rows = [{"model": g.model, "request_id": key[1], "row": g.row, "value": _dumps(g.value),
+                 "time": g.time or now} for key, g in sorted(last.items(), key=lambda item: item[0])]
 
         def write(conn: sa.Connection) -> int:
             upsert(conn, t.labels, rows, keys=["model", "request_id", "row"], update=["value", "time"])
             matched = 0
             for g in labels:
                 q = sa.select(sa.func.count()).select_from(t.samples).where(
-                    t.samples.c.model == g.model, t.samples.c.request_id == g.request_id, t.samples.c.row == g.row)
+                    t.samples.c.model == g.model, t.samples.c.request_id == _request_key(g.request_id),
+                    t.samples.c.row == g.row)
                 matched += bool(conn.execute(q).scalar())
             return matched
 

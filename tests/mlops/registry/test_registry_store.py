@@ -408,3 +408,12 @@ def test_an_actor_past_its_column_is_a_named_error(stores: Stores) -> None:
     with pytest.raises(InvalidInputError) as err:
         stores.registry.create_model_version(name, f"models:/{model_id}", user_id="u" * 257)
     assert err.value.field == "user_id"
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [({"run_id": "r" * 33}, "run_id"), ({"model_id": "m" * 65}, "model_id")])
+def test_a_run_or_model_id_past_its_column_is_a_named_error(stores: Stores, kwargs: dict, field: str) -> None:
+    # Kept as given beside an s3:// source; on PostgreSQL a longer one was a DataError (a 500).
+    stores.registry.create_registered_model("ids")
+    with pytest.raises(InvalidInputError) as err:
+        stores.registry.create_model_version("ids", "s3://bucket/model", **kwargs)
+    assert err.value.field == field

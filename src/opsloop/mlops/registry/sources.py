@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.mlops.registry.entities import ModelVersion
 from opsloop.mlops.registry.uris import ModelUri, parse_model_uri
+from opsloop.mlops.tracking.limits import MAX_MODEL_ID_LENGTH, MAX_RUN_ID_LENGTH
 
 __all__ = ["IS_PROMPT_TAG", "ResolvedSource", "TrackingLookup", "is_prompt_version", "resolve_source"]
 
@@ -134,6 +135,10 @@ def resolve_source(source: object, run_id: str | None, model_id: str | None, *, 
     """
     if not isinstance(source, str) or not source:
         raise InvalidInputError("Missing value for required parameter 'source'.", field="source")
+    for value, width, field in ((run_id, MAX_RUN_ID_LENGTH, "run_id"), (model_id, MAX_MODEL_ID_LENGTH, "model_id")):
+        if value is not None and len(value) > width:  # kept as given beside a remote source: it must fit
+            raise InvalidInputError(f"Invalid model version {field}: {value[:40]!r}... is longer than an id "
+                                    f"({width} characters)", field=field)
     if prompt:
         if source not in PROMPT_SOURCE_PLACEHOLDERS:
             raise InvalidInputError(f"Invalid prompt source: '{source}'. Prompt sources must use an MLflow "

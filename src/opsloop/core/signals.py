@@ -27,21 +27,40 @@ class Severity(enum.IntEnum):
 
     @classmethod
     def parse(cls, value: str | int | None) -> Severity:
+        """A severity from a number (1 info … 4 critical, clamped) or a word of ``SEVERITY_ALIASES``,
+        in any case, spacing (``"SEV 1"``, ``"sev-1"``) or with OpenTelemetry's number suffix
+        (``"WARN2"``); anything else, or nothing, is a warning."""
         if value is None or value == "":
             return cls.WARNING
         if isinstance(value, int):
             return cls(max(1, min(4, value)))
-        return SEVERITY_ALIASES.get(str(value).strip().lower(), cls.WARNING)
+        word = str(value).strip().lower()
+        found = SEVERITY_ALIASES.get(word)
+        if found is not None:
+            return found
+        if word.isdecimal():
+            return cls(max(1, min(4, int(word))))
+        word = word.replace(" ", "").replace("-", "").replace("_", "")
+        found = SEVERITY_ALIASES.get(word) or SEVERITY_ALIASES.get(word.rstrip("1234"))
+        return cls.WARNING if found is None else found
 
 
-# the words Severity.parse understands (Alertmanager's, syslog's, OTel's and PagerDuty's usual ones)
+# the words Severity.parse understands: Alertmanager's and Grafana's usual labels, syslog's levels,
+# OpenTelemetry's and .NET's severity texts, Zabbix's severities, and incident priorities (P1-P5,
+# SEV1-SEV5, highest first)
 SEVERITY_ALIASES = {
-    "info": Severity.INFO, "informational": Severity.INFO, "low": Severity.INFO, "debug": Severity.INFO,
-    "notice": Severity.INFO, "none": Severity.INFO, "trace": Severity.INFO,
+    "info": Severity.INFO, "informational": Severity.INFO, "information": Severity.INFO, "low": Severity.INFO,
+    "debug": Severity.INFO, "notice": Severity.INFO, "none": Severity.INFO, "trace": Severity.INFO,
+    "verbose": Severity.INFO, "notclassified": Severity.INFO,
+    "p4": Severity.INFO, "p5": Severity.INFO, "sev4": Severity.INFO, "sev5": Severity.INFO,
     "warning": Severity.WARNING, "warn": Severity.WARNING, "medium": Severity.WARNING, "minor": Severity.WARNING,
+    "moderate": Severity.WARNING, "average": Severity.WARNING, "p3": Severity.WARNING, "sev3": Severity.WARNING,
     "error": Severity.ERROR, "err": Severity.ERROR, "high": Severity.ERROR, "major": Severity.ERROR,
+    "severe": Severity.ERROR, "p2": Severity.ERROR, "sev2": Severity.ERROR,
     "critical": Severity.CRITICAL, "crit": Severity.CRITICAL, "fatal": Severity.CRITICAL,
-    "page": Severity.CRITICAL, "emergency": Severity.CRITICAL, "alert": Severity.CRITICAL,
+    "page": Severity.CRITICAL, "emergency": Severity.CRITICAL, "emerg": Severity.CRITICAL,
+    "alert": Severity.CRITICAL, "disaster": Severity.CRITICAL, "panic": Severity.CRITICAL,
+    "p1": Severity.CRITICAL, "sev1": Severity.CRITICAL, "sev0": Severity.CRITICAL, "p0": Severity.CRITICAL,
 }
 
 

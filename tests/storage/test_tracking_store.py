@@ -224,6 +224,15 @@ def test_logged_model_name_and_type_past_their_columns_are_named_errors(store: S
         assert info.value.field == field
 
 
+def test_model_inputs_and_outputs_past_the_id_column_are_named_errors(store: SqlTrackingStore) -> None:
+    run_id = _run(store)
+    for log in (lambda: store.log_inputs(run_id, model_ids=["m" * 65]),
+                lambda: store.log_outputs(run_id, [("m" * 65, 0)])):
+        with pytest.raises(InvalidInputError) as info:  # a DataError (500) on PostgreSQL
+            log()
+        assert info.value.field == "model_id"
+
+
 def test_unknown_run_is_not_found(store: SqlTrackingStore) -> None:
     with pytest.raises(NotFoundError):
         store.get_run("0" * 32)

@@ -24,6 +24,8 @@ class RunInputsOutputs(TrackingStoreBase):
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = (), model_ids: Sequence[str] = ()) -> None:
         for di in datasets:
             self._check_dataset(di)
+        for model_id in model_ids:
+            limits.check_length(model_id, limits.MAX_MODEL_ID_LENGTH, "model_id")
         with self.db.write() as conn:
             run = self._active_run(conn, run_id)
             for di in datasets:
@@ -65,6 +67,8 @@ class RunInputsOutputs(TrackingStoreBase):
         return ds_id
 
     def log_outputs(self, run_id: str, models: Sequence[tuple[str, int]]) -> None:
+        for model_id, _ in models:
+            limits.check_length(model_id, limits.MAX_MODEL_ID_LENGTH, "model_id")
         with self.db.write() as conn:
             self._active_run(conn, run_id)
             upsert(conn, t.run_model_outputs, [{"run_uuid": run_id, "model_id": m, "step": s} for m, s in models],

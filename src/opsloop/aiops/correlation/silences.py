@@ -17,7 +17,9 @@ from opsloop.errors import InvalidInputError
 
 __all__ = ["Matcher", "Silence", "Silences", "parse_matchers"]
 
-_TEXT = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
+# a matcher in text: ``name op "value"`` (escapes inside the quotes), or an unquoted value up to the next
+# comma or brace, as Alertmanager and amtool also take (``service=db``, ``alertname=~Disk.*``)
+_TEXT = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^\s",{}]+))\s*,?')
 _UNESCAPE = re.compile(r'\\([\\"])')  # \" and \\ in a quoted value; other escapes (\d in a regex) stay
 
 
@@ -65,7 +67,8 @@ def parse_matchers(spec: Any) -> list[Matcher]:
             m = _TEXT.match(text, pos)
             if not m:
                 raise InvalidInputError(f"cannot parse matcher at {text[pos:]!r}", field="matchers")
-            out.append(Matcher(m.group(1), m.group(2), _UNESCAPE.sub(r"\1", m.group(3))))
+            value = _UNESCAPE.sub(r"\1", m.group(3)) if m.group(3) is not None else m.group(4)
+            out.append(Matcher(m.group(1), m.group(2), value))
             pos = m.end()
         return out
     if isinstance(spec, list):

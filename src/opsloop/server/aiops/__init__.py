@@ -29,12 +29,21 @@ TICK_S = 5.0
 
 
 def register(app: FastAPI, settings: Settings) -> None:
-    from opsloop.server.aiops import incidents, ingest, metrics, notifications, runbooks, signals, silences
+    from opsloop.server.aiops import (
+        alertmanager_v2,
+        incidents,
+        ingest,
+        metrics,
+        notifications,
+        runbooks,
+        signals,
+        silences,
+    )
     from opsloop.server.aiops import topology as topology_api
     from opsloop.server.aiops.forwarding import ForwardToLeader
     from opsloop.server.aiops.leader import Leadership
 
-    modules = (ingest, incidents, signals, metrics, topology_api, silences, notifications, runbooks)
+    modules = (ingest, alertmanager_v2, incidents, signals, metrics, topology_api, silences, notifications, runbooks)
     routers = [m.router for m in modules]
     for router in routers:
         app.include_router(router)

@@ -1,0 +1,168 @@
+"""Alertmanager's API v2, read side: the alerts opsloop holds firing, and a status.
+
+With opsloop in ``alerting.alertmanagers`` (see ``POST /api/v2/alerts``), the tools that read an
+Alertmanager read opsloop the same way: Grafana's Alertmanager data source (its health check asks
+``/api/v2/status``; its alert list ``/api/v2/alerts/groups``) and ``amtool alert query``
+(``/api/v2/alerts``). Every firing alert-like signal is listed, whatever sent it (webhooks, Prometheus,
+OTLP, opsloop's own detectors and monitors), with Alertmanager's fields; one muted by a silence or a
+maintenance window is ``suppressed`` with that silence in ``silencedBy``, one muted by an inhibition
+with its reason in ``inhibitedBy``. A group is an opsloop incident (label ``incident``); firing alerts
+in no incident form one group with no labels. A bad query parameter is a 400 whose body is a JSON
+string naming it, as Alertmanager answers (``amtool`` prints it).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from opsloop import __version__
+from opsloop.aiops.correlation.silences import Matcher, parse_matchers
+from opsloop.core.signals import SignalKind
+from opsloop.errors import InvalidInputError
+from opsloop.server.aiops._common import pipeline
+from opsloop.server.wire import json_response
+from opsloop.storage.sql.signals import STATELESS_KINDS
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["ingestion"])
+
+_STARTED = time.time()
+_RECEIVER = "opsloop"
+_MUTED_BY = ("silence:", "maintenance:")
+# an alert without an end of its own ends, as in Alertmanager, this long after it was last received
+_RESOLVE_TIMEOUT_S = 300.0
+# the most firing signals listed (newest first)
+_MAX_ALERTS = 10_000
+
+_BOOL = {"true": True, "1": True, "false": False, "0": False}
+# the kinds of signal that fire and resolve (alerts, and opsloop's anomalies, predictions and model signals)
+_KINDS = ",".join(k.value for k in SignalKind if k.value not in STATELESS_KINDS)
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1000):03d}Z"
+
+
+def _flag(value: str | None, name: str) -> bool:
+    if value is None:
+        return True
+    flag = _BOOL.get(value.strip().lower())
+    if flag is None:
+        raise InvalidInputError(f"{name} must be true or false, not {value!r}", field=name)
+    return flag
+
+
+def _matchers(filters: list[str]) -> list[Matcher]:
+    try:
+        return [m for f in filters for m in parse_matchers(f)]
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"filter: {exc.message}", field="filter") from None
+
+
+def _gettable(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored firing signal as Alertmanager's ``gettableAlert``."""
+    evidence, muted = row["evidence"], row["suppressed"] or ""
+    silenced = [muted.split(":", 1)[1]] if muted.startswith(_MUTED_BY) else []
+    inhibited = [muted] if muted and not silenced else []
+    end = evidence.get("expires_at")
+    if not isinstance(end, int | float):
+        end = row["last_time"] + _RESOLVE_TIMEOUT_S
+    annotations = evidence.get("annotations")
+    return {
+        "labels": row["labels"],
+        "annotations": annotations if isinstance(annotations, dict) else ({"summary": row["text"]} if row["text"] else {}),
+        "startsAt": _iso(row["time"]),
+        "updatedAt": _iso(row["last_time"]),
+        "endsAt": _iso(float(end)),
+        "fingerprint": str(evidence.get("fingerprint") or row["fingerprint"]),
+        "generatorURL": str(evidence.get("generatorURL") or ""),
+        "receivers": [{"name": str(evidence.get("receiver") or _RECEIVER)}],
+        "status": {"state": "suppressed" if muted else "active", "silencedBy": silenced, "inhibitedBy": inhibited,
+                   "mutedBy": []},
+    }
+
+
+def _receiver(pattern: str | None) -> re.Pattern[str] | None:
+    if not pattern:
+        return None
+    try:
+        return re.compile(f"(?:{pattern})")
+    except re.error as exc:
+        raise InvalidInputError(f"receiver: bad regex {pattern!r}: {exc}", field="receiver") from None
+
+
+_Found = list[tuple[int | None, dict[str, Any]]]
+
+
+def _firing(request: Request, active: str | None, silenced: str | None, inhibited: str | None,
+            filters: list[str], receiver: str | None) -> _Found:
+    """The firing signals that pass Alertmanager's query parameters, as ``gettableAlert``s, oldest first,
+    each with its incident."""
+    show_active, show_silenced = _flag(active, "active"), _flag(silenced, "silenced")
+    show_inhibited, matchers, to = _flag(inhibited, "inhibited"), _matchers(filters), _receiver(receiver)
+    rows = pipeline(request).stores.signals.list(kind=_KINDS, status="firing", limit=_MAX_ALERTS)
+    out = []
+    for row in reversed(rows):
+        muted = row["suppressed"] or ""
+        shown = (show_silenced if muted.startswith(_MUTED_BY) else show_inhibited) if muted else show_active
+        if shown and all(m.matches(row["labels"]) for m in matchers):
+            alert = _gettable(row)
+            if to is None or any(to.fullmatch(r["name"]) for r in alert["receivers"]):
+                out.append((row["incident_id"], alert))
+    return out
+
+
+async def _found(
+    request: Request,
+    active: str | None = Query(None, description="list alerts that fire and are not muted (default true)"),
+    silenced: str | None = Query(None, description="list alerts muted by a silence or maintenance window "
+                                                   "(default true)"),
+    inhibited: str | None = Query(None, description="list alerts muted by an inhibition (default true)"),
+    filters: list[str] = Query([], alias="filter",
+                               description='matchers the alerts\' labels must pass, e.g. filter=service="db"'),
+    receiver: str | None = Query(None, description="a regex the receiver's name must match"),
+) -> _Found | Response:
+    """The alerts Alertmanager's query parameters select (``_firing``, off the event loop), or
+    Alertmanager's 400 (a JSON string) for a bad parameter; both list endpoints depend on it."""
+    try:
+        return await run_in_threadpool(_firing, request, active, silenced, inhibited, filters, receiver)
+    except InvalidInputError as exc:
+        return json_response(exc.message, 400)
+
+
+@router.get("/api/v2/alerts", summary="Alertmanager's API: the firing alerts (amtool alert query)")
+async def list_alerts(found: _Found | Response = Depends(_found)) -> Response:
+    if isinstance(found, Response):
+        return found
+    return json_response([alert for _, alert in found])
+
+
+@router.get("/api/v2/alerts/groups", summary="Alertmanager's API: the firing alerts by incident (Grafana)")
+async def alert_groups(found: _Found | Response = Depends(_found)) -> Response:
+    if isinstance(found, Response):
+        return found
+    groups: dict[int | None, list[dict[str, Any]]] = {}
+    for incident_id, alert in found:
+        groups.setdefault(incident_id, []).append(alert)
+    return json_response([{"labels": {"incident": str(incident)} if incident is not None else {},
+                           "receiver": {"name": _RECEIVER}, "alerts": alerts}
+                          for incident, alerts in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))])
+
+
+@router.get("/api/v2/status", summary="Alertmanager's API: status (Grafana's data source health check)")
+async def status() -> Response:
+    return json_response({
+        "cluster": {"name": "", "status": "disabled", "peers": []},
+        "versionInfo": {"version": __version__, "revision": "", "branch": "", "buildUser": "", "buildDate": "",
+                        "goVersion": "none (opsloop)"},
+        "config": {"original": ""},
+        "uptime": _iso(_STARTED),
+    })

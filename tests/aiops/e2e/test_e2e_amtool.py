@@ -1,0 +1,55 @@
+"""End to end: Debian's ``amtool`` (from prometheus-alertmanager) reads opsloop as it reads an Alertmanager:
+the firing alerts (``alert query`` with matchers, silenced ones with ``-s``) and the status."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.prometheus, pytest.mark.timeout(120)]
+
+AMTOOL = shutil.which("amtool") or "/usr/bin/amtool"
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def test_amtool_queries_opsloops_alerts(server) -> None:  # noqa: ANN001
+    if not Path(AMTOOL).exists():
+        pytest.skip(f"{AMTOOL} is absent: install Debian's prometheus-alertmanager (scripts/install-system-deps.sh does)")
+    now = time.time()
+    assert httpx.post(f"{server.url}/api/opsloop/v1/silences",
+                      json={"matchers": "service=api", "duration_s": 3600}).status_code in (200, 201)
+    r = httpx.post(f"{server.url}/api/v2/alerts", json=[
+        {"labels": {"alertname": "DBDown", "service": "db", "severity": "critical"},
+         "annotations": {"summary": "db is down"}, "startsAt": _iso(now - 60), "endsAt": _iso(now + 600)},
+        {"labels": {"alertname": "Slow", "service": "api", "severity": "warning"}, "startsAt": _iso(now - 30)},
+        {"labels": {"alertname": "DiskFull", "service": "db", "severity": "warning"}, "startsAt": _iso(now - 10)},
+    ])
+    assert r.status_code == 200, r.text
+
+    def amtool(*args: str) -> str:
+        done = subprocess.run([AMTOOL, f"--alertmanager.url={server.url}", *args], capture_output=True, text=True,
+                              timeout=30)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    shown = json.loads(amtool("alert", "query", "-o", "json"))  # amtool's default: the active ones
+    assert sorted(a["labels"]["alertname"] for a in shown) == ["DBDown", "DiskFull"]
+    assert {a["status"]["state"] for a in shown} == {"active"}
+    assert "db is down" in amtool("alert", "query", "alertname=DBDown")
+    assert json.loads(amtool("alert", "query", "service=db", "alertname=~Disk.*", "-o", "json"))[0]["labels"] == {
+        "alertname": "DiskFull", "service": "db", "severity": "warning"}
+    [silenced] = json.loads(amtool("alert", "query", "-s", "-o", "json"))
+    assert silenced["labels"]["alertname"] == "Slow" and silenced["status"]["state"] == "suppressed"
+    assert "disabled" in amtool("cluster", "show")
+    bad = subprocess.run([AMTOOL, f"--alertmanager.url={server.url}", "alert", "query", "-r", "("],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode != 0 and "receiver" in bad.stderr

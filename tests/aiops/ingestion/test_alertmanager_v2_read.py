@@ -1,0 +1,86 @@
+"""Alertmanager's API v2, read side: what Grafana's Alertmanager data source and ``amtool`` read."""
+
+from __future__ import annotations
+
+import time
+
+from tests.aiops.ingestion._helpers import API, alert, iso
+
+WEBHOOK = f"{API}/ingest/alertmanager"
+
+
+def _post(client, *alerts) -> None:  # noqa: ANN001
+    r = client.post(WEBHOOK, json={"version": "4", "status": "firing", "receiver": "team-db", "groupLabels": {},
+                                   "commonLabels": {}, "commonAnnotations": {}, "externalURL": "",
+                                   "alerts": list(alerts)})
+    assert r.status_code == 200, r.text
+
+
+def test_status_answers_as_an_alertmanager_does(client) -> None:  # noqa: ANN001
+    body = client.get("/api/v2/status").json()
+    assert body["cluster"]["status"] == "disabled" and body["cluster"]["peers"] == []
+    assert set(body["versionInfo"]) == {"version", "revision", "branch", "buildUser", "buildDate", "goVersion"}
+    assert body["config"] == {"original": ""} and body["uptime"].endswith("Z")
+
+
+def test_firing_alerts_are_listed_with_alertmanagers_fields(client) -> None:  # noqa: ANN001
+    t = time.time() - 120
+    _post(client, alert("DBDown", "db", start=t), alert("Slow", "api", start=t + 5))
+    _post(client, alert("Old", "web", status="resolved", start=t - 600, end=t - 300))
+    alerts = client.get("/api/v2/alerts").json()
+    assert [a["labels"]["alertname"] for a in alerts] == ["DBDown", "Slow"]  # oldest first; resolved not listed
+    db = alerts[0]
+    assert db["annotations"] == {"summary": "DBDown on db"} and db["generatorURL"] == "http://prometheus.example/graph"
+    assert db["startsAt"] == iso(t)[:23] + "Z" and db["receivers"] == [{"name": "team-db"}]
+    assert db["status"] == {"state": "active", "silencedBy": [], "inhibitedBy": [], "mutedBy": []}
+    assert db["fingerprint"] and db["endsAt"] > db["updatedAt"]
+
+
+def test_a_silenced_alert_is_suppressed_by_its_silence_and_the_flags_filter(client) -> None:  # noqa: ANN001
+    r = client.post(f"{API}/silences", json={"matchers": 'service="api"', "duration_s": 3600, "created_by": "me"})
+    assert r.status_code in (200, 201), r.text
+    silence = r.json()["id"]
+    _post(client, alert("DBDown", "db"), alert("Slow", "api"))
+    by_name = {a["labels"]["alertname"]: a for a in client.get("/api/v2/alerts").json()}
+    assert by_name["Slow"]["status"] == {"state": "suppressed", "silencedBy": [str(silence)], "inhibitedBy": [],
+                                         "mutedBy": []}
+    names = lambda **q: [a["labels"]["alertname"] for a in client.get("/api/v2/alerts", params=q).json()]  # noqa: E731
+    assert names(silenced="false") == ["DBDown"]
+    assert names(active="false") == ["Slow"]
+    assert names(active="false", silenced="false") == []
+
+
+def test_filters_and_receiver_select_alerts(client) -> None:  # noqa: ANN001
+    _post(client, alert("DBDown", "db", team="storage"), alert("Slow", "api", team="web"), alert("Err", "api"))
+    names = lambda **q: sorted(a["labels"]["alertname"] for a in client.get("/api/v2/alerts", params=q).json())  # noqa: E731
+    assert names(filter='service="api"') == ["Err", "Slow"]
+    assert names(filter=['service="api"', 'team=~"w.*"']) == ["Slow"]
+    assert names(filter='{alertname!="DBDown", service!~"a.+"}') == []
+    assert names(receiver="team-.*") == ["DBDown", "Err", "Slow"] and names(receiver="other") == []
+
+
+def test_groups_are_incidents(client) -> None:  # noqa: ANN001
+    t = time.time() - 60
+    _post(client, alert("DBDown", "db", start=t), alert("DBDown", "db", start=t + 1, instance="db-1"))
+    groups = client.get("/api/v2/alerts/groups").json()
+    [group] = groups
+    incident = client.get(f"{API}/incidents").json()["incidents"][0]["id"]
+    assert group["labels"] == {"incident": str(incident)} and len(group["alerts"]) == 2
+    assert group["receiver"] == {"name": "opsloop"}
+
+
+def test_bad_query_parameters_are_400s_naming_them_as_alertmanager_answers(client) -> None:  # noqa: ANN001
+    # Alertmanager's 400 body is a JSON string (amtool decodes it as one and prints it)
+    for params, field in [({"active": "yes please"}, "active"), ({"filter": 'service=~"("'}, "filter"),
+                          ({"filter": "no operator"}, "filter"), ({"receiver": "("}, "receiver")]:
+        for path in ("/api/v2/alerts", "/api/v2/alerts/groups"):
+            r = client.get(path, params=params)
+            assert r.status_code == 400 and isinstance(r.json(), str) and r.json().startswith(field), (params, r.text)
+
+
+def test_an_unquoted_matcher_value_is_taken_as_alertmanager_takes_it(client) -> None:  # noqa: ANN001
+    _post(client, alert("DiskFull", "db"), alert("Slow", "api"))
+    got = client.get("/api/v2/alerts", params={"filter": ["service=db", "alertname=~Disk.*"]}).json()
+    assert [a["labels"]["alertname"] for a in got] == ["DiskFull"]
+    r = client.post(f"{API}/silences", json={"matchers": "{service=api}", "duration_s": 600})
+    assert r.status_code in (200, 201) and r.json()["matchers"] == ['service="api"']

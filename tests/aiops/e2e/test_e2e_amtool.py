@@ -53,3 +53,31 @@ def test_amtool_queries_opsloops_alerts(server) -> None:  # noqa: ANN001
     bad = subprocess.run([AMTOOL, f"--alertmanager.url={server.url}", "alert", "query", "-r", "("],
                          capture_output=True, text=True, timeout=30)
     assert bad.returncode != 0 and "receiver" in bad.stderr
+
+
+def test_amtool_adds_queries_and_expires_silences(server) -> None:  # noqa: ANN001
+    if not Path(AMTOOL).exists():
+        pytest.skip(f"{AMTOOL} is absent: install Debian's prometheus-alertmanager (scripts/install-system-deps.sh does)")
+
+    def amtool(*args: str) -> str:
+        done = subprocess.run([AMTOOL, f"--alertmanager.url={server.url}", *args], capture_output=True, text=True,
+                              timeout=30)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    sid = amtool("silence", "add", "service=db", "alertname=~Disk.*", "--comment=disk swap", "--author=sre",
+                 "--duration=2h")
+    assert sid.isdecimal()
+    [listed] = httpx.get(f"{server.url}/api/opsloop/v1/silences").json()["silences"]
+    assert listed["comment"] == "disk swap" and listed["created_by"] == "sre"
+    assert sorted(listed["matchers"]) == ['alertname=~"Disk.*"', 'service="db"']
+    assert amtool("silence", "query", "-q") == sid
+    assert amtool("silence", "query", "-q", "service=api") == ""
+    now = time.time()
+    httpx.post(f"{server.url}/api/v2/alerts", json=[
+        {"labels": {"alertname": "DiskFull", "service": "db"}, "startsAt": _iso(now - 5)}])
+    [muted] = json.loads(amtool("alert", "query", "-s", "-o", "json"))
+    assert muted["status"]["silencedBy"] == [sid]
+    amtool("silence", "expire", sid)
+    assert amtool("silence", "query", "-q") == ""
+    assert json.loads(amtool("alert", "query", "-o", "json"))[0]["labels"]["alertname"] == "DiskFull"

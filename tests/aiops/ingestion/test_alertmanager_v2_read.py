@@ -84,3 +84,46 @@ def test_an_unquoted_matcher_value_is_taken_as_alertmanager_takes_it(client) -> 
     assert [a["labels"]["alertname"] for a in got] == ["DiskFull"]
     r = client.post(f"{API}/silences", json={"matchers": "{service=api}", "duration_s": 600})
     assert r.status_code in (200, 201) and r.json()["matchers"] == ['service="api"']
+
+
+def _am_silence(**over) -> dict:  # noqa: ANN003
+    now = time.time()
+    return {"matchers": [{"name": "service", "value": "api", "isRegex": False}], "startsAt": iso(now - 1),
+            "endsAt": iso(now + 3600), "createdBy": "amtool-user", "comment": "deploy", **over}
+
+
+def test_silences_under_alertmanagers_shapes(client) -> None:  # noqa: ANN001
+    r = client.post("/api/v2/silences", json=_am_silence())
+    assert r.status_code == 200, r.text
+    sid = r.json()["silenceID"]
+    # it is opsloop's silence: it mutes, and the opsloop API lists it
+    _post(client, alert("Slow", "api"))
+    [muted] = client.get("/api/v2/alerts", params={"active": "false"}).json()
+    assert muted["status"]["silencedBy"] == [sid]
+    assert [s["id"] for s in client.get(f"{API}/silences").json()["silences"]] == [int(sid)]
+    got = client.get(f"/api/v2/silence/{sid}").json()
+    assert got["status"] == {"state": "active"} and got["createdBy"] == "amtool-user" and got["comment"] == "deploy"
+    assert got["matchers"] == [{"name": "service", "value": "api", "isRegex": False, "isEqual": True}]
+    assert [s["id"] for s in client.get("/api/v2/silences", params={"filter": "service=api"}).json()] == [sid]
+    assert client.get("/api/v2/silences", params={"filter": "service=db"}).json() == []
+    # replacing it (amtool silence update posts it with its id) expires it and makes another
+    r = client.post("/api/v2/silences", json=_am_silence(id=sid, comment="longer"))
+    new = r.json()["silenceID"]
+    assert new != sid and client.get(f"/api/v2/silence/{sid}").json()["status"]["state"] == "expired"
+    assert client.delete(f"/api/v2/silence/{new}").status_code == 200
+    assert client.get(f"/api/v2/silence/{new}").json()["status"]["state"] == "expired"
+    assert client.get("/api/v2/alerts", params={"active": "false"}).json() == []  # woken when it ended
+
+
+def test_bad_silences_are_alertmanagers_400s_and_404s(client) -> None:  # noqa: ANN001
+    for body, field in [([], "body"), ({"startsAt": iso(time.time()), "endsAt": iso(time.time() + 9)}, "matchers"),
+                        (_am_silence(endsAt=5), "endsAt"), (_am_silence(startsAt="yesterday"), "startsAt"),
+                        (_am_silence(matchers=[]), "a silence needs"),
+                        (_am_silence(matchers=[{"name": "x", "value": "(", "isRegex": True}]), "bad regex")]:
+        r = client.post("/api/v2/silences", json=body)
+        assert r.status_code == 400 and isinstance(r.json(), str) and field in r.json(), (body, r.text)
+    for path in ("/api/v2/silence/77", "/api/v2/silence/not-an-id"):
+        assert client.get(path).status_code == 404 and isinstance(client.get(path).json(), str)
+        assert client.delete(path).status_code == 404
+    assert client.post("/api/v2/silences", json=_am_silence(id="12345")).status_code == 404
+    assert client.get("/api/v2/silences").json() == []  # nothing stored half-way

@@ -7,8 +7,10 @@ Alertmanager read opsloop the same way: Grafana's Alertmanager data source (its 
 OTLP, opsloop's own detectors and monitors), with Alertmanager's fields; one muted by a silence or a
 maintenance window is ``suppressed`` with that silence in ``silencedBy``, one muted by an inhibition
 with its reason in ``inhibitedBy``. A group is an opsloop incident (label ``incident``); firing alerts
-in no incident form one group with no labels. A bad query parameter is a 400 whose body is a JSON
-string naming it, as Alertmanager answers (``amtool`` prints it).
+in no incident form one group with no labels. Silences are opsloop's (``/api/opsloop/v1/silences``)
+under Alertmanager's shapes: ``amtool silence add|query|expire`` and Grafana's silence pages work on
+them (a silence's id is opsloop's number, as text). A bad parameter or body is a 400 whose body is a
+JSON string naming it, as Alertmanager answers (``amtool`` prints it).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from starlette.responses import Response
 
 from opsloop import __version__
 from opsloop.aiops.correlation.silences import Matcher, parse_matchers
+from opsloop.aiops.ingestion.normalise import load_json, parse_time
 from opsloop.core.signals import SignalKind
-from opsloop.errors import InvalidInputError
-from opsloop.server.aiops._common import pipeline
+from opsloop.errors import InvalidInputError, NotFoundError
+from opsloop.server.aiops._common import actor_of, pipeline, raw_body
 from opsloop.server.wire import json_response
 from opsloop.storage.sql.signals import STATELESS_KINDS
 
@@ -166,3 +169,91 @@ async def status() -> Response:
         "config": {"original": ""},
         "uptime": _iso(_STARTED),
     })
+
+
+# --- silences ----------------------------------------------------------------------------------------
+def _gettable_silence(silence: dict[str, Any]) -> dict[str, Any]:
+    """An opsloop silence (``Pipeline.silences``) as Alertmanager's ``gettableSilence``."""
+    return {"id": str(silence["id"]), "status": {"state": silence["state"]}, "updatedAt": _iso(silence["created_at"]),
+            "matchers": [m.to_dict() for m in parse_matchers(silence["matchers"])],
+            "startsAt": _iso(silence["starts_at"]), "endsAt": _iso(silence["ends_at"]),
+            "createdBy": silence["created_by"], "comment": silence["comment"]}
+
+
+def _silence_doc(body: Any) -> dict[str, Any]:
+    """An Alertmanager ``postableSilence`` as the body of opsloop's silences API."""
+    if not isinstance(body, dict):
+        raise InvalidInputError("body: a silence must be a JSON object", field="body")
+    for name in ("matchers", "startsAt", "endsAt"):
+        if name not in body:
+            raise InvalidInputError(f"{name}: missing", field=name)
+    times = {}
+    for name in ("startsAt", "endsAt"):
+        if not isinstance(body[name], str):
+            raise InvalidInputError(f"{name}: must be an RFC 3339 time", field=name)
+        times[name] = parse_time(body[name], name)
+    return {"matchers": body["matchers"], "starts_at": times["startsAt"], "ends_at": times["endsAt"],
+            "created_by": str(body.get("createdBy") or ""), "comment": str(body.get("comment") or "")}
+
+
+def _silence_id(text: str) -> int:
+    if not text.isdecimal() or len(text) > 18:
+        raise NotFoundError(f"silence {text!r} not found")
+    return int(text)
+
+
+def _as_alertmanager(work: Any, *args: Any) -> Any:
+    """``work(*args)``, with opsloop's errors as Alertmanager's (a JSON string body, 400 or 404)."""
+    try:
+        return work(*args)
+    except InvalidInputError as exc:
+        return json_response(exc.message, 400)
+    except NotFoundError as exc:
+        return json_response(exc.message, 404)
+
+
+@router.get("/api/v2/silences", summary="Alertmanager's API: the silences (amtool silence query)")
+async def list_silences(request: Request, filters: list[str] = Query([], alias="filter")) -> Response:
+    def work() -> Response:
+        matchers = _matchers(filters)
+        silences = pipeline(request).silences(True)
+        return json_response([_gettable_silence(s) for s in silences if all(
+            m.matches({x.name: x.value for x in parse_matchers(s["matchers"])}) for m in matchers)])
+
+    return await run_in_threadpool(_as_alertmanager, work)
+
+
+@router.post("/api/v2/silences", summary="Alertmanager's API: create (or, with an id, replace) a silence")
+async def post_silence(request: Request) -> Response:
+    body = await raw_body(request)
+
+    def work() -> Response:
+        payload = load_json(body)
+        doc, p = _silence_doc(payload), pipeline(request)
+        actor = actor_of(request, doc["created_by"])
+        if payload.get("id"):  # Alertmanager replaces a silence by expiring it and creating another
+            p.expire_silence(_silence_id(str(payload["id"])), actor)
+        return json_response({"silenceID": str(p.add_silence(doc, actor)["id"])})
+
+    return await run_in_threadpool(_as_alertmanager, work)
+
+
+@router.get("/api/v2/silence/{silence_id}", summary="Alertmanager's API: one silence")
+async def get_silence(request: Request, silence_id: str) -> Response:
+    def work() -> Response:
+        wanted = _silence_id(silence_id)
+        for s in pipeline(request).silences(True):
+            if s["id"] == wanted:
+                return json_response(_gettable_silence(s))
+        raise NotFoundError(f"silence {silence_id!r} not found")
+
+    return await run_in_threadpool(_as_alertmanager, work)
+
+
+@router.delete("/api/v2/silence/{silence_id}", summary="Alertmanager's API: expire a silence now")
+async def delete_silence(request: Request, silence_id: str) -> Response:
+    def work() -> Response:
+        pipeline(request).expire_silence(_silence_id(silence_id), actor_of(request))
+        return Response(status_code=200)
+
+    return await run_in_threadpool(_as_alertmanager, work)

@@ -332,8 +332,12 @@ def test_inputs_and_dataset_search(store: SqlTrackingStore) -> None:
     ds = Dataset("train", "abc123", "local", '{"uri": "/data/train.csv"}', '{"cols": []}', '{"rows": 3}')
     store.log_inputs(run_id, [DatasetInput(ds, {"mlflow.data.context": "training"})])
     store.log_inputs(run_id, [DatasetInput(ds, {"mlflow.data.context": "training"})])  # idempotent
+    # logged again with another context, the run's input stays as first logged, as in MLflow
+    store.log_inputs(run_id, [DatasetInput(ds, {"mlflow.data.context": "validation", "extra": "1"})])
     run = store.get_run(run_id)
     assert len(run.dataset_inputs) == 1 and run.dataset_inputs[0].dataset.digest == "abc123"
+    assert run.dataset_inputs[0].tags == {"mlflow.data.context": "training"}
+    assert store.search_runs(["0"], "datasets.context = 'validation'")[0] == []
     assert [r.info.run_id for r in store.search_runs(["0"], "datasets.name = 'train'")[0]] == [run_id]
     assert [r.info.run_id for r in store.search_runs(["0"], "datasets.context = 'training'")[0]] == [run_id]
     with pytest.raises(InvalidInputError):

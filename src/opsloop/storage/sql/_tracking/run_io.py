@@ -30,10 +30,11 @@ class RunInputsOutputs(TrackingStoreBase):
             run = self._active_run(conn, run_id)
             for di in datasets:
                 ds_id = self._dataset_id(conn, run.experiment_id, di.dataset)
-                upsert(conn, t.run_inputs, [{
+                # a dataset logged again keeps the input (context, tags) it was first logged with, as in MLflow
+                insert_ignore(conn, t.run_inputs, [{
                     "run_uuid": run_id, "dataset_uuid": ds_id, "tags_json": json.dumps(di.tags),
                     "context": di.tags.get("mlflow.data.context", ""),
-                }], ["run_uuid", "dataset_uuid"], ["tags_json", "context"])
+                }])
             insert_ignore(conn, t.run_model_inputs, [{"run_uuid": run_id, "model_id": m} for m in model_ids])
 
     @staticmethod

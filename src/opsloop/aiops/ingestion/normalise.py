@@ -77,7 +77,10 @@ def parse_time(value: Any, name: str = "time") -> float:
             if tz and tz not in ("Z", "z"):
                 sign = 1 if tz[0] == "+" else -1
                 digits = tz[1:].replace(":", "")
-                t -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+                hours, minutes = int(digits[:2]), int(digits[2:])
+                if hours > 23 or minutes > 59:
+                    raise InvalidInputError(f"'{name}': invalid time offset {tz!r} in {value!r}", field=name)
+                t -= sign * (hours * 3600 + minutes * 60)
             return t
         try:
             return _scale(float(text), name)

@@ -100,7 +100,10 @@ def test_edited_topology_and_silences_are_refused_with_a_field_or_taken(client: 
 
 
 @pytest.mark.parametrize("body", [{"edges": True}, {"edges": 1e308}, {"edges": "a->b"}, {"services": ["a"]},
-                                  {"services": {"a": [1]}}, {"edges": [{"source": "a"}]}, []])
+                                  {"services": {"a": [1]}}, {"edges": [{"source": "a"}]}, [],
+                                  {"servicez": {"a": ["b"]}}, {"services": {"a": ["b"]}, "edge": []}])
 def test_a_topology_of_the_wrong_shape_is_a_400_naming_its_part(client: TestClient, body: object) -> None:
+    assert client.put(API + "/topology", json={"services": {"web": ["api"]}}).status_code == 200
     r = client.put(API + "/topology", json=body)
     assert r.status_code in (400, 422) and r.json()["field"], r.text
+    assert client.get(API + "/topology").json()["declared"] == [{"source": "web", "target": "api"}]  # kept

@@ -36,10 +36,17 @@ class LearnedEdge:
     strength: float
 
 
+_DOCUMENT_KEYS = ("services", "edges", "actor")
+
+
 def parse_topology(doc: Any) -> list[tuple[str, str]]:
     """Edges from a topology document (``services`` mapping and/or ``edges`` list)."""
     if not isinstance(doc, dict):
         raise InvalidInputError("a topology document must be an object", field="topology")
+    unknown = sorted(str(k) for k in doc if k not in _DOCUMENT_KEYS)
+    if unknown:  # a misspelt key would otherwise replace the declared topology with nothing
+        raise InvalidInputError(f"unknown key {unknown[0]!r} in the topology document (expected 'services' "
+                                "and/or 'edges')", field=unknown[0])
     edges: list[tuple[str, str]] = []
     services = doc.get("services") or {}
     if not isinstance(services, dict):

@@ -55,3 +55,24 @@ def test_text_search_finds_words_beyond_ascii(tmp_path: Path) -> None:
             found = client.get(API + "/incidents", params={"q": q}).json()["incidents"]
             assert [i["title"] for i in found] == ["Échec du paiement [paiement]"], q
         assert client.get(API + "/incidents", params={"q": "échec%"}).json()["incidents"] == []
+
+
+def test_the_audit_trail_and_the_outbox_page_past_their_limit(tmp_path: Path) -> None:
+    """`/audit` and `/notifications` had a limit but no offset: nothing past the newest 1,000 rows could be read."""
+    with aiops_client(tmp_path) as client:
+        target = [{"name": "down", "url": "http://127.0.0.1:9/hook", "format": "json"}]
+        assert client.put(API + "/notifications/targets", json=target).status_code == 200
+        for i in range(5):
+            assert client.post(API + "/silences", json={"matchers": f'service="s{i}"', "duration_s": 60}).status_code == 200
+        t = time.time()
+        alerts = [alert("Down", f"svc{i}", start=t - 3000 + 600 * i) for i in range(4)]
+        assert client.post(API + "/ingest/alertmanager", json=am_payload(alerts)).status_code == 200
+        # rows by what stays put while the outbox retries (an audit row, a notification's id)
+        for path, key, ident in (("/audit", "audit", lambda r: (r["time"], r["action"], r["entity_id"])),
+                                 ("/notifications", "notifications", lambda r: r["id"])):
+            whole = [ident(r) for r in client.get(API + path).json()[key]]
+            assert len(whole) >= 4, path
+            pages = [client.get(API + path, params={"limit": 2, "offset": o}).json()[key] for o in range(0, len(whole), 2)]
+            assert [ident(row) for page in pages for row in page] == whole, path
+            assert client.get(API + path, params={"offset": -1}).status_code in (400, 422)
+        assert client.get(API + "/runbooks/runs", params={"offset": 3}).json()["runs"] == []

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from opsloop.aiops import config_secrets
 from opsloop.server.aiops._common import actor_of, choices, pipeline
-from opsloop.server.params import BodyId, QueryId
+from opsloop.server.params import BodyId, Offset, QueryId
 from opsloop.server.wire import json_response
 
 __all__ = ["router"]
@@ -41,9 +41,10 @@ async def put_targets(request: Request, targets: list[dict[str, Any]]) -> Respon
 
 @router.get("/notifications", summary="The outbox: pending, delivered and dead notifications")
 async def list_notifications(request: Request, state: str | None = Query(None, description="pending, delivered, dead (comma-separated)"),
-                             incident_id: QueryId = None, limit: int = Query(200, ge=1, le=1000)) -> Response:
+                             incident_id: QueryId = None, limit: int = Query(200, ge=1, le=1000),
+                             offset: Offset = 0) -> Response:
     choices(state, ("pending", "delivered", "dead"), "state")
-    rows = await run_in_threadpool(pipeline(request).stores.ops.notifications, state, limit, incident_id)
+    rows = await run_in_threadpool(pipeline(request).stores.ops.notifications, state, limit, incident_id, offset)
     return json_response({"notifications": rows})
 
 

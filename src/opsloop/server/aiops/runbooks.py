@@ -24,7 +24,7 @@ from starlette.responses import Response
 from opsloop.aiops.runbooks.states import STATES
 from opsloop.errors import NotFoundError
 from opsloop.server.aiops._common import actor_of, choices, pipeline
-from opsloop.server.params import QueryId, RowId
+from opsloop.server.params import Offset, QueryId, RowId
 from opsloop.server.wire import json_response
 from opsloop.settings import Settings
 
@@ -55,10 +55,10 @@ async def list_runbooks(request: Request) -> Response:
 @router.get("/runbooks/runs", summary="Runbook runs, newest first")
 async def list_runs(request: Request, incident_id: QueryId = None,
                     state: str | None = Query(None, description="queued, running, succeeded, failed, gate_failed"),
-                    runbook: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> Response:
+                    runbook: str | None = None, limit: int = Query(100, ge=1, le=1000), offset: Offset = 0) -> Response:
     state = choices(state, STATES, "state")
     runs = await run_in_threadpool(pipeline(request).runbooks.runs.list, incident_id=incident_id, state=state,
-                                   runbook=runbook, limit=limit)
+                                   runbook=runbook, limit=limit, offset=offset)
     return json_response({"runs": [run_view(r) for r in runs]})
 
 

@@ -42,6 +42,6 @@ async def list_signals(
 
 @router.get("/audit", summary="Audit trail across incidents, silences, topology and configuration")
 async def audit(request: Request, entity: str | None = None, entity_id: str | None = None,
-                limit: int = Query(200, ge=1, le=1000)) -> Response:
-    rows = await run_in_threadpool(pipeline(request).stores.incidents.audit_trail, entity, entity_id, limit)
+                limit: int = Query(200, ge=1, le=1000), offset: Offset = 0) -> Response:
+    rows = await run_in_threadpool(pipeline(request).stores.incidents.audit_trail, entity, entity_id, limit, offset)
     return json_response({"audit": rows})

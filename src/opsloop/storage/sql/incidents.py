@@ -213,9 +213,10 @@ class SqlIncidentStore:
         with self.db.read() as conn:
             return [incident_to_dict(r) for r in conn.execute(stmt)]
 
-    def audit_trail(self, entity: str | None = None, entity_id: Any = None, limit: int = 200) -> builtins.list[dict[str, Any]]:
+    def audit_trail(self, entity: str | None = None, entity_id: Any = None, limit: int = 200,
+                    offset: int = 0) -> builtins.list[dict[str, Any]]:
         A = aiops_audit
-        stmt = select(A).order_by(A.c.time.desc(), A.c.id.desc()).limit(limit)
+        stmt = select(A).order_by(A.c.time.desc(), A.c.id.desc()).limit(limit).offset(offset)
         if entity:
             stmt = stmt.where(A.c.entity == entity)
         if entity_id is not None:
@@ -358,10 +359,10 @@ class SqlOpsStore:
         with self.db.write() as conn:
             conn.execute(update(N).where(N.c.id == notification_id).values(**fields))
 
-    def notifications(self, state: str | None = None, limit: int = 200, incident_id: int | None = None
-                      ) -> list[dict[str, Any]]:
+    def notifications(self, state: str | None = None, limit: int = 200, incident_id: int | None = None,
+                      offset: int = 0) -> list[dict[str, Any]]:
         N = aiops_notifications
-        stmt = select(N).order_by(N.c.id.desc()).limit(limit)
+        stmt = select(N).order_by(N.c.id.desc()).limit(limit).offset(offset)
         if state:
             stmt = stmt.where(N.c.state.in_(comma_values(state)))
         if incident_id is not None:

@@ -58,9 +58,9 @@ class SqlRunbookStore:
         return run_to_dict(row)
 
     def list(self, *, incident_id: int | None = None, state: str | None = None, runbook: str | None = None,
-             limit: int = 100) -> builtins.list[dict[str, Any]]:
+             limit: int = 100, offset: int = 0) -> builtins.list[dict[str, Any]]:
         """Runs, newest first."""
-        stmt = select(R).order_by(R.c.id.desc()).limit(limit)
+        stmt = select(R).order_by(R.c.id.desc()).limit(limit).offset(offset)
         if incident_id is not None:
             stmt = stmt.where(R.c.incident_id == incident_id)
         if state:

@@ -180,9 +180,20 @@ def test_pagerduty_events_follow_the_incident(client) -> None:  # noqa: ANN001
         trigger = bodies[0]["payload"]
         assert trigger["severity"] == "critical" and trigger["source"] == "db"
         assert trigger["summary"].startswith(f"Incident #{inc['id']}:") and trigger["timestamp"].endswith("Z")
+        assert trigger["component"] == "db" and trigger["group"] == "db"
         assert "payload" not in bodies[1] and "payload" not in bodies[2]
     finally:
         rx.close()
+
+
+def test_a_pagerduty_event_without_a_service_sends_no_null_strings() -> None:
+    from opsloop.aiops.incidents.notifications import pagerduty_body
+
+    incident = {"id": 3, "title": "CPU high", "service": "", "services": [], "severity": "warning", "labels": {},
+                "signal_count": 1, "state": "triggered", "assignee": ""}
+    body = pagerduty_body({"event": "opened", "time": 1_700_000_000.0, "incident": incident}, "KEY")
+    assert body["payload"]["source"] == "opsloop"
+    assert None not in body["payload"].values() and "component" not in body["payload"]
 
 
 def test_a_retried_notification_keeps_its_incidents_events_in_order(client) -> None:  # noqa: ANN001

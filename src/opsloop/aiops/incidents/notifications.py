@@ -160,10 +160,14 @@ def pagerduty_body(payload: Mapping[str, Any], routing_key: str) -> dict[str, An
             "summary": f"Incident #{inc['id']}: {inc['title']}"[:1024],
             "source": inc["service"] or "opsloop", "severity": inc["severity"],
             "timestamp": datetime.fromtimestamp(payload["time"], UTC).isoformat().replace("+00:00", "Z"),
-            "component": inc["service"] or None, "group": ", ".join(services[:10]) or None,
             "custom_details": {"labels": inc["labels"], "services": services, "signal_count": inc["signal_count"],
                                "state": inc["state"], "assignee": inc["assignee"]},
         }
+        # optional strings in PagerDuty's schema: left out when there is nothing to say (never null)
+        if inc["service"]:
+            body["payload"]["component"] = inc["service"]
+        if services:
+            body["payload"]["group"] = ", ".join(services[:10])
     return body
 
 

@@ -32,7 +32,7 @@ from opsloop.core.signals import Severity, Signal
 from opsloop.storage.sql.incidents import AiopsStores
 from opsloop.storage.sql.signals import STATELESS_KINDS, record_rows, row_for, row_to_signal
 
-__all__ = ["EngineConfig", "IncidentEngine", "IngestReport"]
+__all__ = ["EngineConfig", "INHIBITED", "IncidentEngine", "IngestReport", "MUTED_BY"]
 
 SYSTEM = "opsloop"
 
@@ -99,8 +99,8 @@ def _common(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in a.items() if b.get(k) == v}
 
 
-_MUTED_BY = ("silence:", "maintenance:")  # the ``suppressed`` of a row a silence or maintenance window muted
-_INHIBITED = "inhibited"  # … of a row an inhibition muted (a rule, or a dependency's alert)
+MUTED_BY = ("silence:", "maintenance:")  # the ``suppressed`` of a row a silence or maintenance window muted
+INHIBITED = "inhibited"  # … of a row an inhibition muted (a rule, or a dependency's alert)
 
 
 def _event_time(sig: Signal) -> float:
@@ -247,7 +247,7 @@ class IncidentEngine:
                 self._fold(cur, sig, folds, status="firing", resolved_at=None)
                 report.folded += 1
                 if "id" in cur and cur.get("incident_id") is None and \
-                        str(cur.get("suppressed")).startswith((*_MUTED_BY, _INHIBITED)):
+                        str(cur.get("suppressed")).startswith((*MUTED_BY, INHIBITED)):
                     self._rejudge(conn, cur, sig, fp, now, deltas, report, flapping)
                 continue
             row = row_for(sig, fp, now)
@@ -268,7 +268,7 @@ class IncidentEngine:
         silence = self.silences.match(sig.labels, sig.service, now)
         if silence is not None and cur["suppressed"] == f"{silence.kind}:{silence.id}":
             return  # still in its window
-        inhibited = cur["suppressed"].startswith(_INHIBITED)  # then its correlation saw it already
+        inhibited = cur["suppressed"].startswith(INHIBITED)  # then its correlation saw it already
         if inhibited and silence is None and self.inhibitor.check(sig, fp) is not None:
             return  # its cause still fires
         outcome: dict[str, Any] = {"suppressed": "", "grouping": "", "incident_id": None}

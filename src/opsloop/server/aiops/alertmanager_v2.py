@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from opsloop import __version__
 from opsloop.aiops.correlation.silences import Matcher, parse_matchers
+from opsloop.aiops.incidents.engine import MUTED_BY
 from opsloop.aiops.ingestion.normalise import load_json, parse_time
 from opsloop.core.signals import SignalKind
 from opsloop.errors import InvalidInputError, NotFoundError
@@ -39,7 +40,6 @@ router = APIRouter(tags=["ingestion"])
 
 _STARTED = time.time()
 _RECEIVER = "opsloop"
-_MUTED_BY = ("silence:", "maintenance:")
 # an alert without an end of its own ends, as in Alertmanager, this long after it was last received
 _RESOLVE_TIMEOUT_S = 300.0
 # the most firing signals listed (newest first)
@@ -73,7 +73,7 @@ def _matchers(filters: list[str]) -> list[Matcher]:
 def _gettable(row: dict[str, Any]) -> dict[str, Any]:
     """A stored firing signal as Alertmanager's ``gettableAlert``."""
     evidence, muted = row["evidence"], row["suppressed"] or ""
-    silenced = [muted.split(":", 1)[1]] if muted.startswith(_MUTED_BY) else []
+    silenced = [muted.split(":", 1)[1]] if muted.startswith(MUTED_BY) else []
     inhibited = [muted] if muted and not silenced else []
     end = evidence.get("expires_at")
     if not isinstance(end, int | float):
@@ -115,7 +115,7 @@ def _firing(request: Request, active: str | None, silenced: str | None, inhibite
     out = []
     for row in reversed(rows):
         muted = row["suppressed"] or ""
-        shown = (show_silenced if muted.startswith(_MUTED_BY) else show_inhibited) if muted else show_active
+        shown = (show_silenced if muted.startswith(MUTED_BY) else show_inhibited) if muted else show_active
         if shown and all(m.matches(row["labels"]) for m in matchers):
             alert = _gettable(row)
             if to is None or any(to.fullmatch(r["name"]) for r in alert["receivers"]):

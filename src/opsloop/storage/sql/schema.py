@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -99,6 +100,10 @@ metrics = Table(
     Column("dataset_name", String(500), nullable=False, default=""),
     Column("dataset_digest", String(36), nullable=False, default=""),
     PrimaryKeyConstraint("run_uuid", "key", "step", "timestamp", "value", "is_nan", "model_id"),
+    # a logged model's metrics (reading or searching logged models scanned the whole history without
+    # it); partial: the points of runs alone (model_id '') are most rows and are never looked up by it
+    Index("ix_metrics_model_id", "model_id", sqlite_where=text("model_id != ''"),
+          postgresql_where=text("model_id != ''")),
 )
 
 latest_metrics = Table(

@@ -77,7 +77,7 @@ class LoggedModels(TrackingStoreBase):
             out[r.model_id].params[r.key] = r.value
         m = t.metrics.c
         for r in conn.execute(select(m.model_id, m.run_uuid, m.key, m.value, m.is_nan, m.timestamp, m.step,
-                                     m.dataset_name, m.dataset_digest).where(m.model_id.in_(keys))
+                                     m.dataset_name, m.dataset_digest).where(m.model_id.in_(keys), m.model_id != "")
                               .order_by(m.step, m.timestamp)):
             out[r.model_id].metrics.append(Metric(r.key, math.nan if r.is_nan else r.value, r.timestamp, r.step,
                                                   r.model_id, r.dataset_name, r.dataset_digest, r.run_uuid))
@@ -147,7 +147,8 @@ class LoggedModels(TrackingStoreBase):
         for clause in clauses:
             query = _logged_model_clause(query, clause, on_datasets)
         if on_datasets is not None and not any(c.entity == "metric" for c in clauses):
-            query = query.where(lm.model_id.in_(select(t.metrics.c.model_id).where(on_datasets)))
+            query = query.where(lm.model_id.in_(select(t.metrics.c.model_id).where(on_datasets,
+                                                                                   t.metrics.c.model_id != "")))
         query = _ordered(query, order_by).order_by(lm.creation_timestamp_ms.desc(), lm.model_id)
         offset = decode_page_token(page_token)
         with self.db.read() as conn:
@@ -210,7 +211,8 @@ def _logged_model_clause(query, clause, on_datasets=None):  # noqa: ANN001, ANN2
         return query.where(compare(lm[clause.key], clause.op, value))
     if clause.entity == "metric":
         m = t.metrics.c
-        rows = select(m.model_id).where(m.key == clause.key, compare(m.value, clause.op, clause.value), ~m.is_nan)
+        rows = select(m.model_id).where(m.key == clause.key, compare(m.value, clause.op, clause.value), ~m.is_nan,
+                                        m.model_id != "")
         return query.where(lm.model_id.in_(rows if on_datasets is None else rows.where(on_datasets)))
     table = {"param": t.logged_model_params, "tag": t.logged_model_tags}.get(clause.entity)
     if table is None:

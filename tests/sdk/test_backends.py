@@ -115,9 +115,29 @@ def test_dataset_input_is_recorded(client: Client) -> None:
         run.log_input("mnist-train", "d41d8cd9", "s3://bucket/mnist.parquet",
                       schema={"mlflow_colspec": [{"name": "x", "type": "double"}]}, context="training")
     (di,) = client.get_run(run.id).dataset_inputs
-    assert (di.dataset.name, di.dataset.digest, di.dataset.source) == ("mnist-train", "d41d8cd9",
-                                                                     "s3://bucket/mnist.parquet")
+    assert (di.dataset.name, di.dataset.digest, di.dataset.source_type) == ("mnist-train", "d41d8cd9", "s3")
     assert "mlflow_colspec" in di.dataset.schema and di.tags == {"mlflow.data.context": "training"}
+    # written as mlflow.data writes it, so MLflow reads the source back (the raw URI was not JSON)
+    import mlflow.data
+    from mlflow.entities import Dataset as MlflowDataset
+
+    source = mlflow.data.get_source(MlflowDataset(di.dataset.name, di.dataset.digest, di.dataset.source_type,
+                                                  di.dataset.source))
+    assert source.uri == "s3://bucket/mnist.parquet"
+
+
+@pytest.mark.parametrize(("where", "kind", "doc"), [
+    ("/data/train.csv", "local", {"uri": "/data/train.csv"}), ("gs://b/t.parquet", "gs", {"uri": "gs://b/t.parquet"}),
+    ("https://x.example/t.csv", "http", {"url": "https://x.example/t.csv"}),
+    ('{"uri": "s3://b/k"}', "local", {"uri": "s3://b/k"}),
+])
+def test_a_dataset_source_is_written_as_mlflow_data_writes_it(where: str, kind: str, doc: dict) -> None:
+    import json
+
+    from opsloop.sdk.run import _dataset_source
+
+    got_kind, got = _dataset_source(where)
+    assert got_kind == kind and json.loads(got) == doc
 
 
 def test_search_runs_filters_and_orders(client: Client) -> None:

@@ -159,14 +159,21 @@ class Run:
             self._transport.log_batch(self.id, tags=dict(items[start:start + _BATCH]))
 
     def log_input(self, name: str, digest: str, source: str, *, schema: str | Mapping[str, Any] | None = None,
-                  source_type: str = "local", profile: str | Mapping[str, Any] | None = None,
+                  source_type: str | None = None, profile: str | Mapping[str, Any] | None = None,
                   context: str | None = None) -> None:
-        """Record a dataset this run used (MLflow's dataset input: name, digest, source, schema)."""
+        """Record a dataset this run used (MLflow's dataset input: name, digest, source, schema).
+
+        ``source`` is where the data lives, a path or a URI; it is written as ``mlflow.data`` writes it
+        (``{"uri": …}``, ``{"url": …}`` for http), so MLflow's ``mlflow.data.get_source`` reads it back (a
+        JSON object given as text is kept as it is). ``source_type`` defaults to what ``mlflow.data``
+        names the URI's scheme: ``s3``, ``gs``, ``http``, ``local`` for a path.
+        """
         def text(value: str | Mapping[str, Any] | None) -> str | None:
             return value if value is None or isinstance(value, str) else json.dumps(value)
 
         tags = {"mlflow.data.context": context} if context else {}
-        dataset = Dataset(name, digest, source_type, source, text(schema), text(profile))
+        kind, where = _dataset_source(source)
+        dataset = Dataset(name, digest, source_type or kind, where, text(schema), text(profile))
         self._transport.log_inputs(self.id, [DatasetInput(dataset, tags)])
 
     # -- artifacts ----------------------------------------------------------------------------------
@@ -274,3 +281,14 @@ def _end_open_runs() -> None:
             run.end("FAILED" if crashed else "FINISHED")
         except Exception as exc:  # noqa: BLE001 - nothing can be raised at exit; say it on stderr
             print(f"opsloop: could not end run {run.id} at exit: {exc}", file=sys.stderr)
+
+
+def _dataset_source(source: str) -> tuple[str, str]:
+    """MLflow's source type and source JSON for a path or URI (a JSON object as text stays as it is)."""
+    text = source.strip()
+    if text.startswith("{"):
+        return "local", source
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    if scheme in ("http", "https"):
+        return "http", json.dumps({"url": text})
+    return {"s3a": "s3", "s3n": "s3", "file": "local"}.get(scheme, scheme or "local"), json.dumps({"uri": text})

@@ -21,6 +21,10 @@ def test_status_answers_as_an_alertmanager_does(client) -> None:  # noqa: ANN001
     assert body["cluster"]["status"] == "disabled" and body["cluster"]["peers"] == []
     assert set(body["versionInfo"]) == {"version", "revision", "branch", "buildUser", "buildDate", "goVersion"}
     assert body["config"] == {"original": ""} and body["uptime"].endswith("Z")
+    assert client.get("/api/v2/receivers").json() == [{"name": "opsloop"}]
+    target = [{"name": "oncall", "url": "http://127.0.0.1:9/hook", "format": "json"}]
+    assert client.put(f"{API}/notifications/targets", json=target).status_code == 200
+    assert client.get("/api/v2/receivers").json() == [{"name": "opsloop"}, {"name": "oncall"}]
 
 
 def test_firing_alerts_are_listed_with_alertmanagers_fields(client) -> None:  # noqa: ANN001

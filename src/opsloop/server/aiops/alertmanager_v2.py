@@ -1,9 +1,9 @@
-"""Alertmanager's API v2, read side: the alerts opsloop holds firing, and a status.
+"""Alertmanager's API v2, read side: the alerts opsloop holds firing, receivers, a status, and silences.
 
 With opsloop in ``alerting.alertmanagers`` (see ``POST /api/v2/alerts``), the tools that read an
 Alertmanager read opsloop the same way: Grafana's Alertmanager data source (its health check asks
-``/api/v2/status``; its alert list ``/api/v2/alerts/groups``) and ``amtool alert query``
-(``/api/v2/alerts``). Every firing alert-like signal is listed, whatever sent it (webhooks, Prometheus,
+``/api/v2/status``; its alert list ``/api/v2/alerts/groups``; its contact points
+``/api/v2/receivers``) and ``amtool alert query`` (``/api/v2/alerts``). Every firing alert-like signal is listed, whatever sent it (webhooks, Prometheus,
 OTLP, opsloop's own detectors and monitors), with Alertmanager's fields; one muted by a silence or a
 maintenance window is ``suppressed`` with that silence in ``silencedBy``, one muted by an inhibition
 with its reason in ``inhibitedBy``. A group is an opsloop incident (label ``incident``); firing alerts
@@ -158,6 +158,11 @@ async def alert_groups(found: _Found | Response = Depends(_found)) -> Response:
     return json_response([{"labels": {"incident": str(incident)} if incident is not None else {},
                            "receiver": {"name": _RECEIVER}, "alerts": alerts}
                           for incident, alerts in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))])
+
+
+@router.get("/api/v2/receivers", summary="Alertmanager's API: the receivers (opsloop and its notification targets)")
+async def receivers(request: Request) -> Response:
+    return json_response([{"name": name} for name in (_RECEIVER, *(t.name for t in pipeline(request).router.targets))])
 
 
 @router.get("/api/v2/status", summary="Alertmanager's API: status (Grafana's data source health check)")

@@ -27,12 +27,12 @@ from starlette.responses import Response
 from opsloop import __version__
 from opsloop.aiops.correlation.silences import Matcher, parse_matchers
 from opsloop.aiops.incidents.engine import MUTED_BY
+from opsloop.aiops.ingestion.alertmanager import RESOLVE_TIMEOUT_S
 from opsloop.aiops.ingestion.normalise import load_json, parse_time
-from opsloop.core.signals import SignalKind
 from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.server.aiops._common import actor_of, pipeline, raw_body
 from opsloop.server.wire import json_response
-from opsloop.storage.sql.signals import STATELESS_KINDS
+from opsloop.storage.sql.signals import STATEFUL_KINDS
 
 __all__ = ["router"]
 
@@ -40,14 +40,11 @@ router = APIRouter(tags=["ingestion"])
 
 _STARTED = time.time()
 _RECEIVER = "opsloop"
-# an alert without an end of its own ends, as in Alertmanager, this long after it was last received
-_RESOLVE_TIMEOUT_S = 300.0
 # the most firing signals listed (newest first)
 _MAX_ALERTS = 10_000
 
 _BOOL = {"true": True, "1": True, "false": False, "0": False}
-# the kinds of signal that fire and resolve (alerts, and opsloop's anomalies, predictions and model signals)
-_KINDS = ",".join(k.value for k in SignalKind if k.value not in STATELESS_KINDS)
+_KINDS = ",".join(STATEFUL_KINDS)
 
 
 def _iso(t: float) -> str:
@@ -76,8 +73,8 @@ def _gettable(row: dict[str, Any]) -> dict[str, Any]:
     silenced = [muted.split(":", 1)[1]] if muted.startswith(MUTED_BY) else []
     inhibited = [muted] if muted and not silenced else []
     end = evidence.get("expires_at")
-    if not isinstance(end, int | float):
-        end = row["last_time"] + _RESOLVE_TIMEOUT_S
+    if not isinstance(end, int | float):  # an alert without an end of its own: as Alertmanager's resolve_timeout
+        end = row["last_time"] + RESOLVE_TIMEOUT_S
     annotations = evidence.get("annotations")
     return {
         "labels": row["labels"],
@@ -100,6 +97,16 @@ def _receiver(pattern: str | None) -> re.Pattern[str] | None:
         return re.compile(f"(?:{pattern})")
     except re.error as exc:
         raise InvalidInputError(f"receiver: bad regex {pattern!r}: {exc}", field="receiver") from None
+
+
+def _as_alertmanager(work: Any, *args: Any) -> Any:
+    """``work(*args)``, with opsloop's errors as Alertmanager's (a JSON string body, 400 or 404)."""
+    try:
+        return work(*args)
+    except InvalidInputError as exc:
+        return json_response(exc.message, 400)
+    except NotFoundError as exc:
+        return json_response(exc.message, 404)
 
 
 _Found = list[tuple[int | None, dict[str, Any]]]
@@ -135,10 +142,7 @@ async def _found(
 ) -> _Found | Response:
     """The alerts Alertmanager's query parameters select (``_firing``, off the event loop), or
     Alertmanager's 400 (a JSON string) for a bad parameter; both list endpoints depend on it."""
-    try:
-        return await run_in_threadpool(_firing, request, active, silenced, inhibited, filters, receiver)
-    except InvalidInputError as exc:
-        return json_response(exc.message, 400)
+    return await run_in_threadpool(_as_alertmanager, _firing, request, active, silenced, inhibited, filters, receiver)
 
 
 @router.get("/api/v2/alerts", summary="Alertmanager's API: the firing alerts (amtool alert query)")
@@ -178,7 +182,8 @@ async def status() -> Response:
 
 # --- silences ----------------------------------------------------------------------------------------
 def _gettable_silence(silence: dict[str, Any]) -> dict[str, Any]:
-    """An opsloop silence (``Pipeline.silences``) as Alertmanager's ``gettableSilence``."""
+    """An opsloop silence (``Pipeline.silences``) as Alertmanager's ``gettableSilence`` (matchers as
+    ``{name, value, isRegex, isEqual}``)."""
     return {"id": str(silence["id"]), "status": {"state": silence["state"]}, "updatedAt": _iso(silence["created_at"]),
             "matchers": [m.to_dict() for m in parse_matchers(silence["matchers"])],
             "startsAt": _iso(silence["starts_at"]), "endsAt": _iso(silence["ends_at"]),
@@ -207,23 +212,13 @@ def _silence_id(text: str) -> int:
     return int(text)
 
 
-def _as_alertmanager(work: Any, *args: Any) -> Any:
-    """``work(*args)``, with opsloop's errors as Alertmanager's (a JSON string body, 400 or 404)."""
-    try:
-        return work(*args)
-    except InvalidInputError as exc:
-        return json_response(exc.message, 400)
-    except NotFoundError as exc:
-        return json_response(exc.message, 404)
-
-
 @router.get("/api/v2/silences", summary="Alertmanager's API: the silences (amtool silence query)")
 async def list_silences(request: Request, filters: list[str] = Query([], alias="filter")) -> Response:
     def work() -> Response:
         matchers = _matchers(filters)
-        silences = pipeline(request).silences(True)
-        return json_response([_gettable_silence(s) for s in silences if all(
-            m.matches({x.name: x.value for x in parse_matchers(s["matchers"])}) for m in matchers)])
+        silences = [_gettable_silence(s) for s in pipeline(request).silences(True)]
+        return json_response([s for s in silences if all(
+            m.matches({x["name"]: x["value"] for x in s["matchers"]}) for m in matchers)])
 
     return await run_in_threadpool(_as_alertmanager, work)
 

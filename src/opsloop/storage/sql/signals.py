@@ -22,9 +22,11 @@ from opsloop.storage.sql.engine import Database
 from opsloop.storage.sql.schema_aiops import aiops_incidents as INC
 from opsloop.storage.sql.schema_aiops import aiops_signals as T
 
-__all__ = ["STATELESS_KINDS", "SqlSignalStore", "dedup_key", "row_for", "row_to_dict", "row_to_signal"]
+__all__ = ["STATEFUL_KINDS", "STATELESS_KINDS", "SqlSignalStore", "dedup_key", "row_for", "row_to_dict", "row_to_signal"]
 
 STATELESS_KINDS = frozenset({"log", "event", "metric"})
+# the kinds that fire and resolve: alerts, and opsloop's anomalies, predictions and model signals
+STATEFUL_KINDS = tuple(str(k) for k in SignalKind if str(k) not in STATELESS_KINDS)
 METRIC_KIND = "metric"  # one row per series: the latest sample, ``count`` samples seen
 _SEVERITY_NAMES = {s.value: s.name.lower() for s in Severity}
 
@@ -219,9 +221,8 @@ class SqlSignalStore:
     def muted_firing(self, conn: Connection) -> builtins.list[tuple[str, str]]:
         """``(fingerprint, suppressed)`` of the stateful rows still firing that a silence or maintenance
         window muted (read once at start, through the kind index: alerts and anomalies, not log records)."""
-        stateful = [str(k) for k in SignalKind if str(k) not in STATELESS_KINDS]
         stmt = select(T.c.fingerprint, T.c.suppressed).where(
-            T.c.kind.in_(stateful), T.c.status == "firing", T.c.incident_id.is_(None),
+            T.c.kind.in_(STATEFUL_KINDS), T.c.status == "firing", T.c.incident_id.is_(None),
             or_(T.c.suppressed.like("silence:%"), T.c.suppressed.like("maintenance:%")))
         return [(r.fingerprint, r.suppressed) for r in conn.execute(stmt)]
 

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, delete, select, update
 
 from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.mlops.tracking.entities import Assessment
+from opsloop.storage.sql._dialect import chunks
 from opsloop.storage.sql.engine import Database
 from opsloop.storage.sql.schema_traces import trace_assessments, trace_info
 
@@ -53,7 +54,7 @@ def _entity(r: Any) -> Assessment:
 def load_assessments(conn: Connection, trace_ids: Sequence[str]) -> dict[str, list[Assessment]]:
     """The assessments of each of ``trace_ids``, oldest first."""
     out: dict[str, list[Assessment]] = {}
-    for batch in (list(trace_ids[i:i + 500]) for i in range(0, len(trace_ids), 500)):
+    for batch in chunks(trace_ids, 500):
         for r in conn.execute(select(trace_assessments).where(_A.trace_id.in_(batch))
                               .order_by(_A.create_time, _A.assessment_id)):
             out.setdefault(r.trace_id, []).append(_entity(r))

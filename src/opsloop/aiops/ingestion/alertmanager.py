@@ -66,16 +66,7 @@ def decode_alert_list(body: bytes, limits: Limits, now: float) -> Decoded:
     out = Decoded(items=len(payload), source=ALERT_API_SOURCE)
     for i, alert in enumerate(payload):
         try:
-            if not isinstance(alert, dict):
-                raise InvalidInputError(f"alerts[{i}] must be an object", field="alerts")
-            ends = alert.get("endsAt")
-            end = parse_time(ends, "endsAt") if ends not in (None, "", _ZERO_TIME) else None
-            resolved = end is not None and end <= now
-            sig = _alert({**alert, "status": "resolved" if resolved else "firing"}, limits, now, "", i,
-                         ALERT_API_SOURCE)
-            if not resolved:
-                sig.evidence["expires_at"] = end if end is not None else now + RESOLVE_TIMEOUT_S
-            out.signals.append(sig)
+            out.signals.append(_alert(alert, limits, now, "", i, ALERT_API_SOURCE))
         except InvalidInputError as exc:
             out.reject(i, exc.message)
     return out
@@ -90,20 +81,25 @@ def _load(body: bytes, shape: type, wrong: str) -> Any:
 
 
 def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int, source: str) -> Any:
+    """One alert as a signal. An alert of Alertmanager's API (``ALERT_API_SOURCE``) has no status: an
+    ``endsAt`` already past resolves it, and a firing one keeps its end (or the resolve timeout's) as
+    ``expires_at``."""
     if not isinstance(alert, dict):
         raise InvalidInputError(f"alerts[{i}] must be an object", field="alerts")
-    grafana = source == "grafana"
+    grafana, api = source == "grafana", source == ALERT_API_SOURCE
     labels = limits.labels(alert.get("labels"), "labels")
     if not labels:
         raise InvalidInputError("an alert needs labels", field="labels")
     annotations = limits.labels(alert.get("annotations"), "annotations")
-    status = alert.get("status", "firing")
+    status = "firing" if api else alert.get("status", "firing")
     if status not in ("firing", "resolved"):
         raise InvalidInputError(f"status must be 'firing' or 'resolved', not {status!r}", field="status")
     starts = alert.get("startsAt")
     start = parse_time(starts, "startsAt") if starts not in (None, "", _ZERO_TIME) else now
     ends = alert.get("endsAt")
     end = parse_time(ends, "endsAt") if ends not in (None, "", _ZERO_TIME) else None
+    if api and end is not None and end <= now:
+        status = "resolved"
     text = (annotations.get("summary") or annotations.get("description") or annotations.get("message")
             or labels.get("alertname", ""))
     evidence: dict[str, Any] = {"annotations": annotations}
@@ -114,20 +110,27 @@ def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int, source
         evidence["receiver"] = receiver
     if status == "resolved":
         evidence["endsAt"] = end if end is not None else now
-    values = _query_values(alert.get("values")) if grafana else {}
-    raw_value = annotations.get("value")
-    if raw_value:
-        try:
-            value = float(raw_value)
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value):  # `{{ $value }}` of a ratio over no traffic is NaN or +Inf: evidence only
-            values["value"] = value
+    elif api:
+        evidence["expires_at"] = end if end is not None else now + RESOLVE_TIMEOUT_S
+    values = {**(_query_values(alert.get("values")) if grafana else {}), **_annotated_value(annotations)}
     sig = limits.signal(
         time=start, now=now, source=source, kind=SignalKind.ALERT, labels=labels,
         severity=labels.get("severity"), text=text, values=values, status=status, evidence=evidence,
     )
     return sig
+
+
+def _annotated_value(annotations: dict[str, str]) -> dict[str, float]:
+    """The alert's ``value`` annotation as its value, when it is a finite number (`{{ $value }}` of a ratio
+    over no traffic is NaN or +Inf: evidence only)."""
+    raw_value = annotations.get("value")
+    if not raw_value:
+        return {}
+    try:
+        value = float(raw_value)
+    except ValueError:
+        return {}
+    return {"value": value} if math.isfinite(value) else {}
 
 
 def _query_values(raw: Any) -> dict[str, float]:

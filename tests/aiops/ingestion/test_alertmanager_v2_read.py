@@ -131,3 +131,13 @@ def test_bad_silences_are_alertmanagers_400s_and_404s(client) -> None:  # noqa: 
         assert client.delete(path).status_code == 404
     assert client.post("/api/v2/silences", json=_am_silence(id="12345")).status_code == 404
     assert client.get("/api/v2/silences").json() == []  # nothing stored half-way
+
+
+def test_replacing_a_silence_with_a_bad_one_keeps_it(client) -> None:  # noqa: ANN001
+    """The replaced silence ended before the new one was checked: a bad replacement left nothing muting."""
+    sid = client.post("/api/v2/silences", json=_am_silence()).json()["silenceID"]
+    bad = _am_silence(id=sid, matchers=[{"name": "service", "value": "(", "isRegex": True}])
+    r = client.post("/api/v2/silences", json=bad)
+    assert r.status_code == 400 and "bad regex" in r.json()
+    assert client.get(f"/api/v2/silence/{sid}").json()["status"]["state"] == "active"
+    assert [s["id"] for s in client.get("/api/v2/silences").json()] == [sid]

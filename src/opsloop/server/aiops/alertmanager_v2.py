@@ -212,6 +212,15 @@ def _silence_id(text: str) -> int:
     return int(text)
 
 
+def _stored_silence(p: Any, silence_id: str) -> dict[str, Any]:
+    """The stored silence (ended ones too) of an id given as text, else ``NotFoundError``."""
+    wanted = _silence_id(silence_id)
+    for s in p.silences(True):
+        if s["id"] == wanted:
+            return s
+    raise NotFoundError(f"silence {silence_id!r} not found")
+
+
 @router.get("/api/v2/silences", summary="Alertmanager's API: the silences (amtool silence query)")
 async def list_silences(request: Request, filters: list[str] = Query([], alias="filter")) -> Response:
     def work() -> Response:
@@ -231,9 +240,11 @@ async def post_silence(request: Request) -> Response:
         payload = load_json(body)
         doc, p = _silence_doc(payload), pipeline(request)
         actor = actor_of(request, doc["created_by"])
-        if payload.get("id"):  # Alertmanager replaces a silence by expiring it and creating another
-            p.expire_silence(_silence_id(str(payload["id"])), actor)
-        return json_response({"silenceID": str(p.add_silence(doc, actor)["id"])})
+        replaced = _stored_silence(p, str(payload["id"]))["id"] if payload.get("id") else None
+        made = p.add_silence(doc, actor)  # a bad silence is refused before the one it replaces ends
+        if replaced is not None:  # Alertmanager replaces a silence by expiring it and creating another
+            p.expire_silence(replaced, actor)
+        return json_response({"silenceID": str(made["id"])})
 
     return await run_in_threadpool(_as_alertmanager, work)
 
@@ -241,11 +252,7 @@ async def post_silence(request: Request) -> Response:
 @router.get("/api/v2/silence/{silence_id}", summary="Alertmanager's API: one silence")
 async def get_silence(request: Request, silence_id: str) -> Response:
     def work() -> Response:
-        wanted = _silence_id(silence_id)
-        for s in pipeline(request).silences(True):
-            if s["id"] == wanted:
-                return json_response(_gettable_silence(s))
-        raise NotFoundError(f"silence {silence_id!r} not found")
+        return json_response(_gettable_silence(_stored_silence(pipeline(request), silence_id)))
 
     return await run_in_threadpool(_as_alertmanager, work)
 

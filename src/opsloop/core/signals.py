@@ -38,8 +38,8 @@ class Severity(enum.IntEnum):
         found = SEVERITY_ALIASES.get(word)
         if found is not None:
             return found
-        if word.isdecimal():
-            return cls(max(1, min(4, int(word))))
+        if word.isdecimal():  # a number as text means what the number means
+            return cls.parse(int(word))
         word = word.replace(" ", "").replace("-", "").replace("_", "")
         found = SEVERITY_ALIASES.get(word) or SEVERITY_ALIASES.get(word.rstrip("1234"))
         return cls.WARNING if found is None else found

@@ -150,3 +150,32 @@ def test_the_cli_without_store_or_server_says_what_to_give(monkeypatch: pytest.M
         monkeypatch.delenv(name, raising=False)
     assert main(["models", "drift", "fraud"]) == 1
     assert "give --store" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("body", [
+    '{"request_id": "nan-0", "value": NaN}',
+    '{"request_id": "nan-0", "values": [1, Infinity]}',
+    '{"labels": [{"request_id": "nan-0", "row": 0, "value": -Infinity}]}',
+])
+def test_a_label_that_is_not_a_finite_number_is_a_400_and_performance_still_answers(client: TestClient,
+                                                                                    body: str) -> None:
+    monitoring = client.app.state.model_monitoring  # type: ignore[attr-defined]
+    monitoring.store.add_samples([PredictionSample("m", "nan-0", row, time.time(), {"x": 1.0}, 1)
+                                  for row in range(2)])
+    r = client.post(f"{MON}/models/m/labels", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["field"] == "value", r.text
+    r = client.get(f"{MON}/models/m/performance")
+    assert r.status_code == 200, r.text
+
+
+def test_a_stored_nan_label_is_left_out_of_live_performance(client: TestClient) -> None:
+    from opsloop.mlops.monitoring.records import GroundTruth
+
+    monitoring = client.app.state.model_monitoring  # type: ignore[attr-defined]
+    now = time.time()
+    monitoring.store.add_samples([PredictionSample("steady", f"s{i}", 0, now, {"x": 1.0}, 1) for i in range(3)])
+    monitoring.store.add_labels([GroundTruth("steady", "s0", 0, float("nan"), now),
+                                 GroundTruth("steady", "s1", 0, 1, now), GroundTruth("steady", "s2", 0, 0, now)])
+    r = client.get(f"{MON}/models/steady/performance")
+    assert r.status_code == 200, r.text
+    assert r.json()["report"]["labelled"] == 2 and r.json()["report"]["metrics"]["accuracy"] == 0.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -244,6 +245,10 @@ def parse_labels(model: str, doc: Any) -> Sequence[GroundTruth]:
         row = item.get("row", 0)
         if not isinstance(row, int) or row < 0:
             raise InvalidInputError(f"label {i}: 'row' must be a non-negative integer", field="row")
+        if isinstance(item["value"], float) and not math.isfinite(item["value"]):
+            # json.loads reads NaN and Infinity; such a label would make every live metric NaN
+            raise InvalidInputError(f"label {i}: 'value' must be a finite number, a string or null; "
+                                    f"got {item['value']}", field="value")
         out.append(GroundTruth(model=model, request_id=str(item["request_id"]), row=row, value=item["value"],
                                time=now))
     return out

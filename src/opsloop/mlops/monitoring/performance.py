@@ -78,6 +78,11 @@ def _scalar(v: Any) -> Any:
     return v
 
 
+def _known(v: Any) -> bool:
+    """A value to measure: not missing (``None``, or a NaN a label was stored as before labels were checked)."""
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
 def _is_classification(preds: list[Any], labels: list[Any]) -> bool:
     values = preds + labels
     if any(isinstance(v, str | bool) for v in values):
@@ -98,7 +103,7 @@ def live_performance(model: str, samples: Sequence[PredictionSample],
 def _measure(model: str, samples: Sequence[PredictionSample], policy: PerformancePolicy) -> PerformanceReport:
     """The metrics over ``samples`` and the bounds of ``policy`` they break."""
     pairs = [(_scalar(s.prediction), _scalar(s.label)) for s in samples if s.label is not None]
-    pairs = [(p, y) for p, y in pairs if p is not None and y is not None]
+    pairs = [(p, y) for p, y in pairs if _known(p) and _known(y)]
     preds, labels = [p for p, _ in pairs], [y for _, y in pairs]
     if not pairs:
         return PerformanceReport(model, "unknown", 0, {}, {})

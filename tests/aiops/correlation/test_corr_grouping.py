@@ -126,6 +126,42 @@ def test_a_same_service_alert_after_a_quiet_spell_opens_a_new_incident() -> None
     assert feed(c, [sig("api", 0), sig("api", 80, "Latency"), sig("api", 220, "Disk")]) == [1, 1, 2]
 
 
+def test_alerts_delivered_late_group_the_same_whether_or_not_expire_ran_between_them() -> None:
+    """Alertmanager delivers an alert up to a group_interval after it started, while newer alerts of
+    other groups have come: those late alerts, further behind the newest than window_s, group as they
+    would have in time, and the periodic ``expire`` running between two of them changes nothing (it
+    used to forget their incident, so a tick at the wrong moment split it)."""
+
+    def run(expire_between: bool) -> list[int]:
+        c = Correlator()
+        out = []
+        for s in (sig("web", 10_000, "Slow"), sig("api", 9_600, "Errors"), sig("api", 9_605, "Timeouts"),
+                  sig("api", 9_680, "Latency"), sig("api", 9_760, "Saturation")):
+            if expire_between:
+                c.expire()
+            c.observe(s)
+            gid = c.decide(s).group_id or len(set(out)) + 1  # numbered as the engine numbers them
+            c.add(gid, s)
+            out.append(gid)
+        return out
+
+    assert run(expire_between=False) == run(expire_between=True) == [1, 2, 2, 2, 2]
+    c = Correlator()
+    feed(c, [sig("api", 0, "Errors"), sig("api", 5, "Timeouts"), sig("web", 10_000, "Slow")])
+    assert c.expire() == 1, "an incident too far behind the newest signal for any to join it is forgotten"
+    assert feed(c, [sig("api", 60, "Latency")]) == [3], "and a signal later still opens its own"
+
+
+def test_a_recurrence_reopens_an_incident_that_resolved_soon_after_its_last_signal_not_a_long_lasting_one() -> None:
+    brief, lasting = Correlator(), Correlator()
+    for c in (brief, lasting):
+        assert feed(c, [sig("api", 0, "Errors"), sig("api", 20, "Latency")]) == [1, 1]
+    brief.mark_resolved(1, 200)  # stopped 3 minutes after its last signal
+    assert brief.decide(sig("api", 300, "Errors")).group_id == 1, "back 100 s after it stopped: reopened"
+    lasting.mark_resolved(1, 1_800)  # went on firing, nothing new, for half an hour
+    assert lasting.decide(sig("api", 1_900, "Errors")).group_id is None, "a new fault, not the old one back"
+
+
 def test_learned_links_do_not_join_services_the_declared_topology_keeps_apart() -> None:
     topo = Topology([("a", "x"), ("b", "x")], min_support=3, min_strength=0.5)  # siblings of x
     for k in range(4):

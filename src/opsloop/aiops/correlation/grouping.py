@@ -135,6 +135,12 @@ class GroupingConfig:
             accounts for the others: the root of what they show, whose own alert came late; ``0`` to
             disable.
         late_root_span_s: see ``late_root_weight``.
+        lateness_s: how far behind the newest signal seen a signal may come and still be grouped as if it
+            had come in time (Alertmanager delivers an alert up to a ``group_interval`` after it started,
+            while other groups' newer alerts have come): an incident is kept joinable until its last
+            signal is this much further behind the newest signal than it can take (``window_s``, or
+            its recurrence window), and never after, so when the periodic ``expire`` runs never
+            changes a grouping.
         use_labels, use_topology, use_learned: switch evidence kinds off (for ablations).
     """
 
@@ -157,6 +163,7 @@ class GroupingConfig:
     sibling_max_services: int = 10
     late_root_weight: float = 2.5
     late_root_span_s: float = 300.0
+    lateness_s: float = 600.0
     use_labels: bool = True
     use_topology: bool = True
     use_learned: bool = True
@@ -651,7 +658,7 @@ class Correlator:
         ctx = self._ctx(sig)
         for gid in self._candidates(sig, fp, ctx):
             g = groups.get(gid)
-            if g is None:
+            if g is None or self._stale(g, self._now):  # as if ``expire`` had just run
                 continue
             s, why = self._evidence(sig, fp, g, ctx)
             if s < min_score:
@@ -688,12 +695,15 @@ class Correlator:
 
     def mark_resolved(self, group_id: int, t: float | None = None, *, by_operator: bool = False) -> None:
         """The incident was resolved, at ``t`` (its last signal's end) if given; ``by_operator`` when a
-        person resolved it rather than auto-resolve: its alert's recurrences then open a new incident."""
+        person resolved it rather than auto-resolve: its alert's recurrences then open a new incident.
+        A ``t`` at most ``window_s`` after its last signal extends its span (the trouble back soon after a
+        brief incident stopped is that incident again); later, after an incident that went on firing with
+        nothing new, a recurrence is a new fault."""
         g = self.groups.get(group_id)
         if g is not None:
             g.resolved = True
             g.operator_resolved = by_operator
-            if t is not None:
+            if t is not None and t - g.last <= self.config.window_s:
                 g.last = max(g.last, t)
 
     def remove(self, group_id: int) -> None:
@@ -717,12 +727,17 @@ class Correlator:
         if resolved:
             self.mark_resolved(group_id, by_operator=by_operator)
 
+    def _stale(self, g: Group, now: float) -> bool:
+        """Whether no signal can join ``g`` any more, ``now`` being the newest signal's time."""
+        keep = self.config.window_s
+        if len(g.fingerprints) == 1:
+            keep = max(keep, self._recur_window(g))
+        return now - g.last > keep + self.config.lateness_s
+
     def expire(self, now: float | None = None) -> int:
         """Forget groups no signal can join any more; returns how many."""
         t = self._now if now is None else now
-        keep = self.config.window_s
-        old = [gid for gid, g in self.groups.items()
-               if t - g.last > (max(keep, self._recur_window(g)) if len(g.fingerprints) == 1 else keep)]
+        old = [gid for gid, g in self.groups.items() if self._stale(g, t)]
         for gid in old:
             self.remove(gid)
         _drop_empty(self._by_service)

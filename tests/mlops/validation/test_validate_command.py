@@ -134,3 +134,33 @@ def test_data_the_model_cannot_score_exits_2_with_a_message(classifiers: dict[st
     code, _, err = run("validate", "credit", "--candidate", "1", "--candidate-uri", str(classifiers["fair"]),
                        "--data", str(tmp_path / "text.parquet"), "--target", "label")
     assert code == 2 and err.startswith("error: ") and "the model rejected the input" in err, err
+
+
+@pytest.mark.parametrize(("rule", "says"), [
+    ("accurcy >= 0.5", "unknown metric 'accurcy'"),
+    ("gap(aucc, group) <= 0.5", "unknown metric 'aucc'"),
+    ("rmse <= 1.0", "'rmse' is a regression metric"),
+])
+def test_a_rule_the_gate_cannot_apply_exits_2_instead_of_failing_or_passing_the_candidate(
+        classifiers: dict[str, Path], data_file: Path, tmp_path: Path, rule: str, says: str) -> None:
+    p = tmp_path / "policy.yaml"
+    p.write_text(f"target: label\nrules:\n  - {rule}\n")
+    code, out, err = run("validate", "credit", "--candidate", "1", "--candidate-uri", str(classifiers["fair"]),
+                         "--data", str(data_file), "--policy", str(p))
+    assert code == 2, out + err
+    assert says in err and "Traceback" not in err
+
+
+def test_a_fairness_gap_over_fewer_than_two_measured_groups_does_not_pass(classifiers: dict[str, Path],
+                                                                          tmp_path: Path) -> None:
+    from tests.mlops.validation.conftest import labelled
+
+    data = tmp_path / "small.parquet"
+    labelled(40, seed=3).to_parquet(data)  # two groups of about 20 rows: both under min_group_size (30)
+    p = tmp_path / "policy.yaml"
+    p.write_text("target: label\nsensitive: group\nrules:\n  - gap(accuracy) <= 0.05\n")
+    code, out, err = run("validate", "credit", "--candidate", "1", "--candidate-uri", str(classifiers["fair"]),
+                         "--data", str(data), "--policy", str(p), "--json")
+    assert code == 1, out + err
+    (verdict,) = json.loads(out)["rules"]
+    assert verdict["status"] == "error" and "fewer than two groups" in verdict["note"]

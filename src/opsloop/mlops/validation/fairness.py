@@ -16,7 +16,11 @@ __all__ = ["GroupGap", "group_gap"]
 
 @dataclass(slots=True)
 class GroupGap:
-    """``metric`` per group of ``column``; ``gap`` is the largest minus the smallest group value."""
+    """``metric`` per group of ``column``; ``gap`` is the largest minus the smallest group value.
+
+    ``gap`` is NaN when fewer than two groups have a value (groups under ``min_group_size``, one group in
+    the data): a gap that was not measured must not pass a fairness rule.
+    """
 
     metric: str
     column: str
@@ -27,7 +31,7 @@ class GroupGap:
     @property
     def gap(self) -> float:
         vals = [v for v in self.groups.values() if not np.isnan(v)]
-        return float(max(vals) - min(vals)) if len(vals) >= 2 else 0.0
+        return float(max(vals) - min(vals)) if len(vals) >= 2 else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "column": self.column, "gap": self.gap, "groups": self.groups,

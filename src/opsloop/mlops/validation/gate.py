@@ -11,8 +11,13 @@ import pandas as pd
 from opsloop.errors import InvalidInputError
 from opsloop.mlops.serving.loading import LoadedModel
 from opsloop.mlops.validation.fairness import group_gap
-from opsloop.mlops.validation.metrics import infer_task, score_metrics
-from opsloop.mlops.validation.policy import Rule, ValidationPolicy
+from opsloop.mlops.validation.metrics import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    infer_task,
+    score_metrics,
+)
+from opsloop.mlops.validation.policy import GAP_ONLY_METRICS, Rule, ValidationPolicy
 from opsloop.mlops.validation.report import RuleResult, ValidationReport
 
 __all__ = ["model_outputs", "validate_models"]
@@ -61,16 +66,31 @@ def _side(model: LoadedModel, frame: pd.DataFrame, y: np.ndarray, task: str, pol
     return metrics, gaps
 
 
+def _check_task(policy: ValidationPolicy, task: str) -> None:
+    """Refuse a rule on a metric of the other task: it could never be measured, so it would fail the gate."""
+    other, other_task = (REGRESSION_METRICS, "regression") if task == "classification" else \
+        (CLASSIFICATION_METRICS + GAP_ONLY_METRICS, "classification")
+    for rule in policy.rules:
+        if rule.metric in other:
+            how = "given as the policy's task" if policy.task else f"inferred from {policy.target!r}"
+            raise InvalidInputError(f"rule {rule.text!r}: {rule.metric!r} is a {other_task} metric, and the task "
+                                    f"is {task} ({how}; set 'task' in the policy to change it)", field="rules")
+
+
 def _observed(rule: Rule, metrics: dict[str, float], gaps: dict[tuple[str, str], Any]) -> float | None:
     if not rule.gap:
         return metrics.get(rule.metric)
     found = [g.gap for (m, _c), g in gaps.items() if m == rule.metric and (rule.gap_column in (None, _c))]
-    return max(found) if found else None
+    if not found or any(np.isnan(v) for v in found):
+        return None  # a column whose gap was not measured fails the rule rather than hide behind the others
+    return max(found)
 
 
 def _judge(rule: Rule, cand: float | None, champ: float | None, has_champion: bool) -> RuleResult:
     if cand is None or np.isnan(cand):
-        return RuleResult(rule.text, "error", None, champ, None, note=f"metric {rule.metric!r} is not available")
+        note = (f"gap of {rule.metric!r} not measured: fewer than two groups with min_group_size rows and a value"
+                if rule.gap else f"metric {rule.metric!r} is not available")
+        return RuleResult(rule.text, "error", None, champ, None, note=note)
     if rule.relative_to_champion and not has_champion:
         return RuleResult(rule.text, "skipped", cand, None, None, note="no champion to compare with")
     bound = rule.bound(champ)
@@ -96,6 +116,7 @@ def validate_models(name: str, candidate: LoadedModel, champion: LoadedModel | N
     task = policy.task or infer_task(y)
     probe = model_outputs(candidate, data.head(50), task, policy.positive_label)[1] is not None
     policy = policy.with_defaults(task, probe)
+    _check_task(policy, task)
     gap_rules = [r for r in policy.rules if r.gap]
     if any(r.gap and not r.gap_column for r in gap_rules) and not policy.sensitive:
         raise InvalidInputError("a gap() rule needs a column, in the rule or as 'sensitive'", field="sensitive")

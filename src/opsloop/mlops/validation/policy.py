@@ -15,7 +15,12 @@ Example (YAML)::
 
 A rule is ``LEFT OP RIGHT``: ``LEFT`` is a metric name or ``gap(METRIC[, COLUMN])``; ``OP`` is one
 of ``>= <= > <``; ``RIGHT`` is a number, ``champion`` or ``champion [+-*] NUMBER``. Rules against
-the champion are skipped (and pass) when there is no champion yet.
+the champion are skipped (and pass) when there is no champion yet. ``METRIC`` is one of
+``KNOWN_METRICS`` (``gap()`` also takes ``tpr`` and ``fpr``): an unknown name is an error when the policy
+is read, and a metric of the other task (``rmse`` for a classifier) when the data is, so a policy the gate
+cannot apply makes ``opsloop models validate`` exit 2 instead of failing (or passing) the candidate. A
+``gap()`` over fewer than two groups of ``min_group_size`` rows is not measured: its rule is an
+``error``, and the candidate does not pass.
 """
 
 from __future__ import annotations
@@ -30,8 +35,12 @@ from typing import Any
 import yaml
 
 from opsloop.errors import InvalidInputError, NotFoundError
+from opsloop.mlops.validation.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
-__all__ = ["Rule", "ValidationPolicy", "load_policy", "parse_rule"]
+__all__ = ["GAP_ONLY_METRICS", "KNOWN_METRICS", "Rule", "ValidationPolicy", "load_policy", "parse_rule"]
+
+KNOWN_METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
+GAP_ONLY_METRICS = ("tpr", "fpr")  # per-group rates of the fairness check
 
 _OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le, ">": operator.gt,
                                                    "<": operator.lt}
@@ -82,6 +91,11 @@ def parse_rule(text: str) -> Rule:
             "'gap(accuracy, gender) <= 0.05'", field="rules")
     gap = m.group("gmetric") is not None
     metric = (m.group("gmetric") or m.group("metric")).lower()
+    known = KNOWN_METRICS + GAP_ONLY_METRICS if gap else KNOWN_METRICS
+    if metric not in known:
+        # a misspelt metric is never measured: the gate would fail every candidate (or pass every gap)
+        raise InvalidInputError(f"rule {str(text).strip()!r}: unknown metric {metric!r}; use one of "
+                                f"{', '.join(known)}", field="rules")
     if m.group("champ"):
         aop = m.group("aop") or "+"
         num = float(m.group("anum") or (1.0 if aop == "*" else 0.0))

@@ -67,3 +67,29 @@ def test_a_check_without_a_verdict_keeps_a_drift_firing_until_a_check_finds_it_g
     store.add_samples(_samples(200, 3.0, "u", 20.0))
     _, resolved = monitor.check_drift()
     assert [(s.labels["feature"], s.status) for s in resolved] == [("x", "resolved")]
+
+
+def test_live_performance_after_the_alias_moved_measures_what_the_new_version_answered() -> None:
+    """A retrain that promoted version 2 is judged on version 2's answers: labels arriving late for what
+    version 1 answered (all wrong here) neither keep the breach firing nor fire it again."""
+    from opsloop.mlops.monitoring import GroundTruth, PerformancePolicy
+
+    store = InMemoryMonitoringStore()
+    monitor = ModelMonitor(store, "m", performance_policy=PerformancePolicy(min_accuracy=0.9, confidence=0))
+    monitor.set_reference(pd.DataFrame({"x": np.random.default_rng(1).normal(size=1000)}))
+    old = _samples(50, 0.0, "uuid-1", time.time() - 100)
+    store.add_samples(old)
+    store.add_labels([GroundTruth("m", s.request_id, 0, 1.0) for s in old[:40]])  # version 1 answered 0.0
+    _, fired = monitor.check_performance()
+    assert [(s.labels["metric"], s.status) for s in fired] == [("accuracy", "firing")]
+
+    origin = data_origin("runs:/r2/data/train.parquet", "champion", "2", "models:/m@champion", "uuid-2")
+    monitor.set_reference(pd.DataFrame({"x": np.random.default_rng(2).normal(size=1000)}),
+                          origin=followed(origin, {"version": "1", "data": "inline"}))
+    new = _samples(40, 0.0, "uuid-2", time.time())
+    store.add_samples(new)
+    store.add_labels([GroundTruth("m", s.request_id, 0, 0.0) for s in new])  # version 2 is right
+    store.add_labels([GroundTruth("m", s.request_id, 0, 1.0) for s in old[40:]])  # late labels of version 1
+    report, signals = monitor.check_performance()
+    assert report.labelled == 40 and report.metrics["accuracy"] == 1.0
+    assert [(s.labels["metric"], s.status) for s in signals] == [("accuracy", "resolved")]

@@ -152,9 +152,13 @@ class ModelMonitor:
         return _due(_performance_signals(self._performance(), sent), sent)
 
     def _performance(self) -> PerformanceReport:
+        # A reference that followed its alias (a promoted retrain) judges what the new version answered,
+        # as drift does: labels coming late for the previous version's answers would keep its breach firing.
+        origin = (self.store.get_reference(self.model) or {}).get("origin")
         samples = self.store.list_samples(self.model, variant="champion", labelled_only=True,
+                                          since=(origin or {}).get("samples_since"),
                                           limit=self.performance_policy.window)
-        return live_performance(self.model, samples, self.performance_policy)
+        return live_performance(self.model, lineage.samples_of(origin, samples), self.performance_policy)
 
     def _firing(self, kind: str, label: str) -> set[str]:
         """The ``label`` values (features, metrics) whose newest signal of ``kind`` is firing."""

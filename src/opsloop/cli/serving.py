@@ -129,7 +129,7 @@ def _name_of(uri: str) -> str:
 @click.option("--input", "-i", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Parquet or CSV file to score.")
 @click.option("--output", "-o", "output_path", required=True, type=click.Path(dir_okay=False),
-              help="Parquet file to write.")
+              help="File to write: CSV when named .csv, else Parquet.")
 @click.option("--chunk-rows", default=100_000, show_default=True, type=click.IntRange(1),
               help="Rows scored at a time (memory is bounded by this, not by the input size).")
 @click.option("--keep", "keep_columns", multiple=True, help="Input columns copied to the output (repeatable).")

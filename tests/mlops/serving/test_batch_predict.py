@@ -96,3 +96,15 @@ def test_a_file_the_model_rejects_is_a_clear_error(tmp_path: Path) -> None:
                            str(tmp_path / "unsigned"), "--input", str(tmp_path / "in.csv"), "--output",
                            str(tmp_path / "o.parquet")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and proc.stderr.startswith("error: the model rejected the input"), proc.stderr
+
+
+def test_an_output_named_csv_is_written_as_csv(models: dict[str, Path], tmp_path: Path) -> None:
+    x, _ = training_frame(700, seed=9)
+    x["customer"] = [f"c{i}" for i in range(len(x))]
+    src, dst = tmp_path / "in.parquet", tmp_path / "scored.csv"
+    x.to_parquet(src)
+    model = load_model(models["sklearn"])
+    predict_file(model, src, dst, chunk_rows=300, keep_columns=["customer"])
+    out = pd.read_csv(dst)  # a Parquet file named .csv was written before
+    assert list(out.columns) == ["customer", "prediction"] and len(out) == 700
+    assert np.allclose(out["prediction"], np.asarray(model.predict_frame(x[FEATURES])))

@@ -90,10 +90,18 @@ def score_batch(model: LoadedModel, batch: pa.RecordBatch, prediction_column: st
     return pa.table({f"{prediction_column}_{i}": arr[:, i] for i in range(arr.shape[1])})
 
 
+def _writer(dst: Path, schema: pa.Schema) -> pq.ParquetWriter | pacsv.CSVWriter:
+    """CSV for an output named ``.csv`` (as the input is read), Parquet otherwise."""
+    if dst.suffix.lower() == ".csv":
+        return pacsv.CSVWriter(str(dst), schema)
+    return pq.ParquetWriter(dst, schema, compression="snappy")
+
+
 def predict_file(model: LoadedModel, input_path: str | Path, output_path: str | Path, *,
                  chunk_rows: int = 100_000, keep_columns: list[str] | None = None,
                  prediction_column: str = "prediction") -> BatchStats:
-    """Score ``input_path`` (Parquet or CSV) chunk by chunk and write Parquet to ``output_path``.
+    """Score ``input_path`` (Parquet or CSV) chunk by chunk and write ``output_path`` (CSV when it is named
+    ``.csv``, else Parquet).
 
     Memory is bounded by ``chunk_rows`` (and the input's row-group size), not by the file size.
 
@@ -108,7 +116,7 @@ def predict_file(model: LoadedModel, input_path: str | Path, output_path: str | 
     names = model.signature.names
     columns = list(dict.fromkeys([*names, *keep])) if names else None
     start, rows, chunks = time.perf_counter(), 0, 0
-    writer: pq.ParquetWriter | None = None
+    writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
     try:
         for batch in _batches(src, columns, chunk_rows):
             if batch.num_rows == 0:
@@ -117,7 +125,7 @@ def predict_file(model: LoadedModel, input_path: str | Path, output_path: str | 
             for c in reversed(keep):
                 out = out.add_column(0, c, batch.column(c))
             if writer is None:
-                writer = pq.ParquetWriter(dst, out.schema, compression="snappy")
+                writer = _writer(dst, out.schema)
             writer.write_table(out)
             rows += batch.num_rows
             chunks += 1

@@ -151,3 +151,18 @@ def test_retries_are_checked(client) -> None:  # noqa: ANN001
     r = client.put(API + "/aiops/config/runbooks", json=[
         {"name": "r", "action": {"type": "retrain", "argv": ["true"], "model": "m", "data": "d.csv", "retries": 2}}])
     assert r.status_code == 400 and r.json()["field"] == "retries" and "validated once" in r.json()["message"]
+
+
+def test_a_retrain_policy_with_unknown_keys_is_refused_before_any_training(client) -> None:  # noqa: ANN001
+    """A misspelt policy key was stored and only failed the run after its training had run."""
+    retrain = {"type": "retrain", "argv": ["python", "t.py"], "model": "m", "data": "d.csv"}
+    for policy, field in [({"target": "y", "rulez": ["accuracy >= 0.8"]}, "policy.rulez"),
+                          ({"target": "y", "rules": "accuracy >= 0.8"}, "policy.rules"),
+                          ({"target": "y", "rules": [["accuracy >= 0.8"]]}, "policy.rules"),
+                          ({"target": "y", "task": "ranking"}, "policy.task")]:
+        r = client.put(API + "/aiops/config/runbooks", json=[{"name": "x", "action": {**retrain, "policy": policy}}])
+        assert r.status_code == 400, (policy, r.text)
+        assert r.json()["field"] == field, (policy, r.json())
+    good = {"target": "y", "sensitive": "g", "rules": ["accuracy >= 0.8", "gap(accuracy) <= 0.05"]}
+    r = client.put(API + "/aiops/config/runbooks", json=[{"name": "x", "action": {**retrain, "policy": good}}])
+    assert r.status_code == 200, r.text

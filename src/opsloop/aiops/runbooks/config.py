@@ -42,6 +42,7 @@ MAX_TIMEOUT_S = 7 * 86400.0
 MAX_RETRIES = 10
 MAX_RETRY_DELAY_S = 3600.0
 _SEVERITIES = tuple(s.name.lower() for s in Severity)
+_POLICY_KEYS = {"target", "task", "positive_label", "sensitive", "min_group_size", "rules"}
 _ACTION_KEYS = {"type", "argv", "timeout_s", "env", "cwd", "model", "alias", "data", "policy", "retries",
                 "retry_delay_s"}
 
@@ -168,6 +169,20 @@ def _retries(runbook: str, doc: Mapping[str, Any], kind: str) -> tuple[int, floa
     return retries, float(delay)
 
 
+def _check_policy_shape(runbook: str, policy: Mapping[str, Any]) -> None:
+    """The keys and shapes of an inline validation policy (those of ``opsloop models validate``'s file), so
+    a misspelt key is a 400 now rather than a failed run after the training; the gate reads the rules."""
+    unknown = sorted(set(policy) - _POLICY_KEYS)
+    if unknown:
+        raise _bad(runbook, f"unknown policy keys {unknown}; a policy has {sorted(_POLICY_KEYS)}",
+                   f"policy.{unknown[0]}")
+    rules = policy.get("rules", [])
+    if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+        raise _bad(runbook, "policy 'rules' must be a list of rule strings ('accuracy >= 0.8')", "policy.rules")
+    if policy.get("task") not in (None, "classification", "regression"):
+        raise _bad(runbook, "policy 'task' must be 'classification' or 'regression'", "policy.task")
+
+
 def _retrain(runbook: str, doc: Mapping[str, Any]) -> Retrain:
     model, data, alias = doc.get("model"), doc.get("data"), doc.get("alias", "champion")
     if not isinstance(model, str) or not model.strip():
@@ -179,6 +194,8 @@ def _retrain(runbook: str, doc: Mapping[str, Any]) -> Retrain:
     policy = doc.get("policy")
     if policy is not None and not isinstance(policy, Mapping | str):
         raise _bad(runbook, "'policy' must be a policy object or the path of a policy file", "policy")
+    if isinstance(policy, Mapping):
+        _check_policy_shape(runbook, policy)
     return Retrain(model.strip(), data, alias.strip(), dict(policy) if isinstance(policy, Mapping) else policy)
 
 

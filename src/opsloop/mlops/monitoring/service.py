@@ -52,10 +52,32 @@ def parse_table(source: Any, name: str, max_rows: int | None = None, *, field: s
     return frame.head(max_rows) if max_rows else frame
 
 
+def _check_inputs(model: Any, frame: pd.DataFrame) -> None:
+    """Refuse data the model could not have been trained on: a required input missing, or text in a
+    numeric input (a profile of it would leave that input unmonitored, or profile numbers as categories)."""
+    columns = [c for c in model.signature.columns if c.name]
+    missing = [c.name for c in columns if c.required and c.name not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"the reference data lacks the model's inputs {missing} (it has "
+                                f"{list(frame.columns)[:20]})", field=missing[0])
+    for c in columns:
+        if c.numeric and c.name in frame.columns and not pd.api.types.is_numeric_dtype(frame[c.name]):
+            numbers = pd.to_numeric(frame[c.name], errors="coerce")
+            bad = frame[c.name][numbers.isna() & frame[c.name].notna()]
+            if len(bad):
+                raise InvalidInputError(f"column {c.name!r} of the reference data has {bad.iloc[0]!r} where the "
+                                        f"model expects {c.type}", field=c.name)
+
+
 def reference_with_predictions(model: Any, frame: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
-    """The model's input columns of ``frame`` (all of them when its signature names none there) and
-    the model's predictions on them, or ``None`` when it cannot score them (a reference without
-    predictions still profiles the features)."""
+    """The model's input columns of ``frame`` (all of them when its signature names none) and the model's
+    predictions on them, or ``None`` when it cannot score them (a reference without predictions still
+    profiles the features).
+
+    Raises:
+        InvalidInputError: ``frame`` lacks a required model input, or has text in a numeric one.
+    """
+    _check_inputs(model, frame)
     names = [n for n in model.signature.names if n in frame.columns] or list(frame.columns)
     try:
         preds = model.predict_frame(frame[names])

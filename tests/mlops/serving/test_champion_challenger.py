@@ -127,3 +127,24 @@ def test_concurrent_requests_share_a_model_call_with_the_same_answers(models: di
         expected = alone.post("/invocations", json=body)
         assert r.status_code == expected.status_code and r.json() == expected.json()
     assert app.batcher is not None and app.batcher.batched_requests > 0
+
+
+def test_the_server_samples_requests_to_the_challenger_alias_as_the_challenger(models: dict[str, Path]) -> None:
+    """A challenger tried at /serving/NAME/challenger was sampled as the champion: its rows counted in the
+    model's drift and live performance (a probe with odd data opened a drift incident and a retrain)."""
+    from opsloop.mlops.serving import RegistryScoringApp
+
+    store = InMemoryMonitoringStore()
+    sampler = PredictionSampler(store, "", rate=1.0)
+    registry = FakeRegistry({"models:/churn@champion": models["sklearn"],
+                             "models:/churn@challenger": models["sklearn"], "models:/churn/2": models["sklearn"]})
+    client = TestClient(RegistryScoringApp(registry, refresh_seconds=0, recorder_for=sampler.for_model))
+    variants = {}
+    for ref in ("champion", "challenger", "2"):
+        r = client.post(f"/churn/{ref}/invocations", json=BODY)
+        assert r.status_code == 200, r.text
+        variants[ref] = r.headers["x-opsloop-variant"]
+    assert variants == {"champion": "champion", "challenger": "challenger", "2": "champion"}
+    sampler.flush()
+    assert len(store.list_samples("churn", variant="champion")) == 4
+    assert len(store.list_samples("churn", variant="challenger")) == 2

@@ -6,7 +6,8 @@ Routes, relative to where the app is mounted::
     GET  /{name}/{version or alias}/health | ping | metrics
 
 A numeric second segment is a version (``models:/NAME/3``), anything else an alias
-(``models:/NAME@champion``). Models load on first use and are re-resolved every
+(``models:/NAME@champion``). Requests to the alias ``challenger`` are answered, and sampled, as the
+``challenger`` variant; every other reference as the ``champion`` (the model's drift and performance). Models load on first use and are re-resolved every
 ``refresh_seconds``: an alias that moved serves the new version, an alias or model that no
 longer exists answers 404 (and is dropped), never a crash.
 """
@@ -124,7 +125,8 @@ class RegistryScoringApp:
         model.uri = uri
         recorder = self.recorder_for(name) if self.recorder_for is not None else None
         metrics = self.metrics_for(uri) if self.metrics_for is not None else None
-        return ScoringApp(ModelSlots(model), metrics=metrics, max_body_bytes=self.max_body_bytes, recorder=recorder)
+        return ScoringApp(ModelSlots(model, variant=_variant(uri)), metrics=metrics,
+                          max_body_bytes=self.max_body_bytes, recorder=recorder)
 
     def loaded(self) -> list[str]:
         """URIs currently loaded, least recently used first."""
@@ -133,6 +135,12 @@ class RegistryScoringApp:
     def served(self) -> dict[str, ScoringApp]:
         """The scoring app of every loaded URI (its ``metrics`` count that URI's requests), LRU first."""
         return {uri: entry.app for uri, entry in self._entries.items()}
+
+
+def _variant(uri: str) -> str:
+    """``challenger`` for ``models:/NAME@challenger`` (MLflow's alias for the model being tried), so its
+    samples stay out of the model's drift and live performance; ``champion`` for every other reference."""
+    return "challenger" if uri.endswith("@challenger") else "champion"
 
 
 async def _send(send: Any, status: int, body: bytes) -> None:

@@ -42,8 +42,11 @@ class ModelSlots:
     """
 
     def __init__(self, champion: LoadedModel, challenger: LoadedModel | None = None,
-                 policy: TrafficPolicy | None = None, *, seed: int | None = None) -> None:
+                 policy: TrafficPolicy | None = None, *, seed: int | None = None, variant: str = "champion") -> None:
         self.champion = champion
+        # what a lone model answers as (x-opsloop-variant, and the samples' variant): the server serves
+        # models:/NAME@challenger on its own, and its rows are not the champion's
+        self.variant = variant
         self.challenger = challenger
         self.policy = policy or TrafficPolicy("single" if challenger is None else "shadow")
         if self.policy.mode != "single" and challenger is None:
@@ -55,7 +58,7 @@ class ModelSlots:
         """(variant answering, model answering, model scoring a shadow copy or ``None``)."""
         mode = self.policy.mode
         if mode == "single" or self.challenger is None:
-            return "champion", self.champion, None
+            return self.variant, self.champion, None
         if mode == "shadow":
             return "champion", self.champion, self.challenger
         if self._random() < self.policy.challenger_weight:

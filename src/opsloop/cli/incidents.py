@@ -342,12 +342,29 @@ def runbook(ctx: click.Context, incident_id: int, name: str, wait: bool, timeout
         click.echo(__import__("json").dumps(run, indent=2))
     else:
         click.echo(f"run #{run['id']} of runbook {run['runbook']!r} on incident #{incident_id}: {run['state']}")
+        for line in _gate_lines(run.get("validation")):
+            click.echo(line)
         if wait and run["output"]:
             click.echo(run["output"].rstrip())
         if run["error"]:
             click.echo(f"error: {run['error']}", err=True)
     if wait and run["state"] != "succeeded":
         raise SystemExit(1)
+
+
+def _gate_lines(validation: Any) -> list[str]:
+    """A retrain's gate, one line per rule (why a candidate failed is in them, not in the program's output)."""
+    if not isinstance(validation, dict) or not validation.get("rules"):
+        return []
+
+    def num(v: Any) -> str:
+        return "—" if v is None else f"{v:.4g}" if isinstance(v, int | float) else str(v)
+
+    head = (f"gate {'passed' if validation.get('passed') else 'failed'} against version "
+            f"{validation.get('champion_version') or '— (no champion)'} (@{validation.get('alias', 'champion')}):")
+    return [head] + [f"  {r.get('status', '?'):8} {r.get('rule')}: candidate {num(r.get('candidate'))}, "
+                     f"bound {num(r.get('bound'))}{' — ' + r['note'] if r.get('note') else ''}"
+                     for r in validation["rules"]]
 
 
 @incidents.command("runs")

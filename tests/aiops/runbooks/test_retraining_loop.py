@@ -99,6 +99,8 @@ def test_drift_incident_retrains_and_only_a_candidate_that_passes_its_gate_becom
                                                 "--wait", "--timeout", "120", "--actor", "alice"])
     assert result.exit_code == 1, result.output
     assert "gate_failed" in result.output
+    assert "gate failed against version 2 (@champion):" in result.output  # and why, rule by rule
+    assert "failed   accuracy >= champion - 0.05: candidate" in result.output
     bad = wait_runs(c, 2, timeout=10, incident_id=incident_id)[1]
     assert bad["state"] == "gate_failed" and bad["candidate_version"] == "3" and bad["actor"] == "alice"
     assert not bad["validation"]["passed"] and not bad["validation"]["promoted"]

@@ -179,3 +179,18 @@ def test_a_stored_nan_label_is_left_out_of_live_performance(client: TestClient) 
     r = client.get(f"{MON}/models/steady/performance")
     assert r.status_code == 200, r.text
     assert r.json()["report"]["labelled"] == 2 and r.json()["report"]["metrics"]["accuracy"] == 0.5
+
+
+@pytest.mark.parametrize(("path", "params", "field"), [
+    ("/signals", {"since": "abc"}, "since"),
+    ("/signals", {"since": "nan"}, "since"),
+    ("/signals", {"limit": "-1"}, "limit"),
+    ("/signals", {"limit": "0"}, "limit"),
+    ("/signals", {"limit": "100000000"}, "limit"),
+    ("/models/m/drift", {"limit": "-5"}, "limit"),
+])
+def test_a_bad_since_or_limit_is_a_400_naming_it(client: TestClient, path: str, params: dict[str, str],
+                                                 field: str) -> None:
+    """since=abc answered 500; limit=-1 read every row."""
+    r = client.get(MON + path, params=params)
+    assert r.status_code == 400 and r.json()["field"] == field, r.text

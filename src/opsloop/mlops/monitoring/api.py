@@ -18,6 +18,7 @@ Signals are ``Signal.to_dict()`` documents. Handlers run in a worker thread (the
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -72,19 +73,38 @@ def _labels(m: ModelMonitor, _r: Request, body: Any) -> dict[str, Any]:
     return m.post_labels(body)
 
 
+MAX_LIMIT = 10_000  # rows one read answers (signals and drift reports carry their evidence)
+
+
 def _int(request: Request, name: str, default: int) -> int:
+    """A ``limit``-like parameter: an integer from 1 to ``MAX_LIMIT``."""
     try:
-        return int(request.query_params.get(name, default))
+        value = int(request.query_params.get(name, default))
     except ValueError as exc:
         raise InvalidInputError(f"{name} must be an integer", field=name) from exc
+    if not 1 <= value <= MAX_LIMIT:
+        raise InvalidInputError(f"{name} must be from 1 to {MAX_LIMIT}; got {value}", field=name)
+    return value
+
+
+def _since(request: Request) -> float | None:
+    """``since``: seconds since the epoch, or ``None`` when not given."""
+    raw = request.query_params.get("since")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise InvalidInputError(f"since must be a time in seconds since the epoch; got {raw!r}", field="since")
+    return value
 
 
 def _signals(m: ModelMonitor | None, r: Request, _b: Any) -> dict[str, Any]:
     store = m.store if m is not None else r.app.state.store
-    since = r.query_params.get("since")
     found = store.list_signals(model=m.model if m is not None else r.query_params.get("model"),
-                               kind=r.query_params.get("kind"), since=float(since) if since else None,
-                               limit=_int(r, "limit", 100))
+                               kind=r.query_params.get("kind"), since=_since(r), limit=_int(r, "limit", 100))
     return {"signals": [s.to_dict() for s in found]}
 
 

@@ -54,6 +54,12 @@ def _run_id(http: TestClient) -> str:
     ({**ROWS, "performance": 0.9}, "performance"),
     ({**ROWS, "drift": {"window": 1.5}}, "drift.window"),
     ({**ROWS, "drift": {"psi_threshold": None}}, "drift.psi_threshold"),
+    # bounds that can never hold, or make every check silent, were stored as given
+    ({**ROWS, "performance": {"min_accuracy": 2}}, "performance.min_accuracy"),
+    ({**ROWS, "performance": {"confidence": 1}}, "performance.confidence"),
+    ({**ROWS, "performance": {"window": 0}}, "performance.window"),
+    ({**ROWS, "drift": {"window": 0}}, "drift.window"),
+    ({**ROWS, "drift": {"ks_alpha": 5}}, "drift.ks_alpha"),
     ({"path": "/etc/passwd"}, "path"),
     ({"path": ""}, "path"),
     ({"path": 42}, "path"),

@@ -80,6 +80,13 @@ def _rows(key: str, value: Any) -> pd.DataFrame:
     return data.frame
 
 
+# thresholds that are shares or probabilities (at most 1), those below 1, and those of at least 1:
+# a bound past them never holds (min_accuracy 2 breaches for ever) or leaves every check without a verdict
+_AT_MOST_ONE = {"min_accuracy", "psi_alpha", "ks_alpha", "ks_min_statistic", "chi2_alpha", "js_threshold"}
+_BELOW_ONE = {"confidence"}
+_AT_LEAST_ONE = {"window"}
+
+
 def _number(kind: str, value: Any, where: str) -> Any:
     if value is None and "None" in kind:
         return None
@@ -87,6 +94,13 @@ def _number(kind: str, value: Any, where: str) -> Any:
         raise InvalidInputError(f"{where} must be a non-negative number", field=where)
     if kind == "int" and not isinstance(value, int):
         raise InvalidInputError(f"{where} must be an integer", field=where)
+    name = where.rsplit(".", 1)[-1]
+    if name in _AT_MOST_ONE and value > 1:
+        raise InvalidInputError(f"{where} must be from 0 to 1; got {value}", field=where)
+    if name in _BELOW_ONE and value >= 1:
+        raise InvalidInputError(f"{where} must be from 0 to below 1 (0.99: 99 %); got {value}", field=where)
+    if name in _AT_LEAST_ONE and value < 1:
+        raise InvalidInputError(f"{where} must be at least 1; got {value}", field=where)
     return value
 
 

@@ -47,3 +47,10 @@ def test_a_reference_with_text_in_a_numeric_input_is_refused(model: object) -> N
     with pytest.raises(InvalidInputError, match="'charges'.*double") as err:
         reference_with_predictions(model, frame)
     assert err.value.field == "charges"
+
+
+def test_a_reference_whose_model_input_has_no_values_is_refused(model: object) -> None:
+    frame = pd.DataFrame({"tenure": [None, None], "charges": [50.0, 90.0]})
+    with pytest.raises(InvalidInputError, match="'tenure'.*no values") as err:
+        reference_with_predictions(model, frame)
+    assert err.value.field == "tenure"

@@ -61,6 +61,9 @@ def _check_inputs(model: Any, frame: pd.DataFrame) -> None:
         raise InvalidInputError(f"the reference data lacks the model's inputs {missing} (it has "
                                 f"{list(frame.columns)[:20]})", field=missing[0])
     for c in columns:
+        if c.name in frame.columns and len(frame) and frame[c.name].isna().all():
+            raise InvalidInputError(f"column {c.name!r} of the reference data has no values: its drift could "
+                                    "not be measured", field=c.name)
         if c.numeric and c.name in frame.columns and not pd.api.types.is_numeric_dtype(frame[c.name]):
             numbers = pd.to_numeric(frame[c.name], errors="coerce")
             bad = frame[c.name][numbers.isna() & frame[c.name].notna()]

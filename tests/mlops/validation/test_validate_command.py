@@ -164,3 +164,31 @@ def test_a_fairness_gap_over_fewer_than_two_measured_groups_does_not_pass(classi
     assert code == 1, out + err
     (verdict,) = json.loads(out)["rules"]
     assert verdict["status"] == "error" and "fewer than two groups" in verdict["note"]
+
+
+def test_text_labels_without_their_positive_label_exit_2_naming_it(tmp_path: Path) -> None:
+    """Labels 'yes'/'no' with the default positive_label 1 ended in a traceback from scikit-learn."""
+    import warnings
+
+    import mlflow.sklearn
+    import numpy as np
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    warnings.filterwarnings("ignore")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=300)})
+    frame["label"] = np.where(frame["a"] > 0, "yes", "no")
+    fitted = LogisticRegression().fit(frame[["a"]], frame["label"])
+    mlflow.sklearn.save_model(fitted, str(tmp_path / "m"), signature=infer_signature(frame[["a"]], fitted.predict(frame[["a"]])))
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    p = tmp_path / "policy.yaml"
+    p.write_text("target: label\nrules:\n  - f1 >= 0.5\n")
+    args = ("validate", "m", "--candidate", "1", "--candidate-uri", str(tmp_path / "m"), "--data",
+            str(tmp_path / "data.csv"), "--policy", str(p))
+    code, out, err = run(*args)
+    assert code == 2 and "positive_label" in err and "'yes'" in err and "Traceback" not in err, out + err
+    p.write_text("target: label\npositive_label: 'yes'\nrules:\n  - f1 >= 0.5\n")
+    code, out, err = run(*args)
+    assert code == 0, out + err

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from opsloop.errors import InvalidInputError
+
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "infer_task", "score_metrics"]
 
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "auc", "log_loss", "selection_rate")
@@ -23,13 +25,14 @@ def infer_task(y: Any) -> str:
     return "regression"
 
 
-def _binary(y: np.ndarray) -> bool:
-    return len(np.unique(y)) <= 2
-
-
 def _classification(y: np.ndarray, pred: np.ndarray, scores: np.ndarray | None,
                     positive: Any) -> dict[str, float]:
-    binary = _binary(np.concatenate([y, pred]))
+    classes = np.unique(np.concatenate([y, pred]))
+    binary = len(classes) <= 2
+    if len(classes) == 2 and positive not in classes:
+        raise InvalidInputError(f"positive_label {positive!r} is not one of the labels "
+                                f"{[c.item() if hasattr(c, 'item') else c for c in classes]}; set positive_label "
+                                "in the policy", field="positive_label")
     avg = "binary" if binary else "macro"
     kw: dict[str, Any] = {"average": avg, "zero_division": 0}
     if binary:

@@ -83,11 +83,37 @@ def _known(v: Any) -> bool:
     return v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
-def _is_classification(preds: list[Any], labels: list[Any]) -> bool:
+def _number(v: Any) -> float | None:
+    """``v`` as a number when it is one, whatever its JSON type (``1``, ``1.0``, ``"1"``, ``true``); else ``None``."""
+    if isinstance(v, bool | int | float):
+        return float(v)
+    if isinstance(v, str):
+        text = v.strip().lower()
+        if text in ("true", "false"):
+            return float(text == "true")
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+        return value if math.isfinite(value) else None
+    return None
+
+
+def _numbers(preds: list[Any], labels: list[Any]) -> tuple[list[float], list[float]] | None:
+    """Predictions and labels as numbers when the model answers numbers and every label reads as one:
+    a label posted as ``1.0`` or ``"1"`` is the class ``1``, ``"12.5"`` the value 12.5."""
+    if any(isinstance(p, str) for p in preds):
+        return None  # a model answering text classes: its labels are compared as text
+    p, y = [_number(v) for v in preds], [_number(v) for v in labels]
+    if any(v is None for v in p) or any(v is None for v in y):
+        return None
+    return [float(v) for v in p if v is not None], [float(v) for v in y if v is not None]
+
+
+def _is_classification(preds: list[float], labels: list[float]) -> bool:
+    """Numeric answers are classes when they and their labels are whole numbers of at most 20 values."""
     values = preds + labels
-    if any(isinstance(v, str | bool) for v in values):
-        return True
-    return all(float(v).is_integer() for v in values) and len(set(values)) <= 20
+    return all(v.is_integer() for v in values) and len(set(values)) <= 20
 
 
 def live_performance(model: str, samples: Sequence[PredictionSample],
@@ -108,8 +134,9 @@ def _measure(model: str, samples: Sequence[PredictionSample], policy: Performanc
     if not pairs:
         return PerformanceReport(model, "unknown", 0, {}, {})
     breaches: dict[str, dict[str, float]] = {}
-    if _is_classification(preds, labels):
-        p, y = [str(v) for v in preds], [str(v) for v in labels]
+    numbers = _numbers(preds, labels)
+    if numbers is None or _is_classification(*numbers):
+        p, y = ([str(v) for v in preds], [str(v) for v in labels]) if numbers is None else numbers
         acc = float(np.mean([a == b for a, b in zip(p, y, strict=True)]))
         metrics = {"accuracy": acc, "error_rate": 1 - acc}
         bound = policy.min_accuracy
@@ -118,7 +145,7 @@ def _measure(model: str, samples: Sequence[PredictionSample], policy: Performanc
             if upper < bound:
                 breaches["accuracy"] = {"observed": acc, "bound": bound, "upper_confidence": upper}
         return PerformanceReport(model, "classification", len(pairs), metrics, breaches)
-    err = np.asarray(preds, dtype=float) - np.asarray(labels, dtype=float)
+    err = np.asarray(numbers[0], dtype=float) - np.asarray(numbers[1], dtype=float)
     mae, rmse = float(np.mean(np.abs(err))), float(math.sqrt(np.mean(err**2)))
     metrics = {"mae": mae, "rmse": rmse}
     if len(pairs) >= policy.min_labels:

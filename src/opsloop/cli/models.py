@@ -168,8 +168,9 @@ def _policies(min_accuracy: float | None, max_rmse: float | None) -> dict[str, d
     return {"performance": performance} if performance else {}
 
 
-_THRESHOLDS = [click.option("--min-accuracy", type=float, default=None, help="Breach below this live accuracy."),
-               click.option("--max-rmse", type=float, default=None, help="Breach above this live RMSE.")]
+_THRESHOLDS = [click.option("--min-accuracy", type=click.FloatRange(0, 1), default=None,
+                            help="Breach below this live accuracy."),
+               click.option("--max-rmse", type=click.FloatRange(0), default=None, help="Breach above this live RMSE.")]
 
 
 def _thresholds(fn: Any) -> Any:
@@ -298,7 +299,7 @@ def performance(ctx: click.Context, name: str, store_url: str | None, min_accura
 @models.command("signals")
 @click.option("--model", "name", default=None, help="Only this model's signals.")
 @click.option("--kind", type=click.Choice(["model_drift", "model_performance"]), default=None)
-@click.option("--limit", default=50, show_default=True, type=int)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @_STORE
 @click.option("--json", "as_json", is_flag=True, help="One Signal JSON document per line.")
 @click.pass_context

@@ -39,3 +39,14 @@ def test_drift_is_visible_through_the_cli(tmp_path: Path) -> None:
 def test_drift_without_reference_is_a_clear_error(tmp_path: Path) -> None:
     r = CliRunner().invoke(models, ["drift", "ghost", "--store", f"sqlite:///{tmp_path / 'm.db'}"])
     assert r.exit_code == 1 and "no drift reference" in r.output
+
+
+def test_bounds_that_cannot_hold_are_refused_by_the_cli(tmp_path: Path) -> None:
+    """--min-accuracy 2 (breached for ever) and --limit -1 (every signal) were taken as given with --store."""
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    runner = CliRunner()
+    for args in (["performance", "fraud", "--store", url, "--min-accuracy", "2"],
+                 ["performance", "fraud", "--store", url, "--max-rmse", "-1"],
+                 ["signals", "--store", url, "--limit", "-1"]):
+        r = runner.invoke(models, args)
+        assert r.exit_code == 2 and "Invalid value" in r.output, (args, r.output)

@@ -63,3 +63,20 @@ def test_group_gap_measures_the_spread_between_groups() -> None:
     assert gap.skipped == {"c": 5}
     with pytest.raises(InvalidInputError, match="sensitive column"):
         group_gap("classification", "accuracy", "nope", frame, y, pred)
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("target: y\nmin_group_size: abc\n", "min_group_size"),
+    ("target: y\nmin_group_size: -3\n", "min_group_size"),
+    ("target: y\nsensitive: 5\n", "sensitive"),
+    ("target: y\nsensitive: [g, [h]]\n", "sensitive"),
+    ("target: [a, b]\n", "target"),
+    ("- target\n- y\n", "policy"),
+])
+def test_a_policy_value_of_the_wrong_type_is_an_error_naming_its_key(tmp_path: Path, text: str, field: str) -> None:
+    """min_group_size: abc and sensitive: 5 ended `opsloop models validate` in a traceback."""
+    p = tmp_path / "policy.yaml"
+    p.write_text(text)
+    with pytest.raises(InvalidInputError) as err:
+        load_policy(p)
+    assert err.value.field == field

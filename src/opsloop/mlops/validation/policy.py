@@ -137,14 +137,32 @@ class ValidationPolicy:
         task = doc.get("task")
         if task not in (None, "classification", "regression"):
             raise InvalidInputError("task must be 'classification' or 'regression'", field="task")
-        sensitive = doc.get("sensitive") or []
         rules = doc.get("rules") or []
         if not isinstance(rules, list):
             raise InvalidInputError("rules must be a list of strings", field="rules")
-        return cls(target=str(doc.get("target", "label")), task=task,
-                   positive_label=doc.get("positive_label", 1),
-                   sensitive=[sensitive] if isinstance(sensitive, str) else [str(s) for s in sensitive],
-                   min_group_size=int(doc.get("min_group_size", 30)), rules=[parse_rule(r) for r in rules])
+        target = doc.get("target", "label")
+        if not isinstance(target, str | int) or isinstance(target, bool):
+            raise InvalidInputError("target must be the name of the label column", field="target")
+        return cls(target=str(target), task=task, positive_label=doc.get("positive_label", 1),
+                   sensitive=_sensitive(doc.get("sensitive")), min_group_size=_group_size(doc.get("min_group_size", 30)),
+                   rules=[parse_rule(r) for r in rules])
+
+
+def _sensitive(value: Any) -> list[str]:
+    """``sensitive``: a column name or a list of them."""
+    if not value:
+        return []
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InvalidInputError("sensitive must be a column name or a list of column names", field="sensitive")
+    return names
+
+
+def _group_size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"min_group_size must be a whole number of rows of at least 1; got {value!r}",
+                                field="min_group_size")
+    return value
 
 
 def load_policy(path: str | Path) -> ValidationPolicy:

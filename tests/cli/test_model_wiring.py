@@ -95,3 +95,16 @@ def test_without_a_store_model_commands_say_so_and_create_no_data_folder(
     err = capsys.readouterr().err
     assert code != 0 and err.startswith("error: ") and "Traceback" not in err
     assert not (tmp_path / "opsloop-data").exists(), err
+
+
+def test_a_registry_uri_without_a_registry_says_which_option_gives_one(tmp_path: Path) -> None:
+    """The message named MLFLOW_TRACKING_URI and 'the opsloop server', not the CLI's --url or --data-dir."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSLOOP_") and k != "MLFLOW_TRACKING_URI"}
+    (tmp_path / "in.csv").write_text("a,b\n1,2\n")
+    proc = subprocess.run([OPSLOOP, "predict", "models:/wired@champion", "--input", str(tmp_path / "in.csv"),
+                           "--output", str(tmp_path / "out.parquet")], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "--url" in proc.stderr and "--data-dir" in proc.stderr, proc.stderr

@@ -45,8 +45,9 @@ def resolve_model_uri(uri: str, resolver: ModelResolver | None = None) -> Path:
     if parsed.scheme in _REMOTE_SCHEMES:
         if resolver is None:
             raise InvalidInputError(
-                f"cannot resolve {uri}: no model resolver configured (set MLFLOW_TRACKING_URI or "
-                "serve through the opsloop server)",
+                f"cannot resolve {uri}: no model resolver configured: give the opsloop server with "
+                "`opsloop --url http://HOST:PORT` (or OPSLOOP_URL / MLFLOW_TRACKING_URI), or its data folder "
+                "with `opsloop --data-dir DIR`",
                 field="model_uri",
             )
         return Path(resolver(uri))

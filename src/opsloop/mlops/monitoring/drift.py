@@ -243,8 +243,42 @@ def compute_drift(model: str, profile: dict[str, Any], samples: Sequence[Predict
         else:
             values = [s.features.get(name) for s in samples]
         check = _numeric_drift if ref["kind"] == "numeric" else _categorical_drift
-        report.features.append(check(name, ref, values, policy))
+        drift = check(name, ref, values, policy)
+        if name != PREDICTION:
+            drift = _with_missing(drift, ref, int(profile.get("rows", 0)), values, policy)
+        report.features.append(drift)
     return report
+
+
+MISSING_MIN_INCREASE = 0.1  # a missing share this much above the reference's, and significant, is drift
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and not math.isfinite(v))
+
+
+def _with_missing(drift: FeatureDrift, ref: dict[str, Any], profile_rows: int, values: list[Any],
+                  policy: DriftPolicy) -> FeatureDrift:
+    """``drift`` plus the feature's missing values: a share of them ``MISSING_MIN_INCREASE`` above the
+    reference's, and significantly so (one-sided binomial test at ``chi2_alpha``), is drift too — what a
+    broken upstream sends, and what the values left (or none) cannot show."""
+    n = len(values)
+    if n < policy.min_rows or profile_rows <= 0:
+        return drift
+    missing = sum(1 for v in values if _missing(v))
+    share, ref_share = missing / n, min(1.0, max(0.0, 1 - ref["rows"] / profile_rows))
+    if not missing and not ref_share:
+        return drift
+    from scipy import stats
+
+    pvalue = float(stats.binomtest(missing, n, min(max(ref_share, 1e-3), 1 - 1e-9), alternative="greater").pvalue)
+    statistics = {**drift.statistics, "missing_share": round(share, 4), "reference_missing_share": round(ref_share, 4)}
+    if share - ref_share > MISSING_MIN_INCREASE and pvalue < policy.chi2_alpha:
+        statistics["missing_pvalue"] = pvalue
+        return FeatureDrift(drift.feature, drift.kind, statistics, True, drift.reference_rows, drift.current_rows,
+                            histogram=drift.histogram)
+    return FeatureDrift(drift.feature, drift.kind, statistics, drift.drifted, drift.reference_rows,
+                        drift.current_rows, note=drift.note, histogram=drift.histogram)
 
 
 def _scalar(pred: Any) -> Any:

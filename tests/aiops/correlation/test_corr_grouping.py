@@ -84,7 +84,10 @@ def test_a_dependency_starting_to_alert_later_is_a_new_root() -> None:
     ids = feed(c, [sig("api", 0), sig("api", 60, "Latency"), sig("db", 100)])
     assert ids == [1, 1, 2], "api already alerted for 100 s: db failing now is a new root, not api's cause"
     d = c.decide(sig("api", 130, "Errors"))
-    assert d.group_id == 1 and any("same service api" in r for r in d.reasons)
+    assert d.group_id == 2, "api's new symptom follows db's failure since its last alert, not its own older trouble"
+    assert d.reasons[0] == ("api alerted in incident 1 70s before; since then its dependency db started alerting "
+                            "here (30s before): the newer failure beneath it")
+    assert "api depends on db" in d.reasons[1]
 
 
 def test_the_dependent_window_grows_with_the_hops() -> None:
@@ -160,6 +163,16 @@ def test_a_recurrence_reopens_an_incident_that_resolved_soon_after_its_last_sign
     assert brief.decide(sig("api", 300, "Errors")).group_id == 1, "back 100 s after it stopped: reopened"
     lasting.mark_resolved(1, 1_800)  # went on firing, nothing new, for half an hour
     assert lasting.decide(sig("api", 1_900, "Errors")).group_id is None, "a new fault, not the old one back"
+
+
+def test_a_service_alerting_again_stays_in_its_incident_when_nothing_failed_beneath_it_since() -> None:
+    c = Correlator(Topology([("api", "db")]))
+    assert feed(c, [sig("db", 0, "ServiceDown"), sig("api", 10, "HighLatency"), sig("api", 40, "HighErrorRate")]) \
+        == [1, 1, 1], "db started before api's last signal: one incident"
+    c = Correlator(Topology([("api", "db")]))
+    assert feed(c, [sig("api", 0), sig("api", 60, "Latency"), sig("db", 65)]) == [1, 1, 2]
+    assert c.decide(sig("api", 145, "Errors")).group_id == 1, \
+        "db started 80 s ago, past the link window: api's trouble is still its own"
 
 
 def test_learned_links_do_not_join_services_the_declared_topology_keeps_apart() -> None:

@@ -47,6 +47,11 @@ reason, and fades with the time gap:
 * shared labels, each weighted by how rare it is among recent signals (``cluster=prod`` on every
   alert weighs nothing; a volume id seen on two signals weighs a lot): 2 × rarity each, up to +2.5
 
+A newer failure beneath: when the best group holds a signal only for its service's earlier signal
+there (same service, not the same alert), and another group that also takes it has a dependency of
+that service that started alerting since then (within ``link_window_s`` per hop), the signal joins
+that one: a service's new symptom follows the newest failure beneath it, not its own older trouble.
+
 An incident that is one alert alone (a flaky check) stays joinable by that same alert for
 ``first_recur_s`` (an hour), and once the alert has fired again there (it is known to recur) for
 ``recur_window_s`` (three hours), however long it was quiet: a recurring alert is one cause, not a
@@ -309,6 +314,8 @@ _RECURRED = ("the same alert fired again, {:.0f} min after its last signal "
              "(a recurring alert, alone in this incident)").format
 _SAME_SERVICE = "same service {}, {:.0f}s after its last signal".format
 _SAME_THING = "same {} {}, {:.0f}s after its last signal".format
+_NEWER_CAUSE = ("{} alerted in incident {} {:.0f}s before; since then its dependency {} started alerting "
+                "here ({:.0f}s before): the newer failure beneath it").format
 _CASCADE = "{}, {:.0f}s after {}".format
 _BURST = "{:.0f}s from when {} started alerting (no known dependency: time proximity)".format
 _SIBLING = "{} and {} both depend on {} (siblings), {:.0f}s after {} started alerting".format
@@ -655,6 +662,7 @@ class Correlator:
         best: Group | None = None
         best_key: tuple[float, float, int] = (0.0, 0.0, 0)
         best_why: list[_Why] = []
+        passing: list[tuple[Group, float, list[_Why]]] = []
         ctx = self._ctx(sig)
         for gid in self._candidates(sig, fp, ctx):
             g = groups.get(gid)
@@ -663,13 +671,41 @@ class Correlator:
             s, why = self._evidence(sig, fp, g, ctx)
             if s < min_score:
                 continue
+            passing.append((g, s, why))
             # the best score; on a tie the incident active last, then the oldest: never the set's order
             key = (s, g.last, -gid)
             if best is None or key > best_key:
                 best, best_key, best_why = g, key, why
         if best is None:
             return Decision(None)
+        if best_why and best_why[0][0] is _SAME_SERVICE and len(passing) > 1:
+            newer = self._newer_cause(sig, best, passing, ctx)
+            if newer is not None:
+                return newer
         return Decision(-best_key[2], best_key[0], _text(best_why), reopen=best.resolved)
+
+    def _newer_cause(self, sig: Signal, g: Group, passing: list[tuple[Group, float, list[_Why]]], ctx: _Ctx
+                     ) -> Decision | None:
+        """The incident where a dependency of the signal's service started alerting since that service's
+        last signal in ``g`` (which holds the signal only for that earlier signal), within
+        ``link_window_s`` per hop: a new symptom of a service follows the newest failure beneath it,
+        not its own older trouble. Of several, the dependency that started last; ``None`` if none."""
+        svc, t, window = sig.service, sig.time, self.config.link_window_s
+        since = g.latest.get(svc, g.last)
+        found, found_onset, dep = None, -math.inf, ""
+        for candidate in passing:
+            h = candidate[0]
+            if h is g:
+                continue
+            for d, hops in ctx.paths[0].items():  # the services ``svc`` depends on
+                onset = h.onset.get(d)
+                if onset is not None and since < onset <= t and t - onset <= window * hops and onset > found_onset:
+                    found, found_onset, dep = candidate, onset, d
+        if found is None:
+            return None
+        h, score, why = found
+        reason = (_NEWER_CAUSE, svc, g.id, t - since, dep, t - found_onset)
+        return Decision(h.id, score, _text([reason, *why]), reopen=h.resolved)
 
     # --- state -------------------------------------------------------------------------------
     def observe(self, sig: Signal) -> None:

@@ -198,8 +198,12 @@ def test_checkpoints_are_taken_in_slices_oldest_change_first() -> None:
 
 def test_the_tick_saves_a_slice_and_comes_back_for_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import opsloop.aiops.pipeline as pipeline_module
+    import opsloop.server.aiops as server_aiops
 
     monkeypatch.setattr(pipeline_module, "CHECKPOINT_SLICE", 2)
+    # the ticks counted here are the test's own: the server's periodic tick (every 5 s) would take slices
+    # of its own, between the post and the ticks below or between two of them
+    monkeypatch.setattr(server_aiops, "TICK_S", 3600.0)
     t0 = float(int(time.time()) - 100)
     with _app(tmp_path / "data") as client:
         assert client.put(API + "/aiops/config/watch_rules", json=[{"name": "m", "selector": "m"}]).status_code == 200

@@ -120,7 +120,7 @@ def test_target_down_loses_nothing(client) -> None:  # noqa: ANN001
     rx = Receiver(port)
     try:
         r = client.post(API + "/notifications/replay", json={"actor": "ann"})
-        assert r.json() == {"replayed": 2}
+        assert r.json() == {"replayed": 2, "superseded": 0}
         wait(lambda: len(rx.bodies) == 2)
         assert sorted(b["incident"]["service"] for _, b in rx.bodies) == ["api", "db"]
         assert client.get(API + "/notifications", params={"state": "dead"}).json()["notifications"] == []
@@ -219,6 +219,30 @@ def test_a_retried_notification_keeps_its_incidents_events_in_order(client) -> N
         wait(lambda: len(client.get(API + "/notifications", params={"state": "delivered"}).json()["notifications"]) == 3)
         assert len(client.get(API + "/notifications").json()["notifications"]) == 3
         assert [b["event_action"] for _, b in rx.bodies] == ["trigger", "trigger", "acknowledge", "resolve"]
+    finally:
+        rx.close()
+
+
+def test_replaying_a_dead_trigger_after_its_incident_resolved_sends_nothing_stale(client) -> None:  # noqa: ANN001
+    """The trigger died while PagerDuty was unreachable; it came back and got the acknowledge and the
+    resolve. Replaying the dead trigger now would page for an incident already resolved: it is superseded."""
+    _fast(client)
+    rx = Receiver(free_port(), status=202, first=(503, 503, 503))  # the trigger's three attempts fail
+    try:
+        client.put(API + "/notifications/targets", json=[
+            {"name": "pd", "url": f"http://127.0.0.1:{rx.port}/v2/enqueue", "format": "pagerduty",
+             "routing_key": "R0UT1NG"}])
+        client.post(AM, json=am_payload([alert("Down", "db", severity="critical")]))
+        [inc] = incidents(client)
+        [dead] = wait(lambda: client.get(API + "/notifications", params={"state": "dead"}).json()["notifications"])
+        client.post(f"{API}/incidents/{inc['id']}/resolve", json={"actor": "ann", "text": "failed over"})
+        wait(lambda: client.get(API + "/notifications", params={"state": "delivered"}).json()["notifications"])
+        assert [b["event_action"] for _, b in rx.bodies] == ["trigger"] * 3 + ["resolve"]
+        assert client.post(API + "/notifications/replay", json={}).json() == {"replayed": 0, "superseded": 1}
+        [stale] = client.get(API + "/notifications", params={"state": "superseded"}).json()["notifications"]
+        assert stale["id"] == dead["id"] and stale["event"] == "opened"
+        assert client.get(API + "/notifications", params={"state": "pending,dead"}).json()["notifications"] == [], \
+            "nothing left to send: the stale trigger will not page"
     finally:
         rx.close()
 

@@ -39,25 +39,28 @@ async def put_targets(request: Request, targets: list[dict[str, Any]]) -> Respon
     return json_response({"targets": [t.to_dict() for t in pipeline(request).router.targets]})
 
 
-@router.get("/notifications", summary="The outbox: pending, delivered and dead notifications")
-async def list_notifications(request: Request, state: str | None = Query(None, description="pending, delivered, dead (comma-separated)"),
+@router.get("/notifications", summary="The outbox: pending, delivered, dead and superseded notifications")
+async def list_notifications(request: Request, state: str | None = Query(None, description="pending, delivered, dead, superseded (comma-separated)"),
                              incident_id: QueryId = None, limit: int = Query(200, ge=1, le=1000),
                              offset: Offset = 0) -> Response:
-    choices(state, ("pending", "delivered", "dead"), "state")
+    choices(state, ("pending", "delivered", "dead", "superseded"), "state")
     rows = await run_in_threadpool(pipeline(request).stores.ops.notifications, state, limit, incident_id, offset)
     return json_response({"notifications": rows})
 
 
-@router.post("/notifications/replay", summary="Re-queue dead letters (all, or the given ids)")
+@router.post("/notifications/replay", summary="Re-queue dead letters (all, or the given ids)",
+             description="A dead letter whose incident has had a later event delivered to the same target since is "
+                         "`superseded` instead (sending it now would deliver the incident's events out of order).")
 async def replay(request: Request, body: ReplayBody | None = None) -> Response:
     p = pipeline(request)
     body = body or ReplayBody()
-    count = await run_in_threadpool(p.stores.ops.replay, body.ids, p.clock())
+    count, superseded = await run_in_threadpool(p.stores.ops.replay, body.ids, p.clock())
     with p.stores.db.write() as conn:
         p.stores.incidents.audit(conn, actor_of(request, body.actor), "replay", "notifications",
-                                 ",".join(map(str, body.ids or []))[:64] or "all", {"count": count})
+                                 ",".join(map(str, body.ids or []))[:64] or "all",
+                                 {"count": count, "superseded": superseded})
     p.dispatcher.wake.set()
-    return json_response({"replayed": count})
+    return json_response({"replayed": count, "superseded": superseded})
 
 
 @router.get("/aiops/detection", summary="The metric detection rules at work",

@@ -375,14 +375,22 @@ class SqlOpsStore:
                 out.append(m)
             return out
 
-    def replay(self, ids: Sequence[int] | None, now: float) -> int:
-        """Put dead letters (all, or the given ids) back in the queue; returns how many."""
-        N = aiops_notifications
-        stmt = update(N).where(N.c.state == "dead")
+    def replay(self, ids: Sequence[int] | None, now: float) -> tuple[int, int]:
+        """Put dead letters (all, or the given ids) back in the queue; returns how many, and how many were
+        ``superseded`` instead: a later event of the same incident was delivered to that target since, so
+        sending this one now would deliver the incident's events out of order (a PagerDuty trigger after
+        its resolve would page for an incident already resolved)."""
+        N, later = aiops_notifications, aiops_notifications.alias("later")
+        dead = N.c.state == "dead"
         if ids:
-            stmt = stmt.where(N.c.id.in_(list(ids)))
+            dead = and_(dead, N.c.id.in_(list(ids)))
+        stale = select(later.c.id).where(later.c.target == N.c.target, later.c.incident_id == N.c.incident_id,
+                                         later.c.id > N.c.id, later.c.state == "delivered").exists()
         with self.db.write() as conn:
-            return conn.execute(stmt.values(state="pending", attempts=0, next_attempt_at=now)).rowcount
+            superseded = conn.execute(update(N).where(dead, stale).values(state="superseded")).rowcount
+            replayed = conn.execute(update(N).where(dead).values(state="pending", attempts=0,
+                                                                 next_attempt_at=now)).rowcount
+            return replayed, superseded
 
 
 class AiopsStores:

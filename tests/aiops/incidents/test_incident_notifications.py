@@ -199,6 +199,15 @@ def test_a_pagerduty_event_without_a_service_sends_no_null_strings() -> None:
     assert None not in body["payload"].values() and "component" not in body["payload"]
 
 
+def _page_through(client, rx: Receiver) -> dict:  # noqa: ANN001
+    """A PagerDuty target at ``rx``, and a critical alert that opens an incident (returned)."""
+    client.put(API + "/notifications/targets", json=[
+        {"name": "pd", "url": f"http://127.0.0.1:{rx.port}/v2/enqueue", "format": "pagerduty", "routing_key": "R0UT1NG"}])
+    client.post(AM, json=am_payload([alert("Down", "db", severity="critical")]))
+    [inc] = incidents(client)
+    return inc
+
+
 def test_a_retried_notification_keeps_its_incidents_events_in_order(client) -> None:  # noqa: ANN001
     """While an incident's 'opened' waits for its retry, its 'acknowledged' and 'resolved' wait behind it:
     PagerDuty must not get trigger after resolve (a page left open for an incident already resolved)."""
@@ -206,11 +215,7 @@ def test_a_retried_notification_keeps_its_incidents_events_in_order(client) -> N
     d.base_delay_s, d.max_delay_s = 1.0, 1.0
     rx = Receiver(free_port(), status=202, first=(503,))
     try:
-        client.put(API + "/notifications/targets", json=[
-            {"name": "pd", "url": f"http://127.0.0.1:{rx.port}/v2/enqueue", "format": "pagerduty",
-             "routing_key": "R0UT1NG"}])
-        client.post(AM, json=am_payload([alert("Down", "db", severity="critical")]))
-        [inc] = incidents(client)
+        inc = _page_through(client, rx)
         wait(lambda: rx.bodies)  # the trigger failed; its retry is a second away
         client.post(f"{API}/incidents/{inc['id']}/ack", json={"actor": "ann"})
         client.post(f"{API}/incidents/{inc['id']}/resolve", json={"actor": "ann", "text": "failed over"})
@@ -229,11 +234,7 @@ def test_replaying_a_dead_trigger_after_its_incident_resolved_sends_nothing_stal
     _fast(client)
     rx = Receiver(free_port(), status=202, first=(503, 503, 503))  # the trigger's three attempts fail
     try:
-        client.put(API + "/notifications/targets", json=[
-            {"name": "pd", "url": f"http://127.0.0.1:{rx.port}/v2/enqueue", "format": "pagerduty",
-             "routing_key": "R0UT1NG"}])
-        client.post(AM, json=am_payload([alert("Down", "db", severity="critical")]))
-        [inc] = incidents(client)
+        inc = _page_through(client, rx)
         [dead] = wait(lambda: client.get(API + "/notifications", params={"state": "dead"}).json()["notifications"])
         client.post(f"{API}/incidents/{inc['id']}/resolve", json={"actor": "ann", "text": "failed over"})
         wait(lambda: client.get(API + "/notifications", params={"state": "delivered"}).json()["notifications"])

@@ -54,15 +54,21 @@ def test_operator_lifecycle_timeline_and_audit(client) -> None:  # noqa: ANN001
     assert r.json()["state"] == "resolved" and r.json()["resolution"] == "grew the volume"
     r = client.post(f"{API}/incidents/{iid}/reopen", headers={"X-Opsloop-User": "carol"})
     assert r.json()["state"] == "triggered" and r.json()["resolved_at"] is None
+    assert r.json()["resolution"] == "", "the note described the last resolution; the timeline keeps it"
+    client.post(f"{API}/incidents/{iid}/resolve", json={"actor": "bob"})
+    r = client.post(f"{API}/incidents/{iid}/comment", json={"actor": "bob", "text": "failed over this time"})
+    assert r.json()["resolution"] == "failed over this time", "a comment after a resolution without a note is the note"
+    client.post(f"{API}/incidents/{iid}/reopen", headers={"X-Opsloop-User": "carol"})
     detail = client.get(f"{API}/incidents/{iid}").json()
     kinds = [e["kind"] for e in detail["timeline"]]
-    assert kinds.count("state") == 3 and "comment" in kinds and "assign" in kinds and "signal" in kinds
-    assert [e["actor"] for e in detail["timeline"] if e["kind"] == "state"] == ["ann", "bob", "carol"]
+    assert kinds.count("state") == 5 and "comment" in kinds and "assign" in kinds and "signal" in kinds
+    assert [e["actor"] for e in detail["timeline"] if e["kind"] == "state"] == ["ann", "bob", "carol", "bob", "carol"]
+    assert any(e["text"].endswith(": grew the volume") for e in detail["timeline"] if e["kind"] == "state")
     assert all(set(e) == {"time", "kind", "text", "actor", "data"} for e in detail["timeline"])
     times = [e["time"] for e in detail["timeline"]]
     assert times == sorted(times)
     audit = client.get(f"{API}/incidents/{iid}/audit").json()["audit"]
-    assert [a["action"] for a in audit] == ["reopen", "resolve", "comment", "assign", "ack"]
+    assert [a["action"] for a in audit] == ["reopen", "comment", "resolve", "reopen", "resolve", "comment", "assign", "ack"]
     assert client.get(f"{API}/incidents/999").status_code == 404
     assert client.post(f"{API}/incidents/999/ack", json={}).status_code == 404
 

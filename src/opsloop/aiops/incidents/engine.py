@@ -414,6 +414,8 @@ class IncidentEngine:
         if tr.after == TRIGGERED:
             fields["resolved_at"] = None
             fields["acknowledged_at"] = None
+            if tr.before == RESOLVED:  # the last resolution's note is in the timeline; it no longer describes
+                fields["resolution"] = ""  # the incident, and the next resolution (or comment after it) writes one
         timeline.append({"incident_id": row["id"], "time": now, "kind": "state", "actor": actor,
                          "text": f"{tr.describe()}" + (f": {text}" if text else ""),
                          "data": {"from": tr.before, "to": tr.after, "action": action}})

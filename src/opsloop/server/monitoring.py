@@ -8,6 +8,8 @@
     POST /api/opsloop/v1/monitoring/models/{model}/labels           ground truth for x-request-id values
     GET  /api/opsloop/v1/monitoring/models/{model}/comparison       champion vs challenger
     GET  /api/opsloop/v1/monitoring/signals                         ?model=&kind=&since=&limit=
+    GET  /api/opsloop/v1/monitoring/health                          served deployments' 5xx rate, p99 latency;
+                                                                    POST: judge now (model_health signals)
 
 A share (``monitoring.sample_rate``) of the requests scored at ``/serving`` is sampled into the
 server's own database, filed under the registered model's name (``version`` is the served model's
@@ -21,6 +23,12 @@ reference set with an alias first follows it to the version it names now
 (``ServerMonitoring.follow_served``). Every drift and performance signal, from the schedule or from a
 ``POST``, goes into the AIOps pipeline as if posted to ``/api/opsloop/v1/events`` (to the process leading
 it: ``opsloop.server.aiops.leader``), so it opens (or resolves) an incident of service = model name.
+
+Service health (``opsloop.mlops.monitoring.health``): on the same tick, every deployment scored at
+``/serving`` (``NAME/REF``, read from the deployments' counters, ``server/deployments.py``, summed over
+workers) is judged over its model's ``health.window_s``: the share of 5xx answers and the p99 latency;
+a breach fires one ``model_health`` signal and its recovery resolves it, into the same pipeline. The
+thresholds are ``HealthPolicy``'s defaults, or the ``health`` ones stored with the model's reference.
 
 The reference body: inline rows in an MLflow scoring shape (``dataframe_split``, ``dataframe_records``…)
 or ``{"path": "runs:/RUN_ID/data/train.parquet"}`` (a run artifact, Parquet or CSV); optional ``ref``
@@ -46,8 +54,14 @@ from opsloop.core.signals import Signal
 from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError, OpsloopError
 from opsloop.mlops.monitoring import lineage
 from opsloop.mlops.monitoring.api import create_monitoring_app
+from opsloop.mlops.monitoring.health import HealthMonitor, HealthPolicy, RequestCounts
 from opsloop.mlops.monitoring.monitor import ModelMonitor
-from opsloop.mlops.monitoring.reference import ReferenceRequest, policies_of, reference_summary
+from opsloop.mlops.monitoring.reference import (
+    ReferenceRequest,
+    health_policy_of,
+    policies_of,
+    reference_summary,
+)
 from opsloop.mlops.monitoring.sampling import ModelRecorder, PredictionSampler
 from opsloop.mlops.monitoring.schedule_lock import ScheduleLeadership, schedule_lock_for
 from opsloop.mlops.monitoring.service import parse_table, reference_with_predictions
@@ -75,16 +89,21 @@ class ServerMonitoring:
         events: what ingests an events-API JSON body into the AIOps pipeline (``Leadership.ingest_events``;
             ``None``: signals are only stored here).
         scoring: the ``RegistryScoringApp`` mounted at ``/serving`` (for the model last served).
+        deployments: the server's ``DeploymentTracker`` (every deployment's counters, over all workers;
+            ``None``: the counters of the models ``scoring`` has loaded).
     """
 
     def __init__(self, runtime: Any, settings: MonitoringSettings, events: Callable[[bytes], None] | None = None,
-                 scoring: Any = None) -> None:
+                 scoring: Any = None, deployments: Any = None) -> None:
         self.runtime, self.settings, self.events, self.scoring = runtime, settings, events, scoring
+        self.deployments = deployments
         self.store = SqlMonitoringStore(runtime.db)
         self.sampler = PredictionSampler(self.store, "", rate=settings.sample_rate, max_samples=settings.max_samples,
                                          max_rows_per_request=settings.max_rows_per_request)
+        self.health = HealthMonitor(self.store, self.health_policy)
+        self.health.on_signals = self.open_incidents
         self.api = create_monitoring_app(self.store, None, self.monitor, set_reference=self.set_reference,
-                                         error_body=error_body)
+                                         error_body=error_body, health=self.check_health)
 
     def recorder_for(self, name: str) -> ModelRecorder | None:
         """The scoring app's recorder for model ``name`` (``None`` when sampling is off)."""
@@ -115,6 +134,34 @@ class ServerMonitoring:
             self.events(body)
         except Exception:  # noqa: BLE001 - the signals stay in the monitoring store; the check itself succeeded
             log.exception("cannot pass %d monitoring signal(s) to the AIOps pipeline", len(signals))
+
+    # --- service health ------------------------------------------------------------------------------------
+    def health_policy(self, name: str) -> HealthPolicy:
+        """Model ``name``'s health thresholds: those stored with its reference, else the defaults."""
+        return health_policy_of(self.store.get_reference(name))
+
+    def check_health(self, emit: bool = True) -> dict[str, Any]:
+        """Judge every served deployment's health now (``emit``: send the signals of what changed)."""
+        return self.health.observe(self._request_counts(), emit=emit)
+
+    def _request_counts(self) -> dict[tuple[str, str], RequestCounts]:
+        """Every deployment's cumulative counters, by ``(model name, version or alias)``."""
+        from opsloop.mlops.serving.metrics import ERROR_KINDS, LATENCY_BUCKETS, STATUS_CLASSES
+
+        out = {}
+        if self.deployments is not None:
+            # a track's totals: status classes, error kinds, latency buckets (+ overflow), latency sum
+            lat = len(STATUS_CLASSES) + len(ERROR_KINDS)
+            for uri, track in self.deployments.refresh().items():
+                v = track.total
+                out[_name_and_ref(uri)] = RequestCounts(
+                    int(v[:len(STATUS_CLASSES)].sum()), int(v[STATUS_CLASSES.index("5xx")]),
+                    tuple(int(c) for c in v[lat:lat + len(LATENCY_BUCKETS) + 1]))
+            return out
+        for uri, app in self._served():
+            snap = app.metrics.snapshot()
+            out[_name_and_ref(uri)] = RequestCounts(snap.requests, snap.status["5xx"], snap.latency_counts)
+        return out
 
     # --- the reference ------------------------------------------------------------------------------------
     def set_reference(self, monitor: ModelMonitor, body: Any) -> dict[str, Any]:
@@ -279,6 +326,16 @@ class ServerMonitoring:
         return checked
 
 
+def _name_and_ref(uri: str) -> tuple[str, str]:
+    """``models:/NAME/3`` → (NAME, "3"); ``models:/NAME@ALIAS`` → (NAME, ALIAS) (see ``model_uri_for``)."""
+    rest = uri.removeprefix("models:/")
+    name, _, version = rest.rpartition("/")
+    if name and version.isdigit():
+        return name, version
+    name, _, alias = rest.rpartition("@")
+    return name, alias
+
+
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else str(value)
 
@@ -308,6 +365,7 @@ async def _schedule(monitoring: ServerMonitoring, interval: float, stop: asyncio
         try:
             if not await asyncio.to_thread(lock.acquire):
                 continue  # another worker of this server runs the checks (and takes them back if it exits)
+            await asyncio.to_thread(monitoring.check_health)
             await asyncio.to_thread(monitoring.check_all, halt)
         except Exception:  # noqa: BLE001 - the store may be briefly unavailable; keep the schedule
             log.exception("scheduled monitoring checks failed")
@@ -323,7 +381,8 @@ def register(app: FastAPI, settings: Settings) -> None:
             leadership = getattr(a.state, "aiops_leadership", None)
             monitoring = await asyncio.to_thread(ServerMonitoring, a.state.runtime, settings.monitoring,
                                                  leadership.ingest_events if leadership else None,
-                                                 getattr(a.state, "scoring", None))
+                                                 getattr(a.state, "scoring", None),
+                                                 getattr(a.state, "deployments", None))
             monitoring.sampler.start()
             a.state.model_monitoring = monitoring
             stop, halt = asyncio.Event(), threading.Event()

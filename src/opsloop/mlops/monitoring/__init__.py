@@ -1,12 +1,14 @@
 """Production monitoring: sampled predictions, drift, live performance, and signals for AIOps.
 
 Drift and performance breaches are ``opsloop.core.signals.Signal`` objects of kind
-``model_drift`` / ``model_performance`` (see ``monitoring.signals`` for their exact shape).
+``model_drift`` / ``model_performance`` (see ``monitoring.signals`` for their exact shape); a served
+model's 5xx rate and p99 latency breaches are ``model_health`` signals (``monitoring.health``).
 """
 
 from opsloop.mlops.monitoring.api import create_monitoring_app
 from opsloop.mlops.monitoring.detectors import PageHinkley, WindowPSIDetector
 from opsloop.mlops.monitoring.drift import PREDICTION, DriftPolicy, build_profile, compute_drift, ks_test, psi
+from opsloop.mlops.monitoring.health import HealthMonitor, HealthPolicy
 from opsloop.mlops.monitoring.memory import InMemoryMonitoringStore
 from opsloop.mlops.monitoring.monitor import ModelMonitor
 from opsloop.mlops.monitoring.performance import PerformancePolicy, PerformanceReport, live_performance
@@ -23,6 +25,8 @@ __all__ = [
     "DriftReport",
     "FeatureDrift",
     "GroundTruth",
+    "HealthMonitor",
+    "HealthPolicy",
     "InMemoryMonitoringStore",
     "ModelMonitor",
     "MonitorConfig",

@@ -11,7 +11,9 @@ One model (mounted in the scoring server, ``model`` given)::
     GET  /monitoring/reference      the reference's summary;  POST (when ``set_reference`` is given): set it
 
 Every model (``model=None``, for the opsloop server): the same under ``/models/{model}/…`` (status at
-``/models/{model}``), ``GET /models`` for the models with a reference, and ``/signals`` for all models.
+``/models/{model}``), ``GET /models`` for the models with a reference, ``/signals`` for all models, and
+(when ``health`` is given) ``GET /health`` (every served deployment's error rate and p99 latency over its
+window) and ``POST /health`` (the same, judged now: firing and resolved ``model_health`` signals).
 Signals are ``Signal.to_dict()`` documents. Handlers run in a worker thread (they read the store).
 """
 
@@ -159,7 +161,8 @@ async def _no_route(request: Request, exc: Exception) -> JSONResponse:
 def create_monitoring_app(store: MonitoringStore, model: str | None = None,
                           monitor_factory: Callable[[str], ModelMonitor] | None = None, *,
                           set_reference: Callable[[ModelMonitor, Any], dict[str, Any]] | None = None,
-                          error_body: ErrorBody | None = None) -> Starlette:
+                          error_body: ErrorBody | None = None,
+                          health: Callable[[bool], dict[str, Any]] | None = None) -> Starlette:
     """The monitoring API for one model (``model``) or for every model in ``store``.
 
     Args:
@@ -168,6 +171,8 @@ def create_monitoring_app(store: MonitoringStore, model: str | None = None,
         set_reference: answers ``POST …/reference`` with the monitor and the JSON body (no such route
             without it).
         error_body: ``(status, body)`` of a domain error (default: 404, 400, else 500).
+        health: the served deployments' health (``True``: judge the checks now and send their signals),
+            answering ``GET`` and ``POST /health`` (every model only).
     """
     factory = monitor_factory or (lambda name: ModelMonitor(store, name))
     errors = error_body or _error_body
@@ -196,6 +201,9 @@ def create_monitoring_app(store: MonitoringStore, model: str | None = None,
         routes.append(route("/monitoring/signals", _signals))
     else:
         routes += [route("/signals", _signals, who=lambda _r: None), route("/models", _models, who=lambda _r: None)]
+        if health is not None:
+            routes += [route("/health", lambda _m, _r, _b: health(False), who=lambda _r: None),
+                       route("/health", lambda _m, _r, _b: health(True), "POST", who=lambda _r: None)]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _no_route})
     app.state.store = store
     return app

@@ -3,8 +3,9 @@
 A reference request is a JSON object with the reference data either inline, in one of MLflow's
 scoring shapes (``dataframe_split``, ``dataframe_records``, ``instances``, ``inputs``), or as
 ``path``: where the server can read a Parquet/CSV file (``runs:/RUN_ID/data/train.parquet``). Optional:
-``ref`` (the version or alias whose predictions profile the output), ``drift`` and ``performance``
-(``DriftPolicy`` / ``PerformancePolicy`` fields, e.g. ``{"performance": {"min_accuracy": 0.9}}``).
+``ref`` (the version or alias whose predictions profile the output), ``drift``, ``performance`` and
+``health`` (``DriftPolicy`` / ``PerformancePolicy`` / ``HealthPolicy`` fields, e.g.
+``{"performance": {"min_accuracy": 0.9}, "health": {"max_error_rate": 0.02}}``).
 The thresholds are stored in the profile (``profile["policies"]``), so every check of the model,
 scheduled or asked for, uses them.
 """
@@ -20,12 +21,14 @@ import pandas as pd
 
 from opsloop.errors import InvalidInputError
 from opsloop.mlops.monitoring.drift import PREDICTION, DriftPolicy
+from opsloop.mlops.monitoring.health import MAX_WINDOW_S, HealthPolicy
 from opsloop.mlops.monitoring.performance import PerformancePolicy
+from opsloop.mlops.serving.metrics import LATENCY_BUCKETS
 
-__all__ = ["ReferenceRequest", "policies_of", "reference_summary"]
+__all__ = ["ReferenceRequest", "health_policy_of", "policies_of", "reference_summary"]
 
-_POLICIES: dict[str, type] = {"drift": DriftPolicy, "performance": PerformancePolicy}
-_KNOWN = {"path", "ref", "drift", "performance"}
+_POLICIES: dict[str, type] = {"drift": DriftPolicy, "performance": PerformancePolicy, "health": HealthPolicy}
+_KNOWN = {"path", "ref", *_POLICIES}
 
 
 @dataclass(slots=True)
@@ -52,7 +55,7 @@ class ReferenceRequest:
         unknown = sorted(k for k in doc if k not in _KNOWN and k not in FORMATS)
         if unknown:
             raise InvalidInputError(f"unknown field {unknown[0]!r}; expected one of {list(FORMATS)} or 'path', "
-                                    "and optionally 'ref', 'drift', 'performance'", field=unknown[0])
+                                    "and optionally 'ref', 'drift', 'performance', 'health'", field=unknown[0])
         inline = [k for k in FORMATS if k in doc]
         if len(inline) + ("path" in doc) != 1:
             raise InvalidInputError(f"give the reference data once: inline as one of {list(FORMATS)}, or as "
@@ -82,9 +85,14 @@ def _rows(key: str, value: Any) -> pd.DataFrame:
 
 # thresholds that are shares or probabilities (at most 1), those below 1, and those of at least 1:
 # a bound past them never holds (min_accuracy 2 breaches for ever) or leaves every check without a verdict
-_AT_MOST_ONE = {"min_accuracy", "psi_alpha", "ks_alpha", "ks_min_statistic", "chi2_alpha", "js_threshold"}
+_AT_MOST_ONE = {"min_accuracy", "psi_alpha", "ks_alpha", "ks_min_statistic", "chi2_alpha", "js_threshold",
+                "max_error_rate", "resolve_ratio"}
 _BELOW_ONE = {"confidence"}
-_AT_LEAST_ONE = {"window"}
+_AT_LEAST_ONE = {"window", "window_s", "min_requests"}
+# health thresholds: above 0 (a latency bound of 0 always fires; a resolve ratio of 0 never resolves), and at
+# most what can be measured (the readings kept; the largest latency bucket)
+_ABOVE_ZERO = {"resolve_ratio", "max_latency_p99_s"}
+_AT_MOST = {"window_s": MAX_WINDOW_S, "max_latency_p99_s": LATENCY_BUCKETS[-1]}
 
 
 def _number(kind: str, value: Any, where: str) -> Any:
@@ -101,6 +109,10 @@ def _number(kind: str, value: Any, where: str) -> Any:
         raise InvalidInputError(f"{where} must be from 0 to below 1 (0.99: 99 %); got {value}", field=where)
     if name in _AT_LEAST_ONE and value < 1:
         raise InvalidInputError(f"{where} must be at least 1; got {value}", field=where)
+    if name in _ABOVE_ZERO and value <= 0:
+        raise InvalidInputError(f"{where} must be above 0; got {value}", field=where)
+    if name in _AT_MOST and value > _AT_MOST[name]:
+        raise InvalidInputError(f"{where} must be at most {_AT_MOST[name]:g}; got {value}", field=where)
     return value
 
 
@@ -128,6 +140,11 @@ def policies_of(profile: dict[str, Any] | None) -> tuple[DriftPolicy, Performanc
     return DriftPolicy(**stored.get("drift", {})), PerformancePolicy(**stored.get("performance", {}))
 
 
+def health_policy_of(profile: dict[str, Any] | None) -> HealthPolicy:
+    """The health thresholds stored with a reference profile (``HealthPolicy`` defaults otherwise)."""
+    return HealthPolicy(**((profile or {}).get("policies") or {}).get("health", {}))
+
+
 def reference_summary(model: str, profile: dict[str, Any]) -> dict[str, Any]:
     """What a reference holds, without its bins and samples: ``policies`` are the thresholds set with
     it, ``thresholds`` every threshold its checks use (those set, defaults for the rest); ``origin``
@@ -139,6 +156,7 @@ def reference_summary(model: str, profile: dict[str, Any]) -> dict[str, Any]:
     return {"model": model, "rows": profile.get("rows"), "created": profile.get("created"),
             "features": {name: f.get("kind") for name, f in features.items() if name != PREDICTION},
             "predictions": PREDICTION in features, "policies": profile.get("policies") or {},
-            "thresholds": {"drift": asdict(drift), "performance": asdict(performance)},
+            "thresholds": {"drift": asdict(drift), "performance": asdict(performance),
+                           "health": asdict(health_policy_of(profile))},
             "origin": {k: v for k, v in origin.items() if k != "behind"} if origin else None,
             "behind": (origin or {}).get("behind")}

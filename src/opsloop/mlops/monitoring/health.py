@@ -1,0 +1,245 @@
+"""Service health of served models: server errors and p99 latency over a rolling window, as signals.
+
+The scoring app counts every ``/invocations`` answer by status class and latency bucket
+(``opsloop.mlops.serving.metrics``); nothing here touches the request path. A ``HealthMonitor`` reads
+those cumulative counters on each monitoring tick (``observe``), keeps the readings of the last
+``MAX_WINDOW_S`` seconds per deployment (``RequestWindow``: one small tuple per tick), and judges
+what came within each model's ``HealthPolicy.window_s``:
+
+- ``check=error_rate``: the share of requests answered 5xx (a client's 4xx is not the model's fault);
+- ``check=latency_p99``: the 99th percentile of request latency, estimated inside the latency
+  histogram's buckets as Prometheus' ``histogram_quantile`` does.
+
+A check with fewer than ``min_requests`` requests in its window has no verdict and keeps its state.
+A check fires once when its value passes the threshold and resolves once it is back at or below
+``threshold * resolve_ratio`` (hysteresis: a value hovering at the threshold does not flap). Each
+signal is a ``SignalKind.MODEL_HEALTH`` ``Signal`` (source ``monitor:health``, service = the model
+name, labels ``model``, ``ref`` (version or alias served) and ``check``), with the observed value,
+threshold, window and request count in ``values`` and ``evidence``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from opsloop.core.signals import Severity, Signal, SignalKind
+from opsloop.mlops.monitoring.store import MonitoringStore
+from opsloop.mlops.serving.metrics import LATENCY_BUCKETS
+
+__all__ = ["CHECKS", "MAX_WINDOW_S", "HealthMonitor", "HealthPolicy", "RequestCounts", "RequestWindow",
+           "evaluate", "latency_quantile"]
+
+CHECKS = ("error_rate", "latency_p99")
+MAX_WINDOW_S = 3600.0  # the longest window a policy may ask for: readings older than that are dropped
+SOURCE = "monitor:health"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthPolicy:
+    """Thresholds of a served model's health checks (set with ``{"health": {...}}`` in its reference).
+
+    Attributes:
+        window_s: seconds of traffic each check judges (at most ``MAX_WINDOW_S``).
+        min_requests: requests the window needs for a verdict (1 failure out of 2 does not page).
+        max_error_rate: share of requests answered 5xx above which ``error_rate`` fires (``None``: off).
+        max_latency_p99_s: p99 latency in seconds above which ``latency_p99`` fires (``None``: off;
+            at most the largest latency bucket, 5 s).
+        resolve_ratio: a firing check resolves at or below ``threshold * resolve_ratio``.
+    """
+
+    window_s: float = 300.0
+    min_requests: int = 20
+    max_error_rate: float | None = 0.05
+    max_latency_p99_s: float | None = 1.0
+    resolve_ratio: float = 0.8
+
+    def threshold(self, check: str) -> float | None:
+        return self.max_error_rate if check == "error_rate" else self.max_latency_p99_s
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCounts:
+    """Requests of one deployment (cumulative, or within a window).
+
+    Attributes:
+        requests: answered requests (every status class).
+        server_errors: those answered 5xx.
+        latency_counts: requests per bucket of ``LATENCY_BUCKETS`` plus the overflow bucket (not cumulative).
+    """
+
+    requests: int = 0
+    server_errors: int = 0
+    latency_counts: tuple[int, ...] = field(default=(0,) * (len(LATENCY_BUCKETS) + 1))
+
+    def minus(self, earlier: RequestCounts) -> RequestCounts:
+        """What came after ``earlier``; everything when the counters went backwards (they were reset)."""
+        if self.requests < earlier.requests or self.server_errors < earlier.server_errors:
+            return self
+        return RequestCounts(self.requests - earlier.requests, self.server_errors - earlier.server_errors,
+                             tuple(a - b for a, b in zip(self.latency_counts, earlier.latency_counts, strict=True)))
+
+
+def latency_quantile(counts: Iterable[int], q: float) -> float | None:
+    """Seconds below which a share ``q`` of requests finished, interpolated within its bucket (the overflow
+    bucket answers the largest bound); ``None`` without requests."""
+    counts = list(counts)
+    total = sum(counts)
+    if total <= 0:
+        return None
+    rank, before = q * total, 0.0
+    for i, c in enumerate(counts):
+        if c > 0 and before + c >= rank:
+            if i >= len(LATENCY_BUCKETS):
+                return LATENCY_BUCKETS[-1]
+            lower = LATENCY_BUCKETS[i - 1] if i > 0 else 0.0
+            return lower + (LATENCY_BUCKETS[i] - lower) * (rank - before) / c
+        before += c
+    return LATENCY_BUCKETS[-1]
+
+
+class RequestWindow:
+    """The cumulative counter readings of one deployment over the last ``MAX_WINDOW_S`` seconds."""
+
+    def __init__(self) -> None:
+        self._readings: deque[tuple[float, RequestCounts]] = deque()
+
+    def observe(self, now: float, counts: RequestCounts) -> None:
+        self._readings.append((now, counts))
+        # keep the newest reading at or before the longest window's start: it is that window's baseline
+        while len(self._readings) > 1 and self._readings[1][0] <= now - MAX_WINDOW_S:
+            self._readings.popleft()
+
+    def over(self, seconds: float, now: float) -> RequestCounts:
+        """What came within the last ``seconds``: the newest reading minus the newest one at or before the
+        window's start (none: everything counted, i.e. since the counters started, all within reach)."""
+        if not self._readings:
+            return RequestCounts()
+        baseline = RequestCounts()
+        for at, counts in self._readings:
+            if at > now - seconds:
+                break
+            baseline = counts
+        return self._readings[-1][1].minus(baseline)
+
+
+def evaluate(policy: HealthPolicy, counts: RequestCounts, firing: bool, check: str) -> tuple[str | None, float | None]:
+    """``(status, observed)`` of one check: ``"firing"`` past the threshold, ``"resolved"`` when it was firing
+    and is back at or below ``threshold * resolve_ratio``, else ``None`` (no change, or no verdict: the
+    check is off or the window has fewer than ``min_requests`` requests)."""
+    threshold = policy.threshold(check)
+    if threshold is None or counts.requests < max(1, policy.min_requests):
+        return None, None
+    observed = (counts.server_errors / counts.requests if check == "error_rate"
+                else latency_quantile(counts.latency_counts, 0.99))
+    if observed is None:
+        return None, None
+    if observed > threshold:
+        return ("firing" if not firing else None), observed
+    if firing and observed <= threshold * policy.resolve_ratio:
+        return "resolved", observed
+    return None, observed
+
+
+def _health_signal(name: str, ref: str, check: str, status: str, observed: float, counts: RequestCounts,
+                   policy: HealthPolicy, now: float) -> Signal:
+    threshold = policy.threshold(check) or 0.0
+    if check == "error_rate":
+        what = f"{observed:.1%} of requests to model {name} ({ref}) failed with a server error"
+        limit = f"{threshold:.1%}"
+        severity = Severity.CRITICAL if observed >= min(1.0, 2 * threshold) else Severity.ERROR
+    else:
+        what = f"p99 latency of model {name} ({ref}) is {observed * 1000:.0f} ms"
+        limit = f"{threshold * 1000:.0f} ms"
+        severity = Severity.ERROR if observed >= 2 * threshold else Severity.WARNING
+    window = f"the last {policy.window_s:g} s, {counts.requests} requests"
+    text = (f"{what}, over its threshold {limit} ({window})" if status == "firing"
+            else f"{what}: back within its threshold {limit} ({window})")
+    return Signal(
+        time=now, source=SOURCE, kind=SignalKind.MODEL_HEALTH, service=name,
+        labels={"model": name, "ref": ref, "check": check}, severity=severity if status == "firing" else Severity.INFO,
+        text=text, status=status,
+        values={"observed": observed, "threshold": threshold, "requests": float(counts.requests),
+                "server_errors": float(counts.server_errors), "window_s": policy.window_s},
+        evidence={"check": check, "observed": observed, "threshold": threshold, "window_s": policy.window_s,
+                  "requests": counts.requests, "server_errors": counts.server_errors,
+                  "latency_p99_s": latency_quantile(counts.latency_counts, 0.99),
+                  "resolve_below": threshold * policy.resolve_ratio, "model_uri": _uri(name, ref),
+                  "policy": asdict(policy)},
+    )
+
+
+def _uri(name: str, ref: str) -> str:
+    return f"models:/{name}/{ref}" if ref.isdigit() else f"models:/{name}@{ref}"
+
+
+class HealthMonitor:
+    """Health checks of every served deployment, from counter readings handed to ``observe``.
+
+    Args:
+        store: where signals are kept (``GET /monitoring/signals``); the newest stored signal of each check
+            is its state when this process first sees the model, so a restarted server (or a new leader of
+            the schedule) resolves what an earlier one fired, and does not fire it again.
+        policy_for: a model name's ``HealthPolicy`` (e.g. from its reference's ``health`` thresholds).
+
+    ``on_signals`` (settable) is called with each round's signals once they are stored.
+    """
+
+    def __init__(self, store: MonitoringStore, policy_for: Callable[[str], HealthPolicy] | None = None) -> None:
+        self.store = store
+        self.policy_for = policy_for or (lambda _name: HealthPolicy())
+        self.on_signals: Callable[[list[Signal]], None] | None = None
+        self._windows: dict[tuple[str, str], RequestWindow] = {}
+        self._firing: dict[tuple[str, str, str], bool] = {}
+        self._known: set[str] = set()
+        self._lock = threading.Lock()  # the schedule and the API may judge at once
+
+    def observe(self, readings: Mapping[tuple[str, str], RequestCounts], now: float | None = None,
+                *, emit: bool = True) -> dict[str, Any]:
+        """Read every deployment's cumulative counters (``(name, ref) -> RequestCounts``), judge each check
+        over its model's window, store and hand on the signals (when ``emit``). Returns every deployment's
+        state and the signals sent."""
+        now = time.time() if now is None else now
+        with self._lock:
+            signals, states = self._judge(readings, now, emit)
+        for s in signals:
+            self.store.add_signal(s)
+        if signals and self.on_signals is not None:
+            self.on_signals(signals)
+        return {"deployments": states, "signals": [s.to_dict() for s in signals]}
+
+    def _judge(self, readings: Mapping[tuple[str, str], RequestCounts], now: float,
+               emit: bool) -> tuple[list[Signal], list[dict[str, Any]]]:
+        signals: list[Signal] = []
+        states = []
+        for (name, ref), total in sorted(readings.items()):
+            window = self._windows.setdefault((name, ref), RequestWindow())
+            window.observe(now, total)
+            policy = self.policy_for(name)
+            counts = window.over(policy.window_s, now)
+            checks = {}
+            for check in CHECKS:
+                was = self._was_firing(name, ref, check)
+                status, observed = evaluate(policy, counts, was, check)
+                if status is not None and emit:
+                    signals.append(_health_signal(name, ref, check, status, observed or 0.0, counts, policy, now))
+                    self._firing[(name, ref, check)] = status == "firing"
+                checks[check] = {"observed": observed, "threshold": policy.threshold(check),
+                                 "firing": self._firing.get((name, ref, check), was)}
+            states.append({"model": name, "ref": ref, "window_s": policy.window_s, "requests": counts.requests,
+                           "server_errors": counts.server_errors, "checks": checks})
+        return signals, states
+
+    def _was_firing(self, name: str, ref: str, check: str) -> bool:
+        if name not in self._known:  # first sight of the model in this process: what the store last said
+            self._known.add(name)
+            newest: dict[tuple[str, str], str] = {}
+            for s in self.store.list_signals(model=name, kind=SignalKind.MODEL_HEALTH, limit=500):
+                newest.setdefault((s.labels.get("ref", ""), s.labels.get("check", "")), s.status)
+            for (r, c), status in newest.items():
+                self._firing.setdefault((name, r, c), status == "firing")
+        return self._firing.get((name, ref, check), False)

@@ -1,0 +1,118 @@
+"""The health checks' window, thresholds and hysteresis, on counter readings given by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from opsloop.core.signals import SignalKind
+from opsloop.mlops.monitoring import InMemoryMonitoringStore
+from opsloop.mlops.monitoring.health import (
+    HealthMonitor,
+    HealthPolicy,
+    RequestCounts,
+    RequestWindow,
+    evaluate,
+    latency_quantile,
+)
+from opsloop.mlops.serving.metrics import LATENCY_BUCKETS
+
+FAST = LATENCY_BUCKETS.index(0.01)  # the bucket of requests of 5-10 ms
+SLOW = LATENCY_BUCKETS.index(2.5)  # 1-2.5 s
+
+
+def counts(requests: int, errors: int = 0, slow: int = 0) -> RequestCounts:
+    """Cumulative counters: ``requests`` answered, ``errors`` of them 5xx, ``slow`` of them in 1-2.5 s."""
+    lat = [0] * (len(LATENCY_BUCKETS) + 1)
+    lat[FAST], lat[SLOW] = requests - slow, slow
+    return RequestCounts(requests, errors, tuple(lat))
+
+
+def test_the_window_counts_what_came_since_the_newest_reading_before_it_started() -> None:
+    window = RequestWindow()
+    window.observe(0.0, counts(100, 50))
+    window.observe(200.0, counts(150, 52))
+    window.observe(400.0, counts(300, 60))
+    assert window.over(300.0, 400.0) == counts(300, 60).minus(counts(100, 50))  # reading at 0 is before 100
+    assert window.over(150.0, 400.0) == counts(150, 8)  # since the reading at 200
+    assert window.over(500.0, 400.0) == counts(300, 60)  # older than every reading: all that was counted
+
+
+def test_counters_that_went_backwards_were_reset_and_count_from_zero() -> None:
+    window = RequestWindow()
+    window.observe(0.0, counts(100, 50))
+    window.observe(10.0, counts(5, 1))  # the model was reloaded: its counters start again
+    assert window.over(5.0, 10.0) == counts(5, 1)
+
+
+def test_readings_older_than_the_longest_window_are_dropped_but_its_baseline_is_kept() -> None:
+    window = RequestWindow()
+    for t in range(0, 10_000, 60):
+        window.observe(float(t), counts(t, 0))
+    assert len(window._readings) <= 3600 / 60 + 2
+    assert window.over(3600.0, 9960.0).requests == 3600
+
+
+def test_too_few_requests_give_no_verdict_and_keep_the_state() -> None:
+    policy = HealthPolicy(min_requests=20, max_error_rate=0.05)
+    assert evaluate(policy, counts(2, 1), False, "error_rate") == (None, None)  # 1 of 2 failed: not a page
+    assert evaluate(policy, counts(2, 0), True, "error_rate") == (None, None)  # nor a recovery
+
+
+def test_a_breach_fires_once_and_resolves_below_the_hysteresis_band() -> None:
+    policy = HealthPolicy(min_requests=10, max_error_rate=0.1, resolve_ratio=0.5)
+    assert evaluate(policy, counts(100, 20), False, "error_rate") == ("firing", 0.2)
+    assert evaluate(policy, counts(100, 20), True, "error_rate") == (None, 0.2)  # still firing: said already
+    assert evaluate(policy, counts(100, 8), True, "error_rate") == (None, 0.08)  # under 0.1, above 0.05: holds
+    assert evaluate(policy, counts(100, 5), True, "error_rate") == ("resolved", 0.05)
+    assert evaluate(policy, counts(100, 8), False, "error_rate") == (None, 0.08)  # between: does not fire again
+
+
+def test_p99_latency_is_estimated_inside_the_histogram_buckets() -> None:
+    assert latency_quantile([0] * (len(LATENCY_BUCKETS) + 1), 0.99) is None
+    assert 1.0 < latency_quantile(counts(100, slow=5).latency_counts, 0.99) <= 2.5  # type: ignore[operator]
+    assert latency_quantile(counts(1000, slow=5).latency_counts, 0.99) <= 0.01  # type: ignore[operator]
+    over = [0] * len(LATENCY_BUCKETS) + [10]
+    assert latency_quantile(over, 0.99) == LATENCY_BUCKETS[-1]
+    policy = HealthPolicy(min_requests=10, max_latency_p99_s=1.0)
+    assert evaluate(policy, counts(100, slow=5), False, "latency_p99")[0] == "firing"
+    assert evaluate(HealthPolicy(max_latency_p99_s=None), counts(100, slow=50), False, "latency_p99") == (None, None)
+
+
+def test_one_episode_gives_one_firing_and_one_resolved_signal_per_deployment_and_check() -> None:
+    store = InMemoryMonitoringStore()
+    monitor = HealthMonitor(store, lambda _name: HealthPolicy(min_requests=10, max_error_rate=0.1))
+    sent: list = []
+    monitor.on_signals = sent.extend
+    key = ("fraud", "champion")
+    monitor.observe({key: counts(50, 0)}, 0.0)
+    monitor.observe({key: counts(100, 30)}, 60.0)
+    monitor.observe({key: counts(120, 40)}, 120.0)
+    monitor.observe({key: counts(1000, 40), ("fraud", "2"): counts(50)}, 180.0)
+    assert [(s.labels["check"], s.status) for s in sent] == [("error_rate", "firing"), ("error_rate", "resolved")]
+    fired = sent[0]
+    assert fired.kind == SignalKind.MODEL_HEALTH and fired.service == "fraud" and fired.source == "monitor:health"
+    assert fired.labels == {"model": "fraud", "ref": "champion", "check": "error_rate"}
+    assert fired.evidence["requests"] == 100 and fired.evidence["server_errors"] == 30
+    assert fired.evidence["threshold"] == 0.1 and fired.evidence["window_s"] == 300.0
+    assert sent[1].fingerprint() == fired.fingerprint()  # the same condition: it resolves the incident fired
+    assert [s.status for s in store.list_signals(model="fraud")] == ["resolved", "firing"]
+
+
+def test_a_new_process_takes_the_state_from_the_stored_signals() -> None:
+    store = InMemoryMonitoringStore()
+    policy = HealthPolicy(min_requests=10, max_error_rate=0.1)
+    HealthMonitor(store, lambda _n: policy).observe({("m", "1"): counts(100, 50)}, 0.0)
+    later = HealthMonitor(store, lambda _n: policy)  # a restarted server: its counters start from zero
+    first = later.observe({("m", "1"): counts(100, 50)}, 10.0)
+    assert first["signals"] == [] and first["deployments"][0]["checks"]["error_rate"]["firing"] is True
+    resolved = later.observe({("m", "1"): counts(1000, 50)}, 400.0)
+    assert [s["status"] for s in resolved["signals"]] == ["resolved"]
+
+
+def test_looking_without_emitting_changes_nothing() -> None:
+    store = InMemoryMonitoringStore()
+    monitor = HealthMonitor(store, lambda _n: HealthPolicy(min_requests=1))
+    doc = monitor.observe({("m", "1"): counts(10, 10)}, 0.0, emit=False)
+    assert doc["signals"] == [] and doc["deployments"][0]["checks"]["error_rate"] == pytest.approx(
+        {"observed": 1.0, "threshold": 0.05, "firing": False})
+    assert store.list_signals() == []

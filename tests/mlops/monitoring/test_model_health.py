@@ -116,3 +116,23 @@ def test_looking_without_emitting_changes_nothing() -> None:
     assert doc["signals"] == [] and doc["deployments"][0]["checks"]["error_rate"] == pytest.approx(
         {"observed": 1.0, "threshold": 0.05, "firing": False})
     assert store.list_signals() == []
+
+
+def test_two_processes_judging_one_store_send_one_episode_once() -> None:
+    """The schedule's leader and another worker answering POST /monitoring/health share the state through
+    the stored signals: neither fires again what the other fired, and either resolves it once."""
+    store = InMemoryMonitoringStore()
+    policy = HealthPolicy(min_requests=10, max_error_rate=0.1)
+    leader, worker = HealthMonitor(store, lambda _n: policy), HealthMonitor(store, lambda _n: policy)
+    key = ("m", "champion")
+    assert [s["status"] for s in worker.observe({key: counts(100, 50)}, 0.0)["signals"]] == ["firing"]
+    assert leader.observe({key: counts(100, 50)}, 1.0)["signals"] == []
+    assert [s["status"] for s in leader.observe({key: counts(2000, 50)}, 2.0)["signals"]] == ["resolved"]
+    assert worker.observe({key: counts(2000, 50)}, 3.0)["signals"] == []
+
+
+def test_a_deployment_no_longer_counted_is_forgotten() -> None:
+    monitor = HealthMonitor(InMemoryMonitoringStore())
+    monitor.observe({("m", "1"): counts(5), ("m", "2"): counts(5)}, 0.0)
+    monitor.observe({("m", "2"): counts(6)}, 1.0)
+    assert list(monitor._windows) == [("m", "2")]

@@ -182,8 +182,8 @@ class HealthMonitor:
 
     Args:
         store: where signals are kept (``GET /monitoring/signals``); the newest stored signal of each check
-            is its state when this process first sees the model, so a restarted server (or a new leader of
-            the schedule) resolves what an earlier one fired, and does not fire it again.
+            is its state, read at every round, so a restarted server, a new leader of the schedule or another
+            worker judging on request resolves what an earlier one fired, and does not fire it again.
         policy_for: a model name's ``HealthPolicy`` (e.g. from its reference's ``health`` thresholds).
 
     ``on_signals`` (settable) is called with each round's signals once they are stored.
@@ -194,9 +194,7 @@ class HealthMonitor:
         self.policy_for = policy_for or (lambda _name: HealthPolicy())
         self.on_signals: Callable[[list[Signal]], None] | None = None
         self._windows: dict[tuple[str, str], RequestWindow] = {}
-        self._firing: dict[tuple[str, str, str], bool] = {}
-        self._known: set[str] = set()
-        self._lock = threading.Lock()  # the schedule and the API may judge at once
+        self._lock = threading.Lock()  # the schedule and the API may judge at once: one after the other
 
     def observe(self, readings: Mapping[tuple[str, str], RequestCounts], now: float | None = None,
                 *, emit: bool = True) -> dict[str, Any]:
@@ -204,10 +202,10 @@ class HealthMonitor:
         over its model's window, store and hand on the signals (when ``emit``). Returns every deployment's
         state and the signals sent."""
         now = time.time() if now is None else now
-        with self._lock:
+        with self._lock:  # judged and stored before another round reads the state
             signals, states = self._judge(readings, now, emit)
-        for s in signals:
-            self.store.add_signal(s)
+            for s in signals:
+                self.store.add_signal(s)
         if signals and self.on_signals is not None:
             self.on_signals(signals)
         return {"deployments": states, "signals": [s.to_dict() for s in signals]}
@@ -216,30 +214,30 @@ class HealthMonitor:
                emit: bool) -> tuple[list[Signal], list[dict[str, Any]]]:
         signals: list[Signal] = []
         states = []
+        for gone in self._windows.keys() - readings.keys():  # a deployment no longer counted: its readings go
+            del self._windows[gone]
+        firing: dict[str, set[tuple[str, str]]] = {}
         for (name, ref), total in sorted(readings.items()):
             window = self._windows.setdefault((name, ref), RequestWindow())
             window.observe(now, total)
             policy = self.policy_for(name)
             counts = window.over(policy.window_s, now)
+            was = firing[name] if name in firing else firing.setdefault(name, self._firing_checks(name))
             checks = {}
             for check in CHECKS:
-                was = self._was_firing(name, ref, check)
-                status, observed = evaluate(policy, counts, was, check)
+                status, observed = evaluate(policy, counts, (ref, check) in was, check)
                 if status is not None and emit:
                     signals.append(_health_signal(name, ref, check, status, observed or 0.0, counts, policy, now))
-                    self._firing[(name, ref, check)] = status == "firing"
+                    (was.add if status == "firing" else was.discard)((ref, check))
                 checks[check] = {"observed": observed, "threshold": policy.threshold(check),
-                                 "firing": self._firing.get((name, ref, check), was)}
+                                 "firing": (ref, check) in was}
             states.append({"model": name, "ref": ref, "window_s": policy.window_s, "requests": counts.requests,
                            "server_errors": counts.server_errors, "checks": checks})
         return signals, states
 
-    def _was_firing(self, name: str, ref: str, check: str) -> bool:
-        if name not in self._known:  # first sight of the model in this process: what the store last said
-            self._known.add(name)
-            newest: dict[tuple[str, str], str] = {}
-            for s in self.store.list_signals(model=name, kind=SignalKind.MODEL_HEALTH, limit=500):
-                newest.setdefault((s.labels.get("ref", ""), s.labels.get("check", "")), s.status)
-            for (r, c), status in newest.items():
-                self._firing.setdefault((name, r, c), status == "firing")
-        return self._firing.get((name, ref, check), False)
+    def _firing_checks(self, name: str) -> set[tuple[str, str]]:
+        """The ``(ref, check)`` of model ``name`` whose newest stored health signal is firing."""
+        newest: dict[tuple[str, str], str] = {}
+        for s in self.store.list_signals(model=name, kind=SignalKind.MODEL_HEALTH, limit=500):
+            newest.setdefault((s.labels.get("ref", ""), s.labels.get("check", "")), s.status)
+        return {key for key, status in newest.items() if status == "firing"}

@@ -152,3 +152,26 @@ def test_slow_answers_fire_the_p99_latency_check_until_fast_ones_bring_it_back(
         [resolved] = _health(http, "latency_p99")
         assert resolved["status"] == "resolved" and resolved["evidence"]["observed"] <= 0.2 * 0.8
         wait_until(lambda: _incidents(http, "sluggish")[0]["state"] == "resolved")
+
+
+def test_the_schedule_judges_health_on_its_own(tmp_path_factory: pytest.TempPathFactory,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the monitoring schedule on, nobody asks: the 5xx burst opens an incident, healthy traffic
+    resolves it (each round reads the counters the scoring app keeps anyway)."""
+    env = {"OPSLOOP_MONITORING__DRIFT_INTERVAL_S": "1"}
+    scheduled = ServerProcess(tmp_path_factory.mktemp("health-scheduled") / "data", env=env).start()
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", scheduled.url)
+        _register(scheduled.url, "ticked")
+        with httpx.Client(base_url=scheduled.url, timeout=60) as http:
+            assert _reference(http, "ticked", {"min_requests": 10, "max_error_rate": 0.2}).status_code == 200
+            assert set(_score(http, "ticked", OVERFLOW, 10) + _score(http, "ticked", 1.0, 10)) == {500, 200}
+            [incident] = wait_until(lambda: _incidents(http, "ticked"))
+            assert _score(http, "ticked", 1.0, 60)
+            wait_until(lambda: _incidents(http, "ticked")[0]["state"] == "resolved")
+            stored = http.get(f"{MON}/signals", params={"model": "ticked", "kind": "model_health"}).json()["signals"]
+            assert [(s["labels"]["check"], s["status"]) for s in stored] == [("error_rate", "resolved"),
+                                                                            ("error_rate", "firing")]
+            assert incident["service"] == "ticked"
+    finally:
+        scheduled.stop()

@@ -97,6 +97,7 @@ class ServerMonitoring:
                  scoring: Any = None, deployments: Any = None) -> None:
         self.runtime, self.settings, self.events, self.scoring = runtime, settings, events, scoring
         self.deployments = deployments
+        self.loop: asyncio.AbstractEventLoop | None = None  # the server's, where counters are read
         self.store = SqlMonitoringStore(runtime.db)
         self.sampler = PredictionSampler(self.store, "", rate=settings.sample_rate, max_samples=settings.max_samples,
                                          max_rows_per_request=settings.max_rows_per_request)
@@ -141,8 +142,21 @@ class ServerMonitoring:
         return health_policy_of(self.store.get_reference(name))
 
     def check_health(self, emit: bool = True) -> dict[str, Any]:
-        """Judge every served deployment's health now (``emit``: send the signals of what changed)."""
-        return self.health.observe(self._request_counts(), emit=emit)
+        """Judge every served deployment's health now (``emit``: send the signals of what changed).
+
+        Called from a worker thread; the counters are read on the server's event loop (``loop``, once the
+        lifespan set it), where the deployment tracker reads and samples them, so their reads never interleave.
+        """
+        loop = self.loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop or loop.is_closed():
+            counts = self._request_counts()
+        else:
+            counts = asyncio.run_coroutine_threadsafe(_call(self._request_counts), loop).result(timeout=60)
+        return self.health.observe(counts, emit=emit)
 
     def _request_counts(self) -> dict[tuple[str, str], RequestCounts]:
         """Every deployment's cumulative counters, by ``(model name, version or alias)``."""
@@ -336,6 +350,10 @@ def _name_and_ref(uri: str) -> tuple[str, str]:
     return name, alias
 
 
+async def _call(fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else str(value)
 
@@ -385,6 +403,7 @@ def register(app: FastAPI, settings: Settings) -> None:
                                                  getattr(a.state, "deployments", None))
             monitoring.sampler.start()
             a.state.model_monitoring = monitoring
+            monitoring.loop = asyncio.get_running_loop()
             stop, halt = asyncio.Event(), threading.Event()
             lock = schedule_lock_for(a.state.runtime.db, settings.storage.data_dir / SCHEDULE_LOCK)
             task = asyncio.create_task(_schedule(monitoring, settings.monitoring.drift_interval_s, stop, halt, lock),

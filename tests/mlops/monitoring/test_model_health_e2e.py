@@ -175,3 +175,24 @@ def test_the_schedule_judges_health_on_its_own(tmp_path_factory: pytest.TempPath
             assert incident["service"] == "ticked"
     finally:
         scheduled.stop()
+
+
+def test_with_two_workers_the_schedule_judges_the_requests_of_both(opsloop_server, monkeypatch) -> None:  # noqa: ANN001
+    """The worker leading the schedule reads the counters every worker shares: the burst is judged over all
+    20 requests (``min_requests`` 20: a leader seeing only its own share would have no verdict)."""
+    server = opsloop_server(extra=["--workers", "2"], env={"OPSLOOP_MONITORING__DRIFT_INTERVAL_S": "1"})
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    _register(server.url, "shared")
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        assert _reference(http, "shared", {"min_requests": 20, "max_error_rate": 0.2}).status_code == 200
+    answered = []
+    for a in [OVERFLOW] * 10 + [1.0] * 10:  # a new connection each: both workers answer some
+        with httpx.Client(base_url=server.url, timeout=60, headers={"connection": "close"}) as one:
+            answered += _score(one, "shared", a)
+    assert sorted(answered) == [200] * 10 + [500] * 10
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        wait_until(lambda: _incidents(http, "shared"))
+        [fired] = [s for s in http.get(f"{MON}/signals", params={"model": "shared"}).json()["signals"]
+                   if s["kind"] == "model_health"]
+        assert fired["status"] == "firing" and fired["evidence"]["requests"] == 20
+        assert fired["evidence"]["server_errors"] == 10

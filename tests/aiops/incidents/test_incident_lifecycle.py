@@ -127,3 +127,22 @@ def test_state_survives_restart(tmp_path) -> None:  # noqa: ANN001
         c.post(AM, json=am_payload([alert("Down", "db", start=t, status="resolved"),
                                     alert("Errors", "api", start=t + 10, status="resolved")]))
         assert incidents(c)[0]["state"] == "resolved"
+
+
+def test_the_timeline_shows_what_a_signal_said_when_it_fired_after_it_resolved(client) -> None:  # noqa: ANN001
+    """A drift or an alert whose resolve says something else ("back in line") keeps its firing text and
+    values: the timeline's entry at the firing time shows the firing, not the later resolve."""
+    start = time.time()
+    firing = alert("DiskFull", "db", start=start)
+    firing["annotations"] = {"summary": "disk 97% full", "value": "97"}
+    client.post(AM, json=am_payload([firing]))
+    iid = next(i for i in incidents(client) if i["service"] == "db")["id"]
+    resolved = {**alert("DiskFull", "db", status="resolved", start=start, end=start + 120),
+                "annotations": {"summary": "disk back to 40%", "value": "40"}}
+    client.post(AM, json=am_payload([resolved]))
+    detail = client.get(f"{API}/incidents/{iid}").json()
+    [sig] = detail["signals"]
+    assert sig["status"] == "resolved" and sig["text"] == "disk 97% full" and sig["values"] == {"value": 97.0}
+    entries = {e["kind"]: e for e in detail["timeline"] if e["kind"].startswith("signal")}
+    assert entries["signal"]["text"].endswith("db: disk 97% full")
+    assert entries["signal_resolved"]["time"] == start + 120

@@ -297,7 +297,7 @@ class IncidentEngine:
         u["last_time"] = max(u["last_time"], sig.time)
         u["status"] = status
         u["resolved_at"] = resolved_at
-        if u["text"] is None or status == "firing":
+        if status == "firing":  # a resolve keeps the firing's text and values (what the episode showed)
             u["text"] = sig.text
             u["values"] = _dumps(sig.values)
 

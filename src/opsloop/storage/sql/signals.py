@@ -174,7 +174,8 @@ _OPEN_ROWS = (
 
 _FOLD = update(T).where(T.c.id == bindparam("_id")).values(
     count=T.c.count + bindparam("_n"), last_time=bindparam("_last"), status=bindparam("_status"),
-    resolved_at=bindparam("_resolved"), text=bindparam("_text"), values=bindparam("_values"))
+    resolved_at=bindparam("_resolved"), text=func.coalesce(bindparam("_text"), T.c.text),
+    values=func.coalesce(bindparam("_values"), T.c["values"]))
 
 
 class SqlSignalStore:
@@ -211,7 +212,7 @@ class SqlSignalStore:
 
     def fold(self, conn: Connection, updates: Sequence[dict[str, Any]]) -> None:
         """Update existing rows: ``id``, ``n`` (occurrences to add), ``last_time``, ``status``,
-        ``resolved_at``, ``text``, ``values``."""
+        ``resolved_at``, ``text``, ``values`` (``None``: kept as stored)."""
         if not updates:
             return
         conn.execute(_FOLD, [{"_id": u["id"], "_n": u["n"], "_last": u["last_time"], "_status": u["status"],

@@ -31,7 +31,7 @@ def _serve_and_score(args: list[str], env: dict[str, str]) -> list:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_http(f"http://127.0.0.1:{port}/ping", proc=proc, timeout=60)
-        resp = httpx.post(f"http://127.0.0.1:{port}/invocations",
+        resp = httpx.post(f"http://127.0.0.1:{port}/invocations", timeout=60,
                           json={"dataframe_split": {"columns": ["a", "b"], "data": [[2.0, 2.0], [-2.0, -2.0]]}})
         assert resp.status_code == 200, resp.text
         return resp.json()["predictions"]
@@ -71,11 +71,13 @@ def test_validate_reads_and_promotes_through_the_server_url(registered: str, tmp
 
 def test_the_server_scores_registered_models_itself(registered: str) -> None:
     body = {"dataframe_split": {"columns": ["a", "b"], "data": [[2.0, 2.0], [-2.0, -2.0]]}}
-    resp = httpx.post(f"{registered}/serving/wired/champion/invocations", json=body)
-    assert resp.status_code == 200, resp.text
-    assert resp.json()["predictions"] == [1, 0]
-    assert httpx.post(f"{registered}/serving/wired/1/invocations", json=body).json()["predictions"] == [1, 0]
-    missing = httpx.post(f"{registered}/serving/nope/champion/invocations", json=body)
+    # each first request of a model loads it in the server: seconds on a loaded machine (httpx waits 5 s by default)
+    with httpx.Client(base_url=registered, timeout=60) as http:
+        resp = http.post("/serving/wired/champion/invocations", json=body)
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["predictions"] == [1, 0]
+        assert http.post("/serving/wired/1/invocations", json=body).json()["predictions"] == [1, 0]
+        missing = http.post("/serving/nope/champion/invocations", json=body)
     assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
 

@@ -37,6 +37,7 @@ from opsloop.aiops.ingestion.otlp_traces import DecodedSpans
 from opsloop.aiops.ingestion.ratelimit import RateLimiter
 from opsloop.aiops.ingestion.span_errors import SpanErrorCounts
 from opsloop.aiops.runbooks import RunbookCatalog, parse_runbooks
+from opsloop.core.naming import named_once
 from opsloop.core.signals import Severity, Signal, SignalKind
 from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.storage.sql.incidents import AiopsStores
@@ -49,16 +50,6 @@ if TYPE_CHECKING:  # imported on first use at run time (see _build_watch and _lo
 __all__ = ["Pipeline"]
 
 _LAST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z, the last time RFC 3339 (and so Alertmanager) can write
-
-
-def _named_once(key: str, items: Sequence[Any]) -> None:
-    """Refuse a document naming two items alike: a threshold's breach state and a pull's schedule are kept
-    by name, so the two would share them (as watch rules, targets and runbooks, refused when set)."""
-    seen: set[str] = set()
-    for i, item in enumerate(items):
-        if item.name in seen:
-            raise InvalidInputError(f"{key}[{i}]: a rule named {item.name!r} comes before it", field="name")
-        seen.add(item.name)
 
 
 def _silence_window(doc: dict[str, Any], now: float) -> tuple[float, float]:
@@ -518,8 +509,7 @@ class Pipeline:
                 self.engine.inhibitor.set_rules([InhibitRule.from_dict(r) for r in value])
             elif key == "notification_targets":
                 targets = [Target.from_dict(t) for t in value]
-                if len({t.name for t in targets}) != len(targets):
-                    raise InvalidInputError("target names must be unique", field="name")
+                named_once(key, targets, "target")
                 self.router.set_targets(targets)
             elif key == "watch_rules":
                 self._build_watch(value)
@@ -528,14 +518,14 @@ class Pipeline:
                 self._build_service_watch(value)
                 self._left_out = [e for e in self._left_out if not e.startswith("service_rules[")]
             elif key == "metric_rules":
-                _named_once(key, [ThresholdRule.from_dict(r) for r in value])
+                named_once(key, [ThresholdRule.from_dict(r) for r in value])
                 self._build_thresholds(value)
             elif key == "runbooks":
                 self.runbooks.set(parse_runbooks(value))
             elif key == "prometheus_queries":
                 from opsloop.aiops.ingestion.prometheus_pull import PullQuery
 
-                _named_once(key, [PullQuery.from_dict(q) for q in value])
+                named_once(key, [PullQuery.from_dict(q) for q in value])
             with self.stores.db.write() as conn:
                 self.stores.ops.set_config(key, value, conn=conn)
                 self.stores.incidents.audit(conn, actor, "configure", "config", key, {"items": len(value)})

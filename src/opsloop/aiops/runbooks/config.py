@@ -32,6 +32,7 @@ from typing import Any
 
 from opsloop.aiops.correlation.silences import Matcher, parse_matchers
 from opsloop.aiops.incidents.notifications import EVENTS, routes
+from opsloop.core.naming import named_once
 from opsloop.core.signals import Severity
 from opsloop.errors import InvalidInputError
 
@@ -241,9 +242,5 @@ def parse_runbooks(docs: Sequence[Any]) -> list[Runbook]:
         InvalidInputError: a document is not a runbook (``field`` names the culprit), or names repeat.
     """
     runbooks = [Runbook.from_dict(d) for d in docs]
-    seen: set[str] = set()
-    for rb in runbooks:
-        if rb.name in seen:
-            raise InvalidInputError(f"runbook names must be unique; {rb.name!r} repeats", field="name")
-        seen.add(rb.name)
+    named_once("runbooks", runbooks, "runbook")
     return runbooks

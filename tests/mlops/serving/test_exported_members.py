@@ -13,7 +13,8 @@ SERVING = {
     "load_model", "model_uri_for", "predictions_to_json", "read_mlmodel", "resolve_model_uri", "serve",
 }
 MONITORING = {
-    "PREDICTION", "DriftPolicy", "DriftReport", "FeatureDrift", "GroundTruth", "InMemoryMonitoringStore",
+    "PREDICTION", "DriftPolicy", "DriftReport", "FeatureDrift", "GroundTruth", "HealthMonitor", "HealthPolicy",
+    "InMemoryMonitoringStore",
     "ModelMonitor", "MonitorConfig", "MonitoringStore", "PageHinkley", "PerformancePolicy", "PerformanceReport",
     "PredictionSample", "PredictionSampler", "ReferenceChangedError", "ServingMonitor", "SqlMonitoringStore", "WindowPSIDetector",
     "build_profile", "compute_drift", "create_monitoring_app", "drift_signals", "ks_test", "live_performance",

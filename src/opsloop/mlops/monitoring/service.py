@@ -1,9 +1,10 @@
-"""Monitoring attached to a scoring server: sampler, API, reference and the drift schedule."""
+"""Monitoring attached to a scoring server: sampler, API, reference, the drift schedule and service health."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from opsloop.errors import InvalidInputError, NotFoundError, OpsloopError
 from opsloop.mlops.monitoring.api import create_monitoring_app
 from opsloop.mlops.monitoring.drift import DriftPolicy
 from opsloop.mlops.monitoring.forwarding import SignalForwarder
+from opsloop.mlops.monitoring.health import HealthMonitor, HealthPolicy, RequestCounts
 from opsloop.mlops.monitoring.monitor import ModelMonitor
 from opsloop.mlops.monitoring.performance import PerformancePolicy
 from opsloop.mlops.monitoring.sampling import PredictionSampler
@@ -102,6 +104,8 @@ class MonitorConfig:
         drift_interval: seconds between scheduled drift and performance checks (0: on demand only).
         report_to: an opsloop server (``http://host:port``) whose AIOps pipeline gets every signal
             (``SignalForwarder``), so model drift opens incidents there; None: kept here only.
+        health_policy: thresholds of the served model's 5xx rate and p99 latency, judged on the schedule
+            (``opsloop.mlops.monitoring.health``).
     """
 
     store_url: str
@@ -113,6 +117,7 @@ class MonitorConfig:
     report_to: str | None = None
     drift_policy: DriftPolicy = field(default_factory=DriftPolicy)
     performance_policy: PerformancePolicy = field(default_factory=PerformancePolicy)
+    health_policy: HealthPolicy = field(default_factory=HealthPolicy)
 
     def build(self, model: Any, *, worker: int = 0) -> ServingMonitor:
         """Open the store and wire the sampler, API and schedule for ``model`` (a ``LoadedModel``)."""
@@ -130,18 +135,23 @@ class MonitorConfig:
 
         app = create_monitoring_app(store, self.model_name, monitor_factory=current)
         forwarder = SignalForwarder(self.report_to) if self.report_to else None
+        health = HealthMonitor(store, lambda _name: self.health_policy)
         if forwarder is not None:
-            monitor.on_signals = forwarder.send
-        return ServingMonitor(monitor, sampler, app, self.drift_interval if worker == 0 else 0.0, forwarder)
+            monitor.on_signals = health.on_signals = forwarder.send
+        return ServingMonitor(monitor, sampler, app, self.drift_interval if worker == 0 else 0.0, forwarder,
+                              health=health)
 
 
 class ServingMonitor:
     """The running parts: ``recorder`` (for the scoring app), ``app`` (ASGI) and the schedule."""
 
     def __init__(self, monitor: ModelMonitor, sampler: PredictionSampler, app: Any, interval: float,
-                 forwarder: SignalForwarder | None = None) -> None:
+                 forwarder: SignalForwarder | None = None, *, health: HealthMonitor | None = None) -> None:
         self.monitor, self.recorder, self.app, self.interval = monitor, sampler, app, interval
         self.forwarder = forwarder
+        self.health = health
+        # (ref, cumulative request counters of the scoring app, summed over workers): see ``count_requests``
+        self._requests: tuple[str, Callable[[], RequestCounts]] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -159,9 +169,25 @@ class ServingMonitor:
         if self.forwarder is not None:
             self.forwarder.stop()
 
+    def count_requests(self, ref: str, counts: Callable[[], RequestCounts]) -> None:
+        """Judge the service health of the scoring app whose counters ``counts`` reads, as deployment ``ref``."""
+        self._requests = (ref, counts)
+
+    def check_health(self) -> list[dict[str, Any]]:
+        """The health checks of the served model now (signals of what changed are stored and forwarded)."""
+        if self.health is None or self._requests is None:
+            return []
+        ref, counts = self._requests
+        return self.health.observe({(self.monitor.model, ref): counts()})["signals"]
+
     def check_now(self) -> None:
-        """One scheduled round: drift (when a new sample or reference makes it due, ``drift_due``) and
-        live performance (when a new or corrected label would change what was sent, ``check_performance_when_due``)."""
+        """One scheduled round: service health (``check_health``), drift (when a new sample or reference makes
+        it due, ``drift_due``) and live performance (when a new or corrected label would change what was
+        sent, ``check_performance_when_due``)."""
+        try:
+            self.check_health()
+        except OpsloopError as exc:
+            log.warning("health check failed: %s", exc.message)
         try:
             if self.monitor.drift_due():
                 self.monitor.check_drift()

@@ -76,6 +76,8 @@ def build_app(options: ServeOptions, resolver: ModelResolver | None = None, *,
                 if uri and is_registry_uri(uri) and options.refresh_seconds > 0]
     monitor = options.monitoring.build(champion, worker=worker) if options.monitoring else None
     metrics = ServingMetrics(table, worker, model=options.model_uri)
+    if monitor is not None:  # the schedule judges the 5xx rate and p99 latency of every worker's requests
+        monitor.count_requests(_ref_of(options.model_uri), lambda: _request_counts(metrics))
 
     def status() -> dict[str, Any]:
         doc: dict[str, Any] = {}
@@ -220,3 +222,19 @@ def _run_workers(options: ServeOptions, resolver: ModelResolver | None, sock: so
         for p in procs:
             with contextlib.suppress(Exception):
                 p.join(timeout=5)
+
+
+def _ref_of(uri: str) -> str:
+    """The version or alias a ``models:/`` URI serves (``local`` for any other URI): the ``ref`` label of the
+    served model's health signals."""
+    if not uri.startswith("models:/"):
+        return "local"
+    rest = uri.removeprefix("models:/")
+    return rest.rpartition("@")[2] if "@" in rest else rest.rpartition("/")[2]
+
+
+def _request_counts(metrics: ServingMetrics) -> Any:
+    from opsloop.mlops.monitoring.health import RequestCounts
+
+    snap = metrics.snapshot()
+    return RequestCounts(snap.requests, snap.status["5xx"], snap.latency_counts)

@@ -1,0 +1,53 @@
+"""A dedicated `opsloop serve` process with a monitoring store judges its model's service health on its
+--drift-interval schedule: a burst of 5xx answers fires one model_health signal, healthy traffic resolves it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pandas as pd
+from tests.conftest import wait_until
+
+OVERFLOW = 1000.0  # the model answers a number JSON cannot carry: the server fails (500)
+
+
+def _save_flaky_model(path: Path) -> None:
+    import mlflow.pyfunc
+
+    def build() -> mlflow.pyfunc.PythonModel:  # defined here so cloudpickle saves the class by value
+        class Flaky(mlflow.pyfunc.PythonModel):
+            def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+                a = model_input["a"].tolist()
+                return [2**70 for _ in a] if OVERFLOW in a else [v * 2 for v in a]
+
+        return Flaky()
+
+    mlflow.pyfunc.save_model(str(path), python_model=build(),
+                             input_example=pd.DataFrame({"a": [1.0, 2.0], "b": [0.0, 1.0]}))
+
+
+def _health_signals(url: str) -> list[dict]:
+    return httpx.get(f"{url}/monitoring/signals", params={"kind": "model_health"}).json()["signals"]
+
+
+def test_a_served_models_5xx_burst_fires_and_resolves_a_health_signal(
+        tmp_path: Path, serve_process: Callable[..., tuple[str, object]]) -> None:
+    _save_flaky_model(tmp_path / "flaky")
+    url, _ = serve_process(str(tmp_path / "flaky"), "--monitor-store", f"sqlite:///{tmp_path / 'mon.db'}",
+                           "--model-name", "flaky", "--drift-interval", "0.5", "--workers", "1")
+
+    def score(a: float, times: int) -> set[int]:
+        return {httpx.post(f"{url}/invocations", json={"dataframe_split": {"columns": ["a", "b"],
+                                                                             "data": [[a, 0.5]]}}).status_code
+                for _ in range(times)}
+
+    assert score(OVERFLOW, 20) == {500}  # default min_requests 20: judged once the 20 are counted
+    [fired] = wait_until(lambda: _health_signals(url))
+    assert fired["status"] == "firing" and fired["service"] == "flaky"
+    assert fired["labels"] == {"model": "flaky", "ref": "local", "check": "error_rate"}
+    assert fired["evidence"]["server_errors"] == fired["evidence"]["requests"] >= 20
+    assert score(1.0, 500) == {200}  # 20 of 520 is 3.8 %: at most 0.8 * 5 %
+    wait_until(lambda: [s for s in _health_signals(url) if s["status"] == "resolved"])
+    assert [s["status"] for s in _health_signals(url)] == ["resolved", "firing"]

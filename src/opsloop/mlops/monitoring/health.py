@@ -161,7 +161,7 @@ def _health_signal(name: str, ref: str, check: str, status: str, observed: float
             else f"{what}: back within its threshold {limit} ({window})")
     return Signal(
         time=now, source=SOURCE, kind=SignalKind.MODEL_HEALTH, service=name,
-        labels={"model": name, "ref": ref, "check": check}, severity=severity if status == "firing" else Severity.INFO,
+        labels={"model": name, "ref": ref, "check": check}, severity=severity,
         text=text, status=status,
         values={"observed": observed, "threshold": threshold, "requests": float(counts.requests),
                 "server_errors": float(counts.server_errors), "window_s": policy.window_s},

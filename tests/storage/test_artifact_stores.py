@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -29,8 +30,15 @@ def _read(store: ArtifactStore, path: str) -> bytes:
     return b"".join(store.open_read(path))
 
 
+def _run(coro):  # noqa: ANN001, ANN202
+    """``asyncio.run`` on a thread of its own: a loop left running on this thread by an earlier test (the
+    browser tests' Playwright) would refuse it."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def test_write_list_read_delete(artifacts: ArtifactStore) -> None:
-    size = asyncio.run(artifacts.write("1/run/artifacts/a.txt", _chunks(b"hello ", b"world")))
+    size = _run(artifacts.write("1/run/artifacts/a.txt", _chunks(b"hello ", b"world")))
     assert size == 11
     artifacts.write_bytes("1/run/artifacts/sub/b.bin", b"\x00\x01")
     assert _read(artifacts, "1/run/artifacts/a.txt") == b"hello world"
@@ -48,7 +56,7 @@ def test_write_list_read_delete(artifacts: ArtifactStore) -> None:
 
 def test_oversized_upload_leaves_nothing(artifacts: ArtifactStore) -> None:
     with pytest.raises(LimitExceededError):
-        asyncio.run(artifacts.write("big.bin", _chunks(b"x" * 10, b"y" * 10), max_bytes=15))
+        _run(artifacts.write("big.bin", _chunks(b"x" * 10, b"y" * 10), max_bytes=15))
     assert artifacts.size("big.bin") is None
 
 

@@ -185,7 +185,8 @@ def _thresholds(fn: Any) -> Any:
               help="Training/reference data: a Parquet or CSV file, or (with the server) runs:/RUN_ID/path.parquet.")
 @click.option("--model-uri", default=None, help="Model to profile predictions with (for prediction drift).")
 @click.option("--ref", default=None, help="With the server: the version or alias whose predictions are profiled "
-                                          "(default: the one last served, else the newest version).")
+                                          "(default: the one last served, else the champion alias, else the "
+                                          "newest version).")
 @_thresholds
 @_STORE
 @click.pass_context

@@ -33,7 +33,7 @@ thresholds are ``HealthPolicy``'s defaults, or the ``health`` ones stored with t
 The reference body: inline rows in an MLflow scoring shape (``dataframe_split``, ``dataframe_records``…)
 or ``{"path": "runs:/RUN_ID/data/train.parquet"}`` (a run artifact, Parquet or CSV); optional ``ref``
 (version or alias whose predictions profile the output; default: the one last served, else the
-newest version), ``drift`` and ``performance`` thresholds (see ``opsloop.mlops.monitoring.reference``).
+``champion`` alias, else the newest version), ``drift`` and ``performance`` thresholds (see ``opsloop.mlops.monitoring.reference``).
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ from opsloop.settings import MonitoringSettings, Settings
 __all__ = ["PREFIX", "ServerMonitoring", "register"]
 
 log = logging.getLogger("opsloop.monitoring")
+CHAMPION = "champion"  # the alias a reference follows by default, as the retrain runbook promotes to it
 
 PREFIX = "/api/opsloop/v1/monitoring"
 MAX_REFERENCE_BYTES = 512 * 1024 * 1024
@@ -276,7 +277,8 @@ class ServerMonitoring:
 
     def _model_for(self, name: str, ref: str | None) -> tuple[Any, str | None]:
         """The served model whose predictions profile the output: ``ref``'s, else the one last served,
-        else the newest version; ``(None, None)`` when there is none or it cannot load (without ``ref``)."""
+        else the ``champion`` alias's (followed when it moves), else the newest version; ``(None, None)``
+        when there is none or it cannot load (without ``ref``)."""
         from opsloop.mlops.serving.router import model_uri_for
 
         if ref is not None:
@@ -285,10 +287,15 @@ class ServerMonitoring:
         for uri, app in reversed(self._served()):
             if uri.startswith((f"models:/{name}/", f"models:/{name}@")):
                 return app.slots.champion, uri
-        versions = self.runtime.registry.get_latest_versions(name)
+        registry = self.runtime.registry
+        versions = registry.get_latest_versions(name)
         if not versions:
             return None, None
-        uri = model_uri_for(name, str(max(int(v.version) for v in versions)))
+        try:  # the newest version may be a candidate that failed its gate; the champion is what serves
+            registry.get_model_version_by_alias(name, CHAMPION)
+            uri = model_uri_for(name, CHAMPION)
+        except NotFoundError:
+            uri = model_uri_for(name, str(max(int(v.version) for v in versions)))
         try:
             return self._load(uri, field="ref"), uri
         except Exception as exc:  # noqa: BLE001 - without a model the features are still profiled

@@ -10,19 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
+from tests.server._monitoring import server_monitoring
 
-from opsloop.server.app import create_app
 from opsloop.server.monitoring import ServerMonitoring
-from opsloop.settings import load_settings
 
 
 @pytest.fixture
 def monitoring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerMonitoring]:
-    settings = load_settings({"storage": {"data_dir": str(tmp_path)}, "monitoring": {"drift_interval_s": 0}},
-                             environ={})
-    with TestClient(create_app(settings)) as http:
-        mon: ServerMonitoring = http.app.state.model_monitoring  # type: ignore[attr-defined]
+    with server_monitoring(tmp_path) as mon:
         registry = mon.runtime.registry
         for name in ("churn", "fraud"):
             registry.create_registered_model(name)

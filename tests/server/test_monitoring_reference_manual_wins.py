@@ -11,13 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
+from tests.server._monitoring import server_monitoring
 
 from opsloop.mlops.monitoring import lineage
 from opsloop.mlops.serving.router import model_uri_for
-from opsloop.server.app import create_app
 from opsloop.server.monitoring import ServerMonitoring
-from opsloop.settings import load_settings
 
 MODEL = "churn"
 TRAINING_DATA = "runs:/r2/data/train.parquet"
@@ -29,10 +27,7 @@ def _rows(n: int, seed: int) -> list[dict[str, float]]:
 
 @pytest.fixture
 def monitoring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerMonitoring]:
-    settings = load_settings({"storage": {"data_dir": str(tmp_path)}, "monitoring": {"drift_interval_s": 0}},
-                             environ={})
-    with TestClient(create_app(settings)) as http:
-        mon: ServerMonitoring = http.app.state.model_monitoring  # type: ignore[attr-defined]
+    with server_monitoring(tmp_path) as mon:
         registry = mon.runtime.registry
         registry.create_registered_model(MODEL)
         registry.create_model_version(MODEL, "s3://models/churn/1")

@@ -34,8 +34,15 @@ from starlette.responses import Response
 from starlette.routing import Mount
 
 from opsloop.errors import NotFoundError
-from opsloop.mlops.serving.metrics import ERROR_KINDS, LATENCY_BUCKETS, STATUS_CLASSES, MetricsSnapshot
-from opsloop.mlops.serving.router import RegistryScoringApp, model_uri_for
+from opsloop.mlops.monitoring.health import RequestCounts
+from opsloop.mlops.serving.metrics import (
+    ERROR_KINDS,
+    LATENCY_BUCKETS,
+    STATUS_CLASSES,
+    MetricsSnapshot,
+    latency_quantile,
+)
+from opsloop.mlops.serving.router import RegistryScoringApp, model_uri_for, name_and_ref
 from opsloop.server.deployment_counters import SharedCounters, shared_counters
 from opsloop.server.wire import json_response
 from opsloop.settings import Settings
@@ -51,40 +58,10 @@ _LAT = slice(_NS + _NK, _NS + _NK + _NL)
 router = APIRouter(prefix="/api/opsloop/v1/deployments", tags=["deployments"])
 
 
-def latency_quantile(counts: Any, q: float) -> float | None:
-    """Seconds below which a share ``q`` of requests finished, interpolated within its bucket.
-
-    ``counts`` are per bucket of ``LATENCY_BUCKETS`` plus the overflow bucket (answered with the
-    largest bound). ``None`` when there is no request.
-    """
-    counts = np.asarray(counts, dtype=float)
-    total = counts.sum()
-    if total <= 0:
-        return None
-    rank = q * total
-    cum = np.cumsum(counts)
-    i = int(np.searchsorted(cum, rank, side="left"))
-    if i >= len(LATENCY_BUCKETS):
-        return LATENCY_BUCKETS[-1]
-    lower = LATENCY_BUCKETS[i - 1] if i > 0 else 0.0
-    before = cum[i - 1] if i > 0 else 0.0
-    return float(lower + (LATENCY_BUCKETS[i] - lower) * (rank - before) / counts[i])
-
-
 def _vector(snap: MetricsSnapshot) -> np.ndarray:
     """status counts, error kinds, latency buckets, latency sum: one array to add and subtract."""
     return np.asarray([*snap.status.values(), *snap.error_kinds.values(), *snap.latency_counts, snap.latency_sum],
                       dtype=float)
-
-
-def _name_and_ref(uri: str) -> tuple[str, str]:
-    """``models:/NAME/3`` → (NAME, "3"); ``models:/NAME@ALIAS`` → (NAME, ALIAS) (see ``model_uri_for``)."""
-    rest = uri.removeprefix("models:/")
-    name, _, version = rest.rpartition("/")
-    if name and version.isdigit():
-        return name, version
-    name, _, alias = rest.rpartition("@")
-    return name, alias
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -188,6 +165,16 @@ class DeploymentTracker:
                 track.sampled, track.sampled_at = track.total, time.time()  # not in its series
             track.loaded = counters.loaded(uri)
 
+    def request_counts(self) -> dict[tuple[str, str], RequestCounts]:
+        """Every deployment's cumulative requests, 5xx answers and latency buckets, by ``(name, ref)``
+        (what the health checks judge), read now."""
+        out = {}
+        for uri, track in self.refresh().items():
+            total = track.total
+            out[name_and_ref(uri)] = RequestCounts(int(total[:_NS].sum()), int(total[STATUS_CLASSES.index("5xx")]),
+                                                   tuple(int(c) for c in total[_LAT]))
+        return out
+
     def sample(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
         for track in self.refresh().values():
@@ -203,7 +190,7 @@ class DeploymentTracker:
                     del self._tracks[track.uri]
 
     def summary(self, track: _Track) -> dict[str, Any]:
-        name, ref = _name_and_ref(track.uri)
+        name, ref = name_and_ref(track.uri)
         recent = [s for s in track.samples if s[0] >= time.time() - 60.0]
         window = sum(s[1] for s in recent)
         return {

@@ -161,22 +161,11 @@ class ServerMonitoring:
 
     def _request_counts(self) -> dict[tuple[str, str], RequestCounts]:
         """Every deployment's cumulative counters, by ``(model name, version or alias)``."""
-        from opsloop.mlops.serving.metrics import ERROR_KINDS, LATENCY_BUCKETS, STATUS_CLASSES
-
-        out = {}
         if self.deployments is not None:
-            # a track's totals: status classes, error kinds, latency buckets (+ overflow), latency sum
-            lat = len(STATUS_CLASSES) + len(ERROR_KINDS)
-            for uri, track in self.deployments.refresh().items():
-                v = track.total
-                out[_name_and_ref(uri)] = RequestCounts(
-                    int(v[:len(STATUS_CLASSES)].sum()), int(v[STATUS_CLASSES.index("5xx")]),
-                    tuple(int(c) for c in v[lat:lat + len(LATENCY_BUCKETS) + 1]))
-            return out
-        for uri, app in self._served():
-            snap = app.metrics.snapshot()
-            out[_name_and_ref(uri)] = RequestCounts(snap.requests, snap.status["5xx"], snap.latency_counts)
-        return out
+            return self.deployments.request_counts()
+        from opsloop.mlops.serving.router import name_and_ref
+
+        return {name_and_ref(uri): RequestCounts.of(app.metrics.snapshot()) for uri, app in self._served()}
 
     # --- the reference ------------------------------------------------------------------------------------
     def set_reference(self, monitor: ModelMonitor, body: Any) -> dict[str, Any]:
@@ -345,16 +334,6 @@ class ServerMonitoring:
             except Exception:  # noqa: BLE001 - one model's failure must not stop the others' checks
                 log.exception("monitoring check of model %s failed", name)
         return checked
-
-
-def _name_and_ref(uri: str) -> tuple[str, str]:
-    """``models:/NAME/3`` → (NAME, "3"); ``models:/NAME@ALIAS`` → (NAME, ALIAS) (see ``model_uri_for``)."""
-    rest = uri.removeprefix("models:/")
-    name, _, version = rest.rpartition("/")
-    if name and version.isdigit():
-        return name, version
-    name, _, alias = rest.rpartition("@")
-    return name, alias
 
 
 async def _call(fn: Callable[[], Any]) -> Any:

@@ -23,13 +23,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from opsloop.core.signals import Severity, Signal, SignalKind
 from opsloop.mlops.monitoring.store import MonitoringStore
-from opsloop.mlops.serving.metrics import LATENCY_BUCKETS
+from opsloop.mlops.serving.metrics import LATENCY_BUCKETS, MetricsSnapshot, latency_quantile
+from opsloop.mlops.serving.router import model_uri_for
 
 __all__ = ["CHECKS", "MAX_WINDOW_S", "HealthMonitor", "HealthPolicy", "RequestCounts", "RequestWindow",
            "evaluate", "latency_quantile"]
@@ -76,30 +77,17 @@ class RequestCounts:
     server_errors: int = 0
     latency_counts: tuple[int, ...] = field(default=(0,) * (len(LATENCY_BUCKETS) + 1))
 
+    @classmethod
+    def of(cls, snap: MetricsSnapshot) -> RequestCounts:
+        """A scoring app's cumulative counts, from its metrics' snapshot."""
+        return cls(snap.requests, snap.status["5xx"], snap.latency_counts)
+
     def minus(self, earlier: RequestCounts) -> RequestCounts:
         """What came after ``earlier``; everything when the counters went backwards (they were reset)."""
         if self.requests < earlier.requests or self.server_errors < earlier.server_errors:
             return self
         return RequestCounts(self.requests - earlier.requests, self.server_errors - earlier.server_errors,
                              tuple(a - b for a, b in zip(self.latency_counts, earlier.latency_counts, strict=True)))
-
-
-def latency_quantile(counts: Iterable[int], q: float) -> float | None:
-    """Seconds below which a share ``q`` of requests finished, interpolated within its bucket (the overflow
-    bucket answers the largest bound); ``None`` without requests."""
-    counts = list(counts)
-    total = sum(counts)
-    if total <= 0:
-        return None
-    rank, before = q * total, 0.0
-    for i, c in enumerate(counts):
-        if c > 0 and before + c >= rank:
-            if i >= len(LATENCY_BUCKETS):
-                return LATENCY_BUCKETS[-1]
-            lower = LATENCY_BUCKETS[i - 1] if i > 0 else 0.0
-            return lower + (LATENCY_BUCKETS[i] - lower) * (rank - before) / c
-        before += c
-    return LATENCY_BUCKETS[-1]
 
 
 class RequestWindow:
@@ -168,13 +156,9 @@ def _health_signal(name: str, ref: str, check: str, status: str, observed: float
         evidence={"check": check, "observed": observed, "threshold": threshold, "window_s": policy.window_s,
                   "requests": counts.requests, "server_errors": counts.server_errors,
                   "latency_p99_s": latency_quantile(counts.latency_counts, 0.99),
-                  "resolve_below": threshold * policy.resolve_ratio, "model_uri": _uri(name, ref),
+                  "resolve_below": threshold * policy.resolve_ratio, "model_uri": model_uri_for(name, ref),
                   "policy": asdict(policy)},
     )
-
-
-def _uri(name: str, ref: str) -> str:
-    return f"models:/{name}/{ref}" if ref.isdigit() else f"models:/{name}@{ref}"
 
 
 class HealthMonitor:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["LATENCY_BUCKETS", "PREDICTION_BUCKETS", "MetricsSnapshot", "MetricsTable", "ServingMetrics"]
+__all__ = ["LATENCY_BUCKETS", "PREDICTION_BUCKETS", "MetricsSnapshot", "MetricsTable", "ServingMetrics",
+           "latency_quantile"]
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 PREDICTION_BUCKETS = (-1.0, 0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 2.0, 5.0, 10.0, 100.0, 1000.0)
@@ -184,3 +186,23 @@ def _histogram(name: str, help_: str, bounds: tuple[float, ...], cells: np.ndarr
     lines.append(f"{name}_sum{{{labels}}} {float(cells[nb + 1])!r}")
     lines.append(f"{name}_count{{{labels}}} {cells[nb + 2]:.0f}")
     return lines
+
+
+def latency_quantile(counts: Any, q: float) -> float | None:
+    """Seconds below which a share ``q`` of requests finished, interpolated within its bucket.
+
+    ``counts`` are per bucket of ``LATENCY_BUCKETS`` plus the overflow bucket (answered with the
+    largest bound). ``None`` when there is no request.
+    """
+    counts = np.asarray(counts, dtype=float)
+    total = counts.sum()
+    if total <= 0:
+        return None
+    rank = q * total
+    cum = np.cumsum(counts)
+    i = int(np.searchsorted(cum, rank, side="left"))
+    if i >= len(LATENCY_BUCKETS):
+        return LATENCY_BUCKETS[-1]
+    lower = LATENCY_BUCKETS[i - 1] if i > 0 else 0.0
+    before = cum[i - 1] if i > 0 else 0.0
+    return float(lower + (LATENCY_BUCKETS[i] - lower) * (rank - before) / counts[i])

@@ -29,7 +29,7 @@ from opsloop.mlops.serving.mlmodel import read_mlmodel
 from opsloop.mlops.serving.traffic import ModelSlots
 from opsloop.mlops.serving.uris import ModelResolver, resolve_model_uri
 
-__all__ = ["RegistryScoringApp", "model_uri_for"]
+__all__ = ["RegistryScoringApp", "model_uri_for", "name_and_ref"]
 
 _JSON = [(b"content-type", b"application/json")]
 
@@ -38,6 +38,16 @@ def model_uri_for(name: str, ref: str) -> str:
     """``models:/NAME/VERSION`` for a numeric ``ref``, else ``models:/NAME@ALIAS``."""
     ref = ref.lstrip("@")
     return f"models:/{name}/{ref}" if ref.isdigit() else f"models:/{name}@{ref}"
+
+
+def name_and_ref(uri: str) -> tuple[str, str]:
+    """``model_uri_for``'s inverse: ``models:/NAME/3`` → (NAME, "3"); ``models:/NAME@ALIAS`` → (NAME, ALIAS)."""
+    rest = uri.removeprefix("models:/")
+    name, _, version = rest.rpartition("/")
+    if name and version.isdigit():
+        return name, version
+    name, _, alias = rest.rpartition("@")
+    return name, alias
 
 
 class _Entry:

@@ -236,5 +236,4 @@ def _ref_of(uri: str) -> str:
 def _request_counts(metrics: ServingMetrics) -> Any:
     from opsloop.mlops.monitoring.health import RequestCounts
 
-    snap = metrics.snapshot()
-    return RequestCounts(snap.requests, snap.status["5xx"], snap.latency_counts)
+    return RequestCounts.of(metrics.snapshot())

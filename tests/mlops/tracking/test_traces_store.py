@@ -99,6 +99,17 @@ def test_tags_and_deletion(store: SqlTraceStore) -> None:
         store.delete_traces("9999", max_timestamp_millis=1)
 
 
+def test_assessments_made_within_one_millisecond_list_oldest_first(store: SqlTraceStore) -> None:
+    from opsloop.storage.sql.trace_assessments import SqlAssessmentStore
+
+    assessments = SqlAssessmentStore(store.db)
+    trace_id = store.start_trace(_trace(store.tracking.create_experiment("e"), 1)).trace_id
+    # made back to back, several share a millisecond (create_time): their order is their ids'
+    made = [assessments.create_assessment(trace_id, f"n{i}", {"feedback": {"value": i}}) for i in range(30)]
+    assert [a.assessment_id for a in store.get_trace_info(trace_id).assessments] == [a.assessment_id for a in made]
+    assert all(len(a.assessment_id) == 34 and a.assessment_id.startswith("a-") for a in made)
+
+
 def test_assessments_override_update_and_go_with_their_trace(store: SqlTraceStore) -> None:
     from opsloop.storage.sql.trace_assessments import SqlAssessmentStore
 

@@ -236,6 +236,8 @@ def topology(ctx: click.Context, path: str | None, add: bool, as_json: bool) -> 
         emit(rows, ["service", "depends on", "from"], as_json=False, title="service dependencies")
     click.echo(f"{len(body['declared'])} declared dependencies, {len(body.get('traced', []))} seen in traces, "
                f"{len(body['learned'])} learned links")
+    for edge in body.get("ignored", []):
+        click.echo(f"left out: {edge['source']} -> {edge['target']} ({edge['reason']})", err=True)
 
 
 _MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$", re.S)

@@ -22,8 +22,10 @@ def test_cli_topology_file(server, tmp_path) -> None:  # noqa: ANN001
     assert out.returncode == 0, out.stderr
     assert "2 declared dependencies" in out.stdout
     extra = tmp_path / "more.json"
-    extra.write_text('{"edges": [{"source": "cart", "target": "redis"}]}')
-    assert "3 declared" in run(server.url, "topology", str(extra), "--add").stdout
+    extra.write_text('{"edges": [{"source": "cart", "target": "redis"}, {"source": "cart", "target": "cart"}]}')
+    added = run(server.url, "topology", str(extra), "--add")
+    assert "3 declared" in added.stdout
+    assert "left out: cart -> cart (a service depending on itself is left out)" in added.stderr
     shown = run(server.url, "topology")
     assert shown.returncode == 0, shown.stderr
     assert "service dependencies" in shown.stdout and "3 declared dependencies, 0 seen in traces" in shown.stdout

@@ -13,6 +13,11 @@ Declared topology file (YAML or JSON)::
     # or
     edges:
       - {source: checkout, target: payments}
+
+A self-edge (``checkout: [checkout]``) says nothing about how a fault spreads, and topologies
+exported from traces often hold them (a service calling itself), so it is not an error: it is left
+out, and ``self_edges`` names what was left out (the topology API answers it as ``ignored``, a
+``topology.file`` logs it).
 """
 
 from __future__ import annotations
@@ -20,12 +25,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from opsloop.errors import InvalidInputError
 
-__all__ = ["LearnedEdge", "Topology", "parse_topology"]
+__all__ = ["LearnedEdge", "Topology", "parse_topology", "self_edges"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +44,16 @@ _DOCUMENT_KEYS = ("services", "edges", "actor")
 
 
 def parse_topology(doc: Any) -> list[tuple[str, str]]:
-    """Edges from a topology document (``services`` mapping and/or ``edges`` list)."""
+    """Edges from a topology document (``services`` mapping and/or ``edges`` list), self-edges left out."""
+    return [(a, b) for a, b in _edges(doc) if a != b]
+
+
+def self_edges(doc: Any) -> list[str]:
+    """The services a valid topology document declares as depending on themselves (left out)."""
+    return sorted({a for a, b in _edges(doc) if a == b})
+
+
+def _edges(doc: Any) -> list[tuple[str, str]]:
     if not isinstance(doc, dict):
         raise InvalidInputError("a topology document must be an object", field="topology")
     unknown = sorted(str(k) for k in doc if k not in _DOCUMENT_KEYS)
@@ -65,13 +78,7 @@ def parse_topology(doc: Any) -> list[tuple[str, str]]:
                 edge.get("target"), str) or not edge["source"] or not edge["target"]:
             raise InvalidInputError(f"edges[{i}]: expected {{source, target}}", field="edges")
         edges.append((edge["source"], edge["target"]))
-    return [(a, b) for a, b in edges if a != b]
-
-
-def load_topology_file(path: str | Path) -> list[tuple[str, str]]:
-    import yaml
-
-    return parse_topology(yaml.safe_load(Path(path).read_text()) or {})
+    return edges
 
 
 class Topology:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -106,16 +107,20 @@ def _declare_from_file(pipeline: Any, path: str) -> None:
     cannot be read is logged and the stored topology kept: alerts must still be received."""
     import yaml
 
-    from opsloop.aiops.correlation.topology import load_topology_file
+    from opsloop.aiops.correlation.topology import parse_topology, self_edges
 
     try:
-        edges = load_topology_file(path)
+        doc = yaml.safe_load(Path(path).read_text()) or {}
+        edges, looped = parse_topology(doc), self_edges(doc)
     except (OSError, ValueError, yaml.YAMLError) as exc:  # unreadable, not YAML, not a topology
         log.error("topology.file %s not used, the declared topology stays: %s", path, exc)
         return
     if set(edges) != set(pipeline.engine.topology.declared()):
         pipeline.set_topology(edges, actor=f"topology.file:{path}"[:200])
     log.info("declared topology from %s: %d dependencies", path, len(edges))
+    if looped:
+        log.warning("topology.file %s: left out %d service(s) declared as depending on themselves: %s",
+                    path, len(looped), ", ".join(looped[:10]))
 
 
 async def _ticker(pipeline, stop: asyncio.Event) -> None:  # noqa: ANN001

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from opsloop.aiops.correlation.topology import parse_topology
+from opsloop.aiops.correlation.topology import parse_topology, self_edges
 from opsloop.server.aiops._common import actor_of, pipeline
 from opsloop.server.wire import json_response, read_body
 
@@ -38,7 +38,9 @@ async def _set(request: Request, replace: bool) -> Response:
     body = await read_body(request, 16 << 20)
     edges = parse_topology(body.data)
     await run_in_threadpool(p.set_topology, edges, actor_of(request, body.data.get("actor")), replace)
-    return json_response(_graph(p))
+    ignored = [{"source": s, "target": s, "reason": "a service depending on itself is left out"}
+               for s in self_edges(body.data)]
+    return json_response(_graph(p) | ({"ignored": ignored} if ignored else {}))
 
 
 @router.put("", summary="Replace the declared topology", openapi_extra=_BODY)

@@ -124,9 +124,10 @@ class DeploymentTracker:
     """Reads the scoring app's counters; ``sample()`` appends one point per deployment to its ring."""
 
     def __init__(self, scoring: Callable[[], RegistryScoringApp | None],
-                 counters: SharedCounters | None = None) -> None:
+                 counters: SharedCounters | None = None, *, complete: bool = True) -> None:
         self._scoring = scoring
         self._counters = counters
+        self.complete = complete  # the counters read are every worker's (one worker, or shared counters)
         self._tracks: dict[str, _Track] = {}
         self._started = time.time()
 
@@ -263,7 +264,7 @@ def register(app: FastAPI, settings: Settings) -> None:
             scoring.metrics_for = counters.metrics_for
 
     share()  # the scoring app is mounted first (``extensions._AREAS``); the lifespan checks again
-    tracker = DeploymentTracker(find, counters)
+    tracker = DeploymentTracker(find, counters, complete=settings.server.workers <= 1 or counters is not None)
     app.state.deployments = tracker
     app.include_router(router)
     inner = app.router.lifespan_context

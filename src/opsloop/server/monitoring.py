@@ -29,6 +29,9 @@ Service health (``opsloop.mlops.monitoring.health``): on the same tick, every de
 workers) is judged over its model's ``health.window_s``: the share of 5xx answers and the p99 latency;
 a breach fires one ``model_health`` signal and its recovery resolves it, into the same pipeline. The
 thresholds are ``HealthPolicy``'s defaults, or the ``health`` ones stored with the model's reference.
+A firing check of a deployment the server no longer counts (no worker has it loaded and the tracker
+forgot it, or the server restarted) is resolved with the reason ``deployment no longer tracked``
+(when the tracker reads every worker's counters: one worker, or shared counters).
 
 The reference body: inline rows in an MLflow scoring shape (``dataframe_split``, ``dataframe_records``…)
 or ``{"path": "runs:/RUN_ID/data/train.parquet"}`` (a run artifact, Parquet or CSV); optional ``ref``
@@ -102,7 +105,9 @@ class ServerMonitoring:
         self.store = SqlMonitoringStore(runtime.db)
         self.sampler = PredictionSampler(self.store, "", rate=settings.sample_rate, max_samples=settings.max_samples,
                                          max_rows_per_request=settings.max_rows_per_request)
-        self.health = HealthMonitor(self.store, self.health_policy)
+        # the tracker reads every worker's deployments: a firing check of one it no longer counts is closed
+        self.health = HealthMonitor(self.store, self.health_policy,
+                                    every_deployment=bool(getattr(deployments, "complete", False)))
         self.health.on_signals = self.open_incidents
         self.api = create_monitoring_app(self.store, None, self.monitor, set_reference=self.set_reference,
                                          error_body=error_body, health=self.check_health)

@@ -136,3 +136,25 @@ def test_a_deployment_no_longer_counted_is_forgotten() -> None:
     monitor.observe({("m", "1"): counts(5), ("m", "2"): counts(5)}, 0.0)
     monitor.observe({("m", "2"): counts(6)}, 1.0)
     assert list(monitor._windows) == [("m", "2")]
+
+
+def test_a_firing_check_of_a_deployment_no_longer_counted_is_closed_with_its_reason() -> None:
+    """The server's readings hold every deployment it counts: one it forgot (or never counted since a restart)
+    can no longer be judged, so its firing check resolves (as Prometheus resolves an alert whose series are
+    gone), once, keeping the labels and severity it fired with."""
+    store = InMemoryMonitoringStore()
+    monitor = HealthMonitor(store, lambda _n: HealthPolicy(min_requests=10, max_error_rate=0.1),
+                            every_deployment=True)
+    [fired] = monitor.observe({("m", "1"): counts(100, 50), ("m", "2"): counts(100)}, 0.0)["signals"]
+    closed = monitor.observe({("m", "2"): counts(200)}, 60.0)["signals"]
+    assert [(s["labels"], s["status"]) for s in closed] == [(fired["labels"], "resolved")]
+    assert closed[0]["evidence"]["reason"] == "deployment no longer tracked"
+    assert closed[0]["severity"] == fired["severity"] and "observed" not in closed[0]["values"]
+    assert monitor.observe({("m", "2"): counts(300)}, 120.0)["signals"] == []
+
+
+def test_a_store_shared_with_other_serving_processes_leaves_their_checks_alone() -> None:
+    store = InMemoryMonitoringStore()
+    policy = HealthPolicy(min_requests=10, max_error_rate=0.1)
+    HealthMonitor(store, lambda _n: policy).observe({("other", "local"): counts(100, 50)}, 0.0)
+    assert HealthMonitor(store, lambda _n: policy).observe({("m", "local"): counts(100)}, 1.0)["signals"] == []

@@ -16,6 +16,12 @@ A check fires once when its value passes the threshold and resolves once it is b
 signal is a ``SignalKind.MODEL_HEALTH`` ``Signal`` (source ``monitor:health``, service = the model
 name, labels ``model``, ``ref`` (version or alias served) and ``check``), with the observed value,
 threshold, window and request count in ``values`` and ``evidence``.
+
+A firing check that can no longer be judged is closed, as Prometheus resolves an alert whose series are
+gone: when the readings hold every deployment of the store (``HealthMonitor(every_deployment=True)``, the
+server's own), a firing check of a deployment no longer among them (the server stopped counting it: no
+worker has it loaded and the deployment tracker forgot it, or the server restarted and nothing scored it
+since) resolves with ``evidence["reason"] == "deployment no longer tracked"``.
 """
 
 from __future__ import annotations
@@ -36,8 +42,10 @@ __all__ = ["CHECKS", "MAX_WINDOW_S", "HealthMonitor", "HealthPolicy", "RequestCo
            "evaluate", "latency_quantile"]
 
 CHECKS = ("error_rate", "latency_p99")
+UNTRACKED = "deployment no longer tracked"  # the reason a check of a deployment gone from the readings is closed
 MAX_WINDOW_S = 3600.0  # the longest window a policy may ask for: readings older than that are dropped
 SOURCE = "monitor:health"
+UNTRACKED_SCAN = 2000  # the newest health signals read for checks of deployments gone from the readings
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +141,19 @@ def evaluate(policy: HealthPolicy, counts: RequestCounts, firing: bool, check: s
     return None, observed
 
 
+def _closed(fired: Signal, now: float, reason: str, why: str) -> Signal:
+    """The resolution of firing signal ``fired`` whose check can no longer be judged (``reason``): the same
+    labels (it resolves the same condition) and severity, the threshold it had, no observed value."""
+    name, ref, check = fired.service, fired.labels.get("ref", ""), fired.labels.get("check", "")
+    kept: dict[str, float] = {k: fired.values[k] for k in ("threshold", "window_s") if k in fired.values}
+    return Signal(
+        time=now, source=SOURCE, kind=SignalKind.MODEL_HEALTH, service=name, labels=dict(fired.labels),
+        severity=fired.severity, status="resolved", values=kept,
+        text=f"{check} check of model {name} ({ref}) closed without a verdict: {why}",
+        evidence={"check": check, "reason": reason, **kept, "model_uri": model_uri_for(name, ref)},
+    )
+
+
 def _health_signal(name: str, ref: str, check: str, status: str, observed: float, counts: RequestCounts,
                    policy: HealthPolicy, now: float) -> Signal:
     threshold = policy.threshold(check) or 0.0
@@ -169,13 +190,19 @@ class HealthMonitor:
             is its state, read at every round, so a restarted server, a new leader of the schedule or another
             worker judging on request resolves what an earlier one fired, and does not fire it again.
         policy_for: a model name's ``HealthPolicy`` (e.g. from its reference's ``health`` thresholds).
+        every_deployment: the readings handed to ``observe`` hold every deployment whose signals ``store``
+            keeps (a server's, reading the counters of all its workers): a firing check of a deployment not
+            among them is closed (``UNTRACKED``). ``False`` (a store shared with other serving processes):
+            only the deployments read are judged.
 
     ``on_signals`` (settable) is called with each round's signals once they are stored.
     """
 
-    def __init__(self, store: MonitoringStore, policy_for: Callable[[str], HealthPolicy] | None = None) -> None:
+    def __init__(self, store: MonitoringStore, policy_for: Callable[[str], HealthPolicy] | None = None, *,
+                 every_deployment: bool = False) -> None:
         self.store = store
         self.policy_for = policy_for or (lambda _name: HealthPolicy())
+        self.every_deployment = every_deployment
         self.on_signals: Callable[[list[Signal]], None] | None = None
         self._windows: dict[tuple[str, str], RequestWindow] = {}
         self._lock = threading.Lock()  # the schedule and the API may judge at once: one after the other
@@ -217,7 +244,21 @@ class HealthMonitor:
                                  "firing": (ref, check) in was}
             states.append({"model": name, "ref": ref, "window_s": policy.window_s, "requests": counts.requests,
                            "server_errors": counts.server_errors, "checks": checks})
+        if self.every_deployment and emit:
+            signals += [_closed(fired, now, UNTRACKED, "the server no longer counts its requests (no worker has "
+                                "it loaded; or nothing scored it since the server started)")
+                        for fired in self._firing_untracked(readings)]
         return signals, states
+
+    def _firing_untracked(self, readings: Mapping[tuple[str, str], RequestCounts]) -> list[Signal]:
+        """The newest stored signal of each check that is firing for a deployment not in ``readings`` (of the
+        newest ``UNTRACKED_SCAN`` health signals: only a change of state is stored, so they reach far back)."""
+        newest: dict[tuple[str, str, str], Signal] = {}
+        for s in self.store.list_signals(kind=SignalKind.MODEL_HEALTH, limit=UNTRACKED_SCAN):
+            labels = s.labels
+            newest.setdefault((labels.get("model", s.service), labels.get("ref", ""), labels.get("check", "")), s)
+        return [s for (name, ref, _check), s in sorted(newest.items())
+                if s.status == "firing" and (name, ref) not in readings]
 
     def _firing_checks(self, name: str) -> set[tuple[str, str]]:
         """The ``(ref, check)`` of model ``name`` whose newest stored health signal is firing."""

@@ -94,6 +94,33 @@ def test_missing_required_field_is_named(http: httpx.Client) -> None:
     assert body["field"] == "run_id"
 
 
+@pytest.mark.parametrize(("path", "body"), [
+    ("runs/log-parameter", {"key": "p", "value": "1"}),
+    ("runs/log-metric", {"key": "m", "value": 1.0, "timestamp": 1, "step": 0}),
+    ("runs/set-tag", {"key": "t", "value": "1"}),
+    ("runs/delete-tag", {"key": "t"}),
+    ("runs/log-batch", {"params": [{"key": "b", "value": "2"}]}),
+    ("runs/update", {"status": "FINISHED", "end_time": 5}),
+    ("runs/log-inputs", {"datasets": []}),
+])
+def test_writes_to_a_deleted_run_are_invalid_parameter_values_as_in_mlflow(http: httpx.Client, run_id: str,
+                                                                          path: str, body: dict) -> None:
+    http.post(f"{API}/runs/delete", json={"run_id": run_id}).raise_for_status()
+    resp = http.post(f"{API}/{path}", json={"run_id": run_id, **body})
+    message = _error(resp, 400, "INVALID_PARAMETER_VALUE")["message"]
+    assert message == f"The run {run_id} must be in the 'active' state. Current state is deleted."
+
+
+def test_writes_to_a_deleted_experiment_are_invalid_parameter_values_as_in_mlflow(http: httpx.Client) -> None:
+    exp_id = http.post(f"{API}/experiments/create", json={"name": "doomed"}).json()["experiment_id"]
+    http.post(f"{API}/experiments/delete", json={"experiment_id": exp_id}).raise_for_status()
+    for path, body in [("runs/create", {}), ("experiments/set-experiment-tag", {"key": "a", "value": "b"}),
+                       ("logged-models", {"name": "m"})]:
+        resp = http.post(f"{API}/{path}", json={"experiment_id": exp_id, **body})
+        message = _error(resp, 400, "INVALID_PARAMETER_VALUE")["message"]
+        assert message == f"The experiment {exp_id} must be in the 'active' state. Current state is deleted."
+
+
 @pytest.mark.parametrize("path", ["..%2F..%2Fetc%2Fpasswd", "a/..%2F..%2Fescape", "%2Fetc%2Fpasswd", "x%00y"])
 def test_artifact_path_traversal_is_refused(http: httpx.Client, path: str) -> None:
     resp = http.put(f"/api/2.0/mlflow-artifacts/artifacts/{path}", content=b"pwned")

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Connection, Select, delete, select
 
-from opsloop.errors import InvalidInputError, InvalidStateError, NotFoundError
+from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.mlops.tracking.entities import TraceInfo
+from opsloop.mlops.tracking.lifecycle import require_active
 from opsloop.mlops.tracking.search import Clause, FilterParser, decode_page_token, encode_page_token
 from opsloop.storage.sql._dialect import upsert
 from opsloop.storage.sql._run_query import compare
@@ -183,8 +184,7 @@ class SqlTraceStore:
         if not _TRACE_ID.match(info.trace_id) or set(info.trace_id) == {"."}:
             raise InvalidInputError("A trace id must be 1 to 128 letters, digits or '_.:-'", field="trace_id")
         experiment = self.tracking.get_experiment(info.experiment_id)
-        if experiment.lifecycle_stage != "active":
-            raise InvalidStateError(f"Experiment {experiment.experiment_id} is deleted", field="experiment_id")
+        require_active("experiment", experiment.experiment_id, experiment.lifecycle_stage, "experiment_id")
         tags = {k: v for k, v in _trimmed(info.tags).items() if k not in _RESERVED_TAGS}
         tags[ARTIFACT_LOCATION_TAG] = f"{experiment.artifact_location.rstrip('/')}/traces/{info.trace_id}/artifacts"
         row = {

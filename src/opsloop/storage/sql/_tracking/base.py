@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, select
 
-from opsloop.errors import InvalidInputError, InvalidStateError, NotFoundError
+from opsloop.errors import InvalidInputError, NotFoundError
+from opsloop.mlops.tracking.lifecycle import require_active
 from opsloop.mlops.tracking.limits import MAX_INT64
 from opsloop.storage.sql import schema as t
 from opsloop.storage.sql.engine import Database
@@ -54,7 +55,5 @@ class TrackingStoreBase:
 
     def _active_run(self, conn: Connection, run_id: object):  # noqa: ANN202
         row = self._run_row(conn, run_id)
-        if row.lifecycle_stage != "active":
-            raise InvalidStateError(
-                f"The run {run_id} must be in the 'active' state. Current state is {row.lifecycle_stage}.")
+        require_active("run", run_id, row.lifecycle_stage, "run_id")
         return row

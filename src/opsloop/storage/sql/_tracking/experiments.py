@@ -9,6 +9,7 @@ from sqlalchemy import Connection, select, update
 from opsloop.errors import AlreadyExistsError, InvalidInputError, InvalidStateError, NotFoundError
 from opsloop.mlops.tracking import limits
 from opsloop.mlops.tracking.entities import Experiment, ViewType
+from opsloop.mlops.tracking.lifecycle import require_active
 from opsloop.mlops.tracking.search import decode_page_token, encode_page_token
 from opsloop.storage.sql import schema as t
 from opsloop.storage.sql._dialect import insert_ignore, inserted_id, upsert
@@ -129,8 +130,7 @@ class Experiments(TrackingStoreBase):
     def set_experiment_tag(self, experiment_id: object, key: str, value: str) -> None:
         self._checked_experiment_tags({key: value})
         exp = self.get_experiment(experiment_id)
-        if exp.lifecycle_stage != "active":
-            raise InvalidStateError(f"The experiment {exp.experiment_id} must be in the 'active' state.")
+        require_active("experiment", exp.experiment_id, exp.lifecycle_stage, "experiment_id")
         with self.db.write() as conn:
             upsert(conn, t.experiment_tags, [{"experiment_id": int(exp.experiment_id), "key": key, "value": value}],
                    ["experiment_id", "key"], ["value"])

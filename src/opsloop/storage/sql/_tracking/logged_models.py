@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, and_, case, func, or_, select, update
 
-from opsloop.errors import InvalidInputError, InvalidStateError, NotFoundError
+from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.mlops.tracking import limits
 from opsloop.mlops.tracking._names import random_run_name
 from opsloop.mlops.tracking.entities import LoggedModel, Metric
+from opsloop.mlops.tracking.lifecycle import require_active
 from opsloop.mlops.tracking.search import (
     LOGGED_MODEL_ATTRIBUTES,
     LOGGED_MODEL_NUMERIC_ATTRIBUTES,
@@ -35,8 +36,7 @@ class LoggedModels(TrackingStoreBase):
         limits.check_length(name, limits.MAX_LOGGED_MODEL_NAME_LENGTH, "name")
         limits.check_length(model_type, limits.MAX_LOGGED_MODEL_NAME_LENGTH, "model_type")
         exp = self.get_experiment(experiment_id)
-        if exp.lifecycle_stage != "active":
-            raise InvalidStateError(f"The experiment {exp.experiment_id} must be in the 'active' state.")
+        require_active("experiment", exp.experiment_id, exp.lifecycle_stage, "experiment_id")
         model_id = f"m-{uuid.uuid4().hex}"
         now = _now_ms()
         with self.db.write() as conn:

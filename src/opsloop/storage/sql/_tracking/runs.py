@@ -6,10 +6,11 @@ import uuid
 
 from sqlalchemy import update
 
-from opsloop.errors import InvalidInputError, InvalidStateError
+from opsloop.errors import InvalidInputError
 from opsloop.mlops.tracking import limits
 from opsloop.mlops.tracking._names import random_run_name
 from opsloop.mlops.tracking.entities import RUN_STATUSES, Run, RunInfo
+from opsloop.mlops.tracking.lifecycle import require_active
 from opsloop.storage.sql import schema as t
 from opsloop.storage.sql._dialect import insert_ignore, upsert
 from opsloop.storage.sql._tracking.base import RUN_NAME_TAG, TrackingStoreBase, _now_ms
@@ -21,10 +22,7 @@ class RunLifecycle(TrackingStoreBase):
     def create_run(self, experiment_id: object, user_id: str = "", start_time: int | None = None,
                    tags: dict[str, str] | None = None, run_name: str | None = None) -> Run:
         exp = self.get_experiment(experiment_id)
-        if exp.lifecycle_stage != "active":
-            raise InvalidStateError(
-                f"The experiment {exp.experiment_id} must be in the 'active' state. "
-                f"Current state is {exp.lifecycle_stage}.")
+        require_active("experiment", exp.experiment_id, exp.lifecycle_stage, "experiment_id")
         tags = {limits.check_key(key, "tag"): limits.check_value(value, "tag", key, limits.MAX_TAG_VAL_LENGTH,
                                                                  truncate=True)
                 for key, value in (tags or {}).items()}  # long values cut, as log_batch does

@@ -28,7 +28,9 @@ async def _health(_request: Request) -> Response:
 
 
 async def _version(_request: Request) -> Response:
-    return PlainTextResponse(MLFLOW_COMPAT_VERSION)
+    """The MLflow version whose API this server speaks, as MLflow's server answers ``GET /version`` (Flask's
+    default type, text/html); tools probe it to tell which MLflow they talk to."""
+    return Response(MLFLOW_COMPAT_VERSION, media_type="text/html")
 
 
 async def _server_info(request: Request) -> Response:

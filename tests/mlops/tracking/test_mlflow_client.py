@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import httpx
 import mlflow
 import numpy as np
 import pandas as pd
@@ -11,6 +12,8 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException, RestException
+
+from opsloop.server.app import MLFLOW_COMPAT_VERSION
 
 
 @pytest.fixture
@@ -107,6 +110,14 @@ def test_errors_have_mlflow_codes(client: MlflowClient) -> None:
         client.log_param(run.info.run_id, "p", "2")
     assert err.value.error_code == "INVALID_PARAMETER_VALUE"
     assert mlflow.get_experiment_by_name("nope") is None
+
+
+def test_version_answers_the_mlflow_version_as_mlflows_server_does(server) -> None:  # noqa: ANN001
+    resp = httpx.get(f"{server.url}/version")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "text/html; charset=utf-8"  # MLflow's (Flask's default)
+    assert resp.text == MLFLOW_COMPAT_VERSION
+    assert resp.text.split(".")[:2] == mlflow.__version__.split(".")[:2]  # the client these tests run
 
 
 def test_logged_models_ordered_by_a_metric_and_filtered_by_dataset(client: MlflowClient) -> None:

@@ -158,3 +158,32 @@ def test_a_store_shared_with_other_serving_processes_leaves_their_checks_alone()
     policy = HealthPolicy(min_requests=10, max_error_rate=0.1)
     HealthMonitor(store, lambda _n: policy).observe({("other", "local"): counts(100, 50)}, 0.0)
     assert HealthMonitor(store, lambda _n: policy).observe({("m", "local"): counts(100)}, 1.0)["signals"] == []
+
+
+def test_a_firing_check_whose_traffic_stopped_resolves_once_a_whole_window_passed_without_requests() -> None:
+    """No request in the window: the condition is no longer evaluated, so the check resolves with its reason
+    (it stayed firing for ever); a trickle under min_requests, or a window not yet passed, keeps it firing."""
+    store = InMemoryMonitoringStore()
+    monitor = HealthMonitor(store, lambda _n: HealthPolicy(window_s=300.0, min_requests=10, max_error_rate=0.1))
+    key = ("m", "1")
+    [fired] = monitor.observe({key: counts(100, 50)}, 0.0)["signals"]
+    assert monitor.observe({key: counts(100, 50)}, 200.0)["signals"] == []  # its burst is still in the window
+    assert monitor.observe({key: counts(102, 52)}, 400.0)["signals"] == []  # 2 requests, both failed: firing
+    assert monitor.observe({key: counts(102, 52)}, 650.0)["signals"] == []  # the trickle is within 300 s
+    [closed] = monitor.observe({key: counts(102, 52)}, 710.0)["signals"]
+    assert closed["status"] == "resolved" and closed["labels"] == fired["labels"]
+    assert closed["evidence"]["reason"] == "no traffic in window" and "observed" not in closed["values"]
+    assert "no requests in the last 300 s" in closed["text"] and closed["severity"] == fired["severity"]
+    assert monitor.observe({key: counts(102, 52)}, 720.0)["signals"] == []
+    assert [s.status for s in store.list_signals(model="m")] == ["resolved", "firing"]
+    refired = monitor.observe({key: counts(202, 152)}, 780.0)["signals"]  # traffic is back, failing
+    assert [s["status"] for s in refired] == ["firing"]
+
+
+def test_a_new_process_waits_a_whole_window_before_closing_a_check_for_lack_of_traffic() -> None:
+    store = InMemoryMonitoringStore()
+    policy = HealthPolicy(window_s=300.0, min_requests=10, max_error_rate=0.1)
+    HealthMonitor(store, lambda _n: policy).observe({("m", "1"): counts(100, 50)}, 0.0)
+    later = HealthMonitor(store, lambda _n: policy)  # restarted: the deployment's counters start at 0
+    assert later.observe({("m", "1"): counts(0)}, 500.0)["signals"] == []  # no readings over 300 s yet
+    assert [s["status"] for s in later.observe({("m", "1"): counts(0)}, 800.0)["signals"]] == ["resolved"]

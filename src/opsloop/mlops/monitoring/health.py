@@ -10,7 +10,11 @@ what came within each model's ``HealthPolicy.window_s``:
 - ``check=latency_p99``: the 99th percentile of request latency, estimated inside the latency
   histogram's buckets as Prometheus' ``histogram_quantile`` does.
 
-A check with fewer than ``min_requests`` requests in its window has no verdict and keeps its state.
+A check with fewer than ``min_requests`` requests in its window has no verdict and keeps its state,
+except a firing check whose whole window passed without any request: the condition is no longer
+evaluated, so it resolves (as Alertmanager resolves an alert no rule evaluates any more) with
+``evidence["reason"] == "no traffic in window"`` and no observed value. A trickle of requests (at least
+one, fewer than ``min_requests``) keeps it firing: those few may all still fail.
 A check fires once when its value passes the threshold and resolves once it is back at or below
 ``threshold * resolve_ratio`` (hysteresis: a value hovering at the threshold does not flap). Each
 signal is a ``SignalKind.MODEL_HEALTH`` ``Signal`` (source ``monitor:health``, service = the model
@@ -42,6 +46,7 @@ __all__ = ["CHECKS", "MAX_WINDOW_S", "HealthMonitor", "HealthPolicy", "RequestCo
            "evaluate", "latency_quantile"]
 
 CHECKS = ("error_rate", "latency_p99")
+NO_TRAFFIC = "no traffic in window"  # the reason a firing check whose window passed without a request resolves
 UNTRACKED = "deployment no longer tracked"  # the reason a check of a deployment gone from the readings is closed
 MAX_WINDOW_S = 3600.0  # the longest window a policy may ask for: readings older than that are dropped
 SOURCE = "monitor:health"
@@ -110,6 +115,10 @@ class RequestWindow:
         while len(self._readings) > 1 and self._readings[1][0] <= now - MAX_WINDOW_S:
             self._readings.popleft()
 
+    def covers(self, seconds: float, now: float) -> bool:
+        """Whether the readings reach back over the last ``seconds`` (one was taken at or before their start)."""
+        return bool(self._readings) and self._readings[0][0] <= now - seconds
+
     def over(self, seconds: float, now: float) -> RequestCounts:
         """What came within the last ``seconds``: the newest reading minus the newest one at or before the
         window's start (none: everything counted, i.e. since the counters started, all within reach)."""
@@ -138,6 +147,19 @@ def evaluate(policy: HealthPolicy, counts: RequestCounts, firing: bool, check: s
         return ("firing" if not firing else None), observed
     if firing and observed <= threshold * policy.resolve_ratio:
         return "resolved", observed
+    return None, observed
+
+
+def _change(name: str, ref: str, check: str, policy: HealthPolicy, window: RequestWindow, counts: RequestCounts,
+            fired: Signal | None, now: float) -> tuple[Signal | None, float | None]:
+    """The signal check ``check`` of deployment ``(name, ref)`` sends now (``None``: no change) and its observed
+    value; ``counts`` came within ``policy.window_s`` of ``window``, ``fired`` is its firing signal (if any).
+    A firing check whose whole window passed without a request resolves (``NO_TRAFFIC``)."""
+    status, observed = evaluate(policy, counts, fired is not None, check)
+    if status is not None:
+        return _health_signal(name, ref, check, status, observed or 0.0, counts, policy, now), observed
+    if fired is not None and not counts.requests and window.covers(policy.window_s, now):
+        return _closed(fired, now, NO_TRAFFIC, f"no requests in the last {policy.window_s:g} s"), observed
     return None, observed
 
 
@@ -227,7 +249,7 @@ class HealthMonitor:
         states = []
         for gone in self._windows.keys() - readings.keys():  # a deployment no longer counted: its readings go
             del self._windows[gone]
-        firing: dict[str, set[tuple[str, str]]] = {}
+        firing: dict[str, dict[tuple[str, str], Signal]] = {}
         for (name, ref), total in sorted(readings.items()):
             window = self._windows.setdefault((name, ref), RequestWindow())
             window.observe(now, total)
@@ -236,12 +258,15 @@ class HealthMonitor:
             was = firing[name] if name in firing else firing.setdefault(name, self._firing_checks(name))
             checks = {}
             for check in CHECKS:
-                status, observed = evaluate(policy, counts, (ref, check) in was, check)
-                if status is not None and emit:
-                    signals.append(_health_signal(name, ref, check, status, observed or 0.0, counts, policy, now))
-                    (was.add if status == "firing" else was.discard)((ref, check))
-                checks[check] = {"observed": observed, "threshold": policy.threshold(check),
-                                 "firing": (ref, check) in was}
+                key = (ref, check)
+                sent, observed = _change(name, ref, check, policy, window, counts, was.get(key), now)
+                if sent is not None and emit:
+                    signals.append(sent)
+                    if sent.status == "firing":
+                        was[key] = sent
+                    else:
+                        del was[key]
+                checks[check] = {"observed": observed, "threshold": policy.threshold(check), "firing": key in was}
             states.append({"model": name, "ref": ref, "window_s": policy.window_s, "requests": counts.requests,
                            "server_errors": counts.server_errors, "checks": checks})
         if self.every_deployment and emit:
@@ -260,9 +285,9 @@ class HealthMonitor:
         return [s for (name, ref, _check), s in sorted(newest.items())
                 if s.status == "firing" and (name, ref) not in readings]
 
-    def _firing_checks(self, name: str) -> set[tuple[str, str]]:
-        """The ``(ref, check)`` of model ``name`` whose newest stored health signal is firing."""
-        newest: dict[tuple[str, str], str] = {}
+    def _firing_checks(self, name: str) -> dict[tuple[str, str], Signal]:
+        """The newest stored health signal of each ``(ref, check)`` of model ``name``, where it is firing."""
+        newest: dict[tuple[str, str], Signal] = {}
         for s in self.store.list_signals(model=name, kind=SignalKind.MODEL_HEALTH, limit=500):
-            newest.setdefault((s.labels.get("ref", ""), s.labels.get("check", "")), s.status)
-        return {key for key, status in newest.items() if status == "firing"}
+            newest.setdefault((s.labels.get("ref", ""), s.labels.get("check", "")), s)
+        return {key: s for key, s in newest.items() if s.status == "firing"}

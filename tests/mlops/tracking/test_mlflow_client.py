@@ -161,6 +161,18 @@ def test_long_param_and_note_are_cut_as_mlflows_server_does(client: MlflowClient
     assert len(got.tags["mlflow.note.content"]) == 8000
 
 
+def test_logged_model_params_and_tags_are_kept_whole_as_mlflows_server_does(client: MlflowClient) -> None:
+    # MLflow stores them in Text columns without a length check; opsloop refused params over 6,000 characters
+    # and tags over 8,000 (the run limits).
+    model = client.create_logged_model(client.create_experiment("whole"), name="m",
+                                       params={"at_create": "c" * 9000})
+    client.log_model_params(model.model_id, {"grid": "g" * 7000, "vocab": "v" * 100_000})
+    client.set_logged_model_tags(model.model_id, {"notes": "n" * 9000})
+    got = client.get_logged_model(model.model_id)
+    assert {k: len(v) for k, v in got.params.items()} == {"at_create": 9000, "grid": 7000, "vocab": 100_000}
+    assert len(got.tags["notes"]) == 9000
+
+
 def test_proxy_multipart_upload_falls_back_to_one_request(client: MlflowClient, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     # With MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD the client first asks /mlflow-artifacts/mpu/create; a 404 there
     # failed every large upload. MLflow's answer for a store without multipart (501, its message) makes the

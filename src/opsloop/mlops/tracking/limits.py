@@ -11,6 +11,7 @@ MAX_METRICS_PER_BATCH = 1000
 MAX_ENTITIES_PER_BATCH = 1000
 MAX_PARAM_VAL_LENGTH = 6000
 MAX_TAG_VAL_LENGTH = 8000
+MAX_LOGGED_MODEL_PARAM_TAG_VAL_LENGTH = None  # MLflow keeps a logged model's params and tags whole (Text columns)
 MAX_EXPERIMENT_NAME_LENGTH = 500
 MAX_EXPERIMENT_TAG_VAL_LENGTH = 20000
 MAX_ENTITY_KEY_LENGTH = 250
@@ -55,14 +56,16 @@ def check_key(key: object, kind: str) -> str:
     return key
 
 
-def check_value(value: object, kind: str, key: str, limit: int, *, truncate: bool = False) -> str:
-    """``value`` if it is a string of at most ``limit`` characters; with ``truncate``, a longer one is cut to
-    ``limit``, as MLflow's server does with run params and tags (``MLFLOW_TRUNCATE_LONG_VALUES``, on by
-    default), instead of refused."""
+def check_value(value: object, kind: str, key: str, limit: int | None, *, truncate: bool = False) -> str:
+    """``value`` if it is a string of at most ``limit`` characters (any length with ``None``); with ``truncate``,
+    a longer one is cut to ``limit``, as MLflow's server does with run params and tags
+    (``MLFLOW_TRUNCATE_LONG_VALUES``, on by default), instead of refused."""
     if value is None:
         raise InvalidInputError(f"Missing value for required parameter 'value' of {kind} '{key}'", field="value")
     if not isinstance(value, str):
         raise InvalidInputError(f"{kind.capitalize()} '{key}' value must be a string", field="value")
+    if limit is None:
+        return value
     if len(value) > limit and truncate:
         return value[:limit]
     if len(value) > limit:

@@ -104,7 +104,7 @@ class LoggedModels(TrackingStoreBase):
     def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
         for key, value in tags.items():
             limits.check_key(key, "tag")
-            limits.check_value(value, "tag", key, limits.MAX_TAG_VAL_LENGTH)
+            limits.check_value(value, "tag", key, limits.MAX_LOGGED_MODEL_PARAM_TAG_VAL_LENGTH)
         self.get_logged_model(model_id)
         with self.db.write() as conn:
             upsert(conn, t.logged_model_tags, [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()],
@@ -121,7 +121,7 @@ class LoggedModels(TrackingStoreBase):
     def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
         for key, value in params.items():
             limits.check_key(key, "param")
-            limits.check_value(value, "param", key, limits.MAX_PARAM_VAL_LENGTH)
+            limits.check_value(value, "param", key, limits.MAX_LOGGED_MODEL_PARAM_TAG_VAL_LENGTH)
         self.get_logged_model(model_id)
         with self.db.write() as conn:
             insert_ignore(conn, t.logged_model_params,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from typing import Any
 
 import httpx
 from tests.aiops.ingestion._helpers import API
+
+from opsloop.aiops.pipeline import Pipeline
+from opsloop.aiops.runbooks import ModelGate, RunbookRunner
+from opsloop.core.signals import Severity, Signal
 
 FINAL = ("succeeded", "failed", "gate_failed")
 
@@ -43,3 +48,23 @@ def wait_runs(client: Any, count: int, timeout: float = 60.0, **params: Any) -> 
 
 def http(url: str) -> httpx.Client:
     return httpx.Client(base_url=url, timeout=30.0)
+
+
+def drift_incident(pipeline: Pipeline) -> int:
+    """Open an incident about model ``m`` on ``pipeline``; its id."""
+    report = pipeline.ingest([Signal(time=time.time(), source="test", kind="alert", service="m",
+                                     labels={"alertname": "Drift"}, severity=Severity.WARNING, text="drift")])
+    (incident_id,) = report.opened
+    return incident_id
+
+
+def run_queued(pipeline: Pipeline, gate: ModelGate) -> None:
+    """Run the queued runs of ``pipeline`` with a ``RunbookRunner`` over ``gate``, until they finish."""
+    runner = RunbookRunner(pipeline.runbooks.runs, pipeline.stores.incidents, base_url="http://127.0.0.1:1",
+                           gate=gate)
+
+    async def go() -> None:
+        await runner.run_once()
+        await runner.wait_idle()
+
+    asyncio.run(go())

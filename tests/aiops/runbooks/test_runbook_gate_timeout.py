@@ -3,16 +3,13 @@ validation that passed in time."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.aiops.runbooks._helpers import python
+from tests.aiops.runbooks._helpers import drift_incident, python, run_queued
 
 from opsloop.aiops.pipeline import Pipeline
-from opsloop.aiops.runbooks import RunbookRunner
-from opsloop.core.signals import Severity, Signal
 from opsloop.runtime import build_runtime
 from opsloop.settings import load_settings
 
@@ -29,6 +26,9 @@ class SlowGate:
 
     def new_versions(self, model: str, after: int | None) -> list[tuple[int, dict[str, str]]]:
         return [(2, {})]
+
+    def check_policy(self, policy: dict[str, Any] | str | None) -> None:
+        pass
 
     def validate(self, model: str, version: str, *, alias: str, data: str,
                  policy: dict[str, Any] | str | None) -> dict[str, Any]:
@@ -47,18 +47,8 @@ def _run_once(tmp_path: Path, gate: SlowGate, timeout_s: float) -> dict[str, Any
         pipeline.set_config("runbooks", [{"name": "retrain", "action": {
             "type": "retrain", "argv": python("print('trained')"), "timeout_s": timeout_s, "model": "m",
             "data": "unused.csv"}}])
-        report = pipeline.ingest([Signal(time=time.time(), source="test", kind="alert", service="m",
-                                         labels={"alertname": "Drift"}, severity=Severity.WARNING, text="drift")])
-        (incident_id,) = report.opened
-        run = pipeline.runbooks.request(incident_id, "retrain", "alice")
-        runner = RunbookRunner(pipeline.runbooks.runs, pipeline.stores.incidents, base_url="http://127.0.0.1:1",
-                               gate=gate)
-
-        async def go() -> None:
-            await runner.run_once()
-            await runner.wait_idle()
-
-        asyncio.run(go())
+        run = pipeline.runbooks.request(drift_incident(pipeline), "retrain", "alice")
+        run_queued(pipeline, gate)
         return pipeline.runbooks.runs.get(run["id"])
     finally:
         runtime.close()

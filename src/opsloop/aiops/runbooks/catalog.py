@@ -18,7 +18,8 @@ from sqlalchemy import Connection
 
 from opsloop.aiops.incidents.notifications import incident_payload
 from opsloop.aiops.runbooks.config import Runbook
-from opsloop.errors import InvalidStateError, NotFoundError
+from opsloop.aiops.runbooks.gate import ModelGate, check_policy
+from opsloop.errors import InvalidInputError, InvalidStateError, NotFoundError
 from opsloop.storage.sql.incidents import SqlIncidentStore
 from opsloop.storage.sql.runbooks import SqlRunbookStore
 
@@ -40,9 +41,35 @@ class RunbookCatalog:
         self.runbooks: dict[str, Runbook] = {}
         # Told (from any thread) when runs were queued, so a runner starts them without waiting.
         self.on_queued: list[Callable[[], None]] = []
+        # Reads a retrain's validation policy; while set, a policy it refuses is refused up front.
+        self.gate: ModelGate | None = None
 
     def set(self, runbooks: Iterable[Runbook]) -> None:
+        """Replace the runbooks.
+
+        Raises:
+            InvalidInputError: with a ``gate``, a retrain's policy it cannot read (``field`` ``policy…``).
+        """
+        runbooks = list(runbooks)
+        for rb in runbooks:
+            self.check(rb)
         self.runbooks = {rb.name: rb for rb in runbooks}
+
+    def attach(self, gate: ModelGate | None) -> None:
+        """Check retrain policies with ``gate`` from now on (``None``: no more); logs those already
+        configured that it cannot read (their runs will fail before training)."""
+        self.gate = gate
+        for rb in list(self.runbooks.values()):
+            try:
+                self.check(rb)
+            except InvalidInputError as exc:
+                log.error("%s (its runs will fail before training)", exc.message)
+
+    def check(self, rb: Runbook) -> None:
+        """Refuse a retrain whose validation policy the gate cannot read (no gate: nothing to check)."""
+        retrain = rb.action.retrain
+        if retrain is not None and self.gate is not None:
+            check_policy(self.gate, rb.name, retrain.policy)
 
     def get(self, name: str) -> Runbook:
         try:
@@ -70,9 +97,11 @@ class RunbookCatalog:
 
         Raises:
             NotFoundError: no such incident or runbook (``field`` says which).
+            InvalidInputError: a retrain whose validation policy cannot be read (``field`` ``policy…``).
             InvalidStateError: the incident was merged into another one.
         """
         rb = self.get(name)
+        self.check(rb)  # a policy file gone since the runbook was configured: say so now, not after training
         now = self.clock()
         with self.incidents.db.write() as conn:
             row = self.incidents.row(conn, incident_id)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["ModelGate"]
+from opsloop.errors import InvalidInputError, OpsloopError
+
+__all__ = ["ModelGate", "check_policy"]
 
 
 @runtime_checkable
@@ -20,6 +22,15 @@ class ModelGate(Protocol):
     def new_versions(self, model: str, after: int | None) -> list[tuple[int, dict[str, str]]]:
         """The versions of ``model`` numbered above ``after`` (all when ``None``), oldest first, each with
         the tags of the run that produced it overlaid by the version's own tags."""
+        ...
+
+    def check_policy(self, policy: dict[str, Any] | str | None) -> None:
+        """Read ``policy`` as ``validate`` would (the file exists and parses, its rules and metric names
+        are valid), without data or models: quick, so it runs before any training.
+
+        Raises:
+            OpsloopError: the policy could not be used (``field`` names its key when one is at fault).
+        """
         ...
 
     def validate(self, model: str, version: str, *, alias: str, data: str,
@@ -38,3 +49,16 @@ class ModelGate(Protocol):
     def promote(self, model: str, version: str, *, alias: str, actor: str, reason: str) -> None:
         """Move ``@alias`` to ``version`` through the audited promotion path (its validation must have passed)."""
         ...
+
+
+def check_policy(gate: ModelGate, runbook: str, policy: dict[str, Any] | str | None) -> None:
+    """A retrain runbook's policy as ``gate`` reads it, before any training.
+
+    Raises:
+        InvalidInputError: the policy cannot be used; ``field`` is ``policy`` or ``policy.KEY``.
+    """
+    try:
+        gate.check_policy(policy)
+    except OpsloopError as exc:
+        key = "policy" if exc.field in (None, "policy") else f"policy.{exc.field}"
+        raise InvalidInputError(f"runbook {runbook!r}: {key}: {exc.message}", field=key) from None

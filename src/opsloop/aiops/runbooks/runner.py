@@ -22,10 +22,10 @@ import orjson
 
 from opsloop.aiops.incidents.notifications import first_set
 from opsloop.aiops.runbooks.config import Action, Runbook
-from opsloop.aiops.runbooks.gate import ModelGate
+from opsloop.aiops.runbooks.gate import ModelGate, check_policy
 from opsloop.aiops.runbooks.process import ProcessResult, run_process
 from opsloop.aiops.runbooks.states import FAILED, GATE_FAILED, RUNNING, SUCCEEDED
-from opsloop.errors import OpsloopError
+from opsloop.errors import InvalidInputError, OpsloopError
 from opsloop.storage.sql.incidents import SqlIncidentStore
 from opsloop.storage.sql.runbooks import SqlRunbookStore
 
@@ -196,6 +196,10 @@ class RunbookRunner:
         gate = self.gate
         if gate is None:
             return {"state": FAILED, "error": "this server has no model registry to validate a retrained model with"}
+        try:  # the policy file may have gone (or changed) since the runbook was configured
+            await asyncio.to_thread(check_policy, gate, run["runbook"], target.policy)
+        except InvalidInputError as exc:
+            return {"state": FAILED, "error": f"{exc.message} (found before training: nothing was trained)"[:2000]}
         deadline = self.clock() + action.timeout_s  # timeout_s bounds training and validation together
         before = await asyncio.to_thread(gate.latest_version, target.model)
         result = await self._program(run, action, {"MLFLOW_TRACKING_URI": self.base_url,

@@ -104,16 +104,18 @@ class RegistryGate:
             out.append((mv.version, {**tags, **mv.tags}))
         return out
 
+    def check_policy(self, policy: dict[str, Any] | str | None) -> None:
+        _read_policy(policy)
+
     def validate(self, model: str, version: str, *, alias: str, data: str,
                  policy: dict[str, Any] | str | None) -> dict[str, Any]:
         from opsloop.mlops.monitoring.service import read_table
         from opsloop.mlops.registry.validation_registry import LocalValidationRegistry
         from opsloop.mlops.serving.loading import load_model
-        from opsloop.mlops.validation import ValidationPolicy, load_policy, validate_models
+        from opsloop.mlops.validation import validate_models
 
         registry = LocalValidationRegistry(self.runtime, cache_dir=self.cache_dir)
-        rules = ValidationPolicy.from_dict(policy) if isinstance(policy, dict) else (
-            load_policy(policy) if policy else ValidationPolicy())
+        rules = _read_policy(policy)
         frame = read_table(data)
         champion = registry.alias_version(model, alias)
         if champion == str(version):
@@ -133,6 +135,15 @@ class RegistryGate:
         self.runtime.registry.promote(model, alias, version, actor=actor, reason=reason, require_validation=True)
 
 
+def _read_policy(policy: dict[str, Any] | str | None) -> Any:
+    """A retrain's ``policy`` (inline keys or a file path; ``None``: the defaults) as a ``ValidationPolicy``."""
+    from opsloop.mlops.validation import ValidationPolicy, load_policy
+
+    if isinstance(policy, dict):
+        return ValidationPolicy.from_dict(policy)
+    return load_policy(policy) if policy else ValidationPolicy()
+
+
 def base_url(settings: Settings) -> str:
     host = settings.server.host
     if host in ("0.0.0.0", "::", ""):
@@ -149,6 +160,7 @@ async def running(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     runner = RunbookRunner(catalog.runs, catalog.incidents, base_url=base_url(settings),
                            gate=RegistryGate(app.state.runtime), max_concurrent=settings.runbooks.max_concurrent)
     catalog.on_queued.append(runner.wake)
+    await asyncio.to_thread(catalog.attach, runner.gate)  # retrain policies are checked from now on
     app.state.runbook_runner = runner
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop), name="aiops-runbooks")
@@ -157,5 +169,6 @@ async def running(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     finally:
         stop.set()
         catalog.on_queued.remove(runner.wake)
+        catalog.attach(None)
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(task, timeout=10)

@@ -43,7 +43,7 @@ def test_experiment_names_are_unique_and_renames_checked(store: SqlTrackingStore
     assert store.get_experiment(exp).name == "gamma"
     with pytest.raises(NotFoundError):
         store.get_experiment("424242")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(InvalidInputError, match="must be a valid integer"):  # MLflow's answer
         store.get_experiment("not-a-number")
 
 

@@ -121,6 +121,26 @@ def test_writes_to_a_deleted_experiment_are_invalid_parameter_values_as_in_mlflo
         assert message == f"The experiment {exp_id} must be in the 'active' state. Current state is deleted."
 
 
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "experiments/get", {"experiment_id": "churn"}),
+    ("GET", "experiments/get", {"experiment_id": "1.5"}),
+    ("POST", "runs/create", {"experiment_id": "churn"}),
+    ("POST", "runs/search", {"experiment_ids": ["0", "churn"]}),
+    ("POST", "experiments/delete", {"experiment_id": "churn"}),
+    ("POST", "experiments/set-experiment-tag", {"experiment_id": "churn", "key": "a", "value": "b"}),
+    ("POST", "logged-models", {"experiment_id": "churn"}),
+    ("POST", "logged-models/search", {"experiment_ids": ["churn"]}),
+])
+def test_an_experiment_id_that_is_no_integer_is_an_invalid_parameter_as_in_mlflow(
+        http: httpx.Client, method: str, path: str, body: dict) -> None:
+    # Often an experiment's name passed as its id: MLflow says so; opsloop answered 404 "No Experiment with id=…".
+    resp = http.get(f"{API}/{path}", params=body) if method == "GET" else http.post(f"{API}/{path}", json=body)
+    error = _error(resp, 400, "INVALID_PARAMETER_VALUE")
+    bad = body.get("experiment_id") or body["experiment_ids"][-1]
+    assert error["message"] == f"Invalid experiment ID '{bad}'. Experiment ID must be a valid integer."
+    assert error["field"] == "experiment_id"
+
+
 @pytest.mark.parametrize("path", ["..%2F..%2Fetc%2Fpasswd", "a/..%2F..%2Fescape", "%2Fetc%2Fpasswd", "x%00y"])
 def test_artifact_path_traversal_is_refused(http: httpx.Client, path: str) -> None:
     resp = http.put(f"/api/2.0/mlflow-artifacts/artifacts/{path}", content=b"pwned")

@@ -129,7 +129,7 @@ def test_start_trace_needs_a_trace_and_a_live_experiment(http: httpx.Client, exp
     assert _error(http.post(V3, json={}), 400, "INVALID_PARAMETER_VALUE")["field"] == "trace"
     assert _error(http.post(V3, json={"trace": {}}), 400, "INVALID_PARAMETER_VALUE")["field"] == "trace.trace_info"
     assert _error(_start(http, _info("987654")), 404, "RESOURCE_DOES_NOT_EXIST")["field"] == "experiment_id"
-    assert _error(_start(http, _info("not-a-number")), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert _error(_start(http, _info("not-a-number")), 400, "INVALID_PARAMETER_VALUE")["field"] == "experiment_id"
     http.post("/api/2.0/mlflow/experiments/delete", json={"experiment_id": experiment_id})
     body = _error(_start(http, _info(experiment_id)), 400, "INVALID_PARAMETER_VALUE")  # as MLflow answers
     assert "must be in the 'active' state" in body["message"]

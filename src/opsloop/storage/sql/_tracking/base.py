@@ -27,8 +27,9 @@ def _now_ms() -> int:
 def _exp_id(value: object) -> int:
     try:
         found = int(str(value))
-    except (TypeError, ValueError):
-        found = -1
+    except ValueError:  # MLflow's answer for an id that is no integer (often an experiment's name)
+        raise InvalidInputError(f"Invalid experiment ID '{value}'. Experiment ID must be a valid integer.",
+                                field="experiment_id") from None
     if not 0 <= found <= MAX_INT64:  # no such row can exist (and SQL could not even compare it)
         raise NotFoundError(f"No Experiment with id={value} exists", field="experiment_id")
     return found

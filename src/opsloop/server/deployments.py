@@ -54,14 +54,16 @@ HISTORY = 720  # one hour of samples per deployment
 MAX_TRACKED = 64  # deployments remembered (those no longer loaded are forgotten first)
 _NS, _NK, _NL = len(STATUS_CLASSES), len(ERROR_KINDS), len(LATENCY_BUCKETS) + 1
 _LAT = slice(_NS + _NK, _NS + _NK + _NL)
+_CLIENT_LAT = slice(_LAT.stop, _LAT.stop + _NL)  # the 4xx answers among _LAT (left out of the health checks)
 
 router = APIRouter(prefix="/api/opsloop/v1/deployments", tags=["deployments"])
 
 
 def _vector(snap: MetricsSnapshot) -> np.ndarray:
-    """status counts, error kinds, latency buckets, latency sum: one array to add and subtract."""
-    return np.asarray([*snap.status.values(), *snap.error_kinds.values(), *snap.latency_counts, snap.latency_sum],
-                      dtype=float)
+    """status counts, error kinds, latency buckets, those of 4xx answers, latency sum: one array to add and
+    subtract."""
+    return np.asarray([*snap.status.values(), *snap.error_kinds.values(), *snap.latency_counts,
+                       *snap.client_error_latency_counts, snap.latency_sum], dtype=float)
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -76,7 +78,7 @@ class _Track:
         self.metrics: Any = None
         self.app: weakref.ref[Any] | None = None
         self.model: dict[str, Any] = {}
-        self.base = np.zeros(_NS + _NK + _NL + 1)
+        self.base = np.zeros(_CLIENT_LAT.stop + 1)
         self.last = np.zeros_like(self.base)
         self.sampled = np.zeros_like(self.base)
         self.sampled_at = 0.0
@@ -167,13 +169,13 @@ class DeploymentTracker:
             track.loaded = counters.loaded(uri)
 
     def request_counts(self) -> dict[tuple[str, str], RequestCounts]:
-        """Every deployment's cumulative requests, 5xx answers and latency buckets, by ``(name, ref)``
-        (what the health checks judge), read now."""
+        """Every deployment's cumulative requests, 5xx answers and latency buckets of the requests that reached
+        the model (not the 4xx answers), by ``(name, ref)`` (what the health checks judge), read now."""
         out = {}
         for uri, track in self.refresh().items():
             total = track.total
             out[name_and_ref(uri)] = RequestCounts(int(total[:_NS].sum()), int(total[STATUS_CLASSES.index("5xx")]),
-                                                   tuple(int(c) for c in total[_LAT]))
+                                                   tuple(int(c) for c in total[_LAT] - total[_CLIENT_LAT]))
         return out
 
     def sample(self, now: float | None = None) -> None:

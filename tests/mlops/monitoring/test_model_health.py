@@ -14,7 +14,7 @@ from opsloop.mlops.monitoring.health import (
     evaluate,
     latency_quantile,
 )
-from opsloop.mlops.serving.metrics import LATENCY_BUCKETS
+from opsloop.mlops.serving.metrics import LATENCY_BUCKETS, ServingMetrics
 
 FAST = LATENCY_BUCKETS.index(0.01)  # the bucket of requests of 5-10 ms
 SLOW = LATENCY_BUCKETS.index(2.5)  # 1-2.5 s
@@ -187,3 +187,22 @@ def test_a_new_process_waits_a_whole_window_before_closing_a_check_for_lack_of_t
     later = HealthMonitor(store, lambda _n: policy)  # restarted: the deployment's counters start at 0
     assert later.observe({("m", "1"): counts(0)}, 500.0)["signals"] == []  # no readings over 300 s yet
     assert [s["status"] for s in later.observe({("m", "1"): counts(0)}, 800.0)["signals"]] == ["resolved"]
+
+
+def test_client_errors_are_left_out_of_the_p99_latency_but_stay_in_the_endpoints_histogram() -> None:
+    """A 4xx is answered before the model is asked: slow or fast, it is not the model's latency. /metrics
+    (the HTTP endpoint's Prometheus histogram) still counts every answer."""
+    metrics = ServingMetrics(model="m")
+    for _ in range(5):
+        metrics.observe_request(200, 0.003)
+    for _ in range(95):
+        metrics.observe_request(400, 2.0, "bad_request")  # e.g. a huge malformed body, slow to read
+    snap = metrics.snapshot()
+    assert sum(snap.latency_counts) == 100 and sum(snap.client_error_latency_counts) == 95
+    assert 'opsloop_serving_request_duration_seconds_count{model="m"} 100' in metrics.render()
+    counts = RequestCounts.of(snap)
+    assert counts.requests == 100 and sum(counts.latency_counts) == 5
+    assert latency_quantile(counts.latency_counts, 0.99) <= 0.005  # type: ignore[operator]
+    assert evaluate(HealthPolicy(min_requests=5, max_latency_p99_s=1.0), counts, False, "latency_p99")[0] is None
+    # min_requests counts the requests whose latency is judged: 5 reached the model
+    assert evaluate(HealthPolicy(min_requests=6), counts, False, "latency_p99") == (None, None)

@@ -154,6 +154,22 @@ def test_slow_answers_fire_the_p99_latency_check_until_fast_ones_bring_it_back(
         wait_until(lambda: _incidents(http, "sluggish")[0]["state"] == "resolved")
 
 
+def test_fast_client_errors_do_not_hide_a_slow_model_from_the_p99_latency_check(
+        server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """200 requests refused with a 400 (a column missing: answered before the model is asked) and 2 slow
+    answers of the model: p99 over every answer would be a 400's; over what reached the model it is 0.3 s."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    _register(server.url, "masked")
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        assert _reference(http, "masked", {"min_requests": 2, "max_latency_p99_s": 0.2}).status_code == 200
+        bad = {"dataframe_split": {"columns": ["b"], "data": [[1.0]]}}
+        assert {http.post("/serving/masked/champion/invocations", json=bad).status_code for _ in range(200)} == {400}
+        assert set(_score(http, "masked", SLOW, 2)) == {200}
+        [fired] = _health(http, "latency_p99")
+        assert fired["status"] == "firing" and fired["evidence"]["observed"] > 0.2
+        assert fired["evidence"]["requests"] == 202  # every answer, as the error rate's denominator
+
+
 def test_the_schedule_judges_health_on_its_own(tmp_path_factory: pytest.TempPathFactory,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """With the monitoring schedule on, nobody asks: the 5xx burst opens an incident, healthy traffic

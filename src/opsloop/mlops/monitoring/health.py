@@ -7,8 +7,12 @@ those cumulative counters on each monitoring tick (``observe``), keeps the readi
 what came within each model's ``HealthPolicy.window_s``:
 
 - ``check=error_rate``: the share of requests answered 5xx (a client's 4xx is not the model's fault);
-- ``check=latency_p99``: the 99th percentile of request latency, estimated inside the latency
-  histogram's buckets as Prometheus' ``histogram_quantile`` does.
+- ``check=latency_p99``: the 99th percentile of the latency of the requests that reached the model (2xx
+  and 5xx answers), estimated inside the latency histogram's buckets as Prometheus' ``histogram_quantile``
+  does. A 4xx is answered before the model is asked (bad input, a body too large): its latency, fast or
+  slow, says nothing of the model's, so it is left out (``/metrics`` and the deployments API still count
+  every answer, as a Prometheus HTTP latency histogram does); the check's ``min_requests`` counts those
+  requests only.
 
 A check with fewer than ``min_requests`` requests in its window has no verdict and keeps its state,
 except a firing check whose whole window passed without any request: the condition is no longer
@@ -83,7 +87,8 @@ class RequestCounts:
     Attributes:
         requests: answered requests (every status class).
         server_errors: those answered 5xx.
-        latency_counts: requests per bucket of ``LATENCY_BUCKETS`` plus the overflow bucket (not cumulative).
+        latency_counts: requests that reached the model (not the 4xx answers) per bucket of
+            ``LATENCY_BUCKETS`` plus the overflow bucket (not cumulative).
     """
 
     requests: int = 0
@@ -93,7 +98,7 @@ class RequestCounts:
     @classmethod
     def of(cls, snap: MetricsSnapshot) -> RequestCounts:
         """A scoring app's cumulative counts, from its metrics' snapshot."""
-        return cls(snap.requests, snap.status["5xx"], snap.latency_counts)
+        return cls(snap.requests, snap.status["5xx"], snap.model_latency_counts)
 
     def minus(self, earlier: RequestCounts) -> RequestCounts:
         """What came after ``earlier``; everything when the counters went backwards (they were reset)."""
@@ -137,7 +142,8 @@ def evaluate(policy: HealthPolicy, counts: RequestCounts, firing: bool, check: s
     and is back at or below ``threshold * resolve_ratio``, else ``None`` (no change, or no verdict: the
     check is off or the window has fewer than ``min_requests`` requests)."""
     threshold = policy.threshold(check)
-    if threshold is None or counts.requests < max(1, policy.min_requests):
+    judged = counts.requests if check == "error_rate" else sum(counts.latency_counts)  # no 4xx in latency
+    if threshold is None or judged < max(1, policy.min_requests):
         return None, None
     observed = (counts.server_errors / counts.requests if check == "error_rate"
                 else latency_quantile(counts.latency_counts, 0.99))

@@ -50,8 +50,12 @@ class _Layout:
         return self.rows + len(VARIANTS) + variant * (len(self.prediction_buckets) + 3)
 
     @property
-    def width(self) -> int:
+    def client_latency(self) -> int:  # the 4xx answers among the latency buckets: buckets..., +Inf
         return self.prediction(len(VARIANTS))
+
+    @property
+    def width(self) -> int:
+        return self.client_latency + len(self.latency_buckets) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,18 +66,26 @@ class MetricsSnapshot:
         status: finished ``/invocations`` requests by status class (``2xx``, ``4xx``, ``5xx``).
         error_kinds: failed requests by kind (``bad_request``, ``internal``...).
         latency_counts: requests per latency bucket (not cumulative); the last one is over
-            ``LATENCY_BUCKETS[-1]`` seconds.
+            ``LATENCY_BUCKETS[-1]`` seconds. Every answer, as the Prometheus histogram of ``/metrics``.
         latency_sum: total seconds spent on those requests.
+        client_error_latency_counts: the 4xx answers among ``latency_counts`` (a client's error is
+            answered before the model is asked: bad input, an unknown route, a body too large).
     """
 
     status: dict[str, int]
     error_kinds: dict[str, int]
     latency_counts: tuple[int, ...]
     latency_sum: float
+    client_error_latency_counts: tuple[int, ...] = (0,) * (len(LATENCY_BUCKETS) + 1)
 
     @property
     def requests(self) -> int:
         return sum(self.status.values())
+
+    @property
+    def model_latency_counts(self) -> tuple[int, ...]:
+        """``latency_counts`` of the requests that reached the model (2xx and 5xx answers, not 4xx)."""
+        return tuple(a - c for a, c in zip(self.latency_counts, self.client_error_latency_counts, strict=True))
 
     @property
     def errors(self) -> int:
@@ -119,7 +131,10 @@ class ServingMetrics:
         if error is not None:
             row[lay.errors + ERROR_KINDS.index(error)] += 1
         nb = len(LATENCY_BUCKETS)
-        row[lay.latency + int(np.searchsorted(self._lat, seconds))] += 1
+        bucket = int(np.searchsorted(self._lat, seconds))
+        row[lay.latency + bucket] += 1
+        if 400 <= status < 500:
+            row[lay.client_latency + bucket] += 1
         row[lay.latency + nb + 1] += seconds
         row[lay.latency + nb + 2] += 1
 
@@ -147,7 +162,8 @@ class ServingMetrics:
             status={s: int(total[lay.requests + i]) for i, s in enumerate(STATUS_CLASSES)},
             error_kinds={k: int(total[lay.errors + i]) for i, k in enumerate(ERROR_KINDS)},
             latency_counts=tuple(int(c) for c in total[lay.latency:lay.latency + nb + 1]),
-            latency_sum=float(total[lay.latency + nb + 1]))
+            latency_sum=float(total[lay.latency + nb + 1]),
+            client_error_latency_counts=tuple(int(c) for c in total[lay.client_latency:lay.client_latency + nb + 1]))
 
     def render(self) -> str:
         """Prometheus text exposition (version 0.0.4), summed over all workers."""

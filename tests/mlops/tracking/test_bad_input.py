@@ -199,6 +199,29 @@ def test_huge_history_page_sizes_and_offsets(http: httpx.Client, run_id: str) ->
     assert _error(r, 400, "INVALID_PARAMETER_VALUE")["field"] == "page_token"
 
 
+@pytest.mark.parametrize(("params", "field"), [
+    ({"max_results": 0}, "max_results"),  # was a 500 (division by zero), which the mlflow client retries
+    ({"max_results": 2501}, "max_results"),
+    ({"run_ids": None}, "run_ids"),
+    ({"run_ids": ["r"] * 101}, "run_ids"),
+    ({"start_step": 1}, "end_step"),
+    ({"start_step": 5, "end_step": 1}, "end_step"),
+])
+def test_bad_bulk_interval_requests_are_refused_as_mlflow_refuses_them(http: httpx.Client, run_id: str,
+                                                                       params: dict, field: str) -> None:
+    query = {"run_ids": [run_id], "metric_key": "m", **params}
+    resp = http.get(f"{API}/metrics/get-history-bulk-interval", params={k: v for k, v in query.items() if v is not None})
+    assert _error(resp, 400, "INVALID_PARAMETER_VALUE")["field"] == field
+
+
+def test_bulk_interval_skips_runs_that_do_not_exist_as_mlflow_does(http: httpx.Client, run_id: str) -> None:
+    http.post(f"{API}/runs/log-metric", json={"run_id": run_id, "key": "m", "value": 2.0, "timestamp": 1, "step": 3})
+    resp = http.get(f"{API}/metrics/get-history-bulk-interval",
+                    params={"run_ids": ["0" * 32, run_id], "metric_key": "m", "max_results": 10})
+    assert resp.status_code == 200, resp.text
+    assert [(m["run_id"], m["step"], m["value"]) for m in resp.json()["metrics"]] == [(run_id, 3, 2.0)]
+
+
 HUGE = 2**70
 
 

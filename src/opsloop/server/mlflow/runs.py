@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from opsloop.errors import InvalidInputError
+from opsloop.errors import InvalidInputError, NotFoundError
+from opsloop.mlops.tracking import limits
 from opsloop.mlops.tracking.entities import Dataset, DatasetInput, Metric, ViewType
 from opsloop.runtime import Runtime
 from opsloop.server.mlflow._endpoint import api_route
@@ -144,14 +145,40 @@ def metric_history(rt: Runtime, b: Body) -> dict[str, Any]:
     return out
 
 
+def _bulk_interval_args(b: Body) -> tuple[list[str], int, int | None, int | None]:
+    """The run ids, points per run and step range of a bulk-interval request, checked as MLflow checks them."""
+    run_ids = b.list("run_ids")
+    if not run_ids:
+        raise InvalidInputError("Missing value for required parameter 'run_ids'.", field="run_ids")
+    if not all(isinstance(r, str) for r in run_ids):
+        raise InvalidInputError("run_ids must be a list of strings", field="run_ids")
+    if len(run_ids) > limits.MAX_RUNS_METRIC_HISTORY_BULK:
+        raise InvalidInputError(f"GetMetricHistoryBulkInterval request must specify at most "
+                                f"{limits.MAX_RUNS_METRIC_HISTORY_BULK} run_ids. Received {len(run_ids)} run_ids.",
+                                field="run_ids")
+    limit = limits.MAX_RESULTS_PER_RUN_METRIC_HISTORY_BULK
+    max_results = b.int("max_results", default=limit)
+    if not 1 <= max_results <= limit:
+        raise InvalidInputError(f"max_results must be between 1 and {limit}.", field="max_results")
+    start, end = b.int("start_step"), b.int("end_step")
+    if (start is None) != (end is None):
+        raise InvalidInputError("If either start step or end step are specified, both must be specified.",
+                                field="start_step" if start is None else "end_step")
+    if start is not None and end is not None and start > end:
+        raise InvalidInputError(f"end_step must be greater than start_step. Found start_step={start} and "
+                                f"end_step={end}.", field="end_step")
+    return run_ids, max_results, start, end
+
+
 def metric_history_bulk_interval(rt: Runtime, b: Body) -> dict[str, Any]:
     key = b.str("metric_key", required=True)
-    run_ids = b.list("run_ids")
-    max_results = b.int("max_results", default=320)
-    start, end = b.int("start_step"), b.int("end_step")
+    run_ids, max_results, start, end = _bulk_interval_args(b)
     out = []
-    for run_id in run_ids[:100]:
-        points, _ = rt.tracking.get_metric_history(run_id, key)
+    for run_id in run_ids:
+        try:
+            points, _ = rt.tracking.get_metric_history(run_id, key)
+        except NotFoundError:  # as in MLflow, a run that does not exist has no points
+            continue
         points = [p for p in points if (start is None or p.step >= start) and (end is None or p.step <= end)]
         if len(points) > max_results:
             stride = len(points) / max_results

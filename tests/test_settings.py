@@ -47,6 +47,24 @@ def test_bad_values_name_the_setting(tmp_path: Path) -> None:
         load_settings(environ={}, config_file=bad)
 
 
+def test_the_url_other_hosts_reach_the_server_at(tmp_path: Path) -> None:
+    """``server.advertise_url`` when set; else the bind address when other hosts can reach it."""
+    import socket
+
+    none = tmp_path / "none.toml"
+
+    def url(**server: object) -> str | None:
+        return load_settings({"server": server}, environ={}, config_file=none).server.reachable_url()
+
+    assert url(advertise_url="http://opsloop-1.internal:5000/") == "http://opsloop-1.internal:5000"
+    assert url(host="0.0.0.0", port=5001) == f"http://{socket.gethostname()}:5001"
+    assert url(host="10.0.0.5", port=5002) == "http://10.0.0.5:5002"
+    assert url(host="fd00::5", port=5003) == "http://[fd00::5]:5003"
+    assert url() is None and url(host="localhost") is None  # loopback: no other host reaches it
+    with pytest.raises(InvalidInputError, match="server.advertise_url"):
+        url(advertise_url="ftp://x")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -54,6 +72,7 @@ def test_bad_values_name_the_setting(tmp_path: Path) -> None:
         (["--database-url", "mysql://db/x"], "unsupported database URL"),
         (["--database-url", "postgresql+psycopg://nobody@127.0.0.1:1/x"], "cannot open database"),
         (["--data-dir", "/proc/no-such-folder/data"], "cannot create the data folder"),
+        (["--advertise-url", "10.0.0.5:5000"], "invalid setting server.advertise_url"),
     ],
 )
 def test_server_start_errors_are_messages_not_tracebacks(tmp_path: Path, args: list[str], message: str) -> None:

@@ -29,6 +29,24 @@ class ServerSettings(BaseModel):
         64 * 1024 * 1024, ge=1024, description="Largest request body accepted, except artifact uploads."
     )
     ui: bool = Field(True, description="Serve the web UI at /.")
+    advertise_url: str | None = Field(
+        None, pattern=r"^https?://[^/\s]+(/\S*)?$",
+        description="URL at which the other servers on this PostgreSQL database reach this one, when it "
+                    "leads the AIOps pipeline (default: http://HOSTNAME:PORT when bound to every "
+                    "interface, none when bound to loopback).",
+    )
+
+    def reachable_url(self) -> str | None:
+        """``advertise_url``, or the URL other hosts reach this server at by its bind address."""
+        if self.advertise_url:
+            return self.advertise_url.rstrip("/")
+        if self.host in ("0.0.0.0", "::", ""):
+            import socket
+
+            return f"http://{socket.gethostname()}:{self.port}"
+        if self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127."):
+            return None
+        return f"http://[{self.host}]:{self.port}" if ":" in self.host else f"http://{self.host}:{self.port}"
 
 
 class StorageSettings(BaseModel):

@@ -16,8 +16,10 @@ __all__ = ["server"]
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Embedded store folder.")
 @click.option("--database-url", default=None, help="SQLAlchemy URL, e.g. postgresql+psycopg://u:p@host/db.")
 @click.option("--artifact-root", default=None, help="Local folder or s3://bucket/prefix for artifacts.")
+@click.option("--advertise-url", default=None,
+              help="URL the other servers on the same PostgreSQL database reach this one at (AIOps leader).")
 @click.option("--log-level", default=None, type=click.Choice(["debug", "info", "warning", "error"]))
-def server(host, port, workers, data_dir, database_url, artifact_root, log_level) -> None:  # noqa: ANN001
+def server(host, port, workers, data_dir, database_url, artifact_root, advertise_url, log_level) -> None:  # noqa: ANN001
     """Run the opsloop server (MLflow-compatible API, opsloop API and web UI)."""
     import uvicorn
 
@@ -26,6 +28,7 @@ def server(host, port, workers, data_dir, database_url, artifact_root, log_level
 
     overrides: dict = {"server": {}, "storage": {}}
     for section, key, value in [("server", "host", host), ("server", "port", port), ("server", "workers", workers),
+                                ("server", "advertise_url", advertise_url),
                                 ("storage", "data_dir", data_dir), ("storage", "database_url", database_url),
                                 ("storage", "artifact_root", artifact_root)]:
         if value is not None:

@@ -107,9 +107,10 @@ class AdvisoryScheduleLock:
     When the database cannot be reached, ``acquire`` says no: the checks could not run either.
     """
 
-    def __init__(self, engine: sa.Engine, key: int = SCHEDULE_LOCK_KEY) -> None:
+    def __init__(self, engine: sa.Engine, key: int = SCHEDULE_LOCK_KEY, duty: str = "the monitoring schedule") -> None:
         self.key = key
-        name = f"opsloop monitoring schedule {socket.gethostname()}:{os.getpid()}"[:63]
+        self.duty = duty  # what the holder runs, for the log
+        name = f"opsloop {duty.removeprefix('the ')} {socket.gethostname()}:{os.getpid()}"[:63]
         self._engine = sa.create_engine(engine.url, poolclass=NullPool,
                                         connect_args={**_KEEPALIVES, "application_name": name})
         self._conn: sa.Connection | None = None
@@ -123,23 +124,23 @@ class AdvisoryScheduleLock:
         if self._conn is not None:
             if self._alive(self._conn):
                 return True
-            log.warning("the monitoring schedule's database session ended; asking for its lock again")
+            log.warning("the database session holding the lock of %s ended; asking for it again", self.duty)
             self._close()
         try:
             conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         except SQLAlchemyError as exc:
-            log.warning("cannot reach the database for the monitoring schedule's lock: %s", exc)
+            log.warning("cannot reach the database for the lock of %s: %s", self.duty, exc)
             return False
         try:
             got = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(self.key))).scalar())
         except SQLAlchemyError as exc:
-            log.warning("cannot take the monitoring schedule's lock: %s", exc)
+            log.warning("cannot take the lock of %s: %s", self.duty, exc)
             got = False
         if not got:  # another server or worker on this database runs the schedule
             conn.close()
             return False
         self._conn = conn
-        log.info("process %d runs the monitoring schedule (PostgreSQL advisory lock %d)", os.getpid(), self.key)
+        log.info("process %d runs %s (PostgreSQL advisory lock %d)", os.getpid(), self.duty, self.key)
         return True
 
     def release(self) -> None:

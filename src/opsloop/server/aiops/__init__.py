@@ -2,7 +2,7 @@
 
 ``register`` includes one FastAPI router per resource (so each endpoint is in the OpenAPI docs at
 ``/docs``) and wraps the app's lifespan to take part in the AIOps leadership of the data dir
-(``leader.Leadership``): the one process that leads builds the ``Pipeline`` on the runtime's stores and
+(``leader.Leadership``; on PostgreSQL, of the database): the one process that leads builds the ``Pipeline`` on the runtime's stores and
 runs the background work (notification delivery, Prometheus pulls, the correlation tick, runbook runs);
 every other process hands it the AIOps requests (``forwarding.ForwardToLeader``). All of it stops when
 the app stops.
@@ -49,7 +49,8 @@ def register(app: FastAPI, settings: Settings) -> None:
     for router in routers:
         app.include_router(router)
     leadership = Leadership(app, settings.storage.data_dir,
-                            [partial(_running, settings=settings), partial(runbooks.running, settings=settings)])
+                            [partial(_running, settings=settings), partial(runbooks.running, settings=settings)],
+                            advertise_url=settings.server.reachable_url())
     app.add_middleware(ForwardToLeader, leadership=leadership, routes=[r for router in routers for r in router.routes])
     original = app.router.lifespan_context
 

@@ -8,6 +8,10 @@ memory) goes to the leader's Unix socket: method, path, query string, headers an
 status, headers and body come back unchanged. When no leader answers (it died and no one has taken
 over yet) the answer is 503 with ``Retry-After: 1``: Alertmanager, Prometheus and OTLP exporters retry.
 
+On a shared PostgreSQL database the leader may run on another host: the request then goes to the URL
+it advertises, marked ``X-Opsloop-Aiops-Via: url``, and may land on a follower there, which hands it
+on over its host's socket (a request is forwarded at most once over a URL and once over a socket).
+
 On the leader the middleware costs one attribute test per request.
 """
 
@@ -29,22 +33,27 @@ from opsloop.server.wire import json_response
 if TYPE_CHECKING:
     from opsloop.server.aiops.leader import Leadership
 
-__all__ = ["FORWARDED_HEADER", "LEADER_URL", "ForwardToLeader", "leader_client"]
+__all__ = ["FORWARDED_HEADER", "LEADER_URL", "VIA_HEADER", "ForwardToLeader", "leader_client"]
 
 log = logging.getLogger("opsloop.aiops")
 
 FORWARDED_HEADER = "x-opsloop-aiops-forwarded"
+VIA_HEADER = "x-opsloop-aiops-via"  # "url" on a request forwarded to another host's server
 LEADER_URL = "http://aiops-leader"  # the host is a name only: the transport connects to the socket
-_FORWARDED = FORWARDED_HEADER.encode()
+_FORWARDED, _VIA = FORWARDED_HEADER.encode(), VIA_HEADER.encode()
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"te",
                          b"trailer", b"upgrade", b"expect"})
 _NOT_RETURNED = _HOP_BY_HOP | {b"date", b"server"}  # this process's server adds its own
 
 
-def leader_client(socket: str) -> httpx.AsyncClient:
-    """An HTTP client of the leader's socket (no proxies from the environment; bodies may be large)."""
-    return httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(uds=socket), base_url=LEADER_URL, trust_env=False,
-                             timeout=httpx.Timeout(120.0, connect=5.0))
+def leader_client(route: str) -> httpx.AsyncClient:
+    """An HTTP client of the leader at ``route``, its socket's path or its URL (no proxies from the
+    environment; bodies may be large)."""
+    timeout = httpx.Timeout(120.0, connect=5.0)
+    if route.startswith(("http://", "https://")):
+        return httpx.AsyncClient(base_url=route, trust_env=False, timeout=timeout)
+    return httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(uds=route), base_url=LEADER_URL, trust_env=False,
+                             timeout=timeout)
 
 
 class ForwardToLeader:
@@ -75,11 +84,17 @@ class ForwardToLeader:
         return any(route.matches(scope)[0] is not Match.NONE for route in self.routes)
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
-        client = self.leadership.client
-        if client is None or any(k == _FORWARDED for k, _ in scope["headers"]):  # never forwarded twice
-            await _unavailable("this server process does not lead the AIOps pipeline")(scope, receive, send)
+        leadership = self.leadership
+        client, route = leadership.client, leadership.route or ""
+        remote = route.startswith(("http://", "https://"))
+        hops = dict(scope["headers"])
+        # at most once over a URL, then once over the leader's host's socket
+        looped = _FORWARDED in hops and (remote or hops.get(_VIA) != b"url")
+        if client is None or looped:
+            await _unavailable(leadership.unreachable if client is None else
+                               "this server process does not lead the AIOps pipeline")(scope, receive, send)
             return
-        request = client.build_request(scope["method"], _target(scope), headers=_headers(scope),
+        request = client.build_request(scope["method"], _target(scope), headers=_headers(scope, remote),
                                        content=_body(receive) if _has_body(scope) else None)
         try:
             answer = await client.send(request, stream=True)
@@ -109,10 +124,14 @@ def _target(scope: Scope) -> str:
     return (path + (b"?" + query if query else b"")).decode("latin-1")
 
 
-def _headers(scope: Scope) -> list[tuple[bytes, bytes]]:
-    client = scope.get("client")
-    host = client[0] if client else "unknown"
-    return [(k, v) for k, v in scope["headers"] if k not in _HOP_BY_HOP] + [(_FORWARDED, host.encode())]
+def _headers(scope: Scope, remote: bool) -> list[tuple[bytes, bytes]]:
+    """The request's headers for the leader: the original client named once (the sender of rate limits),
+    and whether it goes over a URL."""
+    headers = [(k, v) for k, v in scope["headers"] if k not in _HOP_BY_HOP and k != _VIA]
+    if not any(k == _FORWARDED for k, _ in headers):
+        client = scope.get("client")
+        headers.append((_FORWARDED, (client[0] if client else "unknown").encode()))
+    return headers + [(_VIA, b"url")] if remote else headers
 
 
 def _has_body(scope: Scope) -> bool:

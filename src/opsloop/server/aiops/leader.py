@@ -1,18 +1,27 @@
-"""Which server process runs the AIOps pipeline: one leader per data dir.
+"""Which server process runs the AIOps pipeline: one leader per data dir, or per PostgreSQL database.
 
 ``opsloop server --workers N`` starts N processes with the same app. The correlator's groups, the
 flapping holds and the anomaly detectors live in memory, so they must see every alert, every sample
 and every merge: one process, the *leader*, builds the pipeline and runs its background work
 (notifications, the correlation tick, Prometheus pulls, runbook runs). It also serves the app on a Unix
-socket (``socket_path``), and the other processes, the *followers*, hand it every AIOps request there
+socket (``socket_path``), and the other processes, the *followers*, hand it every AIOps request
 (``opsloop.server.aiops.forwarding``).
 
-The leader is whoever holds an exclusive ``flock`` on ``<data_dir>/aiops-leader.lock`` (a
-``ScheduleLock``, as for the monitoring schedule; the file names the holder's process id); the kernel
-drops it when that process exits, even on SIGKILL. Followers ask for it about once a second, and the
-first to get it takes over: it rebuilds the pipeline from the store (``Pipeline.load``) and opens the
-socket. A lock can only be seen by processes on one host: several hosts on one PostgreSQL database
-would each elect their own leader.
+- **SQLite** (one host): the leader is whoever holds an exclusive ``flock`` on
+  ``<data_dir>/aiops-leader.lock`` (a ``ScheduleLock``, as for the monitoring schedule; the file names
+  the holder's process id); the kernel drops it when that process exits, even on SIGKILL. Followers
+  reach the leader at its socket.
+- **PostgreSQL** (any number of servers, on any hosts, sharing the database): the leader is whoever
+  holds the advisory lock ``LEADER_LOCK_KEY`` (an ``AdvisoryScheduleLock``: a session-level lock on a
+  connection of its own, which PostgreSQL drops when that session ends, a crash or a lost host
+  included). The leader writes where it is reached into the named document ``aiops.leader`` (host,
+  process, socket, and its ``server.advertise_url``); a follower on the leader's host uses the socket,
+  one on another host the URL (a request that arrives there on a follower of the leader's host goes on
+  over the socket: one more hop at most). The leader checks its session every second and steps down
+  when it has lost it, so two processes never run the pipeline for long at once.
+
+Followers ask for the lock about once a second, and the first to get it takes over: it rebuilds the
+pipeline from the store (``Pipeline.load``) and opens the socket.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import socket as sockets
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -31,10 +41,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from opsloop.mlops.monitoring.schedule_lock import ScheduleLock
-from opsloop.server.aiops.forwarding import FORWARDED_HEADER, LEADER_URL, leader_client
+from opsloop.mlops.monitoring.schedule_lock import AdvisoryScheduleLock, ScheduleLeadership, ScheduleLock
+from opsloop.server.aiops.forwarding import FORWARDED_HEADER, LEADER_URL, VIA_HEADER, leader_client
 
-__all__ = ["LOCK_FILE", "SOCKET_FILE", "Duty", "Leadership", "socket_path"]
+__all__ = ["LEADER_LOCK_KEY", "LEADER_RECORD", "LOCK_FILE", "SOCKET_FILE", "Duty", "Leadership", "socket_path"]
 
 log = logging.getLogger("opsloop.aiops")
 
@@ -42,6 +52,8 @@ LOCK_FILE = "aiops-leader.lock"
 SOCKET_FILE = "aiops-leader.sock"
 POLL_S = 1.0  # how often a follower asks for the lock
 _SUN_PATH_MAX = 107  # bytes of a Unix socket's path (sun_path, less its terminating NUL)
+LEADER_LOCK_KEY = 74203  # PostgreSQL advisory lock of the AIOps leader (74201 migrations, 74202 monitoring)
+LEADER_RECORD = "aiops.leader"  # the named document saying where the leader of a shared database is
 
 Duty = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 """Work only the leader does, for as long as it leads (entered in order, left in reverse)."""
@@ -67,13 +79,19 @@ class Leadership:
         duties: what the leader runs (the pipeline first); entered on taking the lead, left at ``stop``.
     """
 
-    def __init__(self, app: FastAPI, data_dir: str | Path, duties: Sequence[Duty]) -> None:
+    def __init__(self, app: FastAPI, data_dir: str | Path, duties: Sequence[Duty], *,
+                 advertise_url: str | None = None) -> None:
         self.app = app
-        # the monitoring schedule's kind of lock: where file locks are not available, every process leads
-        self.lock = ScheduleLock(Path(data_dir) / LOCK_FILE, duty="the AIOps pipeline")
+        # the monitoring schedule's kind of lock: where file locks are not available, every process
+        # leads (on PostgreSQL ``start`` takes the database's advisory lock instead)
+        self.lock: ScheduleLeadership = ScheduleLock(Path(data_dir) / LOCK_FILE, duty="the AIOps pipeline")
         self.socket = socket_path(data_dir)
+        self.advertise_url = advertise_url
+        self.shared = False  # on PostgreSQL: the leader may be a server on another host
         self.following = False  # another process leads: this one hands it the AIOps requests
         self.client: httpx.AsyncClient | None = None
+        self.route: str | None = None  # where ``client`` reaches the leader: its socket path or its URL
+        self.unreachable = "this server process does not lead the AIOps pipeline"  # why no client, if none
         self._duties = list(duties)
         self._stack: AsyncExitStack | None = None
         self._stop = asyncio.Event()
@@ -86,15 +104,45 @@ class Leadership:
     async def start(self) -> None:
         """Lead if no one does (a failure to build the pipeline then fails the start), else follow."""
         self._stop = asyncio.Event()
-        with suppress(OSError):  # on PostgreSQL and S3 nothing else may have made it
-            self.lock.path.parent.mkdir(parents=True, exist_ok=True)
+        runtime = getattr(self.app.state, "runtime", None)
+        if runtime is not None and runtime.db.is_postgres:
+            self.shared = True
+            self.lock = AdvisoryScheduleLock(runtime.db.engine, LEADER_LOCK_KEY, duty="the AIOps pipeline")
+        elif isinstance(self.lock, ScheduleLock):
+            with suppress(OSError):  # on S3 nothing else may have made the data dir
+                self.lock.path.parent.mkdir(parents=True, exist_ok=True)
         if await asyncio.to_thread(self.lock.acquire):
             await self._lead()
+            if self.shared:
+                self._watch = asyncio.create_task(self._keep(), name="aiops-leader-keep")
             return
+        await self._become_follower()
+
+    async def _become_follower(self) -> None:
         self.following = True
-        self.client = leader_client(self.socket)
-        log.info("process %d hands AIOps requests to the leader at %s", os.getpid(), self.socket)
+        await self._find_leader()
+        log.info("process %d hands AIOps requests to the leader at %s", os.getpid(), self.route or "(none yet)")
         self._watch = asyncio.create_task(self._follow(), name="aiops-leader-watch")
+
+    async def _find_leader(self) -> None:
+        """Point ``client`` at the leader: its socket (one data dir, or the leader's host), else the URL it
+        advertises; none (with the reason in ``unreachable``) while no leader is known or reachable."""
+        if not self.shared:
+            route: str | None = self.socket
+        else:
+            try:
+                record = await asyncio.to_thread(self.app.state.runtime.aiops.ops.get_config, LEADER_RECORD)
+            except Exception as exc:  # noqa: BLE001 - the database is away: keep the last route
+                log.debug("cannot read where the AIOps leader is: %r", exc)
+                return
+            route, self.unreachable = _route(record)
+        if route == self.route:
+            return
+        old, self.client, self.route = self.client, None, route
+        if old is not None:
+            await old.aclose()
+        if route is not None:
+            self.client = leader_client(route)
 
     async def stop(self) -> None:
         """Stop leading or following: the leader's duties end (in reverse) and its lock is let go."""
@@ -116,7 +164,10 @@ class Leadership:
         while not self._stop.is_set():
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=POLL_S)
-            if self._stop.is_set() or not await asyncio.to_thread(self.lock.acquire):
+            if self._stop.is_set():
+                continue
+            if not await asyncio.to_thread(self.lock.acquire):
+                await self._find_leader()  # the leader may have changed (or moved host)
                 continue
             log.warning("process %d takes over the AIOps pipeline (the leader is gone)", os.getpid())
             try:
@@ -124,6 +175,29 @@ class Leadership:
             except Exception:  # noqa: BLE001 - logged; another process (or this one, next round) tries again
                 log.exception("taking over the AIOps pipeline failed")
                 continue
+            if self.shared:
+                await self._keep()
+            return
+
+    async def _keep(self) -> None:
+        """On a shared database: check the lock's session every ``POLL_S``; on losing it (the connection
+        dropped and another process took the lock meanwhile), stop leading and follow."""
+        while not self._stop.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=POLL_S)
+            if self._stop.is_set() or await asyncio.to_thread(self.lock.acquire):
+                continue
+            log.error("process %d lost the AIOps leadership (its database session ended): it follows now",
+                      os.getpid())
+            stack, self._stack = self._stack, None
+            if stack is not None:
+                try:
+                    await stack.aclose()
+                except Exception:  # noqa: BLE001 - logged: the new leader rebuilds from the store
+                    log.exception("stopping the AIOps pipeline after losing the lead failed")
+            self.following = True
+            await self._find_leader()
+            await self._follow()
             return
 
     async def _lead(self) -> None:
@@ -138,7 +212,18 @@ class Leadership:
             self.lock.release()
             raise
         self._stack = stack
-        log.info("process %d leads the AIOps pipeline (socket %s)", os.getpid(), self.socket)
+        if self.client is not None:  # it followed before
+            client, self.client, self.route = self.client, None, None
+            await client.aclose()
+        if self.shared:
+            record = {"host": sockets.gethostname(), "pid": os.getpid(), "socket": self.socket,
+                      "url": self.advertise_url, "since": time.time()}
+            try:
+                await asyncio.to_thread(self.app.state.runtime.aiops.ops.set_config, LEADER_RECORD, record)
+            except Exception:  # noqa: BLE001 - followers on other hosts cannot reach it until the next try
+                log.exception("cannot record where the AIOps leader is")
+        log.info("process %d leads the AIOps pipeline (socket %s, url %s)", os.getpid(), self.socket,
+                 self.advertise_url if self.shared else "-")
 
     def ingest_events(self, body: bytes) -> None:
         """Ingest an events-API JSON body (``POST /api/opsloop/v1/events``) from inside this process:
@@ -158,21 +243,27 @@ class Leadership:
 
     def _post_events(self, body: bytes) -> None:
         headers = {"content-type": "application/json", "x-opsloop-sender": "opsloop", FORWARDED_HEADER: "opsloop"}
-        transport = httpx.HTTPTransport(uds=self.socket)
-        with httpx.Client(transport=transport, base_url=LEADER_URL, trust_env=False, timeout=60) as client:
-            for attempt in range(5):
-                if attempt:
-                    time.sleep(POLL_S)
+        for attempt in range(5):
+            if attempt:
+                time.sleep(POLL_S)
+            route = self.route
+            if route is None:
+                continue  # no leader known yet: one is taking over
+            remote = route.startswith(("http://", "https://"))
+            transport = httpx.HTTPTransport() if remote else httpx.HTTPTransport(uds=route)
+            with httpx.Client(transport=transport, base_url=route if remote else LEADER_URL, trust_env=False,
+                              timeout=60) as client:
                 try:
-                    answer = client.post("/api/opsloop/v1/events", content=body, headers=headers)
+                    answer = client.post("/api/opsloop/v1/events", content=body,
+                                         headers=headers | ({VIA_HEADER: "url"} if remote else {}))
                 except httpx.TransportError:
-                    continue  # no leader yet: one is taking over
-                if answer.status_code in (429, 503):  # over the sender's allowance, or a takeover under way
-                    continue
-                if answer.status_code >= 400:
-                    log.warning("the AIOps leader refused events (%d): %s", answer.status_code, answer.text[:500])
-                return
-        raise ConnectionError(f"no AIOps leader answered at {self.socket}")
+                    continue  # the leader is gone: one is taking over
+            if answer.status_code in (429, 503):  # over the sender's allowance, or a takeover under way
+                continue
+            if answer.status_code >= 400:
+                log.warning("the AIOps leader refused events (%d): %s", answer.status_code, answer.text[:500])
+            return
+        raise ConnectionError(f"no AIOps leader answered at {self.route or self.socket}")
 
 
 @asynccontextmanager
@@ -199,3 +290,18 @@ async def _serving(app: FastAPI, path: str) -> AsyncIterator[None]:
         await server.shutdown()
         with suppress(FileNotFoundError):
             os.unlink(path)
+
+
+def _route(record: Any) -> tuple[str | None, str]:
+    """Where a follower reaches the leader a ``LEADER_RECORD`` describes (its socket on this host, else its
+    URL), and why not when it cannot."""
+    if not isinstance(record, dict) or not record.get("pid"):
+        return None, "no AIOps leader is answering (one is taking over); retry"
+    here = record.get("host") == sockets.gethostname()
+    if here and isinstance(record.get("socket"), str) and os.path.exists(record["socket"]):
+        return record["socket"], ""
+    if isinstance(record.get("url"), str) and record["url"]:
+        return record["url"], ""
+    return None, (f"the AIOps pipeline is led by process {record.get('pid')} on host {record.get('host')!r}, "
+                  "which advertises no URL: set server.advertise_url (--advertise-url) on every server "
+                  "that shares this database")

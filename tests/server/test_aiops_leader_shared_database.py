@@ -1,0 +1,149 @@
+"""Several servers on one PostgreSQL database (each with its own data dir, as on several hosts) run one
+AIOps pipeline between them: the one holding the database's advisory lock. The others hand it their
+AIOps requests, over its socket on its own host or over the URL it advertises from another host; one
+fault alerting through every server opens one incident. A leader that loses its database session
+steps down, and when the leader goes another server takes over with the open incident.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import sqlalchemy as sa
+from tests.aiops.ingestion._helpers import alert, am_payload
+from tests.conftest import ServerProcess, wait_until
+from tests.server.test_aiops_workers import (
+    API,
+    FAULT,
+    TOPOLOGY,
+    fault_alerts,
+    open_incidents,
+    post,
+    post_alerts,
+)
+
+from opsloop.server.aiops.leader import LEADER_LOCK_KEY, LEADER_RECORD
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def database(postgres_url: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def servers(postgres_url: str, tmp_path: Path) -> Iterator[list[ServerProcess]]:
+    """Two servers on the database, the first started first (it leads), each advertising its URL."""
+    started: list[ServerProcess] = []
+    for name in ("a", "b"):
+        server = ServerProcess(tmp_path / name)
+        server.extra = ["--database-url", postgres_url, "--advertise-url", server.url]
+        started.append(server.start())
+    try:
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+
+
+def _record(database: sa.Engine) -> dict[str, Any]:
+    with database.connect() as conn:
+        value = conn.execute(sa.text("SELECT value FROM aiops_config WHERE key = :k"), {"k": LEADER_RECORD}).scalar()
+    return orjson.loads(value) if value else {}
+
+
+def _rewrite_record(database: sa.Engine, **fields: Any) -> None:
+    record = _record(database) | fields
+    with database.begin() as conn:
+        conn.execute(sa.text("UPDATE aiops_config SET value = :v WHERE key = :k"),
+                     {"v": json.dumps(record), "k": LEADER_RECORD})
+
+
+def _lock_holder(database: sa.Engine) -> int | None:
+    with database.connect() as conn:
+        return conn.execute(sa.text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = :k "
+                                    "AND granted"), {"k": LEADER_LOCK_KEY}).scalar()
+
+
+def _status(url: str) -> int:
+    return httpx.get(url + API + "/incidents", timeout=30).status_code
+
+
+def test_one_fault_alerting_through_two_servers_on_one_database_opens_one_incident(servers, database) -> None:  # noqa: ANN001
+    a, b = servers
+    record = wait_until(lambda: _record(database).get("pid") and _record(database))
+    assert record["url"] == a.url and record["socket"].startswith(str(a.data_dir))
+    assert post(b.url, API + "/topology", TOPOLOGY).status_code == 200  # declared through the follower
+    alerts = fault_alerts("HighLatency", 16)
+    post_alerts(a.url, alerts[:8])
+    post_alerts(b.url, alerts[8:])
+    [incident] = open_incidents(a.url)
+    assert incident["signal_count"] == len(alerts) and set(incident["services"]) == set(FAULT)
+    assert open_incidents(b.url) == [incident]
+
+    # the leader elsewhere, advertising no URL: the follower says why it cannot reach it
+    _rewrite_record(database, host="another-host", url=None)
+    wait_until(lambda: _status(b.url) == 503, timeout=30)
+    answer = httpx.get(b.url + API + "/incidents", timeout=30)
+    assert answer.headers["retry-after"] == "1" and "advertise_url" in answer.json()["message"]
+    assert _status(a.url) == 200  # the leader itself answers
+
+    # … and advertising its URL: the follower forwards there
+    _rewrite_record(database, url=a.url)
+    wait_until(lambda: _status(b.url) == 200, timeout=30)
+    more = [alert(f"Errors{i}", FAULT[i % len(FAULT)], instance=f"e-{i}") for i in range(4)]
+    post_alerts(b.url, more)
+    [again] = open_incidents(b.url)
+    assert again["id"] == incident["id"] and again["signal_count"] == len(alerts) + len(more)
+
+
+def test_a_leader_that_loses_its_session_steps_down_and_the_next_leader_keeps_the_incident(
+        servers, database) -> None:  # noqa: ANN001
+    a, b = servers
+    wait_until(lambda: _record(database).get("pid"))
+    assert post(a.url, API + "/topology", TOPOLOGY).status_code == 200
+    alerts = fault_alerts("HighLatency", 8)
+    post_alerts(b.url, alerts)
+    [incident] = open_incidents(a.url)
+
+    # the leader's session ends (a network cut, a failover) and someone else holds the lock meanwhile:
+    # the old leader must stop leading, so both servers answer 503 until a server takes the lock again
+    holder = wait_until(lambda: _lock_holder(database))
+    with database.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": holder})
+        wait_until(lambda: conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK_KEY}).scalar(),
+                   timeout=30, poll=0.05)
+        wait_until(lambda: _status(a.url) == 503 and _status(b.url) == 503, timeout=30)
+        time.sleep(1.5)  # more than a follower's poll: still nobody leads while the lock is held here
+        assert _status(a.url) == 503 and _status(b.url) == 503
+        conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_LOCK_KEY})
+    wait_until(lambda: _status(a.url) == 200 and _status(b.url) == 200, timeout=60)
+
+    # whoever leads now rebuilt the open incident from the store: the same fault's next alerts join it,
+    # through either server
+    more = [alert(f"Errors{i}", FAULT[i % len(FAULT)], instance=f"e-{i}") for i in range(4)]
+    post_alerts(a.url, more[:2], retry_503=True)
+    post_alerts(b.url, more[2:], retry_503=True)
+    [again] = open_incidents(b.url)
+    assert again["id"] == incident["id"] and again["signal_count"] == len(alerts) + len(more)
+
+    # the leader goes: the other server takes over
+    leader = a if _record(database)["url"] == a.url else b
+    follower = b if leader is a else a
+    leader.stop()
+    wait_until(lambda: _record(database).get("url") == follower.url, timeout=60)
+    last = alert("Saturation", "db", instance="s-1")
+    assert post(follower.url, API + "/ingest/alertmanager", am_payload([last]), retry_503=True).status_code == 200
+    [final] = open_incidents(follower.url)
+    assert final["id"] == incident["id"]

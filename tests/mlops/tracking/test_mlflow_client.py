@@ -173,6 +173,20 @@ def test_logged_model_params_and_tags_are_kept_whole_as_mlflows_server_does(clie
     assert len(got.tags["notes"]) == 9000
 
 
+def test_logged_model_param_and_tag_keys_follow_no_name_rule_as_in_mlflow(client: MlflowClient) -> None:
+    # Hyper-parameter names such as "layers[0]" were refused with the run params' name rule; MLflow has none
+    # for logged models, only the column's 255 characters.
+    keys = ["layers[0]", "C (inverse regularization)", "a=b,c$d"]
+    model = client.create_logged_model(client.create_experiment("keys"), params={"init[0]": "1"})
+    client.log_model_params(model.model_id, dict.fromkeys(keys, "1"))
+    client.set_logged_model_tags(model.model_id, dict.fromkeys(keys, "t"))
+    got = client.get_logged_model(model.model_id)
+    assert sorted(got.params) == sorted([*keys, "init[0]"]) and sorted(got.tags) == sorted(keys)
+    with pytest.raises(MlflowException) as err:
+        client.log_model_params(model.model_id, {"k" * 256: "1"})
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
 def test_proxy_multipart_upload_falls_back_to_one_request(client: MlflowClient, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     # With MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD the client first asks /mlflow-artifacts/mpu/create; a 404 there
     # failed every large upload. MLflow's answer for a store without multipart (501, its message) makes the

@@ -20,6 +20,7 @@ MAX_USER_ID_LENGTH = 256
 MAX_MODEL_ID_LENGTH = 64
 MAX_RUN_ID_LENGTH = 32
 MAX_LOGGED_MODEL_NAME_LENGTH = 500  # also the model_type
+MAX_LOGGED_MODEL_KEY_LENGTH = 255  # a logged model's param and tag keys (their column)
 MAX_RESULTS_SEARCH_RUNS = 50000
 MAX_RESULTS_SEARCH_EXPERIMENTS = 50000
 MAX_RESULTS_METRIC_HISTORY = 25000
@@ -55,6 +56,14 @@ def check_key(key: object, kind: str) -> str:
             "periods (.), spaces ( ), colon(:) and slashes (/).",
             field="key",
         )
+    return key
+
+
+def check_logged_model_key(key: object, kind: str) -> str:
+    """A logged model's param or tag key: any string that fits its column (MLflow checks no name rule there)."""
+    if not isinstance(key, str) or key == "":
+        raise InvalidInputError(f"Missing value for required parameter 'key' of {kind}", field="key")
+    check_length(key, MAX_LOGGED_MODEL_KEY_LENGTH, "key")
     return key
 
 

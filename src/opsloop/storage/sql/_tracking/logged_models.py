@@ -35,6 +35,8 @@ class LoggedModels(TrackingStoreBase):
                             model_type: str | None = None) -> LoggedModel:
         limits.check_length(name, limits.MAX_LOGGED_MODEL_NAME_LENGTH, "name")
         limits.check_length(model_type, limits.MAX_LOGGED_MODEL_NAME_LENGTH, "model_type")
+        _check_keys_and_values(tags or {}, "tag")
+        _check_keys_and_values(params or {}, "param")
         exp = self.get_experiment(experiment_id)
         require_active("experiment", exp.experiment_id, exp.lifecycle_stage, "experiment_id")
         model_id = f"m-{uuid.uuid4().hex}"
@@ -102,9 +104,7 @@ class LoggedModels(TrackingStoreBase):
                          .values(lifecycle_stage="deleted", last_updated_timestamp_ms=_now_ms()))
 
     def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
-        for key, value in tags.items():
-            limits.check_key(key, "tag")
-            limits.check_value(value, "tag", key, limits.MAX_LOGGED_MODEL_PARAM_TAG_VAL_LENGTH)
+        _check_keys_and_values(tags, "tag")
         self.get_logged_model(model_id)
         with self.db.write() as conn:
             upsert(conn, t.logged_model_tags, [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()],
@@ -119,9 +119,7 @@ class LoggedModels(TrackingStoreBase):
             raise NotFoundError(f"No tag with key {key!r} on logged model {model_id}", field="tag_key")
 
     def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
-        for key, value in params.items():
-            limits.check_key(key, "param")
-            limits.check_value(value, "param", key, limits.MAX_LOGGED_MODEL_PARAM_TAG_VAL_LENGTH)
+        _check_keys_and_values(params, "param")
         self.get_logged_model(model_id)
         with self.db.write() as conn:
             insert_ignore(conn, t.logged_model_params,
@@ -155,6 +153,13 @@ class LoggedModels(TrackingStoreBase):
             ids = [r[0] for r in conn.execute(query.offset(offset).limit(max_results + 1))]
             found = self._load_logged_models(conn, ids[:max_results])
         return found, (encode_page_token(offset + max_results) if len(ids) > max_results else None)
+
+
+def _check_keys_and_values(entries: Mapping[str, str], kind: str) -> None:
+    """A logged model's params or tags: MLflow keeps any key that fits the column, and values whole."""
+    for key, value in entries.items():
+        limits.check_logged_model_key(key, kind)
+        limits.check_value(value, kind, key, limits.MAX_LOGGED_MODEL_PARAM_TAG_VAL_LENGTH)
 
 
 _ORDER_COLUMNS = {"name": "name", "creation_timestamp": "creation_timestamp_ms", "creation_time": "creation_timestamp_ms",

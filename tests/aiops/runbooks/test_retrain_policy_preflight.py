@@ -94,3 +94,18 @@ def test_a_policy_file_gone_when_the_run_starts_fails_the_run_before_training(tm
     assert done["exit_code"] is None and done["candidate_version"] is None
     assert not trained.exists()  # the training program never ran
     assert any("policy file" in t and "nothing was trained" in t for t in timeline), timeline
+
+
+def test_relative_data_and_policy_paths_are_read_in_the_runbooks_cwd(client, tmp_path: Path) -> None:  # noqa: ANN001
+    """The program runs in ``cwd``; its ``data`` and ``policy`` were read from the server's own working
+    directory, so ``"policy": "policy.yaml"`` next to ``train.py`` was not found (or another one was)."""
+    (tmp_path / "policy.yaml").write_text("target: y\nrules:\n  - accuracy >= 0.8\n")
+    doc = _retrain("policy.yaml")
+    doc["action"].update(cwd=str(tmp_path), data="holdout.csv")
+    configure(client, [doc])
+    (action,) = [rb["action"] for rb in client.get(API + "/runbooks").json()["runbooks"]]
+    assert action["policy"] == str(tmp_path / "policy.yaml") and action["data"] == str(tmp_path / "holdout.csv")
+
+    doc["action"].pop("cwd")  # without cwd: the server's working directory, where there is no policy.yaml
+    r = client.put(API + "/aiops/config/runbooks", json=[doc])
+    assert r.status_code == 400 and r.json()["field"] == "policy", r.text

@@ -15,6 +15,8 @@ A runbook names an action and, optionally, the incident events that start it::
                 "model": "churn", "alias": "champion", "data": "/data/holdout.csv",
                 "policy": {"target": "label", "rules": ["accuracy >= champion - 0.01"]}}}
 
+A retrain's ``data`` and ``policy`` (a file path) are read by the server, relative to ``cwd`` when it is set.
+
 A ``command`` that fails (non-zero exit, timeout, missing program) runs again up to ``retries`` times
 (default 0, at most 10), waiting ``retry_delay_s`` (default 10) and twice as long before each next
 attempt (at most an hour). A ``retrain`` runs once: its candidate is validated once.
@@ -26,6 +28,7 @@ targets' (``notifications.routes``): the events (default ``opened``, ``reopened`
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -197,7 +200,15 @@ def _retrain(runbook: str, doc: Mapping[str, Any]) -> Retrain:
         raise _bad(runbook, "'policy' must be a policy object or the path of a policy file", "policy")
     if isinstance(policy, Mapping):
         _check_policy_shape(runbook, policy)
-    return Retrain(model.strip(), data, alias.strip(), dict(policy) if isinstance(policy, Mapping) else policy)
+    cwd = doc.get("cwd")
+    return Retrain(model.strip(), _in(cwd, data), alias.strip(),
+                   dict(policy) if isinstance(policy, Mapping) else policy and _in(cwd, policy))
+
+
+def _in(cwd: str | None, path: str) -> str:
+    """``path`` as the program in ``cwd`` sees it: a relative path under ``cwd`` (made absolute, so it
+    reads the same however often the runbook is parsed again); as given without ``cwd``."""
+    return os.path.abspath(os.path.join(cwd, path)) if cwd and not os.path.isabs(path) else path
 
 
 @dataclass(frozen=True)

@@ -69,12 +69,14 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
         self.log = data_dir.parent / f"server-{self.port}.log"
+        self.prefix: list[str] = []  # a command the server runs under (e.g. ``unshare``)
 
     def start(self) -> ServerProcess:
         env = {**os.environ, **self.env}
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [OPSLOOP_BIN, "server", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra],
+                [*self.prefix, OPSLOOP_BIN, "server", "--port", str(self.port), "--data-dir", str(self.data_dir),
+                 *self.extra],
                 stdout=log, stderr=subprocess.STDOUT, env=env,
             )
         try:

@@ -176,13 +176,15 @@ class ScoringApp:
         except Exception as exc:  # noqa: BLE001 - every failure becomes one clear HTTP error
             err = _to_http(exc)
             extra = [(b"connection", b"close")] if err.status == 413 else []
+            self.metrics.observe_request(err.status, time.perf_counter() - start, err.kind)
             await _respond(send, err.status, error_body(err.code, err.message, err.field),
                            [*_JSON, (b"x-request-id", request_id.encode()), *extra])
-            self.metrics.observe_request(err.status, time.perf_counter() - start, err.kind)
             return
+        # counted before it is sent: a caller reading the counters once it has its answer (on any worker)
+        # finds its request there; the latency is the time until the answer is ready to send
+        self.metrics.observe_request(200, time.perf_counter() - start)
         await _respond(send, 200, out, [*_JSON, (b"x-request-id", request_id.encode()),
                                         (b"x-opsloop-variant", variant.encode())])
-        self.metrics.observe_request(200, time.perf_counter() - start)
         self.metrics.observe_predictions(preds, variant)
         self._after_response(request_id, variant, model, shadow, data, preds)
 

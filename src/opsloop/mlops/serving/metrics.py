@@ -125,7 +125,7 @@ class ServingMetrics:
         self.model = model.replace('"', "'")
 
     def observe_request(self, status: int, seconds: float, error: str | None = None) -> None:
-        """One finished ``/invocations`` request."""
+        """One ``/invocations`` request whose answer is ready (recorded before it is sent)."""
         row, lay = self.row, self.layout
         row[lay.requests + (0 if status < 400 else 1 if status < 500 else 2)] += 1
         if error is not None:

@@ -4,7 +4,7 @@
 
 Without URLs, both servers are started (as ``run.py`` starts them: one worker, an embedded SQLite store
 in a temp folder). Each server gets its own experiment, run, deleted run, deleted experiment and logged
-model, then ~130 requests: malformed bodies, wrong types, missing fields, unknown ids, huge values, page
+model, then ~150 requests: malformed bodies, wrong types, missing fields, unknown ids, huge values, page
 tokens, ``max_results`` bounds, filter and ``order_by`` errors, deleted-entity writes, registry, artifact
 and trace edge cases. A case differs when the HTTP status or the ``error_code`` differs (messages are
 shown with ``-v`` but not compared). ``KEPT`` lists the differences opsloop keeps on purpose, with why;
@@ -34,6 +34,8 @@ KEPT = {
     "restore active exp": "MLflow answers 404 for an experiment that exists; opsloop's restore is idempotent",
     "search exps bad view_type": "MLflow ignores an unknown view type; opsloop names it",
     "update run bad status": "MLflow answers 200 and keeps the old status; opsloop refuses the unknown status",
+    "create run tags not list": "MLflow drops tags sent as an object; opsloop says they must be a list",
+    "log inputs dataset no name": "MLflow stores a dataset without a name; opsloop asks for one",
     "log metric missing timestamp": "opsloop stamps the time of receipt (the mlflow client always sends one)",
     "log metric step float": "opsloop refuses a step it would have to cut to an integer",
     "log metric timestamp huge": "opsloop refuses a timestamp past 64 bits instead of storing it",
@@ -246,6 +248,37 @@ def cases(f: Fixture) -> list[Case]:
         ("assessment on unknown trace", "POST", "/api/3.0/mlflow/traces/tr-unknown/assessments",
          {"assessment": {"assessment_name": "x", "trace_id": "tr-unknown", "feedback": {"value": 1},
                          "source": {"source_type": "HUMAN", "source_id": "me"}}}),
+        ("set tag huge value", "POST", "/runs/set-tag", {"run_id": run, "key": "big", "value": "v" * 9000}),
+        ("set exp tag huge value", "POST", "/experiments/set-experiment-tag",
+         {"experiment_id": exp, "key": "big", "value": "v" * 25000}),
+        ("create exp unicode name", "POST", "/experiments/create", {"name": f"ünï/cödé {f.exp_name}"}),
+        ("create run start_time str", "POST", "/runs/create", {"experiment_id": exp, "start_time": "now"}),
+        ("create run name conflicts tag", "POST", "/runs/create",
+         {"experiment_id": exp, "run_name": "a", "tags": [{"key": "mlflow.runName", "value": "b"}]}),
+        ("create run tags not list", "POST", "/runs/create", {"experiment_id": exp, "tags": {"a": "b"}}),
+        ("log inputs dataset no name", "POST", "/runs/log-inputs",
+         {"run_id": run, "datasets": [{"dataset": {"digest": "d", "source_type": "local", "source": "s"}}]}),
+        ("log inputs dataset digest long", "POST", "/runs/log-inputs",
+         {"run_id": run, "datasets": [{"dataset": {"name": "n", "digest": "d" * 40, "source_type": "local",
+                                                   "source": "s"}}]}),
+        ("get run id too long", "GET", "/runs/get", {"run_id": "a" * 40}),
+        ("search runs filter LIKE no quote", "POST", "/runs/search",
+         {"experiment_ids": [exp], "filter": "attributes.run_name LIKE abc"}),
+        ("search runs filter tags IS NULL", "POST", "/runs/search",
+         {"experiment_ids": [exp], "filter": "tags.x IS NULL"}),
+        ("search runs filter dataset", "POST", "/runs/search",
+         {"experiment_ids": [exp], "filter": "datasets.name = 'x'"}),
+        ("search runs order_by metric", "POST", "/runs/search",
+         {"experiment_ids": [exp], "order_by": ["metrics.`m x` DESC"]}),
+        ("search exps filter tags", "POST", "/experiments/search",
+         {"max_results": 10, "filter": "tags.`a b` = 'c'"}),
+        ("search exps filter unknown attr", "POST", "/experiments/search",
+         {"max_results": 10, "filter": "attribute.colour = 'red'"}),
+        ("log batch metric no key", "POST", "/runs/log-batch",
+         {"run_id": run, "metrics": [{"value": 1.0, "timestamp": 1, "step": 0}]}),
+        ("log batch tag key illegal", "POST", "/runs/log-batch", {"run_id": run, "tags": [{"key": "a$b", "value": "1"}]}),
+        ("log batch same tag twice", "POST", "/runs/log-batch",
+         {"run_id": run, "tags": [{"key": "tt", "value": "1"}, {"key": "tt", "value": "2"}]}),
         ("unknown endpoint", "GET", "/runs/nope", {}),
         ("wrong method", "GET", "/runs/create", {}),
     ]

@@ -75,8 +75,24 @@ def test_group_gap_measures_the_spread_between_groups() -> None:
 ])
 def test_a_policy_value_of_the_wrong_type_is_an_error_naming_its_key(tmp_path: Path, text: str, field: str) -> None:
     """min_group_size: abc and sensitive: 5 ended `opsloop models validate` in a traceback."""
+    assert _refused(tmp_path, text).field == field
+
+
+def _refused(tmp_path: Path, text: str) -> InvalidInputError:
+    """The error of reading the policy file ``text``."""
     p = tmp_path / "policy.yaml"
     p.write_text(text)
     with pytest.raises(InvalidInputError) as err:
         load_policy(p)
-    assert err.value.field == field
+    return err.value
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("target: y\ntask: classification\nrules: [rmse <= 1.0]\n", "'rmse' is a regression metric, and the policy's task is classification"),
+    ("target: y\ntask: regression\nrules: ['gap(tpr, g) <= 0.1']\n", "'tpr' is a classification metric"),
+    ("target: y\nrules: [accuracy >= 0.8, rmse <= 1.0]\n", "mix classification metrics (accuracy) and regression metrics (rmse)"),
+])
+def test_rules_no_task_can_measure_are_an_error_when_the_policy_is_read(tmp_path: Path, text: str, said: str) -> None:
+    """They were found only once the data was scored: for a retrain runbook, after its training."""
+    error = _refused(tmp_path, text)
+    assert said in error.message and error.field == "rules"

@@ -17,7 +17,8 @@ A rule is ``LEFT OP RIGHT``: ``LEFT`` is a metric name or ``gap(METRIC[, COLUMN]
 of ``>= <= > <``; ``RIGHT`` is a number, ``champion`` or ``champion [+-*] NUMBER``. Rules against
 the champion are skipped (and pass) when there is no champion yet. ``METRIC`` is one of
 ``KNOWN_METRICS`` (``gap()`` also takes ``tpr`` and ``fpr``): an unknown name is an error when the policy
-is read, and a metric of the other task (``rmse`` for a classifier) when the data is, so a policy the gate
+is read, and so are rules of both tasks, or of the other one than the policy's ``task``; a metric of the
+task the data is not (``rmse`` for a classifier) is one when the data is read, so a policy the gate
 cannot apply makes ``opsloop models validate`` exit 2 instead of failing (or passing) the candidate. A
 ``gap()`` over fewer than two groups of ``min_group_size`` rows is not measured: its rule is an
 ``error``, and the candidate does not pass.
@@ -143,9 +144,27 @@ class ValidationPolicy:
         target = doc.get("target", "label")
         if not isinstance(target, str | int) or isinstance(target, bool):
             raise InvalidInputError("target must be the name of the label column", field="target")
+        parsed = [parse_rule(r) for r in rules]
+        _one_task(task, parsed)
         return cls(target=str(target), task=task, positive_label=doc.get("positive_label", 1),
                    sensitive=_sensitive(doc.get("sensitive")), min_group_size=_group_size(doc.get("min_group_size", 30)),
-                   rules=[parse_rule(r) for r in rules])
+                   rules=parsed)
+
+
+def _one_task(task: str | None, rules: list[Rule]) -> None:
+    """Refuse rules on metrics of the policy's other task, or of both tasks: no data can measure them all."""
+    by_task: dict[str, list[Rule]] = {}
+    for rule in rules:
+        by_task.setdefault("regression" if rule.metric in REGRESSION_METRICS else "classification", []).append(rule)
+    if task is not None:
+        for other, wrong in by_task.items():
+            if other != task:
+                raise InvalidInputError(f"rule {wrong[0].text!r}: {wrong[0].metric!r} is a {other} metric, and the "
+                                        f"policy's task is {task}", field="rules")
+    elif len(by_task) > 1:
+        names = {t: ", ".join(dict.fromkeys(r.metric for r in found)) for t, found in by_task.items()}
+        raise InvalidInputError(f"the rules mix classification metrics ({names['classification']}) and regression "
+                                f"metrics ({names['regression']}); one model is measured by one kind", field="rules")
 
 
 def _sensitive(value: Any) -> list[str]:

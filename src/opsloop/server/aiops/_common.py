@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+import cramjam
 from starlette.requests import Request
 
 from opsloop.errors import InvalidInputError, LimitExceededError
@@ -53,23 +54,63 @@ def actor_of(request: Request, body_actor: Any = None) -> str:
     return request.headers.get("x-opsloop-user", "")[:200] or "anonymous"
 
 
-async def raw_body(request: Request) -> bytes:
-    """The request body within the configured limit, gzip/deflate Content-Encoding undone."""
+# the stream identifier a framed snappy body starts with (a block one starts with its length)
+_SNAPPY_FRAMED = b"\xff\x06\x00\x00sNaPpY"
+
+
+async def raw_body(request: Request, *, snappy_decoded_by_route: bool = False) -> bytes:
+    """The request body within the configured limit, its Content-Encoding undone: ``gzip``, ``deflate``
+    and ``zlib`` (the HTTP spec's and OTLP's), ``zstd`` and ``snappy`` (framed or block, told apart by the
+    first bytes, as the OpenTelemetry Collector's receivers do; a route whose protocol is snappy itself,
+    remote_write and Loki's protobuf push, decodes it). A body that expands past the limit is a 413."""
     max_bytes = request.app.state.runtime.settings.server.max_body_bytes
     raw = await _bounded(request, max_bytes)
     encoding = request.headers.get("content-encoding", "").strip().lower()
-    if encoding in ("", "identity", "snappy"):
-        return raw  # snappy bodies (remote_write, Loki protobuf) are decoded by their decoders
+    if encoding in ("", "identity") or (encoding == "snappy" and snappy_decoded_by_route):
+        return raw
+    if encoding == "zstd":
+        return _into(cramjam.zstd.decompress_into, raw, max_bytes, encoding)
+    if encoding == "snappy":
+        if raw.startswith(_SNAPPY_FRAMED):
+            return _into(cramjam.snappy.decompress_into, raw, max_bytes, "framed snappy")
+        try:
+            declared = cramjam.snappy.decompress_raw_len(raw)
+            if declared > max_bytes:
+                raise LimitExceededError(f"decompressed body exceeds {max_bytes} bytes", field="body")
+            return bytes(cramjam.snappy.decompress_raw(raw))
+        except cramjam.DecompressionError as exc:
+            raise InvalidInputError(f"body is not valid snappy: {exc}", field="body") from None
     try:
         if encoding == "gzip":
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
+        elif encoding in ("deflate", "zlib"):
             d = zlib.decompressobj()
         else:
-            raise InvalidInputError(f"unsupported Content-Encoding {encoding!r}", field="content-encoding")
+            raise InvalidInputError(f"unsupported Content-Encoding {encoding!r} (expected gzip, deflate, zlib, zstd "
+                                    "or snappy)", field="content-encoding")
         out = d.decompress(raw, max_bytes)
         if d.unconsumed_tail:
             raise LimitExceededError(f"decompressed body exceeds {max_bytes} bytes", field="body")
         return out
     except (zlib.error, gzip.BadGzipFile) as exc:
         raise InvalidInputError(f"body is not valid {encoding}: {exc}", field="body") from None
+
+
+def _into(decompress_into: Callable[[bytes, bytearray], int], raw: bytes, max_bytes: int, name: str) -> bytes:
+    """``raw`` decompressed into a buffer grown 8 times at a time up to ``max_bytes`` (the formats need not
+    say their size up front), so a small body never takes the limit's worth of memory."""
+    size = min(max_bytes + 1, max(1 << 16, 8 * len(raw)))
+    while True:
+        buf = bytearray(size)
+        try:
+            n = decompress_into(raw, buf)
+        except cramjam.DecompressionError as exc:
+            if "whole buffer" not in str(exc):
+                raise InvalidInputError(f"body is not valid {name}: {exc}", field="body") from None
+            if size > max_bytes:
+                raise LimitExceededError(f"decompressed body exceeds {max_bytes} bytes", field="body") from None
+            size = min(max_bytes + 1, size * 8)
+            continue
+        if n > max_bytes:
+            raise LimitExceededError(f"decompressed body exceeds {max_bytes} bytes", field="body")
+        return bytes(memoryview(buf)[:n])

@@ -39,12 +39,13 @@ def _doc(content: dict[str, str]) -> dict[str, Any]:
 
 
 async def _run(request: Request, decode: Callable[[bytes], Decoded],
-               keep: Callable[[Any], Any] | None = None) -> tuple[Decoded, dict[str, Any]]:
-    """Decode, charge the sender, then ``keep`` the batch (by default: store and correlate it)."""
+               keep: Callable[[Any], Any] | None = None, *, snappy: bool = False) -> tuple[Decoded, dict[str, Any]]:
+    """Decode, charge the sender, then ``keep`` the batch (by default: store and correlate it); ``snappy``:
+    ``decode`` takes the snappy body of its protocol itself."""
     p = pipeline(request)
     sender = sender_of(request)
     p.limiter.check(sender)
-    body = await raw_body(request)
+    body = await raw_body(request, snappy_decoded_by_route=snappy)
 
     def work() -> tuple[Decoded, IngestReport | None]:  # one trip to a worker thread per request
         decoded = decode(body)
@@ -118,14 +119,15 @@ async def events(request: Request) -> Response:
 async def loki_push(request: Request) -> Response:
     ct = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     limits = pipeline(request).limits
-    if ct in ("application/x-protobuf", "application/protobuf"):
+    proto = ct in ("application/x-protobuf", "application/protobuf")
+    if proto:
         max_bytes = request.app.state.runtime.settings.server.max_body_bytes
         decode = lambda b: decode_loki_proto(b, limits, now(), max_bytes)  # noqa: E731
     elif ct in ("application/json", ""):
         decode = lambda b: decode_loki_json(b, limits, now())  # noqa: E731
     else:
         raise InvalidInputError(f"unsupported Content-Type {ct!r}", field="content-type")
-    decoded, report = await _run(request, decode)
+    decoded, report = await _run(request, decode, snappy=proto)
     if decoded.rejected:
         return _partial(decoded, report)
     return Response(status_code=204)
@@ -154,7 +156,7 @@ async def remote_write(request: Request) -> Response:
         d.source = "remote_write"
         return d
 
-    decoded, report = await _run(request, decode)
+    decoded, report = await _run(request, decode, snappy=True)
     if decoded.rejected:
         return _partial(decoded, report)
     return Response(status_code=204)

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from opsloop.errors import InvalidInputError
 
@@ -125,6 +125,23 @@ class RunbookSettings(BaseModel):
     max_concurrent: int = Field(2, ge=1, le=64, description="Runbook runs one server executes at a time.")
 
 
+class HealthSettings(BaseModel):
+    """Server-wide thresholds of the served models' health checks, for those a reference's ``health`` does not set."""
+
+    window_s: float = Field(300.0, ge=1, le=3600, description="Seconds of traffic each health check judges.")
+    min_requests: int = Field(20, ge=1, description="Requests a window needs for a verdict.")
+    max_error_rate: float | None = Field(
+        0.05, ge=0, le=1, description="Share of requests answered 5xx above which error_rate fires (none: off).")
+    max_latency_p99_s: float | None = Field(
+        1.0, gt=0, le=5, description="p99 latency in seconds above which latency_p99 fires (none: off).")
+    resolve_ratio: float = Field(0.8, gt=0, le=1, description="A firing check resolves at or below threshold * this.")
+
+    @field_validator("max_error_rate", "max_latency_p99_s", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none", "null", "off") else value
+
+
 class MonitoringSettings(BaseModel):
     sample_rate: float = Field(0.1, ge=0, le=1, description="Share of /serving requests sampled for monitoring.")
     max_samples: int = Field(100_000, ge=1, description="Samples kept per model (the oldest dropped first).")
@@ -133,6 +150,8 @@ class MonitoringSettings(BaseModel):
         60.0, ge=0, description="Seconds between drift and performance checks of every model with a reference (0: off)."
     )
     max_reference_rows: int = Field(200_000, ge=1, description="Rows of a reference data set profiled.")
+    health: HealthSettings = Field(default_factory=HealthSettings,
+                                   description="Default health check thresholds (OPSLOOP_MONITORING__HEALTH__...).")
 
 
 class Settings(BaseModel):

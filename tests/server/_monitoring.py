@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -14,8 +15,9 @@ from opsloop.settings import load_settings
 
 
 @contextmanager
-def server_monitoring(tmp_path: Path) -> Iterator[ServerMonitoring]:
-    settings = load_settings({"storage": {"data_dir": str(tmp_path)}, "monitoring": {"drift_interval_s": 0}},
-                             environ={})
+def server_monitoring(tmp_path: Path, **monitoring: Any) -> Iterator[ServerMonitoring]:
+    """``monitoring``: more ``monitoring`` settings (e.g. ``health={"max_error_rate": 0.5}``)."""
+    settings = load_settings({"storage": {"data_dir": str(tmp_path)},
+                              "monitoring": {"drift_interval_s": 0, **monitoring}}, environ={})
     with TestClient(create_app(settings)) as http:
         yield http.app.state.model_monitoring  # type: ignore[attr-defined]

@@ -34,6 +34,39 @@ def _fail(exc: OpsloopError) -> None:
     sys.exit(1)
 
 
+class _Threshold(click.ParamType):
+    """A health threshold from ``low`` (excluded when ``low_open``) to ``high``, or ``off``."""
+
+    name = "number|off"
+
+    def __init__(self, high: float, *, low_open: bool = False) -> None:
+        self.high, self.low_open = high, low_open
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, float) or value == "off":
+            return value
+        if str(value).strip().lower() in ("off", "none"):
+            return "off"
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number (or 'off')", param, ctx)
+        if not (0 < number if self.low_open else 0 <= number) or number > self.high:
+            self.fail(f"{value} is not in the range {'0<x' if self.low_open else '0<=x'}<={self.high:g}", param, ctx)
+        return number
+
+
+def _health_policy(window: float | None, min_requests: int | None, max_error_rate: Any, max_latency_p99: Any,
+                   resolve_ratio: float | None) -> Any:
+    """The ``HealthPolicy`` of the health flags given (``HealthPolicy``'s defaults for the others)."""
+    from opsloop.mlops.monitoring.health import HealthPolicy
+
+    given: dict[str, Any] = {"window_s": window, "min_requests": min_requests, "max_error_rate": max_error_rate,
+                             "max_latency_p99_s": max_latency_p99, "resolve_ratio": resolve_ratio}
+    chosen: dict[str, Any] = {k: None if v == "off" else v for k, v in given.items() if v is not None}
+    return HealthPolicy(**chosen)
+
+
 @click.command("serve")
 @click.argument("model_uri")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -62,6 +95,16 @@ def _fail(exc: OpsloopError) -> None:
 @click.option("--report-to", default=None, metavar="URL",
               help="opsloop server whose AIOps pipeline gets the drift and performance signals (default: the "
                    "top-level --url / OPSLOOP_URL when it is an http URL; 'none' to keep them here only).")
+@click.option("--health-window", type=click.FloatRange(1, 3600), default=None,
+              help="Seconds of traffic each health check judges, with --monitor-store  [default: 300]")
+@click.option("--health-min-requests", type=click.IntRange(1), default=None,
+              help="Requests a health check's window needs for a verdict  [default: 20]")
+@click.option("--max-error-rate", type=_Threshold(1.0), default=None,
+              help="Share of requests answered 5xx above which the error_rate check fires, or 'off'  [default: 0.05]")
+@click.option("--max-latency-p99", type=_Threshold(5.0, low_open=True), default=None,
+              help="p99 latency in seconds above which the latency_p99 check fires, or 'off'  [default: 1.0]")
+@click.option("--health-resolve-ratio", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="A firing health check resolves at or below its threshold times this  [default: 0.8]")
 @click.option("--micro-batching/--no-micro-batching", default=True, show_default=True,
               help="Score requests that arrive together in one model call.")
 @click.option("--log-level", default="warning", show_default=True)
@@ -69,8 +112,9 @@ def _fail(exc: OpsloopError) -> None:
 def serve(ctx: click.Context, model_uri: str, host: str, port: int, workers: int, challenger_uri: str | None,
           traffic: str, challenger_weight: float, max_body_mb: float, refresh_seconds: float,
           monitor_store: str | None, model_name: str | None, sample_rate: float, max_samples: int,
-          reference_path: str | None, drift_interval: float, report_to: str | None, micro_batching: bool,
-          log_level: str) -> None:
+          reference_path: str | None, drift_interval: float, report_to: str | None, health_window: float | None,
+          health_min_requests: int | None, max_error_rate: Any, max_latency_p99: Any,
+          health_resolve_ratio: float | None, micro_batching: bool, log_level: str) -> None:
     """Serve MODEL_URI with MLflow's scoring protocol (POST /invocations) on HOST:PORT."""
     from opsloop.mlops.serving.server import ServeOptions
     from opsloop.mlops.serving.server import serve as run_server
@@ -84,13 +128,19 @@ def serve(ctx: click.Context, model_uri: str, host: str, port: int, workers: int
         if report_to not in (None, "", "none") and not monitor_store:
             raise InvalidInputError("--report-to sends what the monitor finds: give --monitor-store too",
                                     field="report_to")
+        health = _health_policy(health_window, health_min_requests, max_error_rate, max_latency_p99,
+                                health_resolve_ratio)
+        if not monitor_store and any(v is not None for v in (health_window, health_min_requests, max_error_rate,
+                                                              max_latency_p99, health_resolve_ratio)):
+            raise InvalidInputError("the health flags set the monitor's checks: give --monitor-store too",
+                                    field="monitor_store")
         if monitor_store:
             from opsloop.mlops.monitoring.service import MonitorConfig
 
             monitoring = MonitorConfig(store_url=monitor_store, model_name=model_name or _name_of(model_uri),
                                        sample_rate=sample_rate, max_samples=max_samples,
                                        reference_path=reference_path, drift_interval=drift_interval,
-                                       report_to=_report_to(ctx, report_to))
+                                       report_to=_report_to(ctx, report_to), health_policy=health)
         options = ServeOptions(
             model_uri=model_uri, host=host, port=port, workers=workers, challenger_uri=challenger_uri,
             traffic=TrafficPolicy(traffic if challenger_uri else "single", challenger_weight),

@@ -28,7 +28,8 @@ Service health (``opsloop.mlops.monitoring.health``): on the same tick, every de
 ``/serving`` (``NAME/REF``, read from the deployments' counters, ``server/deployments.py``, summed over
 workers) is judged over its model's ``health.window_s``: the share of 5xx answers and the p99 latency;
 a breach fires one ``model_health`` signal and its recovery resolves it, into the same pipeline. The
-thresholds are ``HealthPolicy``'s defaults, or the ``health`` ones stored with the model's reference.
+thresholds are the ``health`` ones stored with the model's reference, else the server's
+(``monitoring.health``: ``OPSLOOP_MONITORING__HEALTH__MAX_ERROR_RATE``…), else ``HealthPolicy``'s.
 A firing check of a deployment the server no longer counts (no worker has it loaded and the tracker
 forgot it, or the server restarted) is resolved with the reason ``deployment no longer tracked``
 (when the tracker reads every worker's counters: one worker, or shared counters).
@@ -48,6 +49,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
@@ -61,7 +63,6 @@ from opsloop.mlops.monitoring.health import HealthMonitor, HealthPolicy, Request
 from opsloop.mlops.monitoring.monitor import ModelMonitor
 from opsloop.mlops.monitoring.reference import (
     ReferenceRequest,
-    health_policy_of,
     policies_of,
     reference_summary,
 )
@@ -144,8 +145,10 @@ class ServerMonitoring:
 
     # --- service health ------------------------------------------------------------------------------------
     def health_policy(self, name: str) -> HealthPolicy:
-        """Model ``name``'s health thresholds: those stored with its reference, else the defaults."""
-        return health_policy_of(self.store.get_reference(name))
+        """Model ``name``'s health thresholds: those stored with its reference, else the server's
+        (``monitoring.health``)."""
+        stored = ((self.store.get_reference(name) or {}).get("policies") or {}).get("health") or {}
+        return HealthPolicy(**{**self.settings.health.model_dump(), **stored})
 
     def check_health(self, emit: bool = True) -> dict[str, Any]:
         """Judge every served deployment's health now (``emit``: send the signals of what changed).
@@ -188,7 +191,9 @@ class ServerMonitoring:
         origin = lineage.data_origin(request.path, *self._version_of(uri), uri, getattr(model, "model_uuid", None))
         profile = monitor.set_reference(frame, preds, policies=request.policies, replacing=replacing, origin=(
             lineage.followed(origin, replacing.get("origin") or {}) if replacing is not None else origin))
-        return {**reference_summary(monitor.model, profile), "model_uri": uri if preds is not None else None}
+        summary = reference_summary(monitor.model, profile)
+        summary["thresholds"]["health"] = asdict(self.health_policy(monitor.model))  # the server's defaults
+        return {**summary, "model_uri": uri if preds is not None else None}
 
     def _version_of(self, uri: str | None) -> tuple[str | None, str | None]:
         """``(alias, version)`` a ``models:/`` URI names now (``alias`` ``None`` for a version URI)."""

@@ -22,8 +22,9 @@ SLOW = -1000.0  # an input on which the model takes 0.3 s
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """No schedule: every health check is asked for (POST /monitoring/health), so nothing depends on time."""
-    env = {"OPSLOOP_MONITORING__DRIFT_INTERVAL_S": "0"}
+    """No schedule: every health check is asked for (POST /monitoring/health), so nothing depends on time.
+    The server's own health window (600 s) is every check's that a reference does not set."""
+    env = {"OPSLOOP_MONITORING__DRIFT_INTERVAL_S": "0", "OPSLOOP_MONITORING__HEALTH__WINDOW_S": "600"}
     running = ServerProcess(tmp_path_factory.mktemp("health") / "data", env=env).start()
     yield running
     running.stop()
@@ -91,7 +92,7 @@ def test_bad_health_thresholds_are_refused_naming_the_field(server: ServerProces
             assert r.json()["field"] == field
         r = _reference(http, "strict", {"max_error_rate": 0.01, "max_latency_p99_s": None})
         assert r.status_code == 200, r.text
-        assert r.json()["thresholds"]["health"] == {"window_s": 300.0, "min_requests": 20, "max_error_rate": 0.01,
+        assert r.json()["thresholds"]["health"] == {"window_s": 600.0, "min_requests": 20, "max_error_rate": 0.01,
                                                     "max_latency_p99_s": None, "resolve_ratio": 0.8}
 
 
@@ -114,7 +115,7 @@ def test_a_burst_of_server_errors_opens_an_incident_that_resolves_when_healthy(
         evidence = fired["evidence"]
         assert evidence["requests"] == 21 and evidence["server_errors"] == 10
         assert evidence["observed"] == pytest.approx(10 / 21) and evidence["threshold"] == 0.2
-        assert evidence["window_s"] == 300.0
+        assert evidence["window_s"] == 600.0 and evidence["policy"]["window_s"] == 600.0  # the server's
         assert fired["severity"] == "critical"  # over twice the threshold
         [incident] = wait_until(lambda: _incidents(http, "flaky"))
         assert incident["state"] == "triggered"

@@ -36,18 +36,39 @@ def test_a_served_models_5xx_burst_fires_and_resolves_a_health_signal(
         tmp_path: Path, serve_process: Callable[..., tuple[str, object]]) -> None:
     _save_flaky_model(tmp_path / "flaky")
     url, _ = serve_process(str(tmp_path / "flaky"), "--monitor-store", f"sqlite:///{tmp_path / 'mon.db'}",
-                           "--model-name", "flaky", "--drift-interval", "0.5", "--workers", "1")
+                           "--model-name", "flaky", "--drift-interval", "0.5", "--workers", "1",
+                           "--health-min-requests", "10", "--max-error-rate", "0.5", "--max-latency-p99", "off")
 
     def score(a: float, times: int) -> set[int]:
         return {httpx.post(f"{url}/invocations", json={"dataframe_split": {"columns": ["a", "b"],
                                                                              "data": [[a, 0.5]]}}).status_code
                 for _ in range(times)}
 
-    assert score(OVERFLOW, 20) == {500}  # default min_requests 20: judged once the 20 are counted
+    assert score(OVERFLOW, 10) == {500}  # --health-min-requests 10: judged once the 10 are counted
     [fired] = wait_until(lambda: _health_signals(url))
     assert fired["status"] == "firing" and fired["service"] == "flaky"
     assert fired["labels"] == {"model": "flaky", "ref": "local", "check": "error_rate"}
-    assert fired["evidence"]["server_errors"] == fired["evidence"]["requests"] >= 20
-    assert score(1.0, 500) == {200}  # 20 of 520 is 3.8 %: at most 0.8 * 5 %
+    assert fired["evidence"]["server_errors"] == fired["evidence"]["requests"] >= 10
+    assert fired["evidence"]["policy"] == {"window_s": 300.0, "min_requests": 10, "max_error_rate": 0.5,
+                                           "max_latency_p99_s": None, "resolve_ratio": 0.8}
+    assert score(1.0, 20) == {200}  # 10 of 30 is 33 %: at most 0.8 * 50 %
     wait_until(lambda: [s for s in _health_signals(url) if s["status"] == "resolved"])
     assert [s["status"] for s in _health_signals(url)] == ["resolved", "firing"]
+
+
+def test_bad_health_flags_are_refused_with_a_message_not_a_traceback(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from opsloop.cli.serving import serve
+
+    store = ["--monitor-store", f"sqlite:///{tmp_path / 'mon.db'}"]
+    for flags, said in [(["--max-error-rate", "2", *store], "'--max-error-rate': 2 is not in the range 0<=x<=1"),
+                        (["--max-latency-p99", "0", *store], "'--max-latency-p99': 0 is not in the range 0<x<=5"),
+                        (["--max-latency-p99", "fast", *store], "'fast' is not a number (or 'off')"),
+                        (["--health-window", "7200", *store], "'--health-window'"),
+                        (["--health-min-requests", "0", *store], "'--health-min-requests'"),
+                        (["--health-resolve-ratio", "0", *store], "'--health-resolve-ratio'"),
+                        (["--max-error-rate", "0.1"], "give --monitor-store too")]:
+        result = CliRunner().invoke(serve, [str(tmp_path / "no-model"), *flags])
+        assert result.exit_code != 0 and said in result.output, (flags, result.output)
+        assert "Traceback" not in result.output

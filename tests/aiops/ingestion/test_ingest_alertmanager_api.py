@@ -85,3 +85,14 @@ def test_bad_bodies_are_400_naming_the_field(client) -> None:  # noqa: ANN001
     assert r.status_code == 400
     assert r.json()["accepted"] == 1 and [x["index"] for x in r.json()["rejected"]] == [1, 2, 3]
     assert len(signals(client)) == 1
+
+
+def test_the_read_side_shows_the_end_of_the_latest_post(client) -> None:  # noqa: ANN001
+    """Prometheus pushes a firing alert's ``endsAt`` forward at every re-post; ``GET /api/v2/alerts``
+    (``amtool alert query``, Grafana) shows the latest end, not the first post's, which would pass first."""
+    t = time.time() - 60
+    first, latest = time.time() + 30, time.time() + 600
+    client.post(URL, json=[posted("Down", "db", t, first)])
+    client.post(URL, json=[posted("Down", "db", t, latest)])
+    [shown] = client.get("/api/v2/alerts").json()
+    assert shown["endsAt"] == iso(latest)[:23] + "Z" and signals(client)[0]["count"] == 2

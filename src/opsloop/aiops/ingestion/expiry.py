@@ -43,6 +43,12 @@ class AlertExpiry:
             else:
                 self._due.pop(key, None)
 
+    def end_of(self, fingerprint: str, start: float) -> float | None:
+        """The current end of the firing alert ``fingerprint`` that started at ``start`` (its latest
+        post's ``endsAt``; the store keeps the first post's), or ``None`` when not tracked."""
+        due = self._due.get((fingerprint, start))
+        return due[0] if due is not None else None
+
     def restore(self, alerts: Iterable[Signal], now: float) -> None:
         """Take the firing alerts stored by an earlier leader (``SqlSignalStore.firing_alerts``)."""
         for sig in alerts:

@@ -67,12 +67,13 @@ def _matchers(filters: list[str]) -> list[Matcher]:
         raise InvalidInputError(f"filter: {exc.message}", field="filter") from None
 
 
-def _gettable(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored firing signal as Alertmanager's ``gettableAlert``."""
+def _gettable(row: dict[str, Any], live_end: float | None = None) -> dict[str, Any]:
+    """A stored firing signal as Alertmanager's ``gettableAlert``; ``live_end``: the end its sender's
+    latest post set (the stored one is the first post's)."""
     evidence, muted = row["evidence"], row["suppressed"] or ""
     silenced = [muted.split(":", 1)[1]] if muted.startswith(MUTED_BY) else []
     inhibited = [muted] if muted and not silenced else []
-    end = evidence.get("expires_at")
+    end = live_end if live_end is not None else evidence.get("expires_at")
     if not isinstance(end, int | float):  # an alert without an end of its own: as Alertmanager's resolve_timeout
         end = row["last_time"] + RESOLVE_TIMEOUT_S
     annotations = evidence.get("annotations")
@@ -118,13 +119,14 @@ def _firing(request: Request, active: str | None, silenced: str | None, inhibite
     each with its incident."""
     show_active, show_silenced = _flag(active, "active"), _flag(silenced, "silenced")
     show_inhibited, matchers, to = _flag(inhibited, "inhibited"), _matchers(filters), _receiver(receiver)
-    rows = pipeline(request).stores.signals.list(kind=_KINDS, status="firing", limit=_MAX_ALERTS)
+    p = pipeline(request)
+    rows = p.stores.signals.list(kind=_KINDS, status="firing", limit=_MAX_ALERTS)
     out = []
     for row in reversed(rows):
         muted = row["suppressed"] or ""
         shown = (show_silenced if muted.startswith(MUTED_BY) else show_inhibited) if muted else show_active
         if shown and all(m.matches(row["labels"]) for m in matchers):
-            alert = _gettable(row)
+            alert = _gettable(row, p.expiry.end_of(row["fingerprint"], row["time"]))
             if to is None or any(to.fullmatch(r["name"]) for r in alert["receivers"]):
                 out.append((row["incident_id"], alert))
     return out

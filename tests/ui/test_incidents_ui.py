@@ -200,3 +200,22 @@ def test_a_root_alerting_too_late_links_to_its_incident_which_merges_in_one_clic
     assert "lr-db" in services
     assert httpx.get(f"{api}/incidents/{own[0]['id']}").json()["merged_into"] == callers[0]["id"]
     assert not page.js_errors
+
+
+def test_an_incident_shows_when_its_first_signal_started_beside_when_it_was_opened(page, incidents_api: str) -> None:  # noqa: ANN001
+    """An alert delivered an hour after it started (a replay, a held-back webhook): the incident's page
+    says it started an hour ago, not only that it was opened now."""
+    from playwright.sync_api import expect
+
+    alert = _alert("QueueBacklog", "billing-late", ago_s=3600)
+    assert httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=alert).status_code < 300
+    found = httpx.get(f"{incidents_api}/api/opsloop/v1/incidents", params={"service": "billing-late"}).json()
+    [listed] = found["incidents"]
+    inc = httpx.get(f"{incidents_api}/api/opsloop/v1/incidents/{listed['id']}").json()
+    page.goto(f"/#/incidents/{inc['id']}")
+    expected = page.evaluate("(s) => import('/static/dom.js').then((m) => [m.fmtEpoch(s[0]), m.fmtEpoch(s[1])])",
+                             [inc["first_signal_at"], inc["created_at"]])
+    assert expected[0] != expected[1]
+    expect(page.locator("table.kv tr", has_text="Started")).to_contain_text(expected[0])
+    expect(page.locator("table.kv tr", has_text="Opened")).to_contain_text(expected[1])
+    assert not page.js_errors

@@ -182,6 +182,9 @@ function details(inc) {
   return kvTable([
     ['State', badge(inc.state)], ['Severity', badge(inc.severity)],
     ['Assignee', inc.assignee || '—'],
+    // Started: the first signal's own time (an alert's startsAt), which comes before Opened when it was
+    // delivered late or replayed; Opened: when opsloop opened the incident
+    ['Started', fmtEpoch(inc.first_signal_at) || '—'], ['Last signal', fmtEpoch(inc.last_signal_at) || '—'],
     ['Opened', fmtEpoch(inc.created_at)], ['Acknowledged', fmtEpoch(inc.acknowledged_at) || '—'],
     ['Resolved', fmtEpoch(inc.resolved_at) || '—'], ['Updated', fmtEpoch(inc.updated_at)],
     ['Labels', Object.entries(inc.labels || {}).map(([k, v]) => `${k}=${v}`).join(', ') || '—'],

@@ -35,7 +35,8 @@ forgot it, or the server restarted) is resolved with the reason ``deployment no 
 (when the tracker reads every worker's counters: one worker, or shared counters).
 
 The reference body: inline rows in an MLflow scoring shape (``dataframe_split``, ``dataframe_records``…)
-or ``{"path": "runs:/RUN_ID/data/train.parquet"}`` (a run artifact, Parquet or CSV); optional ``ref``
+or ``{"path": "runs:/RUN_ID/data/train.parquet"}`` (a run artifact, Parquet or CSV), at least
+``MIN_REFERENCE_ROWS`` (50) rows (fewer is a 400 naming the inline key or ``path``); optional ``ref``
 (version or alias whose predictions profile the output; default: the one last served, else the
 ``champion`` alias, else the newest version), ``drift`` and ``performance`` thresholds (see ``opsloop.mlops.monitoring.reference``).
 """
@@ -71,6 +72,7 @@ from opsloop.mlops.monitoring.schedule_lock import ScheduleLeadership, schedule_
 from opsloop.mlops.monitoring.service import parse_table, reference_with_predictions
 from opsloop.mlops.monitoring.sql import SqlMonitoringStore
 from opsloop.mlops.monitoring.store import ReferenceChangedError
+from opsloop.mlops.serving.payload import FORMATS
 from opsloop.server.errors import error_body
 from opsloop.server.wire import json_response
 from opsloop.settings import MonitoringSettings, Settings
@@ -82,6 +84,7 @@ CHAMPION = "champion"  # the alias a reference follows by default, as the retrai
 
 PREFIX = "/api/opsloop/v1/monitoring"
 MAX_REFERENCE_BYTES = 512 * 1024 * 1024
+MIN_REFERENCE_ROWS = 50  # as DriftPolicy.min_rows: a distribution of fewer rows is noise (10 bins of 2 rows...)
 SCHEDULE_LOCK = "monitoring-schedule.lock"  # in the data dir: the worker holding it runs the schedule
 
 
@@ -177,12 +180,22 @@ class ServerMonitoring:
 
     # --- the reference ------------------------------------------------------------------------------------
     def set_reference(self, monitor: ModelMonitor, body: Any) -> dict[str, Any]:
-        """Profile the reference a request gives (inline rows or a run artifact) and store it."""
-        return self._set_reference(monitor, ReferenceRequest.parse(body))
+        """Profile the reference a request gives (inline rows or a run artifact) and store it.
+
+        Raises:
+            InvalidInputError: the document is malformed, or holds fewer than ``MIN_REFERENCE_ROWS`` rows
+                (``field``: the inline format's key or ``path``).
+        """
+        return self._set_reference(monitor, ReferenceRequest.parse(body),
+                                   field=next((k for k in body if k in FORMATS), "path"))
 
     def _set_reference(self, monitor: ModelMonitor, request: ReferenceRequest,
-                       replacing: dict[str, Any] | None = None) -> dict[str, Any]:
+                       replacing: dict[str, Any] | None = None, field: str = "path") -> dict[str, Any]:
         frame = request.rows if request.rows is not None else self._read(request.path or "")
+        if len(frame) < MIN_REFERENCE_ROWS:
+            raise InvalidInputError(f"the reference data has {len(frame)} row{'s' * (len(frame) != 1)}; a drift "
+                                    f"reference needs at least {MIN_REFERENCE_ROWS} (the values a drift check needs "
+                                    "by default): fewer cannot stand for the training distribution", field=field)
         frame = frame.head(self.settings.max_reference_rows)
         model, uri = self._model_for(monitor.model, request.ref)
         preds = None

@@ -144,9 +144,13 @@ class ValidationPolicy:
         target = doc.get("target", "label")
         if not isinstance(target, str | int) or isinstance(target, bool):
             raise InvalidInputError("target must be the name of the label column", field="target")
+        positive = doc.get("positive_label", 1)
+        if not isinstance(positive, str | int | float):  # bool is an int: a label like true is one
+            raise InvalidInputError(f"positive_label must be one label (a number, text or true/false); got "
+                                    f"{positive!r}", field="positive_label")
         parsed = [parse_rule(r) for r in rules]
         _one_task(task, parsed)
-        return cls(target=str(target), task=task, positive_label=doc.get("positive_label", 1),
+        return cls(target=str(target), task=task, positive_label=positive,
                    sensitive=_sensitive(doc.get("sensitive")), min_group_size=_group_size(doc.get("min_group_size", 30)),
                    rules=parsed)
 

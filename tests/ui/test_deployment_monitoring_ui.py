@@ -100,6 +100,7 @@ def test_a_drift_check_shows_the_drifted_features_first_with_their_figures_and_i
         shown = float(row_a.locator(f"td[data-stat='{stat}']").inner_text())
         assert shown == pytest.approx(a["statistics"][stat], rel=1e-4), stat
     expect(row_a.locator("td[data-stat='chi2']")).to_have_text("—")
+    expect(row_a.locator("td[data-stat='missing_share']")).to_have_text("—")  # no value missing
     expect(page.locator("#drift-report-table tr[data-feature='b']")).to_contain_text("ok")
     expect(page.locator("#drift-report")).to_contain_text("300 sampled rows against 1000 reference rows")
     # the rule shown is the one in effect: the threshold set with the reference, the defaults for the rest

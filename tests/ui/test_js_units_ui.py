@@ -79,3 +79,10 @@ def test_an_all_zero_series_gets_a_zero_to_one_axis_with_the_line_on_the_baselin
     ticks, line, baseline = _call(page, "charts.js", expr)
     assert ticks == ["0", "0.2", "0.4", "0.6", "0.8", "1"], ticks
     assert {p.split(",")[1] for p in line.split()} == {f"{float(baseline):.1f}"}, (line, baseline)
+
+
+def test_a_features_missing_values_read_as_live_share_against_the_references(page) -> None:  # noqa: ANN001
+    expr = ("[m.missingText({missing_share: 0.3, reference_missing_share: 0}),"
+            " m.missingText({missing_share: 0.0125, reference_missing_share: 0.01}), m.missingText({psi: 0.1}),"
+            " m.missingText(undefined)]")
+    assert _call(page, "pages/deployments.js", expr) == ["30.0% (ref 0.0%)", "1.3% (ref 1.0%)", "—", "—"]

@@ -370,8 +370,17 @@ function driftReportView(model, report, ref) {
     driftTable(r)];
 }
 
+/** A feature's missing values (null, NaN) in the live rows against the reference's, as the drift check
+ * measured them: "30.0% (ref 0.0%)", or "—" when neither had any. */
+export function missingText(statistics) {
+  const s = statistics || {};
+  if (s.missing_share === undefined || s.missing_share === null) return '—';
+  const pct = (v) => `${(100 * Number(v)).toFixed(1)}%`;
+  return `${pct(s.missing_share)} (ref ${pct(s.reference_missing_share ?? 0)})`;
+}
+
 function driftTable(report) {
-  const cols = ['Feature', 'Type', 'Verdict', ...REPORT_STATS.map(([, t]) => t), 'Live rows'];
+  const cols = ['Feature', 'Type', 'Verdict', ...REPORT_STATS.map(([, t]) => t), 'Missing', 'Live rows'];
   return h('div', { class: 'table-wrap' }, h('table', { id: 'drift-report-table' },
     h('thead', {}, h('tr', {}, cols.map((t, i) => h('th', { scope: 'col', class: i >= 3 ? 'num' : null, text: t })))),
     h('tbody', {}, driftOrder(report.features).map((f) => h('tr', { 'data-feature': f.feature, class: f.drifted ? 'drifted' : null },
@@ -379,6 +388,7 @@ function driftTable(report) {
       h('td', { text: f.kind }),
       h('td', {}, f.drifted ? badge('drifted', 'failed') : f.note ? h('span', { class: 'muted', text: f.note }) : badge('ok')),
       ...REPORT_STATS.map(([k]) => h('td', { class: 'num', 'data-stat': k, text: k in (f.statistics || {}) ? fmtNum(f.statistics[k]) : '—' })),
+      h('td', { class: 'num', 'data-stat': 'missing_share', text: missingText(f.statistics) }),
       h('td', { class: 'num', text: fmtNum(f.current_rows) }))))));
 }
 

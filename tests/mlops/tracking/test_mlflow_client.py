@@ -187,6 +187,16 @@ def test_logged_model_param_and_tag_keys_follow_no_name_rule_as_in_mlflow(client
     assert err.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
+def test_a_logged_model_param_logged_again_with_another_value_is_refused(client: MlflowClient) -> None:
+    # It answered 200 and kept the first value, so the caller believed the new one stored; MLflow refuses it.
+    model = client.create_logged_model(client.create_experiment("relog"), params={"lr": "0.1"})
+    client.log_model_params(model.model_id, {"lr": "0.1", "depth": "3"})  # the same value again is fine
+    with pytest.raises(MlflowException, match="Changing param values is not allowed") as err:
+        client.log_model_params(model.model_id, {"depth": "3", "lr": "0.2", "new": "x"})
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert client.get_logged_model(model.model_id).params == {"lr": "0.1", "depth": "3"}  # nothing half-written
+
+
 def test_proxy_multipart_upload_falls_back_to_one_request(client: MlflowClient, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     # With MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD the client first asks /mlflow-artifacts/mpu/create; a 404 there
     # failed every large upload. MLflow's answer for a store without multipart (501, its message) makes the

@@ -119,9 +119,19 @@ class LoggedModels(TrackingStoreBase):
             raise NotFoundError(f"No tag with key {key!r} on logged model {model_id}", field="tag_key")
 
     def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
+        """Add params; one logged again with its value is a no-op, with another value an ``InvalidInputError``."""
         _check_keys_and_values(params, "param")
         self.get_logged_model(model_id)
+        p = t.logged_model_params.c
         with self.db.write() as conn:
+            logged = dict(conn.execute(select(p.key, p.value).where(p.model_id == model_id,
+                                                                    p.key.in_(list(params)))).all())
+            for key, old in logged.items():
+                if params[key] != old:  # MLflow refuses it too (its table's primary key)
+                    raise InvalidInputError(
+                        f"Changing param values is not allowed. Param with key='{key}' was already logged with "
+                        f"value='{old}' for logged model ID='{model_id}'. Attempted logging new value "
+                        f"'{params[key]}'.", field="params")
             insert_ignore(conn, t.logged_model_params,
                           [{"model_id": model_id, "key": k, "value": v} for k, v in params.items()])
 

@@ -34,6 +34,7 @@ def test_a_policy_the_gate_cannot_read_is_refused_when_the_runbook_is_configured
         ({"target": "y", "rules": ["gap(aucc, g) <= 0.1"]}, "policy.rules", "unknown metric 'aucc'"),
         ({"target": "y", "min_group_size": 0}, "policy.min_group_size", "min_group_size"),
         ({"target": "y", "positive_label": [1]}, "policy.positive_label", "positive_label"),
+        ({"target": "y", "rules": ["gap(tpr) <= 0.1"]}, "policy.sensitive", "needs a column"),
         ({"target": "y", "task": "classification", "rules": ["rmse <= 1"]}, "policy.rules", "regression metric"),
         (str(tmp_path / "gone.yaml"), "policy", f"policy file {tmp_path / 'gone.yaml'} does not exist"),
         (str(bad_yaml), "policy", "is not valid YAML"),

@@ -74,6 +74,7 @@ def test_group_gap_measures_the_spread_between_groups() -> None:
     ("- target\n- y\n", "policy"),
     ("target: y\npositive_label: [1]\n", "positive_label"),
     ("target: y\npositive_label: {a: 1}\n", "positive_label"),
+    ("target: y\nrules: ['gap(accuracy) <= 0.05']\n", "sensitive"),  # a gap over which column?
 ])
 def test_a_policy_value_of_the_wrong_type_is_an_error_naming_its_key(tmp_path: Path, text: str, field: str) -> None:
     """min_group_size: abc and sensitive: 5 ended `opsloop models validate` in a traceback."""

@@ -150,9 +150,11 @@ class ValidationPolicy:
                                     f"{positive!r}", field="positive_label")
         parsed = [parse_rule(r) for r in rules]
         _one_task(task, parsed)
-        return cls(target=str(target), task=task, positive_label=positive,
-                   sensitive=_sensitive(doc.get("sensitive")), min_group_size=_group_size(doc.get("min_group_size", 30)),
-                   rules=parsed)
+        sensitive = _sensitive(doc.get("sensitive"))
+        if not sensitive and any(r.gap and not r.gap_column for r in parsed):
+            raise InvalidInputError("a gap() rule needs a column, in the rule or as 'sensitive'", field="sensitive")
+        return cls(target=str(target), task=task, positive_label=positive, sensitive=sensitive,
+                   min_group_size=_group_size(doc.get("min_group_size", 30)), rules=parsed)
 
 
 def _one_task(task: str | None, rules: list[Rule]) -> None:

@@ -45,6 +45,8 @@ KEPT = {
     "set exp tag missing value": "MLflow stores ''; opsloop asks for the value (the mlflow client always sends it)",
     "logged model search no exps": "MLflow requires experiment_ids; opsloop searches none and finds nothing",
     "trace search v2 bad exp": "opsloop serves the v3 trace search the 3.x client uses; MLflow's v2 answers 500",
+    "logged model param changed value": "MLflow leaks a SQL IntegrityError as BAD_REQUEST; opsloop says "
+                                        "INVALID_PARAMETER_VALUE, as for a run's param",
     "trace tag unknown": "MLflow leaks a SQL IntegrityError as BAD_REQUEST; opsloop answers 404",
     "unknown endpoint": "MLflow answers an HTML page; opsloop a JSON body with ENDPOINT_NOT_FOUND",
     "wrong method": "MLflow answers an HTML page; opsloop a JSON body",
@@ -171,6 +173,8 @@ def cases(f: Fixture) -> list[Case]:
          {"model_id": f.model, "params": [{"key": "p", "value": "v" * 6001}]}),
         ("logged model params 8001", "POST", f"/logged-models/{f.model}/params",
          {"model_id": f.model, "params": [{"key": "q", "value": "v" * 8001}]}),
+        ("logged model param changed value", "POST", f"/logged-models/{f.model}/params",
+         {"model_id": f.model, "params": [{"key": "p", "value": "changed"}]}),
         ("logged model bad status", "PATCH", f"/logged-models/{f.model}", {"status": "SLEEPING"}),
         ("logged model search bad filter", "POST", "/logged-models/search",
          {"experiment_ids": [exp], "filter": "name =="}),

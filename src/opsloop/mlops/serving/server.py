@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -76,8 +77,8 @@ def build_app(options: ServeOptions, resolver: ModelResolver | None = None, *,
                 if uri and is_registry_uri(uri) and options.refresh_seconds > 0]
     monitor = options.monitoring.build(champion, worker=worker) if options.monitoring else None
     metrics = ServingMetrics(table, worker, model=options.model_uri)
-    if monitor is not None:  # the schedule judges the 5xx rate and p99 latency of every worker's requests
-        monitor.count_requests(_ref_of(options.model_uri), lambda: _request_counts(metrics))
+    if monitor is not None:
+        _wire_monitor(monitor, options, metrics, watchers, worker)
 
     def status() -> dict[str, Any]:
         doc: dict[str, Any] = {}
@@ -231,6 +232,36 @@ def _ref_of(uri: str) -> str:
         return "local"
     rest = uri.removeprefix("models:/")
     return rest.rpartition("@")[2] if "@" in rest else rest.rpartition("/")[2]
+
+
+def _wire_monitor(monitor: Any, options: ServeOptions, metrics: ServingMetrics, watchers: list[AliasWatcher],
+                  worker: int) -> None:
+    """The monitor's schedule judges the 5xx rate and p99 latency of every worker's requests; the worker that
+    profiled the ``--reference`` at startup profiles it again when the served alias moves."""
+    monitor.count_requests(_ref_of(options.model_uri), lambda: _request_counts(metrics))
+    reference = options.monitoring.reference_path if options.monitoring else None
+    if reference and worker == 0:
+        for w in watchers:
+            if w.slot == "champion":
+                w.on_swap = _reference_follower(monitor, reference, options.model_uri)
+
+
+def _reference_follower(monitor: Any, path: str, uri: str) -> Callable[[LoadedModel], None]:
+    """What follows a move of the served alias: the ``--reference`` data profiled again with the predictions
+    of the model it serves now (the prediction drift of its traffic is measured against those, from now on,
+    as the server's references follow their alias)."""
+
+    def follow(model: LoadedModel) -> None:
+        from opsloop.mlops.monitoring import lineage
+        from opsloop.mlops.monitoring.service import read_table, reference_with_predictions
+
+        frame, preds = reference_with_predictions(model, read_table(path, max_rows=200_000))
+        before = (monitor.monitor.store.get_reference(monitor.monitor.model) or {}).get("origin") or {}
+        origin = lineage.followed(lineage.data_origin(path, _ref_of(uri), None, uri, model.model_uuid), before)
+        monitor.monitor.set_reference(frame, preds, origin=origin)
+        log.info("drift reference of %s follows %s: model %s", monitor.monitor.model, uri, model.model_uuid)
+
+    return follow
 
 
 def _request_counts(metrics: ServingMetrics) -> Any:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from opsloop.errors import OpsloopError
-from opsloop.mlops.serving.loading import load_model
+from opsloop.mlops.serving.loading import LoadedModel, load_model
 from opsloop.mlops.serving.mlmodel import read_mlmodel
 from opsloop.mlops.serving.traffic import ModelSlots
 from opsloop.mlops.serving.uris import ModelResolver, resolve_model_uri
@@ -22,7 +23,8 @@ class AliasWatcher:
     """Re-resolves a model URI every ``interval`` seconds and hot-swaps the model when it changed.
 
     A failed resolution (alias deleted, registry down) keeps the loaded model serving; the failure
-    shows in ``status()`` (and so in ``GET /health``) until a later check succeeds.
+    shows in ``status()`` (and so in ``GET /health``) until a later check succeeds. ``on_swap``
+    (settable) is called with each model swapped in, once it serves (a failure of it is logged).
     """
 
     def __init__(self, slots: ModelSlots, uri: str, resolver: ModelResolver | None, interval: float,
@@ -31,6 +33,7 @@ class AliasWatcher:
         self.last_error: str | None = None
         self.last_check = 0.0
         self.swaps = 0
+        self.on_swap: Callable[[LoadedModel], None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -57,6 +60,11 @@ class AliasWatcher:
         self.swaps += 1
         self.last_error = None
         log.info("%s now serves model %s", self.uri, fresh.model_uuid)
+        if self.on_swap is not None:
+            try:
+                self.on_swap(fresh)
+            except Exception:  # noqa: BLE001 - the new model serves whatever its followers make of it
+                log.exception("after %s moved to model %s", self.uri, fresh.model_uuid)
         return True
 
     def start(self) -> None:

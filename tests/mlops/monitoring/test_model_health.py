@@ -206,3 +206,16 @@ def test_client_errors_are_left_out_of_the_p99_latency_but_stay_in_the_endpoints
     assert evaluate(HealthPolicy(min_requests=5, max_latency_p99_s=1.0), counts, False, "latency_p99")[0] is None
     # min_requests counts the requests whose latency is judged: 5 reached the model
     assert evaluate(HealthPolicy(min_requests=6), counts, False, "latency_p99") == (None, None)
+
+
+def test_a_firing_latency_check_whose_window_saw_only_client_errors_resolves_for_lack_of_traffic() -> None:
+    """4xx answers never reach the model: a window of only those gives the latency check nothing to judge."""
+    store = InMemoryMonitoringStore()
+    monitor = HealthMonitor(store, lambda _n: HealthPolicy(window_s=60.0, min_requests=10, max_latency_p99_s=1.0))
+    key = ("m", "1")
+    slow = counts(20, slow=20)
+    [fired] = monitor.observe({key: slow}, 0.0)["signals"]
+    assert fired["labels"]["check"] == "latency_p99"
+    client_errors = RequestCounts(slow.requests + 30, 0, slow.latency_counts)  # 30 more answers, all 4xx
+    [closed] = monitor.observe({key: client_errors}, 100.0)["signals"]
+    assert closed["labels"] == fired["labels"] and closed["evidence"]["reason"] == "no traffic in window"

@@ -15,8 +15,9 @@ what came within each model's ``HealthPolicy.window_s``:
   requests only.
 
 A check with fewer than ``min_requests`` requests in its window has no verdict and keeps its state,
-except a firing check whose whole window passed without any request: the condition is no longer
-evaluated, so it resolves (as Alertmanager resolves an alert no rule evaluates any more) with
+except a firing check whose whole window passed without any request it judges (for ``latency_p99``: none
+reached the model): the condition is no longer evaluated, so it resolves (as Alertmanager resolves an
+alert no rule evaluates any more) with
 ``evidence["reason"] == "no traffic in window"`` and no observed value. A trickle of requests (at least
 one, fewer than ``min_requests``) keeps it firing: those few may all still fail.
 A check fires once when its value passes the threshold and resolves once it is back at or below
@@ -142,8 +143,7 @@ def evaluate(policy: HealthPolicy, counts: RequestCounts, firing: bool, check: s
     and is back at or below ``threshold * resolve_ratio``, else ``None`` (no change, or no verdict: the
     check is off or the window has fewer than ``min_requests`` requests)."""
     threshold = policy.threshold(check)
-    judged = counts.requests if check == "error_rate" else sum(counts.latency_counts)  # no 4xx in latency
-    if threshold is None or judged < max(1, policy.min_requests):
+    if threshold is None or _judged(counts, check) < max(1, policy.min_requests):
         return None, None
     observed = (counts.server_errors / counts.requests if check == "error_rate"
                 else latency_quantile(counts.latency_counts, 0.99))
@@ -156,15 +156,21 @@ def evaluate(policy: HealthPolicy, counts: RequestCounts, firing: bool, check: s
     return None, observed
 
 
+def _judged(counts: RequestCounts, check: str) -> int:
+    """The requests check ``check`` judges: every one for the error rate; for the latency, those that reached
+    the model (no 4xx)."""
+    return counts.requests if check == "error_rate" else sum(counts.latency_counts)
+
+
 def _change(name: str, ref: str, check: str, policy: HealthPolicy, window: RequestWindow, counts: RequestCounts,
             fired: Signal | None, now: float) -> tuple[Signal | None, float | None]:
     """The signal check ``check`` of deployment ``(name, ref)`` sends now (``None``: no change) and its observed
     value; ``counts`` came within ``policy.window_s`` of ``window``, ``fired`` is its firing signal (if any).
-    A firing check whose whole window passed without a request resolves (``NO_TRAFFIC``)."""
+    A firing check whose whole window passed without a request it judges resolves (``NO_TRAFFIC``)."""
     status, observed = evaluate(policy, counts, fired is not None, check)
     if status is not None:
         return _health_signal(name, ref, check, status, observed or 0.0, counts, policy, now), observed
-    if fired is not None and not counts.requests and window.covers(policy.window_s, now):
+    if fired is not None and not _judged(counts, check) and window.covers(policy.window_s, now):
         return _closed(fired, now, NO_TRAFFIC, f"no requests in the last {policy.window_s:g} s"), observed
     return None, observed
 

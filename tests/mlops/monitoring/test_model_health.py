@@ -219,3 +219,14 @@ def test_a_firing_latency_check_whose_window_saw_only_client_errors_resolves_for
     client_errors = RequestCounts(slow.requests + 30, 0, slow.latency_counts)  # 30 more answers, all 4xx
     [closed] = monitor.observe({key: client_errors}, 100.0)["signals"]
     assert closed["labels"] == fired["labels"] and closed["evidence"]["reason"] == "no traffic in window"
+
+
+def test_a_firing_check_whose_threshold_is_removed_resolves_saying_so() -> None:
+    store = InMemoryMonitoringStore()
+    policy = {"now": HealthPolicy(min_requests=10, max_error_rate=0.1)}
+    monitor = HealthMonitor(store, lambda _n: policy["now"])
+    [fired] = monitor.observe({("m", "1"): counts(100, 50)}, 0.0)["signals"]
+    policy["now"] = HealthPolicy(min_requests=10, max_error_rate=None)  # a new reference turns the check off
+    [closed] = monitor.observe({("m", "1"): counts(200, 100)}, 60.0)["signals"]
+    assert closed["labels"] == fired["labels"] and closed["evidence"]["reason"] == "check turned off"
+    assert monitor.observe({("m", "1"): counts(300, 150)}, 120.0)["signals"] == []

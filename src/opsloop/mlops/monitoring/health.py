@@ -20,6 +20,7 @@ reached the model): the condition is no longer evaluated, so it resolves (as Ale
 alert no rule evaluates any more) with
 ``evidence["reason"] == "no traffic in window"`` and no observed value. A trickle of requests (at least
 one, fewer than ``min_requests``) keeps it firing: those few may all still fail.
+A firing check whose threshold is removed (set to ``None``) resolves too (``"check turned off"``).
 A check fires once when its value passes the threshold and resolves once it is back at or below
 ``threshold * resolve_ratio`` (hysteresis: a value hovering at the threshold does not flap). Each
 signal is a ``SignalKind.MODEL_HEALTH`` ``Signal`` (source ``monitor:health``, service = the model
@@ -52,6 +53,7 @@ __all__ = ["CHECKS", "MAX_WINDOW_S", "HealthMonitor", "HealthPolicy", "RequestCo
 
 CHECKS = ("error_rate", "latency_p99")
 NO_TRAFFIC = "no traffic in window"  # the reason a firing check whose window passed without a request resolves
+TURNED_OFF = "check turned off"  # the reason a firing check whose threshold was removed resolves
 UNTRACKED = "deployment no longer tracked"  # the reason a check of a deployment gone from the readings is closed
 MAX_WINDOW_S = 3600.0  # the longest window a policy may ask for: readings older than that are dropped
 SOURCE = "monitor:health"
@@ -166,8 +168,11 @@ def _change(name: str, ref: str, check: str, policy: HealthPolicy, window: Reque
             fired: Signal | None, now: float) -> tuple[Signal | None, float | None]:
     """The signal check ``check`` of deployment ``(name, ref)`` sends now (``None``: no change) and its observed
     value; ``counts`` came within ``policy.window_s`` of ``window``, ``fired`` is its firing signal (if any).
-    A firing check whose whole window passed without a request it judges resolves (``NO_TRAFFIC``)."""
+    A firing check whose whole window passed without a request it judges resolves (``NO_TRAFFIC``), and so
+    does one whose threshold was removed (``TURNED_OFF``)."""
     status, observed = evaluate(policy, counts, fired is not None, check)
+    if fired is not None and policy.threshold(check) is None:
+        return _closed(fired, now, TURNED_OFF, "its threshold was removed (set to null)"), None
     if status is not None:
         return _health_signal(name, ref, check, status, observed or 0.0, counts, policy, now), observed
     if fired is not None and not _judged(counts, check) and window.covers(policy.window_s, now):

@@ -81,3 +81,22 @@ def test_amtool_adds_queries_and_expires_silences(server) -> None:  # noqa: ANN0
     amtool("silence", "expire", sid)
     assert amtool("silence", "query", "-q") == ""
     assert json.loads(amtool("alert", "query", "-o", "json"))[0]["labels"]["alertname"] == "DiskFull"
+
+
+def test_amtool_alert_add_fires_an_alert_in_opsloop(server) -> None:  # noqa: ANN001
+    """``amtool alert add`` posts Go's zero time (``0001-01-01T00:00:00.000Z``) for the start and end it was
+    not given: the alert starts now and fires for the resolve timeout, as Alertmanager takes it."""
+    if not Path(AMTOOL).exists():
+        pytest.skip(f"{AMTOOL} is absent: install Debian's prometheus-alertmanager (scripts/install-system-deps.sh does)")
+    before = time.time()
+    done = subprocess.run([AMTOOL, f"--alertmanager.url={server.url}", "alert", "add", "alertname=ManualTest",
+                           "service=inventory", "severity=critical", "--annotation=summary=added by hand"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    [alert] = httpx.get(f"{server.url}/api/opsloop/v1/signals", params={"kind": "alert"}).json()["signals"]
+    assert alert["labels"]["alertname"] == "ManualTest" and alert["status"] == "firing"
+    assert alert["time"] >= before - 1 and alert["incident_id"] is not None
+    assert alert["evidence"]["expires_at"] >= before + 299
+    done = subprocess.run([AMTOOL, f"--alertmanager.url={server.url}", "alert", "query", "-o", "json"],
+                          capture_output=True, text=True, timeout=30)
+    assert [a["annotations"]["summary"] for a in json.loads(done.stdout)] == ["added by hand"]

@@ -28,7 +28,7 @@ from opsloop.errors import InvalidInputError
 
 __all__ = ["ALERT_API_SOURCE", "RESOLVE_TIMEOUT_S", "decode_alert_list", "decode_alertmanager"]
 
-_ZERO_TIME = "0001-01-01T00:00:00Z"
+_ZERO_TIME = -62135596800.0  # Go's zero time.Time (0001-01-01T00:00:00Z, amtool writes ".000Z"): not set
 _LINKS = ("generatorURL", "fingerprint")
 _GRAFANA_LINKS = (*_LINKS, "dashboardURL", "panelURL", "silenceURL", "imageURL")
 _MAX_VALUES = 32  # query results of one Grafana alert kept as values
@@ -94,10 +94,9 @@ def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int, source
     status = "firing" if api else alert.get("status", "firing")
     if status not in ("firing", "resolved"):
         raise InvalidInputError(f"status must be 'firing' or 'resolved', not {status!r}", field="status")
-    starts = alert.get("startsAt")
-    start = parse_time(starts, "startsAt") if starts not in (None, "", _ZERO_TIME) else now
-    ends = alert.get("endsAt")
-    end = parse_time(ends, "endsAt") if ends not in (None, "", _ZERO_TIME) else None
+    start = _time_or_none(alert.get("startsAt"), "startsAt")
+    start = now if start is None else start
+    end = _time_or_none(alert.get("endsAt"), "endsAt")
     if api and end is not None and end <= now:
         status = "resolved"
     text = (annotations.get("summary") or annotations.get("description") or annotations.get("message")
@@ -118,6 +117,14 @@ def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int, source
         severity=labels.get("severity"), text=text, values=values, status=status, evidence=evidence,
     )
     return sig
+
+
+def _time_or_none(value: Any, name: str) -> float | None:
+    """The time of ``value``; ``None`` when it is absent, empty or Go's zero time, in any of its spellings."""
+    if value in (None, ""):
+        return None
+    t = parse_time(value, name)
+    return None if t == _ZERO_TIME else t
 
 
 def _annotated_value(annotations: dict[str, str]) -> dict[str, float]:

@@ -254,3 +254,23 @@ def test_a_pagerduty_target_needs_its_routing_key() -> None:
     assert info.value.field == "routing_key"
     with pytest.raises(InvalidInputError):
         Target.from_dict({"name": "x", "url": "http://a", "routing_key": "k"})  # a key without the format
+
+
+@pytest.mark.parametrize(("path", "doc", "unknown"), [
+    ("/notifications/targets", {"name": "db-team", "url": "http://127.0.0.1:1/x", "matcher": ['service="db"']},
+     "matcher"),
+    ("/aiops/config/notification_targets", {"name": "t", "url": "http://127.0.0.1:1/x", "minseverity": "error"},
+     "minseverity"),
+    ("/aiops/config/prometheus_queries", {"name": "up", "url": "http://127.0.0.1:1", "query": "up", "interval": 5},
+     "interval"),
+    ("/aiops/config/metric_rules", {"name": "down", "selector": "up", "below": 1, "for": 30}, "for"),
+])
+def test_a_misspelt_key_in_a_document_is_refused_not_ignored(client, path, doc, unknown) -> None:  # noqa: ANN001
+    """A target whose ``matchers`` is misspelt would page for every incident; a query's or rule's misspelt
+    interval would silently be the default: each is a 400 naming the key, and nothing is replaced."""
+    key = "notification_targets" if path.startswith("/notifications") else path.rsplit("/", 1)[1]
+    before = client.get(f"{API}/aiops/config/{key}").json()
+    r = client.put(API + path, json=[doc])
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == unknown and repr(unknown) in r.json()["message"]
+    assert client.get(f"{API}/aiops/config/{key}").json() == before

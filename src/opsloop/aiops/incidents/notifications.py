@@ -35,7 +35,7 @@ from opsloop.aiops.correlation.silences import Matcher, matches_all, parse_match
 from opsloop.core.signals import Severity
 from opsloop.errors import InvalidInputError
 
-__all__ = ["EVENTS", "FORMATS", "Dispatcher", "Router", "Target", "first_set", "incident_payload", "pagerduty_body",
+__all__ = ["EVENTS", "FORMATS", "TARGET_KEYS", "Dispatcher", "Router", "Target", "first_set", "incident_payload", "pagerduty_body",
            "routes", "slack_body"]
 
 log = logging.getLogger("opsloop.aiops.notifications")
@@ -45,6 +45,7 @@ FORMATS = ("json", "slack", "pagerduty")
 _PD_ACTIONS = {"opened": "trigger", "reopened": "trigger", "acknowledged": "acknowledge", "resolved": "resolve",
                "merged": "resolve"}
 _COLORS = {1: "#439FE0", 2: "warning", 3: "#E8590C", 4: "danger"}
+TARGET_KEYS = frozenset({"name", "url", "format", "matchers", "min_severity", "events", "headers", "routing_key"})
 
 
 @dataclass

@@ -23,7 +23,7 @@ from opsloop.aiops.ingestion.normalise import service_of
 from opsloop.core.signals import Severity, Signal, SignalKind
 from opsloop.errors import InvalidInputError
 
-__all__ = ["ThresholdRule", "ThresholdWatch", "parse_selector"]
+__all__ = ["RULE_KEYS", "ThresholdRule", "ThresholdWatch", "parse_selector"]
 
 _SEL = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:.]*)?\s*(\{.*\})?\s*$", re.S)
 
@@ -38,6 +38,9 @@ def parse_selector(selector: str) -> list[Matcher]:
     if m.group(2):
         out.extend(parse_matchers(m.group(2)))
     return out
+
+
+RULE_KEYS = frozenset({"name", "selector", "above", "below", "for_s", "severity", "text"})
 
 
 @dataclass

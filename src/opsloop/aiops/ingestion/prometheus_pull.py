@@ -29,9 +29,12 @@ import httpx
 from opsloop.aiops.ingestion.normalise import Decoded, MetricPoint
 from opsloop.errors import InvalidInputError
 
-__all__ = ["PullQuery", "PullScheduler", "decode_matrix", "pull_once"]
+__all__ = ["QUERY_KEYS", "PullQuery", "PullScheduler", "decode_matrix", "pull_once"]
 
 log = logging.getLogger("opsloop.aiops.prometheus")
+
+
+QUERY_KEYS = frozenset({"name", "url", "query", "interval_s", "step_s", "lookback_s", "headers", "basic_auth"})
 
 
 @dataclass(frozen=True)

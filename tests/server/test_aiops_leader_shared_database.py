@@ -155,9 +155,10 @@ def test_a_leader_that_loses_its_session_steps_down_and_the_next_leader_keeps_th
     holder = wait_until(lambda: _lock_holder(database))
     with database.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": holder})
-        wait_until(lambda: conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK_KEY}).scalar(),
-                   timeout=30, poll=0.05)
+        # the lock is taken here the moment the session is gone (terminate waits for that), before the
+        # servers' next once-a-second ask for it
+        assert conn.execute(sa.text("SELECT pg_terminate_backend(:p, 10000)"), {"p": holder}).scalar()
+        assert conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK_KEY}).scalar()
         wait_until(lambda: _status(a.url) == 503 and _status(b.url) == 503, timeout=30)
         time.sleep(1.5)  # more than a follower's poll: still nobody leads while the lock is held here
         assert _status(a.url) == 503 and _status(b.url) == 503

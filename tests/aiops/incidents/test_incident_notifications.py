@@ -274,3 +274,11 @@ def test_a_misspelt_key_in_a_document_is_refused_not_ignored(client, path, doc, 
     assert r.status_code == 400, r.text
     assert r.json()["field"] == unknown and repr(unknown) in r.json()["message"]
     assert client.get(f"{API}/aiops/config/{key}").json() == before
+
+
+def test_a_slack_footer_counts_its_signals_in_english() -> None:
+    inc = {"id": 1, "title": "x", "state": "triggered", "severity": 4, "service": "db", "labels": {},
+           "services": ["db"]}
+    footers = [slack_body(incident_payload("opened", {**inc, "signal_count": n}, 1.0))["attachments"][0]["footer"]
+               for n in (1, 3)]
+    assert footers == ["opsloop · 1 signal", "opsloop · 3 signals"]

@@ -144,8 +144,9 @@ def slack_body(payload: Mapping[str, Any]) -> dict[str, Any]:
         fields.append({"title": "Services", "value": ", ".join(inc["services"][:10]), "short": False})
     if inc.get("assignee"):
         fields.append({"title": "Assignee", "value": inc["assignee"], "short": True})
+    count = inc["signal_count"]
     return {"text": text, "attachments": [{"color": color, "title": inc["title"], "fields": fields,
-                                           "footer": f"opsloop · {inc['signal_count']} signals",
+                                           "footer": f"opsloop · {count} signal{'' if count == 1 else 's'}",
                                            "ts": int(payload["time"])}]}
 
 

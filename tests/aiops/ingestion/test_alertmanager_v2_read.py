@@ -141,3 +141,22 @@ def test_replacing_a_silence_with_a_bad_one_keeps_it(client) -> None:  # noqa: A
     assert r.status_code == 400 and "bad regex" in r.json()
     assert client.get(f"/api/v2/silence/{sid}").json()["status"]["state"] == "active"
     assert [s["id"] for s in client.get("/api/v2/silences").json()] == [sid]
+
+
+def test_a_service_filter_matches_the_service_a_silence_matches(client) -> None:  # noqa: ANN001
+    """An alert with no ``service`` label has the service its ``job`` names; ``service=billing`` finds it in
+    ``amtool alert query`` as it mutes it in ``amtool silence add`` (its labels are shown as sent)."""
+    now = time.time()
+    r = client.post("/api/v2/alerts", json=[{"labels": {"alertname": "JobOnly", "job": "billing"},
+                                             "startsAt": iso(now - 5)}])
+    assert r.status_code == 200, r.text
+    listed = client.get("/api/v2/alerts", params={"filter": "service=billing"}).json()
+    assert [a["labels"] for a in listed] == [{"alertname": "JobOnly", "job": "billing"}]
+    assert client.get("/api/v2/alerts", params={"filter": "service=web"}).json() == []
+    assert client.get("/api/v2/alerts/groups", params={"filter": "service=billing"}).json()[0]["alerts"]
+    r = client.post(f"{API}/silences", json={"matchers": "service=billing", "duration_s": 3600})
+    assert r.status_code in (200, 201), r.text
+    client.post("/api/v2/alerts", json=[{"labels": {"alertname": "JobOnly2", "job": "billing"},
+                                         "startsAt": iso(now - 1)}])
+    [muted] = client.get("/api/v2/alerts", params={"filter": "service=billing", "active": "false"}).json()
+    assert muted["labels"]["alertname"] == "JobOnly2" and muted["status"]["silencedBy"] == [str(r.json()["id"])]

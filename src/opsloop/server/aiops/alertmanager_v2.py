@@ -125,7 +125,8 @@ def _firing(request: Request, active: str | None, silenced: str | None, inhibite
     for row in reversed(rows):
         muted = row["suppressed"] or ""
         shown = (show_silenced if muted.startswith(MUTED_BY) else show_inhibited) if muted else show_active
-        if shown and all(m.matches(row["labels"]) for m in matchers):
+        view = {"service": row["service"] or "", **row["labels"]}  # ``service`` as silences match it
+        if shown and all(m.matches(view) for m in matchers):
             alert = _gettable(row, p.expiry.end_of(row["fingerprint"], row["time"]))
             if to is None or any(to.fullmatch(r["name"]) for r in alert["receivers"]):
                 out.append((row["incident_id"], alert))

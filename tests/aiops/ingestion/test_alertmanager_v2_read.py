@@ -160,3 +160,25 @@ def test_a_service_filter_matches_the_service_a_silence_matches(client) -> None:
                                          "startsAt": iso(now - 1)}])
     [muted] = client.get("/api/v2/alerts", params={"filter": "service=billing", "active": "false"}).json()
     assert muted["labels"]["alertname"] == "JobOnly2" and muted["status"]["silencedBy"] == [str(r.json()["id"])]
+
+
+def test_an_alert_inhibited_into_its_roots_incident_is_listed_inhibited_while_its_source_fires(client) -> None:  # noqa: ANN001
+    """An inhibited alert joins its root's incident as evidence (it pages nobody on its own): Alertmanager's
+    API shows it ``suppressed`` with its reason in ``inhibitedBy``, so ``amtool alert query`` hides it as
+    Alertmanager does, until its source resolves."""
+    rule = [{"source_matchers": ['alertname="ClusterDown"'], "target_matchers": ['severity="warning"'],
+             "equal": ["cluster"]}]
+    assert client.put(f"{API}/inhibit-rules", json=rule).status_code == 200
+    t = time.time() - 30
+    _post(client, alert("ClusterDown", "k8s", start=t, cluster="eu"))
+    _post(client, alert("PodSlow", "k8s", start=t + 1, severity="warning", cluster="eu"))
+    pod = client.get(f"{API}/signals", params={"kind": "alert"}).json()["signals"][0]
+    assert pod["labels"]["alertname"] == "PodSlow" and pod["incident_id"] is not None and not pod["suppressed"]
+    by_name = {a["labels"]["alertname"]: a for a in client.get("/api/v2/alerts").json()}
+    assert by_name["PodSlow"]["status"] == {"state": "suppressed", "silencedBy": [],
+                                            "inhibitedBy": ["inhibited by rule 0"], "mutedBy": []}
+    assert by_name["ClusterDown"]["status"]["state"] == "active"
+    names = lambda **q: [a["labels"]["alertname"] for a in client.get("/api/v2/alerts", params=q).json()]  # noqa: E731
+    assert names(inhibited="false") == ["ClusterDown"] and names(active="false") == ["PodSlow"]
+    _post(client, alert("ClusterDown", "k8s", status="resolved", start=t, end=t + 20, cluster="eu"))
+    assert names(inhibited="false") == ["PodSlow"]

@@ -26,9 +26,10 @@ from starlette.responses import Response
 
 from opsloop import __version__
 from opsloop.aiops.correlation.silences import Matcher, parse_matchers
-from opsloop.aiops.incidents.engine import MUTED_BY
+from opsloop.aiops.incidents.engine import INHIBITED, MUTED_BY
 from opsloop.aiops.ingestion.alertmanager import RESOLVE_TIMEOUT_S
 from opsloop.aiops.ingestion.normalise import load_json, parse_time
+from opsloop.core.signals import Severity, Signal
 from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.server.aiops._common import actor_of, pipeline, raw_body
 from opsloop.server.wire import json_response
@@ -65,6 +66,19 @@ def _matchers(filters: list[str]) -> list[Matcher]:
         return [m for f in filters for m in parse_matchers(f)]
     except InvalidInputError as exc:
         raise InvalidInputError(f"filter: {exc.message}", field="filter") from None
+
+
+def _inhibited_in_incident(p: Any, row: dict[str, Any]) -> str:
+    """Why a firing alert that was inhibited when it came, and so joined its root's incident as evidence
+    rather than opening one (nothing in ``suppressed``), is inhibited still; ``""`` when it is not (its
+    source resolved), as Alertmanager shows an alert inhibited only while its source fires."""
+    reasons = (row.get("grouping") or {}).get("reasons") or []
+    if row["suppressed"] or not any(str(r).startswith(INHIBITED) for r in reasons):
+        return ""
+    sig = Signal(time=row["time"], source=row["source"], kind=row["kind"], service=row["service"],
+                 labels=row["labels"], severity=Severity.parse(row["severity"]), text=row["text"])
+    with p.lock:  # the inhibitor's state changes as signals come
+        return p.engine.inhibitor.check(sig, row["fingerprint"]) or ""
 
 
 def _gettable(row: dict[str, Any], live_end: float | None = None) -> dict[str, Any]:
@@ -123,7 +137,7 @@ def _firing(request: Request, active: str | None, silenced: str | None, inhibite
     rows = p.stores.signals.list(kind=_KINDS, status="firing", limit=_MAX_ALERTS)
     out = []
     for row in reversed(rows):
-        muted = row["suppressed"] or ""
+        row["suppressed"] = muted = row["suppressed"] or _inhibited_in_incident(p, row)
         shown = (show_silenced if muted.startswith(MUTED_BY) else show_inhibited) if muted else show_active
         view = {"service": row["service"] or "", **row["labels"]}  # ``service`` as silences match it
         if shown and all(m.matches(view) for m in matchers):

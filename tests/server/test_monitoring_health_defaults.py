@@ -33,3 +33,24 @@ def test_health_thresholds_come_from_the_environment_and_bad_ones_name_the_setti
         with pytest.raises(InvalidInputError) as caught:
             load_settings(environ={f"OPSLOOP_MONITORING__HEALTH__{name}": value}, config_file=Path("/nonexistent"))
         assert caught.value.field == f"monitoring.health.{name.lower()}"
+
+
+def test_a_references_thresholds_show_the_servers_health_defaults_when_set_and_when_read(tmp_path: Path) -> None:
+    """``thresholds.health`` of a reference is what its checks use, whether it is read back (``GET``, the
+    model's status) or answered when set: the reference's own, the server's for the rest."""
+    from fastapi.testclient import TestClient
+
+    from opsloop.server.app import create_app
+
+    mon = "/api/opsloop/v1/monitoring"
+    settings = load_settings({"storage": {"data_dir": str(tmp_path)}, "monitoring": {
+        "drift_interval_s": 0, "health": {"max_error_rate": 0.5, "window_s": 600}}}, environ={})
+    with TestClient(create_app(settings)) as http:
+        assert http.post("/api/2.0/mlflow/registered-models/create", json={"name": "m"}).status_code == 200
+        body = {"dataframe_split": {"columns": ["a"], "data": [[float(i)] for i in range(60)]},
+                "health": {"min_requests": 5}}
+        set_answer = http.post(f"{mon}/models/m/reference", json=body).json()["thresholds"]["health"]
+        read = http.get(f"{mon}/models/m/reference").json()["thresholds"]["health"]
+        status = http.get(f"{mon}/models/m").json()["reference"]["thresholds"]["health"]
+        assert set_answer == read == status
+        assert (read["max_error_rate"], read["window_s"], read["min_requests"]) == (0.5, 600.0, 5)

@@ -50,7 +50,6 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
@@ -64,6 +63,7 @@ from opsloop.mlops.monitoring.health import HealthMonitor, HealthPolicy, Request
 from opsloop.mlops.monitoring.monitor import ModelMonitor
 from opsloop.mlops.monitoring.reference import (
     ReferenceRequest,
+    health_policy_of,
     policies_of,
     reference_summary,
 )
@@ -113,8 +113,10 @@ class ServerMonitoring:
         self.health = HealthMonitor(self.store, self.health_policy,
                                     every_deployment=bool(getattr(deployments, "complete", False)))
         self.health.on_signals = self.open_incidents
+        self.health_defaults = HealthPolicy(**self.settings.health.model_dump())
         self.api = create_monitoring_app(self.store, None, self.monitor, set_reference=self.set_reference,
-                                         error_body=error_body, health=self.check_health)
+                                         error_body=error_body, health=self.check_health,
+                                         health_defaults=self.health_defaults)
 
     def recorder_for(self, name: str) -> ModelRecorder | None:
         """The scoring app's recorder for model ``name`` (``None`` when sampling is off)."""
@@ -150,8 +152,7 @@ class ServerMonitoring:
     def health_policy(self, name: str) -> HealthPolicy:
         """Model ``name``'s health thresholds: those stored with its reference, else the server's
         (``monitoring.health``)."""
-        stored = ((self.store.get_reference(name) or {}).get("policies") or {}).get("health") or {}
-        return HealthPolicy(**{**self.settings.health.model_dump(), **stored})
+        return health_policy_of(self.store.get_reference(name), self.health_defaults)
 
     def check_health(self, emit: bool = True) -> dict[str, Any]:
         """Judge every served deployment's health now (``emit``: send the signals of what changed).
@@ -204,9 +205,8 @@ class ServerMonitoring:
         origin = lineage.data_origin(request.path, *self._version_of(uri), uri, getattr(model, "model_uuid", None))
         profile = monitor.set_reference(frame, preds, policies=request.policies, replacing=replacing, origin=(
             lineage.followed(origin, replacing.get("origin") or {}) if replacing is not None else origin))
-        summary = reference_summary(monitor.model, profile)
-        summary["thresholds"]["health"] = asdict(self.health_policy(monitor.model))  # the server's defaults
-        return {**summary, "model_uri": uri if preds is not None else None}
+        return {**reference_summary(monitor.model, profile, self.health_defaults),
+                "model_uri": uri if preds is not None else None}
 
     def _version_of(self, uri: str | None) -> tuple[str | None, str | None]:
         """``(alias, version)`` a ``models:/`` URI names now (``alias`` ``None`` for a version URI)."""

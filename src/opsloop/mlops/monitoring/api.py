@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from opsloop.errors import InvalidInputError, NotFoundError, OpsloopError
+from opsloop.mlops.monitoring.health import HealthPolicy
 from opsloop.mlops.monitoring.monitor import ModelMonitor
 from opsloop.mlops.monitoring.reference import reference_summary
 from opsloop.mlops.monitoring.store import MonitoringStore
@@ -131,18 +132,18 @@ def _comparison(m: ModelMonitor, _r: Request, _b: Any) -> dict[str, Any]:
     return m.comparison()
 
 
-def _reference_get(m: ModelMonitor, _r: Request, _b: Any) -> dict[str, Any]:
+def _reference_get(m: ModelMonitor, r: Request, _b: Any) -> dict[str, Any]:
     profile = m.store.get_reference(m.model)
     if profile is None:
         raise NotFoundError(f"model {m.model!r} has no drift reference", field="reference")
-    return reference_summary(m.model, profile)
+    return reference_summary(m.model, profile, r.app.state.health_defaults)
 
 
-def _status(m: ModelMonitor, _r: Request, _b: Any) -> dict[str, Any]:
+def _status(m: ModelMonitor, r: Request, _b: Any) -> dict[str, Any]:
     profile = m.store.get_reference(m.model)
     latest = next(iter(m.store.list_drift_reports(m.model, limit=1)), None)
-    return {"model": m.model, "samples": m.store.count_samples(m.model),
-            "reference": reference_summary(m.model, profile) if profile is not None else None,
+    summary = reference_summary(m.model, profile, r.app.state.health_defaults) if profile is not None else None
+    return {"model": m.model, "samples": m.store.count_samples(m.model), "reference": summary,
             "last_drift_check": latest.time if latest is not None else None,
             "drifted": latest.drifted if latest is not None else []}
 
@@ -162,7 +163,8 @@ def create_monitoring_app(store: MonitoringStore, model: str | None = None,
                           monitor_factory: Callable[[str], ModelMonitor] | None = None, *,
                           set_reference: Callable[[ModelMonitor, Any], dict[str, Any]] | None = None,
                           error_body: ErrorBody | None = None,
-                          health: Callable[[bool], dict[str, Any]] | None = None) -> Starlette:
+                          health: Callable[[bool], dict[str, Any]] | None = None,
+                          health_defaults: HealthPolicy | None = None) -> Starlette:
     """The monitoring API for one model (``model``) or for every model in ``store``.
 
     Args:
@@ -173,6 +175,7 @@ def create_monitoring_app(store: MonitoringStore, model: str | None = None,
         error_body: ``(status, body)`` of a domain error (default: 404, 400, else 500).
         health: the served deployments' health (``True``: judge the checks now and send their signals),
             answering ``GET`` and ``POST /health`` (every model only).
+        health_defaults: the health thresholds a reference does not set (shown in its ``thresholds``).
     """
     factory = monitor_factory or (lambda name: ModelMonitor(store, name))
     errors = error_body or _error_body
@@ -206,4 +209,5 @@ def create_monitoring_app(store: MonitoringStore, model: str | None = None,
                        route("/health", lambda _m, _r, _b: health(True), "POST", who=lambda _r: None)]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _no_route})
     app.state.store = store
+    app.state.health_defaults = health_defaults
     return app

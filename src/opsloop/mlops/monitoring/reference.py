@@ -13,7 +13,7 @@ scheduled or asked for, uses them.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import orjson
@@ -140,16 +140,20 @@ def policies_of(profile: dict[str, Any] | None) -> tuple[DriftPolicy, Performanc
     return DriftPolicy(**stored.get("drift", {})), PerformancePolicy(**stored.get("performance", {}))
 
 
-def health_policy_of(profile: dict[str, Any] | None) -> HealthPolicy:
-    """The health thresholds stored with a reference profile (``HealthPolicy`` defaults otherwise)."""
-    return HealthPolicy(**((profile or {}).get("policies") or {}).get("health", {}))
+def health_policy_of(profile: dict[str, Any] | None, defaults: HealthPolicy | None = None) -> HealthPolicy:
+    """The health thresholds stored with a reference profile, ``defaults`` for the others (the server's
+    ``monitoring.health``, or ``opsloop serve``'s flags; ``HealthPolicy``'s own when none)."""
+    stored = ((profile or {}).get("policies") or {}).get("health") or {}
+    return replace(defaults, **stored) if defaults is not None else HealthPolicy(**stored)
 
 
-def reference_summary(model: str, profile: dict[str, Any]) -> dict[str, Any]:
+def reference_summary(model: str, profile: dict[str, Any], health_defaults: HealthPolicy | None = None
+                      ) -> dict[str, Any]:
     """What a reference holds, without its bins and samples: ``policies`` are the thresholds set with
-    it, ``thresholds`` every threshold its checks use (those set, defaults for the rest); ``origin``
-    the data, version and alias it came from (``None`` for one set before they were recorded) and
-    ``behind`` (``None``, or the version its alias serves now, whose training data is unknown)."""
+    it, ``thresholds`` every threshold its checks use (those set, defaults for the rest: for health,
+    ``health_defaults``); ``origin`` the data, version and alias it came from (``None`` for one set
+    before they were recorded) and ``behind`` (``None``, or the version its alias serves now, whose
+    training data is unknown)."""
     features = profile.get("features", {})
     drift, performance = policies_of(profile)
     origin = profile.get("origin")
@@ -157,6 +161,6 @@ def reference_summary(model: str, profile: dict[str, Any]) -> dict[str, Any]:
             "features": {name: f.get("kind") for name, f in features.items() if name != PREDICTION},
             "predictions": PREDICTION in features, "policies": profile.get("policies") or {},
             "thresholds": {"drift": asdict(drift), "performance": asdict(performance),
-                           "health": asdict(health_policy_of(profile))},
+                           "health": asdict(health_policy_of(profile, health_defaults))},
             "origin": {k: v for k, v in origin.items() if k != "behind"} if origin else None,
             "behind": (origin or {}).get("behind")}

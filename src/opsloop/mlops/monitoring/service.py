@@ -133,7 +133,7 @@ class MonitorConfig:
             sampler.flush()  # this worker's requests scored just before are checked, and their labels match
             return monitor
 
-        app = create_monitoring_app(store, self.model_name, monitor_factory=current)
+        app = create_monitoring_app(store, self.model_name, monitor_factory=current, health_defaults=self.health_policy)
         forwarder = SignalForwarder(self.report_to) if self.report_to else None
         health = HealthMonitor(store, lambda _name: self.health_policy)
         if forwarder is not None:

@@ -210,3 +210,15 @@ def test_proxy_multipart_upload_falls_back_to_one_request(client: MlflowClient, 
     local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model/weights.bin",
                                                 dst_path=str(tmp_path / "dl"))
     assert open(local, "rb").read() == big.read_bytes()
+
+
+def test_dataset_inputs_come_back_in_the_order_they_were_logged(client: MlflowClient) -> None:
+    # MLflow's docs read a run's dataset with run.inputs.dataset_inputs[0]; a training set logged before the
+    # evaluation sets came back at any place (ordered by a random id), MLflow's server keeps the logging order.
+    names = ["train", "validation", "test", "holdout", "drift-2024", "drift-2025", "shadow", "canary"]
+    with mlflow.start_run() as run:
+        for i, name in enumerate(names):
+            mlflow.log_input(mlflow.data.from_numpy(np.arange(i + 2), name=name), context="training")
+    assert [d.dataset.name for d in client.get_run(run.info.run_id).inputs.dataset_inputs] == names
+    found = client.search_runs([run.info.experiment_id])[0]
+    assert [d.dataset.name for d in found.inputs.dataset_inputs] == names

@@ -140,6 +140,7 @@ run_inputs = Table(
     Column("dataset_uuid", String(36), ForeignKey("datasets.dataset_uuid"), nullable=False),
     Column("tags_json", Text, nullable=False, default="{}"),
     Column("context", String(500), nullable=False, default=""),
+    Column("position", Integer, nullable=True),  # the order the run's inputs were logged in (migration 0003)
     PrimaryKeyConstraint("run_uuid", "dataset_uuid"),
 )
 

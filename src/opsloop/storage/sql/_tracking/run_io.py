@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from opsloop.errors import InvalidInputError
 from opsloop.mlops.tracking import limits
@@ -28,14 +28,23 @@ class RunInputsOutputs(TrackingStoreBase):
             limits.check_length(model_id, limits.MAX_MODEL_ID_LENGTH, "model_id")
         with self.db.write() as conn:
             run = self._active_run(conn, run_id)
-            for di in datasets:
+            position = self._next_input_position(conn, run_id)
+            for offset, di in enumerate(datasets):
                 ds_id = self._dataset_id(conn, run.experiment_id, di.dataset)
-                # a dataset logged again keeps the input (context, tags) it was first logged with, as in MLflow
+                # a dataset logged again keeps the input (context, tags, place) it was first logged with, as in
+                # MLflow
                 insert_ignore(conn, t.run_inputs, [{
                     "run_uuid": run_id, "dataset_uuid": ds_id, "tags_json": json.dumps(di.tags),
-                    "context": di.tags.get("mlflow.data.context", ""),
+                    "context": di.tags.get("mlflow.data.context", ""), "position": position + offset,
                 }])
             insert_ignore(conn, t.run_model_inputs, [{"run_uuid": run_id, "model_id": m} for m in model_ids])
+
+    @staticmethod
+    def _next_input_position(conn: Connection, run_id: str) -> int:
+        """The place after the run's last logged input: runs read their inputs in the order they were logged."""
+        ri = t.run_inputs.c
+        last = conn.execute(select(func.max(ri.position)).where(ri.run_uuid == run_id)).scalar()
+        return 0 if last is None else last + 1
 
     @staticmethod
     def _check_dataset(di: DatasetInput) -> None:

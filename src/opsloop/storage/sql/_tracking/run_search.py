@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from opsloop.mlops.tracking import limits
 from opsloop.mlops.tracking.entities import Dataset, DatasetInput, Metric, Run, RunInfo, ViewType
@@ -61,7 +61,8 @@ class RunSearch(TrackingStoreBase):
         ri, d = t.run_inputs.c, t.datasets.c
         for i in conn.execute(select(ri.run_uuid, ri.tags_json, d.name, d.digest, d.source_type, d.source, d.schema,
                                      d.profile).join_from(t.run_inputs, t.datasets, ri.dataset_uuid == d.dataset_uuid)
-                              .where(ri.run_uuid.in_(batch))):
+                              .where(ri.run_uuid.in_(batch))
+                              .order_by(func.coalesce(ri.position, -1), ri.dataset_uuid)):  # as they were logged
             found[i[0]].dataset_inputs.append(
                 DatasetInput(Dataset(i[2], i[3], i[4], i[5], i[6], i[7]), json.loads(i[1])))
         for r in conn.execute(select(t.run_model_inputs).where(t.run_model_inputs.c.run_uuid.in_(batch))):

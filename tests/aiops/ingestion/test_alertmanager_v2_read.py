@@ -182,3 +182,17 @@ def test_an_alert_inhibited_into_its_roots_incident_is_listed_inhibited_while_it
     assert names(inhibited="false") == ["ClusterDown"] and names(active="false") == ["PodSlow"]
     _post(client, alert("ClusterDown", "k8s", status="resolved", start=t, end=t + 20, cluster="eu"))
     assert names(inhibited="false") == ["PodSlow"]
+
+
+def test_amtool_silence_update_keeps_a_maintenance_window_one(client) -> None:  # noqa: ANN001
+    """``amtool silence update`` posts the silence back with its id; Alertmanager's shape has no kind, so the
+    replacement takes the kind of the one it replaces: a maintenance window stays a maintenance window."""
+    r = client.post(f"{API}/silences", json={"matchers": "service=db", "duration_s": 3600, "kind": "maintenance",
+                                             "comment": "db upgrade"})
+    assert r.status_code in (200, 201), r.text
+    old = str(r.json()["id"])
+    new = client.post("/api/v2/silences", json=_am_silence(id=old, comment="db upgrade, longer")).json()["silenceID"]
+    [listed] = client.get(f"{API}/silences").json()["silences"]
+    assert str(listed["id"]) == new and listed["kind"] == "maintenance" and listed["comment"] == "db upgrade, longer"
+    plain = client.post("/api/v2/silences", json=_am_silence()).json()["silenceID"]
+    assert {s["kind"] for s in client.get(f"{API}/silences").json()["silences"] if str(s["id"]) == plain} == {"silence"}

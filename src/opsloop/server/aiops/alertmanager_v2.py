@@ -257,10 +257,12 @@ async def post_silence(request: Request) -> Response:
         payload = load_json(body)
         doc, p = _silence_doc(payload), pipeline(request)
         actor = actor_of(request, doc["created_by"])
-        replaced = _stored_silence(p, str(payload["id"]))["id"] if payload.get("id") else None
+        replaced = _stored_silence(p, str(payload["id"])) if payload.get("id") else None
+        if replaced is not None:  # Alertmanager's silence has no kind: a maintenance window stays one
+            doc["kind"] = replaced["kind"]
         made = p.add_silence(doc, actor)  # a bad silence is refused before the one it replaces ends
         if replaced is not None:  # Alertmanager replaces a silence by expiring it and creating another
-            p.expire_silence(replaced, actor)
+            p.expire_silence(replaced["id"], actor)
         return json_response({"silenceID": str(made["id"])})
 
     return await run_in_threadpool(_as_alertmanager, work)

@@ -125,8 +125,10 @@ def show(ctx: click.Context, incident_id: int, as_json: bool) -> None:
         click.echo(__import__("json").dumps(inc, indent=2))
         return
     click.echo(f"#{inc['id']} [{inc['state']}] {inc['severity']}  {inc['title']}")
+    flags = f"   flags: {', '.join(inc['flags'])}" if inc.get("flags") else ""
+    merged = f"   merged into #{inc['merged_into']}" if inc.get("merged_into") else ""
     click.echo(f"services: {', '.join(inc['services']) or '-'}   assignee: {inc['assignee'] or '-'}   "
-               f"signals: {inc['signal_count']}   opened: {_when(inc['created_at'])}")
+               f"signals: {inc['signal_count']}   opened: {_when(inc['created_at'])}{flags}{merged}")
     if inc.get("resolution"):
         click.echo(f"resolution: {inc['resolution']}")
     emit([{"time": _when(e["time"]), "kind": e["kind"], "actor": e["actor"], "text": e["text"]}

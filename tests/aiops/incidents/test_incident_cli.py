@@ -138,3 +138,23 @@ def test_a_url_that_is_not_an_opsloop_server_is_a_message_not_a_traceback(monkey
     assert main(["incidents", "--url", "http://web-page", "show", "3"]) == 1
     err = capsys.readouterr().err
     assert "not JSON" in err and "http://web-page" in err and "Traceback" not in err
+
+
+def test_show_says_when_an_incident_is_flapping_or_was_merged(server) -> None:  # noqa: ANN001
+    """What changes how an incident behaves is in ``show``'s header: flapping (its auto-resolve is held) and the
+    incident it was merged into (its signals are there now)."""
+    t0 = __import__("time").time() - 600
+    url = server.url + API + "/ingest/alertmanager"
+    for i in range(5):  # fires and resolves again and again: flapping after four changes
+        start = t0 + i * 60
+        httpx.post(url, json=am_payload([alert("Flappy", "flap", start=start)])).raise_for_status()
+        httpx.post(url, json=am_payload([alert("Flappy", "flap", status="resolved", start=start, end=start + 30)],
+                                        status="resolved")).raise_for_status()
+    httpx.post(url, json=am_payload([alert("Down", "db", start=t0 + 400)])).raise_for_status()
+    by_service = {i["service"]: i for i in json.loads(run(server.url, "list", "--json").stdout)["incidents"]}
+    flappy, db = by_service["flap"]["id"], by_service["db"]["id"]
+    assert by_service["flap"]["flags"] == ["flapping"]
+    assert "flags: flapping" in run(server.url, "show", str(flappy)).stdout.splitlines()[1]
+    assert "flags" not in run(server.url, "show", str(db)).stdout.splitlines()[1]
+    assert run(server.url, "merge", str(flappy), str(db)).returncode == 0
+    assert f"merged into #{flappy}" in run(server.url, "show", str(db)).stdout.splitlines()[1]

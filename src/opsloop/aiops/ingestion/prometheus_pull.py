@@ -34,6 +34,7 @@ __all__ = ["QUERY_KEYS", "PullQuery", "PullScheduler", "decode_matrix", "pull_on
 log = logging.getLogger("opsloop.aiops.prometheus")
 
 
+MAX_POINTS = 11_000  # Prometheus refuses a query_range of more points per series ("exceeded maximum resolution")
 QUERY_KEYS = frozenset({"name", "url", "query", "interval_s", "step_s", "lookback_s", "headers", "basic_auth"})
 
 
@@ -159,6 +160,9 @@ class PullScheduler:
             start = self.last_end.get(q.name, now - q.lookback_s)
             if self.last_end.get(q.name) is not None:
                 start += q.step_s / 1000.0
+            # far behind (the query matched nothing for long, or Prometheus was down): the latest points it
+            # answers, not a range it refuses at every pull from then on
+            start = max(start, now - q.step_s * (MAX_POINTS - 1))
             try:
                 points = await pull_once(client, q, start, now)
             except (httpx.HTTPError, InvalidInputError) as exc:

@@ -222,3 +222,22 @@ def test_dataset_inputs_come_back_in_the_order_they_were_logged(client: MlflowCl
     assert [d.dataset.name for d in client.get_run(run.info.run_id).inputs.dataset_inputs] == names
     found = client.search_runs([run.info.experiment_id])[0]
     assert [d.dataset.name for d in found.inputs.dataset_inputs] == names
+
+
+def test_a_nan_metric_is_unequal_to_every_number_as_in_mlflow(client: MlflowClient) -> None:
+    # A diverged run (loss NaN) matched no comparison at all; in MLflow's server, as in IEEE arithmetic, NaN is
+    # neither equal to, below nor above a number, so `!=` finds it and every other comparator leaves it out.
+    exp = client.create_experiment("diverged")
+    names = {}
+    for name, loss in (("nan", math.nan), ("half", 0.5), ("zero", 0.0)):
+        run = client.create_run(exp, run_name=name)
+        client.log_metric(run.info.run_id, "loss", loss)
+        names[run.info.run_id] = name
+
+    def found(filter_string: str) -> list[str]:
+        return sorted(names[r.info.run_id] for r in client.search_runs([exp], filter_string))
+
+    assert found("metrics.loss != 0.5") == ["nan", "zero"]
+    assert found("metrics.loss = 0") == ["zero"]
+    assert found("metrics.loss < 1") == ["half", "zero"]
+    assert found("metrics.loss >= 0") == ["half", "zero"]

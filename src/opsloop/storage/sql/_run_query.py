@@ -73,8 +73,11 @@ def _kv_clause(table, clause: Clause) -> ColumnElement:  # noqa: ANN001
 def _clause(clause: Clause) -> ColumnElement:
     if clause.entity == "metric":
         lm = t.latest_metrics.c
-        return t.runs.c.run_uuid.in_(select(lm.run_uuid).where(
-            lm.key == clause.key, compare(lm.value, clause.op, clause.value), ~lm.is_nan))
+        # NaN compares as in IEEE arithmetic (and MLflow's server): unequal to every number, in no order with any
+        matches = compare(lm.value, clause.op, clause.value) & ~lm.is_nan
+        if clause.op == "!=":
+            matches = matches | lm.is_nan
+        return t.runs.c.run_uuid.in_(select(lm.run_uuid).where(lm.key == clause.key, matches))
     if clause.entity == "param":
         return _kv_clause(t.params, clause)
     if clause.entity == "tag":

@@ -241,3 +241,18 @@ def test_a_nan_metric_is_unequal_to_every_number_as_in_mlflow(client: MlflowClie
     assert found("metrics.loss = 0") == ["zero"]
     assert found("metrics.loss < 1") == ["half", "zero"]
     assert found("metrics.loss >= 0") == ["half", "zero"]
+
+
+def test_a_logged_model_without_a_type_is_found_by_model_type_not_equal(client: MlflowClient) -> None:
+    # Its type reads '' (as from MLflow's server), yet "model_type != 'sklearn'" left it out; MLflow finds it.
+    exp = client.create_experiment("typed")
+    for name, model_type in (("typed", "sklearn"), ("other", "xgboost"), ("untyped", None)):
+        client.create_logged_model(exp, name=name, model_type=model_type)
+
+    def found(filter_string: str) -> list[str]:
+        return sorted(m.name for m in client.search_logged_models([exp], filter_string=filter_string))
+
+    assert client.search_logged_models([exp], filter_string="name = 'untyped'")[0].model_type == ""
+    assert found("model_type != 'sklearn'") == ["other", "untyped"]
+    assert found("model_type = ''") == ["untyped"]
+    assert found("model_type = 'sklearn'") == ["typed"]

@@ -223,7 +223,10 @@ def _logged_model_clause(query, clause, on_datasets=None):  # noqa: ANN001, ANN2
     lm = t.logged_models.c
     if clause.entity == "attribute":
         value = int(clause.value) if isinstance(clause.value, float) else clause.value
-        return query.where(compare(lm[clause.key], clause.op, value))
+        col = lm[clause.key]
+        if clause.key == "model_type":  # a model without a type reads '' and is compared as '', as in MLflow
+            col = func.coalesce(col, "")
+        return query.where(compare(col, clause.op, value))
     if clause.entity == "metric":
         m = t.metrics.c
         rows = select(m.model_id).where(m.key == clause.key, compare(m.value, clause.op, clause.value), ~m.is_nan,

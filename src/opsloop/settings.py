@@ -29,6 +29,11 @@ class ServerSettings(BaseModel):
         64 * 1024 * 1024, ge=1024, description="Largest request body accepted, except artifact uploads."
     )
     ui: bool = Field(True, description="Serve the web UI at /.")
+    keep_alive_s: int = Field(
+        75, ge=1, le=3600,
+        description="How long an idle client connection is kept open (longer than the senders' intervals: "
+                    "Prometheus remote_write sends every 5 s and reuses its connections).",
+    )
     advertise_url: str | None = Field(
         None, pattern=r"^https?://[^/\s]+(/\S*)?$",
         description="URL at which the other servers on this PostgreSQL database reach this one, when it "

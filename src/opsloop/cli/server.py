@@ -45,7 +45,7 @@ def server(host, port, workers, data_dir, database_url, artifact_root, advertise
     uvicorn.run(
         "opsloop.server.asgi:app", factory=False, host=settings.server.host, port=settings.server.port,
         workers=settings.server.workers, log_level=settings.log_level, access_log=False,
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=5, timeout_keep_alive=settings.server.keep_alive_s,
     )
 
 

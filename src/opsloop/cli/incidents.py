@@ -302,7 +302,7 @@ def silences(ctx: click.Context, include_ended: bool, as_json: bool) -> None:
              "from": _when(s["starts_at"]), "until": _when(s["ends_at"]), "by": s["created_by"],
              "comment": s["comment"]} for s in body["silences"]]
     emit(body["silences"] if as_json else rows, ["id", "state", "kind", "matchers", "from", "until", "by", "comment"],
-         as_json=as_json, title=f"{len(rows)} silences")
+         as_json=as_json, title=f"{len(rows)} silence{'' if len(rows) == 1 else 's'}")
 
 
 @incidents.command("unsilence")
@@ -364,8 +364,10 @@ def _gate_lines(validation: Any) -> list[str]:
     def num(v: Any) -> str:
         return "—" if v is None else f"{v:.4g}" if isinstance(v, int | float) else str(v)
 
-    head = (f"gate {'passed' if validation.get('passed') else 'failed'} against version "
-            f"{validation.get('champion_version') or '— (no champion)'} (@{validation.get('alias', 'champion')}):")
+    verdict, alias = "passed" if validation.get("passed") else "failed", validation.get("alias", "champion")
+    champion = validation.get("champion_version")
+    head = (f"gate {verdict} against version {champion} (@{alias}):" if champion else
+            f"gate {verdict} (no @{alias} yet: rules against it were skipped):")
     return [head] + [f"  {r.get('status', '?'):8} {r.get('rule')}: candidate {num(r.get('candidate'))}, "
                      f"bound {num(r.get('bound'))}{' — ' + r['note'] if r.get('note') else ''}"
                      for r in validation["rules"]]

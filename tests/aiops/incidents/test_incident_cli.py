@@ -158,3 +158,14 @@ def test_show_says_when_an_incident_is_flapping_or_was_merged(server) -> None:  
     assert "flags" not in run(server.url, "show", str(db)).stdout.splitlines()[1]
     assert run(server.url, "merge", str(flappy), str(db)).returncode == 0
     assert f"merged into #{flappy}" in run(server.url, "show", str(db)).stdout.splitlines()[1]
+
+
+def test_a_gate_without_a_champion_says_so_in_plain_words() -> None:
+    from opsloop.cli.incidents import _gate_lines
+
+    rule = {"status": "passed", "rule": "accuracy >= 0.8", "candidate": 0.91, "bound": 0.8}
+    first = _gate_lines({"passed": True, "champion_version": None, "alias": "champion", "rules": [rule]})
+    assert first[0] == "gate passed (no @champion yet: rules against it were skipped):"
+    later = _gate_lines({"passed": False, "champion_version": "3", "alias": "champion", "rules": [rule]})
+    assert later[0] == "gate failed against version 3 (@champion):"
+    assert later[1] == "  passed   accuracy >= 0.8: candidate 0.91, bound 0.8"

@@ -54,7 +54,9 @@ def test_delete_alias_and_version(client: MlflowClient, sklearn_models: tuple[Lo
     client.delete_registered_model_alias(name, "champion")
     with pytest.raises(MlflowException) as err:
         client.get_model_version_by_alias(name, "champion")
-    assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    # MLflow's server answers an alias that is not set with 400 INVALID_PARAMETER_VALUE, not a 404
+    assert (err.value.get_http_status_code(), err.value.error_code) == (400, "INVALID_PARAMETER_VALUE")
+    assert err.value.message == "INVALID_PARAMETER_VALUE: Registered model alias champion not found."
     client.delete_model_version(name, "2")
     assert sorted(v.version for v in client.search_model_versions(f"name='{name}'")) == ["1", "3"]
     with pytest.raises(MlflowException) as err:

@@ -129,4 +129,4 @@ def test_delete_parameters_in_the_query_string_are_accepted(http: httpx.Client, 
     r = http.delete(f"{API}/registered-models/alias", params={"name": model, "alias": "champion"})
     assert r.status_code == 200, r.text
     _error(http.get(f"{API}/registered-models/alias", params={"name": model, "alias": "champion"}),
-           404, "RESOURCE_DOES_NOT_EXIST")
+           400, "INVALID_PARAMETER_VALUE")

@@ -22,6 +22,7 @@ import os
 import posixpath
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -133,8 +134,9 @@ class HttpModelResolver:
             version = max(found, key=lambda mv: int(mv["version"]))["version"]
         else:
             alias = parsed.alias or "latest"  # only alias URIs carry one; models:/NAME/latest has none
-            version = _get(client, f"{_API}/registered-models/alias",
-                           {"name": parsed.name, "alias": alias})["model_version"]["version"]
+            found = by_alias(lambda: _get(client, f"{_API}/registered-models/alias",
+                                          {"name": parsed.name, "alias": alias}), parsed.name, alias)
+            version = found["model_version"]["version"]
         return _get(client, f"{_API}/model-versions/get-download-uri",
                     {"name": parsed.name, "version": version})["artifact_uri"]
 
@@ -178,6 +180,20 @@ def check_response(response: httpx.Response) -> None:
         raise error(message, field=body.get("field") or "model_uri")
     raise StorageError(f"{response.request.method} {response.request.url.path} failed with "
                        f"{response.status_code}: {message}")
+
+
+def by_alias(fetch: Callable[[], dict[str, Any]], name: str, alias: str) -> dict[str, Any]:
+    """``fetch()``'s answer to ``GET registered-models/alias``, raising ``NotFoundError`` for an alias that is not set.
+
+    MLflow's server (and opsloop's, which speaks its protocol) refuses that look-up with 400 INVALID_PARAMETER_VALUE
+    "Registered model alias A not found."; any other refusal (a malformed alias, say) is raised as it came.
+    """
+    try:
+        return fetch()
+    except InvalidInputError as exc:
+        if not exc.message.rstrip(".").endswith(f"alias {alias} not found"):
+            raise
+        raise NotFoundError(f"Registered model alias {alias} not found for model {name}.", field="alias") from exc
 
 
 def _get(client: httpx.Client, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from opsloop.errors import InvalidInputError, NotFoundError, StorageError
-from opsloop.mlops.registry.resolver import HttpModelResolver, LocalModelResolver, check_response
+from opsloop.mlops.registry.resolver import HttpModelResolver, LocalModelResolver, by_alias, check_response
 
 __all__ = ["HttpValidationRegistry", "LocalValidationRegistry", "champion_version_of"]
 
@@ -69,7 +69,8 @@ class HttpValidationRegistry:
     def alias_version(self, name: str, alias: str) -> str | None:
         self._call("GET", "/api/2.0/mlflow/registered-models/get", params={"name": name})
         try:
-            found = self._call("GET", "/api/2.0/mlflow/registered-models/alias", params={"name": name, "alias": alias})
+            found = by_alias(lambda: self._call("GET", "/api/2.0/mlflow/registered-models/alias",
+                                                params={"name": name, "alias": alias}), name, alias)
         except NotFoundError:
             return None
         return str(found["model_version"]["version"])

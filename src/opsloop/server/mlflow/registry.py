@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from opsloop.errors import InvalidInputError
+from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.mlops.registry.entities import ModelVersion, RegisteredModel
 from opsloop.mlops.registry.identifiers import parse_version
 from opsloop.mlops.registry.promotion import ACTOR_HEADER, REASON_HEADER
@@ -177,7 +177,15 @@ def delete_alias(rt: Runtime, b: Body, c: Caller) -> dict[str, Any]:
 
 
 def get_by_alias(rt: Runtime, b: Body, _c: Caller) -> dict[str, Any]:
-    mv = rt.registry.get_model_version_by_alias(_name(b), b.str("alias", required=True))
+    """An alias that is not set is a 400 INVALID_PARAMETER_VALUE on the wire, as MLflow's server answers it
+    (an unknown model stays a 404); the store and opsloop's own API keep calling it not found."""
+    name, alias = _name(b), b.str("alias", required=True)
+    try:
+        mv = rt.registry.get_model_version_by_alias(name, alias)
+    except NotFoundError as exc:
+        if exc.field != "alias":
+            raise
+        raise InvalidInputError(f"Registered model alias {alias} not found.", field="alias") from exc
     return {"model_version": model_version_json(mv)}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import mlflow
 import numpy as np
 import pytest
@@ -63,6 +65,26 @@ def test_delete_alias_and_version(client: MlflowClient, sklearn_models: tuple[Lo
         client.get_model_version(name, "2")
     assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
     assert mlflow.register_model(logged.model_uri, name).version == "4"
+
+
+def test_alias_moves_leave_last_updated_timestamps_alone(client: MlflowClient,
+                                                         sklearn_models: tuple[LoggedSklearn, LoggedSklearn]) -> None:
+    # MLflow's server keeps the model's (and the version's) last_updated_timestamp when an alias is set or deleted
+    logged, _ = sklearn_models
+    name = unique("stamp")
+    mlflow.register_model(logged.model_uri, name)
+    before = (client.get_registered_model(name).last_updated_timestamp,
+              client.get_model_version(name, "1").last_updated_timestamp)
+    while time.time_ns() // 1_000_000 <= max(before):  # a move stamped now would show
+        time.sleep(0.001)
+    client.set_registered_model_alias(name, "champion", "1")
+    assert client.get_registered_model(name).aliases == {"champion": "1"}
+    assert (client.get_registered_model(name).last_updated_timestamp,
+            client.get_model_version(name, "1").last_updated_timestamp) == before
+    client.delete_registered_model_alias(name, "champion")
+    assert client.get_registered_model(name).aliases == {}
+    assert (client.get_registered_model(name).last_updated_timestamp,
+            client.get_model_version(name, "1").last_updated_timestamp) == before
 
 
 def test_rename_tags_and_descriptions(client: MlflowClient, sklearn_models: tuple[LoggedSklearn, LoggedSklearn]) -> None:

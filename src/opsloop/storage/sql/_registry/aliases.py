@@ -1,8 +1,11 @@
-"""Aliases and audited promotions: every alias move leaves a ``model_promotions`` row."""
+"""Aliases and audited promotions: every alias move leaves a ``model_promotions`` row.
+
+A move does not touch the model's ``last_updated_timestamp``, as in MLflow's server: the audit row records it.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select
 
 from opsloop.errors import NotFoundError
 from opsloop.mlops.registry import promotion as rules
@@ -11,7 +14,7 @@ from opsloop.mlops.registry.identifiers import LATEST_ALIAS, check_alias, check_
 from opsloop.mlops.tracking import limits
 from opsloop.storage.sql import schema as t
 from opsloop.storage.sql._dialect import inserted_id, upsert
-from opsloop.storage.sql._registry.base import _MV, _RM, RegistryStoreBase, _now_ms
+from opsloop.storage.sql._registry.base import _MV, RegistryStoreBase, _now_ms
 
 
 class Aliases(RegistryStoreBase):
@@ -41,15 +44,13 @@ class Aliases(RegistryStoreBase):
         """Remove ``@alias`` (audited); removing an alias that is not set does nothing, as in MLflow."""
         check_alias(alias)
         with self.db.write() as conn:
-            model = self._model_row(conn, name, lock=True)
+            self._model_row(conn, name, lock=True)
             al = t.registered_model_aliases.c
             current = conn.execute(select(al.version).where(al.name == name, al.alias == alias)).scalar()
             if current is None:
                 return None
             reason = reason or self._take_reason(conn, name)
             conn.execute(t.registered_model_aliases.delete().where(al.name == name, al.alias == alias))
-            conn.execute(update(t.registered_models).where(_RM.name == model.name)
-                         .values(last_updated_time=_now_ms()))
             return self._audit(conn, name, alias, current, None, actor, reason)
 
     def promote(self, name: str, alias: str, version: object, actor: str = "", reason: str = "",
@@ -76,7 +77,6 @@ class Aliases(RegistryStoreBase):
             reason = reason or self._take_reason(conn, name)
             upsert(conn, t.registered_model_aliases, [{"name": name, "alias": alias, "version": row.version}],
                    ["name", "alias"], ["version"])
-            conn.execute(update(t.registered_models).where(_RM.name == name).values(last_updated_time=_now_ms()))
             return self._audit(conn, name, alias, current, row.version, actor, reason, validation_id)
 
     @staticmethod

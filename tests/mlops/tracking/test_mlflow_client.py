@@ -256,3 +256,18 @@ def test_a_logged_model_without_a_type_is_found_by_model_type_not_equal(client: 
     assert found("model_type != 'sklearn'") == ["other", "untyped"]
     assert found("model_type = ''") == ["untyped"]
     assert found("model_type = 'sklearn'") == ["typed"]
+
+
+def test_a_negative_metric_timestamp_is_refused_as_in_mlflow(client: MlflowClient) -> None:
+    # MLflow's server answers 400 INVALID_PARAMETER_VALUE ("Timestamp must be a nonnegative long") and stores nothing
+    run = client.create_run("0").info.run_id
+    with pytest.raises(RestException) as err:
+        client.log_metric(run, "loss", 1.0, timestamp=-1, step=0)
+    assert (err.value.get_http_status_code(), err.value.error_code) == (400, "INVALID_PARAMETER_VALUE")
+    assert "Timestamp must be a nonnegative long" in err.value.message
+    with pytest.raises(RestException) as err:
+        client.log_batch(run, metrics=[Metric("loss", 2.0, 5, 0), Metric("loss", 3.0, -5, 1)])
+    assert (err.value.get_http_status_code(), err.value.error_code) == (400, "INVALID_PARAMETER_VALUE")
+    assert client.get_metric_history(run, "loss") == []
+    client.log_metric(run, "loss", 4.0, timestamp=0, step=0)
+    assert [(m.value, m.timestamp) for m in client.get_metric_history(run, "loss")] == [(4.0, 0)]

@@ -102,7 +102,8 @@ def check_metric_link(model_id: str, dataset_name: str, dataset_digest: str) -> 
 
 
 def check_metric_numbers(key: str, value: object, timestamp: object, step: object) -> tuple[str, float, int, int]:
-    if type(value) is float and type(timestamp) is int and type(step) is int and -_I64 <= timestamp < _I64 \
+    """A metric point's numbers; a negative timestamp is refused, as MLflow's server refuses it."""
+    if type(value) is float and type(timestamp) is int and type(step) is int and 0 <= timestamp < _I64 \
             and -_I64 <= step < _I64:
         return key, value, timestamp, step  # the common case, checked cheaply
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -111,7 +112,14 @@ def check_metric_numbers(key: str, value: object, timestamp: object, step: objec
             "as a valid double (64-bit floating point)",
             field="value",
         )
-    return key, float(value), check_int64(timestamp, "timestamp"), check_int64(step, "step")
+    stamp = check_int64(timestamp, "timestamp")
+    if stamp < 0:
+        raise InvalidInputError(
+            f"Invalid value {stamp} for parameter 'timestamp' supplied: metric '{key}' (value={value}). "
+            "Timestamp must be a nonnegative long (64-bit integer)",
+            field="timestamp",
+        )
+    return key, float(value), stamp, check_int64(step, "step")
 
 
 def check_max_results(value: object, limit: int) -> int:

@@ -85,6 +85,16 @@ class ServerProcess:
             raise RuntimeError(f"{exc}\n{self.log.read_text(errors='replace')[-3000:]}") from None
         return self
 
+    def aiops_ready(self, timeout: float = 60.0) -> ServerProcess:
+        """Wait until the AIOps pipeline answers: with several workers, ``/health`` can be answered by a
+        follower while the leader still builds the pipeline (AIOps requests get 503 meanwhile, which
+        senders retry)."""
+        import httpx
+
+        wait_until(lambda: httpx.get(self.url + "/api/opsloop/v1/incidents", timeout=30).status_code == 200,
+                   timeout=timeout)
+        return self
+
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()

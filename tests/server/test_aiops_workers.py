@@ -41,7 +41,7 @@ def workers(opsloop_server, tmp_path: Path):  # noqa: ANN001, ANN201
     topology.write_text(json.dumps(TOPOLOGY))
 
     def start() -> ServerProcess:
-        return opsloop_server(extra=["--workers", "2"], env={"OPSLOOP_TOPOLOGY__FILE": str(topology)})
+        return opsloop_server(extra=["--workers", "2"], env={"OPSLOOP_TOPOLOGY__FILE": str(topology)}).aiops_ready()
 
     return start
 

@@ -138,7 +138,7 @@ def test_a_real_server_with_two_workers_then_a_restart_stores_every_span_once(
     sent = {"spans": 0, "errors": 0}
     minutes = set()
     for extra, posts in ((["--workers", "2"], 12), ([], 3)):
-        server = opsloop_server(data, extra)
+        server = opsloop_server(data, extra).aiops_ready()
         with httpx.Client(base_url=server.url, timeout=30) as http:
             for i in range(posts):
                 minutes.add(time.time() // 60)

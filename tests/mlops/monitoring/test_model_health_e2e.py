@@ -197,7 +197,7 @@ def test_the_schedule_judges_health_on_its_own(tmp_path_factory: pytest.TempPath
 def test_with_two_workers_the_schedule_judges_the_requests_of_both(opsloop_server, monkeypatch) -> None:  # noqa: ANN001
     """The worker leading the schedule reads the counters every worker shares: the burst is judged over all
     20 requests (``min_requests`` 20: a leader seeing only its own share would have no verdict)."""
-    server = opsloop_server(extra=["--workers", "2"], env={"OPSLOOP_MONITORING__DRIFT_INTERVAL_S": "1"})
+    server = opsloop_server(extra=["--workers", "2"], env={"OPSLOOP_MONITORING__DRIFT_INTERVAL_S": "1"}).aiops_ready()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
     _register(server.url, "shared")
     with httpx.Client(base_url=server.url, timeout=60) as http:

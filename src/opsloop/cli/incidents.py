@@ -96,6 +96,7 @@ def _server_url(ctx: click.Context, url: str | None) -> str:
 @click.option("--state", help="triggered, acknowledged, resolved (comma-separated).")
 @click.option("--severity", help="info, warning, error, critical (comma-separated).")
 @click.option("--service")
+@click.option("--assignee", help="Only incidents assigned to this person.")
 @click.option("-q", "--query", "q", help="Text in title, labels or resolution.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
 @click.option("--offset", default=0, type=click.IntRange(0))

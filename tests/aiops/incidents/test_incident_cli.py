@@ -55,6 +55,9 @@ def test_cli_round_trip(server) -> None:  # noqa: ANN001
     assert "timeline" in shown.stdout and "disk full on primary" in shown.stdout
     detail = json.loads(run(server.url, "show", str(ids["db"]), "--json").stdout)
     assert detail["assignee"] == "bob" and detail["state"] == "acknowledged"
+    mine = json.loads(run(server.url, "list", "--assignee", "bob", "--json").stdout)
+    assert [i["id"] for i in mine["incidents"]] == [ids["db"]]
+    assert json.loads(run(server.url, "list", "--assignee", "carol", "--json").stdout)["total"] == 0
     sig = [s["id"] for s in detail["signals"]][:1]
     split = run(server.url, "split", str(ids["db"]), str(sig[0]), "--json")
     new_id = json.loads(split.stdout)[0]["id"]

@@ -86,3 +86,19 @@ def test_a_features_missing_values_read_as_live_share_against_the_references(pag
             " m.missingText({missing_share: 0.0125, reference_missing_share: 0.01}), m.missingText({psi: 0.1}),"
             " m.missingText(undefined)]")
     assert _call(page, "pages/deployments.js", expr) == ["30.0% (ref 0.0%)", "1.3% (ref 1.0%)", "—", "—"]
+
+
+def test_a_deployments_health_checks_read_as_the_firing_ones_or_ok(page) -> None:  # noqa: ANN001
+    expr = """[
+      m.healthSummary({window_s: 300, checks: {error_rate: {observed: 0.48, threshold: 0.05, firing: true},
+                                               latency_p99: {observed: 0.2, threshold: 1.0, firing: false}}}),
+      m.healthSummary({window_s: 300, checks: {error_rate: {observed: 0.01, threshold: 0.05, firing: false},
+                                               latency_p99: {observed: 2.5, threshold: 1.0, firing: true}}}),
+      m.healthSummary({window_s: 300, checks: {error_rate: {observed: 0.0, threshold: 0.05, firing: false},
+                                               latency_p99: {observed: null, threshold: null, firing: false}}}),
+      m.healthSummary({window_s: 600, checks: {error_rate: {observed: null, threshold: 0.05, firing: false}}}),
+      m.healthSummary({window_s: 300, checks: {error_rate: {observed: null, threshold: null, firing: false}}}),
+      m.healthSummary(undefined)]"""
+    assert _call(page, "pages/deployments.js", expr) == [
+        ["5xx rate 48.0% > 5.0%", "failed"], ["p99 2500 ms > 1000 ms", "failed"], ["ok", "ok"],
+        ["too few requests in 600 s", "muted"], ["no checks", "muted"], ["no checks", "muted"]]

@@ -132,13 +132,30 @@ async function loadDeployments(host, ctx, status) {
   }
   const chosen = deployments.find((d) => d.name === ctx.query.get('dep')) || deployments[0];
   const detail = h('div', { id: 'deployment-detail' });
-  clear(host, deploymentTable(deployments, chosen, ctx, status), detail);
+  const health = get(`${MONITORING}/health`).then((r) => r.deployments || []);
+  clear(host, deploymentTable(deployments, chosen, ctx, status, health), detail);
   loadDetail(detail, chosen, res.sample_seconds);
   return deployments;
 }
 
-function deploymentTable(deployments, chosen, ctx, status) {
-  const cols = ['Deployment', 'Status', 'Requests', 'Requests/s (1 min)', 'Errors', 'Error rate', 'p50 ms', 'p95 ms', 'p99 ms', 'Monitoring'];
+/** A deployment's health checks (GET /api/opsloop/v1/monitoring/health: 5xx rate and p99 latency over its
+ * window, against its thresholds) in a few words and a badge kind: the firing ones, else "ok", else why no
+ * check has a verdict yet. */
+export function healthSummary(state) {
+  const checks = Object.entries((state || {}).checks || {}).filter(([, c]) => c.threshold !== null && c.threshold !== undefined);
+  if (!state || !checks.length) return ['no checks', 'muted'];
+  const shown = (name, v) => (name === 'error_rate' ? `${(100 * v).toFixed(1)}%` : `${Math.round(1000 * v)} ms`);
+  const label = { error_rate: '5xx rate', latency_p99: 'p99' };
+  const firing = checks.filter(([, c]) => c.firing);
+  if (firing.length) {
+    return [firing.map(([n, c]) => `${label[n] || n} ${c.observed === null || c.observed === undefined ? '—' : shown(n, c.observed)} > ${shown(n, c.threshold)}`).join(', '), 'failed'];
+  }
+  if (checks.every(([, c]) => c.observed === null || c.observed === undefined)) return [`too few requests in ${fmtNum(state.window_s)} s`, 'muted'];
+  return ['ok', 'ok'];
+}
+
+function deploymentTable(deployments, chosen, ctx, status, health) {
+  const cols = ['Deployment', 'Status', 'Requests', 'Requests/s (1 min)', 'Errors', 'Error rate', 'p50 ms', 'p95 ms', 'p99 ms', 'Health', 'Monitoring'];
   return h('div', { class: 'table-wrap' }, h('table', { id: 'deployments-table' },
     h('thead', {}, h('tr', {}, cols.map((t, i) => h('th', { scope: 'col', class: i >= 2 && i <= 8 ? 'num' : null, text: t })))),
     h('tbody', {}, deployments.map((d) => h('tr', { 'data-deployment': d.name, class: d === chosen ? 'selected' : null },
@@ -146,7 +163,19 @@ function deploymentTable(deployments, chosen, ctx, status) {
       h('td', {}, badge(d.status, d.status === 'serving' ? 'ok' : 'muted')),
       ...[d.requests, d.requests_per_s, d.errors, d.error_rate, d.p50_ms, d.p95_ms, d.p99_ms]
         .map((v) => h('td', { class: 'num', text: fmtNum(v) })),
+      healthCell(health, d),
       monitoringCell(status(d.model), href('/deployments', { dep: d.name, model: d.model })))))));
+}
+
+/** A deployments-table cell with the deployment's health checks, once the server has judged them. */
+function healthCell(promise, dep) {
+  const cell = h('td', { class: 'health-cell' }, h('span', { class: 'muted', text: '…' }));
+  promise.then((states) => {
+    const state = states.find((x) => x.model === dep.model && x.ref === dep.ref);
+    const [text, kind] = healthSummary(state);
+    clear(cell, badge(text, kind));
+  }, (err) => clear(cell, h('span', { class: 'muted', title: err.message, text: '—' })));
+  return cell;
 }
 
 /** A deployments-table cell that fills in once its model's monitoring status arrives. */

@@ -196,12 +196,16 @@ class ModelMonitor:
             return {"model": self.model, "pairs": 0}
         agree = sum(a == b for a, b in pairs) / len(pairs)
         doc: dict[str, Any] = {"model": self.model, "pairs": len(pairs), "agreement": agree}
-        try:
-            diffs = [abs(float(a) - float(b)) for a, b in pairs]
-            doc["mean_abs_difference"] = sum(diffs) / len(diffs)
-        except (TypeError, ValueError):
-            pass
+        if all(_number(a) and _number(b) for a, b in pairs):  # a regressor's: labels ("1", True) have no distance
+            finite = [abs(a - b) for a, b in pairs if math.isfinite(a) and math.isfinite(b)]
+            if finite:
+                doc["mean_abs_difference"] = sum(finite) / len(finite)
         return doc
+
+
+def _number(v: Any) -> bool:
+    """A real number (not a bool, not a numeric string)."""
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _compared(profile: Mapping[str, Any], read: Sequence[PredictionSample]) -> tuple[str | None, float | None]:

@@ -114,3 +114,34 @@ def test_a_removed_query_leaves_no_stale_error(client) -> None:  # noqa: ANN001
     assert "connection refused" in scheduler.status()[0]["error"]
     client.put(API + "/aiops/config/prometheus_queries", json=[])
     assert scheduler.status() == []
+
+
+def test_a_restarted_scheduler_resumes_where_the_last_pulls_got_to(client) -> None:  # noqa: ANN001
+    """A new scheduler (a restart, or a new AIOps leader) an hour later asks for the points since the last
+    one pulled, so the hour Prometheus kept while nobody pulled is in the history; not just ``lookback_s``."""
+    import time
+
+    pipeline = client.app.state.aiops
+    client.put(API + "/aiops/config/prometheus_queries", json=[
+        {"name": "up", "url": "http://prom.test", "query": "up", "interval_s": 30, "step_s": 15, "lookback_s": 60}])
+    asked: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:  # a sample every 15 s, on the multiples of 15
+        asked.append(dict(request.url.params))
+        start, end = float(request.url.params["start"]), float(request.url.params["end"])
+        values = [[t, "1"] for t in range(int(start // 15 + 1) * 15, int(end) + 1, 15)]
+        return httpx.Response(200, json={"status": "success", "data": {"resultType": "matrix", "result": [
+            {"metric": {"__name__": "up", "job": "api"}, "values": values}]}})
+
+    async def pull(at: float) -> int:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as c:
+            return await PullScheduler(pipeline, clock=lambda: at).run_once(c)
+
+    first = float(int(time.time()) // 15 * 15 - 7200 + 5)  # two hours ago, 5 s past a sample
+    assert asyncio.run(pull(first)) == 4  # the first pull: lookback_s
+    assert float(asked[0]["start"]) == pytest.approx(first - 60)
+    assert asyncio.run(pull(first + 3600)) == 240  # an hour later, by a new scheduler: the whole hour
+    assert float(asked[1]["start"]) == pytest.approx(first - 5 + 0.015)  # just after the last point pulled
+    store = pipeline.stores.metric_points
+    [series] = store.series(name="up")
+    assert len(store.points(series["series"])["points"]) == 244  # every sample, once

@@ -13,6 +13,11 @@ Every ``interval_s`` the scheduler asks ``/api/v1/query_range`` for the points s
 (``lookback_s`` on the first), turns the matrix into ``MetricPoint``s (a series without ``__name__``
 gets the query's name) and hands them to the pipeline: the series are stored (latest value per
 series) and fed to the metric detectors.
+
+Where each query got to (its newest point) is saved in the named document ``PROGRESS`` after each
+pull that brought points, so a restarted server, or a new AIOps leader, resumes there: the samples
+Prometheus kept while no server pulled are pulled too (at most ``MAX_POINTS`` steps back), and a
+sample pulled twice (the server stopped between storing and saving) is stored once.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ log = logging.getLogger("opsloop.aiops.prometheus")
 
 
 MAX_POINTS = 11_000  # Prometheus refuses a query_range of more points per series ("exceeded maximum resolution")
+PROGRESS = "prometheus_pull.progress"  # named document: each query's newest pulled point, by query name
 QUERY_KEYS = frozenset({"name", "url", "query", "interval_s", "step_s", "lookback_s", "headers", "basic_auth"})
 
 
@@ -122,6 +128,7 @@ class PullScheduler:
         self.next_run: dict[str, float] = {}
         self.errors: dict[str, str] = {}
         self.pulled: dict[str, int] = {}
+        self._resumed = False  # ``last_end`` read back from ``PROGRESS`` (once, at the first round)
 
     def queries(self) -> list[PullQuery]:
         docs = self.pipeline.stores.ops.get_config("prometheus_queries", []) or []
@@ -150,10 +157,28 @@ class PullScheduler:
         out += [{"name": name, "error": error} for name, error in errors.items() if name not in names]
         return out
 
+    def _resume(self) -> None:
+        """Take up where the last pulls of an earlier process got to."""
+        saved = self.pipeline.stores.ops.get_config(PROGRESS, {})
+        if isinstance(saved, dict):
+            for name, end in saved.items():
+                if isinstance(end, int | float) and not isinstance(end, bool) and math.isfinite(end):
+                    self.last_end.setdefault(str(name), float(end))
+        self._resumed = True
+
+    def _keep(self, points: list[MetricPoint], names: set[str]) -> None:
+        """Hand ``points`` to the pipeline, then save where the configured queries got to."""
+        self.pipeline.ingest(Decoded(points=points, items=len(points), source="prometheus"))
+        self.pipeline.stores.ops.set_config(PROGRESS, {n: t for n, t in self.last_end.items() if n in names})
+
     async def run_once(self, client: httpx.AsyncClient) -> int:
         now = self.clock()
         total = 0
-        for q in await asyncio.to_thread(self.queries):
+        if not self._resumed:
+            await asyncio.to_thread(self._resume)
+        queries = await asyncio.to_thread(self.queries)
+        names = {q.name for q in queries}
+        for q in queries:
             if self.next_run.get(q.name, 0.0) > now:
                 continue
             self.next_run[q.name] = now + q.interval_s
@@ -172,8 +197,7 @@ class PullScheduler:
             self.errors.pop(q.name, None)
             if points:
                 self.last_end[q.name] = max(p.time for p in points)
-                await asyncio.to_thread(self.pipeline.ingest, Decoded(points=points, items=len(points),
-                                                                      source="prometheus"))
+                await asyncio.to_thread(self._keep, points, names)
             self.pulled[q.name] = self.pulled.get(q.name, 0) + len(points)
             total += len(points)
         return total

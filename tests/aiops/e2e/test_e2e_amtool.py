@@ -100,3 +100,15 @@ def test_amtool_alert_add_fires_an_alert_in_opsloop(server) -> None:  # noqa: AN
     done = subprocess.run([AMTOOL, f"--alertmanager.url={server.url}", "alert", "query", "-o", "json"],
                           capture_output=True, text=True, timeout=30)
     assert [a["annotations"]["summary"] for a in json.loads(done.stdout)] == ["added by hand"]
+
+
+def test_amtool_alert_add_prints_why_opsloop_refused_an_alert(server) -> None:  # noqa: ANN001
+    """A refused alert (a label value over ``ingestion.max_label_bytes``) is answered with a JSON string, as
+    Alertmanager answers, so amtool prints the reason instead of failing to read the answer."""
+    if not Path(AMTOOL).exists():
+        pytest.skip(f"{AMTOOL} is absent: install Debian's prometheus-alertmanager (scripts/install-system-deps.sh does)")
+    done = subprocess.run([AMTOOL, f"--alertmanager.url={server.url}", "alert", "add", "alertname=TooBig",
+                           "service=inventory", f"note={'x' * 5000}"], capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0
+    assert "rejected 1 of 1 items" in done.stderr and "unmarshal" not in done.stderr, done.stderr
+    assert httpx.get(f"{server.url}/api/opsloop/v1/signals", params={"kind": "alert"}).json()["signals"] == []

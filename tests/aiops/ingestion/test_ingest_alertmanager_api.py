@@ -75,15 +75,19 @@ def test_a_restarted_server_still_resolves_an_alert_whose_sender_went_quiet(tmp_
         assert incidents(client)[0]["state"] == "resolved"
 
 
-def test_bad_bodies_are_400_naming_the_field(client) -> None:  # noqa: ANN001
-    for body, field in ((b"{not json", "body"), (b'{"alerts": []}', "body")):
+def test_bad_bodies_are_400_with_a_string_naming_what_was_refused_as_alertmanager_answers(client) -> None:  # noqa: ANN001
+    """Alertmanager answers a bad request with a JSON string, which ``amtool alert add`` prints (an object
+    made it fail with "cannot unmarshal object into Go value of type string"); the valid alerts are kept."""
+    for body in (b"{not json", b'{"alerts": []}'):
         r = client.post(URL, content=body, headers={"content-type": "application/json"})
-        assert r.status_code == 400 and r.json()["field"] == field, r.text
+        assert r.status_code == 400 and isinstance(r.json(), str) and r.json().startswith("body: "), r.text
     t = time.time()
     r = client.post(URL, json=[posted("Down", "db", t, t + 60), "nope", {"labels": {}},
                                {**posted("Up", "db", t, None), "endsAt": "yesterday"}])
     assert r.status_code == 400
-    assert r.json()["accepted"] == 1 and [x["index"] for x in r.json()["rejected"]] == [1, 2, 3]
+    message = r.json()
+    assert message.startswith("rejected 3 of 4 items: #1: ") and "#2: " in message and "#3: " in message, message
+    assert "endsAt" in message
     assert len(signals(client)) == 1
 
 

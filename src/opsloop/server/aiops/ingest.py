@@ -83,14 +83,20 @@ async def alertmanager(request: Request) -> Response:
     description="Add opsloop to prometheus.yml's `alerting.alertmanagers` (`api_version: v2`): Prometheus (or "
                 "Loki's and Mimir's rulers, vmalert) posts each firing alert again until it stops. An alert fires "
                 "until its `endsAt` unless posted again; an `endsAt` in the past resolves it. Answers 200 with what "
-                "was stored, or 400 naming the refused alerts (the valid ones are kept).",
+                "was stored, or 400 with a JSON string naming the refused alerts, as Alertmanager answers (the "
+                "valid ones are kept).",
     openapi_extra=_doc({"application/json": "a list of postable alerts (labels, annotations, startsAt, endsAt, "
                                             "generatorURL)"}),
 )
 async def alertmanager_api(request: Request) -> Response:
-    decoded, report = await _run(request, lambda b: decode_alert_list(b, pipeline(request).limits, now()))
+    # a refusal is a JSON string, as Alertmanager answers one (``amtool alert add`` prints it; an object
+    # made it fail with "cannot unmarshal object into Go value of type string"); valid alerts are kept
+    try:
+        decoded, report = await _run(request, lambda b: decode_alert_list(b, pipeline(request).limits, now()))
+    except InvalidInputError as exc:
+        return json_response(f"{exc.field}: {exc.message}" if exc.field else exc.message, error_body(exc)[0])
     if decoded.rejected:
-        return _partial(decoded, report)
+        return json_response(decoded.summary(), 400)
     return json_response({"status": "success", **report})
 
 

@@ -182,3 +182,20 @@ def test_a_leader_that_loses_its_session_steps_down_and_the_next_leader_keeps_th
     assert post(follower.url, API + "/ingest/alertmanager", am_payload([last]), retry_503=True).status_code == 200
     [final] = open_incidents(follower.url)
     assert final["id"] == incident["id"]
+
+
+def test_a_process_of_another_host_posts_its_events_to_the_leaders_url(servers) -> None:  # noqa: ANN001
+    """What a follower's own work sends into the pipeline (the model monitoring's drift and health signals,
+    ``Leadership.ingest_events``) reaches the leader over its URL from another host."""
+    from fastapi import FastAPI
+
+    from opsloop.server.aiops.leader import Leadership
+
+    a, _b = servers
+    follower = Leadership(FastAPI(), a.data_dir.parent / "elsewhere", [])
+    follower.following, follower.route = True, a.url  # as _find_leader sets it on another host
+    event = {"kind": "model_drift", "source": "monitor:drift", "service": "fraud", "severity": "warning",
+             "labels": {"model": "fraud", "feature": "amount"}, "text": "amount drifted"}
+    follower.ingest_events(json.dumps([event]).encode())
+    [signal] = httpx.get(a.url + API + "/signals", params={"kind": "model_drift"}, timeout=30).json()["signals"]
+    assert signal["labels"]["feature"] == "amount" and signal["incident_id"] is not None

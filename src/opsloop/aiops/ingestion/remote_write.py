@@ -35,13 +35,16 @@ def check_content_type(content_type: str) -> None:
 
 
 def decompress(body: bytes, max_bytes: int) -> bytes:
+    """A snappy block-format body (remote_write's, Loki protobuf's, ``Content-Encoding: snappy``'s), refused
+    before decompressing when it declares more than ``max_bytes``."""
     try:
         declared = _declared_length(body)
         if declared > max_bytes:
-            raise LimitExceededError(f"snappy body expands to {declared} bytes (limit {max_bytes})", field="body")
+            raise LimitExceededError(f"decompressed body exceeds {max_bytes} bytes (snappy declares {declared})",
+                                     field="body")
         return bytes(cramjam.snappy.decompress_raw(body))
     except cramjam.DecompressionError as exc:
-        raise InvalidInputError(f"body is not snappy (block format) compressed: {exc}", field="body") from None
+        raise InvalidInputError(f"body is not valid snappy (block format): {exc}", field="body") from None
 
 
 def _declared_length(body: bytes) -> int:
@@ -53,7 +56,7 @@ def _declared_length(body: bytes) -> int:
         shift += 7
         if i == 9:
             break
-    raise InvalidInputError("body is not snappy (block format) compressed", field="body")
+    raise InvalidInputError("body is not valid snappy (block format)", field="body")
 
 
 def _series(buf: memoryview) -> tuple[dict[str, str], list[tuple[int, int]]]:

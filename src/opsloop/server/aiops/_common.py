@@ -10,6 +10,7 @@ from typing import Any
 import cramjam
 from starlette.requests import Request
 
+from opsloop.aiops.ingestion.remote_write import decompress as snappy_block
 from opsloop.errors import InvalidInputError, LimitExceededError
 from opsloop.server.aiops.forwarding import FORWARDED_HEADER
 from opsloop.server.wire import _bounded
@@ -73,13 +74,7 @@ async def raw_body(request: Request, *, snappy_decoded_by_route: bool = False) -
     if encoding == "snappy":
         if raw.startswith(_SNAPPY_FRAMED):
             return _into(cramjam.snappy.decompress_into, raw, max_bytes, "framed snappy")
-        try:
-            declared = cramjam.snappy.decompress_raw_len(raw)
-            if declared > max_bytes:
-                raise LimitExceededError(f"decompressed body exceeds {max_bytes} bytes", field="body")
-            return bytes(cramjam.snappy.decompress_raw(raw))
-        except cramjam.DecompressionError as exc:
-            raise InvalidInputError(f"body is not valid snappy: {exc}", field="body") from None
+        return snappy_block(raw, max_bytes)
     try:
         if encoding == "gzip":
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)

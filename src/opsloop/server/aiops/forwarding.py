@@ -33,7 +33,7 @@ from opsloop.server.wire import json_response
 if TYPE_CHECKING:
     from opsloop.server.aiops.leader import Leadership
 
-__all__ = ["FORWARDED_HEADER", "LEADER_URL", "VIA_HEADER", "ForwardToLeader", "leader_client"]
+__all__ = ["FORWARDED_HEADER", "LEADER_URL", "VIA_HEADER", "ForwardToLeader", "is_url", "leader_client"]
 
 log = logging.getLogger("opsloop.aiops")
 
@@ -46,11 +46,16 @@ _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"tr
 _NOT_RETURNED = _HOP_BY_HOP | {b"date", b"server"}  # this process's server adds its own
 
 
+def is_url(route: str) -> bool:
+    """Whether the leader's ``route`` is its URL (on another host), not its socket's path."""
+    return route.startswith(("http://", "https://"))
+
+
 def leader_client(route: str) -> httpx.AsyncClient:
     """An HTTP client of the leader at ``route``, its socket's path or its URL (no proxies from the
     environment; bodies may be large)."""
     timeout = httpx.Timeout(120.0, connect=5.0)
-    if route.startswith(("http://", "https://")):
+    if is_url(route):
         return httpx.AsyncClient(base_url=route, trust_env=False, timeout=timeout)
     return httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(uds=route), base_url=LEADER_URL, trust_env=False,
                              timeout=timeout)
@@ -86,7 +91,7 @@ class ForwardToLeader:
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         leadership = self.leadership
         client, route = leadership.client, leadership.route or ""
-        remote = route.startswith(("http://", "https://"))
+        remote = is_url(route)
         hops = dict(scope["headers"])
         # at most once over a URL, then once over the leader's host's socket
         looped = _FORWARDED in hops and (remote or hops.get(_VIA) != b"url")

@@ -42,7 +42,7 @@ import httpx
 from fastapi import FastAPI
 
 from opsloop.mlops.monitoring.schedule_lock import AdvisoryScheduleLock, ScheduleLeadership, ScheduleLock
-from opsloop.server.aiops.forwarding import FORWARDED_HEADER, LEADER_URL, VIA_HEADER, leader_client
+from opsloop.server.aiops.forwarding import FORWARDED_HEADER, LEADER_URL, VIA_HEADER, is_url, leader_client
 
 __all__ = ["LEADER_LOCK_KEY", "LEADER_RECORD", "LOCK_FILE", "SOCKET_FILE", "Duty", "Leadership", "socket_path"]
 
@@ -249,7 +249,7 @@ class Leadership:
             route = self.route
             if route is None:
                 continue  # no leader known yet: one is taking over
-            remote = route.startswith(("http://", "https://"))
+            remote = is_url(route)
             transport = httpx.HTTPTransport() if remote else httpx.HTTPTransport(uds=route)
             with httpx.Client(transport=transport, base_url=route if remote else LEADER_URL, trust_env=False,
                               timeout=60) as client:

@@ -21,7 +21,8 @@ from opsloop.mlops.monitoring.performance import PerformancePolicy
 from opsloop.mlops.monitoring.sampling import PredictionSampler
 from opsloop.mlops.monitoring.store import open_store
 
-__all__ = ["MonitorConfig", "ServingMonitor", "parse_table", "read_table", "reference_with_predictions"]
+__all__ = ["MonitorConfig", "ServingMonitor", "parse_table", "profile_reference", "read_table",
+           "reference_with_predictions"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,12 @@ def reference_with_predictions(model: Any, frame: pd.DataFrame) -> tuple[pd.Data
     return frame[names], preds
 
 
+def profile_reference(monitor: ModelMonitor, model: Any, path: str, origin: dict[str, Any] | None = None) -> None:
+    """The reference file ``path`` (its first 200,000 rows) profiled with ``model``'s predictions as
+    ``monitor``'s drift reference: at a dedicated serve's start, and again when its alias moves."""
+    monitor.set_reference(*reference_with_predictions(model, read_table(path, max_rows=200_000)), origin=origin)
+
+
 @dataclass(slots=True)
 class MonitorConfig:
     """Monitoring of a served model; picklable, so it travels to worker processes.
@@ -125,8 +132,7 @@ class MonitorConfig:
         monitor = ModelMonitor(store, self.model_name, drift_policy=self.drift_policy,
                                performance_policy=self.performance_policy)
         if self.reference_path and worker == 0:
-            monitor.set_reference(*reference_with_predictions(model, read_table(self.reference_path,
-                                                                                  max_rows=200_000)))
+            profile_reference(monitor, model, self.reference_path)
         sampler = PredictionSampler(store, self.model_name, rate=self.sample_rate, max_samples=self.max_samples)
 
         def current(_name: str) -> ModelMonitor:

@@ -253,12 +253,11 @@ def _reference_follower(monitor: Any, path: str, uri: str) -> Callable[[LoadedMo
 
     def follow(model: LoadedModel) -> None:
         from opsloop.mlops.monitoring import lineage
-        from opsloop.mlops.monitoring.service import read_table, reference_with_predictions
+        from opsloop.mlops.monitoring.service import profile_reference
 
-        frame, preds = reference_with_predictions(model, read_table(path, max_rows=200_000))
         before = (monitor.monitor.store.get_reference(monitor.monitor.model) or {}).get("origin") or {}
         origin = lineage.followed(lineage.data_origin(path, _ref_of(uri), None, uri, model.model_uuid), before)
-        monitor.monitor.set_reference(frame, preds, origin=origin)
+        profile_reference(monitor.monitor, model, path, origin)
         log.info("drift reference of %s follows %s: model %s", monitor.monitor.model, uri, model.model_uuid)
 
     return follow

@@ -295,16 +295,20 @@ class HealthMonitor:
     def _firing_untracked(self, readings: Mapping[tuple[str, str], RequestCounts]) -> list[Signal]:
         """The newest stored signal of each check that is firing for a deployment not in ``readings`` (of the
         newest ``UNTRACKED_SCAN`` health signals: only a change of state is stored, so they reach far back)."""
-        newest: dict[tuple[str, str, str], Signal] = {}
-        for s in self.store.list_signals(kind=SignalKind.MODEL_HEALTH, limit=UNTRACKED_SCAN):
-            labels = s.labels
-            newest.setdefault((labels.get("model", s.service), labels.get("ref", ""), labels.get("check", "")), s)
-        return [s for (name, ref, _check), s in sorted(newest.items())
-                if s.status == "firing" and (name, ref) not in readings]
+        firing = _newest_firing(self.store.list_signals(kind=SignalKind.MODEL_HEALTH, limit=UNTRACKED_SCAN))
+        return [s for (name, ref, _check), s in sorted(firing.items()) if (name, ref) not in readings]
 
     def _firing_checks(self, name: str) -> dict[tuple[str, str], Signal]:
         """The newest stored health signal of each ``(ref, check)`` of model ``name``, where it is firing."""
-        newest: dict[tuple[str, str], Signal] = {}
-        for s in self.store.list_signals(model=name, kind=SignalKind.MODEL_HEALTH, limit=500):
-            newest.setdefault((s.labels.get("ref", ""), s.labels.get("check", "")), s)
-        return {key: s for key, s in newest.items() if s.status == "firing"}
+        firing = _newest_firing(self.store.list_signals(model=name, kind=SignalKind.MODEL_HEALTH, limit=500))
+        return {(ref, check): s for (_name, ref, check), s in firing.items()}
+
+
+def _newest_firing(signals: list[Signal]) -> dict[tuple[str, str, str], Signal]:
+    """Of health signals listed newest first, each check's newest, by ``(model, ref, check)``, where it is firing
+    (its state: only a change of state is stored)."""
+    newest: dict[tuple[str, str, str], Signal] = {}
+    for s in signals:
+        labels = s.labels
+        newest.setdefault((labels.get("model", s.service), labels.get("ref", ""), labels.get("check", "")), s)
+    return {key: s for key, s in newest.items() if s.status == "firing"}

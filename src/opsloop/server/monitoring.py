@@ -59,6 +59,7 @@ from opsloop.core.signals import Signal
 from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError, OpsloopError
 from opsloop.mlops.monitoring import lineage
 from opsloop.mlops.monitoring.api import create_monitoring_app
+from opsloop.mlops.monitoring.drift import DriftPolicy
 from opsloop.mlops.monitoring.health import HealthMonitor, HealthPolicy, RequestCounts
 from opsloop.mlops.monitoring.monitor import ModelMonitor
 from opsloop.mlops.monitoring.reference import (
@@ -84,7 +85,9 @@ CHAMPION = "champion"  # the alias a reference follows by default, as the retrai
 
 PREFIX = "/api/opsloop/v1/monitoring"
 MAX_REFERENCE_BYTES = 512 * 1024 * 1024
-MIN_REFERENCE_ROWS = 50  # as DriftPolicy.min_rows: a distribution of fewer rows is noise (10 bins of 2 rows...)
+# the values a drift check needs of current traffic (DriftPolicy.min_rows' default): a reference distribution of
+# fewer rows is noise (10 bins of 2 rows...)
+MIN_REFERENCE_ROWS = DriftPolicy().min_rows
 SCHEDULE_LOCK = "monitoring-schedule.lock"  # in the data dir: the worker holding it runs the schedule
 
 

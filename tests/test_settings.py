@@ -61,6 +61,8 @@ def test_the_url_other_hosts_reach_the_server_at(tmp_path: Path) -> None:
     assert url(host="10.0.0.5", port=5002) == "http://10.0.0.5:5002"
     assert url(host="fd00::5", port=5003) == "http://[fd00::5]:5003"
     assert url() is None and url(host="localhost") is None  # loopback: no other host reaches it
+    local = load_settings({"server": {"host": "0.0.0.0", "port": 5004}}, environ={}, config_file=none).server
+    assert local.local_url() == "http://127.0.0.1:5004"  # what a runbook's program on this host is given
     with pytest.raises(InvalidInputError, match="server.advertise_url"):
         url(advertise_url="ftp://x")
 

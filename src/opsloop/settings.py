@@ -41,17 +41,28 @@ class ServerSettings(BaseModel):
                     "interface, none when bound to loopback).",
     )
 
+    def local_url(self) -> str:
+        """The URL a program on this host reaches the server at (the loopback when it binds every interface)."""
+        return _http_url("127.0.0.1" if self.host in _EVERY_INTERFACE else self.host, self.port)
+
     def reachable_url(self) -> str | None:
         """``advertise_url``, or the URL other hosts reach this server at by its bind address."""
         if self.advertise_url:
             return self.advertise_url.rstrip("/")
-        if self.host in ("0.0.0.0", "::", ""):
+        if self.host in _EVERY_INTERFACE:
             import socket
 
-            return f"http://{socket.gethostname()}:{self.port}"
+            return _http_url(socket.gethostname(), self.port)
         if self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127."):
             return None
-        return f"http://[{self.host}]:{self.port}" if ":" in self.host else f"http://{self.host}:{self.port}"
+        return _http_url(self.host, self.port)
+
+
+_EVERY_INTERFACE = ("0.0.0.0", "::", "")
+
+
+def _http_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class StorageSettings(BaseModel):

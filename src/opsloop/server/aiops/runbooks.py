@@ -144,20 +144,13 @@ def _read_policy(policy: dict[str, Any] | str | None) -> Any:
     return load_policy(policy) if policy else ValidationPolicy()
 
 
-def base_url(settings: Settings) -> str:
-    host = settings.server.host
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    return f"http://{'[' + host + ']' if ':' in host else host}:{settings.server.port}"
-
-
 @asynccontextmanager
 async def running(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     """A ``RunbookRunner`` on the pipeline's runbooks, for as long as this process leads the pipeline."""
     from opsloop.aiops.runbooks import RunbookRunner
 
     catalog = app.state.aiops.runbooks
-    runner = RunbookRunner(catalog.runs, catalog.incidents, base_url=base_url(settings),
+    runner = RunbookRunner(catalog.runs, catalog.incidents, base_url=settings.server.local_url(),
                            gate=RegistryGate(app.state.runtime), max_concurrent=settings.runbooks.max_concurrent)
     catalog.on_queued.append(runner.wake)
     await asyncio.to_thread(catalog.attach, runner.gate)  # retrain policies are checked from now on

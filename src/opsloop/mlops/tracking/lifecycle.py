@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from opsloop.errors import InvalidInputError, InvalidStateError
 
-__all__ = ["NotActiveError", "require_active"]
+__all__ = ["NOT_ACTIVE", "NotActiveError", "require_active"]
+
+NOT_ACTIVE = "must be in the 'active' state"  # in MLflow's message for it, which the SDK reads back
 
 
 class NotActiveError(InvalidStateError, InvalidInputError):
@@ -18,5 +20,4 @@ class NotActiveError(InvalidStateError, InvalidInputError):
 def require_active(kind: str, entity_id: object, lifecycle_stage: str, field: str) -> None:
     """Raise ``NotActiveError`` with MLflow's message unless ``lifecycle_stage`` is ``active``."""
     if lifecycle_stage != "active":
-        raise NotActiveError(f"The {kind} {entity_id} must be in the 'active' state. "
-                             f"Current state is {lifecycle_stage}.", field=field)
+        raise NotActiveError(f"The {kind} {entity_id} {NOT_ACTIVE}. Current state is {lifecycle_stage}.", field=field)

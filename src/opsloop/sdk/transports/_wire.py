@@ -7,7 +7,7 @@ from typing import Any
 
 from opsloop import errors
 from opsloop.mlops.tracking.entities import Dataset, DatasetInput, Experiment, Metric, Run, RunInfo
-from opsloop.mlops.tracking.lifecycle import NotActiveError
+from opsloop.mlops.tracking.lifecycle import NOT_ACTIVE, NotActiveError
 
 __all__ = ["error_from_body", "experiment_from_json", "metric_from_json", "num", "run_from_json"]
 
@@ -29,7 +29,7 @@ def error_from_body(status: int, body: Any, text: str) -> errors.OpsloopError:
     """The domain error a server's error response stands for, keeping its message and field."""
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         cls = _CODES.get(str(body.get("error_code")))
-        if cls is errors.InvalidInputError and "must be in the 'active' state" in body["message"]:
+        if cls is errors.InvalidInputError and NOT_ACTIVE in body["message"]:
             cls = NotActiveError  # MLflow's code for a write to a deleted run or experiment
         if cls is None:
             cls = errors.NotFoundError if status == 404 else errors.OpsloopError

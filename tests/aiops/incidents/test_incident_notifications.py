@@ -282,3 +282,28 @@ def test_a_slack_footer_counts_its_signals_in_english() -> None:
     footers = [slack_body(incident_payload("opened", {**inc, "signal_count": n}, 1.0))["attachments"][0]["footer"]
                for n in (1, 3)]
     assert footers == ["opsloop · 1 signal", "opsloop · 3 signals"]
+
+
+def test_a_merged_incident_resolves_its_pagerduty_alert(client) -> None:  # noqa: ANN001
+    """Merging closes the source incident: its PagerDuty alert resolves (the 'merged' event), a JSON target
+    is told where it went, and the target's own alert stays triggered."""
+    rx = Receiver(free_port(), status=202)
+    try:
+        client.put(API + "/notifications/targets", json=[
+            {"name": "pd", "url": f"http://127.0.0.1:{rx.port}/v2/enqueue", "format": "pagerduty",
+             "routing_key": "R0UT1NG"},
+            {"name": "hook", "url": f"http://127.0.0.1:{rx.port}/hook", "events": ["merged"]}])
+        client.post(AM, json=am_payload([alert("Down", "db", severity="critical")]))
+        client.post(AM, json=am_payload([alert("Errors", "web", severity="critical", start=time.time() + 3000)]))
+        target, source = sorted(i["id"] for i in incidents(client))
+        wait(lambda: len(rx.bodies) >= 2)
+        r = client.post(f"{API}/incidents/merge", json={"target_id": target, "source_ids": [source], "actor": "ann"})
+        assert r.status_code == 200, r.text
+        wait(lambda: len(client.get(API + "/notifications", params={"state": "delivered"}).json()["notifications"]) == 4)
+        pd = [(b["dedup_key"], b["event_action"]) for p, b in rx.bodies if p == "/v2/enqueue"]
+        assert pd[2:] == [(f"opsloop-incident-{source}", "resolve")]
+        [(_, merged)] = [(p, b) for p, b in rx.bodies if p == "/hook"]
+        assert merged["event"] == "merged" and merged["incident"]["id"] == source
+        assert merged["incident"]["state"] == "resolved" and merged["incident"]["merged_into"] == target
+    finally:
+        rx.close()

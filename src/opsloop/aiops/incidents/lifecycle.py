@@ -43,7 +43,7 @@ TIME_FIELD = {ACKNOWLEDGED: "acknowledged_at", RESOLVED: "resolved_at"}
 
 # The transitions worth telling people about (notification event names).
 NOTIFY = {"ack": "acknowledged", "resolve": "resolved", "auto_resolve": "resolved", "reopen": "reopened",
-          "auto_reopen": "reopened"}
+          "auto_reopen": "reopened", "merge": "merged"}
 
 
 @dataclass(frozen=True, slots=True)

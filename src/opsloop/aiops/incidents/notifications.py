@@ -128,6 +128,7 @@ def incident_payload(event: str, incident: Mapping[str, Any], now: float) -> dic
             "services": list(incident.get("services") or []), "labels": dict(incident.get("labels") or {}),
             "assignee": incident.get("assignee", ""), "signal_count": incident.get("signal_count", 0),
             "created_at": incident.get("created_at"), "resolved_at": incident.get("resolved_at"),
+            "merged_into": incident.get("merged_into"),
         },
     }
 

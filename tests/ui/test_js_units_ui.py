@@ -102,3 +102,9 @@ def test_a_deployments_health_checks_read_as_the_firing_ones_or_ok(page) -> None
     assert _call(page, "pages/deployments.js", expr) == [
         ["5xx rate 48.0% > 5.0%", "failed"], ["p99 2500 ms > 1000 ms", "failed"], ["ok", "ok"],
         ["too few requests in 600 s", "muted"], ["no checks", "muted"], ["no checks", "muted"]]
+
+
+def test_an_axis_through_zero_has_a_zero_tick(page) -> None:  # noqa: ANN001
+    # Ticks were summed step by step, so the axis of one point at step 0 (-1..1) read "-5.6e-17" for 0.
+    assert _call(page, "charts.js", "m.niceTicks(-1, 1, 10)") == [-1, -0.8, -0.6, -0.4, -0.2, 0, 0.2, 0.4, 0.6, 0.8, 1]
+    assert _call(page, "charts.js", "m.niceTicks(-0.3, 0.3, 6)") == [-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3]

@@ -30,8 +30,10 @@ export function niceTicks(min, max, count = 5) {
   const mag = 10 ** Math.floor(Math.log10(step0));
   const err = step0 / mag;  // round to the nearest 1, 2, 5 or 10 times the magnitude (d3's rule)
   const step = (err >= 7.07 ? 10 : err >= 3.16 ? 5 : err >= 1.41 ? 2 : 1) * mag;
+  // Each tick is a whole multiple of the step (adding the step up accumulates float error: a tick
+  // of -5.6e-17 where 0 belongs).
   const out = [];
-  for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  for (let i = Math.ceil(min / step - 1e-9); i * step <= max + step * 1e-9; i += 1) out.push(Number((i * step).toPrecision(12)) || 0);
   return out;
 }
 

@@ -161,13 +161,22 @@ def _nanos(doc: dict[str, Any], *names: str) -> int:
     return 0
 
 
-def _resource_json(doc: Any, limits: Limits) -> dict[str, str]:
+def _resource_labels(limits: Limits, attrs: dict[str, str]) -> tuple[dict[str, str], str]:
+    """A resource's labels, or why its items are refused (its attributes break a label limit): one such
+    resource costs its own records or points, not the whole export of every resource a Collector batched."""
+    try:
+        return limits.labels(attrs, "resource.attributes"), ""
+    except InvalidInputError as exc:
+        return {}, exc.message
+
+
+def _resource_json(doc: Any, limits: Limits) -> tuple[dict[str, str], str]:
     if not isinstance(doc, dict):
         raise InvalidInputError("each resourceLogs/resourceMetrics entry must be an object", field="resource")
     res = doc.get("resource") or {}
     if not isinstance(res, dict):
         raise InvalidInputError("'resource' must be an object", field="resource")
-    return limits.labels(_attrs_json(res.get("attributes"), "resource.attributes"), "resource.attributes")
+    return _resource_labels(limits, _attrs_json(res.get("attributes"), "resource.attributes"))
 
 
 def _logs_json(body: bytes, limits: Limits, now: float) -> Decoded:
@@ -175,11 +184,13 @@ def _logs_json(body: bytes, limits: Limits, now: float) -> Decoded:
     out = Decoded()
     index = 0
     for rl in _list(payload, "resourceLogs", "resource_logs"):
-        resource = _resource_json(rl, limits)
+        resource, refused = _resource_json(rl, limits)
         for sl in _list(rl, "scopeLogs", "scope_logs"):
             for rec in _list(sl, "logRecords", "log_records"):
                 out.items += 1
                 try:
+                    if refused:
+                        raise InvalidInputError(refused)
                     if not isinstance(rec, dict):
                         raise InvalidInputError("a log record must be an object")
                     attrs = _attrs_json(rec.get("attributes"), "attributes")
@@ -222,7 +233,7 @@ def _metrics_json(body: bytes, limits: Limits, now: float) -> Decoded:
     out = Decoded()
     index = 0
     for rm in _list(payload, "resourceMetrics", "resource_metrics"):
-        resource = _resource_json(rm, limits)
+        resource, refused = _resource_json(rm, limits)
         for sm in _list(rm, "scopeMetrics", "scope_metrics"):
             for metric in _list(sm, "metrics"):
                 if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
@@ -239,6 +250,8 @@ def _metrics_json(body: bytes, limits: Limits, now: float) -> Decoded:
                     for dp in _list(data, "dataPoints", "data_points"):
                         out.items += 1
                         try:
+                            if refused:
+                                raise InvalidInputError(refused)
                             if not isinstance(dp, dict):
                                 raise InvalidInputError("a data point must be an object")
                             attrs = _attrs_json(dp.get("attributes"), "attributes")

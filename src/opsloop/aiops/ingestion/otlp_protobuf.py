@@ -7,7 +7,7 @@ import base64
 from typing import Any
 
 from opsloop.aiops.ingestion.normalise import Decoded, Limits
-from opsloop.aiops.ingestion.otlp import NO_RECORDED_VALUE, _flat, _log, _point, _severity
+from opsloop.aiops.ingestion.otlp import NO_RECORDED_VALUE, _flat, _log, _point, _resource_labels, _severity
 from opsloop.errors import InvalidInputError
 
 __all__ = ["logs_pb", "metrics_pb"]
@@ -53,11 +53,13 @@ def logs_pb(body: bytes, limits: Limits, now: float) -> Decoded:
     out = Decoded()
     index = 0
     for rl in req.resource_logs:
-        resource = limits.labels(_attrs_pb(rl.resource.attributes), "resource.attributes")
+        resource, refused = _resource_labels(limits, _attrs_pb(rl.resource.attributes))
         for sl in rl.scope_logs:
             for rec in sl.log_records:
                 out.items += 1
                 try:
+                    if refused:
+                        raise InvalidInputError(refused)
                     attrs = _attrs_pb(rec.attributes) if len(rec.attributes) else {}
                     t = rec.time_unix_nano or rec.observed_time_unix_nano
                     text = _flat(_any_pb(rec.body)) if rec.HasField("body") else ""

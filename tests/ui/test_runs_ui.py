@@ -255,3 +255,31 @@ def test_a_long_parameter_value_is_folded_until_opened(page, runs, ui_server) ->
     expect(row.locator("details[open]")).to_contain_text(value)
     expect(page.locator("section.card", has_text="Parameters").locator("tr", has_text="lr")).to_contain_text("0.1")
     assert not page.js_errors
+
+
+def test_a_long_parameter_value_stays_short_in_the_runs_table_and_in_compare(page, runs, ui_server) -> None:  # noqa: ANN001
+    # The run page folded a 5,000-character param, but compare printed it whole (a table metres high) and
+    # the runs table in one unwrapped cell (a row tens of thousands of pixels wide).
+    from mlflow import MlflowClient
+    from playwright.sync_api import expect
+
+    client = MlflowClient(ui_server.url)
+    exp = client.create_experiment("long-params")
+    ids = []
+    for i, value in enumerate(("y" * 5000, "z" * 5000)):
+        run = client.create_run(exp, run_name=f"config-{i}")
+        client.log_param(run.info.run_id, "config", value)
+        client.log_metric(run.info.run_id, "score", i)
+        ids.append(run.info.run_id)
+    page.goto(f"/#/runs?exp={exp}&cols=params.config,metrics.score")
+    cell = page.locator("#runs-table tbody tr", has_text="config-0").locator("td").last.locator("xpath=preceding-sibling::td[1]")
+    expect(cell).to_contain_text("yyy…")
+    assert page.evaluate("document.querySelector('#runs-table').scrollWidth") < 2000
+    assert (cell.locator("[title]").get_attribute("title") or "").startswith("y" * 1000)
+    page.goto(f"/#/compare?runs={ids[0]},{ids[1]}")
+    row = page.locator("#params-diff tbody tr", has_text="config")
+    expect(row).to_contain_text("5000 characters")
+    assert row.bounding_box()["height"] < 150
+    row.locator("summary").first.click()
+    expect(row.locator("details[open]")).to_contain_text("y" * 5000)
+    assert not page.js_errors

@@ -78,6 +78,21 @@ export function fmtBytes(n) {
   return `${i ? v.toFixed(1) : v} ${units[i]}`;
 }
 
+const LONG_TEXT = 300;  // characters; MLflow allows 6,000 for a param (a whole config logged as one)
+
+/** A value as text; a long one is folded to its start until opened (a run's params, a compared param). */
+export function foldedText(v) {
+  if (typeof v !== 'string' || v.length <= LONG_TEXT) return v;
+  return h('details', { class: 'long-value' }, h('summary', { text: `${v.slice(0, 120)}… (${v.length} characters)` }),
+    h('div', { class: 'long-value-full', text: v }));
+}
+
+/** A value cut to ``max`` characters for a table cell, whole in its tooltip. */
+export function cutText(v, max = 80) {
+  const s = v === undefined || v === null ? '' : String(v);
+  return s.length <= max ? s : h('span', { title: s.slice(0, 2000), text: `${s.slice(0, max - 1)}…` });
+}
+
 /** An empty state that tells a new user what to do next: a title, a sentence, and optional code. */
 export function emptyState(title, text, code) {
   return h('section', { class: 'empty-state', role: 'status' },

@@ -1,7 +1,7 @@
 // Compare 2-10 runs: params diff, metrics side by side, overlaid curves, parallel coordinates.
 import { kv, mlflow } from '../api.js';
 import { PALETTE, parallelCoords } from '../charts.js';
-import { clear, emptyState, errorBox, fmtNum, h, loading, section, setTitle } from '../dom.js';
+import { clear, emptyState, errorBox, fmtNum, foldedText, h, loading, section, setTitle } from '../dom.js';
 import { renderMetricCharts } from '../metric_charts.js';
 import { href, listFromQuery, setQuery } from '../router.js';
 
@@ -35,7 +35,7 @@ export async function render(root, ctx) {
     clear(paramsHost, keys.length ? h('div', { class: 'table-wrap' }, h('table', { id: 'params-diff' },
       h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Parameter' }), runs.map(head))),
       h('tbody', {}, keys.map((k) => h('tr', { class: differs(k, params) ? 'diff' : '' }, h('th', { scope: 'row', text: k }),
-        params.map((p) => h('td', { class: 'wrap', text: p[k] ?? '—' }))))))) : h('p', { class: 'muted', text: paramKeys.length ? 'The runs share every parameter value.' : 'None of these runs logged parameters.' }));
+        params.map((p) => h('td', { class: 'wrap' }, p[k] === undefined ? '—' : foldedText(p[k])))))))) : h('p', { class: 'muted', text: paramKeys.length ? 'The runs share every parameter value.' : 'None of these runs logged parameters.' }));
   };
   diffBox.addEventListener('change', () => { setQuery({ runs: ids, diff: diffBox.checked ? '1' : '' }, { push: false }); drawParams(); });
   drawParams();

@@ -1,7 +1,7 @@
 // Run detail: overview, code version, params, metrics (latest values and charts), tags, inputs and
 // outputs, and an artifact browser with previews of text, images and CSV.
 import { ApiError, kv, mlflow } from '../api.js';
-import { badge, clear, emptyState, errorBox, fmtBytes, fmtDuration, fmtNum, fmtTime, h, kvTable, loading, section, setTitle } from '../dom.js';
+import { badge, clear, emptyState, errorBox, fmtBytes, fmtDuration, fmtNum, fmtTime, foldedText, h, kvTable, loading, section, setTitle } from '../dom.js';
 import { renderMetricCharts } from '../metric_charts.js';
 import { href } from '../router.js';
 
@@ -9,15 +9,6 @@ const IMAGE = /\.(png|jpe?g|gif|svg|webp|bmp)$/i;
 const TABLE = /\.(csv|tsv)$/i;
 const TEXT = /(\.(txt|log|json|ya?ml|md|py|toml|cfg|ini|html?|xml|sql|sh|r|js|ts)$)|(^|\/)(MLmodel|requirements\.txt|conda\.yaml|python_env\.yaml|Dockerfile|LICENSE)$/i;
 const PREVIEW_LIMIT = 2 * 1024 * 1024;
-
-const LONG_PARAM = 300;  // characters; MLflow allows 6,000 (a whole config logged as one param)
-
-/** A parameter value; a long one is folded to its start until opened. */
-function paramValue(v) {
-  if (typeof v !== 'string' || v.length <= LONG_PARAM) return v;
-  return h('details', { class: 'long-value' }, h('summary', { text: `${v.slice(0, 120)}… (${v.length} characters)` }),
-    h('div', { class: 'long-value-full', text: v }));
-}
 
 export async function render(root, ctx) {
   const runId = ctx.params.id;
@@ -52,7 +43,7 @@ export async function render(root, ctx) {
     h('p', { class: 'subtitle', text: `Run ${runId}` }),
     h('div', { class: 'grid2' },
       section('Overview', overview(info, tags, expName)),
-      section('Parameters', kvTable(Object.entries(params).sort().map(([k, v]) => [k, paramValue(v)]), null, 'No parameters logged.'))),
+      section('Parameters', kvTable(Object.entries(params).sort().map(([k, v]) => [k, foldedText(v)]), null, 'No parameters logged.'))),
     section('Metrics', metricsTable(metrics)),
     section('Metric charts', chartsHost),
     section('Artifacts', artifactsHost),

@@ -1,7 +1,7 @@
 // Experiments and runs: the runs table with server-side paging, MLflow filter grammar, sorting by
 // order_by, a column chooser for params/metrics/tags, and selection for comparing runs.
 import { ApiError, kv, mlflow } from '../api.js';
-import { badge, clear, emptyState, errorBox, fmtDuration, fmtNum, fmtTime, h, loading, setTitle } from '../dom.js';
+import { badge, clear, cutText, emptyState, errorBox, fmtDuration, fmtNum, fmtTime, h, loading, setTitle } from '../dom.js';
 import { go, href, listFromQuery, setQuery } from '../router.js';
 
 const PAGE_SIZE = 100;
@@ -201,7 +201,7 @@ export async function render(root, ctx) {
       cols.map((c) => {
         const [group, ...rest] = c.split('.');
         const v = data[group] ? data[group][rest.join('.')] : undefined;
-        return h('td', { class: group === 'metrics' ? 'num' : '' }, group === 'metrics' ? fmtNum(v) : (v ?? ''));
+        return h('td', { class: group === 'metrics' ? 'num' : '' }, group === 'metrics' ? fmtNum(v) : cutText(v));
       }));
     box.addEventListener('change', () => {
       if (box.checked) selected.add(info.run_id); else selected.delete(info.run_id);

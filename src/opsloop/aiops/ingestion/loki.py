@@ -26,6 +26,8 @@ __all__ = ["decode_loki_json", "decode_loki_proto", "parse_label_set"]
 
 _PAIR = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
 _LEVEL_KEYS = ("level", "severity", "detected_level", "lvl")
+# what Loki writes in detected_level when a line shows no level: not a level (it would read as "warning")
+_NO_LEVEL = frozenset({"", "unknown"})
 # the escapes of Go's strconv.Quote, with which Promtail writes label values (other text stays as it is)
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|[0-7]{3}|.)", re.S)
 _SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
@@ -53,6 +55,11 @@ def parse_label_set(spec: str) -> dict[str, str]:
     return out
 
 
+def _level(labels: dict[str, str]) -> str | None:
+    """The stream's level: the first of its level labels that names one."""
+    return next((labels[k] for k in _LEVEL_KEYS if labels.get(k, "").lower() not in _NO_LEVEL), None)
+
+
 def _entry(out: Decoded, limits: Limits, labels: dict[str, str], t: float, line: str, meta: dict[str, str] | None,
            now: float, severity: str | None) -> None:
     out.signals.append(limits.signal(
@@ -72,7 +79,7 @@ def decode_loki_json(body: bytes, limits: Limits, now: float) -> Decoded:
             raise InvalidInputError("each stream needs 'stream' labels and a 'values' list", field="streams")
         try:
             labels = limits.labels(stream.get("stream") or {}, "stream")
-            severity = next((labels[k] for k in _LEVEL_KEYS if labels.get(k)), None)
+            severity = _level(labels)
             bad = None
         except InvalidInputError as exc:
             bad, labels, severity = exc.message, {}, None
@@ -127,7 +134,7 @@ def _proto_entry(buf: memoryview) -> tuple[float, str, dict[str, str]]:
 def _stream_labels(limits: Limits, label_text: str) -> tuple[dict[str, str], str | None, str | None]:
     try:
         labels = limits.labels(parse_label_set(label_text), "stream")
-        return labels, next((labels[k] for k in _LEVEL_KEYS if labels.get(k)), None), None
+        return labels, _level(labels), None
     except InvalidInputError as exc:
         return {}, None, exc.message
 

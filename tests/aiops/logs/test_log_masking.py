@@ -52,3 +52,23 @@ def test_user_patterns_are_masked_first() -> None:
 )
 def test_generalise_token_keeps_delimited_context(a: str, b: str, expected: str) -> None:
     assert generalise_token(a, b) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("token expired at 2026-12-07T19:30:00Z", "token expired at <*>"),
+        ("at 2026-12-07T19:30:00.123+01:00 retry", "at <*> retry"),
+        ("at 2026-12-07T19:30:00-0500 retry", "at <*> retry"),
+        ('{"ts":"2026-12-07T19:30:00.123456Z","level":"info"}', '{"ts":"<*>","level":"info"}'),
+        ('time="2026-12-07T19:30:00Z" level=info', 'time="<*>" level=info'),
+        ("ts=2026-12-07T19:30:00.5Z msg=ok", "ts=<*> msg=ok"),
+        ("since 19:30:00Z", "since <*>"),
+        ('10.0.0.1 - - [07/Dec/2026:19:30:00 +0000] "GET / HTTP/1.1"', '<*> - - [<*> <*>] "GET / HTTP/<*>"'),
+    ],
+)
+def test_masker_masks_whole_timestamps_with_their_zone(line: str, expected: str) -> None:
+    """RFC 3339 times (the ``Z`` or offset that JSON and logfmt loggers write) and the access log's
+    ``07/Dec/2026:19:30:00`` are one variable, not pieces around a constant day, zone or month."""
+    assert Masker().mask(line) == expected
+    assert Masker().mask_tokens(line) == expected.split()

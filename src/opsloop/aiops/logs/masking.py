@@ -17,6 +17,7 @@ WILDCARD = "<*>"
 # Left/right guards: a variable starts and ends where an alphanumeric run does.
 _L = r"(?<![A-Za-z0-9])"
 _R = r"(?![A-Za-z0-9])"
+_ZONE = r"(?:Z|[+-]\d{2}:?\d{2})?"
 
 # Order matters: the first alternative that matches at a position wins.
 _CLASSES: tuple[tuple[str, str], ...] = (
@@ -26,8 +27,14 @@ _CLASSES: tuple[tuple[str, str], ...] = (
     ("ipv6", _L + r"(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}" + _R),
     ("ipv4", _L + r"\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?" + _R),
     ("path", r"(?<![\w./~-])~?(?:/[\w.$@%+~\-]+){1,}/?(?=[\s,;:)\]}'\"]|$)"),
-    ("date", _L + r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[T_-]\d{1,2}[:.]\d{2}[:.]\d{2}(?:[.,]\d+)?)?" + _R),
-    ("time", _L + r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?" + _R),
+    # a time's zone belongs to it: RFC 3339's Z or offset (JSON and logfmt loggers), the access log's
+    # 07/Dec/2026:19:30:00 (its month a word that changes)
+    (
+        "date",
+        _L + r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[T_-]\d{1,2}[:.]\d{2}[:.]\d{2}(?:[.,]\d+)?" + _ZONE + ")?"
+        r"|\d{1,2}/[A-Z][a-z]{2}/\d{4}(?::\d{2}:\d{2}:\d{2})?)" + _R,
+    ),
+    ("time", _L + r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?" + _ZONE + _R),
     ("hex", _L + r"0[xX][0-9a-fA-F]+" + _R),
     ("hexid", _L + r"(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}" + _R),
     (

@@ -101,3 +101,34 @@ def test_log_metric_returns_while_the_http_request_is_stuck() -> None:
     release.set()
     run.end()
     assert sum(batches) == 3500 and max(batches) == 1000
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://", "http://host:port"])
+def test_a_malformed_url_is_invalid_input_naming_the_url(url: str) -> None:
+    from opsloop.sdk import Client
+
+    with pytest.raises(InvalidInputError, match="URL") as raised:
+        Client(url)
+    assert raised.value.field == "url"
+
+
+@pytest.mark.parametrize("answer", [httpx.Response(200, text="<html>Welcome to nginx</html>"),
+                                    httpx.Response(200, json=["not", "an", "object"]),
+                                    httpx.Response(200, json={"unrelated": True}),
+                                    httpx.Response(200, json={"run": {"info": "?"}})])
+def test_an_answer_that_is_not_mlflows_api_is_a_storage_error_naming_the_server(answer: httpx.Response) -> None:
+    transport = _transport([answer], [])
+    with pytest.raises(StorageError, match="http://tracking.test .*not MLflow's REST API"):
+        transport.get_run("r1")
+
+
+def test_listing_artifacts_from_a_server_that_is_not_mlflow_is_a_storage_error() -> None:
+    transport = _transport([httpx.Response(200, text="<html>index</html>")], [])
+    with pytest.raises(StorageError, match="not MLflow's REST API"):
+        transport.list_artifacts("mlflow-artifacts:/0/r1/artifacts")
+
+
+def test_logging_to_a_server_that_is_not_mlflow_is_a_storage_error() -> None:
+    transport = _transport([httpx.Response(200, text="<html>index</html>")], [])
+    with pytest.raises(StorageError, match="that is not JSON"):
+        transport.log_batch("r1", metrics=[("loss", 1.0, 5, 0)])

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 import orjson
 
-from opsloop.errors import StorageError
+from opsloop.errors import InvalidInputError, OpsloopError, StorageError
 from opsloop.mlops.tracking.entities import DatasetInput, Experiment, Metric, Run, ViewType
 from opsloop.sdk.transports._wire import (
     error_from_body,
@@ -31,6 +32,7 @@ _API = "/api/2.0/mlflow"
 _ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 _JSON = {"Content-Type": "application/json"}
 _INF = float("inf")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,21 @@ def _retryable(status: int) -> bool:
     return status == 429 or (status >= 500 and status != 501)
 
 
+def _mlflow_answer(method: Callable[..., _T]) -> Callable[..., _T]:
+    """An answer in a shape MLflow's REST API never has (another web server behind the URL, a proxy's login
+    page) is a ``StorageError`` naming the server, not a ``KeyError`` from deep inside the parsing."""
+    @functools.wraps(method)
+    def wrapper(self: HttpTransport, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except OpsloopError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise self._not_mlflow(f"missing or malformed {exc}") from None
+
+    return wrapper
+
+
 class HttpTransport(Transport):
     """Talks to an opsloop (or MLflow) tracking server at ``url``.
 
@@ -77,6 +94,12 @@ class HttpTransport(Transport):
                  headers: dict[str, str] | None = None, http_transport: httpx.BaseTransport | None = None) -> None:
         self.url = url.rstrip("/")
         self.retries = retries or Retries()
+        try:
+            host = httpx.URL(self.url).host
+        except httpx.InvalidURL as exc:
+            raise InvalidInputError(f"Tracking URL {url!r} is not a valid URL: {exc}", field="url") from None
+        if not host:
+            raise InvalidInputError(f"Tracking URL {url!r} names no host", field="url")
         self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
                                   headers=headers, limits=httpx.Limits(max_keepalive_connections=4),
                                   transport=http_transport)
@@ -117,21 +140,39 @@ class HttpTransport(Transport):
         response = self._send(lambda: self._http.request(
             method, _API + path, content=content, params=params, headers=_JSON if content else None))
         self._check(response)
-        return orjson.loads(response.content) if response.content else {}
+        return self._object(response) if response.content else {}
+
+    def _object(self, response: httpx.Response) -> dict[str, Any]:
+        """The JSON object of a successful answer."""
+        try:
+            doc = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise self._not_mlflow(f"{response.headers.get('content-type') or 'a body'} that is not JSON") from None
+        if not isinstance(doc, dict):
+            raise self._not_mlflow(f"a JSON {type(doc).__name__}, not an object")
+        return doc
+
+    def _not_mlflow(self, what: str) -> StorageError:
+        return StorageError(f"{self.url} answered with something that is not MLflow's REST API ({what}): "
+                            "is it an opsloop or MLflow tracking server?")
 
     # -- experiments ------------------------------------------------------------------------------
+    @_mlflow_answer
     def create_experiment(self, name: str, tags: dict[str, str] | None = None) -> str:
         body = {"name": name, "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]}
         return str(self._call("POST", "/experiments/create", body)["experiment_id"])
 
+    @_mlflow_answer
     def get_experiment(self, experiment_id: str) -> Experiment:
         found = self._call("GET", "/experiments/get", params={"experiment_id": experiment_id})
         return experiment_from_json(found["experiment"])
 
+    @_mlflow_answer
     def get_experiment_by_name(self, name: str) -> Experiment:
         found = self._call("GET", "/experiments/get-by-name", params={"experiment_name": name})
         return experiment_from_json(found["experiment"])
 
+    @_mlflow_answer
     def search_experiments(self, *, filter_string: str | None = None, order_by: Sequence[str] = (),
                            max_results: int = 1000, page_token: str | None = None,
                            view_type: int = ViewType.ACTIVE_ONLY) -> tuple[list[Experiment], str | None]:
@@ -141,6 +182,7 @@ class HttpTransport(Transport):
         return [experiment_from_json(e) for e in found.get("experiments", [])], found.get("next_page_token")
 
     # -- runs -------------------------------------------------------------------------------------
+    @_mlflow_answer
     def create_run(self, experiment_id: str, *, run_name: str | None = None, tags: dict[str, str] | None = None,
                    start_time: int | None = None) -> Run:
         tags = tags or {}
@@ -149,6 +191,7 @@ class HttpTransport(Transport):
         found = self._call("POST", "/runs/create", {k: v for k, v in body.items() if v is not None})
         return run_from_json(found["run"])
 
+    @_mlflow_answer
     def get_run(self, run_id: str) -> Run:
         return run_from_json(self._call("GET", "/runs/get", params={"run_id": run_id})["run"])
 
@@ -178,12 +221,14 @@ class HttpTransport(Transport):
                           "dataset": {k: v for k, v in dataset.items() if v is not None}})
         self._call("POST", "/runs/log-inputs", {"run_id": run_id, "datasets": items})
 
+    @_mlflow_answer
     def get_metric_history(self, run_id: str, key: str, *, max_results: int | None = None,
                            page_token: str | None = None) -> tuple[list[Metric], str | None]:
         params = {"run_id": run_id, "metric_key": key, "max_results": max_results, "page_token": page_token}
         found = self._call("GET", "/metrics/get-history", params={k: v for k, v in params.items() if v is not None})
         return [metric_from_json(m, run_id) for m in found.get("metrics", [])], found.get("next_page_token")
 
+    @_mlflow_answer
     def search_runs(self, experiment_ids: Sequence[str], *, filter_string: str | None = None,
                     order_by: Sequence[str] = (), max_results: int = 1000, page_token: str | None = None,
                     view_type: int = ViewType.ACTIVE_ONLY) -> tuple[list[Run], str | None]:
@@ -209,14 +254,16 @@ class HttpTransport(Transport):
 
         self._check(self._send(put))
 
+    @_mlflow_answer
     def list_artifacts(self, artifact_uri: str, path: str = "") -> list[FileInfo]:
         rel = safe_path(path)
         response = self._send(lambda: self._http.get(_ARTIFACTS, params={"path": self._key(artifact_uri, rel)}))
         self._check(response)
-        files = orjson.loads(response.content).get("files", [])
+        files = self._object(response).get("files", [])
         return [FileInfo(f"{rel}/{f['path']}" if rel else f["path"], bool(f.get("is_dir")),
                          None if f.get("is_dir") else int(f.get("file_size") or 0)) for f in files]
 
+    @_mlflow_answer
     def logged_model_artifact_uri(self, experiment_id: str, filter_string: str) -> str | None:
         found = self._call("POST", "/logged-models/search",
                            {"experiment_ids": [experiment_id], "filter": filter_string, "max_results": 1})

@@ -102,6 +102,37 @@ def test_disk_full_is_predicted_once_before_it_happens():
     assert p.evidence["forecast"]["mean"] and p.evidence["horizon_seconds"] == 6 * 3600
 
 
+def test_a_prediction_that_no_longer_holds_resolves_with_a_readable_eta():
+    rule = WatchRule("disk", 'disk_used_ratio{mount="/"}', predict={"threshold": 0.95, "horizon": 6 * 3600})
+    watch = MetricWatch([rule])
+    rng = random.Random(11)
+    labels = {"__name__": "disk_used_ratio", "mount": "/", "service": "db"}
+    signals = []
+    for i in range(1500):  # fills towards 0.95, then is cleaned up at minute 1500 and stays flat
+        v = 0.15 + 0.0006 * i + rng.gauss(0, 0.002) if i < 1200 else 0.3 + rng.gauss(0, 0.002)
+        signals += watch.observe(labels, T0 + 60 * i, v)
+    preds = [s for s in signals if s.kind == SignalKind.PREDICTION]
+    assert [s.status for s in preds] == ["firing", "resolved"]
+    firing, resolved = preds
+    assert firing.time < T0 + 60 * 1200 < resolved.time
+    assert resolved.fingerprint() == firing.fingerprint()  # the same condition: it resolves the firing one
+    assert resolved.text == "disk_used_ratio no longer forecast to reach 0.95 within 6.0 h"
+    eta = firing.values["eta_seconds"]
+    assert firing.text.endswith(f"in {eta / 3600:.1f} h") and 90 * 60 <= eta < 48 * 3600
+
+
+def test_a_near_crossing_reads_in_minutes():
+    rule = WatchRule("free", "free_bytes", predict={"threshold": 1e10, "horizon": 600, "above": False})
+    watch = MetricWatch([rule])
+    signals = []
+    for i in range(600):  # 200 MB less every second
+        signals += watch.observe({"__name__": "free_bytes"}, T0 + i, 5e10 - 2e8 * i)
+    [pred] = [s for s in signals if s.kind == SignalKind.PREDICTION]
+    eta = pred.values["eta_seconds"]
+    unit = "s" if eta < 90 else "min"
+    assert pred.text == f"free_bytes forecast to fall to 1e+10 in {eta / (1 if unit == 's' else 60):.0f} {unit}"
+
+
 def test_forecast_needs_a_positive_horizon():
     with pytest.raises(InvalidInputError):
         SeasonalTrendForecaster().forecast(0)

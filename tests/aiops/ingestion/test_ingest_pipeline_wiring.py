@@ -56,6 +56,28 @@ def test_metric_points_feed_the_detectors(client) -> None:  # noqa: ANN001
     assert client.put(API + "/aiops/config/unknown_key", json=[]).status_code == 404
 
 
+def test_an_incident_a_prediction_opened_resolves_when_the_danger_has_passed(client) -> None:  # noqa: ANN001
+    rules = [{"name": "disk", "selector": "disk_used_ratio", "predict": {"threshold": 0.95, "horizon": 3600}}]
+    assert client.put(API + "/aiops/config/watch_rules", json=rules).status_code == 200
+    rnd = random.Random(5)
+    t0 = time.time() - 2000 * 10
+    # fills towards 0.95, then the disk is cleaned up (row 1500) and stays flat
+    points = [(t0 + i * 10, (0.2 + 0.0005 * i if i < 1500 else 0.3) + rnd.gauss(0, 0.002)) for i in range(2000)]
+    labels = {"__name__": "disk_used_ratio", "service": "db"}
+    for k in range(0, 1500, 100):
+        body = encode_remote_write([(labels, points[k:k + 100])])
+        assert client.post("/api/v1/write", content=body, headers=PB).status_code == 204
+    [inc] = incidents(client)
+    assert inc["state"] == "triggered" and inc["service"] == "db"
+    for k in range(1500, 2000, 100):
+        body = encode_remote_write([(labels, points[k:k + 100])])
+        assert client.post("/api/v1/write", content=body, headers=PB).status_code == 204
+    [pred] = signals(client, kind="prediction")
+    assert pred["status"] == "resolved" and pred["incident_id"] == inc["id"]
+    after = {i["id"]: i for i in incidents(client)}  # (the clean-up's own drop is an anomaly of its own)
+    assert after[inc["id"]]["state"] == "resolved"
+
+
 def test_metric_rules(client) -> None:  # noqa: ANN001
     rules = [{"name": "QueueBacklog", "selector": 'queue_depth{queue=~"orders|payments"}', "above": 100,
               "for_s": 10, "severity": "error", "text": "{queue} backlog is {value}"}]

@@ -195,7 +195,9 @@ class ThresholdPredictor:
         horizon: seconds ahead to look.
         above: True when crossing upwards is bad (disk usage), False for downwards (free bytes).
         use_bound: cross on the interval's near bound instead of the mean (earlier, noisier).
-        clear_after: consecutive points without a predicted crossing that end an episode.
+        clear_after: consecutive forecasts without a predicted crossing that end an episode; the end is
+            a ``resolved`` signal of the same condition, so an incident the prediction opened resolves
+            when the danger has passed (the disk was cleaned up, the trend turned).
     """
 
     def __init__(
@@ -245,10 +247,20 @@ class ThresholdPredictor:
         steps = max(1, min(self.max_steps, int(math.ceil(self.horizon / step))))
         fc = model.forecast(steps)
         hit = self.crossing(fc) if fc.times else None
+        labels = dict(labels or {})
+        name = labels.get("__name__", "metric")
+        word = "reach" if self.above else "fall to"
         if hit is None:
             self.quiet += 1
             if self.active and self.quiet >= self.clear_after:
                 self.active = False
+                return Signal(
+                    time=now, source="detector:forecast", kind=SignalKind.PREDICTION, service=service,
+                    labels=labels, status="resolved",
+                    text=f"{name} no longer forecast to {word} {self.threshold:g} within {_span(self.horizon)}",
+                    values={"threshold": self.threshold},
+                    evidence={"forecast": fc.to_dict(), "horizon_seconds": self.horizon},
+                )
             return None
         self.quiet = 0
         if self.active:
@@ -256,9 +268,6 @@ class ThresholdPredictor:
         self.active = True
         t_cross, v = hit
         eta = max(0.0, t_cross - now)
-        labels = dict(labels or {})
-        name = labels.get("__name__", "metric")
-        word = "reach" if self.above else "fall to"
         return Signal(
             time=now,
             source="detector:forecast",
@@ -266,7 +275,7 @@ class ThresholdPredictor:
             service=service,
             labels=labels,
             severity=Severity.WARNING if eta > self.horizon / 2 else Severity.ERROR,
-            text=f"{name} forecast to {word} {self.threshold:g} in {eta / 3600:.1f} h",
+            text=f"{name} forecast to {word} {self.threshold:g} in {_span(eta)}",
             values={
                 "threshold": self.threshold,
                 "eta_seconds": eta,
@@ -275,3 +284,14 @@ class ThresholdPredictor:
             },
             evidence={"forecast": fc.to_dict(), "horizon_seconds": self.horizon},
         )
+
+
+def _span(seconds: float) -> str:
+    """A duration as a person reads it: ``40 s``, ``12 min``, ``5.5 h``, ``3.2 d``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"

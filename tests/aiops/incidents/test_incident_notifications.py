@@ -307,3 +307,71 @@ def test_a_merged_incident_resolves_its_pagerduty_alert(client) -> None:  # noqa
         assert merged["incident"]["state"] == "resolved" and merged["incident"]["merged_into"] == target
     finally:
         rx.close()
+
+
+def _two_alert_incident(client, rx: Receiver) -> tuple[int, float]:  # noqa: ANN001
+    """A PagerDuty target at ``rx`` and an incident of two db alerts (its id, and their start)."""
+    client.put(API + "/notifications/targets", json=[
+        {"name": "pd", "url": f"http://127.0.0.1:{rx.port}/v2/enqueue", "format": "pagerduty", "routing_key": "K"}])
+    t0 = time.time() - 60
+    client.post(AM, json=am_payload([alert("Down", "db", start=t0), alert("Errors", "db", start=t0 + 1)]))
+    [inc] = incidents(client)
+    return inc["id"], t0
+
+
+def _pd_events(client, rx: Receiver, count: int) -> list[tuple[str, str]]:  # noqa: ANN001
+    wait(lambda: len(client.get(API + "/notifications", params={"state": "delivered"}).json()["notifications"])
+         == count)
+    return [(b["dedup_key"].rsplit("-", 1)[1], b["event_action"]) for _, b in rx.bodies]
+
+
+def test_splitting_a_resolved_incident_never_triggers_after_the_resolve(client) -> None:  # noqa: ANN001
+    """The incident split out of a resolved one is born resolved: PagerDuty gets its trigger before its
+    resolve, never a trigger last (a page open for an incident already resolved)."""
+    rx = Receiver(free_port(), status=202)
+    try:
+        inc, t0 = _two_alert_incident(client, rx)
+        client.post(AM, json=am_payload([alert("Down", "db", status="resolved", start=t0, end=t0 + 5),
+                                         alert("Errors", "db", status="resolved", start=t0 + 1, end=t0 + 6)]))
+        signal_id = client.get(f"{API}/incidents/{inc}").json()["signals"][0]["id"]
+        new = client.post(f"{API}/incidents/{inc}/split", json={"signal_ids": [signal_id]}).json()
+        assert new["state"] == "resolved"
+        events = _pd_events(client, rx, 4)
+        assert [a for i, a in events if i == str(new["id"])] == ["trigger", "resolve"]
+    finally:
+        rx.close()
+
+
+def test_splitting_out_the_last_firing_alerts_resolves_what_is_left(client) -> None:  # noqa: ANN001
+    """Every alert left in an incident after a split has resolved: it resolves (as it would have had they
+    resolved there) and its PagerDuty alert with it, while the split-out incident pages on its own."""
+    rx = Receiver(free_port(), status=202)
+    try:
+        inc, t0 = _two_alert_incident(client, rx)
+        client.post(AM, json=am_payload([alert("Down", "db", status="resolved", start=t0, end=t0 + 5)]))
+        firing = [s["id"] for s in client.get(f"{API}/incidents/{inc}").json()["signals"] if s["status"] == "firing"]
+        new = client.post(f"{API}/incidents/{inc}/split", json={"signal_ids": firing, "actor": "ann"}).json()
+        left = client.get(f"{API}/incidents/{inc}").json()
+        assert left["state"] == "resolved" and new["state"] == "triggered"
+        assert left["timeline"][-1]["kind"] == "split" and "every signal resolved" in left["timeline"][-2]["text"]
+        events = _pd_events(client, rx, 3)
+        assert [a for i, a in events if i == str(inc)] == ["trigger", "resolve"]
+        assert [a for i, a in events if i == str(new["id"])] == ["trigger"]
+    finally:
+        rx.close()
+
+
+def test_a_split_leaves_an_incident_reopened_by_hand_as_it_is(client) -> None:  # noqa: ANN001
+    """An operator reopened an incident whose alerts had all resolved; splitting one of them out does not
+    resolve it behind the operator's back (the split took no firing alert from it)."""
+    rx = Receiver(free_port(), status=202)
+    try:
+        inc, t0 = _two_alert_incident(client, rx)
+        client.post(AM, json=am_payload([alert("Down", "db", status="resolved", start=t0, end=t0 + 5),
+                                         alert("Errors", "db", status="resolved", start=t0 + 1, end=t0 + 6)]))
+        client.post(f"{API}/incidents/{inc}/reopen", json={"actor": "ann"})
+        signal_id = client.get(f"{API}/incidents/{inc}").json()["signals"][0]["id"]
+        assert client.post(f"{API}/incidents/{inc}/split", json={"signal_ids": [signal_id]}).status_code == 200
+        assert client.get(f"{API}/incidents/{inc}").json()["state"] == "triggered"
+    finally:
+        rx.close()

@@ -155,9 +155,10 @@ class Operations:
                 fields["updated_at"] = now
                 current = self.stores.incidents.row(conn, iid)
                 timeline: list[dict[str, Any]] = []
-                if current["state"] != RESOLVED and fields["open_signals"] == 0 and current["signal_count"] >= 0 \
-                        and iid == new_id and all(r.status == "resolved" for r in found):
-                    self.engine._transition(conn, current, fields, "auto_resolve", actor, "split signals resolved",
+                if iid == new_id:  # opened before it may resolve: a receiver never gets its trigger last
+                    self.engine.router.queue(conn, self.stores.ops, "opened", {**current, **fields}, now)
+                if self._split_resolves(current, fields, row, found if iid == new_id else None):
+                    self.engine._transition(conn, current, fields, "auto_resolve", actor, "every signal resolved",
                                             now, timeline)
                 self.stores.incidents.update(conn, iid, fields)
                 self.stores.incidents.add_timeline(conn, timeline)
@@ -169,11 +170,21 @@ class Operations:
             ])
             self.stores.incidents.audit(conn, actor, "split", "incident", incident_id,
                                         {"new": new_id, "signals": ids}, at=now)
-            new_row = self.stores.incidents.row(conn, new_id)
-            self.engine.router.queue(conn, self.stores.ops, "opened", new_row, now)
         self._refresh(incident_id)
         self._refresh(new_id)
         return self.stores.incidents.get(new_id)
+
+    @staticmethod
+    def _split_resolves(current: dict[str, Any], fields: dict[str, Any], source: dict[str, Any],
+                        moved: Sequence[Any] | None) -> bool:
+        """Whether an incident of a split has every alert resolved and resolves: the new one (``moved``, its
+        signals) when they all had; the source when the split took its last firing ones (one an operator
+        reopened with none firing, or a flapping one, stays as it is)."""
+        if current["state"] == RESOLVED or fields["open_signals"] > 0 or "flapping" in current["flags"]:
+            return False
+        if moved is not None:
+            return all(r.status == "resolved" for r in moved)
+        return bool(source["open_signals"] > 0)
 
     def _aggregate(self, conn: Connection, incident_id: int) -> dict[str, Any]:
         rows = self.stores.signals.for_incident(incident_id, conn=conn)

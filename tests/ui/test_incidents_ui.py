@@ -219,3 +219,35 @@ def test_an_incident_shows_when_its_first_signal_started_beside_when_it_was_open
     expect(page.locator("table.kv tr", has_text="Started")).to_contain_text(expected[0])
     expect(page.locator("table.kv tr", has_text="Opened")).to_contain_text(expected[1])
     assert not page.js_errors
+
+
+def test_an_alerts_annotations_and_its_prometheus_source_show_under_its_signal(page, incidents_api: str) -> None:  # noqa: ANN001
+    """The description and runbook_url of an alert, and the link to the rule's expression (generatorURL) that
+    Alertmanager shows, were nowhere on the incident page; a javascript: address sent as one is no link."""
+    from playwright.sync_api import expect
+
+    alert = _alert("ReplicaLag", "annot-db")
+    alert["alerts"][0]["annotations"].update({
+        "description": "replica lag is 42s on <b>db-2</b>", "runbook_url": "https://runbooks.example/replica-lag",
+        "dashboard_url": "javascript:window.__xss=1"})
+    alert["alerts"][0]["generatorURL"] = "http://prometheus:9090/graph?g0.expr=pg_replication_lag%3E30"
+    httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=alert).raise_for_status()
+    bad = _alert("ReplicaLag2", "annot-db2")
+    bad["alerts"][0]["generatorURL"] = "javascript:window.__xss=2"
+    httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=bad).raise_for_status()
+    [inc] = httpx.get(f"{incidents_api}/api/opsloop/v1/incidents", params={"service": "annot-db"}).json()["incidents"]
+    page.goto(f"/#/incidents/{inc['id']}")
+    row = page.locator("#signals-table tbody tr", has_text="annot-db").filter(has_not_text="annot-db2")
+    expect(row.locator("a.alert-source")).to_have_attribute("href", alert["alerts"][0]["generatorURL"])
+    row.locator("summary", has_text="Annotations (3)").click()
+    notes = row.locator("dl.annotations")
+    expect(notes).to_contain_text("replica lag is 42s on <b>db-2</b>")
+    expect(notes.locator("a")).to_have_count(1)
+    expect(notes.locator("a")).to_have_attribute("href", "https://runbooks.example/replica-lag")
+    expect(notes).to_contain_text("javascript:window.__xss=1")
+    [other] = httpx.get(f"{incidents_api}/api/opsloop/v1/incidents", params={"service": "annot-db2"}).json()["incidents"]
+    page.goto(f"/#/incidents/{other['id']}")
+    bad_row = page.locator("#signals-table tbody tr", has_text="annot-db2")
+    expect(bad_row).to_have_count(1)
+    expect(bad_row.locator("a")).to_have_count(0)
+    assert not page.js_errors

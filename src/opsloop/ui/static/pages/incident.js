@@ -3,7 +3,7 @@
 // log templates involved, similar past incidents, and runbooks (their runs, and a button per manual one).
 import { actor, ApiError, ops, sampleLine } from '../api.js';
 import { lineChart } from '../charts.js';
-import { badge, clear, emptyState, errorBox, fmtEpoch, fmtNum, h, kvTable, section, setTitle } from '../dom.js';
+import { badge, clear, emptyState, errorBox, fmtEpoch, fmtNum, foldedText, h, kvTable, section, setTitle } from '../dom.js';
 import { href } from '../router.js';
 import { silenceLink } from './silences.js';
 
@@ -225,7 +225,7 @@ function signalsTable(signals, act) {
     });
     return h('tr', {}, h('td', {}, box), h('td', { text: fmtEpoch(s.time) }), h('td', {}, badge(s.severity)),
       h('td', { text: `${s.source} · ${s.kind}` }), h('td', { text: s.service || '' }),
-      h('td', { class: 'wrap', text: s.text || '' }), h('td', {}, badge(s.status || '')),
+      h('td', { class: 'wrap' }, s.text || '', alertDetails(s)), h('td', {}, badge(s.status || '')),
       h('td', { class: 'wrap hide-narrow', text: Object.entries(s.labels || {}).map(([k, v]) => `${k}=${v}`).join(' ') }));
   });
   return h('div', { class: 'stack' },
@@ -233,6 +233,33 @@ function signalsTable(signals, act) {
       h('thead', {}, h('tr', {}, ['', 'Time', 'Severity', 'Source · kind', 'Service', 'Text', 'Status', 'Labels'].map((t, i) => h('th', { scope: 'col', class: i === 7 ? 'hide-narrow' : '', text: t })))),
       h('tbody', {}, rows))),
     h('div', { class: 'actions' }, splitBtn));
+}
+
+/** An alert's annotations (description, runbook_url…) folded under its text, and the rule's source link
+ * (``generatorURL``, to Prometheus): what Alertmanager shows with an alert. */
+export function alertDetails(s) {
+  const ev = s.evidence || {};
+  const notes = Object.entries(ev.annotations || {}).filter(([k, v]) => k !== 'summary' && v !== s.text && v !== '');
+  const source = webUrl(ev.generatorURL);
+  if (!notes.length && !source) return null;
+  const value = (k, v) => {
+    const url = /_?url$/i.test(k) ? webUrl(v) : null;
+    return url ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', text: v }) : foldedText(String(v));
+  };
+  return h('div', { class: 'alert-details' },
+    source ? h('a', { class: 'alert-source', href: source, target: '_blank', rel: 'noopener noreferrer', text: 'Source' }) : null,
+    notes.length ? h('details', {}, h('summary', { text: `Annotations (${notes.length})` }),
+      h('dl', { class: 'annotations' }, notes.map(([k, v]) => [h('dt', { text: k }), h('dd', {}, value(k, v))]))) : null);
+}
+
+/** ``u`` when it is an http(s) address (a javascript: or data: one sent in an alert is not a link). */
+export function webUrl(u) {
+  if (typeof u !== 'string' || !u) return null;
+  try {
+    return ['http:', 'https:'].includes(new URL(u).protocol) ? u : null;
+  } catch {
+    return null;
+  }
 }
 
 const num = (o, ...keys) => { for (const k of keys) if (o && o[k] !== undefined && o[k] !== null && Number.isFinite(Number(o[k]))) return Number(o[k]); return undefined; };

@@ -1,12 +1,14 @@
 """One call per raw line: header split, template mining and log anomalies together.
 
 This is what an ingestion endpoint calls; it owns no I/O. Give each service stream its
-time (event time, seconds since the epoch) when known; otherwise the arrival time is used.
+time (event time, seconds since the epoch) when known; otherwise the arrival time is used. Anomalies
+are judged on the line's time, or on the clock's where the line is dated ahead of it.
 """
 
 from __future__ import annotations
 
 import time as _time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from opsloop.aiops.logs.anomalies import LogAnomalyDetector
@@ -34,6 +36,7 @@ class LogIngestor:
         detector: the anomaly detector (default thresholds by default); ``None`` keeps the default,
             pass ``detect=False`` to mine without detecting.
         log_format: a user format string for ``HeaderParser`` (``<Date> <Time> <Level>: <Content>``).
+        clock: the current time (seconds since the epoch); a line dated after it is judged as of now.
     """
 
     def __init__(
@@ -43,11 +46,13 @@ class LogIngestor:
         *,
         log_format: str | None = None,
         detect: bool = True,
+        clock: Callable[[], float] = _time.time,
     ) -> None:
         self.miner = miner or LogMiner()
         self.detector = (detector or LogAnomalyDetector()) if detect else None
         self.headers: dict[str, HeaderParser] = {}
         self.log_format = log_format
+        self.clock = clock
 
     def ingest(
         self, line: str | bytes, *, service: str = "", time: float | None = None, level: str | None = None
@@ -70,12 +75,15 @@ class LogIngestor:
         record = parser.parse(line)
         if level:
             record = replace(record, level=normal_level(level))
-        now = _time.time() if time is None else time
-        match = self.miner.add(record.message, service=service, time=now, level=record.level or None)
+        now = self.clock()
+        at = now if time is None else time
+        match = self.miner.add(record.message, service=service, time=at, level=record.level or None)
         signals: list[Signal] = []
         if self.detector is not None:
             text = self.miner.template(match.template_id).text if match.change != "none" else ""
+            # A line dated ahead of the clock (a host whose clock runs fast) is judged as of now: its time
+            # would close every service's buckets early, and their empty buckets read as traffic drops.
             signals = self.detector.observe(
-                match, time=now, level=record.level, template_text=text, message=record.message
+                match, time=min(at, now), level=record.level, template_text=text, message=record.message
             )
         return IngestedLine(record, match, signals)

@@ -15,7 +15,7 @@ from typing import Any
 
 from opsloop.errors import InvalidInputError
 
-__all__ = ["Matcher", "Silence", "Silences", "parse_matchers"]
+__all__ = ["Matcher", "Silence", "Silences", "parse_matchers", "silence_matchers"]
 
 # a matcher in text: ``name op "value"`` (escapes inside the quotes), or an unquoted value up to the next
 # comma or brace, as Alertmanager and amtool also take (``service=db``, ``alertname=~Disk.*``)
@@ -84,6 +84,19 @@ def parse_matchers(spec: Any) -> list[Matcher]:
                 raise InvalidInputError("each matcher must be a string or {name, value, isRegex}", field="matchers")
         return out
     raise InvalidInputError("matchers must be a string or a list", field="matchers")
+
+
+def silence_matchers(spec: Any) -> list[Matcher]:
+    """The matchers of a new silence (as ``parse_matchers`` takes them): at least one, and one of them
+    must not match an empty value, as Alertmanager requires (``severity=~".*"`` alone would mute every
+    alert, for an alert without a label matches as if its value were empty)."""
+    matchers = parse_matchers(spec)
+    if not matchers:
+        raise InvalidInputError("a silence needs at least one matcher", field="matchers")
+    if all(m.matches({}) for m in matchers):
+        raise InvalidInputError("at least one matcher must not match the empty string (these would mute every "
+                                "alert)", field="matchers")
+    return matchers
 
 
 def matches_all(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from opsloop import __version__
-from opsloop.aiops.correlation.silences import Matcher, parse_matchers
+from opsloop.aiops.correlation.silences import Matcher, parse_matchers, silence_matchers
 from opsloop.aiops.incidents.engine import INHIBITED, MUTED_BY
 from opsloop.aiops.ingestion.alertmanager import RESOLVE_TIMEOUT_S
 from opsloop.aiops.ingestion.normalise import load_json, parse_time
@@ -219,6 +219,7 @@ def _silence_doc(body: Any) -> dict[str, Any]:
         if not isinstance(body[name], str):
             raise InvalidInputError(f"{name}: must be an RFC 3339 time", field=name)
         times[name] = parse_time(body[name], name)
+    silence_matchers(body["matchers"])  # Alertmanager's rules: at least one, not all matching ""
     return {"matchers": body["matchers"], "starts_at": times["startsAt"], "ends_at": times["endsAt"],
             "created_by": str(body.get("createdBy") or ""), "comment": str(body.get("comment") or "")}
 

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from opsloop.aiops.correlation.silences import silence_matchers
 from opsloop.server.aiops._common import actor_of, pipeline
 from opsloop.server.params import RowId
 from opsloop.server.wire import json_response
@@ -39,6 +40,7 @@ async def list_silences(request: Request, all: bool = False) -> Response:  # noq
 @router.post("/silences", summary="Create a silence or maintenance window")
 async def create_silence(request: Request, body: SilenceBody) -> Response:
     p = pipeline(request)
+    silence_matchers(body.matchers)  # a silence of every alert is refused before anything is stored
     out = await run_in_threadpool(p.add_silence, body.model_dump(), actor_of(request, body.created_by))
     return json_response(out)
 

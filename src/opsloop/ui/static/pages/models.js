@@ -3,6 +3,8 @@ import { ApiError, mlflow } from '../api.js';
 import { badge, clear, emptyState, errorBox, fmtTime, h, setTitle } from '../dom.js';
 import { href, setQuery } from '../router.js';
 
+const PAGE_SIZE = 200;
+
 export function registryMissing() {
   return emptyState('The model registry is not available on this server',
     'This opsloop server does not answer MLflow\'s registry API (/api/2.0/mlflow/registered-models) yet. Once the registry is installed, registered models appear here.');
@@ -18,18 +20,23 @@ export async function render(root, ctx) {
       h('div', { class: 'grow' }, input), h('button', { type: 'submit', text: 'Search' })),
     host);
 
-  async function load() {
+  let shown = [];
+
+  // ILIKE, as MLflow's own UI searches: "churn" finds "Churn-Model".
+  const filter = () => (q ? `name ILIKE '%${q.replace(/'/g, "\\'")}%'` : undefined);
+
+  async function load(pageToken) {
     try {
-      const filter = q ? `name LIKE '%${q.replace(/'/g, "\\'")}%'` : undefined;
-      const res = await mlflow.searchRegisteredModels({ filter, max_results: 200, order_by: 'name ASC' });
-      draw(res.registered_models || []);
+      const res = await mlflow.searchRegisteredModels({ filter: filter(), max_results: PAGE_SIZE, order_by: 'name ASC', page_token: pageToken });
+      shown = pageToken ? [...shown, ...(res.registered_models || [])] : res.registered_models || [];
+      draw(shown, res.next_page_token);
     } catch (err) {
       if (err instanceof ApiError && err.missingEndpoint) clear(host, registryMissing());
       else clear(host, errorBox(err, 'Searching models'));
     }
   }
 
-  function draw(models) {
+  function draw(models, nextToken) {
     if (!models.length) {
       clear(host, q ? emptyState('No model matches', 'Try another part of the name.')
         : emptyState('No registered models yet', 'Register a model logged in a run; it appears here with its versions and aliases.',
@@ -46,7 +53,9 @@ export async function render(root, ctx) {
           h('td', {}, (m.aliases || []).map((a) => [badge(`@${a.alias} → v${a.version}`, 'alias'), ' '])),
           h('td', { text: fmtTime(m.last_updated_timestamp) }),
           h('td', { class: 'wrap', text: m.description || '' }));
-      })))));
+      })))),
+    h('p', { class: 'muted', role: 'status', text: `${models.length} model(s)${nextToken ? ', more to show' : ''}, by name.` }),
+    nextToken ? h('button', { type: 'button', id: 'more-models', text: `Show ${PAGE_SIZE} more`, onclick: () => load(nextToken) }) : null);
   }
 
   await load();

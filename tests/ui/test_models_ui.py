@@ -1,0 +1,46 @@
+"""The registered models list in Chromium: search as MLflow's UI does, and more models than one page."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CREATE = "/api/2.0/mlflow/registered-models/create"
+
+
+@pytest.fixture(scope="module")
+def models(ui_server) -> int:  # noqa: ANN001
+    names = ["Churn-Model", *(f"bulk-{i:03d}" for i in range(205))]
+    with httpx.Client(base_url=ui_server.url) as client:
+        for name in names:
+            assert client.post(CREATE, json={"name": name}).status_code == 200
+    return len(names)
+
+
+def test_model_search_ignores_case_as_mlflows_ui_does(page, models: int) -> None:  # noqa: ANN001
+    # The page searched with LIKE, which is case-sensitive: "churn" did not find "Churn-Model".
+    from playwright.sync_api import expect
+
+    page.goto("/#/models")
+    page.fill("#model-search", "churn")
+    page.press("#model-search", "Enter")
+    expect(page.locator("#models-table .model-link")).to_have_text(["Churn-Model"])
+    page.goto("/#/models?q=CHURN")
+    expect(page.locator("#models-table .model-link")).to_have_text(["Churn-Model"])
+    assert not page.js_errors
+
+
+def test_more_models_than_a_page_are_reached_with_show_more(page, models: int) -> None:  # noqa: ANN001
+    # The list read one page of 200 and had no way to the rest.
+    from playwright.sync_api import expect
+
+    page.goto("/#/models")
+    links = page.locator("#models-table .model-link")
+    expect(links).to_have_count(200)
+    page.locator("#more-models").click()
+    expect(links).to_have_count(models)
+    expect(page.locator("#models-table")).to_contain_text("bulk-204")
+    expect(page.locator("#more-models")).to_have_count(0)
+    assert not page.js_errors

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from opsloop.aiops.incidents.notifications import incident_payload
 from opsloop.aiops.runbooks.config import Runbook
-from opsloop.aiops.runbooks.gate import ModelGate, check_policy
+from opsloop.aiops.runbooks.gate import ModelGate, check_retrain
 from opsloop.errors import InvalidInputError, InvalidStateError, NotFoundError
 from opsloop.storage.sql.incidents import SqlIncidentStore
 from opsloop.storage.sql.runbooks import SqlRunbookStore
@@ -56,7 +56,7 @@ class RunbookCatalog:
         self.runbooks = {rb.name: rb for rb in runbooks}
 
     def attach(self, gate: ModelGate | None) -> None:
-        """Check retrain policies with ``gate`` from now on (``None``: no more); logs those already
+        """Check retrain aliases and policies with ``gate`` from now on (``None``: no more); logs those already
         configured that it cannot read (their runs will fail before training)."""
         self.gate = gate
         for rb in list(self.runbooks.values()):
@@ -66,10 +66,11 @@ class RunbookCatalog:
                 log.error("%s (its runs will fail before training)", exc.message)
 
     def check(self, rb: Runbook) -> None:
-        """Refuse a retrain whose validation policy the gate cannot read (no gate: nothing to check)."""
+        """Refuse a retrain whose alias a promotion cannot set or whose validation policy the gate cannot
+        read (no gate: nothing to check)."""
         retrain = rb.action.retrain
         if retrain is not None and self.gate is not None:
-            check_policy(self.gate, rb.name, retrain.policy)
+            check_retrain(self.gate, rb.name, retrain)
 
     def get(self, name: str) -> Runbook:
         try:

@@ -6,11 +6,18 @@ validation gate of ``opsloop models validate`` (``opsloop.server.aiops.runbooks.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol, runtime_checkable
 
+from opsloop.aiops.runbooks.config import Retrain
 from opsloop.errors import InvalidInputError, OpsloopError
 
-__all__ = ["ModelGate", "check_policy"]
+__all__ = ["ModelGate", "check_alias", "check_policy", "check_retrain"]
+
+# The aliases a promotion may set: the registry's rule (``mlops.registry.identifiers.check_alias``,
+# which aiops does not import). Another alias would be found only by the promotion, after the training.
+_ALIAS = re.compile(r"^[\w\-]{1,255}$")
+_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 
 
 @runtime_checkable
@@ -62,3 +69,27 @@ def check_policy(gate: ModelGate, runbook: str, policy: dict[str, Any] | str | N
     except OpsloopError as exc:
         key = "policy" if exc.field in (None, "policy") else f"policy.{exc.field}"
         raise InvalidInputError(f"runbook {runbook!r}: {key}: {exc.message}", field=key) from None
+
+
+def check_alias(runbook: str, alias: str) -> None:
+    """A retrain's alias, one the registry lets a promotion set.
+
+    Raises:
+        InvalidInputError: the alias is reserved (``latest``, ``v<N>``) or not a valid name; ``field`` ``alias``.
+    """
+    if _RESERVED_ALIAS.match(alias):
+        raise InvalidInputError(f"runbook {runbook!r}: alias {alias!r} is reserved (the registry resolves it; a "
+                                "promotion cannot set it)", field="alias")
+    if not _ALIAS.match(alias):
+        raise InvalidInputError(f"runbook {runbook!r}: alias {alias[:40]!r} must be at most 255 alphanumerics, "
+                                "underscores (_) and dashes (-)", field="alias")
+
+
+def check_retrain(gate: ModelGate, runbook: str, retrain: Retrain) -> None:
+    """What a retrain needs before any training: an alias a promotion can set, a policy ``gate`` can read.
+
+    Raises:
+        InvalidInputError: ``field`` is ``alias``, ``policy`` or ``policy.KEY``.
+    """
+    check_alias(runbook, retrain.alias)
+    check_policy(gate, runbook, retrain.policy)

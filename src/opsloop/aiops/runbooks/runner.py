@@ -22,7 +22,7 @@ import orjson
 
 from opsloop.aiops.incidents.notifications import first_set
 from opsloop.aiops.runbooks.config import Action, Runbook
-from opsloop.aiops.runbooks.gate import ModelGate, check_policy
+from opsloop.aiops.runbooks.gate import ModelGate, check_retrain
 from opsloop.aiops.runbooks.process import ProcessResult, run_process
 from opsloop.aiops.runbooks.states import FAILED, GATE_FAILED, RUNNING, SUCCEEDED
 from opsloop.errors import InvalidInputError, OpsloopError
@@ -197,7 +197,7 @@ class RunbookRunner:
         if gate is None:
             return {"state": FAILED, "error": "this server has no model registry to validate a retrained model with"}
         try:  # the policy file may have gone (or changed) since the runbook was configured
-            await asyncio.to_thread(check_policy, gate, run["runbook"], target.policy)
+            await asyncio.to_thread(check_retrain, gate, run["runbook"], target)
         except InvalidInputError as exc:
             return {"state": FAILED, "error": f"{exc.message} (found before training: nothing was trained)"[:2000]}
         deadline = self.clock() + action.timeout_s  # timeout_s bounds training and validation together

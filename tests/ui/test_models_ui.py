@@ -44,3 +44,20 @@ def test_more_models_than_a_page_are_reached_with_show_more(page, models: int) -
     expect(page.locator("#models-table")).to_contain_text("bulk-204")
     expect(page.locator("#more-models")).to_have_count(0)
     assert not page.js_errors
+
+
+def test_a_models_tags_and_a_versions_description_are_shown(page, ui_server) -> None:  # noqa: ANN001
+    # Neither a registered model's tags nor a version's description was anywhere on the model page.
+    from mlflow import MlflowClient
+    from playwright.sync_api import expect
+
+    client = MlflowClient(ui_server.url, registry_uri=ui_server.url)
+    client.create_registered_model("tagged", tags={"owner": "search-team", "pii": "<none>"}, description="ranks results")
+    run = client.create_run(client.create_experiment("tagged-runs"))
+    client.create_model_version("tagged", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id,
+                                description="retrained on <b>March</b> data")
+    page.goto("/#/models/tagged?v=1")
+    expect(page.locator("#model-tags")).to_contain_text("owner=search-team")
+    expect(page.locator("#model-tags")).to_contain_text("pii=<none>")
+    expect(page.locator(".version-description")).to_have_text("retrained on <b>March</b> data")
+    assert not page.js_errors

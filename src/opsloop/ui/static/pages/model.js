@@ -49,6 +49,7 @@ export async function render(root, ctx) {
     h('nav', { class: 'breadcrumb' }, h('a', { href: href('/models'), text: 'Models' }), ' / '),
     h('h1', {}, name, aliases.map((a) => badge(`@${a.alias} → v${a.version}`, 'alias'))),
     model.description ? h('p', { class: 'subtitle', text: model.description }) : null,
+    tagList(kv(model.tags), 'model-tags'),
     msg,
     section('Versions', versions.length ? h('div', { class: 'table-wrap' }, h('table', { id: 'versions-table' },
       h('thead', {}, h('tr', {}, ['Version', 'Aliases', 'Status', 'Stage', 'Created', 'Run', 'Source'].map((t, i) => h('th', { scope: 'col', class: i === 6 ? 'hide-narrow' : '', text: t })))),
@@ -101,7 +102,8 @@ export async function render(root, ctx) {
     const lineage = h('div', {}, loading());
     const validations = h('div', {}, loading());
     clear(detail, h('div', { class: 'grid2' },
-      section(`Lineage of v${selected}`, h('p', {}, 'Source: ', h('code', { text: mv.source || '' })),
+      section(`Lineage of v${selected}`, mv.description ? h('p', { class: 'version-description', text: mv.description }) : null,
+        h('p', {}, 'Source: ', h('code', { text: mv.source || '' })),
         Object.keys(kv(mv.tags)).length ? genericView(kv(mv.tags)) : null, lineage),
       section(`Validation reports of v${selected}`, validations)));
     optional(lineage, () => ops.lineage(name, selected), 'Lineage to data needs opsloop\'s lineage API, which this server does not serve yet.', 'No lineage recorded.', lineageView);
@@ -110,6 +112,14 @@ export async function render(root, ctx) {
 
   loadPromotions();
   if (selected) pick(selected);
+}
+
+/** A model's tags as key=value chips (MLflow's UI shows them under the name). */
+function tagList(tags, id) {
+  const entries = Object.entries(tags).filter(([k]) => !k.startsWith('mlflow.')).sort();
+  if (!entries.length) return null;
+  return h('p', { class: 'tag-list', id }, h('span', { class: 'muted', text: 'Tags: ' }),
+    entries.map(([k, v]) => h('code', { class: 'tag', title: `${k}=${v}`, text: `${k}=${v.length > 80 ? `${v.slice(0, 79)}…` : v}` })));
 }
 
 function lineageView(lin) {

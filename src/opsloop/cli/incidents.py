@@ -10,7 +10,9 @@ from typing import Any
 
 import click
 
+from opsloop.cli._http import server_json
 from opsloop.cli._output import emit, fail
+from opsloop.errors import OpsloopError
 
 __all__ = ["incidents"]
 
@@ -28,27 +30,10 @@ def _when(t: float | None) -> str:
 
 
 def _call(ctx: click.Context, method: str, path: str, **kwargs: Any) -> Any:
-    import httpx
-
-    url = ctx.obj["url"].rstrip("/") + path
     try:
-        resp = httpx.request(method, url, timeout=30.0, **kwargs)
-    except httpx.HTTPError as exc:
-        fail(f"cannot reach {ctx.obj['url']}: {exc}")
-    if 300 <= resp.status_code < 400:  # e.g. a proxy sending http:// to https://: actions must not follow it
-        fail(f"{ctx.obj['url']} answered HTTP {resp.status_code}, redirecting to "
-             f"{resp.headers.get('location', '?')}: give that server's URL")
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    if resp.status_code >= 400:
-        fail((isinstance(body, dict) and (body.get("message") or body.get("detail"))) or
-             f"HTTP {resp.status_code}: {resp.text[:200]}")
-    if not isinstance(body, dict):
-        fail(f"the answer of {ctx.obj['url']} is not JSON ({resp.headers.get('content-type') or 'no content type'}): "
-             f"is it an opsloop server?")
-    return body
+        return server_json(ctx.obj["url"], method, path, **kwargs)
+    except OpsloopError as exc:
+        fail(exc.message)
 
 
 def _output(ctx: click.Context, incident: dict[str, Any], as_json: bool) -> None:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import click
 
+from opsloop.cli._http import server_json
 from opsloop.cli._output import json_text
 from opsloop.errors import InvalidInputError, OpsloopError
 
@@ -134,19 +135,7 @@ def _server(ctx: click.Context, store_url: str | None) -> str | None:
 
 def _call(url: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
     """One monitoring API call; an error answer becomes an ``OpsloopError`` with the server's message."""
-    import httpx
-
-    try:
-        r = httpx.request(method, url + _MONITORING + path, timeout=300, **kwargs)
-    except httpx.HTTPError as exc:
-        raise OpsloopError(f"cannot reach {url}: {exc}") from None
-    try:
-        doc = r.json()
-    except ValueError:
-        doc = {"message": r.text[:500]}
-    if r.status_code >= 400:
-        raise OpsloopError(str(doc.get("message", r.text[:500])), field=doc.get("field"))
-    return doc
+    return server_json(url, method, _MONITORING + path, timeout=300, **kwargs)
 
 
 def _reference_body(data_path: str, ref: str | None, min_accuracy: float | None, max_rmse: float | None) -> bytes:

@@ -27,6 +27,8 @@ export async function render(root, ctx) {
     h('option', { value: 'silence', text: 'Silence' }), h('option', { value: 'maintenance', text: 'Maintenance window' }));
   const duration = h('select', { id: 'silence-duration', 'aria-label': 'Duration' },
     DURATIONS.map(([v, t]) => h('option', { value: v, text: t, selected: v === '7200' })));
+  // Empty: from now; a time (this browser's local time) schedules a window ahead, as Alertmanager's start.
+  const starts = h('input', { type: 'datetime-local', id: 'silence-starts', 'aria-label': 'Starts (empty: now)', title: 'Starts (empty: now)' });
   const comment = h('input', { id: 'silence-comment', class: 'grow', placeholder: 'Why (shown to everyone)', 'aria-label': 'Comment' });
   const all = h('input', { type: 'checkbox', id: 'silence-all', checked: showAll });
   const msg = h('div', { 'aria-live': 'polite' });
@@ -39,12 +41,16 @@ export async function render(root, ctx) {
       clear(msg, h('p', { class: 'notice', role: 'alert', text: 'Give at least one matcher, e.g. service="checkout".' }));
       return;
     }
+    const startMs = starts.value ? new Date(starts.value).getTime() : null;
     try {
       const s = await ops.createSilence({ matchers: lines, kind: kind.value, duration_s: Number(duration.value),
+                                          starts_at: startMs === null ? undefined : startMs / 1000,
                                           comment: comment.value.trim(), created_by: actor() });
-      clear(msg, h('p', { class: 'notice', role: 'status', text: `Silence ${s.id} is ${s.state} until ${fmtEpoch(s.ends_at)}.` }));
+      const from = s.state === 'pending' ? ` from ${fmtEpoch(s.starts_at)}` : '';
+      clear(msg, h('p', { class: 'notice', role: 'status', text: `Silence ${s.id} is ${s.state}${from} until ${fmtEpoch(s.ends_at)}.` }));
       matchers.value = '';
       comment.value = '';
+      starts.value = '';
       load();
     } catch (err) {
       clear(msg, errorBox(err, 'Creating the silence'));
@@ -79,7 +85,7 @@ export async function render(root, ctx) {
     h('p', { class: 'muted', text: 'A silence mutes the signals its matchers select (they are stored, but open or update no incident); a maintenance window does the same and says why.' }),
     h('form', { class: 'stack', id: 'silence-form', onsubmit: create },
       matchers,
-      h('div', { class: 'toolbar' }, kind, duration, comment, h('button', { type: 'submit', class: 'primary', text: 'Create' }))),
+      h('div', { class: 'toolbar' }, kind, h('label', { class: 'inline' }, 'Starts ', starts), h('label', { class: 'inline' }, 'for ', duration), comment, h('button', { type: 'submit', class: 'primary', text: 'Create' }))),
     msg,
     h('p', {}, h('label', { class: 'inline' }, all, ' Show ended ones too')),
     host);

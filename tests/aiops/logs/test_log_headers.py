@@ -64,3 +64,25 @@ def test_format_without_content_is_rejected() -> None:
 def test_error_levels() -> None:
     assert is_error_level("ERROR") and is_error_level("FATAL")
     assert not is_error_level("WARN")
+
+
+@pytest.mark.parametrize(("line", "level"), [
+    ('time="2026-12-07T19:30:00Z" level=error msg="payment failed" order=42', "ERROR"),  # logrus
+    ("level=warn ts=2026-12-07T19:30:00.123Z caller=main.go:42 msg=slow", "WARN"),  # go-kit (Prometheus, Loki)
+    ("time=2026-12-07T19:30:00.123Z level=ERROR source=main.go:42 msg=boom", "ERROR"),  # Go's slog
+    ('{"level":"error","ts":"2026-12-07T19:30:00.123Z","msg":"payment failed","order":42}', "ERROR"),  # zap
+    ('{"timestamp": "2026-12-07T19:30:00Z", "severity": "WARNING", "message": "slow"}', "WARN"),
+    ('{"level":50,"time":1796671200000,"msg":"payment failed"}', "ERROR"),  # pino and bunyan: 50 is error
+    ("2026-12-07 19:30:00,123 - shop.payments - CRITICAL - db down", "CRITICAL"),  # Python's cookbook format
+    ("ERROR:root:payment failed", "ERROR"),  # Python's basicConfig
+    ("E1207 19:30:00.123456   12345 controller.go:123] sync failed", "ERROR"),  # klog (Kubernetes)
+    ("W1207 19:30:00.123456       1 reflector.go:42] watch ended", "WARN"),
+    ("user bob set the log level to error", ""),
+    ('{"msg":"level unchanged","old":"error"}', ""),
+])
+def test_structured_lines_give_their_level(line: str, level: str) -> None:
+    """A level written as a field (logfmt, JSON, Python's and klog's headers) is the line's level; the
+    message is the line as before (its template does not change)."""
+    record = HeaderParser().parse(line)
+    assert record.level == level
+    assert line.endswith(record.message)

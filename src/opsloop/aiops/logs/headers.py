@@ -3,13 +3,16 @@
 Two ways: recognise common layouts (ISO/log4j, syslog, Apache/ctime, compact and slash
 dates, a level keyword after a numeric header), or follow a format string the user gives,
 in Loghub's notation: ``<Date> <Time> <Level> <Component>: <Content>``. Either way the result
-is a ``LogRecord``; a line nothing recognises keeps the whole line as its message.
+is a ``LogRecord``; a line nothing recognises keeps the whole line as its message. Where no header
+gave a level, one written as a field is read (logfmt ``level=error``, JSON ``"level": "error"`` or
+pino's ``"level": 50``, Python's ``ERROR:root:`` and `` - ERROR - ``, klog's ``E1207``); the message
+stays as it was.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from opsloop.errors import InvalidInputError
 
@@ -50,6 +53,20 @@ _AUTO = (("syslog", _SYSLOG), ("time-led", _TIME_LED), ("level-led", _LEVEL_LED)
 # What a level-led line must contain: a level word between white space. Most lines have none, and this
 # search is cheaper than the layout's own pattern (which tries each of the first words as a header).
 _LEVEL_WORD = re.compile(rf"\s(?:{_LEVEL_WORDS})\s")
+# A level written as a field where no layout found one: logfmt's level=error (logrus, go-kit, slog), a JSON
+# "level"/"severity" (zap, structlog; pino's and bunyan's numbers), Python's "ERROR:root:" and
+# "<time> - <name> - ERROR - ", klog's "E1207 19:30:00.123456". The line stays the message. Each pattern
+# runs only on lines holding what it needs (a substring test costs far less than a search).
+_KEYED_LEVEL = re.compile(  # starts with a literal: much faster to search for than a leading boundary
+    r'(?:levelname|level|lvl|severity|LEVEL|Level|SEVERITY|Severity)(?P<quoted>"?)[ \t]*[=:][ \t]*"?'
+    rf"(?:(?P<word>(?i:{_LEVEL_WORDS}))(?![A-Za-z])|(?P<number>[1-6]0)(?![0-9]))"
+)
+_KEY_STARTS = frozenset(' \t{,".')  # what may stand before a level key (log.level: ECS)
+_PYTHON_LEVEL = re.compile(rf"(?P<word>{_LEVEL_WORDS}):")
+_DASHED_LEVEL = re.compile(rf"\s-\s(?P<word>{_LEVEL_WORDS})\s-\s")
+_KLOG_HEADER = re.compile(r"[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d{6}\s")
+_NUMBERED = {"1": "TRACE", "2": "DEBUG", "3": "INFO", "4": "WARN", "5": "ERROR", "6": "FATAL"}
+_KLOG = {"I": "INFO", "W": "WARN", "E": "ERROR", "F": "FATAL"}
 
 
 def is_error_level(level: str) -> bool:
@@ -144,6 +161,14 @@ class HeaderParser:
     def parse(self, line: str) -> LogRecord:
         """The record of one line (never fails; unknown layouts keep the whole line)."""
         line = line.rstrip("\r\n")
+        record = self._split(line)
+        if not record.level:
+            level = _field_level(line)
+            if level:
+                return replace(record, level=level)
+        return record
+
+    def _split(self, line: str) -> LogRecord:
         if self.log_format is not None:
             record = self.log_format.parse(line)
             if record is not None:
@@ -158,6 +183,26 @@ class HeaderParser:
                 self._last = (name, regex)
                 return record
         return LogRecord(message=line.strip())
+
+
+def _field_level(line: str) -> str:
+    """The level a line writes as a field (``level=error``, ``"level":50``, ``E1207 …``), or ``""``."""
+    keyed = "evel" in line or "EVEL" in line or "lvl" in line or "everity" in line or "EVERITY" in line
+    for found in _KEYED_LEVEL.finditer(line) if keyed else ():
+        at = found.start()
+        if at and line[at - 1] not in _KEY_STARTS:
+            continue
+        number = found.group("number")
+        if number is None:
+            return normal_level(found.group("word"))
+        if found.group("quoted"):  # a number only as JSON's "level": 50 (pino, bunyan)
+            return _NUMBERED[number[0]]
+    head = line[:1]
+    if head in _KLOG and _KLOG_HEADER.match(line):
+        return _KLOG[head]
+    plain = (_PYTHON_LEVEL.match(line) if head.isupper() else None) or (
+        _DASHED_LEVEL.search(line) if " - " in line else None)
+    return normal_level(plain.group("word")) if plain is not None else ""
 
 
 def _apply(name: str, regex: re.Pattern[str], line: str) -> LogRecord | None:

@@ -109,10 +109,12 @@ for i in range(3000):
 print(run.id, flush=True)
 if sys.argv[2] == "crash":
     raise RuntimeError("boom")
+if sys.argv[2] == "interrupt":
+    raise KeyboardInterrupt
 """
 
 
-@pytest.mark.parametrize(("mode", "status"), [("exit", "FINISHED"), ("crash", "FAILED")])
+@pytest.mark.parametrize(("mode", "status"), [("exit", "FINISHED"), ("crash", "FAILED"), ("interrupt", "KILLED")])
 def test_runs_left_open_are_flushed_and_ended_at_interpreter_exit(tmp_path: Path, mode: str, status: str) -> None:
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(_SCRIPT))

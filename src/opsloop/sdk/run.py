@@ -276,9 +276,10 @@ _OPEN_RUNS: weakref.WeakSet[Run] = weakref.WeakSet()
 @atexit.register
 def _end_open_runs() -> None:
     crashed = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
+    status = "FINISHED" if crashed is None else _status_for(type(crashed))  # Ctrl-C: KILLED, as in a with block
     for run in list(_OPEN_RUNS):
         try:
-            run.end("FAILED" if crashed else "FINISHED")
+            run.end(status)
         except Exception as exc:  # noqa: BLE001 - nothing can be raised at exit; say it on stderr
             print(f"opsloop: could not end run {run.id} at exit: {exc}", file=sys.stderr)
 

@@ -24,7 +24,7 @@ AM = API + "/ingest/alertmanager"
 class Receiver:
     """A webhook receiver on loopback that records what it is sent."""
 
-    def __init__(self, port: int, status: int = 200, first: tuple[int, ...] = ()) -> None:
+    def __init__(self, port: int, status: int = 200, first: tuple[int, ...] = (), delay_s: float = 0.0) -> None:
         self.port, self.status, self.bodies = port, status, []
         self.first = list(first)  # the answers to the first requests, then ``status``
         outer = self
@@ -36,6 +36,7 @@ class Receiver:
                 # it sees a request changes the answers of the requests after it, never that one's
                 status = outer.first.pop(0) if outer.first else outer.status
                 outer.bodies.append((self.path, json.loads(body)))
+                time.sleep(delay_s)  # a slow receiver: it has the body, its answer is not back yet
                 self.send_response(status)
                 self.end_headers()
 
@@ -373,5 +374,25 @@ def test_a_split_leaves_an_incident_reopened_by_hand_as_it_is(client) -> None:  
         signal_id = client.get(f"{API}/incidents/{inc}").json()["signals"][0]["id"]
         assert client.post(f"{API}/incidents/{inc}/split", json={"signal_ids": [signal_id]}).status_code == 200
         assert client.get(f"{API}/incidents/{inc}").json()["state"] == "triggered"
+    finally:
+        rx.close()
+
+
+def test_a_delivery_under_way_when_the_server_stops_is_not_sent_again(tmp_path) -> None:  # noqa: ANN001
+    """The server is stopped while a slow receiver is taking a notification: the stop waits for its answer
+    and records the delivery, so the restarted server does not send it a second time."""
+    from tests.aiops.ingestion._helpers import aiops_client
+
+    rx = Receiver(free_port(), delay_s=1.0)
+    try:
+        with aiops_client(tmp_path) as c:
+            c.app.state.aiops.dispatcher.timeout_s = 2.0  # a delivery's claim lasts 4 timeouts: 8 s
+            c.put(API + "/notifications/targets", json=[{"name": "oncall", "url": f"http://127.0.0.1:{rx.port}/"}])
+            c.post(AM, json=am_payload([alert("Down", "db")]))
+            wait(lambda: rx.bodies)  # the receiver has it and is still answering: the server stops now
+        with aiops_client(tmp_path) as c:
+            [row] = c.get(API + "/notifications").json()["notifications"]
+            assert row["state"] == "delivered"
+        assert len(rx.bodies) == 1
     finally:
         rx.close()

@@ -216,12 +216,17 @@ class Dispatcher:
         self.transport = transport
         self.wake = asyncio.Event()
 
+    @property
+    def lease_s(self) -> float:
+        """How long a claimed row is this worker's: the longest one delivery may take."""
+        return self.timeout_s * 4
+
     def backoff(self, attempts: int) -> float:
         delay = min(self.max_delay_s, self.base_delay_s * (2 ** max(0, attempts - 1)))
         return delay * (1.0 + 0.2 * random.random())
 
-    async def run_once(self) -> int:
-        """Try every due row once; returns how many were delivered."""
+    async def run_once(self, stop: asyncio.Event | None = None) -> int:
+        """Try every due row once (until ``stop`` is set); returns how many were delivered."""
         now = self.clock()
         due = await asyncio.to_thread(self.ops.due, now)
         if not due:
@@ -230,11 +235,13 @@ class Dispatcher:
         delivered = 0
         async with httpx.AsyncClient(timeout=self.timeout_s, transport=self.transport) as client:
             for row in due:
+                if stop is not None and stop.is_set():
+                    break
                 delivered += await self._deliver(client, row, targets.get(row["target"]))
         return delivered
 
     async def _deliver(self, client: httpx.AsyncClient, row: dict[str, Any], target: Target | None) -> int:
-        if not await asyncio.to_thread(self.ops.claim, row["id"], self.clock(), self.timeout_s * 4):
+        if not await asyncio.to_thread(self.ops.claim, row["id"], self.clock(), self.lease_s):
             return 0  # another server worker is delivering it
         error = ""
         if target is None:
@@ -262,11 +269,12 @@ class Dispatcher:
         return 0
 
     async def run(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
-        """Deliver until ``stop`` is set."""
+        """Deliver until ``stop`` is set; a delivery under way then is finished and recorded (await this
+        task for up to ``lease_s`` before cancelling it: else the receiver gets it again after a restart)."""
         while not stop.is_set():
             delivered = 0
             try:
-                delivered = await self.run_once()
+                delivered = await self.run_once(stop)
             except Exception:  # noqa: BLE001 - a bad row or a DB hiccup must not stop delivery
                 log.exception("notification dispatch failed")
             if delivered:  # the events an incident queued behind those are due now, not in a second

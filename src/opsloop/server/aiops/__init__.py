@@ -79,6 +79,9 @@ async def _running(app: FastAPI, settings: Settings) -> AsyncIterator[Any]:
         yield pipeline
     finally:
         stop.set()
+        # a notification under way is finished and recorded as delivered: cancelled mid-request, it would be
+        # sent again once its claim lapses (after a restart, the receiver would get it twice)
+        await asyncio.wait(tasks[:1], timeout=pipeline.dispatcher.lease_s)
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -44,7 +44,7 @@ def test_commit_branch_and_diff_are_captured_on_the_run(client: Client, repo: Pa
 
 def test_clean_tree_is_not_dirty_and_uploads_no_diff(repo: Path) -> None:
     info = capture_git(repo)
-    assert info is not None and not info.dirty and info.diff == ""
+    assert info is not None and not info.dirty and info.diff == b""
 
 
 def test_outside_a_repo_nothing_is_captured(tmp_path: Path) -> None:
@@ -60,3 +60,17 @@ def test_outside_a_repo_nothing_is_captured(tmp_path: Path) -> None:
 def test_without_a_git_executable_nothing_is_captured(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     assert capture_git(repo) is None
+
+
+def test_the_diff_artifact_is_the_exact_bytes_git_prints(client: Client, repo: Path, tmp_path: Path) -> None:
+    """A file in another encoding than UTF-8 (Latin-1 here) keeps its bytes, so ``git apply`` takes the diff back."""
+    (repo / "notes.txt").write_bytes("caf\xe9 = 1\n".encode("latin-1"))
+    _git(repo, "add", "notes.txt")
+    _git(repo, "commit", "-q", "-m", "notes")
+    (repo / "notes.txt").write_bytes("caf\xe9 = 2\n".encode("latin-1"))
+    with client.start_run(experiment="git", git_dir=repo) as run:
+        pass
+    expected = subprocess.run(["git", "diff", "HEAD", "--no-color", "--no-ext-diff"], cwd=repo, check=True,
+                              capture_output=True).stdout
+    assert b"caf\xe9 = 2" in expected
+    assert client.download_artifacts(run.id, "code/git.diff", tmp_path / "dl").read_bytes() == expected

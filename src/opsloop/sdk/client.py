@@ -166,7 +166,7 @@ class Client:
             if params:
                 run.log_params(params)
             if git_info is not None and git_info.diff:
-                run.log_text(git_info.diff, _git.DIFF_ARTIFACT)
+                run._log_bytes(git_info.diff, _git.DIFF_ARTIFACT)
             if system_metrics:
                 run.start_system_metrics(system_metrics_interval)
         except BaseException:

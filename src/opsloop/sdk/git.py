@@ -26,7 +26,7 @@ class GitInfo:
     branch: str | None
     repo_url: str | None
     dirty: bool
-    diff: str
+    diff: bytes
 
     def tags(self) -> dict[str, str]:
         """The run tags MLflow's UI shows (plus opsloop's dirty flag)."""
@@ -38,13 +38,17 @@ class GitInfo:
         return tags
 
 
-def _git(cwd: Path, *args: str) -> str | None:
+def _git_bytes(cwd: Path, *args: str) -> bytes | None:
     try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10,
-                              encoding="utf-8", errors="replace")
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout if done.returncode == 0 else None
+
+
+def _git(cwd: Path, *args: str) -> str | None:
+    out = _git_bytes(cwd, *args)
+    return None if out is None else out.decode("utf-8", errors="replace")
 
 
 def default_source_dir() -> Path:
@@ -65,7 +69,7 @@ def capture_git(path: str | os.PathLike[str] | None = None) -> GitInfo | None:
         return None
     branch = (_git(cwd, "rev-parse", "--abbrev-ref", "HEAD") or "").strip()
     status = _git(cwd, "status", "--porcelain", "--untracked-files=no") or ""
-    diff = _git(cwd, "diff", "HEAD", "--no-color", "--no-ext-diff") or ""
+    diff = _git_bytes(cwd, "diff", "HEAD", "--no-color", "--no-ext-diff") or b""  # bytes: files in any encoding
     remote = (_git(cwd, "config", "--get", "remote.origin.url") or "").strip()
     return GitInfo(commit=commit.strip(), branch=branch if branch and branch != "HEAD" else None,
                    repo_url=remote or None, dirty=bool(status.strip()), diff=diff)

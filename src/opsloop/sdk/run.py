@@ -197,10 +197,13 @@ class Run:
 
     def log_text(self, text: str, artifact_file: str) -> None:
         """Upload ``text`` (UTF-8) as the artifact ``artifact_file``."""
+        self._log_bytes(text.encode("utf-8"), artifact_file)
+
+    def _log_bytes(self, data: bytes, artifact_file: str) -> None:
         rel = safe_path(artifact_file, allow_empty=False)
         with tempfile.TemporaryDirectory(prefix="opsloop-") as tmp:
             file = Path(tmp) / PurePosixPath(rel).name
-            file.write_text(text, encoding="utf-8")
+            file.write_bytes(data)
             self._transport.upload_artifact(self.artifact_uri, rel, file)
 
     # -- system metrics -----------------------------------------------------------------------------

@@ -108,3 +108,18 @@ def test_an_axis_through_zero_has_a_zero_tick(page) -> None:  # noqa: ANN001
     # Ticks were summed step by step, so the axis of one point at step 0 (-1..1) read "-5.6e-17" for 0.
     assert _call(page, "charts.js", "m.niceTicks(-1, 1, 10)") == [-1, -0.8, -0.6, -0.4, -0.2, 0, 0.2, 0.4, 0.6, 0.8, 1]
     assert _call(page, "charts.js", "m.niceTicks(-0.3, 0.3, 6)") == [-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3]
+
+
+def test_a_long_metric_is_thinned_without_losing_its_spike(page) -> None:  # noqa: ANN001
+    # 100,000 points were thinned to 4,000 by an even stride, which dropped a one-step spike or dip.
+    expr = """(() => {
+      const pts = Array.from({length: 100000}, (_, i) => [i, 1]);
+      pts[12345] = [12345, 50]; pts[67891] = [67891, -7];
+      const out = m.thin(pts, 4000);
+      const xs = out.map((p) => p[0]);
+      return [out.length, Math.max(...out.map((p) => p[1])), Math.min(...out.map((p) => p[1])),
+              xs[0], xs[xs.length - 1], xs.every((x, i) => !i || x > xs[i - 1]), m.thin(pts.slice(0, 10), 4000).length];
+    })()"""
+    n, high, low, first, last, ordered, short = _call(page, "metric_charts.js", expr)
+    assert n <= 4000 and (high, low) == (50, -7)
+    assert (first, last, ordered, short) == (0, 99999, True, 10)

@@ -69,12 +69,31 @@ async function fullHistory(runId, key) {
   return out;
 }
 
-/** At most DRAW_POINTS points for drawing: an even stride that keeps the last point. */
-function thin(points) {
-  if (points.length <= DRAW_POINTS) return points;
-  const stride = points.length / DRAW_POINTS;
-  const out = [];
-  for (let i = 0; i < DRAW_POINTS - 1; i += 1) out.push(points[Math.floor(i * stride)]);
+/**
+ * At most about DRAW_POINTS points for drawing: per bucket of consecutive points, its lowest and highest
+ * (in order), plus the first and last point. An even stride dropped what fell between its picks, such
+ * as a loss spike or a NaN-free dip at one step of 100,000.
+ */
+export function thin(points, max = DRAW_POINTS) {
+  if (points.length <= max) return points;
+  const buckets = Math.max(1, Math.floor((max - 2) / 2));
+  const size = (points.length - 2) / buckets;
+  const out = [points[0]];
+  for (let b = 0; b < buckets; b += 1) {
+    const from = 1 + Math.floor(b * size);
+    const to = Math.min(points.length - 1, 1 + Math.floor((b + 1) * size));
+    let lo = -1;
+    let hi = -1;
+    for (let i = from; i < to; i += 1) {
+      const y = points[i][1];
+      if (!Number.isFinite(y)) continue;
+      if (lo < 0 || y < points[lo][1]) lo = i;
+      if (hi < 0 || y > points[hi][1]) hi = i;
+    }
+    if (lo < 0) { if (to > from) out.push(points[from]); continue; }  // a bucket of NaN only: keep one gap
+    if (lo === hi) out.push(points[lo]);
+    else out.push(...(lo < hi ? [points[lo], points[hi]] : [points[hi], points[lo]]));
+  }
   out.push(points[points.length - 1]);
   return out;
 }

@@ -88,3 +88,17 @@ def test_incident_page_charts_the_anomalous_series_from_its_history(page, latenc
     expect(page.locator("#metric-chart")).to_contain_text("latency_ms · api")
     shot(page, "metrics-from-incident")
     assert page.js_errors == []
+
+
+def test_a_series_with_a_long_label_value_charts_within_the_window(page, ui_server) -> None:  # noqa: ANN001
+    # The labels line above the chart never wrapped: a 400-character path label made the page 3,400 px wide.
+    from playwright.sync_api import expect
+
+    labels = {"__name__": "route_latency_ms", "job": "edge", "path": "/" + "segment/" * 50}
+    body = encode_remote_write([(labels, [(time.time() - 60 + i, 10.0 + i) for i in range(5)])])
+    assert httpx.post(ui_server.url + "/api/v1/write", content=body, headers=PB).status_code == 204
+    (series,) = httpx.get(ui_server.url + API + "/metrics/series", params={"name": "route_latency_ms"}).json()["series"]
+    page.goto(f"/#/metrics?series={series['series']}&name=route_latency_ms")
+    expect(page.locator("#metric-chart")).to_contain_text("5 samples")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.js_errors == []

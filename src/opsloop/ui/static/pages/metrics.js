@@ -131,7 +131,7 @@ export async function render(root, ctx) {
       : `${fmtNum(data.count)} samples`;
     clear(chartHost,
       h('h2', { text: `${s.name}${s.service ? ` · ${s.service}` : ''}` }),
-      h('p', { class: 'muted', text: `${labelText(s.labels) || 'no other labels'} — ${what}${anomalies.length ? ` — ${anomalies.length} anomal${anomalies.length === 1 ? 'y' : 'ies'}` : ''}` }),
+      h('p', { class: 'muted series-labels', text: `${labelText(s.labels) || 'no other labels'} — ${what}${anomalies.length ? ` — ${anomalies.length} anomal${anomalies.length === 1 ? 'y' : 'ies'}` : ''}` }),
       chart);
     if (!pts.length) {
       clear(chart, emptyState('No samples in this range', 'Pick a longer range, or check the retention setting (ingestion.metric_history_days).'));

@@ -10,7 +10,9 @@ why, which validation allowed it). A move needs a passed validation when the cal
 
 The validation that counts is the newest one recorded for the version. It must have passed, and
 if it compared against a champion version, the alias must still point there (or at the candidate
-itself, or nowhere): a candidate validated against v2 may not replace v3.
+itself, or nowhere): a candidate validated against v2 may not replace v3. A report of the gate that
+compared with no champion (its ``champion`` is null: the alias pointed nowhere) allows only a first
+holder: of two candidates validated before either was promoted, the second may not replace the first.
 """
 
 from __future__ import annotations
@@ -65,10 +67,20 @@ def check_validation(name: str, alias: str, version: int, latest: Validation | N
         raise ValidationFailedError(
             f"Version {version} of {name} failed its latest validation (#{latest.id}); it cannot become @{alias}.",
             field="version")
-    stale = (latest.champion_version is not None and alias_version is not None
-             and alias_version not in (latest.champion_version, version))
-    if stale:
-        raise InvalidStateError(
-            f"Validation #{latest.id} compared version {version} with version {latest.champion_version}, but "
-            f"{name}@{alias} now points to version {alias_version}; validate again.", field="version")
-    return latest
+    if alias_version is None or alias_version in (latest.champion_version, version):
+        return latest
+    if latest.champion_version is not None:
+        compared = f"version {latest.champion_version}"
+    elif _without_champion(latest):
+        compared = "no champion"
+    else:
+        return latest  # a report that does not say what it compared with (posted by hand): not known stale
+    raise InvalidStateError(
+        f"Validation #{latest.id} compared version {version} with {compared}, but "
+        f"{name}@{alias} now points to version {alias_version}; validate again.", field="version")
+
+
+def _without_champion(validation: Validation) -> bool:
+    """Whether the gate found no champion: its report names ``champion`` and it is null."""
+    report = validation.report
+    return isinstance(report, Mapping) and "champion" in report and report["champion"] is None

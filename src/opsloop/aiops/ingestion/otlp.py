@@ -3,7 +3,7 @@
 
 Logs: each ``LogRecord`` becomes a ``log`` signal: resource and record attributes are its labels
 (nested values flattened to JSON text), the body its text, ``severityNumber`` (or ``severityText``) its
-severity, the trace and span ids its evidence. Metrics: gauge and sum points become ``MetricPoint``s
+severity, the trace and span ids and the scope (the logger: name, version) its evidence. Metrics: gauge and sum points become ``MetricPoint``s
 named by the metric (``__name__``); histograms and summaries give ``_count`` and ``_sum`` series
 (summaries also their quantiles); a point flagged as having no recorded value is skipped. Records
 that fail validation are rejected one by one and the response reports them as the spec's *partial
@@ -27,6 +27,7 @@ JSON, PROTOBUF = "application/json", "application/x-protobuf"
 # DataPointFlags.FLAG_NO_RECORDED_VALUE: the series has no value at that time (what a Collector's
 # Prometheus receiver sends for a staleness marker); such a point is skipped, not read as a zero
 NO_RECORDED_VALUE = 1
+MAX_SCOPE = 256  # characters of a scope's name or version kept
 _IDS = (("traceId", "traceId"), ("spanId", "spanId"), ("trace_id", "traceId"), ("span_id", "spanId"))
 
 
@@ -179,6 +180,21 @@ def _resource_json(doc: Any, limits: Limits) -> tuple[dict[str, str], str]:
     return _resource_labels(limits, _attrs_json(res.get("attributes"), "resource.attributes"))
 
 
+def _scope_evidence(name: str, version: str) -> dict[str, str]:
+    """The ``scope`` a log record's evidence names (the logger that wrote it), empty parts left out."""
+    return {k: v[:MAX_SCOPE] for k, v in (("name", name), ("version", version)) if v}
+
+
+def _scope_json(sl: dict[str, Any]) -> dict[str, str]:
+    scope = sl.get("scope") or {}
+    if not isinstance(scope, dict):
+        raise InvalidInputError("'scope' must be an object", field="scope")
+    name, version = scope.get("name") or "", scope.get("version") or ""
+    if not isinstance(name, str) or not isinstance(version, str):
+        raise InvalidInputError("'scope.name' and 'scope.version' must be strings", field="scope")
+    return _scope_evidence(name, version)
+
+
 def _logs_json(body: bytes, limits: Limits, now: float) -> Decoded:
     payload = load_json(body)
     out = Decoded()
@@ -186,7 +202,9 @@ def _logs_json(body: bytes, limits: Limits, now: float) -> Decoded:
     for rl in _list(payload, "resourceLogs", "resource_logs"):
         resource, refused = _resource_json(rl, limits)
         for sl in _list(rl, "scopeLogs", "scope_logs"):
-            for rec in _list(sl, "logRecords", "log_records"):
+            records = _list(sl, "logRecords", "log_records")  # first: it checks that sl is an object
+            scope = _scope_json(sl)
+            for rec in records:
                 out.items += 1
                 try:
                     if refused:
@@ -199,7 +217,7 @@ def _logs_json(body: bytes, limits: Limits, now: float) -> Decoded:
                     body_value = _value_json(rec.get("body")) or ""
                     sev = _severity(_severity_number(rec.get("severityNumber", rec.get("severity_number"))),
                                     rec.get("severityText", rec.get("severity_text", "")) or "")
-                    ev = {}
+                    ev: dict[str, Any] = {"scope": scope} if scope else {}
                     for key, name in _IDS:
                         if rec.get(key):
                             ev[name] = rec[key]

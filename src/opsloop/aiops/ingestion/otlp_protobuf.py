@@ -7,7 +7,15 @@ import base64
 from typing import Any
 
 from opsloop.aiops.ingestion.normalise import Decoded, Limits
-from opsloop.aiops.ingestion.otlp import NO_RECORDED_VALUE, _flat, _log, _point, _resource_labels, _severity
+from opsloop.aiops.ingestion.otlp import (
+    NO_RECORDED_VALUE,
+    _flat,
+    _log,
+    _point,
+    _resource_labels,
+    _scope_evidence,
+    _severity,
+)
 from opsloop.errors import InvalidInputError
 
 __all__ = ["logs_pb", "metrics_pb"]
@@ -55,6 +63,7 @@ def logs_pb(body: bytes, limits: Limits, now: float) -> Decoded:
     for rl in req.resource_logs:
         resource, refused = _resource_labels(limits, _attrs_pb(rl.resource.attributes))
         for sl in rl.scope_logs:
+            scope = _scope_evidence(sl.scope.name, sl.scope.version)
             for rec in sl.log_records:
                 out.items += 1
                 try:
@@ -63,7 +72,7 @@ def logs_pb(body: bytes, limits: Limits, now: float) -> Decoded:
                     attrs = _attrs_pb(rec.attributes) if len(rec.attributes) else {}
                     t = rec.time_unix_nano or rec.observed_time_unix_nano
                     text = _flat(_any_pb(rec.body)) if rec.HasField("body") else ""
-                    ev = {}
+                    ev: dict[str, Any] = {"scope": scope} if scope else {}
                     if rec.trace_id:
                         ev["traceId"] = rec.trace_id.hex()
                     if rec.span_id:

@@ -40,3 +40,33 @@ def test_server_side_paging_moves_through_pages_of_100(page, ui_server) -> None:
     page.get_by_role("button", name="← Previous").click()
     expect(rows).to_have_count(100)
     assert not page.js_errors
+
+
+def test_a_reloaded_or_shared_later_page_keeps_its_number_and_previous(page, ui_server) -> None:  # noqa: ANN001
+    # The page tokens before the current one lived only in memory: page 3 reloaded said "Page 1, runs 1-100"
+    # and Previous jumped to the first page.
+    from mlflow import MlflowClient
+    from playwright.sync_api import expect
+
+    client = MlflowClient(ui_server.url)
+    exp = client.create_experiment("ui-paging-reload")
+    for i in range(205):
+        client.create_run(exp, run_name=f"deep-{i:03d}", start_time=1_700_000_000_000 + i)
+    page.goto(f"/#/runs?exp={exp}")
+    rows = page.locator("#runs-table tbody tr")
+    expect(rows).to_have_count(100)
+    page.get_by_role("button", name="Next →").click()
+    expect(page.locator("#runs-table .run-link").first).to_have_text("deep-104")
+    page.get_by_role("button", name="Next →").click()
+    expect(rows).to_have_count(5)
+    page.reload()
+    expect(rows).to_have_count(5)
+    expect(page.locator(".pager")).to_contain_text("Page 3")
+    expect(page.locator(".status-line")).to_contain_text("Showing runs 201–205")
+    page.get_by_role("button", name="← Previous").click()
+    expect(page.locator("#runs-table .run-link").first).to_have_text("deep-104")
+    expect(page.locator(".pager")).to_contain_text("Page 2")
+    page.get_by_role("button", name="← Previous").click()
+    expect(page.locator("#runs-table .run-link").first).to_have_text("deep-204")
+    expect(page.get_by_role("button", name="← Previous")).to_be_disabled()
+    assert not page.js_errors

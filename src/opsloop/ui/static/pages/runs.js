@@ -18,14 +18,18 @@ function stateFrom(query) {
     order: query.get('order') || DEFAULT_ORDER,
     cols: query.has('cols') ? listFromQuery(query, 'cols') : null,
     page: query.get('page') || '',
+    prev: listFromQuery(query, 'prev'),
     view: query.get('view') || 'active',
   };
 }
 
-function toQuery(st) {
+function toQuery(st, prevTokens) {
   return {
     exp: st.exp, filter: st.filter, order: st.order === DEFAULT_ORDER ? '' : st.order,
     cols: st.cols === null ? undefined : (st.cols.length ? st.cols : '-'), page: st.page, view: st.view === 'active' ? '' : st.view,
+    // the tokens of the pages before this one (the first page's is empty), so a reload or a shared link
+    // keeps the page number and Previous
+    prev: st.page ? prevTokens.slice(1) : [],
   };
 }
 
@@ -34,7 +38,7 @@ export async function render(root, ctx) {
   const st = stateFrom(ctx.query);
   if (st.cols && st.cols.length === 1 && st.cols[0] === '-') st.cols = [];
   const selected = new Set();
-  const prevTokens = [];
+  const prevTokens = st.page ? ['', ...st.prev] : [];
   let keys = { params: new Set(), metrics: new Set(), tags: new Set() };
   let lastRuns = [];
   let lastMulti = false;
@@ -89,7 +93,7 @@ export async function render(root, ctx) {
   }
 
   async function reload({ push = true } = {}) {
-    setQuery(toQuery(st), { push });
+    setQuery(toQuery(st, prevTokens), { push });
     if (controller) controller.abort();
     controller = new AbortController();
     const { signal } = controller;
@@ -244,13 +248,13 @@ export async function render(root, ctx) {
           const next = columns().filter((c) => c !== id);
           if (box.checked) next.push(id);
           st.cols = next;
-          setQuery(toQuery(st));
+          setQuery(toQuery(st, prevTokens));
           drawTable(lastRuns, lastMulti);
         });
         return h('label', { class: 'inline' }, box, k);
       }) : h('span', { class: 'muted', text: `No ${name} on this page.` }));
     clear(columnsPanel, group('metrics', keys.metrics), group('params', keys.params), group('tags', keys.tags),
-      h('button', { type: 'button', text: 'Reset to default', onclick: () => { st.cols = null; setQuery(toQuery(st)); drawColumnsPanel(); drawTable(lastRuns, lastMulti); } }));
+      h('button', { type: 'button', text: 'Reset to default', onclick: () => { st.cols = null; setQuery(toQuery(st, prevTokens)); drawColumnsPanel(); drawTable(lastRuns, lastMulti); } }));
   }
 
   clear(tableHost, loading('Loading runs…'));

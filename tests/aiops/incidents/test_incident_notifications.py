@@ -26,6 +26,7 @@ class Receiver:
 
     def __init__(self, port: int, status: int = 200, first: tuple[int, ...] = (), delay_s: float = 0.0) -> None:
         self.port, self.status, self.bodies = port, status, []
+        self.headers: list[dict[str, str]] = []  # each request's, in the order of ``bodies``
         self.first = list(first)  # the answers to the first requests, then ``status``
         outer = self
 
@@ -35,6 +36,7 @@ class Receiver:
                 # the answer is chosen before the request is recorded: a test that changes ``status`` once
                 # it sees a request changes the answers of the requests after it, never that one's
                 status = outer.first.pop(0) if outer.first else outer.status
+                outer.headers.append({k.lower(): v for k, v in self.headers.items()})
                 outer.bodies.append((self.path, json.loads(body)))
                 time.sleep(delay_s)  # a slow receiver: it has the body, its answer is not back yet
                 self.send_response(status)
@@ -395,4 +397,70 @@ def test_a_delivery_under_way_when_the_server_stops_is_not_sent_again(tmp_path) 
             assert row["state"] == "delivered"
         assert len(rx.bodies) == 1
     finally:
+        rx.close()
+
+
+class Redirector:
+    """An endpoint that moved: every POST is answered with ``status`` and a Location at ``to``."""
+
+    def __init__(self, port: int, to: str) -> None:
+        self.port, self.hits = port, []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers["content-length"]))
+                outer.hits.append(self.path)
+                self.send_response(int(self.path.strip("/")))
+                self.send_header("Location", to + self.path)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_webhook_that_moved_is_followed_when_the_post_can_be(client) -> None:  # noqa: ANN001
+    """A 307 or 308 says to POST the same body to the new place: the notification is delivered there. A
+    301, 302 or 303 would turn the POST into a GET without the body: it is not followed, and the error
+    says where the webhook went, so its URL can be set there."""
+    _fast(client)
+    rx = Receiver(free_port())
+    moved = Redirector(free_port(), f"http://127.0.0.1:{rx.port}/moved")
+    try:
+        client.put(API + "/notifications/targets", json=[
+            {"name": f"r{code}", "url": f"http://127.0.0.1:{moved.port}/{code}", "headers": {"X-Token": "s3cret"}}
+            for code in (301, 307, 308)])
+        client.post(AM, json=am_payload([alert("Down", "db")]))
+        rows = wait(lambda: (lambda r: r if all(n["state"] != "pending" for n in r) else None)(
+            client.get(API + "/notifications").json()["notifications"]))
+        state = {n["target"]: (n["state"], n["last_error"]) for n in rows}
+        assert state["r307"] == ("delivered", "") and state["r308"] == ("delivered", "")
+        assert sorted(p for p, _ in rx.bodies) == ["/moved/307", "/moved/308"]
+        assert all(b["event"] == "opened" for _, b in rx.bodies)
+        assert all(h["x-token"] == "s3cret" for h in rx.headers)  # the same host: the target's headers go along
+        assert state["r301"][0] == "dead" and f"http://127.0.0.1:{rx.port}/moved/301" in state["r301"][1]
+    finally:
+        moved.close()
+        rx.close()
+
+
+def test_a_webhook_moved_to_another_host_gets_the_post_without_the_targets_secret_headers(client) -> None:  # noqa: ANN001
+    rx = Receiver(free_port())
+    moved = Redirector(free_port(), f"http://localhost:{rx.port}/moved")
+    try:
+        client.put(API + "/notifications/targets", json=[
+            {"name": "hook", "url": f"http://127.0.0.1:{moved.port}/307", "headers": {"X-Token": "s3cret"}}])
+        client.post(AM, json=am_payload([alert("Down", "db")]))
+        wait(lambda: client.get(API + "/notifications", params={"state": "delivered"}).json()["notifications"])
+        [(path, _)] = rx.bodies
+        assert path == "/moved/307" and "x-token" not in rx.headers[0]
+    finally:
+        moved.close()
         rx.close()

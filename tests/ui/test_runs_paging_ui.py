@@ -20,14 +20,21 @@ def test_empty_experiment_tells_how_to_log_a_first_run(page) -> None:  # noqa: A
     assert not page.js_errors
 
 
-def test_server_side_paging_moves_through_pages_of_100(page, ui_server) -> None:  # noqa: ANN001
+def _experiment_with_runs(url: str, name: str, runs: int, prefix: str) -> str:
+    """An experiment of ``runs`` runs named ``prefix-000``…, started in that order; returns its id."""
     from mlflow import MlflowClient
+
+    client = MlflowClient(url)
+    exp = client.create_experiment(name)
+    for i in range(runs):
+        client.create_run(exp, run_name=f"{prefix}-{i:03d}", start_time=1_700_000_000_000 + i)
+    return exp
+
+
+def test_server_side_paging_moves_through_pages_of_100(page, ui_server) -> None:  # noqa: ANN001
     from playwright.sync_api import expect
 
-    client = MlflowClient(ui_server.url)
-    exp = client.create_experiment("ui-paging")
-    for i in range(123):
-        client.create_run(exp, run_name=f"paged-{i:03d}", start_time=1_700_000_000_000 + i)
+    exp = _experiment_with_runs(ui_server.url, "ui-paging", 123, "paged")
     page.goto(f"/#/runs?exp={exp}")
     rows = page.locator("#runs-table tbody tr")
     expect(rows).to_have_count(100)
@@ -45,13 +52,9 @@ def test_server_side_paging_moves_through_pages_of_100(page, ui_server) -> None:
 def test_a_reloaded_or_shared_later_page_keeps_its_number_and_previous(page, ui_server) -> None:  # noqa: ANN001
     # The page tokens before the current one lived only in memory: page 3 reloaded said "Page 1, runs 1-100"
     # and Previous jumped to the first page.
-    from mlflow import MlflowClient
     from playwright.sync_api import expect
 
-    client = MlflowClient(ui_server.url)
-    exp = client.create_experiment("ui-paging-reload")
-    for i in range(205):
-        client.create_run(exp, run_name=f"deep-{i:03d}", start_time=1_700_000_000_000 + i)
+    exp = _experiment_with_runs(ui_server.url, "ui-paging-reload", 205, "deep")
     page.goto(f"/#/runs?exp={exp}")
     rows = page.locator("#runs-table tbody tr")
     expect(rows).to_have_count(100)

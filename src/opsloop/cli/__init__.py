@@ -7,6 +7,7 @@ import sys
 import click
 
 from opsloop import __version__
+from opsloop.cli._http import checked_url
 from opsloop.cli._output import run_cli_errors
 
 __all__ = ["cli", "main"]
@@ -14,7 +15,7 @@ __all__ = ["cli", "main"]
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="opsloop")
-@click.option("--url", envvar=["OPSLOOP_URL", "MLFLOW_TRACKING_URI"], default=None,
+@click.option("--url", envvar=["OPSLOOP_URL", "MLFLOW_TRACKING_URI"], default=None, callback=checked_url,
               help="opsloop server that every command reads from, and models:/ URIs and validations go "
                    "to (env OPSLOOP_URL or MLFLOW_TRACKING_URI); without it, the embedded store in "
                    "--data-dir is used.")

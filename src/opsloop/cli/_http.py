@@ -8,9 +8,30 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
+
 from opsloop.errors import InvalidInputError, OpsloopError, StorageError
 
-__all__ = ["server_json"]
+__all__ = ["checked_url", "server_json"]
+
+
+def checked_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback of a ``--url`` option: an http(s) URL that cannot be parsed (``http://[::1``,
+    ``http://host:port``, ``http://``) is refused where it is given, as a usage error naming the option.
+
+    Other schemes pass through: the top-level ``--url`` may be an MLflow store URI (``sqlite:…``).
+    """
+    if not value or not value.startswith(("http://", "https://")):
+        return value
+    import httpx
+
+    try:
+        host = httpx.URL(value).host
+    except httpx.InvalidURL as exc:
+        raise click.BadParameter(f"{value!r} is not a valid URL: {exc}", ctx, param) from None
+    if not host:
+        raise click.BadParameter(f"{value!r} names no host", ctx, param)
+    return value
 
 
 def server_json(base_url: str, method: str, path: str, *, timeout: float = 30.0, **kwargs: Any) -> dict[str, Any]:

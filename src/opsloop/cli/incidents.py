@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from opsloop.cli._http import server_json
+from opsloop.cli._http import checked_url, server_json
 from opsloop.cli._output import emit, fail
 from opsloop.errors import OpsloopError
 
@@ -52,7 +52,7 @@ DEFAULT_URL = "http://127.0.0.1:5000"
 
 
 @click.group("incidents")
-@click.option("--url", envvar="OPSLOOP_URL", default=None, metavar="URL",
+@click.option("--url", envvar="OPSLOOP_URL", default=None, metavar="URL", callback=checked_url,
               help=f"The opsloop server (or set OPSLOOP_URL; default {DEFAULT_URL}).")
 @click.pass_context
 def incidents(ctx: click.Context, url: str | None) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from opsloop.cli._http import checked_url
 from opsloop.errors import InvalidInputError, OpsloopError
 
 __all__ = ["model_resolver", "predict", "serve"]
@@ -92,7 +93,7 @@ def _health_policy(window: float | None, min_requests: int | None, max_error_rat
               help="Training/reference data (parquet or CSV) for drift.")
 @click.option("--drift-interval", default=0.0, show_default=True, type=float,
               help="Compute drift every N seconds (0: only on demand).")
-@click.option("--report-to", default=None, metavar="URL",
+@click.option("--report-to", default=None, metavar="URL", callback=checked_url,
               help="opsloop server whose AIOps pipeline gets the drift and performance signals (default: the "
                    "top-level --url / OPSLOOP_URL when it is an http URL; 'none' to keep them here only).")
 @click.option("--health-window", type=click.FloatRange(1, 3600), default=None,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from opsloop.cli._http import checked_url
 from opsloop.cli._output import emit, fail
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def _source_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(command)
     command = click.option("--data-dir", type=click.Path(path_type=Path), default=None,
                            help="Embedded store folder (default: from opsloop settings).")(command)
-    command = click.option("--url", default=None, metavar="URL",
+    command = click.option("--url", default=None, metavar="URL", callback=checked_url,
                            help="Tracking server, e.g. http://127.0.0.1:5000 (default: the top-level --url, "
                                 "OPSLOOP_URL or an http MLFLOW_TRACKING_URI, else the embedded store).")(command)
     return command

@@ -63,7 +63,7 @@ def _level(labels: dict[str, str]) -> str | None:
 def _entry(out: Decoded, limits: Limits, labels: dict[str, str], t: float, line: str, meta: dict[str, str] | None,
            now: float, severity: str | None) -> None:
     out.signals.append(limits.signal(
-        time=t, now=now, source="loki", kind=SignalKind.LOG, labels=labels, severity=severity or "info",
+        time=limits.time(t, now, "timestamp"), now=now, source="loki", kind=SignalKind.LOG, labels=labels, severity=severity or "info",
         text=line, evidence={"metadata": meta} if meta else None,
     ))
 

@@ -239,7 +239,7 @@ def _log(out: Decoded, limits: Limits, resource: dict[str, str], attrs: dict[str
         labels = dict(resource)
     t = t_ns / 1e9 if t_ns else now
     if t > now + limits.max_future_skew_s or t < now - limits.max_past_s:
-        limits.time(t, now)
+        limits.time(t, now, "timeUnixNano")
     if len(text) > limits.max_text_bytes:
         text = text[: limits.max_text_bytes]
     out.signals.append(Signal(t, "otlp", SignalKind.LOG, service_of(labels), labels, sev, text, {}, "firing",
@@ -308,7 +308,7 @@ def _point(out: Decoded, limits: Limits, resource: dict[str, str], attrs: dict[s
         name, q = name.split("{quantile=")
         attrs = {**attrs, "quantile": q.rstrip("}")}
     labels = limits.labels({**resource, **attrs, "__name__": name})
-    t = limits.time(t_ns / 1e9 if t_ns else now, now)
+    t = limits.time(t_ns / 1e9 if t_ns else now, now, "timeUnixNano")
     if not math.isnan(value):
         out.points.append(MetricPoint(labels, t, value))
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import QueuePool
 
 from opsloop.errors import InvalidInputError, MissingDependencyError, StorageError
@@ -127,28 +127,58 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A connection in a write transaction, committed on success, rolled back on error."""
-        if self.is_sqlite:
-            with self._write_lock, self.engine.connect() as conn:
-                conn.info["begin_immediate"] = True
-                conn.begin()
-                try:
+        """A connection in a write transaction, committed on success, rolled back on error.
+
+        Raises:
+            StorageError: the database cannot be reached, or the connection was lost.
+        """
+        with self._reachable():
+            if self.is_sqlite:
+                with self._write_lock, self._connect() as conn:
+                    conn.info["begin_immediate"] = True
+                    conn.begin()
+                    try:
+                        yield conn
+                    except BaseException:
+                        conn.rollback()
+                        raise
+                    conn.commit()
+                if self._checkpointer is not None:
+                    self._checkpointer.committed()
+            else:
+                with self._connect() as conn, conn.begin():
                     yield conn
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.commit()
-            if self._checkpointer is not None:
-                self._checkpointer.committed()
-        else:
-            with self.engine.begin() as conn:
-                yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        """A connection for reads (rolled back after). Raises ``StorageError`` as ``write`` does."""
+        with self._reachable(), self._connect() as conn:
             yield conn
             conn.rollback()
+
+    def _connect(self) -> Connection:
+        try:
+            return self.engine.connect()
+        except DBAPIError as exc:  # no connection could be opened: the database is down or unreachable
+            raise self._unavailable(exc) from exc
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """A connection lost mid-transaction (the database restarted or went away) is a ``StorageError``, which
+        callers answer as "temporarily unavailable, retry"; the pool drops that connection (pre-ping replaces
+        the others), so the next call works once the database is back."""
+        try:
+            yield
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: DBAPIError) -> StorageError:
+        where = self.engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        log.warning("the database %s is unavailable: %s", where, reason)
+        return StorageError(f"the database is unavailable ({where}): {reason}")
 
     def dispose(self) -> None:
         if self._checkpointer is not None:

@@ -251,3 +251,25 @@ def test_an_alerts_annotations_and_its_prometheus_source_show_under_its_signal(p
     expect(bad_row).to_have_count(1)
     expect(bad_row.locator("a")).to_have_count(0)
     assert not page.js_errors
+
+
+def test_the_list_and_an_incident_recover_by_themselves_after_a_failed_refresh(page, incidents_api: str) -> None:  # noqa: ANN001
+    """A refresh that fails (the server restarting) left the list on its error until an incident changed,
+    and stopped the incident page's polling for good."""
+    import re
+
+    from playwright.sync_api import expect
+
+    httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=_alert("CertExpiring", "blip-edge", 5400)
+               ).raise_for_status()
+    [inc] = httpx.get(f"{incidents_api}/api/opsloop/v1/incidents", params={"service": "blip-edge"}).json()["incidents"]
+    api = re.compile(r"/api/opsloop/v1/incidents(/\d+)?(\?.*)?$")
+    for view, ready in (("/#/incidents?q=CertExpiring", "#incidents-table"), (f"/#/incidents/{inc['id']}", "#signals-table")):
+        page.goto(view)
+        expect(page.locator(ready)).to_be_visible()
+        page.route(api, lambda route: route.abort())
+        expect(page.locator(".error-box")).to_be_visible(timeout=10_000)
+        page.unroute(api)
+        expect(page.locator(".error-box")).to_have_count(0, timeout=10_000)
+        expect(page.locator(ready)).to_contain_text("blip-edge")
+    assert not page.js_errors

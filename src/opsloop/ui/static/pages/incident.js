@@ -16,6 +16,7 @@ export async function render(root, ctx) {
   let lastStamp = null;
   let catalogue;  // the configured runbooks: fetched once per visit, only the runs are polled
   const msg = h('div', { 'aria-live': 'polite' });
+  const stale = h('div', { 'aria-live': 'polite' });  // a failed refresh, above the last incident drawn
   ctx.onCleanup(() => clearTimeout(timer));
 
   async function load() {
@@ -29,9 +30,16 @@ export async function render(root, ctx) {
         clear(root, emptyState('Incidents are not available on this server', 'This server does not serve /api/opsloop/v1/incidents yet.'));
       } else if (err instanceof ApiError && err.status === 404) {
         clear(root, emptyState('Incident not found', `No incident ${id}. It may have been merged into another one; go back to the incidents list.`));
-      } else clear(root, errorBox(err, 'Loading the incident'));
+      } else {
+        // a blip (the server restarting, the network): say so above the last view and keep polling
+        clear(stale, errorBox(err, 'Refreshing the incident'));
+        if (!root.contains(stale)) clear(root, stale);
+        timer = setTimeout(load, POLL_MS);
+      }
       return;
     }
+    stale.replaceChildren();
+    if (!root.contains(msg)) lastStamp = null;  // only the error was drawn: draw the incident
     if (catalogue === undefined) catalogue = ((await orNull(ops.runbooks())) || {}).runbooks || null;
     const runs = catalogue && await orNull(ops.runbookRuns({ incident_id: id, limit: 50 }));
     inc.runbooks = runs ? { runbooks: catalogue, runs: runs.runs || [] } : null;
@@ -73,6 +81,7 @@ export async function render(root, ctx) {
       h('h1', {}, inc.title || id, badge(inc.state), badge(inc.severity)),
       h('p', { class: 'subtitle', text: `Incident ${inc.id} · ${(inc.services && inc.services.length ? inc.services : [inc.service]).filter(Boolean).join(', ') || 'no service'}` }),
       modelLinks(signals),
+      stale,
       msg,
       section('Actions', actions(inc, act)),
       h('div', { class: 'grid2' },

@@ -87,6 +87,7 @@ export async function render(root, ctx) {
         return;
       }
       clear(host, errorBox(err, 'Loading incidents'));
+      lastStamp = '';  // the error replaced the table: the next answer redraws it even when nothing changed
     }
     if (ctx.alive()) timer = setTimeout(poll, document.hidden ? POLL_MS * 4 : POLL_MS);
   }

@@ -306,16 +306,25 @@ def describe(run: dict[str, Any], fields: dict[str, Any]) -> str:
         champion = verdict.get("champion_version")
         if state == SUCCEEDED:
             return f"runbook {name!r}: {model} version {cand} passed its gate; {model}@{alias} → version {cand}"
-        failed = [r["rule"] for r in verdict.get("rules", []) if r.get("status") not in ("passed", "skipped")]
+        failed = [_why(r) for r in verdict.get("rules", []) if r.get("status") not in ("passed", "skipped")]
         stays = f"stays at version {champion}" if champion else "stays unset"
-        return (f"runbook {name!r}: {model} version {cand} failed its gate ({', '.join(failed) or 'not passed'}); "
-                f"{model}@{alias} {stays}")
+        return (f"runbook {name!r}: {model} version {cand} failed its gate ({'; '.join(failed) or 'not passed'}); "
+                f"{model}@{alias} {stays}")[:1000]
     tried = run.get("_attempt")  # (attempt, attempts) of a command with retries
     attempt = f"attempt {tried[0]} of {tried[1]}" if tried else ""
     if state == SUCCEEDED:
         return f"runbook {name!r} succeeded (exit {fields.get('exit_code')}{', ' + attempt if attempt else ''})"
     why = fields.get("error") or "unknown error"
     return (f"runbook {name!r} failed ({attempt}): {why}" if attempt else f"runbook {name!r} failed: {why}")[:1000]
+
+
+def _why(rule: dict[str, Any]) -> str:
+    """A rule the candidate did not pass, with what it measured: ``accuracy >= 0.8: 0.46 (bound 0.8)``, or
+    why it could not be measured (a rule in ``error`` is not a candidate below its bound)."""
+    text, value, bound = rule.get("rule"), rule.get("candidate"), rule.get("bound")
+    if rule.get("status") == "failed" and isinstance(value, int | float) and isinstance(bound, int | float):
+        return f"{text}: {value:.4g} (bound {bound:.4g})"
+    return f"{text}: {rule.get('status')}{' — ' + rule['note'] if rule.get('note') else ''}"
 
 
 def _timeline_entry(run: dict[str, Any], now: float, text: str, **data: Any) -> dict[str, Any]:

@@ -132,3 +132,9 @@ def test_logging_to_a_server_that_is_not_mlflow_is_a_storage_error() -> None:
     transport = _transport([httpx.Response(200, text="<html>index</html>")], [])
     with pytest.raises(StorageError, match="that is not JSON"):
         transport.log_batch("r1", metrics=[("loss", 1.0, 5, 0)])
+
+
+def test_a_persistent_5xx_is_a_storage_error_the_metric_sender_waits_out() -> None:
+    transport = _transport([httpx.Response(502, text="<html>Bad Gateway</html>")] * 4, [])
+    with pytest.raises(StorageError, match="HTTP 502"):
+        transport.log_batch("r1", metrics=[("loss", 1.0, 5, 0)])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
-from opsloop.errors import InvalidInputError, InvalidStateError
+from opsloop.errors import InvalidInputError, InvalidStateError, RateLimitedError, StorageError
 from opsloop.mlops.tracking import limits
 from opsloop.mlops.tracking.entities import Dataset, DatasetInput, RunInfo
 from opsloop.sdk.batching import MetricBatcher
@@ -39,6 +40,7 @@ __all__ = ["Run"]
 _BATCH = limits.MAX_PARAMS_TAGS_PER_BATCH
 _TERMINAL = ("FINISHED", "FAILED", "KILLED")
 _INT64 = 2**63
+_log = logging.getLogger("opsloop.sdk")
 
 
 def _now_ms() -> int:
@@ -96,7 +98,22 @@ class Run:
 
     # -- metrics (queued) ---------------------------------------------------------------------------
     def _send_points(self, points: list[Point]) -> None:
-        self._transport.log_batch(self.id, metrics=points)
+        """Send one batch (on the sender thread), resending it while the backend is unreachable, up to the
+        transport's ``outage_patience``: a server restart must not lose the points logged meanwhile. A resent
+        batch is not doubled: the store keeps one copy of an identical point."""
+        deadline, pause = time.monotonic() + self._transport.outage_patience, 0.5
+        while True:
+            try:
+                self._transport.log_batch(self.id, metrics=points)
+                return
+            except (StorageError, RateLimitedError) as exc:
+                if time.monotonic() + pause > deadline:
+                    raise
+                if pause == 0.5:
+                    _log.warning("opsloop: run %s: cannot send metrics (%s); retrying for up to %.0f s",
+                                 self.id, exc, self._transport.outage_patience)
+            time.sleep(pause)
+            pause = min(pause * 2, 10.0)
 
     def _point(self, key: str, value: Any, step: int | None, timestamp: int) -> Point:
         if key not in self._known_keys:

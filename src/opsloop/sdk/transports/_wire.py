@@ -31,12 +31,18 @@ def error_from_body(status: int, body: Any, text: str) -> errors.OpsloopError:
         cls = _CODES.get(str(body.get("error_code")))
         if cls is errors.InvalidInputError and NOT_ACTIVE in body["message"]:
             cls = NotActiveError  # MLflow's code for a write to a deleted run or experiment
-        if cls is None:
-            cls = errors.NotFoundError if status == 404 else errors.OpsloopError
         field = body.get("field") if isinstance(body.get("field"), str) else None
-        return cls(body["message"], field=field)
-    cls = errors.NotFoundError if status == 404 else errors.OpsloopError
-    return cls(f"server answered HTTP {status}: {text[:300]}")
+        return (cls or _by_status(status))(body["message"], field=field)
+    return _by_status(status)(f"server answered HTTP {status}: {text[:300]}")
+
+
+def _by_status(status: int) -> type[errors.OpsloopError]:
+    """The error of an answer without a known MLflow error code: a 5xx is the server's trouble, not the caller's."""
+    if status == 404:
+        return errors.NotFoundError
+    if status == 429:
+        return errors.RateLimitedError
+    return errors.StorageError if status >= 500 else errors.OpsloopError
 
 
 def num(value: float) -> float | str:

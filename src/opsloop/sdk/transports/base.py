@@ -38,7 +38,14 @@ def artifact_base(artifact_uri: str) -> str:
 
 
 class Transport(ABC):
-    """Tracking operations the SDK needs, in domain terms."""
+    """Tracking operations the SDK needs, in domain terms.
+
+    Attributes:
+        outage_patience: seconds a background metric batch keeps being resent while the backend cannot be
+            reached (``StorageError``, ``RateLimitedError``), e.g. during a server restart; 0 gives up at once.
+    """
+
+    outage_patience: float = 0.0
 
     # -- experiments ------------------------------------------------------------------------------
     @abstractmethod

@@ -88,12 +88,16 @@ class HttpTransport(Transport):
         headers: extra headers on every request (e.g. ``Authorization``).
         http_transport: an httpx transport to send through instead of the network
             (``httpx.MockTransport`` in tests).
+        outage_patience: seconds a run's background metric batch keeps being resent after ``retries`` gave
+            up (the server is restarting, a proxy answers 502…) before its points are reported lost.
     """
 
     def __init__(self, url: str, *, timeout: float = 60.0, retries: Retries | None = None,
-                 headers: dict[str, str] | None = None, http_transport: httpx.BaseTransport | None = None) -> None:
+                 headers: dict[str, str] | None = None, http_transport: httpx.BaseTransport | None = None,
+                 outage_patience: float = 120.0) -> None:
         self.url = url.rstrip("/")
         self.retries = retries or Retries()
+        self.outage_patience = outage_patience
         try:
             host = httpx.URL(self.url).host
         except httpx.InvalidURL as exc:

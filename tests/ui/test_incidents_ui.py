@@ -273,3 +273,11 @@ def test_the_list_and_an_incident_recover_by_themselves_after_a_failed_refresh(p
         expect(page.locator(".error-box")).to_have_count(0, timeout=10_000)
         expect(page.locator(ready)).to_contain_text("blip-edge")
     assert not page.js_errors
+
+
+def test_a_link_to_an_incident_id_that_is_no_number_says_not_found(page, incidents_api: str) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    page.goto("/#/incidents/not-a-number")
+    expect(page.locator(".empty-state h2")).to_have_text("Incident not found")
+    assert not page.js_errors

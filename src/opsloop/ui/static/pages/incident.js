@@ -28,8 +28,10 @@ export async function render(root, ctx) {
       if (!ctx.alive()) return;
       if (err instanceof ApiError && err.missingEndpoint) {
         clear(root, emptyState('Incidents are not available on this server', 'This server does not serve /api/opsloop/v1/incidents yet.'));
-      } else if (err instanceof ApiError && err.status === 404) {
+      } else if (err instanceof ApiError && (err.status === 404 || err.status === 422)) {  // 422: not an incident id
         clear(root, emptyState('Incident not found', `No incident ${id}. It may have been merged into another one; go back to the incidents list.`));
+      } else if (err instanceof ApiError && err.status >= 400 && err.status < 500) {
+        clear(root, errorBox(err, 'Loading the incident'));  // the server refuses it: asking again will not help
       } else {
         // a blip (the server restarting, the network): say so above the last view and keep polling
         clear(stale, errorBox(err, 'Refreshing the incident'));

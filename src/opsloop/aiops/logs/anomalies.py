@@ -34,6 +34,10 @@ class LogAnomalyConfig:
         min_count: a rise must reach this many lines in a bucket to be reported.
         slot_seconds, season_slots: the seasonal slot (default: hour of the week).
         max_series: series tracked (templates plus one error series per service).
+        late_seconds: a line dated more than this before the open bucket (a shipper's backlog after an
+            outage, a Collector's retry queue) is not counted in rates: its own bucket was judged
+            already, and counted in the open one it would read as a surge. Lines less late (a host
+            whose clock lags its neighbours') count in the open bucket.
     """
 
     bucket_seconds: int = 300
@@ -44,12 +48,15 @@ class LogAnomalyConfig:
     slot_seconds: int = 3600
     season_slots: int = 168
     max_series: int = 50_000
+    late_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         if self.bucket_seconds < 1 or self.slot_seconds < 1 or self.season_slots < 1:
             raise InvalidInputError("bucket and slot sizes must be positive", field="bucket_seconds")
         if self.z_threshold <= 0:
             raise InvalidInputError("z_threshold must be positive", field="z_threshold")
+        if not self.late_seconds >= 0:
+            raise InvalidInputError("late_seconds must not be negative", field="late_seconds")
 
 
 class LogAnomalyDetector:
@@ -88,6 +95,8 @@ class LogAnomalyDetector:
             self._texts[match.template_id] = template_text
         if match.change == "created" and time - first >= self.config.warmup_seconds:
             signals.append(self._new_template(match, time, level, template_text, message))
+        if self._bucket is not None and time < self._bucket - self.config.late_seconds:
+            return signals  # late: its own bucket was judged already
         self._bump((service, match.template_id))
         if level and is_error_level(level):
             self._bump((service, _ERRORS))

@@ -102,3 +102,23 @@ def test_a_series_with_a_long_label_value_charts_within_the_window(page, ui_serv
     expect(page.locator("#metric-chart")).to_contain_text("5 samples")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert page.js_errors == []
+
+
+def test_a_link_to_a_series_past_the_first_500_charts_it_and_an_unknown_one_says_so(page, ui_server) -> None:  # noqa: ANN001
+    # The page looked for a linked series (an incident's "Full series history") in the first 500 of its name
+    # only: a metric with a series per pod showed "Pick a series" for the rest, and so did an unknown one.
+    from playwright.sync_api import expect
+
+    now = time.time()
+    body = encode_remote_write([({"__name__": "pod_cpu", "job": "k8s", "pod": f"web-{i:04d}"}, [(now - 30, i), (now, i)])
+                                for i in range(520)])
+    assert httpx.post(ui_server.url + "/api/v1/write", content=body, headers=PB).status_code == 204
+    every = httpx.get(ui_server.url + API + "/metrics/series", params={"name": "pod_cpu", "limit": 5000}).json()["series"]
+    late = every[510]
+    page.goto(f"/#/metrics?series={late['series']}&name=pod_cpu")
+    chart = page.locator("#metric-chart")
+    expect(chart).to_contain_text(f'pod="{late["labels"]["pod"]}"')
+    expect(chart.locator("svg.chart")).to_be_visible()
+    page.goto("/#/metrics?series=0123456789abcdef&name=pod_cpu")
+    expect(chart).to_contain_text("No series 0123456789abcdef here")
+    assert page.js_errors == []

@@ -10,6 +10,8 @@ import { setQuery } from '../router.js';
 
 const RANGES = [['15m', 900], ['1h', 3600], ['6h', 6 * 3600], ['24h', 86400], ['7d', 7 * 86400], ['all', 0]];
 const POINTS = 600;
+const LIST = 500;  // series in the table
+const FIND = 5000;  // series looked through for a linked one past the table
 
 const SEND_METRICS = (origin) => `# Prometheus (prometheus.yml): stream every sample with remote_write
 remote_write:
@@ -47,6 +49,7 @@ export async function render(root, ctx) {
 
   let controller = null;
   let list = [];
+  let missing = '';  // a linked series that is not (or no longer) known
 
   function sync() { setQuery(f, { push: false }); }
 
@@ -60,7 +63,7 @@ export async function render(root, ctx) {
   async function loadSeries() {
     clear(tableHost, loading());
     try {
-      list = (await ops.metricSeries({ name: f.name, service: f.service, limit: 500 })).series;
+      list = (await ops.metricSeries({ name: f.name, service: f.service, limit: LIST })).series;
     } catch (err) {
       if (err.name === 'AbortError' || !ctx.alive()) return;
       clear(tableHost, err instanceof ApiError && err.missingEndpoint
@@ -76,7 +79,17 @@ export async function render(root, ctx) {
       clear(chartHost);
       return;
     }
-    if (!list.some((s) => s.series === f.series)) f.series = list.length === 1 ? list[0].series : '';
+    if (f.series && !list.some((s) => s.series === f.series) && list.length >= LIST) {
+      // a linked series past the first page (a metric with a series per pod): look further for it
+      const more = await ops.metricSeries({ name: f.name, service: f.service, limit: FIND }).then((r) => r.series).catch(() => []);
+      if (!ctx.alive()) return;
+      const found = more.find((s) => s.series === f.series);
+      if (found) list = [found, ...list];
+    }
+    if (!list.some((s) => s.series === f.series)) {
+      missing = f.series;
+      f.series = list.length === 1 ? list[0].series : '';
+    }
     drawTable();
     await drawChart();
   }
@@ -95,15 +108,18 @@ export async function render(root, ctx) {
     clear(tableHost, h('div', { class: 'table-wrap' }, h('table', { id: 'series-table', 'aria-label': 'Metric series' },
       h('thead', {}, h('tr', {}, ['Metric', 'Service', 'Labels', 'Latest', 'Seen'].map((t, i) => h('th', { scope: 'col', class: i === 3 ? 'num' : '', text: t })))),
       h('tbody', {}, rows))),
-    list.length >= 500 ? h('p', { class: 'muted', text: 'Showing the first 500 series; narrow the filters to see others.' }) : null);
+    list.length >= LIST ? h('p', { class: 'muted', text: `Showing the first ${LIST} series; narrow the filters to see others.` }) : null);
   }
 
   async function drawChart() {
     const s = list.find((x) => x.series === f.series);
     if (!s) {
-      clear(chartHost, h('p', { class: 'muted', text: 'Pick a series below to chart it.' }));
+      clear(chartHost, missing
+        ? h('p', { class: 'notice', role: 'status', text: `No series ${missing} here: it may have aged out of the kept history (ingestion.metric_history_days). Pick a series below to chart it.` })
+        : h('p', { class: 'muted', text: 'Pick a series below to chart it.' }));
       return;
     }
+    missing = '';
     if (controller) controller.abort();
     controller = new AbortController();
     const span = (RANGES.find(([label]) => label === f.range) || RANGES[2])[1];

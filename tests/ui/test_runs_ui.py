@@ -283,3 +283,15 @@ def test_a_long_parameter_value_stays_short_in_the_runs_table_and_in_compare(pag
     row.locator("summary").first.click()
     expect(row.locator("details[open]")).to_contain_text("y" * 5000)
     assert not page.js_errors
+
+
+def test_compare_of_runs_that_do_not_exist_names_them_instead_of_empty_sections(page, runs) -> None:  # noqa: ANN001
+    # "Compare 0 runs" followed by empty Parameters, Metrics and chart sections.
+    from playwright.sync_api import expect
+
+    page.goto("/#/compare?runs=gone1,gone2")
+    expect(page.locator(".error-box")).to_have_count(2)
+    expect(page.locator(".error-box").first).to_contain_text("gone1")
+    expect(page.locator("h1")).to_have_text("Compare runs")
+    expect(page.locator("#params-diff, #parallel-coords")).to_have_count(0)
+    assert not page.js_errors

@@ -18,6 +18,12 @@ export async function render(root, ctx) {
   const settled = await Promise.allSettled(ids.map((id) => mlflow.getRun(id)));
   const runs = settled.filter((s) => s.status === 'fulfilled').map((s) => s.value.run);
   const failed = settled.map((s, i) => [s, ids[i]]).filter(([s]) => s.status === 'rejected');
+  if (!runs.length) {
+    clear(root, h('nav', { class: 'breadcrumb' }, h('a', { href: href('/runs'), text: 'Runs' }), ' / '),
+      h('h1', { text: 'Compare runs' }), failed.map(([s, id]) => errorBox(s.reason, `Loading run ${id}`)),
+      h('p', { class: 'muted', text: 'None of these runs could be read. Pick runs again in the runs table.' }));
+    return;
+  }
   const colors = Object.fromEntries(runs.map((r, i) => [r.info.run_id, PALETTE[i % PALETTE.length]]));
   const name = (r) => r.info.run_name || r.info.run_id;
   const params = runs.map((r) => kv(r.data.params));

@@ -242,10 +242,8 @@ def _log(out: Decoded, limits: Limits, resource: dict[str, str], attrs: dict[str
         limits.time(t, now, "timeUnixNano")
     if len(text) > limits.max_text_bytes:
         text = text[: limits.max_text_bytes]
-    # the resource says which service wrote the record; a record attribute called "service" (the remote
-    # service a call went to, say) names it only where the resource names none
-    service = service_of(resource) or service_of(labels)
-    out.signals.append(Signal(t, "otlp", SignalKind.LOG, service, labels, sev, text, {}, "firing", evidence))
+    out.signals.append(Signal(t, "otlp", SignalKind.LOG, service_of(labels), labels, sev, text, {}, "firing",
+                              evidence))
 
 
 def _metrics_json(body: bytes, limits: Limits, now: float) -> Decoded:

@@ -8,13 +8,25 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from tests.aiops.ingestion._helpers import API
 
 from opsloop.aiops.pipeline import Pipeline
 from opsloop.aiops.runbooks import ModelGate, RunbookRunner
 from opsloop.core.signals import Severity, Signal
+from opsloop.settings import Settings, load_settings
 
 FINAL = ("succeeded", "failed", "gate_failed")
+# Parametrizes a test over the SQL backends its ``backend`` argument names (see ``backend_settings``).
+BACKENDS = pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+
+
+def backend_settings(backend: str, tmp_path: Any, request: pytest.FixtureRequest) -> Settings:
+    """Settings of an embedded store in ``tmp_path``, on a database of its own on PostgreSQL for ``postgres``."""
+    storage = {"data_dir": str(tmp_path / "data")}
+    if backend == "postgres":
+        storage["database_url"] = request.getfixturevalue("postgres_url")
+    return load_settings({"storage": storage}, environ={})
 
 
 def python(code: str) -> list[str]:

@@ -9,22 +9,18 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.aiops.runbooks._helpers import python, runs, wait_runs
+from tests.aiops.runbooks._helpers import BACKENDS, backend_settings, python, runs, wait_runs
 
 from opsloop.aiops.pipeline import Pipeline
 from opsloop.core.signals import Severity, Signal
 from opsloop.runtime import build_runtime
 from opsloop.server.app import create_app
-from opsloop.settings import load_settings
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@BACKENDS
 def test_a_run_queued_while_no_runner_runs_is_run_when_the_server_starts(backend: str, tmp_path: Path,
                                                                           request: pytest.FixtureRequest) -> None:
-    storage = {"data_dir": str(tmp_path / "data")}
-    if backend == "postgres":
-        storage["database_url"] = request.getfixturevalue("postgres_url")
-    settings = load_settings({"storage": storage}, environ={})
+    settings = backend_settings(backend, tmp_path, request)
     runtime = build_runtime(settings)
     try:
         pipeline = Pipeline(runtime.aiops)

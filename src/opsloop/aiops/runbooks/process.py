@@ -2,7 +2,8 @@
 
 The program runs in its own process group, so a timeout (or the server stopping) kills what it
 started too. Standard output and error are read together as they come and only the last
-``tail_chars`` characters are kept, so a chatty program cannot fill the server's memory.
+``tail_chars`` characters are kept, so a chatty program cannot fill the server's memory. Bytes that are not
+UTF-8, and NULs, read as U+FFFD.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ class _Tail:
             self.size -= len(self.chunks.popleft())
 
     def text(self) -> str:
-        return b"".join(self.chunks).decode("utf-8", errors="replace")[-self.limit:]
+        # A NUL (binary output, ``find -print0``) cannot be stored in PostgreSQL text: it reads as the
+        # replacement character, as undecodable bytes do.
+        return b"".join(self.chunks).decode("utf-8", errors="replace")[-self.limit:].replace("\x00", "\ufffd")
 
 
 async def _pump(stream: asyncio.StreamReader, tail: _Tail) -> None:

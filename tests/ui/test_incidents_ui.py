@@ -281,3 +281,30 @@ def test_a_link_to_an_incident_id_that_is_no_number_says_not_found(page, inciden
     page.goto("/#/incidents/not-a-number")
     expect(page.locator(".empty-state h2")).to_have_text("Incident not found")
     assert not page.js_errors
+
+
+def test_the_list_shows_assignees_and_filters_to_mine(page, incidents_api: str) -> None:  # noqa: ANN001
+    """The list had no assignee column and no way to the incidents assigned to me (the API filters by it)."""
+    from playwright.sync_api import expect
+
+    api = f"{incidents_api}/api/opsloop/v1"
+    for name, service, ago in (("TlsHandshake", "mine-gw", 9000), ("TlsHandshake", "theirs-gw", 7200)):
+        httpx.post(f"{api}/ingest/alertmanager", json=_alert(name, service, ago)).raise_for_status()
+    [mine] = httpx.get(f"{api}/incidents", params={"service": "mine-gw"}).json()["incidents"]
+    [theirs] = httpx.get(f"{api}/incidents", params={"service": "theirs-gw"}).json()["incidents"]
+    httpx.post(f"{api}/incidents/{mine['id']}/assign", json={"assignee": "alice", "actor": "alice"}).raise_for_status()
+    httpx.post(f"{api}/incidents/{theirs['id']}/assign", json={"assignee": "bob", "actor": "bob"}).raise_for_status()
+    page.goto("/#/incidents?q=TlsHandshake")
+    page.evaluate("localStorage.setItem('opsloop.actor', 'alice')")
+    rows = page.locator("#incidents-table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="theirs-gw")).to_contain_text("bob")
+    page.locator("#mine-filter").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("mine-gw")
+    expect(rows.first).to_contain_text("alice")
+    assert "assignee=alice" in page.url
+    page.reload()
+    expect(rows).to_have_count(1)
+    assert page.input_value("#assignee-filter") == "alice"
+    assert not page.js_errors

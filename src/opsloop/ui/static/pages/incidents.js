@@ -1,6 +1,6 @@
 // Incidents: a live list (polled every 2.5 s; new incidents appear without reload) with filters by
 // state, severity, service and text, kept in the URL; merge selected incidents.
-import { ops } from '../api.js';
+import { actor, ops } from '../api.js';
 import { badge, clear, emptyState, errorBox, fmtAgo, fmtEpoch, h, setTitle } from '../dom.js';
 import { href, setQuery } from '../router.js';
 
@@ -22,7 +22,8 @@ curl -XPOST ${location.origin}/api/opsloop/v1/ingest/alertmanager -H 'Content-Ty
 
 export async function render(root, ctx) {
   setTitle('Incidents');
-  const f = { state: ctx.query.get('state') || '', severity: ctx.query.get('severity') || '', service: ctx.query.get('service') || '', q: ctx.query.get('q') || '' };
+  const f = { state: ctx.query.get('state') || '', severity: ctx.query.get('severity') || '', service: ctx.query.get('service') || '',
+    assignee: ctx.query.get('assignee') || '', q: ctx.query.get('q') || '' };
   const seen = new Set();
   const selected = new Set();
   let first = true;
@@ -34,6 +35,8 @@ export async function render(root, ctx) {
     STATES.map((s) => h('option', { value: s, text: s, selected: f.state === s })));
   const sevSel = h('select', { id: 'severity-filter', 'aria-label': 'Severity' }, h('option', { value: '', text: 'Any severity' }), SEVERITIES.map((s) => h('option', { value: s, text: s, selected: f.severity === s })));
   const service = h('input', { type: 'search', id: 'service-filter', value: f.service, placeholder: 'service', 'aria-label': 'Service' });
+  const assignee = h('input', { type: 'search', id: 'assignee-filter', value: f.assignee, placeholder: 'assignee', 'aria-label': 'Assignee', size: 10 });
+  const mine = h('button', { type: 'button', id: 'mine-filter', text: 'Mine', title: 'Incidents assigned to the name you act as', onclick: () => { assignee.value = actor(); apply(); } });
   const q = h('input', { type: 'search', id: 'incident-search', class: 'grow', value: f.q, placeholder: 'Search titles and labels', 'aria-label': 'Search incidents' });
   const live = h('span', { class: 'muted', role: 'status', id: 'live-status' });
   const mergeBtn = h('button', { type: 'button', disabled: true, text: 'Merge selected', title: 'Merge the selected incidents into the oldest one' });
@@ -41,14 +44,14 @@ export async function render(root, ctx) {
   const msg = h('div', {});
 
   const apply = () => {
-    Object.assign(f, { state: stateSel.value, severity: sevSel.value, service: service.value.trim(), q: q.value.trim() });
+    Object.assign(f, { state: stateSel.value, severity: sevSel.value, service: service.value.trim(), assignee: assignee.value.trim(), q: q.value.trim() });
     setQuery(f);
     poll();
   };
   clear(root,
     h('h1', {}, 'Incidents'),
     h('form', { class: 'toolbar', role: 'search', onsubmit: (e) => { e.preventDefault(); apply(); } },
-      stateSel, sevSel, service, h('div', { class: 'grow' }, q), h('button', { type: 'submit', text: 'Apply' }), mergeBtn),
+      stateSel, sevSel, service, assignee, mine, h('div', { class: 'grow' }, q), h('button', { type: 'submit', text: 'Apply' }), mergeBtn),
     h('p', {}, h('span', { class: 'live-dot', 'aria-hidden': 'true' }), live),
     msg, host);
   stateSel.addEventListener('change', apply);
@@ -96,7 +99,7 @@ export async function render(root, ctx) {
 
   function draw(list, total) {
     // Redraw only when something changed, and keep keyboard focus on the same row's control.
-    const stamp = JSON.stringify([list.map((i) => [i.id, i.state, i.severity, i.updated_at, i.signal_count, i.title]), total, f]);
+    const stamp = JSON.stringify([list.map((i) => [i.id, i.state, i.severity, i.updated_at, i.signal_count, i.title, i.assignee]), total, f]);
     if (stamp === lastStamp) {
       host.querySelectorAll('[data-ago]').forEach((el) => { el.textContent = fmtAgo(el.dataset.ago); });
       return;
@@ -136,6 +139,7 @@ export async function render(root, ctx) {
         h('td', {}, badge(inc.state)),
         h('td', {}, badge(inc.severity)),
         h('td', { class: 'wrap' }, (inc.services && inc.services.length ? inc.services : [inc.service]).filter(Boolean).join(', ')),
+        h('td', { class: 'hide-narrow', text: inc.assignee || '' }),
         h('td', { class: 'num hide-narrow', text: inc.signal_count ?? '' }),
         h('td', { title: fmtEpoch(inc.created_at), 'data-ago': inc.created_at, text: fmtAgo(inc.created_at) }),
         h('td', { class: 'hide-narrow', title: fmtEpoch(inc.updated_at), 'data-ago': inc.updated_at, text: fmtAgo(inc.updated_at) }));
@@ -143,7 +147,7 @@ export async function render(root, ctx) {
     first = false;
     clear(host,
       h('div', { class: 'table-wrap' }, h('table', { id: 'incidents-table', 'aria-label': 'Incidents' },
-        h('thead', {}, h('tr', {}, ['', 'Title', 'State', 'Severity', 'Service', 'Signals', 'Opened', 'Updated'].map((t, i) => h('th', { scope: 'col', class: i === 5 ? 'num hide-narrow' : i === 7 ? 'hide-narrow' : '', text: t })))),
+        h('thead', {}, h('tr', {}, ['', 'Title', 'State', 'Severity', 'Service', 'Assignee', 'Signals', 'Opened', 'Updated'].map((t, i) => h('th', { scope: 'col', class: i === 6 ? 'num hide-narrow' : i === 5 || i === 8 ? 'hide-narrow' : '', text: t })))),
         h('tbody', {}, rows))),
       total > list.length ? h('p', { class: 'muted', text: `Showing the ${list.length} most recent of ${total}; narrow the filters to see others.` }) : null);
     mergeBtn.disabled = [...selected].filter((id) => seen.has(id)).length < 2;

@@ -12,11 +12,22 @@ import click
 
 from opsloop.errors import OpsloopError
 
-__all__ = ["emit", "fail", "json_text", "run_cli_errors"]
+__all__ = ["emit", "fail", "json_text", "printable", "run_cli_errors"]
+
+# C0 and C1 control characters but the newline, as visible escapes: names, params, tags and alert texts come
+# from whoever logs or alerts, and an ESC or CSI in them would drive the terminal (recolour, clear, move the
+# cursor) and shift the columns of a table.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x0A}
+_CONTROLS.update({0x09: "\\t", 0x0D: "\\r"})
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (but newlines) written as visible escapes such as ``\\x1b``."""
+    return text.translate(_CONTROLS)
 
 
 def fail(message: str, code: int = 1) -> None:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {printable(message)}", err=True)
     raise SystemExit(code)
 
 
@@ -30,7 +41,7 @@ def run_cli_errors(call: Callable[[], Any]) -> int:
         exc.show()
         return exc.exit_code
     except OpsloopError as exc:
-        click.echo(f"error: {exc.message}", err=True)
+        click.echo(f"error: {printable(exc.message)}", err=True)
         return 1
     except OSError as exc:  # a destination that cannot be created or written, a full disk…
         where = f": {exc.filename}" if exc.filename else ""
@@ -69,9 +80,9 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: boo
     from rich.text import Text
 
     # cells and titles are user data: Text keeps "[/var]" or "[bold]" literal instead of parsing it as markup
-    table = Table(title=None if title is None else Text(title), show_lines=False)
+    table = Table(title=None if title is None else Text(printable(title)), show_lines=False)
     for col in columns:
         table.add_column(Text(col), overflow="fold")
     for row in rows:
-        table.add_row(*[Text("" if row.get(c) is None else str(row.get(c))) for c in columns])
+        table.add_row(*[Text("" if row.get(c) is None else printable(str(row.get(c)))) for c in columns])
     Console(file=sys.stdout, width=max(100, Console().width)).print(table)

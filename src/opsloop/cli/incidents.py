@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from opsloop.cli._http import checked_url, server_json
-from opsloop.cli._output import emit, fail
+from opsloop.cli._output import emit, fail, printable
 from opsloop.errors import OpsloopError
 
 __all__ = ["incidents"]
@@ -36,11 +36,16 @@ def _call(ctx: click.Context, method: str, path: str, **kwargs: Any) -> Any:
         fail(exc.message)
 
 
+def _echo(text: str, err: bool = False) -> None:
+    """A line holding server data (alert texts, names, runbook output), control characters made visible."""
+    click.echo(printable(text), err=err)
+
+
 def _output(ctx: click.Context, incident: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit([incident], [], as_json=True)
         return
-    click.echo(f"#{incident['id']} {incident['state']} {incident['severity']}: {incident['title']}")
+    _echo(f"#{incident['id']} {incident['state']} {incident['severity']}: {incident['title']}")
 
 
 def _actor_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -110,17 +115,17 @@ def show(ctx: click.Context, incident_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(__import__("json").dumps(inc, indent=2))
         return
-    click.echo(f"#{inc['id']} [{inc['state']}] {inc['severity']}  {inc['title']}")
+    _echo(f"#{inc['id']} [{inc['state']}] {inc['severity']}  {inc['title']}")
     flags = f"   flags: {', '.join(inc['flags'])}" if inc.get("flags") else ""
     merged = f"   merged into #{inc['merged_into']}" if inc.get("merged_into") else ""
-    click.echo(f"services: {', '.join(inc['services']) or '-'}   assignee: {inc['assignee'] or '-'}   "
+    _echo(f"services: {', '.join(inc['services']) or '-'}   assignee: {inc['assignee'] or '-'}   "
                f"signals: {inc['signal_count']}   opened: {_when(inc['created_at'])}{flags}{merged}")
     if inc.get("resolution"):
-        click.echo(f"resolution: {inc['resolution']}")
+        _echo(f"resolution: {inc['resolution']}")
     emit([{"time": _when(e["time"]), "kind": e["kind"], "actor": e["actor"], "text": e["text"]}
           for e in inc["timeline"]], ["time", "kind", "actor", "text"], as_json=False, title="timeline")
     for g in inc["grouping_reasons"][:20]:
-        click.echo(f"  {g.get('service') or '-'}: {g.get('text', '')} ← {'; '.join(g.get('reasons', []))}")
+        _echo(f"  {g.get('service') or '-'}: {g.get('text', '')} ← {'; '.join(g.get('reasons', []))}")
     if inc.get("root_causes"):
         emit([{"rank": i, "service": c["service"], "score": c["score"], "why": "; ".join(c["reasons"])}
               for i, c in enumerate(inc["root_causes"], 1)], ["rank", "service", "score", "why"], as_json=False,
@@ -222,10 +227,10 @@ def topology(ctx: click.Context, path: str | None, add: bool, as_json: bool) -> 
                 + [{"service": e["a"], "depends on": f"↔ {e['b']}", "from": f"learned (strength {e['strength']})"}
                    for e in body["learned"]])
         emit(rows, ["service", "depends on", "from"], as_json=False, title="service dependencies")
-    click.echo(f"{len(body['declared'])} declared dependencies, {len(body.get('traced', []))} seen in traces, "
+    _echo(f"{len(body['declared'])} declared dependencies, {len(body.get('traced', []))} seen in traces, "
                f"{len(body['learned'])} learned links")
     for edge in body.get("ignored", []):
-        click.echo(f"left out: {edge['source']} -> {edge['target']} ({edge['reason']})", err=True)
+        _echo(f"left out: {edge['source']} -> {edge['target']} ({edge['reason']})", err=True)
 
 
 _MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$", re.S)
@@ -273,7 +278,7 @@ def silence(ctx: click.Context, matchers: tuple[str, ...], duration: float, main
     if as_json:
         click.echo(__import__("json").dumps(body, indent=2))
         return
-    click.echo(f"{body['kind']} #{body['id']} ({', '.join(body['matchers'])}) is {body['state']} "
+    _echo(f"{body['kind']} #{body['id']} ({', '.join(body['matchers'])}) is {body['state']} "
                f"until {_when(body['ends_at'])} UTC")
 
 
@@ -297,7 +302,7 @@ def silences(ctx: click.Context, include_ended: bool, as_json: bool) -> None:
 def unsilence(ctx: click.Context, silence_id: int) -> None:
     """Expire a silence now."""
     _call(ctx, "DELETE", f"/api/opsloop/v1/silences/{silence_id}")
-    click.echo(f"silence #{silence_id} expired")
+    _echo(f"silence #{silence_id} expired")
 
 
 _RUN_COLUMNS = ["id", "runbook", "incident", "trigger", "state", "exit", "candidate", "created", "error"]
@@ -331,13 +336,13 @@ def runbook(ctx: click.Context, incident_id: int, name: str, wait: bool, timeout
     if as_json:
         click.echo(__import__("json").dumps(run, indent=2))
     else:
-        click.echo(f"run #{run['id']} of runbook {run['runbook']!r} on incident #{incident_id}: {run['state']}")
+        _echo(f"run #{run['id']} of runbook {run['runbook']!r} on incident #{incident_id}: {run['state']}")
         for line in _gate_lines(run.get("validation")):
-            click.echo(line)
+            _echo(line)
         if wait and run["output"]:
-            click.echo(run["output"].rstrip())
+            _echo(run["output"].rstrip())
         if run["error"]:
-            click.echo(f"error: {run['error']}", err=True)
+            _echo(f"error: {run['error']}", err=True)
     if wait and run["state"] != "succeeded":
         raise SystemExit(1)
 

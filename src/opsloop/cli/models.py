@@ -15,7 +15,7 @@ from urllib.parse import quote
 import click
 
 from opsloop.cli._http import server_json
-from opsloop.cli._output import json_text
+from opsloop.cli._output import json_text, printable
 from opsloop.errors import InvalidInputError, OpsloopError
 
 __all__ = ["models"]
@@ -35,7 +35,7 @@ def _registry(ctx: click.Context) -> Any:
 
 
 def _fail(exc: OpsloopError, code: int = 1) -> None:
-    click.echo(f"error: {exc.message}", err=True)
+    click.echo(f"error: {printable(exc.message)}", err=True)
     sys.exit(code)
 
 
@@ -255,10 +255,10 @@ def drift(ctx: click.Context, name: str, store_url: str | None, as_json: bool) -
         click.echo(json_text(doc))
         return
     report = doc["report"]
-    click.echo(f"drift of {name}: {report['current_rows']} recent rows vs {report['reference_rows']} reference rows")
+    click.echo(printable(f"drift of {name}: {report['current_rows']} recent rows vs {report['reference_rows']} reference rows"))
     for f in report["features"]:
         stats = ", ".join(f"{k}={v:.4g}" for k, v in f["statistics"].items()) or f["note"]
-        click.echo(f"  {'DRIFT' if f['drifted'] else 'ok   '} {f['feature']:24} {stats}")
+        click.echo(printable(f"  {'DRIFT' if f['drifted'] else 'ok   '} {f['feature']:24} {stats}"))
     click.echo(f"{len(doc['signals'])} signal(s) emitted")
 
 
@@ -281,9 +281,9 @@ def performance(ctx: click.Context, name: str, store_url: str | None, min_accura
         return
     report = doc["report"]
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in report["metrics"].items()) or "no labelled samples yet"
-    click.echo(f"{name} ({report['task']}, {report['labelled']} labelled): {metrics}")
+    click.echo(printable(f"{name} ({report['task']}, {report['labelled']} labelled): {metrics}"))
     for s in doc["signals"]:
-        click.echo(f"  {s['status'].upper()}: {s['text']}")
+        click.echo(printable(f"  {s['status'].upper()}: {s['text']}"))
 
 
 @models.command("signals")
@@ -315,6 +315,6 @@ def signals(ctx: click.Context, name: str | None, kind: str | None, limit: int, 
             click.echo(json_text(s, indent=None))
         else:
             when = dt.datetime.fromtimestamp(s["time"], dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-            click.echo(f"{when}  {s['status']:8} {s['severity']:8} {s['kind']:17} {s['text']}")
+            click.echo(printable(f"{when}  {s['status']:8} {s['severity']:8} {s['kind']:17} {s['text']}"))
     if not found and not as_json:
         click.echo("no signals")

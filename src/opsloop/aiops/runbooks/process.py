@@ -67,10 +67,11 @@ async def run_process(argv: list[str] | tuple[str, ...], *, stdin: bytes = b"", 
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True)
-    except FileNotFoundError as exc:
-        missing = argv[0] if not cwd or os.path.isdir(cwd) else cwd
-        return ProcessResult(None, "", f"cannot start {argv[0]!r}: {missing!r} not found ({exc.strerror})")
     except OSError as exc:
+        if cwd and not os.path.isdir(cwd):  # the folder, not the program (the error names neither)
+            return ProcessResult(None, "", f"cannot start {argv[0]!r}: cwd {cwd!r} is not a folder")
+        if isinstance(exc, FileNotFoundError):
+            return ProcessResult(None, "", f"cannot start {argv[0]!r}: {argv[0]!r} not found ({exc.strerror})")
         return ProcessResult(None, "", f"cannot start {argv[0]!r}: {exc.strerror or exc}")
     tail = _Tail(tail_chars)
     assert proc.stdin is not None and proc.stdout is not None

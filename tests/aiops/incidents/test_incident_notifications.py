@@ -464,3 +464,59 @@ def test_a_webhook_moved_to_another_host_gets_the_post_without_the_targets_secre
     finally:
         moved.close()
         rx.close()
+
+
+def test_an_incident_that_becomes_critical_pages_the_critical_target(client) -> None:  # noqa: ANN001
+    """A PagerDuty target for critical incidents only: an incident that opened with a warning and then
+    took a critical alert pages it then (it got only the resolve, for an alert it never triggered)."""
+    rx = Receiver(free_port(), status=202)
+    try:
+        client.put(API + "/notifications/targets", json=[
+            {"name": "pd", "url": f"http://127.0.0.1:{rx.port}/v2/enqueue", "format": "pagerduty", "routing_key": "K",
+             "min_severity": "critical"}])
+        t0 = time.time() - 30
+        client.post(AM, json=am_payload([alert("SlowQueries", "db", severity="warning", start=t0)]))
+        [inc] = incidents(client)
+        client.post(AM, json=am_payload([alert("Down", "db", severity="critical", start=t0 + 10)]))
+        assert incidents(client)[0]["severity"] == "critical" and len(incidents(client)) == 1
+        client.post(f"{API}/incidents/{inc['id']}/resolve", json={"actor": "ann"})
+        assert _pd_events(client, rx, 2) == [(str(inc["id"]), "trigger"), (str(inc["id"]), "resolve")]
+    finally:
+        rx.close()
+
+
+def test_a_target_told_of_an_incident_hears_its_end_after_its_labels_change(client) -> None:  # noqa: ANN001
+    """The db team's target got the incident's trigger while its alerts all said team=db; an alert of
+    another team joined it (so team is no longer a label they share): the db team still gets the resolve."""
+    rx = Receiver(free_port(), status=202)
+    try:
+        client.put(API + "/notifications/targets", json=[
+            {"name": "pd", "url": f"http://127.0.0.1:{rx.port}/v2/enqueue", "format": "pagerduty", "routing_key": "K",
+             "matchers": ['team="db"']}])
+        t0 = time.time() - 30
+        client.post(AM, json=am_payload([alert("Down", "db", start=t0, team="db")]))
+        [inc] = incidents(client)
+        client.post(AM, json=am_payload([alert("Errors", "db", start=t0 + 5, team="web")]))
+        assert "team" not in incidents(client)[0]["labels"] and len(incidents(client)) == 1
+        client.post(f"{API}/incidents/{inc['id']}/resolve", json={"actor": "ann"})
+        assert _pd_events(client, rx, 2) == [(str(inc["id"]), "trigger"), (str(inc["id"]), "resolve")]
+    finally:
+        rx.close()
+
+
+def test_merging_a_critical_incident_into_a_warning_one_pages_the_critical_target(client) -> None:  # noqa: ANN001
+    rx = Receiver(free_port(), status=202)
+    try:
+        client.put(API + "/notifications/targets", json=[
+            {"name": "pd", "url": f"http://127.0.0.1:{rx.port}/v2/enqueue", "format": "pagerduty", "routing_key": "K",
+             "min_severity": "critical"}])
+        client.post(AM, json=am_payload([alert("SlowQueries", "db", severity="warning")]))
+        client.post(AM, json=am_payload([alert("Down", "web", severity="critical", start=time.time() + 3000)]))
+        by = {i["service"]: i["id"] for i in incidents(client)}
+        r = client.post(f"{API}/incidents/merge", json={"target_id": by["db"], "source_ids": [by["web"]]})
+        assert r.json()["severity"] == "critical"
+        events = _pd_events(client, rx, 3)
+        assert [a for i, a in events if i == str(by["web"])] == ["trigger", "resolve"]
+        assert [a for i, a in events if i == str(by["db"])] == ["trigger"]
+    finally:
+        rx.close()

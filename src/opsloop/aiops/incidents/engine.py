@@ -378,6 +378,8 @@ class IncidentEngine:
                     and "flapping" not in flags):
                 self._transition(conn, row, fields, "auto_resolve", SYSTEM, "every signal resolved", now, timeline)
                 self.correlator.mark_resolved(incident_id, d.last if d.last > float("-inf") else None)
+            elif not d.new and ("labels" in fields or fields.get("severity", row["severity"]) != row["severity"]):
+                self.router.reach(conn, self.stores.ops, row, {**row, **fields}, now)  # now critical, say
             updates.append((incident_id, fields))
             if not d.new:
                 report.updated.append(incident_id)

@@ -30,10 +30,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from opsloop.aiops.correlation.silences import Matcher, matches_all, parse_matchers
 from opsloop.core.signals import Severity
 from opsloop.errors import InvalidInputError
+from opsloop.storage.sql.schema_aiops import aiops_notifications
 
 __all__ = ["EVENTS", "FORMATS", "TARGET_KEYS", "Dispatcher", "Router", "Target", "first_set", "incident_payload", "pagerduty_body",
            "routes", "slack_body"]
@@ -187,17 +189,45 @@ class Router:
         self.targets = list(targets)
 
     def queue(self, conn: Any, ops: Any, event: str, incident: Mapping[str, Any], now: float) -> int:
-        items = []
-        for target in self.targets:
-            if target.wants(event, incident):
-                payload = incident_payload(event, incident, now)
-                items.append({"target": target.name, "incident_id": incident["id"], "event": event,
-                              "payload": payload, "created_at": now})
-        if items:
-            ops.enqueue(conn, items)
+        """Queue ``event`` of ``incident`` to the targets it routes to now, and to those told of the
+        incident before (the db team paged for it hears its end after an alert of another team joined it)."""
+        targets = [t for t in self.targets if t.wants(event, incident)]
+        others = [t for t in self.targets if event in t.events and t not in targets]
+        if others and event != "opened":
+            told = _told(conn, incident["id"], [t.name for t in others])
+            targets += [t for t in others if t.name in told]
+        self._enqueue(conn, ops, targets, event, incident, now)
         for listener in self.listeners:
             listener(conn, event, incident, now)
-        return len(items)
+        return len(targets)
+
+    def reach(self, conn: Any, ops: Any, before: Mapping[str, Any], after: Mapping[str, Any], now: float) -> int:
+        """Queue 'opened' to the targets an open incident reaches only since a change (``before`` →
+        ``after``) and that have heard nothing of it: one for critical incidents hears of an incident
+        that opened as a warning once it is critical."""
+        if after["state"] == "resolved":
+            return 0
+        fresh = [t for t in self.targets if t.wants("opened", after) and not t.wants("opened", before)]
+        if fresh:
+            told = _told(conn, after["id"], [t.name for t in fresh])
+            fresh = [t for t in fresh if t.name not in told]
+            self._enqueue(conn, ops, fresh, "opened", after, now)
+        return len(fresh)
+
+    @staticmethod
+    def _enqueue(conn: Any, ops: Any, targets: list[Target], event: str, incident: Mapping[str, Any],
+                 now: float) -> None:
+        if targets:
+            payload = incident_payload(event, incident, now)
+            ops.enqueue(conn, [{"target": t.name, "incident_id": incident["id"], "event": event, "payload": payload,
+                                "created_at": now} for t in targets])
+
+
+def _told(conn: Any, incident_id: int, names: list[str]) -> set[str]:
+    """Which of the targets ``names`` the outbox holds a notification of the incident for."""
+    N = aiops_notifications
+    return set(conn.execute(select(N.c.target).where(N.c.incident_id == incident_id, N.c.target.in_(names))
+                            .distinct()).scalars())
 
 
 class Dispatcher:

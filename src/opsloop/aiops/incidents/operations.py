@@ -95,6 +95,7 @@ class Operations:
             target = self.stores.incidents.row(conn, target_id, lock=True)
             if target["merged_into"] is not None:
                 raise InvalidStateError(f"incident {target_id} was itself merged into {target['merged_into']}")
+            before = dict(target)
             timeline: list[dict[str, Any]] = []
             for sid in sources:
                 src = self.stores.incidents.row(conn, sid, lock=True)
@@ -115,6 +116,7 @@ class Operations:
             if target["state"] == RESOLVED and fields["open_signals"] > 0:
                 self.engine._transition(conn, target, fields, "reopen", actor, "merged incidents still firing", now,
                                         timeline)
+            self.engine.router.reach(conn, self.stores.ops, before, {**target, **fields}, now)  # now critical, say
             self.stores.incidents.update(conn, target_id, fields)
             self.stores.incidents.add_timeline(conn, timeline)
             self.stores.incidents.audit(conn, actor, "merge", "incident", target_id, {"sources": sources}, at=now)
@@ -160,6 +162,8 @@ class Operations:
                 if self._split_resolves(current, fields, row, found if iid == new_id else None):
                     self.engine._transition(conn, current, fields, "auto_resolve", actor, "every signal resolved",
                                             now, timeline)
+                elif iid == incident_id:  # what is left may route elsewhere (labels all its alerts now share)
+                    self.engine.router.reach(conn, self.stores.ops, row, {**current, **fields}, now)
                 self.stores.incidents.update(conn, iid, fields)
                 self.stores.incidents.add_timeline(conn, timeline)
             self.stores.incidents.add_timeline(conn, [

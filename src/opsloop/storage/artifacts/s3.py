@@ -3,30 +3,72 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
 
-from opsloop.errors import LimitExceededError, MissingDependencyError, NotFoundError
+from opsloop.errors import LimitExceededError, MissingDependencyError, NotFoundError, StorageError
 from opsloop.storage.artifacts.base import ArtifactStore, FileInfo, safe_path
 
 __all__ = ["S3ArtifactStore"]
 
 _CHUNK = 8 * 1024 * 1024
+# botocore's "standard" retries (2 attempts, jittered back-off), not its legacy mode's 5 attempts under each of
+# s3fs' own 5 retries: an endpoint that is down is reported within a few seconds, not after 7-10 s per request.
+_BOTO_CONFIG = {"retries": {"max_attempts": 2, "mode": "standard"}}
 
 
 class S3ArtifactStore(ArtifactStore):
-    """``s3://bucket/prefix``; objects are written whole (a multipart upload completes or leaves nothing)."""
+    """``s3://bucket/prefix``; objects are written whole (a multipart upload completes or leaves nothing).
+
+    An endpoint that cannot be reached, or a bucket that does not exist, is a ``StorageError`` (the server
+    answers 503), never a missing artifact nor an unhandled error.
+    """
 
     def __init__(self, root: str, *, endpoint_url: str | None = None) -> None:
         try:
             import s3fs
         except ImportError as exc:
             raise MissingDependencyError.for_extra("s3fs", "s3") from exc
+        self.root = root
+        self.endpoint_url = endpoint_url
         self.base = root.removeprefix("s3://").rstrip("/")
-        kwargs = {"client_kwargs": {"endpoint_url": endpoint_url}} if endpoint_url else {}
-        self.fs = s3fs.S3FileSystem(**kwargs)
+        client_kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
+        self.fs = s3fs.S3FileSystem(client_kwargs=client_kwargs, config_kwargs=dict(_BOTO_CONFIG))
 
     def _key(self, path: str) -> str:
         rel = safe_path(path)
         return f"{self.base}/{rel}" if rel else self.base
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """Errors of the object store itself (not of the caller's path) as ``StorageError``."""
+        from botocore.exceptions import BotoCoreError
+        from fsspec.exceptions import FSTimeoutError
+
+        try:
+            yield
+        except (BotoCoreError, FSTimeoutError, TimeoutError) as exc:  # unreachable endpoint, timeouts, bad config
+            raise StorageError(f"the artifact store {self.root} cannot be reached{self._at()}: {exc}") from exc
+        except FileNotFoundError as exc:
+            if "bucket" not in str(exc).lower():
+                raise
+            raise StorageError(f"the artifact store {self.root}{self._at()}: {exc}") from exc
+        except PermissionError as exc:  # credentials missing or refused: the server's configuration
+            raise StorageError(f"the artifact store {self.root} refused access{self._at()}: {exc}") from exc
+
+    def _at(self) -> str:
+        return f" at {self.endpoint_url}" if self.endpoint_url else ""
+
+    def _info(self, key: str) -> dict[str, Any] | None:
+        """The object at ``key``, or None. (``fs.isfile`` answers False on any error, so an unreachable store
+        would read as a missing artifact.)"""
+        try:
+            info = self.fs.info(key)
+        except FileNotFoundError as exc:
+            if "bucket" in str(exc).lower():
+                raise
+            return None
+        return info if info.get("type") == "file" else None
 
     async def write(self, path: str, chunks: AsyncIterator[bytes], *, max_bytes: int | None = None) -> int:
         import anyio
@@ -35,12 +77,13 @@ class S3ArtifactStore(ArtifactStore):
         size = 0
         fh = await anyio.to_thread.run_sync(lambda: self.fs.open(key, "wb", block_size=_CHUNK))
         try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if max_bytes is not None and size > max_bytes:
-                    raise LimitExceededError(f"artifact larger than {max_bytes} bytes", field="body")
-                await anyio.to_thread.run_sync(fh.write, chunk)
-            await anyio.to_thread.run_sync(fh.close)
+            with self._reachable():
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise LimitExceededError(f"artifact larger than {max_bytes} bytes", field="body")
+                    await anyio.to_thread.run_sync(fh.write, chunk)
+                await anyio.to_thread.run_sync(fh.close)
         except BaseException:
             fh.discard()  # abort: nothing (no partial object) is left behind
             fh.closed = True
@@ -48,31 +91,37 @@ class S3ArtifactStore(ArtifactStore):
         return size
 
     def write_bytes(self, path: str, data: bytes) -> None:
-        self.fs.pipe_file(self._key(safe_path(path, allow_empty=False)), data)
+        key = self._key(safe_path(path, allow_empty=False))
+        with self._reachable():
+            self.fs.pipe_file(key, data)
 
     def open_read(self, path: str) -> Iterator[bytes]:
         key = self._key(path)
-        if not self.fs.isfile(key):
-            raise NotFoundError(f"No artifact at {path!r}", field="path")
+        with self._reachable():
+            if self._info(key) is None:
+                raise NotFoundError(f"No artifact at {path!r}", field="path")
         return self._stream(key)
 
     def _stream(self, key: str) -> Iterator[bytes]:
-        with self.fs.open(key, "rb") as fh:
+        with self._reachable(), self.fs.open(key, "rb") as fh:
             while chunk := fh.read(_CHUNK):
                 yield chunk
 
     def size(self, path: str) -> int | None:
-        key = self._key(path)
-        return int(self.fs.info(key)["size"]) if self.fs.isfile(key) else None
+        with self._reachable():
+            info = self._info(self._key(path))
+        return int(info["size"]) if info is not None else None
 
     def list(self, path: str) -> list[FileInfo]:
         rel = safe_path(path)
         key = self._key(rel)
         self.fs.invalidate_cache(key)
-        if not self.fs.isdir(key):
-            return []
+        with self._reachable():
+            if not self.fs.isdir(key):
+                return []
+            entries = self.fs.ls(key, detail=True)
         out = []
-        for entry in sorted(self.fs.ls(key, detail=True), key=lambda e: e["name"]):
+        for entry in sorted(entries, key=lambda e: e["name"]):
             name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
             child = f"{rel}/{name}" if rel else name
             if entry["type"] == "directory":
@@ -83,6 +132,7 @@ class S3ArtifactStore(ArtifactStore):
 
     def delete(self, path: str) -> None:
         key = self._key(safe_path(path, allow_empty=False))
-        if not self.fs.exists(key):
-            raise NotFoundError(f"No artifact at {path!r}", field="path")
-        self.fs.rm(key, recursive=True)
+        with self._reachable():
+            if not self.fs.exists(key):
+                raise NotFoundError(f"No artifact at {path!r}", field="path")
+            self.fs.rm(key, recursive=True)

@@ -295,3 +295,17 @@ def test_compare_of_runs_that_do_not_exist_names_them_instead_of_empty_sections(
     expect(page.locator("h1")).to_have_text("Compare runs")
     expect(page.locator("#params-diff, #parallel-coords")).to_have_count(0)
     assert not page.js_errors
+
+
+def test_an_empty_deleted_view_or_an_unknown_experiment_says_what_is_empty(page, runs, ui_server) -> None:  # noqa: ANN001
+    # Both said "No runs yet: nothing has been logged here" with a snippet, beside experiments full of runs.
+    from mlflow import MlflowClient
+    from playwright.sync_api import expect
+
+    exp = MlflowClient(ui_server.url).get_experiment_by_name("ui-demo").experiment_id
+    page.goto(f"/#/runs?exp={exp}&view=deleted")
+    expect(page.locator(".empty-state h2")).to_have_text("No deleted runs")
+    page.goto("/#/runs?exp=424242")
+    expect(page.locator(".empty-state h2")).to_have_text("No such experiment")
+    expect(page.locator(".empty-state")).to_contain_text("424242")
+    assert not page.js_errors

@@ -80,7 +80,9 @@ export async function render(root, ctx) {
 
   // The experiment list and the first page load together; the table does not wait for the list.
   const experiments = mlflow.searchExperiments().then((r) => r.experiments || []);
+  let expsLoaded = false;
   experiments.then((list) => {
+    expsLoaded = true;
     for (const e of list) {
       expNames[e.experiment_id] = e.name;
       expSelect.append(h('option', { value: e.experiment_id, text: e.name, selected: st.exp.length === 1 && st.exp[0] === e.experiment_id }));
@@ -119,6 +121,8 @@ export async function render(root, ctx) {
     if (st.page) body.page_token = st.page;
     try {
       const res = await mlflow.searchRuns(body, signal);
+      if (!ctx.alive()) return;
+      if (!(res.runs || []).length) await experiments.catch(() => null);  // to tell an unknown experiment apart
       if (!ctx.alive()) return;
       lastRuns = res.runs || [];
       collectKeys(lastRuns);
@@ -167,11 +171,7 @@ export async function render(root, ctx) {
     lastMulti = multiExp;
     if (!runs.length) {
       status.textContent = '';
-      const text = st.filter
-        ? 'No run matches this filter. Loosen it, or clear it to see every run.'
-        : 'Nothing has been logged here yet. Point an MLflow client at this server and log a run; it appears in this table.';
-      const shown = st.exp.length === 1 ? { id: st.exp[0], name: expNames[st.exp[0]] } : null;
-      clear(tableHost, emptyState(st.filter ? 'No matching runs' : 'No runs yet', text, st.filter ? null : snippet(shown)));
+      clear(tableHost, noRuns());
       return;
     }
     const cols = columns();
@@ -189,6 +189,18 @@ export async function render(root, ctx) {
       })));
     const tbody = h('tbody', {}, runs.map((r) => row(r, cols, multiExp)));
     clear(tableHost, h('div', { class: 'table-wrap' }, h('table', { id: 'runs-table', 'aria-label': 'Runs' }, thead, tbody)));
+  }
+
+  /** The empty table's state: what is empty (a filter, the deleted view, an unknown experiment) and what to do. */
+  function noRuns() {
+    if (st.filter) return emptyState('No matching runs', 'No run matches this filter. Loosen it, or clear it to see every run.');
+    const unknown = expsLoaded && st.exp.filter((id) => !(id in expNames));
+    if (unknown && unknown.length) {
+      return emptyState('No such experiment', `No active experiment has the id ${unknown.join(', ')} on this server (it may have been deleted). Pick one from the list above.`);
+    }
+    if (st.view === 'deleted') return emptyState('No deleted runs', 'Runs deleted here (mlflow.delete_run) are listed until they are purged; switch to Active runs to see the others.');
+    const shown = st.exp.length === 1 ? { id: st.exp[0], name: expNames[st.exp[0]] } : null;
+    return emptyState('No runs yet', 'Nothing has been logged here yet. Point an MLflow client at this server and log a run; it appears in this table.', snippet(shown));
   }
 
   function row(r, cols, multiExp) {

@@ -82,3 +82,17 @@ def test_similar_in_incident_detail(client) -> None:  # noqa: ANN001
     assert detail["similar"][0]["resolution"] == "failed over to the replica"
     assert 0 < detail["similar"][0]["score"] <= 1
     assert all(s["id"] != kafka["id"] for s in detail["similar"])
+
+
+def test_a_source_named_twice_in_a_merge_is_merged_once(client) -> None:  # noqa: ANN001
+    """Two ids picked twice in a UI list, or sent by a script that appends: the merge is the same as with
+    each once (it was refused as 'already merged into' the target, by itself)."""
+    t = time.time()
+    client.post(AM, json=am_payload([alert("Down", "db", start=t)]))
+    client.post(AM, json=am_payload([alert("Errors", "web", start=t + 2000)]))
+    by = {i["service"]: i["id"] for i in incidents(client)}
+    r = client.post(API + "/incidents/merge", json={"target_id": by["db"], "source_ids": [by["web"], by["web"]]})
+    assert r.status_code == 200, r.text
+    assert r.json()["signal_count"] == 2
+    audit = client.get(f"{API}/incidents/{by['db']}/audit").json()["audit"]
+    assert [a["data"] for a in audit if a["action"] == "merge"] == [{"sources": [by["web"]]}]

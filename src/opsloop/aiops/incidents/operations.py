@@ -86,7 +86,7 @@ class Operations:
 
     # --- merge and split ----------------------------------------------------------------------------
     def merge(self, target_id: int, source_ids: Sequence[int], actor: str | None = None) -> dict[str, Any]:
-        sources = [int(s) for s in source_ids if int(s) != int(target_id)]
+        sources = list(dict.fromkeys(int(s) for s in source_ids if int(s) != int(target_id)))
         if not sources:
             raise InvalidInputError("merge needs at least one source incident other than the target",
                                     field="source_ids")

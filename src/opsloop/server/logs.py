@@ -40,7 +40,8 @@ async def services(request: Request) -> Response:
 
 @router.get("/templates")
 async def templates(request: Request, service: str | None = None, q: str | None = None,
-                    since: float | None = None, limit: int = Query(200, ge=1, le=5000)) -> Response:
+                    since: float | None = Query(None, allow_inf_nan=False),
+                    limit: int = Query(200, ge=1, le=5000)) -> Response:
     rt = request.app.state.runtime
     found = [t for t in await run_in_threadpool(rt.log_templates.list, service) if t.merged_into is None]
     if q:

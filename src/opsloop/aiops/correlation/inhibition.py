@@ -86,16 +86,22 @@ class Inhibitor:
         self._latest: dict[str, tuple[float, str]] = {}
         self._fp_keys: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
         self._fp_service: dict[str, str] = {}
+        self._views: dict[str, dict[str, str]] = {}  # the labels of each firing signal, for rules set later
 
     def set_rules(self, rules: Iterable[InhibitRule]) -> None:
+        """Replace the rules; the signals firing now are sources of the new ones at once (a rule added
+        during an outage mutes what its firing cause explains, as in Alertmanager)."""
         self.rules = list(rules)
         self._rule_sources = [defaultdict(set) for _ in self.rules]
         self._fp_keys.clear()
+        for fp, view in self._views.items():
+            self._source_of_rules(view, fp)
 
     def firing(self, sig: Signal, fp: str) -> None:
         """A signal started firing: it may now inhibit others."""
+        view = self._views[fp] = _view(sig)
         if self.rules:
-            self._source_of_rules(sig, fp)
+            self._source_of_rules(view, fp)
         if sig.service and sig.severity >= self.min_severity:
             svc, what = sig.service, sig.labels.get("alertname") or sig.text[:80]
             firing = self._firing_services[svc]
@@ -107,8 +113,7 @@ class Inhibitor:
             firing[fp] = (what, sig.time)
             self._fp_service[fp] = svc
 
-    def _source_of_rules(self, sig: Signal, fp: str) -> None:
-        view = _view(sig)
+    def _source_of_rules(self, view: Mapping[str, str], fp: str) -> None:
         keys = []
         for i, rule in enumerate(self.rules):
             if matches_all(rule.source, view):
@@ -119,6 +124,7 @@ class Inhibitor:
             self._fp_keys[fp] = keys
 
     def resolved(self, fp: str) -> None:
+        self._views.pop(fp, None)
         for i, key in self._fp_keys.pop(fp, []):
             if i < len(self._rule_sources):
                 self._rule_sources[i][key].discard(fp)

@@ -96,3 +96,16 @@ def test_a_source_named_twice_in_a_merge_is_merged_once(client) -> None:  # noqa
     assert r.json()["signal_count"] == 2
     audit = client.get(f"{API}/incidents/{by['db']}/audit").json()["audit"]
     assert [a["data"] for a in audit if a["action"] == "merge"] == [{"sources": [by["web"]]}]
+
+
+def test_similar_incidents_are_found_by_words_in_any_alphabet() -> None:
+    """Alert texts written in Russian, Greek or German: their words count as English ones do (only
+    ASCII letters did, so "Ошибка подключения к базе данных" had no words at all)."""
+    past = [{"id": 1, "title": "Ошибка подключения к базе данных", "resolution": "перезапуск пула"},
+            {"id": 2, "title": "Σφάλμα δίσκου γεμάτος", "resolution": "καθαρισμός"},
+            {"id": 3, "title": "Zeitüberschreitung beim Zahlungsdienst", "resolution": "Timeout erhöht"}]
+    for wanted, title in ((1, "Ошибка подключения к базе данных: таймаут"), (2, "Σφάλμα δίσκου"),
+                          (3, "Zeitüberschreitung Zahlungsdienst")):
+        target = IncidentProfile.of({"id": 9, "title": title})
+        ranked = rank_similar(target, [IncidentProfile.of(p) for p in past])
+        assert [r["id"] for r in ranked] == [wanted], (title, ranked)

@@ -17,7 +17,7 @@ from typing import Any
 
 __all__ = ["IncidentProfile", "rank_similar"]
 
-_WORD = re.compile(r"[a-zA-Z][a-zA-Z0-9_]{1,40}")
+_WORD = re.compile(r"[^\W\d_]\w{1,40}")  # a letter (of any alphabet), then letters, digits or _
 _STOP = frozenset("the a an of on in at to for is are was be by with and or not from this that it as".split())
 _IGNORED = frozenset({"instance", "pod", "container", "id", "uid", "host"})
 WEIGHTS = {"labels": 0.35, "services": 0.25, "text": 0.4}

@@ -309,3 +309,29 @@ def test_an_empty_deleted_view_or_an_unknown_experiment_says_what_is_empty(page,
     expect(page.locator(".empty-state h2")).to_have_text("No such experiment")
     expect(page.locator(".empty-state")).to_contain_text("424242")
     assert not page.js_errors
+
+
+def test_a_running_runs_page_follows_new_metrics_and_its_end(page, runs, ui_server) -> None:  # noqa: ANN001
+    # The page of a training run was drawn once: new points and the run's end needed a reload.
+    from mlflow import MlflowClient
+    from playwright.sync_api import expect
+
+    client = MlflowClient(ui_server.url)
+    run = client.create_run(client.get_experiment_by_name("ui-demo").experiment_id, run_name="training-live")
+    rid = run.info.run_id
+    for step in range(3):
+        client.log_metric(rid, "val_loss", 1.0 / (step + 1), step=step)
+    page.goto(f"/#/runs/{rid}")
+    expect(page.locator("#run-status")).to_contain_text("live")
+    points = "document.querySelector(\"section.card[data-metric='val_loss'] polyline.line\")?.getAttribute('points').split(' ').length"
+    page.wait_for_function(f"() => {points} === 3")
+    for step in range(3, 6):
+        client.log_metric(rid, "val_loss", 1.0 / (step + 1), step=step)
+    client.log_metric(rid, "val_acc", 0.9, step=5)
+    page.wait_for_function(f"() => {points} === 6", timeout=15_000)
+    expect(page.locator("#metrics-table")).to_contain_text("val_acc")
+    expect(page.locator("section.card[data-metric='val_acc']")).to_be_visible()
+    client.set_terminated(rid)
+    expect(page.locator("h1")).to_contain_text("FINISHED", timeout=15_000)
+    expect(page.locator("#run-status")).not_to_contain_text("live")
+    assert not page.js_errors

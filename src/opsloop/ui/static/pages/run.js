@@ -30,6 +30,8 @@ export async function render(root, ctx) {
   setTitle(info.run_name || runId);
 
   const chartsHost = h('div', {}, loading('Loading metric histories…'));
+  const statusHost = h('span', { id: 'run-status' }, badge(info.status));
+  const metricsHost = h('div', {}, metricsTable(metrics));
   const artifactsHost = h('div', {}, loading('Listing artifacts…'));
   const expName = h('span', { text: info.experiment_id, 'data-exp-name': '' });
   mlflow.searchExperiments().then((r) => {
@@ -39,20 +41,66 @@ export async function render(root, ctx) {
 
   clear(root,
     h('nav', { class: 'breadcrumb', 'aria-label': 'Breadcrumb' }, h('a', { href: href('/runs', { exp: info.experiment_id }) }, 'Runs · ', expName), ' / '),
-    h('h1', {}, info.run_name || runId, badge(info.status)),
+    h('h1', {}, info.run_name || runId, statusHost),
     h('p', { class: 'subtitle', text: `Run ${runId}` }),
     h('div', { class: 'grid2' },
       section('Overview', overview(info, tags, expName)),
       section('Parameters', kvTable(Object.entries(params).sort().map(([k, v]) => [k, foldedText(v)]), null, 'No parameters logged.'))),
-    section('Metrics', metricsTable(metrics)),
+    section('Metrics', metricsHost),
     section('Metric charts', chartsHost),
     section('Artifacts', artifactsHost),
     h('div', { class: 'grid2' },
       section('Tags', tagsBlock(tags)),
       section('Inputs and outputs', inputsBlock(run))));
 
-  renderMetricCharts(chartsHost, [run], [...new Set(metrics.map((m) => m.key))].sort(), ctx.query);
+  renderMetricCharts(chartsHost, [run], metricKeys(metrics), ctx.query);
+  if (info.status === 'RUNNING') follow(run, ctx, { root, statusHost, metricsHost, chartsHost });
   artifactBrowser(artifactsHost, runId, ctx);
+}
+
+const metricKeys = (metrics) => [...new Set(metrics.map((m) => m.key))].sort();
+const LIVE_MS = 3000;
+
+/** What changes while a run logs: each metric's latest step and time. */
+const liveStamp = (run) => `${(run.data.metrics || []).map((m) => `${m.key}@${m.step}@${m.timestamp}`).sort().join(',')}`;
+
+/**
+ * While the run is RUNNING, read it every few seconds and redraw its status, latest metrics and charts
+ * when something new was logged (as MLflow's and W&B's run pages follow a training run), and the whole
+ * page once when it ends. The charts are drawn aside and swapped in whole, so the page does not jump.
+ */
+function follow(first, ctx, hosts) {
+  let stamp = liveStamp(first);
+  let timer = null;
+  const note = h('span', { class: 'muted live-note', text: ' live' });
+  hosts.statusHost.append(note);
+  const tick = async () => {
+    let run;
+    try {
+      run = (await mlflow.getRun(first.info.run_id)).run;
+    } catch (err) {
+      if (ctx.alive()) timer = setTimeout(tick, LIVE_MS * 2);  // a blip: try again, a little later
+      return;
+    }
+    if (!ctx.alive()) return;
+    if (run.info.status !== 'RUNNING') {
+      await render(hosts.root, ctx);  // it ended: its end time, duration and final artifacts too
+      return;
+    }
+    const next = liveStamp(run);
+    if (next !== stamp) {
+      stamp = next;
+      clear(hosts.statusHost, badge(run.info.status), note);
+      clear(hosts.metricsHost, metricsTable(run.data.metrics || []));
+      const fresh = h('div', {});
+      await renderMetricCharts(fresh, [run], metricKeys(run.data.metrics || []), new URLSearchParams(location.hash.split('?')[1] || ''));
+      if (!ctx.alive()) return;
+      clear(hosts.chartsHost, ...fresh.childNodes);
+    }
+    timer = setTimeout(tick, LIVE_MS);
+  };
+  timer = setTimeout(tick, LIVE_MS);
+  ctx.onCleanup(() => clearTimeout(timer));
 }
 
 function overview(info, tags, expName) {

@@ -22,6 +22,9 @@ class MinerConfig:
         max_sibling_tokens: longer templates are not considered for sibling merges.
         max_templates: templates kept across all services; past it, unmatched lines go to a
             per-service overflow template (counted in ``MinerStats.overflow_lines``).
+        max_service_share: the share of ``max_templates`` one service may hold; past it, that
+            service's unmatched lines go to its overflow template, so a service flooding the
+            miner with unique lines (user text, ids the masks miss) leaves the others their room.
         max_services: services tracked; past it, lines are filed under ``overflow_service``.
         max_line_chars: longer lines are truncated (counted in ``MinerStats.truncated_lines``).
         max_tokens: tokens considered per line; the rest is folded into the last one.
@@ -40,6 +43,7 @@ class MinerConfig:
     sibling_merge: int = 3
     max_sibling_tokens: int = 64
     max_templates: int = 20_000
+    max_service_share: float = 0.25
     max_services: int = 1_000
     max_line_chars: int = 8_192
     max_tokens: int = 256
@@ -54,6 +58,8 @@ class MinerConfig:
     def __post_init__(self) -> None:
         if not 0.0 < self.similarity_threshold <= 1.0:
             raise InvalidInputError("similarity_threshold must be in (0, 1]", field="similarity_threshold")
+        if not 0.0 < self.max_service_share <= 1.0:
+            raise InvalidInputError("max_service_share must be in (0, 1]", field="max_service_share")
         if self.sibling_merge < 2:
             raise InvalidInputError("sibling_merge must be at least 2", field="sibling_merge")
         for name in ("max_templates", "max_services", "max_line_chars", "max_tokens", "bucket_seconds"):

@@ -158,3 +158,7 @@ class ServiceIndex:
 
     def templates(self) -> list[Template]:
         return [t for group in self.by_length.values() for t in group]
+
+    def size(self) -> int:
+        """How many live templates the service has."""
+        return sum(len(group) for group in self.by_length.values())

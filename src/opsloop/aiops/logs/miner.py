@@ -156,7 +156,8 @@ class LogMiner:
         template = index.best(tokens, self.config.similarity_threshold)
         change = "none"
         if template is None:
-            if len(self._templates) >= self.config.max_templates:
+            cfg = self.config
+            if len(self._templates) >= cfg.max_templates or index.size() >= cfg.max_templates * cfg.max_service_share:
                 return self._overflow(index, service, time), "none", masked
             template = self._create(index, service, tokens, time)
             change = "created"

@@ -520,3 +520,16 @@ def test_merging_a_critical_incident_into_a_warning_one_pages_the_critical_targe
         assert [a for i, a in events if i == str(by["db"])] == ["trigger"]
     finally:
         rx.close()
+
+
+def test_a_slack_message_escapes_slacks_control_characters() -> None:
+    """Slack reads ``<…>`` as a link or a mention (``<!channel>`` notifies everyone in the channel) and ``&``
+    as the start of an escape: an alert text holding them is sent escaped, as Slack asks, so it reads as it
+    was written and pings nobody."""
+    inc = {"id": 7, "title": "<!channel> p99 > 500ms & rising", "state": "triggered", "severity": 4,
+           "service": "a<b", "labels": {}, "services": ["a<b", "c&d"], "assignee": "<@U123>", "signal_count": 1}
+    body = slack_body(incident_payload("opened", inc, 1.0))
+    texts = [body["text"], body["attachments"][0]["title"], *(f["value"] for f in body["attachments"][0]["fields"])]
+    assert body["text"] == "[OPENED] Incident #7: &lt;!channel&gt; p99 &gt; 500ms &amp; rising"
+    assert not any("<" in t or ">" in t for t in texts)
+    assert "a&lt;b, c&amp;d" in texts and "&lt;@U123&gt;" in texts

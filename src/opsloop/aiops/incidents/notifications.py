@@ -135,20 +135,27 @@ def incident_payload(event: str, incident: Mapping[str, Any], now: float) -> dic
     }
 
 
+def _slack_text(text: str) -> str:
+    """``text`` as Slack reads it literally: its control characters escaped, as Slack asks (``<!channel>``
+    in an alert would notify the whole channel, ``<url|label>`` would be a link)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_body(payload: Mapping[str, Any]) -> dict[str, Any]:
     """A Slack incoming-webhook body (``text`` plus one attachment) for a generic payload."""
     inc = payload["incident"]
     sev = int(Severity.parse(inc["severity"]))
     color = "good" if payload["event"] == "resolved" else _COLORS.get(sev, "warning")
-    text = f"[{payload['event'].upper()}] Incident #{inc['id']}: {inc['title']}"
+    title = _slack_text(inc["title"])
+    text = f"[{payload['event'].upper()}] Incident #{inc['id']}: {title}"
     fields = [{"title": "Severity", "value": inc["severity"], "short": True},
               {"title": "State", "value": inc["state"], "short": True}]
     if inc["services"]:
-        fields.append({"title": "Services", "value": ", ".join(inc["services"][:10]), "short": False})
+        fields.append({"title": "Services", "value": _slack_text(", ".join(inc["services"][:10])), "short": False})
     if inc.get("assignee"):
-        fields.append({"title": "Assignee", "value": inc["assignee"], "short": True})
+        fields.append({"title": "Assignee", "value": _slack_text(inc["assignee"]), "short": True})
     count = inc["signal_count"]
-    return {"text": text, "attachments": [{"color": color, "title": inc["title"], "fields": fields,
+    return {"text": text, "attachments": [{"color": color, "title": title, "fields": fields,
                                            "footer": f"opsloop · {count} signal{'' if count == 1 else 's'}",
                                            "ts": int(payload["time"])}]}
 

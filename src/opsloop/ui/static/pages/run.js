@@ -88,7 +88,9 @@ function follow(first, ctx, hosts) {
       return;
     }
     const next = liveStamp(run);
+    let wait = LIVE_MS;
     if (next !== stamp) {
+      const began = performance.now();
       stamp = next;
       clear(hosts.statusHost, badge(run.info.status), note);
       clear(hosts.metricsHost, metricsTable(run.data.metrics || []));
@@ -96,8 +98,10 @@ function follow(first, ctx, hosts) {
       await renderMetricCharts(fresh, [run], metricKeys(run.data.metrics || []), new URLSearchParams(location.hash.split('?')[1] || ''));
       if (!ctx.alive()) return;
       clear(hosts.chartsHost, ...fresh.childNodes);
+      // long histories take a while to read: never spend more than a fifth of the time redrawing
+      wait = Math.max(LIVE_MS, 5 * (performance.now() - began));
     }
-    timer = setTimeout(tick, LIVE_MS);
+    timer = setTimeout(tick, wait);
   };
   timer = setTimeout(tick, LIVE_MS);
   ctx.onCleanup(() => clearTimeout(timer));

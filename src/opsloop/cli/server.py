@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from opsloop.cli._output import fail
+
 __all__ = ["server"]
 
 
@@ -36,6 +38,7 @@ def server(host, port, workers, data_dir, database_url, artifact_root, advertise
     if log_level:
         overrides["log_level"] = log_level
     settings = load_settings(overrides)
+    _check_listen(settings.server.host, settings.server.port)
     # Create and migrate the store once, before workers start, so errors surface here as messages.
     build_runtime(settings).close()
     _export(settings)
@@ -47,6 +50,20 @@ def server(host, port, workers, data_dir, database_url, artifact_root, advertise
         workers=settings.server.workers, log_level=settings.log_level, access_log=False,
         timeout_graceful_shutdown=5, timeout_keep_alive=settings.server.keep_alive_s,
     )
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Fail with a message when ``host:port`` cannot be listened on (in use, not an address of this machine),
+    before the store is opened and "serving on" is printed; uvicorn would only log it and exit 3."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 def _export(settings) -> None:  # noqa: ANN001

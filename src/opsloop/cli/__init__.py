@@ -91,6 +91,7 @@ _OPTIONAL: list[tuple[str, list[str]]] = [
     ("opsloop.cli.serving", ["serve", "predict"]),
     ("opsloop.cli.models", ["models"]),
     ("opsloop.cli.incidents", ["incidents"]),
+    ("opsloop.cli.mlflow_import", ["import_mlflow"]),
 ]
 
 

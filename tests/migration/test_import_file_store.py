@@ -1,0 +1,196 @@
+"""``opsloop import-mlflow`` from a real MLflow file store into a real opsloop server, checked through the
+mlflow client on both sides: what a team moving over would look at."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ServerProcess
+from tests.migration.conftest import import_cli
+
+SOURCE_TAG = "opsloop.import.source_run_id"
+
+
+@pytest.fixture(scope="module")
+def imported(file_store: tuple[Path, dict[str, Any]], destination: ServerProcess) -> dict[str, Any]:
+    """A dry run, then the import; their JSON summaries, and whether the dry run wrote anything."""
+    store, _filled = file_store
+    dry = import_cli("--from", str(store), "--to", destination.url, "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    wrote = _experiment_ids(destination.url)
+    done = import_cli("--from", str(store), "--to", destination.url, "--json")
+    assert done.returncode == 0, done.stderr
+    return {"dry": json.loads(dry.stdout), "summary": json.loads(done.stdout), "stderr": done.stderr,
+            "after_dry_run": wrote}
+
+
+@pytest.fixture
+def clients(file_store: tuple[Path, dict[str, Any]], destination: ServerProcess,
+            monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """mlflow clients on the source store and on opsloop."""
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = file_store[0].as_uri()
+    return (MlflowClient(tracking_uri=uri, registry_uri=uri),
+            MlflowClient(tracking_uri=destination.url, registry_uri=destination.url))
+
+
+def _experiment_ids(url: str) -> list[str]:
+    from mlflow import MlflowClient
+
+    return sorted(e.name for e in MlflowClient(tracking_uri=url).search_experiments())
+
+
+def test_a_dry_run_lists_what_would_be_copied_and_writes_nothing(imported: dict[str, Any]) -> None:
+    dry = imported["dry"]
+    assert dry["dry_run"] is True
+    assert imported["after_dry_run"] == ["Default"]
+    assert dry["counts"]["runs"] == {"copied": 2, "skipped": 0, "failed": 0}
+    assert dry["counts"]["model_versions"]["copied"] == 2
+    assert dry["counts"]["logged_models"]["copied"] == 2
+
+
+def test_runs_keep_params_metric_histories_tags_inputs_and_parents(
+        imported: dict[str, Any], file_store: tuple[Path, dict[str, Any]], clients: tuple[Any, Any]) -> None:
+    src, dst = clients
+    filled = file_store[1]
+    ids = imported["summary"]["ids"]["runs"]
+    assert set(ids) == {filled["parent_run"], filled["child_run"]}  # the deleted run stays behind
+    assert "old-exp" not in _experiment_ids(dst.tracking_uri)      # and so does the deleted experiment
+    exp = dst.get_experiment_by_name("churn-exp")
+    assert exp.tags["team"] == "risk" and exp.tags["mlflow.note.content"] == "churn models"
+    for old, new in ids.items():
+        a, b = src.get_run(old), dst.get_run(new)
+        assert b.info.experiment_id == exp.experiment_id
+        assert (b.info.run_name, b.info.status, b.info.start_time, b.info.end_time, b.info.user_id) == (
+            a.info.run_name, a.info.status, a.info.start_time, a.info.end_time, a.info.user_id)
+        assert b.data.params == a.data.params
+        expected_tags = dict(a.data.tags, **{SOURCE_TAG: old})
+        if "mlflow.parentRunId" in a.data.tags:
+            expected_tags["mlflow.parentRunId"] = ids[a.data.tags["mlflow.parentRunId"]]
+        assert b.data.tags == expected_tags
+        for key in a.data.metrics:
+            history = [(m.step, m.timestamp, m.value) for m in dst.get_metric_history(new, key)]
+            assert sorted(history) == sorted((m.step, m.timestamp, m.value) for m in src.get_metric_history(old, key))
+        assert _datasets(b) == _datasets(a)
+    parent = dst.get_run(ids[filled["parent_run"]])
+    assert len(dst.get_metric_history(parent.info.run_id, "loss")) == 1500
+    assert _datasets(parent) and _datasets(parent)[0][0] == "train"
+
+
+def _datasets(run: Any) -> list[tuple]:
+    return sorted((d.dataset.name, d.dataset.digest, d.dataset.source_type, d.dataset.source, d.dataset.schema,
+                   d.dataset.profile, tuple(sorted((t.key, t.value) for t in d.tags)))
+                  for d in run.inputs.dataset_inputs)
+
+
+def test_artifacts_arrive_byte_for_byte(imported: dict[str, Any], file_store: tuple[Path, dict[str, Any]],
+                                        clients: tuple[Any, Any], tmp_path: Path) -> None:
+    src, dst = clients
+    old = file_store[1]["parent_run"]
+    a = Path(src.download_artifacts(old, "", str(tmp_path / "a")))
+    b = Path(dst.download_artifacts(imported["summary"]["ids"]["runs"][old], "", str(tmp_path / "b")))
+    assert (b / "weights.bin").stat().st_size == file_store[1]["large_file_size"]
+    assert (b / "plots" / "deep" / "curve.csv").is_file()
+    _same_tree(a, b)
+
+
+def _same_tree(a: Path, b: Path) -> None:
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    match, mismatch, errors = filecmp.cmpfiles(a, b, [str(f) for f in files_a], shallow=False)
+    assert not mismatch and not errors
+
+
+def test_logged_models_keep_params_tags_metrics_status_and_artifacts(
+        imported: dict[str, Any], file_store: tuple[Path, dict[str, Any]], clients: tuple[Any, Any],
+        tmp_path: Path) -> None:
+    import mlflow
+
+    src, dst = clients
+    models = imported["summary"]["ids"]["logged_models"]
+    runs = imported["summary"]["ids"]["runs"]
+    assert set(models) == set(file_store[1]["model_ids"])
+    for old, new in models.items():
+        a, b = src.get_logged_model(old), dst.get_logged_model(new)
+        # the REST client reads an unset model type as "" where the file store says None
+        assert (b.name, b.params, b.model_type or None, str(b.status)) == (
+            a.name, a.params, a.model_type or None, str(a.status))
+        assert b.source_run_id == runs[a.source_run_id]
+        assert b.tags == dict(a.tags, **{"opsloop.import.source_model_id": old})
+        assert sorted((m.key, m.value, m.step, m.timestamp) for m in b.metrics) == sorted(
+            (m.key, m.value, m.step, m.timestamp) for m in a.metrics)
+        got_a = Path(mlflow.artifacts.download_artifacts(artifact_uri=a.artifact_location,
+                                                         dst_path=str(tmp_path / old),
+                                                         tracking_uri=src.tracking_uri))
+        got_b = Path(mlflow.artifacts.download_artifacts(artifact_uri=b.artifact_location,
+                                                         dst_path=str(tmp_path / new),
+                                                         tracking_uri=dst.tracking_uri))
+        _same_tree(got_a, got_b)
+    child = dst.get_run(runs[file_store[1]["child_run"]])
+    # a metric logged against a model is one point of the run's history, as in the source
+    assert len(dst.get_metric_history(child.info.run_id, "r2")) == 2
+
+
+def test_the_registry_keeps_versions_stages_aliases_and_serves_the_same_model(
+        imported: dict[str, Any], clients: tuple[Any, Any]) -> None:
+    import mlflow
+    import numpy as np
+    import pandas as pd
+
+    src, dst = clients
+    a, b = src.get_registered_model("churn"), dst.get_registered_model("churn")
+    assert (b.description, b.tags, b.aliases) == (a.description, a.tags, a.aliases)
+    models = imported["summary"]["ids"]["logged_models"]
+    runs = imported["summary"]["ids"]["runs"]
+    for v in ("1", "2"):
+        va, vb = src.get_model_version("churn", v), dst.get_model_version("churn", v)
+        assert (vb.description, vb.current_stage) == (va.description, va.current_stage)
+        assert vb.tags == dict(va.tags, **{"opsloop.import.source_version": v})
+        assert vb.run_id == runs[va.run_id]
+        assert vb.source == f"models:/{models[va.model_id]}"
+        # the mlflow client reads no model_id from a server's answer: ask the REST API itself
+        wire = httpx.get(f"{dst.tracking_uri}/api/2.0/mlflow/model-versions/get",
+                         params={"name": "churn", "version": v})
+        assert wire.json()["model_version"]["model_id"] == models[va.model_id]
+    frame = pd.DataFrame(np.arange(15, dtype=float).reshape(5, 3), columns=["a", "b", "c"])
+    mlflow.set_registry_uri(src.tracking_uri)
+    mlflow.set_tracking_uri(src.tracking_uri)
+    expected = mlflow.pyfunc.load_model("models:/churn@champion").predict(frame)
+    mlflow.set_registry_uri(dst.tracking_uri)
+    mlflow.set_tracking_uri(dst.tracking_uri)
+    got = mlflow.pyfunc.load_model("models:/churn@champion").predict(frame)
+    np.testing.assert_allclose(got, expected)
+    assert not np.allclose(got, mlflow.pyfunc.load_model("models:/churn@first").predict(frame))
+
+
+def test_a_second_import_skips_everything_and_duplicates_nothing(
+        imported: dict[str, Any], file_store: tuple[Path, dict[str, Any]], destination: ServerProcess,
+        clients: tuple[Any, Any]) -> None:
+    _src, dst = clients
+    again = import_cli("--from", file_store[0].as_uri(), "--to", destination.url)
+    assert again.returncode == 0, again.stderr
+    assert "already there" in again.stdout
+    exp = dst.get_experiment_by_name("churn-exp")
+    assert len(dst.search_runs([exp.experiment_id])) == 2
+    assert len(dst.search_model_versions("name = 'churn'")) == 2
+    parent = imported["summary"]["ids"]["runs"][file_store[1]["parent_run"]]
+    assert len(dst.get_metric_history(parent, "loss")) == 1500
+    as_json = import_cli("--from", str(file_store[0]), "--to", destination.url, "--json")
+    counts = json.loads(as_json.stdout)["counts"]
+    assert {k: c["copied"] for k, c in counts.items()} == dict.fromkeys(counts, 0)
+    assert counts["runs"]["skipped"] == 2 and counts["model_versions"]["skipped"] == 2
+
+
+def test_progress_goes_to_stderr_and_json_to_stdout(imported: dict[str, Any]) -> None:
+    assert "churn-exp" in imported["stderr"]
+    assert imported["summary"]["ok"] is True and not imported["summary"]["failures"]
+    assert os.linesep.join(imported["stderr"].splitlines()).count("version churn/") == 2

@@ -53,9 +53,33 @@ def model_outputs(model: LoadedModel, frame: pd.DataFrame, task: str, positive: 
     return pred, None
 
 
+def _values(values: np.ndarray, most: int = 5) -> str:
+    """A few distinct values, for a message: ``0, 1`` or ``'no', 'yes'``."""
+    distinct = pd.unique(pd.Series(values)).tolist()
+    try:
+        distinct = sorted(distinct)
+    except TypeError:  # mixed types: as found
+        pass
+    return ", ".join(repr(v) for v in distinct[:most]) + (", …" if len(distinct) > most else "")
+
+
+def _check_labels(model: LoadedModel, pred: np.ndarray, y: np.ndarray, target: str) -> None:
+    """Refuse labels that no prediction of the candidate can equal (another encoding: ``yes``/``no`` for a
+    model of 0/1): every metric would be 0 for candidate and champion alike, and rules against the
+    champion would pass. The model's classes (``classes_``) when it has them, else what it predicted."""
+    classes = getattr(model.native, "classes_", None)
+    can = np.asarray(classes) if classes is not None and len(classes) else pred
+    if len(can) and not np.isin(can, y).any():
+        raise InvalidInputError(f"none of the candidate's predictions ({_values(can)}) is a value of {target!r} "
+                                f"({_values(y)}): the labels are encoded otherwise than the model predicts",
+                                field=target)
+
+
 def _side(model: LoadedModel, frame: pd.DataFrame, y: np.ndarray, task: str, policy: ValidationPolicy,
-          gap_rules: list[Rule]) -> tuple[dict[str, float], dict[tuple[str, str], Any]]:
+          gap_rules: list[Rule], candidate: bool = False) -> tuple[dict[str, float], dict[tuple[str, str], Any]]:
     pred, scores = model_outputs(model, frame, task, policy.positive_label)
+    if candidate and task == "classification":
+        _check_labels(model, pred, y, policy.target)
     metrics = score_metrics(task, y, pred, scores, positive=policy.positive_label)
     gaps = {}
     for rule in gap_rules:
@@ -105,7 +129,8 @@ def validate_models(name: str, candidate: LoadedModel, champion: LoadedModel | N
     """Evaluate ``candidate`` (and ``champion`` when there is one) on ``data`` against ``policy``.
 
     Raises:
-        InvalidInputError: the data lacks the target, a model input or a sensitive column, or is empty.
+        InvalidInputError: the data lacks the target, a model input or a sensitive column, or is empty; or
+            (classification) no prediction of the candidate is one of the labels.
     """
     if policy.target not in data.columns:
         raise InvalidInputError(f"target column {policy.target!r} is not in the data", field=policy.target)
@@ -120,7 +145,7 @@ def validate_models(name: str, candidate: LoadedModel, champion: LoadedModel | N
     gap_rules = [r for r in policy.rules if r.gap]
     if any(r.gap and not r.gap_column for r in gap_rules) and not policy.sensitive:
         raise InvalidInputError("a gap() rule needs a column, in the rule or as 'sensitive'", field="sensitive")
-    cand_metrics, cand_gaps = _side(candidate, data, y, task, policy, gap_rules)
+    cand_metrics, cand_gaps = _side(candidate, data, y, task, policy, gap_rules, candidate=True)
     report = ValidationReport(model=name, candidate=candidate_label or candidate.uri,
                               champion=(champion_label or champion.uri) if champion else None, task=task,
                               rows=len(data), time=time.time(), metrics={"candidate": cand_metrics})

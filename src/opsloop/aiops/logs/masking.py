@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["WILDCARD", "Masker", "generalise_token", "shape_of"]
+__all__ = ["WILDCARD", "Masker", "generalise_token", "shape_of", "spread_json"]
 
 WILDCARD = "<*>"
 
@@ -115,6 +115,22 @@ class Masker:
                     cache[token] = masked
             out.append(masked)
         return out
+
+
+def spread_json(message: str) -> str:
+    """A compact JSON object spaced as ``{"k": "v", "n": 1}``; any other message as it is.
+
+    Go's ``encoding/json``, zap, logrus, pino (and an OTLP body that is a map) write no space after a
+    comma or colon, so a whole line would be one token: two lines differing in one word value could
+    then never join one template. Spaced, each value is a token of its own. Only the separators next
+    to a quote are spaced (``":`` and ``,"``: every key, and every value before one), by two string
+    replacements: a regex that skipped string contents cost twenty times more, and the result only
+    feeds the mining.
+    """
+    if message[:1] != "{" or '":' not in message:
+        return message
+    spread = message.replace('":', '": ').replace(',"', ', "')
+    return spread.replace('":  ', '": ').replace(',  "', ', "')  # one space where the line had one already
 
 
 def shape_of(message: str) -> str:

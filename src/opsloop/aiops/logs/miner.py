@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsloop.aiops.logs.config import MinerConfig
-from opsloop.aiops.logs.masking import WILDCARD, Masker, shape_of
+from opsloop.aiops.logs.masking import WILDCARD, Masker, shape_of, spread_json
 from opsloop.aiops.logs.matching import ServiceIndex, generalise
 from opsloop.aiops.logs.stats import MinerStats
 from opsloop.aiops.logs.store import InMemoryTemplateStore, TemplateStore
@@ -83,6 +83,7 @@ class LogMiner:
         self.stats.lines += 1
         if isinstance(message, bytes):
             message = self.decode(message)
+        message = spread_json(message)
         index = self._services.get(service)
         if index is None:
             service, index = self._open_service(service)
@@ -290,6 +291,7 @@ class LogMiner:
         index = self._services.get(service)
         if index is None:
             return None
+        message = spread_json(message)
         tid = index.line_cache.get(message)
         if tid is not None:
             return self._templates[tid]

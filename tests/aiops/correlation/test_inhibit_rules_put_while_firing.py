@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from tests.aiops.ingestion._helpers import API, aiops_client, alert, am_payload
 
 AM = API + "/ingest/alertmanager"
@@ -34,3 +35,15 @@ def test_rules_replaced_keep_muting_by_the_sources_firing(tmp_path: Path) -> Non
         out = c.post(AM, json=am_payload([alert("SlowQueries", "db", start=t - 500, severity="warning",
                                                 cluster="c1")])).json()
         assert out["suppressed"] == 1, out
+
+
+@pytest.mark.parametrize("path", ["/inhibit-rules", "/aiops/config/inhibit_rules"])
+def test_a_misspelt_key_in_an_inhibit_rule_is_refused_not_ignored(client, path) -> None:  # noqa: ANN001
+    """``equals`` for ``equal``: ignored, the rule would mute the warnings of every cluster while one
+    cluster is down. It is a 400 naming the key, and the rules stay as they were."""
+    client.put(API + "/inhibit-rules", json=[RULE])
+    r = client.put(API + path, json=[{"source_matchers": RULE["source_matchers"],
+                                      "target_matchers": RULE["target_matchers"], "equals": ["cluster"]}])
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == "equals" and "'equals'" in r.json()["message"]
+    assert client.get(API + "/inhibit-rules").json()["rules"][0]["equal"] == ["cluster"]

@@ -26,7 +26,10 @@ from opsloop.aiops.correlation.topology import Topology
 from opsloop.core.signals import Severity, Signal
 from opsloop.errors import InvalidInputError
 
-__all__ = ["InhibitRule", "Inhibitor"]
+__all__ = ["RULE_KEYS", "InhibitRule", "Inhibitor"]
+
+# the keys of a rule document (``source``/``target`` are short for the ``…_matchers``)
+RULE_KEYS = frozenset({"name", "source_matchers", "target_matchers", "source", "target", "equal"})
 
 
 @dataclass

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from opsloop.aiops import config_secrets
+from opsloop.aiops.correlation.inhibition import RULE_KEYS as INHIBIT_RULE_KEYS
 from opsloop.aiops.incidents.notifications import TARGET_KEYS
 from opsloop.aiops.ingestion.metric_rules import RULE_KEYS
 from opsloop.aiops.ingestion.prometheus_pull import QUERY_KEYS
@@ -20,7 +21,7 @@ from opsloop.server.aiops._common import actor_of, choices, pipeline
 from opsloop.server.params import BodyId, Offset, QueryId
 from opsloop.server.wire import json_response
 
-__all__ = ["router"]
+__all__ = ["refuse_unknown_keys", "router"]
 
 router = APIRouter(prefix="/api/opsloop/v1", tags=["notifications"])
 
@@ -101,10 +102,11 @@ async def put_config(request: Request, key: str, value: list[dict[str, Any]]) ->
 
 # the keys of each item of these documents: a misspelt one is refused (a target whose ``matchers`` is
 # misspelt would be sent every incident); stored documents are still read as they are
-_ITEM_KEYS = {"notification_targets": TARGET_KEYS, "prometheus_queries": QUERY_KEYS, "metric_rules": RULE_KEYS}
+_ITEM_KEYS = {"notification_targets": TARGET_KEYS, "prometheus_queries": QUERY_KEYS, "metric_rules": RULE_KEYS,
+              "inhibit_rules": INHIBIT_RULE_KEYS}
 
 
-def _refuse_unknown_keys(key: str, value: list[Any]) -> None:
+def refuse_unknown_keys(key: str, value: list[Any]) -> None:
     allowed = _ITEM_KEYS.get(key, frozenset())
     for i, item in enumerate(value if allowed else ()):
         unknown = sorted(set(item) - allowed) if isinstance(item, dict) else []
@@ -115,7 +117,7 @@ def _refuse_unknown_keys(key: str, value: list[Any]) -> None:
 
 async def _put(request: Request, key: str, value: list[Any]) -> Any:
     p = pipeline(request)
-    _refuse_unknown_keys(key, value)
+    refuse_unknown_keys(key, value)
 
     def put() -> Any:
         with p.lock:  # read and replace as one step, so a concurrent writer's secrets are not mixed in

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from opsloop.aiops.correlation.silences import silence_matchers
 from opsloop.server.aiops._common import actor_of, pipeline
+from opsloop.server.aiops.notifications import refuse_unknown_keys
 from opsloop.server.params import RowId
 from opsloop.server.wire import json_response
 
@@ -62,5 +63,6 @@ async def get_rules(request: Request) -> Response:
                         '"equal": ["service"]}]')
 async def put_rules(request: Request, rules: list[dict[str, Any]]) -> Response:
     p = pipeline(request)
+    refuse_unknown_keys("inhibit_rules", rules)  # a misspelt ``equal`` would mute every cluster's alerts
     await run_in_threadpool(p.set_config, "inhibit_rules", rules, actor_of(request))
     return json_response({"rules": [r.to_dict() for r in p.engine.inhibitor.rules]})

@@ -308,3 +308,32 @@ def test_the_list_shows_assignees_and_filters_to_mine(page, incidents_api: str) 
     expect(rows).to_have_count(1)
     assert page.input_value("#assignee-filter") == "alice"
     assert not page.js_errors
+
+
+def test_an_alert_storm_incident_draws_the_first_100_signals_with_show_all(page, incidents_api: str) -> None:  # noqa: ANN001
+    """150 signals made the page 16,000 px of signal rows, grouping reasons and timeline entries, with the
+    acknowledgement lost among them."""
+    from playwright.sync_api import expect
+
+    api = f"{incidents_api}/api/opsloop/v1"
+    now = time.time()
+    storm = [{"time": now - 300 + i, "kind": "alert", "source": "prometheus", "service": "storm-svc",
+              "labels": {"alertname": "PodCrashLooping", "service": "storm-svc", "pod": f"web-{i}"},
+              "severity": "warning", "text": f"pod web-{i} crash looping"} for i in range(150)]
+    opened = httpx.post(f"{api}/events", json={"events": storm}).json()["incidents_opened"]
+    assert len(opened) == 1
+    incident = opened[0]
+    httpx.post(f"{api}/incidents/{incident}/ack", json={"actor": "oncall", "text": "rolling back"}).raise_for_status()
+    page.goto(f"/#/incidents/{incident}")
+    rows = page.locator("#signals-table tbody tr")
+    expect(rows).to_have_count(100)
+    expect(page.locator("ul.grouping-reasons > li")).to_have_count(100)
+    expect(page.locator("#timeline li[data-kind='signal']")).to_have_count(100)
+    expect(page.locator("#timeline")).to_contain_text("oncall")  # the acknowledgement after the 150 signals
+    page.locator("button[data-show-all='signals']").click()
+    expect(rows).to_have_count(150)
+    httpx.post(f"{api}/incidents/{incident}/comment", json={"actor": "oncall", "text": "v41 rolled back"}).raise_for_status()
+    expect(page.locator("#timeline")).to_contain_text("v41 rolled back", timeout=10_000)
+    expect(rows).to_have_count(150)  # redrawn for the comment, still showing all
+    expect(page.locator("#timeline li[data-kind='signal']")).to_have_count(100)
+    assert not page.js_errors

@@ -14,7 +14,8 @@ export async function render(root, ctx) {
   setTitle(`Incident ${id}`);
   let timer = null;
   let lastStamp = null;
-  let catalogue;  // the configured runbooks: fetched once per visit, only the runs are polled
+  let catalogue;
+  const shownAll = {};  // the long lists opened with "Show all", kept open across redraws  // the configured runbooks: fetched once per visit, only the runs are polled
   const msg = h('div', { 'aria-live': 'polite' });
   const stale = h('div', { 'aria-live': 'polite' });  // a failed refresh, above the last incident drawn
   ctx.onCleanup(() => clearTimeout(timer));
@@ -89,12 +90,12 @@ export async function render(root, ctx) {
       h('div', { class: 'grid2' },
         section('Details', details(inc)),
         section('Probable root causes', rootCauses(inc.root_causes || [], act))),
-      section('Why these signals are grouped', reasons(inc)),
+      section('Why these signals are grouped', reasons(inc, shownAll)),
       section('Anomalous metrics', metrics.length || vectors.length ? h('div', { class: 'grid2' }, metrics.map(([title, sigs]) => metricCard(title, sigs, inc)), vectors.map(vectorCard)) : h('p', { class: 'muted', text: 'No metric anomaly in this incident (alerts and log signals carry no series).' })),
       inc.runbooks ? section('Runbooks', runbooks(inc.runbooks, act)) : null,
-      section(`Signals (${signals.length})`, signalsTable(signals, act)),
+      section(`Signals (${signals.length})`, signalsTable(signals, act, shownAll)),
       h('div', { class: 'grid2' },
-        section('Timeline', timeline(inc.timeline || [])),
+        section('Timeline', timeline(inc.timeline || [], shownAll)),
         section('Log templates involved', logTemplates(logSignals))),
       section('Similar past incidents', similar(inc.similar || [])));
   }
@@ -203,33 +204,56 @@ function details(inc) {
 }
 
 /** Each signal's grouping, as the correlator decided it: the signal, then why it joined (or opened) the incident. */
-export function reasons(inc) {
+export function reasons(inc, open = {}) {
   const rs = inc.grouping_reasons || [];
   if (!rs.length) return h('p', { class: 'muted', text: 'One signal, or no grouping reason recorded.' });
-  return h('ul', { class: 'grouping-reasons' }, rs.map((r) => {
+  return capped(open, 'reasons', rs.length, 'signals', (all) => h('ul', { class: 'grouping-reasons' }, (all ? rs : rs.slice(0, SHOWN)).map((r) => {
     if (typeof r === 'string') return h('li', { text: r });
     const why = (r.reasons || []).join('; ');
     return h('li', {},
       r.service ? h('strong', { text: `${r.service}: ` }) : null,
       h('span', { text: r.text || '' }),
       why ? h('div', { class: 'muted', text: `← ${why}${typeof r.score === 'number' && r.score > 0 ? ` (score ${fmtNum(r.score)})` : ''}` }) : null);
-  }));
+  })));
 }
 
-function timeline(items) {
+const SHOWN = 100;  // entries of a long list (an alert storm's signals) drawn before "Show all"
+
+/** ``draw(all)`` into a box with, when it drew SHOWN of ``total`` ``noun``, a button that draws all;
+ * ``open[key]`` remembers the choice across the page's redraws. */
+function capped(open, key, total, noun, draw) {
+  const host = h('div', {});
+  const paint = () => {
+    const all = open[key] || total <= SHOWN;
+    clear(host, draw(all), all ? null : h('p', { class: 'muted show-all' }, `The first ${SHOWN} of ${total} ${noun}. `,
+      h('button', { type: 'button', 'data-show-all': key, text: `Show all ${total}`, onclick: () => { open[key] = true; paint(); } })));
+  };
+  paint();
+  return host;
+}
+
+/** The timeline in time order; of a storm's signal entries the first SHOWN, every other entry (acks,
+ * comments, merges) always. */
+function timeline(items, open = {}) {
   if (!items.length) return h('p', { class: 'muted', text: 'Nothing has happened yet.' });
-  return h('ol', { class: 'timeline', id: 'timeline' }, [...items].sort((a, b) => a.time - b.time).map((t) => h('li', { 'data-kind': t.kind },
-    h('div', { class: 'when', text: `${fmtEpoch(t.time)} · ${t.kind}${t.actor ? ` · ${t.actor}` : ''}` }),
-    h('div', { text: t.text || '' }))));
+  const sorted = [...items].sort((a, b) => a.time - b.time);
+  const signalEntries = sorted.filter((t) => t.kind === 'signal').length;
+  return capped(open, 'timeline', signalEntries, 'signal entries', (all) => {
+    let seen = 0;
+    const shown = all ? sorted : sorted.filter((t) => t.kind !== 'signal' || (seen += 1) <= SHOWN);
+    return h('ol', { class: 'timeline', id: 'timeline' }, shown.map((t) => h('li', { 'data-kind': t.kind },
+      h('div', { class: 'when', text: `${fmtEpoch(t.time)} · ${t.kind}${t.actor ? ` · ${t.actor}` : ''}` }),
+      h('div', { text: t.text || '' }))));
+  });
 }
 
-function signalsTable(signals, act) {
+function signalsTable(signals, act, open = {}) {
   if (!signals.length) return h('p', { class: 'muted', text: 'No signals.' });
   const chosen = new Set();
   const splitBtn = h('button', { type: 'button', disabled: true, text: 'Split selected into a new incident' });
   splitBtn.addEventListener('click', () => act('split', { signal_ids: [...chosen] }, `Split ${chosen.size} signal(s) into a new incident.`));
-  const rows = [...signals].sort((a, b) => a.time - b.time).map((s) => {
-    const box = h('input', { type: 'checkbox', 'aria-label': `Select signal ${s.text || s.id}` });
+  const row = (s) => {
+    const box = h('input', { type: 'checkbox', 'aria-label': `Select signal ${s.text || s.id}`, checked: chosen.has(s.id) });
     box.addEventListener('change', () => {
       if (box.checked) chosen.add(s.id); else chosen.delete(s.id);
       splitBtn.disabled = !chosen.size || chosen.size === signals.length;
@@ -238,11 +262,12 @@ function signalsTable(signals, act) {
       h('td', { text: `${s.source} · ${s.kind}` }), h('td', { text: s.service || '' }),
       h('td', { class: 'wrap' }, s.text || '', alertDetails(s)), h('td', {}, badge(s.status || '')),
       h('td', { class: 'wrap hide-narrow', text: Object.entries(s.labels || {}).map(([k, v]) => `${k}=${v}`).join(' ') }));
-  });
+  };
+  const sorted = [...signals].sort((a, b) => a.time - b.time);
   return h('div', { class: 'stack' },
-    h('div', { class: 'table-wrap' }, h('table', { id: 'signals-table' },
+    capped(open, 'signals', sorted.length, 'signals', (all) => h('div', { class: 'table-wrap' }, h('table', { id: 'signals-table' },
       h('thead', {}, h('tr', {}, ['', 'Time', 'Severity', 'Source · kind', 'Service', 'Text', 'Status', 'Labels'].map((t, i) => h('th', { scope: 'col', class: i === 7 ? 'hide-narrow' : '', text: t })))),
-      h('tbody', {}, rows))),
+      h('tbody', {}, (all ? sorted : sorted.slice(0, SHOWN)).map(row))))),
     h('div', { class: 'actions' }, splitBtn));
 }
 

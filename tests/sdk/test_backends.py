@@ -206,3 +206,18 @@ def test_a_model_logged_with_mlflow_is_found_under_its_name_in_the_run(server, t
             assert single.name == "MLmodel" and single.read_text() == (folder / "MLmodel").read_text()
             with pytest.raises(NotFoundError):
                 client.download_artifacts(run_id, "no-such-model", dst=tmp_path / "none")
+
+
+@pytest.mark.parametrize("backend", ["local", "http"])
+def test_the_runs_client_still_reads_after_the_run_ended(backend: str, request: pytest.FixtureRequest,
+                                                         tmp_path: Path) -> None:
+    """``opsloop.start_run`` closes the client it made when the run ends; reading through ``run.client``
+    afterwards (the run's metrics, say) works on either backend, as it did on the embedded store."""
+    import opsloop
+
+    where = {"url": request.getfixturevalue("server_url")} if backend == "http" else {"data_dir": tmp_path / "s"}
+    with opsloop.start_run("after-end", capture_git=False, **where) as run:
+        run.log_metric("loss", 0.5, step=1)
+    assert [m.value for m in run.client.get_metric_history(run.id, "loss")] == [0.5]
+    assert run.client.get_run(run.id).info.status == "FINISHED"
+    run.client.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -104,9 +105,23 @@ class HttpTransport(Transport):
             raise InvalidInputError(f"Tracking URL {url!r} is not a valid URL: {exc}", field="url") from None
         if not host:
             raise InvalidInputError(f"Tracking URL {url!r} names no host", field="url")
-        self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-                                  headers=headers, limits=httpx.Limits(max_keepalive_connections=4),
-                                  transport=http_transport)
+        self._options: dict[str, Any] = {
+            "base_url": self.url, "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)), "headers": headers,
+            "limits": httpx.Limits(max_keepalive_connections=4), "transport": http_transport}
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
+
+    @property
+    def _http(self) -> httpx.Client:
+        """The connection pool, opened on first use and again after ``close`` (as the embedded store's
+        transport reopens): a run's own client is closed when the run ends, and may still be read from."""
+        client = self._client
+        if client is None or client.is_closed:
+            with self._lock:
+                if self._client is None or self._client.is_closed:
+                    self._client = httpx.Client(**self._options)
+                client = self._client
+        return client
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _send(self, make: Callable[[], httpx.Response]) -> httpx.Response:
@@ -289,4 +304,7 @@ class HttpTransport(Transport):
             response.close()
 
     def close(self) -> None:
-        self._http.close()
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()

@@ -533,3 +533,33 @@ def test_a_slack_message_escapes_slacks_control_characters() -> None:
     assert body["text"] == "[OPENED] Incident #7: &lt;!channel&gt; p99 &gt; 500ms &amp; rising"
     assert not any("<" in t or ">" in t for t in texts)
     assert "a&lt;b, c&amp;d" in texts and "&lt;@U123&gt;" in texts
+
+
+def test_a_notification_the_target_refuses_is_a_dead_letter_at_once(client) -> None:  # noqa: ANN001
+    """A 4xx says the request itself is wrong (PagerDuty's 400 for an invalid event, Slack's 404 for a
+    removed webhook): sending it again cannot help, and Alertmanager does not. It is a dead letter after
+    its first attempt, and the incident's later events to that target no longer wait behind its retries."""
+    d = client.app.state.aiops.dispatcher
+    d.base_delay_s, d.max_delay_s = 60.0, 60.0  # a retry would come in a minute
+    rx = Receiver(free_port(), status=202, first=(400,))
+    try:
+        inc = _page_through(client, rx)
+        [dead] = wait(lambda: client.get(API + "/notifications", params={"state": "dead"}).json()["notifications"])
+        assert dead["attempts"] == 1 and dead["last_error"].startswith("HTTP 400")
+        client.post(f"{API}/incidents/{inc['id']}/ack", json={"actor": "ann"})
+        wait(lambda: client.get(API + "/notifications", params={"state": "delivered"}).json()["notifications"])
+        assert [b["event_action"] for _, b in rx.bodies] == ["trigger", "acknowledge"]
+    finally:
+        rx.close()
+
+
+def test_a_target_asking_to_slow_down_is_retried(client) -> None:  # noqa: ANN001
+    """429 Too Many Requests and 408 Request Timeout are worth another try, like a 5xx."""
+    _fast(client)
+    rx = Receiver(free_port(), status=202, first=(429, 408))
+    try:
+        _page_through(client, rx)
+        [row] = wait(lambda: client.get(API + "/notifications", params={"state": "delivered"}).json()["notifications"])
+        assert row["attempts"] == 3 and len(rx.bodies) == 3
+    finally:
+        rx.close()

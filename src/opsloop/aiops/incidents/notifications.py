@@ -14,8 +14,8 @@ deduplicated by the incident id, acknowledged acknowledges it, resolved or merge
 When an incident changes, ``Router.queue`` writes one outbox row per matching target *in the same
 transaction as the change*, so a notification exists as soon as the change does. ``Dispatcher``
 delivers due rows; a failed delivery is retried with exponential backoff (``base_delay_s`` doubling up
-to ``max_delay_s``) and after ``max_attempts`` the row becomes a dead letter, which an operator can
-replay. A target that is down therefore loses nothing: rows wait in the outbox.
+to ``max_delay_s``) and after ``max_attempts`` (at once for a 4xx but 408, 425 and 429) the row becomes a
+dead letter, which an operator can replay. A target that is down therefore loses nothing: rows wait in the outbox.
 """
 
 from __future__ import annotations
@@ -280,7 +280,7 @@ class Dispatcher:
     async def _deliver(self, client: httpx.AsyncClient, row: dict[str, Any], target: Target | None) -> int:
         if not await asyncio.to_thread(self.ops.claim, row["id"], self.clock(), self.lease_s):
             return 0  # another server worker is delivering it
-        error = ""
+        error, final = "", False
         if target is None:
             error = f"target {row['target']!r} is not configured"
         else:
@@ -292,13 +292,14 @@ class Dispatcher:
                         "last_error": ""})
                     return 1
                 error = f"HTTP {resp.status_code}: {resp.text[:200]}"
+                final = resp.is_client_error and resp.status_code not in _RETRIED_4XX  # it is the request itself
                 if resp.is_redirect:
                     error = (f"HTTP {resp.status_code}: moved to {resp.headers['location'][:300]} (only a 307 or 308 "
                              "redirect is followed: the others would resend the POST as a GET without its body)")
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
         attempts = row["attempts"] + 1
-        if attempts >= self.max_attempts:
+        if attempts >= self.max_attempts or final:
             fields = {"state": "dead", "attempts": attempts, "last_error": error}
             log.warning("notification %s to %s is a dead letter after %d attempts: %s", row["id"], row["target"],
                         attempts, error)
@@ -325,6 +326,10 @@ class Dispatcher:
             except TimeoutError:
                 pass
 
+
+# the client errors worth another try (a timeout, too many requests); any other 4xx says the request itself
+# is wrong, which sending it again cannot change: it is a dead letter at once (Alertmanager does not retry them)
+_RETRIED_4XX = frozenset({408, 425, 429})
 
 # redirects followed per delivery: with the first request, within the claim of ``Dispatcher.lease_s``
 _MAX_REDIRECTS = 2

@@ -123,3 +123,20 @@ def test_a_long_metric_is_thinned_without_losing_its_spike(page) -> None:  # noq
     n, high, low, first, last, ordered, short = _call(page, "metric_charts.js", expr)
     assert n <= 4000 and (high, low) == (50, -7)
     assert (first, last, ordered, short) == (0, 99999, True, 10)
+
+
+def test_a_charts_tooltip_reads_the_step_and_value_of_the_nearest_point(page) -> None:  # noqa: ANN001
+    # The tooltip titled itself with the pointer's x to 4 digits ("12350" over steps 12345 and 12346) and
+    # rounded values to 4 digits (0.123456 read 0.1235).
+    expr = """(() => {
+      const div = document.createElement('div'); div.style.width = '600px'; document.body.append(div);
+      m.lineChart(div, {series: [{name: 'loss', color: '#000', points: [[12340, 0.5], [12345, 0.123456], [12350, 0.7]]}],
+                        xLabel: 'step'});
+      const svgEl = div.querySelector('svg'); const r = svgEl.getBoundingClientRect();
+      const xAt = 56 + (5 / 10) * (r.width - 56 - 12);  // the pointer over step 12345, between the ticks
+      svgEl.dispatchEvent(new MouseEvent('mousemove', {clientX: r.left + xAt + 3, clientY: r.top + 50, bubbles: true}));
+      const text = div.querySelector('.chart-tip').textContent; div.remove(); return text;
+    })()"""
+    text = _call(page, "charts.js", expr)
+    assert "step 12345" in text and "0.123456" in text, text
+    assert _call(page, "charts.js", "[m.fmtValue(100000), m.fmtValue(0.1234567), m.fmtValue(2.5e-7)]") == ["100000", "0.123457", "2.5000e-7"]

@@ -51,6 +51,15 @@ function fmtTick(v) {
   return String(Number(v.toPrecision(4)));
 }
 
+/** A value read off a chart (a tooltip): whole numbers (steps) as they are, others to 6 significant digits. */
+export function fmtValue(v) {
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-4 || a >= 1e9)) return v.toExponential(4);
+  return String(Number(v.toPrecision(6)));
+}
+
 /** A time tick for an axis spanning ``span`` ms with ticks ``step`` ms apart. */
 function fmtTimeTick(ms, span, step) {
   const d = new Date(ms);
@@ -155,15 +164,15 @@ function drawLineChart(container, opts) {
   root.addEventListener('mousemove', (ev) => {
     const rect = root.getBoundingClientRect();
     const x = x0 + ((ev.clientX - rect.left - m.l) / (width - m.l - m.r)) * (x1 - x0);
-    const rows = series.filter((s) => s.pts.length).map((s, i) => {
-      const p = nearest(s.pts, x);
-      return `<span style="color:${s.color || PALETTE[i % PALETTE.length]}">■</span> ${escapeHtml(s.name)}: ${fmtTick(p[1])}`;
-    });
-    if (!rows.length) return;
+    const near = series.filter((s) => s.pts.length).map((s, i) => [s, i, nearest(s.pts, x)]);
+    if (!near.length) return;
+    const rows = near.map(([s, i, p]) => `<span style="color:${s.color || PALETTE[i % PALETTE.length]}">■</span> ${escapeHtml(s.name)}: ${fmtValue(p[1])}`);
+    // the x of the points read (the one nearest the pointer), not the pointer's own x rounded to 4 digits
+    const px = near.reduce((best, [, , p]) => (Math.abs(p[0] - x) < Math.abs(best - x) ? p[0] : best), near[0][2][0]);
     hover.setAttribute('x1', ev.clientX - rect.left);
     hover.setAttribute('x2', ev.clientX - rect.left);
     hover.setAttribute('visibility', 'visible');
-    tip.innerHTML = `<b>${opts.xTime ? new Date(x).toLocaleTimeString() : fmtTick(x)}</b><br>${rows.join('<br>')}`;
+    tip.innerHTML = `<b>${opts.xTime ? new Date(px).toLocaleString() : `${opts.xLabel ? `${escapeHtml(opts.xLabel)} ` : ''}${fmtValue(px)}`}</b><br>${rows.join('<br>')}`;
     tip.hidden = false;
     tip.style.left = `${Math.min(ev.clientX - rect.left + 12, width - 160)}px`;
   });

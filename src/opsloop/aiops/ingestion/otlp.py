@@ -27,6 +27,7 @@ JSON, PROTOBUF = "application/json", "application/x-protobuf"
 # DataPointFlags.FLAG_NO_RECORDED_VALUE: the series has no value at that time (what a Collector's
 # Prometheus receiver sends for a staleness marker); such a point is skipped, not read as a zero
 NO_RECORDED_VALUE = 1
+_UNNAMED = "a metric needs a 'name'"
 MAX_SCOPE = 256  # characters of a scope's name or version kept
 _IDS = (("traceId", "traceId"), ("spanId", "spanId"), ("trace_id", "traceId"), ("span_id", "spanId"))
 
@@ -254,22 +255,21 @@ def _metrics_json(body: bytes, limits: Limits, now: float) -> Decoded:
         resource, refused = _resource_json(rm, limits)
         for sm in _list(rm, "scopeMetrics", "scope_metrics"):
             for metric in _list(sm, "metrics"):
-                if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
-                    out.items += 1
-                    out.reject(index, "a metric needs a 'name'")
-                    index += 1
-                    continue
-                name = metric["name"]
+                found = metric.get("name") if isinstance(metric, dict) else None
+                name = found if isinstance(found, str) else ""
+                unnamed = "" if name else _UNNAMED  # it refuses each of its points (the spec counts points)
+                points = 0
                 for kind in ("gauge", "sum", "histogram", "summary", "exponentialHistogram",
-                             "exponential_histogram"):
+                             "exponential_histogram") if isinstance(metric, dict) else ():
                     data = metric.get(kind)
                     if not isinstance(data, dict):
                         continue
                     for dp in _list(data, "dataPoints", "data_points"):
                         out.items += 1
+                        points += 1
                         try:
-                            if refused:
-                                raise InvalidInputError(refused)
+                            if refused or unnamed:
+                                raise InvalidInputError(refused or unnamed)
                             if not isinstance(dp, dict):
                                 raise InvalidInputError("a data point must be an object")
                             attrs = _attrs_json(dp.get("attributes"), "attributes")
@@ -279,6 +279,10 @@ def _metrics_json(body: bytes, limits: Limits, now: float) -> Decoded:
                         except (InvalidInputError, TypeError, ValueError) as exc:
                             out.reject(index, getattr(exc, "message", str(exc)))
                         index += 1
+                if unnamed and not points:  # nothing to count: the metric itself is the refused item
+                    out.items += 1
+                    out.reject(index, unnamed)
+                    index += 1
     return out
 
 

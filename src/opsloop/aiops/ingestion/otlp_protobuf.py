@@ -8,6 +8,7 @@ from typing import Any
 
 from opsloop.aiops.ingestion.normalise import Decoded, Limits
 from opsloop.aiops.ingestion.otlp import (
+    _UNNAMED,
     NO_RECORDED_VALUE,
     _flat,
     _log,
@@ -101,6 +102,8 @@ def metrics_pb(body: bytes, limits: Limits, now: float) -> Decoded:
                 for dp in getattr(metric, kind).data_points:
                     out.items += 1
                     try:
+                        if not metric.name:
+                            raise InvalidInputError(_UNNAMED)
                         attrs = _attrs_pb(dp.attributes)
                         for suffix, value in _values_pb(kind, dp):
                             _point(out, limits, resource, attrs, metric.name + suffix, dp.time_unix_nano, value, now)

@@ -155,3 +155,18 @@ def test_log_page_lists_templates_named_by_log_anomalies(page, ui_server) -> Non
     expect(card.locator("svg.spark rect").first).to_be_attached()  # counts over time (one bar per stored signal)
     shot(page, "logs-anomalies")
     assert not page.js_errors
+
+
+def test_the_header_names_the_time_zone_the_pages_times_are_in(browser, ui_server) -> None:  # noqa: ANN001
+    # Every time on the pages is the browser's local time, and nothing said which zone that is.
+    from playwright.sync_api import expect
+
+    for zone, shown in (("America/New_York", "America/New_York (UTC-05:00)"), ("Australia/Adelaide", "Australia/Adelaide (UTC+10:30)"),
+                        ("UTC", "UTC+00:00")):
+        context = browser.new_context(base_url=ui_server.url, timezone_id=zone)
+        try:
+            page = context.new_page()
+            page.goto("/#/runs")
+            expect(page.locator("#time-zone")).to_have_text(f"Times: {shown}")
+        finally:
+            context.close()

@@ -1,5 +1,5 @@
 // Entry point: the route table and the page mount.
-import { clear, emptyState, errorBox, h, loading, setTitle } from './dom.js';
+import { clear, emptyState, errorBox, h, loading, setTitle, timeZoneText } from './dom.js';
 import { start } from './router.js';
 import * as runsPage from './pages/runs.js';
 
@@ -64,4 +64,5 @@ document.querySelector('[data-skip]').addEventListener('click', (e) => {
   main.focus();
 });
 
+document.getElementById('time-zone').textContent = `Times: ${timeZoneText()}`;
 start(routes, mount);

@@ -126,4 +126,13 @@ export function section(title, ...children) {
   return h('section', { class: 'card' }, h('h2', { text: title }), ...children);
 }
 
+/** The browser's time zone, which every time on the pages is in: "Europe/Berlin (UTC+01:00)". */
+export function timeZoneText(date = new Date()) {
+  const off = -date.getTimezoneOffset();
+  const pad = (n) => String(Math.floor(Math.abs(n))).padStart(2, '0');
+  const utc = `UTC${off < 0 ? '-' : '+'}${pad(off / 60)}:${pad(off % 60)}`;
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return zone && zone !== 'UTC' ? `${zone} (${utc})` : utc;
+}
+
 export const setTitle = (t) => { document.title = t ? `${t} · opsloop` : 'opsloop'; };

@@ -335,22 +335,34 @@ class LogMiner:
         return len(dirty)
 
     # -- state --------------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
-        """The miner's full state as JSON-ready data (caches excluded: they rebuild)."""
-        return {
+    def snapshot(self, *, templates: bool = True) -> dict[str, Any]:
+        """The miner's full state as JSON-ready data (caches excluded: they rebuild).
+
+        Args:
+            templates: include the templates; ``False`` where the miner's store keeps them (call
+                ``flush()`` first): ``restore`` then reads them from the store, and the snapshot stays
+                small however many templates there are.
+        """
+        data = {
             "format": _SNAPSHOT_FORMAT,
             "config": self.config.to_dict(),
             "next_id": self._next_id,
             "stats": self.stats.to_dict(),
             "services": {s: ix.overflow_id for s, ix in self._services.items()},
-            "templates": [t.to_dict() for t in self._templates.values()],
         }
+        if templates:
+            data["templates"] = [t.to_dict() for t in self._templates.values()]
+        return data
 
     @classmethod
     def restore(
         cls, data: dict[str, Any], *, store: TemplateStore | None = None, masker: Masker | None = None
     ) -> LogMiner:
-        """A miner rebuilt from ``snapshot()``; template ids and versions are kept."""
+        """A miner rebuilt from ``snapshot()``; template ids and versions are kept.
+
+        A snapshot taken with ``templates=False`` takes its templates from ``store``, whose rows may be
+        newer (a template is stored at birth): ids go on after the highest stored one.
+        """
         if data.get("format") != _SNAPSHOT_FORMAT:
             raise InvalidInputError("unknown log miner snapshot format", field="format")
         miner = cls(MinerConfig.from_dict(data.get("config", {})), store=store, masker=masker)
@@ -359,8 +371,12 @@ class LogMiner:
         for service, overflow_id in data.get("services", {}).items():
             miner._services[service] = ServiceIndex()
             miner._services[service].overflow_id = overflow_id
-        for item in data.get("templates", []):
-            template = Template.from_dict(item)
+        if "templates" in data:
+            found = [Template.from_dict(item) for item in data["templates"]]
+        else:
+            found = miner.store.list()
+            miner._next_id = max([miner._next_id, *(t.id + 1 for t in found)])
+        for template in found:
             miner._templates[template.id] = template
             index = miner._services.setdefault(template.service, ServiceIndex())
             if template.id != index.overflow_id and template.merged_into is None:

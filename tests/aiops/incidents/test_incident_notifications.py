@@ -563,3 +563,13 @@ def test_a_target_asking_to_slow_down_is_retried(client) -> None:  # noqa: ANN00
         assert row["attempts"] == 3 and len(rx.bodies) == 3
     finally:
         rx.close()
+
+
+def test_replaying_an_empty_list_of_dead_letters_replays_none(client) -> None:  # noqa: ANN001
+    """``{"ids": []}`` (a list with nothing ticked) replays nothing; ``{}`` replays them all."""
+    _fast(client)
+    client.put(API + "/notifications/targets", json=[{"name": "oncall", "url": f"http://127.0.0.1:{free_port()}/"}])
+    client.post(AM, json=am_payload([alert("Down", "db")]))
+    wait(lambda: client.get(API + "/notifications", params={"state": "dead"}).json()["notifications"])
+    assert client.post(API + "/notifications/replay", json={"ids": []}).json() == {"replayed": 0, "superseded": 0}
+    assert len(client.get(API + "/notifications", params={"state": "dead"}).json()["notifications"]) == 1

@@ -59,6 +59,8 @@ async def list_notifications(request: Request, state: str | None = Query(None, d
 async def replay(request: Request, body: ReplayBody | None = None) -> Response:
     p = pipeline(request)
     body = body or ReplayBody()
+    if body.ids == []:  # nothing ticked: nothing to replay (the store reads no ids as all of them)
+        return json_response({"replayed": 0, "superseded": 0})
     count, superseded = await run_in_threadpool(p.stores.ops.replay, body.ids, p.clock())
     with p.stores.db.write() as conn:
         p.stores.incidents.audit(conn, actor_of(request, body.actor), "replay", "notifications",

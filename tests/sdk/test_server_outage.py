@@ -27,3 +27,31 @@ def test_metrics_logged_while_the_server_restarts_all_arrive_once(tmp_path: Path
         client.close()
     finally:
         server.stop()
+
+
+def test_a_run_ended_while_the_server_restarts_is_finished_once_it_is_back(tmp_path: Path) -> None:
+    import threading
+
+    server = ServerProcess(tmp_path / "data").start()
+    try:
+        client = Client(server.url, retries=Retries(attempts=1, backoff=0.05, max_backoff=0.05))
+        run = client.start_run("outage-end", capture_git=False)
+        run.log_metric("x", 1.0)
+        run.flush()
+        server.kill()
+        failures: list[BaseException] = []
+
+        def end() -> None:
+            try:
+                run.end()
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                failures.append(exc)
+
+        ender = threading.Thread(target=end)
+        ender.start()  # the training script ends while the server is down…
+        server.start()  # …and the server comes back seconds later
+        ender.join(120)
+        assert not failures and client.get_run(run.id).info.status == "FINISHED"
+        client.close()
+    finally:
+        server.stop()

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -98,20 +98,24 @@ class Run:
 
     # -- metrics (queued) ---------------------------------------------------------------------------
     def _send_points(self, points: list[Point]) -> None:
-        """Send one batch (on the sender thread), resending it while the backend is unreachable, up to the
-        transport's ``outage_patience``: a server restart must not lose the points logged meanwhile. A resent
-        batch is not doubled: the store keeps one copy of an identical point."""
+        """Send one batch (on the sender thread), patiently: a resent batch is not doubled (the store keeps
+        one copy of an identical point)."""
+        self._patiently(lambda: self._transport.log_batch(self.id, metrics=points))
+
+    def _patiently(self, call: Callable[[], None]) -> None:
+        """``call()``, again while the backend is unreachable, up to the transport's ``outage_patience``: a
+        server restart must lose neither the points logged meanwhile nor the run's final status."""
         deadline, pause = time.monotonic() + self._transport.outage_patience, 0.5
         while True:
             try:
-                self._transport.log_batch(self.id, metrics=points)
+                call()
                 return
             except (StorageError, RateLimitedError) as exc:
                 if time.monotonic() + pause > deadline:
                     raise
                 if pause == 0.5:
-                    _log.warning("opsloop: run %s: cannot send metrics (%s); retrying for up to %.0f s",
-                                 self.id, exc, self._transport.outage_patience)
+                    _log.warning("opsloop: run %s: cannot reach the tracking backend (%s); retrying for up to "
+                                 "%.0f s", self.id, exc, self._transport.outage_patience)
             time.sleep(pause)
             pause = min(pause * 2, 10.0)
 
@@ -254,7 +258,7 @@ class Run:
                 problems.append(exc)
         try:
             end_time = _now_ms()
-            self._transport.update_run(self.id, status=status, end_time=end_time)
+            self._patiently(lambda: self._transport.update_run(self.id, status=status, end_time=end_time))
             self.info.status, self.info.end_time = status, end_time
         finally:
             if self._owns_client:

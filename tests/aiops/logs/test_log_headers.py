@@ -77,6 +77,7 @@ def test_error_levels() -> None:
     ("ERROR:root:payment failed", "ERROR"),  # Python's basicConfig
     ("E1207 19:30:00.123456   12345 controller.go:123] sync failed", "ERROR"),  # klog (Kubernetes)
     ("W1207 19:30:00.123456       1 reflector.go:42] watch ended", "WARN"),
+    ('t=2026-12-07T19:30:00+0000 lvl=eror msg="peer dropped" id=7', "ERROR"),  # log15
     ("user bob set the log level to error", ""),
     ('{"msg":"level unchanged","old":"error"}', ""),
 ])

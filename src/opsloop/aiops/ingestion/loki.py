@@ -28,6 +28,8 @@ _PAIR = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,
 _LEVEL_KEYS = ("level", "severity", "detected_level", "lvl")
 # what Loki writes in detected_level when a line shows no level: not a level (it would read as "warning")
 _NO_LEVEL = frozenset({"", "unknown"})
+# log15's four-letter levels (go-ethereum and others write lvl=eror), which Loki reads as their words
+_LOG15 = {"eror": "error", "dbug": "debug", "trce": "trace"}
 # the escapes of Go's strconv.Quote, with which Promtail writes label values (other text stays as it is)
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|[0-7]{3}|.)", re.S)
 _SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
@@ -57,7 +59,8 @@ def parse_label_set(spec: str) -> dict[str, str]:
 
 def _level(labels: dict[str, str]) -> str | None:
     """The stream's level: the first of its level labels that names one."""
-    return next((labels[k] for k in _LEVEL_KEYS if labels.get(k, "").lower() not in _NO_LEVEL), None)
+    level = next((labels[k] for k in _LEVEL_KEYS if labels.get(k, "").lower() not in _NO_LEVEL), None)
+    return _LOG15.get(level.lower(), level) if level else None
 
 
 def _entry(out: Decoded, limits: Limits, labels: dict[str, str], t: float, line: str, meta: dict[str, str] | None,

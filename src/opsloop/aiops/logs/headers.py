@@ -19,7 +19,8 @@ from opsloop.errors import InvalidInputError
 __all__ = ["HeaderParser", "LogFormat", "LogRecord", "is_error_level", "normal_level"]
 
 _LEVEL_WORDS = "TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|SEVERE|FATAL|CRITICAL|CRIT|ALERT|EMERG|PANIC"
-_LEVEL_ALIASES = {"WARNING": "WARN", "ERR": "ERROR", "CRIT": "CRITICAL", "EMERG": "EMERGENCY"}
+_LEVEL_ALIASES = {"WARNING": "WARN", "ERR": "ERROR", "CRIT": "CRITICAL", "EMERG": "EMERGENCY",
+                  "EROR": "ERROR", "DBUG": "DEBUG", "TRCE": "TRACE"}  # the last three: log15's lvl=eror
 _ERROR_LEVELS = frozenset({"ERROR", "SEVERE", "FATAL", "CRITICAL", "ALERT", "EMERGENCY", "PANIC"})
 
 _TIME = "|".join(
@@ -59,7 +60,7 @@ _LEVEL_WORD = re.compile(rf"\s(?:{_LEVEL_WORDS})\s")
 # runs only on lines holding what it needs (a substring test costs far less than a search).
 _KEYED_LEVEL = re.compile(  # starts with a literal: much faster to search for than a leading boundary
     r'(?:levelname|level|lvl|severity|LEVEL|Level|SEVERITY|Severity)(?P<quoted>"?)[ \t]*[=:][ \t]*"?'
-    rf"(?:(?P<word>(?i:{_LEVEL_WORDS}))(?![A-Za-z])|(?P<number>[1-6]0)(?![0-9]))"
+    rf"(?:(?P<word>(?i:{_LEVEL_WORDS}|EROR|DBUG|TRCE))(?![A-Za-z])|(?P<number>[1-6]0)(?![0-9]))"
 )
 _KEY_STARTS = frozenset(' \t{,".')  # what may stand before a level key (log.level: ECS)
 _PYTHON_LEVEL = re.compile(rf"(?P<word>{_LEVEL_WORDS}):")

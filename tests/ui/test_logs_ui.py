@@ -158,3 +158,19 @@ def test_templates_named_by_log_anomalies_are_marked(page, ui_server, pushed) ->
     expect(detail).to_contain_text("1 log-anomaly signal")
     expect(detail.locator("svg.chart circle.anomaly")).to_have_count(1)
     assert not page.js_errors
+
+
+def test_a_long_template_wraps_inside_its_detail(page, ui_server) -> None:  # noqa: ANN001
+    # An 8,000-character line (a payload logged whole) ran out of the detail card, unreadable past its edge.
+    from playwright.sync_api import expect
+
+    lines = [f"payload={'A' * 8000} id={i}" for i in range(3)]
+    assert httpx.post(f"{ui_server.url}/v1/logs", json=_otlp("bulky", lines)).status_code < 300
+    [template] = _wait_for_templates(ui_server.url, "bulky", 1, 3)
+    page.goto(f"/#/logs?service=bulky&id={template['id']}")
+    card = page.locator("#template-detail section.card")
+    text = card.locator("code.log-template").first
+    expect(text).to_contain_text("payload=AAAA")
+    box, edge = text.bounding_box(), card.bounding_box()
+    assert box["x"] + box["width"] <= edge["x"] + edge["width"] + 1, (box, edge)
+    assert not page.js_errors

@@ -573,3 +573,14 @@ def test_replaying_an_empty_list_of_dead_letters_replays_none(client) -> None:  
     wait(lambda: client.get(API + "/notifications", params={"state": "dead"}).json()["notifications"])
     assert client.post(API + "/notifications/replay", json={"ids": []}).json() == {"replayed": 0, "superseded": 0}
     assert len(client.get(API + "/notifications", params={"state": "dead"}).json()["notifications"]) == 1
+
+
+@pytest.mark.parametrize("path", ["/notifications/targets", "/aiops/config/notification_targets"])
+def test_a_misspelt_min_severity_is_refused_not_read_as_warning(client, path) -> None:  # noqa: ANN001
+    """``critcal`` was read as a warning: the PagerDuty target meant for critical incidents paged for every
+    warning. It is a 400 naming ``min_severity``, and the targets stay as they were."""
+    client.put(API + "/notifications/targets", json=[{"name": "pd", "url": "http://127.0.0.1:1/", "min_severity": "crit"}])
+    r = client.put(API + path, json=[{"name": "pd", "url": "http://127.0.0.1:1/", "min_severity": "critcal"}])
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == "min_severity" and "'critcal'" in r.json()["message"]
+    assert client.get(API + "/notifications/targets").json()["targets"][0]["min_severity"] == "critical"

@@ -16,6 +16,7 @@ from opsloop.aiops.correlation.inhibition import RULE_KEYS as INHIBIT_RULE_KEYS
 from opsloop.aiops.incidents.notifications import TARGET_KEYS
 from opsloop.aiops.ingestion.metric_rules import RULE_KEYS
 from opsloop.aiops.ingestion.prometheus_pull import QUERY_KEYS
+from opsloop.core.signals import SEVERITY_ALIASES
 from opsloop.errors import InvalidInputError
 from opsloop.server.aiops._common import actor_of, choices, pipeline
 from opsloop.server.params import BodyId, Offset, QueryId
@@ -117,9 +118,22 @@ def refuse_unknown_keys(key: str, value: list[Any]) -> None:
                                     f"{', '.join(sorted(allowed))})", field=unknown[0])
 
 
+def _refuse_unknown_severity(key: str, value: list[Any]) -> None:
+    """A target's ``min_severity`` must be a severity: any other word reads as a warning (stored targets are
+    still read so), and a misspelt ``critical`` would page for every warning."""
+    for i, item in enumerate(value if key == "notification_targets" else ()):
+        word = item.get("min_severity") if isinstance(item, dict) else None
+        if word is None or (isinstance(word, int) and 1 <= word <= 4):
+            continue
+        if not isinstance(word, str) or word.strip().lower() not in SEVERITY_ALIASES:
+            raise InvalidInputError(f"{key}[{i}]: min_severity {word!r} is not a severity (expected info, warning, "
+                                    "error or critical)", field="min_severity")
+
+
 async def _put(request: Request, key: str, value: list[Any]) -> Any:
     p = pipeline(request)
     refuse_unknown_keys(key, value)
+    _refuse_unknown_severity(key, value)
 
     def put() -> Any:
         with p.lock:  # read and replace as one step, so a concurrent writer's secrets are not mixed in

@@ -143,3 +143,27 @@ def test_a_send_error_seen_by_the_system_metrics_thread_still_reaches_the_caller
     with pytest.raises(StorageError, match="read-only"):
         run.end()
     assert _status(client, run.id) == "FINISHED"
+
+
+@pytest.mark.parametrize("inside_with", [False, True])
+def test_points_lost_at_the_end_are_reported_even_when_the_status_cannot_be_sent(inside_with: bool) -> None:
+    from opsloop.errors import StorageError
+
+    backend_gone = threading.Event()
+
+    def handler(operation: str, arguments: dict) -> None:
+        if backend_gone.is_set() and operation in ("log_batch", "update_run"):
+            raise StorageError(f"{operation}: backend gone")
+
+    client = Client(transport=MockTransport(handler))
+    run = client.start_run(capture_git=False, flush_interval=3600)
+    backend_gone.set()
+    for i in range(10):
+        run.log_metric("loss", i, step=i)
+    with pytest.raises((StorageError, ValueError)) as raised:
+        if inside_with:
+            with run:
+                raise ValueError("training diverged")
+        run.end()
+    notes = "\n".join(getattr(raised.value, "__notes__", []))
+    assert "10 metric points were not logged" in notes, notes

@@ -260,6 +260,10 @@ class Run:
             end_time = _now_ms()
             self._patiently(lambda: self._transport.update_run(self.id, status=status, end_time=end_time))
             self.info.status, self.info.end_time = status, end_time
+        except Exception as exc:
+            for problem in problems:  # e.g. the points not logged: raised with the error, not dropped
+                exc.add_note(f"opsloop: before that: {_described(problem)}")
+            raise
         finally:
             if self._owns_client:
                 self.client.close()
@@ -289,7 +293,7 @@ class Run:
             self.end(_status_for(exc_type))
         except Exception as end_error:  # noqa: BLE001 - the user's exception matters more; keep both
             if exc is not None:
-                exc.add_note(f"opsloop: ending run {self.id} also failed: {end_error!r}")
+                exc.add_note(f"opsloop: ending run {self.id} also failed: {_described(end_error)}")
         return False
 
 
@@ -306,6 +310,11 @@ def _end_open_runs() -> None:
             run.end(status)
         except Exception as exc:  # noqa: BLE001 - nothing can be raised at exit; say it on stderr
             print(f"opsloop: could not end run {run.id} at exit: {exc}", file=sys.stderr)
+
+
+def _described(error: BaseException) -> str:
+    """An error and its notes on one line (a note says how many metric points were not logged)."""
+    return "; ".join([repr(error), *getattr(error, "__notes__", [])])
 
 
 def _dataset_source(source: str) -> tuple[str, str]:

@@ -146,3 +146,16 @@ def test_the_timeline_shows_what_a_signal_said_when_it_fired_after_it_resolved(c
     entries = {e["kind"]: e for e in detail["timeline"] if e["kind"].startswith("signal")}
     assert entries["signal"]["text"].endswith("db: disk 97% full")
     assert entries["signal_resolved"]["time"] == start + 120
+
+
+def test_an_incidents_audit_trail_pages_without_repeating(client) -> None:  # noqa: ANN001
+    """``offset`` pages the incident's audit trail as it pages ``/audit`` (it was ignored: every page was
+    the first one again)."""
+    client.post(API + "/ingest/alertmanager", json=am_payload([alert("Down", "db")]))
+    [inc] = incidents(client)
+    for n in range(5):
+        client.post(f"{API}/incidents/{inc['id']}/comment", json={"actor": "ann", "text": f"note {n}"})
+    pages = [client.get(f"{API}/incidents/{inc['id']}/audit", params={"limit": 2, "offset": o}).json()["audit"]
+             for o in (0, 2, 4)]
+    texts = [a["data"]["text"] for page in pages for a in page]
+    assert texts == [f"note {n}" for n in (4, 3, 2, 1, 0)]

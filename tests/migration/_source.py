@@ -31,10 +31,11 @@ class Filled:
     inputs: list[list[float]] = field(default_factory=list)
 
 
-def fill(tracking_uri: str, workdir: Path, small: bool = False, rows: int = 40) -> Filled:
+def fill(tracking_uri: str, workdir: Path, small: bool = False, prefix: str = "", rows: int = 40) -> Filled:
     """Two experiments (one deleted), a parent run with a child, metrics past one log_batch, nested and
     large artifacts, a dataset input, two MLflow 3 logged models registered as versions 1 and 2 of
-    ``churn`` (v1 in Staging, v2 @champion), a metric linked to a model, and a deleted run."""
+    ``churn`` (v1 in Staging, v2 @champion), a metric linked to a model, and a deleted run. ``small``: one
+    model version and a small file; ``prefix`` goes before the experiment and model names."""
     import mlflow
     import pandas as pd
     from sklearn.linear_model import LinearRegression
@@ -42,8 +43,9 @@ def fill(tracking_uri: str, workdir: Path, small: bool = False, rows: int = 40) 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     client = mlflow.MlflowClient()
-    exp_id = mlflow.create_experiment("churn-exp", tags={"team": "risk", "mlflow.note.content": "churn models"})
-    gone = mlflow.create_experiment("old-exp")
+    model_name = prefix + MODEL
+    exp_id = mlflow.create_experiment(prefix + "churn-exp", tags={"team": "risk", "mlflow.note.content": "churn models"})
+    gone = mlflow.create_experiment(prefix + "old-exp")
     mlflow.MlflowClient().create_run(gone)
     client.delete_experiment(gone)
 
@@ -58,7 +60,7 @@ def fill(tracking_uri: str, workdir: Path, small: bool = False, rows: int = 40) 
     large = os.urandom(64 * 1024 if small else 3 * 2**20 + 17)
     (art / "weights.bin").write_bytes(large)
 
-    filled = Filled("churn-exp", "", "", "", large_file_size=len(large))
+    filled = Filled(prefix + "churn-exp", "", "", "", large_file_size=len(large))
     mlflow.set_experiment(experiment_id=exp_id)
     with mlflow.start_run(run_name="parent", description="sweep") as parent:
         filled.parent_run = parent.info.run_id
@@ -72,7 +74,7 @@ def fill(tracking_uri: str, workdir: Path, small: bool = False, rows: int = 40) 
             filled.child_run = child.info.run_id
             for version, scale in enumerate((1.0,) if small else (1.0, 2.0), start=1):
                 model = LinearRegression().fit(x, y * scale)
-                info = mlflow.sklearn.log_model(model, name=f"model-v{version}", registered_model_name=MODEL,
+                info = mlflow.sklearn.log_model(model, name=f"model-v{version}", registered_model_name=model_name,
                                                 params={"alpha": str(scale)}, tags={"kind": "linear"},
                                                 pip_requirements=["scikit-learn"])
                 filled.model_ids.append(info.model_id)
@@ -83,13 +85,13 @@ def fill(tracking_uri: str, workdir: Path, small: bool = False, rows: int = 40) 
         mlflow.log_param("oops", "1")
     client.delete_run(filled.deleted_run)
 
-    client.update_registered_model(MODEL, description="predicts churn")
-    client.set_registered_model_tag(MODEL, "owner", "risk-team")
-    client.update_model_version(MODEL, "1", description="first fit")
-    client.set_model_version_tag(MODEL, "1", "validated", "yes")
-    client.transition_model_version_stage(MODEL, "1", "Staging")
-    client.set_registered_model_alias(MODEL, "champion", str(len(filled.model_ids)))
-    client.set_registered_model_alias(MODEL, "first", "1")
+    client.update_registered_model(model_name, description="predicts churn")
+    client.set_registered_model_tag(model_name, "owner", "risk-team")
+    client.update_model_version(model_name, "1", description="first fit")
+    client.set_model_version_tag(model_name, "1", "validated", "yes")
+    client.transition_model_version_stage(model_name, "1", "Staging")
+    client.set_registered_model_alias(model_name, "champion", str(len(filled.model_ids)))
+    client.set_registered_model_alias(model_name, "first", "1")
     filled.inputs = frame[["a", "b", "c"]].head(5).values.tolist()
     return filled
 
@@ -97,5 +99,7 @@ def fill(tracking_uri: str, workdir: Path, small: bool = False, rows: int = 40) 
 if __name__ == "__main__":
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
     os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
-    done = fill(sys.argv[1], Path(sys.argv[2]), small="--small" in sys.argv)
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    prefix = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--prefix=")), "")
+    done = fill(args[0], Path(args[1]), small="--small" in sys.argv, prefix=prefix)
     print(json.dumps(dataclasses.asdict(done)))

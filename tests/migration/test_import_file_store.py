@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import filecmp
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +12,36 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess
-from tests.migration.conftest import import_cli
+from tests.migration.conftest import run_cli
 
 SOURCE_TAG = "opsloop.import.source_run_id"
 
 
 @pytest.fixture(scope="module")
 def imported(file_store: tuple[Path, dict[str, Any]], destination: ServerProcess) -> dict[str, Any]:
-    """A dry run, then the import; their JSON summaries, and whether the dry run wrote anything."""
-    store, _filled = file_store
-    dry = import_cli("--from", str(store), "--to", destination.url, "--dry-run", "--json")
-    assert dry.returncode == 0, dry.stderr
-    wrote = _experiment_ids(destination.url)
-    done = import_cli("--from", str(store), "--to", destination.url, "--json")
-    assert done.returncode == 0, done.stderr
-    return {"dry": json.loads(dry.stdout), "summary": json.loads(done.stdout), "stderr": done.stderr,
+    """A dry run; an import during which one run cannot be read; the import again once it can."""
+    store, filled = file_store
+    dry = run_cli("import-mlflow", "--from", str(store), "--to", destination.url, "--dry-run", "--json")
+    assert dry[0] == 0, dry[2]
+    wrote = _experiment_names(destination.url)
+    broken = next(store.glob(f"*/{filled['child_run']}/artifacts")) / "unreadable.bin"
+    broken.symlink_to(broken.parent / "gone")  # a file the store lists but cannot read
+    partial = run_cli("import-mlflow", "--from", str(store), "--to", destination.url, "--json")
+    left = [r.info.run_id for r in _runs(destination.url)]
+    broken.unlink()
+    done = run_cli("import-mlflow", "--from", str(store), "--to", destination.url, "--json")
+    assert done[0] == 0, done[2]
+    return {"dry": json.loads(dry[1]), "partial": (partial[0], json.loads(partial[1]), partial[2]),
+            "left_after_partial": left, "summary": json.loads(done[1]), "stderr": done[2],
             "after_dry_run": wrote}
+
+
+def _runs(url: str) -> list[Any]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=url)
+    exp = client.get_experiment_by_name("churn-exp")
+    return client.search_runs([exp.experiment_id]) if exp else []
 
 
 @pytest.fixture
@@ -43,7 +56,7 @@ def clients(file_store: tuple[Path, dict[str, Any]], destination: ServerProcess,
             MlflowClient(tracking_uri=destination.url, registry_uri=destination.url))
 
 
-def _experiment_ids(url: str) -> list[str]:
+def _experiment_names(url: str) -> list[str]:
     from mlflow import MlflowClient
 
     return sorted(e.name for e in MlflowClient(tracking_uri=url).search_experiments())
@@ -64,7 +77,7 @@ def test_runs_keep_params_metric_histories_tags_inputs_and_parents(
     filled = file_store[1]
     ids = imported["summary"]["ids"]["runs"]
     assert set(ids) == {filled["parent_run"], filled["child_run"]}  # the deleted run stays behind
-    assert "old-exp" not in _experiment_ids(dst.tracking_uri)      # and so does the deleted experiment
+    assert "old-exp" not in _experiment_names(dst.tracking_uri)      # and so does the deleted experiment
     exp = dst.get_experiment_by_name("churn-exp")
     assert exp.tags["team"] == "risk" and exp.tags["mlflow.note.content"] == "churn models"
     for old, new in ids.items():
@@ -176,21 +189,37 @@ def test_a_second_import_skips_everything_and_duplicates_nothing(
         imported: dict[str, Any], file_store: tuple[Path, dict[str, Any]], destination: ServerProcess,
         clients: tuple[Any, Any]) -> None:
     _src, dst = clients
-    again = import_cli("--from", file_store[0].as_uri(), "--to", destination.url)
-    assert again.returncode == 0, again.stderr
-    assert "already there" in again.stdout
+    code, out, err = run_cli("import-mlflow", "--from", file_store[0].as_uri(), "--to", destination.url)
+    assert code == 0, err
+    assert "already there" in out
     exp = dst.get_experiment_by_name("churn-exp")
     assert len(dst.search_runs([exp.experiment_id])) == 2
     assert len(dst.search_model_versions("name = 'churn'")) == 2
     parent = imported["summary"]["ids"]["runs"][file_store[1]["parent_run"]]
     assert len(dst.get_metric_history(parent, "loss")) == 1500
-    as_json = import_cli("--from", str(file_store[0]), "--to", destination.url, "--json")
-    counts = json.loads(as_json.stdout)["counts"]
+    code, out, _ = run_cli("import-mlflow", "--from", str(file_store[0]), "--to", destination.url, "--json")
+    counts = json.loads(out)["counts"]
     assert {k: c["copied"] for k, c in counts.items()} == dict.fromkeys(counts, 0)
     assert counts["runs"]["skipped"] == 2 and counts["model_versions"]["skipped"] == 2
+
+
+def test_a_run_that_fails_is_reported_the_rest_is_copied_and_the_next_import_finishes_it(
+        imported: dict[str, Any], file_store: tuple[Path, dict[str, Any]]) -> None:
+    code, summary, err = imported["partial"]
+    child, parent = file_store[1]["child_run"], file_store[1]["parent_run"]
+    assert code == 1
+    assert [(f["kind"], f["source_id"]) for f in summary["failures"] if f["kind"] == "runs"] == [("runs", child)]
+    assert f"failed: runs {child}" in err and "Traceback" not in err
+    assert summary["counts"]["runs"] == {"copied": 1, "skipped": 0, "failed": 1}
+    assert summary["counts"]["model_versions"]["failed"] == 2  # they come from the child's models
+    # the half-copied run is not left looking like a copy; the parent is
+    assert imported["left_after_partial"] == [summary["ids"]["runs"][parent]]
+    resumed = imported["summary"]
+    assert resumed["counts"]["runs"] == {"copied": 1, "skipped": 1, "failed": 0}
+    assert resumed["counts"]["model_versions"] == {"copied": 2, "skipped": 0, "failed": 0}
 
 
 def test_progress_goes_to_stderr_and_json_to_stdout(imported: dict[str, Any]) -> None:
     assert "churn-exp" in imported["stderr"]
     assert imported["summary"]["ok"] is True and not imported["summary"]["failures"]
-    assert os.linesep.join(imported["stderr"].splitlines()).count("version churn/") == 2
+    assert imported["stderr"].count("version churn/") == 2

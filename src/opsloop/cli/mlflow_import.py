@@ -76,7 +76,7 @@ def import_mlflow(ctx: click.Context, source: str, destination: str | None, expe
                 for kind, t in doc["counts"].items()]
         emit(rows, ["what", done, "already there", "failed"], as_json=False,
              title=f"{'dry run: ' if dry_run else ''}{summary.source} -> {summary.destination}")
-        for failure in summary.failures:
-            click.echo(f"failed: {failure['kind']} {failure['source_id']}: {failure['error']}", err=True)
+    for failure in summary.failures:
+        click.echo(f"failed: {failure['kind']} {failure['source_id']}: {failure['error']}", err=True)
     if not summary.ok:
         raise SystemExit(1)

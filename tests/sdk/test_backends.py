@@ -221,3 +221,16 @@ def test_the_runs_client_still_reads_after_the_run_ended(backend: str, request: 
     assert [m.value for m in run.client.get_metric_history(run.id, "loss")] == [0.5]
     assert run.client.get_run(run.id).info.status == "FINISHED"
     run.client.close()
+
+
+def test_an_experiment_named_with_leading_zeros_is_found_by_its_name_not_as_an_id(client: Client) -> None:
+    """"007" is the name of an experiment, not id 7 written another way (the server reads "007" as id 7)."""
+    import uuid
+
+    first = client.create_experiment(f"first-{uuid.uuid4().hex}")
+    padded = f"{int(first):03d}"
+    with client.start_run(padded, run_name="in-padded", capture_git=False):
+        pass
+    assert client.get_experiment(padded).name == padded
+    assert [r.info.run_name for r in client.search_runs(padded)] == ["in-padded"]
+    assert client.get_experiment(first).experiment_id == first  # a plain id is still an id

@@ -82,8 +82,11 @@ class Client:
         return self.transport.create_experiment(name, tags)
 
     def get_experiment(self, experiment: str) -> Experiment:
-        """The experiment with this id or, failing that, this name."""
-        if experiment.isdigit():
+        """The experiment with this id or, failing that, this name.
+
+        Only an id as ids are written is tried as one: "007" names an experiment, and is not id 7.
+        """
+        if experiment.isdigit() and str(int(experiment)) == experiment:
             try:
                 return self.transport.get_experiment(experiment)
             except NotFoundError:

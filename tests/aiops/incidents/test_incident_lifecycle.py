@@ -159,3 +159,8 @@ def test_an_incidents_audit_trail_pages_without_repeating(client) -> None:  # no
              for o in (0, 2, 4)]
     texts = [a["data"]["text"] for page in pages for a in page]
     assert texts == [f"note {n}" for n in (4, 3, 2, 1, 0)]
+
+
+def test_the_audit_trail_of_an_incident_that_does_not_exist_is_a_404(client) -> None:  # noqa: ANN001
+    r = client.get(f"{API}/incidents/4242/audit")
+    assert r.status_code == 404 and r.json()["field"] == "id", r.text

@@ -146,6 +146,11 @@ async def split(request: Request, incident_id: RowId, body: SplitBody) -> Respon
 @router.get("/{incident_id}/audit", summary="Audit trail of one incident")
 async def audit(request: Request, incident_id: RowId, limit: int = Query(200, ge=1, le=1000),
                 offset: Offset = 0) -> Response:
-    rows = await run_in_threadpool(pipeline(request).stores.incidents.audit_trail, "incident", incident_id, limit,
-                                   offset)
+    store = pipeline(request).stores.incidents
+
+    def trail() -> list[dict[str, Any]]:
+        store.get(incident_id)  # no such incident: a 404, not an empty trail
+        return store.audit_trail("incident", incident_id, limit, offset)
+
+    rows = await run_in_threadpool(trail)
     return json_response({"audit": rows})

@@ -213,7 +213,9 @@ def topology(ctx: click.Context, path: str | None, add: bool, as_json: bool) -> 
         import yaml
 
         try:
-            doc = yaml.safe_load(Path(path).read_text()) or {}
+            doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError as exc:
+            fail(f"{path} is not UTF-8 text: {exc}")
         except yaml.YAMLError as exc:
             fail(f"{path} is not YAML or JSON: {exc}")
         body = _call(ctx, "POST" if add else "PUT", "/api/opsloop/v1/topology", json=doc)

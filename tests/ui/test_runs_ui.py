@@ -335,3 +335,20 @@ def test_a_running_runs_page_follows_new_metrics_and_its_end(page, runs, ui_serv
     expect(page.locator("h1")).to_contain_text("FINISHED", timeout=15_000)
     expect(page.locator("#run-status")).not_to_contain_text("live")
     assert not page.js_errors
+
+
+def test_a_runs_description_shows_on_top_of_its_page(page, runs, ui_server) -> None:  # noqa: ANN001
+    # MLflow keeps a run's description in the mlflow.note.content tag and shows it on top of the run; here it
+    # was only one of the folded system tags.
+    from mlflow import MlflowClient
+    from playwright.sync_api import expect
+
+    client = MlflowClient(ui_server.url)
+    run = client.create_run(client.get_experiment_by_name("ui-demo").experiment_id, run_name="described",
+                            tags={"mlflow.note.content": "Baseline with <b>class weights</b>.\nSecond line."})
+    client.set_terminated(run.info.run_id)
+    page.goto(f"/#/runs/{run.info.run_id}")
+    note = page.locator("#run-description")
+    expect(note).to_have_text("Baseline with <b>class weights</b>.\nSecond line.")
+    assert note.bounding_box()["height"] > 30  # the line break kept
+    assert not page.js_errors

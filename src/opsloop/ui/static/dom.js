@@ -80,9 +80,9 @@ export function fmtBytes(n) {
 
 const LONG_TEXT = 300;  // characters; MLflow allows 6,000 for a param (a whole config logged as one)
 
-/** A value as text; a long one is folded to its start until opened (a run's params, a compared param). */
-export function foldedText(v) {
-  if (typeof v !== 'string' || v.length <= LONG_TEXT) return v;
+/** A value as text; one over ``limit`` characters is folded to its start until opened (a run's params, a compared param). */
+export function foldedText(v, limit = LONG_TEXT) {
+  if (typeof v !== 'string' || v.length <= limit) return v;
   return h('details', { class: 'long-value' }, h('summary', { text: `${v.slice(0, 120)}… (${v.length} characters)` }),
     h('div', { class: 'long-value-full', text: v }));
 }

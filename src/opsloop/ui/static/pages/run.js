@@ -43,6 +43,8 @@ export async function render(root, ctx) {
     h('nav', { class: 'breadcrumb', 'aria-label': 'Breadcrumb' }, h('a', { href: href('/runs', { exp: info.experiment_id }) }, 'Runs · ', expName), ' / '),
     h('h1', {}, info.run_name || runId, statusHost),
     h('p', { class: 'subtitle', text: `Run ${runId}` }),
+    // the run's description (MLflow keeps it in the mlflow.note.content tag and shows it on top)
+    tags['mlflow.note.content'] ? h('div', { class: 'run-note', id: 'run-description' }, foldedText(tags['mlflow.note.content'], 2000)) : null,
     h('div', { class: 'grid2' },
       section('Overview', overview(info, tags, expName)),
       section('Parameters', kvTable(Object.entries(params).sort().map(([k, v]) => [k, foldedText(v)]), null, 'No parameters logged.'))),

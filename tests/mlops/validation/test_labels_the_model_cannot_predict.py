@@ -43,3 +43,19 @@ def test_labels_of_another_type_with_the_same_values_are_still_scored(classifier
     code, out = _validate("validate", "credit", "--candidate", "2", "--candidate-uri", str(classifiers["fair"]),
                           "--data", str(data), "--target", "label")
     assert code == 0 and "PASSED" in out, out
+
+
+def test_a_model_of_text_classes_is_scored_on_labels_of_the_same_numbers(tmp_path: Path) -> None:
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    frame = labelled(500, seed=4)
+    x = frame[["a", "b", "group"]]
+    model_dir = tmp_path / "text-classes"
+    mlflow.sklearn.save_model(LogisticRegression().fit(x, frame["label"].astype(str)), str(model_dir),
+                              input_example=x.head(2))  # classes '0' and '1'; the data's labels are 0 and 1
+    data = tmp_path / "eval.parquet"
+    frame.to_parquet(data)
+    code, out = _validate("validate", "credit", "--candidate", "1", "--candidate-uri", str(model_dir),
+                          "--data", str(data), "--target", "label")
+    assert code == 0 and "PASSED" in out, out

@@ -69,7 +69,10 @@ def _check_labels(model: LoadedModel, pred: np.ndarray, y: np.ndarray, target: s
     champion would pass. The model's classes (``classes_``) when it has them, else what it predicted."""
     classes = getattr(model.native, "classes_", None)
     can = np.asarray(classes) if classes is not None and len(classes) else pred
-    if len(can) and not np.isin(can, y).any():
+    compared, labels = can, np.asarray(y)
+    if can.dtype.kind in "OSU" or labels.dtype.kind in "OSU":  # compared as text, as score_metrics does
+        compared, labels = can.astype(str), labels.astype(str)
+    if len(can) and not np.isin(compared, labels).any():
         raise InvalidInputError(f"none of the candidate's predictions ({_values(can)}) is a value of {target!r} "
                                 f"({_values(y)}): the labels are encoded otherwise than the model predicts",
                                 field=target)

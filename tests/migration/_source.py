@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 MODEL = "churn"
+LEGACY = "legacy"
 
 
 @dataclass
@@ -33,7 +34,8 @@ class Filled:
 
 def fill(tracking_uri: str, workdir: Path, small: bool = False, prefix: str = "", rows: int = 40) -> Filled:
     """Two experiments (one deleted), a parent run with a child, metrics past one log_batch, nested and
-    large artifacts, a dataset input, two MLflow 3 logged models registered as versions 1 and 2 of
+    large artifacts, a dataset input, a version of ``legacy`` whose source is a folder of the parent's
+    artifacts (as MLflow 2 registered them), two MLflow 3 logged models registered as versions 1 and 2 of
     ``churn`` (v1 in Staging, v2 @champion), a metric linked to a model, and a deleted run. ``small``: one
     model version and a small file; ``prefix`` goes before the experiment and model names."""
     import mlflow
@@ -70,6 +72,13 @@ def fill(tracking_uri: str, workdir: Path, small: bool = False, prefix: str = ""
         mlflow.set_tag("stage", "sweep")
         mlflow.log_input(mlflow.data.from_pandas(frame, name="train", targets="y"), context="training")
         mlflow.log_artifacts(str(art))
+        # registered the MLflow 2 way: the version's source is a folder of the run's artifacts
+        legacy = LinearRegression().fit(x, -y)
+        mlflow.sklearn.save_model(legacy, str(workdir / "legacy-model"), pip_requirements=["scikit-learn"])
+        mlflow.log_artifacts(str(workdir / "legacy-model"), "legacy-model")
+        client.create_registered_model(prefix + LEGACY)
+        client.create_model_version(prefix + LEGACY, f"{parent.info.artifact_uri}/legacy-model",
+                                    run_id=parent.info.run_id)
         with mlflow.start_run(run_name="child", nested=True) as child:
             filled.child_run = child.info.run_id
             for version, scale in enumerate((1.0,) if small else (1.0, 2.0), start=1):

@@ -67,7 +67,7 @@ def test_a_dry_run_lists_what_would_be_copied_and_writes_nothing(imported: dict[
     assert dry["dry_run"] is True
     assert imported["after_dry_run"] == ["Default"]
     assert dry["counts"]["runs"] == {"copied": 2, "skipped": 0, "failed": 0}
-    assert dry["counts"]["model_versions"]["copied"] == 2
+    assert dry["counts"]["model_versions"]["copied"] == 3
     assert dry["counts"]["logged_models"]["copied"] == 2
 
 
@@ -185,6 +185,27 @@ def test_the_registry_keeps_versions_stages_aliases_and_serves_the_same_model(
     assert not np.allclose(got, mlflow.pyfunc.load_model("models:/churn@first").predict(frame))
 
 
+def test_a_version_registered_from_run_artifacts_points_at_the_copied_run(
+        imported: dict[str, Any], file_store: tuple[Path, dict[str, Any]], clients: tuple[Any, Any]) -> None:
+    import mlflow
+    import numpy as np
+
+    src, dst = clients
+    old = src.get_model_version("legacy", "1")
+    new = dst.get_model_version("legacy", "1")
+    new_run = imported["summary"]["ids"]["runs"][file_store[1]["parent_run"]]
+    assert new.run_id == new_run
+    assert new.source == dst.get_run(new_run).info.artifact_uri + "/legacy-model"
+    assert old.source.startswith("file:")
+    x = np.ones((2, 3))
+    mlflow.set_tracking_uri(src.tracking_uri)
+    mlflow.set_registry_uri(src.tracking_uri)
+    expected = mlflow.pyfunc.load_model("models:/legacy/1").predict(x)
+    mlflow.set_tracking_uri(dst.tracking_uri)
+    mlflow.set_registry_uri(dst.tracking_uri)
+    np.testing.assert_allclose(mlflow.pyfunc.load_model("models:/legacy/1").predict(x), expected)
+
+
 def test_a_second_import_skips_everything_and_duplicates_nothing(
         imported: dict[str, Any], file_store: tuple[Path, dict[str, Any]], destination: ServerProcess,
         clients: tuple[Any, Any]) -> None:
@@ -200,7 +221,7 @@ def test_a_second_import_skips_everything_and_duplicates_nothing(
     code, out, _ = run_cli("import-mlflow", "--from", str(file_store[0]), "--to", destination.url, "--json")
     counts = json.loads(out)["counts"]
     assert {k: c["copied"] for k, c in counts.items()} == dict.fromkeys(counts, 0)
-    assert counts["runs"]["skipped"] == 2 and counts["model_versions"]["skipped"] == 2
+    assert counts["runs"]["skipped"] == 2 and counts["model_versions"]["skipped"] == 3
 
 
 def test_a_run_that_fails_is_reported_the_rest_is_copied_and_the_next_import_finishes_it(
@@ -216,10 +237,25 @@ def test_a_run_that_fails_is_reported_the_rest_is_copied_and_the_next_import_fin
     assert imported["left_after_partial"] == [summary["ids"]["runs"][parent]]
     resumed = imported["summary"]
     assert resumed["counts"]["runs"] == {"copied": 1, "skipped": 1, "failed": 0}
-    assert resumed["counts"]["model_versions"] == {"copied": 2, "skipped": 0, "failed": 0}
+    assert resumed["counts"]["model_versions"] == {"copied": 2, "skipped": 1, "failed": 0}
 
 
 def test_progress_goes_to_stderr_and_json_to_stdout(imported: dict[str, Any]) -> None:
     assert "churn-exp" in imported["stderr"]
     assert imported["summary"]["ok"] is True and not imported["summary"]["failures"]
     assert imported["stderr"].count("version churn/") == 2
+
+
+def test_include_deleted_brings_deleted_runs_and_experiments_and_keeps_them_deleted(
+        imported: dict[str, Any], file_store: tuple[Path, dict[str, Any]], destination: ServerProcess,
+        clients: tuple[Any, Any]) -> None:
+    _src, dst = clients
+    # the destination given to opsloop itself (--url) is used when --to is not
+    code, out, err = run_cli("--url", destination.url, "import-mlflow", "--from", str(file_store[0]),
+                             "--include-deleted", "--json", env={"OPSLOOP_URL": None, "MLFLOW_TRACKING_URI": None})
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["counts"]["runs"] == {"copied": 2, "skipped": 2, "failed": 0}
+    run = dst.get_run(summary["ids"]["runs"][file_store[1]["deleted_run"]])
+    assert run.info.lifecycle_stage == "deleted" and run.data.params == {"oops": "1"}
+    assert dst.get_experiment_by_name("old-exp").lifecycle_stage == "deleted"

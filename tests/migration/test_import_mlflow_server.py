@@ -56,7 +56,7 @@ def test_an_mlflow_server_is_imported_and_its_champion_predicts_the_same(
     assert code == 0, err
     summary: dict[str, Any] = json.loads(out)
     assert summary["counts"]["runs"]["copied"] == 2
-    assert summary["counts"]["model_versions"]["copied"] == 1
+    assert summary["counts"]["model_versions"]["copied"] == 2  # srv-churn/1, srv-legacy/1
     assert summary["counts"]["aliases"]["copied"] == 2
 
     src = mlflow.MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
@@ -70,6 +70,8 @@ def test_an_mlflow_server_is_imported_and_its_champion_predicts_the_same(
     b = Path(dst.download_artifacts(new_parent, "weights.bin", str(tmp_path / "b")))
     assert filecmp.cmp(a, b, shallow=False)
 
+    legacy = dst.get_model_version("srv-legacy", "1")
+    assert legacy.source == dst.get_run(new_parent).info.artifact_uri + "/legacy-model"
     version = dst.get_model_version("srv-churn", "1")
     assert version.source == f"models:/{summary['ids']['logged_models'][filled['model_ids'][0]]}"
     assert version.current_stage == "Staging"

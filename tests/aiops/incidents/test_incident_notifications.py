@@ -584,3 +584,54 @@ def test_a_misspelt_min_severity_is_refused_not_read_as_warning(client, path) ->
     assert r.status_code == 400, r.text
     assert r.json()["field"] == "min_severity" and "'critcal'" in r.json()["message"]
     assert client.get(API + "/notifications/targets").json()["targets"][0]["min_severity"] == "critical"
+
+
+class Blackhole:
+    """A webhook host that takes connections and never answers (a firewall dropping its replies); counts them."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port, self.accepted, self.conns = self.sock.getsockname()[1], 0, []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.conns.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def test_a_target_that_never_answers_does_not_hold_up_the_others(client) -> None:  # noqa: ANN001
+    """Slack's webhook times out while PagerDuty is fine: PagerDuty gets every page without waiting for a
+    timeout per Slack message (they were sent one after another), and the Slack messages of the other
+    incidents wait for its retry instead of each timing out in turn."""
+    d = client.app.state.aiops.dispatcher
+    d.timeout_s, d.base_delay_s, d.max_delay_s = 1.0, 30.0, 30.0
+    hole, rx = Blackhole(), Receiver(free_port(), status=202)
+    try:
+        client.put(API + "/notifications/targets", json=[
+            {"name": "slack", "url": f"http://127.0.0.1:{hole.port}/hook", "format": "slack"},
+            {"name": "pd", "url": f"http://127.0.0.1:{rx.port}/v2/enqueue", "format": "pagerduty", "routing_key": "K"}])
+        t0 = time.time() - 3000
+        client.post(AM, json=am_payload([alert(f"Down{n}", f"svc{n}", start=t0 + 600 * n) for n in range(4)]))
+        assert len(incidents(client)) == 4
+        wait(lambda: len(rx.bodies) == 4)
+        slack = wait(lambda: (lambda rows: rows if any(n["attempts"] for n in rows) else None)(
+            client.get(API + "/notifications", params={"state": "pending"}).json()["notifications"]))
+        assert hole.accepted == 1, "each Slack message waited for its own timeout"
+        assert len(slack) == 4 and sorted(n["attempts"] for n in slack) == [0, 0, 0, 1]
+    finally:
+        hole.close()
+        rx.close()

@@ -234,3 +234,17 @@ def test_an_experiment_named_with_leading_zeros_is_found_by_its_name_not_as_an_i
     assert client.get_experiment(padded).name == padded
     assert [r.info.run_name for r in client.search_runs(padded)] == ["in-padded"]
     assert client.get_experiment(first).experiment_id == first  # a plain id is still an id
+
+
+@pytest.mark.parametrize("timestamp", [-5, 2**70])
+def test_a_bad_timestamp_is_refused_where_it_is_logged_and_costs_no_other_point(client: Client,
+                                                                                 timestamp: int) -> None:
+    with client.start_run(capture_git=False, flush_interval=3600) as run:
+        for i in range(10):
+            run.log_metric("good", i, step=i)
+        with pytest.raises(InvalidInputError) as raised:
+            run.log_metric("bad", 1.0, timestamp=timestamp)
+        assert raised.value.field == "timestamp"
+        with pytest.raises(InvalidInputError):
+            run.log_metrics({"bad": 1.0}, timestamp=timestamp)
+    assert len(client.get_metric_history(run.id, "good")) == 10

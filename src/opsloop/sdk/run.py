@@ -129,6 +129,9 @@ class Run:
             number = float(value)
         except (TypeError, ValueError):
             raise InvalidInputError(f"Metric '{key}' value must be a number, got {value!r}", field="value") from None
+        if not 0 <= timestamp < _INT64:  # one bad point would cost its whole batch on the sender thread
+            raise InvalidInputError(f"Metric '{key}' timestamp {timestamp} is not a non-negative 64-bit integer "
+                                    "of milliseconds", field="timestamp")
         if step is None:
             return key, number, timestamp, 0
         step = int(step)
@@ -146,7 +149,7 @@ class Run:
             timestamp: milliseconds since the epoch (default: now).
 
         Raises:
-            InvalidInputError: bad key or value (checked here, not on the server).
+            InvalidInputError: bad key, value, step or timestamp (checked here, not on the server).
             OpsloopError: a previous background send failed (raised once, then logging resumes).
         """
         self._batcher.add(self._point(key, value, step, _now_ms() if timestamp is None else int(timestamp)))

@@ -352,3 +352,19 @@ def test_a_runs_description_shows_on_top_of_its_page(page, runs, ui_server) -> N
     expect(note).to_have_text("Baseline with <b>class weights</b>.\nSecond line.")
     assert note.bounding_box()["height"] > 30  # the line break kept
     assert not page.js_errors
+
+
+def test_words_without_a_comparison_search_run_names_as_in_mlflows_ui(page, runs) -> None:  # noqa: ANN001
+    # Typing a run's name gave "Invalid filter 'deep': unexpected end"; MLflow's UI searches run names.
+    from playwright.sync_api import expect
+
+    _open_runs(page)
+    page.fill("#run-filter", "DEEP")
+    page.press("#run-filter", "Enter")
+    expect(page.locator("#runs-table .run-link")).to_have_text(["deeper"])
+    assert "filter=DEEP" in page.url
+    page.fill("#run-filter", "o'brien")
+    page.press("#run-filter", "Enter")
+    expect(page.locator(".empty-state h2")).to_have_text("No matching runs")
+    assert page.evaluate("import('/static/pages/runs.js').then((m) => m.searchFilter(\"params.model = 'mlp'\"))") == "params.model = 'mlp'"
+    assert not page.js_errors

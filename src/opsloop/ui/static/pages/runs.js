@@ -65,7 +65,7 @@ export async function render(root, ctx) {
   clear(root,
     h('h1', {}, 'Runs'),
     form,
-    h('p', { class: 'muted hint' }, 'Filter with MLflow\'s search grammar, e.g. ', h('code', { text: "metrics.rmse < 1 and params.alpha = '0.5'" }), ' or ', h('code', { text: "tags.mlflow.runName LIKE 'baseline%'" }), '.'),
+    h('p', { class: 'muted hint' }, 'Type part of a run name, or filter with MLflow\'s search grammar, e.g. ', h('code', { text: "metrics.rmse < 1 and params.alpha = '0.5'" }), ' or ', h('code', { text: "tags.mlflow.runName LIKE 'baseline%'" }), '.'),
     columnsPanel, status, tableHost, pager);
 
   expSelect.addEventListener('change', () => { st.exp = expSelect.value ? [expSelect.value] : []; st.page = ''; prevTokens.length = 0; reload(); });
@@ -115,7 +115,7 @@ export async function render(root, ctx) {
       return;
     }
     const body = {
-      experiment_ids: ids, filter: st.filter, max_results: PAGE_SIZE, order_by: [st.order],
+      experiment_ids: ids, filter: searchFilter(st.filter), max_results: PAGE_SIZE, order_by: [st.order],
       run_view_type: { active: 'ACTIVE_ONLY', deleted: 'DELETED_ONLY', all: 'ALL' }[st.view],
     };
     if (st.page) body.page_token = st.page;
@@ -271,6 +271,16 @@ export async function render(root, ctx) {
 
   clear(tableHost, loading('Loading runs…'));
   await reload({ push: false });
+}
+
+/**
+ * The filter sent for what was typed: MLflow's grammar as it is, and words without a comparison (as in
+ * MLflow's UI, "baseline") as a search of run names, ignoring case.
+ */
+export function searchFilter(text) {
+  const t = String(text || '').trim();
+  if (!t || /[=<>!]|\b(i?like|in|is)\b/i.test(t)) return t;
+  return `attributes.run_name ILIKE '%${t.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}%'`;
 }
 
 /** An MLflow snippet that logs a first run (into ``experiment`` when one is shown: {id, name}). */

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError
+from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError, StorageError
 from opsloop.storage.artifacts import ArtifactStore, LocalArtifactStore, safe_path
 from opsloop.storage.artifacts.s3 import S3ArtifactStore
 
@@ -77,3 +77,18 @@ def test_traversal_and_absolute_paths_are_rejected(artifacts: ArtifactStore, bad
 def test_safe_path_normalises() -> None:
     assert safe_path("a//b/./c/") == "a/b/c"
     assert safe_path("") == ""
+
+
+def test_s3_missing_artifact_is_not_found_and_missing_bucket_is_a_storage_error(s3_endpoint: str) -> None:
+    import boto3
+
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket="my-bucket-1")
+    store = S3ArtifactStore("s3://my-bucket-1/root", endpoint_url=s3_endpoint)
+    with pytest.raises(NotFoundError):  # a bucket named "…bucket…" once read as a missing bucket (a 503)
+        store.open_read("0/run/artifacts/absent.txt")
+    assert store.size("0/run/artifacts/absent.txt") is None
+    gone = S3ArtifactStore("s3://no-such-bucket-here/root", endpoint_url=s3_endpoint)
+    with pytest.raises(StorageError, match="no-such-bucket-here"):  # the server's set-up, not a missing artifact
+        gone.write_bytes("a.txt", b"x")
+    with pytest.raises(StorageError, match="no-such-bucket-here"):
+        gone.open_read("a.txt")

@@ -17,6 +17,12 @@ _CHUNK = 8 * 1024 * 1024
 _BOTO_CONFIG = {"retries": {"max_attempts": 2, "mode": "standard"}}
 
 
+def _no_bucket(exc: FileNotFoundError) -> bool:
+    """Whether s3fs' ``FileNotFoundError`` is about the bucket (S3's ``NoSuchBucket``), not a key."""
+    response = getattr(exc.__cause__, "response", None)
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") == "NoSuchBucket"
+
+
 class S3ArtifactStore(ArtifactStore):
     """``s3://bucket/prefix``; objects are written whole (a multipart upload completes or leaves nothing).
 
@@ -50,7 +56,7 @@ class S3ArtifactStore(ArtifactStore):
         except (BotoCoreError, FSTimeoutError, TimeoutError) as exc:  # unreachable endpoint, timeouts, bad config
             raise StorageError(f"the artifact store {self.root} cannot be reached{self._at()}: {exc}") from exc
         except FileNotFoundError as exc:
-            if "bucket" not in str(exc).lower():
+            if not _no_bucket(exc):
                 raise
             raise StorageError(f"the artifact store {self.root}{self._at()}: {exc}") from exc
         except PermissionError as exc:  # credentials missing or refused: the server's configuration
@@ -65,7 +71,7 @@ class S3ArtifactStore(ArtifactStore):
         try:
             info = self.fs.info(key)
         except FileNotFoundError as exc:
-            if "bucket" in str(exc).lower():
+            if _no_bucket(exc):
                 raise
             return None
         return info if info.get("type") == "file" else None

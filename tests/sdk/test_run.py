@@ -64,7 +64,8 @@ def test_metric_batches_hold_at_most_1000_points(mock: Client) -> None:
 
 
 @pytest.mark.parametrize(("key", "value", "step"), [("bad key!", 1.0, 0), ("", 1.0, 0), ("ok", "high", 0),
-                                                    ("ok", None, 0), ("ok", 1.0, 2**64)])
+                                                    ("ok", None, 0), ("ok", 1.0, 2**64), ("ok", 10**400, 0),
+                                                    ("ok", 1.0, float("nan")), ("ok", 1.0, "abc")])
 def test_bad_metrics_are_refused_where_they_are_logged(mock: Client, key: str, value: object, step: int) -> None:
     with mock.start_run(capture_git=False) as run:
         with pytest.raises(InvalidInputError):

@@ -127,14 +127,17 @@ class Run:
             raise InvalidInputError(f"Metric '{key}' value must be a number, got {value!r}", field="value")
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InvalidInputError(f"Metric '{key}' value must be a number, got {value!r}", field="value") from None
         if not 0 <= timestamp < _INT64:  # one bad point would cost its whole batch on the sender thread
             raise InvalidInputError(f"Metric '{key}' timestamp {timestamp} is not a non-negative 64-bit integer "
                                     "of milliseconds", field="timestamp")
         if step is None:
             return key, number, timestamp, 0
-        step = int(step)
+        try:
+            step = int(step)
+        except (TypeError, ValueError, OverflowError):
+            raise InvalidInputError(f"Metric '{key}' step must be an integer, got {step!r}", field="step") from None
         if not -_INT64 <= step < _INT64:
             raise InvalidInputError(f"Metric '{key}' step {step} is not a 64-bit integer", field="step")
         return key, number, timestamp, step

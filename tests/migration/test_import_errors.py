@@ -71,6 +71,12 @@ def test_a_database_that_is_not_mlflow_is_refused_and_left_alone(tmp_path: Path)
     assert not (tmp_path / "none.db").exists()
 
 
+def test_a_database_that_cannot_be_opened_is_a_message_without_its_password() -> None:
+    err = _refused(f"postgresql://mlflow:s3cret@127.0.0.1:{free_port()}/mlflow")
+    assert "cannot open the source database postgresql://mlflow:***@127.0.0.1" in err
+    assert "s3cret" not in err
+
+
 def test_the_destination_is_never_taken_from_mlflow_tracking_uri(tmp_path: Path) -> None:
     code, _out, err = run_cli("import-mlflow", "--from", str(tmp_path),
                               env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000", "OPSLOOP_URL": None})

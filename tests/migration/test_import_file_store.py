@@ -94,6 +94,9 @@ def test_runs_keep_params_metric_histories_tags_inputs_and_parents(
             history = [(m.step, m.timestamp, m.value) for m in dst.get_metric_history(new, key)]
             assert sorted(history) == sorted((m.step, m.timestamp, m.value) for m in src.get_metric_history(old, key))
         assert _datasets(b) == _datasets(a)
+        models = imported["summary"]["ids"]["logged_models"]
+        assert sorted((models[m.model_id], m.step) for m in a.outputs.model_outputs) == sorted(
+            (m.model_id, m.step) for m in b.outputs.model_outputs)
     parent = dst.get_run(ids[filled["parent_run"]])
     assert len(dst.get_metric_history(parent.info.run_id, "loss")) == 1500
     assert _datasets(parent) and _datasets(parent)[0][0] == "train"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from opsloop.mlops.migration.registry import SOURCE_VERSION_TAG, RegistryCopier
-from opsloop.mlops.migration.source import check_destination, require_mlflow, resolve_source
+from opsloop.mlops.migration.source import check_destination, redacted, require_mlflow, resolve_source
 from opsloop.mlops.migration.summary import KINDS, ImportSummary, Tally
 from opsloop.mlops.migration.tracking import SOURCE_MODEL_TAG, SOURCE_RUN_TAG, Options, TrackingCopier
 
@@ -48,7 +48,7 @@ def import_from_mlflow(source: str, destination: str, options: Options | None = 
     mlflow = require_mlflow()
     source_uri = resolve_source(source)
     destination = check_destination(destination)
-    summary = ImportSummary(source=source_uri, destination=destination, dry_run=options.dry_run)
+    summary = ImportSummary(source=redacted(source_uri), destination=redacted(destination), dry_run=options.dry_run)
     with _quiet_mlflow(), _mlflow_environment(source_uri):
         src = mlflow.MlflowClient(tracking_uri=source_uri, registry_uri=source_uri)
         dst = mlflow.MlflowClient(tracking_uri=destination, registry_uri=destination)

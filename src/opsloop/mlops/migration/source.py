@@ -11,14 +11,27 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 from opsloop.errors import InvalidInputError, MissingDependencyError, OpsloopError, StorageError
 
-__all__ = ["check_destination", "require_mlflow", "resolve_source"]
+__all__ = ["check_destination", "redacted", "require_mlflow", "resolve_source"]
 
 _DB_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
 _PROBE = "/api/2.0/mlflow/experiments/search?max_results=1"
+
+
+def redacted(uri: str) -> str:
+    """``uri`` with its password, if any, replaced by ``***``: for messages and summaries."""
+    try:
+        parts = urlsplit(uri)
+        password = parts.password
+    except ValueError:
+        return uri
+    if not password:
+        return uri
+    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def require_mlflow() -> Any:
@@ -47,7 +60,7 @@ def resolve_source(uri: str) -> str:
         path = Path(unquote(urlparse(uri).path)) if scheme == "file" else Path(uri)
         _check_file_store(path.expanduser())
         return path.expanduser().resolve().as_uri()
-    raise InvalidInputError(f"--from {uri!r}: unsupported scheme {scheme!r}; give an MLflow server "
+    raise InvalidInputError(f"--from {redacted(uri)!r}: unsupported scheme {scheme!r}; give an MLflow server "
                             "(http://…), a file store folder or a database URI (sqlite:///…, postgresql://…)",
                             field="from")
 
@@ -83,11 +96,15 @@ def _check_database(uri: str) -> None:
             tables = set(sqlalchemy.inspect(engine).get_table_names())
         finally:
             engine.dispose()
+    except ImportError as exc:  # the driver: the mlflow client would need it as well
+        raise StorageError(f"cannot open the source database {redacted(uri)}: {exc} (install the database "
+                           "driver the mlflow client uses, e.g. psycopg2-binary for postgresql://)") from None
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise StorageError(f"cannot open the source database {uri}: {str(exc).splitlines()[0]}") from None
+        raise StorageError(f"cannot open the source database {redacted(uri)}: "
+                           f"{redacted(str(exc).splitlines()[0])}") from None
     if not {"experiments", "runs", "alembic_version"} <= tables:
-        raise InvalidInputError(f"--from {uri} is not an MLflow tracking database (it has no experiments, "
-                                "runs and alembic_version tables)", field="from")
+        raise InvalidInputError(f"--from {redacted(uri)} is not an MLflow tracking database (it has no "
+                                "experiments, runs and alembic_version tables)", field="from")
 
 
 def _auth() -> dict[str, Any]:
@@ -107,9 +124,9 @@ def _probe(url: str, option: str, what: str) -> None:
     except httpx.InvalidURL as exc:
         raise InvalidInputError(f"--{option} {url!r} is not a valid URL: {exc}", field=option) from None
     except httpx.HTTPError as exc:
-        raise StorageError(f"cannot reach {what} {url}: {exc or type(exc).__name__}") from None
+        raise StorageError(f"cannot reach {what} {redacted(url)}: {exc or type(exc).__name__}") from None
     if resp.status_code in (401, 403):
-        raise OpsloopError(f"{what} {url} refused the request (HTTP {resp.status_code}): set "
+        raise OpsloopError(f"{what} {redacted(url)} refused the request (HTTP {resp.status_code}): set "
                            "MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN", field=option)
     try:
         body = resp.json()
@@ -117,5 +134,5 @@ def _probe(url: str, option: str, what: str) -> None:
         body = None
     if resp.status_code != 200 or not isinstance(body, dict):
         kind = resp.headers.get("content-type") or "no content type"
-        raise InvalidInputError(f"{what} {url} does not answer MLflow's REST API (GET {_PROBE} gave HTTP "
+        raise InvalidInputError(f"{what} {redacted(url)} does not answer MLflow's REST API (GET {_PROBE} gave HTTP "
                                 f"{resp.status_code}, {kind}): is it an MLflow or opsloop server?", field=option)

@@ -67,6 +67,7 @@ def test_a_maintenance_window_is_scheduled_ahead_from_the_form(page, ui_server) 
     # The form always started a silence now: a maintenance window planned for tonight could not be entered.
     from playwright.sync_api import expect
 
+    before = len(httpx.get(ui_server.url + API + "/silences", params={"all": "true"}).json()["silences"])
     page.goto("/#/silences")
     page.locator("#silence-matchers").fill('service="warehouse"')
     page.locator("#silence-kind").select_option("maintenance")
@@ -85,4 +86,10 @@ def test_a_maintenance_window_is_scheduled_ahead_from_the_form(page, ui_server) 
     assert made["starts_at"] == pytest.approx(start[1], abs=1)
     assert made["ends_at"] - made["starts_at"] == pytest.approx(7200, abs=1)
     assert made["kind"] == "maintenance"
+    # one that would already have ended is refused before it is made
+    page.locator("#silence-matchers").fill('service="warehouse"')
+    page.locator("#silence-starts").fill("2020-01-01T00:00")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("alert")).to_contain_text("has already ended")
+    assert len(httpx.get(ui_server.url + API + "/silences", params={"all": "true"}).json()["silences"]) == before + 1
     assert not page.js_errors

@@ -42,6 +42,11 @@ export async function render(root, ctx) {
       return;
     }
     const startMs = starts.value ? new Date(starts.value).getTime() : null;
+    if (startMs !== null && startMs + Number(duration.value) * 1000 <= Date.now()) {
+      // Alertmanager refuses a silence that ends in the past; made anyway, it would mute nothing
+      clear(msg, h('p', { class: 'notice', role: 'alert', text: `A silence from ${fmtEpoch(startMs / 1000)} for that long has already ended; pick a later start or a longer duration.` }));
+      return;
+    }
     try {
       const s = await ops.createSilence({ matchers: lines, kind: kind.value, duration_s: Number(duration.value),
                                           starts_at: startMs === null ? undefined : startMs / 1000,

@@ -27,16 +27,17 @@ def pipeline(request: Request) -> Any:
 
 
 def choices(value: str | None, allowed: Iterable[str], field: str) -> str | None:
-    """A comma-separated filter whose every word must be one of ``allowed`` (a typo is a 400, not an
-    empty list); the value as given, or None when empty."""
+    """A comma-separated filter whose every word must be one of ``allowed``, in any case (a typo is a 400,
+    not an empty list); its words in lower case, as the stores compare them, or None when empty."""
     if value is None or not value.strip():
         return None
     known = set(allowed)
-    bad = [w for w in comma_values(value) if w.lower() not in known]
+    words = comma_values(value)
+    bad = [w for w in words if w.lower() not in known]
     if bad:
         raise InvalidInputError(f"{field}: unknown value {bad[0]!r}; expected one of {', '.join(sorted(known))}",
                                 field=field)
-    return value
+    return ",".join(w.lower() for w in words)
 
 
 def sender_of(request: Request) -> str:

@@ -49,7 +49,7 @@ async def put_targets(request: Request, targets: list[dict[str, Any]]) -> Respon
 async def list_notifications(request: Request, state: str | None = Query(None, description="pending, delivered, dead, superseded (comma-separated)"),
                              incident_id: QueryId = None, limit: int = Query(200, ge=1, le=1000),
                              offset: Offset = 0) -> Response:
-    choices(state, ("pending", "delivered", "dead", "superseded"), "state")
+    state = choices(state, ("pending", "delivered", "dead", "superseded"), "state")
     rows = await run_in_threadpool(pipeline(request).stores.ops.notifications, state, limit, incident_id, offset)
     return json_response({"notifications": rows})
 

@@ -32,8 +32,8 @@ async def list_signals(
     limit: int = Query(100, ge=1, le=5000),
     offset: Offset = 0,
 ) -> Response:
-    choices(kind, [*(k.value for k in SignalKind), METRIC_KIND], "kind")
-    choices(status, ("firing", "resolved"), "status")
+    kind = choices(kind, [*(k.value for k in SignalKind), METRIC_KIND], "kind")
+    status = choices(status, ("firing", "resolved"), "status")
     rows = await run_in_threadpool(pipeline(request).stores.signals.list, service=service, kind=kind, since=since,
                                    until=until, status=status, incident_id=incident_id, fingerprint=fingerprint,
                                    limit=limit, offset=offset)

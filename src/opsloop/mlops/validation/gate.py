@@ -113,10 +113,25 @@ def _observed(rule: Rule, metrics: dict[str, float], gaps: dict[tuple[str, str],
     return max(found)
 
 
-def _judge(rule: Rule, cand: float | None, champ: float | None, has_champion: bool) -> RuleResult:
+def _unmeasured(metric: str, scores: bool, classes: int) -> str:
+    """Why the candidate has no value of ``metric`` (the note of its rule's ``error``)."""
+    if metric in ("auc", "log_loss") and not scores:
+        why = "it needs class probabilities, and the candidate gives none (no predict_proba)"
+    elif metric in ("auc", "log_loss") and classes < 2:
+        why = "it needs both classes among the labels"
+    elif metric in ("log_loss", "selection_rate") and classes > 2:
+        why = "it is measured for two classes only"
+    elif metric == "mape":
+        why = "every label is 0"
+    else:
+        return f"metric {metric!r} is not available"
+    return f"metric {metric!r} is not available: {why}"
+
+
+def _judge(rule: Rule, cand: float | None, champ: float | None, has_champion: bool, unmeasured: str) -> RuleResult:
     if cand is None or np.isnan(cand):
         note = (f"gap of {rule.metric!r} not measured: fewer than two groups with min_group_size rows and a value"
-                if rule.gap else f"metric {rule.metric!r} is not available")
+                if rule.gap else unmeasured)
         return RuleResult(rule.text, "error", None, champ, None, note=note)
     if rule.relative_to_champion and not has_champion:
         return RuleResult(rule.text, "skipped", cand, None, None, note="no champion to compare with")
@@ -162,5 +177,6 @@ def validate_models(name: str, candidate: LoadedModel, champion: LoadedModel | N
     for rule in policy.rules:
         cand = _observed(rule, cand_metrics, cand_gaps)
         champ = _observed(rule, champ_metrics, champ_gaps) if champion is not None else None
-        report.rules.append(_judge(rule, cand, champ, champion is not None))
+        report.rules.append(_judge(rule, cand, champ, champion is not None,
+                                   _unmeasured(rule.metric, probe, len(pd.unique(pd.Series(y))))))
     return report

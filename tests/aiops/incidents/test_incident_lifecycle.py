@@ -164,3 +164,17 @@ def test_an_incidents_audit_trail_pages_without_repeating(client) -> None:  # no
 def test_the_audit_trail_of_an_incident_that_does_not_exist_is_a_404(client) -> None:  # noqa: ANN001
     r = client.get(f"{API}/incidents/4242/audit")
     assert r.status_code == 404 and r.json()["field"] == "id", r.text
+
+
+def test_an_actor_named_in_utf8_in_the_user_header_is_recorded_as_written(client) -> None:  # noqa: ANN001
+    """A proxy sets ``X-Opsloop-User: José Ñúñez`` in UTF-8 (HTTP headers carry bytes): the timeline and the
+    audit say José Ñúñez, not its bytes read as Latin-1 (JosÃ© Ã\\x91ÃºÃ±ez)."""
+    client.post(API + "/ingest/alertmanager", json=am_payload([alert("Down", "db")]))
+    [inc] = incidents(client)
+    name = "José Ñúñez 山田"
+    r = client.post(f"{API}/incidents/{inc['id']}/ack", headers={"X-Opsloop-User": name.encode()})
+    assert r.status_code == 200, r.text
+    [entry] = [a for a in client.get(f"{API}/incidents/{inc['id']}/audit").json()["audit"] if a["action"] == "ack"]
+    assert entry["actor"] == name
+    latin = client.post(f"{API}/incidents/{inc['id']}/unack", headers={"X-Opsloop-User": "Zoë".encode("latin-1")})
+    assert latin.status_code == 200 and client.get(f"{API}/incidents/{inc['id']}/audit").json()["audit"][0]["actor"] == "Zoë"

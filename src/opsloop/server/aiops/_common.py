@@ -51,9 +51,16 @@ def sender_of(request: Request) -> str:
 
 
 def actor_of(request: Request, body_actor: Any = None) -> str:
+    """Who acts: the body's ``actor``, else the ``X-Opsloop-User`` header (UTF-8, as proxies send a name
+    that is not ASCII; other bytes as Latin-1), else ``anonymous``."""
     if isinstance(body_actor, str) and body_actor.strip():
         return body_actor.strip()[:200]
-    return request.headers.get("x-opsloop-user", "")[:200] or "anonymous"
+    raw = request.headers.get("x-opsloop-user", "").encode("latin-1")  # the header's bytes
+    try:
+        name = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        name = raw.decode("latin-1")
+    return name.strip()[:200] or "anonymous"
 
 
 # the stream identifier a framed snappy body starts with (a block one starts with its length)

@@ -67,6 +67,8 @@ def fill(tracking_uri: str, workdir: Path, small: bool = False, prefix: str = ""
     with mlflow.start_run(run_name="parent", description="sweep") as parent:
         filled.parent_run = parent.info.run_id
         mlflow.log_params({"lr": "0.1", "depth": "3"})
+        mlflow.log_params({f"grid.p{i}": str(i) for i in range(250)})  # more than one batch holds
+        mlflow.set_tags({f"note.t{i}": "x" * i for i in range(150)})
         client.log_batch(parent.info.run_id, metrics=[
             mlflow.entities.Metric("loss", 1.0 / (i + 1), 1_700_000_000_000 + i, i) for i in range(1500)])
         mlflow.set_tag("stage", "sweep")

@@ -31,7 +31,7 @@ def imported(file_store: tuple[Path, dict[str, Any]], destination: ServerProcess
     broken.unlink()
     done = run_cli("import-mlflow", "--from", str(store), "--to", destination.url, "--json")
     assert done[0] == 0, done[2]
-    return {"dry": json.loads(dry[1]), "partial": (partial[0], json.loads(partial[1]), partial[2]),
+    return {"dry": json.loads(dry[1]), "dry_stderr": dry[2], "partial": (partial[0], json.loads(partial[1]), partial[2]),
             "left_after_partial": left, "summary": json.loads(done[1]), "stderr": done[2],
             "after_dry_run": wrote}
 
@@ -69,6 +69,9 @@ def test_a_dry_run_lists_what_would_be_copied_and_writes_nothing(imported: dict[
     assert dry["counts"]["runs"] == {"copied": 2, "skipped": 0, "failed": 0}
     assert dry["counts"]["model_versions"]["copied"] == 3
     assert dry["counts"]["logged_models"]["copied"] == 2
+    listed = imported["dry_stderr"]
+    assert "experiment 'churn-exp': would be created" in listed
+    assert listed.count("would be copied") == 2 + 2 + 3  # runs, logged models, versions
 
 
 def test_runs_keep_params_metric_histories_tags_inputs_and_parents(

@@ -97,6 +97,7 @@ class RegistryCopier:
             return {old: done[old]}
         if self.dry_run:
             self.summary.copied("model_versions", key)
+            self.progress(f"  version {key}: would be copied")
             return {}
         try:
             new = self._create_version(name, version)

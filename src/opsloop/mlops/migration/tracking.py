@@ -129,6 +129,7 @@ class TrackingCopier:
             return target
         if self.options.dry_run:
             self.summary.copied("experiments", exp.experiment_id)
+            self.progress(f"experiment {exp.name!r}: would be created")
             return _Experiment(exp, None)
         new_id = self.dst.create_experiment(exp.name, tags=tags or None)
         self.summary.copied("experiments", exp.experiment_id, new_id)
@@ -182,6 +183,7 @@ class TrackingCopier:
             return
         if self.options.dry_run:
             self.summary.copied("runs", old)
+            self.progress(f"  run {old} ({run.info.run_name or ''}): would be copied")
             for model in models:
                 self._model_or_skip(target, model, None)
             return
@@ -217,6 +219,7 @@ class TrackingCopier:
             return
         if self.options.dry_run:
             self.summary.copied("logged_models", old)
+            self.progress(f"  logged model {old} ({model.name}): would be copied")
             return
         try:
             new = self.copy_model(target, model, new_run_id)
@@ -273,12 +276,14 @@ class _RunCopy:
         parent = tags.get(_PARENT_TAG)
         if parent and parent in c.runs:
             tags[_PARENT_TAG] = c.runs[parent]
-        new = c.dst.create_run(self.target.dest_id, start_time=run.info.start_time, tags=tags,
-                               run_name=run.info.run_name).info.run_id
+        # MLflow's system tags (the user among them) go with the creation; past a batch's worth, the rest follow
+        ordered = sorted(tags.items(), key=lambda kv: not kv[0].startswith("mlflow."))
+        new = c.dst.create_run(self.target.dest_id, start_time=run.info.start_time,
+                               tags=dict(ordered[:_MAX_TAGS]), run_name=run.info.run_name).info.run_id
         self.new = new
         for model in self.models:
             self.new_models.append((model, c.copy_model(self.target, model, new)))
-        self._data(new)
+        self._data(new, ordered[_MAX_TAGS:])
         self._inputs_outputs(new)
         self._artifacts(new)
         for model, model_new in self.new_models:
@@ -291,10 +296,11 @@ class _RunCopy:
             c.dst.delete_run(new)
         return new
 
-    def _data(self, new: str) -> None:
-        """Params and every point of every metric; points the source also links to a logged model of this run
-        (MLflow keeps them twice, opsloop once with the link) are sent with the copy's model id."""
-        from mlflow.entities import Metric, Param
+    def _data(self, new: str, more_tags: list[tuple[str, str]]) -> None:
+        """Params, tags not sent at creation, and every point of every metric; points the source also links to
+        a logged model of this run (MLflow keeps them twice, opsloop once with the link) are sent with the
+        copy's model id."""
+        from mlflow.entities import Metric, Param, RunTag
 
         links: dict[tuple, Any] = {}
         for model, model_new in self.new_models:
@@ -307,8 +313,9 @@ class _RunCopy:
                 points.append(_linked(Metric, m, link) if link else Metric(m.key, m.value, m.timestamp, m.step))
         points.extend(_linked(Metric, m, (m, model_new)) for m, model_new in links.values())
         params = [Param(k, v) for k, v in self.run.data.params.items()]
-        for ms, ps, _ in batches(points, params):
-            self.c.dst.log_batch(new, metrics=ms, params=ps, synchronous=True)
+        tags = [RunTag(k, v) for k, v in more_tags]
+        for ms, ps, ts in batches(points, params, tags):
+            self.c.dst.log_batch(new, metrics=ms, params=ps, tags=ts, synchronous=True)
 
     def _inputs_outputs(self, new: str) -> None:
         from mlflow.entities import LoggedModelInput, LoggedModelOutput

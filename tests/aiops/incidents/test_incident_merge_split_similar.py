@@ -109,3 +109,14 @@ def test_similar_incidents_are_found_by_words_in_any_alphabet() -> None:
         target = IncidentProfile.of({"id": 9, "title": title})
         ranked = rank_similar(target, [IncidentProfile.of(p) for p in past])
         assert [r["id"] for r in ranked] == [wanted], (title, ranked)
+
+
+def test_a_merge_naming_an_incident_that_does_not_exist_names_the_field(client) -> None:  # noqa: ANN001
+    t = time.time()
+    client.post(AM, json=am_payload([alert("Down", "db", start=t)]))
+    [inc] = incidents(client)
+    for body, field in (({"target_id": 4242, "source_ids": [inc["id"]]}, "target_id"),
+                        ({"target_id": inc["id"], "source_ids": [4242]}, "source_ids")):
+        r = client.post(API + "/incidents/merge", json=body)
+        assert r.status_code == 404 and r.json()["field"] == field and "4242" in r.json()["message"], r.text
+    assert client.get(f"{API}/incidents/{inc['id']}").json()["merged_into"] is None

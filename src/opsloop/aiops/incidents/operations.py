@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from opsloop.aiops.incidents.engine import IncidentEngine
 from opsloop.aiops.incidents.lifecycle import RESOLVED, TRIGGERED
-from opsloop.errors import InvalidInputError, InvalidStateError
+from opsloop.errors import InvalidInputError, InvalidStateError, NotFoundError
 from opsloop.storage.sql.signals import row_to_signal
 
 __all__ = ["Operations"]
@@ -92,13 +92,13 @@ class Operations:
                                     field="source_ids")
         actor, now = _actor(actor), self._now()
         with self.stores.db.write() as conn:
-            target = self.stores.incidents.row(conn, target_id, lock=True)
+            target = self._row(conn, target_id, "target_id")
             if target["merged_into"] is not None:
                 raise InvalidStateError(f"incident {target_id} was itself merged into {target['merged_into']}")
             before = dict(target)
             timeline: list[dict[str, Any]] = []
             for sid in sources:
-                src = self.stores.incidents.row(conn, sid, lock=True)
+                src = self._row(conn, sid, "source_ids")
                 if src["merged_into"] is not None:
                     raise InvalidStateError(f"incident {sid} was already merged into {src['merged_into']}")
                 fields: dict[str, Any] = {"merged_into": target_id, "open_signals": 0, "signal_count": 0}
@@ -124,6 +124,13 @@ class Operations:
             self.engine.correlator.remove(sid)
         self._refresh(target_id)
         return self.stores.incidents.get(target_id)
+
+    def _row(self, conn: Connection, incident_id: int, field: str) -> dict[str, Any]:
+        """The incident named by the request's ``field`` (locked), else ``NotFoundError`` naming that field."""
+        try:
+            return self.stores.incidents.row(conn, incident_id, lock=True)
+        except NotFoundError as exc:
+            raise NotFoundError(str(exc), field=field) from None
 
     def split(self, incident_id: int, signal_ids: Sequence[int], actor: str | None = None) -> dict[str, Any]:
         """Move the given signals out into a new incident; returns the new incident."""

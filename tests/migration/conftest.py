@@ -23,9 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def start_fill(tracking_uri: str, workdir: Path, *flags: str) -> subprocess.Popen[str]:
     """Start filling ``tracking_uri`` with tests/migration/_source.py, in a process of its own."""
     workdir.mkdir(parents=True, exist_ok=True)
+    # run in workdir: a database store puts artifacts in ./mlruns of the working directory
     return subprocess.Popen([sys.executable, "-m", "tests.migration._source", tracking_uri, str(workdir), *flags],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri})
+                            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "PYTHONPATH": str(ROOT)})
 
 
 def finish_fill(proc: subprocess.Popen[str]) -> dict[str, Any]:

@@ -99,6 +99,19 @@ def test_without_a_store_model_commands_say_so_and_create_no_data_folder(
     assert not (tmp_path / "opsloop-data").exists(), err
 
 
+def test_a_data_dir_without_a_store_is_left_untouched_by_model_commands(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # an existing folder given by mistake (`--data-dir ~`) had opsloop.db and artifacts/ created in it
+    from opsloop.cli import main
+
+    (tmp_path / "in.csv").write_text("a,b\n1,2\n")
+    code = main(["--data-dir", str(tmp_path), "predict", "models:/churn@champion", "-i", str(tmp_path / "in.csv"),
+                 "-o", str(tmp_path / "out.parquet")])
+    err = capsys.readouterr().err
+    assert code != 0 and err.startswith("error: ") and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"], err
+
+
 def test_a_registry_uri_without_a_registry_says_which_option_gives_one(tmp_path: Path) -> None:
     """The message named MLFLOW_TRACKING_URI and 'the opsloop server', not the CLI's --url or --data-dir."""
     import os

@@ -204,3 +204,13 @@ def test_a_destination_that_cannot_be_written_is_a_message(store: dict, capsys: 
                           "--data-dir", store["data_dir"])
     assert code == 1 and out == ""
     assert err.startswith("error: ") and "a-file" in err and "\n" == err[-1] and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [["experiments", "list"], ["runs", "list"], ["runs", "show", "abc"]])
+def test_a_folder_without_a_store_is_refused_and_left_untouched(command: list[str], tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # `--data-dir ~` (or any existing folder by mistake) had a read command create opsloop.db and artifacts/ there
+    (tmp_path / "notes.txt").write_text("mine")
+    code, out, err = _cli(capsys, *command, "--data-dir", str(tmp_path))
+    assert code == 1 and out == "" and err.startswith("error: no opsloop store in ") and str(tmp_path) in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -9,6 +9,7 @@ import click
 from opsloop import __version__
 from opsloop.cli._http import checked_url
 from opsloop.cli._output import run_cli_errors
+from opsloop.cli._store import missing_store
 
 __all__ = ["cli", "main"]
 
@@ -61,8 +62,7 @@ class Wiring(dict):
 
         if self.url and not self.url.startswith(("http://", "https://")):
             return None  # an MLflow store URI: the command's mlflow-client fallback handles it
-        storage = None if self.url else self.settings().storage
-        if storage is not None and not storage.database_url and not storage.data_dir.is_dir():
+        if not self.url and missing_store(self.settings().storage):
             return None  # no embedded store here: the command says none is configured (opening would create one)
         if key == "model_resolver":
             return registry.HttpModelResolver(self.url) if self.url else registry.LocalModelResolver.for_runtime(

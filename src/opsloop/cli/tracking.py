@@ -12,6 +12,7 @@ import click
 
 from opsloop.cli._http import checked_url
 from opsloop.cli._output import emit, fail
+from opsloop.cli._store import missing_store
 
 if TYPE_CHECKING:
     from opsloop.mlops.tracking.entities import Experiment, Run
@@ -50,9 +51,9 @@ def _client(url: str | None, data_dir: Path | None) -> Client:
     if url:
         return Client(url, timeout=30.0, retries=Retries(attempts=2, backoff=0.2))
     settings = load_settings({"storage": {"data_dir": str(data_dir)}} if data_dir else None)
-    storage = settings.storage
-    if not storage.database_url and not storage.data_dir.is_dir():
-        fail(f"no opsloop data folder at {storage.data_dir} (pass --data-dir or --url)")
+    missing = missing_store(settings.storage)
+    if missing:
+        fail(missing)
     return Client(settings=settings)
 
 

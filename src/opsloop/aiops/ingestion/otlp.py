@@ -28,7 +28,7 @@ JSON, PROTOBUF = "application/json", "application/x-protobuf"
 # Prometheus receiver sends for a staleness marker); such a point is skipped, not read as a zero
 NO_RECORDED_VALUE = 1
 _UNNAMED = "a metric needs a 'name'"
-MAX_SCOPE = 256  # characters of a scope's name or version kept
+MAX_SCOPE = 256  # characters kept of a scope's name or version, and of an event's name
 _IDS = (("traceId", "traceId"), ("spanId", "spanId"), ("trace_id", "traceId"), ("span_id", "spanId"))
 
 
@@ -222,7 +222,12 @@ def _logs_json(body: bytes, limits: Limits, now: float) -> Decoded:
                     for key, name in _IDS:
                         if rec.get(key):
                             ev[name] = rec[key]
-                    _log(out, limits, resource, attrs, t, body_value, sev, ev, now)
+                    event = rec.get("eventName", rec.get("event_name")) or ""
+                    if not isinstance(event, str):
+                        raise InvalidInputError("'eventName' must be a string", field="eventName")
+                    if event:  # an OpenTelemetry event: its name is its text where the body is empty
+                        ev["eventName"] = event[:MAX_SCOPE]
+                    _log(out, limits, resource, attrs, t, body_value or event, sev, ev, now)
                 except (InvalidInputError, TypeError, ValueError) as exc:
                     out.reject(index, getattr(exc, "message", str(exc)))
                 index += 1

@@ -9,6 +9,7 @@ from typing import Any
 from opsloop.aiops.ingestion.normalise import Decoded, Limits
 from opsloop.aiops.ingestion.otlp import (
     _UNNAMED,
+    MAX_SCOPE,
     NO_RECORDED_VALUE,
     _flat,
     _log,
@@ -78,8 +79,10 @@ def logs_pb(body: bytes, limits: Limits, now: float) -> Decoded:
                         ev["traceId"] = rec.trace_id.hex()
                     if rec.span_id:
                         ev["spanId"] = rec.span_id.hex()
-                    _log(out, limits, resource, attrs, t, text or "", _severity(rec.severity_number,
-                                                                                rec.severity_text), ev, now)
+                    if rec.event_name:  # an OpenTelemetry event: its name is its text where the body is empty
+                        ev["eventName"] = rec.event_name[:MAX_SCOPE]
+                    _log(out, limits, resource, attrs, t, text or rec.event_name, _severity(rec.severity_number,
+                                                                                          rec.severity_text), ev, now)
                 except InvalidInputError as exc:
                     out.reject(index, exc.message)
                 index += 1

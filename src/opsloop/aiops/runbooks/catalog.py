@@ -23,11 +23,18 @@ from opsloop.errors import InvalidInputError, InvalidStateError, NotFoundError
 from opsloop.storage.sql.incidents import SqlIncidentStore
 from opsloop.storage.sql.runbooks import SqlRunbookStore
 
-__all__ = ["MANUAL", "RunbookCatalog"]
+__all__ = ["MANUAL", "MAX_ACTOR", "RunbookCatalog", "runbook_actor"]
 
 log = logging.getLogger("opsloop.aiops.runbooks")
 
 MANUAL = "manual"
+MAX_ACTOR = 200  # the actor columns of runs, timeline and audit rows
+
+
+def runbook_actor(name: str) -> str:
+    """Who a runbook's own entries are by: ``runbook:NAME``, cut to what the actor columns hold (a name may
+    be 200 characters; PostgreSQL refuses a longer value)."""
+    return f"runbook:{name}"[:MAX_ACTOR]
 
 
 class RunbookCatalog:
@@ -87,7 +94,7 @@ class RunbookCatalog:
                 continue
             if self.runs.pending(conn, rb.name, int(incident["id"])):
                 continue  # a run for this incident is already waiting: one is enough
-            self._queue(conn, rb, incident, event, f"runbook:{rb.name}", now)
+            self._queue(conn, rb, incident, event, runbook_actor(rb.name), now)
             queued += 1
         if queued:
             self._wake()
@@ -117,11 +124,12 @@ class RunbookCatalog:
     def _queue(self, conn: Connection, rb: Runbook, incident: Mapping[str, Any], trigger: str, actor: str,
                now: float) -> int:
         incident_id = int(incident["id"])
+        actor = actor[:MAX_ACTOR]
         payload = incident_payload(trigger, incident, now)
         payload["runbook"] = rb.name
         run_id = self.runs.create(conn, {
             "runbook": rb.name, "action": rb.action.type, "incident_id": incident_id, "trigger": trigger,
-            "actor": actor[:200], "spec": rb.to_dict(secrets=True), "payload": payload, "created_at": now})
+            "actor": actor, "spec": rb.to_dict(secrets=True), "payload": payload, "created_at": now})
         why = f"on {trigger}" if trigger != MANUAL else f"asked by {actor}"
         self.incidents.add_timeline(conn, [{
             "incident_id": incident_id, "time": now, "kind": "runbook", "actor": actor,

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from opsloop.aiops.incidents.notifications import first_set
+from opsloop.aiops.runbooks.catalog import runbook_actor
 from opsloop.aiops.runbooks.config import Action, Runbook
 from opsloop.aiops.runbooks.gate import ModelGate, check_retrain
 from opsloop.aiops.runbooks.process import ProcessResult, run_process
@@ -230,7 +231,7 @@ class RunbookRunner:
             run["_promoting"] = True  # a stop from here on may still see the alias move
             try:
                 await asyncio.to_thread(
-                    gate.promote, target.model, str(after), alias=target.alias, actor=f"runbook:{run['runbook']}",
+                    gate.promote, target.model, str(after), alias=target.alias, actor=runbook_actor(run["runbook"]),
                     reason=f"runbook {run['runbook']!r} (run #{run['id']}) for incident #{run['incident_id']}")
             except OpsloopError as exc:
                 return {**fields, "validation": verdict, "state": FAILED,
@@ -254,7 +255,7 @@ class RunbookRunner:
                 return
             self.incidents.add_timeline(conn, [_timeline_entry(
                 run, now, describe(run, fields), state=state, candidate_version=fields.get("candidate_version"))])
-            self.incidents.audit(conn, f"runbook:{run['runbook']}", state, "runbook_run", run["id"], {
+            self.incidents.audit(conn, runbook_actor(run["runbook"]), state, "runbook_run", run["id"], {
                 "runbook": run["runbook"], "incident_id": run["incident_id"], "exit_code": fields.get("exit_code"),
                 "error": fields.get("error", ""), "candidate_version": fields.get("candidate_version"),
                 "promoted": bool((fields.get("validation") or {}).get("promoted"))}, at=now)
@@ -329,7 +330,7 @@ def _why(rule: dict[str, Any]) -> str:
 
 def _timeline_entry(run: dict[str, Any], now: float, text: str, **data: Any) -> dict[str, Any]:
     """A runbook line on the run's incident timeline."""
-    return {"incident_id": run["incident_id"], "time": now, "kind": "runbook", "actor": f"runbook:{run['runbook']}",
+    return {"incident_id": run["incident_id"], "time": now, "kind": "runbook", "actor": runbook_actor(run["runbook"]),
             "text": text, "data": {"run_id": run["id"], "runbook": run["runbook"], **data}}
 
 

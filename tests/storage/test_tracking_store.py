@@ -385,3 +385,31 @@ def test_concurrent_writers_lose_nothing(store: SqlTrackingStore) -> None:
     for run_id in own:
         assert len(store.get_metric_history(run_id, "x")[0]) == 40
         assert store.get_run(run_id).tags["i"] == "39"
+
+
+def _all_at_once(calls: list) -> list[str]:  # noqa: ANN001
+    """Run the calls on threads released together; each answers what it did, or ``exists``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(len(calls))
+
+    def one(call) -> str:  # noqa: ANN001
+        barrier.wait()
+        try:
+            return str(call())
+        except AlreadyExistsError:
+            return "exists"
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(one, calls))
+
+
+def test_concurrent_creates_and_renames_to_one_name_are_already_exists(store: SqlTrackingStore) -> None:
+    """Two servers on one PostgreSQL database creating an experiment of the same name: the loser is told it
+    exists (MLflow's RESOURCE_ALREADY_EXISTS), not an IntegrityError (a 500)."""
+    drafts = [store.create_experiment(f"draft-{i}") for i in range(8)]
+    for round_ in range(6):
+        created = _all_at_once([lambda n=f"same-{round_}": store.create_experiment(n)] * 8)
+        assert created.count("exists") == 7
+        moved = _all_at_once([lambda d=d, n=f"renamed-{round_}": store.rename_experiment(d, n) for d in drafts])
+        assert moved.count("exists") == 7

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
 
 from opsloop.errors import AlreadyExistsError, InvalidInputError, InvalidStateError, NotFoundError
 from opsloop.mlops.tracking import limits
@@ -39,7 +41,7 @@ class Experiments(TrackingStoreBase):
                                     field="name")
         tags = self._checked_experiment_tags(tags or {})
         now = _now_ms()
-        with self.db.write() as conn:
+        with self._name_taken(name, "name"), self.db.write() as conn:
             if conn.execute(select(t.experiments.c.experiment_id).where(t.experiments.c.name == name)).first():
                 raise AlreadyExistsError(f"Experiment '{name}' already exists.", field="name")
             exp_id = inserted_id(conn.execute(t.experiments.insert().values(
@@ -52,6 +54,18 @@ class Experiments(TrackingStoreBase):
             insert_ignore(conn, t.experiment_tags,
                           [{"experiment_id": exp_id, "key": k, "value": v} for k, v in tags.items()])
         return str(exp_id)
+
+    @staticmethod
+    @contextmanager
+    def _name_taken(name: str, field: str) -> Iterator[None]:
+        """A concurrent create or rename (another server on this PostgreSQL database) that took ``name`` between
+        the check and the write is ``AlreadyExistsError`` too, not the unique index's ``IntegrityError``."""
+        try:
+            yield
+        except IntegrityError as exc:
+            if not any(mark in str(exc.orig) for mark in ("uq_experiments_name", "experiments.name")):  # PG, SQLite
+                raise
+            raise AlreadyExistsError(f"Experiment '{name}' already exists.", field=field) from None
 
     @staticmethod
     def _checked_experiment_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -121,7 +135,7 @@ class Experiments(TrackingStoreBase):
         exp = self.get_experiment(experiment_id)
         if exp.lifecycle_stage != "active":
             raise InvalidStateError(f"Cannot rename a non-active experiment {exp.experiment_id}.")
-        with self.db.write() as conn:
+        with self._name_taken(new_name, "new_name"), self.db.write() as conn:
             if conn.execute(select(t.experiments.c.experiment_id).where(t.experiments.c.name == new_name)).first():
                 raise AlreadyExistsError(f"Experiment '{new_name}' already exists.", field="new_name")
             conn.execute(update(t.experiments).where(t.experiments.c.experiment_id == int(exp.experiment_id))

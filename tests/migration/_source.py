@@ -28,6 +28,7 @@ class Filled:
     child_run: str
     deleted_run: str
     model_ids: list[str] = field(default_factory=list)
+    draft_model: str = ""
     large_file_size: int = 0
     inputs: list[list[float]] = field(default_factory=list)
 
@@ -91,6 +92,8 @@ def fill(tracking_uri: str, workdir: Path, small: bool = False, prefix: str = ""
                 filled.model_ids.append(info.model_id)
                 mlflow.log_metric("r2", 0.9 + version / 100, step=version, model_id=info.model_id)
             mlflow.log_metric("rmse", 0.25)
+    # a logged model outside any run, never finished and without files
+    filled.draft_model = client.create_logged_model(exp_id, name="draft", params={"seed": "1"}).model_id
     with mlflow.start_run(run_name="mistake") as bad:
         filled.deleted_run = bad.info.run_id
         mlflow.log_param("oops", "1")

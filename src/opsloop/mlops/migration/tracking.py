@@ -237,20 +237,29 @@ class TrackingCopier:
         new = self.dst.create_logged_model(target.dest_id, name=model.name, source_run_id=new_run_id, tags=tags,
                                            params=dict(model.params), model_type=model.model_type).model_id
         self.models[model.model_id] = new
+        if not self._has_files(model):
+            return new
         with tempfile.TemporaryDirectory(prefix="opsloop-import-") as tmp:
             local = self.mlflow.artifacts.download_artifacts(artifact_uri=model.artifact_location, dst_path=tmp,
                                                              tracking_uri=self.source_uri)
             self.dst.log_model_artifacts(new, local)
         return new
 
+    def _has_files(self, model: Any) -> bool:
+        """Whether ``model`` has artifacts; a model that is pending or failed may have none (downloading
+        them would fail), which is no reason to fail its run."""
+        try:
+            return bool(self.src.list_logged_model_artifacts(model.model_id))
+        except Exception:
+            if _status(model) == "READY":
+                raise
+            return False
+
     def finish_model(self, model: Any, new: str) -> None:
         """Give the copy the source's status, then the tag that marks it as a finished copy."""
-        status = str(model.status)
-        status = status.split(".")[-1] if "." in status else status
-        if status in ("READY", "LOGGED_MODEL_READY"):
-            self.dst.finalize_logged_model(new, "READY")
-        elif status in ("FAILED", "UPLOAD_FAILED", "LOGGED_MODEL_UPLOAD_FAILED"):
-            self.dst.finalize_logged_model(new, "FAILED")
+        status = _status(model)
+        if status in ("READY", "FAILED"):
+            self.dst.finalize_logged_model(new, status)
         self.dst.set_logged_model_tags(new, {SOURCE_MODEL_TAG: model.model_id})
 
 
@@ -265,7 +274,7 @@ class _RunCopy:
     def copy(self) -> str:
         try:
             return self._copy()
-        except Exception:
+        except BaseException:  # an interrupted copy too: a half-made run must not pass for a copy
             self._undo()
             raise
 
@@ -358,6 +367,13 @@ def _linked(metric_cls: Any, m: Any, link: tuple[Any, str]) -> Any:
                       dataset_digest=getattr(source, "dataset_digest", None))
 
 
+def _status(model: Any) -> str:
+    """``READY``, ``FAILED`` or ``PENDING``, however the client spells a logged model's status."""
+    status = str(model.status).rsplit(".", 1)[-1]
+    return {"LOGGED_MODEL_READY": "READY", "UPLOAD_FAILED": "FAILED",
+            "LOGGED_MODEL_UPLOAD_FAILED": "FAILED"}.get(status, status)
+
+
 def _parents_first(runs: list[Any]) -> list[Any]:
     """``runs`` ordered so that each parent run comes before its children (whose parent tag is remapped)."""
     by_id = {r.info.run_id: r for r in runs}
@@ -386,5 +402,6 @@ def _quietly(call: Callable[..., Any], *args: Any) -> None:
 
 
 def _message(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", None) or exc) or type(exc).__name__
-    return text.splitlines()[0][:500] if text.strip() else type(exc).__name__
+    """One line for the summary; MLflow puts the reason on the lines after the first, so all are kept."""
+    text = " ".join(str(getattr(exc, "message", None) or exc).split())
+    return text[:500] if text else type(exc).__name__

@@ -388,7 +388,7 @@ def test_concurrent_writers_lose_nothing(store: SqlTrackingStore) -> None:
 
 
 def _all_at_once(calls: list) -> list[str]:  # noqa: ANN001
-    """Run the calls on threads released together; each answers what it did, or ``exists``."""
+    """Run the calls on threads released together; each answers what it returned, ``exists`` or ``invalid``."""
     from concurrent.futures import ThreadPoolExecutor
 
     barrier = threading.Barrier(len(calls))
@@ -399,6 +399,8 @@ def _all_at_once(calls: list) -> list[str]:  # noqa: ANN001
             return str(call())
         except AlreadyExistsError:
             return "exists"
+        except InvalidInputError:
+            return "invalid"
 
     with ThreadPoolExecutor(len(calls)) as pool:
         return list(pool.map(one, calls))
@@ -413,3 +415,15 @@ def test_concurrent_creates_and_renames_to_one_name_are_already_exists(store: Sq
         assert created.count("exists") == 7
         moved = _all_at_once([lambda d=d, n=f"renamed-{round_}": store.rename_experiment(d, n) for d in drafts])
         assert moved.count("exists") == 7
+
+
+def test_concurrent_params_of_one_key_keep_one_value_and_refuse_the_others(store: SqlTrackingStore) -> None:
+    """Param values are immutable: of servers logging one key with different values at once, one wins and the
+    others are told (MLflow's "Changing param values is not allowed"), none answers success for a value it lost."""
+    run_id = _run(store)
+    for round_ in range(6):
+        key = f"lr-{round_}"
+        answers = _all_at_once([lambda v=str(i), k=key: store.log_batch(run_id, params={k: v}) for i in range(8)])
+        assert answers.count("invalid") == 7, answers
+        kept = store.get_run(run_id).params[key]
+        assert answers[int(kept)] != "invalid"

@@ -116,8 +116,19 @@ class RunLogging(TrackingStoreBase):
             out[key] = value
         return out
 
+    @classmethod
+    def _write_params(cls, conn: Connection, run_id: str, new: dict[str, str]) -> None:
+        existing = cls._check_params_unchanged(conn, run_id, new)
+        missing = [{"run_uuid": run_id, "key": k, "value": v} for k, v in new.items() if k not in existing]
+        insert_ignore(conn, t.params, missing)
+        if missing and conn.dialect.name != "sqlite":
+            # Another server on this database may have logged one of these keys since the check (its row won the
+            # insert, ours was ignored): compare again, so a value that lost is refused rather than dropped.
+            cls._check_params_unchanged(conn, run_id, {r["key"]: r["value"] for r in missing})
+
     @staticmethod
-    def _write_params(conn: Connection, run_id: str, new: dict[str, str]) -> None:
+    def _check_params_unchanged(conn: Connection, run_id: str, new: dict[str, str]) -> dict[str, str]:
+        """The stored values of ``new``'s keys; ``InvalidInputError`` if one differs from ``new``'s."""
         existing = dict(conn.execute(select(t.params.c.key, t.params.c.value).where(
             t.params.c.run_uuid == run_id, t.params.c.key.in_(list(new)))).all())
         for key, value in new.items():
@@ -126,8 +137,7 @@ class RunLogging(TrackingStoreBase):
                     f"Changing param values is not allowed. Param with key='{key}' was already logged with "
                     f"value='{existing[key]}' for run ID='{run_id}'. Attempted logging new value '{value}'.",
                     field="params")
-        insert_ignore(conn, t.params, [{"run_uuid": run_id, "key": k, "value": v}
-                                        for k, v in new.items() if k not in existing])
+        return existing
 
     @staticmethod
     def _write_tags(conn: Connection, run_id: str, tags: dict[str, str]) -> None:

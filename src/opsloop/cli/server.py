@@ -55,15 +55,13 @@ def server(host, port, workers, data_dir, database_url, artifact_root, advertise
 def _check_listen(host: str, port: int) -> None:
     """Fail with a message when ``host:port`` cannot be listened on (in use, not an address of this machine),
     before the store is opened and "serving on" is printed; uvicorn would only log it and exit 3."""
-    import socket
+    from opsloop.errors import InvalidInputError
+    from opsloop.mlops.serving.server import open_socket
 
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-            probe.bind(address)
-    except OSError as exc:
-        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        open_socket(host, port).close()
+    except InvalidInputError as exc:
+        fail(exc.message)
 
 
 def _export(settings) -> None:  # noqa: ANN001

@@ -337,3 +337,19 @@ def test_an_alert_storm_incident_draws_the_first_100_signals_with_show_all(page,
     expect(rows).to_have_count(150)  # redrawn for the comment, still showing all
     expect(page.locator("#timeline li[data-kind='signal']")).to_have_count(100)
     assert not page.js_errors
+
+
+def test_an_empty_comment_or_merge_says_what_is_missing(page, incidents_api: str) -> None:  # noqa: ANN001
+    """'Add comment' with an empty box and 'Merge' without ids did nothing at all."""
+    from playwright.sync_api import expect
+
+    httpx.post(f"{incidents_api}/api/opsloop/v1/ingest/alertmanager", json=_alert("NoteLess", "quiet-svc", 10800)
+               ).raise_for_status()
+    [inc] = httpx.get(f"{incidents_api}/api/opsloop/v1/incidents", params={"service": "quiet-svc"}).json()["incidents"]
+    page.goto(f"/#/incidents/{inc['id']}")
+    page.locator("button[data-action='comment']").click()
+    expect(page.get_by_role("alert")).to_contain_text("Type the comment")
+    assert page.evaluate("document.activeElement.id") == "comment-text"
+    page.get_by_role("button", name="Merge", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("ids of the incidents to merge")
+    assert not page.js_errors

@@ -86,7 +86,7 @@ export async function render(root, ctx) {
       modelLinks(signals),
       stale,
       msg,
-      section('Actions', actions(inc, act)),
+      section('Actions', actions(inc, act, msg)),
       h('div', { class: 'grid2' },
         section('Details', details(inc)),
         section('Probable root causes', rootCauses(inc.root_causes || [], act))),
@@ -120,7 +120,7 @@ function modelLinks(signals) {
     h('a', { href: href(`/models/${encodeURIComponent(m)}`), text: 'its versions' }), ')']));
 }
 
-function actions(inc, act) {
+function actions(inc, act, msg) {
   const who = h('input', { value: actor(), 'aria-label': 'Acting as', size: 12 });
   who.addEventListener('change', () => localStorage.setItem('opsloop.actor', who.value.trim() || 'ui-user'));
   const note = h('textarea', { id: 'comment-text', 'aria-label': 'Comment or reason', placeholder: 'Comment, or the reason for this action' });
@@ -139,9 +139,16 @@ function actions(inc, act) {
       h('label', { class: 'inline' }, 'Acting as ', who)),
     note,
     h('div', { class: 'actions' },
-      h('button', { type: 'button', 'data-action': 'comment', onclick: () => { if (note.value.trim()) act('comment', { text: note.value.trim() }, 'Comment added.'); } }, 'Add comment'),
+      h('button', { type: 'button', 'data-action': 'comment', onclick: () => {
+        if (note.value.trim()) act('comment', { text: note.value.trim() }, 'Comment added.');
+        else { clear(msg, h('p', { class: 'notice', role: 'alert', text: 'Type the comment in the box above first.' })); note.focus(); }
+      } }, 'Add comment'),
       h('span', { class: 'muted', text: 'Merge into this incident:' }), mergeIds,
-      h('button', { type: 'button', onclick: () => { const ids = mergeIds.value.split(',').map((s) => s.trim()).filter(Boolean); if (ids.length) act('merge', { source_ids: ids }, `Merged ${ids.length} incident(s) into this one.`); } }, 'Merge')));
+      h('button', { type: 'button', onclick: () => {
+        const ids = mergeIds.value.split(',').map((s) => s.trim()).filter(Boolean);
+        if (ids.length) act('merge', { source_ids: ids }, `Merged ${ids.length} incident(s) into this one.`);
+        else { clear(msg, h('p', { class: 'notice', role: 'alert', text: 'Give the ids of the incidents to merge into this one, e.g. 12, 15.' })); mergeIds.focus(); }
+      } }, 'Merge')));
 }
 
 // Run states drawn with the colours of the states they resemble.

@@ -635,3 +635,24 @@ def test_a_target_that_never_answers_does_not_hold_up_the_others(client) -> None
     finally:
         hole.close()
         rx.close()
+
+
+def test_a_target_told_of_an_incident_before_a_restart_hears_its_end_after_it(tmp_path) -> None:  # noqa: ANN001
+    from tests.aiops.ingestion._helpers import aiops_client
+
+    rx = Receiver(free_port(), status=202)
+    try:
+        t0 = time.time() - 30
+        with aiops_client(tmp_path) as c:
+            c.put(API + "/notifications/targets", json=[
+                {"name": "pd", "url": f"http://127.0.0.1:{rx.port}/v2/enqueue", "format": "pagerduty",
+                 "routing_key": "K", "matchers": ['team="db"']}])
+            c.post(AM, json=am_payload([alert("Down", "db", start=t0, team="db")]))
+            [inc] = incidents(c)
+            _pd_events(c, rx, 1)
+        with aiops_client(tmp_path) as c:
+            c.post(AM, json=am_payload([alert("Errors", "db", start=t0 + 5, team="web")]))
+            c.post(f"{API}/incidents/{inc['id']}/resolve", json={"actor": "ann"})
+            assert _pd_events(c, rx, 2) == [(str(inc["id"]), "trigger"), (str(inc["id"]), "resolve")]
+    finally:
+        rx.close()

@@ -24,6 +24,7 @@ import asyncio
 import logging
 import random
 import time as _time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -191,6 +192,11 @@ class Router:
         # Called as listener(conn, event, incident, now) in the same transaction, after the targets'
         # rows are written: other durable reactions to incident changes (runbooks) hook in here.
         self.listeners: list[Callable[[Any, str, Mapping[str, Any], float], Any]] = []
+        # per recent incident, the targets queued a notification of it; an incident not in it (older, or
+        # from before a restart) is looked up in the outbox once (a scan: the outbox has no index for it).
+        # A transaction rolled back may leave a name here whose row is gone: that target may then get one
+        # more of the incident's events, never one fewer.
+        self._told: OrderedDict[int, set[str]] = OrderedDict()
 
     def set_targets(self, targets: Iterable[Target]) -> None:
         self.targets = list(targets)
@@ -201,7 +207,7 @@ class Router:
         targets = [t for t in self.targets if t.wants(event, incident)]
         others = [t for t in self.targets if event in t.events and t not in targets]
         if others and event != "opened":
-            told = _told(conn, incident["id"], [t.name for t in others])
+            told = self.told(conn, incident["id"])
             targets += [t for t in others if t.name in told]
         self._enqueue(conn, ops, targets, event, incident, now)
         for listener in self.listeners:
@@ -216,25 +222,39 @@ class Router:
             return 0
         fresh = [t for t in self.targets if t.wants("opened", after) and not t.wants("opened", before)]
         if fresh:
-            told = _told(conn, after["id"], [t.name for t in fresh])
+            told = self.told(conn, after["id"])
             fresh = [t for t in fresh if t.name not in told]
             self._enqueue(conn, ops, fresh, "opened", after, now)
         return len(fresh)
 
-    @staticmethod
-    def _enqueue(conn: Any, ops: Any, targets: list[Target], event: str, incident: Mapping[str, Any],
+    def told(self, conn: Any, incident_id: int) -> set[str]:
+        """The names of the targets the outbox holds a notification of the incident for."""
+        names = self._told.get(incident_id)
+        if names is None:
+            N = aiops_notifications
+            names = set(conn.execute(select(N.c.target).where(N.c.incident_id == incident_id).distinct()).scalars())
+            self._remember(incident_id, names)
+        return names
+
+    def _remember(self, incident_id: int, names: Iterable[str]) -> None:
+        told = self._told.setdefault(incident_id, set())
+        told.update(names)
+        self._told.move_to_end(incident_id)
+        while len(self._told) > _TOLD_KEPT:
+            self._told.popitem(last=False)
+
+    def _enqueue(self, conn: Any, ops: Any, targets: list[Target], event: str, incident: Mapping[str, Any],
                  now: float) -> None:
+        if event == "opened" or incident["id"] in self._told:  # known from its start, or looked up already
+            self._remember(incident["id"], (t.name for t in targets))
         if targets:
             payload = incident_payload(event, incident, now)
             ops.enqueue(conn, [{"target": t.name, "incident_id": incident["id"], "event": event, "payload": payload,
                                 "created_at": now} for t in targets])
 
 
-def _told(conn: Any, incident_id: int, names: list[str]) -> set[str]:
-    """Which of the targets ``names`` the outbox holds a notification of the incident for."""
-    N = aiops_notifications
-    return set(conn.execute(select(N.c.target).where(N.c.incident_id == incident_id, N.c.target.in_(names))
-                            .distinct()).scalars())
+# the incidents whose told targets the router keeps in memory
+_TOLD_KEPT = 20_000
 
 
 class Dispatcher:

@@ -7,28 +7,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.aiops.runbooks._helpers import drift_incident, python, run_queued
+from tests.aiops.runbooks._helpers import OneCandidateGate, drift_incident, python, run_queued
 
 from opsloop.aiops.pipeline import Pipeline
 from opsloop.runtime import build_runtime
 from opsloop.settings import load_settings
 
 
-class SlowGate:
+class SlowGate(OneCandidateGate):
     """A registry where the program "registers" version 2 and validation takes ``validate_s``."""
 
     def __init__(self, validate_s: float) -> None:
         self.validate_s = validate_s
         self.promoted: list[str] = []
-
-    def latest_version(self, model: str) -> int | None:
-        return 1
-
-    def new_versions(self, model: str, after: int | None) -> list[tuple[int, dict[str, str]]]:
-        return [(2, {})]
-
-    def check_policy(self, policy: dict[str, Any] | str | None) -> None:
-        pass
 
     def validate(self, model: str, version: str, *, alias: str, data: str,
                  policy: dict[str, Any] | str | None) -> dict[str, Any]:

@@ -307,6 +307,9 @@ def describe(run: dict[str, Any], fields: dict[str, Any]) -> str:
         champion = verdict.get("champion_version")
         if state == SUCCEEDED:
             return f"runbook {name!r}: {model} version {cand} passed its gate; {model}@{alias} → version {cand}"
+        if verdict.get("passed"):  # the registry refused the move (a stale validation: another one moved it)
+            return (f"runbook {name!r}: {model} version {cand} passed its gate, but {fields.get('error')}; "
+                    f"{model}@{alias} did not move to it")[:1000]
         failed = [_why(r) for r in verdict.get("rules", []) if r.get("status") not in ("passed", "skipped")]
         stays = f"stays at version {champion}" if champion else "stays unset"
         return (f"runbook {name!r}: {model} version {cand} failed its gate ({'; '.join(failed) or 'not passed'}); "

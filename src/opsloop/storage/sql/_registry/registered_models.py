@@ -62,16 +62,19 @@ class RegisteredModels(RegistryStoreBase):
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
         check_model_name(new_name, "new_name")
         now = _now_ms()
-        with self.db.write() as conn:
-            self._model_row(conn, name, lock=True)
-            if self._model_row(conn, new_name, missing_ok=True) is not None:
-                raise AlreadyExistsError(f"Registered Model (name={new_name}) already exists.", field="new_name")
-            # Foreign keys cascade the rename to tags, versions and aliases; these tables have none.
-            for table in (t.model_version_tags, t.model_promotions, t.model_validations):
-                conn.execute(update(table).where(table.c.name == name).values(name=new_name))
-            conn.execute(update(t.registered_models).where(_RM.name == name)
-                         .values(name=new_name, last_updated_time=now))
-            conn.execute(update(t.model_versions).where(_MV.name == new_name).values(last_updated_time=now))
+        try:
+            with self.db.write() as conn:
+                self._model_row(conn, name, lock=True)
+                if self._model_row(conn, new_name, missing_ok=True) is not None:
+                    raise AlreadyExistsError(f"Registered Model (name={new_name}) already exists.", field="new_name")
+                # Foreign keys cascade the rename to tags, versions and aliases; these tables have none.
+                for table in (t.model_version_tags, t.model_promotions, t.model_validations):
+                    conn.execute(update(table).where(table.c.name == name).values(name=new_name))
+                conn.execute(update(t.registered_models).where(_RM.name == name)
+                             .values(name=new_name, last_updated_time=now))
+                conn.execute(update(t.model_versions).where(_MV.name == new_name).values(last_updated_time=now))
+        except IntegrityError:  # a concurrent create or rename took new_name after the check
+            raise AlreadyExistsError(f"Registered Model (name={new_name}) already exists.", field="new_name") from None
         return self.get_registered_model(new_name)
 
     def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:

@@ -61,3 +61,12 @@ def test_a_models_tags_and_a_versions_description_are_shown(page, ui_server) -> 
     expect(page.locator("#model-tags")).to_contain_text("pii=<none>")
     expect(page.locator(".version-description")).to_have_text("retrained on <b>March</b> data")
     assert not page.js_errors
+
+
+def test_a_link_to_a_version_that_does_not_exist_says_so(page, models: int) -> None:  # noqa: ANN001
+    # The page showed the versions table and nothing below it, with no word about the version asked for.
+    from playwright.sync_api import expect
+
+    page.goto("/#/models/Churn-Model?v=42")
+    expect(page.locator(".empty-state h2")).to_have_text("No version 42")
+    assert not page.js_errors

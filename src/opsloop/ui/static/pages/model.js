@@ -98,7 +98,10 @@ export async function render(root, ctx) {
     setQuery({ v: selected }, { push: false });
     root.querySelectorAll('#versions-table button[aria-pressed]').forEach((b) => b.setAttribute('aria-pressed', String(b.closest('tr').dataset.version === selected)));
     const mv = versions.find((x) => String(x.version) === selected);
-    if (!mv) { clear(detail); return; }
+    if (!mv) {
+      clear(detail, emptyState(`No version ${selected}`, `${name} has no version ${selected} (it may have been deleted). Pick one of its versions above.`));
+      return;
+    }
     const lineage = h('div', {}, loading());
     const validations = h('div', {}, loading());
     clear(detail, h('div', { class: 'grid2' },

@@ -656,3 +656,11 @@ def test_a_target_told_of_an_incident_before_a_restart_hears_its_end_after_it(tm
             assert _pd_events(c, rx, 2) == [(str(inc["id"]), "trigger"), (str(inc["id"]), "resolve")]
     finally:
         rx.close()
+
+
+def test_a_target_with_an_empty_list_of_events_is_refused_not_sent_every_event(client) -> None:  # noqa: ANN001
+    """``"events": []`` read as every event: a target meant to hear nothing (for now) paged for everything.
+    It is a 400 naming ``events`` (leave the key out for every event)."""
+    r = client.put(API + "/notifications/targets", json=[{"name": "pd", "url": "http://127.0.0.1:1/", "events": []}])
+    assert r.status_code == 400 and r.json()["field"] == "events", r.text
+    assert client.get(API + "/notifications/targets").json()["targets"] == []

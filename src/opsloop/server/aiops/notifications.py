@@ -118,10 +118,13 @@ def refuse_unknown_keys(key: str, value: list[Any]) -> None:
                                     f"{', '.join(sorted(allowed))})", field=unknown[0])
 
 
-def _refuse_unknown_severity(key: str, value: list[Any]) -> None:
-    """A target's ``min_severity`` must be a severity: any other word reads as a warning (stored targets are
-    still read so), and a misspelt ``critical`` would page for every warning."""
+def _refuse_misread_targets(key: str, value: list[Any]) -> None:
+    """What a target document would be read as otherwise (stored targets are still read so): a
+    ``min_severity`` that is no severity reads as a warning (a misspelt ``critical`` would page for every
+    warning), and an empty ``events`` as every event."""
     for i, item in enumerate(value if key == "notification_targets" else ()):
+        if isinstance(item, dict) and item.get("events") == []:
+            raise InvalidInputError(f"{key}[{i}]: events is empty (leave it out for every event)", field="events")
         word = item.get("min_severity") if isinstance(item, dict) else None
         if word is None or (isinstance(word, int) and 1 <= word <= 4):
             continue
@@ -133,7 +136,7 @@ def _refuse_unknown_severity(key: str, value: list[Any]) -> None:
 async def _put(request: Request, key: str, value: list[Any]) -> Any:
     p = pipeline(request)
     refuse_unknown_keys(key, value)
-    _refuse_unknown_severity(key, value)
+    _refuse_misread_targets(key, value)
 
     def put() -> Any:
         with p.lock:  # read and replace as one step, so a concurrent writer's secrets are not mixed in

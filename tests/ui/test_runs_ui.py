@@ -368,3 +368,18 @@ def test_words_without_a_comparison_search_run_names_as_in_mlflows_ui(page, runs
     expect(page.locator(".empty-state h2")).to_have_text("No matching runs")
     assert page.evaluate("import('/static/pages/runs.js').then((m) => m.searchFilter(\"params.model = 'mlp'\"))") == "params.model = 'mlp'"
     assert not page.js_errors
+
+
+def test_runs_of_several_experiments_say_so_in_the_experiment_picker(page, runs, ui_server) -> None:  # noqa: ANN001
+    # Compare's "Runs" link names the experiments of its runs; with two, the picker read "All experiments".
+    from mlflow import MlflowClient
+    from playwright.sync_api import expect
+
+    client = MlflowClient(ui_server.url)
+    ids = [client.get_experiment_by_name("ui-demo").experiment_id, client.create_experiment("second-of-two")]
+    page.goto(f"/#/runs?exp={ids[0]},{ids[1]}")
+    expect(page.locator("#runs-table tbody tr").first).to_be_visible()
+    assert page.evaluate("document.querySelector('#exp-select').selectedOptions[0].textContent") == "2 experiments"
+    page.select_option("#exp-select", "")
+    expect(page).not_to_have_url(re.compile("exp="))
+    assert not page.js_errors

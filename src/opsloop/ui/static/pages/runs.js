@@ -44,7 +44,9 @@ export async function render(root, ctx) {
   let lastMulti = false;
   let controller = null;
 
-  const expSelect = h('select', { id: 'exp-select', 'aria-label': 'Experiment' }, h('option', { value: '', text: 'All experiments' }));
+  const expSelect = h('select', { id: 'exp-select', 'aria-label': 'Experiment' }, h('option', { value: '', text: 'All experiments' }),
+    // several experiments (a link from compare): say so, rather than "All experiments" over some of them
+    st.exp.length > 1 ? h('option', { value: st.exp.join(','), text: `${st.exp.length} experiments`, selected: true }) : null);
   const filterInput = h('input', {
     type: 'search', id: 'run-filter', class: 'grow', value: st.filter, 'aria-label': 'Filter runs',
     placeholder: "metrics.accuracy > 0.9 and params.model = 'xgb'", spellcheck: 'false', autocomplete: 'off',
@@ -68,7 +70,7 @@ export async function render(root, ctx) {
     h('p', { class: 'muted hint' }, 'Type part of a run name, or filter with MLflow\'s search grammar, e.g. ', h('code', { text: "metrics.rmse < 1 and params.alpha = '0.5'" }), ' or ', h('code', { text: "tags.mlflow.runName LIKE 'baseline%'" }), '.'),
     columnsPanel, status, tableHost, pager);
 
-  expSelect.addEventListener('change', () => { st.exp = expSelect.value ? [expSelect.value] : []; st.page = ''; prevTokens.length = 0; reload(); });
+  expSelect.addEventListener('change', () => { st.exp = expSelect.value ? expSelect.value.split(',') : []; st.page = ''; prevTokens.length = 0; reload(); });
   viewSelect.addEventListener('change', () => { st.view = viewSelect.value; st.page = ''; prevTokens.length = 0; reload(); });
   columnsBtn.addEventListener('click', () => {
     columnsPanel.hidden = !columnsPanel.hidden;

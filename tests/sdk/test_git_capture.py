@@ -74,3 +74,15 @@ def test_the_diff_artifact_is_the_exact_bytes_git_prints(client: Client, repo: P
                               capture_output=True).stdout
     assert b"caf\xe9 = 2" in expected
     assert client.download_artifacts(run.id, "code/git.diff", tmp_path / "dl").read_bytes() == expected
+
+
+def test_in_a_jupyter_kernel_the_notebooks_folder_is_captured(repo: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel's ``sys.argv[0]`` is ipykernel's launcher in site-packages; the notebook runs in its folder."""
+    launcher = tmp_path / "site-packages" / "ipykernel_launcher.py"
+    launcher.parent.mkdir()
+    launcher.write_text("")
+    monkeypatch.setattr("sys.argv", [str(launcher), "-f", "kernel.json"])
+    monkeypatch.chdir(repo)
+    info = capture_git()
+    assert info is not None and info.commit == _git(repo, "rev-parse", "HEAD")

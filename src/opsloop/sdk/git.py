@@ -18,6 +18,7 @@ BRANCH_TAG = "mlflow.source.git.branch"
 REPO_URL_TAG = "mlflow.source.git.repoURL"
 DIRTY_TAG = "opsloop.source.git.dirty"
 DIFF_ARTIFACT = "code/git.diff"
+_JUPYTER_LAUNCHER = "ipykernel_launcher.py"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +53,10 @@ def _git(cwd: Path, *args: str) -> str | None:
 
 
 def default_source_dir() -> Path:
-    """The folder of the script being run (as MLflow does), or the working directory."""
+    """The folder of the script being run (as MLflow does), or the working directory: in a Jupyter kernel,
+    whose script is ipykernel's launcher in site-packages, the working directory is the notebook's folder."""
     script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
-    if script is not None and script.is_file():
+    if script is not None and script.is_file() and script.name != _JUPYTER_LAUNCHER:
         return script.resolve().parent
     return Path.cwd()
 

@@ -77,6 +77,11 @@ def test_a_database_that_cannot_be_opened_is_a_message_without_its_password() ->
     assert "s3cret" not in err
 
 
+def test_a_source_that_is_the_destination_is_refused() -> None:
+    code, _out, err = run_cli("import-mlflow", "--from", "http://127.0.0.1:9", "--to", "http://127.0.0.1:9/")
+    assert code == 2 and "are the same server" in err
+
+
 def test_the_destination_is_never_taken_from_mlflow_tracking_uri(tmp_path: Path) -> None:
     code, _out, err = run_cli("import-mlflow", "--from", str(tmp_path),
                               env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000", "OPSLOOP_URL": None})

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from opsloop.errors import InvalidInputError
 from opsloop.mlops.migration.registry import SOURCE_VERSION_TAG, RegistryCopier
 from opsloop.mlops.migration.source import check_destination, redacted, require_mlflow, resolve_source
 from opsloop.mlops.migration.summary import KINDS, ImportSummary, Tally
@@ -45,6 +46,9 @@ def import_from_mlflow(source: str, destination: str, options: Options | None = 
     ``summary.failures`` and the rest is still copied.
     """
     options = options or Options()
+    if source.rstrip("/") == destination.rstrip("/"):
+        raise InvalidInputError(f"--from and --to are the same server ({redacted(destination)}): copying it "
+                                "into itself would duplicate every run", field="to")
     mlflow = require_mlflow()
     source_uri = resolve_source(source)
     destination = check_destination(destination)

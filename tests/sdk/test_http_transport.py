@@ -138,3 +138,26 @@ def test_a_persistent_5xx_is_a_storage_error_the_metric_sender_waits_out() -> No
     transport = _transport([httpx.Response(502, text="<html>Bad Gateway</html>")] * 4, [])
     with pytest.raises(StorageError, match="HTTP 502"):
         transport.log_batch("r1", metrics=[("loss", 1.0, 5, 0)])
+
+
+def test_a_run_is_created_with_its_start_time_as_mlflows_server_needs() -> None:
+    """MLflow's server stores the start_time the request carries, 0 (1970) when it carries none."""
+    import time
+
+    from opsloop.sdk import Client
+
+    created: list[dict] = []
+    run_json = {"info": {"run_id": "r1", "experiment_id": "0", "run_name": "n", "status": "RUNNING",
+                         "start_time": 1, "artifact_uri": "mlflow-artifacts:/0/r1/artifacts",
+                         "lifecycle_stage": "active"}, "data": {}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/runs/create"):
+            created.append(orjson.loads(request.content))
+            return httpx.Response(200, json={"run": run_json})
+        return httpx.Response(200, json={})
+
+    before = int(time.time() * 1000)
+    client = Client(transport=HttpTransport("http://tracking.test", http_transport=httpx.MockTransport(handler)))
+    client.start_run(capture_git=False).end()
+    assert before <= int(created[0]["start_time"]) <= int(time.time() * 1000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -162,7 +163,8 @@ class Client:
         if git_info is not None:
             run_tags.update(git_info.tags())
         run_tags.update({k: str(v) for k, v in (tags or {}).items()})
-        record = self.transport.create_run(exp_id, run_name=run_name, tags=run_tags)
+        # the start time always travels: MLflow's server stores 0 (1970) for a run created without one
+        record = self.transport.create_run(exp_id, run_name=run_name, tags=run_tags, start_time=time.time_ns() // 10**6)
         run = Run(self, record.info, batch_size=batch_size, max_pending=max_pending, flush_interval=flush_interval,
                   owns_client=_owns_client)
         try:
@@ -183,8 +185,6 @@ class Client:
 
     def set_terminated(self, run_id: str, status: str = "FINISHED", end_time: int | None = None) -> None:
         """Mark a run (e.g. one left RUNNING by a killed process) as ended."""
-        import time
-
         self.transport.update_run(run_id, status=status, end_time=end_time or int(time.time() * 1000))
 
     def search_runs(self, experiment: str | Sequence[str] | None = None, filter: str | None = None,  # noqa: A002

@@ -119,7 +119,7 @@ def show(ctx: click.Context, incident_id: int, as_json: bool) -> None:
     flags = f"   flags: {', '.join(inc['flags'])}" if inc.get("flags") else ""
     merged = f"   merged into #{inc['merged_into']}" if inc.get("merged_into") else ""
     _echo(f"services: {', '.join(inc['services']) or '-'}   assignee: {inc['assignee'] or '-'}   "
-               f"signals: {inc['signal_count']}   opened: {_when(inc['created_at'])}{flags}{merged}")
+          f"signals: {inc['signal_count']}   opened: {_when(inc['created_at'])}{flags}{merged}")
     if inc.get("resolution"):
         _echo(f"resolution: {inc['resolution']}")
     emit([{"time": _when(e["time"]), "kind": e["kind"], "actor": e["actor"], "text": e["text"]}
@@ -230,7 +230,7 @@ def topology(ctx: click.Context, path: str | None, add: bool, as_json: bool) -> 
                    for e in body["learned"]])
         emit(rows, ["service", "depends on", "from"], as_json=False, title="service dependencies")
     _echo(f"{len(body['declared'])} declared dependencies, {len(body.get('traced', []))} seen in traces, "
-               f"{len(body['learned'])} learned links")
+          f"{len(body['learned'])} learned links")
     for edge in body.get("ignored", []):
         _echo(f"left out: {edge['source']} -> {edge['target']} ({edge['reason']})", err=True)
 
@@ -281,7 +281,7 @@ def silence(ctx: click.Context, matchers: tuple[str, ...], duration: float, main
         click.echo(__import__("json").dumps(body, indent=2))
         return
     _echo(f"{body['kind']} #{body['id']} ({', '.join(body['matchers'])}) is {body['state']} "
-               f"until {_when(body['ends_at'])} UTC")
+          f"until {_when(body['ends_at'])} UTC")
 
 
 @incidents.command("silences")

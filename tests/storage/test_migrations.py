@@ -42,3 +42,21 @@ def test_monitoring_tables_a_server_created_without_the_migration_are_kept(tmp_p
         assert conn.execute(sa.select(monitoring_tables.references.c.model)).scalars().all() == ["churn"]
         assert compare_metadata(MigrationContext.configure(conn), [metadata, monitoring_tables.metadata]) == []
     db.dispose()
+
+
+def test_processes_opening_a_new_sqlite_store_at_once_all_start(tmp_path) -> None:  # noqa: ANN001
+    """Servers, SDK runs or CLI commands started together on a new data folder all migrate it or see it migrated
+    (one of them failed with 'database is locked' when its migration's transaction found another writer)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    barrier = threading.Barrier(6)
+
+    def open_and_close(_: int) -> str:
+        barrier.wait()
+        open_database(url).dispose()
+        return "ok"
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(open_and_close, range(6))) == ["ok"] * 6

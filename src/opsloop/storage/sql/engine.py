@@ -220,11 +220,17 @@ def upgrade_schema(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(74201)")
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+    with engine.connect() as conn:
+        # One process migrates at a time; the others wait (then find nothing to do). PostgreSQL: an advisory
+        # lock. SQLite: the write lock taken up front (BEGIN IMMEDIATE waits out busy_timeout), since a
+        # transaction that reads and then writes fails at once ('database is locked') when another has written.
+        if engine.dialect.name == "sqlite":
+            conn.info["begin_immediate"] = True
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(74201)")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "heads")
 
 
 def open_database(url: str, *, pool_size: int = 8, migrate: bool = True) -> Database:

@@ -161,3 +161,15 @@ def test_a_run_is_created_with_its_start_time_as_mlflows_server_needs() -> None:
     client = Client(transport=HttpTransport("http://tracking.test", http_transport=httpx.MockTransport(handler)))
     client.start_run(capture_git=False).end()
     assert before <= int(created[0]["start_time"]) <= int(time.time() * 1000)
+
+
+def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path) -> None:  # noqa: ANN001
+    class CutOff(httpx.SyncByteStream):
+        def __iter__(self):  # noqa: ANN204
+            yield b"first half"
+            raise httpx.ReadError("connection reset")
+
+    transport = _transport([httpx.Response(200, stream=CutOff())], [])
+    with pytest.raises(StorageError, match="model.pkl.*connection reset"):
+        transport.download_artifact("mlflow-artifacts:/0/r1/artifacts", "model.pkl", tmp_path / "model.pkl")
+    assert list(tmp_path.iterdir()) == []

@@ -296,10 +296,16 @@ class HttpTransport(Transport):
             self._check(response)
             dst.parent.mkdir(parents=True, exist_ok=True)
             tmp = dst.with_name(f".{dst.name}.part")
-            with tmp.open("wb") as fh:
-                for chunk in response.iter_bytes(1 << 20):
-                    fh.write(chunk)
-            tmp.replace(dst)
+            try:
+                with tmp.open("wb") as fh:
+                    for chunk in response.iter_bytes(1 << 20):
+                        fh.write(chunk)
+                tmp.replace(dst)
+            except BaseException as exc:  # cut off, a full disk, Ctrl-C: no half file is left behind
+                tmp.unlink(missing_ok=True)
+                if isinstance(exc, httpx.TransportError):
+                    raise StorageError(f"downloading {path!r} from {self.url} was cut off: {exc}") from exc
+                raise
         finally:
             response.close()
 

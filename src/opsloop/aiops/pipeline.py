@@ -302,9 +302,11 @@ class Pipeline:
             return
         miner = ingestor.miner
         miner.flush()
-        # The snapshot is the miner's whole state; an idle tick (no line mined since) leaves it as saved.
+        # The snapshot is the miner's own state (the templates are the store's rows, written by ``flush``:
+        # a snapshot holding them took seconds under the lock at a few thousand templates); an idle tick
+        # (no line mined since) leaves it as saved.
         if hasattr(self.template_store, "save_snapshot") and miner.stats.lines != self._snapshot_lines:
-            self.template_store.save_snapshot(miner.snapshot())
+            self.template_store.save_snapshot(miner.snapshot(templates=False))
             self._snapshot_lines = miner.stats.lines
 
     # --- ingestion --------------------------------------------------------------------------------------
@@ -398,7 +400,11 @@ class Pipeline:
             for s in signals:
                 if s.kind == SignalKind.LOG and s.text:
                     try:
-                        out.extend(miner.ingest(s.text, service=s.service, time=s.time).signals)
+                        # an error level the transport carried (OTLP severity, a Loki level label) counts
+                        # towards error surges; a lower one leaves the line's own header level (a log
+                        # through the events API is a warning unless it says otherwise)
+                        level = s.severity.name if s.severity >= Severity.ERROR else None
+                        out.extend(miner.ingest(s.text, service=s.service, time=s.time, level=level).signals)
                     except Exception:  # noqa: BLE001 - mining is best effort; the record is stored anyway
                         log.exception("log mining failed")
                         break

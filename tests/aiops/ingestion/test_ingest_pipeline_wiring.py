@@ -39,6 +39,29 @@ def test_log_records_feed_the_miner(client) -> None:  # noqa: ANN001
     assert len(signals(client, kind="log")) == 402
 
 
+def test_an_error_surge_of_otlp_records_is_found_by_their_severity(client) -> None:  # noqa: ANN001
+    """The lines say no level of their own: the records' severityNumber is what makes them errors."""
+    pytest.importorskip("opsloop.aiops.logs")
+    t0 = (int(time.time()) // 300 - 30) * 300  # 2.5 h ago, on a bucket's start
+
+    def records(t: float, n: int, severity: int) -> list[dict]:
+        return [{"timeUnixNano": str(int((t + i) * 1e9)), "severityNumber": severity,
+                 "body": {"stringValue": f"payment {i} declined by issuer"}} for i in range(n)]
+
+    def post(recs: list[dict]) -> None:
+        body = {"resourceLogs": [{"resource": {"attributes": [{"key": "service.name",
+                                                               "value": {"stringValue": "payments"}}]},
+                                  "scopeLogs": [{"logRecords": recs}]}]}
+        assert client.post("/v1/logs", json=body).status_code == 200
+
+    for b in range(20):  # 20 buckets of 5 min with one error record each
+        post(records(t0 + 300 * b, 1, 17) + records(t0 + 300 * b + 100, 5, 9))
+    post(records(t0 + 300 * 20, 60, 17))  # 60 error records in one bucket
+    post(records(t0 + 300 * 21, 1, 9))  # the next bucket: the surge's bucket is judged
+    surge = [s for s in signals(client, kind="log_anomaly") if s["labels"].get("anomaly") == "error_surge"]
+    assert surge and surge[0]["service"] == "payments" and surge[0]["values"]["observed"] == 60
+
+
 def test_metric_points_feed_the_detectors(client) -> None:  # noqa: ANN001
     r = client.put(API + "/aiops/config/watch_rules", json=[{"name": "api-latency", "selector": 'latency{job="api"}'}])
     assert r.status_code == 200, r.text

@@ -173,3 +173,12 @@ def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path) -> None:  # 
     with pytest.raises(StorageError, match="model.pkl.*connection reset"):
         transport.download_artifact("mlflow-artifacts:/0/r1/artifacts", "model.pkl", tmp_path / "model.pkl")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_redirect_is_an_error_naming_where_it_points_not_a_silent_success() -> None:
+    """http:// sent on to https:// by a proxy: following would turn the POST into a GET; a log-batch answered
+    with a redirect was taken as logged."""
+    moved = httpx.Response(301, headers={"location": "https://tracking.test/api/2.0/mlflow/runs/log-batch"})
+    transport = _transport([moved], [])
+    with pytest.raises(StorageError, match="HTTP 301.*https://tracking.test"):
+        transport.log_batch("r1", metrics=[("loss", 1.0, 5, 0)])

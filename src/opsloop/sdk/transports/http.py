@@ -142,10 +142,12 @@ class HttpTransport(Transport):
             time.sleep(delay)
             attempt += 1
 
-    @staticmethod
-    def _check(response: httpx.Response) -> None:
-        if response.status_code < 400:
+    def _check(self, response: httpx.Response) -> None:
+        if response.status_code < 300:
             return
+        if response.status_code < 400:
+            raise StorageError(f"{self.url} answered HTTP {response.status_code}, redirecting to "
+                               f"{response.headers.get('location', '?')}: give that server's URL")
         response.read()
         try:
             body = orjson.loads(response.content)

@@ -180,5 +180,6 @@ def test_a_redirect_is_an_error_naming_where_it_points_not_a_silent_success() ->
     with a redirect was taken as logged."""
     moved = httpx.Response(301, headers={"location": "https://tracking.test/api/2.0/mlflow/runs/log-batch"})
     transport = _transport([moved], [])
-    with pytest.raises(StorageError, match="HTTP 301.*https://tracking.test"):
+    with pytest.raises(InvalidInputError, match="HTTP 301.*https://tracking.test") as raised:
         transport.log_batch("r1", metrics=[("loss", 1.0, 5, 0)])
+    assert raised.value.field == "url"  # the URL is wrong: not an outage the metric sender waits out

@@ -146,8 +146,8 @@ class HttpTransport(Transport):
         if response.status_code < 300:
             return
         if response.status_code < 400:
-            raise StorageError(f"{self.url} answered HTTP {response.status_code}, redirecting to "
-                               f"{response.headers.get('location', '?')}: give that server's URL")
+            raise InvalidInputError(f"{self.url} answered HTTP {response.status_code}, redirecting to "
+                                    f"{response.headers.get('location', '?')}: give that server's URL", field="url")
         response.read()
         try:
             body = orjson.loads(response.content)

@@ -238,6 +238,11 @@ def _log(out: Decoded, limits: Limits, resource: dict[str, str], attrs: dict[str
          sev: Severity, evidence: dict[str, Any], now: float) -> None:
     """One log record; ``resource`` labels were validated once for their whole resource."""
     if attrs:
+        cap = limits.max_label_bytes
+        long = [k for k, v in attrs.items() if len(v) > cap and len(v.encode()) > cap]
+        if long:  # a stack trace, say: the label holds its start, the evidence all of it (as text may)
+            evidence = {**evidence, "attributes": {k: attrs[k][: limits.max_text_bytes] for k in long}}
+            attrs = {**attrs, **{k: _cut(attrs[k], cap) for k in long}}
         labels = {**resource, **limits.labels(attrs)}
         if len(labels) > limits.max_labels:
             raise InvalidInputError(f"{len(labels)} labels exceed the limit of {limits.max_labels}", field="labels")
@@ -250,6 +255,11 @@ def _log(out: Decoded, limits: Limits, resource: dict[str, str], attrs: dict[str
         text = text[: limits.max_text_bytes]
     out.signals.append(Signal(t, "otlp", SignalKind.LOG, service_of(labels), labels, sev, text, {}, "firing",
                               evidence))
+
+
+def _cut(value: str, max_bytes: int) -> str:
+    """``value`` shortened to at most ``max_bytes`` of UTF-8, ending in an ellipsis."""
+    return value.encode()[: max_bytes - 3].decode(errors="ignore") + "…"
 
 
 def _metrics_json(body: bytes, limits: Limits, now: float) -> Decoded:

@@ -168,3 +168,26 @@ def test_points_lost_at_the_end_are_reported_even_when_the_status_cannot_be_sent
         run.end()
     notes = "\n".join(getattr(raised.value, "__notes__", []))
     assert "10 metric points were not logged" in notes, notes
+
+
+def test_ending_on_a_backend_the_metric_sender_already_waited_out_does_not_wait_again() -> None:
+    """At exit with the server gone, the queued points' patience is spent once, not again for the status."""
+    from opsloop.errors import StorageError
+
+    backend_gone = threading.Event()
+    status_tries: list[str] = []
+
+    def handler(operation: str, arguments: dict) -> None:
+        if backend_gone.is_set() and operation in ("log_batch", "update_run"):
+            if operation == "update_run":
+                status_tries.append(arguments["status"])
+            raise StorageError("backend gone")
+
+    transport = MockTransport(handler)
+    transport.outage_patience = 1.0
+    run = Client(transport=transport).start_run(capture_git=False, flush_interval=3600)
+    backend_gone.set()
+    run.log_metric("loss", 1.0)
+    with pytest.raises(StorageError):
+        run.end()
+    assert status_tries == ["FINISHED"]

@@ -264,7 +264,14 @@ class Run:
                 problems.append(exc)
         try:
             end_time = _now_ms()
-            self._patiently(lambda: self._transport.update_run(self.id, status=status, end_time=end_time))
+
+            def send_status() -> None:
+                self._transport.update_run(self.id, status=status, end_time=end_time)
+
+            if any(isinstance(p, (StorageError, RateLimitedError)) for p in problems):
+                send_status()  # the metric sender already waited the outage out: once is enough
+            else:
+                self._patiently(send_status)
             self.info.status, self.info.end_time = status, end_time
         except Exception as exc:
             for problem in problems:  # e.g. the points not logged: raised with the error, not dropped

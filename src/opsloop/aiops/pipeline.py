@@ -141,6 +141,7 @@ class Pipeline:
         self._saved_learned: list[list[Any]] = []
         self._learned_version = -1  # the topology's learned_version at the last tick
         self._snapshot_lines = -1  # the miner's line count at its last saved snapshot
+        self._log_arrived_at: float | None = None  # when the last log line was mined (this process' clock)
 
     @classmethod
     def from_settings(cls, stores: AiopsStores, settings: Any) -> Pipeline:
@@ -295,6 +296,17 @@ class Pipeline:
         snapshot = store.load_snapshot() if hasattr(store, "load_snapshot") else None
         return LogMiner.restore(snapshot, store=store) if snapshot else LogMiner(store=store)
 
+    def _close_quiet_logs(self, now: float) -> None:
+        """When no log line came for a bucket's width, judge the lines of the open bucket now (a surge
+        right before the logs stopped); its anomalies are ingested like any other."""
+        ingestor, arrived = self.log_ingestor, self._log_arrived_at
+        detector = ingestor.detector if ingestor is not None else None
+        if detector is None or arrived is None or now - arrived < detector.config.bucket_seconds:
+            return
+        found = detector.close_quiet()
+        if found:
+            self._store(found, [], "logs")
+
     def persist_logs(self) -> None:
         """Write changed template counts and the miner's state to the template store."""
         ingestor = self.log_ingestor
@@ -405,6 +417,7 @@ class Pipeline:
                         # through the events API is a warning unless it says otherwise)
                         level = s.severity.name if s.severity >= Severity.ERROR else None
                         out.extend(miner.ingest(s.text, service=s.service, time=s.time, level=level).signals)
+                        self._log_arrived_at = self.clock()
                     except Exception:  # noqa: BLE001 - mining is best effort; the record is stored anyway
                         log.exception("log mining failed")
                         break
@@ -615,6 +628,7 @@ class Pipeline:
                     self.stores.ops.set_config("learned_topology", learned)
                     self._saved_learned = learned
             self._save_traced(now)
+            self._close_quiet_logs(now)
             self.persist_logs()
             expired = self.expiry.expired(now)
             if expired:  # alerts of Alertmanager's API not posted again by their end

@@ -102,6 +102,15 @@ class LogAnomalyDetector:
             self._bump((service, _ERRORS))
         return signals
 
+    def close_quiet(self) -> list[Signal]:
+        """Judge the open bucket at once, when it holds lines and no more are coming (the caller saw none
+        arrive for a bucket's width): else a surge just before every service stopped logging (a crash
+        that took the whole system down) is judged only when the next line comes, if ever. The empty
+        buckets after it are left to ``flush``, as before, when lines come again."""
+        if self._bucket is None or not self._counts:
+            return []
+        return self.flush(self._bucket + self.config.bucket_seconds)
+
     def flush(self, now: float) -> list[Signal]:
         """Judge every bucket that ended before ``now``; returns their signals."""
         width = self.config.bucket_seconds

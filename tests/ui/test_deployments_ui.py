@@ -101,6 +101,7 @@ def test_deployment_traffic_latency_errors_and_drift_distributions(page, ui_serv
     expect(row).to_contain_text("serving")
     expect(row.locator("td.num").first).to_have_text("6")
     expect(row.locator("td.num").nth(2)).to_have_text("1")  # errors
+    expect(row.locator("td.num").nth(3)).to_have_text("16.7%")  # 1 of 6 (it read 0.16667)
     # 6 requests are fewer than a health check's min_requests: no verdict yet, and the cell says why
     expect(row.locator("td.health-cell")).to_contain_text("too few requests in")
     # number columns are right-aligned, their headers too (a left-aligned header sat over the next column)

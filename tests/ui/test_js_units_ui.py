@@ -140,3 +140,8 @@ def test_a_charts_tooltip_reads_the_step_and_value_of_the_nearest_point(page) ->
     text = _call(page, "charts.js", expr)
     assert "step 12345" in text and "0.123456" in text, text
     assert _call(page, "charts.js", "[m.fmtValue(100000), m.fmtValue(0.1234567), m.fmtValue(2.5e-7)]") == ["100000", "0.123457", "2.5000e-7"]
+
+
+def test_an_error_rate_reads_as_a_percentage(page) -> None:  # noqa: ANN001
+    assert _call(page, "pages/deployments.js", "[0, 1, 1 / 6, 0.0004, null].map(m.fmtShare)") == [
+        "0%", "100%", "16.7%", "0.04%", ""]

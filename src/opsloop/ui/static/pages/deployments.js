@@ -161,11 +161,15 @@ function deploymentTable(deployments, chosen, ctx, status, health) {
     h('tbody', {}, deployments.map((d) => h('tr', { 'data-deployment': d.name, class: d === chosen ? 'selected' : null },
       h('td', {}, h('a', { href: href('/deployments', { dep: d.name, model: ctx.query.get('model') || d.model }), 'aria-current': d === chosen ? 'true' : null, text: d.name })),
       h('td', {}, badge(d.status, d.status === 'serving' ? 'ok' : 'muted')),
-      ...[d.requests, d.requests_per_s, d.errors, d.error_rate, d.p50_ms, d.p95_ms, d.p99_ms]
-        .map((v) => h('td', { class: 'num', text: fmtNum(v) })),
+      ...[d.requests, d.requests_per_s, d.errors].map((v) => h('td', { class: 'num', text: fmtNum(v) })),
+      h('td', { class: 'num', text: fmtShare(d.error_rate) }),
+      ...[d.p50_ms, d.p95_ms, d.p99_ms].map((v) => h('td', { class: 'num', text: fmtNum(v) })),
       healthCell(health, d),
       monitoringCell(status(d.model), href('/deployments', { dep: d.name, model: d.model })))))));
 }
+
+/** A share (0.1667) as a percentage (16.7%), as the health checks and Grafana's panels read it. */
+export const fmtShare = (v) => (v === undefined || v === null || !Number.isFinite(Number(v)) ? '' : `${fmtNum(Number((100 * v).toFixed(Math.abs(v) < 0.001 && v ? 3 : 1)))}%`);
 
 /** A deployments-table cell with the deployment's health checks, once the server has judged them. */
 function healthCell(promise, dep) {

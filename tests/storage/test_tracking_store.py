@@ -427,3 +427,15 @@ def test_concurrent_params_of_one_key_keep_one_value_and_refuse_the_others(store
         assert answers.count("invalid") == 7, answers
         kept = store.get_run(run_id).params[key]
         assert answers[int(kept)] != "invalid"
+
+
+def test_concurrent_logged_model_params_of_one_key_keep_one_value_and_refuse_the_others(
+        store: SqlTrackingStore) -> None:
+    model_id = store.create_logged_model("0", name="model").model_id
+    for round_ in range(6):
+        key = f"alpha-{round_}"
+        answers = _all_at_once([lambda v=str(i), k=key: store.log_logged_model_params(model_id, {k: v})
+                                for i in range(8)])
+        assert answers.count("invalid") == 7, answers
+        kept = store.get_logged_model(model_id).params[key]
+        assert answers[int(kept)] != "invalid"

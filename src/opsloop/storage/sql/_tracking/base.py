@@ -6,12 +6,13 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Column, Connection, Table, select
 
 from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.mlops.tracking.lifecycle import require_active
 from opsloop.mlops.tracking.limits import MAX_INT64
 from opsloop.storage.sql import schema as t
+from opsloop.storage.sql._dialect import insert_ignore
 from opsloop.storage.sql.engine import Database
 
 if TYPE_CHECKING:
@@ -22,6 +23,33 @@ RUN_NAME_TAG = "mlflow.runName"
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def write_params(conn: Connection, table: Table, owner: Column, owner_id: str, new: dict[str, str],
+                 owner_name: str) -> None:
+    """Add params, which are immutable: one logged again with its value is a no-op, with another value an
+    ``InvalidInputError`` (MLflow's "Changing param values is not allowed"). ``owner`` is ``table``'s column
+    of ``owner_id``; ``owner_name`` names it in the message (``run ID``, ``logged model ID``)."""
+    existing = _params_unchanged(conn, table, owner, owner_id, new, owner_name)
+    missing = [{owner.key: owner_id, "key": k, "value": v} for k, v in new.items() if k not in existing]
+    insert_ignore(conn, table, missing)
+    if missing and conn.dialect.name != "sqlite":
+        # Another server on this database may have logged one of these keys since the check (its row won the
+        # insert, ours was ignored): compare again, so a value that lost is refused rather than dropped.
+        _params_unchanged(conn, table, owner, owner_id, {r["key"]: r["value"] for r in missing}, owner_name)
+
+
+def _params_unchanged(conn: Connection, table: Table, owner: Column, owner_id: str, new: dict[str, str],
+                      owner_name: str) -> dict[str, str]:
+    existing = dict(conn.execute(select(table.c.key, table.c.value).where(
+        owner == owner_id, table.c.key.in_(list(new)))).all())
+    for key, value in new.items():
+        if key in existing and existing[key] != value:
+            raise InvalidInputError(
+                f"Changing param values is not allowed. Param with key='{key}' was already logged with "
+                f"value='{existing[key]}' for {owner_name}='{owner_id}'. Attempted logging new value '{value}'.",
+                field="params")
+    return existing
 
 
 def _exp_id(value: object) -> int:

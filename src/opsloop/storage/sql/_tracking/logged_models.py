@@ -24,7 +24,7 @@ from opsloop.mlops.tracking.search import (
 from opsloop.storage.sql import schema as t
 from opsloop.storage.sql._dialect import insert_ignore, upsert
 from opsloop.storage.sql._run_query import compare
-from opsloop.storage.sql._tracking.base import TrackingStoreBase, _exp_id, _now_ms
+from opsloop.storage.sql._tracking.base import TrackingStoreBase, _exp_id, _now_ms, write_params
 
 
 class LoggedModels(TrackingStoreBase):
@@ -122,18 +122,9 @@ class LoggedModels(TrackingStoreBase):
         """Add params; one logged again with its value is a no-op, with another value an ``InvalidInputError``."""
         _check_keys_and_values(params, "param")
         self.get_logged_model(model_id)
-        p = t.logged_model_params.c
-        with self.db.write() as conn:
-            logged = dict(conn.execute(select(p.key, p.value).where(p.model_id == model_id,
-                                                                    p.key.in_(list(params)))).all())
-            for key, old in logged.items():
-                if params[key] != old:  # MLflow refuses it too (its table's primary key)
-                    raise InvalidInputError(
-                        f"Changing param values is not allowed. Param with key='{key}' was already logged with "
-                        f"value='{old}' for logged model ID='{model_id}'. Attempted logging new value "
-                        f"'{params[key]}'.", field="params")
-            insert_ignore(conn, t.logged_model_params,
-                          [{"model_id": model_id, "key": k, "value": v} for k, v in params.items()])
+        with self.db.write() as conn:  # MLflow refuses a changed value too (its table's primary key)
+            write_params(conn, t.logged_model_params, t.logged_model_params.c.model_id, model_id, params,
+                         "logged model ID")
 
     def search_logged_models(self, experiment_ids: Sequence[object], filter_string: str | None = None,
                              max_results: int = 100, order_by: Iterable[Mapping[str, Any]] = (),

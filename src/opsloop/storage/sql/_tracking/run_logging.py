@@ -12,8 +12,8 @@ from opsloop.mlops.tracking import limits
 from opsloop.mlops.tracking.entities import Metric
 from opsloop.mlops.tracking.search import decode_page_token, encode_page_token
 from opsloop.storage.sql import schema as t
-from opsloop.storage.sql._dialect import insert_ignore, insert_ignore_many, upsert
-from opsloop.storage.sql._tracking.base import RUN_NAME_TAG, TrackingStoreBase
+from opsloop.storage.sql._dialect import insert_ignore_many, upsert
+from opsloop.storage.sql._tracking.base import RUN_NAME_TAG, TrackingStoreBase, write_params
 
 _METRIC_COLUMNS = ("run_uuid", "key", "step", "timestamp", "value", "is_nan", "model_id", "dataset_name",
                    "dataset_digest")
@@ -56,7 +56,7 @@ class RunLogging(TrackingStoreBase):
         with self.db.write() as conn:
             run_uuid: str = self._active_run(conn, run_id).run_uuid
             if unique_params:
-                self._write_params(conn, run_uuid, unique_params)
+                write_params(conn, t.params, t.params.c.run_uuid, run_uuid, unique_params, "run ID")
             if tags:
                 self._write_tags(conn, run_uuid, tags)
             if metrics:
@@ -115,29 +115,6 @@ class RunLogging(TrackingStoreBase):
                     "only one param value per param key.", field="params")
             out[key] = value
         return out
-
-    @classmethod
-    def _write_params(cls, conn: Connection, run_id: str, new: dict[str, str]) -> None:
-        existing = cls._check_params_unchanged(conn, run_id, new)
-        missing = [{"run_uuid": run_id, "key": k, "value": v} for k, v in new.items() if k not in existing]
-        insert_ignore(conn, t.params, missing)
-        if missing and conn.dialect.name != "sqlite":
-            # Another server on this database may have logged one of these keys since the check (its row won the
-            # insert, ours was ignored): compare again, so a value that lost is refused rather than dropped.
-            cls._check_params_unchanged(conn, run_id, {r["key"]: r["value"] for r in missing})
-
-    @staticmethod
-    def _check_params_unchanged(conn: Connection, run_id: str, new: dict[str, str]) -> dict[str, str]:
-        """The stored values of ``new``'s keys; ``InvalidInputError`` if one differs from ``new``'s."""
-        existing = dict(conn.execute(select(t.params.c.key, t.params.c.value).where(
-            t.params.c.run_uuid == run_id, t.params.c.key.in_(list(new)))).all())
-        for key, value in new.items():
-            if key in existing and existing[key] != value:
-                raise InvalidInputError(
-                    f"Changing param values is not allowed. Param with key='{key}' was already logged with "
-                    f"value='{existing[key]}' for run ID='{run_id}'. Attempted logging new value '{value}'.",
-                    field="params")
-        return existing
 
     @staticmethod
     def _write_tags(conn: Connection, run_id: str, tags: dict[str, str]) -> None:

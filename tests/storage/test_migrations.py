@@ -60,3 +60,48 @@ def test_processes_opening_a_new_sqlite_store_at_once_all_start(tmp_path) -> Non
 
     with ThreadPoolExecutor(6) as pool:
         assert list(pool.map(open_and_close, range(6))) == ["ok"] * 6
+
+
+_RELEASE_2026_12_06 = ("a001", "d001", "l001", "p001", "r001", "t001")  # the heads of servers of that day
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_database_of_an_older_release_is_upgraded_in_place_with_its_rows(backend: str, tmp_path, request) -> None:  # noqa: ANN001
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from opsloop.mlops.tracking.entities import Dataset, DatasetInput
+    from opsloop.storage.sql.engine import _MIGRATIONS
+    from opsloop.storage.sql.tracking import SqlTrackingStore
+
+    url = f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = sa.create_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        for revision in _RELEASE_2026_12_06:
+            command.upgrade(cfg, revision)
+        run_id = "a" * 32
+        conn.execute(sa.text("INSERT INTO experiments VALUES (7, 'old', 'mlflow-artifacts:/7', 'active', 1, 1)"))
+        conn.execute(sa.text(f"INSERT INTO runs VALUES ('{run_id}', 7, 'r', 'u', 'FINISHED', 1, 2, "
+                             f"'mlflow-artifacts:/7/{run_id}/artifacts', 'active', NULL)"))
+        for uuid, name in (("d1", "train"), ("d2", "eval")):
+            conn.execute(sa.text(f"INSERT INTO datasets VALUES ('{uuid}', 7, '{name}', 'x{uuid}', 'local', '{{}}', "
+                                 "NULL, NULL)"))
+            conn.execute(sa.text(f"INSERT INTO run_inputs VALUES ('{run_id}', '{uuid}', '[]', 'training')"))
+    engine.dispose()
+
+    db = open_database(url)
+    store = SqlTrackingStore(db)
+    try:
+        # rows of the old schema read back (inputs logged before 0003 keep no order: by dataset id)
+        assert [d.dataset.name for d in store.get_run(run_id).dataset_inputs] == ["train", "eval"]
+        later = store.create_run("7", "u").info.run_id
+        store.log_inputs(later, [DatasetInput(Dataset("b", "2", "local", "{}")), DatasetInput(Dataset("a", "1", "local", "{}"))])
+        assert [d.dataset.name for d in store.get_run(later).dataset_inputs] == ["b", "a"]
+        with db.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), [metadata, monitoring_tables.metadata]) == []
+    finally:
+        db.dispose()

@@ -664,3 +664,11 @@ def test_a_target_with_an_empty_list_of_events_is_refused_not_sent_every_event(c
     r = client.put(API + "/notifications/targets", json=[{"name": "pd", "url": "http://127.0.0.1:1/", "events": []}])
     assert r.status_code == 400 and r.json()["field"] == "events", r.text
     assert client.get(API + "/notifications/targets").json()["targets"] == []
+
+
+def test_a_slack_message_of_a_merge_says_where_the_incident_went() -> None:
+    inc = {"id": 7, "title": "Errors on web", "state": "resolved", "severity": 3, "service": "web", "labels": {},
+           "services": ["web"], "signal_count": 2, "merged_into": 3}
+    body = slack_body(incident_payload("merged", inc, 1.0))
+    assert body["text"] == "[MERGED] Incident #7: Errors on web → merged into #3"
+    assert {"title": "Merged into", "value": "#3", "short": True} in body["attachments"][0]["fields"]

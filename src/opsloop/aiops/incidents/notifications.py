@@ -155,6 +155,9 @@ def slack_body(payload: Mapping[str, Any]) -> dict[str, Any]:
         fields.append({"title": "Services", "value": _slack_text(", ".join(inc["services"][:10])), "short": False})
     if inc.get("assignee"):
         fields.append({"title": "Assignee", "value": _slack_text(inc["assignee"]), "short": True})
+    if payload["event"] == "merged" and inc.get("merged_into"):  # where to follow it from now on
+        text += f" → merged into #{inc['merged_into']}"
+        fields.append({"title": "Merged into", "value": f"#{inc['merged_into']}", "short": True})
     count = inc["signal_count"]
     return {"text": text, "attachments": [{"color": color, "title": title, "fields": fields,
                                            "footer": f"opsloop · {count} signal{'' if count == 1 else 's'}",

@@ -30,8 +30,12 @@ __all__ = [
 ]
 
 # Labels that name the service a signal is about, most specific first.
+# Loki's own service discovery order (validation.discover_service_name), less its generic ``name``,
+# ``component`` and ``workload``: a Kubernetes stream or alert names its container before its scrape job
+# (``KubePodCrashLooping{container="api", job="kube-state-metrics"}`` is about api)
 SERVICE_LABELS = (
-    "service", "service_name", "service.name", "app", "app_kubernetes_io_name", "application", "job",
+    "service", "service_name", "service.name", "app", "app_kubernetes_io_name", "application",
+    "container", "container_name", "k8s_container_name", "job",
 )
 
 _RFC3339 = re.compile(

@@ -65,15 +65,21 @@ def test_version_from_logged_model_carries_lineage_and_storage_location(stores: 
 
 
 def test_version_from_run_and_from_artifacts_inside_the_run(stores: Stores) -> None:
-    run_id, _ = _run_and_model(stores)
+    run_id, model_id = _run_and_model(stores)
     stores.registry.create_registered_model("m")
+    # runs:/RUN/model is the model "model" the run logged: MLflow 3 keeps its files with the logged model
     mv = stores.registry.create_model_version("m", f"runs:/{run_id}/model")
+    logged = stores.tracking.get_logged_model(model_id).artifact_uri
+    assert (mv.source, mv.run_id, mv.download_uri) == (f"runs:/{run_id}/model", run_id, logged)
     root = stores.tracking.get_run(run_id).info.artifact_uri
-    assert (mv.run_id, mv.download_uri) == (run_id, f"{root}/model")
     inside = stores.registry.create_model_version("m", f"{root}/model", run_id=run_id)
     assert inside.download_uri == f"{root}/model"
     copy = stores.registry.create_model_version("m", "models:/m/1")
-    assert (copy.source, copy.run_id, copy.download_uri) == ("models:/m/1", run_id, f"{root}/model")
+    assert (copy.source, copy.run_id, copy.download_uri) == ("models:/m/1", run_id, logged)
+    # a run that logged no model of that name: a folder of its artifacts (MLflow 2's layout)
+    plain = stores.tracking.create_run("0").info.run_id
+    old = stores.registry.create_model_version("m", f"runs:/{plain}/model")
+    assert old.download_uri == f"{stores.tracking.get_run(plain).info.artifact_uri}/model"
 
 
 @pytest.mark.parametrize("source, field", [

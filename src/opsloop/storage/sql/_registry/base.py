@@ -52,6 +52,8 @@ class RegistryStoreBase:
 
         def resolve_version(self, uri: ModelUri) -> ModelVersion: ...
 
+        def artifact_uri(self, model_uri: str) -> str: ...
+
     @staticmethod
     def _model_row(conn: Connection, name: object, missing_ok: bool = False, lock: bool = False):  # noqa: ANN205
         check_model_name(name)

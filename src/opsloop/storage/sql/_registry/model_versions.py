@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from sqlalchemy import Connection, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +37,10 @@ class ModelVersions(RegistryStoreBase):
         tag_rows = [dict(zip(("key", "value"), check_tag(k, v), strict=True)) for k, v in (tags or {}).items()]
         found = resolve_source(source, run_id or None, model_id or None, tracking=self.tracking,
                                resolve_version=self.resolve_version, prompt=is_prompt_version(tags))
+        if found.source.startswith("runs:"):
+            # runs:/RUN/NAME is the model NAME the run logged, whose files MLflow 3 keeps with the logged model
+            # (as MLflow's RunsArtifactRepository resolves it), else a folder of the run's artifacts
+            found = replace(found, storage_location=self.artifact_uri(found.source))
         for attempt in range(3):
             try:
                 version = self._insert_version(name, found, run_link, description, user_id, tag_rows)

@@ -199,3 +199,22 @@ def test_a_process_of_another_host_posts_its_events_to_the_leaders_url(servers) 
     follower.ingest_events(json.dumps([event]).encode())
     [signal] = httpx.get(a.url + API + "/signals", params={"kind": "model_drift"}, timeout=30).json()["signals"]
     assert signal["labels"]["feature"] == "amount" and signal["incident_id"] is not None
+
+
+def test_a_server_whose_stores_are_all_urls_still_makes_its_data_dir_for_the_leaders_socket(
+        postgres_url: str, tmp_path: Path) -> None:
+    """With both --database-url and --artifact-root, nothing else creates the data dir: the leader could
+    not open its socket, and every AIOps request a follower worker took was a 503."""
+    (tmp_path / "host").mkdir()  # (where the test keeps the server's log)
+    server = ServerProcess(tmp_path / "host" / "data")
+    server.extra = ["--database-url", postgres_url, "--artifact-root", str(tmp_path / "artifacts"),
+                    "--workers", "2"]
+    server.start()
+    try:
+        server.aiops_ready()
+        answers = [httpx.post(server.url + "/api/opsloop/v1/events", json={"text": f"deploy {i}"}, timeout=30)
+                   for i in range(12)]  # over a few connections: both workers take some
+        assert [r.status_code for r in answers] == [200] * 12, [r.text for r in answers if r.status_code != 200]
+        assert (tmp_path / "host" / "data").is_dir()
+    finally:
+        server.stop()

@@ -41,6 +41,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from opsloop.errors import StorageError
 from opsloop.mlops.monitoring.schedule_lock import AdvisoryScheduleLock, ScheduleLeadership, ScheduleLock
 from opsloop.server.aiops.forwarding import FORWARDED_HEADER, LEADER_URL, VIA_HEADER, is_url, leader_client
 
@@ -82,6 +83,11 @@ class Leadership:
     def __init__(self, app: FastAPI, data_dir: str | Path, duties: Sequence[Duty], *,
                  advertise_url: str | None = None) -> None:
         self.app = app
+        try:  # the leader's socket lives there; with every store a URL, nothing else has made the folder
+            Path(data_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the data folder {str(data_dir)!r}: {exc.strerror or exc}",
+                               field="storage.data_dir") from None
         # the monitoring schedule's kind of lock: where file locks are not available, every process
         # leads (on PostgreSQL ``start`` takes the database's advisory lock instead)
         self.lock: ScheduleLeadership = ScheduleLock(Path(data_dir) / LOCK_FILE, duty="the AIOps pipeline")

@@ -369,7 +369,7 @@ class IncidentEngine:
             if d.new:
                 timeline.append({"incident_id": incident_id, "time": now, "kind": "opened", "actor": SYSTEM,
                                  "text": f"incident opened: {row['title']}"})
-                self.router.queue(conn, self.stores.ops, "opened", {**row, **fields}, now)
+                self._queue(conn, timeline, "opened", {**row, **fields}, now)
             elif d.reopen_by and state == RESOLVED:
                 self._transition(conn, row, fields, "auto_reopen", SYSTEM, f"new signal: {d.reopen_by}", now,
                                  timeline)
@@ -424,8 +424,17 @@ class IncidentEngine:
         self.stores.incidents.audit(conn, actor, action, "incident", row["id"],
                                     {"from": tr.before, "to": tr.after, "text": text}, at=now)
         if tr.event:
-            self.router.queue(conn, self.stores.ops, tr.event, {**row, **fields}, now)
+            self._queue(conn, timeline, tr.event, {**row, **fields}, now)
         row.update(fields)
+
+    def _queue(self, conn: Connection, timeline: list[dict[str, Any]], event: str, incident: dict[str, Any],
+               now: float) -> None:
+        """Route ``event`` once the timeline so far is written: what the routing adds to the timeline (a
+        runbook queued on it) comes after the entry that says what happened (same time, later id)."""
+        if timeline:
+            self.stores.incidents.add_timeline(conn, timeline)
+            timeline.clear()
+        self.router.queue(conn, self.stores.ops, event, incident, now)
 
     # --- periodic -----------------------------------------------------------------------------------
     def wake_muted(self, now: float | None = None) -> IngestReport:

@@ -22,7 +22,7 @@ import orjson
 
 from opsloop.aiops.correlation.grouping import GroupingConfig
 from opsloop.aiops.correlation.inhibition import InhibitRule
-from opsloop.aiops.correlation.silences import Silence, parse_matchers
+from opsloop.aiops.correlation.silences import Silence, parse_matchers, silence_matchers
 from opsloop.aiops.incidents.engine import EngineConfig, IncidentEngine, IngestReport
 from opsloop.aiops.incidents.notifications import Dispatcher, Router, Target
 from opsloop.aiops.incidents.operations import Operations
@@ -69,6 +69,8 @@ def _silence_window(doc: dict[str, Any], now: float) -> tuple[float, float]:
                                     field=name)
     if ends <= starts:
         raise InvalidInputError("ends_at must be after starts_at", field="ends_at")
+    if ends <= now:  # as Alertmanager refuses one: it would be stored ended, and mute nothing
+        raise InvalidInputError(f"{field} must end the silence in the future", field=field)
     return starts, ends
 
 log = logging.getLogger("opsloop.aiops")
@@ -567,9 +569,7 @@ class Pipeline:
         kind = doc.get("kind", "silence")
         if kind not in ("silence", "maintenance"):
             raise InvalidInputError("kind must be 'silence' or 'maintenance'", field="kind")
-        matchers = parse_matchers(doc.get("matchers"))
-        if not matchers:
-            raise InvalidInputError("a silence needs at least one matcher", field="matchers")
+        matchers = silence_matchers(doc.get("matchers"))
         starts, ends = _silence_window(doc, now)
         fields = {"kind": kind, "matchers": [m.to_dict() for m in matchers], "starts_at": starts, "ends_at": ends,
                   "created_by": (actor or doc.get("created_by") or "")[:200], "comment": str(doc.get("comment", "")),

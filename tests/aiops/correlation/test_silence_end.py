@@ -66,3 +66,21 @@ def test_an_alert_resent_after_its_window_under_another_silence_stays_muted(clie
     assert signals(client)[0]["suppressed"] == f"silence:{second.json()['id']}"
     client.delete(f"{API}/silences/{second.json()['id']}")
     assert len(incidents(client)) == 1
+
+
+def test_a_silence_that_would_already_have_ended_is_refused(client) -> None:  # noqa: ANN001
+    """Alertmanager refuses it; it was stored as expired and muted nothing, which the caller was not told."""
+    now = time.time()
+    for body, field in (({"matchers": 'service="db"', "starts_at": 1, "ends_at": 2}, "ends_at"),
+                        ({"matchers": 'service="db"', "starts_at": now - 7200, "duration_s": 3600}, "duration_s")):
+        r = client.post(API + "/silences", json=body)
+        assert r.status_code == 400 and r.json()["field"] == field, r.text
+
+    def iso(t: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+    r = client.post("/api/v2/silences", json={"matchers": [{"name": "service", "value": "db", "isRegex": False}],
+                                              "startsAt": iso(now - 7200), "endsAt": iso(now - 3600),
+                                              "createdBy": "ann", "comment": "x"})
+    assert r.status_code == 400, r.text
+    assert client.get(API + "/silences", params={"all": "true"}).json()["silences"] == []

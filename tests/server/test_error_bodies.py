@@ -52,3 +52,11 @@ def test_an_integer_beyond_the_store_is_a_named_bad_value(client: TestClient, me
     r = client.request(method, path, params=params, json=body)
     assert r.status_code == 422, r.text
     assert r.json()["field"] == field
+
+
+@pytest.mark.parametrize(("body", "where"), [(b"not json", "character 0"), (b'{"matchers": ["a=b"', "character 19")])
+def test_a_body_that_is_no_json_is_named_body(client: TestClient, body: bytes, where: str) -> None:
+    r = client.post("/api/opsloop/v1/silences", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    doc = r.json()
+    assert doc["field"] == "body" and "not valid JSON" in doc["message"] and where in doc["message"], doc

@@ -72,15 +72,23 @@ async def _http(_request: Request, exc: Exception) -> Response:
 async def _request_validation(_request: Request, exc: Exception) -> Response:
     """FastAPI's own parameter/body validation: same body shape as every other error, naming the field."""
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": ".".join(str(part) for part in err.get("loc", ())[1:]) or str(err.get("loc", ("body",))[0]),
-         "message": str(err.get("msg", "invalid value"))}
-        for err in exc.errors()
-    ]
+    errors = [_validation_error(err) for err in exc.errors()]
     first = errors[0] if errors else {"field": "body", "message": "invalid request"}
     body = {"error_code": "INVALID_PARAMETER_VALUE", "message": f"{first['field']}: {first['message']}",
             "field": first["field"], "errors": errors}
     return json_response(body, 422)
+
+
+def _validation_error(err: dict) -> dict[str, str]:
+    """One of FastAPI's validation errors as ``{"field", "message"}``; the field is the path in the body (or
+    the query parameter), and ``body`` itself when the body is no JSON (FastAPI names the character)."""
+    loc = err.get("loc", ())
+    if err.get("type") == "json_invalid":
+        at = f" at character {loc[1]}" if len(loc) > 1 else ""
+        detail = (err.get("ctx") or {}).get("error")
+        return {"field": "body", "message": f"the body is not valid JSON{at}" + (f" ({detail})" if detail else "")}
+    return {"field": ".".join(str(part) for part in loc[1:]) or str(loc[0] if loc else "body"),
+            "message": str(err.get("msg", "invalid value"))}
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

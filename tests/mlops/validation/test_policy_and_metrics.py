@@ -99,3 +99,11 @@ def test_rules_no_task_can_measure_are_an_error_when_the_policy_is_read(tmp_path
     """They were found only once the data was scored: for a retrain runbook, after its training."""
     error = _refused(tmp_path, text)
     assert said in error.message and error.field == "rules"
+
+
+def test_a_policy_file_that_is_not_utf8_is_refused_naming_policy(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_bytes("rules:\n  - 'accuracy >= 0.8'  # r\xe9vis\xe9e\n".encode("latin-1"))
+    with pytest.raises(InvalidInputError) as err:
+        load_policy(path)
+    assert err.value.field == "policy" and "not UTF-8" in err.value.message

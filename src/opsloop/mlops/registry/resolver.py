@@ -201,8 +201,7 @@ def _get(client: httpx.Client, path: str, params: dict[str, str] | None = None) 
         response = client.get(path, params=params)
     except httpx.HTTPError as exc:
         raise StorageError(f"cannot reach the model registry at {client.base_url}: {exc}") from exc
-    check_response(response)
-    return response.json()
+    return _answer(client, response)
 
 
 def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -210,8 +209,21 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, An
         response = client.post(path, json=body)
     except httpx.HTTPError as exc:
         raise StorageError(f"cannot reach the model registry at {client.base_url}: {exc}") from exc
+    return _answer(client, response)
+
+
+def _answer(client: httpx.Client, response: httpx.Response) -> dict[str, Any]:
+    """A registry answer's JSON object; a web page or anything but an object (another server at that URL)
+    is a ``StorageError`` naming it, not a decoding traceback."""
     check_response(response)
-    return response.json()
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise StorageError(f"{client.base_url} does not answer as a model registry ({response.request.method} "
+                           f"{response.request.url.path} gave {response.headers.get('content-type', 'no JSON')})")
+    return body
 
 
 class LocalModelResolver:

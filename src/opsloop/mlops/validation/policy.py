@@ -201,7 +201,10 @@ def load_policy(path: str | Path) -> ValidationPolicy:
     if not p.is_file():
         raise NotFoundError(f"policy file {p} does not exist", field="policy")
     try:
-        doc = yaml.safe_load(p.read_text())
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"policy file {p} is not UTF-8 text: {exc.reason} at byte {exc.start}",
+                                field="policy") from exc
     except yaml.YAMLError as exc:
         raise InvalidInputError(f"policy file {p} is not valid YAML: {exc}", field="policy") from exc
     return ValidationPolicy.from_dict(doc or {})

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
-from collections.abc import Iterator
-
 import pytest
 
 from opsloop.cli import main
@@ -13,32 +9,6 @@ from opsloop.cli import main
 # one command of each group that talks to a server
 _COMMANDS = [["incidents", "list"], ["incidents", "show", "1"], ["incidents", "ack", "1"], ["models", "signals"],
              ["models", "drift", "churn"], ["runs", "list"], ["experiments", "show", "1"], ["runs", "show", "abc"]]
-
-
-class _WebPage(http.server.BaseHTTPRequestHandler):
-    """Another web application at the URL: an HTML page for every path and method."""
-
-    def _page(self) -> None:
-        body = b"<html><body>Welcome to nginx!</body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = _page
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def web_page_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WebPage)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.mark.parametrize("command", [*_COMMANDS, ["serve", "models:/churn@champion"],

@@ -118,31 +118,9 @@ def test_local_resolver_returns_the_stored_folder(registry_server: Server, champ
         runtime.close()
 
 
-def test_http_resolver_at_a_url_that_is_a_web_page_says_so(tmp_path: Path) -> None:
+def test_http_resolver_at_a_url_that_is_a_web_page_says_so(web_page_url: str, tmp_path: Path) -> None:
     """Another web server at the URL (a proxy's login page, a typo'd port) answers 200 with HTML."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from opsloop.errors import StorageError
 
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            body = b"<html><body>Sign in</body></html>"
-            self.send_response(200)
-            self.send_header("content-type", "text/html")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    web = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=web.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{web.server_address[1]}"
-        with pytest.raises(StorageError, match="does not answer as a model registry"):
-            HttpModelResolver(url, cache_dir=tmp_path)("models:/churn@champion")
-    finally:
-        web.shutdown()
-        web.server_close()
+    with pytest.raises(StorageError, match="does not answer as a model registry"):
+        HttpModelResolver(web_page_url, cache_dir=tmp_path)("models:/churn@champion")

@@ -221,6 +221,24 @@ def test_an_incident_shows_when_its_first_signal_started_beside_when_it_was_open
     assert not page.js_errors
 
 
+def test_the_list_says_a_late_delivered_incident_started_before_it_was_opened(page, incidents_api: str) -> None:  # noqa: ANN001
+    """In the list too: "Opened 3s ago" alone read as fresh trouble an alert that began two hours ago."""
+    from playwright.sync_api import expect
+
+    api = f"{incidents_api}/api/opsloop/v1"
+    assert httpx.post(f"{api}/ingest/alertmanager", json=_alert("DiskPressure", "ledger-late", ago_s=7200)).is_success
+    [late] = httpx.get(f"{api}/incidents", params={"service": "ledger-late"}).json()["incidents"]
+    assert late["created_at"] - late["first_signal_at"] >= 7000
+    assert httpx.post(f"{api}/ingest/alertmanager", json=_alert("DiskFull", "ledger-now")).is_success
+    [now] = httpx.get(f"{api}/incidents", params={"service": "ledger-now"}).json()["incidents"]
+    page.goto("/#/incidents")
+    expect(page.locator("tr", has=page.get_by_role("link", name=late["title"]))).to_contain_text("started 2h ago")
+    on_time = page.locator("tr", has=page.get_by_role("link", name=now["title"]))
+    expect(on_time).to_contain_text("ago")
+    assert "started" not in on_time.inner_text()  # an alert posted as it started says nothing more
+    assert not page.js_errors
+
+
 def test_an_alerts_annotations_and_its_prometheus_source_show_under_its_signal(page, incidents_api: str) -> None:  # noqa: ANN001
     """The description and runbook_url of an alert, and the link to the rule's expression (generatorURL) that
     Alertmanager shows, were nowhere on the incident page; a javascript: address sent as one is no link."""

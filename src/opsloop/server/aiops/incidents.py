@@ -22,7 +22,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/opsloop/v1/incidents", tags=["incidents"])
 
 _LIST_FIELDS = ("id", "title", "state", "severity", "service", "services", "labels", "assignee", "signal_count",
-                "created_at", "updated_at", "acknowledged_at", "resolved_at")
+                "created_at", "updated_at", "acknowledged_at", "resolved_at", "first_signal_at", "last_signal_at")
 
 
 class ActionBody(BaseModel):

@@ -124,6 +124,16 @@ export async function render(root, ctx) {
         : emptyState('No incidents yet', 'Incidents open when alerts, anomalies or drift signals arrive. Send your alerts here:', ingestHelp()));
       return;
     }
+    // When it was opened; and when its first signal started, if well before (a late-delivered or
+    // replayed alert opens an incident "now" about trouble that began hours ago)
+    const openedCell = (inc) => {
+      const started = Number(inc.first_signal_at);
+      const early = started && Number(inc.created_at) - started > 60;
+      const title = `Opened ${fmtEpoch(inc.created_at)}` + (started ? `; first signal ${fmtEpoch(started)}` : '');
+      return h('td', { title },
+        h('span', { 'data-ago': inc.created_at, text: fmtAgo(inc.created_at) }),
+        early ? h('span', { class: 'muted started' }, ' · started ', h('span', { 'data-ago': started, text: fmtAgo(started) })) : null);
+    };
     const rows = list.map((inc) => {
       const incId = String(inc.id);
       const isNew = !first && !seen.has(incId);
@@ -141,7 +151,7 @@ export async function render(root, ctx) {
         h('td', { class: 'wrap' }, (inc.services && inc.services.length ? inc.services : [inc.service]).filter(Boolean).join(', ')),
         h('td', { class: 'hide-narrow', text: inc.assignee || '' }),
         h('td', { class: 'num hide-narrow', text: inc.signal_count ?? '' }),
-        h('td', { title: fmtEpoch(inc.created_at), 'data-ago': inc.created_at, text: fmtAgo(inc.created_at) }),
+        openedCell(inc),
         h('td', { class: 'hide-narrow', title: fmtEpoch(inc.updated_at), 'data-ago': inc.updated_at, text: fmtAgo(inc.updated_at) }));
     });
     first = false;

@@ -41,6 +41,10 @@ class ServerSettings(BaseModel):
                     "interface, none when bound to loopback).",
     )
 
+    def bind_url(self) -> str:
+        """The address the server listens on, as a URL (an IPv6 one in brackets: ``http://[::]:5000``)."""
+        return _http_url(self.host, self.port)
+
     def local_url(self) -> str:
         """The URL a program on this host reaches the server at (the loopback when it binds every interface)."""
         return _http_url("127.0.0.1" if self.host in _EVERY_INTERFACE else self.host, self.port)

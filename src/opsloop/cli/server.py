@@ -42,7 +42,7 @@ def server(host, port, workers, data_dir, database_url, artifact_root, advertise
     # Create and migrate the store once, before workers start, so errors surface here as messages.
     build_runtime(settings).close()
     _export(settings)
-    click.echo(f"opsloop serving on http://{settings.server.host}:{settings.server.port} "
+    click.echo(f"opsloop serving on {settings.server.bind_url()} "
                f"(store: {settings.storage.resolved_database_url.split('://')[0]}, "
                f"artifacts: {settings.storage.resolved_artifact_root})", err=True)
     uvicorn.run(

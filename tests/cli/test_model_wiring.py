@@ -123,3 +123,13 @@ def test_a_registry_uri_without_a_registry_says_which_option_gives_one(tmp_path:
                           text=True, timeout=60)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "--url" in proc.stderr and "--data-dir" in proc.stderr, proc.stderr
+
+
+def test_a_candidate_that_is_no_version_number_says_so(registered: str, tmp_path: Path) -> None:
+    (tmp_path / "holdout.csv").write_text("a,b,label\n1,2,1\n")
+    done = subprocess.run([OPSLOOP, "--url", registered, "models", "validate", "wired", "--candidate", "abc",
+                           "--data", str(tmp_path / "holdout.csv"), "--target", "label"],
+                          env=_env(), capture_output=True, text=True, timeout=180)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--candidate must be a version number of wired (got 'abc')" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "stage" not in done.stderr

@@ -84,6 +84,10 @@ def validate(ctx: click.Context, name: str, candidate: str, data_path: str, poli
         if registry is None and not candidate_uri:
             raise InvalidInputError("no model registry configured: set MLFLOW_TRACKING_URI, run through the "
                                     "opsloop server, or give --candidate-uri", field="candidate")
+        if not candidate_uri and not candidate.isdigit():  # else the registry reads it as a stage name
+            raise InvalidInputError(f"--candidate must be a version number of {name} (got {candidate!r}); a "
+                                    "model from elsewhere is --candidate-uri with --candidate as its label",
+                                    field="candidate")
         policy = load_policy(policy_path) if policy_path else ValidationPolicy()
         if target:
             policy.target = target

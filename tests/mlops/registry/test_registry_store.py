@@ -286,6 +286,16 @@ def test_reason_tag_is_used_once(stores: Stores) -> None:
     assert REASON_TAG not in r.get_registered_model("m").tags
 
 
+def test_a_validation_against_a_champion_version_that_does_not_exist_names_champion_version(stores: Stores) -> None:
+    _model_with_versions(stores, "m", 2)
+    with pytest.raises(NotFoundError) as err:
+        stores.registry.record_validation("m", 2, 99, True, {})
+    assert err.value.field == "champion_version" and "version=99" in err.value.message
+    with pytest.raises(NotFoundError) as err:
+        stores.registry.record_validation("m", 7, 1, True, {})
+    assert err.value.field == "version"
+
+
 def test_promotion_requiring_validation_is_refused_without_a_passed_one(stores: Stores) -> None:
     _model_with_versions(stores, "m", 3)
     r = stores.registry

@@ -31,7 +31,10 @@ class Validations(RegistryStoreBase):
             row = self._version_row(conn, name, version)
             champion = None
             if champion_version is not None:
-                champion = self._version_row(conn, name, champion_version).version
+                try:
+                    champion = self._version_row(conn, name, champion_version).version
+                except NotFoundError as exc:  # the request's field, not the candidate's
+                    raise NotFoundError(f"champion {exc.message}", field="champion_version") from None
             return inserted_id(conn.execute(t.model_validations.insert().values(
                 name=name, version=row.version, champion_version=champion, passed=passed, report_json=report_json,
                 time=_now_ms())))

@@ -53,6 +53,7 @@ def clients(file_store: tuple[Path, dict[str, Any]], destination: ServerProcess,
 
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     uri = file_store[0].as_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # MLflow's file registry reads through the default client
     return (MlflowClient(tracking_uri=uri, registry_uri=uri),
             MlflowClient(tracking_uri=destination.url, registry_uri=destination.url))
 
@@ -269,3 +270,21 @@ def test_include_deleted_brings_deleted_runs_and_experiments_and_keeps_them_dele
     run = dst.get_run(summary["ids"]["runs"][file_store[1]["deleted_run"]])
     assert run.info.lifecycle_stage == "deleted" and run.data.params == {"oops": "1"}
     assert dst.get_experiment_by_name("old-exp").lifecycle_stage == "deleted"
+
+
+def test_reading_a_file_store_leaves_no_mlflow_db_in_the_working_directory(
+        file_store: tuple[Path, dict[str, Any]], destination: ServerProcess, tmp_path: Path) -> None:
+    """MLflow's file registry reads versions through a client of the default tracking URI, which unset is
+    ./mlflow.db: a user running the import in a project folder found a stray 1 MB database there."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "OPSLOOP_URL")}
+    done = subprocess.run([str(Path(sys.executable).with_name("opsloop")), "import-mlflow", "--from",
+                           str(file_store[0]), "--to", destination.url, "--dry-run", "--json"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    counts = json.loads(done.stdout)["counts"]["model_versions"]
+    assert counts["copied"] + counts["skipped"] == 3, done.stdout  # the registry was read
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

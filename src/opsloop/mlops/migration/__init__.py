@@ -83,12 +83,17 @@ def _mlflow_environment(source_uri: str) -> Iterator[None]:
     """The ``mlflow`` client settings an import needs, for its own duration.
 
     MLflow 3.7+ refuses to open a file store unless ``MLFLOW_ALLOW_FILE_STORE`` is set, and reading one to
-    move off it is what its message asks for; and ending a run on a server prints links to stdout, which
+    move off it is what its message asks for (its registry also needs the default tracking URI to be the
+    store); and ending a run on a server prints links to stdout, which
     would corrupt ``--json`` output.
     """
     wanted = {"MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
     if source_uri.startswith("file:"):
         wanted["MLFLOW_ALLOW_FILE_STORE"] = "true"
+        # MLflow's file registry reads each version's logged model through a client of the *default*
+        # tracking URI: unset, that is sqlite:///mlflow.db, which it creates in the working directory
+        # (and the versions lose their model's params and metrics)
+        wanted["MLFLOW_TRACKING_URI"] = source_uri
     before = {k: os.environ.get(k) for k in wanted}
     os.environ.update(wanted)
     try:

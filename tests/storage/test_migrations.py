@@ -50,16 +50,17 @@ def test_processes_opening_a_new_sqlite_store_at_once_all_start(tmp_path) -> Non
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    barrier = threading.Barrier(6)
+    for round_ in range(15):  # a race: each round is a new store (switching it to WAL also raced)
+        url = f"sqlite:///{tmp_path / f'fresh-{round_}.db'}"
+        barrier = threading.Barrier(6)
 
-    def open_and_close(_: int) -> str:
-        barrier.wait()
-        open_database(url).dispose()
-        return "ok"
+        def open_and_close(_: int, url: str = url, barrier: threading.Barrier = barrier) -> str:
+            barrier.wait()
+            open_database(url).dispose()
+            return "ok"
 
-    with ThreadPoolExecutor(6) as pool:
-        assert list(pool.map(open_and_close, range(6))) == ["ok"] * 6
+        with ThreadPoolExecutor(6) as pool:
+            assert list(pool.map(open_and_close, range(6))) == ["ok"] * 6
 
 
 _RELEASE_2026_12_06 = ("a001", "d001", "l001", "p001", "r001", "t001")  # the heads of servers of that day

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -29,7 +32,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cur = dbapi_conn.cursor()
     # WAL + synchronous=NORMAL: a committed transaction survives the process being killed
     # (the WAL is in the OS cache); only an OS crash can lose the last commits.
-    cur.execute("PRAGMA journal_mode=WAL")
+    _wal(cur)
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
@@ -41,6 +44,22 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     # ingest). The automatic checkpoint stays as a backstop, at ~256 MB, for writes the thread does not see.
     cur.execute(f"PRAGMA wal_autocheckpoint={_BACKSTOP_PAGES}")
     cur.close()
+
+
+def _wal(cur: Any) -> None:
+    """Put the database in WAL mode (a setting of the file: once set, every later connection finds it).
+    Switching needs the file to itself, and SQLite answers "database is locked" at once, without waiting
+    out the busy timeout, when processes opening a new store together switch at the same moment: retry."""
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_begin(conn: Connection) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,3 +62,26 @@ def signals(client: TestClient, **params: Any) -> list[dict[str, Any]]:
     r = client.get(API + "/signals", params={"limit": 5000, **params})
     assert r.status_code == 200, r.text
     return r.json()["signals"]
+
+
+@contextmanager
+def otel_logger(url: str, service: str, name: str) -> Iterator[logging.Logger]:
+    """A Python logger whose records the OpenTelemetry SDK exports to the server at ``url`` (OTLP/HTTP
+    protobuf), as an instrumented ``service``'s are; each record is sent as it is logged, and the provider
+    is shut down when the block ends."""
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+
+    provider = LoggerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=url + "/v1/logs")))
+    logger = logging.getLogger(name)
+    logger.propagate = False
+    handler = LoggingHandler(logger_provider=provider)
+    logger.addHandler(handler)
+    try:
+        yield logger
+    finally:
+        provider.shutdown()
+        logger.removeHandler(handler)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 import httpx
@@ -16,7 +15,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
-from tests.aiops.ingestion._helpers import API, signals
+from tests.aiops.ingestion._helpers import API, otel_logger, signals
 
 PB = {"content-type": "application/x-protobuf"}
 
@@ -197,23 +196,15 @@ def test_real_otel_sdk_exporters(server) -> None:  # noqa: ANN001
     """The OpenTelemetry Python SDK's own OTLP/HTTP exporters (protobuf) against a running server."""
     pytest.importorskip("opentelemetry.exporter.otlp.proto.http",
                         reason="opentelemetry-exporter-otlp-proto-http is not installed")
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.resources import Resource
 
-    resource = Resource.create({"service.name": "otel-checkout"})
-    provider = LoggerProvider(resource=resource)
-    provider.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=server.url + "/v1/logs")))
-    logger = logging.getLogger("otel-e2e")
-    logger.propagate = False
-    logger.addHandler(LoggingHandler(logger_provider=provider))
-    logger.error("payment gateway timeout after %d ms", 3000)
-    provider.shutdown()
+    with otel_logger(server.url, "otel-checkout", "otel-e2e") as logger:
+        logger.error("payment gateway timeout after %d ms", 3000)
 
+    resource = Resource.create({"service.name": "otel-checkout"})
     reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=server.url + "/v1/metrics"),
                                            export_interval_millis=60_000)
     meters = MeterProvider(resource=resource, metric_readers=[reader])

@@ -4,11 +4,10 @@ Such a record, the error itself, was refused."""
 
 from __future__ import annotations
 
-import logging
 import time
 
 import httpx
-from tests.aiops.ingestion._helpers import API, signals
+from tests.aiops.ingestion._helpers import API, otel_logger, signals
 
 
 def test_long_record_attribute_is_cut_in_labels_and_kept_in_evidence(client) -> None:  # noqa: ANN001
@@ -29,26 +28,16 @@ def test_long_record_attribute_is_cut_in_labels_and_kept_in_evidence(client) -> 
 
 
 def test_real_sdk_exception_with_a_deep_traceback_is_kept(server) -> None:  # noqa: ANN001
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
-    from opentelemetry.sdk.resources import Resource
-
     src = "\n".join(f"def layer_{i}_of_the_service_stack(x):\n    return layer_{i + 1}_of_the_service_stack(x)"
                     for i in range(60))
     src += "\ndef layer_60_of_the_service_stack(x):\n    raise RuntimeError('database connection lost')"
     scope: dict = {}
     exec(compile(src, "/srv/app/orm/session_manager.py", "exec"), scope)  # noqa: S102 - sixty distinct frames
-    provider = LoggerProvider(resource=Resource.create({"service.name": "deep-stack"}))
-    provider.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=server.url + "/v1/logs")))
-    logger = logging.getLogger("deep-stack")
-    logger.propagate = False
-    logger.addHandler(LoggingHandler(logger_provider=provider))
-    try:
-        scope["layer_0_of_the_service_stack"](1)
-    except RuntimeError:
-        logger.exception("order sync crashed")
-    provider.shutdown()
+    with otel_logger(server.url, "deep-stack", "deep-stack") as logger:
+        try:
+            scope["layer_0_of_the_service_stack"](1)
+        except RuntimeError:
+            logger.exception("order sync crashed")
     rows = httpx.get(server.url + API + "/signals", params={"service": "deep-stack"}).json()["signals"]
     assert [(s["text"], s["severity"]) for s in rows] == [("order sync crashed", "error")]
     assert "database connection lost" in rows[0]["evidence"]["attributes"]["exception.stacktrace"]

@@ -3,11 +3,10 @@ is kept in its evidence, from the real SDK's protobuf export as from OTLP/JSON."
 
 from __future__ import annotations
 
-import logging
 import time
 
 import httpx
-from tests.aiops.ingestion._helpers import API, signals
+from tests.aiops.ingestion._helpers import API, otel_logger, signals
 
 
 def test_logs_json_scope_name_and_version_go_to_evidence(client) -> None:  # noqa: ANN001
@@ -25,17 +24,7 @@ def test_logs_json_scope_name_and_version_go_to_evidence(client) -> None:  # noq
 
 
 def test_real_sdk_logger_name_is_kept(server) -> None:  # noqa: ANN001
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
-    from opentelemetry.sdk.resources import Resource
-
-    provider = LoggerProvider(resource=Resource.create({"service.name": "scoped"}))
-    provider.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=server.url + "/v1/logs")))
-    logger = logging.getLogger("shop.payments.gateway")
-    logger.propagate = False
-    logger.addHandler(LoggingHandler(logger_provider=provider))
-    logger.warning("retrying charge %d", 7)
-    provider.shutdown()
+    with otel_logger(server.url, "scoped", "shop.payments.gateway") as logger:
+        logger.warning("retrying charge %d", 7)
     rows = httpx.get(server.url + API + "/signals", params={"service": "scoped", "kind": "log"}).json()["signals"]
     assert [(s["text"], s["evidence"]["scope"]["name"]) for s in rows] == [("retrying charge 7", "shop.payments.gateway")]

@@ -71,6 +71,11 @@ def test_log_batch_encodes_non_finite_values_as_mlflow_strings() -> None:
     assert body["params"] == [{"key": "lr", "value": "0.1"}] and "tags" not in body
 
 
+# what a server answers to runs/create
+RUN_JSON = {"info": {"run_id": "r1", "experiment_id": "0", "run_name": "n", "status": "RUNNING", "start_time": 1,
+                     "artifact_uri": "mlflow-artifacts:/0/r1/artifacts", "lifecycle_stage": "active"}, "data": {}}
+
+
 def test_log_metric_returns_while_the_http_request_is_stuck() -> None:
     import threading
 
@@ -78,13 +83,10 @@ def test_log_metric_returns_while_the_http_request_is_stuck() -> None:
 
     entered, release = threading.Event(), threading.Event()
     batches: list[int] = []
-    run_json = {"info": {"run_id": "r1", "experiment_id": "0", "run_name": "n", "status": "RUNNING",
-                         "start_time": 1, "artifact_uri": "mlflow-artifacts:/0/r1/artifacts",
-                         "lifecycle_stage": "active"}, "data": {}}
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/runs/create"):
-            return httpx.Response(200, json={"run": run_json})
+            return httpx.Response(200, json={"run": RUN_JSON})
         if request.url.path.endswith("/runs/log-batch"):
             entered.set()
             release.wait(30)
@@ -147,14 +149,11 @@ def test_a_run_is_created_with_its_start_time_as_mlflows_server_needs() -> None:
     from opsloop.sdk import Client
 
     created: list[dict] = []
-    run_json = {"info": {"run_id": "r1", "experiment_id": "0", "run_name": "n", "status": "RUNNING",
-                         "start_time": 1, "artifact_uri": "mlflow-artifacts:/0/r1/artifacts",
-                         "lifecycle_stage": "active"}, "data": {}}
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/runs/create"):
             created.append(orjson.loads(request.content))
-            return httpx.Response(200, json={"run": run_json})
+            return httpx.Response(200, json={"run": RUN_JSON})
         return httpx.Response(200, json={})
 
     before = int(time.time() * 1000)

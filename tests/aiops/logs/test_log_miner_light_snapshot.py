@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,13 +31,18 @@ def _feed(miner: LogMiner) -> None:
         miner.add(f"request {i} served in {i * 3} ms", service="api", time=100.0 + i * 300)
 
 
-@pytest.mark.parametrize("kind", sorted(STORES))
-def test_light_snapshot_restores_from_the_store(kind: str, tmp_path: Path) -> None:
+def _fed(kind: str, tmp_path: Path) -> tuple[TemplateStore, LogMiner, dict[str, Any]]:
+    """A store of ``kind``, a miner on it fed and flushed, and the miner's light snapshot."""
     store = STORES[kind](tmp_path)
     miner = LogMiner(store=store)
     _feed(miner)
     miner.flush()
-    light = miner.snapshot(templates=False)
+    return store, miner, miner.snapshot(templates=False)
+
+
+@pytest.mark.parametrize("kind", sorted(STORES))
+def test_light_snapshot_restores_from_the_store(kind: str, tmp_path: Path) -> None:
+    store, miner, light = _fed(kind, tmp_path)
     assert "templates" not in light
     assert len(json.dumps(light)) < len(json.dumps(miner.snapshot())) / 3
     restored = LogMiner.restore(light, store=store)
@@ -49,11 +55,7 @@ def test_light_snapshot_restores_from_the_store(kind: str, tmp_path: Path) -> No
 
 @pytest.mark.parametrize("kind", sorted(STORES))
 def test_a_template_born_after_the_snapshot_keeps_its_id(kind: str, tmp_path: Path) -> None:
-    store = STORES[kind](tmp_path)
-    miner = LogMiner(store=store)
-    _feed(miner)
-    miner.flush()
-    light = miner.snapshot(templates=False)
+    store, miner, light = _fed(kind, tmp_path)
     late = miner.add("cache warmed up", service="api", time=300.0).template_id  # stored at birth
     restored = LogMiner.restore(light, store=store)
     assert restored.template(late).text == "cache warmed up"

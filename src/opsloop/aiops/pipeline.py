@@ -407,22 +407,31 @@ class Pipeline:
             self.stores.ops.replace_edges(conn, "traces", calls.rows())
         self._traced_saved, self._traced_saved_at = active, now
 
-    def _derive(self, signals: list[Signal], points: list[MetricPoint], fingerprints: list[str]) -> list[Signal]:
+    def _mine(self, signals: list[Signal]) -> list[Signal]:
+        """Feed the log records among ``signals`` to the template miner; the anomalies it raises."""
         out: list[Signal] = []
         miner = self._logs() if any(s.kind == SignalKind.LOG for s in signals) else None
-        if miner is not None:
-            for s in signals:
-                if s.kind == SignalKind.LOG and s.text:
-                    try:
-                        # an error level the transport carried (OTLP severity, a Loki level label) counts
-                        # towards error surges; a lower one leaves the line's own header level (a log
-                        # through the events API is a warning unless it says otherwise)
-                        level = s.severity.name if s.severity >= Severity.ERROR else None
-                        out.extend(miner.ingest(s.text, service=s.service, time=s.time, level=level).signals)
-                        self._log_arrived_at = self.clock()
-                    except Exception:  # noqa: BLE001 - mining is best effort; the record is stored anyway
-                        log.exception("log mining failed")
-                        break
+        if miner is None:
+            return out
+        mined = False
+        for s in signals:
+            if s.kind == SignalKind.LOG and s.text:
+                try:
+                    # an error level the transport carried (OTLP severity, a Loki level label) counts
+                    # towards error surges; a lower one leaves the line's own header level (a log
+                    # through the events API is a warning unless it says otherwise)
+                    level = s.severity.name if s.severity >= Severity.ERROR else None
+                    out.extend(miner.ingest(s.text, service=s.service, time=s.time, level=level).signals)
+                    mined = True
+                except Exception:  # noqa: BLE001 - mining is best effort; the record is stored anyway
+                    log.exception("log mining failed")
+                    break
+        if mined:  # once a batch, not a clock read per line
+            self._log_arrived_at = self.clock()
+        return out
+
+    def _derive(self, signals: list[Signal], points: list[MetricPoint], fingerprints: list[str]) -> list[Signal]:
+        out = self._mine(signals)
         if points and (self.thresholds is not None or self.metric_watch is not None):
             # Derived signals name their series, so evidence can be charted from the sample history.
             for p, fp in zip(points, fingerprints, strict=True):

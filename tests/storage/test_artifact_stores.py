@@ -92,3 +92,15 @@ def test_s3_missing_artifact_is_not_found_and_missing_bucket_is_a_storage_error(
         gone.write_bytes("a.txt", b"x")
     with pytest.raises(StorageError, match="no-such-bucket-here"):
         gone.open_read("a.txt")
+
+
+def test_deleting_a_path_that_holds_nothing_is_not_an_error(artifacts: ArtifactStore) -> None:
+    """As MLflow's artifact repositories (local and S3): its ``mlflow-artifacts`` DELETE answers 200 there."""
+    artifacts.write_bytes("1/run/artifacts/kept.txt", b"kept")
+    artifacts.delete("1/run/artifacts/never-written.txt")
+    artifacts.delete("1/run/artifacts/no/such/folder")
+    artifacts.delete("9/no-such-run")
+    assert _read(artifacts, "1/run/artifacts/kept.txt") == b"kept"
+    artifacts.delete("1/run/artifacts/kept.txt")
+    artifacts.delete("1/run/artifacts/kept.txt")  # twice: a client's retry of a delete that was done
+    assert artifacts.size("1/run/artifacts/kept.txt") is None

@@ -63,7 +63,8 @@ class ArtifactStore(ABC):
 
     @abstractmethod
     def delete(self, path: str) -> None:
-        """Delete a file or a folder tree."""
+        """Delete a file or a folder tree; a path that holds nothing is left as it is (no error), as MLflow's
+        artifact repositories do (its ``mlflow-artifacts`` DELETE answers 200 there)."""
 
     def walk(self, path: str) -> Iterator[FileInfo]:
         """Every file below ``path``."""

@@ -99,7 +99,5 @@ class LocalArtifactStore(ArtifactStore):
         full = self._full(safe_path(path, allow_empty=False))
         if full.is_dir():
             shutil.rmtree(full)
-        elif full.exists():
-            full.unlink()
         else:
-            raise NotFoundError(f"No artifact at {path!r}", field="path")
+            full.unlink(missing_ok=True)

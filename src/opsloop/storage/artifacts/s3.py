@@ -138,7 +138,7 @@ class S3ArtifactStore(ArtifactStore):
 
     def delete(self, path: str) -> None:
         key = self._key(safe_path(path, allow_empty=False))
+        self.fs.invalidate_cache(key)  # another server may have written it since this one listed the folder
         with self._reachable():
-            if not self.fs.exists(key):
-                raise NotFoundError(f"No artifact at {path!r}", field="path")
-            self.fs.rm(key, recursive=True)
+            if self.fs.exists(key):
+                self.fs.rm(key, recursive=True)

@@ -1,0 +1,38 @@
+"""The ``mlflow-artifacts`` DELETE through a real server, as MLflow's client sends it, on a local folder and S3."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from mlflow import MlflowClient
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+
+@pytest.fixture(params=["local", "s3"])
+def server_url(request: pytest.FixtureRequest, opsloop_server) -> str:  # noqa: ANN001
+    if request.param == "local":
+        return opsloop_server().url
+    bucket = request.getfixturevalue("s3_bucket")
+    endpoint = request.getfixturevalue("s3_endpoint")
+    return opsloop_server(extra=["--artifact-root", f"s3://{bucket}/root"],
+                          env={"OPSLOOP_S3_ENDPOINT_URL": endpoint}).url
+
+
+def test_deleting_absent_artifacts_answers_200_as_mlflow(server_url: str, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server_url)
+    client = MlflowClient(server_url)
+    run = client.create_run("0")
+    (tmp_path / "model.txt").write_text("weights")
+    client.log_artifact(run.info.run_id, str(tmp_path / "model.txt"), "model")
+    repo = get_artifact_repository(run.info.artifact_uri)
+
+    repo.delete_artifacts("never-written.txt")  # MLflow's server answers 200 {}: the client raises on a 404
+    repo.delete_artifacts("no/such/folder")
+    where = run.info.artifact_uri.removeprefix("mlflow-artifacts:/")
+    answer = httpx.delete(f"{server_url}/api/2.0/mlflow-artifacts/artifacts/{where}/absent.bin", timeout=60)
+    assert (answer.status_code, answer.json()) == (200, {})
+    assert [f.path for f in client.list_artifacts(run.info.run_id, "model")] == ["model/model.txt"]
+
+    repo.delete_artifacts("model")
+    repo.delete_artifacts("model")  # a retried delete
+    assert client.list_artifacts(run.info.run_id) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from opsloop.sdk import Client
-from opsloop.sdk.git import capture_git
+from opsloop.sdk.git import MAX_DIFF_BYTES, capture_git
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -86,3 +86,30 @@ def test_in_a_jupyter_kernel_the_notebooks_folder_is_captured(repo: Path, tmp_pa
     monkeypatch.chdir(repo)
     info = capture_git()
     assert info is not None and info.commit == _git(repo, "rev-parse", "HEAD")
+
+
+def test_a_diff_over_the_limit_is_not_uploaded_and_a_tag_says_so(client: Client, repo: Path) -> None:
+    """A changed data file under git made a diff of 118 MB, uploaded with every run: past ``MAX_DIFF_BYTES``
+    (5 MiB) no diff is uploaded, not a cut one that would not apply, and the run says why."""
+    line = "0.123456789,0.987654321,label\n"
+    copies = MAX_DIFF_BYTES // len(line) // 2 + 1000  # removed and added: the diff holds every line twice
+    (repo / "data.csv").write_text(line * copies)
+    _git(repo, "add", "data.csv")
+    _git(repo, "commit", "-q", "-m", "data")
+    (repo / "data.csv").write_text(line.replace("label", "other") * copies)
+    with client.start_run(experiment="git", git_dir=repo) as run:
+        pass
+    tags = client.get_run(run.id).tags
+    assert tags["opsloop.source.git.dirty"] == "true"
+    assert tags["opsloop.source.git.diff_omitted"] == f"larger than {MAX_DIFF_BYTES} bytes"
+    assert client.list_artifacts(run.id) == []
+
+
+def test_a_diff_within_the_limit_is_uploaded_whole(repo: Path) -> None:
+    (repo / "train.py").write_text("lr = 0.05\n" * 50)
+    expected = subprocess.run(["git", "diff", "HEAD"], cwd=repo, check=True, capture_output=True).stdout
+    info = capture_git(repo, max_diff_bytes=len(expected))
+    assert info is not None and info.diff == expected and info.diff_omitted is None
+    assert "opsloop.source.git.diff_omitted" not in info.tags()
+    cut = capture_git(repo, max_diff_bytes=len(expected) - 1)
+    assert cut is not None and cut.diff == b"" and cut.diff_omitted == f"larger than {len(expected) - 1} bytes"

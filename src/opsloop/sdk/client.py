@@ -136,7 +136,7 @@ class Client:
                   tags: dict[str, Any] | None = None, description: str | None = None,
                   system_metrics: bool = False, system_metrics_interval: float = 10.0,
                   capture_git: bool = True, git_dir: str | os.PathLike[str] | None = None,
-                  batch_size: int = 1000, max_pending: int = 100_000, flush_interval: float = 1.0,
+                  git_diff_max_bytes: int = _git.MAX_DIFF_BYTES, batch_size: int = 1000, max_pending: int = 100_000, flush_interval: float = 1.0,
                   _owns_client: bool = False) -> Run:
         """Create a run and return it; use it as a context manager so it ends (and flushes) for sure.
 
@@ -151,6 +151,8 @@ class Client:
             system_metrics_interval: seconds between samples.
             capture_git: tag the git commit/branch and upload ``git diff HEAD`` as ``code/git.diff``.
             git_dir: folder inside the repo (default: the running script's folder).
+            git_diff_max_bytes: a larger diff is not uploaded; the tag ``opsloop.source.git.diff_omitted``
+                says so instead (default 5 MiB).
             batch_size: most metric points per request (≤ 1000).
             max_pending: most queued points before ``log_metric`` waits (backpressure).
             flush_interval: longest seconds a queued point waits before it is sent.
@@ -159,7 +161,7 @@ class Client:
         run_tags = _default_tags()
         if description:
             run_tags["mlflow.note.content"] = description
-        git_info = _git.capture_git(git_dir) if capture_git else None
+        git_info = _git.capture_git(git_dir, max_diff_bytes=git_diff_max_bytes) if capture_git else None
         if git_info is not None:
             run_tags.update(git_info.tags())
         run_tags.update({k: str(v) for k, v in (tags or {}).items()})

@@ -214,3 +214,18 @@ def test_a_folder_without_a_store_is_refused_and_left_untouched(command: list[st
     code, out, err = _cli(capsys, *command, "--data-dir", str(tmp_path))
     assert code == 1 and out == "" and err.startswith("error: no opsloop store in ") and str(tmp_path) in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("command", ["list", "search"])
+def test_runs_cut_at_max_results_say_so_on_stderr_and_json_stays_clean(
+        store: dict, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    code, out, err = _cli(capsys, "runs", command, "-e", "cli-exp", "--max-results", "1",
+                          "--data-dir", store["data_dir"])
+    assert code == 0 and (store["good"] in out) != (store["bad"] in out)
+    assert "showing the first 1 runs; more match" in err and "--max-results" in err
+    code, out, err = _cli(capsys, "runs", command, "-e", "cli-exp", "--max-results", "1", "--json",
+                          "--data-dir", store["data_dir"])
+    assert code == 0 and err == "" and len(json.loads(out)) == 1
+    code, out, err = _cli(capsys, "runs", command, "-e", "cli-exp", "--max-results", "2",
+                          "--data-dir", store["data_dir"])
+    assert code == 0 and store["good"] in out and store["bad"] in out and err == ""

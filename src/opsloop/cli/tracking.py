@@ -170,7 +170,19 @@ def _metrics_summary(metrics: dict[str, float]) -> str:
     return ", ".join(shown) + (f" (+{more})" if more > 0 else "")
 
 
-def _emit_runs(found: list[Run], as_json: bool) -> None:
+def _search_runs(client: Client, max_results: int, **query: Any) -> tuple[list[Run], bool]:
+    """The first ``max_results`` runs of a search, and whether more matched (one more run is asked for)."""
+    found = client.search_runs(max_results=max_results + 1, **query)
+    return found[:max_results], len(found) > max_results
+
+
+def _say_more_matched(shown: int) -> None:
+    """On stderr, so that what stdout holds stays the table alone."""
+    click.echo(f"showing the first {shown} runs; more match: raise --max-results (e.g. --max-results "
+               f"{shown * 10}) to see them", err=True)
+
+
+def _emit_runs(found: list[Run], as_json: bool, more: bool = False) -> None:
     if as_json:
         emit([_run_row(r) for r in found], [], as_json=True)
         return
@@ -179,6 +191,8 @@ def _emit_runs(found: list[Run], as_json: bool) -> None:
              "metrics": _metrics_summary({m.key: m.value for m in sorted(r.metrics, key=lambda m: m.key)})}
             for r in found]
     emit(rows, ["run_id", "name", "status", "started", "metrics"], as_json=False)
+    if more:
+        _say_more_matched(len(found))
 
 
 @click.group()
@@ -196,8 +210,9 @@ _EXPERIMENT = click.option("--experiment", "-e", "experiment", multiple=True,
 @click.option("--max-results", type=click.IntRange(min=1), default=100, show_default=True)
 @_with_client
 def runs_list(client: Client, as_json: bool, experiment: tuple[str, ...], view: str, max_results: int) -> None:
-    """List the newest runs."""
-    _emit_runs(client.search_runs(list(experiment) or None, view=view, max_results=max_results), as_json)
+    """List the newest runs (the first --max-results; stderr says when more match)."""
+    found, more = _search_runs(client, max_results, experiment=list(experiment) or None, view=view)
+    _emit_runs(found, as_json, more)
 
 
 @runs.command("search")
@@ -209,10 +224,10 @@ def runs_list(client: Client, as_json: bool, experiment: tuple[str, ...], view: 
 @_with_client
 def runs_search(client: Client, as_json: bool, experiment: tuple[str, ...], filter_string: str | None,
                order_by: tuple[str, ...], view: str, max_results: int) -> None:
-    """Search runs with MLflow's filter syntax."""
-    found = client.search_runs(list(experiment) or None, filter=filter_string, order_by=order_by, view=view,
-                               max_results=max_results)
-    _emit_runs(found, as_json)
+    """Search runs with MLflow's filter syntax (the first --max-results; stderr says when more match)."""
+    found, more = _search_runs(client, max_results, experiment=list(experiment) or None, filter=filter_string,
+                               order_by=order_by, view=view)
+    _emit_runs(found, as_json, more)
 
 
 @runs.command("show")

@@ -43,11 +43,8 @@ async def templates(request: Request, service: str | None = None, q: str | None 
                     since: float | None = Query(None, allow_inf_nan=False),
                     limit: int = Query(200, ge=1, le=5000)) -> Response:
     rt = request.app.state.runtime
-    found = [t for t in await run_in_threadpool(rt.log_templates.list, service) if t.merged_into is None]
-    if q:
-        found = [t for t in found if q.lower() in t.text.lower()]
-    found.sort(key=lambda t: (-t.count, t.id))
-    return json_response({"templates": [template_json(t, since) for t in found[:limit]], "total": len(found)})
+    found, total = await run_in_threadpool(rt.log_templates.search, service, q, limit)
+    return json_response({"templates": [template_json(t, since) for t in found], "total": total})
 
 
 @router.get("/templates/{template_id}")

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from opsloop.aiops.logs.templates import Template
 from opsloop.errors import NotFoundError
@@ -17,14 +17,14 @@ from opsloop.storage.sql.schema_logs import log_miner_state, log_templates
 
 __all__ = ["SqlTemplateStore"]
 
-_UPDATE = ["service", "template", "version", "count", "last_seen", "merged_into", "data_json"]
+_UPDATE = ["service", "template", "version", "count", "last_seen", "merged_into", "data_json", "search_text"]
 
 
 def _row(template: Template) -> dict[str, Any]:
     data = template.to_dict()
     return {"id": template.id, "service": template.service, "template": data["template"],
             "version": data["version"], "count": template.count, "last_seen": template.last_seen,
-            "merged_into": template.merged_into, "data_json": json.dumps(data)}
+            "merged_into": template.merged_into, "data_json": json.dumps(data), "search_text": data["template"].lower()}
 
 
 class SqlTemplateStore:
@@ -54,6 +54,21 @@ class SqlTemplateStore:
             query = query.where(log_templates.c.service == service)
         with self.db.read() as conn:
             return [Template.from_dict(json.loads(r[0])) for r in conn.execute(query)]
+
+    def search(self, service: str | None = None, q: str | None = None,
+               limit: int = 200) -> tuple[builtins.list[Template], int]:
+        """Live templates, most frequent first (then by id), of ``service`` and whose text holds ``q`` (any
+        case), at most ``limit`` of them, and how many there are in all. Only the returned rows are decoded."""
+        c = log_templates.c
+        where: builtins.list[ColumnElement[bool]] = [c.merged_into.is_(None)]
+        if service is not None:
+            where.append(c.service == service)
+        if q:
+            where.append(c.search_text.contains(q.lower(), autoescape=True))
+        page = select(c.data_json).where(*where).order_by(c.count.desc(), c.id).limit(limit)
+        with self.db.read() as conn:
+            total = conn.execute(select(func.count()).select_from(log_templates).where(*where)).scalar_one()
+            return [Template.from_dict(json.loads(r[0])) for r in conn.execute(page)], total
 
     def services(self) -> builtins.list[str]:
         with self.db.read() as conn:

@@ -1,4 +1,4 @@
-"""Tables of the log template miner (on the shared metadata; migration ``l001_log_templates``)."""
+"""Tables of the log template miner (on the shared metadata; migrations ``l001``, ``l002``)."""
 
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, Text
 
@@ -6,7 +6,8 @@ from opsloop.storage.sql.schema import metadata
 
 __all__ = ["log_miner_state", "log_templates"]
 
-# One row per template; ``data_json`` is ``Template.to_dict()`` (versions, buckets, examples, levels).
+# One row per template; ``data_json`` is ``Template.to_dict()`` (versions, buckets, examples, levels), read
+# only for the rows a query returns; ``search_text`` is the template lowered (in Python, as ``q`` is).
 log_templates = Table(
     "log_templates",
     metadata,
@@ -18,6 +19,7 @@ log_templates = Table(
     Column("last_seen", Float, nullable=False),
     Column("merged_into", Integer, nullable=True),
     Column("data_json", Text, nullable=False),
+    Column("search_text", Text, nullable=False, server_default=""),  # migration l002
     Index("ix_log_templates_service", "service", "id"),
 )
 

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select
@@ -38,8 +39,8 @@ from opsloop.core.signals import Severity
 from opsloop.errors import InvalidInputError
 from opsloop.storage.sql.schema_aiops import aiops_notifications
 
-__all__ = ["EVENTS", "FORMATS", "TARGET_KEYS", "Dispatcher", "Router", "Target", "first_set", "incident_payload", "pagerduty_body",
-           "routes", "slack_body"]
+__all__ = ["EVENTS", "FORMATS", "TARGET_KEYS", "URL_MASK", "Dispatcher", "Router", "Target", "first_set",
+           "incident_payload", "mask_url", "pagerduty_body", "routes", "slack_body"]
 
 log = logging.getLogger("opsloop.aiops.notifications")
 
@@ -49,6 +50,28 @@ _PD_ACTIONS = {"opened": "trigger", "reopened": "trigger", "acknowledged": "ackn
                "merged": "resolve"}
 _COLORS = {1: "#439FE0", 2: "warning", 3: "#E8590C", 4: "danger"}
 TARGET_KEYS = frozenset({"name", "url", "format", "matchers", "min_severity", "events", "headers", "routing_key"})
+URL_MASK = "***"
+
+
+def mask_url(url: str) -> str:
+    """``url`` as answers show it: scheme, host and port, the rest (user, path, query) as ``/***``.
+
+    A webhook URL is a credential (a Slack incoming webhook's path is its token; a query may carry an API
+    key), so only where it points is shown, as Alertmanager shows ``<secret>`` for its own.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return URL_MASK
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    where = f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "") if parts.netloc else ""
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment \
+            or parts.path not in ("", "/"):
+        return f"{where}/{URL_MASK}"
+    return where + parts.path
 
 
 @dataclass
@@ -88,7 +111,8 @@ class Target:
                    Severity.parse(doc.get("min_severity", "info")), tuple(events), dict(headers), routing_key)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"name": self.name, "url": self.url, "format": self.format,
+        """The target as answers show it: its URL masked (``mask_url``), its secrets as ``***``."""
+        out = {"name": self.name, "url": mask_url(self.url), "format": self.format,
                "matchers": [str(m) for m in self.matchers], "min_severity": self.min_severity.name.lower(),
                "events": list(self.events), "headers": {k: "***" for k in self.headers}}
         if self.routing_key:
@@ -339,7 +363,7 @@ class Dispatcher:
                     error = (f"HTTP {resp.status_code}: moved to {resp.headers['location'][:300]} (only a 307 or 308 "
                              "redirect is followed: the others would resend the POST as a GET without its body)")
             except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"[:500]
+                error = f"{type(exc).__name__}: {str(exc).replace(target.url, mask_url(target.url))}"[:500]
                 unreachable = isinstance(exc, httpx.TransportError)  # refused, timed out: not this row's fault
         attempts = row["attempts"] + 1
         if attempts >= self.max_attempts or final:

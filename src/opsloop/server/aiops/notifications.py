@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from opsloop.aiops import config_secrets
 from opsloop.aiops.correlation.inhibition import RULE_KEYS as INHIBIT_RULE_KEYS
-from opsloop.aiops.incidents.notifications import TARGET_KEYS
+from opsloop.aiops.incidents.notifications import TARGET_KEYS, URL_MASK, mask_url
 from opsloop.aiops.ingestion.metric_rules import RULE_KEYS
 from opsloop.aiops.ingestion.prometheus_pull import QUERY_KEYS
 from opsloop.core.signals import SEVERITY_ALIASES
@@ -88,19 +88,51 @@ async def prometheus_status(request: Request) -> Response:
 
 
 @router.get("/aiops/config/{key}", summary="A pipeline setting: watch_rules, prometheus_queries, …",
-            description="Secret values (notification target `headers`, runbook `env`) show as `***`.")
+            description="Secret values (notification target `headers`, runbook `env`) show as `***`; a "
+                        "notification target's `url` shows its scheme and host only (`https://hooks.slack.com/***`).")
 async def get_config(request: Request, key: str) -> Response:
     value = await run_in_threadpool(pipeline(request).get_config, key)
-    return json_response({key: config_secrets.mask(key, value)})
+    return json_response({key: _shown(key, value)})
 
 
 @router.put("/aiops/config/{key}", summary="Replace a pipeline setting",
             description="Keys: `watch_rules` (metric detectors per series selector), `service_rules` "
                         "(a multivariate detector over each service's metrics), `prometheus_queries` "
                         "(query_range pulls), `inhibit_rules`, `notification_targets`, `metric_rules`, "
-                        "`runbooks`. A secret sent back as `***` (as GET shows it) keeps its stored value.")
+                        "`runbooks`. A secret sent back as `***` (as GET shows it) keeps its stored value, and so "
+                        "does a target `url` sent back masked.")
 async def put_config(request: Request, key: str, value: list[dict[str, Any]]) -> Response:
-    return json_response({key: config_secrets.mask(key, await _put(request, key, value))})
+    return json_response({key: _shown(key, await _put(request, key, value))})
+
+
+def _shown(key: str, value: Any) -> Any:
+    """Setting ``key`` as answers show it: secrets as ``***``, notification target URLs masked."""
+    shown = config_secrets.mask(key, value)
+    if key == "notification_targets" and isinstance(shown, list):
+        for item in shown:
+            if isinstance(item, dict) and isinstance(item.get("url"), str):
+                item["url"] = mask_url(item["url"])
+    return shown
+
+
+def _restore_urls(key: str, value: list[Any], stored: list[Any]) -> list[Any]:
+    """``value`` with each target URL sent back masked (as answers show it) replaced by the stored URL of
+    the target of that name it stands for; a masked URL standing for none is refused."""
+    if key != "notification_targets":
+        return value
+    urls = {t.get("name"): t.get("url") for t in stored if isinstance(t, dict) and isinstance(t.get("url"), str)}
+    out = []
+    for i, item in enumerate(value):
+        url = item.get("url") if isinstance(item, dict) else None
+        if isinstance(url, str) and url.endswith("/" + URL_MASK):
+            name = item.get("name")
+            before = urls.get(name) if isinstance(name, str) else None
+            if before is None or mask_url(before) != url:
+                raise InvalidInputError(f"{key}[{i}]: the masked url {url!r} stands for no stored url of target "
+                                        f"{name!r}; send the url itself", field="url")
+            item = {**item, "url": before}
+        out.append(item)
+    return out
 
 
 # the keys of each item of these documents: a misspelt one is refused (a target whose ``matchers`` is
@@ -140,7 +172,8 @@ async def _put(request: Request, key: str, value: list[Any]) -> Any:
 
     def put() -> Any:
         with p.lock:  # read and replace as one step, so a concurrent writer's secrets are not mixed in
-            restored = config_secrets.restore(key, value, p.stores.ops.get_config(key, []) or [])
+            stored = p.stores.ops.get_config(key, []) or []
+            restored = config_secrets.restore(key, _restore_urls(key, value, stored), stored)
             return p.set_config(key, restored, actor_of(request))
 
     return await run_in_threadpool(put)

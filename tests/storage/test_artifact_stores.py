@@ -104,3 +104,52 @@ def test_deleting_a_path_that_holds_nothing_is_not_an_error(artifacts: ArtifactS
     artifacts.delete("1/run/artifacts/kept.txt")
     artifacts.delete("1/run/artifacts/kept.txt")  # twice: a client's retry of a delete that was done
     assert artifacts.size("1/run/artifacts/kept.txt") is None
+
+
+def _backdate(path, seconds: float) -> None:  # noqa: ANN001
+    import os
+    import time
+
+    old = time.time() - seconds
+    os.utime(path, (old, old))
+
+
+def test_opening_a_local_store_removes_stale_upload_files_only(tmp_path) -> None:  # noqa: ANN001
+    """What a killed server's uploads left is removed, a day old; a younger one may be another worker's upload
+    in progress, and a user's own file named like one is an artifact."""
+    root = tmp_path / "artifacts"
+    folder = root / "1" / "run" / "artifacts" / "sub"
+    folder.mkdir(parents=True)
+    dead, alive, user_file = folder / ".upload-k9x2_ab7", folder / ".upload-q1w2e3r4", folder / ".upload-notes.txt"
+    for f in (dead, alive, user_file):
+        f.write_bytes(b"partial")
+    _backdate(dead, 2 * 86400)
+    _backdate(user_file, 2 * 86400)
+    _backdate(alive, 3600)
+
+    store = LocalArtifactStore(root)
+    assert store.sweeper is not None
+    store.sweeper.join(60)
+    assert not dead.exists()
+    assert alive.exists() and user_file.exists()
+    assert [f.path for f in store.list("1/run/artifacts/sub")] == ["1/run/artifacts/sub/.upload-notes.txt"]
+
+
+def test_s3_store_aborts_its_own_stale_multipart_uploads(s3_endpoint: str, s3_bucket: str) -> None:
+    """moto dates every multipart upload 2010-11-10, so here all are a day old."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    store = S3ArtifactStore(f"s3://{s3_bucket}/root", endpoint_url=s3_endpoint)
+    assert store.sweeper is not None
+    store.sweeper.join(60)  # the sweep when the store opens (nothing to abort yet)
+    mine = s3.create_multipart_upload(Bucket=s3_bucket, Key="root/1/run/artifacts/big.bin")["UploadId"]
+    others = s3.create_multipart_upload(Bucket=s3_bucket, Key="rootless/other.bin")["UploadId"]
+
+    def pending() -> set[str]:
+        return {u["UploadId"] for u in s3.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", [])}
+
+    assert store.abort_stale_uploads(older_than_s=100 * 365 * 86400) == 0  # younger than that: kept
+    assert pending() == {mine, others}
+    assert store.abort_stale_uploads() == 1
+    assert pending() == {others}  # under another prefix of the bucket: not this store's

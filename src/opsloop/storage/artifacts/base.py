@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import posixpath
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 from opsloop.errors import InvalidInputError
 
-__all__ = ["ArtifactStore", "FileInfo", "safe_path"]
+__all__ = ["STALE_UPLOAD_AGE_S", "ArtifactStore", "FileInfo", "safe_path"]
+
+log = logging.getLogger("opsloop.storage")
+
+# What an upload cut off by a killed server leaves (a temporary file, an incomplete multipart upload) is removed
+# once this old: far longer than any upload in progress in another worker or server stays without a write.
+STALE_UPLOAD_AGE_S = 24 * 3600
+
+_swept: set[str] = set()
+_swept_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +76,29 @@ class ArtifactStore(ABC):
     def delete(self, path: str) -> None:
         """Delete a file or a folder tree; a path that holds nothing is left as it is (no error), as MLflow's
         artifact repositories do (its ``mlflow-artifacts`` DELETE answers 200 there)."""
+
+    @staticmethod
+    def _sweep_in_background(root: str, sweep: Callable[[], int]) -> threading.Thread | None:
+        """Run ``sweep`` (removing what killed uploads left under ``root``) on a thread of its own, once per root
+        in a process: opening a store stays instant however many files it holds, and a sweep that fails is
+        logged, never raised (the store works without it)."""
+        with _swept_lock:
+            if root in _swept:
+                return None
+            _swept.add(root)
+
+        def run() -> None:
+            try:
+                removed = sweep()
+            except Exception:  # noqa: BLE001 - see the docstring
+                log.warning("could not remove the stale uploads under %s", root, exc_info=True)
+                return
+            if removed:
+                log.info("removed %d stale upload(s) left under %s by interrupted writes", removed, root)
+
+        thread = threading.Thread(target=run, name="opsloop-stale-uploads", daemon=True)
+        thread.start()
+        return thread
 
     def walk(self, path: str) -> Iterator[FileInfo]:
         """Every file below ``path``."""

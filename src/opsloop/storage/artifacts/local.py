@@ -3,23 +3,51 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from opsloop.errors import LimitExceededError, NotFoundError
-from opsloop.storage.artifacts.base import ArtifactStore, FileInfo, safe_path
+from opsloop.storage.artifacts.base import STALE_UPLOAD_AGE_S, ArtifactStore, FileInfo, safe_path
 
 __all__ = ["LocalArtifactStore"]
 
 _CHUNK = 1024 * 1024
+_TMP_PREFIX = ".upload-"
+_TMP_NAME = re.compile(r"\.upload-[a-z0-9_]{8}")  # tempfile.mkstemp's names: a user's ".upload-notes" is not one
 
 
 class LocalArtifactStore(ArtifactStore):
+    """Files under a folder; an upload is written to a hidden ``.upload-XXXXXXXX`` file beside its place, then
+    renamed over it. Those a killed server left are removed when the store opens, once a day without a write."""
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.sweeper = self._sweep_in_background(str(self.root), self.remove_stale_uploads)
+
+    def remove_stale_uploads(self, older_than_s: float = STALE_UPLOAD_AGE_S) -> int:
+        """Delete the temporary files of uploads not written to for ``older_than_s`` seconds; returns how many.
+
+        Only age tells a dead upload from one in progress in another worker or server (whose file is written at
+        every chunk), so a younger file is always kept."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                if not _TMP_NAME.fullmatch(name):
+                    continue
+                tmp = Path(folder, name)
+                try:
+                    if tmp.lstat().st_mtime < cutoff:
+                        tmp.unlink()
+                        removed += 1
+                except FileNotFoundError:  # renamed into place or removed by its writer meanwhile
+                    continue
+        return removed
 
     def _full(self, path: str) -> Path:
         rel = safe_path(path)
@@ -30,7 +58,7 @@ class LocalArtifactStore(ArtifactStore):
 
     def _tmp_for(self, full: Path):  # noqa: ANN202
         full.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=full.parent)
+        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=full.parent)
         return os.fdopen(fd, "wb"), tmp
 
     async def write(self, path: str, chunks: AsyncIterator[bytes], *, max_bytes: int | None = None) -> int:
@@ -86,7 +114,7 @@ class LocalArtifactStore(ArtifactStore):
             return []
         out = []
         for child in sorted(full.iterdir(), key=lambda p: p.name):
-            if child.name.startswith(".upload-"):
+            if _TMP_NAME.fullmatch(child.name):
                 continue
             child_rel = f"{rel}/{child.name}" if rel else child.name
             if child.is_dir():

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from opsloop.errors import LimitExceededError, MissingDependencyError, NotFoundError, StorageError
-from opsloop.storage.artifacts.base import ArtifactStore, FileInfo, safe_path
+from opsloop.storage.artifacts.base import STALE_UPLOAD_AGE_S, ArtifactStore, FileInfo, safe_path
 
 __all__ = ["S3ArtifactStore"]
 
@@ -27,7 +28,8 @@ class S3ArtifactStore(ArtifactStore):
     """``s3://bucket/prefix``; objects are written whole (a multipart upload completes or leaves nothing).
 
     An endpoint that cannot be reached, or a bucket that does not exist, is a ``StorageError`` (the server
-    answers 503), never a missing artifact nor an unhandled error.
+    answers 503), never a missing artifact nor an unhandled error. The incomplete multipart uploads a killed
+    server left under the root are aborted when the store opens, once a day old.
     """
 
     def __init__(self, root: str, *, endpoint_url: str | None = None) -> None:
@@ -40,6 +42,28 @@ class S3ArtifactStore(ArtifactStore):
         self.base = root.removeprefix("s3://").rstrip("/")
         client_kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
         self.fs = s3fs.S3FileSystem(client_kwargs=client_kwargs, config_kwargs=dict(_BOTO_CONFIG))
+        self.sweeper = self._sweep_in_background(root, self.abort_stale_uploads)
+
+    def abort_stale_uploads(self, older_than_s: float = STALE_UPLOAD_AGE_S) -> int:
+        """Abort the multipart uploads under the root started ``older_than_s`` seconds ago or more; returns how
+        many. Only those under this store's root (the bucket may serve others); an upload in progress in another
+        server is younger (S3 dates an upload by its start, and a part is sent every 8 MB)."""
+        bucket, _, prefix = self.base.partition("/")
+        cutoff = time.time() - older_than_s
+        aborted = 0
+        markers: dict[str, str] = {}
+        with self._reachable():
+            while True:
+                page = self.fs.call_s3("list_multipart_uploads", Bucket=bucket,
+                                       Prefix=f"{prefix}/" if prefix else "", **markers)
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"].timestamp() < cutoff:
+                        self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=upload["Key"],
+                                        UploadId=upload["UploadId"])
+                        aborted += 1
+                if not page.get("IsTruncated"):
+                    return aborted
+                markers = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
 
     def _key(self, path: str) -> str:
         rel = safe_path(path)

@@ -20,7 +20,7 @@ class MinerConfig:
         sibling_merge: templates that differ only at one word position merged into one
             with ``<*>`` there, once there are this many of them.
         max_sibling_tokens: longer templates are not considered for sibling merges.
-        max_templates: templates kept across all services; past it, unmatched lines go to a
+        max_templates: live templates (not merged into another) across all services; past it, unmatched lines go to a
             per-service overflow template (counted in ``MinerStats.overflow_lines``).
         max_service_share: the share of ``max_templates`` one service may hold; past it, that
             service's unmatched lines go to its overflow template, so a service flooding the

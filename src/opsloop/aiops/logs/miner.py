@@ -69,6 +69,7 @@ class LogMiner:
         self._dirty: set[int] = set()
         self._merged_now: list[int] = []
         self._next_id = 1
+        self._live_count = 0  # templates not merged into another: what ``max_templates`` bounds
 
     # -- the hot path -------------------------------------------------------------------
     def add(
@@ -158,7 +159,7 @@ class LogMiner:
         change = "none"
         if template is None:
             cfg = self.config
-            if len(self._templates) >= cfg.max_templates or index.size() >= cfg.max_templates * cfg.max_service_share:
+            if self._live_count >= cfg.max_templates or index.size() >= cfg.max_templates * cfg.max_service_share:
                 return self._overflow(index, service, time), "none", masked
             template = self._create(index, service, tokens, time)
             change = "created"
@@ -202,6 +203,7 @@ class LogMiner:
         template.versions.append(TemplateVersion(1, template.text, now))
         self._next_id += 1
         self._templates[template.id] = template
+        self._live_count += 1
         index.add(template, self.config.max_sibling_tokens)
         self.stats.templates_created += 1
         self.store.save(template)
@@ -244,6 +246,7 @@ class LogMiner:
         for member in (*members[1:], *twins):
             index.remove(member)
             member.merged_into = survivor.id
+            self._live_count -= 1
             self._merged_now.append(member.id)
             survivor.absorb(member, self.config.max_examples)
             self.stats.templates_merged += 1
@@ -263,6 +266,7 @@ class LogMiner:
             template.versions.append(TemplateVersion(1, WILDCARD, _time.time() if time is None else time))
             self._next_id += 1
             self._templates[template.id] = template
+            self._live_count += 1
             index.overflow_id = template.id
             self.store.save(template)
         return self._templates[index.overflow_id]
@@ -378,6 +382,7 @@ class LogMiner:
             miner._next_id = max([miner._next_id, *(t.id + 1 for t in found)])
         for template in found:
             miner._templates[template.id] = template
+            miner._live_count += template.merged_into is None
             index = miner._services.setdefault(template.service, ServiceIndex())
             if template.id != index.overflow_id and template.merged_into is None:
                 index.add(template, miner.config.max_sibling_tokens)

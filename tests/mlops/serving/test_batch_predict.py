@@ -108,3 +108,29 @@ def test_an_output_named_csv_is_written_as_csv(models: dict[str, Path], tmp_path
     out = pd.read_csv(dst)  # a Parquet file named .csv was written before
     assert list(out.columns) == ["customer", "prediction"] and len(out) == 700
     assert np.allclose(out["prediction"], np.asarray(model.predict_frame(x[FEATURES])))
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+@pytest.mark.parametrize("flavor", ["sklearn", "unsigned"])
+def test_an_unknown_keep_column_is_named_as_such(models: dict[str, Path], tmp_path: Path, suffix: str, flavor: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """``--keep nope`` said "missing model inputs ['nope']" (the model needs no such column), and with a model
+    saved without a signature it was a KeyError traceback once the first chunk was scored."""
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    from opsloop.cli import main
+
+    x, y = training_frame(50)
+    if flavor == "unsigned":
+        mlflow.sklearn.save_model(LogisticRegression().fit(x, y), str(tmp_path / "unsigned"))
+    model_dir = tmp_path / "unsigned" if flavor == "unsigned" else models[flavor]
+    src = tmp_path / f"in.{suffix}"
+    x.to_parquet(src) if suffix == "parquet" else x.to_csv(src, index=False)
+    with pytest.raises(InvalidInputError, match="--keep names a column .* does not have: nope") as err:
+        predict_file(load_model(model_dir), src, tmp_path / "o.parquet", keep_columns=["age", "nope"])
+    assert err.value.field == "keep" and "missing model inputs" not in str(err.value)
+    assert main(["predict", str(model_dir), "-i", str(src), "-o", str(tmp_path / "o.parquet"), "--keep", "nope"]) == 1
+    err_text = capsys.readouterr().err
+    assert err_text.startswith("error: --keep names a column") and "nope" in err_text and "age" in err_text
+    assert not (tmp_path / "o.parquet").exists()

@@ -34,17 +34,37 @@ class BatchStats:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
 
-def _check_columns(path: Path, columns: list[str] | None, have: list[str]) -> None:
-    missing = [c for c in columns or [] if c not in have]
-    if missing:
-        raise InvalidInputError(f"{path} is missing model inputs {missing}", field=missing[0])
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """The columns read from the input: the model's inputs (none: every column) and those kept."""
+
+    inputs: list[str]
+    keep: list[str]
+
+    @property
+    def read(self) -> list[str] | None:
+        return list(dict.fromkeys([*self.inputs, *self.keep])) if self.inputs else None
+
+    def check(self, path: Path, have: list[str]) -> None:
+        missing = [c for c in self.inputs if c not in have]
+        if missing:
+            raise InvalidInputError(f"{path} is missing model inputs {missing}", field=missing[0])
+        unknown = [c for c in self.keep if c not in have]
+        if unknown:
+            raise InvalidInputError(f"--keep names {'columns' if len(unknown) > 1 else 'a column'} {path} does not "
+                                    f"have: {', '.join(unknown)} (it has {_listed(have)})", field="keep")
 
 
-def _csv_batches(path: Path, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
+def _listed(names: list[str], most: int = 20) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _csv_batches(path: Path, wanted: _Columns) -> Iterator[pa.RecordBatch]:
     opts = pacsv.ReadOptions(block_size=1 << 22)
+    columns = wanted.read
     try:
         reader = pacsv.open_csv(path, read_options=opts)
-        _check_columns(path, columns, reader.schema.names)
+        wanted.check(path, reader.schema.names)
         if columns:  # read only the columns scored or kept
             reader = pacsv.open_csv(path, read_options=opts, convert_options=pacsv.ConvertOptions(
                 include_columns=columns))
@@ -53,16 +73,16 @@ def _csv_batches(path: Path, columns: list[str] | None) -> Iterator[pa.RecordBat
         raise InvalidInputError(f"{path} is not a readable CSV file: {exc}", field="input") from exc
 
 
-def _batches(path: Path, columns: list[str] | None, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+def _batches(path: Path, wanted: _Columns, chunk_rows: int) -> Iterator[pa.RecordBatch]:
     if path.suffix.lower() in (".csv", ".txt"):
-        yield from _csv_batches(path, columns)
+        yield from _csv_batches(path, wanted)
         return
     try:
         pf = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InvalidInputError(f"{path} is not a readable Parquet file: {exc}", field="input") from exc
-    _check_columns(path, columns, pf.schema_arrow.names)
-    yield from pf.iter_batches(batch_size=chunk_rows, columns=columns, use_threads=False)
+    wanted.check(path, pf.schema_arrow.names)
+    yield from pf.iter_batches(batch_size=chunk_rows, columns=wanted.read, use_threads=False)
 
 
 def _features(model: LoadedModel, batch: pa.RecordBatch) -> Any:
@@ -107,18 +127,17 @@ def predict_file(model: LoadedModel, input_path: str | Path, output_path: str | 
 
     Raises:
         NotFoundError: the input does not exist.
-        InvalidInputError: the input lacks a model input, or has non-numeric values in a numeric column.
+        InvalidInputError: the input lacks a model input or a ``keep_columns`` column, or has non-numeric values
+            in a numeric column.
     """
     src, dst = Path(input_path), Path(output_path)
     if not src.is_file():
         raise NotFoundError(f"input file {src} does not exist", field="input")
     keep = list(keep_columns or [])
-    names = model.signature.names
-    columns = list(dict.fromkeys([*names, *keep])) if names else None
     start, rows, chunks = time.perf_counter(), 0, 0
     writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
     try:
-        for batch in _batches(src, columns, chunk_rows):
+        for batch in _batches(src, _Columns(list(model.signature.names), keep), chunk_rows):
             if batch.num_rows == 0:
                 continue
             out = score_batch(model, batch, prediction_column)

@@ -3,6 +3,8 @@
     POST /api/opsloop/v1/models/{name}/promote                         {"alias", "version", "actor", "reason",
                                                                         "require_validation"} → {"promotion"}
     GET  /api/opsloop/v1/models/{name}/promotions[?alias=…]           → {"promotions": [oldest first]}
+    DELETE /api/opsloop/v1/models/{name}/aliases/{alias}              {"actor", "reason"} (optional)
+                                                                        → {"promotion"} (null: alias not set)
     POST /api/opsloop/v1/models/{name}/versions/{version}/validations {"champion_version", "passed", "report"}
                                                                         → {"validation"}
     GET  /api/opsloop/v1/models/{name}/versions/{version}/validations → {"validations": [newest first]}
@@ -86,6 +88,17 @@ async def promote(name: str, request: Request) -> Response:
         actor=b.str("actor") or caller.actor, reason=b.str("reason") or caller.reason,
         require_validation=_bool(b, "require_validation"))
     return json_response({"promotion": promotion_json(result)})
+
+
+@router.delete("/{name}/aliases/{alias}")
+async def delete_alias(name: str, alias: str, request: Request) -> Response:
+    """Remove ``@alias``, audited as a promotion to no version; an alias that is not set is left as it is
+    (``"promotion": null``), as MLflow's alias delete does, so a retried delete succeeds."""
+    rt, b = await _body(request)
+    caller = caller_of(request)
+    result = await run_in_threadpool(rt.registry.delete_registered_model_alias, name, alias,
+                                     actor=b.str("actor") or caller.actor, reason=b.str("reason") or caller.reason)
+    return json_response({"promotion": None if result is None else promotion_json(result)})
 
 
 @router.get("/{name}/promotions")

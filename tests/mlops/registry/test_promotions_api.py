@@ -121,3 +121,30 @@ def test_lineage_links_the_version_to_its_run_datasets_and_metrics(
     assert lineage["logged_model"]["info"]["model_id"] == logged.model_id
     assert [(d["name"], d["context"]) for d in lineage["datasets"]] == [("train-set", "training")]
     assert {m["key"] for m in lineage["metrics"]} >= {"accuracy"}
+
+
+def test_opsloop_alias_delete_is_audited_and_idempotent(http: httpx.Client, two_versions: str,
+                                                        mlflow_at: str) -> None:
+    name = two_versions
+    for alias, version in (("champion", "2"), ("challenger", "1")):
+        r = http.post(f"{OPS}/{name}/promote", json={"alias": alias, "version": version, "actor": "ana"})
+        assert r.status_code == 200, r.text
+
+    r = http.request("DELETE", f"{OPS}/{name}/aliases/champion", json={"actor": "cy", "reason": "bad canary"})
+    assert r.status_code == 200, r.text
+    removed = r.json()["promotion"]
+    assert (removed["alias"], removed["from_version"], removed["to_version"], removed["actor"],
+            removed["reason"]) == ("champion", "2", None, "cy", "bad canary")
+    r = http.delete(f"{OPS}/{name}/aliases/challenger", headers={"X-Opsloop-Actor": "dee"})  # no body
+    assert (r.status_code, r.json()["promotion"]["actor"]) == (200, "dee")
+    r = http.delete(f"{OPS}/{name}/aliases/champion")  # a retried delete: nothing to do, nothing audited
+    assert (r.status_code, r.json()) == (200, {"promotion": None})
+
+    client = MlflowClient(mlflow_at, mlflow_at)
+    assert client.get_registered_model(name).aliases == {}
+    assert [(p["alias"], p["to_version"], p["actor"]) for p in _history(http, name)] == [
+        ("champion", "2", "ana"), ("challenger", "1", "ana"), ("champion", None, "cy"), ("challenger", None, "dee")]
+    r = http.delete(f"{OPS}/{unique('ghost')}/aliases/champion")
+    assert (r.status_code, r.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+    r = http.request("DELETE", f"{OPS}/{name}/aliases/champion", json={"actor": 7})
+    assert (r.status_code, r.json()["field"]) == (400, "actor")

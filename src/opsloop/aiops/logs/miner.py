@@ -111,9 +111,11 @@ class LogMiner:
     def _count(self, template: Template, message: str, time: float | None, level: str | None) -> None:
         now = _time.time() if time is None else time
         template.count += 1
-        if template.count == 1:
+        # the earliest and latest line times: lines of several hosts, or a shipper's backlog, come out of order
+        if template.count == 1 or now < template.first_seen:
             template.first_seen = now
-        template.last_seen = now
+        if template.count == 1 or now > template.last_seen:
+            template.last_seen = now
         width = self.config.bucket_seconds
         bucket = int(now // width) * width
         buckets = template.buckets

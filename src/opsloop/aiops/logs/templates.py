@@ -32,7 +32,8 @@ class Template:
         service: the service whose lines it groups (``""`` when unknown).
         tokens: the template, one entry per whitespace-separated token.
         count: lines assigned so far.
-        first_seen, last_seen: event times (seconds since the epoch) of the first and last line.
+        first_seen, last_seen: the earliest and latest event time (seconds since the epoch) of its lines,
+            whatever order they came in.
         examples: a few raw lines (bounded).
         versions: the template's history, oldest first (bounded; the current one is last).
         buckets: line counts per time bucket start (bounded; see ``MinerConfig.bucket_seconds``).

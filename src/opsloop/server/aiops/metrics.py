@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +28,12 @@ async def list_series(
     rows = await run_in_threadpool(pipeline(request).stores.metric_points.series, name=name, service=service,
                                    limit=limit, offset=offset)
     return json_response({"series": rows})
+
+
+@router.get("/series/{fingerprint}", summary="One series by its fingerprint (as listed by /series); 404 if unknown")
+async def one_series(request: Request, fingerprint: str = Path(..., min_length=1, max_length=32)) -> Response:
+    row = await run_in_threadpool(pipeline(request).stores.metric_points.series_by_fingerprint, fingerprint)
+    return json_response(row)
 
 
 @router.get("/points", summary="Samples of one series; past max_points, time buckets with mean/min/max")

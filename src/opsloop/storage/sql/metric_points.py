@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Integer, cast, delete, func, select
+from sqlalchemy import Integer, Row, cast, delete, func, select
 
-from opsloop.errors import InvalidInputError
+from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.storage.sql._dialect import chunks, like_escape, upsert_many
 from opsloop.storage.sql.engine import Database
 from opsloop.storage.sql.schema_aiops import aiops_metric_points as P
@@ -90,24 +90,41 @@ class SqlMetricPointStore:
     def series(self, *, name: str | None = None, service: str | None = None, limit: int = 200,
                offset: int = 0) -> list[dict[str, Any]]:
         """Known series (their ``metric`` rows), by name then labels; ``name`` matches a substring."""
-        stmt = select(S.c.fingerprint, S.c.text, S.c.service, S.c.labels, S.c.last_time, S.c["values"], S.c.count,
-                      S.c.source).where(S.c.kind == "metric")
+        stmt = _SERIES
         if name:
             stmt = stmt.where(S.c.text.like(f"%{like_escape(name)}%", escape="\\"))
         if service:
             stmt = stmt.where(S.c.service == service)
         stmt = stmt.order_by(S.c.text, S.c.service, S.c.fingerprint).limit(limit).offset(offset)
         with self.db.read() as conn:
-            rows = conn.execute(stmt).all()
-        return [{"series": fp, "name": text, "service": service_, "labels": orjson.loads(labels),
-                 "last_time": time, "last_value": orjson.loads(values).get("value"), "samples_seen": count,
-                 "source": source}
-                for fp, text, service_, labels, time, values, count, source in rows]
+            return [_series_json(row) for row in conn.execute(stmt).all()]
+
+    def series_by_fingerprint(self, fingerprint: str) -> dict[str, Any]:
+        """The series ``fingerprint`` names, as ``series`` lists it.
+
+        Raises:
+            NotFoundError: no metric series has that fingerprint.
+        """
+        with self.db.read() as conn:
+            row = conn.execute(_SERIES.where(S.c.fingerprint == fingerprint).order_by(S.c.last_time.desc())).first()
+        if row is None:
+            raise NotFoundError(f"No metric series with fingerprint {fingerprint!r}", field="fingerprint")
+        return _series_json(row)
 
     def prune(self, before: float) -> int:
         """Drop samples older than ``before`` (epoch seconds); returns how many went."""
         with self.db.write() as conn:
             return conn.execute(delete(P).where(P.c.time < before)).rowcount or 0
+
+
+_SERIES = select(S.c.fingerprint, S.c.text, S.c.service, S.c.labels, S.c.last_time, S.c["values"], S.c.count,
+                 S.c.source).where(S.c.kind == "metric")
+
+
+def _series_json(row: Row[Any]) -> dict[str, Any]:
+    fp, text, service, labels, time, values, count, source = row
+    return {"series": fp, "name": text, "service": service, "labels": orjson.loads(labels), "last_time": time,
+            "last_value": orjson.loads(values).get("value"), "samples_seen": count, "source": source}
 
 
 def _num(value: Any) -> float | None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Integer, Row, cast, delete, func, select
+from sqlalchemy import Integer, cast, delete, func, select
 
 from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.storage.sql._dialect import chunks, like_escape, upsert_many
@@ -121,7 +121,7 @@ _SERIES = select(S.c.fingerprint, S.c.text, S.c.service, S.c.labels, S.c.last_ti
                  S.c.source).where(S.c.kind == "metric")
 
 
-def _series_json(row: Row[Any]) -> dict[str, Any]:
+def _series_json(row: Sequence[Any]) -> dict[str, Any]:
     fp, text, service, labels, time, values, count, source = row
     return {"series": fp, "name": text, "service": service, "labels": orjson.loads(labels), "last_time": time,
             "last_value": orjson.loads(values).get("value"), "samples_seen": count, "source": source}

@@ -2,7 +2,7 @@
 (``application/json``) and protobuf (``application/x-protobuf``).
 
 Logs: each ``LogRecord`` becomes a ``log`` signal: resource and record attributes are its labels
-(nested values flattened to JSON text), the body its text, ``severityNumber`` (or ``severityText``) its
+(nested values flattened to JSON text), the resource's ``service.name`` its service, the body its text, ``severityNumber`` (or ``severityText``) its
 severity, the trace and span ids and the scope (the logger: name, version) its evidence. Metrics: gauge and sum points become ``MetricPoint``s
 named by the metric (``__name__``); histograms and summaries give ``_count`` and ``_sum`` series
 (summaries also their quantiles); a point flagged as having no recorded value is skipped. Records
@@ -253,8 +253,19 @@ def _log(out: Decoded, limits: Limits, resource: dict[str, str], attrs: dict[str
         limits.time(t, now, "timeUnixNano")
     if len(text) > limits.max_text_bytes:
         text = text[: limits.max_text_bytes]
-    out.signals.append(Signal(t, "otlp", SignalKind.LOG, service_of(labels), labels, sev, text, {}, "firing",
-                              evidence))
+    out.signals.append(Signal(t, "otlp", SignalKind.LOG, _log_service(resource, labels), labels, sev, text, {},
+                              "firing", evidence))
+
+
+def _log_service(resource: dict[str, str], labels: dict[str, str]) -> str:
+    """The service of a log record: its resource's ``service.name``, which identifies the service in
+    OpenTelemetry's semantic conventions (a record attribute ``service`` stays a label). Where the resource
+    names none, or only the SDK's stand-in ``unknown_service[:process]``, the labels' service as for any
+    signal."""
+    name = resource.get("service.name", "")
+    if name and not name.startswith("unknown_service"):
+        return name
+    return service_of(labels)
 
 
 def _cut(value: str, max_bytes: int) -> str:

@@ -191,6 +191,7 @@ class IncidentEngine:
                 self._stateful(conn, stateful, now, deltas, report)
             if deltas:
                 self._apply(conn, deltas, now, report)
+        self.router.flush()
         return report
 
     def _stateless(self, conn: Connection, signals: list[Signal], now: float, deltas: dict[int, _Delta],
@@ -456,6 +457,7 @@ class IncidentEngine:
                 self._rejudge(conn, cur, row_to_signal(row), cur["fingerprint"], now, deltas, report, False)
             if deltas:
                 self._apply(conn, deltas, now, report)
+        self.router.flush()
         return report
 
     def _muting(self, key: str, now: float) -> bool:
@@ -486,6 +488,7 @@ class IncidentEngine:
                     self.stores.incidents.update(conn, incident_id, fields)
                     self.correlator.mark_resolved(incident_id)
             self.stores.incidents.add_timeline(conn, timeline)
+        self.router.flush()
 
 
 def severity_name(value: int) -> str:

@@ -224,9 +224,25 @@ class Router:
         # A transaction rolled back may leave a name here whose row is gone: that target may then get one
         # more of the incident's events, never one fewer.
         self._told: OrderedDict[int, set[str]] = OrderedDict()
+        # Called (from any thread) by ``flush`` once rows queued here are committed: the dispatcher
+        # delivers them now instead of at its next poll.
+        self.on_queued: list[Callable[[], None]] = []
+        self._queued = False  # rows were queued since the last ``flush``
 
     def set_targets(self, targets: Iterable[Target]) -> None:
         self.targets = list(targets)
+
+    def flush(self) -> None:
+        """Tell ``on_queued`` that notifications were queued; call it once their transaction committed (a
+        rolled-back one costs the dispatcher one look at the outbox, nothing else)."""
+        if not self._queued:
+            return
+        self._queued = False
+        for callback in self.on_queued:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - a dispatcher that cannot be woken polls anyway
+                log.exception("waking the notification dispatcher failed")
 
     def queue(self, conn: Any, ops: Any, event: str, incident: Mapping[str, Any], now: float) -> int:
         """Queue ``event`` of ``incident`` to the targets it routes to now, and to those told of the
@@ -275,6 +291,7 @@ class Router:
         if event == "opened" or incident["id"] in self._told:  # known from its start, or looked up already
             self._remember(incident["id"], (t.name for t in targets))
         if targets:
+            self._queued = True
             payload = incident_payload(event, incident, now)
             ops.enqueue(conn, [{"target": t.name, "incident_id": incident["id"], "event": event, "payload": payload,
                                 "created_at": now} for t in targets])
@@ -298,7 +315,9 @@ class Dispatcher:
         self.timeout_s = timeout_s
         self.clock = clock
         self.transport = transport
-        self.wake = asyncio.Event()
+        self.idle_s = 1.0  # how long ``run`` waits for a wake before it looks at the outbox again
+        self.wake = _Wake()  # set (from any thread) when notifications were queued: deliver them now
+        router.on_queued.append(self.wake.set)
 
     @property
     def lease_s(self) -> float:
@@ -376,9 +395,11 @@ class Dispatcher:
         await asyncio.to_thread(self.ops.mark, row["id"], fields)
         return 0, fields.get("next_attempt_at") if unreachable else None
 
-    async def run(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
+    async def run(self, stop: asyncio.Event, idle_s: float | None = None) -> None:
         """Deliver until ``stop`` is set; a delivery under way then is finished and recorded (await this
-        task for up to ``lease_s`` before cancelling it: else the receiver gets it again after a restart)."""
+        task for up to ``lease_s`` before cancelling it: else the receiver gets it again after a restart).
+        Between looks at the outbox it waits ``idle_s`` (default ``self.idle_s``) or until woken."""
+        self.wake.bind(asyncio.get_running_loop())
         while not stop.is_set():
             delivered = 0
             try:
@@ -389,9 +410,38 @@ class Dispatcher:
                 continue
             self.wake.clear()
             try:
-                await asyncio.wait_for(first_set(stop, self.wake), timeout=idle_s)
+                await asyncio.wait_for(first_set(stop, self.wake), timeout=self.idle_s if idle_s is None else idle_s)
             except TimeoutError:
                 pass
+
+
+class _Wake(asyncio.Event):
+    """An ``asyncio.Event`` that may be set from any thread: the API's worker threads wake the dispatcher.
+
+    A plain event set outside its loop's thread wakes no one until that loop next looks (its next timer):
+    the dispatcher would wait out its poll interval after all.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bound: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._bound = loop
+
+    def set(self) -> None:
+        loop = self._bound
+        if loop is None or loop.is_closed():
+            super().set()
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            super().set()
+        else:
+            loop.call_soon_threadsafe(super().set)
 
 
 # the client errors worth another try (a timeout, too many requests); any other 4xx says the request itself

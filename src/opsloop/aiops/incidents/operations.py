@@ -48,6 +48,7 @@ class Operations:
                 fields["resolution"] = text
             self.stores.incidents.update(conn, incident_id, fields)
             self.stores.incidents.add_timeline(conn, timeline)
+        self.engine.router.flush()
         if action == "resolve":
             self.engine.correlator.mark_resolved(incident_id, by_operator=True)
         elif action == "reopen":
@@ -120,6 +121,7 @@ class Operations:
             self.stores.incidents.update(conn, target_id, fields)
             self.stores.incidents.add_timeline(conn, timeline)
             self.stores.incidents.audit(conn, actor, "merge", "incident", target_id, {"sources": sources}, at=now)
+        self.engine.router.flush()
         for sid in sources:
             self.engine.correlator.remove(sid)
         self._refresh(target_id)
@@ -181,6 +183,7 @@ class Operations:
             ])
             self.stores.incidents.audit(conn, actor, "split", "incident", incident_id,
                                         {"new": new_id, "signals": ids}, at=now)
+        self.engine.router.flush()
         self._refresh(incident_id)
         self._refresh(new_id)
         return self.stores.incidents.get(new_id)

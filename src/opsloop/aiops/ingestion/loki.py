@@ -65,6 +65,8 @@ def _level(labels: dict[str, str]) -> str | None:
 
 def _entry(out: Decoded, limits: Limits, labels: dict[str, str], t: float, line: str, meta: dict[str, str] | None,
            now: float, severity: str | None) -> None:
+    if "\x00" in line:  # as U+FFFD, the miner's stand-in for bytes that are no text: PostgreSQL stores no NUL
+        line = line.replace("\x00", "\ufffd")
     out.signals.append(limits.signal(
         time=limits.time(t, now, "timestamp"), now=now, source="loki", kind=SignalKind.LOG, labels=labels, severity=severity or "info",
         text=line, evidence={"metadata": meta} if meta else None,

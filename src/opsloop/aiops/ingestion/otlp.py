@@ -253,6 +253,8 @@ def _log(out: Decoded, limits: Limits, resource: dict[str, str], attrs: dict[str
         limits.time(t, now, "timeUnixNano")
     if len(text) > limits.max_text_bytes:
         text = text[: limits.max_text_bytes]
+    if "\x00" in text:  # as U+FFFD, the miner's stand-in for bytes that are no text: PostgreSQL stores no NUL
+        text = text.replace("\x00", "\ufffd")
     out.signals.append(Signal(t, "otlp", SignalKind.LOG, _log_service(resource, labels), labels, sev, text, {},
                               "firing", evidence))
 

@@ -20,11 +20,18 @@ __all__ = ["SqlTemplateStore"]
 _UPDATE = ["service", "template", "version", "count", "last_seen", "merged_into", "data_json", "search_text"]
 
 
+def _text(value: str) -> str:
+    """``value`` for a text column: PostgreSQL refuses NUL, so it is U+FFFD there on both backends (a template
+    keeps its NULs in ``data_json``, where JSON escapes them)."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
 def _row(template: Template) -> dict[str, Any]:
     data = template.to_dict()
-    return {"id": template.id, "service": template.service, "template": data["template"],
-            "version": data["version"], "count": template.count, "last_seen": template.last_seen,
-            "merged_into": template.merged_into, "data_json": json.dumps(data), "search_text": data["template"].lower()}
+    text = _text(data["template"])
+    return {"id": template.id, "service": _text(template.service), "template": text, "version": data["version"],
+            "count": template.count, "last_seen": template.last_seen, "merged_into": template.merged_into,
+            "data_json": json.dumps(data), "search_text": text.lower()}
 
 
 class SqlTemplateStore:
@@ -51,7 +58,7 @@ class SqlTemplateStore:
     def list(self, service: str | None = None) -> list[Template]:
         query = select(log_templates.c.data_json).order_by(log_templates.c.id)
         if service is not None:
-            query = query.where(log_templates.c.service == service)
+            query = query.where(log_templates.c.service == _text(service))
         with self.db.read() as conn:
             return [Template.from_dict(json.loads(r[0])) for r in conn.execute(query)]
 
@@ -62,9 +69,9 @@ class SqlTemplateStore:
         c = log_templates.c
         where: builtins.list[ColumnElement[bool]] = [c.merged_into.is_(None)]
         if service is not None:
-            where.append(c.service == service)
+            where.append(c.service == _text(service))
         if q:
-            where.append(c.search_text.contains(q.lower(), autoescape=True))
+            where.append(c.search_text.contains(_text(q).lower(), autoescape=True))
         page = select(c.data_json).where(*where).order_by(c.count.desc(), c.id).limit(limit)
         with self.db.read() as conn:
             total = conn.execute(select(func.count()).select_from(log_templates).where(*where)).scalar_one()
@@ -77,7 +84,7 @@ class SqlTemplateStore:
 
     def delete_service(self, service: str) -> int:
         with self.db.write() as conn:
-            return conn.execute(log_templates.delete().where(log_templates.c.service == service)).rowcount
+            return conn.execute(log_templates.delete().where(log_templates.c.service == _text(service))).rowcount
 
     def service_summary(self) -> builtins.list[dict[str, Any]]:
         """Per service: how many live templates and lines."""

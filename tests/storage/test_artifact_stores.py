@@ -153,3 +153,17 @@ def test_s3_store_aborts_its_own_stale_multipart_uploads(s3_endpoint: str, s3_bu
     assert pending() == {mine, others}
     assert store.abort_stale_uploads() == 1
     assert pending() == {others}  # under another prefix of the bucket: not this store's
+
+
+def test_local_file_where_a_folder_is_or_under_a_file_is_refused_naming_the_path(tmp_path) -> None:  # noqa: ANN001
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    store.write_bytes("1/run/artifacts/sub/b.txt", b"b")
+    store.write_bytes("1/run/artifacts/a.txt", b"a")
+    for bad in ("1/run/artifacts/sub", "1/run/artifacts/a.txt/child.txt"):  # were a 500 with the server's paths
+        with pytest.raises(InvalidInputError) as err:
+            store.write_bytes(bad, b"x")
+        assert err.value.field == "path" and str(tmp_path) not in err.value.message
+        with pytest.raises(InvalidInputError):
+            _run(store.write(bad, _chunks(b"x")))
+    assert _read(store, "1/run/artifacts/sub/b.txt") == b"b" and _read(store, "1/run/artifacts/a.txt") == b"a"
+    assert [f.path for f in store.walk("1")] == ["1/run/artifacts/a.txt", "1/run/artifacts/sub/b.txt"]

@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-from opsloop.errors import LimitExceededError, NotFoundError
+from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError
 from opsloop.storage.artifacts.base import STALE_UPLOAD_AGE_S, ArtifactStore, FileInfo, safe_path
 
 __all__ = ["LocalArtifactStore"]
@@ -56,14 +56,29 @@ class LocalArtifactStore(ArtifactStore):
             raise NotFoundError(f"No artifact at {path!r}", field="path")
         return full
 
-    def _tmp_for(self, full: Path):  # noqa: ANN202
-        full.parent.mkdir(parents=True, exist_ok=True)
+    def _tmp_for(self, full: Path, path: str):  # noqa: ANN202
+        """A temporary file beside ``full``; a folder at ``full``, or a file where a folder of its path must be,
+        is the caller's error (a folder cannot hold a file's bytes, nor a file hold files), checked before the
+        upload is read."""
+        if full.is_dir():
+            raise _folder_in_the_way(path)
+        try:
+            full.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise _file_in_the_way(path) from None
         fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=full.parent)
         return os.fdopen(fd, "wb"), tmp
 
+    @staticmethod
+    def _place(tmp: str, full: Path, path: str) -> None:
+        try:
+            os.replace(tmp, full)
+        except IsADirectoryError:  # a folder made there while the upload ran
+            raise _folder_in_the_way(path) from None
+
     async def write(self, path: str, chunks: AsyncIterator[bytes], *, max_bytes: int | None = None) -> int:
         full = self._full(safe_path(path, allow_empty=False))
-        fh, tmp = self._tmp_for(full)
+        fh, tmp = self._tmp_for(full, path)
         size = 0
         try:
             with fh:
@@ -74,7 +89,7 @@ class LocalArtifactStore(ArtifactStore):
                     fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, full)
+            self._place(tmp, full, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -82,11 +97,11 @@ class LocalArtifactStore(ArtifactStore):
 
     def write_bytes(self, path: str, data: bytes) -> None:
         full = self._full(safe_path(path, allow_empty=False))
-        fh, tmp = self._tmp_for(full)
+        fh, tmp = self._tmp_for(full, path)
         try:
             with fh:
                 fh.write(data)
-            os.replace(tmp, full)
+            self._place(tmp, full, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -129,3 +144,12 @@ class LocalArtifactStore(ArtifactStore):
             shutil.rmtree(full)
         else:
             full.unlink(missing_ok=True)
+
+
+def _folder_in_the_way(path: str) -> InvalidInputError:
+    return InvalidInputError(f"Cannot store a file at {path!r}: a folder of artifacts is there", field="path")
+
+
+def _file_in_the_way(path: str) -> InvalidInputError:
+    return InvalidInputError(f"Cannot store a file at {path!r}: a part of its path is a file, not a folder",
+                             field="path")

@@ -1,4 +1,4 @@
-"""The ``mlflow-artifacts`` DELETE through a real server, as MLflow's client sends it, on a local folder and S3."""
+"""The ``mlflow-artifacts`` proxy through a real server, as MLflow's client uses it, on a local folder and S3."""
 
 from __future__ import annotations
 
@@ -36,3 +36,13 @@ def test_deleting_absent_artifacts_answers_200_as_mlflow(server_url: str, tmp_pa
     repo.delete_artifacts("model")
     repo.delete_artifacts("model")  # a retried delete
     assert client.list_artifacts(run.info.run_id) == []
+
+
+def test_upload_onto_a_local_folder_is_a_400_naming_the_path(opsloop_server) -> None:  # noqa: ANN001
+    files = f"{opsloop_server().url}/api/2.0/mlflow-artifacts/artifacts"
+    assert httpx.put(f"{files}/0/r1/artifacts/sub/a.txt", content=b"a", timeout=60).status_code == 200
+    for bad in ("0/r1/artifacts/sub", "0/r1/artifacts/sub/a.txt/b.txt"):
+        answer = httpx.put(f"{files}/{bad}", content=b"x", timeout=60)
+        assert answer.status_code == 400, answer.text
+        assert (answer.json()["error_code"], answer.json()["field"]) == ("INVALID_PARAMETER_VALUE", "path")
+    assert httpx.get(f"{files}/0/r1/artifacts/sub/a.txt", timeout=60).content == b"a"

@@ -39,7 +39,7 @@ from opsloop.core.signals import Severity
 from opsloop.errors import InvalidInputError
 from opsloop.storage.sql.schema_aiops import aiops_notifications
 
-__all__ = ["EVENTS", "FORMATS", "TARGET_KEYS", "URL_MASK", "Dispatcher", "Router", "Target", "first_set",
+__all__ = ["DELIVERED_RETENTION_S", "EVENTS", "FORMATS", "TARGET_KEYS", "URL_MASK", "Dispatcher", "Router", "Target", "first_set",
            "incident_payload", "mask_url", "pagerduty_body", "routes", "slack_body"]
 
 log = logging.getLogger("opsloop.aiops.notifications")
@@ -220,7 +220,7 @@ class Router:
         # rows are written: other durable reactions to incident changes (runbooks) hook in here.
         self.listeners: list[Callable[[Any, str, Mapping[str, Any], float], Any]] = []
         # per recent incident, the targets queued a notification of it; an incident not in it (older, or
-        # from before a restart) is looked up in the outbox once (a scan: the outbox has no index for it).
+        # from before a restart) is looked up in the outbox once (by its incident index).
         # A transaction rolled back may leave a name here whose row is gone: that target may then get one
         # more of the incident's events, never one fewer.
         self._told: OrderedDict[int, set[str]] = OrderedDict()
@@ -301,12 +301,21 @@ class Router:
 _TOLD_KEPT = 20_000
 
 
+# How long delivered notifications stay in the outbox (0: for ever); the last one of each target and
+# incident stays whatever its age (see ``SqlOpsStore.prune_delivered``), dead letters are never pruned.
+DELIVERED_RETENTION_S = 7 * 86400.0
+_PRUNE_EVERY_S = 3600.0  # how often the dispatcher prunes them
+_PRUNE_SLICE = 10_000  # rows a prune deletes at most (a full slice: the next one follows at once)
+
+
 class Dispatcher:
-    """Delivers due outbox rows; retries with exponential backoff; dead-letters after ``max_attempts``."""
+    """Delivers due outbox rows; retries with exponential backoff; dead-letters after ``max_attempts``;
+    prunes delivered rows past ``delivered_retention_s``."""
 
     def __init__(self, ops: Any, router: Router, *, max_attempts: int = 8, base_delay_s: float = 1.0,
                  max_delay_s: float = 300.0, timeout_s: float = 5.0, clock: Any = _time.time,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 delivered_retention_s: float = DELIVERED_RETENTION_S) -> None:
         self.ops = ops
         self.router = router
         self.max_attempts = max_attempts
@@ -316,6 +325,8 @@ class Dispatcher:
         self.clock = clock
         self.transport = transport
         self.idle_s = 1.0  # how long ``run`` waits for a wake before it looks at the outbox again
+        self.delivered_retention_s = delivered_retention_s
+        self._pruned_at: float | None = None
         self.wake = _Wake()  # set (from any thread) when notifications were queued: deliver them now
         router.on_queued.append(self.wake.set)
 
@@ -327,6 +338,24 @@ class Dispatcher:
     def backoff(self, attempts: int) -> float:
         delay = min(self.max_delay_s, self.base_delay_s * (2 ** max(0, attempts - 1)))
         return delay * (1.0 + 0.2 * random.random())
+
+    def prune(self) -> int:
+        """Delete the delivered rows past ``delivered_retention_s`` (one slice); returns how many went."""
+        if self.delivered_retention_s <= 0:
+            return 0
+        pruned = int(self.ops.prune_delivered(self.clock() - self.delivered_retention_s, _PRUNE_SLICE))
+        if pruned:
+            log.info("pruned %d delivered notifications", pruned)
+        return pruned
+
+    async def _prune_due(self) -> None:
+        """``prune`` once every ``_PRUNE_EVERY_S`` (at once again while it deletes full slices)."""
+        now = self.clock()
+        if self._pruned_at is not None and now - self._pruned_at < _PRUNE_EVERY_S:
+            return
+        self._pruned_at = now
+        if await asyncio.to_thread(self.prune) >= _PRUNE_SLICE:
+            self._pruned_at = None
 
     async def run_once(self, stop: asyncio.Event | None = None) -> int:
         """Try every due row once (until ``stop`` is set); returns how many were delivered."""
@@ -404,6 +433,7 @@ class Dispatcher:
             delivered = 0
             try:
                 delivered = await self.run_once(stop)
+                await self._prune_due()
             except Exception:  # noqa: BLE001 - a bad row or a DB hiccup must not stop delivery
                 log.exception("notification dispatch failed")
             if delivered:  # the events an incident queued behind those are due now, not in a second

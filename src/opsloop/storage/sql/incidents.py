@@ -375,6 +375,21 @@ class SqlOpsStore:
                 out.append(m)
             return out
 
+    def prune_delivered(self, before: float, limit: int = 10_000) -> int:
+        """Delete up to ``limit`` rows delivered before ``before``; returns how many went.
+
+        Dead letters, pending and superseded rows are never deleted. Nor is the last row delivered to each
+        target of an incident: it tells which targets heard of the incident (they hear its end), and that a
+        dead letter older than it is superseded, not replayed out of order.
+        """
+        N, later = aiops_notifications, aiops_notifications.alias("later")
+        newer = select(later.c.id).where(later.c.incident_id == N.c.incident_id, later.c.target == N.c.target,
+                                         later.c.state == "delivered", later.c.id > N.c.id).exists()
+        ids = select(N.c.id).where(N.c.state == "delivered", N.c.delivered_at < before,
+                                   or_(N.c.incident_id.is_(None), newer)).limit(limit)
+        with self.db.write() as conn:
+            return conn.execute(delete(N).where(N.c.id.in_(ids))).rowcount or 0
+
     def replay(self, ids: Sequence[int] | None, now: float) -> tuple[int, int]:
         """Put dead letters (all, or the given ids) back in the queue; returns how many, and how many were
         ``superseded`` instead: a later event of the same incident was delivered to that target since, so

@@ -137,7 +137,8 @@ aiops_topology = Table(
     PrimaryKeyConstraint("source", "target", "origin"),
 )
 
-# The outbox: every notification is a row until delivered; ``dead`` rows are the dead letters.
+# The outbox: every notification is a row until delivered; ``dead`` rows are the dead letters. Delivered
+# rows go after a retention, but for the last one of each target and incident (``prune_delivered``).
 aiops_notifications = Table(
     "aiops_notifications",
     metadata,
@@ -153,6 +154,7 @@ aiops_notifications = Table(
     Column("created_at", Float, nullable=False),
     Column("delivered_at", Float, nullable=True),
     Index("ix_aiops_notifications_state", "state", "next_attempt_at"),
+    Index("ix_aiops_notifications_incident", "incident_id", "target"),
 )
 
 # Small named documents: notification targets, inhibition rules, Prometheus pull queries…

@@ -20,6 +20,7 @@ __all__ = ["LogMiner", "Match"]
 BINARY_MESSAGE = "<binary>"
 # Longer lines are mined but never cached, so the caches' memory stays bounded by their counts.
 _CACHEABLE_CHARS = 2048
+_EXAMPLE_CHARS = 512  # of an example line kept
 _SNAPSHOT_FORMAT = 1
 
 
@@ -124,8 +125,10 @@ class LogMiner:
             del buckets[min(buckets)]
         if level:
             template.levels[level] = template.levels.get(level, 0) + 1
-        if len(template.examples) < self.config.max_examples and message not in template.examples:
-            template.examples.append(message[:512])
+        if len(template.examples) < self.config.max_examples:
+            example = message[:_EXAMPLE_CHARS]  # compared as kept: a longer line repeated is one example
+            if example not in template.examples:
+                template.examples.append(example)
         self._dirty.add(template.id)
 
     # -- the slow path ------------------------------------------------------------------

@@ -30,3 +30,14 @@ def test_loki_streams_of_two_hosts_out_of_order(tmp_path: Path) -> None:
     with aiops_client(tmp_path) as client:  # the stop saved the counts
         (template,) = client.get(API + "/logs/templates", params={"service": "web"}).json()["templates"]
     assert (template["count"], template["first_seen"], template["last_seen"]) == (4, t0, t0 + 400)
+
+
+def test_a_template_is_stored_at_birth_with_its_first_line_time(tmp_path: Path) -> None:
+    """A new template reaches the store at once, its counts at the next tick: meanwhile the API showed it first
+    and last seen on 1970-01-01."""
+    t0 = int(time.time()) - 60
+    streams = [{"stream": {"service_name": "web"}, "values": [[str(t0 * 10**9), "cache warmed in 12 ms"]]}]
+    with aiops_client(tmp_path) as client:
+        assert client.post("/loki/api/v1/push", json={"streams": streams}).status_code == 204
+        (template,) = client.get(API + "/logs/templates", params={"service": "web"}).json()["templates"]
+        assert (template["first_seen"], template["last_seen"]) == (t0, t0)

@@ -204,7 +204,8 @@ class LogMiner:
 
     def _create(self, index: ServiceIndex, service: str, tokens: list[str], time: float | None) -> Template:
         now = _time.time() if time is None else time
-        template = Template(id=self._next_id, service=service, tokens=tokens)
+        # saved at birth, before its counts reach the store: it is seen from its first line on (not from 1970)
+        template = Template(id=self._next_id, service=service, tokens=tokens, first_seen=now, last_seen=now)
         template.versions.append(TemplateVersion(1, template.text, now))
         self._next_id += 1
         self._templates[template.id] = template
@@ -267,8 +268,9 @@ class LogMiner:
     def _overflow(self, index: ServiceIndex, service: str, time: float | None) -> Template:
         self.stats.overflow_lines += 1
         if index.overflow_id is None:
-            template = Template(id=self._next_id, service=service, tokens=[WILDCARD])
-            template.versions.append(TemplateVersion(1, WILDCARD, _time.time() if time is None else time))
+            now = _time.time() if time is None else time
+            template = Template(id=self._next_id, service=service, tokens=[WILDCARD], first_seen=now, last_seen=now)
+            template.versions.append(TemplateVersion(1, WILDCARD, now))
             self._next_id += 1
             self._templates[template.id] = template
             self._live_count += 1

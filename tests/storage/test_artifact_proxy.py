@@ -46,3 +46,19 @@ def test_upload_onto_a_local_folder_is_a_400_naming_the_path(opsloop_server) -> 
         assert answer.status_code == 400, answer.text
         assert (answer.json()["error_code"], answer.json()["field"]) == ("INVALID_PARAMETER_VALUE", "path")
     assert httpx.get(f"{files}/0/r1/artifacts/sub/a.txt", timeout=60).content == b"a"
+
+
+def test_downloading_a_folder_is_a_400_saying_so_as_mlflow(server_url: str, tmp_path) -> None:  # noqa: ANN001
+    client = MlflowClient(server_url)
+    run = client.create_run("0")
+    (tmp_path / "m.txt").write_text("m")
+    client.log_artifact(run.info.run_id, str(tmp_path / "m.txt"), "model")
+    where = run.info.artifact_uri.removeprefix("mlflow-artifacts:/")
+    answers = [httpx.get(f"{server_url}/api/2.0/mlflow-artifacts/artifacts/{where}/model", timeout=60),
+               httpx.get(f"{server_url}/get-artifact", params={"run_uuid": run.info.run_id, "path": "model"},
+                         timeout=60)]
+    for answer in answers:  # not "no artifact": the folder is there
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE" and "directory" in answer.json()["message"]
+    missing = httpx.get(f"{server_url}/api/2.0/mlflow-artifacts/artifacts/{where}/absent", timeout=60)
+    assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")

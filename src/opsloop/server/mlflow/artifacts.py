@@ -57,6 +57,8 @@ def _disposition(name: str) -> str:
 async def _download(rt: Runtime, key: str, filename: str) -> Response:
     size = await run_in_threadpool(rt.artifacts.size, key)
     if size is None:
+        if await run_in_threadpool(rt.artifacts.list, key):  # as MLflow's server answers a folder
+            raise InvalidInputError(f"Artifact path refers to a directory, not a file: {key!r}", field="path")
         raise NotFoundError(f"No artifact at {key!r}", field="path")
     chunks = await run_in_threadpool(rt.artifacts.open_read, key)
     media = mimetypes.guess_type(filename)[0] or "application/octet-stream"

@@ -377,7 +377,8 @@ class IncidentEngine:
                 state = TRIGGERED
             if (state != RESOLVED and open_signals == 0 and d.resolutions and not d.flapping
                     and "flapping" not in flags):
-                self._transition(conn, row, fields, "auto_resolve", SYSTEM, "every signal resolved", now, timeline)
+                self._transition(conn, row, fields, "auto_resolve", SYSTEM, "every signal resolved", now, timeline,
+                                 at=self.resolved_at(conn, row, now))
                 self.correlator.mark_resolved(incident_id, d.last if d.last > float("-inf") else None)
             elif not d.new and ("labels" in fields or fields.get("severity", row["severity"]) != row["severity"]):
                 self.router.reach(conn, self.stores.ops, row, {**row, **fields}, now)  # now critical, say
@@ -406,14 +407,22 @@ class IncidentEngine:
         fields["open_signals"] = max(0, row["open_signals"] + d.open_delta)
         return fields
 
+    def resolved_at(self, conn: Connection, row: dict[str, Any], now: float) -> float:
+        """When an incident whose alerts all resolved was resolved: when the last of them ended (their
+        ``endsAt``), not when that news was processed; never before the incident was opened, nor later
+        than ``now``."""
+        end = self.stores.incidents.last_end(conn, row["id"])
+        return now if end is None else min(now, max(float(end), row["created_at"]))
+
     def _transition(self, conn: Connection, row: dict[str, Any], fields: dict[str, Any], action: str, actor: str,
-                    text: str, now: float, timeline: list[dict[str, Any]]) -> None:
+                    text: str, now: float, timeline: list[dict[str, Any]], at: float | None = None) -> None:
+        """Apply ``action``; the timestamp it sets (``resolved_at``…) is ``at`` if given, else ``now``."""
         tr = transition(row["state"], action)
         fields["state"] = tr.after
         fields["updated_at"] = now
         stamp = TIME_FIELD.get(tr.after)
         if stamp:
-            fields[stamp] = now
+            fields[stamp] = now if at is None else at
         if tr.after == TRIGGERED:
             fields["resolved_at"] = None
             fields["acknowledged_at"] = None
@@ -484,7 +493,8 @@ class IncidentEngine:
                         and now - row["last_signal_at"] > self.flaps.window_s):
                     fields = {"flags": [f for f in row["flags"] if f != "flapping"]}
                     self._transition(conn, row, fields, "auto_resolve", SYSTEM,
-                                     "flapping alerts stayed resolved", now, timeline)
+                                     "flapping alerts stayed resolved", now, timeline,
+                                     at=self.resolved_at(conn, row, now))
                     self.stores.incidents.update(conn, incident_id, fields)
                     self.correlator.mark_resolved(incident_id)
             self.stores.incidents.add_timeline(conn, timeline)

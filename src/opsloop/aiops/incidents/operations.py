@@ -170,7 +170,7 @@ class Operations:
                     self.engine.router.queue(conn, self.stores.ops, "opened", {**current, **fields}, now)
                 if self._split_resolves(current, fields, row, found if iid == new_id else None):
                     self.engine._transition(conn, current, fields, "auto_resolve", actor, "every signal resolved",
-                                            now, timeline)
+                                            now, timeline, at=self.engine.resolved_at(conn, current, now))
                 elif iid == incident_id:  # what is left may route elsewhere (labels all its alerts now share)
                     self.engine.router.reach(conn, self.stores.ops, row, {**current, **fields}, now)
                 self.stores.incidents.update(conn, iid, fields)

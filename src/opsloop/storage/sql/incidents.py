@@ -28,6 +28,7 @@ from opsloop.storage.sql.schema_aiops import (
     aiops_config,
     aiops_incidents,
     aiops_notifications,
+    aiops_signals,
     aiops_silences,
     aiops_timeline,
     aiops_topology,
@@ -124,6 +125,12 @@ class SqlIncidentStore:
                     m[k] = orjson.loads(m[k])
                 out[m["id"]] = m
         return out
+
+    def last_end(self, conn: Connection, incident_id: int) -> float | None:
+        """When the last of the incident's resolved alerts ended (``None``: none has)."""
+        S = aiops_signals
+        return conn.execute(select(func.max(S.c.resolved_at)).where(
+            S.c.incident_id == incident_id, S.c.status == "resolved")).scalar()
 
     def add_timeline(self, conn: Connection, entries: Sequence[dict[str, Any]]) -> None:
         if entries:

@@ -128,7 +128,9 @@ def _proto_entry(buf: memoryview) -> tuple[float, str, dict[str, str]]:
                 elif n2 == 2:
                     nanos = number(v2, "timestamp nanos")
         elif num == 2 and isinstance(value, memoryview):
-            line = text(value, "line")
+            # Promtail and Alloy send a file's bytes as they are: Loki keeps a line that is not UTF-8, its bad
+            # bytes as U+FFFD (as the miner decodes bytes); refusing the line lost it
+            line = bytes(value).decode("utf-8", errors="replace")
         elif num == 3 and isinstance(value, memoryview):
             k, v = _pairs(value)
             if k:

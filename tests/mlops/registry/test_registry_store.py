@@ -47,6 +47,21 @@ def test_invalid_model_names_are_refused_naming_the_field(stores: Stores, bad: o
     assert err.value.field == "name"
 
 
+@pytest.mark.parametrize("bad", [".", "..", "..hidden"])
+def test_names_a_path_reads_as_another_are_refused_as_by_mlflow(stores: Stores, bad: str) -> None:
+    """opsloop's API and UI address a model as /models/{name}: '..' there is the parent, so no such model could
+    be promoted or shown; MLflow's server refuses these names too."""
+    with pytest.raises(InvalidInputError) as err:
+        stores.registry.create_registered_model(bad)
+    assert err.value.field == "name"
+    stores.registry.create_registered_model("ok")
+    with pytest.raises(InvalidInputError) as err:
+        stores.registry.rename_registered_model("ok", bad)
+    assert err.value.field == "new_name"
+    for fine in (".hidden", "a..b", "v1.2"):
+        assert stores.registry.create_registered_model(fine).name == fine
+
+
 def test_version_numbers_increase_and_are_never_reused(stores: Stores) -> None:
     _model_with_versions(stores, "m", 2)
     stores.registry.delete_model_version("m", 2)

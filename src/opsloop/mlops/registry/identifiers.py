@@ -13,6 +13,7 @@ __all__ = [
     "MAX_TAG_VALUE_LENGTH",
     "check_alias",
     "check_model_name",
+    "check_new_model_name",
     "check_tag",
     "parse_version",
 ]
@@ -35,6 +36,19 @@ def check_model_name(name: object, field: str = "name") -> str:
         raise InvalidInputError(f"Invalid model name '{name}'. Names cannot contain '/' or ':'.", field=field)
     if len(name) > MAX_MODEL_NAME_LENGTH:
         raise LimitExceededError(f"Model name exceeds {MAX_MODEL_NAME_LENGTH} characters", field=field)
+    return name
+
+
+def check_new_model_name(name: object, field: str = "name") -> str:
+    """A name for a model being created or renamed: ``check_model_name``'s rules and, as MLflow's server, not one
+    that a path would read as another (``.``, ``..``, ``..x``), since names stand in URLs and file paths (opsloop's
+    API and UI address a model as ``/models/{name}``; ``..`` there is the parent). Only new names are checked, so
+    a model stored under such a name earlier stays reachable."""
+    name = check_model_name(name, field)
+    if name == "." or name.startswith(".."):
+        raise InvalidInputError(
+            f"Invalid value {name!r} for parameter '{field}' supplied: Names may be treated as files in certain "
+            f"cases, and must not resolve to other names when treated as such.", field=field)
     return name
 
 

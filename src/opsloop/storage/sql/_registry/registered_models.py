@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from opsloop.errors import AlreadyExistsError
 from opsloop.mlops.registry.entities import RegisteredModel
-from opsloop.mlops.registry.identifiers import check_model_name, check_tag
+from opsloop.mlops.registry.identifiers import check_new_model_name, check_tag
 from opsloop.storage.sql import schema as t
 from opsloop.storage.sql._dialect import chunks, upsert
 from opsloop.storage.sql._registry.base import _MV, _RM, RegistryStoreBase, _now_ms
@@ -20,7 +20,7 @@ class RegisteredModels(RegistryStoreBase):
 
     def create_registered_model(self, name: str, tags: Mapping[str, str] | None = None,
                                 description: str | None = None) -> RegisteredModel:
-        check_model_name(name)
+        check_new_model_name(name)
         tag_rows = [dict(zip(("key", "value"), check_tag(k, v), strict=True)) for k, v in (tags or {}).items()]
         now = _now_ms()
         try:
@@ -60,7 +60,7 @@ class RegisteredModels(RegistryStoreBase):
         return [found[n] for n in names if n in found]
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
-        check_model_name(new_name, "new_name")
+        check_new_model_name(new_name, "new_name")
         now = _now_ms()
         try:
             with self.db.write() as conn:

@@ -61,7 +61,7 @@ DEFAULT_URL = "http://127.0.0.1:5000"
               help=f"The opsloop server (or set OPSLOOP_URL; default {DEFAULT_URL}).")
 @click.pass_context
 def incidents(ctx: click.Context, url: str | None) -> None:
-    """Incidents: list, show, ack, resolve, comment, assign, merge, split, runbook runs, silences."""
+    """Incidents: list, show, ack, resolve, comment, assign, severity, merge, split, runbook runs, silences."""
     ctx.obj = {"url": _server_url(ctx, url)}
 
 
@@ -173,6 +173,17 @@ def assign(ctx: click.Context, incident_id: int, assignee: str, actor: str | Non
     """Assign an incident ("" unassigns)."""
     _output(ctx, _call(ctx, "POST", f"{API}/{incident_id}/assign",
                        json={"actor": actor or getpass.getuser(), "assignee": assignee}), as_json)
+
+
+@incidents.command("severity")
+@click.argument("incident_id", type=int)
+@click.argument("level")
+@_actor_options
+@click.pass_context
+def severity(ctx: click.Context, incident_id: int, level: str, actor: str | None, as_json: bool) -> None:
+    """Set an incident's severity: info, warning, error or critical."""
+    _output(ctx, _call(ctx, "POST", f"{API}/{incident_id}/severity",
+                       json={"actor": actor or getpass.getuser(), "severity": level}), as_json)
 
 
 @incidents.command("merge")

@@ -1,4 +1,5 @@
-"""What operators do to incidents: acknowledge, resolve, reopen, comment, assign, merge and split.
+"""What operators do to incidents: acknowledge, resolve, reopen, comment, assign, set the severity, merge
+and split.
 
 Each operation is one transaction that changes the incident, writes its timeline entry and an audit
 record, queues notifications, and keeps the correlator's view in step.
@@ -11,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from opsloop.aiops.incidents.engine import IncidentEngine
+from opsloop.aiops.incidents.engine import IncidentEngine, severity_name
 from opsloop.aiops.incidents.lifecycle import RESOLVED, TRIGGERED
+from opsloop.core.signals import SEVERITY_ALIASES
 from opsloop.errors import InvalidInputError, InvalidStateError, NotFoundError
 from opsloop.storage.sql.signals import row_to_signal
 
@@ -83,6 +85,33 @@ class Operations:
                                                        "data": {"from": row["assignee"], "to": assignee}}])
             self.stores.incidents.audit(conn, actor, "assign", "incident", incident_id,
                                         {"from": row["assignee"], "to": assignee}, at=now)
+        return self.stores.incidents.get(incident_id)
+
+    def set_severity(self, incident_id: int, level: str, actor: str | None = None) -> dict[str, Any]:
+        """An operator sets the incident's severity (``info``, ``warning``, ``error``, ``critical`` or a
+        synonym such as ``crit`` or ``p1``). Raised, it reaches the targets that route it only now, as
+        when an alert escalates it (they get ``opened``). Its alerts raise it again as they come."""
+        word = level.strip().lower() if isinstance(level, str) else ""
+        if word not in SEVERITY_ALIASES:
+            raise InvalidInputError(f"severity {level!r} is not a severity (expected info, warning, error or "
+                                    "critical)", field="severity")
+        severity = int(SEVERITY_ALIASES[word])
+        actor, now = _actor(actor), self._now()
+        with self.stores.db.write() as conn:
+            row = self.stores.incidents.row(conn, incident_id, lock=True)
+            if row["merged_into"] is not None:
+                raise InvalidStateError(f"incident {incident_id} was merged into {row['merged_into']}", field="id")
+            if row["severity"] != severity:
+                before, after = severity_name(row["severity"]), severity_name(severity)
+                fields = {"severity": severity, "updated_at": now}
+                self.stores.incidents.update(conn, incident_id, fields)
+                self.stores.incidents.add_timeline(conn, [{
+                    "incident_id": incident_id, "time": now, "kind": "severity", "actor": actor,
+                    "text": f"severity {before} → {after}", "data": {"from": before, "to": after}}])
+                self.stores.incidents.audit(conn, actor, "severity", "incident", incident_id,
+                                            {"from": before, "to": after}, at=now)
+                self.engine.router.reach(conn, self.stores.ops, row, {**row, **fields}, now)
+        self.engine.router.flush()
         return self.stores.incidents.get(incident_id)
 
     # --- merge and split ----------------------------------------------------------------------------

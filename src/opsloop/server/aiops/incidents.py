@@ -1,5 +1,5 @@
 """Incident API: list, show (timeline, signals, similar past incidents, grouping reasons), lifecycle
-actions, comments, assignment, merge and split."""
+actions, comments, assignment, severity, merge and split."""
 
 from __future__ import annotations
 
@@ -32,6 +32,11 @@ class ActionBody(BaseModel):
 
 class AssignBody(BaseModel):
     assignee: str = Field(..., max_length=200)
+    actor: str | None = None
+
+
+class SeverityBody(BaseModel):
+    severity: str = Field(..., max_length=50, description="info, warning, error or critical (or a synonym: crit, p1…)")
     actor: str | None = None
 
 
@@ -79,6 +84,18 @@ async def _act(request: Request, incident_id: int, action: str, body: ActionBody
     return json_response(out)
 
 
+async def _operate(request: Request, operation: str, *args: Any) -> Response:
+    """Run ``Operations.<operation>(*args)`` under the pipeline's lock; answer the incident it returns."""
+    p = pipeline(request)
+
+    def run() -> dict[str, Any]:
+        with p.lock:
+            result: dict[str, Any] = getattr(p.ops, operation)(*args)
+            return result
+
+    return json_response(await run_in_threadpool(run))
+
+
 @router.post("/{incident_id}/ack", summary="Acknowledge (triggered → acknowledged)")
 async def ack(request: Request, incident_id: RowId, body: ActionBody | None = None) -> Response:
     return await _act(request, incident_id, "ack", body)
@@ -101,46 +118,27 @@ async def reopen(request: Request, incident_id: RowId, body: ActionBody | None =
 
 @router.post("/{incident_id}/comment", summary="Add a comment to the timeline")
 async def comment(request: Request, incident_id: RowId, body: ActionBody) -> Response:
-    p = pipeline(request)
-
-    def run() -> dict[str, Any]:
-        with p.lock:
-            return p.ops.comment(incident_id, actor_of(request, body.actor), body.text)
-
-    return json_response(await run_in_threadpool(run))
+    return await _operate(request, "comment", incident_id, actor_of(request, body.actor), body.text)
 
 
 @router.post("/{incident_id}/assign", summary="Assign (empty assignee unassigns)")
 async def assign(request: Request, incident_id: RowId, body: AssignBody) -> Response:
-    p = pipeline(request)
+    return await _operate(request, "assign", incident_id, body.assignee, actor_of(request, body.actor))
 
-    def run() -> dict[str, Any]:
-        with p.lock:
-            return p.ops.assign(incident_id, body.assignee, actor_of(request, body.actor))
 
-    return json_response(await run_in_threadpool(run))
+@router.post("/{incident_id}/severity", summary="Set the severity (raised: the targets it now routes to are told)")
+async def severity(request: Request, incident_id: RowId, body: SeverityBody) -> Response:
+    return await _operate(request, "set_severity", incident_id, body.severity, actor_of(request, body.actor))
 
 
 @router.post("/merge", summary="Merge source incidents into the target")
 async def merge(request: Request, body: MergeBody) -> Response:
-    p = pipeline(request)
-
-    def run() -> dict[str, Any]:
-        with p.lock:
-            return p.ops.merge(body.target_id, body.source_ids, actor_of(request, body.actor))
-
-    return json_response(await run_in_threadpool(run))
+    return await _operate(request, "merge", body.target_id, body.source_ids, actor_of(request, body.actor))
 
 
 @router.post("/{incident_id}/split", summary="Move signals out into a new incident (returns the new one)")
 async def split(request: Request, incident_id: RowId, body: SplitBody) -> Response:
-    p = pipeline(request)
-
-    def run() -> dict[str, Any]:
-        with p.lock:
-            return p.ops.split(incident_id, body.signal_ids, actor_of(request, body.actor))
-
-    return json_response(await run_in_threadpool(run))
+    return await _operate(request, "split", incident_id, body.signal_ids, actor_of(request, body.actor))
 
 
 @router.get("/{incident_id}/audit", summary="Audit trail of one incident")

@@ -1,0 +1,50 @@
+"""An operator sets an incident's severity (REST and ``opsloop incidents severity``): audited, on the
+timeline, and raised it tells the targets that route it only now, as an escalation by an alert does."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from tests.aiops.incidents.test_incident_cli import run
+from tests.aiops.incidents.test_incident_notifications import AM, Receiver, wait
+from tests.aiops.ingestion._helpers import API, alert, am_payload, incidents
+from tests.conftest import free_port
+
+
+def test_raising_the_severity_is_audited_on_the_timeline_and_pages_the_critical_target(client) -> None:  # noqa: ANN001
+    rx = Receiver(free_port())
+    try:
+        client.put(API + "/notifications/targets", json=[
+            {"name": "pager", "url": f"http://127.0.0.1:{rx.port}/pager", "min_severity": "critical"}])
+        client.post(AM, json=am_payload([alert("Slow", "db", severity="warning")]))
+        [inc] = incidents(client)
+        assert inc["severity"] == "warning"
+        r = client.post(f"{API}/incidents/{inc['id']}/severity", json={"severity": "CRIT", "actor": "ann"})
+        assert r.status_code == 200, r.text
+        assert r.json()["severity"] == "critical"
+        wait(lambda: rx.bodies)
+        assert [(p, b["event"], b["incident"]["severity"]) for p, b in rx.bodies] == [("/pager", "opened", "critical")]
+        detail = client.get(f"{API}/incidents/{inc['id']}").json()
+        [entry] = [e for e in detail["timeline"] if e["kind"] == "severity"]
+        assert entry["actor"] == "ann" and entry["text"] == "severity warning → critical"
+        [audit] = [a for a in client.get(f"{API}/incidents/{inc['id']}/audit").json()["audit"]
+                   if a["action"] == "severity"]
+        assert audit["actor"] == "ann" and audit["data"] == {"from": "warning", "to": "critical"}
+        for bad in ({"severity": "urgentish"}, {"severity": ""}, {}, {"severity": 4}):
+            r = client.post(f"{API}/incidents/{inc['id']}/severity", json=bad)
+            assert r.status_code in (400, 422) and "severity" in r.text, r.text
+        assert client.post(f"{API}/incidents/999/severity", json={"severity": "info"}).status_code == 404
+        assert incidents(client)[0]["severity"] == "critical"  # nothing refused changed it
+    finally:
+        rx.close()
+
+
+def test_the_cli_sets_the_severity_and_says_what_is_wrong_without_a_traceback(server) -> None:  # noqa: ANN001
+    httpx.post(server.url + AM, json=am_payload([alert("Slow", "db", severity="warning")])).raise_for_status()
+    [inc] = httpx.get(server.url + API + "/incidents").json()["incidents"]
+    out = run(server.url, "severity", str(inc["id"]), "error", "--actor", "ann")
+    assert out.returncode == 0 and out.stdout.startswith(f"#{inc['id']} triggered error:"), out
+    assert json.loads(run(server.url, "severity", str(inc["id"]), "p1", "--json").stdout)[0]["severity"] == "critical"
+    bad = run(server.url, "severity", str(inc["id"]), "urgentish")
+    assert bad.returncode == 1 and "severity" in bad.stderr and "Traceback" not in bad.stderr, bad

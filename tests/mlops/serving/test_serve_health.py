@@ -72,3 +72,54 @@ def test_bad_health_flags_are_refused_with_a_message_not_a_traceback(tmp_path: P
         result = CliRunner().invoke(serve, [str(tmp_path / "no-model"), *flags])
         assert result.exit_code != 0 and said in result.output, (flags, result.output)
         assert "Traceback" not in result.output
+
+
+CRASH = 13.0  # the model raises on this value: MLflow's 400 "the model rejected the input"
+
+
+def _save_crashing_model(path: Path) -> None:
+    import mlflow.pyfunc
+
+    def build() -> mlflow.pyfunc.PythonModel:
+        class Crashing(mlflow.pyfunc.PythonModel):
+            def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+                if CRASH in model_input["a"].tolist():
+                    raise RuntimeError("feature store connection lost")
+                return model_input["a"] * 2
+
+        return Crashing()
+
+    mlflow.pyfunc.save_model(str(path), python_model=build(),
+                             input_example=pd.DataFrame({"a": [1.0, 2.0], "b": [0.0, 1.0]}))
+
+
+def test_a_model_raising_on_every_request_turns_unhealthy_and_bad_input_does_not(
+        tmp_path: Path, serve_process: Callable[..., tuple[str, object]]) -> None:
+    """A model that raises is answered 400, as MLflow's scoring server answers it, so the 5xx error rate never
+    saw a crashing model: its errors are counted apart (kind model_error) and the error_rate check counts them;
+    bad input refused before the model is called (a missing column) still does not."""
+    _save_crashing_model(tmp_path / "crashing")
+    url, _ = serve_process(str(tmp_path / "crashing"), "--monitor-store", f"sqlite:///{tmp_path / 'mon.db'}",
+                           "--model-name", "crashing", "--drift-interval", "0.3", "--workers", "1",
+                           "--health-min-requests", "10", "--max-error-rate", "0.45", "--max-latency-p99", "off")
+
+    def score(rows: dict, times: int) -> list[httpx.Response]:
+        return [httpx.post(f"{url}/invocations", json={"dataframe_split": rows}) for _ in range(times)]
+
+    def errors_of(kind: str) -> list[str]:
+        return [line.rsplit(" ", 1)[1] for line in httpx.get(f"{url}/metrics").text.splitlines()
+                if line.startswith("opsloop_serving_errors_total") and f'kind="{kind}"' in line]
+
+    bad = score({"columns": ["b"], "data": [[0.5]]}, 15)  # no column a: refused before the model is called
+    assert {r.status_code for r in bad} == {400} and bad[0].json()["field"] == "a"
+    crashed = score({"columns": ["a", "b"], "data": [[CRASH, 0.5]]}, 15)
+    assert {r.status_code for r in crashed} == {400}  # MLflow's answer, kept
+    assert crashed[0].json()["message"].startswith("the model rejected the input: feature store connection lost")
+    assert errors_of("bad_request") == ["15"] and errors_of("model_error") == ["15"]
+    [fired] = wait_until(lambda: _health_signals(url))
+    assert fired["status"] == "firing" and fired["labels"]["check"] == "error_rate"
+    evidence = fired["evidence"]
+    # had the bad input counted, the check would have fired on it alone (15 of 15, or at 10 of 10): only once
+    # 13 model errors came (13 of 28 is over 45 %) does it fire
+    assert evidence["server_errors"] == 0 and evidence["model_errors"] == evidence["requests"] - 15 >= 13
+    assert f"{evidence['model_errors']} raised by the model" in fired["text"]

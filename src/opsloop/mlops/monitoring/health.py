@@ -6,9 +6,12 @@ those cumulative counters on each monitoring tick (``observe``), keeps the readi
 ``MAX_WINDOW_S`` seconds per deployment (``RequestWindow``: one small tuple per tick), and judges
 what came within each model's ``HealthPolicy.window_s``:
 
-- ``check=error_rate``: the share of requests answered 5xx (a client's 4xx is not the model's fault);
+- ``check=error_rate``: the share of requests that failed: answered 5xx, or raised by the model (answered
+  400 "the model rejected the input", as MLflow's scoring server does, but counted apart as ``model_error``:
+  a model that raises on every request is failing, not its callers); a client's other 4xx (bad input found
+  before the model is called: a malformed body, a missing column, a wrong type) is not the model's fault;
 - ``check=latency_p99``: the 99th percentile of the latency of the requests that reached the model (2xx
-  and 5xx answers), estimated inside the latency histogram's buckets as Prometheus' ``histogram_quantile``
+  and 5xx answers, model errors), estimated inside the latency histogram's buckets as Prometheus' ``histogram_quantile``
   does. A 4xx is answered before the model is asked (bad input, a body too large): its latency, fast or
   slow, says nothing of the model's, so it is left out (``/metrics`` and the deployments API still count
   every answer, as a Prometheus HTTP latency histogram does); the check's ``min_requests`` counts those
@@ -90,25 +93,34 @@ class RequestCounts:
     Attributes:
         requests: answered requests (every status class).
         server_errors: those answered 5xx.
-        latency_counts: requests that reached the model (not the 4xx answers) per bucket of
+        latency_counts: requests that reached the model (not the other 4xx answers) per bucket of
             ``LATENCY_BUCKETS`` plus the overflow bucket (not cumulative).
+        model_errors: those the model raised on (answered 400, as MLflow does: ``ModelFailedError``).
     """
 
     requests: int = 0
     server_errors: int = 0
     latency_counts: tuple[int, ...] = field(default=(0,) * (len(LATENCY_BUCKETS) + 1))
+    model_errors: int = 0
 
     @classmethod
     def of(cls, snap: MetricsSnapshot) -> RequestCounts:
         """A scoring app's cumulative counts, from its metrics' snapshot."""
-        return cls(snap.requests, snap.status["5xx"], snap.model_latency_counts)
+        return cls(snap.requests, snap.status["5xx"], snap.model_latency_counts, snap.model_errors)
+
+    @property
+    def failures(self) -> int:
+        """The requests the error-rate check counts as failed: 5xx answers and the model's own errors."""
+        return self.server_errors + self.model_errors
 
     def minus(self, earlier: RequestCounts) -> RequestCounts:
         """What came after ``earlier``; everything when the counters went backwards (they were reset)."""
-        if self.requests < earlier.requests or self.server_errors < earlier.server_errors:
+        if (self.requests < earlier.requests or self.server_errors < earlier.server_errors
+                or self.model_errors < earlier.model_errors):
             return self
         return RequestCounts(self.requests - earlier.requests, self.server_errors - earlier.server_errors,
-                             tuple(a - b for a, b in zip(self.latency_counts, earlier.latency_counts, strict=True)))
+                             tuple(a - b for a, b in zip(self.latency_counts, earlier.latency_counts, strict=True)),
+                             self.model_errors - earlier.model_errors)
 
 
 class RequestWindow:
@@ -147,7 +159,7 @@ def evaluate(policy: HealthPolicy, counts: RequestCounts, firing: bool, check: s
     threshold = policy.threshold(check)
     if threshold is None or _judged(counts, check) < max(1, policy.min_requests):
         return None, None
-    observed = (counts.server_errors / counts.requests if check == "error_rate"
+    observed = (counts.failures / counts.requests if check == "error_rate"
                 else latency_quantile(counts.latency_counts, 0.99))
     if observed is None:
         return None, None
@@ -197,7 +209,8 @@ def _health_signal(name: str, ref: str, check: str, status: str, observed: float
                    policy: HealthPolicy, now: float) -> Signal:
     threshold = policy.threshold(check) or 0.0
     if check == "error_rate":
-        what = f"{observed:.1%} of requests to model {name} ({ref}) failed with a server error"
+        what = (f"{observed:.1%} of requests to model {name} ({ref}) failed ({counts.server_errors} server "
+                f"error{'s' * (counts.server_errors != 1)}, {counts.model_errors} raised by the model)")
         limit = f"{threshold:.1%}"
         severity = Severity.CRITICAL if observed >= min(1.0, 2 * threshold) else Severity.ERROR
     else:
@@ -212,9 +225,11 @@ def _health_signal(name: str, ref: str, check: str, status: str, observed: float
         labels={"model": name, "ref": ref, "check": check}, severity=severity,
         text=text, status=status,
         values={"observed": observed, "threshold": threshold, "requests": float(counts.requests),
-                "server_errors": float(counts.server_errors), "window_s": policy.window_s},
+                "server_errors": float(counts.server_errors), "model_errors": float(counts.model_errors),
+                "window_s": policy.window_s},
         evidence={"check": check, "observed": observed, "threshold": threshold, "window_s": policy.window_s,
                   "requests": counts.requests, "server_errors": counts.server_errors,
+                  "model_errors": counts.model_errors,
                   "latency_p99_s": latency_quantile(counts.latency_counts, 0.99),
                   "resolve_below": threshold * policy.resolve_ratio, "model_uri": model_uri_for(name, ref),
                   "policy": asdict(policy)},
@@ -285,7 +300,8 @@ class HealthMonitor:
                         del was[key]
                 checks[check] = {"observed": observed, "threshold": policy.threshold(check), "firing": key in was}
             states.append({"model": name, "ref": ref, "window_s": policy.window_s, "requests": counts.requests,
-                           "server_errors": counts.server_errors, "checks": checks})
+                           "server_errors": counts.server_errors, "model_errors": counts.model_errors,
+                           "checks": checks})
         if self.every_deployment and emit:
             signals += [_closed(fired, now, UNTRACKED, "the server no longer counts its requests (no worker has "
                                 "it loaded; or nothing scored it since the server started)")

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from opsloop import __version__
 from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError, OpsloopError
 from opsloop.mlops.serving.batching import MicroBatcher
-from opsloop.mlops.serving.loading import LoadedModel
+from opsloop.mlops.serving.loading import LoadedModel, ModelFailedError
 from opsloop.mlops.serving.metrics import ServingMetrics
 from opsloop.mlops.serving.payload import ModelInput, predictions_to_json
 from opsloop.mlops.serving.traffic import ModelSlots
@@ -64,6 +64,8 @@ def _to_http(exc: Exception) -> _HttpError:
         return exc
     if isinstance(exc, LimitExceededError):
         return _HttpError(413, "BAD_REQUEST", exc.message, "payload_too_large", exc.field)
+    if isinstance(exc, ModelFailedError):  # 400 as MLflow answers it, but the model's failure, not the caller's
+        return _HttpError(400, "BAD_REQUEST", exc.message, "model_error", exc.field)
     if isinstance(exc, InvalidInputError):
         return _HttpError(400, "BAD_REQUEST", exc.message, "bad_request", exc.field)
     if isinstance(exc, NotFoundError):

@@ -18,12 +18,20 @@ from opsloop.mlops.serving.mlmodel import MLmodel, ModelSignature, read_mlmodel
 from opsloop.mlops.serving.payload import ModelInput, decode_body
 from opsloop.mlops.serving.uris import ModelResolver, resolve_model_uri
 
-__all__ = ["LoadedModel", "load_model"]
+__all__ = ["LoadedModel", "ModelFailedError", "load_model"]
 
 log = logging.getLogger(__name__)
 
 # Models fitted on DataFrames warn when given an ndarray; the fast path does that on purpose.
 warnings.filterwarnings("ignore", message="X does not have valid feature names")
+
+
+class ModelFailedError(InvalidInputError):
+    """The model itself raised on an input its signature's checks let through.
+
+    Answered 400 as MLflow's scoring server does (the model "rejected the input"), but counted apart from
+    bad input: a model that crashes on every request is a failing service, not a run of bad requests.
+    """
 
 
 @dataclass(slots=True)
@@ -58,7 +66,7 @@ class LoadedModel:
         return decode_body(body, content_type, self.signature, fast=self.fast_path)
 
     def predict(self, data: ModelInput) -> Any:
-        """Score a parsed input; a model's own ``ValueError``/``TypeError`` becomes ``InvalidInputError``."""
+        """Score a parsed input; whatever the model raises becomes ``ModelFailedError`` (an ``InvalidInputError``)."""
         if data.matrix is not None and not self.fast_path:
             data = ModelInput(frame=self.matrix_to_frame(data.matrix), params=data.params)
         x = data.matrix if data.matrix is not None else data.frame if data.frame is not None else data.tensor
@@ -104,8 +112,8 @@ class LoadedModel:
                 "fast_path": self.fast_path, "signature": self.signature.to_dict()}
 
 
-def _rejected(exc: Exception, field: str) -> InvalidInputError:
-    return InvalidInputError(f"the model rejected the input: {exc}", field=field)
+def _rejected(exc: Exception, field: str) -> ModelFailedError:
+    return ModelFailedError(f"the model rejected the input: {exc}", field=field)
 
 
 def _sklearn_config(**kw: Any) -> Any:

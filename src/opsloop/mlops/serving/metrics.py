@@ -19,7 +19,9 @@ __all__ = ["LATENCY_BUCKETS", "PREDICTION_BUCKETS", "MetricsSnapshot", "MetricsT
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 PREDICTION_BUCKETS = (-1.0, 0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 2.0, 5.0, 10.0, 100.0, 1000.0)
 STATUS_CLASSES = ("2xx", "4xx", "5xx")
-ERROR_KINDS = ("bad_request", "not_found", "payload_too_large", "unsupported_media_type", "internal")
+# model_error: the model raised on an input that passed the signature's checks (a 400, as MLflow answers it)
+ERROR_KINDS = ("bad_request", "not_found", "payload_too_large", "unsupported_media_type", "internal", "model_error")
+MODEL_ERROR = "model_error"
 VARIANTS = ("champion", "challenger")
 
 
@@ -64,12 +66,14 @@ class MetricsSnapshot:
 
     Attributes:
         status: finished ``/invocations`` requests by status class (``2xx``, ``4xx``, ``5xx``).
-        error_kinds: failed requests by kind (``bad_request``, ``internal``...).
+        error_kinds: failed requests by kind (``bad_request``, ``internal``...; ``model_error``: the model
+            raised, answered 400 as MLflow does, among the ``4xx``).
         latency_counts: requests per latency bucket (not cumulative); the last one is over
             ``LATENCY_BUCKETS[-1]`` seconds. Every answer, as the Prometheus histogram of ``/metrics``.
         latency_sum: total seconds spent on those requests.
-        client_error_latency_counts: the 4xx answers among ``latency_counts`` (a client's error is
-            answered before the model is asked: bad input, an unknown route, a body too large).
+        client_error_latency_counts: the 4xx answers among ``latency_counts`` that never reached the model (a
+            client's error is answered before the model is asked: bad input, an unknown route, a body too
+            large); a ``model_error`` did reach it, so its latency is the model's.
     """
 
     status: dict[str, int]
@@ -83,8 +87,14 @@ class MetricsSnapshot:
         return sum(self.status.values())
 
     @property
+    def model_errors(self) -> int:
+        """Requests the model raised on (answered 400, counted among the ``4xx``)."""
+        return self.error_kinds.get(MODEL_ERROR, 0)
+
+    @property
     def model_latency_counts(self) -> tuple[int, ...]:
-        """``latency_counts`` of the requests that reached the model (2xx and 5xx answers, not 4xx)."""
+        """``latency_counts`` of the requests that reached the model (2xx, 5xx and model errors; not the other
+        4xx answers)."""
         return tuple(a - c for a, c in zip(self.latency_counts, self.client_error_latency_counts, strict=True))
 
     @property
@@ -133,7 +143,7 @@ class ServingMetrics:
         nb = len(LATENCY_BUCKETS)
         bucket = int(np.searchsorted(self._lat, seconds))
         row[lay.latency + bucket] += 1
-        if 400 <= status < 500:
+        if 400 <= status < 500 and error != MODEL_ERROR:
             row[lay.client_latency + bucket] += 1
         row[lay.latency + nb + 1] += seconds
         row[lay.latency + nb + 2] += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import re
+import shlex
 import time
 from collections.abc import Callable
 from typing import Any
@@ -325,7 +326,19 @@ _FINAL_RUN_STATES = ("succeeded", "failed", "gate_failed")
 def _run_row(r: dict[str, Any]) -> dict[str, Any]:
     return {"id": r["id"], "runbook": r["runbook"], "incident": r["incident_id"], "trigger": r["trigger"],
             "state": r["state"], "exit": "" if r["exit_code"] is None else r["exit_code"],
-            "candidate": r["candidate_version"] or "", "created": _when(r["created_at"]), "error": r["error"][:80]}
+            "candidate": r["candidate_version"] or "", "created": _when(r["created_at"]),
+            "error": (r["error"] or _gate_failure(r))[:80]}
+
+
+def _gate_failure(run: dict[str, Any]) -> str:
+    """Why a ``gate_failed`` run's candidate was refused (its error is empty: nothing went wrong): the
+    rules it failed, from its gate's verdict."""
+    validation = run.get("validation")
+    if run.get("state") != "gate_failed" or not isinstance(validation, dict):
+        return ""
+    failed = [str(r.get("rule")) + ("" if r.get("status") == "failed" else f" ({r.get('status')})")
+              for r in validation.get("rules") or [] if r.get("status") not in ("passed", "skipped")]
+    return "gate failed: " + ("; ".join(failed) if failed else "the candidate was not promoted")
 
 
 @incidents.command("runbook")
@@ -356,6 +369,10 @@ def runbook(ctx: click.Context, incident_id: int, name: str, wait: bool, timeout
             _echo(run["output"].rstrip())
         if run["error"]:
             _echo(f"error: {run['error']}", err=True)
+    if wait and run["state"] not in _FINAL_RUN_STATES:
+        _echo(f"run #{run['id']} is still {run['state']} after {timeout:g} s (it goes on on the server); "
+              f"follow it with: opsloop incidents runs {incident_id} --runbook {shlex.quote(run['runbook'])}",
+              err=True)
     if wait and run["state"] != "succeeded":
         raise SystemExit(1)
 

@@ -51,6 +51,11 @@ _LEVEL_LED = re.compile(
     re.DOTALL,
 )
 _AUTO = (("syslog", _SYSLOG), ("time-led", _TIME_LED), ("level-led", _LEVEL_LED))
+# The CRI log format of Kubernetes nodes (/var/log/pods/…, tailed without a cri stage): time, stream, a full
+# (F) or partial (P) line tag, then the container's own line, whose header is then read as any line's.
+_CRI = re.compile(
+    r"(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})) (?P<stream>stdout|stderr) (?P<tag>[FP]) "
+)
 # What a level-led line must contain: a level word between white space. Most lines have none, and this
 # search is cheaper than the layout's own pattern (which tries each of the first words as a header).
 _LEVEL_WORD = re.compile(rf"\s(?:{_LEVEL_WORDS})\s")
@@ -162,7 +167,13 @@ class HeaderParser:
     def parse(self, line: str) -> LogRecord:
         """The record of one line (never fails; unknown layouts keep the whole line)."""
         line = line.rstrip("\r\n")
+        cri = _CRI.match(line) if line[:1].isdigit() else None
+        if cri is not None:  # the stream and tag were part of every message ("stdout F GET /health")
+            line = line[cri.end() :]
         record = self._split(line)
+        if cri is not None:
+            record = replace(record, time=record.time or cri["time"], fields={**cri.groupdict(), **record.fields},
+                             layout=f"cri+{record.layout}")
         if not record.level:
             level = _field_level(line)
             if level:

@@ -3,6 +3,7 @@ points, never the whole of it; delivery still uses it whole, and a URL sent back
 
 from __future__ import annotations
 
+import pytest
 from tests.aiops.incidents.test_incident_notifications import AM, Receiver, wait
 from tests.aiops.ingestion._helpers import API, alert, am_payload
 from tests.conftest import free_port
@@ -49,3 +50,12 @@ def test_a_url_sent_back_masked_keeps_its_value_and_delivery_uses_it(client) -> 
         assert client.app.state.aiops.router.targets[0].url == url
     finally:
         rx.close()
+
+
+@pytest.mark.parametrize("url", ["http://", "http://exa mple.com/hook", "http://[::1/hook", "http://h:99999/hook",
+                                 "https://:8080/hook", "http://h:0/hook"])
+def test_a_url_no_notification_could_be_posted_to_is_refused(client, url: str) -> None:  # noqa: ANN001
+    for path in ("/notifications/targets", "/aiops/config/notification_targets"):
+        r = client.put(API + path, json=[{"name": "x", "url": url}])
+        assert r.status_code == 400 and r.json()["field"] == "url", r.text
+    assert client.get(API + "/notifications/targets").json()["targets"] == []

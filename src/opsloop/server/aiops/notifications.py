@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -157,12 +158,28 @@ def _refuse_misread_targets(key: str, value: list[Any]) -> None:
     for i, item in enumerate(value if key == "notification_targets" else ()):
         if isinstance(item, dict) and item.get("events") == []:
             raise InvalidInputError(f"{key}[{i}]: events is empty (leave it out for every event)", field="events")
+        if isinstance(item, dict) and isinstance(item.get("url"), str) and not _deliverable(item["url"]):
+            raise InvalidInputError(f"{key}[{i}]: url is not an http(s) URL with a host (and a port from 1 to "
+                                    "65535) that a notification could be posted to", field="url")
         word = item.get("min_severity") if isinstance(item, dict) else None
         if word is None or (isinstance(word, int) and 1 <= word <= 4):
             continue
         if not isinstance(word, str) or word.strip().lower() not in SEVERITY_ALIASES:
             raise InvalidInputError(f"{key}[{i}]: min_severity {word!r} is not a severity (expected info, warning, "
                                     "error or critical)", field="min_severity")
+
+
+def _deliverable(url: str) -> bool:
+    """Whether ``url`` names a place to post to: an http(s) URL with a host, a valid port and no spaces
+    (else every notification to it would be a dead letter, found only once an incident needed it)."""
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
 
 
 async def _put(request: Request, key: str, value: list[Any]) -> Any:

@@ -30,3 +30,15 @@ def test_a_latin1_line_is_kept_and_mined(tmp_path: Path) -> None:
     with aiops_client(tmp_path) as client:
         body = client.get(API + "/logs/templates", params={"service": "caisse"}).json()
         assert body["total"] == 2
+
+
+def test_a_json_push_with_a_latin1_line_keeps_every_line(tmp_path: Path) -> None:
+    ns = str(time.time_ns())
+    body = ('{"streams": [{"stream": {"service_name": "caisse"}, "values": [["' + ns + '", "ticket 4 annul\xe9"], ["'
+            + ns + '", "ticket 5 ok"]]}]}').encode("latin-1")
+    with aiops_client(tmp_path) as client:
+        r = client.post("/loki/api/v1/push", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 204, r.text
+        assert sorted(s["text"] for s in signals(client, kind="log")) == ["ticket 4 annul\ufffd", "ticket 5 ok"]
+        bad = client.post("/loki/api/v1/push", content=b'{"streams": [', headers={"content-type": "application/json"})
+        assert bad.status_code == 400 and bad.json()["field"] == "body"  # still malformed JSON

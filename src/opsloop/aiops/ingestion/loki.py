@@ -74,7 +74,15 @@ def _entry(out: Decoded, limits: Limits, labels: dict[str, str], t: float, line:
 
 
 def decode_loki_json(body: bytes, limits: Limits, now: float) -> Decoded:
-    payload = load_json(body)
+    try:
+        payload = load_json(body)
+    except InvalidInputError:
+        # a sender that copies a file's bytes into the JSON (a Latin-1 log): Loki reads such a body with the
+        # bad bytes as U+FFFD, where refusing it lost every line of the push
+        readable = body.decode("utf-8", errors="replace").encode()
+        if readable == body:
+            raise
+        payload = load_json(readable)
     if not isinstance(payload, dict) or not isinstance(payload.get("streams"), list):
         raise InvalidInputError("expected an object with a 'streams' list", field="streams")
     out = Decoded()

@@ -124,3 +124,22 @@ def test_http_resolver_at_a_url_that_is_a_web_page_says_so(web_page_url: str, tm
 
     with pytest.raises(StorageError, match="does not answer as a model registry"):
         HttpModelResolver(web_page_url, cache_dir=tmp_path)("models:/churn@champion")
+
+
+def test_half_filled_downloads_of_killed_processes_are_removed_once_a_day_old(registry_server: Server, champion: str,
+                                                                             tmp_path: Path) -> None:
+    import os
+    import time
+
+    cache = tmp_path / "cache"
+    dead, alive = cache / ".download-k1l2m3n4", cache / ".download-a1b2c3d4"  # as tempfile.mkdtemp names them
+    for folder in (dead, alive):
+        (folder / "sub").mkdir(parents=True)
+        (folder / "sub" / "model.skops").write_bytes(b"part of a model")
+    old = time.time() - 2 * 86400
+    os.utime(dead, (old, old))
+
+    folder = HttpModelResolver(registry_server.url, cache_dir=cache)(f"models:/{champion}@champion")
+    assert (folder / "MLmodel").is_file()
+    assert not dead.exists()
+    assert alive.exists()  # maybe another process' download in progress

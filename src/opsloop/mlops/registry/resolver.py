@@ -12,7 +12,9 @@ directory once an alias has moved.
   local artifact folder it returns the stored directory itself, without copying.
 
 Downloads are cached per storage location (a logged model's or run's artifact folder never changes
-content once registered), so re-resolving an alias that did not move costs two small requests.
+content once registered), so re-resolving an alias that did not move costs two small requests. A download is
+filled in a ``.download-*`` folder and renamed into place; those a killed process left are removed by the next
+download into the cache once a day old.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import os
 import posixpath
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,12 +43,14 @@ from opsloop.errors import (
 )
 from opsloop.mlops.registry.uris import parse_model_uri, run_model_query
 from opsloop.storage.artifacts import ArtifactStore, LocalArtifactStore, safe_path
+from opsloop.storage.artifacts.base import STALE_UPLOAD_AGE_S
 
 __all__ = ["HttpModelResolver", "LocalModelResolver", "artifact_store_key", "default_cache_dir"]
 
 _SCHEME = "mlflow-artifacts:"
 _API = "/api/2.0/mlflow"
 _PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+_DOWNLOAD_PREFIX = ".download-"
 
 
 def default_cache_dir() -> Path:
@@ -61,13 +66,27 @@ def artifact_store_key(uri: str) -> str:
     return safe_path(parsed.path.lstrip("/"))
 
 
+def _remove_stale_downloads(cache_dir: Path) -> None:
+    """Remove the half-filled download folders of processes killed while downloading (a model can be GBs), once
+    a day untouched: a younger one may be another process' download in progress."""
+    cutoff = time.time() - STALE_UPLOAD_AGE_S
+    for entry in os.scandir(cache_dir):
+        if entry.name.startswith(_DOWNLOAD_PREFIX) and entry.is_dir(follow_symlinks=False):
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    shutil.rmtree(entry.path)
+            except OSError:  # renamed into place or removed by another process meanwhile
+                continue
+
+
 def _cached(cache_dir: Path, artifact_uri: str, fill: Any) -> Path:
     """The cache folder of ``artifact_uri``, filled once by ``fill(tmp_dir)`` and renamed into place."""
     final = cache_dir / hashlib.sha256(artifact_uri.encode()).hexdigest()[:32]
     if final.is_dir():
         return final
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=cache_dir))
+    _remove_stale_downloads(cache_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=_DOWNLOAD_PREFIX, dir=cache_dir))
     try:
         fill(tmp)
         if not any(tmp.iterdir()):

@@ -150,6 +150,7 @@ def _action(name: str, doc: str) -> None:
 
 
 _action("ack", "Acknowledge an incident.")
+_action("unack", "Take back an acknowledgement (the incident is triggered again).")
 _action("resolve", "Resolve an incident (-m gives the resolution note).")
 _action("reopen", "Reopen a resolved incident.")
 

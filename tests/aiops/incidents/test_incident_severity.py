@@ -48,3 +48,13 @@ def test_the_cli_sets_the_severity_and_says_what_is_wrong_without_a_traceback(se
     assert json.loads(run(server.url, "severity", str(inc["id"]), "p1", "--json").stdout)[0]["severity"] == "critical"
     bad = run(server.url, "severity", str(inc["id"]), "urgentish")
     assert bad.returncode == 1 and "severity" in bad.stderr and "Traceback" not in bad.stderr, bad
+
+
+def test_the_cli_takes_back_an_acknowledgement(server) -> None:  # noqa: ANN001
+    httpx.post(server.url + AM, json=am_payload([alert("Down", "db")])).raise_for_status()
+    [inc] = httpx.get(server.url + API + "/incidents").json()["incidents"]
+    assert run(server.url, "ack", str(inc["id"])).returncode == 0
+    out = run(server.url, "unack", str(inc["id"]), "--actor", "ann")
+    assert out.returncode == 0 and out.stdout.startswith(f"#{inc['id']} triggered"), out
+    again = run(server.url, "unack", str(inc["id"]))
+    assert again.returncode == 1 and "cannot unack" in again.stderr and "Traceback" not in again.stderr, again

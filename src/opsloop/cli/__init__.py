@@ -92,6 +92,7 @@ _OPTIONAL: list[tuple[str, list[str]]] = [
     ("opsloop.cli.models", ["models"]),
     ("opsloop.cli.incidents", ["incidents"]),
     ("opsloop.cli.mlflow_import", ["import_mlflow"]),
+    ("opsloop.cli.tuning", ["tune"]),
 ]
 
 

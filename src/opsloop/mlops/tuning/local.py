@@ -1,0 +1,100 @@
+"""Trials in this process with Optuna (TPE or random search, median pruning), side by side in threads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from opsloop.mlops.tuning.space import Choice, FloatRange, IntRange, Parameter
+from opsloop.mlops.tuning.trial import Trial, finite
+
+if TYPE_CHECKING:
+    import optuna
+
+    from opsloop.mlops.tuning.recording import TrialRecorder
+    from opsloop.mlops.tuning.study import TuningOptions
+    from opsloop.sdk import Run
+
+__all__ = ["LocalTrial", "run_local"]
+
+
+class LocalTrial(Trial):
+    """A trial run in this process: reports go to Optuna's pruner and into the trial's run."""
+
+    def __init__(self, optuna_trial: optuna.Trial, run: Run, recorder: TrialRecorder, params: dict[str, Any],
+                 metric: str) -> None:
+        super().__init__(params, metric)
+        self.number = optuna_trial.number
+        self.run = run
+        self.value_in_run = False  # set by an objective whose program logged the final value itself
+        self._optuna_trial, self._recorder = optuna_trial, recorder
+
+    def _report(self, value: float, step: int) -> None:
+        self._recorder.log(self.number, {self.metric: value}, step, reported=True)
+        self.judge(value, step)
+
+    def judge(self, value: float, step: int) -> None:
+        """Hand a value already in the run to the pruner; raises ``optuna.TrialPruned`` to stop the trial."""
+        import optuna
+
+        self._optuna_trial.report(value, step)
+        if self._optuna_trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at step {step}: {self.metric}={value:g} is worse than the median")
+
+    def _log(self, metrics: dict[str, float], step: int | None) -> None:
+        self._recorder.log(self.number, metrics, step)
+
+
+def _suggest(trial: optuna.Trial, name: str, param: Parameter) -> Any:
+    if isinstance(param, FloatRange):
+        return trial.suggest_float(name, param.low, param.high, log=param.log, step=param.step)
+    if isinstance(param, IntRange):
+        return trial.suggest_int(name, param.low, param.high, log=param.log, step=param.step)
+    assert isinstance(param, Choice)
+    return trial.suggest_categorical(name, param.choices)
+
+
+def sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+def run_local(objective: Callable[[Trial], float], recorder: TrialRecorder, options: TuningOptions) -> None:
+    """Run ``options.n_trials`` trials; a failing trial is recorded and the search goes on."""
+    import optuna
+
+    space, metric = recorder.space, recorder.result.metric
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=options.pruning_startup_trials, n_warmup_steps=1)
+              if options.pruning else optuna.pruners.NopPruner())
+    study = optuna.create_study(direction=options.direction, sampler=sampler(options.sampler, options.seed),
+                                pruner=pruner)
+
+    def one_trial(optuna_trial: optuna.Trial) -> float:
+        params = {name: _suggest(optuna_trial, name, param) for name, param in space.searched.items()}
+        run = recorder.start(optuna_trial.number, params, number=optuna_trial.number)
+        trial = LocalTrial(optuna_trial, run, recorder, {**space.fixed, **params}, metric)
+        try:
+            value = finite(objective(trial), f"the objective's return value ({metric})")
+        except optuna.TrialPruned:
+            recorder.finish(optuna_trial.number, "pruned")
+            raise
+        except Exception as exc:
+            recorder.finish(optuna_trial.number, "failed", error=_described(exc))
+            raise
+        except BaseException as exc:  # Ctrl-C: the trial's run ends KILLED and the session stops
+            recorder.finish(optuna_trial.number, "killed", error=_described(exc))
+            raise
+        recorder.finish(optuna_trial.number, "complete", value=value, in_run=trial.value_in_run)
+        return value
+
+    study.optimize(one_trial, n_trials=options.n_trials, timeout=options.timeout_s, n_jobs=options.concurrency,
+                   catch=(Exception,))
+
+
+def _described(error: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(error)).strip()

@@ -1,0 +1,115 @@
+"""``opsloop tune SPEC``: a training script that logs with the unmodified mlflow client, run once per trial."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+from tests.conftest import OPSLOOP_BIN
+
+from opsloop.mlops.tuning import tune
+from opsloop.mlops.tuning.program import program_objective
+
+TRAIN = """
+import argparse, sys, time
+import mlflow
+parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float)
+parser.add_argument("--depth", type=int)
+parser.add_argument("--epochs", type=int)
+parser.add_argument("--pause", type=float, default=0.0)
+args = parser.parse_args()
+if args.depth == 13:
+    print("depth 13 is unlucky", file=sys.stderr)
+    sys.exit(3)
+with mlflow.start_run():
+    mlflow.log_param("lr", args.lr)
+    for epoch in range(args.epochs):
+        loss = abs(args.lr - 0.05) * 10 + args.depth * 0.01 + 1 / (epoch + 1)
+        mlflow.log_metric("val_loss", loss, step=epoch)
+        time.sleep(args.pause)
+"""
+
+
+def _spec(folder: Path, **overrides: Any) -> Path:
+    (folder / "train.py").write_text(TRAIN)
+    spec = {"program": f"{sys.executable} train.py", "metric": "val_loss", "n_trials": 4, "seed": 4,
+            "experiment": "sweep", "parameters": {"lr": {"low": 0.001, "high": 0.1, "log": True},
+                                                  "depth": {"low": 2, "high": 8}, "epochs": {"value": 3}}}
+    spec.update(overrides)
+    path = folder / "sweep.yaml"
+    path.write_text(json.dumps(spec))  # JSON is YAML
+    return path
+
+
+def _tune(url: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([OPSLOOP_BIN, "--url", url, "tune", *args], capture_output=True, text=True, timeout=300,
+                          cwd=cwd)
+
+
+def test_the_program_logs_into_each_trial_run_and_the_best_is_reported(module_server: Any, tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    done = _tune(module_server.url, str(spec), "--json", "--concurrency", "2", cwd=Path("/"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    trials = report["trials"]
+    assert [t["state"] for t in trials] == ["complete"] * 4
+    assert report["best"]["value"] == min(t["val_loss"] for t in trials)
+
+    client = MlflowClient(module_server.url)
+    for trial in trials:
+        run = client.get_run(trial["run"])
+        assert run.info.status == "FINISHED" and run.data.tags["mlflow.parentRunId"] == report["parent_run_id"]
+        assert run.data.metrics["val_loss"] == trial["val_loss"]
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [0, 1, 2]  # nothing added
+        assert float(run.data.params["lr"]) == trial["lr"] and run.data.params["epochs"] == "3"
+        assert [a.path for a in client.list_artifacts(run.info.run_id, "tuning")] == ["tuning/output.log"]
+
+
+def test_a_failing_program_is_a_failed_trial_with_its_output(module_server: Any, tmp_path: Path) -> None:
+    spec = _spec(tmp_path, n_trials=2, parameters={"lr": {"value": 0.01}, "depth": [13], "epochs": {"value": 1}})
+    done = _tune(module_server.url, str(spec))
+    assert done.returncode == 1
+    assert "no trial of 2 completed" in done.stderr and "depth 13 is unlucky" in done.stderr
+    assert "exited with code 3" in done.stderr
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"n_trial": 3}, "unknown key 'n_trial'"),
+    ({"program": "no-such-trainer --fast"}, "program: 'no-such-trainer' is not a program"),
+    ({"parameters": {"lr": {"low": 0.1, "high": 0.01}}}, "parameters.lr.low: low (0.1) is above high"),
+    ({"direction": "down"}, "direction: direction must be minimize or maximize"),
+])
+def test_a_wrong_spec_is_one_line_and_exit_2(module_server: Any, tmp_path: Path, overrides: dict[str, Any],
+                                              message: str) -> None:
+    done = _tune(module_server.url, str(_spec(tmp_path, **overrides)))
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_without_a_server_it_says_so(tmp_path: Path) -> None:
+    done = subprocess.run([OPSLOOP_BIN, "tune", str(_spec(tmp_path))], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert done.returncode == 2 and "give the server with --url" in done.stderr
+
+
+def test_programs_worse_than_the_median_are_stopped_early(module_server: Any, tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(TRAIN)
+    objective = program_objective([sys.executable, "train.py"], tracking_uri=module_server.url, poll_s=0.2,
+                                  cwd=str(tmp_path))
+    result = tune(objective, {"lr": {"low": 0.001, "high": 0.1, "log": True}, "depth": {"value": 2},
+                              "epochs": {"value": 12}, "pause": {"value": 0.3}},
+                  metric="val_loss", n_trials=8, seed=1, sampler="random", pruning=True, url=module_server.url,
+                  experiment="sweep-pruning")
+    pruned = [t for t in result.trials if t.state == "pruned"]
+    assert pruned, [(t.state, t.params["lr"]) for t in result.trials]
+    client = MlflowClient(module_server.url)
+    for trial in pruned:
+        steps = [m.step for m in client.get_metric_history(trial.run_id, "val_loss")]
+        assert max(steps) < 11  # the program was stopped before its last epoch
+        assert client.get_run(trial.run_id).data.tags["opsloop.tuning.state"] == "pruned"

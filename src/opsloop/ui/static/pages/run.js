@@ -3,7 +3,7 @@
 import { ApiError, kv, mlflow } from '../api.js';
 import { badge, clear, emptyState, errorBox, fmtBytes, fmtDuration, fmtNum, fmtTime, foldedText, h, kvTable, loading, section, setTitle } from '../dom.js';
 import { renderMetricCharts } from '../metric_charts.js';
-import { href } from '../router.js';
+import { go, href } from '../router.js';
 
 const IMAGE = /\.(png|jpe?g|gif|svg|webp|bmp)$/i;
 const TABLE = /\.(csv|tsv)$/i;
@@ -33,6 +33,7 @@ export async function render(root, ctx) {
   const statusHost = h('span', { id: 'run-status' }, badge(info.status));
   const metricsHost = h('div', {}, metricsTable(metrics));
   const artifactsHost = h('div', {}, loading('Listing artifacts…'));
+  const childrenHost = h('div', { id: 'child-runs-host' });
   const expName = h('span', { text: info.experiment_id, 'data-exp-name': '' });
   mlflow.searchExperiments().then((r) => {
     const e = (r.experiments || []).find((x) => x.experiment_id === info.experiment_id);
@@ -48,6 +49,7 @@ export async function render(root, ctx) {
     h('div', { class: 'grid2' },
       section('Overview', overview(info, tags, expName)),
       section('Parameters', kvTable(Object.entries(params).sort().map(([k, v]) => [k, foldedText(v)]), null, 'No parameters logged.'))),
+    childrenHost,
     section('Metrics', metricsHost),
     section('Metric charts', chartsHost),
     section('Artifacts', artifactsHost),
@@ -58,6 +60,59 @@ export async function render(root, ctx) {
   renderMetricCharts(chartsHost, [run], metricKeys(metrics), ctx.query);
   if (info.status === 'RUNNING') follow(run, ctx, { root, statusHost, metricsHost, chartsHost });
   artifactBrowser(artifactsHost, runId, ctx);
+  childRuns(childrenHost, info, tags, ctx);
+}
+
+const CHILD_LIMIT = 1000;
+const CHILD_METRICS = 4;
+
+/**
+ * The runs nested under this one (a hyperparameter search's trials, or any parent's children), best
+ * first when the run says which metric was tuned (opsloop.tuning.metric), with the params that vary.
+ * Shown only when there are children.
+ */
+async function childRuns(host, info, tags, ctx) {
+  const tuned = tags['opsloop.tuning.metric'];
+  const ascending = tags['opsloop.tuning.direction'] !== 'maximize';
+  let found;
+  try {
+    found = await mlflow.searchRuns({
+      experiment_ids: [info.experiment_id], max_results: CHILD_LIMIT,
+      filter: `tags.mlflow.parentRunId = '${info.run_id}'`,
+      order_by: tuned ? [`metrics.\`${tuned.replace(/`/g, '')}\` ${ascending ? 'ASC' : 'DESC'}`] : ['attributes.start_time ASC'],
+    });
+  } catch (err) {
+    if (ctx.alive()) clear(host, section('Child runs', errorBox(err, 'Listing the child runs')));
+    return;
+  }
+  const runs = found.runs || [];
+  if (!ctx.alive() || !runs.length) return;
+  const params = runs.map((r) => kv(r.data.params));
+  const latest = runs.map((r) => Object.fromEntries((r.data.metrics || []).map((m) => [m.key, m.value])));
+  const varying = [...new Set(params.flatMap(Object.keys))].sort()
+    .filter((k) => new Set(params.map((p) => p[k])).size > 1);
+  const keys = [...new Set(latest.flatMap(Object.keys))].sort();
+  const metricCols = (tuned && keys.includes(tuned) ? [tuned, ...keys.filter((k) => k !== tuned)] : keys).slice(0, CHILD_METRICS);
+  const states = runs.map((r) => kv(r.data.tags)['opsloop.tuning.state']);
+  const showState = states.some(Boolean);
+  const head = ['Run', 'Status', ...(showState ? ['Trial'] : []), ...metricCols, ...varying];
+  const rows = runs.map((r, i) => h('tr', {},
+    h('th', { scope: 'row' }, h('a', { class: 'child-link', href: href(`/runs/${r.info.run_id}`), text: r.info.run_name || r.info.run_id })),
+    h('td', {}, badge(r.info.status)),
+    ...(showState ? [h('td', { text: states[i] || '' })] : []),
+    ...metricCols.map((k) => h('td', { class: 'num', text: k in latest[i] ? fmtNum(latest[i][k]) : '' })),
+    ...varying.map((k) => h('td', {}, foldedText(params[i][k] ?? '', 200)))));
+  const best = runs.slice(0, 10).map((r) => r.info.run_id);
+  const compare = h('button', { type: 'button', id: 'compare-children', text: tuned ? `Compare the best ${best.length}` : `Compare the first ${best.length}` });
+  compare.disabled = best.length < 2;
+  compare.addEventListener('click', () => go('/compare', { runs: best }));
+  const summary = `${runs.length}${runs.length === CHILD_LIMIT ? '+' : ''} child run${runs.length === 1 ? '' : 's'}` +
+    (tuned ? `, best ${ascending ? 'lowest' : 'highest'} ${tuned} first` : ', oldest first');
+  clear(host, section('Child runs',
+    h('p', { class: 'muted', id: 'child-runs-summary', text: summary }), compare,
+    h('div', { class: 'table-wrap' }, h('table', { id: 'child-runs' },
+      h('thead', {}, h('tr', {}, head.map((t) => h('th', { scope: 'col', text: t })))),
+      h('tbody', {}, rows)))));
 }
 
 const metricKeys = (metrics) => [...new Set(metrics.map((m) => m.key))].sort();

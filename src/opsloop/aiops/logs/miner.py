@@ -304,8 +304,8 @@ class LogMiner:
             return None
         message = spread_json(message)
         tid = index.line_cache.get(message)
-        if tid is not None:
-            return self._templates[tid]
+        if tid is not None:  # the line may have made a template merged since: the one it now stands for
+            return self._live(self._templates[tid])
         tokens = self.masker.mask_tokens(message[: self.config.max_line_chars])
         return index.best(tokens, self.config.similarity_threshold)
 

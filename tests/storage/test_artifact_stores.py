@@ -100,6 +100,7 @@ def test_deleting_a_path_that_holds_nothing_is_not_an_error(artifacts: ArtifactS
     artifacts.delete("1/run/artifacts/never-written.txt")
     artifacts.delete("1/run/artifacts/no/such/folder")
     artifacts.delete("9/no-such-run")
+    artifacts.delete("1/run/artifacts/kept.txt/under-a-file")  # was a 500 (NotADirectoryError) on the local store
     assert _read(artifacts, "1/run/artifacts/kept.txt") == b"kept"
     artifacts.delete("1/run/artifacts/kept.txt")
     artifacts.delete("1/run/artifacts/kept.txt")  # twice: a client's retry of a delete that was done

@@ -142,8 +142,11 @@ class LocalArtifactStore(ArtifactStore):
         full = self._full(safe_path(path, allow_empty=False))
         if full.is_dir():
             shutil.rmtree(full)
-        else:
-            full.unlink(missing_ok=True)
+            return
+        try:
+            full.unlink()
+        except (FileNotFoundError, NotADirectoryError):  # nothing there (a part of the path is a file, say)
+            pass
 
 
 def _folder_in_the_way(path: str) -> InvalidInputError:

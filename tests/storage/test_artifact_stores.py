@@ -168,3 +168,14 @@ def test_local_file_where_a_folder_is_or_under_a_file_is_refused_naming_the_path
             _run(store.write(bad, _chunks(b"x")))
     assert _read(store, "1/run/artifacts/sub/b.txt") == b"b" and _read(store, "1/run/artifacts/a.txt") == b"a"
     assert [f.path for f in store.walk("1")] == ["1/run/artifacts/a.txt", "1/run/artifacts/sub/b.txt"]
+
+
+def test_local_name_longer_than_the_file_system_takes_is_refused_naming_the_path(tmp_path) -> None:  # noqa: ANN001
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    long_name = "1/run/artifacts/" + "x" * 300 + ".txt"
+    for action in (lambda: store.write_bytes(long_name, b"x"), lambda: store.open_read(long_name),
+                   lambda: store.delete(long_name), lambda: store.list(long_name), lambda: store.size(long_name)):
+        with pytest.raises(InvalidInputError) as err:  # was an OSError (a 500 naming the server's folders)
+            action()
+        assert err.value.field == "path" and str(tmp_path) not in err.value.message
+    store.write_bytes("1/run/artifacts/" + "é" * 126 + ".t", b"x")  # 254 bytes: within the limit

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from functools import cached_property
 from pathlib import Path
 
 from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError
@@ -51,10 +52,26 @@ class LocalArtifactStore(ArtifactStore):
 
     def _full(self, path: str) -> Path:
         rel = safe_path(path)
+        self._check_name_lengths(rel, path)
         full = (self.root / rel).resolve() if rel else self.root
         if full != self.root and self.root not in full.parents:  # a symlink escaping the root
             raise NotFoundError(f"No artifact at {path!r}", field="path")
         return full
+
+    def _check_name_lengths(self, rel: str, path: str) -> None:
+        """A file or folder name longer than the file system takes (255 bytes on most) is the caller's error,
+        not the server's (it was a 500 showing the server's folders)."""
+        longest = max((len(part.encode("utf-8", "surrogateescape")) for part in rel.split("/")), default=0)
+        if longest > self._name_max:
+            raise InvalidInputError(f"Invalid artifact path: {path[:80]!r}… has a name longer than {self._name_max} "
+                                    f"bytes, which the artifact store cannot hold", field="path")
+
+    @cached_property
+    def _name_max(self) -> int:
+        try:
+            return os.pathconf(self.root, "PC_NAME_MAX")
+        except (OSError, ValueError, AttributeError):  # no pathconf (Windows) or no answer: the common limit
+            return 255
 
     def _tmp_for(self, full: Path, path: str):  # noqa: ANN202
         """A temporary file beside ``full``; a folder at ``full``, or a file where a folder of its path must be,

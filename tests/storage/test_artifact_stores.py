@@ -179,3 +179,15 @@ def test_local_name_longer_than_the_file_system_takes_is_refused_naming_the_path
             action()
         assert err.value.field == "path" and str(tmp_path) not in err.value.message
     store.write_bytes("1/run/artifacts/" + "é" * 126 + ".t", b"x")  # 254 bytes: within the limit
+
+
+def test_s3_key_longer_than_s3_takes_is_refused_naming_the_path(s3_endpoint: str, s3_bucket: str) -> None:
+    """S3 and MinIO refuse keys over 1,024 bytes (moto does not, so only the refusal before the request shows)."""
+    store = S3ArtifactStore(f"s3://{s3_bucket}/root", endpoint_url=s3_endpoint)
+    too_long = "1/run/artifacts/" + "x" * 1010  # with "root/": 1,031 bytes
+    with pytest.raises(InvalidInputError) as err:
+        store.write_bytes(too_long, b"x")
+    assert err.value.field == "path"
+    assert store.size(too_long[:-7]) is None
+    store.write_bytes(too_long[:-7], b"x")  # 1,024 bytes: within the limit
+    assert _read(store, too_long[:-7]) == b"x"

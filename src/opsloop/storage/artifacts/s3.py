@@ -7,12 +7,19 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from opsloop.errors import LimitExceededError, MissingDependencyError, NotFoundError, StorageError
+from opsloop.errors import (
+    InvalidInputError,
+    LimitExceededError,
+    MissingDependencyError,
+    NotFoundError,
+    StorageError,
+)
 from opsloop.storage.artifacts.base import STALE_UPLOAD_AGE_S, ArtifactStore, FileInfo, safe_path
 
 __all__ = ["S3ArtifactStore"]
 
 _CHUNK = 8 * 1024 * 1024
+_MAX_KEY_BYTES = 1024  # S3's (and MinIO's) limit on an object key, the root's prefix included
 # botocore's "standard" retries (2 attempts, jittered back-off), not its legacy mode's 5 attempts under each of
 # s3fs' own 5 retries: an endpoint that is down is reported within a few seconds, not after 7-10 s per request.
 _BOTO_CONFIG = {"retries": {"max_attempts": 2, "mode": "standard"}}
@@ -40,6 +47,7 @@ class S3ArtifactStore(ArtifactStore):
         self.root = root
         self.endpoint_url = endpoint_url
         self.base = root.removeprefix("s3://").rstrip("/")
+        self.bucket = self.base.partition("/")[0]
         client_kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
         self.fs = s3fs.S3FileSystem(client_kwargs=client_kwargs, config_kwargs=dict(_BOTO_CONFIG))
         self.sweeper = self._sweep_in_background(root, self.abort_stale_uploads)
@@ -48,7 +56,7 @@ class S3ArtifactStore(ArtifactStore):
         """Abort the multipart uploads under the root started ``older_than_s`` seconds ago or more; returns how
         many. Only those under this store's root (the bucket may serve others); an upload in progress in another
         server is younger (S3 dates an upload by its start, and a part is sent every 8 MB)."""
-        bucket, _, prefix = self.base.partition("/")
+        bucket, prefix = self.bucket, self.base.partition("/")[2]
         cutoff = time.time() - older_than_s
         aborted = 0
         markers: dict[str, str] = {}
@@ -67,7 +75,11 @@ class S3ArtifactStore(ArtifactStore):
 
     def _key(self, path: str) -> str:
         rel = safe_path(path)
-        return f"{self.base}/{rel}" if rel else self.base
+        key = f"{self.base}/{rel}" if rel else self.base
+        if len(key.encode("utf-8", "surrogateescape")) - len(self.bucket) - 1 > _MAX_KEY_BYTES:
+            raise InvalidInputError(f"Invalid artifact path: {path[:80]!r}… makes an object key longer than S3's "
+                                    f"{_MAX_KEY_BYTES} bytes", field="path")
+        return key
 
     @contextmanager
     def _reachable(self) -> Iterator[None]:

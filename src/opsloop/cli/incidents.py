@@ -119,8 +119,9 @@ def show(ctx: click.Context, incident_id: int, as_json: bool) -> None:
     _echo(f"#{inc['id']} [{inc['state']}] {inc['severity']}  {inc['title']}")
     flags = f"   flags: {', '.join(inc['flags'])}" if inc.get("flags") else ""
     merged = f"   merged into #{inc['merged_into']}" if inc.get("merged_into") else ""
+    resolved = f"   resolved: {_when(inc['resolved_at'])}" if inc.get("resolved_at") else ""
     _echo(f"services: {', '.join(inc['services']) or '-'}   assignee: {inc['assignee'] or '-'}   "
-          f"signals: {inc['signal_count']}   opened: {_when(inc['created_at'])}{flags}{merged}")
+          f"signals: {inc['signal_count']}   opened: {_when(inc['created_at'])}{resolved}{flags}{merged}")
     if inc.get("resolution"):
         _echo(f"resolution: {inc['resolution']}")
     emit([{"time": _when(e["time"]), "kind": e["kind"], "actor": e["actor"], "text": e["text"]}

@@ -4,6 +4,7 @@ timeline, and raised it tells the targets that route it only now, as an escalati
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 from tests.aiops.incidents.test_incident_cli import run
@@ -58,3 +59,14 @@ def test_the_cli_takes_back_an_acknowledgement(server) -> None:  # noqa: ANN001
     assert out.returncode == 0 and out.stdout.startswith(f"#{inc['id']} triggered"), out
     again = run(server.url, "unack", str(inc["id"]))
     assert again.returncode == 1 and "cannot unack" in again.stderr and "Traceback" not in again.stderr, again
+
+
+def test_show_says_when_an_incident_was_resolved(server) -> None:  # noqa: ANN001
+    t0 = time.time() - 600
+    httpx.post(server.url + AM, json=am_payload([alert("Down", "db", start=t0)])).raise_for_status()
+    [inc] = httpx.get(server.url + API + "/incidents").json()["incidents"]
+    assert "resolved:" not in run(server.url, "show", str(inc["id"])).stdout.splitlines()[1]
+    httpx.post(server.url + AM, json=am_payload([alert("Down", "db", status="resolved", start=t0, end=time.time())]))
+    resolved_at = httpx.get(f"{server.url}{API}/incidents/{inc['id']}").json()["resolved_at"]
+    header = run(server.url, "show", str(inc["id"])).stdout.splitlines()[1]
+    assert f"resolved: {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(resolved_at))}" in header, header

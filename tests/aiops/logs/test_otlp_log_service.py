@@ -36,5 +36,10 @@ def test_a_record_attribute_names_the_service_the_sdk_did_not(opsloop_server: Ca
     server = opsloop_server()
     with otel_logger(server.url, "", "shop.worker") as logger:
         logger.warning("job %d failed", 3, extra={"service": "worker"})
-    (row,) = _logs(server.url)
-    assert row["service"] == "worker" and row["labels"]["service.name"].startswith("unknown_service")
+        logger.warning("report %d sent", 4, extra={"app": "reports"})  # any label that names a service
+        logger.warning("nothing names me")
+    rows = {r["text"]: r for r in _logs(server.url)}
+    assert rows["job 3 failed"]["service"] == "worker"
+    assert rows["job 3 failed"]["labels"]["service.name"].startswith("unknown_service")
+    assert rows["report 4 sent"]["service"] == "reports"
+    assert rows["nothing names me"]["service"].startswith("unknown_service")

@@ -265,9 +265,9 @@ def _log_service(resource: dict[str, str], labels: dict[str, str]) -> str:
     names none, or only the SDK's stand-in ``unknown_service[:process]``, the labels' service as for any
     signal."""
     name = resource.get("service.name", "")
-    if name and not name.startswith("unknown_service"):
-        return name
-    return service_of(labels)
+    if not name.startswith("unknown_service"):
+        return name or service_of(labels)
+    return service_of({k: v for k, v in labels.items() if k != "service.name"}) or name
 
 
 def _cut(value: str, max_bytes: int) -> str:

@@ -35,7 +35,10 @@ class MetricBatcher:
         self._batch_size = batch_size
         self._max_pending = max(max_pending, batch_size)
         self._interval = interval
-        self._cond = threading.Condition(threading.Lock())
+        # re-entrant so that ``held_here`` can tell whether a signal handler interrupted this thread inside a
+        # critical section (a wait releases it)
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         self._pending: list[Point] = []
         self._in_flight = 0
         self._flush_waiters = 0
@@ -100,6 +103,10 @@ class MetricBatcher:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def held_here(self) -> bool:
+        """Whether the calling thread holds the queue's lock (e.g. a signal handler interrupted it in ``add``)."""
+        return bool(self._lock._is_owned())  # type: ignore[attr-defined] # C RLock's, untyped in typeshed
 
     @property
     def pending(self) -> int:

@@ -6,7 +6,8 @@
 
 On leaving the ``with`` block every queued point is sent, then the run is marked FINISHED, FAILED
 (an exception escaped; it still propagates) or KILLED (KeyboardInterrupt). Runs still open when
-the interpreter exits are ended by an ``atexit`` hook.
+the interpreter exits are ended by an ``atexit`` hook, and KILLED on SIGTERM when the program has no
+handler of its own (``opsloop.sdk._sigterm``).
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
+from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 
 from opsloop.errors import InvalidInputError, InvalidStateError, RateLimitedError, StorageError
 from opsloop.mlops.tracking import limits
 from opsloop.mlops.tracking.entities import Dataset, DatasetInput, RunInfo
+from opsloop.sdk import _sigterm
 from opsloop.sdk.batching import MetricBatcher
 from opsloop.sdk.transports.base import Point
 from opsloop.storage.artifacts.base import safe_path
@@ -71,6 +74,7 @@ class Run:
         self._batcher = MetricBatcher(self._send_points, batch_size=batch_size, max_pending=max_pending,
                                       interval=flush_interval, name=f"opsloop-metrics-{info.run_id[:8]}")
         _OPEN_RUNS.add(self)
+        _sigterm.install(_kill_open_runs, _holding_locks)
 
     # -- identity -----------------------------------------------------------------------------------
     @property
@@ -256,6 +260,8 @@ class Run:
                 return
             self._ended = True
         _OPEN_RUNS.discard(self)
+        if not _OPEN_RUNS:
+            _sigterm.uninstall()
         problems: list[BaseException] = []
         for step in (self._stop_sampler, self._batcher.close):
             try:
@@ -323,6 +329,24 @@ def _end_open_runs() -> None:
             run.end(status)
         except Exception as exc:  # noqa: BLE001 - nothing can be raised at exit; say it on stderr
             print(f"opsloop: could not end run {run.id} at exit: {exc}", file=sys.stderr)
+
+
+_TRANSPORTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "transports")
+
+
+def _holding_locks(frame: FrameType | None) -> bool:
+    """Whether the thread a signal interrupted (at ``frame``) holds a lock ending the runs needs: a run's
+    metric queue, or the backend's (an HTTP connection pool, the embedded store's session)."""
+    return any(run._batcher.held_here() for run in list(_OPEN_RUNS)) or _sigterm.running_in(frame, _TRANSPORTS)
+
+
+def _kill_open_runs() -> None:
+    """On SIGTERM (see ``_sigterm``): send every open run's queued points and end it KILLED."""
+    for run in list(_OPEN_RUNS):
+        try:
+            run.end("KILLED")
+        except Exception as exc:  # noqa: BLE001 - the process is about to die; say it on stderr
+            print(f"opsloop: could not end run {run.id} on SIGTERM: {_described(exc)}", file=sys.stderr)
 
 
 def _described(error: BaseException) -> str:

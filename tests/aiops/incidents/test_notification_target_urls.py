@@ -59,3 +59,22 @@ def test_a_url_no_notification_could_be_posted_to_is_refused(client, url: str) -
         r = client.put(API + path, json=[{"name": "x", "url": url}])
         assert r.status_code == 400 and r.json()["field"] == "url", r.text
     assert client.get(API + "/notifications/targets").json()["targets"] == []
+
+
+@pytest.mark.parametrize("headers", [{"X-Token": "café"}, {"X-Token": "a\r\nX-Injected: 1"}, {"Bad Name": "x"}])
+def test_a_header_no_request_could_carry_is_refused(client, headers: dict) -> None:  # noqa: ANN001
+    r = client.put(API + "/notifications/targets", json=[{"name": "x", "url": "https://hooks.example/a",
+                                                          "headers": headers}])
+    assert r.status_code == 400 and r.json()["field"] == "headers", r.text
+
+
+def test_a_stored_target_whose_header_cannot_be_sent_dead_letters_its_notification_at_once(client) -> None:  # noqa: ANN001
+    """Stored before headers were checked (and read as stored): its notification is a dead letter saying why,
+    not a row claimed and retried for ever with a traceback each time."""
+    from opsloop.aiops.incidents.notifications import Target
+
+    client.app.state.aiops.router.set_targets([Target.from_dict(
+        {"name": "old", "url": "http://127.0.0.1:1/hook", "headers": {"X-Token": "café"}})])
+    client.post(AM, json=am_payload([alert("Down", "db")]))
+    [dead] = wait(lambda: client.get(API + "/notifications", params={"state": "dead"}).json()["notifications"])
+    assert dead["attempts"] == 1 and "cannot be sent" in dead["last_error"], dead

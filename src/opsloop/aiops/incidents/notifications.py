@@ -413,6 +413,8 @@ class Dispatcher:
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {str(exc).replace(target.url, mask_url(target.url))}"[:500]
                 unreachable = isinstance(exc, httpx.TransportError)  # refused, timed out: not this row's fault
+            except (UnicodeError, ValueError) as exc:  # a header httpx cannot send (not ASCII): no try can help
+                error, final = f"the request cannot be sent: {type(exc).__name__}: {exc}"[:500], True
         attempts = row["attempts"] + 1
         if attempts >= self.max_attempts or final:
             fields = {"state": "dead", "attempts": attempts, "last_error": error}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -158,6 +159,11 @@ def _refuse_misread_targets(key: str, value: list[Any]) -> None:
     for i, item in enumerate(value if key == "notification_targets" else ()):
         if isinstance(item, dict) and item.get("events") == []:
             raise InvalidInputError(f"{key}[{i}]: events is empty (leave it out for every event)", field="events")
+        headers = item.get("headers") if isinstance(item, dict) else None
+        for name, value in headers.items() if isinstance(headers, dict) else ():
+            if not _HEADER_NAME.fullmatch(str(name)) or (isinstance(value, str) and not _HEADER_VALUE.fullmatch(value)):
+                raise InvalidInputError(f"{key}[{i}]: header {name!r} cannot be sent: a name is letters, digits and "
+                                        "!#$%&'*+-.^_`|~, a value printable ASCII (no line breaks)", field="headers")
         if isinstance(item, dict) and isinstance(item.get("url"), str) and not _deliverable(item["url"]):
             raise InvalidInputError(f"{key}[{i}]: url is not an http(s) URL with a host (and a port from 1 to "
                                     "65535) that a notification could be posted to", field="url")
@@ -167,6 +173,11 @@ def _refuse_misread_targets(key: str, value: list[Any]) -> None:
         if not isinstance(word, str) or word.strip().lower() not in SEVERITY_ALIASES:
             raise InvalidInputError(f"{key}[{i}]: min_severity {word!r} is not a severity (expected info, warning, "
                                     "error or critical)", field="min_severity")
+
+
+# what an HTTP/1.1 header may hold (RFC 9110 tokens; values of visible ASCII, spaces and tabs)
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 def _deliverable(url: str) -> bool:

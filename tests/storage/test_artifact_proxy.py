@@ -62,3 +62,30 @@ def test_downloading_a_folder_is_a_400_saying_so_as_mlflow(server_url: str, tmp_
         assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE" and "directory" in answer.json()["message"]
     missing = httpx.get(f"{server_url}/api/2.0/mlflow-artifacts/artifacts/{where}/absent", timeout=60)
     assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_logged_model_artifacts_are_listed_and_served_as_by_mlflow(server_url: str, tmp_path) -> None:  # noqa: ANN001
+    """MLflow's ListLoggedModelArtifacts (``/logged-models/{id}/artifacts/directories``) and its UI's
+    ``/logged-models/{id}/artifacts/files`` (both were 404 ENDPOINT_NOT_FOUND)."""
+    client = MlflowClient(server_url)
+    model = client.create_logged_model(experiment_id="0", name="lm")
+    files = tmp_path / "model"  # not tmp_path itself: the server's data folder is there
+    (files / "sub").mkdir(parents=True)
+    (files / "MLmodel").write_text("flavors: {}\n")
+    (files / "sub" / "w.bin").write_bytes(b"\x00" * 5)
+    client.log_model_artifacts(model.model_id, str(files))
+    api = f"{server_url}/api/2.0/mlflow/logged-models/{model.model_id}/artifacts"
+    ajax = f"{server_url}/ajax-api/2.0/mlflow/logged-models/{model.model_id}/artifacts"
+
+    listed = httpx.get(f"{api}/directories", timeout=60).json()
+    assert listed["root_uri"] == model.artifact_location
+    assert listed["files"] == [{"path": "MLmodel", "is_dir": False, "file_size": 12}, {"path": "sub", "is_dir": True}]
+    sub = httpx.get(f"{ajax}/directories", params={"artifact_directory_path": "sub"}, timeout=60).json()
+    assert sub["files"] == [{"path": "sub/w.bin", "is_dir": False, "file_size": 5}]
+    assert httpx.get(f"{ajax}/files", params={"artifact_file_path": "sub/w.bin"}, timeout=60).content == b"\x00" * 5
+    missing = httpx.get(f"{ajax}/files", params={"artifact_file_path": "nope"}, timeout=60)
+    assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+    no_path = httpx.get(f"{ajax}/files", timeout=60)
+    assert (no_path.status_code, no_path.json()["field"]) == (400, "artifact_file_path")
+    unknown = httpx.get(f"{server_url}/api/2.0/mlflow/logged-models/m-0000/artifacts/directories", timeout=60)
+    assert (unknown.status_code, unknown.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")

@@ -1,4 +1,4 @@
-"""The ``mlflow-artifacts`` proxy and the run-artifact endpoints MLflow's client and UI use."""
+"""The ``mlflow-artifacts`` proxy and the run, logged-model and model-version artifact endpoints MLflow's client and UI use."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from opsloop.errors import InvalidInputError, NotFoundError
 from opsloop.runtime import Runtime
-from opsloop.server.mlflow._endpoint import api_route
+from opsloop.server.mlflow._endpoint import PREFIXES, api_route
 from opsloop.server.wire import Body, json_response
 from opsloop.storage.artifacts import safe_path
 
@@ -108,6 +108,28 @@ def list_run_artifacts(rt: Runtime, b: Body) -> dict[str, Any]:
     return {"root_uri": run.info.artifact_uri, "files": files}
 
 
+def list_logged_model_artifacts(rt: Runtime, b: Body) -> dict[str, Any]:
+    """``GET /logged-models/{model_id}/artifacts/directories[?artifact_directory_path=…]`` (MLflow's
+    ListLoggedModelArtifacts): the files of a logged model, paths relative to its artifact root."""
+    model = rt.tracking.get_logged_model(b.str("model_id", required=True))
+    rel = safe_path(b.str("artifact_directory_path"))
+    root = artifact_key(model.artifact_uri)
+    return {"root_uri": model.artifact_uri, "files": _file_infos(rt, artifact_key(model.artifact_uri, rel), root)}
+
+
+async def get_logged_model_artifact(request: Request) -> Response:
+    """``/logged-models/{model_id}/artifacts/files?artifact_file_path=…`` as MLflow's UI asks for a logged
+    model's file."""
+    rt: Runtime = request.app.state.runtime
+    path = request.query_params.get("artifact_file_path")
+    if not path:
+        raise InvalidInputError('Request must include the "artifact_file_path" query parameter.',
+                                field="artifact_file_path")
+    path = safe_path(path, allow_empty=False)
+    model = await run_in_threadpool(rt.tracking.get_logged_model, request.path_params["model_id"])
+    return await _download(rt, artifact_key(model.artifact_uri, path), path)
+
+
 async def get_artifact(request: Request) -> Response:
     """``/get-artifact?run_uuid=…&path=…`` as MLflow's UI asks for run files."""
     rt: Runtime = request.app.state.runtime
@@ -132,6 +154,9 @@ routes = [
     Route(_PROXY + "/{path:path}", download, methods=["GET"]),
     Route(_PROXY + "/{path:path}", remove, methods=["DELETE"]),
     *api_route("/artifacts/list", ["GET"], list_run_artifacts),
+    *api_route("/logged-models/{model_id}/artifacts/directories", ["GET"], list_logged_model_artifacts),
+    *(Route(prefix + "/logged-models/{model_id}/artifacts/files", get_logged_model_artifact, methods=["GET"])
+      for prefix in PREFIXES),
     Route("/get-artifact", get_artifact, methods=["GET"]),
     Route("/ajax-api/2.0/mlflow/get-artifact", get_artifact, methods=["GET"]),
 ]

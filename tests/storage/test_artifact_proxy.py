@@ -89,3 +89,20 @@ def test_logged_model_artifacts_are_listed_and_served_as_by_mlflow(server_url: s
     assert (no_path.status_code, no_path.json()["field"]) == (400, "artifact_file_path")
     unknown = httpx.get(f"{server_url}/api/2.0/mlflow/logged-models/m-0000/artifacts/directories", timeout=60)
     assert (unknown.status_code, unknown.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_text_files_mlflow_shows_as_text_are_served_as_text(opsloop_server, tmp_path) -> None:  # noqa: ANN001
+    """As MLflow's server: MLmodel (no extension), logs, configs and notebooks are text/plain, so a browser shows
+    them; HTML stays plain text (an uploaded page must not run on this origin)."""
+    url = opsloop_server().url
+    client = MlflowClient(url)
+    run = client.create_run("0")
+    files = tmp_path / "files"
+    files.mkdir()
+    names = ["MLmodel", "train.log", "setup.cfg", "nb.ipynb", "page.html", "w.bin"]
+    for name in names:
+        (files / name).write_text("x")
+    client.log_artifacts(run.info.run_id, str(files))
+    types = {name: httpx.get(f"{url}/get-artifact", params={"run_uuid": run.info.run_id, "path": name},
+                             timeout=60).headers["content-type"] for name in names}
+    assert types == {**dict.fromkeys(names[:-1], "text/plain; charset=utf-8"), "w.bin": "application/octet-stream"}

@@ -54,6 +54,24 @@ def _disposition(name: str) -> str:
     return f'inline; filename="{name}"' if quoted == name else f"inline; filename*=utf-8''{quoted}"
 
 
+# What MLflow's server sends as text/plain (mlflow.utils.mime_type_utils): a browser shows these instead of
+# downloading them, MLmodel and MLproject (no extension) included.
+_TEXT_EXTENSIONS = frozenset({
+    "txt", "log", "err", "cfg", "conf", "cnf", "cf", "ini", "properties", "prop", "hocon", "toml", "yaml", "yml",
+    "xml", "js", "py", "py3", "csv", "tsv", "md", "rst", "ipynb", "MLmodel", "MLproject"})
+
+
+def _media_type(filename: str) -> str:
+    name = posixpath.basename(filename)
+    extension = posixpath.splitext(name)[1].lstrip(".") or name
+    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if media in ("application/json", "application/x-yaml"):
+        return media
+    if extension in _TEXT_EXTENSIONS or media.startswith("text/"):
+        return "text/plain; charset=utf-8"  # never text/html: an uploaded page must not run here
+    return media
+
+
 async def _download(rt: Runtime, key: str, filename: str) -> Response:
     size = await run_in_threadpool(rt.artifacts.size, key)
     if size is None:
@@ -61,9 +79,7 @@ async def _download(rt: Runtime, key: str, filename: str) -> Response:
             raise InvalidInputError(f"Artifact path refers to a directory, not a file: {key!r}", field="path")
         raise NotFoundError(f"No artifact at {key!r}", field="path")
     chunks = await run_in_threadpool(rt.artifacts.open_read, key)
-    media = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-    if media.startswith("text/") or media in ("application/json", "application/x-yaml"):
-        media = "text/plain; charset=utf-8" if media.startswith("text/") else media
+    media = _media_type(filename)
     headers = {
         "Content-Length": str(size),
         "Content-Disposition": _disposition(posixpath.basename(filename)),

@@ -210,7 +210,7 @@ def _store_reference(ctx: click.Context, name: str, data_path: str, model_uri: s
     frame = read_table(data_path, max_rows=200_000)
     preds = None
     if model_uri:
-        model = load_model(model_uri, model_resolver(ctx))
+        model = load_model(model_uri, model_resolver(ctx, model_uri))
         names = model.signature.names or list(frame.columns)
         frame = frame[[n for n in names if n in frame.columns]]
         preds = model.predict_frame(frame)

@@ -14,12 +14,17 @@ from opsloop.errors import InvalidInputError, OpsloopError
 __all__ = ["model_resolver", "predict", "serve"]
 
 
-def model_resolver(ctx: click.Context | None = None) -> Any:
-    """The resolver for ``models:/`` and ``runs:/`` URIs.
+def model_resolver(ctx: click.Context | None = None, *uris: str | None) -> Any:
+    """The resolver for ``models:/`` and ``runs:/`` URIs; ``None`` when ``uris`` are given and none is one.
 
     The CLI root may put one in ``ctx.obj["model_resolver"]`` (the opsloop server's); otherwise,
-    when MLFLOW_TRACKING_URI is set, the ``mlflow`` client resolves them.
+    when MLFLOW_TRACKING_URI is set, the ``mlflow`` client resolves them. A model folder needs none: asking
+    for the root's would open (and migrate) the embedded store of the working directory.
     """
+    from opsloop.mlops.serving.uris import is_registry_uri
+
+    if uris and not any(uri and is_registry_uri(uri) for uri in uris):
+        return None
     obj = ctx.find_root().obj if ctx is not None else None
     if isinstance(obj, dict) and obj.get("model_resolver") is not None:
         return obj["model_resolver"]
@@ -148,7 +153,7 @@ def serve(ctx: click.Context, model_uri: str, host: str, port: int, workers: int
             max_body_bytes=int(max_body_mb * 1024 * 1024), refresh_seconds=refresh_seconds,
             monitoring=monitoring, micro_batching=micro_batching, log_level=log_level,
         )
-        run_server(options, model_resolver(ctx),
+        run_server(options, model_resolver(ctx, model_uri, challenger_uri),
                    on_ready=lambda: click.echo(f"serving {model_uri} on http://{host}:{port} "
                                                f"({workers} worker{'s' if workers > 1 else ''})", err=True))
     except OpsloopError as exc:
@@ -193,7 +198,7 @@ def predict(ctx: click.Context, model_uri: str, input_path: str, output_path: st
     from opsloop.mlops.serving.loading import load_model
 
     try:
-        model = load_model(model_uri, model_resolver(ctx))
+        model = load_model(model_uri, model_resolver(ctx, model_uri))
         stats = predict_file(model, input_path, output_path, chunk_rows=chunk_rows,
                              keep_columns=list(keep_columns), prediction_column=prediction_column)
     except OpsloopError as exc:

@@ -113,7 +113,8 @@ def test_an_output_named_csv_is_written_as_csv(models: dict[str, Path], tmp_path
 @pytest.mark.parametrize("suffix", ["parquet", "csv"])
 @pytest.mark.parametrize("flavor", ["sklearn", "unsigned"])
 def test_an_unknown_keep_column_is_named_as_such(models: dict[str, Path], tmp_path: Path, suffix: str, flavor: str,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """``--keep nope`` said "missing model inputs ['nope']" (the model needs no such column), and with a model
     saved without a signature it was a KeyError traceback once the first chunk was scored."""
     import mlflow.sklearn
@@ -121,6 +122,7 @@ def test_an_unknown_keep_column_is_named_as_such(models: dict[str, Path], tmp_pa
 
     from opsloop.cli import main
 
+    monkeypatch.chdir(tmp_path)  # no embedded store of the working directory in play
     x, y = training_frame(50)
     if flavor == "unsigned":
         mlflow.sklearn.save_model(LogisticRegression().fit(x, y), str(tmp_path / "unsigned"))
@@ -134,3 +136,21 @@ def test_an_unknown_keep_column_is_named_as_such(models: dict[str, Path], tmp_pa
     err_text = capsys.readouterr().err
     assert err_text.startswith("error: --keep names a column") and "nope" in err_text and "age" in err_text
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_scoring_a_model_folder_leaves_the_working_directorys_store_alone(
+        models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`opsloop predict ./model` opened (and migrated) the embedded store of the folder it ran in, to build a
+    models:/ resolver a model folder never needs: a store it could not open was a sqlite traceback."""
+    from opsloop.cli import main
+
+    (tmp_path / "opsloop-data").mkdir()
+    broken = tmp_path / "opsloop-data" / "opsloop.db"
+    broken.write_bytes(b"not a database " * 20)
+    monkeypatch.chdir(tmp_path)
+    x, _ = training_frame(30)
+    x.to_csv(tmp_path / "in.csv", index=False)
+    assert main(["predict", str(models["sklearn"]), "-i", "in.csv", "-o", "out.parquet"]) == 0, capsys.readouterr()
+    assert len(pd.read_parquet(tmp_path / "out.parquet")) == 30
+    assert broken.read_bytes() == b"not a database " * 20

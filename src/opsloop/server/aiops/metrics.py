@@ -1,4 +1,12 @@
-"""Metric API: the series opsloop has ingested and their samples, for charts and incident evidence."""
+"""Metric API: the series opsloop has ingested and their samples, for charts and incident evidence.
+
+    GET /api/opsloop/v1/metrics/series?name=&service=&limit=&offset=  → {"series": [{"series", "name", "service",
+                                                                         "labels", "last_time", "last_value",
+                                                                         "samples_seen", "source"}]}
+    GET /api/opsloop/v1/metrics/series/{fingerprint}                   → one of those rows; 404 RESOURCE_DOES_NOT_EXIST
+                                                                         (field "fingerprint") when unknown
+    GET /api/opsloop/v1/metrics/points?series=&start=&end=&max_points=  → {"series", "count", "bucket_s", "points"}
+"""
 
 from __future__ import annotations
 

@@ -222,10 +222,21 @@ def test_runs_cut_at_max_results_say_so_on_stderr_and_json_stays_clean(
     code, out, err = _cli(capsys, "runs", command, "-e", "cli-exp", "--max-results", "1",
                           "--data-dir", store["data_dir"])
     assert code == 0 and (store["good"] in out) != (store["bad"] in out)
-    assert "showing the first 1 runs; more match" in err and "--max-results" in err
+    assert "showing the first 1 run; more match" in err and "--max-results" in err
     code, out, err = _cli(capsys, "runs", command, "-e", "cli-exp", "--max-results", "1", "--json",
                           "--data-dir", store["data_dir"])
     assert code == 0 and err == "" and len(json.loads(out)) == 1
     code, out, err = _cli(capsys, "runs", command, "-e", "cli-exp", "--max-results", "2",
                           "--data-dir", store["data_dir"])
     assert code == 0 and store["good"] in out and store["bad"] in out and err == ""
+
+
+def test_run_ids_in_a_table_are_never_folded_over_two_lines(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A 32-character run id was folded in a 100-column table with a long metrics summary: it could not be
+    copied from the terminal."""
+    with Client(data_dir=tmp_path / "data") as client:
+        with client.start_run("wide", run_name="a-rather-long-run-name-for-a-table", capture_git=False) as run:
+            run.log_metrics({f"metric_with_a_long_name_{i}": i / 7 for i in range(5)})
+    code, out, _ = _cli(capsys, "runs", "list", "-e", "wide", "--data-dir", str(tmp_path / "data"))
+    assert code == 0 and run.id in out

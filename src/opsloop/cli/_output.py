@@ -70,6 +70,13 @@ def json_text(doc: Any, indent: int | None = 2) -> str:
     return json.dumps(_finite(doc), indent=indent, default=str, allow_nan=False)
 
 
+def _id_width(rows: Sequence[dict[str, Any]], column: str) -> int | None:
+    """An id column is as wide as its longest id (at most 64): one folded over two lines cannot be copied."""
+    if column != "id" and not column.endswith("_id"):
+        return None
+    return min(64, max((len(str(r.get(column) or "")) for r in rows), default=0)) or None
+
+
 def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: bool, title: str | None = None) -> None:
     """Print rows as a table, or as JSON when ``as_json``."""
     if as_json:
@@ -82,7 +89,7 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: boo
     # cells and titles are user data: Text keeps "[/var]" or "[bold]" literal instead of parsing it as markup
     table = Table(title=None if title is None else Text(printable(title)), show_lines=False)
     for col in columns:
-        table.add_column(Text(col), overflow="fold")
+        table.add_column(Text(col), overflow="fold", min_width=_id_width(rows, col))
     for row in rows:
         table.add_row(*[Text("" if row.get(c) is None else printable(str(row.get(c)))) for c in columns])
     Console(file=sys.stdout, width=max(100, Console().width)).print(table)

@@ -178,8 +178,8 @@ def _search_runs(client: Client, max_results: int, **query: Any) -> tuple[list[R
 
 def _say_more_matched(shown: int) -> None:
     """On stderr, so that what stdout holds stays the table alone."""
-    click.echo(f"showing the first {shown} runs; more match: raise --max-results (e.g. --max-results "
-               f"{shown * 10}) to see them", err=True)
+    click.echo(f"showing the first {shown} run{'s' * (shown != 1)}; more match: raise --max-results (e.g. "
+               f"--max-results {shown * 10}) to see them", err=True)
 
 
 def _emit_runs(found: list[Run], as_json: bool, more: bool = False) -> None:

@@ -62,7 +62,8 @@ DEFAULT_URL = "http://127.0.0.1:5000"
               help=f"The opsloop server (or set OPSLOOP_URL; default {DEFAULT_URL}).")
 @click.pass_context
 def incidents(ctx: click.Context, url: str | None) -> None:
-    """Incidents: list, show, ack, resolve, comment, assign, severity, merge, split, runbook runs, silences."""
+    """Incidents: list, show, ack, resolve, comment, assign, severity, merge, split, runbook runs, silences,
+    notifications."""
     ctx.obj = {"url": _server_url(ctx, url)}
 
 
@@ -319,6 +320,45 @@ def unsilence(ctx: click.Context, silence_id: int) -> None:
     """Expire a silence now."""
     _call(ctx, "DELETE", f"/api/opsloop/v1/silences/{silence_id}")
     _echo(f"silence #{silence_id} expired")
+
+
+_NOTIFICATION_COLUMNS = ["id", "target", "incident", "event", "state", "attempts", "when", "error"]
+
+
+@incidents.command("notifications")
+@click.option("--state", help="pending, delivered, dead, superseded (comma-separated).")
+@click.option("--incident", "incident_id", type=int, help="Only this incident's notifications.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def notifications(ctx: click.Context, state: str | None, incident_id: int | None, limit: int, as_json: bool) -> None:
+    """The notification outbox, newest first: what was delivered, what waits for a retry, the dead letters."""
+    params = {k: v for k, v in {"state": state, "incident_id": incident_id, "limit": limit}.items() if v is not None}
+    rows = _call(ctx, "GET", "/api/opsloop/v1/notifications", params=params)["notifications"]
+    if as_json:
+        click.echo(__import__("json").dumps(rows, indent=2))
+        return
+    emit([{"id": n["id"], "target": n["target"], "incident": n["incident_id"] or "", "event": n["event"],
+           "state": n["state"], "attempts": n["attempts"],
+           "when": _when(n["delivered_at"] if n["state"] == "delivered" else n["next_attempt_at"]),
+           "error": n["last_error"][:80]} for n in rows], _NOTIFICATION_COLUMNS, as_json=False,
+         title=f"{len(rows)} notification{'' if len(rows) == 1 else 's'}")
+
+
+@incidents.command("replay")
+@click.argument("notification_ids", type=int, nargs=-1)
+@click.option("--all", "replay_all", is_flag=True, help="Every dead letter.")
+@click.option("--actor", default=None, help="Who does it (default: your user name).")
+@click.pass_context
+def replay(ctx: click.Context, notification_ids: tuple[int, ...], replay_all: bool, actor: str | None) -> None:
+    """Send dead letters again (NOTIFICATION_IDS, or --all), once their target is back."""
+    if bool(notification_ids) == replay_all:
+        fail("give the ids of the dead letters to replay, or --all")
+    body = {"actor": actor or getpass.getuser(), **({"ids": list(notification_ids)} if notification_ids else {})}
+    out = _call(ctx, "POST", "/api/opsloop/v1/notifications/replay", json=body)
+    superseded = (f"; {out['superseded']} superseded (a later event of their incident reached the target: "
+                  "sent now they would arrive out of order)" if out["superseded"] else "")
+    _echo(f"{out['replayed']} dead letter{'' if out['replayed'] == 1 else 's'} queued again{superseded}")
 
 
 _RUN_COLUMNS = ["id", "runbook", "incident", "trigger", "state", "exit", "candidate", "created", "error"]

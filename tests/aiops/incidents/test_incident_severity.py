@@ -70,3 +70,15 @@ def test_show_says_when_an_incident_was_resolved(server) -> None:  # noqa: ANN00
     resolved_at = httpx.get(f"{server.url}{API}/incidents/{inc['id']}").json()["resolved_at"]
     header = run(server.url, "show", str(inc["id"])).stdout.splitlines()[1]
     assert f"resolved: {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(resolved_at))}" in header, header
+
+
+def test_a_merge_keeps_the_severity_an_operator_raised(client) -> None:  # noqa: ANN001
+    now = time.time()
+    client.post(AM, json=am_payload([alert("Slow", "db", severity="warning", start=now)]))
+    client.post(AM, json=am_payload([alert("Slow", "api", severity="warning", start=now + 2000)]))
+    by_service = {i["service"]: i["id"] for i in incidents(client)}
+    for service, level in (("db", "error"), ("api", "critical")):  # raised by hand: the target, then a source
+        r = client.post(f"{API}/incidents/{by_service[service]}/severity", json={"severity": level})
+        assert r.status_code == 200, r.text
+    r = client.post(f"{API}/incidents/merge", json={"target_id": by_service["db"], "source_ids": [by_service["api"]]})
+    assert r.status_code == 200 and r.json()["severity"] == "critical", r.text

@@ -127,8 +127,10 @@ class Operations:
                 raise InvalidStateError(f"incident {target_id} was itself merged into {target['merged_into']}")
             before = dict(target)
             timeline: list[dict[str, Any]] = []
+            severity = target["severity"]
             for sid in sources:
                 src = self._row(conn, sid, "source_ids")
+                severity = max(severity, src["severity"])
                 if src["merged_into"] is not None:
                     raise InvalidStateError(f"incident {sid} was already merged into {src['merged_into']}")
                 fields: dict[str, Any] = {"merged_into": target_id, "open_signals": 0, "signal_count": 0}
@@ -142,6 +144,8 @@ class Operations:
                                                 "reasons": [f"merged in by {actor}"]}] + src["reasons"][:50]
                 target["reasons"] = reasons
             fields = self._aggregate(conn, target_id)
+            # never lowered by a merge: an operator may have set a severity above its alerts' (set_severity)
+            fields["severity"] = max(fields.get("severity", severity), severity)
             fields.update(reasons=target["reasons"][-self.engine.config.max_reasons:], updated_at=now)
             if target["state"] == RESOLVED and fields["open_signals"] > 0:
                 self.engine._transition(conn, target, fields, "reopen", actor, "merged incidents still firing", now,

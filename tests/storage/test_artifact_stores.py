@@ -191,3 +191,39 @@ def test_s3_key_longer_than_s3_takes_is_refused_naming_the_path(s3_endpoint: str
     assert store.size(too_long[:-7]) is None
     store.write_bytes(too_long[:-7], b"x")  # 1,024 bytes: within the limit
     assert _read(store, too_long[:-7]) == b"x"
+
+
+_FULL_DISK = """
+import asyncio, resource, sys
+from opsloop.errors import StorageError
+from opsloop.storage.artifacts import LocalArtifactStore
+
+store = LocalArtifactStore(sys.argv[1])
+store.write_bytes("1/run/artifacts/kept.txt", b"kept")
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))  # as a full disk
+
+async def chunks():
+    for _ in range(4):
+        yield b"x" * 2048
+
+for name, write in (("write_bytes", lambda: store.write_bytes("1/run/artifacts/kept.txt", b"y" * 10000)),
+                    ("write", lambda: asyncio.run(store.write("1/run/artifacts/kept.txt", chunks())))):
+    try:
+        write()
+        print(name, "stored")
+    except StorageError as exc:
+        print(name, "StorageError", str(sys.argv[1]) in exc.message)
+print(b"".join(store.open_read("1/run/artifacts/kept.txt")).decode())
+"""
+
+
+def test_local_file_system_refusing_a_write_is_a_storage_error(tmp_path) -> None:  # noqa: ANN001
+    """A full disk (here a file size limit, EFBIG) was an unhandled OSError (a 500); it is the store's failure
+    (a 503 naming the store), the stored file is kept and no temporary file is left."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "artifacts"
+    out = subprocess.run([sys.executable, "-c", _FULL_DISK, str(root)], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split("\n")[:3] == ["write_bytes StorageError True", "write StorageError True", "kept"], out
+    assert [p.name for p in (root / "1" / "run" / "artifacts").iterdir()] == ["kept.txt"]

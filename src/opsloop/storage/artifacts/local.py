@@ -8,10 +8,11 @@ import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager, suppress
 from functools import cached_property
 from pathlib import Path
 
-from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError
+from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError, StorageError
 from opsloop.storage.artifacts.base import STALE_UPLOAD_AGE_S, ArtifactStore, FileInfo, safe_path
 
 __all__ = ["LocalArtifactStore"]
@@ -93,20 +94,38 @@ class LocalArtifactStore(ArtifactStore):
         except IsADirectoryError:  # a folder made there while the upload ran
             raise _folder_in_the_way(path) from None
 
+    @contextmanager
+    def _storing(self, path: str) -> Iterator[None]:
+        """The file system refusing a write (full, over quota, read-only, …) is the store's failure, a
+        ``StorageError`` naming the store (the server answers 503), not an unhandled error."""
+        try:
+            yield
+        except OSError as exc:
+            raise StorageError(f"the artifact store {self.root} cannot store {path!r}: "
+                               f"{exc.strerror or exc}") from exc
+
     async def write(self, path: str, chunks: AsyncIterator[bytes], *, max_bytes: int | None = None) -> int:
         full = self._full(safe_path(path, allow_empty=False))
-        fh, tmp = self._tmp_for(full, path)
+        with self._storing(path):
+            fh, tmp = self._tmp_for(full, path)
         size = 0
         try:
-            with fh:
-                async for chunk in chunks:
+            try:
+                async for chunk in chunks:  # the sender's errors (a reset connection) pass as they are
                     size += len(chunk)
                     if max_bytes is not None and size > max_bytes:
                         raise LimitExceededError(f"artifact larger than {max_bytes} bytes", field="body")
-                    fh.write(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
-            self._place(tmp, full, path)
+                    with self._storing(path):
+                        fh.write(chunk)
+                with self._storing(path):
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                    fh.close()
+            finally:
+                with suppress(OSError):  # after a failed write the buffer cannot be written either; the file closes
+                    fh.close()
+            with self._storing(path):
+                self._place(tmp, full, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -114,14 +133,15 @@ class LocalArtifactStore(ArtifactStore):
 
     def write_bytes(self, path: str, data: bytes) -> None:
         full = self._full(safe_path(path, allow_empty=False))
-        fh, tmp = self._tmp_for(full, path)
-        try:
-            with fh:
-                fh.write(data)
-            self._place(tmp, full, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with self._storing(path):
+            fh, tmp = self._tmp_for(full, path)
+            try:
+                with fh:
+                    fh.write(data)
+                self._place(tmp, full, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
 
     def open_read(self, path: str) -> Iterator[bytes]:
         full = self._full(path)

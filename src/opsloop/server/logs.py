@@ -1,7 +1,7 @@
 """Log templates over HTTP: what the miner learned per service, with counts over time.
 
     GET /api/opsloop/v1/logs/services                     services with their template and line counts
-    GET /api/opsloop/v1/logs/templates?service=&q=&since=&limit=   templates, most frequent first
+    GET /api/opsloop/v1/logs/templates?service=&q=&since=&limit=&offset=   templates, most frequent first
     GET /api/opsloop/v1/logs/templates/{id}               one template (merged ids resolve to the survivor)
 """
 
@@ -41,9 +41,10 @@ async def services(request: Request) -> Response:
 @router.get("/templates")
 async def templates(request: Request, service: str | None = None, q: str | None = None,
                     since: float | None = Query(None, allow_inf_nan=False),
-                    limit: int = Query(200, ge=1, le=5000)) -> Response:
+                    limit: int = Query(200, ge=1, le=5000),
+                    offset: int = Query(0, ge=0, le=2**31 - 1)) -> Response:
     rt = request.app.state.runtime
-    found, total = await run_in_threadpool(rt.log_templates.search, service, q, limit)
+    found, total = await run_in_threadpool(rt.log_templates.search, service, q, limit, offset)
     return json_response({"templates": [template_json(t, since) for t in found], "total": total})
 
 

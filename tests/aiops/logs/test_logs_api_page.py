@@ -103,3 +103,19 @@ def test_templates_of_an_older_server_are_found_by_q_after_the_upgrade(backend: 
         assert [t.id for t in found] == [4] and total == 1
     finally:
         db.dispose()
+
+
+def test_templates_api_pages_with_offset(tmp_path: Path) -> None:
+    """``total`` said how many matched, but only the first 5,000 at most could be read: ``offset`` pages on."""
+    runtime = build_runtime(load_settings({"storage": {"data_dir": str(tmp_path)}}, environ={}))
+    templates = _templates(700)
+    runtime.log_templates.save_many(templates)
+    with TestClient(create_app(runtime=runtime)) as http:
+        pages = []
+        for offset in range(0, 1000, 250):  # 600 live templates: pages of 250, 250, 100 and none
+            body = http.get("/api/opsloop/v1/logs/templates", params={"limit": 250, "offset": offset}).json()
+            pages.extend(t["id"] for t in body["templates"])
+        assert (pages, body["total"]) == _expected(templates, None, None, 5000)
+        bad = http.get("/api/opsloop/v1/logs/templates", params={"offset": -1})
+        assert bad.status_code == 422 and bad.json()["field"] == "offset"
+    runtime.close()

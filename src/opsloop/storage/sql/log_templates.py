@@ -62,17 +62,18 @@ class SqlTemplateStore:
         with self.db.read() as conn:
             return [Template.from_dict(json.loads(r[0])) for r in conn.execute(query)]
 
-    def search(self, service: str | None = None, q: str | None = None,
-               limit: int = 200) -> tuple[builtins.list[Template], int]:
+    def search(self, service: str | None = None, q: str | None = None, limit: int = 200,
+               offset: int = 0) -> tuple[builtins.list[Template], int]:
         """Live templates, most frequent first (then by id), of ``service`` and whose text holds ``q`` (any
-        case), at most ``limit`` of them, and how many there are in all. Only the returned rows are decoded."""
+        case), at most ``limit`` of them after the first ``offset``, and how many there are in all. Only the
+        returned rows are decoded."""
         c = log_templates.c
         where: builtins.list[ColumnElement[bool]] = [c.merged_into.is_(None)]
         if service is not None:
             where.append(c.service == _text(service))
         if q:
             where.append(c.search_text.contains(_text(q).lower(), autoescape=True))
-        page = select(c.data_json).where(*where).order_by(c.count.desc(), c.id).limit(limit)
+        page = select(c.data_json).where(*where).order_by(c.count.desc(), c.id).limit(limit).offset(offset)
         with self.db.read() as conn:
             total = conn.execute(select(func.count()).select_from(log_templates).where(*where)).scalar_one()
             return [Template.from_dict(json.loads(r[0])) for r in conn.execute(page)], total

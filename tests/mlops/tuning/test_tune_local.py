@@ -151,3 +151,19 @@ def test_reporting_bad_values_is_refused_inside_the_objective(tmp_path: Path) ->
 
     tune(careless, SPACE, metric="loss", n_trials=1, data_dir=tmp_path)
     assert seen == ["value", "step", "loss"]
+
+
+def test_a_trial_the_backend_leaves_open_ends_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray Tune stopped by Ctrl-C returns without ending its running trials: the session ends them."""
+    import opsloop.mlops.tuning.local as local
+
+    def stops_midway(objective: Any, recorder: Any, options: Any) -> None:
+        recorder.start("a", {"x": 0.5, "shape": "bowl"})
+        recorder.finish("a", "complete", value=0.25)
+        recorder.start("b", {"x": 1.5, "shape": "bowl"})  # never ended by the backend
+
+    monkeypatch.setattr(local, "run_local", stops_midway)
+    result = tune(bowl, SPACE, metric="loss", n_trials=2, data_dir=tmp_path)
+    assert [t.state for t in result.trials] == ["complete", "killed"]
+    run = Client(data_dir=tmp_path).get_run(result.trials[1].run_id)
+    assert run.info.status == "KILLED" and "stopped before the trial ended" in run.tags["opsloop.tuning.error"]

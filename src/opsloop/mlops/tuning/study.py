@@ -139,6 +139,7 @@ def _session(objective: Callable[[Trial], float], space: SearchSpace, options: T
         recorder.summarise()
         parent.end("FAILED" if isinstance(exc, Exception) else "KILLED")
         raise
+    recorder.abandon()  # a trial the backend never reported as ended (Ray Tune stopped by Ctrl-C, say)
     result = recorder.summarise()
     if not result.completed:
         parent.end("FAILED")

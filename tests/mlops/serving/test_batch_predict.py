@@ -154,3 +154,43 @@ def test_scoring_a_model_folder_leaves_the_working_directorys_store_alone(
     assert main(["predict", str(models["sklearn"]), "-i", "in.csv", "-o", "out.parquet"]) == 0, capsys.readouterr()
     assert len(pd.read_parquet(tmp_path / "out.parquet")) == 30
     assert broken.read_bytes() == b"not a database " * 20
+
+
+def test_a_kept_column_named_as_the_prediction_is_refused(models: dict[str, Path], tmp_path: Path) -> None:
+    """`--keep age --prediction-column age` wrote two columns named age."""
+    x, _ = training_frame(50)
+    x.to_parquet(tmp_path / "in.parquet")
+    with pytest.raises(InvalidInputError, match="--keep column 'age' has the name of a prediction column") as err:
+        predict_file(load_model(models["sklearn"]), tmp_path / "in.parquet", tmp_path / "out.csv",
+                     keep_columns=["age"], prediction_column="age")
+    assert err.value.field == "prediction_column" and not (tmp_path / "out.csv").exists()
+
+
+def test_a_run_failing_midway_leaves_no_partial_output_and_the_earlier_one_intact(tmp_path: Path) -> None:
+    """The chunks scored before a failure were left as a valid, shorter file (over the previous output) that
+    looked like a complete result."""
+    import mlflow.pyfunc
+
+    def build() -> mlflow.pyfunc.PythonModel:
+        class RefusesOld(mlflow.pyfunc.PythonModel):
+            def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+                if (model_input["age"] > 100).any():
+                    raise ValueError("age out of range")
+                return model_input["age"] * 2
+
+        return RefusesOld()
+
+    x, _ = training_frame(1000)
+    mlflow.pyfunc.save_model(str(tmp_path / "model"), python_model=build(), input_example=x.head(2))
+    x.loc[900, "age"] = 1000.0  # in the last chunk
+    x.to_parquet(tmp_path / "in.parquet", row_group_size=100)
+    dst = tmp_path / "scored.parquet"
+    dst.write_bytes(b"yesterday's scores")
+    with pytest.raises(InvalidInputError, match="age out of range"):
+        predict_file(load_model(tmp_path / "model"), tmp_path / "in.parquet", dst, chunk_rows=100)
+    assert dst.read_bytes() == b"yesterday's scores"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "model", "scored.parquet"]
+    x.loc[900, "age"] = 1.0
+    x.to_parquet(tmp_path / "in.parquet", row_group_size=100)
+    predict_file(load_model(tmp_path / "model"), tmp_path / "in.parquet", dst, chunk_rows=100)
+    assert len(pd.read_parquet(dst)) == 1000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,11 +111,20 @@ def score_batch(model: LoadedModel, batch: pa.RecordBatch, prediction_column: st
     return pa.table({f"{prediction_column}_{i}": arr[:, i] for i in range(arr.shape[1])})
 
 
-def _writer(dst: Path, schema: pa.Schema) -> pq.ParquetWriter | pacsv.CSVWriter:
-    """CSV for an output named ``.csv`` (as the input is read), Parquet otherwise."""
+def _writer(dst: Path, path: Path, schema: pa.Schema) -> pq.ParquetWriter | pacsv.CSVWriter:
+    """A writer of ``path`` in ``dst``'s format: CSV for an output named ``.csv`` (as the input is read),
+    Parquet otherwise."""
     if dst.suffix.lower() == ".csv":
-        return pacsv.CSVWriter(str(dst), schema)
-    return pq.ParquetWriter(dst, schema, compression="snappy")
+        return pacsv.CSVWriter(str(path), schema)
+    return pq.ParquetWriter(path, schema, compression="snappy")
+
+
+def _check_names(out: pa.Table, keep: list[str]) -> None:
+    """A kept column and a prediction column of the same name would make two columns of one name."""
+    clash = [c for c in keep if c in out.column_names]
+    if clash:
+        raise InvalidInputError(f"--keep column '{clash[0]}' has the name of a prediction column; choose another "
+                                "--prediction-column", field="prediction_column")
 
 
 def predict_file(model: LoadedModel, input_path: str | Path, output_path: str | Path, *,
@@ -123,12 +133,14 @@ def predict_file(model: LoadedModel, input_path: str | Path, output_path: str | 
     """Score ``input_path`` (Parquet or CSV) chunk by chunk and write ``output_path`` (CSV when it is named
     ``.csv``, else Parquet).
 
-    Memory is bounded by ``chunk_rows`` (and the input's row-group size), not by the file size.
+    Memory is bounded by ``chunk_rows`` (and the input's row-group size), not by the file size. The output
+    is written beside ``output_path`` and moved there once every row is scored: a run that fails leaves no
+    partial file that looks complete (and an earlier output in place).
 
     Raises:
         NotFoundError: the input does not exist.
-        InvalidInputError: the input lacks a model input or a ``keep_columns`` column, or has non-numeric values
-            in a numeric column.
+        InvalidInputError: the input lacks a model input or a ``keep_columns`` column, has non-numeric values
+            in a numeric column, or a kept column has a prediction column's name.
     """
     src, dst = Path(input_path), Path(output_path)
     if not src.is_file():
@@ -136,21 +148,27 @@ def predict_file(model: LoadedModel, input_path: str | Path, output_path: str | 
     keep = list(keep_columns or [])
     start, rows, chunks = time.perf_counter(), 0, 0
     writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
+    partial = dst.with_name(f".{dst.name}.{os.getpid()}.partial")
     try:
         for batch in _batches(src, _Columns(list(model.signature.names), keep), chunk_rows):
             if batch.num_rows == 0:
                 continue
             out = score_batch(model, batch, prediction_column)
+            if writer is None:
+                _check_names(out, keep)
             for c in reversed(keep):
                 out = out.add_column(0, c, batch.column(c))
             if writer is None:
-                writer = _writer(dst, out.schema)
+                writer = _writer(dst, partial, out.schema)
             writer.write_table(out)
             rows += batch.num_rows
             chunks += 1
+        if writer is None:
+            raise InvalidInputError(f"{src} has no rows to score", field="input")
+        writer.close()
+        os.replace(partial, dst)
     finally:
         if writer is not None:
             writer.close()
-    if writer is None:
-        raise InvalidInputError(f"{src} has no rows to score", field="input")
+        partial.unlink(missing_ok=True)
     return BatchStats(rows=rows, chunks=chunks, seconds=time.perf_counter() - start)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -62,6 +63,26 @@ class _Threshold(click.ParamType):
         return number
 
 
+class _HealthOption(click.Option):
+    """A health flag whose ``[default: …]`` in the help is ``HealthPolicy``'s, the one source of the defaults
+    (read when the help is shown: importing the monitoring package costs about a second)."""
+
+    def __init__(self, *args: Any, policy_field: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy_field, self.base_help = policy_field, self.help or ""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from opsloop.mlops.monitoring.health import HealthPolicy
+
+        default = getattr(HealthPolicy(), self.policy_field)
+        self.help = f"{self.base_help}  [default: {'off' if default is None else f'{default:g}'}]"
+        return super().get_help_record(ctx)
+
+
+def _health_option(name: str, policy_field: str, kind: Any, help_: str) -> Callable[..., Any]:
+    return click.option(name, type=kind, default=None, help=help_, cls=_HealthOption, policy_field=policy_field)
+
+
 def _health_policy(window: float | None, min_requests: int | None, max_error_rate: Any, max_latency_p99: Any,
                    resolve_ratio: float | None) -> Any:
     """The ``HealthPolicy`` of the health flags given (``HealthPolicy``'s defaults for the others)."""
@@ -101,16 +122,17 @@ def _health_policy(window: float | None, min_requests: int | None, max_error_rat
 @click.option("--report-to", default=None, metavar="URL", callback=checked_url,
               help="opsloop server whose AIOps pipeline gets the drift and performance signals (default: the "
                    "top-level --url / OPSLOOP_URL when it is an http URL; 'none' to keep them here only).")
-@click.option("--health-window", type=click.FloatRange(1, 3600), default=None,
-              help="Seconds of traffic each health check judges, with --monitor-store  [default: 300]")
-@click.option("--health-min-requests", type=click.IntRange(1), default=None,
-              help="Requests a health check's window needs for a verdict  [default: 20]")
-@click.option("--max-error-rate", type=_Threshold(1.0), default=None,
-              help="Share of requests answered 5xx above which the error_rate check fires, or 'off'  [default: 0.05]")
-@click.option("--max-latency-p99", type=_Threshold(5.0, low_open=True), default=None,
-              help="p99 latency in seconds above which the latency_p99 check fires, or 'off'  [default: 1.0]")
-@click.option("--health-resolve-ratio", type=click.FloatRange(0, 1, min_open=True), default=None,
-              help="A firing health check resolves at or below its threshold times this  [default: 0.8]")
+@_health_option("--health-window", "window_s", click.FloatRange(1, 3600),
+                "Seconds of traffic each health check judges, with --monitor-store")
+@_health_option("--health-min-requests", "min_requests", click.IntRange(1),
+                "Requests a health check's window needs for a verdict")
+@_health_option("--max-error-rate", "max_error_rate", _Threshold(1.0),
+                "Share of requests that failed (answered 5xx, or the model raised) above which the error_rate "
+                "check fires, or 'off'")
+@_health_option("--max-latency-p99", "max_latency_p99_s", _Threshold(5.0, low_open=True),
+                "p99 latency in seconds above which the latency_p99 check fires, or 'off'")
+@_health_option("--health-resolve-ratio", "resolve_ratio", click.FloatRange(0, 1, min_open=True),
+                "A firing health check resolves at or below its threshold times this")
 @click.option("--micro-batching/--no-micro-batching", default=True, show_default=True,
               help="Score requests that arrive together in one model call.")
 @click.option("--log-level", default="warning", show_default=True)

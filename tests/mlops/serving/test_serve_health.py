@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
+import pytest
 from tests.conftest import wait_until
 
 OVERFLOW = 1000.0  # the model answers a number JSON cannot carry: the server fails (500)
@@ -123,3 +124,26 @@ def test_a_model_raising_on_every_request_turns_unhealthy_and_bad_input_does_not
     # 13 model errors came (13 of 28 is over 45 %) does it fire
     assert evidence["server_errors"] == 0 and evidence["model_errors"] == evidence["requests"] - 15 >= 13
     assert f"{evidence['model_errors']} raised by the model" in fired["text"]
+
+
+def test_the_health_flags_defaults_are_health_policys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The help's defaults were written out a second time beside HealthPolicy's (which the flags left out
+    take): they are read from HealthPolicy, so the two cannot disagree."""
+    import dataclasses
+
+    from click.testing import CliRunner
+
+    from opsloop.cli.serving import serve
+    from opsloop.mlops.monitoring import health
+
+    changed = dataclasses.make_dataclass("HealthPolicy", [("window_s", float, 123.0), ("min_requests", int, 7),
+                                                          ("max_error_rate", float, 0.02),
+                                                          ("max_latency_p99_s", object, None),
+                                                          ("resolve_ratio", float, 0.5)])
+    monkeypatch.setattr(health, "HealthPolicy", changed)
+    text = " ".join(CliRunner().invoke(serve, ["--help"], terminal_width=400).output.split())
+    flags = [("--health-window", "123"), ("--health-min-requests", "7"), ("--max-error-rate", "0.02"),
+             ("--max-latency-p99", "off"), ("--health-resolve-ratio", "0.5"), ("--micro-batching", "")]
+    for (flag, shown), (following, _) in zip(flags, flags[1:], strict=False):
+        said = text[text.index(f"{flag} "):text.index(f"{following} ")]
+        assert f"[default: {shown}]" in said, said

@@ -78,3 +78,11 @@ def test_a_stored_target_whose_header_cannot_be_sent_dead_letters_its_notificati
     client.post(AM, json=am_payload([alert("Down", "db")]))
     [dead] = wait(lambda: client.get(API + "/notifications", params={"state": "dead"}).json()["notifications"])
     assert dead["attempts"] == 1 and "cannot be sent" in dead["last_error"], dead
+
+
+def test_an_authorization_header_the_urls_user_would_replace_is_refused(client) -> None:  # noqa: ANN001
+    r = client.put(API + "/notifications/targets", json=[{"name": "x", "url": "https://bot:pw@hooks.example/a",
+                                                          "headers": {"Authorization": "Bearer t0ken"}}])
+    assert r.status_code == 400 and r.json()["field"] == "headers", r.text
+    ok = client.put(API + "/notifications/targets", json=[{"name": "x", "url": "https://bot:pw@hooks.example/a"}])
+    assert ok.status_code == 200, ok.text

@@ -155,24 +155,39 @@ def refuse_unknown_keys(key: str, value: list[Any]) -> None:
 def _refuse_misread_targets(key: str, value: list[Any]) -> None:
     """What a target document would be read as otherwise (stored targets are still read so): a
     ``min_severity`` that is no severity reads as a warning (a misspelt ``critical`` would page for every
-    warning), and an empty ``events`` as every event."""
+    warning), and an empty ``events`` as every event; and what no notification could be sent with."""
     for i, item in enumerate(value if key == "notification_targets" else ()):
-        if isinstance(item, dict) and item.get("events") == []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("events") == []:
             raise InvalidInputError(f"{key}[{i}]: events is empty (leave it out for every event)", field="events")
-        headers = item.get("headers") if isinstance(item, dict) else None
-        for name, value in headers.items() if isinstance(headers, dict) else ():
-            if not _HEADER_NAME.fullmatch(str(name)) or (isinstance(value, str) and not _HEADER_VALUE.fullmatch(value)):
-                raise InvalidInputError(f"{key}[{i}]: header {name!r} cannot be sent: a name is letters, digits and "
-                                        "!#$%&'*+-.^_`|~, a value printable ASCII (no line breaks)", field="headers")
-        if isinstance(item, dict) and isinstance(item.get("url"), str) and not _deliverable(item["url"]):
-            raise InvalidInputError(f"{key}[{i}]: url is not an http(s) URL with a host (and a port from 1 to "
-                                    "65535) that a notification could be posted to", field="url")
-        word = item.get("min_severity") if isinstance(item, dict) else None
+        _refuse_unsendable(f"{key}[{i}]", item)
+        word = item.get("min_severity")
         if word is None or (isinstance(word, int) and 1 <= word <= 4):
             continue
         if not isinstance(word, str) or word.strip().lower() not in SEVERITY_ALIASES:
             raise InvalidInputError(f"{key}[{i}]: min_severity {word!r} is not a severity (expected info, warning, "
                                     "error or critical)", field="min_severity")
+
+
+def _refuse_unsendable(where: str, target: dict[str, Any]) -> None:
+    """A target ``url`` or ``headers`` no notification could be sent with (each one a dead letter, found only
+    once an incident needed it), or an ``Authorization`` header the url's user would silently replace."""
+    found = target.get("headers")
+    headers: dict[str, Any] = found if isinstance(found, dict) else {}
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(str(name)) or (isinstance(value, str) and not _HEADER_VALUE.fullmatch(value)):
+            raise InvalidInputError(f"{where}: header {name!r} cannot be sent: a name is letters, digits and "
+                                    "!#$%&'*+-.^_`|~, a value printable ASCII (no line breaks)", field="headers")
+    url = target.get("url")
+    if not isinstance(url, str):
+        return
+    if not _deliverable(url):
+        raise InvalidInputError(f"{where}: url is not an http(s) URL with a host (and a port from 1 to 65535) that "
+                                "a notification could be posted to", field="url")
+    if "@" in urlsplit(url).netloc and any(str(n).lower() == "authorization" for n in headers):
+        raise InvalidInputError(f"{where}: the url's user and password would replace the Authorization header; "
+                                "give one of them", field="headers")
 
 
 # what an HTTP/1.1 header may hold (RFC 9110 tokens; values of visible ASCII, spaces and tabs)

@@ -262,7 +262,8 @@ def drift(ctx: click.Context, name: str, store_url: str | None, as_json: bool) -
     click.echo(printable(f"drift of {name}: {report['current_rows']} recent rows vs {report['reference_rows']} reference rows"))
     for f in report["features"]:
         stats = ", ".join(f"{k}={v:.4g}" for k, v in f["statistics"].items()) or f["note"]
-        click.echo(printable(f"  {'DRIFT' if f['drifted'] else 'ok   '} {f['feature']:24} {stats}"))
+        verdict = "DRIFT" if f["drifted"] else "ok" if f["statistics"] else "-"  # "-": not judged (the note)
+        click.echo(printable(f"  {verdict:5} {f['feature']:24} {stats}"))
     click.echo(f"{len(doc['signals'])} signal(s) emitted")
 
 

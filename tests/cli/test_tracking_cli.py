@@ -240,3 +240,15 @@ def test_run_ids_in_a_table_are_never_folded_over_two_lines(tmp_path: Path,
             run.log_metrics({f"metric_with_a_long_name_{i}": i / 7 for i in range(5)})
     code, out, _ = _cli(capsys, "runs", "list", "-e", "wide", "--data-dir", str(tmp_path / "data"))
     assert code == 0 and run.id in out
+
+
+@pytest.mark.parametrize("command", ["list", "search"])
+def test_experiments_cut_at_max_results_say_so_on_stderr(store: dict, capsys: pytest.CaptureFixture[str],
+                                                         command: str) -> None:
+    code, out, err = _cli(capsys, "experiments", command, "--max-results", "1", "--data-dir", store["data_dir"])
+    assert code == 0 and "showing the first 1 experiment; more match" in err
+    code, out, err = _cli(capsys, "experiments", command, "--max-results", "1", "--json",
+                          "--data-dir", store["data_dir"])
+    assert code == 0 and err == "" and len(json.loads(out)) == 1
+    code, out, err = _cli(capsys, "experiments", command, "--data-dir", store["data_dir"])
+    assert code == 0 and err == "" and "cli-exp" in out and "Default" in out

@@ -92,13 +92,21 @@ def _experiment_row(e: Experiment) -> dict[str, Any]:
             "last_update_time": e.last_update_time, "tags": dict(e.tags)}
 
 
-def _emit_experiments(found: list[Experiment], as_json: bool) -> None:
+def _search_experiments(client: Client, max_results: int | None, **query: Any) -> tuple[list[Experiment], bool]:
+    """The first ``max_results`` experiments of a search, and whether more matched (one more is asked for)."""
+    found = client.search_experiments(max_results=None if max_results is None else max_results + 1, **query)
+    return (found, False) if max_results is None else (found[:max_results], len(found) > max_results)
+
+
+def _emit_experiments(found: list[Experiment], as_json: bool, more: bool = False) -> None:
     rows = [_experiment_row(e) for e in found]
     if as_json:
         emit(rows, [], as_json=True)
         return
     table = [{**r, "created": _time(r["creation_time"])} for r in rows]
     emit(table, ["experiment_id", "name", "lifecycle_stage", "created", "artifact_location"], as_json=False)
+    if more:
+        _say_more_matched(len(found), "experiment")
 
 
 @click.group()
@@ -111,8 +119,9 @@ def experiments() -> None:
 @click.option("--max-results", type=click.IntRange(min=1), default=None)
 @_with_client
 def experiments_list(client: Client, as_json: bool, view: str, max_results: int | None) -> None:
-    """List experiments."""
-    _emit_experiments(client.search_experiments(view=view, max_results=max_results), as_json)
+    """List experiments (all, or the first --max-results; stderr says when more match)."""
+    found, more = _search_experiments(client, max_results, view=view)
+    _emit_experiments(found, as_json, more)
 
 
 @experiments.command("search")
@@ -124,8 +133,8 @@ def experiments_list(client: Client, as_json: bool, view: str, max_results: int 
 def experiments_search(client: Client, as_json: bool, filter_string: str | None, order_by: tuple[str, ...],
                        view: str, max_results: int | None) -> None:
     """Search experiments with a filter and ordering."""
-    found = client.search_experiments(filter=filter_string, order_by=order_by, view=view, max_results=max_results)
-    _emit_experiments(found, as_json)
+    found, more = _search_experiments(client, max_results, filter=filter_string, order_by=order_by, view=view)
+    _emit_experiments(found, as_json, more)
 
 
 @experiments.command("show")
@@ -176,9 +185,9 @@ def _search_runs(client: Client, max_results: int, **query: Any) -> tuple[list[R
     return found[:max_results], len(found) > max_results
 
 
-def _say_more_matched(shown: int) -> None:
+def _say_more_matched(shown: int, what: str = "run") -> None:
     """On stderr, so that what stdout holds stays the table alone."""
-    click.echo(f"showing the first {shown} run{'s' * (shown != 1)}; more match: raise --max-results (e.g. "
+    click.echo(f"showing the first {shown} {what}{'s' * (shown != 1)}; more match: raise --max-results (e.g. "
                f"--max-results {shown * 10}) to see them", err=True)
 
 

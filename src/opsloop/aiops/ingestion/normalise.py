@@ -25,6 +25,7 @@ __all__ = [
     "MetricPoint",
     "Rejection",
     "load_json",
+    "no_nul",
     "parse_time",
     "service_of",
 ]
@@ -41,6 +42,12 @@ SERVICE_LABELS = (
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|z|[+-]\d\d:?\d\d)?$"
 )
+
+
+def no_nul(text: str) -> str:
+    """``text`` with NUL as U+FFFD: PostgreSQL stores no NUL in text (a batch holding one was a 500 there),
+    and the log miner already writes bytes that are no text as U+FFFD."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def service_of(labels: Mapping[str, str]) -> str:
@@ -188,7 +195,7 @@ class Limits:
                 raise LimitExceededError(
                     f"'{name}.{key[:64]}': label longer than {self.max_label_bytes} bytes", field=name
                 )
-            out[key] = value
+            out[no_nul(key)] = no_nul(value)
         return out
 
     def time(self, t: float, now: float, name: str = "time") -> float:
@@ -208,7 +215,7 @@ class Limits:
             value = str(value)
         if len(value) > self.max_text_bytes:
             value = value[: self.max_text_bytes]
-        return value
+        return no_nul(value)
 
     def signal(
         self,
@@ -231,7 +238,7 @@ class Limits:
             time=self.time(time, now),
             source=source,
             kind=kind,
-            service=service if service is not None else service_of(labels),
+            service=no_nul(service) if service is not None else service_of(labels),
             labels=labels,
             severity=sev,
             text=self.text(text),

@@ -194,3 +194,20 @@ def test_a_run_failing_midway_leaves_no_partial_output_and_the_earlier_one_intac
     x.to_parquet(tmp_path / "in.parquet", row_group_size=100)
     predict_file(load_model(tmp_path / "model"), tmp_path / "in.parquet", dst, chunk_rows=100)
     assert len(pd.read_parquet(dst)) == 1000
+
+
+def test_a_csv_whose_whole_numbers_come_first_reads_its_fractions_further_on(models: dict[str, Path],
+                                                                            tmp_path: Path) -> None:
+    """CSV columns were typed from the first 4 MB block: a double input whose first values were whole numbers
+    was int64, and '0.5' further on failed the run ('CSV conversion error to int64')."""
+    rows = 800_000  # past the reader's first block
+    whole = pd.DataFrame({name: np.arange(rows - 1) % (i + 2) for i, name in enumerate(FEATURES)})
+    whole.to_csv(tmp_path / "in.csv", index=False)
+    with open(tmp_path / "in.csv", "a") as fh:
+        fh.write(",".join(["0.5"] * len(FEATURES)) + "\n")
+    model = load_model(models["sklearn"])
+    stats = predict_file(model, tmp_path / "in.csv", tmp_path / "out.parquet")
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert stats.rows == rows and len(out) == rows
+    last = pd.DataFrame([[0.5] * len(FEATURES)], columns=FEATURES)
+    assert out["prediction"].iloc[-1] == model.predict_frame(last)[0]

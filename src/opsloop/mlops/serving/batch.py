@@ -41,6 +41,7 @@ class _Columns:
 
     inputs: list[str]
     keep: list[str]
+    floats: tuple[str, ...] = ()  # inputs the signature types float or double
 
     @property
     def read(self) -> list[str] | None:
@@ -63,12 +64,16 @@ def _listed(names: list[str], most: int = 20) -> str:
 def _csv_batches(path: Path, wanted: _Columns) -> Iterator[pa.RecordBatch]:
     opts = pacsv.ReadOptions(block_size=1 << 22)
     columns = wanted.read
+    # a float input is read as float64 in every block: typed from the first block alone, a column whose first
+    # values were whole numbers (int64) failed at the first fraction further on
+    convert = pacsv.ConvertOptions(column_types=dict.fromkeys(wanted.floats, pa.float64()))
     try:
         reader = pacsv.open_csv(path, read_options=opts)
         wanted.check(path, reader.schema.names)
-        if columns:  # read only the columns scored or kept
-            reader = pacsv.open_csv(path, read_options=opts, convert_options=pacsv.ConvertOptions(
-                include_columns=columns))
+        if columns or wanted.floats:  # read only the columns scored or kept
+            if columns:
+                convert.include_columns = columns
+            reader = pacsv.open_csv(path, read_options=opts, convert_options=convert)
         yield from reader
     except pa.ArrowInvalid as exc:  # a short row, an unterminated quote, a text in a number column…
         raise InvalidInputError(f"{path} is not a readable CSV file: {exc}", field="input") from exc
@@ -150,7 +155,8 @@ def predict_file(model: LoadedModel, input_path: str | Path, output_path: str | 
     writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
     partial = dst.with_name(f".{dst.name}.{os.getpid()}.partial")
     try:
-        for batch in _batches(src, _Columns(list(model.signature.names), keep), chunk_rows):
+        floats = tuple(c.name for c in model.signature.columns if c.name and c.type in ("double", "float"))
+        for batch in _batches(src, _Columns(list(model.signature.names), keep, floats), chunk_rows):
             if batch.num_rows == 0:
                 continue
             out = score_batch(model, batch, prediction_column)

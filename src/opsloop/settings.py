@@ -174,6 +174,24 @@ class MonitoringSettings(BaseModel):
                                    description="Default health check thresholds (OPSLOOP_MONITORING__HEALTH__...).")
 
 
+class NotificationSettings(BaseModel):
+    link_url: str | None = Field(
+        None, pattern=r"^https?://[^/\s]+(/\S*)?$",
+        description="Base URL people open opsloop's UI at (https://opsloop.example.com, a proxy's address): "
+                    "each notification links its incident there (Alertmanager's --web.external-url). Default: "
+                    "server.advertise_url; without either, notifications carry no link.",
+    )
+    delivered_retention_days: float = Field(
+        7.0, ge=0,
+        description="How long delivered notifications stay in the outbox (0: for ever); the last one of each "
+                    "target and incident stays, and dead letters are never pruned.",
+    )
+
+    def link_base(self, server: ServerSettings) -> str | None:
+        base = self.link_url or server.advertise_url
+        return base.rstrip("/") if base else None
+
+
 class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
@@ -182,6 +200,7 @@ class Settings(BaseModel):
     topology: TopologySettings = Field(default_factory=TopologySettings)
     runbooks: RunbookSettings = Field(default_factory=RunbookSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     log_level: str = Field("info", description="Log level of the server.")
 
     @model_validator(mode="after")

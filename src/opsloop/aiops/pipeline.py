@@ -101,6 +101,8 @@ class Pipeline:
         call_graph: CallGraph | None = None,
         log_retention_s: float = 7 * 86400.0,
         signal_retention_s: float = 90 * 86400.0,
+        notification_link: str | None = None,
+        delivered_retention_s: float = 7 * 86400.0,
     ) -> None:
         self.stores = stores
         # service calls seen in spans (POST /v1/traces): the traced edges of the topology
@@ -122,10 +124,10 @@ class Pipeline:
         self._prune_backlog = False  # the last retention slice was full: more to delete at the next tick
         self.limits = limits or Limits()
         self.clock = clock
-        self.router = Router()
+        self.router = Router(link_base=notification_link)
         self.engine = IncidentEngine(stores, config=config, router=self.router, clock=clock)
         self.ops = Operations(self.engine)
-        self.dispatcher = Dispatcher(stores.ops, self.router, clock=clock)
+        self.dispatcher = Dispatcher(stores.ops, self.router, clock=clock, delivered_retention_s=delivered_retention_s)
         # Runbook runs are queued by the router, in the transaction of the incident change.
         self.runbooks = RunbookCatalog(SqlRunbookStore(stores.db), stores.incidents, clock=clock)
         self.router.listeners.append(self.runbooks.on_incident_event)
@@ -157,7 +159,9 @@ class Pipeline:
                    metric_history_s=ing.metric_history_days * 86400.0,
                    detector_checkpoint_s=ing.detector_checkpoint_s, call_graph=calls,
                    log_retention_s=ing.log_retention_days * 86400.0,
-                   signal_retention_s=ing.signal_retention_days * 86400.0)
+                   signal_retention_s=ing.signal_retention_days * 86400.0,
+                   notification_link=settings.notifications.link_base(settings.server),
+                   delivered_retention_s=settings.notifications.delivered_retention_days * 86400.0)
 
     # --- state ----------------------------------------------------------------------------------------
     def load(self) -> None:

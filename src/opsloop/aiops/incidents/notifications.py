@@ -143,9 +143,10 @@ def routes(matchers: list[Matcher], min_severity: Severity, events: Iterable[str
     return matches_all(matchers, view)
 
 
-def incident_payload(event: str, incident: Mapping[str, Any], now: float) -> dict[str, Any]:
+def incident_payload(event: str, incident: Mapping[str, Any], now: float, link_base: str | None = None) -> dict[str, Any]:
+    """The generic notification of ``event``; with ``link_base`` (the UI's URL) the incident carries its ``url``."""
     sev = int(incident.get("severity", 2))
-    return {
+    payload: dict[str, Any] = {
         "version": "1",
         "event": event,
         "time": now,
@@ -158,6 +159,9 @@ def incident_payload(event: str, incident: Mapping[str, Any], now: float) -> dic
             "merged_into": incident.get("merged_into"),
         },
     }
+    if link_base:
+        payload["incident"]["url"] = f"{link_base}/#/incidents/{incident['id']}"
+    return payload
 
 
 def _slack_text(text: str) -> str:
@@ -183,9 +187,11 @@ def slack_body(payload: Mapping[str, Any]) -> dict[str, Any]:
         text += f" → merged into #{inc['merged_into']}"
         fields.append({"title": "Merged into", "value": f"#{inc['merged_into']}", "short": True})
     count = inc["signal_count"]
-    return {"text": text, "attachments": [{"color": color, "title": title, "fields": fields,
-                                           "footer": f"opsloop · {count} signal{'' if count == 1 else 's'}",
-                                           "ts": int(payload["time"])}]}
+    attachment = {"color": color, "title": title, "fields": fields,
+                  "footer": f"opsloop · {count} signal{'' if count == 1 else 's'}", "ts": int(payload["time"])}
+    if inc.get("url"):
+        attachment["title_link"] = inc["url"]
+    return {"text": text, "attachments": [attachment]}
 
 
 def pagerduty_body(payload: Mapping[str, Any], routing_key: str) -> dict[str, Any]:
@@ -208,14 +214,17 @@ def pagerduty_body(payload: Mapping[str, Any], routing_key: str) -> dict[str, An
             body["payload"]["component"] = inc["service"]
         if services:
             body["payload"]["group"] = ", ".join(services[:10])
+        if inc.get("url"):
+            body["links"] = [{"href": inc["url"], "text": f"Incident #{inc['id']} in opsloop"}]
     return body
 
 
 class Router:
     """Which targets an incident change goes to; writes their outbox rows."""
 
-    def __init__(self, targets: Iterable[Target] = ()) -> None:
+    def __init__(self, targets: Iterable[Target] = (), *, link_base: str | None = None) -> None:
         self.targets = list(targets)
+        self.link_base = link_base  # the UI's URL: notifications link their incident there
         # Called as listener(conn, event, incident, now) in the same transaction, after the targets'
         # rows are written: other durable reactions to incident changes (runbooks) hook in here.
         self.listeners: list[Callable[[Any, str, Mapping[str, Any], float], Any]] = []
@@ -292,7 +301,7 @@ class Router:
             self._remember(incident["id"], (t.name for t in targets))
         if targets:
             self._queued = True
-            payload = incident_payload(event, incident, now)
+            payload = incident_payload(event, incident, now, self.link_base)
             ops.enqueue(conn, [{"target": t.name, "incident_id": incident["id"], "event": event, "payload": payload,
                                 "created_at": now} for t in targets])
 

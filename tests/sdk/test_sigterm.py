@@ -118,7 +118,7 @@ def test_a_forked_child_killed_with_sigterm_does_not_end_its_parents_run(tmp_pat
 
 _HANDLER_WHILE_OPEN = """
 import signal
-from opsloop.sdk import Client
+from opsloop.sdk import Client, MockTransport
 
 assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 client = Client(transport=MockTransport())

@@ -182,3 +182,35 @@ def test_a_redirect_is_an_error_naming_where_it_points_not_a_silent_success() ->
     with pytest.raises(InvalidInputError, match="HTTP 301.*https://tracking.test") as raised:
         transport.log_batch("r1", metrics=[("loss", 1.0, 5, 0)])
     assert raised.value.field == "url"  # the URL is wrong: not an outage the metric sender waits out
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"MLFLOW_TRACKING_TOKEN": "tok"}, "Bearer tok"),
+    ({"MLFLOW_TRACKING_USERNAME": "ada", "MLFLOW_TRACKING_PASSWORD": "s3cret"}, httpx.BasicAuth("ada", "s3cret")),
+    ({}, None),
+])
+def test_the_mlflow_clients_credentials_are_sent(env: dict, expected: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server behind authentication refused the SDK (401) where the mlflow client, given the same
+    environment, was let in."""
+    for name in ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    seen: list[httpx.Request] = []
+    _transport([httpx.Response(200, json={})], seen).log_batch("r1", params={"lr": "0.1"})
+    if isinstance(expected, httpx.BasicAuth):
+        expected = next(expected.auth_flow(httpx.Request("GET", "http://x"))).headers["Authorization"]
+    assert seen[0].headers.get("Authorization") == expected
+
+
+def test_an_authorization_header_given_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ada")
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    HttpTransport("http://tracking.test", headers={"Authorization": "Bearer mine"},
+                  http_transport=httpx.MockTransport(handler)).log_batch("r1", params={"lr": "0.1"})
+    assert seen[0].headers["Authorization"] == "Bearer mine"

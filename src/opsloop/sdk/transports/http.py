@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import random
 import threading
 import time
@@ -86,7 +87,10 @@ class HttpTransport(Transport):
         url: the server's base URL, e.g. ``http://127.0.0.1:5000``.
         timeout: seconds for connect/read/write.
         retries: retry policy for transient failures.
-        headers: extra headers on every request (e.g. ``Authorization``).
+        headers: extra headers on every request (e.g. ``Authorization``). Without an ``Authorization``
+            header, the credentials of the ``mlflow`` client's environment are sent, as it sends them:
+            ``MLFLOW_TRACKING_TOKEN`` (a bearer token), else ``MLFLOW_TRACKING_USERNAME`` and
+            ``MLFLOW_TRACKING_PASSWORD`` (HTTP Basic).
         http_transport: an httpx transport to send through instead of the network
             (``httpx.MockTransport`` in tests).
         outage_patience: seconds a run's background metric batch keeps being resent after ``retries`` gave
@@ -106,7 +110,8 @@ class HttpTransport(Transport):
         if not host:
             raise InvalidInputError(f"Tracking URL {url!r} names no host", field="url")
         self._options: dict[str, Any] = {
-            "base_url": self.url, "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)), "headers": headers,
+            "base_url": self.url, "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            **_mlflow_credentials(headers or {}),
             "limits": httpx.Limits(max_keepalive_connections=4), "transport": http_transport}
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
@@ -316,3 +321,14 @@ class HttpTransport(Transport):
             client, self._client = self._client, None
         if client is not None:
             client.close()
+
+
+def _mlflow_credentials(headers: dict[str, str]) -> dict[str, Any]:
+    """``headers``, and the credentials the ``mlflow`` client takes from its environment unless they hold some."""
+    if any(k.lower() == "authorization" for k in headers):
+        return {"headers": headers}
+    if token := os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        return {"headers": {**headers, "Authorization": f"Bearer {token}"}}
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    auth = httpx.BasicAuth(user, os.environ.get("MLFLOW_TRACKING_PASSWORD") or "") if user else None
+    return {"headers": headers, "auth": auth}

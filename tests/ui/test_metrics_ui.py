@@ -122,3 +122,20 @@ def test_a_link_to_a_series_past_the_first_500_charts_it_and_an_unknown_one_says
     page.goto("/#/metrics?series=0123456789abcdef&name=pod_cpu")
     expect(chart).to_contain_text("No series 0123456789abcdef here")
     assert page.js_errors == []
+
+
+def test_a_linked_series_is_fetched_by_its_fingerprint_however_many_share_its_name(page, ui_server) -> None:  # noqa: ANN001
+    # The page scanned the first 5,000 series of the name for a linked one: a fleet with more pods than that
+    # showed "No series … here" for the rest. It now asks for the series itself.
+    from playwright.sync_api import expect
+
+    now = time.time()
+    body = encode_remote_write([({"__name__": "fleet_cpu", "job": "k8s", "pod": f"w-{i:05d}"}, [(now, i)])
+                                for i in range(5100)])
+    assert httpx.post(ui_server.url + "/api/v1/write", content=body, headers=PB).status_code == 204
+    every = httpx.get(ui_server.url + API + "/metrics/series", params={"name": "fleet_cpu", "limit": 5000,
+                                                                        "offset": 5000}).json()["series"]
+    last = every[-1]
+    page.goto(f"/#/metrics?series={last['series']}&name=fleet_cpu")
+    expect(page.locator("#metric-chart")).to_contain_text(f'pod="{last["labels"]["pod"]}"')
+    assert page.js_errors == []

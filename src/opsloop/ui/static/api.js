@@ -103,6 +103,7 @@ export const ops = {
   logTemplates: (params, signal) => get(`${OPS}/logs/templates`, params, signal),
   logServices: (signal) => get(`${OPS}/logs/services`, undefined, signal),
   metricSeries: (params, signal) => get(`${OPS}/metrics/series`, params, signal),
+  metricSeriesOne: (fingerprint, signal) => get(`${OPS}/metrics/series/${enc(fingerprint)}`, undefined, signal),
   metricPoints: (params, signal) => get(`${OPS}/metrics/points`, params, signal),
   signals: (params, signal) => get(`${OPS}/signals`, params, signal),
   runbooks: (signal) => get(`${OPS}/runbooks`, undefined, signal),

@@ -11,7 +11,6 @@ import { setQuery } from '../router.js';
 const RANGES = [['15m', 900], ['1h', 3600], ['6h', 6 * 3600], ['24h', 86400], ['7d', 7 * 86400], ['all', 0]];
 const POINTS = 600;
 const LIST = 500;  // series in the table
-const FIND = 5000;  // series looked through for a linked one past the table
 
 const SEND_METRICS = (origin) => `# Prometheus (prometheus.yml): stream every sample with remote_write
 remote_write:
@@ -80,11 +79,10 @@ export async function render(root, ctx) {
       return;
     }
     if (f.series && !list.some((s) => s.series === f.series) && list.length >= LIST) {
-      // a linked series past the first page (a metric with a series per pod): look further for it
-      const more = await ops.metricSeries({ name: f.name, service: f.service, limit: FIND }).then((r) => r.series).catch(() => []);
+      // a linked series past the first page (a metric with a series per pod): fetch it by its fingerprint
+      const found = await ops.metricSeriesOne(f.series).catch(() => null);
       if (!ctx.alive()) return;
-      const found = more.find((s) => s.series === f.series);
-      if (found) list = [found, ...list];
+      if (found && (!f.name || (found.name || '').includes(f.name)) && (!f.service || found.service === f.service)) list = [found, ...list];
     }
     if (!list.some((s) => s.series === f.series)) {
       missing = f.series;

@@ -44,6 +44,21 @@ print(run.id, flush=True)
 time.sleep(600)
 """
 
+_CHAINING_HANDLER = _PRELUDE + """
+run = opsloop.start_run(experiment="sigterm", capture_git=False, **where)
+previous = signal.getsignal(signal.SIGTERM)
+
+def graceful(signum, frame):  # as PyTorch Lightning's: note it, call the handler it replaced, stop cleanly
+    if callable(previous):
+        previous(signum, frame)
+    sys.exit(3)
+
+signal.signal(signal.SIGTERM, graceful)
+run.log_metric("loss", 1.0)
+print(run.id, flush=True)
+time.sleep(600)
+"""
+
 _FORKED = _PRELUDE + """
 run = opsloop.start_run(experiment="sigterm", capture_git=False, **where)
 child = os.fork()
@@ -107,6 +122,14 @@ def test_sigterm_in_the_middle_of_logging_ends_the_run_without_hanging(tmp_path:
 def test_a_programs_own_sigterm_handler_is_kept(tmp_path: Path) -> None:
     proc, _ = _start(tmp_path, _OWN_HANDLER, str(tmp_path / "store"))
     assert _terminated(proc) == 3
+
+
+def test_a_handler_installed_later_that_calls_the_sdks_decides_how_the_program_ends(tmp_path: Path) -> None:
+    """A handler chaining the one it replaced (PyTorch Lightning's) was cut short: the SDK's killed the process."""
+    proc, run_id = _start(tmp_path, _CHAINING_HANDLER, str(tmp_path / "store"))
+    assert _terminated(proc) == 3
+    with Client(data_dir=tmp_path / "store") as client:
+        assert client.get_run(run_id).info.status == "FINISHED"  # sys.exit(3): ended at exit, as documented
 
 
 def test_a_forked_child_killed_with_sigterm_does_not_end_its_parents_run(tmp_path: Path) -> None:

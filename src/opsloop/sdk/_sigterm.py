@@ -6,7 +6,7 @@ no SIGTERM handler of its own (the default disposition) and the run was started 
 installs one: it sends the queued points and ends every open run KILLED (waiting at most ``PATIENCE``
 seconds), then restores the default and sends the signal again, so the process ends as it would have (killed
 by signal 15). The handler is removed when the last open run ends; a handler the program installs later
-replaces it. In a forked child (a data-loader worker) it ends nothing: the runs are its parent's.
+replaces it (and when that one calls it as the handler it replaced, it does nothing: the program decided). In a forked child (a data-loader worker) it ends nothing: the runs are its parent's.
 """
 
 from __future__ import annotations
@@ -50,6 +50,10 @@ class _Handler:
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         if self._ending:
             return  # sent again while the runs are being ended: this handler dies of it once they are
+        if signal.getsignal(signal.SIGTERM) is not self:
+            # called by a handler the program installed since, as the one it replaced (PyTorch Lightning
+            # chains it so): the program handles SIGTERM now, its exit ends the runs
+            return
         if os.getpid() == self.pid:
             now = time.monotonic()
             self._deadline = self._deadline or now + DEFER

@@ -70,3 +70,33 @@ def test_a_link_to_a_version_that_does_not_exist_says_so(page, models: int) -> N
     page.goto("/#/models/Churn-Model?v=42")
     expect(page.locator(".empty-state h2")).to_have_text("No version 42")
     assert not page.js_errors
+
+
+def test_an_alias_is_removed_from_the_model_page_with_a_reason_on_record(page, ui_server) -> None:  # noqa: ANN001
+    # The page could move an alias but not take one off: that took MLflow's API by hand, unaudited.
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    from playwright.sync_api import expect
+
+    client = MlflowClient(ui_server.url, registry_uri=ui_server.url)
+    client.create_registered_model("aliased")
+    run = client.create_run(client.create_experiment("aliased-runs"))
+    for _ in range(2):
+        client.create_model_version("aliased", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    client.set_registered_model_alias("aliased", "champion", "2")
+    client.set_registered_model_alias("aliased", "canary", "1")
+    page.goto("/#/models/aliased")
+    page.select_option("#remove-alias", "canary")
+    page.click("#remove-alias-btn")  # no reason: the form is not sent
+    expect(page.locator("#remove-reason:invalid")).to_have_count(1)
+    assert client.get_model_version_by_alias("aliased", "canary").version == "1"
+    page.fill("#remove-reason", "canary finished")
+    page.click("#remove-alias-btn")
+    expect(page.locator(".notice")).to_have_text("@canary removed.")
+    expect(page.locator("h1")).not_to_contain_text("@canary")
+    expect(page.locator(".timeline")).to_contain_text("@canary removed (was v1)")
+    expect(page.locator(".timeline")).to_contain_text("canary finished")
+    assert client.get_model_version_by_alias("aliased", "champion").version == "2"
+    with pytest.raises(MlflowException):
+        client.get_model_version_by_alias("aliased", "canary")
+    assert not page.js_errors

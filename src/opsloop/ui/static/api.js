@@ -95,6 +95,7 @@ export const ops = {
   splitIncident: (id, signalIds) => post(`${OPS}/incidents/${enc(id)}/split`, { signal_ids: signalIds.map(asId) }),
   promotions: (name, signal) => get(`${OPS}/models/${enc(name)}/promotions`, undefined, signal),
   promote: (name, body) => post(`${OPS}/models/${enc(name)}/promote`, body),
+  removeAlias: (name, alias, body) => request('DELETE', `${OPS}/models/${enc(name)}/aliases/${enc(alias)}`, body),
   validations: (name, v, signal) => get(`${OPS}/models/${enc(name)}/versions/${enc(v)}/validations`, undefined, signal),
   lineage: (name, v, signal) => get(`${OPS}/models/${enc(name)}/versions/${enc(v)}/lineage`, undefined, signal),
   deployments: (signal) => get(`${OPS}/deployments`, undefined, signal),

@@ -54,7 +54,7 @@ export async function render(root, ctx) {
     section('Versions', versions.length ? h('div', { class: 'table-wrap' }, h('table', { id: 'versions-table' },
       h('thead', {}, h('tr', {}, ['Version', 'Aliases', 'Status', 'Stage', 'Created', 'Run', 'Source'].map((t, i) => h('th', { scope: 'col', class: i === 6 ? 'hide-narrow' : '', text: t })))),
       h('tbody', {}, rows))) : h('p', { class: 'muted', text: 'No versions yet: mlflow.register_model(...) adds one.' })),
-    h('div', { class: 'grid2' }, section('Promote', promoteForm()), section('Promotion history', promoHost)),
+    h('div', { class: 'grid2' }, section('Promote', promoteForm(), aliases.length ? removeForm() : null), section('Promotion history', promoHost)),
     detail);
 
   function promoteForm() {
@@ -78,6 +78,27 @@ export async function render(root, ctx) {
     h('datalist', { id: 'alias-list' }, ['champion', 'challenger', 'staging', ...aliases.map((a) => a.alias)].map((a) => h('option', { value: a }))),
     h('div', { class: 'actions' }, h('label', { class: 'inline' }, 'Alias ', alias), h('label', { class: 'inline' }, 'Version ', version)),
     reason, h('div', {}, h('button', { type: 'submit', class: 'primary', text: 'Promote' })));
+  }
+
+  /** Take an alias off (what serves @alias stops resolving), audited with its reason like a promotion. */
+  function removeForm() {
+    const which = h('select', { id: 'remove-alias', 'aria-label': 'Alias to remove' }, aliases.map((a) => h('option', { value: a.alias, text: `@${a.alias} (v${a.version})` })));
+    const reason = h('textarea', { id: 'remove-reason', 'aria-label': 'Reason for removing', placeholder: 'Why nothing should serve this alias (required)', required: true });
+    const note = h('div', {});
+    return h('form', { class: 'stack', id: 'remove-alias-form', onsubmit: async (e) => {
+      e.preventDefault();
+      if (!reason.value.trim()) { clear(note, errorBox(new Error('Give a reason for removing the alias.'), 'Remove alias')); return; }
+      try {
+        await ops.removeAlias(name, which.value, { actor: actor(), reason: reason.value.trim() });
+        flash = `@${which.value} removed.`;
+        await render(root, ctx);
+      } catch (err) {
+        clear(note, errorBox(err, 'Remove alias'));
+      }
+    } },
+    h('h3', { text: 'Remove an alias' }),
+    h('div', { class: 'actions' }, h('label', { class: 'inline' }, 'Alias ', which)), reason, note,
+    h('div', {}, h('button', { type: 'submit', id: 'remove-alias-btn', text: 'Remove alias' })));
   }
 
   async function loadPromotions() {

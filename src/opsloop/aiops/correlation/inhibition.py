@@ -3,7 +3,8 @@
 Two kinds, both checked for each new firing signal:
 
 * Alertmanager-style rules: while a firing signal matches ``source`` matchers, signals matching
-  ``target`` matchers with the same values of the ``equal`` labels are inhibited.
+  ``target`` matchers with the same values of the ``equal`` labels are inhibited (as in Alertmanager, a
+  signal matching both sides is not inhibited by one that also matches both: they would mute each other).
 * Topology: while a service has a firing signal at least ``min_severity``, signals of the services
   that depend on it (up to ``max_hops``) are inhibited: they are the symptoms, it is the cause. Only
   while the failure is fresh: a symptom shows soon after its cause starts, so a signal more than
@@ -145,11 +146,20 @@ class Inhibitor:
             if matches_all(rule.target, view):
                 key = tuple(view.get(name, "") for name in rule.equal)
                 sources = self._rule_sources[i].get(key)
-                if sources and (sources - {fp}):
+                if sources and self._inhibits(rule, view, sources - {fp}):
                     return f"inhibited by rule {rule.name or i}"
         if self.use_topology and self.topology is not None and sig.service and self._firing_services:
             return self._by_topology(sig)
         return None
+
+    def _inhibits(self, rule: InhibitRule, view: Mapping[str, str], sources: set[str]) -> bool:
+        """Whether one of ``sources`` inhibits a target of ``rule`` with labels ``view``. As in Alertmanager,
+        a target that matches the source matchers too is not inhibited by a source that matches the target
+        matchers too (two such alerts would mute each other: with ``severity="critical"`` as source and
+        ``service="db"`` as target, two critical alerts of the db both stay active)."""
+        if not sources or not matches_all(rule.source, view):
+            return bool(sources)
+        return any(s in self._views and not matches_all(rule.target, self._views[s]) for s in sources)
 
     def _by_topology(self, sig: Signal) -> str | None:
         for dep, hops in self._dependencies(sig.service).items():

@@ -252,3 +252,16 @@ def test_experiments_cut_at_max_results_say_so_on_stderr(store: dict, capsys: py
     assert code == 0 and err == "" and len(json.loads(out)) == 1
     code, out, err = _cli(capsys, "experiments", command, "--data-dir", store["data_dir"])
     assert code == 0 and err == "" and "cli-exp" in out and "Default" in out
+
+
+@pytest.mark.parametrize("where", [["--url", "localhost:5000"], ["runs", "list", "--url", "127.0.0.1:5000/"]])
+def test_a_server_given_without_a_scheme_is_a_usage_error_saying_the_url(
+        where: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--url localhost:5000` was taken for a store URI of scheme 'localhost' and dropped: the command then said
+    'no opsloop data folder … (pass --data-dir or --url)'."""
+    monkeypatch.chdir(tmp_path)
+    args = [*where, "runs", "list"] if where[0] == "--url" else where
+    code, _, err = _cli(capsys, *args)
+    host = where[-1]
+    assert code == 2 and f"'{host}' has no scheme: give the server as http://{host}" in err

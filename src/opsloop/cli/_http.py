@@ -6,6 +6,7 @@ another web server answering HTML at that address — is an ``OpsloopError`` wit
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
@@ -14,13 +15,19 @@ from opsloop.errors import InvalidInputError, OpsloopError, StorageError
 
 __all__ = ["checked_url", "server_json"]
 
+_HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:\d+(/.*)?")
+
 
 def checked_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Click callback of a ``--url`` option: an http(s) URL that cannot be parsed (``http://[::1``,
     ``http://host:port``, ``http://``) is refused where it is given, as a usage error naming the option.
 
-    Other schemes pass through: the top-level ``--url`` may be an MLflow store URI (``sqlite:…``).
+    Other schemes pass through: the top-level ``--url`` may be an MLflow store URI (``sqlite:…``); a host and
+    port without a scheme (``localhost:5000``, which reads as the scheme ``localhost``) is refused, saying the
+    URL it likely means.
     """
+    if value and _HOST_PORT.fullmatch(value):
+        raise click.BadParameter(f"{value!r} has no scheme: give the server as http://{value}", ctx, param)
     if not value or not value.startswith(("http://", "https://")):
         return value
     import httpx

@@ -242,10 +242,11 @@ def _stored_silence(p: Any, silence_id: str) -> dict[str, Any]:
 @router.get("/api/v2/silences", summary="Alertmanager's API: the silences (amtool silence query)")
 async def list_silences(request: Request, filters: list[str] = Query([], alias="filter")) -> Response:
     def work() -> Response:
-        matchers = _matchers(filters)
+        # as Alertmanager: a silence passes a filter when each of its matchers is one of the silence's (same
+        # name, operator and value), not when it matches the values of the silence's matchers as labels
+        wanted = [m.to_dict() for m in _matchers(filters)]
         silences = [_gettable_silence(s) for s in pipeline(request).silences(True)]
-        return json_response([s for s in silences if all(
-            m.matches({x["name"]: x["value"] for x in s["matchers"]}) for m in matchers)])
+        return json_response([s for s in silences if all(m in s["matchers"] for m in wanted)])
 
     return await run_in_threadpool(_as_alertmanager, work)
 

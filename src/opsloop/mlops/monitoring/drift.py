@@ -9,6 +9,7 @@ Jensen-Shannon distance (base 2, in ``[0, 1]``). A reference is kept as a small 
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -91,8 +92,24 @@ def _numeric_profile(values: np.ndarray, rng: np.random.Generator, sample_size: 
             "sample": np.round(sample, 8).tolist(), "rows": int(len(values))}
 
 
+_WHOLE = re.compile(r"-?\d+\.0")
+
+
+def _category(value: Any) -> str | None:
+    """The category ``value`` counts as; ``None`` for a missing one (None, NaN, NA).
+
+    A whole number is one category however it comes (``2``, ``2.0``, ``"2.0"``): a reference column of
+    integers with a gap is read as floats, and requests send its values as JSON integers. The same
+    applies to a profile's stored keys, so a reference profiled before reads the same.
+    """
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    key = str(value)
+    return key[:-2] if _WHOLE.fullmatch(key) else key
+
+
 def _categorical_profile(values: Iterable[Any], top: int = 50) -> dict[str, Any]:
-    counts = Counter(str(v) for v in values if v is not None)
+    counts = Counter(c for c in map(_category, values) if c is not None)
     total = sum(counts.values()) or 1
     kept = dict(counts.most_common(top))
     other = total - sum(kept.values())
@@ -160,10 +177,13 @@ def _numeric_histogram(ref: dict[str, Any], counts: np.ndarray) -> dict[str, Any
 
 
 def _categorical_drift(name: str, ref: dict[str, Any], values: list[Any], policy: DriftPolicy) -> FeatureDrift:
-    cur = [str(v) for v in values if v is not None]
+    cur = [c for c in map(_category, values) if c is not None]
     if len(cur) < policy.min_rows:
         return FeatureDrift(name, "categorical", {}, False, ref["rows"], len(cur), note="not enough current values")
-    known = ref["proportions"]
+    known: dict[str, float] = {}
+    for key, share in ref["proportions"].items():  # keyed by ``_category``, stored before it or since
+        key = key if key == _OTHER else _category(key) or key
+        known[key] = known.get(key, 0.0) + share
     counts = Counter(v if v in known else _OTHER for v in cur)
     cats = sorted(set(known) | set(counts))
     expected = np.asarray([known.get(c, 0.0) for c in cats]) + _EPS
@@ -254,7 +274,7 @@ MISSING_MIN_INCREASE = 0.1  # a missing share this much above the reference's, a
 
 
 def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and not math.isfinite(v))
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and not math.isfinite(v))
 
 
 def _with_missing(drift: FeatureDrift, ref: dict[str, Any], profile_rows: int, values: list[Any],

@@ -147,3 +147,14 @@ def test_the_health_flags_defaults_are_health_policys(monkeypatch: pytest.Monkey
     for (flag, shown), (following, _) in zip(flags, flags[1:], strict=False):
         said = text[text.index(f"{flag} "):text.index(f"{following} ")]
         assert f"[default: {shown}]" in said, said
+
+
+def test_the_servers_health_defaults_are_health_policys() -> None:
+    """settings.HealthSettings (the server's monitoring.health) repeats HealthPolicy's defaults (opsloop serve's
+    and a reference's): the two must not drift apart."""
+    import dataclasses
+
+    from opsloop.mlops.monitoring.health import HealthPolicy
+    from opsloop.settings import HealthSettings
+
+    assert HealthSettings().model_dump() == dataclasses.asdict(HealthPolicy())

@@ -35,7 +35,9 @@ class Matcher:
             raise InvalidInputError(f"unknown matcher operator {self.op!r}", field="matchers")
         if self.op in ("=~", "!~"):
             try:
-                object.__setattr__(self, "_re", re.compile(f"(?:{self.value})"))
+                # anchored by ``fullmatch``, not by a ``(?:…)`` around it, which would refuse a regex with its
+                # flags first (``(?i)disk.*``), as Alertmanager (Go's ``^(?:…)$``) takes it
+                object.__setattr__(self, "_re", re.compile(self.value))
             except re.error as exc:
                 raise InvalidInputError(f"bad regex {self.value!r}: {exc}", field="matchers") from None
 

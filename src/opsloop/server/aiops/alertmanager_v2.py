@@ -109,7 +109,7 @@ def _receiver(pattern: str | None) -> re.Pattern[str] | None:
     if not pattern:
         return None
     try:
-        return re.compile(f"(?:{pattern})")
+        return re.compile(pattern)  # anchored by ``fullmatch``: ``(?i)ops.*`` is taken, as in Alertmanager
     except re.error as exc:
         raise InvalidInputError(f"receiver: bad regex {pattern!r}: {exc}", field="receiver") from None
 

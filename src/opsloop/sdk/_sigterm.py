@@ -50,7 +50,7 @@ class _Handler:
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         if self._ending:
             return  # sent again while the runs are being ended: this handler dies of it once they are
-        if signal.getsignal(signal.SIGTERM) is not self:
+        if not _is_current(self):
             # called by a handler the program installed since, as the one it replaced (PyTorch Lightning
             # chains it so): the program handles SIGTERM now, its exit ends the runs
             return
@@ -67,6 +67,10 @@ class _Handler:
             worker.join(PATIENCE)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _is_current(handler: _Handler) -> bool:
+    return signal.getsignal(signal.SIGTERM) is handler
 
 
 _installed: _Handler | None = None

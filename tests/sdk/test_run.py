@@ -191,3 +191,24 @@ def test_ending_on_a_backend_the_metric_sender_already_waited_out_does_not_wait_
     with pytest.raises(StorageError):
         run.end()
     assert status_tries == ["FINISHED"]
+
+
+def test_a_run_in_a_deleted_experiment_is_refused_naming_it(client: Client) -> None:
+    """Started by the name of a deleted experiment, a run was refused with 'The experiment 5 must be in the
+    'active' state': the user gave a name, and restoring the experiment is the way out."""
+    import uuid
+
+    from opsloop.mlops.tracking.lifecycle import NotActiveError
+
+    name = f"retired-{uuid.uuid4().hex[:8]}"
+    experiment_id = client.create_experiment(name)
+    if client.url:
+        import httpx
+
+        httpx.post(f"{client.url}/api/2.0/mlflow/experiments/delete",
+                   json={"experiment_id": experiment_id}).raise_for_status()
+    else:
+        client.transport._runtime.tracking.delete_experiment(experiment_id)
+    with pytest.raises(NotActiveError, match=f"experiment '{name}' .* is deleted: restore it") as err:
+        client.start_run(name, capture_git=False)
+    assert err.value.field == "experiment"

@@ -98,13 +98,23 @@ class Client:
             raise NotFoundError(f"No experiment with id or name {experiment!r}", field="experiment") from None
 
     def get_or_create_experiment(self, name: str) -> str:
-        """The id of the experiment called ``name``, created if missing."""
+        """The id of the experiment called ``name``, created if missing.
+
+        Raises:
+            NotActiveError: the experiment of that name is deleted (as MLflow's ``set_experiment`` refuses it).
+        """
         from opsloop.errors import AlreadyExistsError
+        from opsloop.mlops.tracking.lifecycle import NotActiveError
 
         try:
-            return self.transport.get_experiment_by_name(name).experiment_id
+            found = self.transport.get_experiment_by_name(name)
         except NotFoundError:
             pass
+        else:
+            if found.lifecycle_stage == "deleted":
+                raise NotActiveError(f"experiment {name!r} (id {found.experiment_id}) is deleted: restore it, or "
+                                        "delete it permanently to use its name again", field="experiment")
+            return found.experiment_id
         try:
             return self.transport.create_experiment(name)
         except AlreadyExistsError:  # created concurrently by another process

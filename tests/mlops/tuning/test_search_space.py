@@ -56,6 +56,10 @@ def test_kinds_follow_the_bounds_and_fixed_values_are_kept_apart() -> None:
     ({"b": {"choices": ["x"], "low": 1}}, "space.b.low"),
     ({"b": ["x"], "epochs": {"value": 1, "low": 0}}, "space.epochs.low"),
     ({"b": ["x"], "epochs": {"value": float("nan")}}, "space.epochs.value"),
+    # names MLflow refuses as param keys (every trial's run would fail to start)
+    ({"lr@adam": [0.1, 0.2]}, "space.lr@adam"),
+    ({"b": ["x"], "../up": {"value": 1}}, "space.../up"),
+    ({"p" * 251: [1, 2]}, "space." + "p" * 251),
 ])
 def test_a_bad_space_names_the_culprit(spec: Any, field: str) -> None:
     with pytest.raises(InvalidInputError) as caught:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opsloop.errors import InvalidInputError
+from opsloop.mlops.tracking.limits import check_key
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -75,6 +76,10 @@ class SearchSpace:
             if not isinstance(name, str) or not name:
                 raise InvalidInputError(f"parameter names must be non-empty strings, got {name!r}", field="space")
             field = f"space.{name}"
+            try:  # every trial logs its parameters into its run: a name MLflow refuses would fail them all
+                check_key(name, "param")
+            except InvalidInputError as exc:
+                raise InvalidInputError(exc.message, field=field) from None
             if isinstance(entry, Mapping) and "value" in entry:
                 _unknown_keys(entry, {"value"}, field)
                 fixed[name] = _scalar(entry["value"], f"{field}.value")

@@ -12,9 +12,11 @@ dashboard, panel and silence links are evidence.
 ``decode_alert_list`` takes Alertmanager's own API instead (``POST /api/v2/alerts``: a JSON list of
 alerts, as Prometheus, Loki's and Mimir's rulers and vmalert send to every Alertmanager they know).
 There an alert has no status: it fires until its ``endsAt``, which its sender pushes forward by
-posting it again, and an ``endsAt`` already past resolves it. A firing one's end is kept in its
-evidence as ``expires_at`` (five minutes from now when it has none, Alertmanager's
-``resolve_timeout``), and an alert not posted again by then resolves (``opsloop.aiops.ingestion.expiry``).
+posting it again, and an ``endsAt`` already past resolves it. As Alertmanager does, a label with an
+empty value is dropped (it is no label) and an alert that ends before it starts is refused. A firing
+one's end is kept in its evidence as ``expires_at`` (five minutes from now when it has none,
+Alertmanager's ``resolve_timeout``), and an alert not posted again by then resolves
+(``opsloop.aiops.ingestion.expiry``).
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int, source
         raise InvalidInputError(f"alerts[{i}] must be an object", field="alerts")
     grafana, api = source == "grafana", source == ALERT_API_SOURCE
     labels = limits.labels(alert.get("labels"), "labels")
+    if api:  # as Alertmanager's API: a label with an empty value is no label (Prometheus never sends one)
+        labels = {k: v for k, v in labels.items() if v != ""}
     if not labels:
         raise InvalidInputError("an alert needs labels", field="labels")
     annotations = limits.labels(alert.get("annotations"), "annotations")
@@ -97,6 +101,8 @@ def _alert(alert: Any, limits: Limits, now: float, receiver: str, i: int, source
     start = _time_or_none(alert.get("startsAt"), "startsAt")
     start = now if start is None else start
     end = _time_or_none(alert.get("endsAt"), "endsAt")
+    if api and end is not None and end < start:  # Alertmanager refuses it with these words
+        raise InvalidInputError("start time must be before end time", field="endsAt")
     if api and end is not None and end <= now:
         status = "resolved"
     text = (annotations.get("summary") or annotations.get("description") or annotations.get("message")

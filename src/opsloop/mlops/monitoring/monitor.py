@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -246,17 +247,32 @@ def parse_labels(model: str, doc: Any) -> Sequence[GroundTruth]:
     else:
         raise InvalidInputError('labels must be {"request_id": ID, "values": [...]}, {"request_id": ID, '
                                 '"value": V} or {"labels": [{"request_id", "row", "value"}, ...]}', field="body")
-    out = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or "request_id" not in item or "value" not in item:
-            raise InvalidInputError(f"label {i} needs 'request_id' and 'value'", field="labels")
-        row = item.get("row", 0)
-        if not isinstance(row, int) or row < 0:
-            raise InvalidInputError(f"label {i}: 'row' must be a non-negative integer", field="row")
-        if isinstance(item["value"], float) and not math.isfinite(item["value"]):
-            # json.loads reads NaN and Infinity; such a label would make every live metric NaN
-            raise InvalidInputError(f"label {i}: 'value' must be a finite number, a string or null; "
-                                    f"got {item['value']}", field="value")
-        out.append(GroundTruth(model=model, request_id=str(item["request_id"]), row=row, value=item["value"],
-                               time=now))
-    return out
+    return [_label(model, i, item, now) for i, item in enumerate(items)]
+
+
+MAX_ROW = 2**31 - 1  # the row column is a 32-bit INTEGER on PostgreSQL; no request has more rows
+
+
+def _label(model: str, i: int, item: Any, now: float) -> GroundTruth:
+    """Label ``i`` of a post, checked (a 400 naming the field, not a 500 from the database or the metric)."""
+    if not isinstance(item, dict) or "request_id" not in item or "value" not in item:
+        raise InvalidInputError(f"label {i} needs 'request_id' and 'value'", field="labels")
+    request_id = item["request_id"]
+    if isinstance(request_id, bool) or not isinstance(request_id, str | int) or not str(request_id).strip():
+        raise InvalidInputError(f"label {i}: 'request_id' must be the x-request-id of a scoring request; "
+                                f"got {request_id!r}", field="request_id")
+    row = item.get("row", 0)
+    if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row <= MAX_ROW:
+        raise InvalidInputError(f"label {i}: 'row' must be an integer from 0 to {MAX_ROW}; got {row!r}",
+                                field="row")
+    value = item["value"]
+    # json.loads reads NaN, Infinity and integers of any size; such a label would make every live metric
+    # NaN, or fail each check of the model (an integer past a float's range)
+    if isinstance(value, float) and not math.isfinite(value) or (
+            isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_FLOAT):
+        raise InvalidInputError(f"label {i}: 'value' must be a finite number, a string or null; got {value}",
+                                field="value")
+    return GroundTruth(model=model, request_id=str(request_id), row=row, value=value, time=now)
+
+
+_MAX_FLOAT = int(sys.float_info.max)

@@ -86,7 +86,10 @@ def _known(v: Any) -> bool:
 def _number(v: Any) -> float | None:
     """``v`` as a number when it is one, whatever its JSON type (``1``, ``1.0``, ``"1"``, ``true``); else ``None``."""
     if isinstance(v, bool | int | float):
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:  # an integer past a float's range (a label stored before labels were checked)
+            return None
     if isinstance(v, str):
         text = v.strip().lower()
         if text in ("true", "false"):

@@ -185,3 +185,28 @@ def test_tensor_and_signature_less_models(tmp_path: Path) -> None:
     assert r.status_code == 400
     plain = TestClient(ScoringApp(ModelSlots(load_model(tmp_path / "plain"))))
     assert plain.post("/invocations", json={"instances": ROWS}).json()["predictions"] == pytest.approx([0.5, -0.2])
+
+
+def test_a_fraction_in_an_integer_column_is_refused_not_cut(tmp_path: Path) -> None:
+    """A long column given 2.5 reached the model as 2 (pandas' astype cuts it): MLflow refuses it."""
+    import mlflow.pyfunc
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    def build() -> mlflow.pyfunc.PythonModel:
+        class Echo(mlflow.pyfunc.PythonModel):
+            def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+                return model_input["n"]
+
+        return Echo()
+
+    frame = pd.DataFrame({"n": [1, 2], "plan": ["a", "b"]})
+    mlflow.pyfunc.save_model(str(tmp_path / "echo"), python_model=build(),
+                             signature=infer_signature(frame, frame["n"]))
+    client = client_for(tmp_path / "echo")
+    ok = client.post("/invocations", json={"dataframe_records": [{"n": 2.0, "plan": "a"}, {"n": 3, "plan": "b"}]})
+    assert ok.status_code == 200 and ok.json()["predictions"] == [2, 3]
+    cut = client.post("/invocations", json={"dataframe_records": [{"n": 1, "plan": "a"}, {"n": 2.5, "plan": "b"}]})
+    assert cut.status_code == 400, cut.json()
+    assert cut.json() == {"error_code": "BAD_REQUEST", "message": "column 'n' expects long; got 2.5 in row 1",
+                          "field": "n"}

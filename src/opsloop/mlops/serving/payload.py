@@ -311,6 +311,12 @@ def _coerce_column(col: pd.Series, name: str, kind: str) -> pd.Series:
                 raise InvalidInputError(f"column '{name}' expects {kind}; got {bad[0][1]!r} in row {bad[0][0]}",
                                         field=name)
             col = col.astype("float64")
+        if kind in ("long", "integer") and col.dtype.kind == "f":
+            fraction = np.flatnonzero(np.isfinite(col.to_numpy()) & (np.mod(col.to_numpy(), 1) != 0))
+            if fraction.size:  # astype would cut 2.5 to 2 silently; MLflow refuses it too
+                row = int(fraction[0])
+                got = float(col.iloc[row])
+                raise InvalidInputError(f"column '{name}' expects {kind}; got {got!r} in row {row}", field=name)
         if kind in ("long", "integer") and col.isna().any():
             return col  # ints with gaps stay float, as pandas would
         try:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +120,29 @@ def test_ctrl_c_ends_the_trial_and_the_session_killed(tmp_path: Path) -> None:
     assert runs["stopped"].info.status == "KILLED"
     assert runs["stopped-trial-0"].info.status == "KILLED"
     assert len(runs) == 2  # no trial started after the interrupt
+
+
+def test_ctrl_c_stops_the_trials_running_in_other_threads_at_their_next_report(tmp_path: Path) -> None:
+    started = threading.Semaphore(0)
+
+    def slow(trial: Trial) -> float:
+        started.release()
+        for step in range(100):
+            trial.report(1.0, step)
+            time.sleep(0.05)
+        return 1.0
+
+    def ctrl_c_once_both_run() -> None:
+        started.acquire()
+        started.acquire()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=ctrl_c_once_both_run, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        tune(slow, SPACE, metric="loss", n_trials=4, concurrency=2, data_dir=tmp_path, run_name="stopped")
+    runs = {run.info.run_name: run for run in Client(data_dir=tmp_path).search_runs()}
+    assert sorted(runs) == ["stopped", "stopped-trial-0", "stopped-trial-1"]
+    assert {run.info.status for run in runs.values()} == {"KILLED"}
 
 
 @pytest.mark.parametrize(("options", "field"), [

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +117,45 @@ def test_programs_worse_than_the_median_are_stopped_early(module_server: Any, tm
         steps = [m.step for m in client.get_metric_history(trial.run_id, "val_loss")]
         assert max(steps) < 11  # the program was stopped before its last epoch
         assert client.get_run(trial.run_id).data.tags["opsloop.tuning.state"] == "pruned"
+
+
+SLOW = """
+import argparse, os, pathlib, time
+import mlflow
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=float)
+args = parser.parse_args()
+with mlflow.start_run():
+    mlflow.log_metric("val_loss", args.x, step=0)
+    pathlib.Path(f"started-{os.getpid()}").touch()
+    for epoch in range(1, 60):
+        time.sleep(0.25)
+        mlflow.log_metric("val_loss", args.x, step=epoch)
+"""
+
+
+def test_ctrl_c_stops_every_running_program_and_their_trials_end_killed(module_server: Any, tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    objective = program_objective([sys.executable, "slow.py"], tracking_uri=module_server.url, poll_s=0.2,
+                                  cwd=str(tmp_path))
+
+    def ctrl_c_once_both_run() -> None:
+        while len(list(tmp_path.glob("started-*"))) < 2:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)  # this process only: the programs do not see it
+
+    threading.Thread(target=ctrl_c_once_both_run, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        tune(objective, {"x": {"low": 0.0, "high": 1.0}}, metric="val_loss", n_trials=4, concurrency=2,
+             url=module_server.url, experiment="sweep-ctrl-c")
+    client = MlflowClient(module_server.url)
+    experiment = client.get_experiment_by_name("sweep-ctrl-c")
+    runs = client.search_runs([experiment.experiment_id])
+    trials = [run for run in runs if "mlflow.parentRunId" in run.data.tags]
+    assert len(trials) == 2  # no other trial started
+    assert {run.data.tags["opsloop.tuning.state"] for run in trials} == {"killed"}
+    assert {run.info.status for run in runs} == {"KILLED"}
+    assert all(len(client.get_metric_history(run.info.run_id, "val_loss")) < 59 for run in trials)
+    for marker in tmp_path.glob("started-*"):  # each program was stopped, not left running
+        pid = int(marker.name.split("-")[1])
+        assert not Path(f"/proc/{pid}").exists()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from opsloop.mlops.tuning.space import Choice, FloatRange, IntRange, Parameter
@@ -33,10 +36,16 @@ class LocalTrial(Trial):
         self._recorder.log(self.number, {self.metric: value}, step, reported=True)
         self.judge(value, step)
 
+    def check_interrupted(self) -> None:
+        """Raise ``KeyboardInterrupt`` when Ctrl-C stopped the session (in a trial outside the main thread)."""
+        if self._recorder.stopping.is_set():
+            raise KeyboardInterrupt("the tuning session was interrupted")
+
     def judge(self, value: float, step: int) -> None:
         """Hand a value already in the run to the pruner; raises ``optuna.TrialPruned`` to stop the trial."""
         import optuna
 
+        self.check_interrupted()
         self._optuna_trial.report(value, step)
         if self._optuna_trial.should_prune():
             raise optuna.TrialPruned(f"pruned at step {step}: {self.metric}={value:g} is worse than the median")
@@ -90,8 +99,29 @@ def run_local(objective: Callable[[Trial], float], recorder: TrialRecorder, opti
         recorder.finish(optuna_trial.number, "complete", value=value, in_run=trial.value_in_run)
         return value
 
-    study.optimize(one_trial, n_trials=options.n_trials, timeout=options.timeout_s, n_jobs=options.concurrency,
-                   catch=(Exception,))
+    with _interrupt_sets(recorder.stopping):
+        study.optimize(one_trial, n_trials=options.n_trials, timeout=options.timeout_s, n_jobs=options.concurrency,
+                       catch=(Exception,))
+
+
+@contextmanager
+def _interrupt_sets(stopping: threading.Event) -> Iterator[None]:
+    """Ctrl-C also sets ``stopping``: with concurrency, Optuna waits for the running trials before the
+    ``KeyboardInterrupt`` leaves ``optimize``, so they must learn of it to stop (a program is stopped)."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+
+    def interrupted(signum: int, frame: Any) -> None:
+        stopping.set()
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _described(error: BaseException) -> str:

@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,7 +104,8 @@ def _follow(process: subprocess.Popen[bytes], trial: LocalTrial, client: Client,
     """Wait for the program, handing each new step of the tuned metric to the pruner."""
     judged = -1
     while process.poll() is None:
-        time.sleep(poll_s)
+        trial._recorder.stopping.wait(poll_s)
+        trial.check_interrupted()
         history = client.get_metric_history(trial.run.id, trial.metric)
         for point in sorted(history, key=lambda p: (p.step, p.timestamp)):
             if point.step > judged:

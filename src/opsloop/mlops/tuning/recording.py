@@ -29,6 +29,8 @@ class TrialRecorder:
         self.client, self.parent, self.space = client, parent, space
         self.result = TuningResult(parent.id, parent.experiment_id, metric, direction)
         self._lock = threading.Lock()
+        # set by Ctrl-C: trials running in other threads stop at their next report (a program is stopped)
+        self.stopping = threading.Event()
         # per open trial: its record, run, start (monotonic) and last reported (step, value, timestamp ms)
         self._open: dict[Hashable, tuple[TrialResult, Run, float, tuple[int, float, int] | None]] = {}
         parent.log_text(json.dumps(space.describe(), indent=2), "tuning/space.json")

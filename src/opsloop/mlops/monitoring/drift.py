@@ -13,7 +13,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -251,6 +251,8 @@ def compute_drift(model: str, profile: dict[str, Any], samples: Sequence[Predict
     gets no verdict and the note ``NOT_SERVED``.
     """
     policy = policy or DriftPolicy()
+    if policy.min_rows < 1:  # stored before it was checked: no values are no verdict, not a division by 0
+        policy = replace(policy, min_rows=1)
     samples = samples[: policy.window]
     report = DriftReport(model=model, time=time.time(), reference_rows=int(profile.get("rows", 0)),
                          current_rows=len(samples))

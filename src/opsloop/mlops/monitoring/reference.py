@@ -88,7 +88,7 @@ def _rows(key: str, value: Any) -> pd.DataFrame:
 _AT_MOST_ONE = {"min_accuracy", "psi_alpha", "ks_alpha", "ks_min_statistic", "chi2_alpha", "js_threshold",
                 "max_error_rate", "resolve_ratio"}
 _BELOW_ONE = {"confidence"}
-_AT_LEAST_ONE = {"window", "window_s", "min_requests"}
+_AT_LEAST_ONE = {"window", "window_s", "min_requests", "min_rows"}
 # health thresholds: above 0 (a latency bound of 0 always fires; a resolve ratio of 0 never resolves), and at
 # most what can be measured (the readings kept; the largest latency bucket)
 _ABOVE_ZERO = {"resolve_ratio", "max_latency_p99_s"}

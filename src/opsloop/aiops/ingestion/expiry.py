@@ -5,7 +5,9 @@ evaluation intervals ahead; when the alert stops, it posts it with ``endsAt`` in
 that dies or is cut off posts nothing more, so, as Alertmanager does, an alert whose end passes
 without a new post resolves at that end. ``AlertExpiry`` keeps the latest end of every firing alert
 of the pipeline's leader (a few per firing rule and series) and hands back the resolutions that are
-due.
+due. An alert is its labels (its fingerprint), as in Alertmanager: the replicas of an HA Prometheus
+pair post it each with its own ``startsAt``, and it fires until the later of their ends (one replica
+that dies does not resolve it while the other posts it).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class AlertExpiry:
 
     def __init__(self, restore_grace_s: float = 300.0) -> None:
         self.restore_grace_s = restore_grace_s
-        self._due: dict[tuple[str, float], tuple[float, Signal]] = {}  # (fingerprint, start) -> (end, alert)
+        self._due: dict[str, tuple[float, Signal]] = {}  # fingerprint -> (end, alert)
 
     def __len__(self) -> int:
         return len(self._due)
@@ -36,17 +38,23 @@ class AlertExpiry:
     def note(self, signals: Iterable[Signal]) -> None:
         """Take the latest posts: a firing alert's end moves to its ``expires_at``; a resolved one is done."""
         for sig in signals:
-            key = (sig.fingerprint(), sig.time)
+            key = sig.fingerprint()
             end = sig.evidence.get("expires_at")
             if sig.status == "firing" and isinstance(end, int | float):
-                self._due[key] = (float(end), sig)
+                self._push(key, float(end), sig)
             else:
                 self._due.pop(key, None)
 
-    def end_of(self, fingerprint: str, start: float) -> float | None:
-        """The current end of the firing alert ``fingerprint`` that started at ``start`` (its latest
-        post's ``endsAt``; the store keeps the first post's), or ``None`` when not tracked."""
-        due = self._due.get((fingerprint, start))
+    def _push(self, key: str, end: float, sig: Signal) -> None:
+        """A firing post of alert ``key``: its end is the later of this one and the one it has (another
+        sender's, as Alertmanager merges them); its first post stays the one resolved."""
+        due = self._due.get(key)
+        self._due[key] = (end, sig) if due is None else (max(end, due[0]), due[1])
+
+    def end_of(self, fingerprint: str) -> float | None:
+        """The current end of the firing alert ``fingerprint`` (its latest post's ``endsAt``, or another
+        sender's later one; the store keeps the first post's), or ``None`` when not tracked."""
+        due = self._due.get(fingerprint)
         return due[0] if due is not None else None
 
     def restore(self, alerts: Iterable[Signal], now: float) -> None:
@@ -54,7 +62,7 @@ class AlertExpiry:
         for sig in alerts:
             end = sig.evidence.get("expires_at")
             if sig.status == "firing" and isinstance(end, int | float):
-                self._due[(sig.fingerprint(), sig.time)] = (max(float(end), now + self.restore_grace_s), sig)
+                self._push(sig.fingerprint(), max(float(end), now + self.restore_grace_s), sig)
 
     def expired(self, now: float) -> list[Signal]:
         """The resolutions of the alerts whose end is past (each once), resolved at that end."""

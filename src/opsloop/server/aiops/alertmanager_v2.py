@@ -141,7 +141,7 @@ def _firing(request: Request, active: str | None, silenced: str | None, inhibite
         shown = (show_silenced if muted.startswith(MUTED_BY) else show_inhibited) if muted else show_active
         view = {"service": row["service"] or "", **row["labels"]}  # ``service`` as silences match it
         if shown and all(m.matches(view) for m in matchers):
-            alert = _gettable(row, p.expiry.end_of(row["fingerprint"], row["time"]))
+            alert = _gettable(row, p.expiry.end_of(row["fingerprint"]))
             if to is None or any(to.fullmatch(r["name"]) for r in alert["receivers"]):
                 out.append((row["incident_id"], alert))
     return out

@@ -59,6 +59,25 @@ print(run.id, flush=True)
 time.sleep(600)
 """
 
+_ENDING_SLOWLY = """
+import sys, time
+from opsloop.sdk import Client, MockTransport
+
+def slow_backend(operation, arguments):
+    if operation == "log_batch" and arguments["metrics"]:
+        print("batch", len(arguments["metrics"]), flush=True)
+        time.sleep(0.5)
+    if operation == "update_run":
+        print("status", arguments["status"], flush=True)
+
+client = Client(transport=MockTransport(slow_backend))
+print("run", flush=True)
+with client.start_run(capture_git=False, flush_interval=3600) as run:
+    for i in range(3000):
+        run.log_metric("loss", i, step=i)
+time.sleep(600)
+"""
+
 _FORKED = _PRELUDE + """
 run = opsloop.start_run(experiment="sigterm", capture_git=False, **where)
 child = os.fork()
@@ -117,6 +136,17 @@ def test_sigterm_in_the_middle_of_logging_ends_the_run_without_hanging(tmp_path:
         assert client.get_run(run_id).info.status == "KILLED"
         steps = [m.step for m in client.get_metric_history(run_id, "loss")]
         assert len(steps) >= 100 and steps == list(range(len(steps)))
+
+
+def test_sigterm_while_the_run_is_ending_waits_for_its_points(tmp_path: Path) -> None:
+    """SIGTERM while the with block was sending the last points: the handler found the run ended and killed the
+    process at once, losing the batches not yet sent."""
+    proc, first = _start(tmp_path, _ENDING_SLOWLY, "-")
+    assert first == "run" and proc.stdout is not None
+    assert proc.stdout.readline().strip() == "batch 1000"  # the run is ending: its first batch is being sent
+    assert _terminated(proc) == -signal.SIGTERM
+    said = proc.stdout.read().split("\n")
+    assert said[:3] == ["batch 1000", "batch 1000", "status FINISHED"], said
 
 
 def test_a_programs_own_sigterm_handler_is_kept(tmp_path: Path) -> None:

@@ -260,8 +260,6 @@ class Run:
                 return
             self._ended = True
         _OPEN_RUNS.discard(self)
-        if not _OPEN_RUNS:
-            _sigterm.uninstall()
         problems: list[BaseException] = []
         for step in (self._stop_sampler, self._batcher.close):
             try:
@@ -286,6 +284,8 @@ class Run:
         finally:
             if self._owns_client:
                 self.client.close()
+            if not _OPEN_RUNS:  # only now: a SIGTERM while the points were sent waited for them (_holding_locks)
+                _sigterm.uninstall()
         if problems:
             raise problems[0]
 
@@ -335,9 +335,16 @@ _TRANSPORTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "transpor
 
 
 def _holding_locks(frame: FrameType | None) -> bool:
-    """Whether the thread a signal interrupted (at ``frame``) holds a lock ending the runs needs: a run's
-    metric queue, or the backend's (an HTTP connection pool, the embedded store's session)."""
-    return any(run._batcher.held_here() for run in list(_OPEN_RUNS)) or _sigterm.running_in(frame, _TRANSPORTS)
+    """Whether the thread a signal interrupted (at ``frame``) holds a lock ending the runs needs (a run's metric
+    queue, or the backend's: an HTTP connection pool, the embedded store's session), or is ending a run itself
+    (its points are being sent: the SIGTERM handler would find it ended and not wait for them)."""
+    if any(run._batcher.held_here() for run in list(_OPEN_RUNS)) or _sigterm.running_in(frame, _TRANSPORTS):
+        return True
+    while frame is not None:
+        if frame.f_code is Run.end.__code__:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _kill_open_runs() -> None:

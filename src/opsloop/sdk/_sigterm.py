@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-__all__ = ["DEFER", "PATIENCE", "install", "running_in", "uninstall"]
+__all__ = ["PATIENCE", "install", "running_in", "uninstall"]
 
-PATIENCE = 20.0  # seconds given to ending the runs: well within Kubernetes' and SLURM's 30 s before SIGKILL
-DEFER = 5.0  # seconds the ending may wait for the interrupted thread to leave a call that holds a lock
+PATIENCE = 20.0  # seconds given to ending the runs (waiting for the interrupted thread included): well within
+# the 30 s Kubernetes and SLURM leave before SIGKILL
 _RETRY_S = 0.01
 
 
@@ -56,7 +56,7 @@ class _Handler:
             return
         if os.getpid() == self.pid:
             now = time.monotonic()
-            self._deadline = self._deadline or now + DEFER
+            self._deadline = self._deadline or now + PATIENCE  # one budget for waiting and ending
             if now < self._deadline and self.busy(frame):
                 # the signal is sent again in a moment, when the thread is likely out of that call
                 threading.Timer(_RETRY_S, os.kill, (self.pid, signum)).start()
@@ -64,7 +64,7 @@ class _Handler:
             self._ending = True
             worker = threading.Thread(target=self.end_runs, name="opsloop-sigterm", daemon=True)
             worker.start()
-            worker.join(PATIENCE)
+            worker.join(max(1.0, self._deadline - now))
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 

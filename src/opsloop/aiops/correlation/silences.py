@@ -122,8 +122,9 @@ class Silence:
         return self.starts_at <= t < self.ends_at
 
     def to_dict(self, now: float | None = None) -> dict[str, Any]:
-        state = "active" if now is not None and self.active(now) else (
-            "pending" if now is not None and now < self.starts_at else "expired")
+        # ended first: a pending silence expired before its start (amtool silence expire) is expired, as in
+        # Alertmanager, not pending for ever
+        state = "expired" if now is None or now >= self.ends_at else ("pending" if now < self.starts_at else "active")
         return {
             "id": self.id, "kind": self.kind, "matchers": [str(m) for m in self.matchers],
             "starts_at": self.starts_at, "ends_at": self.ends_at, "created_by": self.created_by,

@@ -203,7 +203,8 @@ def _gettable_silence(silence: dict[str, Any]) -> dict[str, Any]:
     ``{name, value, isRegex, isEqual}``)."""
     return {"id": str(silence["id"]), "status": {"state": silence["state"]}, "updatedAt": _iso(silence["created_at"]),
             "matchers": [m.to_dict() for m in parse_matchers(silence["matchers"])],
-            "startsAt": _iso(silence["starts_at"]), "endsAt": _iso(silence["ends_at"]),
+            # one expired before its start started when it ended, as Alertmanager shows it
+            "startsAt": _iso(min(silence["starts_at"], silence["ends_at"])), "endsAt": _iso(silence["ends_at"]),
             "createdBy": silence["created_by"], "comment": silence["comment"]}
 
 

@@ -52,6 +52,8 @@ def test_kinds_follow_the_bounds_and_fixed_values_are_kept_apart() -> None:
     ({"depth": {"low": 2, "high": 9, "type": "integer"}}, "space.depth.type"),
     ({"b": {"choices": []}}, "space.b.choices"),
     ({"b": {"choices": ["x", "x"]}}, "space.b.choices"),
+    ({"b": [1, True]}, "space.b.choices"),  # 1 == True: Optuna could never draw True
+    ({"b": [0.0, None, 0]}, "space.b.choices"),
     ({"b": {"choices": [["nested"]]}}, "space.b.choices"),
     ({"b": {"choices": ["x"], "low": 1}}, "space.b.low"),
     ({"b": ["x"], "epochs": {"value": 1, "low": 0}}, "space.epochs.low"),

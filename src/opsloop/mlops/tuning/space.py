@@ -32,6 +32,7 @@ __all__ = ["Choice", "FloatRange", "IntRange", "Parameter", "SearchSpace"]
 Scalar = str | int | float | bool | None
 _KINDS = ("float", "int", "categorical")
 _KEYS = {"type", "low", "high", "step", "log", "choices", "value"}
+_NONE = object()
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,12 @@ def _choice(entry: Mapping[str, Any], field: str) -> Choice:
     values = tuple(_scalar(value, f"{field}.choices") for value in choices)
     if len(set(map(repr, values))) != len(values):
         raise InvalidInputError("choices must not repeat", field=f"{field}.choices")
+    for index, value in enumerate(values):
+        # Optuna finds a drawn choice by ==, so of 1 and True (or 0 and 0.0) only the first could ever be tried
+        same = next((other for other in values[:index] if other == value), _NONE)
+        if same is not _NONE:
+            raise InvalidInputError(f"choices {same!r} and {value!r} are equal to Optuna ({same!r} == {value!r}); "
+                                    "give distinct values (strings, say)", field=f"{field}.choices")
     return Choice(values)
 
 

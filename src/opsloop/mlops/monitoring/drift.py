@@ -12,7 +12,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -243,16 +243,33 @@ def _categorical_histogram(known: dict[str, float], rows: int, counts: Counter[s
             "current": [int(counts.get(c, 0)) for c in order]}
 
 
+RESOLVE_RATIO = 0.8  # a drifted feature is back in line below this share of its thresholds (hysteresis)
+RESOLVE_ALPHA_FACTOR = 10  # ... and when its tests' p-values are above ten times their levels
+
+
+def _resolving(policy: DriftPolicy) -> DriftPolicy:
+    """The thresholds a drifted feature must cross back to be in line again: a band below those that
+    found it drifted, so a shift near them does not fire and resolve (an incident each time) by chance."""
+    return replace(policy, psi_threshold=policy.psi_threshold * RESOLVE_RATIO,
+                   ks_min_statistic=policy.ks_min_statistic * RESOLVE_RATIO,
+                   js_threshold=policy.js_threshold * RESOLVE_RATIO,
+                   psi_alpha=min(1.0, policy.psi_alpha * RESOLVE_ALPHA_FACTOR),
+                   ks_alpha=min(1.0, policy.ks_alpha * RESOLVE_ALPHA_FACTOR),
+                   chi2_alpha=min(1.0, policy.chi2_alpha * RESOLVE_ALPHA_FACTOR))
+
+
 def compute_drift(model: str, profile: dict[str, Any], samples: Sequence[PredictionSample],
-                  policy: DriftPolicy | None = None) -> DriftReport:
+                  policy: DriftPolicy | None = None, *, drifted: Collection[str] = ()) -> DriftReport:
     """Compare the features and predictions of ``samples`` with the reference ``profile``.
 
     A feature that none of at least ``policy.min_rows`` samples carries (the model's inputs changed)
-    gets no verdict and the note ``NOT_SERVED``.
+    gets no verdict and the note ``NOT_SERVED``. A feature in ``drifted`` (its drift is firing) stays
+    drifted until it is back within ``RESOLVE_RATIO`` of the thresholds (``_resolving``).
     """
     policy = policy or DriftPolicy()
     if policy.min_rows < 1:  # stored before it was checked: no values are no verdict, not a division by 0
         policy = replace(policy, min_rows=1)
+    resolving = _resolving(policy)
     samples = samples[: policy.window]
     report = DriftReport(model=model, time=time.time(), reference_rows=int(profile.get("rows", 0)),
                          current_rows=len(samples))
@@ -265,9 +282,10 @@ def compute_drift(model: str, profile: dict[str, Any], samples: Sequence[Predict
         else:
             values = [s.features.get(name) for s in samples]
         check = _numeric_drift if ref["kind"] == "numeric" else _categorical_drift
-        drift = check(name, ref, values, policy)
+        judged = resolving if name in drifted else policy
+        drift = check(name, ref, values, judged)
         if name != PREDICTION:
-            drift = _with_missing(drift, ref, int(profile.get("rows", 0)), values, policy)
+            drift = _with_missing(drift, ref, int(profile.get("rows", 0)), values, judged)
         report.features.append(drift)
     return report
 

@@ -78,11 +78,12 @@ class ModelMonitor:
             raise NotFoundError(f"model {self.model!r} has no drift reference; set one first "
                                 "(opsloop models reference, or serve --reference)", field="reference")
         read = self._window(profile, self.drift_policy.window)
-        report = compute_drift(self.model, profile, lineage.samples_of(profile.get("origin"), read),
-                               self.drift_policy)
-        report.reference_revision, report.newest_sample_time = _compared(profile, read)
-        # the features whose drift fired: a check without a verdict (too few samples) keeps them firing
+        # the features whose drift fired: a check without a verdict (too few samples) keeps them firing,
+        # and they resolve only once clearly back in line (``drift.RESOLVE_RATIO``)
         firing = self._firing(SignalKind.MODEL_DRIFT, "feature")
+        report = compute_drift(self.model, profile, lineage.samples_of(profile.get("origin"), read),
+                               self.drift_policy, drifted=firing)
+        report.reference_revision, report.newest_sample_time = _compared(profile, read)
         signals = drift_signals(report, firing, self.drift_policy)
         for s in signals:
             self.store.add_signal(s)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,8 +78,8 @@ class ThresholdRule:
     def describe(self, labels: Mapping[str, str], value: float) -> str:
         if self.text:
             try:
-                return self.text.format_map(_Default(labels, value=value))
-            except (ValueError, IndexError):
+                return _FIELDS.vformat(self.text, (), _Default(labels, value=value))
+            except (ValueError, IndexError, KeyError, AttributeError, TypeError):  # not a template: as written
                 return self.text
         limits = {"above": f"> {self.above:g}" if self.above is not None else "",
                   "below": f"< {self.below:g}" if self.below is not None else ""}
@@ -89,6 +90,21 @@ class ThresholdRule:
         else:  # back within the limits (a resolved signal): name them
             bound = "limit " + " or ".join(b for b in limits.values() if b)
         return f"{self.name}: {labels.get('__name__', 'value')} = {value:g} ({bound})"
+
+
+class _Fields(string.Formatter):
+    """``str.format`` of a rule's text with only plain names (``{instance}``, ``{value:.1f}``): a field
+    that reaches into a value (``{queue[x]}``, ``{value.real}``) is no field, and the text stays as written
+    (a ``TypeError`` there was a 500 to every remote_write batch with a breaching sample, which Prometheus
+    re-sends for ever)."""
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> Any:
+        if not field_name.isidentifier():
+            raise ValueError(f"{field_name!r} is not a label name")
+        return super().get_field(field_name, args, kwargs)
+
+
+_FIELDS = _Fields()
 
 
 class _Default(dict):

@@ -16,6 +16,7 @@ import pytest
 from mlflow import MlflowClient
 from tests.conftest import OPSLOOP_BIN
 
+from opsloop.errors import InvalidStateError
 from opsloop.mlops.tuning import tune
 from opsloop.mlops.tuning.program import program_objective
 
@@ -159,3 +160,14 @@ def test_ctrl_c_stops_every_running_program_and_their_trials_end_killed(module_s
     for marker in tmp_path.glob("started-*"):  # each program was stopped, not left running
         pid = int(marker.name.split("-")[1])
         assert not Path(f"/proc/{pid}").exists()
+
+
+def test_a_program_killed_by_a_signal_says_which_and_keeps_no_traceback_of_opsloop(module_server: Any,
+                                                                                   tmp_path: Path) -> None:
+    (tmp_path / "oom.py").write_text("import os, signal\nprint('loading data')\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    objective = program_objective([sys.executable, "oom.py"], tracking_uri=module_server.url, cwd=str(tmp_path))
+    with pytest.raises(InvalidStateError) as caught:
+        tune(objective, {"x": [1, 2]}, metric="val_loss", n_trials=1, url=module_server.url, experiment="sweep-oom")
+    error = str(caught.value)
+    assert "was killed by signal SIGKILL (9)" in error and "loading data" in error
+    assert "Traceback" not in error

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from opsloop.mlops.tuning.space import Choice, FloatRange, IntRange, Parameter
-from opsloop.mlops.tuning.trial import Trial, finite
+from opsloop.mlops.tuning.trial import Trial, TrialFailedError, finite
 
 if TYPE_CHECKING:
     import optuna
@@ -127,4 +127,6 @@ def _interrupt_sets(stopping: threading.Event) -> Iterator[None]:
 def _described(error: BaseException) -> str:
     import traceback
 
+    if isinstance(error, TrialFailedError):  # a traceback through opsloop's own code would tell nothing more
+        return error.message
     return "".join(traceback.format_exception(error)).strip()

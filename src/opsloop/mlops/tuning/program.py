@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opsloop.errors import InvalidInputError, OpsloopError
+from opsloop.errors import InvalidInputError
 from opsloop.mlops.tuning.local import LocalTrial
-from opsloop.mlops.tuning.trial import Trial
+from opsloop.mlops.tuning.trial import Trial, TrialFailedError
 
 if TYPE_CHECKING:
     from opsloop.sdk import Client
@@ -31,7 +31,7 @@ __all__ = ["ProgramFailedError", "program_objective"]
 _TAIL_CHARS = 3000
 
 
-class ProgramFailedError(OpsloopError, RuntimeError):
+class ProgramFailedError(TrialFailedError):
     """A trial's program exited with an error, or logged no value of the tuned metric."""
 
 
@@ -56,6 +56,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+def _how_it_ended(code: int) -> str:
+    if code < 0:  # Popen's way of saying a signal ended it
+        try:
+            return f"was killed by signal {signal.Signals(-code).name} ({-code})"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
 
 
 def _tail(log: Path) -> str:
@@ -89,7 +98,7 @@ def program_objective(command: Sequence[str], *, tracking_uri: str | None, poll_
                 _stop(process)
                 run.log_artifact(log, "tuning")
             if process.returncode != 0:
-                raise ProgramFailedError(f"the program exited with code {process.returncode}; its output ends:\n"
+                raise ProgramFailedError(f"the program {_how_it_ended(process.returncode)}; its output ends:\n"
                                          f"{_tail(log)}")
         latest = {metric.key: metric.value for metric in client.get_run(run.id).metrics}
         if trial.metric not in latest:

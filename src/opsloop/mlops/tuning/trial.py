@@ -7,9 +7,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
-from opsloop.errors import InvalidInputError
+from opsloop.errors import InvalidInputError, OpsloopError
 
-__all__ = ["Trial", "finite"]
+__all__ = ["Trial", "TrialFailedError", "finite"]
+
+
+class TrialFailedError(OpsloopError, RuntimeError):
+    """A trial failed for a reason its message tells whole: it is recorded without a traceback."""
 
 
 def finite(value: Any, what: str) -> float:

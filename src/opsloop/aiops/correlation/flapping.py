@@ -22,12 +22,12 @@ class FlapDetector:
 
     def record(self, fp: str, status: str, t: float) -> bool:
         """Account for a state report; returns whether the fingerprint is flapping now."""
-        prev = self._last.get(fp)
+        prev = self._last.pop(fp, None)  # re-inserted last: the fingerprints forgot first are the quietest
         self._last[fp] = status
         if prev is not None and prev != status:
             flips = self._flips.setdefault(fp, deque())
             flips.append(t)
-        if len(self._last) > self.max_fingerprints:
+        if len(self._last) > self.max_fingerprints:  # the least recently reported tenth
             for key in list(self._last)[: self.max_fingerprints // 10]:
                 self._last.pop(key, None)
                 self._flips.pop(key, None)

@@ -263,7 +263,8 @@ def compute_drift(model: str, profile: dict[str, Any], samples: Sequence[Predict
     """Compare the features and predictions of ``samples`` with the reference ``profile``.
 
     A feature that none of at least ``policy.min_rows`` samples carries (the model's inputs changed)
-    gets no verdict and the note ``NOT_SERVED``. A feature in ``drifted`` (its drift is firing) stays
+    gets no verdict and the note ``NOT_SERVED``; while versions with and without it share the window,
+    it is judged over the samples that carry it (a null value is missing, an absent one is not). A feature in ``drifted`` (its drift is firing) stays
     drifted until it is back within ``RESOLVE_RATIO`` of the thresholds (``_resolving``).
     """
     policy = policy or DriftPolicy()
@@ -279,8 +280,8 @@ def compute_drift(model: str, profile: dict[str, Any], samples: Sequence[Predict
         elif len(samples) >= policy.min_rows and not any(name in s.features for s in samples):
             report.features.append(FeatureDrift(name, ref["kind"], {}, False, ref["rows"], 0, note=NOT_SERVED))
             continue
-        else:
-            values = [s.features.get(name) for s in samples]
+        else:  # a sample without the feature is of a version whose inputs lack it, not a missing value
+            values = [s.features[name] for s in samples if name in s.features]
         check = _numeric_drift if ref["kind"] == "numeric" else _categorical_drift
         judged = resolving if name in drifted else policy
         drift = check(name, ref, values, judged)

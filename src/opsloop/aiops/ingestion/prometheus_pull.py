@@ -117,6 +117,16 @@ async def pull_once(client: httpx.AsyncClient, q: PullQuery, start: float, end: 
     return decode_matrix(payload, q.name)
 
 
+def _why(exc: Exception) -> str:
+    """What a failed pull says in the query's status: httpx's timeouts say nothing (``str`` is ``""``),
+    which left a slow Prometheus's query with an empty error, as if it pulled fine."""
+    if isinstance(exc, InvalidInputError):
+        return exc.message
+    if isinstance(exc, httpx.TimeoutException):
+        return f"Prometheus did not answer in time ({type(exc).__name__}){': ' + str(exc) if str(exc) else ''}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 class PullScheduler:
     """Runs the configured queries on their intervals until stopped; re-reads the config each round."""
 
@@ -191,7 +201,7 @@ class PullScheduler:
             try:
                 points = await pull_once(client, q, start, now)
             except (httpx.HTTPError, InvalidInputError) as exc:
-                self.errors[q.name] = str(getattr(exc, "message", exc))
+                self.errors[q.name] = _why(exc)
                 log.warning("pull %s from %s failed: %s", q.name, q.url, self.errors[q.name])
                 continue
             self.errors.pop(q.name, None)

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 from mlflow import MlflowClient
+from tests.conftest import ServerProcess
 
-from opsloop.errors import InvalidInputError, InvalidStateError
+from opsloop.errors import InvalidInputError, InvalidStateError, StorageError
 from opsloop.mlops.tuning import Trial, tune
 from opsloop.sdk import Client
+from opsloop.sdk.transports.http import HttpTransport, Retries
 
 SPACE = {"x": {"low": -4.0, "high": 4.0}, "shape": ["bowl", "flat"], "epochs": {"value": 4}}
 
@@ -194,3 +196,22 @@ def test_a_trial_the_backend_leaves_open_ends_killed(tmp_path: Path, monkeypatch
     assert [t.state for t in result.trials] == ["complete", "killed"]
     run = Client(data_dir=tmp_path).get_run(result.trials[1].run_id)
     assert run.info.status == "KILLED" and "stopped before the trial ended" in run.tags["opsloop.tuning.error"]
+
+
+def test_a_tracking_server_gone_for_good_stops_the_search_saying_so(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data").start()
+    try:
+        client = Client(transport=HttpTransport(server.url, retries=Retries(attempts=1), outage_patience=0.5))
+
+        def last_trial_recorded(trial: Trial) -> float:
+            if trial.params["x"] > -10:  # the second trial takes the server down
+                server.kill()
+            return trial.params["x"]
+
+        with pytest.raises(StorageError) as caught:
+            tune(last_trial_recorded, {"x": {"low": -20.0, "high": 20.0}}, metric="loss", n_trials=50, seed=3,
+                 sampler="random", client=client)
+        client.close()
+        assert "the search stopped: trial" in caught.value.message and "could not be recorded" in caught.value.message
+    finally:
+        server.kill()

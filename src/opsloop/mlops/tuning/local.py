@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from opsloop.errors import OpsloopError
 from opsloop.mlops.tuning.space import Choice, FloatRange, IntRange, Parameter
 from opsloop.mlops.tuning.trial import Trial, TrialFailedError, finite
 
@@ -81,9 +82,16 @@ def run_local(objective: Callable[[Trial], float], recorder: TrialRecorder, opti
     study = optuna.create_study(direction=options.direction, sampler=sampler(options.sampler, options.seed),
                                 pruner=pruner)
 
+    unrecorded: list[OpsloopError] = []
+
     def one_trial(optuna_trial: optuna.Trial) -> float:
         params = {name: _suggest(optuna_trial, name, param) for name, param in space.searched.items()}
-        run = recorder.start(optuna_trial.number, params, number=optuna_trial.number)
+        try:
+            run = recorder.start(optuna_trial.number, params, number=optuna_trial.number)
+        except OpsloopError as exc:  # the tracking server is gone (say): no later trial could be recorded either
+            unrecorded.append(exc)
+            optuna_trial.study.stop()
+            raise
         trial = LocalTrial(optuna_trial, run, recorder, {**space.fixed, **params}, metric)
         try:
             value = finite(objective(trial), f"the objective's return value ({metric})")
@@ -102,6 +110,9 @@ def run_local(objective: Callable[[Trial], float], recorder: TrialRecorder, opti
     with _interrupt_sets(recorder.stopping):
         study.optimize(one_trial, n_trials=options.n_trials, timeout=options.timeout_s, n_jobs=options.concurrency,
                        catch=(Exception,))
+    if unrecorded:
+        raise type(unrecorded[0])(f"the search stopped: trial {len(recorder.result.trials)} could not be recorded: "
+                                  f"{unrecorded[0].message}", field=unrecorded[0].field) from unrecorded[0]
 
 
 @contextmanager

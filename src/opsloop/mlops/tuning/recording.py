@@ -41,10 +41,15 @@ class TrialRecorder:
             number = len(self.result.trials) if number is None else number
             record = TrialResult(number, {**self.space.fixed, **params}, run_id="")
             self.result.trials.append(record)
-        run = self.client.start_run(
-            experiment_id=self.parent.experiment_id, run_name=f"{self.parent.name}-trial-{number}",
-            params=record.params, capture_git=False,
-            tags={"mlflow.parentRunId": self.parent.id, f"{TAG}.trial": str(number), f"{TAG}.state": "running"})
+        try:
+            run = self.client.start_run(
+                experiment_id=self.parent.experiment_id, run_name=f"{self.parent.name}-trial-{number}",
+                params=record.params, capture_git=False,
+                tags={"mlflow.parentRunId": self.parent.id, f"{TAG}.trial": str(number), f"{TAG}.state": "running"})
+        except BaseException:  # no run, no trial: it is not kept as one forever "running"
+            with self._lock:
+                self.result.trials.remove(record)
+            raise
         record.run_id = run.id
         with self._lock:
             self._open[key] = (record, run, time.monotonic(), None)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from opsloop.errors import InvalidInputError, InvalidStateError, MissingDependencyError
+from opsloop.errors import InvalidInputError, InvalidStateError, MissingDependencyError, OpsloopError
 from opsloop.mlops.tuning.recording import TAG, TrialRecorder
 from opsloop.mlops.tuning.results import Direction, TuningResult
 from opsloop.mlops.tuning.space import SearchSpace
@@ -135,9 +135,12 @@ def _session(objective: Callable[[Trial], float], space: SearchSpace, options: T
 
             run_local(objective, recorder, options)
     except BaseException as exc:
-        recorder.abandon()
-        recorder.summarise()
-        parent.end("FAILED" if isinstance(exc, Exception) else "KILLED")
+        try:
+            recorder.abandon()
+            recorder.summarise()
+            parent.end("FAILED" if isinstance(exc, Exception) else "KILLED")
+        except OpsloopError as cleanup:  # the tracking server is gone: the error that stopped the search tells why
+            exc.add_note(f"(recording the stopped search failed too: {cleanup.message})")
         raise
     recorder.abandon()  # a trial the backend never reported as ended (Ray Tune stopped by Ctrl-C, say)
     result = recorder.summarise()

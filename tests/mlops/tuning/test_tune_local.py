@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from mlflow import MlflowClient
 from tests.conftest import ServerProcess
@@ -180,6 +181,20 @@ def test_reporting_bad_values_is_refused_inside_the_objective(tmp_path: Path) ->
 
     tune(careless, SPACE, metric="loss", n_trials=1, data_dir=tmp_path)
     assert seen == ["value", "step", "loss"]
+
+
+def test_numpy_values_and_steps_are_taken_as_numbers(tmp_path: Path) -> None:
+    def with_numpy(trial: Trial) -> Any:
+        for epoch in np.arange(3):  # numpy integers, as np.arange and array indexing give
+            trial.report(np.float32(1.0) / (epoch + 1), epoch)
+            trial.log_metric("acc", np.float64(0.5), step=epoch)
+        return np.float64(0.25)
+
+    result = tune(with_numpy, SPACE, metric="loss", n_trials=1, data_dir=tmp_path)
+    assert [t.state for t in result.trials] == ["complete"] and result.best_value == 0.25
+    history = Client(data_dir=tmp_path).get_metric_history(result.trials[0].run_id, "loss")
+    assert sorted((point.step, point.value) for point in history)[:2] == [(0, 1.0), (1, 0.5)]
+    assert {point.step for point in history} == {0, 1, 2}
 
 
 def test_a_trial_the_backend_leaves_open_ends_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
@@ -50,8 +51,9 @@ class Trial(ABC):
             optuna.TrialPruned (local) or stops the trial (Ray) when the pruner judges it hopeless:
             let it propagate.
         """
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:  # numpy ints too
             raise InvalidInputError(f"step must be a non-negative integer, got {step!r}", field="step")
+        step = int(step)
         number = finite(value, "value")
         self.last_step, self.last_value = step, number
         self._report(number, step)

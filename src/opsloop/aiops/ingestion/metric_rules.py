@@ -131,7 +131,7 @@ class ThresholdWatch:
             if not matches_all(rule.matchers, labels):
                 continue
             key = (rule.name, tuple(sorted(labels.items())))
-            state = self._state.get(key)
+            state = self._state.pop(key, None)  # put back last: the states forgot first are the quietest
             if rule.breached(value):
                 since, firing = state if state else (t, False)
                 if not firing and t - since >= rule.for_s:
@@ -139,12 +139,11 @@ class ThresholdWatch:
                     firing = True
                 self._state[key] = (since, firing)
             elif state is not None:
-                del self._state[key]
                 if state[1]:
                     sig = self._signal(rule, labels, state[0], value, "resolved")
                     sig.evidence["endsAt"] = t
                     out.append(sig)
-        if len(self._state) > self.max_series:
+        if len(self._state) > self.max_series:  # the least recently seen tenth
             for k in list(self._state)[: len(self._state) // 10]:
                 del self._state[k]
         return out

@@ -29,7 +29,8 @@ from opsloop.cli._output import emit, fail, json_text
 
 __all__ = ["tune"]
 
-_SESSION_KEYS = {"metric", "direction", "n_trials", "concurrency", "timeout_s", "seed", "sampler", "pruning"}
+_SESSION_KEYS = {"metric", "direction", "n_trials", "concurrency", "timeout_s", "seed", "sampler", "pruning",
+                 "pruning_startup_trials"}
 _KEYS = _SESSION_KEYS | {"program", "parameters", "experiment", "run_name"}
 
 

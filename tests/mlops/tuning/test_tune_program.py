@@ -97,6 +97,15 @@ def test_a_wrong_spec_is_one_line_and_exit_2(module_server: Any, tmp_path: Path,
     assert done.stderr.count("\n") == 1
 
 
+def test_the_spec_sets_every_session_option_tune_documents(module_server: Any, tmp_path: Path) -> None:
+    spec = _spec(tmp_path, n_trials=2, pruning=True, pruning_startup_trials=1, timeout_s=600, sampler="random",
+                 direction="min")
+    done = _tune(module_server.url, str(spec), "--json")
+    assert done.returncode == 0, done.stderr
+    trials = json.loads(done.stdout)["trials"]
+    assert len(trials) == 2 and trials[0]["state"] == "complete"  # the second may be pruned: startup is 1 trial
+
+
 def test_without_a_server_it_says_so(tmp_path: Path) -> None:
     done = subprocess.run([OPSLOOP_BIN, "tune", str(_spec(tmp_path))], capture_output=True, text=True, timeout=60,
                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})

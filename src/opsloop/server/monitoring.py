@@ -55,7 +55,7 @@ from typing import Any
 import pandas as pd
 from fastapi import FastAPI
 
-from opsloop.core.signals import Signal
+from opsloop.core.signals import Signal, SignalKind
 from opsloop.errors import InvalidInputError, LimitExceededError, NotFoundError, OpsloopError
 from opsloop.mlops.monitoring import lineage
 from opsloop.mlops.monitoring.api import create_monitoring_app
@@ -71,6 +71,7 @@ from opsloop.mlops.monitoring.reference import (
 from opsloop.mlops.monitoring.sampling import ModelRecorder, PredictionSampler
 from opsloop.mlops.monitoring.schedule_lock import ScheduleLeadership, schedule_lock_for
 from opsloop.mlops.monitoring.service import parse_table, reference_with_predictions
+from opsloop.mlops.monitoring.signals import resolved_as_unregistered
 from opsloop.mlops.monitoring.sql import SqlMonitoringStore
 from opsloop.mlops.monitoring.store import ReferenceChangedError
 from opsloop.mlops.serving.payload import FORMATS
@@ -349,6 +350,8 @@ class ServerMonitoring:
             if stop is not None and stop.is_set():
                 break
             try:
+                if not self._registered(name):
+                    continue
                 self.follow_served(name)
                 if not self.store.list_samples(name, limit=1):
                     continue
@@ -360,6 +363,34 @@ class ServerMonitoring:
             except Exception:  # noqa: BLE001 - one model's failure must not stop the others' checks
                 log.exception("monitoring check of model %s failed", name)
         return checked
+
+    def _registered(self, name: str) -> bool:
+        """Whether ``name`` is still a registered model; when it is not (deleted), its drift and performance
+        signals still firing are resolved (``model_deleted``), once: it would otherwise fail each round,
+        and its incident stay open for ever."""
+        try:
+            self.runtime.registry.get_registered_model(name)
+            return True
+        except NotFoundError:
+            pass
+        firing = [s for kind in (SignalKind.MODEL_DRIFT, SignalKind.MODEL_PERFORMANCE)
+                  for s in _newest_by_labels(self.store.list_signals(model=name, kind=kind, limit=500))
+                  if s.status == "firing"]
+        resolved = resolved_as_unregistered(firing)
+        for s in resolved:
+            self.store.add_signal(s)
+        if resolved:
+            log.info("model %s is no longer registered: %d monitoring signal(s) resolved", name, len(resolved))
+        self.open_incidents(resolved)
+        return False
+
+
+def _newest_by_labels(signals: list[Signal]) -> list[Signal]:
+    """The newest of ``signals`` (newest first) of each label set."""
+    newest: dict[tuple[tuple[str, str], ...], Signal] = {}
+    for s in signals:
+        newest.setdefault(tuple(sorted(s.labels.items())), s)
+    return list(newest.values())
 
 
 async def _call(fn: Callable[[], Any]) -> Any:

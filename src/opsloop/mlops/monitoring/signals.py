@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from opsloop.core.signals import Severity, Signal, SignalKind
@@ -27,7 +27,7 @@ from opsloop.mlops.monitoring.drift import NOT_SERVED, PREDICTION, DriftPolicy
 from opsloop.mlops.monitoring.performance import PerformanceReport
 from opsloop.mlops.monitoring.records import DriftReport, FeatureDrift
 
-__all__ = ["drift_signals", "performance_signals"]
+__all__ = ["drift_signals", "performance_signals", "resolved_as_unregistered"]
 
 
 def drift_signals(report: DriftReport, previous: DriftReport | Collection[str] | None,
@@ -115,3 +115,16 @@ def _confidence(values: dict[str, float]) -> str:
     if "lower_confidence" in values:
         return f" (at least {values['lower_confidence']:.4g} with the policy's confidence)"
     return ""
+
+
+def resolved_as_unregistered(firing: list[Signal]) -> list[Signal]:
+    """The resolutions of ``firing`` drift and performance signals of a model deleted from the registry:
+    nothing checks it any more (``evidence.reason``: ``model_deleted``), so its incident can close."""
+    now = time.time()
+
+    def what(s: Signal) -> str:
+        return s.labels.get("feature") or s.labels.get("metric") or s.kind
+
+    return [replace(s, time=now, status="resolved", values={}, evidence={"reason": "model_deleted", "previous": s.text},
+                    text=f"model {s.service} is no longer registered: its {what(s)} is no longer checked")
+            for s in firing]

@@ -87,6 +87,7 @@ def test_a_failing_program_is_a_failed_trial_with_its_output(module_server: Any,
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"n_trial": 3}, "unknown key 'n_trial'"),
     ({"program": "no-such-trainer --fast"}, "program: 'no-such-trainer' is not a program"),
+    ({"program": "train.py --fast"}, "a Python script runs as 'python train.py --fast'"),  # W&B's `program:`
     ({"parameters": {"lr": {"low": 0.1, "high": 0.01}}}, "parameters.lr.low: low (0.1) is above high"),
     ({"direction": "down"}, "direction: direction must be minimize or maximize"),
 ])

@@ -78,7 +78,9 @@ def program_objective(command: Sequence[str], *, tracking_uri: str | None, poll_
     if not command or not all(isinstance(part, str) and part for part in command):
         raise InvalidInputError("program must be a command line (a list of strings or a string)", field="program")
     if not _found(command[0], cwd):
-        raise InvalidInputError(f"{command[0]!r} is not a program found on PATH (or executable)", field="program")
+        hint = f" (a Python script runs as 'python {' '.join(command)}')" if command[0].endswith(".py") else ""
+        raise InvalidInputError(f"{command[0]!r} is not a program found on PATH (or executable){hint}",
+                                field="program")
 
     def objective(trial: Trial) -> float:
         if not isinstance(trial, LocalTrial):

@@ -119,6 +119,12 @@ def _is_classification(preds: list[float], labels: list[float]) -> bool:
     return all(v.is_integer() for v in values) and len(set(values)) <= 20
 
 
+def _regression_bounds_only(policy: PerformancePolicy) -> bool:
+    """Whether ``policy`` bounds the MAE or RMSE and not the accuracy: the model is a regressor, though its
+    answers may be whole numbers of few values (a count), which would otherwise be read as classes."""
+    return (policy.max_mae is not None or policy.max_rmse is not None) and policy.min_accuracy is None
+
+
 def live_performance(model: str, samples: Sequence[PredictionSample],
                      policy: PerformancePolicy | None = None) -> PerformanceReport:
     """Metrics over labelled ``samples`` (newest ``policy.window``) and which bounds they break."""
@@ -138,7 +144,7 @@ def _measure(model: str, samples: Sequence[PredictionSample], policy: Performanc
         return PerformanceReport(model, "unknown", 0, {}, {})
     breaches: dict[str, dict[str, float]] = {}
     numbers = _numbers(preds, labels)
-    if numbers is None or _is_classification(*numbers):
+    if numbers is None or (_is_classification(*numbers) and not _regression_bounds_only(policy)):
         p, y = ([str(v) for v in preds], [str(v) for v in labels]) if numbers is None else numbers
         acc = float(np.mean([a == b for a, b in zip(p, y, strict=True)]))
         metrics = {"accuracy": acc, "error_rate": 1 - acc}

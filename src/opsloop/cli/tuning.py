@@ -19,7 +19,9 @@ Exit codes: 0 at least one trial completed, 1 none did, 2 the spec or the option
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,9 @@ def tune(ctx: click.Context, spec: Path, n_trials: int | None, concurrency: int 
     options = {key: doc[key] for key in _SESSION_KEYS if key in doc}
     options.update({k: v for k, v in (("n_trials", n_trials), ("concurrency", concurrency)) if v is not None})
     folder = str(spec.resolve().parent)
+    # SIGTERM (docker stop, a scheduler's time limit, kill) stops the search as Ctrl-C does: the programs
+    # are stopped and their runs end KILLED, instead of this process dying and leaving both behind
+    signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(os.getpid(), signal.SIGINT))
     try:
         objective = program_objective(_command(doc["program"]), tracking_uri=url, cwd=folder)
         result = run_tuning(objective, doc["parameters"], url=url, experiment=experiment or doc.get("experiment"),

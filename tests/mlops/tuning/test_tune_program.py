@@ -181,3 +181,22 @@ def test_a_program_killed_by_a_signal_says_which_and_keeps_no_traceback_of_opslo
     error = str(caught.value)
     assert "was killed by signal SIGKILL (9)" in error and "loading data" in error
     assert "Traceback" not in error
+
+
+def test_sigterm_stops_the_cli_search_like_ctrl_c(module_server: Any, tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(json.dumps({"program": f"{sys.executable} slow.py", "metric": "val_loss", "n_trials": 4,
+                                "concurrency": 2, "experiment": "sweep-sigterm",
+                                "parameters": {"x": {"low": 0.0, "high": 1.0}}}))
+    search = subprocess.Popen([OPSLOOP_BIN, "--url", module_server.url, "tune", str(spec)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    while len(list(tmp_path.glob("started-*"))) < 2 and search.poll() is None:
+        time.sleep(0.05)
+    search.terminate()
+    search.communicate(timeout=60)
+    client = MlflowClient(module_server.url)
+    runs = client.search_runs([client.get_experiment_by_name("sweep-sigterm").experiment_id])
+    assert len(runs) == 3 and {run.info.status for run in runs} == {"KILLED"}
+    for marker in tmp_path.glob("started-*"):
+        assert not Path(f"/proc/{marker.name.split('-')[1]}").exists()

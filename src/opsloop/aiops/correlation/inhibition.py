@@ -29,8 +29,10 @@ from opsloop.errors import InvalidInputError
 
 __all__ = ["RULE_KEYS", "InhibitRule", "Inhibitor"]
 
-# the keys of a rule document (``source``/``target`` are short for the ``…_matchers``)
-RULE_KEYS = frozenset({"name", "source_matchers", "target_matchers", "source", "target", "equal"})
+# the keys of a rule document (``source``/``target`` are short for the ``…_matchers``; ``…_match`` and
+# ``…_match_re`` are Alertmanager's older maps of label to value or regex, which it still takes)
+RULE_KEYS = frozenset({"name", "source_matchers", "target_matchers", "source", "target", "equal",
+                       "source_match", "source_match_re", "target_match", "target_match_re"})
 
 
 @dataclass
@@ -44,19 +46,35 @@ class InhibitRule:
     def from_dict(cls, doc: Mapping[str, Any]) -> InhibitRule:
         if not isinstance(doc, Mapping):
             raise InvalidInputError("an inhibit rule must be an object", field="inhibit_rules")
-        src = doc.get("source_matchers", doc.get("source"))
-        tgt = doc.get("target_matchers", doc.get("target"))
+        src, tgt = _side(doc, "source"), _side(doc, "target")
         if src is None or tgt is None:
             raise InvalidInputError("an inhibit rule needs source_matchers and target_matchers",
                                     field="inhibit_rules")
         equal = doc.get("equal") or []
         if not isinstance(equal, list) or not all(isinstance(e, str) for e in equal):
             raise InvalidInputError("'equal' must be a list of label names", field="inhibit_rules")
-        return cls(parse_matchers(src), parse_matchers(tgt), list(equal), str(doc.get("name", "")))
+        return cls(src, tgt, list(equal), str(doc.get("name", "")))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "source_matchers": [str(m) for m in self.source],
                 "target_matchers": [str(m) for m in self.target], "equal": self.equal}
+
+
+def _side(doc: Mapping[str, Any], side: str) -> list[Matcher] | None:
+    """The matchers of a rule's ``side`` (``source`` or ``target``): its ``…_matchers`` (or short name),
+    and, as Alertmanager still takes them, ``…_match`` (label to value) and ``…_match_re`` (label to
+    regex), all of which must hold; ``None`` when none is given."""
+    given = doc.get(f"{side}_matchers", doc.get(side))
+    out = parse_matchers(given) if given is not None else None
+    for key, op in ((f"{side}_match", "="), (f"{side}_match_re", "=~")):
+        pairs = doc.get(key)
+        if pairs is None:
+            continue
+        if not isinstance(pairs, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
+                                                      for k, v in pairs.items()):
+            raise InvalidInputError(f"'{key}' must map label names to strings", field=key)
+        out = (out or []) + [Matcher(k, op, v) for k, v in pairs.items()]
+    return out
 
 
 def _view(sig: Signal) -> dict[str, str]:

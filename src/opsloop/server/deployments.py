@@ -38,6 +38,7 @@ from opsloop.mlops.monitoring.health import RequestCounts
 from opsloop.mlops.serving.metrics import (
     ERROR_KINDS,
     LATENCY_BUCKETS,
+    MODEL_ERROR,
     STATUS_CLASSES,
     MetricsSnapshot,
     latency_quantile,
@@ -175,7 +176,8 @@ class DeploymentTracker:
         for uri, track in self.refresh().items():
             total = track.total
             out[name_and_ref(uri)] = RequestCounts(int(total[:_NS].sum()), int(total[STATUS_CLASSES.index("5xx")]),
-                                                   tuple(int(c) for c in total[_LAT] - total[_CLIENT_LAT]))
+                                                   tuple(int(c) for c in total[_LAT] - total[_CLIENT_LAT]),
+                                                   int(total[_NS + ERROR_KINDS.index(MODEL_ERROR)]))
         return out
 
     def sample(self, now: float | None = None) -> None:

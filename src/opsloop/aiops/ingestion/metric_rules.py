@@ -7,7 +7,9 @@ wrong, like a Prometheus alerting rule evaluated on the points opsloop receives:
      "severity": "critical", "text": "{instance} is down"}
 
 A series that breaches (``value > above`` or ``value < below``) for ``for_s`` seconds fires one
-``metric_anomaly`` signal (source ``rule:<name>``); the first point back within bounds resolves it.
+``metric_anomaly`` signal (source ``rule:<name>``); the first point back within bounds resolves it. A
+point older than the latest seen of its series (out of order) changes nothing, as a Prometheus rule
+judges a series by its latest sample.
 """
 
 from __future__ import annotations
@@ -121,7 +123,8 @@ class ThresholdWatch:
     def __init__(self, rules: list[ThresholdRule], max_series: int = 100_000) -> None:
         self.rules = rules
         self.max_series = max_series
-        self._state: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, bool]] = {}
+        # (rule, series) -> (breach start, firing, time of the latest sample seen)
+        self._state: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, bool, float]] = {}
 
     def observe(self, labels: Mapping[str, str], t: float, value: float) -> list[Signal]:
         if math.isnan(value):
@@ -132,12 +135,17 @@ class ThresholdWatch:
                 continue
             key = (rule.name, tuple(sorted(labels.items())))
             state = self._state.pop(key, None)  # put back last: the states forgot first are the quietest
+            if state is not None and t < state[2]:
+                # a sample older than one seen (out of order): the series' state is its latest sample's, as a
+                # Prometheus rule sees it; an old in-bounds sample resolved a firing alert before its start
+                self._state[key] = state
+                continue
             if rule.breached(value):
-                since, firing = state if state else (t, False)
+                since, firing = (state[0], state[1]) if state else (t, False)
                 if not firing and t - since >= rule.for_s:
                     out.append(self._signal(rule, labels, since, value, "firing"))
                     firing = True
-                self._state[key] = (since, firing)
+                self._state[key] = (since, firing, t)
             elif state is not None:
                 if state[1]:
                     sig = self._signal(rule, labels, state[0], value, "resolved")

@@ -53,3 +53,17 @@ def test_ray_trials_are_recorded_pruned_and_failed_like_local_ones(tmp_path: Pat
             assert 2 <= len(losses) < 4  # stopped once step 1 was judged
     assert result.best_value == min(t.value for t in result.completed if t.value is not None)
     assert parent.params["x"] == str(result.best_params["x"])  # type: ignore[index]
+
+
+def test_on_ray_timeout_s_draws_no_trial_after_it_but_lets_running_ones_end() -> None:
+    from ray.tune.search import Searcher
+    from ray.tune.search.optuna import OptunaSearch
+
+    from opsloop.mlops.tuning.distributed import _searcher
+    from opsloop.mlops.tuning.space import SearchSpace
+
+    space = SearchSpace.parse({"x": {"low": 0.0, "high": 1.0}}).distributions()
+    unlimited = _searcher(OptunaSearch, None)(space, metric="loss", mode="min")
+    assert set(unlimited.suggest("a")) == {"x"}
+    expired = _searcher(OptunaSearch, 1e-9)(space, metric="loss", mode="min")
+    assert expired.suggest("b") == Searcher.FINISHED  # Tune starts no more trials (time_budget_s killed them all)

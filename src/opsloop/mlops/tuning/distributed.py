@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +123,20 @@ def _median_scheduler(metric: str, rule: MedianRule) -> Any:
     return MedianStopping()
 
 
+def _searcher(optuna_search: type, timeout_s: float | None) -> type:
+    """``OptunaSearch`` that draws no trial after ``timeout_s``, as Optuna's own ``timeout`` does (Tune's
+    ``time_budget_s`` would also stop the running trials, and a search of long trials would complete none)."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+
+    class Deadline(optuna_search):
+        def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+            if deadline is not None and time.monotonic() > deadline:
+                return "FINISHED"  # ray.tune.search.Searcher.FINISHED: no more trials
+            return super().suggest(trial_id)
+
+    return Deadline
+
+
 def _error_text(trial: Any) -> str:
     path = getattr(trial, "error_file", None)
     if path and os.path.exists(path):
@@ -143,8 +158,9 @@ def run_ray(objective: Callable[[Trial], float], recorder: TrialRecorder, option
         ray.init(address=options.ray_address, include_dashboard=False, configure_logging=False,
                  log_to_driver=False)
     mode = "min" if options.direction == "minimize" else "max"
-    searcher = OptunaSearch(recorder.space.distributions(), metric=options.metric, mode=mode,
-                            sampler=sampler(options.sampler, options.seed))
+    searcher = _searcher(OptunaSearch, options.timeout_s)(
+        recorder.space.distributions(), metric=options.metric, mode=mode,
+        sampler=sampler(options.sampler, options.seed))
     scheduler = (_median_scheduler(options.metric, MedianRule(options.direction, options.pruning_startup_trials))
                  if options.pruning else FIFOScheduler())
     trainable = tune.with_resources(
@@ -155,8 +171,7 @@ def run_ray(objective: Callable[[Trial], float], recorder: TrialRecorder, option
             tuner = tune.Tuner(
                 trainable,
                 tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=options.n_trials,
-                                            max_concurrent_trials=options.concurrency,
-                                            time_budget_s=options.timeout_s),
+                                            max_concurrent_trials=options.concurrency),
                 run_config=tune.RunConfig(name="opsloop", storage_path=storage, verbose=0,
                                           callbacks=[_recording_callback(recorder)]))
             tuner.fit()

@@ -48,3 +48,20 @@ def test_unchanged_data_is_judged_with_the_policys_own_thresholds() -> None:
     for k in range(10):
         _round(store, rng, k, 0.0, 300)
         assert monitor.check_drift()[1] == []
+
+
+def test_a_missing_share_near_its_bound_fires_once() -> None:
+    """10 % of the values missing where the reference had none: the share is 0.1 above the reference's,
+    on the bound, and crossed it back and forth as the window rolled."""
+    rng = np.random.default_rng(3)
+    store = InMemoryMonitoringStore()
+    monitor = ModelMonitor(store, "m", drift_policy=DriftPolicy(window=2000))
+    monitor.set_reference(pd.DataFrame({"x": rng.normal(size=5000)}))
+    statuses = []
+    for k in range(40):
+        start = time.time() + k
+        store.add_samples([PredictionSample("m", f"r{k}-{i}", 0, start + i / 1e4,
+                                            {"x": None if rng.random() < 0.1 else float(v)}, 0)
+                           for i, v in enumerate(rng.normal(0, 1, 300))])
+        statuses += [s.status for s in monitor.check_drift()[1]]
+    assert "firing" in statuses and "resolved" not in statuses, statuses

@@ -286,7 +286,8 @@ def compute_drift(model: str, profile: dict[str, Any], samples: Sequence[Predict
         judged = resolving if name in drifted else policy
         drift = check(name, ref, values, judged)
         if name != PREDICTION:
-            drift = _with_missing(drift, ref, int(profile.get("rows", 0)), values, judged)
+            drift = _with_missing(drift, ref, int(profile.get("rows", 0)), values, judged,
+                                  MISSING_MIN_INCREASE * (RESOLVE_RATIO if name in drifted else 1))
         report.features.append(drift)
     return report
 
@@ -299,8 +300,8 @@ def _missing(v: Any) -> bool:
 
 
 def _with_missing(drift: FeatureDrift, ref: dict[str, Any], profile_rows: int, values: list[Any],
-                  policy: DriftPolicy) -> FeatureDrift:
-    """``drift`` plus the feature's missing values: a share of them ``MISSING_MIN_INCREASE`` above the
+                  policy: DriftPolicy, min_increase: float = MISSING_MIN_INCREASE) -> FeatureDrift:
+    """``drift`` plus the feature's missing values: a share of them ``min_increase`` above the
     reference's, and significantly so (one-sided binomial test at ``chi2_alpha``), is drift too — what a
     broken upstream sends, and what the values left (or none) cannot show."""
     n = len(values)
@@ -314,7 +315,7 @@ def _with_missing(drift: FeatureDrift, ref: dict[str, Any], profile_rows: int, v
 
     pvalue = float(stats.binomtest(missing, n, min(max(ref_share, 1e-3), 1 - 1e-9), alternative="greater").pvalue)
     statistics = {**drift.statistics, "missing_share": round(share, 4), "reference_missing_share": round(ref_share, 4)}
-    if share - ref_share > MISSING_MIN_INCREASE and pvalue < policy.chi2_alpha:
+    if share - ref_share > min_increase and pvalue < policy.chi2_alpha:
         statistics["missing_pvalue"] = pvalue
         return FeatureDrift(drift.feature, drift.kind, statistics, True, drift.reference_rows, drift.current_rows,
                             histogram=drift.histogram)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -204,25 +205,48 @@ def _name_of(uri: str) -> str:
 
 @click.command("predict")
 @click.argument("model_uri")
-@click.option("--input", "-i", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Parquet or CSV file to score.")
-@click.option("--output", "-o", "output_path", required=True, type=click.Path(dir_okay=False),
-              help="File to write: CSV when named .csv, else Parquet.")
+@click.option("--input", "-i", "input_path", required=True,
+              help="Parquet or CSV file to score (with --ray also a folder of them, or an s3:// prefix).")
+@click.option("--output", "-o", "output_path", required=True,
+              help="File to write: CSV when named .csv, else Parquet (with --ray a folder of Parquet files).")
 @click.option("--chunk-rows", default=100_000, show_default=True, type=click.IntRange(1),
               help="Rows scored at a time (memory is bounded by this, not by the input size).")
 @click.option("--keep", "keep_columns", multiple=True, help="Input columns copied to the output (repeatable).")
 @click.option("--prediction-column", default="prediction", show_default=True)
+@click.option("--ray", "on_ray", is_flag=True,
+              help="Score on Ray Data: the model is shipped to replicas on a Ray cluster (needs opsloop[tune]).")
+@click.option("--ray-address", default=None, help="Ray cluster to use (implies --ray; default: RAY_ADDRESS, or a "
+                                                  "Ray started for the command).")
+@click.option("--replicas", type=click.IntRange(1), default=None,
+              help="With --ray: model copies scoring at once (default: the cluster's CPUs less one).")
 @click.pass_context
 def predict(ctx: click.Context, model_uri: str, input_path: str, output_path: str, chunk_rows: int,
-            keep_columns: tuple[str, ...], prediction_column: str) -> None:
+            keep_columns: tuple[str, ...], prediction_column: str, on_ray: bool, ray_address: str | None,
+            replicas: int | None) -> None:
     """Score INPUT with MODEL_URI in chunks and write predictions to OUTPUT."""
     from opsloop.mlops.serving.batch import predict_file
     from opsloop.mlops.serving.loading import load_model
 
+    on_ray = on_ray or ray_address is not None
+    if replicas is not None and not on_ray:
+        raise click.UsageError("--replicas applies to --ray")
+    if not on_ray:
+        if not Path(input_path).is_file():
+            what = "is a folder: score a folder with --ray" if Path(input_path).is_dir() else "does not exist"
+            raise click.UsageError(f"--input {input_path} {what}")
+        if Path(output_path).is_dir():
+            raise click.UsageError(f"--output {output_path} is a folder; give a file (or use --ray)")
     try:
         model = load_model(model_uri, model_resolver(ctx, model_uri))
-        stats = predict_file(model, input_path, output_path, chunk_rows=chunk_rows,
-                             keep_columns=list(keep_columns), prediction_column=prediction_column)
+        if on_ray:
+            from opsloop.mlops.serving.batch_on_ray import predict_on_ray
+
+            stats = predict_on_ray(model, input_path, output_path, keep_columns=list(keep_columns),
+                                   prediction_column=prediction_column, replicas=replicas, batch_rows=chunk_rows,
+                                   ray_address=ray_address)
+        else:
+            stats = predict_file(model, input_path, output_path, chunk_rows=chunk_rows,
+                                 keep_columns=list(keep_columns), prediction_column=prediction_column)
     except OpsloopError as exc:
         _fail(exc)
         return

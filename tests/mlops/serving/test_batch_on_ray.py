@@ -61,3 +61,23 @@ def test_missing_columns_and_inputs_are_named_before_scoring(models: dict[str, P
         predict_on_ray(model, str(src), str(tmp_path / "taken"))
     assert caught.value.field == "output"
     assert not (tmp_path / "out").exists()  # nothing written for refused calls
+
+
+def test_opsloop_predict_with_ray_scores_a_folder(models: dict[str, Path], tmp_path: Path, local_ray: None,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from opsloop.cli import main
+
+    x, _ = training_frame(600, seed=9)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for part in range(2):
+        x.iloc[part * 300:(part + 1) * 300].to_csv(folder / f"part-{part}.csv", index=False)
+    out = tmp_path / "scored"
+    code = main(["predict", str(models["sklearn"]), "--input", str(folder), "--output", str(out), "--ray",
+                 "--replicas", "1"])
+    assert code == 0, capsys.readouterr().err
+    assert "scored 600 rows" in capsys.readouterr().err
+    assert len(pd.read_parquet(out)) == 600
+    # without --ray a folder is a usage error that says what to do
+    assert main(["predict", str(models["sklearn"]), "--input", str(folder), "--output", str(tmp_path / "o.parquet")]) == 2
+    assert "score a folder with --ray" in capsys.readouterr().err

@@ -208,6 +208,17 @@ def _gettable_silence(silence: dict[str, Any]) -> dict[str, Any]:
             "createdBy": silence["created_by"], "comment": silence["comment"]}
 
 
+_STATE_ORDER = {"active": 0, "pending": 1, "expired": 2}
+
+
+def _silence_order(silence: dict[str, Any]) -> tuple[int, float]:
+    """Alertmanager's order of silences (``amtool silence query`` prints them so): the active ones ending
+    first, then the pending ones starting first, then the expired ones, the latest ended first."""
+    state = silence["state"]
+    when = {"active": silence["ends_at"], "pending": silence["starts_at"]}.get(state, -silence["ends_at"])
+    return _STATE_ORDER.get(state, 3), when
+
+
 def _silence_doc(body: Any) -> dict[str, Any]:
     """An Alertmanager ``postableSilence`` as the body of opsloop's silences API."""
     if not isinstance(body, dict):
@@ -246,7 +257,8 @@ async def list_silences(request: Request, filters: list[str] = Query([], alias="
         # as Alertmanager: a silence passes a filter when each of its matchers is one of the silence's (same
         # name, operator and value), not when it matches the values of the silence's matchers as labels
         wanted = [m.to_dict() for m in _matchers(filters)]
-        silences = [_gettable_silence(s) for s in pipeline(request).silences(True)]
+        stored = sorted(pipeline(request).silences(True), key=_silence_order)
+        silences = [_gettable_silence(s) for s in stored]
         return json_response([s for s in silences if all(m in s["matchers"] for m in wanted)])
 
     return await run_in_threadpool(_as_alertmanager, work)

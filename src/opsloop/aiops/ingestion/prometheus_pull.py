@@ -92,16 +92,19 @@ def decode_matrix(payload: Any, default_name: str) -> list[MetricPoint]:
     if not isinstance(payload, dict) or payload.get("status") != "success":
         err = payload.get("error") if isinstance(payload, dict) else None
         raise InvalidInputError(f"Prometheus answered an error: {err or payload!r}"[:300], field="query")
-    data = payload.get("data") or {}
     out: list[MetricPoint] = []
-    for series in data.get("result") or []:
-        labels = {str(k): str(v) for k, v in (series.get("metric") or {}).items()}
-        labels.setdefault("__name__", default_name)
-        values = series.get("values") or ([series["value"]] if series.get("value") else [])
-        for t, v in values:
-            value = float(v)
-            if not math.isnan(value):
-                out.append(MetricPoint(labels, float(t), value))
+    try:
+        for series in (payload.get("data") or {}).get("result") or []:
+            labels = {str(k): str(v) for k, v in (series.get("metric") or {}).items()}
+            labels.setdefault("__name__", default_name)
+            values = series.get("values") or ([series["value"]] if series.get("value") else [])
+            for t, v in values:
+                value = float(v)
+                if not math.isnan(value):
+                    out.append(MetricPoint(labels, float(t), value))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # not Prometheus' shape: the query's error
+        raise InvalidInputError(f"the answer is not a Prometheus query_range result ({type(exc).__name__}: "
+                                f"{exc})"[:300], field="url") from None
     return out
 
 

@@ -82,6 +82,7 @@ def test_a_failing_program_is_a_failed_trial_with_its_output(module_server: Any,
     assert done.returncode == 1
     assert "no trial of 2 completed" in done.stderr and "depth 13 is unlucky" in done.stderr
     assert "exited with code 3" in done.stderr
+    assert "Traceback" not in done.stderr  # neither in the error nor in Optuna's log of each failed trial
 
 
 @pytest.mark.parametrize(("overrides", "message"), [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -107,12 +108,34 @@ def run_local(objective: Callable[[Trial], float], recorder: TrialRecorder, opti
         recorder.finish(optuna_trial.number, "complete", value=value, in_run=trial.value_in_run)
         return value
 
-    with _interrupt_sets(recorder.stopping):
+    with _interrupt_sets(recorder.stopping), _no_traceback_for_failed_programs():
         study.optimize(one_trial, n_trials=options.n_trials, timeout=options.timeout_s, n_jobs=options.concurrency,
                        catch=(Exception,))
     if unrecorded:
         raise type(unrecorded[0])(f"the search stopped: trial {len(recorder.result.trials)} could not be recorded: "
                                   f"{unrecorded[0].message}", field=unrecorded[0].field) from unrecorded[0]
+
+
+class _DropOwnTraceback(logging.Filter):
+    """Optuna logs a failed trial with its traceback: for a ``TrialFailedError`` (a program that failed) that is
+    a walk through opsloop's own code, after the message that already holds the program's output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], TrialFailedError):
+            record.exc_info = None
+        return True
+
+
+@contextmanager
+def _no_traceback_for_failed_programs() -> Iterator[None]:
+    handlers, quiet = list(logging.getLogger("optuna").handlers), _DropOwnTraceback()
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
 from opsloop.errors import InvalidInputError, MissingDependencyError, StorageError
@@ -258,8 +258,10 @@ def open_database(url: str, *, pool_size: int = 8, migrate: bool = True) -> Data
     try:
         if migrate:
             upgrade_schema(engine)
-    except OperationalError as exc:
+    except DBAPIError as exc:  # down, locked, or no database at all (a file that is not SQLite's)
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
         raise StorageError(
-            f"cannot open database {engine.url.render_as_string(hide_password=True)}: {exc}"
+            f"cannot open database {engine.url.render_as_string(hide_password=True)}: {reason}"
         ) from exc
     return Database(engine)

@@ -1,6 +1,6 @@
 """A shift near the drift thresholds fired and resolved the feature's drift again and again as the window
 rolled (each firing after a resolution is a new incident): a drifted feature now resolves only once it is
-clearly back in line (``RESOLVE_RATIO`` of the thresholds, p-values ten times the levels), as health
+clearly back in line (``RESOLVE_RATIO`` of the thresholds; the tests' levels stay), as health
 checks do with their resolve ratio."""
 
 from __future__ import annotations

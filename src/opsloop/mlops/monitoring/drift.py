@@ -244,18 +244,15 @@ def _categorical_histogram(known: dict[str, float], rows: int, counts: Counter[s
 
 
 RESOLVE_RATIO = 0.8  # a drifted feature is back in line below this share of its thresholds (hysteresis)
-RESOLVE_ALPHA_FACTOR = 10  # ... and when its tests' p-values are above ten times their levels
 
 
 def _resolving(policy: DriftPolicy) -> DriftPolicy:
     """The thresholds a drifted feature must cross back to be in line again: a band below those that
-    found it drifted, so a shift near them does not fire and resolve (an incident each time) by chance."""
+    found it drifted, so a shift near them does not fire and resolve (an incident each time) by chance.
+    The tests' levels stay: unchanged data keeps a feature drifted no more often than it makes one drift."""
     return replace(policy, psi_threshold=policy.psi_threshold * RESOLVE_RATIO,
                    ks_min_statistic=policy.ks_min_statistic * RESOLVE_RATIO,
-                   js_threshold=policy.js_threshold * RESOLVE_RATIO,
-                   psi_alpha=min(1.0, policy.psi_alpha * RESOLVE_ALPHA_FACTOR),
-                   ks_alpha=min(1.0, policy.ks_alpha * RESOLVE_ALPHA_FACTOR),
-                   chi2_alpha=min(1.0, policy.chi2_alpha * RESOLVE_ALPHA_FACTOR))
+                   js_threshold=policy.js_threshold * RESOLVE_RATIO)
 
 
 def compute_drift(model: str, profile: dict[str, Any], samples: Sequence[PredictionSample],

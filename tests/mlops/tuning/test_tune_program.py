@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from mlflow import MlflowClient
-from tests.conftest import OPSLOOP_BIN
+from tests.conftest import OPSLOOP_BIN, ServerProcess
 
 from opsloop.errors import InvalidStateError
 from opsloop.mlops.tuning import tune
@@ -201,3 +201,29 @@ def test_sigterm_stops_the_cli_search_like_ctrl_c(module_server: Any, tmp_path: 
     assert len(runs) == 3 and {run.info.status for run in runs} == {"KILLED"}
     for marker in tmp_path.glob("started-*"):
         assert not Path(f"/proc/{marker.name.split('-')[1]}").exists()
+
+
+def test_a_server_restart_while_programs_run_fails_no_trial(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data").start()
+    (tmp_path / "patient.py").write_text(
+        "import os, pathlib, sys, time\nimport mlflow\nwith mlflow.start_run():\n"
+        "    mlflow.log_metric('val_loss', 1.0, step=0)\n    pathlib.Path('started').touch()\n"
+        "    while not pathlib.Path('go').exists():\n        time.sleep(0.05)\n"
+        "    mlflow.log_metric('val_loss', 0.5, step=1)\n")
+    objective = program_objective([sys.executable, "patient.py"], tracking_uri=server.url, poll_s=0.2,
+                                  cwd=str(tmp_path))
+
+    def restart_the_server() -> None:
+        while not (tmp_path / "started").exists():
+            time.sleep(0.05)
+        server.kill()
+        time.sleep(6)  # longer than the SDK's own retries of one request (about 4 s)
+        server.start()
+        (tmp_path / "go").touch()
+
+    threading.Thread(target=restart_the_server, daemon=True).start()
+    try:
+        result = tune(objective, {"x": [1]}, metric="val_loss", n_trials=1, url=server.url, experiment="restart")
+        assert [(t.state, t.value) for t in result.trials] == [("complete", 0.5)], result.trials[0].error
+    finally:
+        server.kill()

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opsloop.errors import InvalidInputError
+from opsloop.errors import InvalidInputError, StorageError
 from opsloop.mlops.tuning.local import LocalTrial
 from opsloop.mlops.tuning.trial import Trial, TrialFailedError
 
@@ -117,7 +117,10 @@ def _follow(process: subprocess.Popen[bytes], trial: LocalTrial, client: Client,
     while process.poll() is None:
         trial._recorder.stopping.wait(poll_s)
         trial.check_interrupted()
-        history = client.get_metric_history(trial.run.id, trial.metric)
+        try:
+            history = client.get_metric_history(trial.run.id, trial.metric)
+        except StorageError:  # the server restarts: the program's client waits for it, and so does the pruner
+            continue
         for point in sorted(history, key=lambda p: (p.step, p.timestamp)):
             if point.step > judged:
                 judged = point.step

@@ -116,10 +116,11 @@ class ModelMonitor:
 
     def check_performance(self, *, emit: bool = True) -> tuple[PerformanceReport, list[Signal]]:
         """Live metrics over labelled samples; breaches (and recoveries) become signals when ``emit``."""
-        report = self._performance()
+        sent = self._newest(SignalKind.MODEL_PERFORMANCE, "metric")
+        report = self._performance(sent)
         if not emit:
             return report, []
-        signals = _performance_signals(report, self._newest(SignalKind.MODEL_PERFORMANCE, "metric"))
+        signals = _performance_signals(report, sent)
         self._send(signals)
         return report, signals
 
@@ -127,7 +128,7 @@ class ModelMonitor:
         """``check_performance`` when ``performance_due``, the labelled samples read and measured once;
         ``None`` (nothing sent) when it is not due."""
         sent = self._newest(SignalKind.MODEL_PERFORMANCE, "metric")
-        signals = _performance_signals(self._performance(), sent)
+        signals = _performance_signals(self._performance(sent), sent)
         if not _due(signals, sent):
             return None
         self._send(signals)
@@ -151,16 +152,19 @@ class ModelMonitor:
         breach still firing over the labels already checked.
         """
         sent = self._newest(SignalKind.MODEL_PERFORMANCE, "metric")
-        return _due(_performance_signals(self._performance(), sent), sent)
+        return _due(_performance_signals(self._performance(sent), sent), sent)
 
-    def _performance(self) -> PerformanceReport:
+    def _performance(self, sent: Mapping[str, Signal]) -> PerformanceReport:
+        """Live performance, a metric whose newest signal (``sent``) fires staying breached while past its bound."""
         # A reference that followed its alias (a promoted retrain) judges what the new version answered,
         # as drift does: labels coming late for the previous version's answers would keep its breach firing.
         origin = (self.store.get_reference(self.model) or {}).get("origin")
         samples = self.store.list_samples(self.model, variant="champion", labelled_only=True,
                                           since=(origin or {}).get("samples_since"),
                                           limit=self.performance_policy.window)
-        return live_performance(self.model, lineage.samples_of(origin, samples), self.performance_policy)
+        firing = {metric for metric, s in sent.items() if s.status == "firing"}
+        return live_performance(self.model, lineage.samples_of(origin, samples), self.performance_policy,
+                                firing=firing)
 
     def _firing(self, kind: str, label: str) -> set[str]:
         """The ``label`` values (features, metrics) whose newest signal of ``kind`` is firing."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,16 +126,22 @@ def _regression_bounds_only(policy: PerformancePolicy) -> bool:
 
 
 def live_performance(model: str, samples: Sequence[PredictionSample],
-                     policy: PerformancePolicy | None = None) -> PerformanceReport:
-    """Metrics over labelled ``samples`` (newest ``policy.window``) and which bounds they break."""
+                     policy: PerformancePolicy | None = None, *, firing: Collection[str] = ()) -> PerformanceReport:
+    """Metrics over labelled ``samples`` (newest ``policy.window``) and which bounds they break.
+
+    A metric in ``firing`` (its breach was sent) stays breached while its observed value is past the bound:
+    the confidence that found the breach is not asked again, so a metric whose confidence limit is near
+    the bound does not fire and resolve (an incident each time) as labels come.
+    """
     policy = policy or PerformancePolicy()
     window = samples[: policy.window]
-    report = _measure(model, window, policy)
+    report = _measure(model, window, policy, firing)
     report.labelled_digest = _digest(window)
     return report
 
 
-def _measure(model: str, samples: Sequence[PredictionSample], policy: PerformancePolicy) -> PerformanceReport:
+def _measure(model: str, samples: Sequence[PredictionSample], policy: PerformancePolicy,
+             firing: Collection[str] = ()) -> PerformanceReport:
     """The metrics over ``samples`` and the bounds of ``policy`` they break."""
     pairs = [(_scalar(s.prediction), _scalar(s.label)) for s in samples if s.label is not None]
     pairs = [(p, y) for p, y in pairs if _known(p) and _known(y)]
@@ -151,7 +157,7 @@ def _measure(model: str, samples: Sequence[PredictionSample], policy: Performanc
         bound = policy.min_accuracy
         if len(pairs) >= policy.min_labels and bound is not None and acc < bound:
             upper = _wilson_upper(acc, len(pairs), _z(policy.confidence))
-            if upper < bound:
+            if upper < bound or "accuracy" in firing:
                 breaches["accuracy"] = {"observed": acc, "bound": bound, "upper_confidence": upper}
         return PerformanceReport(model, "classification", len(pairs), metrics, breaches)
     err = np.asarray(numbers[0], dtype=float) - np.asarray(numbers[1], dtype=float)
@@ -162,7 +168,7 @@ def _measure(model: str, samples: Sequence[PredictionSample], policy: Performanc
         for name, value, bound in (("mae", mae, policy.max_mae), ("rmse", rmse, policy.max_rmse)):
             if bound is not None and value > bound:
                 lower = _lower_error(err, name, z)
-                if lower > bound:
+                if lower > bound or name in firing:
                     breaches[name] = {"observed": value, "bound": bound, "lower_confidence": lower}
     return PerformanceReport(model, "regression", len(pairs), metrics, breaches)
 

@@ -263,7 +263,9 @@ def _label(model: str, i: int, item: Any, now: float) -> GroundTruth:
     if not isinstance(item, dict) or "request_id" not in item or "value" not in item:
         raise InvalidInputError(f"label {i} needs 'request_id' and 'value'", field="labels")
     request_id = item["request_id"]
-    if isinstance(request_id, bool) or not isinstance(request_id, str | int) or not str(request_id).strip():
+    # a NUL is in no x-request-id (no HTTP header carries one), and PostgreSQL stores none in text: a 500
+    if isinstance(request_id, bool) or not isinstance(request_id, str | int) or not str(request_id).strip() \
+            or "\x00" in str(request_id):
         raise InvalidInputError(f"label {i}: 'request_id' must be the x-request-id of a scoring request; "
                                 f"got {request_id!r}", field="request_id")
     row = item.get("row", 0)

@@ -154,13 +154,15 @@ class IncidentEngine:
                 for row in self.stores.signals.for_incident(inc["id"], conn=conn, limit=5000):
                     sig = row_to_signal(row)
                     pairs.append((sig, row.fingerprint))
-                    if row.status == "firing" and not row.suppressed:
+                    if row.status == "firing":
                         self.inhibitor.firing(sig, row.fingerprint)
                     self.correlator.observe(sig)
                 if pairs:
                     loaded.append((inc["id"], pairs, inc["state"] == RESOLVED))
-            for fp, key in self.stores.signals.muted_firing(conn):
-                self._muted.setdefault(key, set()).add(fp)
+            for row in self.stores.signals.muted_firing(conn):  # silenced or inhibited, in no incident
+                if row.suppressed.startswith(MUTED_BY):
+                    self._muted.setdefault(row.suppressed, set()).add(row.fingerprint)
+                self.inhibitor.firing(row_to_signal(row), row.fingerprint)
         for incident_id, pairs, resolved in loaded:
             self.correlator.rebuild(incident_id, pairs, resolved=resolved,
                                     by_operator=resolved and self.operator_resolved(incident_id))
@@ -306,6 +308,9 @@ class IncidentEngine:
                    deltas: dict[int, _Delta], report: IngestReport, flapping: bool, observed: bool = False) -> None:
         """Mute, group or open: the fate of a new firing alert (``observed``: the correlator has already
         learned from it, when an inhibited alert is judged again)."""
+        # a muted alert still inhibits others, as in Alertmanager (whose inhibitor reads every firing alert):
+        # silencing a known cause during maintenance must not let what it explains page
+        self.inhibitor.firing(sig, fp)
         silence = self.silences.match(sig.labels, sig.service, now)
         if silence is not None:
             row["suppressed"] = f"{silence.kind}:{silence.id}"
@@ -316,7 +321,6 @@ class IncidentEngine:
             self.correlator.observe(sig)
         decision = self.correlator.decide(sig, fp)
         inhibited = self.inhibitor.check(sig, fp)
-        self.inhibitor.firing(sig, fp)
         if decision.group_id is None:
             if inhibited:
                 row["suppressed"] = inhibited[:200]

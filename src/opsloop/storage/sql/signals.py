@@ -219,13 +219,14 @@ class SqlSignalStore:
                              "_resolved": u["resolved_at"], "_text": u["text"], "_values": u["values"]}
                             for u in updates])
 
-    def muted_firing(self, conn: Connection) -> builtins.list[tuple[str, str]]:
-        """``(fingerprint, suppressed)`` of the stateful rows still firing that a silence or maintenance
-        window muted (read once at start, through the kind index: alerts and anomalies, not log records)."""
-        stmt = select(T.c.fingerprint, T.c.suppressed).where(
+    def muted_firing(self, conn: Connection) -> builtins.list[Any]:
+        """The stateful rows still firing that a silence, maintenance window or inhibition kept out of every
+        incident (read once at start, through the kind index: alerts and anomalies, not log records)."""
+        stmt = select(T).where(
             T.c.kind.in_(STATEFUL_KINDS), T.c.status == "firing", T.c.incident_id.is_(None),
-            or_(T.c.suppressed.like("silence:%"), T.c.suppressed.like("maintenance:%")))
-        return [(r.fingerprint, r.suppressed) for r in conn.execute(stmt)]
+            or_(T.c.suppressed.like("silence:%"), T.c.suppressed.like("maintenance:%"),
+                T.c.suppressed.like("inhibited%")))
+        return list(conn.execute(stmt))
 
     def set_correlation(self, conn: Connection, row_id: int, outcome: dict[str, Any]) -> None:
         """Write a stored row's correlation anew: its ``suppressed``, ``incident_id`` and ``grouping``."""

@@ -79,3 +79,19 @@ def test_a_profile_stored_with_float_keys_reads_integers_as_the_same_categories(
     store.add_samples([PredictionSample("m", f"r{i}", 0, now + i / 1e3, {"children": i % 4}, 0) for i in range(400)])
     report, _ = monitor.check_drift()
     assert report.drifted == []
+
+
+def test_new_categories_are_drawn_by_name_in_the_histogram() -> None:
+    """Categories the reference never saw were drawn as one ``__other__`` bar: which ones came was not told."""
+    store = InMemoryMonitoringStore()
+    monitor = ModelMonitor(store, "m")
+    monitor.set_reference(pd.DataFrame({"plan": ["basic", "pro", "team"] * 100}))
+    now = time.time()
+    plans = ["basic", "pro", "enterprise", "gold"] * 50
+    store.add_samples([PredictionSample("m", f"r{i}", 0, now + i / 1e3, {"plan": p}, 0) for i, p in enumerate(plans)])
+    report, _ = monitor.check_drift()
+    (plan,) = report.features
+    assert plan.drifted
+    drawn = dict(zip(plan.histogram["categories"], zip(plan.histogram["reference"], plan.histogram["current"],
+                                                       strict=True), strict=True))
+    assert drawn == {"basic": (100, 50), "pro": (100, 50), "team": (100, 0), "enterprise": (0, 50), "gold": (0, 50)}

@@ -202,7 +202,7 @@ def _categorical_drift(name: str, ref: dict[str, Any], values: list[Any], policy
     drifted = chi_p < policy.chi2_alpha and js > policy.js_threshold / 2
     return FeatureDrift(name, "categorical", {"chi2": float(chi2), "chi2_pvalue": float(chi_p),
                                               "jensen_shannon": js}, drifted, ref["rows"], len(cur),
-                        histogram=_categorical_histogram(known, ref["rows"], counts))
+                        histogram=_categorical_histogram(known, ref["rows"], _by_name(known, counts, cur)))
 
 
 def _pool_rare(expected: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -224,6 +224,13 @@ def _bins_differ(reference: Sequence[float], counts: np.ndarray, scale: float, a
     r = np.clip(np.asarray(reference, dtype=float), _EPS, None)
     c = counts / counts.sum()
     return float(stats.chi2.sf(float(np.sum((c - r) ** 2 / r)) / scale, len(counts) - 1)) < alpha
+
+
+def _by_name(known: dict[str, float], counts: Counter[str], values: list[str]) -> Counter[str]:
+    """The current counts to draw: categories the reference never saw by name (``counts`` folds them
+    into ``__other__`` for the test), unless the reference folded some of its own there (past its top
+    50), where a category seen by name might be one of those."""
+    return counts if _OTHER in known else Counter(values)
 
 
 def _categorical_histogram(known: dict[str, float], rows: int, counts: Counter[str]) -> dict[str, Any]:

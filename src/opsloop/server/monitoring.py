@@ -120,7 +120,17 @@ class ServerMonitoring:
         self.health_defaults = HealthPolicy(**self.settings.health.model_dump())
         self.api = create_monitoring_app(self.store, None, self.monitor, set_reference=self.set_reference,
                                          error_body=error_body, health=self.check_health,
-                                         health_defaults=self.health_defaults)
+                                         health_defaults=self.health_defaults, models=self.monitored_models)
+
+    def monitored_models(self) -> list[str]:
+        """The registered models with a reference (``GET /models``): a deleted model's reference stays in the
+        store, but the model's own routes answer 404."""
+        registered = []
+        for name in self.store.reference_models():
+            with suppress(NotFoundError):
+                self.runtime.registry.get_registered_model(name)
+                registered.append(name)
+        return registered
 
     def recorder_for(self, name: str) -> ModelRecorder | None:
         """The scoring app's recorder for model ``name`` (``None`` when sampling is off)."""

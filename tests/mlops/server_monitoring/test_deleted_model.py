@@ -41,3 +41,17 @@ def test_a_deleted_models_firing_drift_is_resolved_once_and_not_checked(runtime:
     assert events[1]["evidence"]["reason"] == "model_deleted"
     newest = monitoring.store.list_signals(model="m", kind=SignalKind.MODEL_DRIFT, limit=1)[0]
     assert newest.status == "resolved"
+
+
+def test_a_deleted_model_is_not_listed_among_the_monitored_ones(runtime: Runtime) -> None:
+    """It was listed by GET /models while its own GET /models/{model} answered 404 (the Deployments page)."""
+    from starlette.testclient import TestClient
+
+    monitoring = ServerMonitoring(runtime, runtime.settings.monitoring)
+    runtime.registry.create_registered_model("kept")
+    for name in ("m", "kept"):
+        monitoring.set_reference(monitoring.monitor(name), {"dataframe_records": [{"x": float(i)} for i in range(60)]})
+    runtime.registry.delete_registered_model("m")
+    http = TestClient(monitoring.api)
+    assert http.get("/models").json() == {"models": ["kept"]}
+    assert http.get("/models/m").status_code == 404 and http.get("/models/kept").status_code == 200

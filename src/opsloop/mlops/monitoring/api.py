@@ -149,7 +149,7 @@ def _status(m: ModelMonitor, r: Request, _b: Any) -> dict[str, Any]:
 
 
 def _models(_m: Any, r: Request, _b: Any) -> dict[str, Any]:
-    return {"models": r.app.state.store.reference_models()}
+    return {"models": r.app.state.models()}
 
 
 async def _no_route(request: Request, exc: Exception) -> JSONResponse:
@@ -164,7 +164,8 @@ def create_monitoring_app(store: MonitoringStore, model: str | None = None,
                           set_reference: Callable[[ModelMonitor, Any], dict[str, Any]] | None = None,
                           error_body: ErrorBody | None = None,
                           health: Callable[[bool], dict[str, Any]] | None = None,
-                          health_defaults: HealthPolicy | None = None) -> Starlette:
+                          health_defaults: HealthPolicy | None = None,
+                          models: Callable[[], list[str]] | None = None) -> Starlette:
     """The monitoring API for one model (``model``) or for every model in ``store``.
 
     Args:
@@ -176,6 +177,7 @@ def create_monitoring_app(store: MonitoringStore, model: str | None = None,
         health: the served deployments' health (``True``: judge the checks now and send their signals),
             answering ``GET`` and ``POST /health`` (every model only).
         health_defaults: the health thresholds a reference does not set (shown in its ``thresholds``).
+        models: the models ``GET /models`` lists (default: every model with a reference in ``store``).
     """
     factory = monitor_factory or (lambda name: ModelMonitor(store, name))
     errors = error_body or _error_body
@@ -209,5 +211,6 @@ def create_monitoring_app(store: MonitoringStore, model: str | None = None,
                        route("/health", lambda _m, _r, _b: health(True), "POST", who=lambda _r: None)]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _no_route})
     app.state.store = store
+    app.state.models = models or store.reference_models
     app.state.health_defaults = health_defaults
     return app

@@ -190,6 +190,8 @@ class Pipeline:
             self._build_service_watch(ops.get_config("service_rules", []), strict=False)
             self._restore_detectors()
             self._build_thresholds(ops.get_config("metric_rules", []))
+            if self.thresholds is not None:  # the alerts firing before the restart resolve when they should
+                self.thresholds.restore(self.stores.signals.firing_rule_alerts())
             self.runbooks.set(parse_runbooks(ops.get_config("runbooks", [])))
             self.engine.load()
             self.expiry.restore(self.stores.signals.firing_alerts(ALERT_API_SOURCE), now)
@@ -280,8 +282,14 @@ class Pipeline:
                 return left
             _time.sleep(WARM_PAUSE_S)
 
-    def _build_thresholds(self, rules: list[dict[str, Any]]) -> None:
+    def _build_thresholds(self, rules: list[dict[str, Any]]) -> list[Signal]:
+        """Set the threshold rules; rules named as before keep their series' state. Returns the alerts of
+        the rules no longer there, resolved."""
+        previous = self.thresholds
         self.thresholds = ThresholdWatch([ThresholdRule.from_dict(r) for r in rules]) if rules else None
+        if previous is None:
+            return []
+        return (self.thresholds or ThresholdWatch([])).carry_over(previous)
 
     def _logs(self) -> Any:
         if self.log_ingestor is None and self._mine_logs:
@@ -538,6 +546,7 @@ class Pipeline:
             orjson.dumps(value)
         except TypeError as exc:
             raise InvalidInputError(f"'{key}' cannot be stored: {exc}", field=key) from None
+        removed: list[Signal] = []  # the alerts of threshold rules taken away, resolved
         with self.lock:
             if key == "inhibit_rules":
                 self.engine.inhibitor.set_rules([InhibitRule.from_dict(r) for r in value])
@@ -553,7 +562,7 @@ class Pipeline:
                 self._left_out = [e for e in self._left_out if not e.startswith("service_rules[")]
             elif key == "metric_rules":
                 named_once(key, [ThresholdRule.from_dict(r) for r in value])
-                self._build_thresholds(value)
+                removed = self._build_thresholds(value)
             elif key == "runbooks":
                 self.runbooks.set(parse_runbooks(value))
             elif key == "prometheus_queries":
@@ -563,6 +572,8 @@ class Pipeline:
             with self.stores.db.write() as conn:
                 self.stores.ops.set_config(key, value, conn=conn)
                 self.stores.incidents.audit(conn, actor, "configure", "config", key, {"items": len(value)})
+            if removed:
+                self._store(removed, [], "rules")
         return value
 
     def set_topology(self, edges: list[tuple[str, str]], actor: str = "", replace: bool = True) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,6 +155,38 @@ class ThresholdWatch:
             for k in list(self._state)[: len(self._state) // 10]:
                 del self._state[k]
         return out
+
+    def carry_over(self, previous: ThresholdWatch) -> list[Signal]:
+        """Take over ``previous``'s series state for the rules still named here (a rule changed keeps judging
+        its series from their state: a firing one resolves once back within the new bounds); the alerts
+        firing for rules no longer here are returned resolved."""
+        names = {rule.name for rule in self.rules}
+        gone = {rule.name: rule for rule in previous.rules if rule.name not in names}
+        out = []
+        for key, state in previous._state.items():
+            if key[0] in names:
+                self._state[key] = state
+            elif state[1] and key[0] in gone:
+                labels = dict(key[1])
+                sig = self._signal(gone[key[0]], labels, state[0], math.nan, "resolved")
+                sig.text, sig.values = f"{key[0]}: the rule was removed", {}
+                sig.evidence["endsAt"] = state[2]
+                out.append(sig)
+        return out
+
+    def restore(self, firing: Iterable[Signal]) -> None:
+        """Take back the alerts stored firing (after a restart), so that a series back within bounds
+        resolves its alert; the series' labels are the alert's, less ``alertname``, with ``metric`` as
+        ``__name__``."""
+        names = {rule.name for rule in self.rules}
+        for sig in firing:
+            name = sig.source.removeprefix("rule:")
+            if not sig.source.startswith("rule:") or name not in names:
+                continue
+            labels = {k: v for k, v in sig.labels.items() if k not in ("alertname", "metric")}
+            if sig.labels.get("metric"):
+                labels["__name__"] = sig.labels["metric"]
+            self._state.setdefault((name, tuple(sorted(labels.items()))), (sig.time, True, sig.time))
 
     @staticmethod
     def _signal(rule: ThresholdRule, labels: Mapping[str, str], t: float, value: float, status: str) -> Signal:

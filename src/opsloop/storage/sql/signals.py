@@ -303,6 +303,13 @@ class SqlSignalStore:
         with self.db.read() as c:
             return list(c.execute(stmt))
 
+    def firing_rule_alerts(self, limit: int = 100_000) -> builtins.list[Signal]:
+        """The threshold rules' alerts still firing (``metric_anomaly`` from a ``rule:NAME`` source), oldest first."""
+        stmt = (select(T).where(T.c.kind == "metric_anomaly", T.c.status == "firing", T.c.source.like("rule:%"))
+                .order_by(T.c.time, T.c.id).limit(limit))
+        with self.db.read() as c:
+            return [row_to_signal(r) for r in c.execute(stmt)]
+
     def firing_alerts(self, source: str, limit: int = 100_000) -> builtins.list[Signal]:
         """The alerts of ``source`` still firing, oldest first."""
         stmt = (select(T).where(T.c.kind == "alert", T.c.status == "firing", T.c.source == source)

@@ -120,7 +120,7 @@ def test_a_burst_of_server_errors_opens_an_incident_that_resolves_when_healthy(
         [incident] = wait_until(lambda: _incidents(http, "flaky"))
         assert incident["state"] == "triggered"
         detail = http.get(f"{INCIDENTS}/{incident['id']}").json()
-        assert "failed with a server error" in str(detail) and "'server_errors': 10" in str(detail)
+        assert "failed (10 server errors" in str(detail) and "'server_errors': 10" in str(detail)
 
         # the same episode, judged again: no second firing signal
         assert set(_score(http, "flaky", OVERFLOW, 2)) == {500}

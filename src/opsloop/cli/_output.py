@@ -70,11 +70,20 @@ def json_text(doc: Any, indent: int | None = 2) -> str:
     return json.dumps(_finite(doc), indent=indent, default=str, allow_nan=False)
 
 
+_WORD_WIDTH = 20  # a column of single words up to this long is never folded (a state, a severity, a name)
+
+
 def _id_width(rows: Sequence[dict[str, Any]], column: str) -> int | None:
-    """An id column is as wide as its longest id (at most 64): one folded over two lines cannot be copied."""
-    if column != "id" and not column.endswith("_id"):
-        return None
-    return min(64, max((len(str(r.get(column) or "")) for r in rows), default=0)) or None
+    """An id column is as wide as its longest id (at most 64): one folded over two lines cannot be copied. So
+    is a column of single short words (``gate_failed`` folded as ``gate_faile`` / ``d`` when a long error
+    column took the room): the columns of sentences fold instead."""
+    cells = [str(r.get(column) or "") for r in rows]
+    longest = max(map(len, cells), default=0)
+    if column == "id" or column.endswith("_id"):
+        return min(64, longest) or None
+    if longest <= _WORD_WIDTH and not any(len(cell.split()) > 1 for cell in cells):
+        return longest or None
+    return None
 
 
 def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: bool, title: str | None = None) -> None:
